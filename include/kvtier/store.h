@@ -1,0 +1,113 @@
+// Store: the kvtier storage engine. Holds opaque blocks under (namespace, 128-bit key) in a DRAM
+// tier and an NVMe tier and answers "how much of this prompt is cached?" in one call.
+//
+// Thread-safety: a Store is safe for concurrent use from any number of threads.
+// Data path: get() writes into the caller's buffer; the engine never hands out its own copy.
+// Buffers that are 4 KiB-aligned with 4 KiB-multiple lengths let NVMe reads land in them directly
+// (O_DIRECT); other buffers go through a bounce buffer, which is counted.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "kvtier/config.h"
+#include "kvtier/key.h"
+#include "kvtier/status.h"
+
+namespace kvtier {
+
+enum class Tier : std::uint8_t { kNone = 0, kDram = 1, kNvme = 2 };
+
+enum class CounterKind : std::uint8_t {
+  kCount,  // a running total (Prometheus counter)
+  kGauge,  // a current value (Prometheus gauge)
+};
+// Receives one counter: a stable, prefixed snake_case name ("dram_hits"), its value and kind.
+using CounterVisitor = std::function<void(std::string_view name, double value, CounterKind kind)>;
+
+struct PrefixMatch {
+  std::size_t cached = 0;   // leading chunks cached in some tier
+  std::size_t in_dram = 0;  // of those, found in DRAM
+  std::size_t in_nvme = 0;  // of those, found only on NVMe
+};
+
+struct PutItem {
+  Key key;
+  std::span<const std::byte> value;
+};
+
+struct GetItem {
+  Key key;
+  std::span<std::byte> dst;  // receives the value
+};
+
+struct GetResult {
+  Status status;          // OK, NotFound, BufferTooSmall, ...
+  std::size_t size = 0;   // value size when OK or BufferTooSmall
+  Tier tier = Tier::kNone;  // where it was found
+};
+
+struct NamespaceUsage {
+  std::uint64_t blocks = 0;
+  std::uint64_t bytes = 0;
+};
+
+class Store {
+ public:
+  // Opens (or creates) the store described by `config`: validates it, creates data_dir, opens the
+  // NVMe devices and restores the NVMe index (from the clean-shutdown checkpoint or, after a
+  // crash, by scanning the regions).
+  static Result<std::unique_ptr<Store>> open(const StoreConfig& config);
+
+  // Flushes and closes; see close().
+  virtual ~Store() = default;
+
+  // Stores a copy of `value` under (ns, key). Visible to readers only once fully written.
+  // Putting an existing key replaces it. Errors: TooLarge, NoSpace, Closed.
+  virtual Status put(NamespaceId ns, const Key& key, std::span<const std::byte> value) = 0;
+
+  // Copies the value into `dst` and returns its size. NotFound on a miss; BufferTooSmall (with the
+  // size in the message and in GetResult) when dst is too small. A block that fails verification
+  // is a NotFound and counted, never wrong bytes.
+  virtual GetResult get(NamespaceId ns, const Key& key, std::span<std::byte> dst) = 0;
+
+  virtual bool contains(NamespaceId ns, const Key& key) = 0;
+
+  // How many leading keys of `chain` are cached, in one call.
+  virtual PrefixMatch lookup_prefix(NamespaceId ns, std::span<const Key> chain) = 0;
+
+  // Batch forms: out[i] answers items[i]; several NVMe I/Os are kept in flight.
+  virtual void put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out) = 0;
+  virtual void get_many(NamespaceId ns, std::span<const GetItem> items,
+                        std::span<GetResult> out) = 0;
+
+  // Removes the block from every tier. NotFound when it was in none. A removal is not durable
+  // across a crash (the block may come back; it is still the right bytes for its key).
+  virtual Status remove(NamespaceId ns, const Key& key) = 0;
+
+  // Keeps the block in DRAM (promoting it from NVMe if needed) until unpin() or until `lease`
+  // passes, whichever comes first. Pinning again extends the lease. Errors: NotFound,
+  // InvalidArgument (lease above the maximum), Busy (pinned bytes at their limit).
+  virtual Status pin(NamespaceId ns, const Key& key, std::chrono::milliseconds lease) = 0;
+  virtual Status unpin(NamespaceId ns, const Key& key) = 0;
+
+  // Makes everything put so far durable on NVMe: after flush() returns OK, a SIGKILL loses none
+  // of it (blocks the NVMe admission policy declined are the exception, and are counted).
+  virtual Status flush() = 0;
+
+  // Flushes, persists the NVMe index for a warm restart and stops. Later calls return Closed.
+  virtual Status close() = 0;
+
+  virtual NamespaceUsage namespace_usage(NamespaceId ns) = 0;
+
+  // Every counter of every tier: "dram_hits", "nvme_checksum_failures", ... (docs/ARCHITECTURE.md).
+  virtual void visit_counters(const CounterVisitor& visitor) = 0;
+};
+
+}  // namespace kvtier

@@ -1,0 +1,125 @@
+// DramTier: the DRAM tier. Values under a byte budget, a sharded index, S3-FIFO eviction,
+// two-phase publication, reference-counted readers and leased pins.
+//
+// Thread-safety: every method may be called concurrently from any thread.
+// Invariants:
+//  - A block is visible (get/contains/probe) only after commit(); a Reservation that is dropped
+//    without commit() leaves no trace.
+//  - Bytes are freed only when the block is out of the index AND no BlockRef refers to it, so
+//    eviction or removal never frees bytes under a reader.
+//  - Charged bytes (the sum of committed value sizes still in the index) stay <= capacity after
+//    every commit returns, except that pinned blocks are never evicted (commit then fails NoSpace).
+//  - Evicted blocks are handed back to the caller (as BlockRefs) so it can demote them to the
+//    next tier outside of every lock; their memory is released when the last ref goes.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kvtier/config.h"
+#include "kvtier/key.h"
+#include "kvtier/status.h"
+#include "kvtier/store.h"
+
+namespace kvtier::dram {
+
+class DramTierImpl;
+struct Block;  // defined in dram_tier.cpp
+
+// A counted reference to a committed block: its bytes stay valid while the ref lives, even if the
+// block is evicted or removed meanwhile. Move-only.
+class BlockRef {
+ public:
+  BlockRef() = default;
+  ~BlockRef();
+  BlockRef(BlockRef&& other) noexcept;
+  BlockRef& operator=(BlockRef&& other) noexcept;
+  BlockRef(const BlockRef&) = delete;
+  BlockRef& operator=(const BlockRef&) = delete;
+
+  explicit operator bool() const { return block_ != nullptr; }
+  const BlockId& id() const;
+  std::span<const std::byte> value() const;
+  // True when the block is known to be on the NVMe tier already (no demotion needed).
+  bool on_nvme() const;
+
+ private:
+  friend class DramTierImpl;
+  explicit BlockRef(Block* block) : block_(block) {}
+  Block* block_ = nullptr;
+};
+
+// Space for one value, written by the caller and then published with DramTier::commit().
+// Move-only; dropping it uncommitted frees the space.
+class Reservation {
+ public:
+  Reservation() = default;
+  ~Reservation();
+  Reservation(Reservation&& other) noexcept;
+  Reservation& operator=(Reservation&& other) noexcept;
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+
+  // The caller writes exactly size() bytes here. 4 KiB-aligned.
+  std::span<std::byte> data() const;
+
+ private:
+  friend class DramTierImpl;
+  explicit Reservation(Block* block) : block_(block) {}
+  Block* block_ = nullptr;
+};
+
+struct DramGet {
+  Status status;  // OK, NotFound, BufferTooSmall
+  std::size_t size = 0;
+};
+
+class DramTier {
+ public:
+  // InvalidArgument when the config does not validate.
+  static Result<std::unique_ptr<DramTier>> create(const DramConfig& config);
+  virtual ~DramTier() = default;
+
+  // Two-phase put. reserve() allocates; TooLarge when size exceeds the capacity.
+  virtual Result<Reservation> reserve(const BlockId& id, std::size_t size) = 0;
+  // Publishes the reservation (replacing an existing block of the same id) and evicts until the
+  // budget holds. Evicted blocks are appended to *evicted (may be null: they are then dropped).
+  // NoSpace when pinned blocks leave no room (the reservation is dropped).
+  virtual Status commit(Reservation reservation, bool on_nvme, std::vector<BlockRef>* evicted) = 0;
+  // reserve + copy + commit.
+  virtual Status put(const BlockId& id, std::span<const std::byte> value, bool on_nvme,
+                     std::vector<BlockRef>* evicted) = 0;
+
+  // Copies the value into dst. Counts a hit (S3-FIFO frequency) when found.
+  virtual DramGet get(const BlockId& id, std::span<std::byte> dst) = 0;
+  // A reference to the block, or an empty ref on a miss. Counts a hit.
+  virtual BlockRef acquire(const BlockId& id) = 0;
+  // Presence without counting a hit.
+  virtual bool contains(const BlockId& id) = 0;
+  // found[i] = 1 when (ns, keys[i]) is present, else 0; locks each shard once per call.
+  virtual void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) = 0;
+
+  // NotFound when absent.
+  virtual Status remove(const BlockId& id) = 0;
+
+  // Pinned blocks are not evicted until unpin() or the lease passes. Errors: NotFound,
+  // InvalidArgument (lease <= 0 or above max_lease), Busy (max_pinned_fraction reached).
+  virtual Status pin(const BlockId& id, std::chrono::milliseconds lease) = 0;
+  virtual Status unpin(const BlockId& id) = 0;
+
+  // Marks a block as present on NVMe (after the engine wrote it there).
+  virtual void set_on_nvme(const BlockId& id) = 0;
+  // References to every block not yet on NVMe (for Store::flush).
+  virtual std::vector<BlockRef> blocks_not_on_nvme() = 0;
+
+  virtual NamespaceUsage namespace_usage(NamespaceId ns) = 0;
+  // Counters prefixed "dram_": hits, misses, inserts, evictions, evicted_bytes, removes, bytes
+  // (gauge), blocks (gauge), pinned_bytes (gauge), capacity_bytes (gauge), pin_rejections, ...
+  virtual void visit_counters(const CounterVisitor& visitor) = 0;
+};
+
+}  // namespace kvtier::dram
