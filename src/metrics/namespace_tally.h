@@ -1,0 +1,58 @@
+// NamespaceTally: blocks and bytes per NamespaceId, kept by each tier so quotas and per-tenant
+// usage can be answered without a scan.
+//
+// Thread-safety: safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+#include <utility>
+
+#include "kvtier/key.h"
+#include "kvtier/store.h"
+
+namespace kvtier {
+
+class NamespaceTally {
+ public:
+  void add(NamespaceId ns, std::uint64_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    NamespaceUsage& u = usage_[ns];
+    u.blocks += 1;
+    u.bytes += bytes;
+  }
+  void sub(NamespaceId ns, std::uint64_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = usage_.find(ns);
+    if (it == usage_.end()) return;
+    it->second.blocks -= it->second.blocks ? 1 : 0;
+    it->second.bytes -= std::min(it->second.bytes, bytes);
+    if (it->second.blocks == 0) usage_.erase(it);
+  }
+  NamespaceUsage get(NamespaceId ns) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = usage_.find(ns);
+    return it == usage_.end() ? NamespaceUsage{} : it->second;
+  }
+  // Every namespace's usage, for persisting; restore() replaces the content with such a list.
+  std::vector<std::pair<NamespaceId, NamespaceUsage>> snapshot() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {usage_.begin(), usage_.end()};
+  }
+  void restore(const std::vector<std::pair<NamespaceId, NamespaceUsage>>& list) {
+    std::lock_guard<std::mutex> lock(mu_);
+    usage_ = {list.begin(), list.end()};
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    usage_.clear();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<NamespaceId, NamespaceUsage> usage_;  // guarded by mu_
+};
+
+}  // namespace kvtier

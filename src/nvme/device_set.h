@@ -1,0 +1,69 @@
+// DeviceSet: the files or block devices of the NVMe tier, opened with O_DIRECT, seen as one array
+// of equally sized regions. Owns the superblocks: formats a new set, recognises its own set on
+// reopen, and refuses to format a device that holds something else unless told to.
+//
+// Thread-safety: immutable after open(); every method may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kvtier/config.h"
+#include "kvtier/status.h"
+
+namespace kvtier::nvme {
+
+struct DeviceExtent {
+  int fd;
+  std::uint64_t offset;  // byte offset in the device
+};
+
+class DeviceSet {
+ public:
+  // Opens every device of `config` (or the default file under data_dir), creating and
+  // preallocating files. A full disk is NoSpace naming the path and size.
+  static Result<std::unique_ptr<DeviceSet>> open(const NvmeConfig& config, const std::string& data_dir);
+  ~DeviceSet();
+  DeviceSet(const DeviceSet&) = delete;
+  DeviceSet& operator=(const DeviceSet&) = delete;
+
+  std::uint32_t region_count() const { return static_cast<std::uint32_t>(region_device_.size()); }
+  std::uint64_t region_size() const { return region_size_; }
+  std::uint64_t pages_per_region() const { return region_size_ / 4096; }
+  // Random per format; stamped into every entry and summary so data from an earlier format (or
+  // another set) is never taken for ours.
+  std::uint64_t format_id() const { return format_id_; }
+  // True when open() formatted the set (fresh files, changed geometry): there is nothing to recover.
+  bool freshly_formatted() const { return freshly_formatted_; }
+
+  // Where byte `offset_in_region` of region `region` is.
+  DeviceExtent locate(std::uint32_t region, std::uint64_t offset_in_region) const;
+
+  // fdatasync on every device.
+  Status sync() const;
+
+  std::string describe() const;  // "2 devices, 126 regions of 64 MiB"
+
+ private:
+  DeviceSet() = default;
+  struct Device {
+    std::string path;
+    int fd = -1;
+    std::uint64_t bytes = 0;
+    std::uint32_t first_region = 0;
+    std::uint32_t regions = 0;
+  };
+  Status open_devices(const NvmeConfig& config, const std::string& data_dir, bool* created_any);
+  Status read_or_format(bool format_foreign, bool created_any);
+  Status write_superblocks();
+
+  std::vector<Device> devices_;
+  std::vector<std::uint32_t> region_device_;  // region -> index in devices_
+  std::uint64_t region_size_ = 0;
+  std::uint64_t format_id_ = 0;
+  bool freshly_formatted_ = false;
+};
+
+}  // namespace kvtier::nvme

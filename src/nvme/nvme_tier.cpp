@@ -1,0 +1,680 @@
+// NvmeTier: write path (append into region buffers, seal, flush), reclaim with reinsertion, and
+// the verified read path. Recovery and the checkpoint are in recovery.cpp.
+#include "nvme/nvme_tier.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "integrity/check.h"
+#include "integrity/checksum.h"
+
+namespace kvtier::nvme {
+namespace {
+
+
+}  // namespace
+
+Result<std::unique_ptr<NvmeTier>> NvmeTier::open(const NvmeConfig& config, const std::string& data_dir) {
+  KVTIER_RETURN_IF_ERROR(config.validate());
+  Result<std::unique_ptr<DeviceSet>> devices = DeviceSet::open(config, data_dir);
+  if (!devices.ok()) return devices.status();
+  std::unique_ptr<NvmeTier> tier(new NvmeTier(config, std::move(devices).value()));
+  KVTIER_RETURN_IF_ERROR(tier->start(data_dir));
+  return tier;
+}
+
+NvmeTier::NvmeTier(const NvmeConfig& config, std::unique_ptr<DeviceSet> devices)
+    : config_(config),
+      devices_(std::move(devices)),
+      region_size_(config.region_size),
+      max_value_(max_value_for_region(config.region_size)),
+      index_(config.index_shards),
+      rings_(std::max<unsigned>(config.io_depth, 4)),
+      budget_(config.write_budget_mb_s * 1e6, config.write_budget_burst_s) {}
+
+Status NvmeTier::start(const std::string& data_dir) {
+  regions_.resize(devices_->region_count());
+  for (std::uint32_t i = 0; i < config_.write_buffers; ++i) {
+    buffers_.emplace_back(region_size_);
+    if (buffers_.back().empty()) {
+      return Status::NoSpace("cannot allocate " + std::to_string(config_.write_buffers) +
+                             " region buffers of " + std::to_string(region_size_) + " bytes");
+    }
+    free_buffers_.push_back(i);
+  }
+  std::filesystem::path dir = std::filesystem::path(data_dir) / "nvme";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
+  checkpoint_path_ = (dir / "index.ckpt").string();
+  KVTIER_RETURN_IF_ERROR(recover(checkpoint_path_));
+  flusher_ = std::thread([this] { flusher_loop(); });
+  return Status::Ok();
+}
+
+NvmeTier::~NvmeTier() {
+  if (!closed_.load()) (void)close();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write path
+
+Status NvmeTier::put(const BlockId& id, std::span<const std::byte> value) {
+  if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
+  if (value.empty()) return Status::InvalidArgument("empty value");
+  if (value.size() > max_value_) {
+    too_large_.fetch_add(1, std::memory_order_relaxed);
+    return Status::TooLarge("value of " + std::to_string(value.size()) +
+                            " bytes exceeds the nvme tier's largest entry (" +
+                            std::to_string(max_value_) + " bytes; raise nvme.region_size)");
+  }
+  std::uint64_t footprint = entry_footprint(value.size());
+  if (!budget_.try_consume(footprint)) {
+    admission_rejected_.fetch_add(1, std::memory_order_relaxed);
+    return Status::Rejected("nvme write budget exhausted");
+  }
+  std::uint64_t checksum = block_checksum(value);
+  std::lock_guard<std::mutex> w(write_mu_);
+  if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
+  KVTIER_RETURN_IF_ERROR(ensure_room(footprint));
+  append_entry(id, value, checksum);
+  return Status::Ok();
+}
+
+// REQUIRES: write_mu_ held and the open region has room for the entry and its summary line.
+void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value, std::uint64_t checksum) {
+  Region& r = regions_[static_cast<std::size_t>(open_region_)];
+  std::uint64_t offset = r.fill;
+  std::byte* dst = r.buffer + offset;
+  EntryHeader h{};
+  h.magic = kEntryMagic;
+  h.format_version = kNvmeFormatVersion;
+  h.ns = id.ns;
+  h.value_size = static_cast<std::uint32_t>(value.size());
+  std::memcpy(h.key, id.key.bytes.data(), 16);
+  h.format_id = devices_->format_id();
+  h.region_seq = r.seq;
+  h.value_checksum = checksum;
+  h.header_checksum = header_checksum(h);
+  std::memset(dst, 0, kPageSize);
+  std::memcpy(dst, &h, sizeof h);
+  std::memcpy(dst + kPageSize, value.data(), value.size());
+  std::uint64_t padded = round_up_to_page(value.size());
+  if (padded > value.size()) std::memset(dst + kPageSize + value.size(), 0, padded - value.size());
+  std::uint64_t page = page_of(static_cast<std::uint32_t>(open_region_), offset);
+  r.entries.push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(offset / kPageSize)));
+  r.fill = offset + entry_footprint(value.size());
+  // Publication: the index points at the entry only now that every byte is in place.
+  std::optional<Location> old = index_.insert(id, Location{page, h.value_size, 0});
+  if (old) usage_.sub(id.ns, old->size);
+  usage_.add(id.ns, h.value_size);
+  inserts_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// REQUIRES: write_mu_ held.
+Status NvmeTier::ensure_room(std::uint64_t footprint) {
+  if (open_region_ >= 0) {
+    const Region& r = regions_[static_cast<std::size_t>(open_region_)];
+    std::uint64_t summary = summary_pages_for(r.entries.size() + 1) * kPageSize;
+    if (r.fill + footprint + summary <= region_size_) return Status::Ok();
+    seal_open_region();
+  }
+  return open_new_region();
+}
+
+// Lays the summary of `entries` into the last pages of the region buffer.
+void NvmeTier::write_summary_into(std::byte* region_buffer, const std::vector<SummaryEntry>& entries,
+                                  std::uint64_t seq, std::uint32_t* summary_pages) const {
+  std::uint64_t pages = summary_pages_for(entries.size());
+  std::byte* start = region_buffer + region_size_ - pages * kPageSize;
+  std::memset(start, 0, pages * kPageSize);
+  std::size_t entry_bytes = entries.size() * sizeof(SummaryEntry);
+  if (entry_bytes) std::memcpy(start, entries.data(), entry_bytes);
+  SummaryTrailer t{};
+  t.magic = kSummaryMagic;
+  t.format_version = kNvmeFormatVersion;
+  t.format_id = devices_->format_id();
+  t.region_seq = seq;
+  t.entry_count = static_cast<std::uint32_t>(entries.size());
+  t.summary_pages = static_cast<std::uint32_t>(pages);
+  t.entries_checksum = block_checksum({start, entry_bytes});
+  t.trailer_checksum = trailer_checksum(t);
+  std::memcpy(region_buffer + region_size_ - sizeof t, &t, sizeof t);
+  *summary_pages = static_cast<std::uint32_t>(pages);
+}
+
+// REQUIRES: write_mu_ held and a region open. Hands the region to the flusher.
+void NvmeTier::seal_open_region() {
+  auto idx = static_cast<std::uint32_t>(open_region_);
+  Region& r = regions_[idx];
+  std::uint32_t pages = 0;
+  write_summary_into(r.buffer, r.entries, r.seq, &pages);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    r.summary_pages = pages;
+    r.entry_count = static_cast<std::uint32_t>(r.entries.size());
+    r.state = RegionState::kFlushing;
+    flush_queue_.push_back(idx);
+  }
+  open_region_ = -1;
+  cv_.notify_all();
+}
+
+// REQUIRES: write_mu_ held and no region open.
+Status NvmeTier::open_new_region() {
+  std::unique_lock<std::mutex> lock(mu_);
+  // Backpressure: a writer that outruns the device waits here for the flusher to free a buffer.
+  if (!cv_.wait_for(lock, std::chrono::seconds(30), [&] { return !free_buffers_.empty() || stopping_; })) {
+    return Status::Busy("nvme region buffers are all being written; the device is too slow");
+  }
+  if (stopping_) return Status::Closed("nvme tier is stopping");
+  std::uint32_t buffer = free_buffers_.back();
+  free_buffers_.pop_back();
+  auto give_back_buffer = [&] {
+    free_buffers_.push_back(buffer);
+    cv_.notify_all();
+  };
+  std::int64_t chosen = -1;
+  std::vector<SummaryEntry> hot;
+  std::uint64_t victim_seq = 0;
+  for (std::uint32_t i = 0; i < regions_.size(); ++i) {
+    if (regions_[i].state == RegionState::kFree) {
+      chosen = i;
+      break;
+    }
+  }
+  if (chosen < 0) {
+    // Reclaim: FIFO takes the oldest generation, LRU the least recently read.
+    for (std::uint32_t i = 0; i < regions_.size(); ++i) {
+      const Region& r = regions_[i];
+      if (r.state != RegionState::kSealed) continue;
+      if (chosen < 0) {
+        chosen = i;
+        continue;
+      }
+      const Region& best = regions_[static_cast<std::size_t>(chosen)];
+      bool better = config_.reclaim == ReclaimPolicy::kLru ? r.last_access < best.last_access : r.seq < best.seq;
+      if (better) chosen = i;
+    }
+    if (chosen < 0) {
+      give_back_buffer();
+      return Status::Busy("no nvme region can be reclaimed yet (all are being written)");
+    }
+    victim_seq = regions_[static_cast<std::size_t>(chosen)].seq;
+    lock.unlock();
+    Status s = reclaim(static_cast<std::uint32_t>(chosen), &hot);
+    lock.lock();
+    if (!s.ok()) {
+      give_back_buffer();
+      return s;
+    }
+  }
+  Region& r = regions_[static_cast<std::size_t>(chosen)];
+  r.state = RegionState::kOpen;
+  r.seq = next_seq_++;
+  r.buffer = buffers_[buffer].data();
+  r.buffer_index = buffer;
+  r.fill = 0;
+  r.flushed = 0;
+  r.summary_pages = 0;
+  r.entry_count = 0;
+  r.last_access = access_clock_.fetch_add(1, std::memory_order_relaxed);
+  r.entries.clear();
+  lock.unlock();
+  open_region_ = chosen;
+  if (!hot.empty()) reinsert(hot, static_cast<std::uint32_t>(chosen), victim_seq);
+  return Status::Ok();
+}
+
+// REQUIRES: write_mu_ held; mu_ not held. Drops every entry of the sealed `region` from the index
+// and returns those read often enough to keep in *hot. Leaves the region kReclaiming.
+Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
+  std::uint64_t seq;
+  std::uint32_t summary_pages;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    Region& r = regions_[region];
+    r.state = RegionState::kReclaiming;  // new readers are turned away
+    cv_.wait(lock, [&] { return r.readers == 0; });
+    seq = r.seq;
+    summary_pages = r.summary_pages;
+  }
+  std::vector<SummaryEntry> entries;
+  Status s = read_summary(region, seq, summary_pages, &entries);
+  if (!s.ok()) {
+    // The summary is unreadable: the region's entries cannot be listed, so the index may keep
+    // pointers into it. They fail verification when read (the generation differs) and drop out.
+    header_mismatches_.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t hot_budget = region_size_ / 2;  // reinsertion fills at most half the new region
+  for (const SummaryEntry& e : entries) {
+    BlockId id = block_id_of(e);
+    std::optional<Location> removed = index_.remove_if_at(id, page_of(region, std::uint64_t{e.page_in_region} * kPageSize));
+    if (!removed) continue;
+    usage_.sub(id.ns, removed->size);
+    reclaimed_entries_.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t footprint = entry_footprint(removed->size);
+    if (config_.reinsert_min_hits > 0 && removed->hits >= config_.reinsert_min_hits && footprint <= hot_budget) {
+      hot_budget -= footprint;
+      hot->push_back(e);
+    }
+  }
+  regions_reclaimed_.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+// REQUIRES: write_mu_ held; `region` is the freshly opened region, which until it is flushed still
+// holds the old generation `from_seq` on the device. Reads each hot entry from the device straight
+// into the region buffer, verifies it, and re-stamps its header for the new generation.
+void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t region, std::uint64_t from_seq) {
+  Region& r = regions_[region];
+  std::vector<IoRequest> reqs(hot.size());
+  std::vector<std::uint64_t> offsets(hot.size());
+  std::uint64_t fill = r.fill;
+  for (std::size_t i = 0; i < hot.size(); ++i) {
+    const SummaryEntry& e = hot[i];
+    std::uint64_t len = entry_footprint(e.value_size);
+    DeviceExtent ext = devices_->locate(region, std::uint64_t{e.page_in_region} * kPageSize);
+    offsets[i] = fill;
+    reqs[i].fd = ext.fd;
+    reqs[i].offset = ext.offset;
+    reqs[i].iov[0] = {r.buffer + fill, len};
+    reqs[i].iov_count = 1;
+    fill += len;
+  }
+  Result<RingPool::Lease> ring = rings_.acquire();
+  if (!ring.ok()) return;
+  (void)(*ring)->run(reqs, config_.io_depth);
+  for (std::size_t i = 0; i < hot.size(); ++i) {
+    const SummaryEntry& e = hot[i];
+    BlockId id = block_id_of(e);
+    std::byte* at = r.buffer + offsets[i];
+    EntryHeader h;
+    std::memcpy(&h, at, sizeof h);
+    std::span<const std::byte> value{at + kPageSize, e.value_size};
+    if (reqs[i].result < 0 || !verify_header(h, id, e.value_size, from_seq) ||
+        block_checksum(value) != h.value_checksum) {
+      checksum_failures_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    std::uint64_t summary = summary_pages_for(r.entries.size() + 1) * kPageSize;
+    if (r.fill + entry_footprint(e.value_size) + summary > region_size_) break;
+    // Entries are laid out back to back, so entry i sits at offsets[i] only if all before it were
+    // kept; otherwise move it down to the current fill.
+    if (offsets[i] != r.fill) std::memmove(r.buffer + r.fill, at, entry_footprint(e.value_size));
+    // Re-stamp the header for the new generation; the value is already in place.
+    std::byte* dst = r.buffer + r.fill;
+    EntryHeader nh = h;
+    nh.region_seq = r.seq;
+    nh.header_checksum = header_checksum(nh);
+    std::memcpy(dst, &nh, sizeof nh);
+    std::uint64_t page = page_of(region, r.fill);
+    r.entries.push_back(summary_of(id, e.value_size, static_cast<std::uint32_t>(r.fill / kPageSize)));
+    r.fill += entry_footprint(e.value_size);
+    // Only if no newer copy was put meanwhile (the index lost this id at reclaim).
+    if (!index_.lookup(id, false)) {
+      index_.insert(id, Location{page, e.value_size, 0});
+      usage_.add(id.ns, e.value_size);
+      reinserted_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+// Writes bytes [from, to) of `region` from `buffer`, write_io_bytes per I/O, io_depth in flight.
+Status NvmeTier::write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from,
+                                    std::uint64_t to) {
+  if (to <= from) return Status::Ok();
+  std::vector<IoRequest> reqs;
+  for (std::uint64_t off = from; off < to; off += config_.write_io_bytes) {
+    std::uint64_t len = std::min<std::uint64_t>(config_.write_io_bytes, to - off);
+    DeviceExtent ext = devices_->locate(region, off);
+    IoRequest q;
+    q.fd = ext.fd;
+    q.offset = ext.offset;
+    q.write = true;
+    q.iov[0] = {const_cast<std::byte*>(buffer + off), len};
+    q.iov_count = 1;
+    reqs.push_back(q);
+  }
+  Result<RingPool::Lease> ring = rings_.acquire();
+  if (!ring.ok()) return ring.status();
+  Status s = (*ring)->run(reqs, config_.io_depth);
+  if (s.ok()) bytes_written_.fetch_add(to - from, std::memory_order_relaxed);
+  return s;
+}
+
+void NvmeTier::flusher_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || !flush_queue_.empty(); });
+    if (flush_queue_.empty()) return;  // stopping with nothing left
+    std::uint32_t idx = flush_queue_.front();
+    flush_queue_.erase(flush_queue_.begin());
+    flusher_busy_ = true;
+    Region& r = regions_[idx];
+    const std::byte* buffer = r.buffer;
+    std::uint64_t from = r.flushed, to = r.fill;
+    std::uint64_t summary_from = region_size_ - std::uint64_t{r.summary_pages} * kPageSize;
+    lock.unlock();
+    // Entries first, then the summary that vouches for them.
+    Status s = write_region_range(idx, buffer, from, to);
+    if (s.ok()) s = write_region_range(idx, buffer, summary_from, region_size_);
+    finish_flush(idx, s);
+    lock.lock();
+    flusher_busy_ = false;
+    cv_.notify_all();
+  }
+}
+
+// Moves a written region from memory to the device, or on failure drops its entries.
+void NvmeTier::finish_flush(std::uint32_t idx, const Status& status) {
+  std::vector<SummaryEntry> lost;
+  std::unique_lock<std::mutex> lock(mu_);
+  Region& r = regions_[idx];
+  if (!status.ok()) {
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    lost = std::move(r.entries);
+    std::fprintf(stderr, "kvtier: nvme region %u write failed, its %zu entries are dropped: %s\n", idx,
+                 lost.size(), status.to_string().c_str());
+  }
+  r.flushed = r.fill;
+  r.state = status.ok() ? RegionState::kSealed : RegionState::kReclaiming;
+  // Readers that took the buffer keep it until they are done; new readers go to the device.
+  r.buffer = nullptr;
+  cv_.wait(lock, [&] { return r.buffer_readers == 0; });
+  free_buffers_.push_back(r.buffer_index);
+  r.entries.clear();
+  r.entries.shrink_to_fit();
+  if (!status.ok()) {
+    lock.unlock();
+    for (const SummaryEntry& e : lost) drop_entry(block_id_of(e), page_of(idx, std::uint64_t{e.page_in_region} * kPageSize));
+    lock.lock();
+    cv_.wait(lock, [&] { return r.readers == 0; });
+    r.state = RegionState::kFree;
+    r.seq = 0;
+  }
+  cv_.notify_all();
+}
+
+Status NvmeTier::flush() {
+  if (closed_.load()) return Status::Closed("nvme tier is closed");
+  std::lock_guard<std::mutex> w(write_mu_);
+  if (open_region_ >= 0) {
+    Region& r = regions_[static_cast<std::size_t>(open_region_)];
+    KVTIER_RETURN_IF_ERROR(write_region_range(static_cast<std::uint32_t>(open_region_), r.buffer, r.flushed, r.fill));
+    r.flushed = r.fill;
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return flush_queue_.empty() && !flusher_busy_; });
+  }
+  return devices_->sync();
+}
+
+Status NvmeTier::close() {
+  bool was_closed = closed_.exchange(true);
+  if (was_closed) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> w(write_mu_);
+    if (open_region_ >= 0) seal_open_region();
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return flush_queue_.empty() && !flusher_busy_; });
+  }
+  Status s = devices_->sync();
+  if (s.ok()) s = write_checkpoint(checkpoint_path_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read path
+
+std::optional<NvmeTier::RegionHold> NvmeTier::hold_region(std::uint32_t region) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Region& r = regions_[region];
+  if (r.state == RegionState::kFree || r.state == RegionState::kReclaiming) return std::nullopt;
+  ++r.readers;
+  if (r.buffer) ++r.buffer_readers;
+  r.last_access = access_clock_.fetch_add(1, std::memory_order_relaxed);
+  return RegionHold{region, r.seq, r.buffer};
+}
+
+void NvmeTier::release_region(const RegionHold& hold) {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Region& r = regions_[hold.region];
+    --r.readers;
+    if (hold.buffer) --r.buffer_readers;
+    wake = r.readers == 0 || (hold.buffer && r.buffer_readers == 0);
+  }
+  if (wake) cv_.notify_all();
+}
+
+bool NvmeTier::verify_header(const EntryHeader& h, const BlockId& id, std::uint32_t size,
+                             std::uint64_t seq) const {
+  return h.magic == kEntryMagic && h.format_version == kNvmeFormatVersion &&
+         h.header_checksum == header_checksum(h) && h.format_id == devices_->format_id() &&
+         h.region_seq == seq && h.ns == id.ns && h.value_size == size &&
+         std::memcmp(h.key, id.key.bytes.data(), 16) == 0;
+}
+
+void NvmeTier::drop_entry(const BlockId& id, std::uint64_t page) {
+  std::optional<Location> removed = index_.remove_if_at(id, page);
+  if (removed) usage_.sub(id.ns, removed->size);
+}
+
+// One block of a get_many batch on its way through the read path.
+struct NvmeTier::ReadPlan {
+  std::size_t item = 0;
+  BlockId id;
+  Location loc;
+  RegionHold hold;
+  std::size_t request = 0;       // index into the batch's IoRequests
+  std::byte* header_page = nullptr;
+  std::byte* tail_page = nullptr;  // last partial page of the value, when read separately
+  std::uint64_t direct_bytes = 0;  // value bytes read straight into dst
+  AlignedBuffer bounce;            // whole value, when dst is not aligned
+};
+
+GetResult NvmeTier::get(const BlockId& id, std::span<std::byte> dst) {
+  GetItem item{id.key, dst};
+  GetResult out;
+  get_many(id.ns, {&item, 1}, {&out, 1});
+  return out;
+}
+
+void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out) {
+  KVTIER_CHECK(out.size() >= items.size());
+  std::vector<ReadPlan> plans;
+  plans.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    BlockId id{ns, items[i].key};
+    GetResult& res = out[i];
+    res = GetResult{};
+    std::optional<Location> loc = index_.lookup(id, true);
+    if (!loc) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      res.status = Status::NotFound("not on nvme");
+      continue;
+    }
+    if (items[i].dst.size() < loc->size) {
+      res.status = Status::BufferTooSmall("value is " + std::to_string(loc->size) + " bytes, buffer " +
+                                          std::to_string(items[i].dst.size()));
+      res.size = loc->size;
+      continue;
+    }
+    std::optional<RegionHold> hold = hold_region(region_of(loc->page));
+    // The region may have been reclaimed between the index lookup and the hold.
+    std::optional<Location> again = hold ? index_.lookup(id, false) : std::nullopt;
+    if (!again || again->page != loc->page) {
+      if (hold) release_region(*hold);
+      raced_reads_.fetch_add(1, std::memory_order_relaxed);
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      res.status = Status::NotFound("reclaimed while reading");
+      continue;
+    }
+    ReadPlan p;
+    p.item = i;
+    p.id = id;
+    p.loc = *loc;
+    p.hold = *hold;
+    plans.push_back(std::move(p));
+  }
+
+  // Blocks still in a region buffer are copied from memory; the rest become device reads.
+  std::size_t disk = 0;
+  for (const ReadPlan& p : plans) disk += p.hold.buffer ? 0 : 1;
+  AlignedBuffer pages(disk ? 2 * disk * kPageSize : kPageSize);
+  std::vector<IoRequest> reqs;
+  reqs.reserve(disk);
+  std::size_t next_page = 0;
+  for (ReadPlan& p : plans) {
+    if (p.hold.buffer) continue;
+    std::span<std::byte> dst = items[p.item].dst;
+    std::uint64_t page_in_region = p.loc.page % devices_->pages_per_region();
+    DeviceExtent ext = devices_->locate(p.hold.region, page_in_region * kPageSize);
+    IoRequest q;
+    q.fd = ext.fd;
+    q.offset = ext.offset;
+    p.header_page = pages.data() + (next_page++) * kPageSize;
+    q.iov[q.iov_count++] = {p.header_page, kPageSize};
+    if (is_page_aligned(dst.data())) {
+      p.direct_bytes = p.loc.size / kPageSize * kPageSize;
+      if (p.direct_bytes) q.iov[q.iov_count++] = {dst.data(), p.direct_bytes};
+      if (p.direct_bytes < p.loc.size) {
+        p.tail_page = pages.data() + (next_page++) * kPageSize;
+        q.iov[q.iov_count++] = {p.tail_page, kPageSize};
+      }
+      direct_reads_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      p.bounce = AlignedBuffer(p.loc.size);
+      q.iov[q.iov_count++] = {p.bounce.data(), p.bounce.size()};
+      bounce_reads_.fetch_add(1, std::memory_order_relaxed);
+    }
+    p.request = reqs.size();
+    reqs.push_back(q);
+  }
+  if (!reqs.empty()) {
+    Result<RingPool::Lease> ring = rings_.acquire();
+    if (!ring.ok()) {
+      for (IoRequest& q : reqs) q.result = -EIO;
+    } else {
+      (void)(*ring)->run(reqs, config_.io_depth);
+    }
+  }
+
+  for (ReadPlan& p : plans) {
+    GetResult& res = out[p.item];
+    std::span<std::byte> dst = items[p.item].dst;
+    EntryHeader h;
+    bool ok;
+    if (p.hold.buffer) {
+      const std::byte* at = p.hold.buffer + (p.loc.page % devices_->pages_per_region()) * kPageSize;
+      std::memcpy(&h, at, sizeof h);
+      ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
+      // The buffer is this process's own memory, written by put(): no checksum to verify.
+      if (ok) std::memcpy(dst.data(), at + kPageSize, p.loc.size);
+      memory_reads_.fetch_add(1, std::memory_order_relaxed);
+    } else if (reqs[p.request].result < 0) {
+      read_errors_.fetch_add(1, std::memory_order_relaxed);
+      ok = false;
+    } else {
+      std::memcpy(&h, p.header_page, sizeof h);
+      ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
+      if (!ok) header_mismatches_.fetch_add(1, std::memory_order_relaxed);
+      if (ok && p.tail_page) std::memcpy(dst.data() + p.direct_bytes, p.tail_page, p.loc.size - p.direct_bytes);
+      if (ok && !p.bounce.empty()) std::memcpy(dst.data(), p.bounce.data(), p.loc.size);
+      if (ok && block_checksum({dst.data(), p.loc.size}) != h.value_checksum) {
+        checksum_failures_.fetch_add(1, std::memory_order_relaxed);
+        ok = false;
+      }
+      bytes_read_.fetch_add(p.loc.size, std::memory_order_relaxed);
+    }
+    release_region(p.hold);
+    if (!ok) {
+      // Never hand out bytes that did not verify; forget the entry so it is not tried again.
+      drop_entry(p.id, p.loc.page);
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      res.status = Status::NotFound("nvme entry failed verification");
+      continue;
+    }
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    res.status = Status::Ok();
+    res.size = p.loc.size;
+    res.tier = Tier::kNvme;
+  }
+}
+
+bool NvmeTier::contains(const BlockId& id) { return index_.lookup(id, false).has_value(); }
+
+std::optional<std::uint32_t> NvmeTier::value_size(const BlockId& id) {
+  std::optional<Location> loc = index_.lookup(id, false);
+  if (!loc) return std::nullopt;
+  return loc->size;
+}
+
+void NvmeTier::probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) {
+  index_.probe(ns, keys, found);
+}
+
+Status NvmeTier::remove(const BlockId& id) {
+  std::optional<Location> removed = index_.remove(id);
+  if (!removed) return Status::NotFound("not on nvme");
+  usage_.sub(id.ns, removed->size);
+  removes_.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+std::optional<std::pair<int, std::uint64_t>> NvmeTier::TEST_value_extent(const BlockId& id) {
+  std::optional<Location> loc = index_.lookup(id, false);
+  if (!loc) return std::nullopt;
+  std::uint64_t page_in_region = loc->page % devices_->pages_per_region();
+  DeviceExtent ext = devices_->locate(region_of(loc->page), (page_in_region + 1) * kPageSize);
+  return std::make_pair(ext.fd, ext.offset);
+}
+
+void NvmeTier::visit_counters(const CounterVisitor& v) {
+  auto count = [&](std::string_view name, const std::atomic<std::uint64_t>& c) {
+    v(name, static_cast<double>(c.load(std::memory_order_relaxed)), CounterKind::kCount);
+  };
+  count("nvme_hits", hits_);
+  count("nvme_misses", misses_);
+  count("nvme_inserts", inserts_);
+  count("nvme_removes", removes_);
+  count("nvme_bytes_written", bytes_written_);
+  count("nvme_bytes_read", bytes_read_);
+  count("nvme_admission_rejected", admission_rejected_);
+  count("nvme_too_large", too_large_);
+  count("nvme_checksum_failures", checksum_failures_);
+  count("nvme_header_mismatches", header_mismatches_);
+  count("nvme_direct_reads", direct_reads_);
+  count("nvme_bounce_reads", bounce_reads_);
+  count("nvme_memory_reads", memory_reads_);
+  count("nvme_raced_reads", raced_reads_);
+  count("nvme_regions_reclaimed", regions_reclaimed_);
+  count("nvme_reclaimed_entries", reclaimed_entries_);
+  count("nvme_reinserted", reinserted_);
+  count("nvme_write_errors", write_errors_);
+  count("nvme_read_errors", read_errors_);
+  v("nvme_entries", static_cast<double>(index_.size()), CounterKind::kGauge);
+  v("nvme_index_bytes", static_cast<double>(index_.memory_bytes()), CounterKind::kGauge);
+  v("nvme_regions", static_cast<double>(regions_.size()), CounterKind::kGauge);
+  v("nvme_region_bytes", static_cast<double>(region_size_), CounterKind::kGauge);
+}
+
+}  // namespace kvtier::nvme

@@ -1,0 +1,196 @@
+// NvmeTier: the NVMe tier, modelled on CacheLib Navy's BlockCache. Devices are split into regions
+// that are filled append-only through in-memory region buffers and written with O_DIRECT and
+// io_uring; a compact index maps blocks to entries; sealed regions are reclaimed FIFO or LRU with
+// hot entries reinserted; a write budget guards SSD endurance. Every read verifies the entry's
+// header (namespace, key, size, region generation) and the value's checksum: a mismatch is a miss
+// and a counter, never bad data. Warm restart from a checkpoint after close(); after a crash the
+// index is rebuilt from region summaries and a scan of the regions that were being filled.
+//
+// Thread-safety: every method may be called concurrently.
+//
+// Locks, in the order they may be taken: write_mu_ (one writer appends at a time) -> mu_ (region
+// table, buffers, flush queue) -> Index shard mutexes. No lock is held across a device I/O except
+// write_mu_ (while a region is reclaimed or flush() writes the open region).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kvtier/config.h"
+#include "kvtier/key.h"
+#include "kvtier/status.h"
+#include "kvtier/store.h"
+#include "memory/aligned_buffer.h"
+#include "metrics/namespace_tally.h"
+#include "nvme/device_set.h"
+#include "nvme/format.h"
+#include "nvme/index.h"
+#include "nvme/io_ring.h"
+#include "nvme/write_budget.h"
+
+namespace kvtier::nvme {
+
+enum class RecoveryMode : std::uint8_t {
+  kFresh,       // newly formatted: nothing to recover
+  kCheckpoint,  // index loaded from the clean-shutdown checkpoint
+  kScan,        // rebuilt from region summaries and scans (after a crash)
+};
+
+struct RecoveryInfo {
+  RecoveryMode mode = RecoveryMode::kFresh;
+  std::uint64_t entries = 0;
+  std::uint64_t regions_scanned = 0;  // regions read in full (were being filled at the crash)
+  std::uint64_t torn_entries = 0;     // entries dropped because they did not verify
+  double seconds = 0;
+  std::string checkpoint_note;        // why a checkpoint was not used, when it was not
+};
+
+class NvmeTier {
+ public:
+  // Validates the config, opens the devices and restores the index.
+  static Result<std::unique_ptr<NvmeTier>> open(const NvmeConfig& config, const std::string& data_dir);
+  // Closes (as close()) if not closed yet.
+  ~NvmeTier();
+  NvmeTier(const NvmeTier&) = delete;
+  NvmeTier& operator=(const NvmeTier&) = delete;
+
+  // Appends the value. Visible to readers once fully copied into the region buffer; durable after
+  // the region is written (at the latest after flush()). Errors: InvalidArgument (empty),
+  // TooLarge (> max_value_bytes()), Rejected (write budget), Busy, Closed.
+  Status put(const BlockId& id, std::span<const std::byte> value);
+
+  // Reads into dst (see Store::get). Direct O_DIRECT read when dst is 4 KiB-aligned.
+  GetResult get(const BlockId& id, std::span<std::byte> dst);
+  // out[i] answers items[i]; device reads run io_depth at a time.
+  void get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out);
+
+  bool contains(const BlockId& id);
+  // The value size when present.
+  std::optional<std::uint32_t> value_size(const BlockId& id);
+  void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found);
+  Status remove(const BlockId& id);
+
+  // Writes everything appended so far to the devices and syncs them.
+  Status flush();
+  // Seals the open region, flushes, writes the index checkpoint and stops the flusher.
+  Status close();
+
+  std::uint64_t max_value_bytes() const { return max_value_; }
+  const RecoveryInfo& recovery_info() const { return recovery_; }
+  NamespaceUsage namespace_usage(NamespaceId ns) const { return usage_.get(ns); }
+  std::size_t entry_count() const { return index_.size(); }
+  std::size_t index_memory_bytes() const { return index_.memory_bytes(); }
+
+  // Counters prefixed "nvme_".
+  void visit_counters(const CounterVisitor& visitor);
+
+  // Test seam: the path and byte offset of a block's value on its device, for corrupting it.
+  std::optional<std::pair<int, std::uint64_t>> TEST_value_extent(const BlockId& id);
+
+ private:
+  enum class RegionState : std::uint8_t { kFree, kOpen, kFlushing, kSealed, kReclaiming };
+  struct Region {
+    RegionState state = RegionState::kFree;
+    std::uint64_t seq = 0;              // generation; 0 when free
+    std::byte* buffer = nullptr;        // in-memory copy while kOpen/kFlushing
+    std::uint32_t buffer_index = 0;
+    std::uint32_t readers = 0;          // readers holding the region
+    std::uint32_t buffer_readers = 0;   // of those, reading from `buffer`
+    std::uint64_t fill = 0;             // bytes of entries (guarded by write_mu_ while open)
+    std::uint64_t flushed = 0;          // bytes of entries already on the device
+    std::uint32_t summary_pages = 0;    // once sealed
+    std::uint32_t entry_count = 0;      // once sealed
+    std::uint64_t last_access = 0;      // for LRU reclaim: a tick of access_clock_
+    std::vector<SummaryEntry> entries;  // while kOpen/kFlushing
+  };
+  // A reader's hold on a region: its generation and, while it is in memory, its buffer.
+  struct RegionHold {
+    std::uint32_t region = 0;
+    std::uint64_t seq = 0;
+    const std::byte* buffer = nullptr;
+  };
+  struct ReadPlan;
+
+  NvmeTier(const NvmeConfig& config, std::unique_ptr<DeviceSet> devices);
+  Status start(const std::string& data_dir);
+
+  // Write path (REQUIRES write_mu_).
+  Status ensure_room(std::uint64_t footprint);
+  void seal_open_region();
+  Status open_new_region();
+  Status reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot);
+  void reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t from_region, std::uint64_t from_seq);
+  void append_entry(const BlockId& id, std::span<const std::byte> value, std::uint64_t checksum);
+  Status write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from, std::uint64_t to);
+
+  // Flusher thread.
+  void flusher_loop();
+  void finish_flush(std::uint32_t region, const Status& status);
+
+  // Readers.
+  std::optional<RegionHold> hold_region(std::uint32_t region);
+  void release_region(const RegionHold& hold);
+  bool verify_header(const EntryHeader& h, const BlockId& id, std::uint32_t size, std::uint64_t seq) const;
+  void drop_entry(const BlockId& id, std::uint64_t page);
+
+  // Recovery and checkpoint (recovery.cpp).
+  Status recover(const std::string& checkpoint_path);
+  Status load_checkpoint(const std::string& path);
+  Status write_checkpoint(const std::string& path);
+  Status scan_regions();
+  Status read_summary(std::uint32_t region, std::uint64_t seq, std::uint32_t summary_pages,
+                      std::vector<SummaryEntry>* entries);
+  void write_summary_into(std::byte* region_buffer, const std::vector<SummaryEntry>& entries,
+                          std::uint64_t seq, std::uint32_t* summary_pages) const;
+
+  std::uint64_t page_of(std::uint32_t region, std::uint64_t offset) const {
+    return std::uint64_t{region} * devices_->pages_per_region() + offset / kPageSize;
+  }
+  std::uint32_t region_of(std::uint64_t page) const {
+    return static_cast<std::uint32_t>(page / devices_->pages_per_region());
+  }
+
+  const NvmeConfig config_;
+  std::unique_ptr<DeviceSet> devices_;
+  const std::uint64_t region_size_;
+  const std::uint64_t max_value_;
+  Index index_;
+  RingPool rings_;
+  WriteBudget budget_;
+  NamespaceTally usage_;
+  RecoveryInfo recovery_;
+  std::string checkpoint_path_;
+
+  std::mutex write_mu_;
+  std::int64_t open_region_ = -1;  // guarded by write_mu_
+
+  std::mutex mu_;
+  std::condition_variable cv_;         // any change of region state, buffers or the flush queue
+  std::vector<Region> regions_;        // guarded by mu_ (see Region for exceptions)
+  std::vector<AlignedBuffer> buffers_;
+  std::vector<std::uint32_t> free_buffers_;  // guarded by mu_
+  std::vector<std::uint32_t> flush_queue_;   // guarded by mu_, FIFO
+  bool flusher_busy_ = false;                // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+  std::uint64_t next_seq_ = 1;               // guarded by mu_
+  std::atomic<std::uint64_t> access_clock_{1};
+  std::atomic<bool> closed_{false};
+  std::thread flusher_;
+
+  // Counters.
+  std::atomic<std::uint64_t> hits_{0}, misses_{0}, inserts_{0}, bytes_written_{0}, bytes_read_{0},
+      admission_rejected_{0}, too_large_{0}, checksum_failures_{0}, header_mismatches_{0},
+      bounce_reads_{0}, direct_reads_{0}, memory_reads_{0}, regions_reclaimed_{0},
+      reclaimed_entries_{0}, reinserted_{0}, write_errors_{0}, read_errors_{0}, removes_{0},
+      raced_reads_{0};
+};
+
+}  // namespace kvtier::nvme

@@ -1,0 +1,380 @@
+// NvmeTier warm restart. After close() the index and region table are in a checkpoint file that
+// open() loads and then deletes (so a later crash can never load a stale one). Without a usable
+// checkpoint the index is rebuilt from the devices: a sealed region's summary lists its entries;
+// a region that was being filled at the crash is read in full and its entries are verified one
+// by one (header checksum, generation, value checksum), torn ones dropped, and it is then sealed.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "integrity/checksum.h"
+#include "nvme/nvme_tier.h"
+
+namespace kvtier::nvme {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "checkpoint and device formats are little-endian");
+
+// "KVTCKPT1" as a little-endian u64.
+constexpr std::uint64_t kCheckpointMagic = 0x3154504b4354564bull;
+constexpr std::uint32_t kCheckpointVersion = 1;
+
+// One region's line in the checkpoint.
+struct CheckpointRegion {
+  std::uint8_t sealed;
+  std::uint8_t reserved[3];
+  std::uint32_t summary_pages;
+  std::uint32_t entry_count;
+  std::uint32_t reserved2;
+  std::uint64_t seq;
+  std::uint64_t last_access;
+};
+static_assert(sizeof(CheckpointRegion) == 32);
+
+class ByteWriter {
+ public:
+  template <typename T>
+  void put(const T& v) {
+    const auto* p = reinterpret_cast<const std::byte*>(&v);
+    bytes_.insert(bytes_.end(), p, p + sizeof(T));
+  }
+  void put_bytes(std::span<const std::byte> b) { bytes_.insert(bytes_.end(), b.begin(), b.end()); }
+  std::vector<std::byte>& bytes() { return bytes_; }
+
+ private:
+  std::vector<std::byte> bytes_;
+};
+
+class ByteReader {
+ public:
+  explicit ByteReader(std::span<const std::byte> b) : bytes_(b) {}
+  template <typename T>
+  bool get(T* v) {
+    if (bytes_.size() - pos_ < sizeof(T)) return false;
+    std::memcpy(v, bytes_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool get_bytes(std::size_t n, std::span<const std::byte>* out) {
+    if (bytes_.size() - pos_ < n) return false;
+    *out = bytes_.subspan(pos_, n);
+    pos_ += n;
+    return true;
+  }
+
+ private:
+  std::span<const std::byte> bytes_;
+  std::size_t pos_ = 0;
+};
+
+Status sync_parent_dir(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open " + dir, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  return rc == 0 ? Status::Ok() : Status::FromErrno("fsync " + dir, err);
+}
+
+bool parse_header(const std::byte* page, std::uint64_t format_id, EntryHeader* h) {
+  std::memcpy(h, page, sizeof *h);
+  return h->magic == kEntryMagic && h->format_version == kNvmeFormatVersion &&
+         h->header_checksum == header_checksum(*h) && h->format_id == format_id && h->value_size > 0;
+}
+
+bool parse_trailer(const std::byte* region_end, std::uint64_t format_id, SummaryTrailer* t) {
+  std::memcpy(t, region_end - sizeof *t, sizeof *t);
+  return t->magic == kSummaryMagic && t->format_version == kNvmeFormatVersion &&
+         t->trailer_checksum == trailer_checksum(*t) && t->format_id == format_id;
+}
+
+}  // namespace
+
+Status NvmeTier::recover(const std::string& checkpoint_path) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::error_code ec;
+  bool have_checkpoint = std::filesystem::exists(checkpoint_path, ec);
+  if (devices_->freshly_formatted()) {
+    recovery_.mode = RecoveryMode::kFresh;
+    if (have_checkpoint) std::filesystem::remove(checkpoint_path, ec);
+    return Status::Ok();
+  }
+  Status s = have_checkpoint ? load_checkpoint(checkpoint_path) : Status::NotFound("no checkpoint (unclean shutdown)");
+  if (have_checkpoint) {
+    // Used or not, the checkpoint describes the devices as they were at close(); from now on they
+    // change, so it must not survive into a later crash.
+    std::filesystem::remove(checkpoint_path, ec);
+    if (ec) return Status::IOError("cannot remove " + checkpoint_path + ": " + ec.message());
+    KVTIER_RETURN_IF_ERROR(sync_parent_dir(checkpoint_path));
+  }
+  if (s.ok()) {
+    recovery_.mode = RecoveryMode::kCheckpoint;
+  } else {
+    recovery_.checkpoint_note = s.to_string();
+    index_.clear();
+    usage_.clear();
+    for (Region& r : regions_) r = Region{};
+    recovery_.mode = RecoveryMode::kScan;
+    KVTIER_RETURN_IF_ERROR(scan_regions());
+  }
+  recovery_.entries = index_.size();
+  recovery_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Status::Ok();
+}
+
+Status NvmeTier::write_checkpoint(const std::string& path) {
+  ByteWriter w;
+  w.put(kCheckpointMagic);
+  w.put(kCheckpointVersion);
+  w.put(static_cast<std::uint32_t>(regions_.size()));
+  w.put(devices_->format_id());
+  w.put(region_size_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    w.put(next_seq_);
+    w.put(access_clock_.load());
+    for (const Region& r : regions_) {
+      CheckpointRegion c{};
+      c.sealed = r.state == RegionState::kSealed ? 1 : 0;
+      c.summary_pages = r.summary_pages;
+      c.entry_count = r.entry_count;
+      c.seq = c.sealed ? r.seq : 0;
+      c.last_access = r.last_access;
+      w.put(c);
+    }
+  }
+  std::vector<std::pair<NamespaceId, NamespaceUsage>> usage = usage_.snapshot();
+  w.put(static_cast<std::uint64_t>(usage.size()));
+  for (const auto& [ns, u] : usage) {
+    w.put(ns);
+    w.put(u.blocks);
+    w.put(u.bytes);
+  }
+  std::vector<std::byte> image = index_.serialize();
+  w.put(static_cast<std::uint64_t>(image.size()));
+  w.put_bytes(image);
+  w.put(block_checksum(w.bytes()));
+
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno("create " + tmp, errno);
+  const std::vector<std::byte>& b = w.bytes();
+  std::size_t done = 0;
+  while (done < b.size()) {
+    ssize_t n = ::write(fd, b.data() + done, b.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status::FromErrno("write " + tmp, err);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::FromErrno("fsync " + tmp, err);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("rename " + tmp, errno);
+  return sync_parent_dir(path);
+}
+
+Status NvmeTier::load_checkpoint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError("cannot read " + path);
+  std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::span<const std::byte> all(reinterpret_cast<const std::byte*>(raw.data()), raw.size());
+  if (all.size() < sizeof(std::uint64_t)) return Status::Corruption("checkpoint truncated");
+  std::span<const std::byte> body = all.first(all.size() - sizeof(std::uint64_t));
+  std::uint64_t stored;
+  std::memcpy(&stored, all.data() + body.size(), sizeof stored);
+  if (stored != block_checksum(body)) return Status::Corruption("checkpoint checksum mismatch");
+
+  ByteReader r(body);
+  std::uint64_t magic, format_id, region_size, next_seq, clock;
+  std::uint32_t version, region_count;
+  if (!r.get(&magic) || !r.get(&version) || !r.get(&region_count) || !r.get(&format_id) ||
+      !r.get(&region_size) || !r.get(&next_seq) || !r.get(&clock)) {
+    return Status::Corruption("checkpoint header truncated");
+  }
+  if (magic != kCheckpointMagic || version != kCheckpointVersion) return Status::Corruption("not a checkpoint of this version");
+  if (format_id != devices_->format_id() || region_count != regions_.size() || region_size != region_size_) {
+    return Status::InvalidArgument("checkpoint belongs to another device set or geometry");
+  }
+  std::vector<Region> regions(region_count);
+  for (Region& reg : regions) {
+    CheckpointRegion c;
+    if (!r.get(&c)) return Status::Corruption("checkpoint region table truncated");
+    if (c.sealed) {
+      reg.state = RegionState::kSealed;
+      reg.seq = c.seq;
+      reg.summary_pages = c.summary_pages;
+      reg.entry_count = c.entry_count;
+      reg.fill = region_size_;
+      reg.flushed = region_size_;
+    }
+    reg.last_access = c.last_access;
+  }
+  std::uint64_t ns_count;
+  if (!r.get(&ns_count) || ns_count > body.size()) return Status::Corruption("checkpoint usage truncated");
+  std::vector<std::pair<NamespaceId, NamespaceUsage>> usage(ns_count);
+  for (auto& [ns, u] : usage) {
+    if (!r.get(&ns) || !r.get(&u.blocks) || !r.get(&u.bytes)) return Status::Corruption("checkpoint usage truncated");
+  }
+  std::uint64_t image_size;
+  std::span<const std::byte> image;
+  if (!r.get(&image_size) || !r.get_bytes(image_size, &image)) return Status::Corruption("checkpoint index truncated");
+  KVTIER_RETURN_IF_ERROR(index_.restore(image));
+  usage_.restore(usage);
+  std::lock_guard<std::mutex> lock(mu_);
+  regions_ = std::move(regions);
+  next_seq_ = next_seq;
+  access_clock_.store(clock);
+  return Status::Ok();
+}
+
+Status NvmeTier::read_summary(std::uint32_t region, std::uint64_t seq, std::uint32_t summary_pages,
+                              std::vector<SummaryEntry>* entries) {
+  std::uint64_t max_pages = region_size_ / kPageSize;
+  if (summary_pages == 0 || summary_pages > max_pages) return Status::Corruption("bad summary size");
+  AlignedBuffer buf(std::uint64_t{summary_pages} * kPageSize);
+  IoRequest q;
+  DeviceExtent ext = devices_->locate(region, region_size_ - buf.size());
+  q.fd = ext.fd;
+  q.offset = ext.offset;
+  q.iov[0] = {buf.data(), buf.size()};
+  q.iov_count = 1;
+  Result<RingPool::Lease> ring = rings_.acquire();
+  if (!ring.ok()) return ring.status();
+  KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
+  SummaryTrailer t;
+  if (!parse_trailer(buf.data() + buf.size(), devices_->format_id(), &t) || t.region_seq != seq ||
+      t.summary_pages != summary_pages || summary_pages_for(t.entry_count) != summary_pages) {
+    return Status::Corruption("region " + std::to_string(region) + " summary does not verify");
+  }
+  std::size_t bytes = std::size_t{t.entry_count} * sizeof(SummaryEntry);
+  if (block_checksum({buf.data(), bytes}) != t.entries_checksum) {
+    return Status::Corruption("region " + std::to_string(region) + " summary entries do not verify");
+  }
+  entries->resize(t.entry_count);
+  if (bytes) std::memcpy(entries->data(), buf.data(), bytes);
+  return Status::Ok();
+}
+
+Status NvmeTier::scan_regions() {
+  const std::uint32_t n = static_cast<std::uint32_t>(regions_.size());
+  const std::uint64_t format_id = devices_->format_id();
+  // Read every region's first and last page, a batch at a time.
+  AlignedBuffer ends(std::uint64_t{2} * n * kPageSize);
+  std::vector<IoRequest> reqs(2 * std::size_t{n});
+  for (std::uint32_t i = 0; i < n; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      IoRequest& q = reqs[2 * i + k];
+      DeviceExtent ext = devices_->locate(i, k == 0 ? 0 : region_size_ - kPageSize);
+      q.fd = ext.fd;
+      q.offset = ext.offset;
+      q.iov[0] = {ends.data() + (2 * std::uint64_t{i} + k) * kPageSize, kPageSize};
+      q.iov_count = 1;
+    }
+  }
+  {
+    Result<RingPool::Lease> ring = rings_.acquire();
+    if (!ring.ok()) return ring.status();
+    KVTIER_RETURN_IF_ERROR((*ring)->run(reqs, std::max<unsigned>(config_.io_depth, 16)));
+  }
+
+  struct Found {
+    std::uint32_t region;
+    std::uint64_t seq;
+    std::vector<SummaryEntry> entries;
+    std::uint32_t summary_pages;
+  };
+  std::vector<Found> found;
+  // The scan reads a region in full into a write buffer; none is in use before the flusher starts.
+  std::byte* scratch = buffers_[0].data();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::byte* first = ends.data() + 2 * std::uint64_t{i} * kPageSize;
+    const std::byte* last_end = first + 2 * kPageSize;
+    EntryHeader h0;
+    SummaryTrailer t;
+    bool head_ok = parse_header(first, format_id, &h0);
+    bool trailer_ok = parse_trailer(last_end, format_id, &t);
+    if (!head_ok) continue;  // nothing of this format was ever flushed here: free
+    Found f{i, h0.region_seq, {}, 0};
+    if (trailer_ok && t.region_seq == h0.region_seq &&
+        read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
+      f.summary_pages = t.summary_pages;
+      found.push_back(std::move(f));
+      continue;
+    }
+    // Being filled at the crash (or its summary is damaged): read it all and walk its entries.
+    ++recovery_.regions_scanned;
+    {
+      IoRequest q;
+      DeviceExtent ext = devices_->locate(i, 0);
+      q.fd = ext.fd;
+      q.offset = ext.offset;
+      q.iov[0] = {scratch, region_size_};
+      q.iov_count = 1;
+      Result<RingPool::Lease> ring = rings_.acquire();
+      if (!ring.ok()) return ring.status();
+      KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
+    }
+    std::uint64_t off = 0;
+    while (off + kPageSize <= region_size_) {
+      EntryHeader h;
+      if (!parse_header(scratch + off, format_id, &h) || h.region_seq != f.seq) break;
+      std::uint64_t footprint = entry_footprint(h.value_size);
+      std::uint64_t summary = summary_pages_for(f.entries.size() + 1) * kPageSize;
+      if (off + footprint + summary > region_size_) break;
+      if (block_checksum({scratch + off + kPageSize, h.value_size}) == h.value_checksum) {
+        BlockId id{h.ns, {}};
+        std::memcpy(id.key.bytes.data(), h.key, 16);
+        f.entries.push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(off / kPageSize)));
+      } else {
+        ++recovery_.torn_entries;
+      }
+      off += footprint;
+    }
+    // Seal it so it can be reclaimed like any other: its summary goes after the last entry.
+    write_summary_into(scratch, f.entries, f.seq, &f.summary_pages);
+    KVTIER_RETURN_IF_ERROR(write_region_range(i, scratch, region_size_ - std::uint64_t{f.summary_pages} * kPageSize, region_size_));
+    found.push_back(std::move(f));
+  }
+
+  // Older generations first, so a block put again later ends up pointing at its newest copy.
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.seq < b.seq; });
+  std::uint64_t max_seq = 0;
+  for (const Found& f : found) {
+    Region& r = regions_[f.region];
+    r.state = RegionState::kSealed;
+    r.seq = f.seq;
+    r.summary_pages = f.summary_pages;
+    r.entry_count = static_cast<std::uint32_t>(f.entries.size());
+    r.last_access = f.seq;
+    r.fill = r.flushed = region_size_;
+    max_seq = std::max(max_seq, f.seq);
+    for (const SummaryEntry& e : f.entries) {
+      BlockId id = block_id_of(e);
+      std::uint64_t page = page_of(f.region, std::uint64_t{e.page_in_region} * kPageSize);
+      std::optional<Location> old = index_.insert(id, Location{page, e.value_size, 0});
+      if (old) usage_.sub(id.ns, old->size);
+      usage_.add(id.ns, e.value_size);
+    }
+  }
+  next_seq_ = max_seq + 1;
+  access_clock_.store(max_seq + 1);
+  return devices_->sync();
+}
+
+}  // namespace kvtier::nvme
