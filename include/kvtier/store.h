@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -104,7 +105,12 @@ class Store {
   // Flushes, persists the NVMe index for a warm restart and stops. Later calls return Closed.
   virtual Status close() = 0;
 
-  virtual NamespaceUsage namespace_usage(NamespaceId ns) = 0;
+  // Blocks and bytes of `ns` held in one tier (a block may be in both DRAM and NVMe).
+  virtual NamespaceUsage namespace_usage(NamespaceId ns, Tier tier) = 0;
+
+  // How the NVMe index came back at open(): "fresh", "checkpoint" or "scan", with entry count and
+  // seconds. Empty when the NVMe tier is disabled.
+  virtual std::string recovery_summary() = 0;
 
   // Every counter of every tier: "dram_hits", "nvme_checksum_failures", ... (docs/ARCHITECTURE.md).
   virtual void visit_counters(const CounterVisitor& visitor) = 0;

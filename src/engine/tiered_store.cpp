@@ -1,0 +1,268 @@
+// TieredStore: the Store that orders the tiers. DRAM first; blocks leave DRAM by S3-FIFO eviction
+// and are demoted to NVMe (write-back: a block reaches NVMe when DRAM lets go of it, or at
+// flush()); NVMe hits are promoted to DRAM when promote_on_nvme_hit is set.
+//
+// Thread-safety: every method may be called concurrently; the tiers do their own locking and no
+// lock of this class is held while a tier works.
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "dram/dram_tier.h"
+#include "integrity/check.h"
+#include "kvtier/store.h"
+#include "memory/aligned_buffer.h"
+#include "nvme/nvme_tier.h"
+
+namespace kvtier {
+namespace {
+
+bool nvme_enabled(const NvmeConfig& c) { return !c.devices.empty() || c.default_file_bytes > 0; }
+
+class TieredStore final : public Store {
+ public:
+  TieredStore(const StoreConfig& config, std::unique_ptr<dram::DramTier> dram,
+              std::unique_ptr<nvme::NvmeTier> nvme)
+      : config_(config), dram_(std::move(dram)), nvme_(std::move(nvme)) {}
+
+  ~TieredStore() override { (void)close(); }
+
+  Status put(NamespaceId ns, const Key& key, std::span<const std::byte> value) override {
+    KVTIER_RETURN_IF_ERROR(check_put(value.size()));
+    BlockId id{ns, key};
+    puts_.fetch_add(1, std::memory_order_relaxed);
+    bytes_in_.fetch_add(value.size(), std::memory_order_relaxed);
+    // An older copy on NVMe must not outlive this one (it could be read after DRAM evicts ours).
+    if (nvme_) (void)nvme_->remove(id);
+    std::vector<dram::BlockRef> evicted;
+    Status s = dram_->put(id, value, /*on_nvme=*/false, &evicted);
+    demote(evicted);
+    if (s.ok()) return s;
+    // Too large for DRAM, or DRAM full of pinned blocks: the block goes straight to NVMe.
+    if (!nvme_) return s;
+    return nvme_->put(id, value);
+  }
+
+  GetResult get(NamespaceId ns, const Key& key, std::span<std::byte> dst) override {
+    GetItem item{key, dst};
+    GetResult out;
+    get_many(ns, {&item, 1}, {&out, 1});
+    return out;
+  }
+
+  void get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out) override {
+    KVTIER_CHECK(out.size() >= items.size());
+    gets_.fetch_add(items.size(), std::memory_order_relaxed);
+    std::vector<GetItem> missed;
+    std::vector<std::size_t> missed_at;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      dram::DramGet g = dram_->get({ns, items[i].key}, items[i].dst);
+      out[i] = GetResult{g.status, g.size, g.status.ok() ? Tier::kDram : Tier::kNone};
+      if (g.status.is_not_found() && nvme_) {
+        missed.push_back(items[i]);
+        missed_at.push_back(i);
+      }
+    }
+    if (!missed.empty()) {
+      std::vector<GetResult> nv(missed.size());
+      nvme_->get_many(ns, missed, nv);
+      for (std::size_t j = 0; j < missed.size(); ++j) {
+        out[missed_at[j]] = nv[j];
+        if (nv[j].status.ok() && config_.promote_on_nvme_hit) {
+          promote({ns, missed[j].key}, missed[j].dst.first(nv[j].size));
+        }
+      }
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (out[i].status.ok()) bytes_out_.fetch_add(out[i].size, std::memory_order_relaxed);
+      else if (out[i].status.is_not_found()) misses_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  void put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out) override {
+    KVTIER_CHECK(out.size() >= items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) out[i] = put(ns, items[i].key, items[i].value);
+  }
+
+  bool contains(NamespaceId ns, const Key& key) override {
+    BlockId id{ns, key};
+    return dram_->contains(id) || (nvme_ && nvme_->contains(id));
+  }
+
+  PrefixMatch lookup_prefix(NamespaceId ns, std::span<const Key> chain) override {
+    prefix_lookups_.fetch_add(1, std::memory_order_relaxed);
+    PrefixMatch m;
+    if (chain.empty()) return m;
+    std::vector<std::uint8_t> in_dram(chain.size());
+    dram_->probe(ns, chain, in_dram);
+    std::size_t first_gap = 0;
+    while (first_gap < chain.size() && in_dram[first_gap]) ++first_gap;
+    std::vector<std::uint8_t> in_nvme(chain.size());
+    if (nvme_ && first_gap < chain.size()) {
+      // Only the part after the first DRAM gap can extend the prefix through NVMe.
+      nvme_->probe(ns, chain.subspan(first_gap), std::span(in_nvme).subspan(first_gap));
+    }
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      if (in_dram[i]) {
+        ++m.in_dram;
+      } else if (in_nvme[i]) {
+        ++m.in_nvme;
+      } else {
+        break;
+      }
+      ++m.cached;
+    }
+    return m;
+  }
+
+  Status remove(NamespaceId ns, const Key& key) override {
+    BlockId id{ns, key};
+    Status d = dram_->remove(id);
+    Status n = nvme_ ? nvme_->remove(id) : Status::NotFound("");
+    if (d.ok() || n.ok()) return Status::Ok();
+    return Status::NotFound("key " + key.hex() + " is not cached");
+  }
+
+  Status pin(NamespaceId ns, const Key& key, std::chrono::milliseconds lease) override {
+    BlockId id{ns, key};
+    Status s = dram_->pin(id, lease);
+    if (!s.is_not_found() || !nvme_) return s;
+    // Bring it up from NVMe first: a pin holds the block in DRAM.
+    std::optional<std::uint32_t> size = nvme_->value_size(id);
+    if (!size) return s;
+    AlignedBuffer buf(*size);
+    if (buf.empty()) return Status::NoSpace("cannot allocate a buffer to promote the block");
+    GetResult g = nvme_->get(id, buf.span().first(*size));
+    if (!g.status.ok()) return g.status;
+    promote(id, buf.span().first(g.size));
+    return dram_->pin(id, lease);
+  }
+
+  Status unpin(NamespaceId ns, const Key& key) override { return dram_->unpin({ns, key}); }
+
+  Status flush() override {
+    if (closed_.load()) return Status::Closed("store is closed");
+    if (!nvme_) return Status::Ok();
+    for (dram::BlockRef& ref : dram_->blocks_not_on_nvme()) {
+      Status s = nvme_->put(ref.id(), ref.value());
+      if (s.ok()) {
+        dram_->set_on_nvme(ref);
+      } else {
+        flush_skipped_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    return nvme_->flush();
+  }
+
+  Status close() override {
+    if (closed_.load()) return Status::Ok();
+    Status s = flush();
+    closed_.store(true);
+    if (nvme_) {
+      Status c = nvme_->close();
+      if (s.ok()) s = c;
+    }
+    return s;
+  }
+
+  NamespaceUsage namespace_usage(NamespaceId ns, Tier tier) override {
+    if (tier == Tier::kDram) return dram_->namespace_usage(ns);
+    if (tier == Tier::kNvme && nvme_) return nvme_->namespace_usage(ns);
+    return {};
+  }
+
+  std::string recovery_summary() override {
+    if (!nvme_) return "";
+    const nvme::RecoveryInfo& r = nvme_->recovery_info();
+    const char* mode = r.mode == nvme::RecoveryMode::kFresh        ? "fresh"
+                       : r.mode == nvme::RecoveryMode::kCheckpoint ? "checkpoint"
+                                                                   : "scan";
+    std::string s = std::string(mode) + ": " + std::to_string(r.entries) + " entries in " +
+                    std::to_string(r.seconds) + " s";
+    if (r.mode == nvme::RecoveryMode::kScan) {
+      s += " (" + std::to_string(r.regions_scanned) + " regions read in full, " +
+           std::to_string(r.torn_entries) + " torn entries dropped)";
+    }
+    return s;
+  }
+
+  void visit_counters(const CounterVisitor& v) override {
+    auto count = [&](std::string_view name, const std::atomic<std::uint64_t>& c) {
+      v(name, static_cast<double>(c.load(std::memory_order_relaxed)), CounterKind::kCount);
+    };
+    count("store_puts", puts_);
+    count("store_gets", gets_);
+    count("store_misses", misses_);
+    count("store_bytes_in", bytes_in_);
+    count("store_bytes_out", bytes_out_);
+    count("store_prefix_lookups", prefix_lookups_);
+    count("store_demotions", demotions_);
+    count("store_demotions_declined", demotions_declined_);
+    count("store_promotions", promotions_);
+    count("store_flush_skipped", flush_skipped_);
+    dram_->visit_counters(v);
+    if (nvme_) nvme_->visit_counters(v);
+  }
+
+ private:
+  Status check_put(std::size_t size) const {
+    if (closed_.load(std::memory_order_relaxed)) return Status::Closed("store is closed");
+    if (size == 0) return Status::InvalidArgument("empty value");
+    if (size > config_.max_value_bytes) {
+      return Status::TooLarge("value of " + std::to_string(size) + " bytes exceeds max_value_bytes (" +
+                              std::to_string(config_.max_value_bytes) + ")");
+    }
+    return Status::Ok();
+  }
+
+  // Writes blocks DRAM let go of to NVMe, unless they are there already. Runs outside every lock;
+  // the refs keep the bytes alive until this returns.
+  void demote(std::vector<dram::BlockRef>& evicted) {
+    if (!nvme_) return;
+    for (dram::BlockRef& ref : evicted) {
+      if (ref.on_nvme()) continue;
+      if (nvme_->put(ref.id(), ref.value()).ok()) {
+        demotions_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        demotions_declined_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    evicted.clear();
+  }
+
+  void promote(const BlockId& id, std::span<const std::byte> value) {
+    std::vector<dram::BlockRef> evicted;
+    if (dram_->put(id, value, /*on_nvme=*/true, &evicted).ok()) {
+      promotions_.fetch_add(1, std::memory_order_relaxed);
+    }
+    demote(evicted);
+  }
+
+  const StoreConfig config_;
+  std::unique_ptr<dram::DramTier> dram_;
+  std::unique_ptr<nvme::NvmeTier> nvme_;  // null when the NVMe tier is disabled
+  std::atomic<bool> closed_{false};
+  std::atomic<std::uint64_t> puts_{0}, gets_{0}, misses_{0}, bytes_in_{0}, bytes_out_{0},
+      prefix_lookups_{0}, demotions_{0}, demotions_declined_{0}, promotions_{0}, flush_skipped_{0};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config) {
+  KVTIER_RETURN_IF_ERROR(config.validate());
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) return Status::IOError("cannot create data_dir " + config.data_dir + ": " + ec.message());
+  Result<std::unique_ptr<dram::DramTier>> dram = dram::DramTier::create(config.dram);
+  if (!dram.ok()) return dram.status();
+  std::unique_ptr<nvme::NvmeTier> nvme;
+  if (nvme_enabled(config.nvme)) {
+    Result<std::unique_ptr<nvme::NvmeTier>> n = nvme::NvmeTier::open(config.nvme, config.data_dir);
+    if (!n.ok()) return n.status();
+    nvme = std::move(n).value();
+  }
+  return std::unique_ptr<Store>(new TieredStore(config, std::move(dram).value(), std::move(nvme)));
+}
+
+}  // namespace kvtier

@@ -1,0 +1,503 @@
+// NvmeTier against real files with O_DIRECT and io_uring: round trips, reclaim, reinsertion,
+// warm restart, crash recovery after SIGKILL, corruption, full disk, bad config, admission.
+#include "nvme/nvme_tier.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "memory/aligned_buffer.h"
+#include "support/test_support.h"
+
+namespace kvtier::nvme {
+namespace {
+
+using kvtier::testing::fill_pattern;
+using kvtier::testing::matches_pattern;
+using kvtier::testing::pattern;
+using kvtier::testing::TempDir;
+using kvtier::testing::test_key;
+
+// 1 MiB regions on a 12-region file: small enough that tests reclaim quickly.
+NvmeConfig small_config(std::uint64_t regions = 12) {
+  NvmeConfig c;
+  c.region_size = 1 * kMiB;
+  c.default_file_bytes = kPageSize + regions * c.region_size;
+  c.write_io_bytes = 256 * kKiB;
+  c.io_depth = 4;
+  c.index_shards = 4;
+  return c;
+}
+
+std::unique_ptr<NvmeTier> open_tier(const NvmeConfig& c, const std::string& dir) {
+  Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir);
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  return t.ok() ? std::move(t).value() : nullptr;
+}
+
+double counter(NvmeTier& t, std::string_view name) {
+  double value = -1;
+  t.visit_counters([&](std::string_view n, double v, CounterKind) {
+    if (n == name) value = v;
+  });
+  return value;
+}
+
+// Reads key n (of `size` bytes) into an aligned buffer and checks it byte for byte.
+::testing::AssertionResult reads_back(NvmeTier& t, std::uint64_t n, std::size_t size, bool aligned = true) {
+  AlignedBuffer buf(size + kPageSize);
+  std::span<std::byte> dst = aligned ? buf.span().first(size) : buf.span().subspan(8, size);
+  GetResult r = t.get({0, test_key(n)}, dst);
+  if (!r.status.ok()) return ::testing::AssertionFailure() << "key " << n << ": " << r.status.to_string();
+  if (r.size != size) return ::testing::AssertionFailure() << "key " << n << ": size " << r.size;
+  if (!matches_pattern(dst.first(size), test_key(n))) return ::testing::AssertionFailure() << "key " << n << ": wrong bytes";
+  return ::testing::AssertionSuccess();
+}
+
+Status put_n(NvmeTier& t, std::uint64_t n, std::size_t size) {
+  std::vector<std::byte> v = pattern(test_key(n), size);
+  return t.put({0, test_key(n)}, v);
+}
+
+TEST(NvmeTier, RoundTripOfOddSizesFromMemoryAndFromDevice) {
+  TempDir dir;
+  auto t = open_tier(small_config(), dir.path());
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kFresh);
+  const std::size_t sizes[] = {1, 100, 4096, 5000, 8192, 65536 + 17, 300000};
+  for (std::size_t i = 0; i < std::size(sizes); ++i) ASSERT_TRUE(put_n(*t, i, sizes[i]).ok());
+  // Still in the open region's buffer.
+  for (std::size_t i = 0; i < std::size(sizes); ++i) EXPECT_TRUE(reads_back(*t, i, sizes[i]));
+  EXPECT_GT(counter(*t, "nvme_memory_reads"), 0);
+  ASSERT_TRUE(t->flush().ok());
+  // Force the region out of memory by filling two more regions.
+  for (std::uint64_t n = 100; n < 100 + 24; ++n) ASSERT_TRUE(put_n(*t, n, 100000).ok());
+  ASSERT_TRUE(t->flush().ok());
+  for (std::size_t i = 0; i < std::size(sizes); ++i) {
+    EXPECT_TRUE(reads_back(*t, i, sizes[i], /*aligned=*/true));
+    EXPECT_TRUE(reads_back(*t, i, sizes[i], /*aligned=*/false));
+  }
+  EXPECT_GT(counter(*t, "nvme_direct_reads"), 0);
+  EXPECT_GT(counter(*t, "nvme_bounce_reads"), 0);
+  EXPECT_EQ(counter(*t, "nvme_checksum_failures"), 0);
+}
+
+TEST(NvmeTier, BufferTooSmallNamesTheSizeAndMissIsNotFound) {
+  TempDir dir;
+  auto t = open_tier(small_config(), dir.path());
+  ASSERT_TRUE(put_n(*t, 1, 10000).ok());
+  std::vector<std::byte> small(100);
+  GetResult r = t->get({0, test_key(1)}, small);
+  EXPECT_EQ(r.status.code(), StatusCode::kBufferTooSmall);
+  EXPECT_EQ(r.size, 10000u);
+  EXPECT_TRUE(t->get({0, test_key(2)}, small).status.is_not_found());
+  EXPECT_TRUE(t->get({7, test_key(1)}, small).status.is_not_found()) << "namespaces must not alias";
+}
+
+TEST(NvmeTier, LargestValueFitsAndLargerIsTooLarge) {
+  TempDir dir;
+  auto t = open_tier(small_config(), dir.path());
+  std::size_t max = t->max_value_bytes();
+  EXPECT_EQ(max, 1 * kMiB - 2 * kPageSize);
+  ASSERT_TRUE(put_n(*t, 1, max).ok());
+  EXPECT_TRUE(reads_back(*t, 1, max));
+  EXPECT_EQ(put_n(*t, 2, max + 1).code(), StatusCode::kTooLarge);
+}
+
+TEST(NvmeTier, ReclaimKeepsEveryReadByteExactAndDropsOldest) {
+  TempDir dir;
+  NvmeConfig c = small_config(6);
+  c.reinsert_min_hits = 0;
+  auto t = open_tier(c, dir.path());
+  const std::size_t size = 200000;  // 5 entries per 1 MiB region
+  const std::uint64_t n = 200;      // far more than 6 regions hold
+  for (std::uint64_t i = 0; i < n; ++i) ASSERT_TRUE(put_n(*t, i, size).ok()) << i;
+  ASSERT_TRUE(t->flush().ok());
+  EXPECT_GT(counter(*t, "nvme_regions_reclaimed"), 0);
+  std::uint64_t present = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (!t->contains({0, test_key(i)})) continue;
+    ++present;
+    EXPECT_TRUE(reads_back(*t, i, size));
+  }
+  EXPECT_GT(present, 10u);
+  EXPECT_LT(present, 6u * 5 + 1);
+  EXPECT_TRUE(t->contains({0, test_key(n - 1)})) << "the newest entry must be there";
+  EXPECT_FALSE(t->contains({0, test_key(0)})) << "FIFO reclaim drops the oldest";
+  EXPECT_EQ(t->entry_count(), present);
+  EXPECT_EQ(t->namespace_usage(0).blocks, present);
+}
+
+TEST(NvmeTier, HotEntriesAreReinsertedWhenTheirRegionIsReclaimed) {
+  TempDir dir;
+  NvmeConfig c = small_config(6);
+  c.reinsert_min_hits = 1;
+  auto t = open_tier(c, dir.path());
+  const std::size_t size = 200000;
+  ASSERT_TRUE(put_n(*t, 0, size).ok());  // the hot block
+  for (std::uint64_t i = 1; i < 300; ++i) {
+    ASSERT_TRUE(put_n(*t, i, size).ok());
+    if (i % 4 == 0) {
+      ASSERT_TRUE(reads_back(*t, 0, size)) << "after " << i;
+    }
+  }
+  EXPECT_GT(counter(*t, "nvme_reinserted"), 0);
+  EXPECT_TRUE(reads_back(*t, 0, size));
+  EXPECT_FALSE(t->contains({0, test_key(1)})) << "cold entries are not reinserted";
+}
+
+TEST(NvmeTier, WarmRestartFromCheckpoint) {
+  TempDir dir;
+  const std::size_t size = 50000;
+  {
+    auto t = open_tier(small_config(), dir.path());
+    for (std::uint64_t i = 0; i < 60; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
+    std::vector<std::byte> buf(size);
+    ASSERT_TRUE(t->get({0, test_key(3)}, buf).status.ok());
+    ASSERT_TRUE(t->remove({0, test_key(5)}).ok());
+    ASSERT_TRUE(t->close().ok());
+  }
+  ASSERT_TRUE(std::filesystem::exists(dir.path() + "/nvme/index.ckpt"));
+  {
+    auto t = open_tier(small_config(), dir.path());
+    EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kCheckpoint) << t->recovery_info().checkpoint_note;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/nvme/index.ckpt"))
+        << "a loaded checkpoint must be gone before writes resume";
+    EXPECT_EQ(t->entry_count(), 59u);
+    for (std::uint64_t i = 0; i < 60; ++i) {
+      if (i == 5) {
+        EXPECT_FALSE(t->contains({0, test_key(i)})) << "removal is kept across a clean restart";
+      } else {
+        EXPECT_TRUE(reads_back(*t, i, size));
+      }
+    }
+    // New writes after the restart land in new regions and survive the next restart too.
+    for (std::uint64_t i = 100; i < 110; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
+    ASSERT_TRUE(t->close().ok());
+  }
+  auto t = open_tier(small_config(), dir.path());
+  EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kCheckpoint);
+  for (std::uint64_t i = 100; i < 110; ++i) EXPECT_TRUE(reads_back(*t, i, size));
+  EXPECT_TRUE(reads_back(*t, 0, size));
+}
+
+TEST(NvmeTier, CorruptCheckpointFallsBackToScan) {
+  TempDir dir;
+  {
+    auto t = open_tier(small_config(), dir.path());
+    for (std::uint64_t i = 0; i < 20; ++i) ASSERT_TRUE(put_n(*t, i, 30000).ok());
+    ASSERT_TRUE(t->close().ok());
+  }
+  {
+    std::fstream f(dir.path() + "/nvme/index.ckpt", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x5a');
+  }
+  auto t = open_tier(small_config(), dir.path());
+  EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kScan);
+  EXPECT_NE(t->recovery_info().checkpoint_note.find("checksum"), std::string::npos);
+  for (std::uint64_t i = 0; i < 20; ++i) EXPECT_TRUE(reads_back(*t, i, 30000));
+}
+
+// The child writes blocks, flushing every `flush_every` and reporting through a pipe the highest
+// block number made durable; the parent kills it with SIGKILL at a point of its choosing.
+struct KilledWriter {
+  std::uint64_t durable = 0;  // blocks [0, durable) were flushed before the kill
+};
+
+KilledWriter run_and_kill(const std::string& dir, const NvmeConfig& c, std::size_t size,
+                          std::uint64_t flush_every, std::uint64_t kill_after_reports) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    auto t = NvmeTier::open(c, dir);
+    if (!t.ok()) ::_exit(2);
+    for (std::uint64_t i = 0; i < 100000; ++i) {
+      std::vector<std::byte> v = pattern(test_key(i), size);
+      if (!(*t)->put({0, test_key(i)}, v).ok()) ::_exit(3);
+      if ((i + 1) % flush_every == 0) {
+        if (!(*t)->flush().ok()) ::_exit(4);
+        std::uint64_t durable = i + 1;
+        if (::write(fds[1], &durable, sizeof durable) != sizeof durable) ::_exit(5);
+      }
+    }
+    ::_exit(0);  // not reached in the tests: the parent kills first
+  }
+  ::close(fds[1]);
+  KilledWriter w;
+  for (std::uint64_t r = 0; r < kill_after_reports; ++r) {
+    std::uint64_t d;
+    if (::read(fds[0], &d, sizeof d) != sizeof d) break;
+    w.durable = d;
+  }
+  ::kill(pid, SIGKILL);  // mid-write: the child is busy putting the next blocks
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
+  // Drain reports that raced with the kill: they were durable too.
+  std::uint64_t d;
+  while (::read(fds[0], &d, sizeof d) == sizeof d) w.durable = d;
+  ::close(fds[0]);
+  return w;
+}
+
+TEST(NvmeTier, SigkillMidWriteKeepsEveryFlushedBlockAndReturnsOnlyExactBytes) {
+  TempDir dir;
+  NvmeConfig c = small_config(40);
+  const std::size_t size = 70000;
+  KilledWriter w = run_and_kill(dir.path(), c, size, /*flush_every=*/7, /*kill_after_reports=*/20);
+  ASSERT_GT(w.durable, 0u);
+  auto t = open_tier(c, dir.path());
+  EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kScan);
+  for (std::uint64_t i = 0; i < w.durable; ++i) EXPECT_TRUE(reads_back(*t, i, size)) << "durable block lost";
+  // Anything past the last flush may or may not be there, but what is there is exact.
+  std::uint64_t extra = 0;
+  for (std::uint64_t i = w.durable; i < w.durable + 2000; ++i) {
+    if (!t->contains({0, test_key(i)})) continue;
+    AlignedBuffer buf(size);
+    GetResult r = t->get({0, test_key(i)}, buf.span().first(size));
+    if (r.status.ok()) {
+      ++extra;
+      EXPECT_TRUE(matches_pattern(buf.span().first(size), test_key(i)));
+    }
+  }
+  std::printf("durable=%lu extra=%lu recovery: %lu entries, %lu regions scanned, %lu torn\n",
+              static_cast<unsigned long>(w.durable), static_cast<unsigned long>(extra),
+              static_cast<unsigned long>(t->recovery_info().entries),
+              static_cast<unsigned long>(t->recovery_info().regions_scanned),
+              static_cast<unsigned long>(t->recovery_info().torn_entries));
+  // The recovered tier keeps working and restarts warm.
+  ASSERT_TRUE(put_n(*t, 999999, size).ok());
+  ASSERT_TRUE(t->close().ok());
+  auto again = open_tier(c, dir.path());
+  EXPECT_EQ(again->recovery_info().mode, RecoveryMode::kCheckpoint);
+  EXPECT_TRUE(reads_back(*again, 999999, size));
+  for (std::uint64_t i = 0; i < w.durable; ++i) EXPECT_TRUE(reads_back(*again, i, size));
+}
+
+TEST(NvmeTier, SigkillAfterReclaimDoesNotResurrectOverwrittenData) {
+  TempDir dir;
+  NvmeConfig c = small_config(4);
+  c.reinsert_min_hits = 0;
+  const std::size_t size = 150000;
+  // Many more blocks than 4 regions hold: regions are reclaimed and rewritten before the kill.
+  KilledWriter w = run_and_kill(dir.path(), c, size, /*flush_every=*/5, /*kill_after_reports=*/12);
+  ASSERT_GT(w.durable, 20u);
+  auto t = open_tier(c, dir.path());
+  std::uint64_t present = 0;
+  for (std::uint64_t i = 0; i < w.durable + 100; ++i) {
+    AlignedBuffer buf(size);
+    GetResult r = t->get({0, test_key(i)}, buf.span().first(size));
+    if (!r.status.ok()) continue;
+    ++present;
+    EXPECT_TRUE(matches_pattern(buf.span().first(size), test_key(i))) << i;
+  }
+  EXPECT_GT(present, 0u);
+  // The last flushed blocks are the newest and cannot have been reclaimed yet.
+  EXPECT_TRUE(reads_back(*t, w.durable - 1, size));
+}
+
+TEST(NvmeTier, FlippedBytesMissAndLeaveTheRest) {
+  TempDir dir;
+  const std::size_t size = 20000;
+  {
+    auto t = open_tier(small_config(), dir.path());
+    for (std::uint64_t i = 0; i < 30; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
+    ASSERT_TRUE(t->flush().ok());
+    // Flip bytes inside the values of blocks 3 and 17, on the device, behind the tier's back.
+    for (std::uint64_t victim : {3, 17}) {
+      auto ext = t->TEST_value_extent({0, test_key(victim)});
+      ASSERT_TRUE(ext);
+      std::string path = dir.path() + "/nvme/kvtier-nvme.dat";
+      int fd = ::open(path.c_str(), O_RDWR);
+      ASSERT_GE(fd, 0);
+      char b;
+      ASSERT_EQ(::pread(fd, &b, 1, static_cast<off_t>(ext->second + 1234)), 1);
+      b = static_cast<char>(b ^ 0x40);
+      ASSERT_EQ(::pwrite(fd, &b, 1, static_cast<off_t>(ext->second + 1234)), 1);
+      ::fsync(fd);
+      ::close(fd);
+    }
+    ASSERT_TRUE(t->close().ok());
+  }
+  auto t = open_tier(small_config(), dir.path());
+  for (std::uint64_t i = 0; i < 30; ++i) {
+    AlignedBuffer buf(size);
+    GetResult r = t->get({0, test_key(i)}, buf.span().first(size));
+    if (i == 3 || i == 17) {
+      EXPECT_TRUE(r.status.is_not_found()) << i;
+    } else {
+      EXPECT_TRUE(r.status.ok()) << i;
+      EXPECT_TRUE(matches_pattern(buf.span().first(size), test_key(i)));
+    }
+  }
+  EXPECT_EQ(counter(*t, "nvme_checksum_failures"), 2);
+  EXPECT_FALSE(t->contains({0, test_key(3)})) << "a block that failed verification is forgotten";
+}
+
+TEST(NvmeTier, FullDiskIsAClearError) {
+  TempDir dir;
+  // A child with a 2 MiB file size limit cannot reserve a 13 MiB device file.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{2 * kMiB, 2 * kMiB};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    auto t = NvmeTier::open(small_config(), dir.path());
+    if (t.ok()) ::_exit(10);
+    bool clear = t.status().code() == StatusCode::kNoSpace &&
+                 t.status().message().find("kvtier-nvme.dat") != std::string::npos;
+    std::fprintf(stderr, "open on a full disk: %s\n", t.status().to_string().c_str());
+    ::_exit(clear ? 0 : 11);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: opened anyway, 11: unclear error";
+}
+
+TEST(NvmeTier, BadConfigIsAClearError) {
+  TempDir dir;
+  NvmeConfig c = small_config();
+  c.region_size = 1 * kMiB + 100;
+  auto t = NvmeTier::open(c, dir.path());
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(t.status().message().find("region_size"), std::string::npos) << t.status().message();
+
+  NvmeConfig d = small_config();
+  d.devices.push_back({dir.file("no-such-dir/dev.dat"), 8 * kMiB});
+  auto t2 = NvmeTier::open(d, dir.path());
+  ASSERT_FALSE(t2.ok());
+  EXPECT_NE(t2.status().message().find("no-such-dir"), std::string::npos);
+}
+
+TEST(NvmeTier, RefusesToFormatAForeignFile) {
+  TempDir dir;
+  std::string path = dir.file("someone-elses.dat");
+  {
+    std::ofstream f(path, std::ios::binary);
+    std::string data(16 * kMiB, 'x');
+    f.write(data.data(), static_cast<std::streamsize>(data.size()));
+  }
+  NvmeConfig c = small_config();
+  c.devices.push_back({path, 8 * kMiB + kPageSize});
+  auto t = NvmeTier::open(c, dir.path());
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("format_foreign_devices"), std::string::npos);
+  c.format_foreign_devices = true;
+  auto t2 = NvmeTier::open(c, dir.path());
+  ASSERT_TRUE(t2.ok()) << t2.status().to_string();
+  EXPECT_EQ((*t2)->recovery_info().mode, RecoveryMode::kFresh);
+}
+
+TEST(NvmeTier, ChangedGeometryReformats) {
+  TempDir dir;
+  {
+    auto t = open_tier(small_config(), dir.path());
+    ASSERT_TRUE(put_n(*t, 1, 5000).ok());
+    ASSERT_TRUE(t->close().ok());
+  }
+  NvmeConfig c = small_config();
+  c.region_size = 2 * kMiB;
+  c.default_file_bytes = kPageSize + 6 * c.region_size;
+  auto t = open_tier(c, dir.path());
+  EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kFresh);
+  EXPECT_FALSE(t->contains({0, test_key(1)}));
+}
+
+TEST(NvmeTier, WriteBudgetRejectsBeyondTheBurst) {
+  TempDir dir;
+  NvmeConfig c = small_config();
+  c.write_budget_mb_s = 1;        // 1 MB/s
+  c.write_budget_burst_s = 0.5;   // 500 kB burst
+  auto t = open_tier(c, dir.path());
+  int accepted = 0, rejected = 0;
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    Status s = put_n(*t, i, 100000);
+    if (s.ok()) ++accepted;
+    else if (s.code() == StatusCode::kRejected) ++rejected;
+  }
+  EXPECT_GE(accepted, 3);
+  EXPECT_LE(accepted, 6);
+  EXPECT_GE(rejected, 14);
+  EXPECT_EQ(counter(*t, "nvme_admission_rejected"), rejected);
+}
+
+TEST(NvmeTier, ConcurrentWritersAndReadersSeeOnlyExactBytes) {
+  TempDir dir;
+  auto t = open_tier(small_config(10), dir.path());
+  const std::size_t size = 40000;
+  std::atomic<std::uint64_t> written{0};
+  std::atomic<int> bad{0};
+  std::atomic<std::uint64_t> hits{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      for (std::uint64_t i = 0; i < 400; ++i) {
+        std::uint64_t n = i * 2 + w;
+        if (put_n(*t, n, size).ok()) written.fetch_add(1);
+        if (i % 50 == 0) (void)t->flush();
+      }
+    });
+  }
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      AlignedBuffer buf(size);
+      for (std::uint64_t i = 0; i < 3000; ++i) {
+        std::uint64_t n = (i * 7 + r) % 800;
+        GetResult g = t->get({0, test_key(n)}, buf.span().first(size));
+        if (!g.status.ok()) continue;
+        hits.fetch_add(1);
+        if (!matches_pattern(buf.span().first(size), test_key(n))) bad.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(hits.load(), 0u);
+  EXPECT_EQ(written.load(), 800u);
+  EXPECT_EQ(counter(*t, "nvme_checksum_failures"), 0);
+}
+
+TEST(NvmeTier, GetManyMixesHitsMissesAndSizes) {
+  TempDir dir;
+  auto t = open_tier(small_config(), dir.path());
+  for (std::uint64_t i = 0; i < 10; ++i) ASSERT_TRUE(put_n(*t, i, 10000 + i * 4096).ok());
+  ASSERT_TRUE(t->flush().ok());
+  for (std::uint64_t i = 100; i < 130; ++i) ASSERT_TRUE(put_n(*t, i, 100000).ok());  // push them to disk
+  std::vector<AlignedBuffer> bufs;
+  std::vector<GetItem> items;
+  for (std::uint64_t i = 0; i < 12; ++i) {
+    bufs.emplace_back(64 * kKiB);
+    items.push_back({test_key(i), bufs.back().span().first(i == 4 ? 100 : 64 * kKiB)});
+  }
+  std::vector<GetResult> out(items.size());
+  t->get_many(0, items, out);
+  for (std::uint64_t i = 0; i < 12; ++i) {
+    if (i >= 10) {
+      EXPECT_TRUE(out[i].status.is_not_found());
+    } else if (i == 4) {
+      EXPECT_EQ(out[i].status.code(), StatusCode::kBufferTooSmall);
+    } else {
+      ASSERT_TRUE(out[i].status.ok()) << i << " " << out[i].status.to_string();
+      EXPECT_EQ(out[i].size, 10000 + i * 4096);
+      EXPECT_TRUE(matches_pattern(items[i].dst.first(out[i].size), test_key(i)));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kvtier::nvme
