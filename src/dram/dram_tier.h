@@ -78,6 +78,8 @@ struct DramGet {
   std::size_t size = 0;
 };
 
+// Lifetime: every BlockRef and Reservation must be released before the DramTier that issued it is
+// destroyed (the destructor checks this and aborts otherwise).
 class DramTier {
  public:
   // InvalidArgument when the config does not validate.
@@ -113,6 +115,10 @@ class DramTier {
 
   // Marks a block as present on NVMe (after the engine wrote it there).
   virtual void set_on_nvme(const BlockId& id) = 0;
+  // Marks exactly the referenced block, even if a newer version was committed under its id since
+  // the ref was taken (set_on_nvme(id) would then mark the newer, unwritten version). Prefer this
+  // form after writing a ref from blocks_not_on_nvme().
+  virtual void set_on_nvme(const BlockRef& ref) = 0;
   // References to every block not yet on NVMe (for Store::flush).
   virtual std::vector<BlockRef> blocks_not_on_nvme() = 0;
 

@@ -1,0 +1,557 @@
+// DramTier: the DRAM tier (contract in dram_tier.h, design in docs/DRAM.md).
+//
+// Locks, in the only order they are ever taken:
+//   1. evict_mu_   one per tier: queues, byte accounting, pins, namespace usage. Taken by commit,
+//                  remove, pin, unpin, blocks_not_on_nvme, namespace_usage, visit_counters.
+//   2. shard mutex one per index shard (BlockIndex). Taken alone by readers (get, acquire,
+//                  contains, probe, set_on_nvme), and under evict_mu_ by the writers.
+// Every change to the index happens under evict_mu_, so a holder of evict_mu_ sees a stable set of
+// indexed blocks. No lock is held while a block's bytes are freed or copied, or while the
+// counter visitor runs.
+#include "dram/dram_tier.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "dram/block.h"
+#include "dram/block_index.h"
+#include "dram/s3fifo.h"
+#include "integrity/check.h"
+
+namespace kvtier::dram {
+
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string bytes_text(std::uint64_t n) { return std::to_string(n) + " bytes"; }
+
+}  // namespace
+
+// ---- BlockRef and Reservation ---------------------------------------------------------------
+
+BlockRef::~BlockRef() {
+  if (block_) unref_block(block_);
+}
+
+BlockRef::BlockRef(BlockRef&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+
+BlockRef& BlockRef::operator=(BlockRef&& other) noexcept {
+  if (this != &other) {
+    if (block_) unref_block(block_);
+    block_ = std::exchange(other.block_, nullptr);
+  }
+  return *this;
+}
+
+const BlockId& BlockRef::id() const {
+  KVTIER_CHECK(block_ != nullptr);
+  return block_->id;
+}
+
+std::span<const std::byte> BlockRef::value() const {
+  if (!block_) return {};
+  return {block_->data(), block_->size};
+}
+
+bool BlockRef::on_nvme() const {
+  return block_ != nullptr && block_->on_nvme.load(std::memory_order_relaxed);
+}
+
+Reservation::~Reservation() {
+  if (block_) unref_block(block_);
+}
+
+Reservation::Reservation(Reservation&& other) noexcept
+    : block_(std::exchange(other.block_, nullptr)) {}
+
+Reservation& Reservation::operator=(Reservation&& other) noexcept {
+  if (this != &other) {
+    if (block_) unref_block(block_);
+    block_ = std::exchange(other.block_, nullptr);
+  }
+  return *this;
+}
+
+std::span<std::byte> Reservation::data() const {
+  if (!block_) return {};
+  return {block_->data(), block_->size};
+}
+
+// ---- DramTierImpl ---------------------------------------------------------------------------
+
+class DramTierImpl final : public DramTier {
+ public:
+  explicit DramTierImpl(const DramConfig& config);
+  ~DramTierImpl() override;
+
+  Result<Reservation> reserve(const BlockId& id, std::size_t size) override;
+  Status commit(Reservation reservation, bool on_nvme, std::vector<BlockRef>* evicted) override;
+  Status put(const BlockId& id, std::span<const std::byte> value, bool on_nvme,
+             std::vector<BlockRef>* evicted) override;
+  DramGet get(const BlockId& id, std::span<std::byte> dst) override;
+  BlockRef acquire(const BlockId& id) override;
+  bool contains(const BlockId& id) override;
+  void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
+  Status remove(const BlockId& id) override;
+  Status pin(const BlockId& id, std::chrono::milliseconds lease) override;
+  Status unpin(const BlockId& id) override;
+  void set_on_nvme(const BlockId& id) override;
+  void set_on_nvme(const BlockRef& ref) override;
+  std::vector<BlockRef> blocks_not_on_nvme() override;
+  NamespaceUsage namespace_usage(NamespaceId ns) override;
+  void visit_counters(const CounterVisitor& visitor) override;
+
+ private:
+  // Publishes b (whose ref becomes the index's). Victims go to *evicted or, with it null, to
+  // *to_drop; so do the replaced block and, on failure, b itself. REQUIRES: evict_mu_.
+  Status commit_locked(Block* b, std::vector<BlockRef>* evicted, std::vector<Block*>* to_drop);
+
+  // REQUIRES: evict_mu_ for all of these.
+  bool pin_active(Block* b, std::int64_t now);  // drops an expired pin (lazy expiry)
+  void drop_pin(Block* b);
+  void sweep_expired_pins(std::int64_t now);
+  void account_add(Block* b);
+  void account_remove(Block* b);  // also drops its pin
+
+  const std::uint64_t capacity_;
+  const std::uint64_t max_pinned_bytes_;
+  const std::chrono::milliseconds max_lease_;
+
+  LiveMemory live_;  // every allocated block: indexed, reserved or held by refs only
+  BlockIndex index_;
+
+  std::mutex evict_mu_;
+  // Guarded by evict_mu_.
+  S3Fifo policy_;
+  std::unordered_set<Block*> pinned_;  // indexed blocks with pinned_until_ns != 0
+  std::unordered_map<NamespaceId, NamespaceUsage> ns_usage_;
+
+  // Written under evict_mu_, read without it (gauges).
+  std::atomic<std::uint64_t> charged_bytes_{0};
+  std::atomic<std::uint64_t> indexed_blocks_{0};
+  std::atomic<std::uint64_t> pinned_bytes_{0};
+
+  // Counters (hits and misses live in the index shards).
+  std::atomic<std::uint64_t> inserts_{0};
+  std::atomic<std::uint64_t> evictions_{0};
+  std::atomic<std::uint64_t> evicted_bytes_{0};
+  std::atomic<std::uint64_t> removes_{0};
+  std::atomic<std::uint64_t> pin_rejections_{0};
+  std::atomic<std::uint64_t> no_space_{0};
+};
+
+namespace {
+
+void add(std::atomic<std::uint64_t>& a, std::uint64_t n) {
+  a.fetch_add(n, std::memory_order_relaxed);
+}
+void sub(std::atomic<std::uint64_t>& a, std::uint64_t n) {
+  a.fetch_sub(n, std::memory_order_relaxed);
+}
+std::uint64_t get_relaxed(const std::atomic<std::uint64_t>& a) {
+  return a.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DramTier>> DramTier::create(const DramConfig& config) {
+  KVTIER_RETURN_IF_ERROR(config.validate());
+  // Re-checked here because the index and the accounting rely on them.
+  if (config.shards == 0 || (config.shards & (config.shards - 1)) != 0 || config.shards > 65536) {
+    return Status::InvalidArgument("dram.shards must be a power of two in [1, 65536], got " +
+                                   std::to_string(config.shards));
+  }
+  if (!(config.small_queue_fraction >= 0.0 && config.small_queue_fraction <= 1.0) ||
+      !(config.max_pinned_fraction >= 0.0 && config.max_pinned_fraction <= 1.0)) {
+    return Status::InvalidArgument(
+        "dram.small_queue_fraction and dram.max_pinned_fraction must be in [0, 1]");
+  }
+  std::unique_ptr<DramTier> tier(new (std::nothrow) DramTierImpl(config));
+  if (!tier) return Status::NoSpace("cannot allocate the DRAM tier");
+  return tier;
+}
+
+DramTierImpl::DramTierImpl(const DramConfig& config)
+    : capacity_(config.capacity_bytes),
+      max_pinned_bytes_(static_cast<std::uint64_t>(config.max_pinned_fraction *
+                                                   static_cast<double>(config.capacity_bytes))),
+      max_lease_(config.max_lease),
+      index_(config.shards),
+      policy_(static_cast<std::uint64_t>(config.small_queue_fraction *
+                                         static_cast<double>(config.capacity_bytes))) {}
+
+DramTierImpl::~DramTierImpl() {
+  std::vector<Block*> blocks;
+  blocks.reserve(get_relaxed(indexed_blocks_));
+  index_.for_each([&](Block* b) { blocks.push_back(b); });
+  index_.clear();
+  for (Block* b : blocks) unref_block(b);
+  // Contract: every BlockRef and Reservation was released before the tier is destroyed.
+  const bool all_refs_released = live_.blocks.load(std::memory_order_acquire) == 0;
+  KVTIER_CHECK(all_refs_released);
+}
+
+Result<Reservation> DramTierImpl::reserve(const BlockId& id, std::size_t size) {
+  if (capacity_ == 0) return Status::TooLarge("the DRAM tier is disabled (capacity_bytes = 0)");
+  if (size > capacity_) {
+    return Status::TooLarge("value of " + bytes_text(size) + " exceeds the DRAM capacity of " +
+                            bytes_text(capacity_));
+  }
+  Block* b = new (std::nothrow) Block(id, BlockIndex::hash_of(id), size, &live_);
+  if (b != nullptr && b->buffer.empty()) {
+    delete b;
+    b = nullptr;
+  }
+  if (b == nullptr) {
+    add(no_space_, 1);
+    return Status::NoSpace("cannot allocate " + bytes_text(size) + " of DRAM");
+  }
+  live_.blocks.fetch_add(1, std::memory_order_relaxed);
+  live_.bytes.fetch_add(static_cast<std::int64_t>(b->buffer.size()), std::memory_order_relaxed);
+  return Reservation(b);
+}
+
+Status DramTierImpl::commit(Reservation reservation, bool on_nvme,
+                            std::vector<BlockRef>* evicted) {
+  Block* b = reservation.block_;
+  if (b == nullptr) return Status::InvalidArgument("commit of an empty reservation");
+  if (b->live != &live_) {
+    return Status::InvalidArgument("commit of a reservation made by another DramTier");
+  }
+  reservation.block_ = nullptr;  // its ref is ours now; it becomes the index's on success
+  b->on_nvme.store(on_nvme, std::memory_order_relaxed);
+
+  std::vector<Block*> to_drop;  // refs released once evict_mu_ is unlocked
+  Status status;
+  {
+    std::lock_guard<std::mutex> lock(evict_mu_);
+    status = commit_locked(b, evicted, &to_drop);
+  }
+  for (Block* x : to_drop) unref_block(x);
+  return status;
+}
+
+Status DramTierImpl::commit_locked(Block* b, std::vector<BlockRef>* evicted,
+                                   std::vector<Block*>* to_drop) {
+  const std::int64_t now = now_ns();
+  Block* old = nullptr;
+  if (!index_.prepare_insert(b->id, b->hash, &old)) {
+    add(no_space_, 1);
+    to_drop->push_back(b);
+    return Status::NoSpace("cannot grow the DRAM index");
+  }
+
+  // Room can be made only by evicting unpinned blocks: fail up front, before evicting anything,
+  // when the pinned blocks (other than the one being replaced) and b cannot fit together.
+  bool old_pinned = old != nullptr && pin_active(old, now);
+  auto pinned_others = [&] {
+    return get_relaxed(pinned_bytes_) - (old_pinned ? old->size : 0);
+  };
+  if (pinned_others() + b->size > capacity_) {
+    sweep_expired_pins(now);
+    old_pinned = old != nullptr && pin_active(old, now);
+    if (pinned_others() + b->size > capacity_) {
+      add(no_space_, 1);
+      to_drop->push_back(b);
+      return Status::NoSpace("pinned blocks leave no room for " + bytes_text(b->size) +
+                             " in DRAM");
+    }
+  }
+
+  // The block being replaced leaves the policy now; it is put back if the commit fails.
+  const Queue old_queue = old != nullptr ? old->queue : Queue::kNone;
+  if (old != nullptr) policy_.erase(old);
+
+  // Choose victims until b fits. They stay indexed until the commit is certain to succeed.
+  const std::uint64_t charged_after =
+      get_relaxed(charged_bytes_) - (old != nullptr ? old->size : 0) + b->size;
+  std::uint64_t freed = 0;
+  std::vector<Block*> victims;
+  const std::size_t idle_limit = 5 * policy_.blocks() + 8;  // every unpinned block goes by then
+  std::size_t idle = 0;
+  auto is_pinned = [&](Block* x) { return pin_active(x, now); };
+  while (charged_after - freed > capacity_ && !policy_.empty() && idle <= idle_limit) {
+    Block* v = policy_.evict_step(is_pinned);
+    if (v == nullptr) {
+      ++idle;
+      continue;
+    }
+    idle = 0;
+    victims.push_back(v);
+    freed += v->size;
+  }
+  if (charged_after - freed > capacity_) {
+    // Only pinned blocks are left (the up-front check makes this rare): nothing is lost.
+    policy_.restore(victims);
+    if (old != nullptr) policy_.insert_into(old, old_queue);
+    add(no_space_, 1);
+    to_drop->push_back(b);
+    return Status::NoSpace("pinned blocks leave no room for " + bytes_text(b->size) + " in DRAM");
+  }
+
+  // Success from here on.
+  for (Block* v : victims) {
+    const bool was_indexed = index_.erase(v);
+    KVTIER_CHECK(was_indexed);
+    account_remove(v);
+    add(evictions_, 1);
+    add(evicted_bytes_, v->size);
+    if (evicted != nullptr) {
+      evicted->push_back(BlockRef(v));  // the index's ref moves to the caller
+    } else {
+      to_drop->push_back(v);
+    }
+  }
+  std::int64_t inherited_pin = 0;
+  if (old != nullptr) {
+    if (old_pinned) inherited_pin = old->pinned_until_ns;
+    account_remove(old);
+    to_drop->push_back(old);  // readers holding refs keep its bytes
+  }
+  Block* replaced = index_.insert(b);
+  KVTIER_CHECK(replaced == old);
+  if (old_queue == Queue::kMain) {
+    policy_.insert_into(b, Queue::kMain);
+  } else {
+    policy_.insert(b);
+  }
+  account_add(b);
+  if (inherited_pin != 0) {  // a pin belongs to the id: the new version stays pinned
+    b->pinned_until_ns = inherited_pin;
+    pinned_.insert(b);
+    add(pinned_bytes_, b->size);
+  }
+  add(inserts_, 1);
+  return Status::Ok();
+}
+
+Status DramTierImpl::put(const BlockId& id, std::span<const std::byte> value, bool on_nvme,
+                         std::vector<BlockRef>* evicted) {
+  Result<Reservation> r = reserve(id, value.size());
+  if (!r.ok()) return r.status();
+  if (!value.empty()) std::memcpy(r->data().data(), value.data(), value.size());
+  return commit(std::move(r).value(), on_nvme, evicted);
+}
+
+DramGet DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
+  Block* b = nullptr;
+  bool present = false;
+  std::size_t size = 0;
+  index_.visit(id, BlockIndex::hash_of(id), [&](Block* found, BlockIndex::ShardStats& stats) {
+    if (found == nullptr) {
+      stats.add_miss();
+      return;
+    }
+    present = true;
+    size = found->size;
+    if (size > dst.size()) return;  // neither a hit nor a miss: the caller retries
+    ref_block(found);
+    found->touch();
+    stats.add_hit();
+    b = found;
+  });
+  if (!present) return {Status::NotFound("dram miss"), 0};
+  if (b == nullptr) {
+    return {Status::BufferTooSmall("value is " + bytes_text(size) + ", buffer holds " +
+                                   bytes_text(dst.size())),
+            size};
+  }
+  if (size != 0) std::memcpy(dst.data(), b->data(), size);
+  unref_block(b);
+  return {Status::Ok(), size};
+}
+
+BlockRef DramTierImpl::acquire(const BlockId& id) {
+  Block* b = nullptr;
+  index_.visit(id, BlockIndex::hash_of(id), [&](Block* found, BlockIndex::ShardStats& stats) {
+    if (found == nullptr) {
+      stats.add_miss();
+      return;
+    }
+    ref_block(found);
+    found->touch();
+    stats.add_hit();
+    b = found;
+  });
+  return BlockRef(b);
+}
+
+bool DramTierImpl::contains(const BlockId& id) {
+  bool present = false;
+  index_.visit(id, BlockIndex::hash_of(id),
+               [&](Block* found, BlockIndex::ShardStats&) { present = found != nullptr; });
+  return present;
+}
+
+void DramTierImpl::probe(NamespaceId ns, std::span<const Key> keys,
+                         std::span<std::uint8_t> found) {
+  index_.probe(ns, keys, found);
+}
+
+Status DramTierImpl::remove(const BlockId& id) {
+  Block* b = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(evict_mu_);
+    b = index_.erase_id(id, BlockIndex::hash_of(id));
+    if (b == nullptr) return Status::NotFound("not in DRAM");
+    policy_.erase(b);
+    account_remove(b);
+    add(removes_, 1);
+  }
+  unref_block(b);
+  return Status::Ok();
+}
+
+Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease) {
+  if (lease.count() <= 0 || lease > max_lease_) {
+    return Status::InvalidArgument("pin lease must be in (0, " +
+                                   std::to_string(max_lease_.count()) + "] ms, got " +
+                                   std::to_string(lease.count()));
+  }
+  const std::int64_t now = now_ns();
+  const std::int64_t until =
+      now + std::chrono::duration_cast<std::chrono::nanoseconds>(lease).count();
+  std::lock_guard<std::mutex> lock(evict_mu_);
+  Block* b = index_.find(id, BlockIndex::hash_of(id));
+  if (b == nullptr) return Status::NotFound("not in DRAM");
+  if (b->pinned_until_ns != 0) {  // pinned (maybe expired, still counted): renew, never shorten
+    b->pinned_until_ns = std::max(b->pinned_until_ns, until);
+    return Status::Ok();
+  }
+  if (get_relaxed(pinned_bytes_) + b->size > max_pinned_bytes_) {
+    sweep_expired_pins(now);
+    if (get_relaxed(pinned_bytes_) + b->size > max_pinned_bytes_) {
+      add(pin_rejections_, 1);
+      return Status::Busy("pinned DRAM bytes would exceed their limit of " +
+                          bytes_text(max_pinned_bytes_));
+    }
+  }
+  b->pinned_until_ns = until;
+  pinned_.insert(b);
+  add(pinned_bytes_, b->size);
+  return Status::Ok();
+}
+
+Status DramTierImpl::unpin(const BlockId& id) {
+  std::lock_guard<std::mutex> lock(evict_mu_);
+  Block* b = index_.find(id, BlockIndex::hash_of(id));
+  if (b == nullptr) return Status::NotFound("not in DRAM");
+  if (b->pinned_until_ns != 0) drop_pin(b);
+  return Status::Ok();
+}
+
+void DramTierImpl::set_on_nvme(const BlockId& id) {
+  index_.visit(id, BlockIndex::hash_of(id), [](Block* found, BlockIndex::ShardStats&) {
+    if (found != nullptr) found->on_nvme.store(true, std::memory_order_relaxed);
+  });
+}
+
+void DramTierImpl::set_on_nvme(const BlockRef& ref) {
+  if (ref.block_ != nullptr) ref.block_->on_nvme.store(true, std::memory_order_relaxed);
+}
+
+std::vector<BlockRef> DramTierImpl::blocks_not_on_nvme() {
+  std::vector<BlockRef> out;
+  std::lock_guard<std::mutex> lock(evict_mu_);
+  out.reserve(policy_.blocks());
+  policy_.for_each([&](Block* b) {  // oldest first: those closest to eviction
+    if (b->on_nvme.load(std::memory_order_relaxed)) return;
+    ref_block(b);
+    out.push_back(BlockRef(b));
+  });
+  return out;
+}
+
+NamespaceUsage DramTierImpl::namespace_usage(NamespaceId ns) {
+  std::lock_guard<std::mutex> lock(evict_mu_);
+  auto it = ns_usage_.find(ns);
+  return it == ns_usage_.end() ? NamespaceUsage{} : it->second;
+}
+
+void DramTierImpl::visit_counters(const CounterVisitor& visitor) {
+  {
+    std::lock_guard<std::mutex> lock(evict_mu_);
+    sweep_expired_pins(now_ns());  // so that dram_pinned_bytes does not count expired leases
+  }
+  auto count = [&](std::string_view name, std::uint64_t v) {
+    visitor(name, static_cast<double>(v), CounterKind::kCount);
+  };
+  auto gauge = [&](std::string_view name, double v) { visitor(name, v, CounterKind::kGauge); };
+  count("dram_hits", index_.hits());
+  count("dram_misses", index_.misses());
+  count("dram_inserts", get_relaxed(inserts_));
+  count("dram_evictions", get_relaxed(evictions_));
+  count("dram_evicted_bytes", get_relaxed(evicted_bytes_));
+  count("dram_removes", get_relaxed(removes_));
+  count("dram_pin_rejections", get_relaxed(pin_rejections_));
+  count("dram_no_space", get_relaxed(no_space_));
+  gauge("dram_bytes", static_cast<double>(get_relaxed(charged_bytes_)));
+  gauge("dram_blocks", static_cast<double>(get_relaxed(indexed_blocks_)));
+  gauge("dram_pinned_bytes", static_cast<double>(get_relaxed(pinned_bytes_)));
+  gauge("dram_capacity_bytes", static_cast<double>(capacity_));
+  // Memory actually held: indexed blocks, open reservations and blocks kept alive only by refs
+  // (e.g. evicted blocks awaiting demotion), in 4 KiB-rounded allocation sizes.
+  gauge("dram_allocated_bytes",
+        static_cast<double>(live_.bytes.load(std::memory_order_relaxed)));
+  gauge("dram_allocated_blocks",
+        static_cast<double>(live_.blocks.load(std::memory_order_relaxed)));
+}
+
+bool DramTierImpl::pin_active(Block* b, std::int64_t now) {
+  if (b->pinned_until_ns == 0) return false;
+  if (b->pinned_until_ns > now) return true;
+  drop_pin(b);
+  return false;
+}
+
+void DramTierImpl::drop_pin(Block* b) {
+  pinned_.erase(b);
+  sub(pinned_bytes_, b->size);
+  b->pinned_until_ns = 0;
+}
+
+void DramTierImpl::sweep_expired_pins(std::int64_t now) {
+  for (auto it = pinned_.begin(); it != pinned_.end();) {
+    Block* b = *it;
+    if (b->pinned_until_ns > now) {
+      ++it;
+      continue;
+    }
+    sub(pinned_bytes_, b->size);
+    b->pinned_until_ns = 0;
+    it = pinned_.erase(it);
+  }
+}
+
+void DramTierImpl::account_add(Block* b) {
+  add(charged_bytes_, b->size);
+  add(indexed_blocks_, 1);
+  NamespaceUsage& u = ns_usage_[b->id.ns];
+  u.blocks += 1;
+  u.bytes += b->size;
+}
+
+void DramTierImpl::account_remove(Block* b) {
+  if (b->pinned_until_ns != 0) drop_pin(b);
+  sub(charged_bytes_, b->size);
+  sub(indexed_blocks_, 1);
+  auto it = ns_usage_.find(b->id.ns);
+  KVTIER_CHECK(it != ns_usage_.end() && it->second.blocks > 0 && it->second.bytes >= b->size);
+  it->second.blocks -= 1;
+  it->second.bytes -= b->size;
+  if (it->second.blocks == 0) ns_usage_.erase(it);
+}
+
+}  // namespace kvtier::dram
