@@ -111,12 +111,14 @@ int hex_value(char c) {
 
 Status check_positive(std::string_view field, std::uint32_t value) {
   if (value > 0) return Status::Ok();
-  return Status::InvalidArgument("ModelLayout." + std::string(field) + " = 0 is invalid: must be > 0");
+  return Status::InvalidArgument("ModelLayout." + std::string(field) +
+                                 " = 0 is invalid: must be > 0");
 }
 
 Status check_string(std::string_view field, const std::string& value, bool may_be_empty) {
   if (!may_be_empty && value.empty()) {
-    return Status::InvalidArgument("ModelLayout." + std::string(field) + " is empty: it is required");
+    return Status::InvalidArgument("ModelLayout." + std::string(field) +
+                                   " is empty: it is required");
   }
   if (value.size() > kMaxLayoutStringBytes) {
     return Status::InvalidArgument("ModelLayout." + std::string(field) + " is " +

@@ -66,9 +66,7 @@ Key key_from_hex(const std::string& hex) {
   return k.ok() ? *k : Key{};
 }
 
-ModelLayout llama() {
-  return layout_from_json(vectors().at("namespace_keys").at(0).at("layout"));
-}
+ModelLayout llama() { return layout_from_json(vectors().at("namespace_keys").at(0).at("layout")); }
 
 TEST(KeyVectors, FileHasEveryKind) {
   const json& v = vectors();
@@ -144,7 +142,8 @@ TEST(Key, FromHexRejectsBadInput) {
     Result<Key> k = Key::from_hex(bad);
     ASSERT_FALSE(k.ok()) << bad;
     EXPECT_EQ(k.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(k.status().message().find("32 hex digits"), std::string::npos) << k.status().message();
+    EXPECT_NE(k.status().message().find("32 hex digits"), std::string::npos)
+        << k.status().message();
   }
   Result<Key> k = Key::from_hex("0112233445566778899aabbccddeefg0");
   ASSERT_FALSE(k.ok());
