@@ -1,15 +1,13 @@
-// The kvtier command: subcommands for people at a terminal.
+// The kvtier command: one binary, a subcommand per job.
 #include <CLI/CLI.hpp>
 
-#include <cstdio>
+#include "cli/commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"kvtier: KV-cache blocks next to the GPUs"};
+  CLI::App app{"kvtier: KV-cache blocks next to the GPUs (DRAM, NVMe)"};
   app.require_subcommand(1);
-  CLI::App* demo = app.add_subcommand("demo", "replay a chat workload through the engine");
-  std::string data_dir = "./var";
-  demo->add_option("--data-dir", data_dir, "where kvtier keeps its files");
+  kvtier::cli::CommandRunner run;
+  kvtier::cli::add_demo_command(app, &run);
   CLI11_PARSE(app, argc, argv);
-  std::fprintf(stderr, "kvtier demo: work in progress\n");
-  return 1;
+  return run ? run() : 2;
 }

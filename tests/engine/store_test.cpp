@@ -1,0 +1,289 @@
+// Store (TieredStore) end to end on real files: tier ordering, demotion, promotion, prefix
+// lookup, batches, pins, flush durability across SIGKILL, warm restart, bad config.
+#include "kvtier/store.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "memory/aligned_buffer.h"
+#include "support/test_support.h"
+
+namespace kvtier {
+namespace {
+
+using kvtier::testing::matches_pattern;
+using kvtier::testing::pattern;
+using kvtier::testing::TempDir;
+using kvtier::testing::test_key;
+
+// DRAM holds 8 blocks of 64 KiB; NVMe 12 regions of 1 MiB.
+StoreConfig small_store(const std::string& dir) {
+  StoreConfig c;
+  c.data_dir = dir;
+  c.dram.capacity_bytes = 8 * 64 * kKiB;
+  c.dram.shards = 4;
+  c.nvme.region_size = 1 * kMiB;
+  c.nvme.default_file_bytes = kPageSize + 12 * kMiB;
+  c.nvme.write_io_bytes = 256 * kKiB;
+  c.nvme.io_depth = 4;
+  c.nvme.index_shards = 4;
+  return c;
+}
+
+std::unique_ptr<Store> open_store(const StoreConfig& c) {
+  Result<std::unique_ptr<Store>> s = Store::open(c);
+  EXPECT_TRUE(s.ok()) << s.status().to_string();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+double counter(Store& s, std::string_view name) {
+  double value = -1;
+  s.visit_counters([&](std::string_view n, double v, CounterKind) {
+    if (n == name) value = v;
+  });
+  return value;
+}
+
+constexpr std::size_t kBlock = 64 * kKiB;
+
+Status put_n(Store& s, std::uint64_t n, std::size_t size = kBlock, NamespaceId ns = 0) {
+  std::vector<std::byte> v = pattern(test_key(n), size);
+  return s.put(ns, test_key(n), v);
+}
+
+GetResult get_n(Store& s, std::uint64_t n, std::size_t size = kBlock, NamespaceId ns = 0) {
+  AlignedBuffer buf(size);
+  GetResult r = s.get(ns, test_key(n), buf.span().first(size));
+  if (r.status.ok() && !matches_pattern(buf.span().first(r.size), test_key(n))) {
+    r.status = Status::Corruption("wrong bytes for key " + std::to_string(n));
+  }
+  return r;
+}
+
+TEST(Store, EvictedBlocksAreDemotedAndPromotedBack) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  for (std::uint64_t i = 0; i < 40; ++i) ASSERT_TRUE(put_n(*s, i).ok());
+  EXPECT_GT(counter(*s, "store_demotions"), 0);
+  // Everything is still cached somewhere, byte-exact.
+  int dram = 0, nvme = 0;
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    GetResult r = get_n(*s, i);
+    ASSERT_TRUE(r.status.ok()) << i << ": " << r.status.to_string();
+    (r.tier == Tier::kDram ? dram : nvme)++;
+  }
+  EXPECT_GT(nvme, 0);
+  EXPECT_GT(counter(*s, "store_promotions"), 0);
+  // A block just promoted is now served from DRAM.
+  GetResult first = get_n(*s, 0);
+  ASSERT_TRUE(first.status.ok());
+  GetResult again = get_n(*s, 0);
+  EXPECT_EQ(again.tier, Tier::kDram);
+}
+
+TEST(Store, LookupPrefixCountsLeadingChunksAcrossTiers) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  ModelLayout layout{"test/model", "bf16", 4, 2, 64, 0, 1, 16, 1, ""};
+  Result<Key> ns = namespace_key(layout);
+  ASSERT_TRUE(ns.ok());
+  std::vector<std::uint32_t> tokens(16 * 30);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<std::uint32_t>(i * 31 + 7);
+  std::vector<Key> chain = chunk_keys(*ns, tokens, 16);
+  ASSERT_EQ(chain.size(), 30u);
+  EXPECT_EQ(s->lookup_prefix(0, chain).cached, 0u);
+  std::vector<std::byte> v(kBlock, std::byte{1});
+  for (std::size_t i = 0; i < 20; ++i) ASSERT_TRUE(s->put(0, chain[i], v).ok());
+  PrefixMatch m = s->lookup_prefix(0, chain);
+  EXPECT_EQ(m.cached, 20u);
+  EXPECT_EQ(m.in_dram + m.in_nvme, 20u);
+  EXPECT_GT(m.in_nvme, 0u) << "20 blocks do not fit the 8-block DRAM tier";
+  EXPECT_GT(m.in_dram, 0u);
+  // A hole ends the prefix even if later chunks are cached.
+  ASSERT_TRUE(s->remove(0, chain[5]).ok());
+  EXPECT_EQ(s->lookup_prefix(0, chain).cached, 5u);
+  // Another namespace sees nothing.
+  EXPECT_EQ(s->lookup_prefix(1, chain).cached, 0u);
+}
+
+TEST(Store, BatchesAnswerEachItem) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  std::vector<std::vector<std::byte>> values;
+  std::vector<PutItem> puts;
+  for (std::uint64_t i = 0; i < 20; ++i) values.push_back(pattern(test_key(i), kBlock));
+  for (std::uint64_t i = 0; i < 20; ++i) puts.push_back({test_key(i), values[i]});
+  std::vector<Status> st(puts.size());
+  s->put_many(0, puts, st);
+  for (const Status& x : st) EXPECT_TRUE(x.ok()) << x.to_string();
+  std::vector<AlignedBuffer> bufs;
+  std::vector<GetItem> gets;
+  for (std::uint64_t i = 0; i < 25; ++i) {
+    bufs.emplace_back(kBlock);
+    gets.push_back({test_key(i), bufs.back().span()});
+  }
+  std::vector<GetResult> out(gets.size());
+  s->get_many(0, gets, out);
+  for (std::uint64_t i = 0; i < 25; ++i) {
+    if (i < 20) {
+      ASSERT_TRUE(out[i].status.ok()) << i;
+      EXPECT_TRUE(matches_pattern(gets[i].dst.first(out[i].size), test_key(i)));
+    } else {
+      EXPECT_TRUE(out[i].status.is_not_found());
+    }
+  }
+}
+
+TEST(Store, PinPromotesAndHoldsInDram) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  ASSERT_TRUE(put_n(*s, 0).ok());
+  for (std::uint64_t i = 1; i < 30; ++i) ASSERT_TRUE(put_n(*s, i).ok());  // pushes 0 to NVMe
+  ASSERT_TRUE(s->pin(0, test_key(0), std::chrono::seconds(60)).ok());
+  for (std::uint64_t i = 100; i < 140; ++i) ASSERT_TRUE(put_n(*s, i).ok());
+  GetResult r = get_n(*s, 0);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.tier, Tier::kDram) << "a pinned block stays in DRAM under pressure";
+  ASSERT_TRUE(s->unpin(0, test_key(0)).ok());
+  EXPECT_TRUE(s->pin(0, test_key(999), std::chrono::seconds(1)).is_not_found());
+}
+
+TEST(Store, ReplacingAKeyNeverServesTheOldBytes) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  ASSERT_TRUE(put_n(*s, 1).ok());
+  for (std::uint64_t i = 10; i < 40; ++i) ASSERT_TRUE(put_n(*s, i).ok());  // 1 is on NVMe now
+  std::vector<std::byte> v2 = pattern(test_key(1), kBlock, /*version=*/2);
+  ASSERT_TRUE(s->put(0, test_key(1), v2).ok());
+  for (std::uint64_t i = 40; i < 70; ++i) ASSERT_TRUE(put_n(*s, i).ok());  // and the new one too
+  AlignedBuffer buf(kBlock);
+  GetResult r = s->get(0, test_key(1), buf.span());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_TRUE(matches_pattern(buf.span(), test_key(1), 2));
+}
+
+TEST(Store, ValueLimitsAndEmptyValues) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  c.max_value_bytes = 2 * kMiB;
+  auto s = open_store(c);
+  EXPECT_EQ(s->put(0, test_key(1), {}).code(), StatusCode::kInvalidArgument);
+  std::vector<std::byte> big(2 * kMiB + 1);
+  EXPECT_EQ(s->put(0, test_key(1), big).code(), StatusCode::kTooLarge);
+  // Larger than DRAM but within the NVMe region: goes straight to NVMe.
+  ASSERT_TRUE(put_n(*s, 2, 900 * kKiB).ok());
+  EXPECT_TRUE(get_n(*s, 2, 900 * kKiB).status.ok());
+  std::vector<std::byte> small(10);
+  GetResult r = s->get(0, test_key(2), small);
+  EXPECT_EQ(r.status.code(), StatusCode::kBufferTooSmall);
+  EXPECT_EQ(r.size, 900 * kKiB);
+}
+
+TEST(Store, FlushedBlocksSurviveSigkillAndCloseRestartsWarm) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  c.nvme.default_file_bytes = kPageSize + 40 * kMiB;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    auto s = Store::open(c);
+    if (!s.ok()) ::_exit(2);
+    // Few enough blocks that none is evicted from NVMe; most are still only in DRAM at flush.
+    for (std::uint64_t i = 0; i < 100; ++i) {
+      if (!put_n(**s, i).ok()) ::_exit(3);
+    }
+    if (!(*s)->flush().ok()) ::_exit(4);
+    char ok = 1;
+    if (::write(fds[1], &ok, 1) != 1) ::_exit(5);
+    for (std::uint64_t i = 100; i < 100000; ++i) (void)put_n(**s, i);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  char ok = 0;
+  ASSERT_EQ(::read(fds[0], &ok, 1), 1);
+  ::kill(pid, SIGKILL);
+  int status;
+  ::waitpid(pid, &status, 0);
+  ::close(fds[0]);
+  {
+    auto s = open_store(c);
+    EXPECT_EQ(s->recovery_summary().rfind("scan", 0), 0u) << s->recovery_summary();
+    for (std::uint64_t i = 0; i < 100; ++i) {
+      GetResult r = get_n(*s, i);
+      EXPECT_TRUE(r.status.ok()) << "flushed block " << i << " lost: " << r.status.to_string();
+    }
+    ASSERT_TRUE(s->close().ok());
+  }
+  auto s = open_store(c);
+  EXPECT_EQ(s->recovery_summary().rfind("checkpoint", 0), 0u) << s->recovery_summary();
+  for (std::uint64_t i = 0; i < 100; ++i) EXPECT_TRUE(get_n(*s, i).status.ok()) << i;
+}
+
+TEST(Store, NamespacesAreSeparateAndCounted) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  ASSERT_TRUE(put_n(*s, 1, kBlock, 7).ok());
+  EXPECT_TRUE(get_n(*s, 1, kBlock, 7).status.ok());
+  EXPECT_TRUE(get_n(*s, 1, kBlock, 8).status.is_not_found());
+  EXPECT_FALSE(s->contains(8, test_key(1)));
+  EXPECT_EQ(s->namespace_usage(7, Tier::kDram).blocks, 1u);
+  EXPECT_EQ(s->namespace_usage(7, Tier::kDram).bytes, kBlock);
+  EXPECT_EQ(s->namespace_usage(8, Tier::kDram).blocks, 0u);
+}
+
+TEST(Store, BadConfigIsAClearError) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  c.dram.shards = 3;
+  auto s = Store::open(c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("shards"), std::string::npos) << s.status().message();
+
+  Result<StoreConfig> parsed = parse_store_config_toml("[nvme]\nregion_sise = \"64MiB\"\n");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("region_sise"), std::string::npos) << parsed.status().message();
+}
+
+TEST(Store, ClosedStoreRefusesWork) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  ASSERT_TRUE(s->close().ok());
+  EXPECT_EQ(put_n(*s, 1).code(), StatusCode::kClosed);
+  EXPECT_EQ(s->flush().code(), StatusCode::kClosed);
+}
+
+TEST(Store, ConcurrentReadersAndWritersSeeOnlyExactBytes) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  std::atomic<int> bad{0};
+  std::atomic<int> hits{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      for (std::uint64_t i = 0; i < 300; ++i) (void)put_n(*s, (i * 2 + w) % 120);
+    });
+  }
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      for (std::uint64_t i = 0; i < 600; ++i) {
+        GetResult g = get_n(*s, (i * 5 + r) % 120);
+        if (g.status.code() == StatusCode::kCorruption) bad.fetch_add(1);
+        if (g.status.ok()) hits.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(hits.load(), 0);
+}
+
+}  // namespace
+}  // namespace kvtier
