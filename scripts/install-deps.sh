@@ -8,7 +8,7 @@ packages=(
   liburing-dev libxxhash-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
-  fio
+  fio python3
 )
 
 missing=()
