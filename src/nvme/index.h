@@ -34,6 +34,10 @@ struct Location {
 
 inline constexpr std::uint64_t kMaxIndexPage = (std::uint64_t{1} << 40) - 1;
 
+// Version of the serialize() image. Bump on any change to the image or to how tags are derived
+// (tags are persisted, so tag_of() is part of the format).
+inline constexpr std::uint32_t kIndexFormatVersion = 1;
+
 // The part of a BlockId the index keeps and the shard it lives in, derived deterministically.
 struct IndexTag {
   std::uint64_t tag = 0;    // 48 bits
@@ -42,7 +46,7 @@ struct IndexTag {
 
 class Index {
  public:
-  // shards: a power of two.
+  // shards: a power of two (checked).
   explicit Index(std::uint32_t shards);
   ~Index();
   Index(const Index&) = delete;
@@ -62,6 +66,7 @@ class Index {
   // written elsewhere). Returns the removed location.
   std::optional<Location> remove_if_at(const BlockId& id, std::uint64_t page);
   // Moves an entry from old_page to new_loc only if it still sits at old_page (reinsertion).
+  // new_loc is stored as given, hits included (pass the hits to keep, or 0 to restart counting).
   bool relocate_if_at(const BlockId& id, std::uint64_t old_page, const Location& new_loc);
 
   std::size_t size() const;
@@ -70,6 +75,17 @@ class Index {
 
   // Persistence for warm restart: a self-describing byte image (with its own checksum) and its
   // inverse. restore() replaces the whole content; Corruption when the image does not verify.
+  //
+  // Image (all integers little-endian; bump kIndexFormatVersion on any change):
+  //   "KVTIDX01" | u32 version | u32 shard count
+  //   per shard: u64 capacity | u64 entry count | entry count x 16-byte slot (occupied slots only:
+  //              u64 tag(48) | hits(8) << 48 | page bits 32..39 << 56,
+  //              u64 size(32) | page bits 0..31 << 32)
+  //   u64 XXH3-64 (block_checksum) of every byte before it.
+  // Each shard is copied under its own lock: concurrent writers may land in some shards' copies
+  // and not others'. restore() verifies everything before it touches the content (on error the
+  // index is unchanged) and re-packs each shard to fit its entries; an image with a different
+  // shard count is InvalidArgument (slots keep no shard bits, so they cannot be re-sharded).
   std::vector<std::byte> serialize() const;
   Status restore(std::span<const std::byte> image);
 
