@@ -202,6 +202,14 @@ int run_demo(const DemoOptions& o) {
   }
   double wall = since(t0);
   std::uint64_t cached_tokens = t.cached_chunks * o.chunk_tokens;
+  double nvme_entries = 0, index_bytes = 0, checksum_failures = 0, demotions = 0, promotions = 0;
+  store.visit_counters([&](std::string_view name, double v, CounterKind) {
+    if (name == "nvme_entries") nvme_entries = v;
+    if (name == "nvme_index_bytes") index_bytes = v;
+    if (name == "nvme_checksum_failures") checksum_failures = v;
+    if (name == "store_demotions") demotions = v;
+    if (name == "store_promotions") promotions = v;
+  });
   Status closed = store.close();
 
   auto pct = [](std::uint64_t a, std::uint64_t b) { return b ? 100.0 * static_cast<double>(a) / static_cast<double>(b) : 0.0; };
@@ -215,9 +223,12 @@ int run_demo(const DemoOptions& o) {
   std::printf("read           %s at %.2f GB/s (time inside get_many)\n", gib(t.bytes_read).c_str(), gbps(t.bytes_read, t.read_seconds));
   std::printf("written        %s at %.2f GB/s (time inside put_many), %" PRIu64 " blocks, %" PRIu64 " declined\n",
               gib(t.bytes_written).c_str(), gbps(t.bytes_written, t.write_seconds), t.written_blocks, t.put_failures);
+  std::printf("tiers          %.0f blocks demoted DRAM->NVMe, %.0f promoted NVMe->DRAM; NVMe holds %.0f blocks, "
+              "index %.1f bytes/entry\n",
+              demotions, promotions, nvme_entries, nvme_entries > 0 ? index_bytes / nvme_entries : 0.0);
   std::printf("integrity      %" PRIu64 " blocks read back, %" PRIu64 " mismatched; %" PRIu64
-              " prefixes shrank between lookup and load\n",
-              t.dram_blocks + t.nvme_blocks, t.mismatches, t.raced);
+              " prefixes shrank between lookup and load; %.0f NVMe checksum failures\n",
+              t.dram_blocks + t.nvme_blocks, t.mismatches, t.raced, checksum_failures);
   std::printf("shutdown       %s (next run restarts warm from the index checkpoint)\n", closed.to_string().c_str());
   return t.mismatches == 0 && closed.ok() ? 0 : 1;
 }
