@@ -148,6 +148,7 @@ class DramTierImpl final : public DramTier {
   std::atomic<std::uint64_t> evictions_{0};
   std::atomic<std::uint64_t> evicted_bytes_{0};
   std::atomic<std::uint64_t> removes_{0};
+  std::atomic<std::uint64_t> replaces_{0};
   std::atomic<std::uint64_t> pin_rejections_{0};
   std::atomic<std::uint64_t> no_space_{0};
 };
@@ -302,6 +303,8 @@ Status DramTierImpl::commit_locked(Block* b, std::vector<BlockRef>* evicted,
   }
 
   // Success from here on.
+  if (evicted != nullptr) evicted->reserve(evicted->size() + victims.size());
+  to_drop->reserve(victims.size() + 1);
   for (Block* v : victims) {
     const bool was_indexed = index_.erase(v);
     KVTIER_CHECK(was_indexed);
@@ -318,6 +321,7 @@ Status DramTierImpl::commit_locked(Block* b, std::vector<BlockRef>* evicted,
   if (old != nullptr) {
     if (old_pinned) inherited_pin = old->pinned_until_ns;
     account_remove(old);
+    add(replaces_, 1);
     to_drop->push_back(old);  // readers holding refs keep its bytes
   }
   Block* replaced = index_.insert(b);
@@ -495,6 +499,7 @@ void DramTierImpl::visit_counters(const CounterVisitor& visitor) {
   count("dram_evictions", get_relaxed(evictions_));
   count("dram_evicted_bytes", get_relaxed(evicted_bytes_));
   count("dram_removes", get_relaxed(removes_));
+  count("dram_replaces", get_relaxed(replaces_));
   count("dram_pin_rejections", get_relaxed(pin_rejections_));
   count("dram_no_space", get_relaxed(no_space_));
   gauge("dram_bytes", static_cast<double>(get_relaxed(charged_bytes_)));

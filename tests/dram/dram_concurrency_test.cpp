@@ -136,6 +136,8 @@ TEST(DramConcurrency, ReadersWritersPinsAndRemoves) {
   EXPECT_LE(c["dram_bytes"], 256.0 * kKiB);
   EXPECT_EQ(c["dram_inserts"], static_cast<double>(successful_puts.load()));
   EXPECT_EQ(c["dram_allocated_blocks"], c["dram_blocks"]) << "no block leaked";
+  EXPECT_EQ(c["dram_blocks"],
+            c["dram_inserts"] - c["dram_replaces"] - c["dram_evictions"] - c["dram_removes"]);
   // Every indexed block is intact and the usage matches.
   std::vector<std::byte> dst(16 * kKiB);
   double blocks = 0, bytes = 0;
@@ -182,6 +184,7 @@ TEST(DramConcurrency, ConcurrentCommitsOfOneIdLeaveOneBlock) {
   EXPECT_EQ(c["dram_bytes"], static_cast<double>(value_size(kKey)));
   EXPECT_EQ(c["dram_allocated_blocks"], 1) << "every replaced version was freed";
   EXPECT_EQ(c["dram_inserts"], kThreads * kCommits);
+  EXPECT_EQ(c["dram_replaces"], kThreads * kCommits - 1);
   EXPECT_EQ(tier->namespace_usage(kDefaultNamespace).blocks, 1u);
 }
 
