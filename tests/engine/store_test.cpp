@@ -17,6 +17,7 @@
 namespace kvtier {
 namespace {
 
+using kvtier::testing::counter_value;
 using kvtier::testing::matches_pattern;
 using kvtier::testing::pattern;
 using kvtier::testing::TempDir;
@@ -42,14 +43,6 @@ std::unique_ptr<Store> open_store(const StoreConfig& c) {
   return s.ok() ? std::move(s).value() : nullptr;
 }
 
-double counter(Store& s, std::string_view name) {
-  double value = -1;
-  s.visit_counters([&](std::string_view n, double v, CounterKind) {
-    if (n == name) value = v;
-  });
-  return value;
-}
-
 constexpr std::size_t kBlock = 64 * kKiB;
 
 Status put_n(Store& s, std::uint64_t n, std::size_t size = kBlock, NamespaceId ns = 0) {
@@ -70,7 +63,7 @@ TEST(Store, EvictedBlocksAreDemotedAndPromotedBack) {
   TempDir dir;
   auto s = open_store(small_store(dir.path()));
   for (std::uint64_t i = 0; i < 40; ++i) ASSERT_TRUE(put_n(*s, i).ok());
-  EXPECT_GT(counter(*s, "store_demotions"), 0);
+  EXPECT_GT(counter_value(*s, "store_demotions"), 0);
   // Everything is still cached somewhere, byte-exact.
   int dram = 0, nvme = 0;
   for (std::uint64_t i = 0; i < 40; ++i) {
@@ -79,7 +72,7 @@ TEST(Store, EvictedBlocksAreDemotedAndPromotedBack) {
     (r.tier == Tier::kDram ? dram : nvme)++;
   }
   EXPECT_GT(nvme, 0);
-  EXPECT_GT(counter(*s, "store_promotions"), 0);
+  EXPECT_GT(counter_value(*s, "store_promotions"), 0);
   // A block just promoted is now served from DRAM.
   GetResult first = get_n(*s, 0);
   ASSERT_TRUE(first.status.ok());

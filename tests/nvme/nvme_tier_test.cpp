@@ -22,6 +22,7 @@
 namespace kvtier::nvme {
 namespace {
 
+using kvtier::testing::counter_value;
 using kvtier::testing::fill_pattern;
 using kvtier::testing::matches_pattern;
 using kvtier::testing::pattern;
@@ -43,14 +44,6 @@ std::unique_ptr<NvmeTier> open_tier(const NvmeConfig& c, const std::string& dir)
   Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir);
   EXPECT_TRUE(t.ok()) << t.status().to_string();
   return t.ok() ? std::move(t).value() : nullptr;
-}
-
-double counter(NvmeTier& t, std::string_view name) {
-  double value = -1;
-  t.visit_counters([&](std::string_view n, double v, CounterKind) {
-    if (n == name) value = v;
-  });
-  return value;
 }
 
 // Reads key n (of `size` bytes) into an aligned buffer and checks it byte for byte.
@@ -78,7 +71,7 @@ TEST(NvmeTier, RoundTripOfOddSizesFromMemoryAndFromDevice) {
   for (std::size_t i = 0; i < std::size(sizes); ++i) ASSERT_TRUE(put_n(*t, i, sizes[i]).ok());
   // Still in the open region's buffer.
   for (std::size_t i = 0; i < std::size(sizes); ++i) EXPECT_TRUE(reads_back(*t, i, sizes[i]));
-  EXPECT_GT(counter(*t, "nvme_memory_reads"), 0);
+  EXPECT_GT(counter_value(*t, "nvme_memory_reads"), 0);
   ASSERT_TRUE(t->flush().ok());
   // Force the region out of memory by filling two more regions.
   for (std::uint64_t n = 100; n < 100 + 24; ++n) ASSERT_TRUE(put_n(*t, n, 100000).ok());
@@ -87,9 +80,9 @@ TEST(NvmeTier, RoundTripOfOddSizesFromMemoryAndFromDevice) {
     EXPECT_TRUE(reads_back(*t, i, sizes[i], /*aligned=*/true));
     EXPECT_TRUE(reads_back(*t, i, sizes[i], /*aligned=*/false));
   }
-  EXPECT_GT(counter(*t, "nvme_direct_reads"), 0);
-  EXPECT_GT(counter(*t, "nvme_bounce_reads"), 0);
-  EXPECT_EQ(counter(*t, "nvme_checksum_failures"), 0);
+  EXPECT_GT(counter_value(*t, "nvme_direct_reads"), 0);
+  EXPECT_GT(counter_value(*t, "nvme_bounce_reads"), 0);
+  EXPECT_EQ(counter_value(*t, "nvme_checksum_failures"), 0);
 }
 
 TEST(NvmeTier, BufferTooSmallNamesTheSizeAndMissIsNotFound) {
@@ -123,7 +116,7 @@ TEST(NvmeTier, ReclaimKeepsEveryReadByteExactAndDropsOldest) {
   const std::uint64_t n = 200;      // far more than 6 regions hold
   for (std::uint64_t i = 0; i < n; ++i) ASSERT_TRUE(put_n(*t, i, size).ok()) << i;
   ASSERT_TRUE(t->flush().ok());
-  EXPECT_GT(counter(*t, "nvme_regions_reclaimed"), 0);
+  EXPECT_GT(counter_value(*t, "nvme_regions_reclaimed"), 0);
   std::uint64_t present = 0;
   for (std::uint64_t i = 0; i < n; ++i) {
     if (!t->contains({0, test_key(i)})) continue;
@@ -152,8 +145,8 @@ TEST(NvmeTier, LruReclaimKeepsTheRegionThatIsRead) {
       ASSERT_TRUE(reads_back(*t, 0, size)) << "after " << i;
     }
   }
-  EXPECT_GT(counter(*t, "nvme_regions_reclaimed"), 5);
-  EXPECT_EQ(counter(*t, "nvme_reinserted"), 0);
+  EXPECT_GT(counter_value(*t, "nvme_regions_reclaimed"), 5);
+  EXPECT_EQ(counter_value(*t, "nvme_reinserted"), 0);
   EXPECT_TRUE(reads_back(*t, 0, size));
   // Block 1 shares block 0's region (LRU works on regions); block 7 is in the next one.
   EXPECT_TRUE(t->contains({0, test_key(1)}));
@@ -211,7 +204,7 @@ TEST(NvmeTier, HotEntriesAreReinsertedWhenTheirRegionIsReclaimed) {
       ASSERT_TRUE(reads_back(*t, 0, size)) << "after " << i;
     }
   }
-  EXPECT_GT(counter(*t, "nvme_reinserted"), 0);
+  EXPECT_GT(counter_value(*t, "nvme_reinserted"), 0);
   EXPECT_TRUE(reads_back(*t, 0, size));
   EXPECT_FALSE(t->contains({0, test_key(1)})) << "cold entries are not reinserted";
 }
@@ -403,7 +396,7 @@ TEST(NvmeTier, FlippedBytesMissAndLeaveTheRest) {
       EXPECT_TRUE(matches_pattern(buf.span().first(size), test_key(i)));
     }
   }
-  EXPECT_EQ(counter(*t, "nvme_checksum_failures"), 2);
+  EXPECT_EQ(counter_value(*t, "nvme_checksum_failures"), 2);
   EXPECT_FALSE(t->contains({0, test_key(3)})) << "a block that failed verification is forgotten";
 }
 
@@ -493,7 +486,7 @@ TEST(NvmeTier, WriteBudgetRejectsBeyondTheBurst) {
   EXPECT_GE(accepted, 3);
   EXPECT_LE(accepted, 6);
   EXPECT_GE(rejected, 14);
-  EXPECT_EQ(counter(*t, "nvme_admission_rejected"), rejected);
+  EXPECT_EQ(counter_value(*t, "nvme_admission_rejected"), rejected);
 }
 
 TEST(NvmeTier, ConcurrentWritersAndReadersSeeOnlyExactBytes) {
@@ -529,7 +522,7 @@ TEST(NvmeTier, ConcurrentWritersAndReadersSeeOnlyExactBytes) {
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(hits.load(), 0u);
   EXPECT_EQ(written.load(), 800u);
-  EXPECT_EQ(counter(*t, "nvme_checksum_failures"), 0);
+  EXPECT_EQ(counter_value(*t, "nvme_checksum_failures"), 0);
 }
 
 TEST(NvmeTier, GetManyMixesHitsMissesAndSizes) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kvtier/key.h"
@@ -77,6 +78,17 @@ inline std::vector<std::byte> pattern(const Key& key, std::size_t size, std::uin
 inline bool matches_pattern(std::span<const std::byte> data, const Key& key, std::uint64_t version = 0) {
   std::vector<std::byte> want = pattern(key, data.size(), version);
   return std::memcmp(want.data(), data.data(), data.size()) == 0;
+}
+
+// The value of one counter of anything with visit_counters(CounterVisitor); -1 if it has none of
+// that name.
+template <typename Component>
+double counter_value(Component& component, std::string_view name) {
+  double value = -1;
+  component.visit_counters([&](std::string_view n, double v, auto) {
+    if (n == name) value = v;
+  });
+  return value;
 }
 
 }  // namespace kvtier::testing
