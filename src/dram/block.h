@@ -12,28 +12,36 @@
 
 #include "kvtier/key.h"
 #include "memory/aligned_buffer.h"
+#include "memory/buffer_pool.h"
 
 namespace kvtier::dram {
 
 // Which S3-FIFO queue a block is on.
 enum class Queue : std::uint8_t { kNone = 0, kSmall = 1, kMain = 2 };
 
-// Memory held by a tier's blocks (indexed or not): what unref() gives back. One per DramTier.
+// Memory held by a tier's blocks (indexed or not): what unref() gives back, and the pool their
+// buffers return to. One per DramTier.
 struct LiveMemory {
+  explicit LiveMemory(std::uint64_t pool_limit_bytes = 0) : pool(pool_limit_bytes) {}
   std::atomic<std::int64_t> blocks{0};
   std::atomic<std::int64_t> bytes{0};
+  BufferPool pool;
 };
 
 struct Block {
   Block(const BlockId& block_id, std::uint64_t block_hash, std::size_t value_size,
         LiveMemory* live_memory)
-      : id(block_id), hash(block_hash), size(value_size), buffer(value_size), live(live_memory) {}
+      : id(block_id),
+        hash(block_hash),
+        size(value_size),
+        buffer(live_memory->pool.take(value_size)),
+        live(live_memory) {}
 
   // Immutable after construction.
   const BlockId id;
   const std::uint64_t hash;  // BlockIndex::hash_of(id)
   const std::size_t size;    // value bytes (the charge); buffer holds size rounded up to 4 KiB
-  const AlignedBuffer buffer;
+  AlignedBuffer buffer;       // not replaced while the block lives; returned to the pool at the end
   LiveMemory* const live;    // the owning tier's accounting; identifies the owner
 
   std::atomic<std::uint32_t> refs{1};
@@ -65,6 +73,7 @@ inline void unref_block(Block* b) {
   if (b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   LiveMemory* live = b->live;
   const auto bytes = static_cast<std::int64_t>(b->buffer.size());
+  live->pool.give(std::move(b->buffer));
   delete b;
   live->bytes.fetch_sub(bytes, std::memory_order_relaxed);
   live->blocks.fetch_sub(1, std::memory_order_relaxed);

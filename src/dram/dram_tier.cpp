@@ -37,6 +37,12 @@ std::int64_t now_ns() {
 
 std::string bytes_text(std::uint64_t n) { return std::to_string(n) + " bytes"; }
 
+// Idle value buffers kept for reuse: 1/16 of the capacity, at least 64 MiB (a few blocks of the
+// largest common sizes) unless the tier itself is smaller. They are not charged to the budget.
+std::uint64_t pool_limit(std::uint64_t capacity) {
+  return std::min(capacity, std::max<std::uint64_t>(capacity / 16, 64ull << 20));
+}
+
 }  // namespace
 
 // ---- BlockRef and Reservation ---------------------------------------------------------------
@@ -189,6 +195,7 @@ DramTierImpl::DramTierImpl(const DramConfig& config)
       max_pinned_bytes_(static_cast<std::uint64_t>(config.max_pinned_fraction *
                                                    static_cast<double>(config.capacity_bytes))),
       max_lease_(config.max_lease),
+      live_(pool_limit(config.capacity_bytes)),
       index_(config.shards),
       policy_(static_cast<std::uint64_t>(config.small_queue_fraction *
                                          static_cast<double>(config.capacity_bytes))) {}
@@ -502,6 +509,7 @@ void DramTierImpl::visit_counters(const CounterVisitor& visitor) {
   count("dram_replaces", get_relaxed(replaces_));
   count("dram_pin_rejections", get_relaxed(pin_rejections_));
   count("dram_no_space", get_relaxed(no_space_));
+  count("dram_buffer_reuses", live_.pool.reuses());
   gauge("dram_bytes", static_cast<double>(get_relaxed(charged_bytes_)));
   gauge("dram_blocks", static_cast<double>(get_relaxed(indexed_blocks_)));
   gauge("dram_pinned_bytes", static_cast<double>(get_relaxed(pinned_bytes_)));
@@ -512,6 +520,7 @@ void DramTierImpl::visit_counters(const CounterVisitor& visitor) {
         static_cast<double>(live_.bytes.load(std::memory_order_relaxed)));
   gauge("dram_allocated_blocks",
         static_cast<double>(live_.blocks.load(std::memory_order_relaxed)));
+  gauge("dram_pooled_bytes", static_cast<double>(live_.pool.idle_bytes()));
 }
 
 bool DramTierImpl::pin_active(Block* b, std::int64_t now) {
