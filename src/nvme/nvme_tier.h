@@ -146,6 +146,7 @@ class NvmeTier {
   Status load_checkpoint(const std::string& path);
   Status write_checkpoint(const std::string& path);
   Status scan_regions();
+  void walk_region(const std::byte* region, std::uint64_t seq, std::vector<SummaryEntry>* entries);
   Status read_summary(std::uint32_t region, std::uint64_t seq, std::uint32_t summary_pages,
                       std::vector<SummaryEntry>* entries);
   void write_summary_into(std::byte* region_buffer, const std::vector<SummaryEntry>& entries,

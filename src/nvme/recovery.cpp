@@ -95,6 +95,23 @@ bool parse_trailer(const std::byte* region_end, std::uint64_t format_id, Summary
          t->trailer_checksum == trailer_checksum(*t) && t->format_id == format_id;
 }
 
+bool all_zero_page(const std::byte* page) {
+  for (std::size_t i = 0; i < kPageSize; ++i) {
+    if (page[i] != std::byte{0}) return false;
+  }
+  return true;
+}
+
+// The newest generation among the valid entry headers on any page of a region image; 0 if none.
+std::uint64_t newest_generation(const std::byte* region, std::uint64_t region_size, std::uint64_t format_id) {
+  std::uint64_t newest = 0;
+  for (std::uint64_t off = 0; off + kPageSize <= region_size; off += kPageSize) {
+    EntryHeader h;
+    if (parse_header(region + off, format_id, &h)) newest = std::max(newest, h.region_seq);
+  }
+  return newest;
+}
+
 }  // namespace
 
 Status NvmeTier::recover(const std::string& checkpoint_path) {
@@ -309,15 +326,17 @@ Status NvmeTier::scan_regions() {
     SummaryTrailer t;
     bool head_ok = parse_header(first, format_id, &h0);
     bool trailer_ok = parse_trailer(last_end, format_id, &t);
-    if (!head_ok) continue;  // nothing of this format was ever flushed here: free
-    Found f{i, h0.region_seq, {}, 0};
-    if (trailer_ok && t.region_seq == h0.region_seq &&
+    Found f{i, 0, {}, 0};
+    // A summary vouches for a sealed region unless the first entry shows a newer generation.
+    if (trailer_ok && (!head_ok || t.region_seq == h0.region_seq) &&
         read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
+      f.seq = t.region_seq;
       f.summary_pages = t.summary_pages;
       found.push_back(std::move(f));
       continue;
     }
-    // Being filled at the crash (or its summary is damaged): read it all and walk its entries.
+    if (!head_ok && all_zero_page(first)) continue;  // never written in this format: free
+    // Being filled at the crash, or damaged: read it all and walk its entries.
     ++recovery_.regions_scanned;
     {
       IoRequest q;
@@ -330,22 +349,9 @@ Status NvmeTier::scan_regions() {
       if (!ring.ok()) return ring.status();
       KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
     }
-    std::uint64_t off = 0;
-    while (off + kPageSize <= region_size_) {
-      EntryHeader h;
-      if (!parse_header(scratch + off, format_id, &h) || h.region_seq != f.seq) break;
-      std::uint64_t footprint = entry_footprint(h.value_size);
-      std::uint64_t summary = summary_pages_for(f.entries.size() + 1) * kPageSize;
-      if (off + footprint + summary > region_size_) break;
-      if (block_checksum({scratch + off + kPageSize, h.value_size}) == h.value_checksum) {
-        BlockId id{h.ns, {}};
-        std::memcpy(id.key.bytes.data(), h.key, 16);
-        f.entries.push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(off / kPageSize)));
-      } else {
-        ++recovery_.torn_entries;
-      }
-      off += footprint;
-    }
+    f.seq = head_ok ? h0.region_seq : newest_generation(scratch, region_size_, format_id);
+    if (f.seq == 0) continue;
+    walk_region(scratch, f.seq, &f.entries);
     // Seal it so it can be reclaimed like any other: its summary goes after the last entry.
     write_summary_into(scratch, f.entries, f.seq, &f.summary_pages);
     KVTIER_RETURN_IF_ERROR(write_region_range(i, scratch, region_size_ - std::uint64_t{f.summary_pages} * kPageSize, region_size_));
@@ -375,6 +381,40 @@ Status NvmeTier::scan_regions() {
   next_seq_ = max_seq + 1;
   access_clock_.store(max_seq + 1);
   return devices_->sync();
+}
+
+// Collects the entries of generation `seq` in a region image. A page that does not hold a valid
+// header of that generation is skipped, so one damaged entry does not hide the entries after it;
+// an entry whose value does not verify (a torn write) is dropped and counted.
+void NvmeTier::walk_region(const std::byte* region, std::uint64_t seq, std::vector<SummaryEntry>* entries) {
+  const std::uint64_t format_id = devices_->format_id();
+  std::uint64_t off = 0;
+  while (off + kPageSize <= region_size_) {
+    EntryHeader h;
+    std::uint64_t footprint = 0;
+    if (parse_header(region + off, format_id, &h) && h.region_seq == seq) footprint = entry_footprint(h.value_size);
+    if (footprint == 0 || off + footprint > region_size_) {
+      off += kPageSize;
+      continue;
+    }
+    if (block_checksum({region + off + kPageSize, h.value_size}) == h.value_checksum) {
+      BlockId id{h.ns, {}};
+      std::memcpy(id.key.bytes.data(), h.key, 16);
+      entries->push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(off / kPageSize)));
+    } else {
+      ++recovery_.torn_entries;
+    }
+    off += footprint;
+  }
+  // The summary written next must fit after the last entry (it always did when the writer was
+  // alive; damage could have shifted what the walk found).
+  auto end_of_last = [&] {
+    const SummaryEntry& e = entries->back();
+    return std::uint64_t{e.page_in_region} * kPageSize + entry_footprint(e.value_size);
+  };
+  while (!entries->empty() && end_of_last() + summary_pages_for(entries->size()) * kPageSize > region_size_) {
+    entries->pop_back();
+  }
 }
 
 }  // namespace kvtier::nvme
