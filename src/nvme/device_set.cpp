@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +50,18 @@ Status reserve_file(int fd, const std::string& path, std::uint64_t bytes) {
   return Status::Ok();
 }
 
+// Two stores writing one device would destroy each other's data: one owner at a time. The lock
+// goes away with its owner however it ends, but a killed owner's io_uring is torn down
+// asynchronously and holds the file a few milliseconds longer, so a busy lock is retried briefly.
+Status lock_device(int fd, const std::string& path) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return Status::Ok();
+    if (errno != EWOULDBLOCK) return Status::FromErrno("flock " + path, errno);
+    ::usleep(20000);
+  }
+  return Status::Busy(path + " is in use by another kvtier store");
+}
+
 }  // namespace
 
 DeviceSet::~DeviceSet() {
@@ -87,6 +100,7 @@ Status DeviceSet::open_devices(const NvmeConfig& config, const std::string& data
     if (dev.fd < 0) return Status::FromErrno("cannot open " + want.path + " with O_DIRECT", errno);
     devices_.push_back(dev);  // closed by the destructor from here on
     Device& d = devices_.back();
+    KVTIER_RETURN_IF_ERROR(lock_device(d.fd, d.path));
     if (block_device) {
       std::uint64_t size = 0;
       if (::ioctl(d.fd, BLKGETSIZE64, &size) != 0) return Status::FromErrno("BLKGETSIZE64 " + d.path, errno);

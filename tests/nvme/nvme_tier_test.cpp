@@ -334,6 +334,7 @@ TEST(NvmeTier, SigkillMidWriteKeepsEveryFlushedBlockAndReturnsOnlyExactBytes) {
   // The recovered tier keeps working and restarts warm.
   ASSERT_TRUE(put_n(*t, 999999, size).ok());
   ASSERT_TRUE(t->close().ok());
+  t.reset();  // releases the device
   auto again = open_tier(c, dir.path());
   EXPECT_EQ(again->recovery_info().mode, RecoveryMode::kCheckpoint);
   EXPECT_TRUE(reads_back(*again, 999999, size));
@@ -493,6 +494,18 @@ TEST(NvmeTier, RefusesToFormatAForeignFile) {
   auto t2 = NvmeTier::open(c, dir.path());
   ASSERT_TRUE(t2.ok()) << t2.status().to_string();
   EXPECT_EQ((*t2)->recovery_info().mode, RecoveryMode::kFresh);
+}
+
+TEST(NvmeTier, ASecondOpenOfTheSameDeviceIsRefused) {
+  TempDir dir;
+  auto first = open_tier(small_config(), dir.path());
+  ASSERT_TRUE(first);
+  auto second = NvmeTier::open(small_config(), dir.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kBusy);
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos) << second.status().message();
+  first.reset();
+  EXPECT_TRUE(NvmeTier::open(small_config(), dir.path()).ok()) << "the lock goes with its owner";
 }
 
 TEST(NvmeTier, ChangedGeometryReformats) {
