@@ -57,6 +57,7 @@ fi
 echo "== kvtier benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "   $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), kernel $(uname -r),"
 echo "   $(df -T "$DIR" | awk 'NR==2 {print $2 " on " $1}') under $DIR, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(fio --version 2>/dev/null || echo 'no fio')"
+echo "   load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every number)"
 
 if [ "$QUICK" = 1 ]; then
   NVME_ARGS=(--size-gib 1 --write-rounds 2 --read-rounds 2 --seconds 2)
@@ -95,7 +96,7 @@ if [ -x "$BUILD_DIR/nvme_index_bench" ]; then
 fi
 
 echo
-echo "== summary"
+echo "== summary (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 "$PY" - "$LOG_DIR" <<'EOF'
 import os, sys
 logs = sys.argv[1]
