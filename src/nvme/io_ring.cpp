@@ -4,6 +4,7 @@
 
 #include <liburing.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -17,17 +18,21 @@ std::uint64_t IoRequest::length() const {
 }
 
 struct IoRing::Ring {
-  io_uring ring;
+  io_uring ring{};
+  bool initialized = false;  // io_uring_queue_exit only after a successful init (it closes the fd)
 };
 
 IoRing::IoRing(unsigned queue_entries) : ring_(std::make_unique<Ring>()), queue_entries_(queue_entries) {}
 
-IoRing::~IoRing() { io_uring_queue_exit(&ring_->ring); }
+IoRing::~IoRing() {
+  if (ring_->initialized) io_uring_queue_exit(&ring_->ring);
+}
 
 Result<std::unique_ptr<IoRing>> IoRing::create(unsigned queue_entries) {
   std::unique_ptr<IoRing> r(new IoRing(queue_entries));
   int rc = io_uring_queue_init(queue_entries, &r->ring_->ring, 0);
   if (rc < 0) return Status::FromErrno("io_uring_queue_init", -rc);
+  r->ring_->initialized = true;
   return r;
 }
 
@@ -77,7 +82,7 @@ Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
   std::vector<Pending> pending(requests.size());
   for (std::size_t i = 0; i < requests.size(); ++i) {
     pending[i].req = &requests[i];
-    requests[i].result = 0;
+    requests[i].result = -ECANCELED;  // until it completes
   }
   io_uring* ring = &ring_->ring;
   std::size_t next = 0, finished = 0;
@@ -101,6 +106,11 @@ Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
     }
     int rc = io_uring_submit_and_wait(ring, 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      // Requests already in the kernel still point at the callers' buffers and at `pending`:
+      // wait them out before returning, so nothing completes into freed memory later.
+      // (SQEs still waiting in the submission queue never reached the kernel.)
+      drain(in_flight - std::min(in_flight, io_uring_sq_ready(ring)));
+      broken_ = true;  // the unsubmitted entries stay queued: this ring must not be reused
       return Status::FromErrno("io_uring_submit", -rc);
     }
     io_uring_cqe* cqe;
@@ -145,8 +155,24 @@ Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
   return first_error;
 }
 
+void IoRing::drain(unsigned in_flight) {
+  io_uring* ring = &ring_->ring;
+  while (in_flight > 0) {
+    io_uring_cqe* cqe = nullptr;
+    int rc = io_uring_wait_cqe(ring, &cqe);
+    if (rc == -EINTR) continue;
+    if (rc < 0) {
+      // The ring itself is broken; it cannot deliver the completions. Keep it from being reused.
+      broken_ = true;
+      return;
+    }
+    io_uring_cqe_seen(ring, cqe);
+    --in_flight;
+  }
+}
+
 RingPool::Lease::~Lease() {
-  if (!ring_) return;
+  if (!ring_ || ring_->broken()) return;  // a broken ring is dropped, not pooled
   std::lock_guard<std::mutex> lock(pool_->mu_);
   pool_->free_.push_back(std::move(ring_));
 }

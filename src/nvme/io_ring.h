@@ -25,7 +25,7 @@ struct IoRequest {
   bool write = false;
   iovec iov[3] = {};
   int iov_count = 0;
-  // Out: bytes transferred (== total length on success) or -errno.
+  // Out: bytes transferred (== total length on success) or -errno (-ECANCELED if never run).
   std::int64_t result = 0;
 
   std::uint64_t length() const;
@@ -43,11 +43,16 @@ class IoRing {
   // Status naming the offset) or OK; each request's result says which ones failed.
   Status run(std::span<IoRequest> requests, unsigned depth);
 
+  // True after a failure that left completions undeliverable; such a ring is not reused.
+  bool broken() const { return broken_; }
+
  private:
+  void drain(unsigned in_flight);
   explicit IoRing(unsigned queue_entries);
   struct Ring;
   std::unique_ptr<Ring> ring_;
   unsigned queue_entries_;
+  bool broken_ = false;
 };
 
 class RingPool {

@@ -92,6 +92,8 @@ Status NvmeTier::put(const BlockId& id, std::span<const std::byte> value) {
 void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value, std::uint64_t checksum) {
   Region& r = regions_[static_cast<std::size_t>(open_region_)];
   std::uint64_t offset = r.fill;
+  KVTIER_CHECK(offset + entry_footprint(value.size()) + summary_pages_for(r.entries.size() + 1) * kPageSize <=
+               region_size_);
   std::byte* dst = r.buffer + offset;
   EntryHeader h{};
   h.magic = kEntryMagic;
@@ -120,13 +122,19 @@ void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
 
 // REQUIRES: write_mu_ held.
 Status NvmeTier::ensure_room(std::uint64_t footprint) {
-  if (open_region_ >= 0) {
+  auto fits = [&] {
     const Region& r = regions_[static_cast<std::size_t>(open_region_)];
-    std::uint64_t summary = summary_pages_for(r.entries.size() + 1) * kPageSize;
-    if (r.fill + footprint + summary <= region_size_) return Status::Ok();
+    return r.fill + footprint + summary_pages_for(r.entries.size() + 1) * kPageSize <= region_size_;
+  };
+  if (open_region_ >= 0) {
+    if (fits()) return Status::Ok();
     seal_open_region();
   }
-  return open_new_region();
+  // Reinsertion into the new region leaves room for this entry (max_value_ guarantees an empty
+  // region has it); checked again because an entry that does not fit would overrun the buffer.
+  KVTIER_RETURN_IF_ERROR(open_new_region(footprint));
+  if (!fits()) return Status::Busy("nvme region has no room after reinsertion");
+  return Status::Ok();
 }
 
 // Lays the summary of `entries` into the last pages of the region buffer.
@@ -168,7 +176,7 @@ void NvmeTier::seal_open_region() {
 }
 
 // REQUIRES: write_mu_ held and no region open.
-Status NvmeTier::open_new_region() {
+Status NvmeTier::open_new_region(std::uint64_t reserve) {
   std::unique_lock<std::mutex> lock(mu_);
   // Backpressure: a writer that outruns the device waits here for the flusher to free a buffer.
   if (!cv_.wait_for(lock, std::chrono::seconds(30), [&] { return !free_buffers_.empty() || stopping_; })) {
@@ -225,11 +233,12 @@ Status NvmeTier::open_new_region() {
   r.flushed = 0;
   r.summary_pages = 0;
   r.entry_count = 0;
+  r.summary_on_device = true;
   r.last_access = access_clock_.fetch_add(1, std::memory_order_relaxed);
   r.entries.clear();
   lock.unlock();
   open_region_ = chosen;
-  if (!hot.empty()) reinsert(hot, static_cast<std::uint32_t>(chosen), victim_seq);
+  if (!hot.empty()) reinsert(hot, static_cast<std::uint32_t>(chosen), victim_seq, reserve);
   return Status::Ok();
 }
 
@@ -238,6 +247,8 @@ Status NvmeTier::open_new_region() {
 Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
   std::uint64_t seq;
   std::uint32_t summary_pages;
+  std::vector<SummaryEntry> entries_in_memory;
+  bool summary_in_memory = false;
   {
     std::unique_lock<std::mutex> lock(mu_);
     Region& r = regions_[region];
@@ -245,9 +256,14 @@ Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
     cv_.wait(lock, [&] { return r.readers == 0; });
     seq = r.seq;
     summary_pages = r.summary_pages;
+    if (!r.summary_on_device) {
+      summary_in_memory = true;
+      entries_in_memory = std::move(r.entries);
+      r.entries.clear();
+    }
   }
-  std::vector<SummaryEntry> entries;
-  Status s = read_summary(region, seq, summary_pages, &entries);
+  std::vector<SummaryEntry> entries = std::move(entries_in_memory);
+  Status s = summary_in_memory ? Status::Ok() : read_summary(region, seq, summary_pages, &entries);
   if (!s.ok()) {
     // The summary is unreadable: the region's entries cannot be listed, so the index may keep
     // pointers into it. They fail verification when read (the generation differs) and drop out.
@@ -273,7 +289,8 @@ Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
 // REQUIRES: write_mu_ held; `region` is the freshly opened region, which until it is flushed still
 // holds the old generation `from_seq` on the device. Reads each hot entry from the device straight
 // into the region buffer, verifies it, and re-stamps its header for the new generation.
-void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t region, std::uint64_t from_seq) {
+void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t region, std::uint64_t from_seq,
+                        std::uint64_t reserve) {
   Region& r = regions_[region];
   std::vector<IoRequest> reqs(hot.size());
   std::vector<std::uint64_t> offsets(hot.size());
@@ -304,8 +321,9 @@ void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t regi
       checksum_failures_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    std::uint64_t summary = summary_pages_for(r.entries.size() + 1) * kPageSize;
-    if (r.fill + entry_footprint(e.value_size) + summary > region_size_) break;
+    // Room for this entry, the writer's pending one (`reserve`) and both their summary lines.
+    std::uint64_t summary = summary_pages_for(r.entries.size() + 2) * kPageSize;
+    if (r.fill + entry_footprint(e.value_size) + reserve + summary > region_size_) break;
     // Entries are laid out back to back, so entry i sits at offsets[i] only if all before it were
     // kept; otherwise move it down to the current fill.
     if (offsets[i] != r.fill) std::memmove(r.buffer + r.fill, at, entry_footprint(e.value_size));
@@ -366,40 +384,45 @@ void NvmeTier::flusher_loop() {
     // Entries first, then the summary that vouches for them.
     Status s = write_region_range(idx, buffer, from, to);
     if (s.ok()) s = write_region_range(idx, buffer, summary_from, region_size_);
-    finish_flush(idx, s);
+    finish_flush(idx, s, from);
     lock.lock();
     flusher_busy_ = false;
     cv_.notify_all();
   }
 }
 
-// Moves a written region from memory to the device, or on failure drops its entries.
-void NvmeTier::finish_flush(std::uint32_t idx, const Status& status) {
+// Moves a written region from memory to the device. On a failed write the entries that were not
+// on the device before it (from `written_before` on) are dropped; those an earlier flush() wrote
+// stay readable, and the region keeps their list in memory since its summary never reached the
+// device. The failure is kept for the next flush()/close() to report.
+void NvmeTier::finish_flush(std::uint32_t idx, const Status& status, std::uint64_t written_before) {
   std::vector<SummaryEntry> lost;
   std::unique_lock<std::mutex> lock(mu_);
   Region& r = regions_[idx];
   if (!status.ok()) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
-    lost = std::move(r.entries);
-    std::fprintf(stderr, "kvtier: nvme region %u write failed, its %zu entries are dropped: %s\n", idx,
+    if (write_error_.ok()) write_error_ = status;
+    auto first_lost = std::find_if(r.entries.begin(), r.entries.end(), [&](const SummaryEntry& e) {
+      return std::uint64_t{e.page_in_region} * kPageSize >= written_before;
+    });
+    lost.assign(first_lost, r.entries.end());
+    r.entries.erase(first_lost, r.entries.end());
+    std::fprintf(stderr, "kvtier: nvme region %u write failed, %zu unwritten entries dropped: %s\n", idx,
                  lost.size(), status.to_string().c_str());
   }
   r.flushed = r.fill;
-  r.state = status.ok() ? RegionState::kSealed : RegionState::kReclaiming;
+  r.state = RegionState::kSealed;
+  r.summary_on_device = status.ok();
   // Readers that took the buffer keep it until they are done; new readers go to the device.
   r.buffer = nullptr;
   cv_.wait(lock, [&] { return r.buffer_readers == 0; });
   free_buffers_.push_back(r.buffer_index);
-  r.entries.clear();
-  r.entries.shrink_to_fit();
-  if (!status.ok()) {
-    lock.unlock();
-    for (const SummaryEntry& e : lost) drop_entry(block_id_of(e), page_of(idx, std::uint64_t{e.page_in_region} * kPageSize));
-    lock.lock();
-    cv_.wait(lock, [&] { return r.readers == 0; });
-    r.state = RegionState::kFree;
-    r.seq = 0;
+  if (status.ok()) {
+    r.entries.clear();
+    r.entries.shrink_to_fit();
   }
+  lock.unlock();
+  for (const SummaryEntry& e : lost) drop_entry(block_id_of(e), page_of(idx, std::uint64_t{e.page_in_region} * kPageSize));
   cv_.notify_all();
 }
 
@@ -411,11 +434,18 @@ Status NvmeTier::flush() {
     KVTIER_RETURN_IF_ERROR(write_region_range(static_cast<std::uint32_t>(open_region_), r.buffer, r.flushed, r.fill));
     r.flushed = r.fill;
   }
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return flush_queue_.empty() && !flusher_busy_; });
-  }
+  KVTIER_RETURN_IF_ERROR(wait_for_flusher());
   return devices_->sync();
+}
+
+// Waits until every sealed region is written; returns (and clears) the first write failure since
+// the last call.
+Status NvmeTier::wait_for_flusher() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return flush_queue_.empty() && !flusher_busy_; });
+  Status s = std::move(write_error_);
+  write_error_ = Status::Ok();
+  return s;
 }
 
 Status NvmeTier::close() {
@@ -425,11 +455,8 @@ Status NvmeTier::close() {
     std::lock_guard<std::mutex> w(write_mu_);
     if (open_region_ >= 0) seal_open_region();
   }
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return flush_queue_.empty() && !flusher_busy_; });
-  }
-  Status s = devices_->sync();
+  Status s = wait_for_flusher();
+  if (s.ok()) s = devices_->sync();
   if (s.ok()) s = write_checkpoint(checkpoint_path_);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -528,10 +555,17 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
       res.status = Status::NotFound("reclaimed while reading");
       continue;
     }
+    if (again->size > items[i].dst.size()) {  // re-put with another size since the first lookup
+      release_region(*hold);
+      res.status = Status::BufferTooSmall("value is " + std::to_string(again->size) + " bytes, buffer " +
+                                          std::to_string(items[i].dst.size()));
+      res.size = again->size;
+      continue;
+    }
     ReadPlan p;
     p.item = i;
     p.id = id;
-    p.loc = *loc;
+    p.loc = *again;
     p.hold = *hold;
     plans.push_back(std::move(p));
   }
@@ -591,8 +625,12 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
       if (ok) std::memcpy(dst.data(), at + kPageSize, p.loc.size);
       memory_reads_.fetch_add(1, std::memory_order_relaxed);
     } else if (reqs[p.request].result < 0) {
+      // The device or the system failed, not the entry: a miss this time, the entry stays.
       read_errors_.fetch_add(1, std::memory_order_relaxed);
-      ok = false;
+      release_region(p.hold);
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      res.status = Status::NotFound("nvme read failed: " + std::string(std::strerror(static_cast<int>(-reqs[p.request].result))));
+      continue;
     } else {
       std::memcpy(&h, p.header_page, sizeof h);
       ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
@@ -633,6 +671,10 @@ void NvmeTier::probe(NamespaceId ns, std::span<const Key> keys, std::span<std::u
 }
 
 Status NvmeTier::remove(const BlockId& id) {
+  if (closed_.load()) return Status::Closed("nvme tier is closed");
+  // Under write_mu_ so a removal cannot fall between a region's reclaim and the reinsertion of its
+  // hot entries (which would bring the block back).
+  std::lock_guard<std::mutex> w(write_mu_);
   std::optional<Location> removed = index_.remove(id);
   if (!removed) return Status::NotFound("not on nvme");
   usage_.sub(id.ns, removed->size);

@@ -108,8 +108,9 @@ class NvmeTier {
     std::uint64_t flushed = 0;          // bytes of entries already on the device
     std::uint32_t summary_pages = 0;    // once sealed
     std::uint32_t entry_count = 0;      // once sealed
+    bool summary_on_device = true;      // false after a failed write: `entries` lists what is left
     std::uint64_t last_access = 0;      // for LRU reclaim: a tick of access_clock_
-    std::vector<SummaryEntry> entries;  // while kOpen/kFlushing
+    std::vector<SummaryEntry> entries;  // while kOpen/kFlushing, or sealed without its summary
   };
   // A reader's hold on a region: its generation and, while it is in memory, its buffer.
   struct RegionHold {
@@ -125,15 +126,18 @@ class NvmeTier {
   // Write path (REQUIRES write_mu_).
   Status ensure_room(std::uint64_t footprint);
   void seal_open_region();
-  Status open_new_region();
+  // `reserve`: bytes the calling put still needs in the new region (reinsertion leaves them).
+  Status open_new_region(std::uint64_t reserve);
   Status reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot);
-  void reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t from_region, std::uint64_t from_seq);
+  void reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t from_region, std::uint64_t from_seq,
+                std::uint64_t reserve);
   void append_entry(const BlockId& id, std::span<const std::byte> value, std::uint64_t checksum);
   Status write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from, std::uint64_t to);
 
   // Flusher thread.
   void flusher_loop();
-  void finish_flush(std::uint32_t region, const Status& status);
+  void finish_flush(std::uint32_t region, const Status& status, std::uint64_t written_before);
+  Status wait_for_flusher();
 
   // Readers.
   std::optional<RegionHold> hold_region(std::uint32_t region);
@@ -181,6 +185,7 @@ class NvmeTier {
   std::vector<std::uint32_t> flush_queue_;   // guarded by mu_, FIFO
   bool flusher_busy_ = false;                // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_
+  Status write_error_;                       // guarded by mu_: first failed region write not yet reported
   std::uint64_t next_seq_ = 1;               // guarded by mu_
   std::atomic<std::uint64_t> access_clock_{1};
   std::atomic<bool> closed_{false};

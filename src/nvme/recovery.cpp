@@ -159,7 +159,9 @@ Status NvmeTier::write_checkpoint(const std::string& path) {
     w.put(access_clock_.load());
     for (const Region& r : regions_) {
       CheckpointRegion c{};
-      c.sealed = r.state == RegionState::kSealed ? 1 : 0;
+      // A region whose summary write failed cannot be reclaimed from the device after a restart:
+      // recorded as free, its entries then miss (the region no longer holds them).
+      c.sealed = r.state == RegionState::kSealed && r.summary_on_device ? 1 : 0;
       c.summary_pages = r.summary_pages;
       c.entry_count = r.entry_count;
       c.seq = c.sealed ? r.seq : 0;

@@ -209,6 +209,58 @@ TEST(NvmeTier, HotEntriesAreReinsertedWhenTheirRegionIsReclaimed) {
   EXPECT_FALSE(t->contains({0, test_key(1)})) << "cold entries are not reinserted";
 }
 
+// Regression: a put arriving just as reclaim reinserts hot entries into the new region used to be
+// appended past the room the reinsertion left, overwriting the summary or the buffer's end.
+TEST(NvmeTier, PutAfterReinsertionStillFitsItsRegion) {
+  for (std::size_t c_size : {std::size_t{(1024 - 304 - 4) * 1024}, std::size_t{1 * kMiB - 2 * kPageSize}}) {
+    TempDir dir;
+    NvmeConfig c = small_config(2);
+    c.reinsert_min_hits = 1;
+    auto t = open_tier(c, dir.path());
+    ASSERT_TRUE(put_n(*t, 1, 300 * 1024).ok());
+    ASSERT_TRUE(reads_back(*t, 1, 300 * 1024));     // hot: reinserted when its region goes
+    ASSERT_TRUE(put_n(*t, 2, 800 * 1024).ok());     // seals region 0
+    ASSERT_TRUE(put_n(*t, 3, c_size).ok());         // seals 1, reclaims 0, reinserts 1, appends 3
+    EXPECT_TRUE(reads_back(*t, 3, c_size));
+    ASSERT_TRUE(t->flush().ok());
+    ASSERT_TRUE(put_n(*t, 4, 100 * 1024).ok());
+    ASSERT_TRUE(t->flush().ok());
+    EXPECT_TRUE(reads_back(*t, 3, c_size)) << c_size;
+    EXPECT_EQ(counter_value(*t, "nvme_checksum_failures"), 0);
+  }
+}
+
+TEST(NvmeTier, AFailedRegionWriteFailsTheNextFlush) {
+  TempDir dir;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    auto t = NvmeTier::open(small_config(), dir.path());
+    if (!t.ok()) ::_exit(2);
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      if (!put_n(**t, i, 300 * 1024).ok()) ::_exit(3);
+    }
+    if (!(*t)->flush().ok()) ::_exit(4);
+    // From now on the file may not grow past 1 MiB + one page: region 1 cannot be written.
+    rlimit lim{kMiB + kPageSize, RLIM_INFINITY};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    for (std::uint64_t i = 3; i < 7; ++i) (void)put_n(**t, i, 300 * 1024);  // seals region 0, fills 1
+    (void)put_n(**t, 7, 900 * 1024);                                          // seals region 1
+    Status f = (*t)->flush();
+    std::fprintf(stderr, "flush after a failed write: %s\n", f.to_string().c_str());
+    if (f.ok()) ::_exit(10);
+    // What an earlier flush made durable is still there.
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      if (!reads_back(**t, i, 300 * 1024)) ::_exit(11);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: flush hid the failure; 11: durable blocks lost";
+}
+
 TEST(NvmeTier, WarmRestartFromCheckpoint) {
   TempDir dir;
   const std::size_t size = 50000;
