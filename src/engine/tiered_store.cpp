@@ -4,8 +4,12 @@
 //
 // Thread-safety: every method may be called concurrently; the tiers do their own locking and no
 // lock of this class is held while a tier works.
+#include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <filesystem>
 #include <string>
 
@@ -20,6 +24,50 @@ namespace {
 
 bool nvme_enabled(const NvmeConfig& c) { return !c.devices.empty() || c.default_file_bytes > 0; }
 
+// Writes on their way to NVMe that flush() must wait for: between a DRAM eviction and the
+// demotion of its victims, a block is in neither tier's books, only in the evicting call's hands.
+class InFlightWrites {
+ public:
+  std::uint64_t begin() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::uint64_t t = next_++;
+    active_.insert(t);
+    return t;
+  }
+  void end(std::uint64_t ticket) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      active_.erase(ticket);
+    }
+    cv_.notify_all();
+  }
+  // Waits until every write that began before this call has ended.
+  void wait_for_earlier() {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::uint64_t limit = next_;
+    cv_.wait(lock, [&] { return active_.empty() || *active_.begin() >= limit; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t next_ = 0;          // guarded by mu_
+  std::set<std::uint64_t> active_;  // guarded by mu_
+};
+
+// Scope of one InFlightWrites ticket.
+class InFlightScope {
+ public:
+  explicit InFlightScope(InFlightWrites& w) : writes_(w), ticket_(w.begin()) {}
+  ~InFlightScope() { writes_.end(ticket_); }
+  InFlightScope(const InFlightScope&) = delete;
+  InFlightScope& operator=(const InFlightScope&) = delete;
+
+ private:
+  InFlightWrites& writes_;
+  std::uint64_t ticket_;
+};
+
 class TieredStore final : public Store {
  public:
   TieredStore(const StoreConfig& config, std::unique_ptr<dram::DramTier> dram,
@@ -33,15 +81,19 @@ class TieredStore final : public Store {
     BlockId id{ns, key};
     puts_.fetch_add(1, std::memory_order_relaxed);
     bytes_in_.fetch_add(value.size(), std::memory_order_relaxed);
-    // An older copy on NVMe must not outlive this one (it could be read after DRAM evicts ours).
-    if (nvme_) (void)nvme_->remove(id);
+    InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
-    Status s = dram_->put(id, value, /*on_nvme=*/false, &evicted);
+    Status s;
+    {
+      std::lock_guard<std::mutex> lock(stripe(id));
+      // An older copy on NVMe must not outlive this one (it could be read after DRAM evicts ours).
+      if (nvme_ && nvme_->contains(id)) (void)nvme_->remove(id);
+      s = dram_->put(id, value, /*on_nvme=*/false, &evicted);
+      // Too large for DRAM, or DRAM full of pinned blocks: the block goes straight to NVMe.
+      if (!s.ok() && nvme_) s = nvme_->put(id, value);
+    }
     demote(evicted);
-    if (s.ok()) return s;
-    // Too large for DRAM, or DRAM full of pinned blocks: the block goes straight to NVMe.
-    if (!nvme_) return s;
-    return nvme_->put(id, value);
+    return s;
   }
 
   GetResult get(NamespaceId ns, const Key& key, std::span<std::byte> dst) override {
@@ -117,7 +169,9 @@ class TieredStore final : public Store {
   }
 
   Status remove(NamespaceId ns, const Key& key) override {
+    if (closed_.load()) return Status::Closed("store is closed");
     BlockId id{ns, key};
+    std::lock_guard<std::mutex> lock(stripe(id));  // no demotion lands between the two removals
     Status d = dram_->remove(id);
     Status n = nvme_ ? nvme_->remove(id) : Status::NotFound("");
     if (d.ok() || n.ok()) return Status::Ok();
@@ -144,15 +198,26 @@ class TieredStore final : public Store {
   Status flush() override {
     if (closed_.load()) return Status::Closed("store is closed");
     if (!nvme_) return Status::Ok();
+    // Puts that began before this flush have their blocks in DRAM or their victims on NVMe.
+    in_flight_.wait_for_earlier();
+    Status first_error;
     for (dram::BlockRef& ref : dram_->blocks_not_on_nvme()) {
+      std::lock_guard<std::mutex> lock(stripe(ref.id()));
+      // A newer version committed since the listing supersedes this one; it is not on NVMe yet
+      // (its put removed the old copy), and writing the older bytes there would revive them.
+      dram::BlockRef current = dram_->acquire(ref.id());
+      if (current && current.value().data() != ref.value().data()) continue;
       Status s = nvme_->put(ref.id(), ref.value());
       if (s.ok()) {
         dram_->set_on_nvme(ref);
-      } else {
-        flush_skipped_.fetch_add(1, std::memory_order_relaxed);
+        continue;
       }
+      flush_skipped_.fetch_add(1, std::memory_order_relaxed);
+      // The admission policy declining a block is documented; anything else is a failed flush.
+      if (s.code() != StatusCode::kRejected && first_error.ok()) first_error = s;
     }
-    return nvme_->flush();
+    Status s = nvme_->flush();
+    return first_error.ok() ? s : first_error;
   }
 
   Status close() override {
@@ -218,10 +283,15 @@ class TieredStore final : public Store {
 
   // Writes blocks DRAM let go of to NVMe, unless they are there already. Runs outside every lock;
   // the refs keep the bytes alive until this returns.
+  // REQUIRES: the caller holds an InFlightScope (flush() waits for it).
   void demote(std::vector<dram::BlockRef>& evicted) {
     if (!nvme_) return;
     for (dram::BlockRef& ref : evicted) {
       if (ref.on_nvme()) continue;
+      std::lock_guard<std::mutex> lock(stripe(ref.id()));
+      // A newer version was put meanwhile: it will be demoted itself; this one must not land on
+      // NVMe after it.
+      if (dram_->contains(ref.id())) continue;
       if (nvme_->put(ref.id(), ref.value()).ok()) {
         demotions_.fetch_add(1, std::memory_order_relaxed);
       } else {
@@ -231,18 +301,30 @@ class TieredStore final : public Store {
     evicted.clear();
   }
 
+  // Copies a block read from NVMe into DRAM, unless a put got there first: the copy in hand may be
+  // older than what DRAM holds now.
   void promote(const BlockId& id, std::span<const std::byte> value) {
+    InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
-    if (dram_->put(id, value, /*on_nvme=*/true, &evicted).ok()) {
-      promotions_.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(stripe(id));
+      if (!dram_->contains(id) && dram_->put(id, value, /*on_nvme=*/true, &evicted).ok()) {
+        promotions_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
     demote(evicted);
   }
+
+  // Writers of one block (put, promotion, demotion, flush) take its stripe, so "look at DRAM,
+  // then write" is atomic with respect to each other. Never two stripes at once.
+  std::mutex& stripe(const BlockId& id) { return stripes_[KeyHash{}(id) % stripes_.size()]; }
 
   const StoreConfig config_;
   std::unique_ptr<dram::DramTier> dram_;
   std::unique_ptr<nvme::NvmeTier> nvme_;  // null when the NVMe tier is disabled
   std::atomic<bool> closed_{false};
+  std::array<std::mutex, 256> stripes_;
+  InFlightWrites in_flight_;
   std::atomic<std::uint64_t> puts_{0}, gets_{0}, misses_{0}, bytes_in_{0}, bytes_out_{0},
       prefix_lookups_{0}, demotions_{0}, demotions_declined_{0}, promotions_{0}, flush_skipped_{0};
 };
