@@ -329,15 +329,17 @@ Status NvmeTier::scan_regions() {
     bool head_ok = parse_header(first, format_id, &h0);
     bool trailer_ok = parse_trailer(last_end, format_id, &t);
     Found f{i, 0, {}, 0};
-    // A summary vouches for a sealed region unless the first entry shows a newer generation.
-    if (trailer_ok && (!head_ok || t.region_seq == h0.region_seq) &&
+    // A summary vouches for a sealed region when the first entry is of its generation. (With the
+    // first page damaged, the region is read in full below to see whether a newer generation
+    // started there.)
+    if (trailer_ok && head_ok && t.region_seq == h0.region_seq &&
         read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
       f.seq = t.region_seq;
       f.summary_pages = t.summary_pages;
       found.push_back(std::move(f));
       continue;
     }
-    if (!head_ok && all_zero_page(first)) continue;  // never written in this format: free
+    if (!head_ok && !trailer_ok && all_zero_page(first)) continue;  // never written in this format: free
     // Being filled at the crash, or damaged: read it all and walk its entries.
     ++recovery_.regions_scanned;
     {
@@ -352,6 +354,14 @@ Status NvmeTier::scan_regions() {
       KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
     }
     f.seq = head_ok ? h0.region_seq : newest_generation(scratch, region_size_, format_id);
+    if (!head_ok && trailer_ok && f.seq <= t.region_seq &&
+        read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
+      // Only the first page is damaged: the summary still describes the newest generation here.
+      f.seq = t.region_seq;
+      f.summary_pages = t.summary_pages;
+      found.push_back(std::move(f));
+      continue;
+    }
     if (f.seq == 0) continue;
     walk_region(scratch, f.seq, &f.entries);
     // Seal it so it can be reclaimed like any other: its summary goes after the last entry.
