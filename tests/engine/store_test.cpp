@@ -258,15 +258,18 @@ TEST(Store, ConcurrentReadersAndWritersSeeOnlyExactBytes) {
   auto s = open_store(small_store(dir.path()));
   std::atomic<int> bad{0};
   std::atomic<int> hits{0};
+  std::atomic<int> writers_left{2};
   std::vector<std::thread> threads;
   for (int w = 0; w < 2; ++w) {
     threads.emplace_back([&, w] {
       for (std::uint64_t i = 0; i < 300; ++i) (void)put_n(*s, (i * 2 + w) % 120);
+      writers_left.fetch_sub(1);
     });
   }
   for (int r = 0; r < 3; ++r) {
     threads.emplace_back([&, r] {
-      for (std::uint64_t i = 0; i < 600; ++i) {
+      // Reads while the writers write (at least 600 times), bounded by count.
+      for (std::uint64_t i = 0; i < 200000 && (i < 600 || writers_left.load() > 0); ++i) {
         GetResult g = get_n(*s, (i * 5 + r) % 120);
         if (g.status.code() == StatusCode::kCorruption) bad.fetch_add(1);
         if (g.status.ok()) hits.fetch_add(1);

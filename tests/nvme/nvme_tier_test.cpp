@@ -600,6 +600,7 @@ TEST(NvmeTier, ConcurrentWritersAndReadersSeeOnlyExactBytes) {
   std::atomic<std::uint64_t> written{0};
   std::atomic<int> bad{0};
   std::atomic<std::uint64_t> hits{0};
+  std::atomic<int> writers_left{2};
   std::vector<std::thread> threads;
   for (int w = 0; w < 2; ++w) {
     threads.emplace_back([&, w] {
@@ -608,12 +609,14 @@ TEST(NvmeTier, ConcurrentWritersAndReadersSeeOnlyExactBytes) {
         if (put_n(*t, n, size).ok()) written.fetch_add(1);
         if (i % 50 == 0) (void)t->flush();
       }
+      writers_left.fetch_sub(1);
     });
   }
   for (int r = 0; r < 3; ++r) {
     threads.emplace_back([&, r] {
       AlignedBuffer buf(size);
-      for (std::uint64_t i = 0; i < 3000; ++i) {
+      // Reads for as long as the writers write (and at least 3000 times), bounded by count.
+      for (std::uint64_t i = 0; i < 1000000 && (i < 3000 || writers_left.load() > 0); ++i) {
         std::uint64_t n = (i * 7 + r) % 800;
         GetResult g = t->get({0, test_key(n)}, buf.span().first(size));
         if (!g.status.ok()) continue;
