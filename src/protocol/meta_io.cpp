@@ -1,0 +1,92 @@
+// Bounds-checked meta primitives (see meta_io.h).
+#include "protocol/meta_io.h"
+
+#include <cstring>
+#include <string>
+
+namespace kvtier::protocol {
+
+void MetaWriter::key(const Key& k) {
+  const auto* p = reinterpret_cast<const std::byte*>(k.bytes.data());
+  out_.insert(out_.end(), p, p + kKeyBytes);
+}
+
+void MetaWriter::bytes(std::string_view b) {
+  u32(static_cast<std::uint32_t>(b.size()));
+  const auto* p = reinterpret_cast<const std::byte*>(b.data());
+  out_.insert(out_.end(), p, p + b.size());
+}
+
+Status MetaReader::invalid(const std::string& message) const {
+  return Status::InvalidArgument(std::string(what_) + ": " + message);
+}
+
+Status MetaReader::need(std::string_view field, std::size_t n) const {
+  if (remaining() >= n) return Status::Ok();
+  return invalid(std::string(field) + " needs " + std::to_string(n) + " bytes, " +
+                 std::to_string(remaining()) + " left");
+}
+
+template <typename T>
+Status MetaReader::read_le(std::string_view field, T* out) {
+  KVTIER_RETURN_IF_ERROR(need(field, sizeof(T)));
+  *out = load_le<T>(in_.data() + pos_);
+  pos_ += sizeof(T);
+  return Status::Ok();
+}
+
+Status MetaReader::u8(std::string_view field, std::uint8_t* out) { return read_le(field, out); }
+Status MetaReader::u16(std::string_view field, std::uint16_t* out) { return read_le(field, out); }
+Status MetaReader::u32(std::string_view field, std::uint32_t* out) { return read_le(field, out); }
+Status MetaReader::u64(std::string_view field, std::uint64_t* out) { return read_le(field, out); }
+
+Status MetaReader::key(std::string_view field, Key* out) {
+  KVTIER_RETURN_IF_ERROR(need(field, kKeyBytes));
+  std::memcpy(out->bytes.data(), in_.data() + pos_, kKeyBytes);
+  pos_ += kKeyBytes;
+  return Status::Ok();
+}
+
+Status MetaReader::bytes(std::string_view field, std::size_t max_len, std::string* out) {
+  std::uint32_t len = 0;
+  KVTIER_RETURN_IF_ERROR(u32(field, &len));
+  if (len > remaining()) {
+    return invalid(std::string(field) + " of " + std::to_string(len) + " bytes, " +
+                   std::to_string(remaining()) + " left");
+  }
+  if (len > max_len) {
+    return Status::TooLarge(std::string(what_) + ": " + std::string(field) + " of " +
+                            std::to_string(len) + " bytes exceeds its limit of " +
+                            std::to_string(max_len));
+  }
+  out->assign(reinterpret_cast<const char*>(in_.data() + pos_), len);
+  pos_ += len;
+  return Status::Ok();
+}
+
+Status MetaReader::list_count(std::string_view field, std::size_t item_bytes,
+                              std::uint32_t max_batch, std::uint32_t* count) {
+  std::uint32_t n = 0;
+  KVTIER_RETURN_IF_ERROR(u32(field, &n));
+  // n < 2^32 and item_bytes is a small wire constant, so the product fits in 64 bits.
+  std::uint64_t bytes_needed = static_cast<std::uint64_t>(n) * item_bytes;
+  if (bytes_needed > remaining()) {
+    return invalid(std::string(field) + " of " + std::to_string(n) + " items needs " +
+                   std::to_string(bytes_needed) + " bytes, " + std::to_string(remaining()) +
+                   " left");
+  }
+  if (n > max_batch) {
+    return Status::TooLarge(std::string(what_) + ": " + std::string(field) + " of " +
+                            std::to_string(n) + " items exceeds max_batch (" +
+                            std::to_string(max_batch) + ")");
+  }
+  *count = n;
+  return Status::Ok();
+}
+
+Status MetaReader::finish() const {
+  if (remaining() == 0) return Status::Ok();
+  return invalid(std::to_string(remaining()) + " trailing bytes after the last field");
+}
+
+}  // namespace kvtier::protocol

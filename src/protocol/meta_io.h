@@ -1,0 +1,95 @@
+// MetaWriter and MetaReader: the primitives every meta layout is built from (docs/PROTOCOL.md,
+// "Meta encodings"): little-endian integers, 16-byte keys, `bytes` (u32 length + bytes) and list
+// counts (u32). The reader is bounds-checked: every read returns a Status naming the field and
+// how many bytes it needed, and nothing is allocated from a count before the bytes are known to
+// be there.
+//
+// Thread-safety: none; plain values used by one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kvtier/key.h"
+#include "kvtier/status.h"
+#include "protocol/le.h"
+
+namespace kvtier::protocol {
+
+inline constexpr std::size_t kKeyBytes = 16;
+
+// One frame's meta, as FrameReader::meta() hands it out.
+using MetaBytes = std::span<const std::byte>;
+
+// Appends fields to a caller-owned buffer, so a frame can be built in place after its header
+// (encode_frame) and many responses can share one output buffer.
+class MetaWriter {
+ public:
+  explicit MetaWriter(std::vector<std::byte>& out) : out_(out) {}
+
+  void u8(std::uint8_t v) { append_le(v); }
+  void u16(std::uint16_t v) { append_le(v); }
+  void u32(std::uint32_t v) { append_le(v); }
+  void u64(std::uint64_t v) { append_le(v); }
+  void key(const Key& k);
+  // u32 length, then the bytes. A field longer than 4 GiB cannot be encoded, but it cannot be
+  // sent either: its meta would exceed kMaxMetaBytes, which encode_frame refuses.
+  void bytes(std::string_view b);
+  // A list's u32 count; the caller then writes the items.
+  void count(std::size_t n) { u32(static_cast<std::uint32_t>(n)); }
+
+ private:
+  template <typename T>
+  void append_le(T v) {
+    std::size_t at = out_.size();
+    out_.resize(at + sizeof(T));
+    store_le(out_.data() + at, v);
+  }
+
+  std::vector<std::byte>& out_;
+};
+
+// Reads fields from one meta buffer. `what` ("GET_MANY request meta") starts every message.
+// Error codes follow one rule: InvalidArgument when the bytes do not match the layout (the daemon
+// closes the connection), TooLarge when a well-formed field exceeds a limit (the frame is still
+// well delimited; the daemon answers and keeps the connection). Layout is checked first.
+class MetaReader {
+ public:
+  MetaReader(std::span<const std::byte> meta, std::string_view what) : in_(meta), what_(what) {}
+
+  Status u8(std::string_view field, std::uint8_t* out);
+  Status u16(std::string_view field, std::uint16_t* out);
+  Status u32(std::string_view field, std::uint32_t* out);
+  Status u64(std::string_view field, std::uint64_t* out);
+  Status key(std::string_view field, Key* out);
+  // A `bytes` field: its length must fit in the bytes left (InvalidArgument), then be at most
+  // max_len (TooLarge).
+  Status bytes(std::string_view field, std::size_t max_len, std::string* out);
+  // A list count, checked before the caller allocates anything: count items of item_bytes each
+  // must fit in the bytes left (InvalidArgument: "list of 5 items needs 120 bytes, 96 left"),
+  // then count <= max_batch (TooLarge). The product is computed in 64 bits from a u32 count and a
+  // small item size, so a hostile count of 2^32-1 cannot overflow or allocate.
+  Status list_count(std::string_view field, std::size_t item_bytes, std::uint32_t max_batch,
+                    std::uint32_t* count);
+  // OK when every byte was read; InvalidArgument naming the trailing bytes otherwise.
+  Status finish() const;
+
+  std::size_t remaining() const { return in_.size() - pos_; }
+  // A Status in this reader's voice: "<what>: <message>".
+  Status invalid(const std::string& message) const;
+
+ private:
+  Status need(std::string_view field, std::size_t n) const;
+  template <typename T>
+  Status read_le(std::string_view field, T* out);
+
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+  std::string_view what_;
+};
+
+}  // namespace kvtier::protocol
