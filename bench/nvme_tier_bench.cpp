@@ -292,7 +292,18 @@ int run_put(const Args& a) {
     return 0;
   }
   std::error_code ec;
-  if (a.file.empty()) std::filesystem::remove_all(std::filesystem::path(a.dir) / "nvme", ec);
+  // Never delete what is not ours: D/nvme may only hold this bench's files.
+  const std::filesystem::path nvme_dir = std::filesystem::path(a.dir) / "nvme";
+  if (std::filesystem::exists(nvme_dir, ec)) {
+    for (const auto& e : std::filesystem::directory_iterator(nvme_dir, ec)) {
+      std::string name = e.path().filename().string();
+      if (name != "kvtier-bench.dat" && name != "index.ckpt" && name != "index.ckpt.tmp" &&
+          (a.file.empty() || e.path() != std::filesystem::path(a.file))) {
+        die(nvme_dir.string() + " holds " + name + ", which is not this benchmark's; use a dedicated --dir");
+      }
+    }
+  }
+  if (a.file.empty()) std::filesystem::remove_all(nvme_dir, ec);
   std::filesystem::remove(std::filesystem::path(a.dir) / "nvme" / "index.ckpt", ec);
   std::filesystem::create_directories(std::filesystem::path(a.dir) / "nvme", ec);
   if (ec) die("cannot create " + a.dir + "/nvme: " + ec.message());

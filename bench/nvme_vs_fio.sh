@@ -74,6 +74,11 @@ command -v fio >/dev/null || { echo "error: fio is not installed" >&2; exit 1; }
 
 CREATED_DIR=0
 [ -d "$DIR" ] || CREATED_DIR=1
+# The directory must be dedicated: this script deletes DIR/nvme and its own data files at the end.
+if [ "$CREATED_DIR" = 0 ] && [ -e "$DIR/nvme" ]; then
+  echo "error: $DIR/nvme exists; give nvme_vs_fio.sh a dedicated --dir (it removes DIR/nvme at the end)" >&2
+  exit 1
+fi
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 FIO_FILE="$DIR/fio-bench.dat"
