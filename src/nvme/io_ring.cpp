@@ -76,7 +76,8 @@ void prep(io_uring_sqe* sqe, Pending& p) {
 
 }  // namespace
 
-Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
+Status IoRing::run(std::span<IoRequest> requests, unsigned depth,
+                   const std::function<void(std::size_t)>& on_done) {
   if (depth == 0) depth = 1;
   if (depth > queue_entries_) depth = queue_entries_;
   std::vector<Pending> pending(requests.size());
@@ -89,8 +90,10 @@ Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
   unsigned in_flight = 0;
   Status first_error;
   std::vector<Pending*> resubmit;
-  while (finished < requests.size()) {
-    // Fill the queue: resumed requests first, then new ones.
+  std::vector<std::size_t> done_now;          // finished in this round, not yet reported
+  std::vector<bool> reported(requests.size());
+  // Fills the queue: resumed requests first, then new ones.
+  auto fill = [&] {
     while (in_flight < depth && (!resubmit.empty() || next < requests.size())) {
       io_uring_sqe* sqe = io_uring_get_sqe(ring);
       if (!sqe) break;
@@ -104,6 +107,13 @@ Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
       prep(sqe, *p);
       ++in_flight;
     }
+  };
+  auto report = [&](std::size_t i) {
+    reported[i] = true;
+    if (on_done) on_done(i);
+  };
+  while (finished < requests.size()) {
+    fill();
     int rc = io_uring_submit_and_wait(ring, 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       // Requests already in the kernel still point at the callers' buffers and at `pending`:
@@ -111,6 +121,9 @@ Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
       // (SQEs still waiting in the submission queue never reached the kernel.)
       drain(in_flight - std::min(in_flight, io_uring_sq_ready(ring)));
       broken_ = true;  // the unsubmitted entries stay queued: this ring must not be reused
+      for (std::size_t i = 0; i < requests.size(); ++i) {
+        if (!reported[i]) report(i);  // -ECANCELED unless it had completed
+      }
       return Status::FromErrno("io_uring_submit", -rc);
     }
     io_uring_cqe* cqe;
@@ -126,6 +139,7 @@ Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
       } else if (res < 0) {
         p->req->result = res;
         ++finished;
+        done_now.push_back(static_cast<std::size_t>(p - pending.data()));
         if (first_error.ok()) {
           first_error = Status::FromErrno(
               std::string(p->req->write ? "write" : "read") + " at offset " +
@@ -136,6 +150,7 @@ Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
         // End of file before the request was satisfied: the device is smaller than we think.
         p->req->result = -EIO;
         ++finished;
+        done_now.push_back(static_cast<std::size_t>(p - pending.data()));
         if (first_error.ok()) {
           first_error = Status::IOError("short " + std::string(p->req->write ? "write" : "read") +
                                         " at offset " + std::to_string(p->req->offset + p->done));
@@ -147,10 +162,19 @@ Status IoRing::run(std::span<IoRequest> requests, unsigned depth) {
         } else {
           p->req->result = static_cast<std::int64_t>(p->done);
           ++finished;
+          done_now.push_back(static_cast<std::size_t>(p - pending.data()));
         }
       }
     }
     io_uring_cq_advance(ring, reaped);
+    if (!done_now.empty()) {
+      // Put the next requests in flight before the caller works on the finished ones, so the
+      // device is busy meanwhile.
+      fill();
+      if (in_flight > 0) (void)io_uring_submit(ring);
+      for (std::size_t i : done_now) report(i);
+      done_now.clear();
+    }
   }
   return first_error;
 }

@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -41,7 +42,10 @@ class IoRing {
   // Runs every request, keeping up to `depth` in flight, and fills in each result. Short transfers
   // are resumed where they stopped; EINTR/EAGAIN are retried. Returns the first failure (as a
   // Status naming the offset) or OK; each request's result says which ones failed.
-  Status run(std::span<IoRequest> requests, unsigned depth);
+  // `on_done(i)`, when given, is called (on this thread) as soon as requests[i] has finished,
+  // successfully or not, while later requests are still in flight.
+  Status run(std::span<IoRequest> requests, unsigned depth,
+             const std::function<void(std::size_t)>& on_done = {});
 
   // True after a failure that left completions undeliverable; such a ring is not reused.
   bool broken() const { return broken_; }

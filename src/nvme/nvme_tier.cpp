@@ -603,59 +603,75 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
     p.request = reqs.size();
     reqs.push_back(q);
   }
-  if (!reqs.empty()) {
-    Result<RingPool::Lease> ring = rings_.acquire();
-    if (!ring.ok()) {
-      for (IoRequest& q : reqs) q.result = -EIO;
+  // Blocks in memory are answered now; device reads are verified as each completes, while the
+  // rest of the batch is still in flight.
+  std::vector<std::size_t> plan_of_request(reqs.size());
+  for (std::size_t k = 0; k < plans.size(); ++k) {
+    if (plans[k].hold.buffer) {
+      finish_read(plans[k], items[plans[k].item].dst, nullptr, out[plans[k].item]);
     } else {
-      (void)(*ring)->run(reqs, config_.io_depth);
+      plan_of_request[plans[k].request] = k;
     }
   }
+  if (reqs.empty()) return;
+  Result<RingPool::Lease> ring = rings_.acquire();
+  if (!ring.ok()) {
+    for (IoRequest& q : reqs) q.result = -EIO;
+    for (std::size_t r = 0; r < reqs.size(); ++r) {
+      ReadPlan& p = plans[plan_of_request[r]];
+      finish_read(p, items[p.item].dst, &reqs[r], out[p.item]);
+    }
+    return;
+  }
+  (void)(*ring)->run(reqs, config_.io_depth, [&](std::size_t r) {
+    ReadPlan& p = plans[plan_of_request[r]];
+    finish_read(p, items[p.item].dst, &reqs[r], out[p.item]);
+  });
+}
 
-  for (ReadPlan& p : plans) {
-    GetResult& res = out[p.item];
-    std::span<std::byte> dst = items[p.item].dst;
-    EntryHeader h;
-    bool ok;
-    if (p.hold.buffer) {
-      const std::byte* at = p.hold.buffer + (p.loc.page % devices_->pages_per_region()) * kPageSize;
-      std::memcpy(&h, at, sizeof h);
-      ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
-      // The buffer is this process's own memory, written by put(): no checksum to verify.
-      if (ok) std::memcpy(dst.data(), at + kPageSize, p.loc.size);
-      memory_reads_.fetch_add(1, std::memory_order_relaxed);
-    } else if (reqs[p.request].result < 0) {
-      // The device or the system failed, not the entry: a miss this time, the entry stays.
-      read_errors_.fetch_add(1, std::memory_order_relaxed);
-      release_region(p.hold);
-      misses_.fetch_add(1, std::memory_order_relaxed);
-      res.status = Status::NotFound("nvme read failed: " + std::string(std::strerror(static_cast<int>(-reqs[p.request].result))));
-      continue;
-    } else {
-      std::memcpy(&h, p.header_page, sizeof h);
-      ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
-      if (!ok) header_mismatches_.fetch_add(1, std::memory_order_relaxed);
-      if (ok && p.tail_page) std::memcpy(dst.data() + p.direct_bytes, p.tail_page, p.loc.size - p.direct_bytes);
-      if (ok && !p.bounce.empty()) std::memcpy(dst.data(), p.bounce.data(), p.loc.size);
-      if (ok && block_checksum({dst.data(), p.loc.size}) != h.value_checksum) {
-        checksum_failures_.fetch_add(1, std::memory_order_relaxed);
-        ok = false;
-      }
-      bytes_read_.fetch_add(p.loc.size, std::memory_order_relaxed);
-    }
+// Verifies one read (from the region buffer when `req` is null, else from the device) and
+// answers it; releases its region.
+void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoRequest* req, GetResult& res) {
+  EntryHeader h;
+  bool ok;
+  if (!req) {
+    const std::byte* at = p.hold.buffer + (p.loc.page % devices_->pages_per_region()) * kPageSize;
+    std::memcpy(&h, at, sizeof h);
+    ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
+    // The buffer is this process's own memory, written by put(): no checksum to verify.
+    if (ok) std::memcpy(dst.data(), at + kPageSize, p.loc.size);
+    memory_reads_.fetch_add(1, std::memory_order_relaxed);
+  } else if (req->result < 0) {
+    // The device or the system failed, not the entry: a miss this time, the entry stays.
+    read_errors_.fetch_add(1, std::memory_order_relaxed);
     release_region(p.hold);
-    if (!ok) {
-      // Never hand out bytes that did not verify; forget the entry so it is not tried again.
-      drop_entry(p.id, p.loc.page);
-      misses_.fetch_add(1, std::memory_order_relaxed);
-      res.status = Status::NotFound("nvme entry failed verification");
-      continue;
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    res.status = Status::NotFound("nvme read failed: " + std::string(std::strerror(static_cast<int>(-req->result))));
+    return;
+  } else {
+    std::memcpy(&h, p.header_page, sizeof h);
+    ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
+    if (!ok) header_mismatches_.fetch_add(1, std::memory_order_relaxed);
+    if (ok && p.tail_page) std::memcpy(dst.data() + p.direct_bytes, p.tail_page, p.loc.size - p.direct_bytes);
+    if (ok && !p.bounce.empty()) std::memcpy(dst.data(), p.bounce.data(), p.loc.size);
+    if (ok && block_checksum({dst.data(), p.loc.size}) != h.value_checksum) {
+      checksum_failures_.fetch_add(1, std::memory_order_relaxed);
+      ok = false;
     }
-    hits_.fetch_add(1, std::memory_order_relaxed);
-    res.status = Status::Ok();
-    res.size = p.loc.size;
-    res.tier = Tier::kNvme;
+    bytes_read_.fetch_add(p.loc.size, std::memory_order_relaxed);
   }
+  release_region(p.hold);
+  if (!ok) {
+    // Never hand out bytes that did not verify; forget the entry so it is not tried again.
+    drop_entry(p.id, p.loc.page);
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    res.status = Status::NotFound("nvme entry failed verification");
+    return;
+  }
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  res.status = Status::Ok();
+  res.size = p.loc.size;
+  res.tier = Tier::kNvme;
 }
 
 bool NvmeTier::contains(const BlockId& id) { return index_.lookup(id, false).has_value(); }

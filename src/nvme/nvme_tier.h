@@ -142,6 +142,7 @@ class NvmeTier {
   // Readers.
   std::optional<RegionHold> hold_region(std::uint32_t region);
   void release_region(const RegionHold& hold);
+  void finish_read(ReadPlan& p, std::span<std::byte> dst, const IoRequest* req, GetResult& res);
   bool verify_header(const EntryHeader& h, const BlockId& id, std::uint32_t size, std::uint64_t seq) const;
   void drop_entry(const BlockId& id, std::uint64_t page);
 
