@@ -23,57 +23,22 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "dram/dram_tier.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "memory/aligned_buffer.h"
 
+using namespace kvtier::bench;  // die, parse_bytes, keys, median/percentile
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-[[noreturn]] void die(const std::string& msg) {
-  std::fprintf(stderr, "dram_tier_bench: %s\n", msg.c_str());
-  std::exit(1);
-}
-
-std::uint64_t parse_bytes(const std::string& s) {
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  std::string unit(end);
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.empty() || unit == "B") return static_cast<std::uint64_t>(v);
-  if (unit == "K" || unit == "KIB") return static_cast<std::uint64_t>(v * 1024);
-  if (unit == "M" || unit == "MIB") return static_cast<std::uint64_t>(v * 1024 * 1024);
-  if (unit == "G" || unit == "GIB") return static_cast<std::uint64_t>(v * 1024 * 1024 * 1024);
-  die("bad size: " + s);
-}
-
-std::uint64_t splitmix(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-kvtier::Key key_of(std::uint64_t i) {
-  std::uint64_t s = i * 0x2545F4914F6CDD1Dull + 11;
-  kvtier::Key k;
-  std::uint64_t a = splitmix(s), b = splitmix(s);
-  std::memcpy(k.bytes.data(), &a, 8);
-  std::memcpy(k.bytes.data() + 8, &b, 8);
-  return k;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  kvtier::bench::program_name() = "dram_tier_bench";
   std::uint64_t value_bytes = 1 * kvtier::kMiB;
   std::uint64_t working_set = 1 * kvtier::kGiB;
   int rounds = 7, passes = 3;
@@ -108,13 +73,13 @@ int main(int argc, char** argv) {
     auto* w = reinterpret_cast<std::uint64_t*>(ref.back().data());
     for (std::size_t j = 0; j < value_bytes / 8; ++j) w[j] = rng();
     std::vector<kvtier::dram::BlockRef> evicted;
-    kvtier::Status s = tier->put({kvtier::kDefaultNamespace, key_of(i)},
+    kvtier::Status s = tier->put({kvtier::kDefaultNamespace, numbered_key(i, 11)},
                                  ref.back().span().first(value_bytes), false, &evicted);
     if (!s.ok()) die("put " + std::to_string(i) + ": " + s.to_string());
     if (!evicted.empty()) die("the tier evicted a value; raise its capacity");
   }
   std::vector<kvtier::Key> keys(n);
-  for (std::uint64_t i = 0; i < n; ++i) keys[i] = key_of(i);
+  for (std::uint64_t i = 0; i < n; ++i) keys[i] = numbered_key(i, 11);
 
   kvtier::AlignedBuffer dst(value_bytes);
   std::memset(dst.data(), 0, dst.size());

@@ -44,35 +44,20 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "integrity/checksum.h"
 #include "memory/aligned_buffer.h"
 #include "nvme/nvme_tier.h"
 
+using namespace kvtier::bench;  // die, parse_bytes, keys, median/percentile
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using kvtier::kGiB;
 using kvtier::kMiB;
-
-[[noreturn]] void die(const std::string& msg) {
-  std::fprintf(stderr, "nvme_tier_bench: %s\n", msg.c_str());
-  std::exit(1);
-}
-
-// "4M", "64MiB", "4096", "4G" -> bytes.
-std::uint64_t parse_bytes(const std::string& s) {
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  std::string unit(end);
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.empty() || unit == "B") return static_cast<std::uint64_t>(v);
-  if (unit == "K" || unit == "KIB") return static_cast<std::uint64_t>(v * 1024);
-  if (unit == "M" || unit == "MIB") return static_cast<std::uint64_t>(v * 1024 * 1024);
-  if (unit == "G" || unit == "GIB") return static_cast<std::uint64_t>(v * 1024 * 1024 * 1024);
-  die("bad size: " + s);
-}
 
 struct Args {
   std::string mode;
@@ -127,23 +112,6 @@ Args parse_args(int argc, char** argv) {
     else die("unknown option " + k);
   }
   return a;
-}
-
-std::uint64_t splitmix(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Key i of the benchmark: uniform bytes, as SHA-256 chain keys are.
-kvtier::Key key_of(std::uint64_t i) {
-  std::uint64_t s = i * 0x2545F4914F6CDD1Dull + 7;
-  kvtier::Key k;
-  std::uint64_t a = splitmix(s), b = splitmix(s);
-  std::memcpy(k.bytes.data(), &a, 8);
-  std::memcpy(k.bytes.data() + 8, &b, 8);
-  return k;
 }
 
 // Whole values of `value_bytes` one region holds (entries plus the region summary).
@@ -351,7 +319,7 @@ int run_put(const Args& a) {
   for (std::uint64_t i = a.values; i < a.values + warm; ++i) {
     kvtier::AlignedBuffer& b = src[i % kSources];
     std::memcpy(b.data(), &i, sizeof i);
-    kvtier::Status s = tier->put({kvtier::kDefaultNamespace, key_of(i)}, b.span().first(a.value_bytes));
+    kvtier::Status s = tier->put({kvtier::kDefaultNamespace, numbered_key(i, 7)}, b.span().first(a.value_bytes));
     if (!s.ok()) die("warm-up put " + std::to_string(i) + ": " + s.to_string());
   }
   if (kvtier::Status s = tier->flush(); !s.ok()) die("flush: " + s.to_string());
@@ -380,7 +348,7 @@ int run_put(const Args& a) {
   for (std::uint64_t i = 0; i < a.values; ++i) {
     kvtier::AlignedBuffer& b = src[i % kSources];
     std::memcpy(b.data(), &i, sizeof i);
-    kvtier::Status s = tier->put({kvtier::kDefaultNamespace, key_of(i)}, b.span().first(a.value_bytes));
+    kvtier::Status s = tier->put({kvtier::kDefaultNamespace, numbered_key(i, 7)}, b.span().first(a.value_bytes));
     if (!s.ok()) die("put " + std::to_string(i) + ": " + s.to_string());
   }
   auto t_puts = Clock::now();
@@ -421,7 +389,7 @@ int run_get(const Args& a) {
   const std::uint64_t n = tier->entry_count();
   if (n == 0) die("the tier is empty");
   // Size of every value: take it from the index (all values have the same size).
-  std::optional<std::uint32_t> vs = tier->value_size({kvtier::kDefaultNamespace, key_of(0)});
+  std::optional<std::uint32_t> vs = tier->value_size({kvtier::kDefaultNamespace, numbered_key(0, 7)});
   if (!vs) die("key 0 is not in the tier");
   const std::uint64_t value_bytes = *vs;
   std::printf("nvme_tier_bench get: %" PRIu64 " values x %" PRIu64 " B, random batches of %u (get_many), "
@@ -445,7 +413,7 @@ int run_get(const Args& a) {
     while (!stop.load(std::memory_order_relaxed)) {
       for (std::uint32_t q = 0; q < a.qd; ++q) {
         which[q] = pick(rng);
-        items[q] = {key_of(which[q]), dst[q]};
+        items[q] = {numbered_key(which[q], 7), dst[q]};
       }
       tier->get_many(kvtier::kDefaultNamespace, items, out);
       for (std::uint32_t q = 0; q < a.qd; ++q) {
@@ -497,6 +465,7 @@ int run_get(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  kvtier::bench::program_name() = "nvme_tier_bench";
   Args a = parse_args(argc, argv);
   return a.mode == "put" ? run_put(a) : run_get(a);
 }

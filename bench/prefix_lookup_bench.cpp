@@ -34,46 +34,17 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "kvtier/store.h"
+
+using namespace kvtier::bench;  // die, parse_bytes, keys, median/percentile
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string g_data_dir;  // removed on exit, also on failure
-
-[[noreturn]] void die(const std::string& msg) {
-  std::fprintf(stderr, "prefix_lookup_bench: %s\n", msg.c_str());
-  if (!g_data_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(g_data_dir, ec);
-  }
-  std::exit(1);
-}
-
-std::uint64_t splitmix(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Uniform keys for the background and filler entries (never equal to chain keys in practice).
-kvtier::Key random_key(std::uint64_t& state) {
-  kvtier::Key k;
-  std::uint64_t a = splitmix(state), b = splitmix(state);
-  std::memcpy(k.bytes.data(), &a, 8);
-  std::memcpy(k.bytes.data() + 8, &b, 8);
-  return k;
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  std::size_t i = static_cast<std::size_t>(p * double(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
 
 struct Expect {
   std::size_t cached, in_dram, in_nvme;
@@ -82,6 +53,7 @@ struct Expect {
 }  // namespace
 
 int main(int argc, char** argv) {
+  kvtier::bench::program_name() = "prefix_lookup_bench";
   std::string dir = "./var/bench";
   std::size_t chain_len = 4096;
   std::size_t lookups = 2000;
@@ -126,7 +98,7 @@ int main(int argc, char** argv) {
   const std::uint64_t nvme_bytes =
       std::max<std::uint64_t>(512 * kvtier::kMiB, nvme_entries * entry_footprint / 10 * 11 + 256 * kvtier::kMiB);
   std::string data_dir = (std::filesystem::path(dir) / ("prefix-lookup-" + std::to_string(::getpid()))).string();
-  g_data_dir = data_dir;
+  kvtier::bench::cleanup_dir() = data_dir;
   kvtier::StoreConfig cfg;
   cfg.data_dir = data_dir;
   cfg.dram.capacity_bytes = dram_bytes;

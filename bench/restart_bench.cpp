@@ -33,40 +33,17 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "memory/aligned_buffer.h"
 #include "nvme/nvme_tier.h"
 
+using namespace kvtier::bench;  // die, parse_bytes, keys, median/percentile
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
-std::string g_data_dir;  // removed on exit by the parent, also on failure
-
-[[noreturn]] void die(const std::string& msg) {
-  std::fprintf(stderr, "restart_bench: %s\n", msg.c_str());
-  if (!g_data_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(g_data_dir, ec);
-  }
-  std::exit(1);
-}
-
-std::uint64_t splitmix(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-kvtier::Key key_of(std::uint64_t i) {
-  std::uint64_t s = i * 0x2545F4914F6CDD1Dull + 3;
-  kvtier::Key k;
-  std::uint64_t a = splitmix(s), b = splitmix(s);
-  std::memcpy(k.bytes.data(), &a, 8);
-  std::memcpy(k.bytes.data() + 8, &b, 8);
-  return k;
-}
 
 const char* mode_name(kvtier::nvme::RecoveryMode m) {
   switch (m) {
@@ -103,7 +80,7 @@ struct ChildReport {
   auto t0 = Clock::now();
   for (std::uint64_t i = 0; i < entries; ++i) {
     std::memcpy(value.data(), &i, sizeof i);  // every value differs, and names its key
-    kvtier::Status s = tier->put({kvtier::kDefaultNamespace, key_of(i)}, value.span().first(value_bytes));
+    kvtier::Status s = tier->put({kvtier::kDefaultNamespace, numbered_key(i, 3)}, value.span().first(value_bytes));
     if (!s.ok()) fail("put " + std::to_string(i) + ": " + s.to_string());
   }
   auto t1 = Clock::now();
@@ -127,7 +104,7 @@ std::uint64_t verify(kvtier::nvme::NvmeTier& tier, std::uint64_t entries, std::u
   std::uint64_t bad = 0;
   for (std::uint64_t n = 0; n < count; ++n) {
     std::uint64_t i = pick(rng);
-    kvtier::GetResult g = tier.get({kvtier::kDefaultNamespace, key_of(i)}, dst.span().first(value_bytes));
+    kvtier::GetResult g = tier.get({kvtier::kDefaultNamespace, numbered_key(i, 3)}, dst.span().first(value_bytes));
     std::uint64_t stamp = ~i;
     if (g.status.ok()) std::memcpy(&stamp, dst.data(), sizeof stamp);
     if (!g.status.ok() || g.size != value_bytes || stamp != i) ++bad;
@@ -138,6 +115,7 @@ std::uint64_t verify(kvtier::nvme::NvmeTier& tier, std::uint64_t entries, std::u
 }  // namespace
 
 int main(int argc, char** argv) {
+  kvtier::bench::program_name() = "restart_bench";
   std::string dir = "./var/bench";
   std::uint64_t entries = 1'000'000;
   std::uint64_t value_bytes = 4096;
@@ -157,7 +135,7 @@ int main(int argc, char** argv) {
   if (entries == 0) die("--entries must be > 0");
 
   const std::string data_dir = (std::filesystem::path(dir) / ("restart-" + std::to_string(::getpid()))).string();
-  g_data_dir = data_dir;
+  kvtier::bench::cleanup_dir() = data_dir;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(data_dir) / "nvme", ec);
   if (ec) die("cannot create " + data_dir + ": " + ec.message());
