@@ -235,7 +235,7 @@ TEST(ProtocolFrameReader, AnyChunkingGivesTheSameFrames) {
       std::uint64_t rng = seed;
       FrameReader reader = FrameReader::create(kind).value();
       StreamResult r = read_stream(reader, stream, [&] {
-        std::uint64_t v = testing::next_random(rng);
+        std::uint64_t v = testing::splitmix64(rng);
         return static_cast<std::size_t>(v % 4 == 0 ? v % 200 : v % 40) + 1;
       });
       ASSERT_EQ(r.frames, whole.frames) << "seed " << seed;
@@ -298,12 +298,12 @@ TEST(ProtocolFrameReader, StreamsDataUpToTheCapWithoutBuffering) {
     if (round % 2 == 0) {
       // As with recv() straight into the destination: consume_data only counts.
       std::uint64_t n = std::min<std::uint64_t>(reader.data_remaining(),
-                                                testing::next_random(rng) % chunk.size() + 1);
+                                                testing::splitmix64(rng) % chunk.size() + 1);
       reader.consume_data(n);
       moved += n;
     } else {
       // As with bytes already in the connection's input buffer: take_data hands them out.
-      std::size_t n = testing::next_random(rng) % chunk.size() + 1;
+      std::size_t n = testing::splitmix64(rng) % chunk.size() + 1;
       in = std::span<const std::byte>(chunk.data(), n);
       while (!in.empty() && reader.data_remaining() > 0) {
         std::span<const std::byte> d = reader.take_data(in);

@@ -18,7 +18,7 @@
 namespace kvtier::protocol {
 namespace {
 
-using testing::next_random;
+using testing::splitmix64;
 
 using testing::Tally;
 
@@ -27,8 +27,8 @@ std::string check_stream(FrameKind kind, std::span<const std::byte> bytes, std::
                          Tally& tally) {
   const std::uint64_t caps[] = {0, 64, 1 << 20, kDefaultMaxDataBytes};
   const std::uint32_t batches[] = {0, 1, 4, 1024, 0xffffffffu};
-  return testing::check_stream(kind, bytes, caps[next_random(rng) % 4],
-                               batches[next_random(rng) % 5], next_random(rng), tally);
+  return testing::check_stream(kind, bytes, caps[splitmix64(rng) % 4],
+                               batches[splitmix64(rng) % 5], splitmix64(rng), tally);
 }
 
 // Values that sit on the limits, written over header and meta fields.
@@ -49,41 +49,41 @@ void write_interesting(std::vector<std::byte>& b, std::size_t at, std::uint64_t&
                                   ~0ull,
                                   5,
                                   24};
-  std::uint64_t v = values[next_random(rng) % std::size(values)];
-  std::size_t width = std::size_t{1} << (next_random(rng) % 4);  // 1, 2, 4 or 8 bytes
+  std::uint64_t v = values[splitmix64(rng) % std::size(values)];
+  std::size_t width = std::size_t{1} << (splitmix64(rng) % 4);  // 1, 2, 4 or 8 bytes
   for (std::size_t i = 0; i < width && at + i < b.size(); ++i)
     b[at + i] = static_cast<std::byte>(v >> (8 * i));
 }
 
 std::vector<std::byte> mutate(std::vector<std::byte> b,
                               const std::vector<std::size_t>& frame_starts, std::uint64_t& rng) {
-  int edits = 1 + static_cast<int>(next_random(rng) % 4);
+  int edits = 1 + static_cast<int>(splitmix64(rng) % 4);
   for (int e = 0; e < edits; ++e) {
     if (b.empty()) break;
-    std::size_t at = next_random(rng) % b.size();
-    switch (next_random(rng) % 7) {
+    std::size_t at = splitmix64(rng) % b.size();
+    switch (splitmix64(rng) % 7) {
       case 0:
-        b[at] ^= static_cast<std::byte>(1u << (next_random(rng) % 8));
+        b[at] ^= static_cast<std::byte>(1u << (splitmix64(rng) % 8));
         break;
       case 1:
-        b[at] = static_cast<std::byte>(next_random(rng));
+        b[at] = static_cast<std::byte>(splitmix64(rng));
         break;
       case 2:
         b.resize(at);
         break;
       case 3: {
-        std::vector<std::byte> ins = testing::filler(1 + next_random(rng) % 8, next_random(rng));
+        std::vector<std::byte> ins = testing::filler(1 + splitmix64(rng) % 8, splitmix64(rng));
         b.insert(b.begin() + static_cast<std::ptrdiff_t>(at), ins.begin(), ins.end());
         break;
       }
       case 4:
         b.erase(b.begin() + static_cast<std::ptrdiff_t>(at),
                 b.begin() +
-                    static_cast<std::ptrdiff_t>(std::min(b.size(), at + 1 + next_random(rng) % 8)));
+                    static_cast<std::ptrdiff_t>(std::min(b.size(), at + 1 + splitmix64(rng) % 8)));
         break;
       case 5: {  // splice: copy a range of the stream to another place
-        std::size_t from = next_random(rng) % b.size();
-        std::size_t len = std::min<std::size_t>(b.size() - from, 1 + next_random(rng) % 64);
+        std::size_t from = splitmix64(rng) % b.size();
+        std::size_t len = std::min<std::size_t>(b.size() - from, 1 + splitmix64(rng) % 64);
         std::vector<std::byte> piece(b.begin() + static_cast<std::ptrdiff_t>(from),
                                      b.begin() + static_cast<std::ptrdiff_t>(from + len));
         b.insert(b.begin() + static_cast<std::ptrdiff_t>(at), piece.begin(), piece.end());
@@ -91,8 +91,8 @@ std::vector<std::byte> mutate(std::vector<std::byte> b,
       }
       case 6: {  // a header field or the first meta field of some frame
         const std::size_t offsets[] = {4, 5, 6, 16, 20, 24, 28, 32, 34, 36, 40, 48};
-        std::size_t start = frame_starts[next_random(rng) % frame_starts.size()];
-        write_interesting(b, start + offsets[next_random(rng) % std::size(offsets)], rng);
+        std::size_t start = frame_starts[splitmix64(rng) % frame_starts.size()];
+        write_interesting(b, start + offsets[splitmix64(rng) % std::size(offsets)], rng);
         break;
       }
     }
@@ -110,13 +110,13 @@ TEST(ProtocolFuzz, MutatedStreamsGiveFramesOrClearErrors) {
   const std::size_t heap_before = heap_in_use();
   std::size_t heap_peak = heap_before;
   for (int iter = 0; iter < 20000; ++iter) {
-    FrameKind kind = next_random(rng) % 2 ? FrameKind::kRequest : FrameKind::kResponse;
+    FrameKind kind = splitmix64(rng) % 2 ? FrameKind::kRequest : FrameKind::kResponse;
     const auto& pool = kind == FrameKind::kRequest ? requests : responses;
     std::vector<std::byte> stream;
     std::vector<std::size_t> starts;
-    int n = 1 + static_cast<int>(next_random(rng) % 4);
+    int n = 1 + static_cast<int>(splitmix64(rng) % 4);
     for (int i = 0; i < n; ++i) {
-      const auto& f = pool[next_random(rng) % pool.size()];
+      const auto& f = pool[splitmix64(rng) % pool.size()];
       starts.push_back(stream.size());
       stream.insert(stream.end(), f.frame.begin(), f.frame.end());
     }
@@ -140,16 +140,16 @@ TEST(ProtocolFuzz, RandomBytesGiveClearErrors) {
   std::uint64_t rng = 77;
   Tally tally;
   for (int iter = 0; iter < 5000; ++iter) {
-    std::vector<std::byte> bytes = testing::filler(next_random(rng) % 400, next_random(rng));
+    std::vector<std::byte> bytes = testing::filler(splitmix64(rng) % 400, splitmix64(rng));
     if (iter % 2 == 0 && bytes.size() >= kFrameHeaderBytes) {
       // Half get a plausible header start, so the random rest reaches the length and meta checks.
       const unsigned char start[] = {'K', 'V', 'T', 'P', 1};
       std::memcpy(bytes.data(), start, sizeof start);
-      bytes[5] = static_cast<std::byte>(next_random(rng) % (kMaxOpcode + 2));
-      bytes[6] = static_cast<std::byte>(next_random(rng) % 2);
+      bytes[5] = static_cast<std::byte>(splitmix64(rng) % (kMaxOpcode + 2));
+      bytes[6] = static_cast<std::byte>(splitmix64(rng) % 2);
       bytes[7] = std::byte{0};
     }
-    FrameKind kind = next_random(rng) % 2 ? FrameKind::kRequest : FrameKind::kResponse;
+    FrameKind kind = splitmix64(rng) % 2 ? FrameKind::kRequest : FrameKind::kResponse;
     std::string why = check_stream(kind, bytes, rng, tally);
     ASSERT_TRUE(why.empty()) << why << " at iteration " << iter;
 
@@ -161,7 +161,7 @@ TEST(ProtocolFuzz, RandomBytesGiveClearErrors) {
         f.header.flags = k == FrameKind::kResponse ? kFlagResponse : 0;
         f.header.meta_len = static_cast<std::uint32_t>(bytes.size());
         f.meta = bytes;
-        why = testing::check_meta(f, static_cast<std::uint32_t>(next_random(rng) % 8), tally);
+        why = testing::check_meta(f, static_cast<std::uint32_t>(splitmix64(rng) % 8), tally);
         ASSERT_TRUE(why.empty()) << why << " at iteration " << iter;
       }
     }

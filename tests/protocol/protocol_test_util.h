@@ -16,20 +16,16 @@
 #include "protocol/dispatch.h"
 #include "protocol/frame.h"
 #include "protocol/meta.h"
+#include "support/test_support.h"
 
 namespace kvtier::protocol::testing {
 
-inline std::uint64_t next_random(std::uint64_t& s) {
-  std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+using kvtier::testing::splitmix64;
 
 inline Key key_of(std::uint64_t n) {
   Key k;
   std::uint64_t s = n;
-  std::uint64_t a = next_random(s), b = next_random(s);
+  std::uint64_t a = splitmix64(s), b = splitmix64(s);
   std::memcpy(k.bytes.data(), &a, 8);
   std::memcpy(k.bytes.data() + 8, &b, 8);
   return k;
@@ -151,7 +147,7 @@ inline SampleFrame make_sample(std::uint64_t request_id, const T& message,
 
 inline std::vector<std::byte> filler(std::size_t n, std::uint64_t seed) {
   std::vector<std::byte> v(n);
-  for (auto& b : v) b = static_cast<std::byte>(next_random(seed));
+  for (auto& b : v) b = static_cast<std::byte>(splitmix64(seed));
   return v;
 }
 
@@ -268,7 +264,7 @@ inline std::string check_stream(FrameKind kind, std::span<const std::byte> bytes
                                 std::uint64_t chunk_seed, Tally& tally) {
   FrameReader reader = FrameReader::create(kind, max_data).value();
   StreamResult r = read_stream(
-      reader, bytes, [&] { return static_cast<std::size_t>(next_random(chunk_seed) % 64) + 1; },
+      reader, bytes, [&] { return static_cast<std::size_t>(splitmix64(chunk_seed) % 64) + 1; },
       /*keep_data=*/false);
   if (r.need_more_with_input) return "kNeedMore with input left";
   // The reader holds one header and a meta that grows with the bytes received, never more.
