@@ -35,19 +35,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::uint32_t max_batch = batches[(data[0] >> 3) & 7];
   std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data + 2), size - 2);
 
-  testing::Tally tally;
-  if (std::string why = testing::check_stream(kind, bytes, max_data, max_batch, data[1], tally);
+  kvtier::protocol::testing::Tally tally;
+  if (std::string why = kvtier::protocol::testing::check_stream(kind, bytes, max_data, max_batch, data[1], tally);
       !why.empty()) {
     fail(why);
   }
   if (bytes.size() <= kMaxMetaBytes) {
     for (std::uint8_t op = 1; op <= kMaxOpcode; ++op) {
-      testing::ParsedFrame f;
+      kvtier::protocol::testing::ParsedFrame f;
       f.header.opcode = static_cast<Opcode>(op);
       f.header.flags = kind == FrameKind::kResponse ? kFlagResponse : 0;
       f.header.meta_len = static_cast<std::uint32_t>(bytes.size());
       f.meta.assign(bytes.begin(), bytes.end());
-      if (std::string why = testing::check_meta(f, max_batch, tally); !why.empty()) fail(why);
+      if (std::string why = kvtier::protocol::testing::check_meta(f, max_batch, tally); !why.empty()) fail(why);
     }
   }
   return 0;

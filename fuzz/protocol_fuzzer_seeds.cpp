@@ -29,12 +29,12 @@ int main(int argc, char** argv) {
   // Control byte: bit 0 = response stream, bits 1-2 = data cap (3: 1 GiB), bits 3-5 = max_batch (3:
   // 1024).
   const unsigned char request_control = (3 << 1) | (3 << 3), response_control = request_control | 1;
-  for (const auto& f : testing::sample_requests())
+  for (const auto& f : kvtier::protocol::testing::sample_requests())
     write_seed(argv[1], n++, request_control, f.frame);
-  for (const auto& f : testing::sample_responses())
+  for (const auto& f : kvtier::protocol::testing::sample_responses())
     write_seed(argv[1], n++, response_control, f.frame);
-  write_seed(argv[1], n++, request_control, testing::concat(testing::sample_requests()));
-  write_seed(argv[1], n++, response_control, testing::concat(testing::sample_responses()));
+  write_seed(argv[1], n++, request_control, kvtier::protocol::testing::concat(kvtier::protocol::testing::sample_requests()));
+  write_seed(argv[1], n++, response_control, kvtier::protocol::testing::concat(kvtier::protocol::testing::sample_responses()));
   std::printf("%d seeds in %s\n", n, argv[1]);
   return 0;
 }
