@@ -168,8 +168,13 @@ int run_demo(const DemoOptions& o) {
     return 1;
   }
   Store& store = **opened;
+  double nvme_regions = 0, region_bytes = 0;
+  store.visit_counters([&](std::string_view name, double v, CounterKind) {
+    if (name == "nvme_regions") nvme_regions = v;
+    if (name == "nvme_region_bytes") region_bytes = v;
+  });
   std::printf("kvtier demo: store at %s opened in %.2f s (DRAM %s, NVMe %s; index %s)\n", config.data_dir.c_str(),
-              since(t_open), gib(config.dram.capacity_bytes).c_str(), gib(config.nvme.default_file_bytes).c_str(),
+              since(t_open), gib(config.dram.capacity_bytes).c_str(), gib(static_cast<std::uint64_t>(nvme_regions * region_bytes)).c_str(),
               store.recovery_summary().c_str());
   std::printf("workload: %u chat requests over %u sessions sharing %u system prompts (Zipf), %s layout, "
               "%u-token chunks = %.1f MiB blocks\n",
