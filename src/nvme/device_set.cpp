@@ -205,9 +205,4 @@ Status DeviceSet::sync() const {
   return Status::Ok();
 }
 
-std::string DeviceSet::describe() const {
-  return std::to_string(devices_.size()) + (devices_.size() == 1 ? " device, " : " devices, ") +
-         std::to_string(region_count()) + " regions of " + std::to_string(region_size_ >> 20) + " MiB";
-}
-
 }  // namespace kvtier::nvme

@@ -44,8 +44,6 @@ class DeviceSet {
   // fdatasync on every device.
   Status sync() const;
 
-  std::string describe() const;  // "2 devices, 126 regions of 64 MiB"
-
  private:
   DeviceSet() = default;
   struct Device {

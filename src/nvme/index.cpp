@@ -376,18 +376,6 @@ std::optional<Location> Index::remove_if_at(const BlockId& id, std::uint64_t pag
   return old;
 }
 
-bool Index::relocate_if_at(const BlockId& id, std::uint64_t old_page, const Location& new_loc) {
-  KVTIER_CHECK(new_loc.size > 0);
-  KVTIER_CHECK(new_loc.page <= kMaxIndexPage);
-  const IndexTag t = tag_of(id);
-  Shard& sh = *shards_[t.shard];
-  std::lock_guard<std::mutex> lock(sh.mu);
-  const std::uint64_t i = sh.find(t.tag);
-  if (i == sh.capacity || slot_page(sh.slots[i]) != old_page) return false;
-  sh.slots[i] = make_slot(t.tag, new_loc, new_loc.hits);
-  return true;
-}
-
 std::size_t Index::size() const {
   std::size_t total = 0;
   for (const auto& sh : shards_) {

@@ -65,9 +65,6 @@ class Index {
   // Removes only if the entry still sits at `page` (a reclaimed region must not drop a newer copy
   // written elsewhere). Returns the removed location.
   std::optional<Location> remove_if_at(const BlockId& id, std::uint64_t page);
-  // Moves an entry from old_page to new_loc only if it still sits at old_page (reinsertion).
-  // new_loc is stored as given, hits included (pass the hits to keep, or 0 to restart counting).
-  bool relocate_if_at(const BlockId& id, std::uint64_t old_page, const Location& new_loc);
 
   std::size_t size() const;
   // Bytes of memory the tables hold (slot arrays plus shard headers).

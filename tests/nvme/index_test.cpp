@@ -93,27 +93,12 @@ TEST(Index, RemoveIfAtOnlyActsAtMatchingPage) {
   EXPECT_FALSE(index.remove_if_at(a, 5).has_value());
 }
 
-TEST(Index, RelocateIfAtOnlyActsAtMatchingPage) {
-  Index index(4);
-  const BlockId a = id_of(KeyGen(4).key());
-  EXPECT_FALSE(index.relocate_if_at(a, 5, loc(9)));  // absent
-  index.insert(a, loc(5, 300));
-  EXPECT_FALSE(index.relocate_if_at(a, 6, loc(9)));
-  EXPECT_EQ(index.lookup(a, false), loc(5, 300));
-  EXPECT_TRUE(index.relocate_if_at(a, 5, Location{9, 300, 3}));
-  EXPECT_EQ(index.lookup(a, false), (Location{9, 300, 3}));
-  EXPECT_FALSE(index.relocate_if_at(a, 5, loc(11)));
-  EXPECT_EQ(index.size(), 1u);
-}
-
 TEST(IndexDeathTest, InsertChecksSizeAndPage) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   Index index(1);
   const BlockId a = id_of(KeyGen(18).key());
   EXPECT_DEATH(index.insert(a, loc(1, 0)), "invariant failed");
   EXPECT_DEATH(index.insert(a, loc(kMaxIndexPage + 1)), "invariant failed");
-  index.insert(a, loc(1));
-  EXPECT_DEATH(index.relocate_if_at(a, 1, loc(kMaxIndexPage + 1)), "invariant failed");
   EXPECT_DEATH(Index bad(3), "invariant failed");
 }
 
