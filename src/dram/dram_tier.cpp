@@ -109,6 +109,7 @@ class DramTierImpl final : public DramTier {
   DramGet get(const BlockId& id, std::span<std::byte> dst) override;
   BlockRef acquire(const BlockId& id) override;
   bool contains(const BlockId& id) override;
+  bool is_current(const BlockRef& ref) override;
   void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
   Status remove(const BlockId& id) override;
   Status pin(const BlockId& id, std::chrono::milliseconds lease) override;
@@ -404,6 +405,15 @@ bool DramTierImpl::contains(const BlockId& id) {
   index_.visit(id, BlockIndex::hash_of(id),
                [&](Block* found, BlockIndex::ShardStats&) { present = found != nullptr; });
   return present;
+}
+
+bool DramTierImpl::is_current(const BlockRef& ref) {
+  if (!ref.block_) return false;
+  bool current = false;
+  const Block* want = ref.block_;
+  index_.visit(want->id, want->hash,
+               [&](Block* found, BlockIndex::ShardStats&) { current = found == want; });
+  return current;
 }
 
 void DramTierImpl::probe(NamespaceId ns, std::span<const Key> keys,

@@ -102,6 +102,9 @@ class DramTier {
   virtual BlockRef acquire(const BlockId& id) = 0;
   // Presence without counting a hit.
   virtual bool contains(const BlockId& id) = 0;
+  // True when `ref` is still the block indexed under its id (not replaced, evicted or removed);
+  // counts no hit.
+  virtual bool is_current(const BlockRef& ref) = 0;
   // found[i] = 1 when (ns, keys[i]) is present, else 0; locks each shard once per call.
   virtual void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) = 0;
 

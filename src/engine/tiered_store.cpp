@@ -205,8 +205,8 @@ class TieredStore final : public Store {
       std::lock_guard<std::mutex> lock(stripe(ref.id()));
       // A newer version committed since the listing supersedes this one; it is not on NVMe yet
       // (its put removed the old copy), and writing the older bytes there would revive them.
-      dram::BlockRef current = dram_->acquire(ref.id());
-      if (current && current.value().data() != ref.value().data()) continue;
+      // (A block evicted since the listing is still written: its demotion may not be done.)
+      if (dram_->contains(ref.id()) && !dram_->is_current(ref)) continue;
       Status s = nvme_->put(ref.id(), ref.value());
       if (s.ok()) {
         dram_->set_on_nvme(ref);

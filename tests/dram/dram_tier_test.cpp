@@ -156,6 +156,20 @@ TEST(DramTier, ReplaceKeepsOldBytesForHeldRefs) {
   EXPECT_EQ(counters(*tier)["dram_allocated_blocks"], 1);
 }
 
+TEST(DramTier, IsCurrentTellsWhetherARefIsStillTheIndexedBlock) {
+  auto tier = make_tier(small_config(1 * kMiB));
+  ASSERT_TRUE(put_pattern(*tier, bid(1), 100, 3000).ok());
+  BlockRef first = tier->acquire(bid(1));
+  EXPECT_TRUE(tier->is_current(first));
+  ASSERT_TRUE(put_pattern(*tier, bid(1), 200, 3000).ok());
+  BlockRef second = tier->acquire(bid(1));
+  EXPECT_FALSE(tier->is_current(first)) << "replaced";
+  EXPECT_TRUE(tier->is_current(second));
+  ASSERT_TRUE(tier->remove(bid(1)).ok());
+  EXPECT_FALSE(tier->is_current(second)) << "removed";
+  EXPECT_FALSE(tier->is_current(BlockRef{}));
+}
+
 TEST(DramTier, RemoveUnlinksAndCounts) {
   auto tier = make_tier(small_config(1 * kMiB));
   ASSERT_TRUE(put_pattern(*tier, bid(1), 1, 5000).ok());
