@@ -154,6 +154,8 @@ class NvmeTier {
   void walk_region(const std::byte* region, std::uint64_t seq, std::vector<SummaryEntry>* entries);
   Status read_summary(std::uint32_t region, std::uint64_t seq, std::uint32_t summary_pages,
                       std::vector<SummaryEntry>* entries);
+  Status parse_summary(std::uint32_t region, std::uint64_t seq, std::uint32_t summary_pages,
+                       const std::byte* buf, std::vector<SummaryEntry>* entries) const;
   void write_summary_into(std::byte* region_buffer, const std::vector<SummaryEntry>& entries,
                           std::uint64_t seq, std::uint32_t* summary_pages) const;
 

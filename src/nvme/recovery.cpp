@@ -276,17 +276,25 @@ Status NvmeTier::read_summary(std::uint32_t region, std::uint64_t seq, std::uint
   Result<RingPool::Lease> ring = rings_.acquire();
   if (!ring.ok()) return ring.status();
   KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
+  return parse_summary(region, seq, summary_pages, buf.data(), entries);
+}
+
+// Checks a summary read into `buf` (its summary_pages pages, ending with the trailer) and copies
+// out its entries.
+Status NvmeTier::parse_summary(std::uint32_t region, std::uint64_t seq, std::uint32_t summary_pages,
+                               const std::byte* buf, std::vector<SummaryEntry>* entries) const {
+  const std::uint64_t size = std::uint64_t{summary_pages} * kPageSize;
   SummaryTrailer t;
-  if (!parse_trailer(buf.data() + buf.size(), devices_->format_id(), &t) || t.region_seq != seq ||
+  if (!parse_trailer(buf + size, devices_->format_id(), &t) || t.region_seq != seq ||
       t.summary_pages != summary_pages || summary_pages_for(t.entry_count) != summary_pages) {
     return Status::Corruption("region " + std::to_string(region) + " summary does not verify");
   }
   std::size_t bytes = std::size_t{t.entry_count} * sizeof(SummaryEntry);
-  if (block_checksum({buf.data(), bytes}) != t.entries_checksum) {
+  if (block_checksum({buf, bytes}) != t.entries_checksum) {
     return Status::Corruption("region " + std::to_string(region) + " summary entries do not verify");
   }
   entries->resize(t.entry_count);
-  if (bytes) std::memcpy(entries->data(), buf.data(), bytes);
+  if (bytes) std::memcpy(entries->data(), buf, bytes);
   return Status::Ok();
 }
 
@@ -319,9 +327,57 @@ Status NvmeTier::scan_regions() {
     std::uint32_t summary_pages;
   };
   std::vector<Found> found;
-  // The scan reads a region in full into a write buffer; none is in use before the flusher starts.
+  std::vector<bool> done(n);
+  // Sealed regions (first entry and trailer agree): read all their summaries in one batch.
+  {
+    std::vector<std::uint32_t> sealed;
+    std::vector<SummaryTrailer> trailers;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::byte* first = ends.data() + 2 * std::uint64_t{i} * kPageSize;
+      EntryHeader h0;
+      SummaryTrailer t;
+      if (parse_header(first, format_id, &h0) && parse_trailer(first + 2 * kPageSize, format_id, &t) &&
+          t.region_seq == h0.region_seq && t.summary_pages > 0 && t.summary_pages <= region_size_ / kPageSize) {
+        sealed.push_back(i);
+        trailers.push_back(t);
+      }
+    }
+    std::uint64_t total_pages = 0;
+    for (const SummaryTrailer& t : trailers) total_pages += t.summary_pages;
+    AlignedBuffer summaries(std::max<std::uint64_t>(total_pages, 1) * kPageSize);
+    std::vector<IoRequest> sreqs(sealed.size());
+    std::uint64_t at = 0;
+    for (std::size_t k = 0; k < sealed.size(); ++k) {
+      std::uint64_t bytes = std::uint64_t{trailers[k].summary_pages} * kPageSize;
+      DeviceExtent ext = devices_->locate(sealed[k], region_size_ - bytes);
+      sreqs[k].fd = ext.fd;
+      sreqs[k].offset = ext.offset;
+      sreqs[k].iov[0] = {summaries.data() + at, bytes};
+      sreqs[k].iov_count = 1;
+      at += bytes;
+    }
+    if (!sreqs.empty()) {
+      Result<RingPool::Lease> ring = rings_.acquire();
+      if (!ring.ok()) return ring.status();
+      (void)(*ring)->run(sreqs, std::max<unsigned>(config_.io_depth, 16));
+    }
+    at = 0;
+    for (std::size_t k = 0; k < sealed.size(); ++k) {
+      const SummaryTrailer& t = trailers[k];
+      Found f{sealed[k], t.region_seq, {}, t.summary_pages};
+      if (sreqs[k].result >= 0 &&
+          parse_summary(sealed[k], t.region_seq, t.summary_pages, summaries.data() + at, &f.entries).ok()) {
+        done[sealed[k]] = true;
+        found.push_back(std::move(f));
+      }
+      at += std::uint64_t{t.summary_pages} * kPageSize;
+    }
+  }
+  // The rest: damaged or being filled at the crash. The scan reads such a region in full into a
+  // write buffer; none is in use before the flusher starts.
   std::byte* scratch = buffers_[0].data();
   for (std::uint32_t i = 0; i < n; ++i) {
+    if (done[i]) continue;
     const std::byte* first = ends.data() + 2 * std::uint64_t{i} * kPageSize;
     const std::byte* last_end = first + 2 * kPageSize;
     EntryHeader h0;
