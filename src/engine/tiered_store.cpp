@@ -198,10 +198,14 @@ class TieredStore final : public Store {
   Status flush() override {
     if (closed_.load()) return Status::Closed("store is closed");
     if (!nvme_) return Status::Ok();
-    // Puts that began before this flush have their blocks in DRAM or their victims on NVMe.
+    // Puts that began before this flush have their blocks in DRAM (or on NVMe) now.
+    in_flight_.wait_for_earlier();
+    std::vector<dram::BlockRef> listed = dram_->blocks_not_on_nvme();
+    // A block missing from the list was evicted before it was taken, by a put that began before
+    // it: wait for that put to finish demoting. (Blocks evicted later are in the list.)
     in_flight_.wait_for_earlier();
     Status first_error;
-    for (dram::BlockRef& ref : dram_->blocks_not_on_nvme()) {
+    for (dram::BlockRef& ref : listed) {
       std::lock_guard<std::mutex> lock(stripe(ref.id()));
       // A newer version committed since the listing supersedes this one; it is not on NVMe yet
       // (its put removed the old copy), and writing the older bytes there would revive them.
