@@ -24,6 +24,7 @@
 #include "dram/block_index.h"
 #include "dram/s3fifo.h"
 #include "integrity/check.h"
+#include "metrics/counter_report.h"
 
 namespace kvtier::dram {
 
@@ -506,31 +507,27 @@ void DramTierImpl::visit_counters(const CounterVisitor& visitor) {
     std::lock_guard<std::mutex> lock(evict_mu_);
     sweep_expired_pins(now_ns());  // so that dram_pinned_bytes does not count expired leases
   }
-  auto count = [&](std::string_view name, std::uint64_t v) {
-    visitor(name, static_cast<double>(v), CounterKind::kCount);
-  };
-  auto gauge = [&](std::string_view name, double v) { visitor(name, v, CounterKind::kGauge); };
-  count("dram_hits", index_.hits());
-  count("dram_misses", index_.misses());
-  count("dram_inserts", get_relaxed(inserts_));
-  count("dram_evictions", get_relaxed(evictions_));
-  count("dram_evicted_bytes", get_relaxed(evicted_bytes_));
-  count("dram_removes", get_relaxed(removes_));
-  count("dram_replaces", get_relaxed(replaces_));
-  count("dram_pin_rejections", get_relaxed(pin_rejections_));
-  count("dram_no_space", get_relaxed(no_space_));
-  count("dram_buffer_reuses", live_.pool.reuses());
-  gauge("dram_bytes", static_cast<double>(get_relaxed(charged_bytes_)));
-  gauge("dram_blocks", static_cast<double>(get_relaxed(indexed_blocks_)));
-  gauge("dram_pinned_bytes", static_cast<double>(get_relaxed(pinned_bytes_)));
-  gauge("dram_capacity_bytes", static_cast<double>(capacity_));
+  report_count(visitor, "dram_hits", index_.hits());
+  report_count(visitor, "dram_misses", index_.misses());
+  report_count(visitor, "dram_inserts", get_relaxed(inserts_));
+  report_count(visitor, "dram_evictions", get_relaxed(evictions_));
+  report_count(visitor, "dram_evicted_bytes", get_relaxed(evicted_bytes_));
+  report_count(visitor, "dram_removes", get_relaxed(removes_));
+  report_count(visitor, "dram_replaces", get_relaxed(replaces_));
+  report_count(visitor, "dram_pin_rejections", get_relaxed(pin_rejections_));
+  report_count(visitor, "dram_no_space", get_relaxed(no_space_));
+  report_count(visitor, "dram_buffer_reuses", live_.pool.reuses());
+  report_gauge(visitor, "dram_bytes", static_cast<double>(get_relaxed(charged_bytes_)));
+  report_gauge(visitor, "dram_blocks", static_cast<double>(get_relaxed(indexed_blocks_)));
+  report_gauge(visitor, "dram_pinned_bytes", static_cast<double>(get_relaxed(pinned_bytes_)));
+  report_gauge(visitor, "dram_capacity_bytes", static_cast<double>(capacity_));
   // Memory actually held: indexed blocks, open reservations and blocks kept alive only by refs
   // (e.g. evicted blocks awaiting demotion), in 4 KiB-rounded allocation sizes.
-  gauge("dram_allocated_bytes",
+  report_gauge(visitor, "dram_allocated_bytes",
         static_cast<double>(live_.bytes.load(std::memory_order_relaxed)));
-  gauge("dram_allocated_blocks",
+  report_gauge(visitor, "dram_allocated_blocks",
         static_cast<double>(live_.blocks.load(std::memory_order_relaxed)));
-  gauge("dram_pooled_bytes", static_cast<double>(live_.pool.idle_bytes()));
+  report_gauge(visitor, "dram_pooled_bytes", static_cast<double>(live_.pool.idle_bytes()));
 }
 
 bool DramTierImpl::pin_active(Block* b, std::int64_t now) {

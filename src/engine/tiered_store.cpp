@@ -17,6 +17,7 @@
 #include "integrity/check.h"
 #include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
+#include "metrics/counter_report.h"
 #include "nvme/nvme_tier.h"
 
 namespace kvtier {
@@ -257,19 +258,16 @@ class TieredStore final : public Store {
   }
 
   void visit_counters(const CounterVisitor& v) override {
-    auto count = [&](std::string_view name, const std::atomic<std::uint64_t>& c) {
-      v(name, static_cast<double>(c.load(std::memory_order_relaxed)), CounterKind::kCount);
-    };
-    count("store_puts", puts_);
-    count("store_gets", gets_);
-    count("store_misses", misses_);
-    count("store_bytes_in", bytes_in_);
-    count("store_bytes_out", bytes_out_);
-    count("store_prefix_lookups", prefix_lookups_);
-    count("store_demotions", demotions_);
-    count("store_demotions_declined", demotions_declined_);
-    count("store_promotions", promotions_);
-    count("store_flush_skipped", flush_skipped_);
+    report_count(v, "store_puts", puts_);
+    report_count(v, "store_gets", gets_);
+    report_count(v, "store_misses", misses_);
+    report_count(v, "store_bytes_in", bytes_in_);
+    report_count(v, "store_bytes_out", bytes_out_);
+    report_count(v, "store_prefix_lookups", prefix_lookups_);
+    report_count(v, "store_demotions", demotions_);
+    report_count(v, "store_demotions_declined", demotions_declined_);
+    report_count(v, "store_promotions", promotions_);
+    report_count(v, "store_flush_skipped", flush_skipped_);
     dram_->visit_counters(v);
     if (nvme_) nvme_->visit_counters(v);
   }

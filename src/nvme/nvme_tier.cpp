@@ -8,6 +8,7 @@
 
 #include "integrity/check.h"
 #include "integrity/checksum.h"
+#include "metrics/counter_report.h"
 
 namespace kvtier::nvme {
 namespace {
@@ -707,32 +708,29 @@ std::optional<std::pair<int, std::uint64_t>> NvmeTier::TEST_value_extent(const B
 }
 
 void NvmeTier::visit_counters(const CounterVisitor& v) {
-  auto count = [&](std::string_view name, const std::atomic<std::uint64_t>& c) {
-    v(name, static_cast<double>(c.load(std::memory_order_relaxed)), CounterKind::kCount);
-  };
-  count("nvme_hits", hits_);
-  count("nvme_misses", misses_);
-  count("nvme_inserts", inserts_);
-  count("nvme_removes", removes_);
-  count("nvme_bytes_written", bytes_written_);
-  count("nvme_bytes_read", bytes_read_);
-  count("nvme_admission_rejected", admission_rejected_);
-  count("nvme_too_large", too_large_);
-  count("nvme_checksum_failures", checksum_failures_);
-  count("nvme_header_mismatches", header_mismatches_);
-  count("nvme_direct_reads", direct_reads_);
-  count("nvme_bounce_reads", bounce_reads_);
-  count("nvme_memory_reads", memory_reads_);
-  count("nvme_raced_reads", raced_reads_);
-  count("nvme_regions_reclaimed", regions_reclaimed_);
-  count("nvme_reclaimed_entries", reclaimed_entries_);
-  count("nvme_reinserted", reinserted_);
-  count("nvme_write_errors", write_errors_);
-  count("nvme_read_errors", read_errors_);
-  v("nvme_entries", static_cast<double>(index_.size()), CounterKind::kGauge);
-  v("nvme_index_bytes", static_cast<double>(index_.memory_bytes()), CounterKind::kGauge);
-  v("nvme_regions", static_cast<double>(regions_.size()), CounterKind::kGauge);
-  v("nvme_region_bytes", static_cast<double>(region_size_), CounterKind::kGauge);
+  report_count(v, "nvme_hits", hits_);
+  report_count(v, "nvme_misses", misses_);
+  report_count(v, "nvme_inserts", inserts_);
+  report_count(v, "nvme_removes", removes_);
+  report_count(v, "nvme_bytes_written", bytes_written_);
+  report_count(v, "nvme_bytes_read", bytes_read_);
+  report_count(v, "nvme_admission_rejected", admission_rejected_);
+  report_count(v, "nvme_too_large", too_large_);
+  report_count(v, "nvme_checksum_failures", checksum_failures_);
+  report_count(v, "nvme_header_mismatches", header_mismatches_);
+  report_count(v, "nvme_direct_reads", direct_reads_);
+  report_count(v, "nvme_bounce_reads", bounce_reads_);
+  report_count(v, "nvme_memory_reads", memory_reads_);
+  report_count(v, "nvme_raced_reads", raced_reads_);
+  report_count(v, "nvme_regions_reclaimed", regions_reclaimed_);
+  report_count(v, "nvme_reclaimed_entries", reclaimed_entries_);
+  report_count(v, "nvme_reinserted", reinserted_);
+  report_count(v, "nvme_write_errors", write_errors_);
+  report_count(v, "nvme_read_errors", read_errors_);
+  report_gauge(v, "nvme_entries", static_cast<double>(index_.size()));
+  report_gauge(v, "nvme_index_bytes", static_cast<double>(index_.memory_bytes()));
+  report_gauge(v, "nvme_regions", static_cast<double>(regions_.size()));
+  report_gauge(v, "nvme_region_bytes", static_cast<double>(region_size_));
 }
 
 }  // namespace kvtier::nvme

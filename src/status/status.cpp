@@ -1,6 +1,7 @@
 // Status names and formatting.
 #include "kvtier/status.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace kvtier {
