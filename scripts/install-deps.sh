@@ -9,6 +9,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   fio python3
+  python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest
+  redis-server iperf3
 )
 
 missing=()

@@ -1,0 +1,131 @@
+// Client: one connection to kvtierd, speaking the wire protocol of docs/PROTOCOL.md.
+//
+// Thread-safety: a Client is one connection and is NOT safe for concurrent use; give each thread
+// its own Client (connections are cheap; the daemon serves them from a few event-driven threads).
+// Distinct Clients may be used from any threads.
+//
+// Every call blocks until its response has arrived or ClientOptions::timeout passed. A timeout, a
+// broken connection or a response that does not parse closes the connection: every later call
+// returns Closed. Callers treat any error as a cache miss and recompute.
+//
+// Data path: get-like calls write into the caller's buffer. Same-node clients register shared
+// memory (register_shared_memory) and use get_many_shm / put_many_shm: the daemon reads and
+// writes the block bytes in that memory directly, and no value byte crosses the socket.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kvtier/key.h"
+#include "kvtier/status.h"
+#include "kvtier/store.h"
+
+namespace kvtier {
+
+struct ClientOptions {
+  // Where the daemon listens: "unix:PATH", "tcp:HOST:PORT", "HOST:PORT", or a path (contains a
+  // '/'). Default: the Unix socket of a daemon started in the current directory on its defaults.
+  std::string address = "unix:./var/kvtier/kvtierd.sock";
+  // The tenant's token. Required on TCP; may be empty on the Unix socket (default tenant).
+  std::string token;
+  // Shown in the daemon's logs. Default: "kvtier-client".
+  std::string client_name = "kvtier-client";
+  // Longest wait for one call's response (connect included). Default: 30 s.
+  std::chrono::milliseconds timeout{30'000};
+};
+
+// What the daemon announced in HELLO.
+struct ServerInfo {
+  std::uint16_t version = 0;
+  std::string tenant;                 // the tenant this connection acts as
+  std::uint64_t max_value_bytes = 0;  // largest value a PUT may carry
+  std::uint32_t max_batch = 0;        // most items in one LOOKUP / *_MANY
+  std::uint64_t max_data_bytes = 0;   // most data bytes in one frame
+};
+
+// A memfd mapped by this process and registered with the daemon on one connection. Values are
+// placed at offsets inside it; 4 KiB-aligned offsets let NVMe reads land in it with O_DIRECT.
+// Owned by the Client that registered it and valid while that Client lives.
+struct SharedRegion {
+  std::uint32_t id = 0;  // the daemon's region id on this connection
+  std::span<std::byte> memory;
+};
+
+struct ShmGet {
+  Key key;
+  std::uint64_t offset = 0;    // where in the region the value goes
+  std::uint64_t capacity = 0;  // bytes available there
+};
+struct ShmPut {
+  Key key;
+  std::uint64_t offset = 0;  // where in the region the value is
+  std::uint64_t size = 0;
+};
+
+class Client {
+ public:
+  // Connects and performs HELLO. InvalidArgument for a malformed address or a refused token
+  // (with the daemon's message), IOError when nothing listens there.
+  static Result<std::unique_ptr<Client>> connect(const ClientOptions& options);
+
+  virtual ~Client() = default;
+
+  virtual const ServerInfo& server_info() const = 0;
+
+  // Round trip; the daemon echoes `payload` (<= 1 KiB).
+  virtual Status ping(std::string_view payload = {}) = 0;
+
+  virtual Status put(const Key& key, std::span<const std::byte> value) = 0;
+  // GetResult as from Store::get (tier is kNone: the daemon does not say where it was found).
+  virtual GetResult get(const Key& key, std::span<std::byte> dst) = 0;
+  // The longest cached prefix of `chain`, in one round trip.
+  virtual Result<PrefixMatch> lookup(std::span<const Key> chain) = 0;
+  // Batch forms, one round trip each: out[i] answers items[i]. The returned Status is the whole
+  // request's (a connection error, or a batch above max_batch); per-item results go to `out`.
+  virtual Status put_many(std::span<const PutItem> items, std::span<Status> out) = 0;
+  virtual Status get_many(std::span<const GetItem> items, std::span<GetResult> out) = 0;
+  virtual Status remove(const Key& key) = 0;
+  virtual Status pin(const Key& key, std::chrono::milliseconds lease) = 0;
+  virtual Status unpin(const Key& key) = 0;
+  // Every counter of the daemon, in the Prometheus text format (the same as HTTP /metrics).
+  virtual Result<std::string> stats() = 0;
+
+  // Creates a sealed memfd of `bytes` (rounded up to 4 KiB), maps it and registers it with the
+  // daemon. Unix socket only (InvalidArgument on TCP).
+  virtual Result<SharedRegion> register_shared_memory(std::size_t bytes) = 0;
+  virtual Status get_many_shm(const SharedRegion& region, std::span<const ShmGet> items,
+                              std::span<GetResult> out) = 0;
+  virtual Status put_many_shm(const SharedRegion& region, std::span<const ShmPut> items,
+                              std::span<Status> out) = 0;
+
+  // Pipelining: queue requests, then run() sends them all without waiting for responses (reading
+  // responses while it writes, so neither side stalls) and collects every answer. Requests are
+  // answered in order. Results of queued calls are valid after run() returns OK.
+  class Pipeline {
+   public:
+    virtual ~Pipeline() = default;
+    // Each returns the request's index for the accessors below. Buffers must outlive run().
+    virtual std::size_t put(const Key& key, std::span<const std::byte> value) = 0;
+    virtual std::size_t get(const Key& key, std::span<std::byte> dst) = 0;
+    virtual std::size_t lookup(std::span<const Key> chain) = 0;
+    virtual std::size_t remove(const Key& key) = 0;
+    // Sends everything queued and waits for every response. The returned Status is a connection
+    // error; per-request results are below.
+    virtual Status run() = 0;
+    virtual const Status& status(std::size_t index) const = 0;         // any request
+    virtual const GetResult& get_result(std::size_t index) const = 0;  // a get
+    virtual const PrefixMatch& lookup_result(std::size_t index) const = 0;  // a lookup
+    virtual std::size_t size() const = 0;
+  };
+  // A new, empty pipeline on this connection. The Client must outlive it and must not be used
+  // for other calls while run() is in progress.
+  virtual std::unique_ptr<Pipeline> pipeline() = 0;
+};
+
+}  // namespace kvtier

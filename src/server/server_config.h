@@ -1,0 +1,88 @@
+// Configuration of kvtierd: its listeners, limits and tenants (ServerConfig), and the whole daemon
+// config file (DaemonConfig = the engine's StoreConfig plus [server] and [[tenants]]).
+// docs/CONFIG.md lists every key. Only a config whose validate() returned OK reaches the server.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kvtier/config.h"
+#include "kvtier/key.h"
+#include "kvtier/status.h"
+
+namespace kvtier::server {
+
+// The tenant every Unix-socket connection without a token acts as. Its namespace is 0
+// (kDefaultNamespace), the one embedded users of the Store use.
+inline constexpr std::string_view kDefaultTenantName = "default";
+
+struct TenantConfig {
+  // [A-Za-z0-9_.-], 1..64 characters, unique. "default" configures the default tenant.
+  std::string name;
+  // The secret a client presents in HELLO. At least 16 bytes; unique across tenants. Empty is
+  // allowed only for "default" (then kvtierd uses, or creates, <data_dir>/auth-token). May be
+  // given instead as token_file (read at start, surrounding whitespace trimmed). Default: empty.
+  std::string token;
+  // Bytes the tenant may hold in any one tier (DRAM, NVMe); a PUT that would pass it is
+  // answered `rejected`. 0 = no quota. Default: 0.
+  std::uint64_t quota_bytes = 0;
+  // The namespace its blocks live under, on every tier and across restarts: changing it orphans
+  // the tenant's blocks. Default (0 here): derived from the name (FNV-1a, never 0); "default" is
+  // always namespace 0.
+  NamespaceId namespace_id = 0;
+};
+
+struct ServerConfig {
+  // Unix stream socket, mode 0660. Empty: "<data_dir>/kvtierd.sock". "off" disables it.
+  std::string unix_socket;
+  // TCP listener "HOST:PORT" ("[::1]:PORT" for IPv6). "off" disables it. Default:
+  // "127.0.0.1:7420".
+  std::string tcp_listen = "127.0.0.1:7420";
+  // HTTP listener for Prometheus /metrics. "off" disables it. Default: "127.0.0.1:7421".
+  std::string metrics_listen = "127.0.0.1:7421";
+  // Whether tcp_listen and metrics_listen may name a non-loopback address. Default: false.
+  bool allow_non_loopback = false;
+  // Event-driven I/O threads serving connections. Default: 2.
+  std::uint32_t io_threads = 2;
+  // Connections open at once; more are accepted and closed at once. Default: 1024.
+  std::uint32_t max_connections = 1024;
+  // Most items in one LOOKUP or *_MANY request. Default: 16384 (a 4,096-chunk chain fits).
+  std::uint32_t max_batch = 16384;
+  // Most data bytes in one frame (a PUT_MANY's values together). Default: 1 GiB.
+  std::uint64_t max_frame_data_bytes = 1 * kGiB;
+  // Response bytes a connection may have queued before the daemon stops reading its requests
+  // (backpressure on pipelining clients). Default: 64 MiB.
+  std::uint64_t max_queued_response_bytes = 64 * kMiB;
+  // Shared memory one connection may register. Default: 64 GiB in at most 64 regions.
+  std::uint64_t max_shm_bytes_per_connection = 64 * kGiB;
+  std::uint32_t max_shm_regions_per_connection = 64;
+  // A connection must complete HELLO within this. Default: 10 s.
+  std::chrono::milliseconds hello_timeout{10'000};
+  // On SIGTERM, the longest wait for in-flight requests before closing anyway. Default: 30 s.
+  std::chrono::milliseconds shutdown_timeout{30'000};
+  // "debug", "info", "warn" or "error". Default: "info".
+  std::string log_level = "info";
+  std::vector<TenantConfig> tenants;
+
+  Status validate() const;
+};
+
+// A daemon config file: the engine's keys at the top level and in [dram] / [nvme] (as
+// load_store_config_file reads them), plus [server] and [[tenants]].
+struct DaemonConfig {
+  StoreConfig store;
+  ServerConfig server;
+
+  // The daemon's defaults: StoreConfig's, with data_dir "./var/kvtier".
+  static DaemonConfig defaults();
+  Status validate() const;
+};
+
+Result<DaemonConfig> parse_daemon_config_toml(std::string_view toml_text,
+                                              std::string source = "<config>");
+Result<DaemonConfig> load_daemon_config_file(const std::string& path);
+
+}  // namespace kvtier::server
