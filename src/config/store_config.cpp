@@ -32,23 +32,25 @@
 //
 // A "size" is a non-negative integer of bytes or a string such as "64MiB" or "1GB"
 // (config/size_parse.h). Numbers may be integers or floats; counts must be integers. Unknown keys,
-// wrong types and negative counts are errors that name the key and its line:column. The parsed
-// config must pass StoreConfig::validate() before it is returned.
+// wrong types and negative counts are errors that name the key and its line:column (the field
+// rules are config/toml_fields.h, shared with the daemon's file). The parsed config must pass
+// StoreConfig::validate() before it is returned. A daemon config file ([server], [[tenants]]) is
+// rejected here with a message saying so; the daemon reads the same engine keys through
+// read_store_config_fields (config/store_config_toml.h).
 #include "kvtier/config.h"
 
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <span>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
-#include <toml++/toml.h>
-
-#include "config/size_parse.h"
+#include "config/store_config_toml.h"
+#include "config/toml_fields.h"
 
 namespace kvtier {
 namespace {
@@ -58,8 +60,6 @@ namespace {
 constexpr std::uint64_t kSuperblockBytes = 4096;
 constexpr std::uint64_t kIoAlign = 4096;
 constexpr std::uint64_t kMaxValueBytes = 4 * kGiB - 1;
-// A config file larger than this is not a config file.
-constexpr std::size_t kMaxConfigFileBytes = 1 << 20;
 
 std::string num(std::uint64_t v) { return std::to_string(v); }
 std::string num(double v) {
@@ -183,285 +183,131 @@ constexpr std::string_view kNvmeKeys[] = {"devices",           "default_file_byt
                                           "write_budget_mb_s", "write_budget_burst_s",
                                           "index_shards",      "format_foreign_devices"};
 constexpr std::string_view kDeviceKeys[] = {"path", "size_bytes"};
+// Top-level keys of the daemon's file (src/server/server_config.h) that the engine alone rejects.
+constexpr std::string_view kDaemonOnlyKeys[] = {"server", "tenants"};
 
-std::string_view type_name(toml::node_type t) {
-  switch (t) {
-    case toml::node_type::none: return "nothing";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-  }
-  return "an unknown type";
+Status read_dram(TomlFieldReader& r, const toml::table& t, DramConfig& d) {
+  KVTIER_RETURN_IF_ERROR(r.check_keys(t, "dram", kDramKeys));
+  KVTIER_RETURN_IF_ERROR(r.read_size(t, "dram", "capacity_bytes", d.capacity_bytes));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "dram", "shards", d.shards));
+  KVTIER_RETURN_IF_ERROR(r.read_double(t, "dram", "small_queue_fraction", d.small_queue_fraction));
+  KVTIER_RETURN_IF_ERROR(r.read_double(t, "dram", "max_pinned_fraction", d.max_pinned_fraction));
+  std::uint64_t lease_ms = static_cast<std::uint64_t>(d.max_lease.count());
+  KVTIER_RETURN_IF_ERROR(
+      r.read_count(t, "dram", "max_lease_ms", std::numeric_limits<std::int64_t>::max(), lease_ms));
+  d.max_lease = std::chrono::milliseconds(static_cast<std::int64_t>(lease_ms));
+  return Status::Ok();
 }
 
-// Reads one parsed document into a StoreConfig, remembering where each key was so that a
-// validation error can point at its line.
-class Reader {
- public:
-  explicit Reader(std::string source) : source_(std::move(source)) {}
-
-  Status read(const toml::table& root, StoreConfig& cfg) {
-    KVTIER_RETURN_IF_ERROR(check_keys(root, "", kRootKeys));
-    KVTIER_RETURN_IF_ERROR(read_string(root, "", "data_dir", cfg.data_dir));
-    KVTIER_RETURN_IF_ERROR(read_size(root, "", "max_value_bytes", cfg.max_value_bytes));
-    KVTIER_RETURN_IF_ERROR(read_bool(root, "", "promote_on_nvme_hit", cfg.promote_on_nvme_hit));
-    const toml::table* dram = nullptr;
-    KVTIER_RETURN_IF_ERROR(get_table(root, "", "dram", dram));
-    if (dram != nullptr) KVTIER_RETURN_IF_ERROR(read_dram(*dram, cfg.dram));
-    const toml::table* nvme = nullptr;
-    KVTIER_RETURN_IF_ERROR(get_table(root, "", "nvme", nvme));
-    if (nvme != nullptr) KVTIER_RETURN_IF_ERROR(read_nvme(*nvme, cfg.nvme));
-    return Status::Ok();
+Status read_reclaim(TomlFieldReader& r, const toml::table& t, ReclaimPolicy& out) {
+  std::string name;
+  const bool present = t.get("reclaim") != nullptr;
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, "nvme", "reclaim", name));
+  if (!present) return Status::Ok();
+  if (name == "fifo") {
+    out = ReclaimPolicy::kFifo;
+  } else if (name == "lru") {
+    out = ReclaimPolicy::kLru;
+  } else {
+    return Status::InvalidArgument(r.at(*t.get("reclaim")) + "nvme.reclaim = \"" + name +
+                                   "\" is invalid: must be \"fifo\" or \"lru\"");
   }
+  return Status::Ok();
+}
 
-  // "<source>:<line>:<col>: " for the key that a validation message starts with, when the file
-  // set it; "<source>: " otherwise.
-  std::string locate(const std::string& message) const {
-    const std::string field = message.substr(0, message.find_first_of(" ="));
-    auto it = where_.find(field);
-    return it != where_.end() ? at(it->second) : source_ + ": ";
-  }
-
- private:
-  Status read_dram(const toml::table& t, DramConfig& d) {
-    KVTIER_RETURN_IF_ERROR(check_keys(t, "dram", kDramKeys));
-    KVTIER_RETURN_IF_ERROR(read_size(t, "dram", "capacity_bytes", d.capacity_bytes));
-    KVTIER_RETURN_IF_ERROR(read_u32(t, "dram", "shards", d.shards));
-    KVTIER_RETURN_IF_ERROR(read_double(t, "dram", "small_queue_fraction", d.small_queue_fraction));
-    KVTIER_RETURN_IF_ERROR(read_double(t, "dram", "max_pinned_fraction", d.max_pinned_fraction));
-    std::uint64_t lease_ms = static_cast<std::uint64_t>(d.max_lease.count());
-    KVTIER_RETURN_IF_ERROR(
-        read_count(t, "dram", "max_lease_ms", std::numeric_limits<std::int64_t>::max(), lease_ms));
-    d.max_lease = std::chrono::milliseconds(static_cast<std::int64_t>(lease_ms));
-    return Status::Ok();
-  }
-
-  Status read_nvme(const toml::table& t, NvmeConfig& n) {
-    KVTIER_RETURN_IF_ERROR(check_keys(t, "nvme", kNvmeKeys));
-    KVTIER_RETURN_IF_ERROR(read_size(t, "nvme", "default_file_bytes", n.default_file_bytes));
-    KVTIER_RETURN_IF_ERROR(read_size(t, "nvme", "region_size", n.region_size));
-    KVTIER_RETURN_IF_ERROR(read_u32(t, "nvme", "write_buffers", n.write_buffers));
-    KVTIER_RETURN_IF_ERROR(read_size(t, "nvme", "write_io_bytes", n.write_io_bytes));
-    KVTIER_RETURN_IF_ERROR(read_u32(t, "nvme", "io_depth", n.io_depth));
-    KVTIER_RETURN_IF_ERROR(read_reclaim(t, n.reclaim));
-    KVTIER_RETURN_IF_ERROR(read_u32(t, "nvme", "reinsert_min_hits", n.reinsert_min_hits));
-    KVTIER_RETURN_IF_ERROR(read_double(t, "nvme", "write_budget_mb_s", n.write_budget_mb_s));
-    KVTIER_RETURN_IF_ERROR(read_double(t, "nvme", "write_budget_burst_s", n.write_budget_burst_s));
-    KVTIER_RETURN_IF_ERROR(read_u32(t, "nvme", "index_shards", n.index_shards));
-    KVTIER_RETURN_IF_ERROR(
-        read_bool(t, "nvme", "format_foreign_devices", n.format_foreign_devices));
-    return read_devices(t, n.devices);
-  }
-
-  Status read_devices(const toml::table& t, std::vector<NvmeDeviceConfig>& devices) {
-    const toml::node* node = t.get("devices");
-    if (node == nullptr) return Status::Ok();
-    const toml::array* array = node->as_array();
-    if (array == nullptr) {
-      return type_error(*node, "nvme.devices", "an array of tables ([[nvme.devices]])");
+Status read_devices(TomlFieldReader& r, const toml::table& t,
+                    std::vector<NvmeDeviceConfig>& devices) {
+  if (t.get("devices") == nullptr) return Status::Ok();
+  std::vector<const toml::table*> tables;
+  KVTIER_RETURN_IF_ERROR(
+      r.get_table_array(t, "nvme", "devices", "a table with path and size_bytes", tables));
+  devices.clear();
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    const toml::table& table = *tables[i];
+    const std::string path = "nvme.devices[" + std::to_string(i) + "]";
+    NvmeDeviceConfig device;
+    KVTIER_RETURN_IF_ERROR(r.check_keys(table, path, kDeviceKeys));
+    KVTIER_RETURN_IF_ERROR(r.read_string(table, path, "path", device.path));
+    KVTIER_RETURN_IF_ERROR(r.read_size(table, path, "size_bytes", device.size_bytes));
+    if (table.get("path") == nullptr) {
+      return Status::InvalidArgument(r.at(table.source()) + path + ".path is missing: every " +
+                                     "device needs a path");
     }
-    devices.clear();
-    for (std::size_t i = 0; i < array->size(); ++i) {
-      const toml::node& element = *array->get(i);
-      const std::string path = "nvme.devices[" + std::to_string(i) + "]";
-      const toml::table* table = element.as_table();
-      if (table == nullptr) {
-        return type_error(element, path, "a table with path and size_bytes");
-      }
-      NvmeDeviceConfig device;
-      KVTIER_RETURN_IF_ERROR(check_keys(*table, path, kDeviceKeys));
-      KVTIER_RETURN_IF_ERROR(read_string(*table, path, "path", device.path));
-      KVTIER_RETURN_IF_ERROR(read_size(*table, path, "size_bytes", device.size_bytes));
-      if (table->get("path") == nullptr) {
-        return Status::InvalidArgument(at(table->source()) + path + ".path is missing: every " +
-                                       "device needs a path");
-      }
-      devices.push_back(std::move(device));
+    devices.push_back(std::move(device));
+  }
+  return Status::Ok();
+}
+
+Status read_nvme(TomlFieldReader& r, const toml::table& t, NvmeConfig& n) {
+  KVTIER_RETURN_IF_ERROR(r.check_keys(t, "nvme", kNvmeKeys));
+  KVTIER_RETURN_IF_ERROR(r.read_size(t, "nvme", "default_file_bytes", n.default_file_bytes));
+  KVTIER_RETURN_IF_ERROR(r.read_size(t, "nvme", "region_size", n.region_size));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "nvme", "write_buffers", n.write_buffers));
+  KVTIER_RETURN_IF_ERROR(r.read_size(t, "nvme", "write_io_bytes", n.write_io_bytes));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "nvme", "io_depth", n.io_depth));
+  KVTIER_RETURN_IF_ERROR(read_reclaim(r, t, n.reclaim));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "nvme", "reinsert_min_hits", n.reinsert_min_hits));
+  KVTIER_RETURN_IF_ERROR(r.read_double(t, "nvme", "write_budget_mb_s", n.write_budget_mb_s));
+  KVTIER_RETURN_IF_ERROR(r.read_double(t, "nvme", "write_budget_burst_s", n.write_budget_burst_s));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "nvme", "index_shards", n.index_shards));
+  KVTIER_RETURN_IF_ERROR(
+      r.read_bool(t, "nvme", "format_foreign_devices", n.format_foreign_devices));
+  return read_devices(r, t, n.devices);
+}
+
+// The engine's file is not the daemon's: [server] and [[tenants]] there are a mistake (a daemon
+// file given to an engine-only program), said plainly instead of as a bare unknown key.
+Status reject_daemon_sections(const TomlFieldReader& r, const toml::table& root) {
+  for (std::string_view key : kDaemonOnlyKeys) {
+    const toml::node* node = root.get(key);
+    if (node == nullptr) continue;
+    std::string allowed;
+    for (std::string_view a : kRootKeys) {
+      if (!allowed.empty()) allowed += ", ";
+      allowed += a;
     }
-    return Status::Ok();
+    return Status::InvalidArgument(
+        r.at(*node) + "unknown key \"" + std::string(key) +
+        "\" (allowed at the top level: " + allowed +
+        "): [server] and [[tenants]] belong to the daemon's config file, which this reader of "
+        "the engine's config does not accept; use it with kvtier serve "
+        "(load_daemon_config_file), or remove those sections");
   }
+  return Status::Ok();
+}
 
-  Status read_reclaim(const toml::table& t, ReclaimPolicy& out) {
-    std::string name;
-    const bool present = t.get("reclaim") != nullptr;
-    KVTIER_RETURN_IF_ERROR(read_string(t, "nvme", "reclaim", name));
-    if (!present) return Status::Ok();
-    if (name == "fifo") {
-      out = ReclaimPolicy::kFifo;
-    } else if (name == "lru") {
-      out = ReclaimPolicy::kLru;
-    } else {
-      return Status::InvalidArgument(at(*t.get("reclaim")) + "nvme.reclaim = \"" + name +
-                                     "\" is invalid: must be \"fifo\" or \"lru\"");
-    }
-    return Status::Ok();
-  }
+}  // namespace
 
-  // Rejects every key of `t` that is not in `allowed`, so a typo is an error, not a default.
-  Status check_keys(const toml::table& t, std::string_view prefix,
-                    std::span<const std::string_view> allowed) {
-    for (auto&& [key, value] : t) {
-      bool known = false;
-      for (std::string_view a : allowed) known = known || key.str() == a;
-      if (known) continue;
-      std::string list;
-      for (std::string_view a : allowed) {
-        if (!list.empty()) list += ", ";
-        list += a;
-      }
-      const std::string section =
-          prefix.empty() ? "at the top level" : "in [" + std::string(prefix) + "]";
-      return Status::InvalidArgument(at(key.source()) + "unknown key \"" + join(prefix, key.str()) +
-                                     "\" (allowed " + section + ": " + list + ")");
-    }
-    return Status::Ok();
-  }
+Status read_store_config_fields(TomlFieldReader& reader, const toml::table& root,
+                                std::span<const std::string_view> extra_root_keys,
+                                StoreConfig& cfg) {
+  std::vector<std::string_view> allowed(std::begin(kRootKeys), std::end(kRootKeys));
+  allowed.insert(allowed.end(), extra_root_keys.begin(), extra_root_keys.end());
+  KVTIER_RETURN_IF_ERROR(reader.check_keys(root, "", allowed));
+  KVTIER_RETURN_IF_ERROR(reader.read_string(root, "", "data_dir", cfg.data_dir));
+  KVTIER_RETURN_IF_ERROR(reader.read_size(root, "", "max_value_bytes", cfg.max_value_bytes));
+  KVTIER_RETURN_IF_ERROR(
+      reader.read_bool(root, "", "promote_on_nvme_hit", cfg.promote_on_nvme_hit));
+  const toml::table* dram = nullptr;
+  KVTIER_RETURN_IF_ERROR(reader.get_table(root, "", "dram", dram));
+  if (dram != nullptr) KVTIER_RETURN_IF_ERROR(read_dram(reader, *dram, cfg.dram));
+  const toml::table* nvme = nullptr;
+  KVTIER_RETURN_IF_ERROR(reader.get_table(root, "", "nvme", nvme));
+  if (nvme != nullptr) KVTIER_RETURN_IF_ERROR(read_nvme(reader, *nvme, cfg.nvme));
+  return Status::Ok();
+}
 
-  Status get_table(const toml::table& t, std::string_view prefix, std::string_view key,
-                   const toml::table*& out) {
-    const toml::node* node = t.get(key);
-    if (node == nullptr) return Status::Ok();
-    out = node->as_table();
-    if (out == nullptr) return type_error(*node, join(prefix, key), "a table");
-    return Status::Ok();
-  }
+namespace {
 
-  Status read_string(const toml::table& t, std::string_view prefix, std::string_view key,
-                     std::string& out) {
-    const toml::node* node = find(t, prefix, key);
-    if (node == nullptr) return Status::Ok();
-    const auto* v = node->as_string();
-    if (v == nullptr) return type_error(*node, join(prefix, key), "a string");
-    out = v->get();
-    return Status::Ok();
-  }
-
-  Status read_bool(const toml::table& t, std::string_view prefix, std::string_view key, bool& out) {
-    const toml::node* node = find(t, prefix, key);
-    if (node == nullptr) return Status::Ok();
-    const auto* v = node->as_boolean();
-    if (v == nullptr) return type_error(*node, join(prefix, key), "true or false");
-    out = v->get();
-    return Status::Ok();
-  }
-
-  // A number: integer or float.
-  Status read_double(const toml::table& t, std::string_view prefix, std::string_view key,
-                     double& out) {
-    const toml::node* node = find(t, prefix, key);
-    if (node == nullptr) return Status::Ok();
-    if (const auto* i = node->as_integer()) {
-      out = static_cast<double>(i->get());
-    } else if (const auto* f = node->as_floating_point()) {
-      out = f->get();
-    } else {
-      return type_error(*node, join(prefix, key), "a number");
-    }
-    return Status::Ok();
-  }
-
-  // A non-negative integer no larger than `max`.
-  Status read_count(const toml::table& t, std::string_view prefix, std::string_view key,
-                    std::uint64_t max, std::uint64_t& out) {
-    const toml::node* node = find(t, prefix, key);
-    if (node == nullptr) return Status::Ok();
-    const auto* v = node->as_integer();
-    if (v == nullptr) return type_error(*node, join(prefix, key), "an integer");
-    const std::int64_t value = v->get();
-    if (value < 0) {
-      return Status::InvalidArgument(at(*node) + join(prefix, key) + " = " + std::to_string(value) +
-                                     " is invalid: must not be negative");
-    }
-    if (static_cast<std::uint64_t>(value) > max) {
-      return Status::InvalidArgument(at(*node) + join(prefix, key) + " = " + std::to_string(value) +
-                                     " is invalid: must be at most " + std::to_string(max));
-    }
-    out = static_cast<std::uint64_t>(value);
-    return Status::Ok();
-  }
-
-  Status read_u32(const toml::table& t, std::string_view prefix, std::string_view key,
-                  std::uint32_t& out) {
-    std::uint64_t v = out;
-    KVTIER_RETURN_IF_ERROR(
-        read_count(t, prefix, key, std::numeric_limits<std::uint32_t>::max(), v));
-    out = static_cast<std::uint32_t>(v);
-    return Status::Ok();
-  }
-
-  // A byte count: a non-negative integer or a string such as "64MiB".
-  Status read_size(const toml::table& t, std::string_view prefix, std::string_view key,
-                   std::uint64_t& out) {
-    const toml::node* node = t.get(key);
-    if (node != nullptr && node->is_string()) {
-      find(t, prefix, key);
-      Result<std::uint64_t> size = parse_byte_size(node->as_string()->get());
-      if (!size.ok()) {
-        return Status::InvalidArgument(at(*node) + join(prefix, key) + ": " +
-                                       size.status().message());
-      }
-      out = *size;
-      return Status::Ok();
-    }
-    if (node != nullptr && !node->is_integer()) {
-      return type_error(*node, join(prefix, key),
-                        "a number of bytes (an integer, or a string such as \"64MiB\")");
-    }
-    return read_count(t, prefix, key, std::numeric_limits<std::uint64_t>::max(), out);
-  }
-
-  // The node under `key`, or null; remembers where it is for validation messages.
-  const toml::node* find(const toml::table& t, std::string_view prefix, std::string_view key) {
-    const toml::node* node = t.get(key);
-    if (node != nullptr) where_[join(prefix, key)] = node->source();
-    return node;
-  }
-
-  Status type_error(const toml::node& node, std::string_view field, std::string_view expected) {
-    return Status::InvalidArgument(at(node) + std::string(field) + ": expected " +
-                                   std::string(expected) + ", got " +
-                                   std::string(type_name(node.type())));
-  }
-
-  static std::string join(std::string_view prefix, std::string_view key) {
-    return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
-  }
-
-  std::string at(const toml::node& node) const { return at(node.source()); }
-  std::string at(const toml::source_region& r) const {
-    return source_ + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column) +
-           ": ";
-  }
-
-  std::string source_;
-  std::unordered_map<std::string, toml::source_region> where_;
-};
-
-Result<StoreConfig> parse_config(std::string_view text, std::string source) {
-  try {
-    toml::table root = toml::parse(text, source);
-    Reader reader(source);
-    StoreConfig cfg;
-    KVTIER_RETURN_IF_ERROR(reader.read(root, cfg));
-    Status valid = cfg.validate();
-    if (!valid.ok()) {
-      return Status::InvalidArgument(reader.locate(valid.message()) + valid.message());
-    }
-    return cfg;
-  } catch (const toml::parse_error& e) {
-    const toml::source_position& p = e.source().begin;
-    return Status::InvalidArgument(source + ":" + std::to_string(p.line) + ":" +
-                                   std::to_string(p.column) +
-                                   ": TOML syntax error: " + std::string(e.description()));
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(source + ": cannot read the config: " + e.what());
-  }
+Result<StoreConfig> parse_config(std::string_view text, const std::string& source) {
+  TomlFieldReader reader(source);
+  StoreConfig cfg;
+  KVTIER_RETURN_IF_ERROR(read_toml_document(text, source, [&](const toml::table& root) {
+    KVTIER_RETURN_IF_ERROR(reject_daemon_sections(reader, root));
+    return read_store_config_fields(reader, root, {}, cfg);
+  }));
+  KVTIER_RETURN_IF_ERROR(reader.located(cfg.validate()));
+  return cfg;
 }
 
 }  // namespace
@@ -471,23 +317,9 @@ Result<StoreConfig> parse_store_config_toml(std::string_view toml_text) {
 }
 
 Result<StoreConfig> load_store_config_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Status::FromErrno("cannot open config file " + path, errno);
-  std::string text;
-  char buf[8192];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
-    text.append(buf, n);
-    if (text.size() > kMaxConfigFileBytes) {
-      std::fclose(f);
-      return Status::InvalidArgument("config file " + path + " is larger than 1 MiB");
-    }
-  }
-  const int err = errno;
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) return Status::FromErrno("cannot read config file " + path, err);
-  return parse_config(text, path);
+  Result<std::string> text = read_config_file_text(path);
+  if (!text.ok()) return text.status();
+  return parse_config(*text, path);
 }
 
 }  // namespace kvtier

@@ -1,0 +1,110 @@
+// Typed fields out of a parsed TOML document, for every kvtier config file (the engine's
+// StoreConfig, the daemon's [server] and [[tenants]]): one set of rules for types, sizes, negative
+// numbers and unknown keys, and one "file:line:column: " prefix on every error, so that all config
+// files report mistakes the same way (docs/CONFIG.md, "Rules that apply to the whole file").
+//
+// Internal to src/: it exposes toml++ types, which are a private dependency of the library.
+//
+// Thread-safety: a TomlFieldReader is used by one thread at a time (it records where each field
+// it read was, for validation messages).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "kvtier/status.h"
+
+namespace kvtier {
+
+// A config file larger than this is not a config file.
+inline constexpr std::size_t kMaxConfigFileBytes = 1 << 20;
+
+// Reads fields of one document. A field is named by its dotted path ("dram.shards",
+// "tenants[2].token"): `prefix` is the path of the table the key is in ("" at the top level).
+// Every read_* leaves `out` unchanged when the key is absent (absent = keep the default), returns
+// InvalidArgument "<source>:<line>:<col>: <field>: expected ..., got ..." on a wrong type, and
+// remembers where the key was so that locate() can point a later validation error at it.
+class TomlFieldReader {
+ public:
+  explicit TomlFieldReader(std::string source) : source_(std::move(source)) {}
+
+  const std::string& source() const { return source_; }
+
+  // Rejects every key of `t` that is not in `allowed`, so a typo is an error, not a default:
+  // "unknown key "<prefix.key>" (allowed in [<prefix>]: a, b, c)".
+  Status check_keys(const toml::table& t, std::string_view prefix,
+                    std::span<const std::string_view> allowed);
+
+  // `out` = the table under `key`, or null when absent; a type error when it is not a table.
+  Status get_table(const toml::table& t, std::string_view prefix, std::string_view key,
+                   const toml::table*& out);
+  // The tables of an array of tables ([[prefix.key]]); `out` is left empty when the key is absent.
+  // A key that is not an array, or an element that is not a table, is a type error; the element
+  // error names "<prefix.key>[i]" and says it should be `element_description`.
+  Status get_table_array(const toml::table& t, std::string_view prefix, std::string_view key,
+                         std::string_view element_description,
+                         std::vector<const toml::table*>& out);
+
+  Status read_string(const toml::table& t, std::string_view prefix, std::string_view key,
+                     std::string& out);
+  Status read_bool(const toml::table& t, std::string_view prefix, std::string_view key, bool& out);
+  // A number: integer or float.
+  Status read_double(const toml::table& t, std::string_view prefix, std::string_view key,
+                     double& out);
+  // A non-negative integer no larger than `max`.
+  Status read_count(const toml::table& t, std::string_view prefix, std::string_view key,
+                    std::uint64_t max, std::uint64_t& out);
+  Status read_u32(const toml::table& t, std::string_view prefix, std::string_view key,
+                  std::uint32_t& out);
+  // A byte count: a non-negative integer or a string such as "64MiB" (config/size_parse.h).
+  Status read_size(const toml::table& t, std::string_view prefix, std::string_view key,
+                   std::uint64_t& out);
+
+  // Remembers `where` as the place `field` was set, for a field that is not read by a read_*
+  // (a value taken from elsewhere, or a table whose missing keys a validation error may name).
+  void remember(const std::string& field, const toml::source_region& where) {
+    where_[field] = where;
+  }
+
+  Status type_error(const toml::node& node, std::string_view field, std::string_view expected);
+
+  // "<source>:<line>:<col>: " for the field that a validation message starts with (its text up
+  // to the first ' ' or '='), when the file set it. Otherwise the nearest enclosing table that
+  // was remember()ed ("tenants[1].token" falls back to "tenants[1]"), else "<source>: ".
+  std::string locate(const std::string& message) const;
+  // `s` with locate()'s prefix, or OK.
+  Status located(const Status& s) const;
+
+  std::string at(const toml::node& node) const { return at(node.source()); }
+  std::string at(const toml::source_region& r) const;
+
+  static std::string join(std::string_view prefix, std::string_view key) {
+    return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+  }
+
+ private:
+  // The node under `key`, or null; remembers where it is for validation messages.
+  const toml::node* find(const toml::table& t, std::string_view prefix, std::string_view key);
+
+  std::string source_;
+  std::unordered_map<std::string, toml::source_region> where_;
+};
+
+// Parses `text` (named `source` in messages) as TOML and hands the document to `read`. A syntax
+// error is InvalidArgument "<source>:<line>:<col>: TOML syntax error: ..."; toml++ throws, and
+// nothing thrown leaves this function.
+Status read_toml_document(std::string_view text, const std::string& source,
+                          const std::function<Status(const toml::table& root)>& read);
+
+// The whole text of a config file: IOError "cannot open config file <path>: <errno text>" (or
+// "cannot read ..."), InvalidArgument when it is larger than kMaxConfigFileBytes.
+Result<std::string> read_config_file_text(const std::string& path);
+
+}  // namespace kvtier
