@@ -12,5 +12,6 @@ namespace kvtier::cli {
 using CommandRunner = std::function<int()>;
 
 void add_demo_command(CLI::App& app, CommandRunner* run);
+void add_serve_command(CLI::App& app, CommandRunner* run);
 
 }  // namespace kvtier::cli

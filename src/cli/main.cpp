@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   kvtier::cli::CommandRunner run;
   kvtier::cli::add_demo_command(app, &run);
+  kvtier::cli::add_serve_command(app, &run);
   CLI11_PARSE(app, argc, argv);
   return run ? run() : 2;
 }

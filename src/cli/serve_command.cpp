@@ -1,0 +1,135 @@
+// `kvtier serve`: runs kvtierd in the foreground. Embedded defaults (data under ./var/kvtier, Unix
+// socket in the data dir, TCP on 127.0.0.1:7420, /metrics on 127.0.0.1:7421), overridden by a
+// TOML config file (--config, docs/CONFIG.md), overridden in turn by the flags given.
+// SIGTERM or SIGINT: stop accepting, finish in-flight requests, flush, persist the index, exit 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "config/size_parse.h"
+#include "server/server.h"
+#include "server/server_config.h"
+
+namespace kvtier::cli {
+namespace {
+
+// Flags given on the command line; unset ones leave the config file's (or the default) value.
+struct ServeOptions {
+  std::string config_file;
+  std::optional<std::string> data_dir, unix_socket, tcp_listen, metrics_listen, log_level;
+  std::optional<std::string> dram_bytes, nvme_bytes, max_value_bytes;
+  std::optional<std::uint32_t> io_threads, max_connections;
+  bool allow_non_loopback = false;
+};
+
+Status apply_size(const std::optional<std::string>& flag, const char* name, std::uint64_t& out) {
+  if (!flag) return Status::Ok();
+  Result<std::uint64_t> v = parse_byte_size(*flag);
+  if (!v.ok()) return Status::InvalidArgument(std::string(name) + ": " + v.status().message());
+  out = *v;
+  return Status::Ok();
+}
+
+Result<server::DaemonConfig> build_config(const ServeOptions& o) {
+  server::DaemonConfig c = server::DaemonConfig::defaults();
+  if (!o.config_file.empty()) {
+    Result<server::DaemonConfig> file = server::load_daemon_config_file(o.config_file);
+    if (!file.ok()) return file.status();
+    c = std::move(file).value();
+  }
+  if (o.data_dir) c.store.data_dir = *o.data_dir;
+  if (o.unix_socket) c.server.unix_socket = *o.unix_socket;
+  if (o.tcp_listen) c.server.tcp_listen = *o.tcp_listen;
+  if (o.metrics_listen) c.server.metrics_listen = *o.metrics_listen;
+  if (o.log_level) c.server.log_level = *o.log_level;
+  if (o.io_threads) c.server.io_threads = *o.io_threads;
+  if (o.max_connections) c.server.max_connections = *o.max_connections;
+  if (o.allow_non_loopback) c.server.allow_non_loopback = true;
+  KVTIER_RETURN_IF_ERROR(apply_size(o.dram_bytes, "--dram-bytes", c.store.dram.capacity_bytes));
+  KVTIER_RETURN_IF_ERROR(apply_size(o.nvme_bytes, "--nvme-bytes", c.store.nvme.default_file_bytes));
+  KVTIER_RETURN_IF_ERROR(apply_size(o.max_value_bytes, "--max-value-bytes", c.store.max_value_bytes));
+  KVTIER_RETURN_IF_ERROR(c.validate());
+  return c;
+}
+
+// Logs go to stderr as logfmt lines: ts=... level=... event=... key=value.
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("kvtierd");
+  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+int run_serve(const ServeOptions& o) {
+  Result<server::DaemonConfig> config = build_config(o);
+  if (!config.ok()) {
+    std::fprintf(stderr, "kvtier serve: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  setup_logging(config->server.log_level);
+  // Signals are taken by sigwait below: block them before any thread starts, so every thread
+  // inherits the mask and none is interrupted. Writes to a closed socket fail with EPIPE
+  // (MSG_NOSIGNAL), but SIGPIPE is ignored too in case a library writes without it.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Result<std::unique_ptr<server::Server>> server = server::Server::start(*config);
+  if (!server.ok()) {
+    spdlog::error("event=start_failed error=\"{}\"", server.status().to_string());
+    std::fprintf(stderr, "kvtier serve: %s\n", server.status().to_string().c_str());
+    return server.status().code() == StatusCode::kBusy ? 4 : 1;
+  }
+  spdlog::info("event=ready pid={} data_dir={}", ::getpid(), config->store.data_dir);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->stop();
+  Status closed = (*server)->wait();
+  if (!closed.ok()) {
+    spdlog::error("event=stopped error=\"{}\"", closed.to_string());
+    return 1;
+  }
+  spdlog::info("event=stopped msg=\"flushed, index persisted\"");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, CommandRunner* run) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "run the kvtier daemon (kvtierd) in the foreground; SIGTERM stops it cleanly");
+  cmd->add_option("--config", o->config_file, "TOML daemon config (docs/CONFIG.md); flags override it");
+  cmd->add_option("--data-dir", o->data_dir, "where kvtier keeps its files (default ./var/kvtier)");
+  cmd->add_option("--unix-socket", o->unix_socket,
+                  "Unix socket path, or \"off\" (default <data-dir>/kvtierd.sock)");
+  cmd->add_option("--tcp-listen", o->tcp_listen,
+                  "TCP HOST:PORT, or \"off\" (default 127.0.0.1:7420; port 0 picks one)");
+  cmd->add_option("--metrics-listen", o->metrics_listen,
+                  "HTTP /metrics HOST:PORT, or \"off\" (default 127.0.0.1:7421)");
+  cmd->add_flag("--allow-non-loopback", o->allow_non_loopback,
+                "allow listening on addresses other than loopback");
+  cmd->add_option("--io-threads", o->io_threads, "event-driven I/O threads (default 2)");
+  cmd->add_option("--max-connections", o->max_connections, "connections at once (default 1024)");
+  cmd->add_option("--dram-bytes", o->dram_bytes, "DRAM tier capacity, e.g. 8GiB (default 1GiB)");
+  cmd->add_option("--nvme-bytes", o->nvme_bytes,
+                  "size of the NVMe data file under the data dir, e.g. 100GiB; 0 disables "
+                  "(default 4GiB)");
+  cmd->add_option("--max-value-bytes", o->max_value_bytes, "largest value a PUT may carry (default 256MiB)");
+  cmd->add_option("--log-level", o->log_level, "debug, info, warn or error (default info)");
+  cmd->callback([o, run] { *run = [o] { return run_serve(*o); }; });
+}
+
+}  // namespace kvtier::cli

@@ -1,0 +1,249 @@
+// Connection (see connection.h): socket I/O and framing. What each operation does is in
+// request_handler.cpp.
+#include "server/connection.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "protocol/dispatch.h"
+#include "server/request_handler.h"
+
+namespace kvtier::server {
+
+namespace {
+// Socket reads land here first (headers, meta, small values); larger value bytes go straight into
+// the value's buffer once the buffered part is used up.
+constexpr std::size_t kInputBufferBytes = 256 * 1024;
+// Per readiness event, at most this much is read from one connection before the loop moves on,
+// so one client streaming a huge value does not starve the others on its thread.
+constexpr std::size_t kReadBudgetBytes = 8 * 1024 * 1024;
+// File descriptors one connection may have waiting for SHM_REGISTER; more are closed.
+constexpr std::size_t kMaxReceivedFds = 4;
+}  // namespace
+
+Connection::Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context)
+    : fd_(std::move(fd)),
+      context_(context),
+      reader_(std::move(protocol::FrameReader::create(protocol::FrameKind::kRequest,
+                                                      context.config.max_frame_data_bytes))
+                  .value()),
+      input_(kInputBufferBytes),
+      output_(context.buffers),
+      accepted_at_(std::chrono::steady_clock::now()) {
+  session_.transport = transport;
+  session_.peer = std::move(peer);
+  context_.metrics.connections_open.fetch_add(1, std::memory_order_relaxed);
+}
+
+Connection::~Connection() {
+  context_.metrics.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  context_.metrics.queued_response_bytes.fetch_sub(static_cast<std::int64_t>(reported_queued_),
+                                                   std::memory_order_relaxed);
+  context_.metrics.shm_regions.fetch_sub(static_cast<std::int64_t>(session_.regions.size()),
+                                         std::memory_order_relaxed);
+  context_.metrics.shm_region_bytes.fetch_sub(static_cast<std::int64_t>(session_.region_bytes),
+                                              std::memory_order_relaxed);
+}
+
+bool Connection::output_full() const {
+  return output_.queued_bytes() >= context_.config.max_queued_response_bytes;
+}
+
+std::uint32_t Connection::interest() const {
+  std::uint32_t events = 0;
+  if (!close_after_flush_ && !peer_closed_ && !output_full()) events |= EPOLLIN;
+  if (!output_.empty()) events |= EPOLLOUT;
+  return events;
+}
+
+bool Connection::hello_overdue(std::chrono::steady_clock::time_point now) const {
+  return session_.tenant == nullptr && now - accepted_at_ > context_.config.hello_timeout;
+}
+
+bool Connection::quiescent() const {
+  // pending_.header is set from a frame's header until the frame is done.
+  return output_.empty() && input_begin_ == input_end_ &&
+         pending_.header.opcode == protocol::Opcode::kNone;
+}
+
+bool Connection::on_events(std::uint32_t events) {
+  if (events & (EPOLLERR)) return false;
+  if (events & EPOLLIN) {
+    std::size_t budget = kReadBudgetBytes;
+    while (budget > 0 && !close_after_flush_ && !output_full()) {
+      std::int64_t got = read_socket();
+      if (got < 0) {
+        peer_closed_ = true;
+        break;
+      }
+      process_input();
+      if (got == 0) break;
+      budget -= std::min<std::size_t>(budget, static_cast<std::size_t>(got));
+    }
+  }
+  // Output first, then the input that was waiting for room in it.
+  for (int round = 0; round < 2; ++round) {
+    Result<std::uint64_t> sent = output_.send_to(fd_.get());
+    if (!sent.ok()) return false;
+    context_.metrics.count(context_.metrics.bytes_sent, *sent);
+    if (round == 0 && !close_after_flush_ && !output_full()) process_input();
+  }
+  std::int64_t delta = static_cast<std::int64_t>(output_.queued_bytes()) -
+                       static_cast<std::int64_t>(reported_queued_);
+  context_.metrics.queued_response_bytes.fetch_add(delta, std::memory_order_relaxed);
+  reported_queued_ = output_.queued_bytes();
+  // After an error or the peer's EOF, stay only to deliver what is queued (a half-closed peer
+  // still reads; a gone one makes the next send fail).
+  if (close_after_flush_ || peer_closed_) return !output_.empty();
+  return true;
+}
+
+std::int64_t Connection::read_socket() {
+  if (input_begin_ == input_end_) input_begin_ = input_end_ = 0;
+  // In the data phase with nothing buffered, value bytes go straight to their buffer.
+  std::byte* dst = input_.data() + input_end_;
+  std::size_t room = input_.size() - input_end_;
+  bool direct = false;
+  if (input_begin_ == input_end_ && reader_.data_remaining() > 0 && !pending_.discard_data &&
+      !pending_.data.empty()) {
+    dst = pending_.data.data() + pending_.data_have;
+    room = static_cast<std::size_t>(reader_.data_remaining());
+    direct = true;
+  }
+  if (room == 0) {
+    // The buffer holds a partial frame at its end: move it to the front.
+    std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
+    input_end_ -= input_begin_;
+    input_begin_ = 0;
+    dst = input_.data() + input_end_;
+    room = input_.size() - input_end_;
+  }
+  iovec iov{dst, room};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxReceivedFds)];
+  if (session_.transport == Transport::kUnix) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  ssize_t n;
+  do {
+    n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+  if (session_.transport == Transport::kUnix) queue_fds(msg);
+  if (n == 0) return -1;
+  context_.metrics.count(context_.metrics.bytes_received, static_cast<std::uint64_t>(n));
+  if (direct) {
+    pending_.data_have += static_cast<std::uint64_t>(n);
+    reader_.consume_data(static_cast<std::uint64_t>(n));
+  } else {
+    input_end_ += static_cast<std::size_t>(n);
+  }
+  return n;
+}
+
+void Connection::queue_fds(const msghdr& msg) {
+  for (const cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      UniqueFd owned(fd);
+      if (session_.received_fds.size() < kMaxReceivedFds) {
+        session_.received_fds.push_back(std::move(owned));
+      }
+    }
+  }
+}
+
+void Connection::process_input() {
+  while (!close_after_flush_ && !output_full()) {
+    std::span<const std::byte> in(input_.data() + input_begin_, input_end_ - input_begin_);
+    protocol::ReadState state = reader_.feed(in);
+    input_begin_ = static_cast<std::size_t>(in.data() - input_.data());
+    switch (state) {
+      case protocol::ReadState::kNeedMore:
+        return;
+      case protocol::ReadState::kHeaderReady:
+        pending_.header = reader_.header();
+        pending_.started = std::chrono::steady_clock::now();
+        break;
+      case protocol::ReadState::kMetaReady:
+        on_meta_ready();
+        break;
+      case protocol::ReadState::kDataPending: {
+        if (in.empty()) return;  // read_socket() moves the rest
+        std::span<const std::byte> chunk = reader_.take_data(in);
+        input_begin_ = static_cast<std::size_t>(in.data() - input_.data());
+        on_data(chunk);
+        break;
+      }
+      case protocol::ReadState::kFrameDone:
+        on_frame_done();
+        break;
+      case protocol::ReadState::kError: {
+        const protocol::FrameError& e = reader_.error();
+        context_.metrics.count(context_.metrics.frames_rejected[static_cast<std::size_t>(
+            e.status.code() == StatusCode::kTooLarge ? FrameRejection::kTooLarge
+                                                     : FrameRejection::kMalformed)]);
+        output_.add_error(e.opcode, e.request_id, e.status);
+        if (e.close_connection) close_after_flush_ = true;
+        return;
+      }
+    }
+  }
+}
+
+void Connection::on_meta_ready() {
+  const protocol::FrameHeader& h = pending_.header;
+  Status decoded = protocol::visit_meta(h, reader_.meta(), context_.config.max_batch,
+                                        [this](auto& message) {
+                                          using T = std::decay_t<decltype(message)>;
+                                          if constexpr (std::is_constructible_v<Request, T>) {
+                                            pending_.request = std::move(message);
+                                          }
+                                        });
+  if (!decoded.ok()) {
+    // A layout error means the stream cannot be trusted; a limit leaves it well delimited.
+    pending_.refused = decoded;
+    pending_.close_after = decoded.code() != StatusCode::kTooLarge;
+    pending_.discard_data = true;
+    context_.metrics.count(context_.metrics.frames_rejected[static_cast<std::size_t>(
+        pending_.close_after ? FrameRejection::kMalformed : FrameRejection::kTooLarge)]);
+    return;
+  }
+  if (session_.tenant == nullptr && h.opcode != protocol::Opcode::kHello) {
+    pending_.refused = Status::InvalidArgument("the first request on a connection must be HELLO");
+    pending_.close_after = true;
+    pending_.discard_data = true;
+    context_.metrics.count(
+        context_.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kBeforeHello)]);
+    return;
+  }
+  prepare_request(pending_, session_, context_);
+}
+
+void Connection::on_data(std::span<const std::byte> bytes) {
+  if (pending_.discard_data || pending_.data.empty()) return;
+  std::memcpy(pending_.data.data() + pending_.data_have, bytes.data(), bytes.size());
+  pending_.data_have += bytes.size();
+}
+
+void Connection::on_frame_done() {
+  StatusCode status = execute_request(pending_, session_, context_, output_);
+  context_.metrics.count_request(pending_.header.opcode, status,
+                                 std::chrono::steady_clock::now() - pending_.started);
+  if (pending_.close_after) close_after_flush_ = true;
+  context_.buffers.give(std::move(pending_.data));
+  pending_ = PendingRequest{};
+}
+
+
+}  // namespace kvtier::server

@@ -1,0 +1,120 @@
+// Connection: one client of kvtierd, from its socket to its requests' execution. It reads frames
+// as they arrive (FrameReader), streams PUT values straight into pooled value buffers, executes
+// each complete request on the store (request_handler.cpp) and queues the response, in request
+// order (clients pipeline). It stops reading while its queued responses exceed
+// max_queued_response_bytes, so a client that does not read cannot grow the daemon's memory
+// (backpressure; the store itself blocks a writer that outruns the disk).
+//
+// A frame that cannot be parsed gets its error response and the connection is closed after it;
+// no other connection notices.
+//
+// Thread-safety: none; a connection lives on one I/O thread's EventLoop.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "memory/aligned_buffer.h"
+#include "protocol/frame.h"
+#include "protocol/meta.h"
+#include "server/output_queue.h"
+#include "server/server_context.h"
+#include "server/shm_region.h"
+#include "server/tenant_registry.h"
+#include "server/unique_fd.h"
+
+namespace kvtier::server {
+
+// What a connection knows about its client after HELLO. Handlers read and change it.
+struct Session {
+  Transport transport = Transport::kUnix;
+  std::string peer;               // for logs
+  std::string client_name;        // from HELLO
+  const Tenant* tenant = nullptr;  // null until HELLO succeeded
+  std::map<std::uint32_t, std::unique_ptr<SharedMemoryRegion>> regions;
+  std::uint64_t region_bytes = 0;
+  std::uint32_t next_region_id = 1;
+  // memfds received with SCM_RIGHTS, not yet claimed by a SHM_REGISTER (oldest first).
+  std::deque<UniqueFd> received_fds;
+};
+
+// A request whose meta has been decoded, waiting for its data (if any) and then execution.
+using Request = std::variant<std::monostate, protocol::HelloRequest, protocol::PingRequest,
+                             protocol::PutRequest, protocol::GetRequest, protocol::LookupRequest,
+                             protocol::PutManyRequest, protocol::GetManyRequest,
+                             protocol::RemoveRequest, protocol::PinRequest,
+                             protocol::UnpinRequest, protocol::StatsRequest,
+                             protocol::ShmRegisterRequest, protocol::GetManyShmRequest,
+                             protocol::PutManyShmRequest>;
+
+// The request being received: its header, decoded meta, where its data goes, and an error that
+// was found before execution (answered once the frame's data has been consumed).
+struct PendingRequest {
+  protocol::FrameHeader header;
+  Request request;
+  AlignedBuffer data;             // the frame's data, when it is kept
+  std::uint64_t data_have = 0;    // data bytes received so far
+  bool discard_data = false;      // read and drop the data (the request is refused)
+  Status refused;                 // non-OK: answer this instead of executing
+  bool close_after = false;       // the refusal closes the connection
+  std::chrono::steady_clock::time_point started;
+};
+
+class Connection {
+ public:
+  Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  int fd() const { return fd_.get(); }
+  const Session& session() const { return session_; }
+
+  // Handles readiness events. Returns false when the connection is finished and must be
+  // destroyed (peer gone, error sent, or drained).
+  bool on_events(std::uint32_t events);
+  // The epoll events this connection wants now.
+  std::uint32_t interest() const;
+  // Whether HELLO is overdue at `now`.
+  bool hello_overdue(std::chrono::steady_clock::time_point now) const;
+  // At a frame boundary with nothing queued: closing now loses no request the client sent whole.
+  bool quiescent() const;
+
+ private:
+  // Reads what the socket has (into the input buffer, or straight into a value's buffer).
+  // Returns the bytes read (0: none waiting), or -1 when the peer closed or failed.
+  std::int64_t read_socket();
+  // Runs the frames in the input buffer until it needs more bytes, the output is full or the
+  // connection must close.
+  void process_input();
+  void on_meta_ready();
+  void on_data(std::span<const std::byte> bytes);
+  void on_frame_done();
+  void queue_fds(const msghdr& msg);
+  bool output_full() const;
+
+  UniqueFd fd_;
+  ServerContext& context_;
+  Session session_;
+  protocol::FrameReader reader_;
+  std::vector<std::byte> input_;
+  std::size_t input_begin_ = 0;  // unconsumed input is [input_begin_, input_end_)
+  std::size_t input_end_ = 0;
+  PendingRequest pending_;
+  OutputQueue output_;
+  std::uint64_t reported_queued_ = 0;  // our share of metrics.queued_response_bytes
+  bool close_after_flush_ = false;
+  bool peer_closed_ = false;
+  std::chrono::steady_clock::time_point accepted_at_;
+};
+
+}  // namespace kvtier::server

@@ -1,0 +1,44 @@
+// Listening sockets of kvtierd: the Unix stream socket (mode 0660, same node; carries memfds) and
+// TCP on a configured address (loopback unless the config allows more). Both are non-blocking and
+// shared by every I/O thread (EPOLLEXCLUSIVE wakes one thread per connection).
+//
+// Thread-safety: immutable after creation; accept() may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kvtier/status.h"
+#include "server/tenant_registry.h"
+#include "server/unique_fd.h"
+
+namespace kvtier::server {
+
+class Listener {
+ public:
+  // Binds `path` (a stale socket file there is replaced: the caller holds the data-dir lock, so
+  // no other daemon serves it) with mode 0660.
+  static Result<std::unique_ptr<Listener>> unix_socket(const std::string& path);
+  // Binds "HOST:PORT" (port 0: an ephemeral port; see address()).
+  static Result<std::unique_ptr<Listener>> tcp(const std::string& host_port);
+  ~Listener();
+
+  int fd() const { return fd_.get(); }
+  Transport transport() const { return transport_; }
+  // "unix:/path" or "tcp:127.0.0.1:7420" with the port actually bound.
+  const std::string& address() const { return address_; }
+
+  // One pending connection, non-blocking, or an invalid fd when none is waiting. `peer` names it.
+  UniqueFd accept(std::string* peer) const;
+
+ private:
+  Listener(UniqueFd fd, Transport t, std::string address, std::string unlink_path)
+      : fd_(std::move(fd)), transport_(t), address_(std::move(address)),
+        unlink_path_(std::move(unlink_path)) {}
+  UniqueFd fd_;
+  Transport transport_;
+  std::string address_;
+  std::string unlink_path_;  // the socket file to remove at close
+};
+
+}  // namespace kvtier::server

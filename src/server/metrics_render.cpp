@@ -1,0 +1,113 @@
+// render_metrics (see metrics_render.h).
+#include "server/metrics_render.h"
+
+#include <string>
+
+#include "metrics/prometheus_text.h"
+#include "protocol/frame.h"
+
+namespace kvtier::server {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+double load(const std::atomic<std::uint64_t>& c) {
+  return static_cast<double>(c.load(std::memory_order_relaxed));
+}
+double load(const std::atomic<std::int64_t>& c) {
+  return static_cast<double>(c.load(std::memory_order_relaxed));
+}
+
+void add_requests(PrometheusText& p, const ServerMetrics& m) {
+  for (std::size_t op = 1; op < kOpcodes; ++op) {
+    const std::string name = lower(protocol::opcode_name(static_cast<protocol::Opcode>(op)));
+    for (std::size_t st = 0; st < kStatusCodes; ++st) {
+      double n = load(m.requests[op][st]);
+      // Every op's ok line is always there (so rates start at 0); other statuses once seen.
+      if (n == 0 && st != 0) continue;
+      p.add("requests", {{"op", name}, {"status", status_code_name(static_cast<StatusCode>(st))}},
+            n, CounterKind::kCount, "Requests answered, by operation and status");
+    }
+  }
+  for (std::size_t op = 1; op < kOpcodes; ++op) {
+    const std::string name = lower(protocol::opcode_name(static_cast<protocol::Opcode>(op)));
+    p.add_histogram("request", {{"op", name}}, m.latency_by_op[op].snapshot(),
+                    "Time from a request's header to its queued response");
+  }
+}
+
+void add_connections(PrometheusText& p, const ServerMetrics& m) {
+  p.add("bytes_received", {}, load(m.bytes_received), CounterKind::kCount,
+        "Bytes read from client sockets");
+  p.add("bytes_sent", {}, load(m.bytes_sent), CounterKind::kCount,
+        "Bytes written to client sockets");
+  p.add("shm_bytes_read", {}, load(m.shm_bytes_read), CounterKind::kCount,
+        "Value bytes PUT_MANY_SHM stored from client shared memory");
+  p.add("shm_bytes_written", {}, load(m.shm_bytes_written), CounterKind::kCount,
+        "Value bytes GET_MANY_SHM wrote into client shared memory");
+  p.add("connections_accepted", {}, load(m.connections_accepted), CounterKind::kCount,
+        "Connections accepted");
+  p.add("connections_open", {}, load(m.connections_open), CounterKind::kGauge,
+        "Connections open now");
+  p.add("connections_rejected", {{"reason", "max_connections"}},
+        load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kLimit)]),
+        CounterKind::kCount, "Connections closed at accept");
+  for (std::size_t r = 0; r < static_cast<std::size_t>(FrameRejection::kCount_); ++r) {
+    p.add("frames_rejected", {{"reason", frame_rejection_name(static_cast<FrameRejection>(r))}},
+          load(m.frames_rejected[r]), CounterKind::kCount,
+          "Frames refused before execution, by reason");
+  }
+  p.add("queued_response_bytes", {}, load(m.queued_response_bytes), CounterKind::kGauge,
+        "Response bytes waiting for slow readers (backpressure stops reading at the limit)");
+  p.add("shm_regions", {}, load(m.shm_regions), CounterKind::kGauge,
+        "Shared memory regions registered");
+  p.add("shm_region_bytes", {}, load(m.shm_region_bytes), CounterKind::kGauge,
+        "Bytes of registered shared memory");
+}
+
+void add_tenants(PrometheusText& p, const TenantRegistry& tenants, Store& store) {
+  for (const auto& t : tenants.tenants()) {
+    for (Tier tier : {Tier::kDram, Tier::kNvme}) {
+      NamespaceUsage u = store.namespace_usage(t->ns, tier);
+      std::string_view tier_name = tier == Tier::kDram ? "dram" : "nvme";
+      p.add("tenant_bytes", {{"tenant", t->name}, {"tier", tier_name}},
+            static_cast<double>(u.bytes), CounterKind::kGauge, "Bytes a tenant holds, per tier");
+      p.add("tenant_blocks", {{"tenant", t->name}, {"tier", tier_name}},
+            static_cast<double>(u.blocks), CounterKind::kGauge, "Blocks a tenant holds, per tier");
+    }
+    p.add("tenant_quota_bytes", {{"tenant", t->name}}, static_cast<double>(t->quota_bytes),
+          CounterKind::kGauge, "A tenant's per-tier quota (0: none)");
+    p.add("quota_rejections", {{"tenant", t->name}}, load(t->quota_rejections),
+          CounterKind::kCount, "Puts refused because the tenant was at its quota");
+  }
+}
+
+}  // namespace
+
+std::string_view frame_rejection_name(FrameRejection r) {
+  switch (r) {
+    case FrameRejection::kMalformed: return "malformed";
+    case FrameRejection::kTooLarge: return "too_large";
+    case FrameRejection::kBeforeHello: return "before_hello";
+    case FrameRejection::kAuth: return "auth";
+    case FrameRejection::kCount_: break;
+  }
+  return "unknown";
+}
+
+std::string render_metrics(const ServerMetrics& metrics, const TenantRegistry& tenants,
+                           Store& store) {
+  PrometheusText p;
+  add_requests(p, metrics);
+  add_connections(p, metrics);
+  add_tenants(p, tenants, store);
+  store.visit_counters(p.visitor());
+  return p.text();
+}
+
+}  // namespace kvtier::server

@@ -1,0 +1,72 @@
+// OutputQueue: the response bytes a connection has yet to send, in order. Frames (header + meta)
+// are built in place in small buffers; values travel in the AlignedBuffers they were read into
+// (pooled), so a value is never copied again on its way to the socket.
+//
+// Thread-safety: none; owned by one connection.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "kvtier/status.h"
+#include "memory/aligned_buffer.h"
+#include "memory/buffer_pool.h"
+#include "protocol/meta.h"
+
+namespace kvtier::server {
+
+class OutputQueue {
+ public:
+  explicit OutputQueue(BufferPool& pool) : pool_(pool) {}
+  ~OutputQueue();
+  OutputQueue(const OutputQueue&) = delete;
+  OutputQueue& operator=(const OutputQueue&) = delete;
+
+  // Appends the response frame carrying `message` (protocol::append_frame); its data_len data
+  // bytes must follow through append_data. A frame the codec refuses is a bug: it is replaced by
+  // an io_error response so the client is still answered.
+  template <typename T>
+  void add_frame(std::uint64_t request_id, const T& message, std::uint64_t data_len = 0,
+                 StatusCode status = StatusCode::kOk) {
+    std::vector<std::byte>& b = frame_buffer();
+    Status s = protocol::append_frame(b, request_id, message, data_len, status);
+    frame_appended();
+    if (!s.ok()) add_error(T::kOpcode, request_id, Status::IOError("response: " + s.message()));
+  }
+  // Appends the error response `error` to a request of `op`.
+  void add_error(protocol::Opcode op, std::uint64_t request_id, const Status& error);
+  // `len` bytes of `buffer` follow the last frame (its data). The buffer returns to the pool once
+  // sent.
+  void append_data(AlignedBuffer buffer, std::size_t len);
+
+  std::uint64_t queued_bytes() const { return queued_; }
+  bool empty() const { return queued_ == 0; }
+
+  // Sends what the socket takes without blocking (writev, MSG_NOSIGNAL). Returns the bytes sent;
+  // an IOError when the peer is gone.
+  Result<std::uint64_t> send_to(int fd);
+
+ private:
+  struct Piece {
+    std::vector<std::byte> frames;  // used when `data` is empty
+    AlignedBuffer data;
+    std::size_t len = 0;            // bytes of data (frames use frames.size())
+    std::size_t sent = 0;
+    std::size_t size() const { return data.empty() ? frames.size() : len; }
+    const std::byte* bytes() const { return data.empty() ? frames.data() : data.data(); }
+  };
+  std::vector<std::byte>& frame_buffer();
+  void frame_appended();
+  // Recycles a finished piece: its value buffer back to the pool, its frame buffer kept.
+  void retire_front();
+
+  BufferPool& pool_;
+  std::deque<Piece> pieces_;
+  std::vector<std::byte> spare_frames_;
+  std::size_t tail_size_before_ = 0;  // frame_buffer() size before the frame being appended
+  std::uint64_t queued_ = 0;
+};
+
+}  // namespace kvtier::server

@@ -1,0 +1,383 @@
+// The operations of kvtierd (see request_handler.h and docs/PROTOCOL.md, "Operations").
+#include "server/request_handler.h"
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace kvtier::server {
+
+namespace {
+
+using protocol::Opcode;
+
+// GET_MANY reads values into buffers sized by the client's capacities; at most this many bytes of
+// such buffers are held for one batch at a time (the store reads each slice with its I/Os in
+// flight), so a batch of huge capacities cannot take the daemon's memory.
+constexpr std::uint64_t kGetManySliceBytes = 256 * kMiB;
+
+// Everything a handler needs, for one request.
+struct Call {
+  PendingRequest& p;
+  Session& session;
+  ServerContext& ctx;
+  OutputQueue& out;
+
+  std::uint64_t id() const { return p.header.request_id; }
+  NamespaceId ns() const { return session.tenant->ns; }
+  Store& store() const { return ctx.store; }
+
+  StatusCode fail(Opcode op, const Status& s) {
+    out.add_error(op, id(), s);
+    return s.code();
+  }
+  template <typename Response>
+  StatusCode reply(const Status& s, const Response& r) {
+    if (!s.ok()) return fail(Response::kOpcode, s);
+    out.add_frame(id(), r);
+    return StatusCode::kOk;
+  }
+};
+
+// The status of a value_len before anything is stored: sizes the daemon will not keep.
+Status check_value_len(std::uint64_t len, std::uint64_t max) {
+  if (len == 0) return Status::InvalidArgument("value_len 0: an empty value cannot be stored");
+  if (len > max) {
+    return Status::TooLarge("value of " + std::to_string(len) + " bytes exceeds max_value_bytes " +
+                            std::to_string(max));
+  }
+  return Status::Ok();
+}
+
+Status quota_refusal(const Tenant& t) {
+  return Status::Rejected("tenant \"" + t.name + "\" is at its quota of " +
+                          std::to_string(t.quota_bytes) + " bytes");
+}
+
+// ---- prepare: before the data arrives ----
+
+void prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
+  Status st = check_value_len(m.value_len, ctx.max_value_bytes);
+  if (st.ok() && p.header.data_len != m.value_len) {
+    st = Status::InvalidArgument("PUT data_len " + std::to_string(p.header.data_len) +
+                                 " does not match value_len " + std::to_string(m.value_len));
+  }
+  if (st.ok() && !ctx.tenants.admit(*s.tenant, ctx.store, m.value_len)) st = quota_refusal(*s.tenant);
+  if (st.ok()) {
+    p.data = ctx.buffers.take(m.value_len);
+    if (p.data.empty()) st = Status::NoSpace("no memory for a value of " + std::to_string(m.value_len));
+  }
+  if (!st.ok()) {
+    p.refused = st;
+    p.discard_data = true;
+  }
+}
+
+void prepare(const protocol::PutManyRequest& m, PendingRequest& p, Session&, ServerContext& ctx) {
+  Result<std::uint64_t> sum = protocol::data_len_of(m);
+  Status st = sum.status();
+  if (st.ok() && *sum != p.header.data_len) {
+    st = Status::InvalidArgument("PUT_MANY data_len " + std::to_string(p.header.data_len) +
+                                 " does not match the items' value_len sum " +
+                                 std::to_string(*sum));
+  }
+  if (st.ok() && p.header.data_len > 0) {
+    p.data = ctx.buffers.take(p.header.data_len);
+    if (p.data.empty()) st = Status::NoSpace("no memory for " + std::to_string(*sum) + " bytes");
+  }
+  if (!st.ok()) {
+    p.refused = st;
+    p.discard_data = true;
+  }
+}
+
+// ---- execute ----
+
+StatusCode run(Call& c, const protocol::HelloRequest& m) {
+  if (c.session.tenant != nullptr) {
+    c.p.close_after = true;
+    return c.fail(Opcode::kHello, Status::InvalidArgument("HELLO was already done on this connection"));
+  }
+  if (m.min_version > m.max_version || m.min_version > protocol::kProtocolVersion ||
+      m.max_version < protocol::kProtocolVersion) {
+    c.p.close_after = true;
+    return c.fail(Opcode::kHello,
+                  Status::InvalidArgument("no common protocol version: the client speaks " +
+                                          std::to_string(m.min_version) + ".." +
+                                          std::to_string(m.max_version) + ", the daemon " +
+                                          std::to_string(protocol::kProtocolVersion)));
+  }
+  const Tenant* tenant = c.ctx.tenants.authenticate(m.token, c.session.transport);
+  if (tenant == nullptr) {
+    c.p.close_after = true;
+    c.ctx.metrics.count(
+        c.ctx.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
+    return c.fail(Opcode::kHello,
+                  Status::InvalidArgument(m.token.empty() ? "authentication failed: a token is "
+                                                            "required on TCP"
+                                                          : "authentication failed"));
+  }
+  c.session.tenant = tenant;
+  c.session.client_name = m.client_name;
+  protocol::HelloResponse r;
+  r.version = protocol::kProtocolVersion;
+  r.tenant = tenant->name;
+  r.max_value_bytes = c.ctx.max_value_bytes;
+  r.max_batch = c.ctx.config.max_batch;
+  r.max_data_bytes = c.ctx.config.max_frame_data_bytes;
+  return c.reply(Status::Ok(), r);
+}
+
+StatusCode run(Call& c, const protocol::PingRequest& m) {
+  return c.reply(Status::Ok(), protocol::PingResponse{m.payload});
+}
+
+StatusCode run(Call& c, const protocol::PutRequest& m) {
+  Status s = c.store().put(c.ns(), m.key, {c.p.data.data(), m.value_len});
+  return c.reply(s, protocol::PutResponse{});
+}
+
+StatusCode run(Call& c, const protocol::GetRequest& m) {
+  std::uint64_t cap = std::min(m.capacity, c.ctx.max_value_bytes);
+  AlignedBuffer buf = c.ctx.buffers.take(cap);
+  if (buf.empty()) return c.fail(Opcode::kGet, Status::NoSpace("no memory for the value"));
+  GetResult r = c.store().get(c.ns(), m.key, {buf.data(), cap});
+  if (r.status.ok()) {
+    c.out.add_frame(c.id(), protocol::GetResponse{r.size}, r.size);
+    c.out.append_data(std::move(buf), r.size);
+    return StatusCode::kOk;
+  }
+  c.ctx.buffers.give(std::move(buf));
+  if (r.status.code() == StatusCode::kBufferTooSmall) {
+    c.out.add_frame(c.id(), protocol::GetResponse{r.size}, 0, StatusCode::kBufferTooSmall);
+    return StatusCode::kBufferTooSmall;
+  }
+  return c.fail(Opcode::kGet, r.status);
+}
+
+StatusCode run(Call& c, const protocol::LookupRequest& m) {
+  PrefixMatch pm = c.store().lookup_prefix(c.ns(), m.keys);
+  return c.reply(Status::Ok(), protocol::LookupResponse{pm.cached, pm.in_dram, pm.in_nvme});
+}
+
+StatusCode run(Call& c, const protocol::PutManyRequest& m) {
+  protocol::PutManyResponse r;
+  r.statuses.assign(m.items.size(), StatusCode::kOk);
+  std::vector<PutItem> items;
+  std::vector<std::size_t> which;
+  std::uint64_t offset = 0, admitted = 0;
+  for (std::size_t i = 0; i < m.items.size(); ++i) {
+    const protocol::PutManyItem& it = m.items[i];
+    Status st = check_value_len(it.value_len, c.ctx.max_value_bytes);
+    if (st.ok() && !c.ctx.tenants.admit(*c.session.tenant, c.store(), admitted + it.value_len)) {
+      st = quota_refusal(*c.session.tenant);
+    }
+    if (st.ok()) {
+      items.push_back({it.key, {c.p.data.data() + offset, it.value_len}});
+      which.push_back(i);
+      admitted += it.value_len;
+    }
+    r.statuses[i] = st.code();
+    offset += it.value_len;
+  }
+  std::vector<Status> results(items.size());
+  c.store().put_many(c.ns(), items, results);
+  for (std::size_t j = 0; j < items.size(); ++j) r.statuses[which[j]] = results[j].code();
+  return c.reply(Status::Ok(), r);
+}
+
+StatusCode run(Call& c, const protocol::GetManyRequest& m) {
+  protocol::GetManyResponse r;
+  r.results.resize(m.items.size());
+  std::vector<AlignedBuffer> buffers(m.items.size());
+  std::uint64_t data_len = 0;
+  const std::uint64_t max_data = c.ctx.config.max_frame_data_bytes;
+  for (std::size_t begin = 0; begin < m.items.size();) {
+    // One slice: consecutive items whose buffers together stay within kGetManySliceBytes.
+    std::vector<GetItem> items;
+    std::size_t end = begin;
+    for (std::uint64_t held = 0; end < m.items.size(); ++end) {
+      std::uint64_t cap = std::min(m.items[end].capacity, c.ctx.max_value_bytes);
+      if (!items.empty() && held + cap > kGetManySliceBytes) break;
+      buffers[end] = c.ctx.buffers.take(cap);
+      items.push_back({m.items[end].key, {buffers[end].data(), buffers[end].empty() ? 0 : cap}});
+      held += cap;
+    }
+    std::vector<GetResult> got(items.size());
+    c.store().get_many(c.ns(), items, got);
+    for (std::size_t j = 0; j < items.size(); ++j) {
+      std::size_t i = begin + j;
+      StatusCode code = got[j].status.code();
+      if (code == StatusCode::kOk && data_len + got[j].size > max_data) code = StatusCode::kTooLarge;
+      r.results[i] = {code, code == StatusCode::kTooLarge ? 0 : got[j].size};
+      if (code == StatusCode::kOk) {
+        data_len += got[j].size;
+      } else {
+        c.ctx.buffers.give(std::move(buffers[i]));
+      }
+    }
+    begin = end;
+  }
+  c.out.add_frame(c.id(), r, data_len);
+  for (std::size_t i = 0; i < m.items.size(); ++i) {
+    if (r.results[i].status == StatusCode::kOk) {
+      c.out.append_data(std::move(buffers[i]), r.results[i].value_len);
+    }
+  }
+  return StatusCode::kOk;
+}
+
+StatusCode run(Call& c, const protocol::RemoveRequest& m) {
+  return c.reply(c.store().remove(c.ns(), m.key), protocol::RemoveResponse{});
+}
+
+StatusCode run(Call& c, const protocol::PinRequest& m) {
+  return c.reply(c.store().pin(c.ns(), m.key, std::chrono::milliseconds(m.lease_ms)),
+                 protocol::PinResponse{});
+}
+
+StatusCode run(Call& c, const protocol::UnpinRequest& m) {
+  return c.reply(c.store().unpin(c.ns(), m.key), protocol::UnpinResponse{});
+}
+
+StatusCode run(Call& c, const protocol::StatsRequest&) {
+  protocol::StatsResponse r;
+  r.text = c.ctx.render_metrics();
+  // The text travels as meta; cut it (at a line) rather than fail when it outgrows the cap.
+  constexpr std::size_t kMaxText = protocol::kMaxMetaBytes - 4;
+  if (r.text.size() > kMaxText) {
+    r.text.resize(r.text.rfind('\n', kMaxText - 1) + 1);
+  }
+  return c.reply(Status::Ok(), r);
+}
+
+StatusCode run(Call& c, const protocol::ShmRegisterRequest& m) {
+  Session& s = c.session;
+  if (s.transport != Transport::kUnix) {
+    return c.fail(Opcode::kShmRegister,
+                  Status::InvalidArgument("SHM_REGISTER needs the Unix socket (same node)"));
+  }
+  if (s.received_fds.empty()) {
+    return c.fail(Opcode::kShmRegister,
+                  Status::InvalidArgument("SHM_REGISTER came without a memfd: send it with "
+                                          "SCM_RIGHTS in the sendmsg that carries the frame"));
+  }
+  UniqueFd fd = std::move(s.received_fds.front());
+  s.received_fds.pop_front();
+  const ServerConfig& cfg = c.ctx.config;
+  if (s.regions.size() >= cfg.max_shm_regions_per_connection) {
+    return c.fail(Opcode::kShmRegister,
+                  Status::Rejected("this connection already has max_shm_regions_per_connection = " +
+                                   std::to_string(cfg.max_shm_regions_per_connection) + " regions"));
+  }
+  if (m.size > cfg.max_shm_bytes_per_connection - s.region_bytes) {
+    return c.fail(Opcode::kShmRegister,
+                  Status::Rejected("region of " + std::to_string(m.size) +
+                                   " bytes would pass max_shm_bytes_per_connection = " +
+                                   std::to_string(cfg.max_shm_bytes_per_connection)));
+  }
+  Result<std::unique_ptr<SharedMemoryRegion>> region =
+      SharedMemoryRegion::map(std::move(fd), m.size);
+  if (!region.ok()) return c.fail(Opcode::kShmRegister, region.status());
+  std::uint32_t id = s.next_region_id++;
+  s.regions[id] = std::move(region).value();
+  s.region_bytes += m.size;
+  c.ctx.metrics.shm_regions.fetch_add(1, std::memory_order_relaxed);
+  c.ctx.metrics.shm_region_bytes.fetch_add(static_cast<std::int64_t>(m.size),
+                                           std::memory_order_relaxed);
+  return c.reply(Status::Ok(), protocol::ShmRegisterResponse{id});
+}
+
+const SharedMemoryRegion* find_region(Session& s, std::uint32_t id) {
+  auto it = s.regions.find(id);
+  return it == s.regions.end() ? nullptr : it->second.get();
+}
+
+Status unknown_region(std::uint32_t id) {
+  return Status::InvalidArgument("no shared memory region " + std::to_string(id) +
+                                 " on this connection");
+}
+
+StatusCode run(Call& c, const protocol::GetManyShmRequest& m) {
+  const SharedMemoryRegion* region = find_region(c.session, m.region_id);
+  if (region == nullptr) return c.fail(Opcode::kGetManyShm, unknown_region(m.region_id));
+  protocol::GetManyShmResponse r;
+  r.results.resize(m.items.size());
+  std::vector<GetItem> items;
+  std::vector<std::size_t> which;
+  for (std::size_t i = 0; i < m.items.size(); ++i) {
+    Result<std::span<std::byte>> dst = region->slice(m.items[i].offset, m.items[i].capacity);
+    if (!dst.ok()) {
+      r.results[i].status = StatusCode::kInvalidArgument;
+      continue;
+    }
+    items.push_back({m.items[i].key, *dst});
+    which.push_back(i);
+  }
+  std::vector<GetResult> got(items.size());
+  c.store().get_many(c.ns(), items, got);
+  std::uint64_t moved = 0;
+  for (std::size_t j = 0; j < items.size(); ++j) {
+    r.results[which[j]] = {got[j].status.code(), got[j].size};
+    if (got[j].status.ok()) moved += got[j].size;
+  }
+  c.ctx.metrics.count(c.ctx.metrics.shm_bytes_written, moved);
+  return c.reply(Status::Ok(), r);
+}
+
+StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
+  const SharedMemoryRegion* region = find_region(c.session, m.region_id);
+  if (region == nullptr) return c.fail(Opcode::kPutManyShm, unknown_region(m.region_id));
+  protocol::PutManyShmResponse r;
+  r.statuses.assign(m.items.size(), StatusCode::kOk);
+  std::vector<PutItem> items;
+  std::vector<std::size_t> which;
+  std::uint64_t admitted = 0;
+  for (std::size_t i = 0; i < m.items.size(); ++i) {
+    const protocol::ShmPutItem& it = m.items[i];
+    Status st = check_value_len(it.value_len, c.ctx.max_value_bytes);
+    Result<std::span<std::byte>> src = region->slice(it.offset, it.value_len);
+    if (st.ok()) st = src.status();
+    if (st.ok() && !c.ctx.tenants.admit(*c.session.tenant, c.store(), admitted + it.value_len)) {
+      st = quota_refusal(*c.session.tenant);
+    }
+    r.statuses[i] = st.code();
+    if (!st.ok()) continue;
+    items.push_back({it.key, *src});
+    which.push_back(i);
+    admitted += it.value_len;
+  }
+  std::vector<Status> results(items.size());
+  c.store().put_many(c.ns(), items, results);
+  for (std::size_t j = 0; j < items.size(); ++j) r.statuses[which[j]] = results[j].code();
+  c.ctx.metrics.count(c.ctx.metrics.shm_bytes_read, admitted);
+  return c.reply(Status::Ok(), r);
+}
+
+}  // namespace
+
+void prepare_request(PendingRequest& p, Session& session, ServerContext& context) {
+  if (auto* put = std::get_if<protocol::PutRequest>(&p.request)) {
+    prepare(*put, p, session, context);
+  } else if (auto* many = std::get_if<protocol::PutManyRequest>(&p.request)) {
+    prepare(*many, p, session, context);
+  }
+}
+
+StatusCode execute_request(PendingRequest& p, Session& session, ServerContext& context,
+                           OutputQueue& out) {
+  Call c{p, session, context, out};
+  if (!p.refused.ok()) return c.fail(p.header.opcode, p.refused);
+  return std::visit(
+      [&c](const auto& m) -> StatusCode {
+        if constexpr (std::is_same_v<std::decay_t<decltype(m)>, std::monostate>) {
+          return c.fail(c.p.header.opcode, Status::InvalidArgument("request without meta"));
+        } else {
+          return run(c, m);
+        }
+      },
+      p.request);
+}
+
+}  // namespace kvtier::server

@@ -1,0 +1,206 @@
+// Server (see server.h): wires the store, tenants, listeners, I/O threads and /metrics together.
+#include "server/server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "kvtier/store.h"
+#include "memory/buffer_pool.h"
+#include "server/data_dir_lock.h"
+#include "server/io_thread.h"
+#include "server/listener.h"
+#if __has_include("server/metrics_http_server.h")  // TEMPORARY until it lands
+#include "server/metrics_http_server.h"
+#define KVTIER_HAVE_HTTP 1
+#endif
+#include "server/metrics_render.h"
+#include "server/server_context.h"
+#include "server/tenant_registry.h"
+
+namespace kvtier::server {
+
+namespace {
+
+// Idle value buffers kept for reuse across requests (puts and gets of one model's block size
+// reuse them instead of faulting in fresh pages).
+constexpr std::uint64_t kBufferPoolBytes = 512 * kMiB;
+
+bool is_off(const std::string& s) { return s == "off"; }
+
+std::string unix_socket_path(const DaemonConfig& c) {
+  if (!c.server.unix_socket.empty()) return c.server.unix_socket;
+  return c.store.data_dir + "/" + std::string(kDefaultUnixSocketName);
+}
+
+// "tcp:127.0.0.1:7420" -> "127.0.0.1:7420".
+std::string strip_scheme(const std::string& address) {
+  return address.substr(address.find(':') + 1);
+}
+
+class ServerImpl final : public Server {
+ public:
+  explicit ServerImpl(const DaemonConfig& config) : config_(config) {}
+
+  ~ServerImpl() override {
+    stop();
+    (void)wait();
+  }
+
+  Status open() {
+    const std::string& dir = config_.store.data_dir;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::IOError("cannot create data dir " + dir + ": " + ec.message());
+    Result<std::unique_ptr<DataDirLock>> lock = DataDirLock::acquire(dir);
+    if (!lock.ok()) return lock.status();
+    lock_ = std::move(lock).value();
+
+    std::string default_token;
+    for (const TenantConfig& t : config_.server.tenants) {
+      if (t.name == kDefaultTenantName) default_token = t.token;
+    }
+    if (default_token.empty()) {
+      Result<std::string> token = load_or_create_default_token(dir);
+      if (!token.ok()) return token.status();
+      default_token = std::move(token).value();
+    }
+    Result<std::unique_ptr<TenantRegistry>> tenants =
+        TenantRegistry::create(config_.server, default_token);
+    if (!tenants.ok()) return tenants.status();
+    tenants_ = std::move(tenants).value();
+
+    Result<std::unique_ptr<Store>> store = Store::open(config_.store);
+    if (!store.ok()) return store.status();
+    store_ = std::move(store).value();
+    spdlog::info("event=store_open data_dir={} recovery=\"{}\"", dir, store_->recovery_summary());
+
+    context_ = std::make_unique<ServerContext>(
+        *store_, config_.server, *tenants_, metrics_, buffers_, config_.store.max_value_bytes,
+        [this] { return render_metrics(metrics_, *tenants_, *store_); });
+    KVTIER_RETURN_IF_ERROR(open_listeners());
+    KVTIER_RETURN_IF_ERROR(start_threads());
+    return write_ready_file();
+  }
+
+  const ServerEndpoints& endpoints() const override { return endpoints_; }
+
+  void stop() override {
+    if (!context_ || context_->draining.exchange(true)) return;
+    spdlog::info("event=shutdown_begin msg=\"no new connections; finishing in-flight requests\"");
+    for (auto& t : threads_) t->wake();
+  }
+
+  Status wait() override {
+    if (waited_) return close_status_;
+    waited_ = true;
+    for (auto& t : threads_) t->join();
+    threads_.clear();
+#ifdef KVTIER_HAVE_HTTP
+    if (http_) http_->stop();
+#endif
+    listeners_.clear();  // removes the socket file
+    if (store_) {
+      close_status_ = store_->close();
+      spdlog::info("event=store_closed status=\"{}\"", close_status_.to_string());
+    }
+    if (!ready_path_.empty()) ::unlink(ready_path_.c_str());
+    lock_.reset();
+    return close_status_;
+  }
+
+ private:
+  Status open_listeners() {
+    const ServerConfig& s = config_.server;
+    if (!is_off(s.unix_socket)) {
+      Result<std::unique_ptr<Listener>> l = Listener::unix_socket(unix_socket_path(config_));
+      if (!l.ok()) return l.status();
+      endpoints_.unix_socket = strip_scheme((*l)->address());
+      listeners_.push_back(std::move(l).value());
+    }
+    if (!is_off(s.tcp_listen)) {
+      Result<std::unique_ptr<Listener>> l = Listener::tcp(s.tcp_listen);
+      if (!l.ok()) return l.status();
+      endpoints_.tcp = strip_scheme((*l)->address());
+      listeners_.push_back(std::move(l).value());
+    }
+#ifdef KVTIER_HAVE_HTTP
+    if (!is_off(s.metrics_listen)) {
+      Result<std::unique_ptr<MetricsHttpServer>> h =
+          MetricsHttpServer::start(s.metrics_listen, context_->render_metrics);
+      if (!h.ok()) return h.status();
+      http_ = std::move(h).value();
+      endpoints_.metrics = http_->address();
+    }
+#endif
+    for (const auto& l : listeners_) spdlog::info("event=listening address={}", l->address());
+#ifdef KVTIER_HAVE_HTTP
+    if (http_) spdlog::info("event=listening address=http://{}/metrics", endpoints_.metrics);
+#endif
+    return Status::Ok();
+  }
+
+  Status start_threads() {
+    std::vector<const Listener*> ls;
+    for (const auto& l : listeners_) ls.push_back(l.get());
+    for (std::uint32_t i = 0; i < config_.server.io_threads; ++i) {
+      Result<std::unique_ptr<IoThread>> t = IoThread::create(*context_, ls);
+      if (!t.ok()) return t.status();
+      threads_.push_back(std::move(t).value());
+    }
+    for (auto& t : threads_) t->start();
+    return Status::Ok();
+  }
+
+  Status write_ready_file() {
+    const std::string path = config_.store.data_dir + "/kvtierd.ready";
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream f(tmp, std::ios::trunc);
+      f << "pid=" << ::getpid() << "\n"
+        << "unix=" << endpoints_.unix_socket << "\n"
+        << "tcp=" << endpoints_.tcp << "\n"
+        << "metrics=" << endpoints_.metrics << "\n";
+      if (!f) return Status::IOError("cannot write " + tmp);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("rename " + path, errno);
+    ready_path_ = path;
+    return Status::Ok();
+  }
+
+  DaemonConfig config_;
+  std::unique_ptr<DataDirLock> lock_;
+  std::unique_ptr<TenantRegistry> tenants_;
+  std::unique_ptr<Store> store_;
+  ServerMetrics metrics_;
+  BufferPool buffers_{kBufferPoolBytes};
+  std::unique_ptr<ServerContext> context_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+#ifdef KVTIER_HAVE_HTTP
+  std::unique_ptr<MetricsHttpServer> http_;
+#endif
+  std::vector<std::unique_ptr<IoThread>> threads_;
+  ServerEndpoints endpoints_;
+  std::string ready_path_;
+  bool waited_ = false;
+  Status close_status_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::start(const DaemonConfig& config) {
+  KVTIER_RETURN_IF_ERROR(config.validate());
+  auto server = std::make_unique<ServerImpl>(config);
+  Status s = server->open();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace kvtier::server

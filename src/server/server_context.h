@@ -1,0 +1,34 @@
+// ServerContext: what every connection of kvtierd shares: the store, the validated config, the
+// tenants, the counters and the value-buffer pool. Built once by Server and outlives every
+// connection.
+//
+// Thread-safety: the referenced objects are themselves safe for concurrent use; `draining` is
+// set once, by Server, when shutdown begins.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "kvtier/store.h"
+#include "memory/buffer_pool.h"
+#include "server/server_config.h"
+#include "server/server_metrics.h"
+#include "server/tenant_registry.h"
+
+namespace kvtier::server {
+
+struct ServerContext {
+  Store& store;
+  const ServerConfig& config;
+  const TenantRegistry& tenants;
+  ServerMetrics& metrics;
+  BufferPool& buffers;
+  std::uint64_t max_value_bytes;  // the store's: the largest value a PUT may carry
+  // The daemon's metrics in the Prometheus text format (STATS and HTTP /metrics).
+  std::function<std::string()> render_metrics;
+  std::atomic<bool> draining{false};
+};
+
+}  // namespace kvtier::server

@@ -1,0 +1,64 @@
+// ServerMetrics: what kvtierd counts about its clients: requests per operation and status, their
+// latency, bytes through the sockets and through shared memory, connections and rejections. The
+// engine's own counters (hits and misses per tier, evictions, ...) come from Store::visit_counters;
+// render_metrics() in metrics_render.h puts both into one Prometheus text.
+//
+// Thread-safety: every member is a relaxed atomic or a LatencyHistogram; any thread may count.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "kvtier/status.h"
+#include "metrics/latency_histogram.h"
+#include "protocol/frame.h"
+
+namespace kvtier::server {
+
+inline constexpr std::size_t kStatusCodes = static_cast<std::size_t>(StatusCode::kRejected) + 1;
+inline constexpr std::size_t kOpcodes = protocol::kMaxOpcode + 1;
+
+// Why a frame was refused before it could be executed.
+enum class FrameRejection : std::uint8_t {
+  kMalformed,    // header or meta did not parse: the connection was closed
+  kTooLarge,     // a size limit: value, batch, frame
+  kBeforeHello,  // a request other than HELLO came first
+  kAuth,         // HELLO with a wrong or missing token
+  kCount_,
+};
+std::string_view frame_rejection_name(FrameRejection r);
+
+enum class ConnectionRejection : std::uint8_t {
+  kLimit,  // max_connections reached
+  kCount_,
+};
+
+struct ServerMetrics {
+  using Counter = std::atomic<std::uint64_t>;
+
+  void count_request(protocol::Opcode op, StatusCode status, std::chrono::nanoseconds latency) {
+    auto o = static_cast<std::size_t>(op);
+    requests[o][static_cast<std::size_t>(status)].fetch_add(1, std::memory_order_relaxed);
+    latency_by_op[o].record(latency);
+  }
+  void count(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+
+  std::array<std::array<Counter, kStatusCodes>, kOpcodes> requests{};
+  std::array<LatencyHistogram, kOpcodes> latency_by_op;
+  std::array<Counter, static_cast<std::size_t>(FrameRejection::kCount_)> frames_rejected{};
+  std::array<Counter, static_cast<std::size_t>(ConnectionRejection::kCount_)>
+      connections_rejected{};
+  Counter bytes_received{0};  // socket bytes read, all frames
+  Counter bytes_sent{0};      // socket bytes written
+  Counter shm_bytes_read{0};     // value bytes PUT_MANY_SHM took from client memory
+  Counter shm_bytes_written{0};  // value bytes GET_MANY_SHM wrote into client memory
+  Counter connections_accepted{0};
+  std::atomic<std::int64_t> connections_open{0};
+  std::atomic<std::int64_t> queued_response_bytes{0};  // over every connection
+  std::atomic<std::int64_t> shm_regions{0};
+  std::atomic<std::int64_t> shm_region_bytes{0};
+};
+
+}  // namespace kvtier::server

@@ -1,0 +1,62 @@
+// TenantRegistry (see tenant_registry.h).
+#include "server/tenant_registry.h"
+
+#include <openssl/crypto.h>
+
+namespace kvtier::server {
+
+std::string_view transport_name(Transport t) { return t == Transport::kUnix ? "unix" : "tcp"; }
+
+Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfig& config,
+                                                               std::string default_token) {
+  std::unique_ptr<TenantRegistry> r(new TenantRegistry());
+  auto def = std::make_unique<Tenant>();
+  def->name = std::string(kDefaultTenantName);
+  def->ns = kDefaultNamespace;
+  def->token = std::move(default_token);
+  r->tenants_.push_back(std::move(def));
+  for (const TenantConfig& t : config.tenants) {
+    if (t.name == kDefaultTenantName) {
+      Tenant& d = *r->tenants_.front();
+      if (!t.token.empty()) d.token = t.token;
+      d.quota_bytes = t.quota_bytes;
+      continue;
+    }
+    auto tenant = std::make_unique<Tenant>();
+    tenant->name = t.name;
+    tenant->ns = tenant_namespace(t);
+    tenant->quota_bytes = t.quota_bytes;
+    tenant->token = t.token;
+    r->tenants_.push_back(std::move(tenant));
+  }
+  if (r->tenants_.front()->token.empty()) {
+    return Status::InvalidArgument("the default tenant has no token");
+  }
+  return r;
+}
+
+const Tenant* TenantRegistry::authenticate(std::string_view token, Transport transport) const {
+  if (token.empty()) return transport == Transport::kUnix ? tenants_.front().get() : nullptr;
+  // Every tenant is compared, in constant time each, so timing does not tell which tenant (or
+  // how much of a token) matched.
+  const Tenant* found = nullptr;
+  for (const auto& t : tenants_) {
+    bool same = t->token.size() == token.size() &&
+                CRYPTO_memcmp(t->token.data(), token.data(), token.size()) == 0;
+    if (same) found = t.get();
+  }
+  return found;
+}
+
+bool TenantRegistry::admit(const Tenant& tenant, Store& store, std::uint64_t bytes) const {
+  if (tenant.quota_bytes == 0) return true;
+  for (Tier tier : {Tier::kDram, Tier::kNvme}) {
+    if (store.namespace_usage(tenant.ns, tier).bytes + bytes > tenant.quota_bytes) {
+      tenant.quota_rejections.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace kvtier::server
