@@ -4,7 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +20,15 @@ namespace kvtier::server {
 // The tenant every Unix-socket connection without a token acts as. Its namespace is 0
 // (kDefaultNamespace), the one embedded users of the Store use.
 inline constexpr std::string_view kDefaultTenantName = "default";
+// The Unix socket's file under data_dir when server.unix_socket is empty.
+inline constexpr std::string_view kDefaultUnixSocketName = "kvtierd.sock";
+// The default tenant's token under data_dir when its config gives none (load_or_create_default_token).
+inline constexpr std::string_view kAuthTokenFileName = "auth-token";
+// sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
+inline constexpr std::size_t kMaxUnixSocketPathBytes = 107;
+// Tokens: long enough not to be guessed; short enough for HELLO (protocol::kMaxHelloFieldBytes).
+inline constexpr std::size_t kMinTokenBytes = 16;
+inline constexpr std::size_t kMaxTokenBytes = 1024;
 
 struct TenantConfig {
   // [A-Za-z0-9_.-], 1..64 characters, unique. "default" configures the default tenant.
@@ -26,14 +37,23 @@ struct TenantConfig {
   // allowed only for "default" (then kvtierd uses, or creates, <data_dir>/auth-token). May be
   // given instead as token_file (read at start, surrounding whitespace trimmed). Default: empty.
   std::string token;
+  // Where `token` was read from (token_file resolved against the config file's directory), for
+  // messages; empty when the token was given inline. Default: empty.
+  std::string token_file;
   // Bytes the tenant may hold in any one tier (DRAM, NVMe); a PUT that would pass it is
   // answered `rejected`. 0 = no quota. Default: 0.
   std::uint64_t quota_bytes = 0;
   // The namespace its blocks live under, on every tier and across restarts: changing it orphans
-  // the tenant's blocks. Default (0 here): derived from the name (FNV-1a, never 0); "default" is
-  // always namespace 0.
-  NamespaceId namespace_id = 0;
+  // the tenant's blocks. Unset: derived from the name (FNV-1a, never 0); "default" is always
+  // namespace 0 and may not set another. An explicit value is unique and not 0. Read the
+  // effective id with tenant_namespace(). Default: unset.
+  std::optional<NamespaceId> namespace_id;
 };
+
+// The namespace a tenant's blocks live under: 0 for "default", else namespace_id when set, else
+// FNV-1a (32-bit) of the name with 0 mapped to 1. ServerConfig::validate() has checked that these
+// are distinct across tenants.
+NamespaceId tenant_namespace(const TenantConfig& tenant);
 
 struct ServerConfig {
   // Unix stream socket, mode 0660. Empty: "<data_dir>/kvtierd.sock". "off" disables it.
@@ -67,6 +87,9 @@ struct ServerConfig {
   std::string log_level = "info";
   std::vector<TenantConfig> tenants;
 
+  // Checks every field and the tenants (names, tokens, namespaces); InvalidArgument naming the
+  // field ("server.io_threads", "tenants[2].token"), its value and the allowed range. The Unix
+  // socket's default path depends on data_dir: DaemonConfig::validate() checks that one.
   Status validate() const;
 };
 
@@ -78,11 +101,33 @@ struct DaemonConfig {
 
   // The daemon's defaults: StoreConfig's, with data_dir "./var/kvtier".
   static DaemonConfig defaults();
+  // store.validate(), server.validate(), then what needs both: the effective Unix socket path
+  // fits in sockaddr_un; server.max_frame_data_bytes >= store.max_value_bytes.
   Status validate() const;
 };
 
+// The Unix socket the daemon listens on: server.unix_socket, or "<data_dir>/kvtierd.sock" when
+// that is empty; empty when it is "off".
+std::string effective_unix_socket(const DaemonConfig& config);
+
+// Reads a daemon config from TOML text, starting from DaemonConfig::defaults(), and validates it.
+// `source` names the text in messages ("<source>:<line>:<col>: ...") and its directory is the
+// one a relative tenants.token_file is read from ("<config>": the working directory). Token files
+// are read here: IOError naming the file when one cannot be read. Every other error is
+// InvalidArgument (docs/CONFIG.md).
 Result<DaemonConfig> parse_daemon_config_toml(std::string_view toml_text,
                                               std::string source = "<config>");
+// parse_daemon_config_toml of the file's text, with `path` as the source. IOError when the file
+// cannot be read.
 Result<DaemonConfig> load_daemon_config_file(const std::string& path);
+
+// The default tenant's token when the config gives none: the trimmed contents of
+// <data_dir>/auth-token, or, when that file does not exist, 32 random bytes (getrandom) written
+// there as 64 hex digits with mode 0600 (data_dir is created if missing). The file is published
+// atomically (written under a temporary name, then linked into place without replacing), so a
+// concurrent reader never sees half a token and two creators agree on one. Refuses
+// (InvalidArgument, saying what to do) a symlink, a non-regular file, a file accessible by group
+// or others, and a token shorter than 16 or longer than 1024 bytes; IOError on a system error.
+Result<std::string> load_or_create_default_token(const std::string& data_dir);
 
 }  // namespace kvtier::server

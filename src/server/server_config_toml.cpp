@@ -1,0 +1,160 @@
+// The daemon's TOML config file: the engine's keys (config/store_config_toml.h) plus [server] and
+// [[tenants]], read with the same field rules and messages (config/toml_fields.h). The keys are
+// docs/CONFIG.md; validation is DaemonConfig::validate() (server_config.cpp).
+#include <filesystem>
+#include <limits>
+
+#include "config/store_config_toml.h"
+#include "config/toml_fields.h"
+#include "server/server_config.h"
+#include "server/token_file.h"
+
+namespace kvtier::server {
+namespace {
+
+constexpr std::string_view kDaemonSections[] = {"server", "tenants"};
+constexpr std::string_view kServerKeys[] = {"unix_socket",
+                                            "tcp_listen",
+                                            "metrics_listen",
+                                            "allow_non_loopback",
+                                            "io_threads",
+                                            "max_connections",
+                                            "max_batch",
+                                            "max_frame_data_bytes",
+                                            "max_queued_response_bytes",
+                                            "max_shm_bytes_per_connection",
+                                            "max_shm_regions_per_connection",
+                                            "hello_timeout_ms",
+                                            "shutdown_timeout_ms",
+                                            "log_level"};
+constexpr std::string_view kTenantKeys[] = {"name", "token", "token_file", "quota_bytes",
+                                            "namespace_id"};
+
+Status read_millis(TomlFieldReader& r, const toml::table& t, std::string_view key,
+                   std::chrono::milliseconds& out) {
+  std::uint64_t ms = static_cast<std::uint64_t>(out.count());
+  KVTIER_RETURN_IF_ERROR(
+      r.read_count(t, "server", key, std::numeric_limits<std::int64_t>::max(), ms));
+  out = std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+  return Status::Ok();
+}
+
+Status read_server(TomlFieldReader& r, const toml::table& t, ServerConfig& s) {
+  // Validation errors about keys the file leaves out point at the [server] line.
+  r.remember("server", t.source());
+  KVTIER_RETURN_IF_ERROR(r.check_keys(t, "server", kServerKeys));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "unix_socket", s.unix_socket));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "tcp_listen", s.tcp_listen));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "metrics_listen", s.metrics_listen));
+  KVTIER_RETURN_IF_ERROR(r.read_bool(t, "server", "allow_non_loopback", s.allow_non_loopback));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "io_threads", s.io_threads));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_connections", s.max_connections));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_batch", s.max_batch));
+  KVTIER_RETURN_IF_ERROR(r.read_size(t, "server", "max_frame_data_bytes", s.max_frame_data_bytes));
+  KVTIER_RETURN_IF_ERROR(
+      r.read_size(t, "server", "max_queued_response_bytes", s.max_queued_response_bytes));
+  KVTIER_RETURN_IF_ERROR(
+      r.read_size(t, "server", "max_shm_bytes_per_connection", s.max_shm_bytes_per_connection));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_shm_regions_per_connection",
+                                    s.max_shm_regions_per_connection));
+  KVTIER_RETURN_IF_ERROR(read_millis(r, t, "hello_timeout_ms", s.hello_timeout));
+  KVTIER_RETURN_IF_ERROR(read_millis(r, t, "shutdown_timeout_ms", s.shutdown_timeout));
+  return r.read_string(t, "server", "log_level", s.log_level);
+}
+
+// token_file: read now, relative to the config file's directory, so that the daemon needs no
+// file but its config once it runs, and a missing secret stops it at start, not at first HELLO.
+Status read_token_from_file(TomlFieldReader& r, const toml::table& t, const std::string& prefix,
+                            const std::filesystem::path& config_dir, TenantConfig& tenant) {
+  std::string file;
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, "token_file", file));
+  const toml::node& node = *t.get("token_file");
+  const std::string field = prefix + ".token_file";
+  if (t.get("token") != nullptr) {
+    return Status::InvalidArgument(r.at(node) + field + ": set either token or token_file, " +
+                                   "not both");
+  }
+  if (file.empty()) {
+    return Status::InvalidArgument(r.at(node) + field + " is empty: it must name a file");
+  }
+  std::filesystem::path path(file);
+  if (path.is_relative()) path = config_dir / path;
+  tenant.token_file = path.string();
+  Result<std::string> token = read_token_file(tenant.token_file);
+  if (!token.ok()) {
+    return Status(token.status().code(),
+                  r.at(node) + field + " = \"" + file + "\": " + token.status().message());
+  }
+  if (token->empty()) {
+    return Status::InvalidArgument(r.at(node) + field + " = \"" + file + "\": " +
+                                   tenant.token_file + " is empty (after trimming whitespace)");
+  }
+  tenant.token = std::move(token).value();
+  // A validation error about this token (too short, shared) points at the token_file line.
+  r.remember(prefix + ".token", node.source());
+  return Status::Ok();
+}
+
+Status read_tenant(TomlFieldReader& r, const toml::table& t, std::size_t index,
+                   const std::filesystem::path& config_dir, TenantConfig& tenant) {
+  const std::string prefix = "tenants[" + std::to_string(index) + "]";
+  r.remember(prefix, t.source());
+  KVTIER_RETURN_IF_ERROR(r.check_keys(t, prefix, kTenantKeys));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, "name", tenant.name));
+  if (t.get("name") == nullptr) {
+    return Status::InvalidArgument(r.at(t.source()) + prefix +
+                                   ".name is missing: every tenant needs a name");
+  }
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, "token", tenant.token));
+  if (t.get("token_file") != nullptr) {
+    KVTIER_RETURN_IF_ERROR(read_token_from_file(r, t, prefix, config_dir, tenant));
+  }
+  KVTIER_RETURN_IF_ERROR(r.read_size(t, prefix, "quota_bytes", tenant.quota_bytes));
+  if (t.get("namespace_id") != nullptr) {
+    NamespaceId ns = 0;
+    KVTIER_RETURN_IF_ERROR(r.read_u32(t, prefix, "namespace_id", ns));
+    tenant.namespace_id = ns;
+  }
+  return Status::Ok();
+}
+
+Status read_daemon_config(TomlFieldReader& r, const toml::table& root,
+                          const std::filesystem::path& config_dir, DaemonConfig& cfg) {
+  KVTIER_RETURN_IF_ERROR(read_store_config_fields(r, root, kDaemonSections, cfg.store));
+  const toml::table* server = nullptr;
+  KVTIER_RETURN_IF_ERROR(r.get_table(root, "", "server", server));
+  if (server != nullptr) KVTIER_RETURN_IF_ERROR(read_server(r, *server, cfg.server));
+  std::vector<const toml::table*> tenants;
+  KVTIER_RETURN_IF_ERROR(
+      r.get_table_array(root, "", "tenants", "a table with name and token", tenants));
+  cfg.server.tenants.clear();
+  for (std::size_t i = 0; i < tenants.size(); ++i) {
+    TenantConfig tenant;
+    KVTIER_RETURN_IF_ERROR(read_tenant(r, *tenants[i], i, config_dir, tenant));
+    cfg.server.tenants.push_back(std::move(tenant));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<DaemonConfig> parse_daemon_config_toml(std::string_view toml_text, std::string source) {
+  TomlFieldReader reader(source);
+  DaemonConfig cfg = DaemonConfig::defaults();
+  // "<config>" and a bare file name have no directory: relative token files are then read from
+  // the working directory, as the file itself was.
+  const std::filesystem::path config_dir = std::filesystem::path(source).parent_path();
+  KVTIER_RETURN_IF_ERROR(read_toml_document(toml_text, source, [&](const toml::table& root) {
+    return read_daemon_config(reader, root, config_dir, cfg);
+  }));
+  KVTIER_RETURN_IF_ERROR(reader.located(cfg.validate()));
+  return cfg;
+}
+
+Result<DaemonConfig> load_daemon_config_file(const std::string& path) {
+  Result<std::string> text = read_config_file_text(path);
+  if (!text.ok()) return text.status();
+  return parse_daemon_config_toml(*text, path);
+}
+
+}  // namespace kvtier::server
