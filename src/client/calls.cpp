@@ -1,0 +1,253 @@
+// Decoding each operation's response into the client API's results (see calls.h).
+#include "client/calls.h"
+
+#include <string>
+
+#include "protocol/meta.h"
+
+namespace kvtier::client {
+namespace {
+
+using protocol::FrameHeader;
+
+std::string bytes_text(std::uint64_t n) { return std::to_string(n) + " bytes"; }
+
+// Decodes an OK response's meta as T, or a protocol violation naming the operation.
+template <typename T>
+Status decode_ok(std::span<const std::byte> meta, T* out) {
+  Result<T> m = protocol::decode_meta<T>(meta);
+  if (!m.ok()) return protocol_violation(m.status().message());
+  *out = std::move(m).value();
+  return Status::Ok();
+}
+
+// The same for a response with a list, which must answer exactly `items` items.
+template <typename T, typename Item>
+Status decode_list(std::span<const std::byte> meta, std::size_t items, std::vector<Item> T::*list,
+                   T* out) {
+  Result<T> m = protocol::decode_meta<T>(meta, static_cast<std::uint32_t>(items));
+  if (!m.ok()) return protocol_violation(m.status().message());
+  if (((*m).*list).size() != items) {
+    return protocol_violation(std::string(protocol::opcode_name(T::kOpcode)) + " response has " +
+                              std::to_string(((*m).*list).size()) + " results for " +
+                              std::to_string(items) + " items");
+  }
+  *out = std::move(m).value();
+  return Status::Ok();
+}
+
+// A GET(_MANY) item's answer. Values come only with kOk, and never more than was asked for.
+Status get_item_result(const protocol::ItemResult& r, const Key& key, std::uint64_t capacity,
+                       GetResult* out) {
+  if (r.status == StatusCode::kOk && r.value_len > capacity) {
+    return protocol_violation("a value of " + bytes_text(r.value_len) + " for key " + key.hex() +
+                              " where the buffer holds " + bytes_text(capacity));
+  }
+  out->status = item_status(r.status, key, r.value_len, capacity);
+  out->size = (r.status == StatusCode::kOk || r.status == StatusCode::kBufferTooSmall)
+                  ? static_cast<std::size_t>(r.value_len)
+                  : 0;
+  out->tier = Tier::kNone;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status item_status(StatusCode code, const Key& key, std::uint64_t value_len,
+                   std::uint64_t capacity) {
+  switch (code) {
+    case StatusCode::kOk:
+      return Status::Ok();
+    case StatusCode::kNotFound:
+      return Status::NotFound("key " + key.hex() + " is not cached");
+    case StatusCode::kBufferTooSmall:
+      return Status::BufferTooSmall("value of key " + key.hex() + " is " + bytes_text(value_len) +
+                                    ", buffer holds " + bytes_text(capacity));
+    default:
+      return Status(code, "kvtierd answered " + std::string(status_code_name(code)) +
+                              " for key " + key.hex());
+  }
+}
+
+Status HelloCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                              std::vector<iovec>*) {
+  if (h.status != 0) return decode_error_response(h, meta, &status);
+  protocol::HelloResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+  if (m.version != protocol::kProtocolVersion) {
+    return protocol_violation("HELLO chose version " + std::to_string(m.version) +
+                              " outside the range offered (1..1)");
+  }
+  if (m.max_batch == 0 || m.max_value_bytes == 0 || m.max_data_bytes == 0) {
+    return protocol_violation("HELLO announced a zero limit (max_batch " +
+                              std::to_string(m.max_batch) + ", max_value_bytes " +
+                              std::to_string(m.max_value_bytes) + ", max_data_bytes " +
+                              std::to_string(m.max_data_bytes) + ")");
+  }
+  info.version = m.version;
+  info.tenant = std::move(m.tenant);
+  info.max_value_bytes = m.max_value_bytes;
+  info.max_batch = m.max_batch;
+  info.max_data_bytes = m.max_data_bytes;
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+Status EmptyResponseCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                                      std::vector<iovec>*) {
+  if (h.status != 0) return decode_error_response(h, meta, &status);
+  if (!meta.empty()) {
+    return protocol_violation(std::string(protocol::opcode_name(h.opcode)) + " response has " +
+                              std::to_string(meta.size()) + " bytes of meta; it has none");
+  }
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+Status PingCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                             std::vector<iovec>*) {
+  if (h.status != 0) return decode_error_response(h, meta, &status);
+  protocol::PingResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+  if (m.payload != payload_) return protocol_violation("PING came back with another payload");
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+Status StatsCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                              std::vector<iovec>*) {
+  if (h.status != 0) return decode_error_response(h, meta, &status);
+  protocol::StatsResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+  text = std::move(m.text);
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+Status GetCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                            std::vector<iovec>* data) {
+  auto code = protocol::status_code_from_wire(h.status);
+  if (code != StatusCode::kOk && code != StatusCode::kBufferTooSmall) {
+    KVTIER_RETURN_IF_ERROR(decode_error_response(h, meta, &status));
+    result = {status, 0, Tier::kNone};
+    return Status::Ok();
+  }
+  protocol::GetResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+  KVTIER_RETURN_IF_ERROR(get_item_result({*code, m.value_len}, key_, capacity_, &result));
+  if (*code == StatusCode::kOk) data->push_back(iovec{dst_.data(), m.value_len});
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+void GetCall::on_failed(const Status& why) {
+  status = why;
+  result = {why, 0, Tier::kNone};
+}
+
+Status LookupCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                               std::vector<iovec>*) {
+  if (h.status != 0) return decode_error_response(h, meta, &status);
+  protocol::LookupResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+  if (m.cached > asked_ || m.in_dram > m.cached || m.in_nvme > m.cached - m.in_dram) {
+    return protocol_violation("LOOKUP of " + std::to_string(asked_) + " keys answered cached " +
+                              std::to_string(m.cached) + " (dram " + std::to_string(m.in_dram) +
+                              ", nvme " + std::to_string(m.in_nvme) + ")");
+  }
+  match.cached = static_cast<std::size_t>(m.cached);
+  match.in_dram = static_cast<std::size_t>(m.in_dram);
+  match.in_nvme = static_cast<std::size_t>(m.in_nvme);
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+Result<PrefixMatch> combine_lookups(std::span<const LookupCall> pieces) {
+  PrefixMatch total;
+  for (const LookupCall& piece : pieces) {
+    if (!piece.status.ok()) return piece.status;
+    total.cached += piece.match.cached;
+    total.in_dram += piece.match.in_dram;
+    total.in_nvme += piece.match.in_nvme;
+    if (piece.match.cached < piece.asked()) break;  // the chain's cached prefix ends here
+  }
+  return total;
+}
+
+void ListCall::on_failed(const Status& why) {
+  status = why;
+  for (std::size_t i = 0; i < index.size(); ++i) set_item_status(i, why);
+}
+
+Status ListCall::on_error(const FrameHeader& h, std::span<const std::byte> meta) {
+  KVTIER_RETURN_IF_ERROR(decode_error_response(h, meta, &status));
+  for (std::size_t i = 0; i < index.size(); ++i) set_item_status(i, status);
+  return Status::Ok();
+}
+
+Status PutManyCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                                std::vector<iovec>*) {
+  if (h.status != 0) return on_error(h, meta);
+  protocol::PutManyResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_list(meta, index.size(), &protocol::PutManyResponse::statuses, &m));
+  for (std::size_t i = 0; i < index.size(); ++i) {
+    const PutItem& item = items_[index[i]];
+    out_[index[i]] = item_status(m.statuses[i], item.key, item.value.size(), 0);
+  }
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+Status GetManyCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                                std::vector<iovec>* data) {
+  if (h.status != 0) return on_error(h, meta);
+  protocol::GetManyResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_list(meta, index.size(), &protocol::GetManyResponse::results, &m));
+  for (std::size_t i = 0; i < index.size(); ++i) {
+    const GetItem& item = items_[index[i]];
+    KVTIER_RETURN_IF_ERROR(get_item_result(m.results[i], item.key, capacities[i], &out_[index[i]]));
+    if (m.results[i].status == StatusCode::kOk) {
+      data->push_back(iovec{item.dst.data(), m.results[i].value_len});
+    }
+  }
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+Status ShmRegisterCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                                    std::vector<iovec>*) {
+  if (h.status != 0) return decode_error_response(h, meta, &status);
+  protocol::ShmRegisterResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+  region_id = m.region_id;
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+Status GetManyShmCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                                   std::vector<iovec>*) {
+  if (h.status != 0) return on_error(h, meta);
+  protocol::GetManyShmResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_list(meta, index.size(), &protocol::GetManyShmResponse::results, &m));
+  for (std::size_t i = 0; i < index.size(); ++i) {
+    const ShmGet& item = items_[index[i]];
+    KVTIER_RETURN_IF_ERROR(get_item_result(m.results[i], item.key, item.capacity, &out_[index[i]]));
+  }
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+Status PutManyShmCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
+                                   std::vector<iovec>*) {
+  if (h.status != 0) return on_error(h, meta);
+  protocol::PutManyShmResponse m;
+  KVTIER_RETURN_IF_ERROR(decode_list(meta, index.size(), &protocol::PutManyShmResponse::statuses, &m));
+  for (std::size_t i = 0; i < index.size(); ++i) {
+    const ShmPut& item = items_[index[i]];
+    out_[index[i]] = item_status(m.statuses[i], item.key, item.size, 0);
+  }
+  status = Status::Ok();
+  return Status::Ok();
+}
+
+}  // namespace kvtier::client

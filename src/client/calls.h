@@ -1,0 +1,172 @@
+// The client's operations as response sinks: each call knows the response meta its request gets
+// back and turns it into what include/kvtier/client.h returns (a Status, a GetResult, a
+// PrefixMatch, per-item results). Requests are built by the Client (client.cpp), which adds each
+// call to a RequestBatch with the call as its sink; the batch's Connection feeds the responses.
+//
+// Every call starts out failed ("no response"), so a result is never read as OK by accident.
+//
+// Thread-safety: none; a call belongs to one batch, used by one thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "client/connection.h"
+#include "kvtier/client.h"
+
+namespace kvtier::client {
+
+// A per-item status as a Status with a message people can act on.
+Status item_status(StatusCode code, const Key& key, std::uint64_t value_len,
+                   std::uint64_t capacity);
+
+// Shared by every call: the whole request's Status.
+class Call : public ResponseSink {
+ public:
+  void on_failed(const Status& why) override { status = why; }
+  Status status = Status::Closed("no response yet");
+};
+
+// HELLO: the negotiated version and the daemon's limits.
+class HelloCall final : public Call {
+ public:
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+  ServerInfo info;
+};
+
+// PUT, REMOVE, PIN, UNPIN: an empty meta on success.
+class EmptyResponseCall final : public Call {
+ public:
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+};
+
+class PingCall final : public Call {
+ public:
+  explicit PingCall(std::string payload) : payload_(std::move(payload)) {}
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+
+ private:
+  std::string payload_;
+};
+
+class StatsCall final : public Call {
+ public:
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+  std::string text;
+};
+
+// GET: the value is read straight into dst.
+class GetCall final : public Call {
+ public:
+  // capacity: what the request announced (at most dst.size()).
+  GetCall(const Key& key, std::span<std::byte> dst, std::uint64_t capacity)
+      : key_(key), dst_(dst), capacity_(capacity) {}
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+  void on_failed(const Status& why) override;
+  GetResult result{Status::Closed("no response yet"), 0, Tier::kNone};
+
+ private:
+  Key key_;
+  std::span<std::byte> dst_;
+  std::uint64_t capacity_;
+};
+
+// One LOOKUP of `asked` keys (a piece of a chain; see combine_lookups).
+class LookupCall final : public Call {
+ public:
+  explicit LookupCall(std::size_t asked) : asked_(asked) {}
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+  PrefixMatch match;
+  std::size_t asked() const { return asked_; }
+
+ private:
+  std::size_t asked_;
+};
+
+// The longest cached prefix of a chain looked up in consecutive pieces: the pieces up to the
+// first one not cached in full, plus that one's leading run. The first failed piece's Status if
+// one before the gap failed.
+Result<PrefixMatch> combine_lookups(std::span<const LookupCall> pieces);
+
+// The item lists of the *_MANY calls: out[index[i]] answers the request's i-th item. A whole
+// request's error goes to every item it carried.
+class ListCall : public Call {
+ public:
+  void on_failed(const Status& why) override;
+  std::vector<std::size_t> index;
+
+ protected:
+  // Records a whole-request error response in `status` and in every item.
+  Status on_error(const protocol::FrameHeader& h, std::span<const std::byte> meta);
+  virtual void set_item_status(std::size_t i, const Status& s) = 0;
+};
+
+class PutManyCall final : public ListCall {
+ public:
+  PutManyCall(std::span<const PutItem> items, std::span<Status> out) : items_(items), out_(out) {}
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+
+ private:
+  void set_item_status(std::size_t i, const Status& s) override { out_[index[i]] = s; }
+  std::span<const PutItem> items_;
+  std::span<Status> out_;
+};
+
+class GetManyCall final : public ListCall {
+ public:
+  // capacities[i]: what the request announced for items[index[i]].
+  GetManyCall(std::span<const GetItem> items, std::span<GetResult> out)
+      : items_(items), out_(out) {}
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+  std::vector<std::uint64_t> capacities;
+
+ private:
+  void set_item_status(std::size_t i, const Status& s) override { out_[index[i]] = {s, 0}; }
+  std::span<const GetItem> items_;
+  std::span<GetResult> out_;
+};
+
+class ShmRegisterCall final : public Call {
+ public:
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+  std::uint32_t region_id = 0;
+};
+
+class GetManyShmCall final : public ListCall {
+ public:
+  GetManyShmCall(std::span<const ShmGet> items, std::span<GetResult> out)
+      : items_(items), out_(out) {}
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+
+ private:
+  void set_item_status(std::size_t i, const Status& s) override { out_[index[i]] = {s, 0}; }
+  std::span<const ShmGet> items_;
+  std::span<GetResult> out_;
+};
+
+class PutManyShmCall final : public ListCall {
+ public:
+  PutManyShmCall(std::span<const ShmPut> items, std::span<Status> out)
+      : items_(items), out_(out) {}
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+
+ private:
+  void set_item_status(std::size_t i, const Status& s) override { out_[index[i]] = s; }
+  std::span<const ShmPut> items_;
+  std::span<Status> out_;
+};
+
+}  // namespace kvtier::client
