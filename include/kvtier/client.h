@@ -5,8 +5,16 @@
 // Distinct Clients may be used from any threads.
 //
 // Every call blocks until its response has arrived or ClientOptions::timeout passed. A timeout, a
-// broken connection or a response that does not parse closes the connection: every later call
-// returns Closed. Callers treat any error as a cache miss and recompute.
+// broken connection or a response that does not parse closes the connection: the call that met it
+// returns IOError (timeout, socket error, unparsable response) or Closed (the daemon closed the
+// connection), and every later call returns Closed. Callers treat any error as a cache miss and
+// recompute; a new Client is a new connection.
+//
+// Batches: a LOOKUP chain or *_MANY list longer than server_info().max_batch, or a PUT_MANY /
+// GET_MANY whose values (or buffer capacities) exceed max_data_bytes, is split into several
+// requests that are sent pipelined (about one round trip); results come back exactly as for one
+// request. Values that cannot be stored (empty, or above max_value_bytes) are refused per item
+// (InvalidArgument / TooLarge in out[i], or put's Status) without sending their bytes.
 //
 // Data path: get-like calls write into the caller's buffer. Same-node clients register shared
 // memory (register_shared_memory) and use get_many_shm / put_many_shm: the daemon reads and
@@ -36,7 +44,8 @@ struct ClientOptions {
   std::string token;
   // Shown in the daemon's logs. Default: "kvtier-client".
   std::string client_name = "kvtier-client";
-  // Longest wait for one call's response (connect included). Default: 30 s.
+  // Longest wait for a response: connect, HELLO and every call must each be answered within it;
+  // a split batch or a Pipeline gets it anew for each response. Default: 30 s.
   std::chrono::milliseconds timeout{30'000};
 };
 
@@ -71,7 +80,8 @@ struct ShmPut {
 class Client {
  public:
   // Connects and performs HELLO. InvalidArgument for a malformed address or a refused token
-  // (with the daemon's message), IOError when nothing listens there.
+  // (with the daemon's message), IOError when nothing listens there or no answer came in time,
+  // Busy / Closed when the daemon answered that it is full / shutting down.
   static Result<std::unique_ptr<Client>> connect(const ClientOptions& options);
 
   virtual ~Client() = default;
@@ -83,6 +93,8 @@ class Client {
 
   virtual Status put(const Key& key, std::span<const std::byte> value) = 0;
   // GetResult as from Store::get (tier is kNone: the daemon does not say where it was found).
+  // The value is read from the socket straight into dst. An empty dst asks only for the size:
+  // BufferTooSmall with size set, when the key is cached.
   virtual GetResult get(const Key& key, std::span<std::byte> dst) = 0;
   // The longest cached prefix of `chain`, in one round trip.
   virtual Result<PrefixMatch> lookup(std::span<const Key> chain) = 0;
@@ -91,13 +103,17 @@ class Client {
   virtual Status put_many(std::span<const PutItem> items, std::span<Status> out) = 0;
   virtual Status get_many(std::span<const GetItem> items, std::span<GetResult> out) = 0;
   virtual Status remove(const Key& key) = 0;
+  // Keeps the block from eviction for `lease` (1 ms .. 2^32-1 ms) or until unpin.
   virtual Status pin(const Key& key, std::chrono::milliseconds lease) = 0;
   virtual Status unpin(const Key& key) = 0;
   // Every counter of the daemon, in the Prometheus text format (the same as HTTP /metrics).
   virtual Result<std::string> stats() = 0;
 
-  // Creates a sealed memfd of `bytes` (rounded up to 4 KiB), maps it and registers it with the
-  // daemon. Unix socket only (InvalidArgument on TCP).
+  // Creates a sealed memfd of `bytes` (rounded up to 4 KiB; sealed against shrinking and
+  // growing), maps it and registers it with the daemon (the fd travels with SCM_RIGHTS). Unix
+  // socket only (InvalidArgument on TCP). The mapping lives until the Client is destroyed.
+  // get_many_shm / put_many_shm take only regions of this Client, with every item inside the
+  // region (else InvalidArgument, nothing sent).
   virtual Result<SharedRegion> register_shared_memory(std::size_t bytes) = 0;
   virtual Status get_many_shm(const SharedRegion& region, std::span<const ShmGet> items,
                               std::span<GetResult> out) = 0;
@@ -106,7 +122,8 @@ class Client {
 
   // Pipelining: queue requests, then run() sends them all without waiting for responses (reading
   // responses while it writes, so neither side stalls) and collects every answer. Requests are
-  // answered in order. Results of queued calls are valid after run() returns OK.
+  // answered in order. Results of queued calls are valid after run() returns (a failed run leaves
+  // the error in each unanswered request's status). More requests may be queued and run() again.
   class Pipeline {
    public:
     virtual ~Pipeline() = default;
