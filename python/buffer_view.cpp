@@ -74,17 +74,15 @@ BufferView::BufferView(BufferView&& other) noexcept
       size_(std::exchange(other.size_, 0)) {}
 
 void BufferView::from_buffer(py::handle obj, Access access, const char* what) {
-  // PyBUF_STRIDES accepts any layout, so a non-contiguous array gets our message below rather
-  // than the exporter's.
-  const int flags = PyBUF_STRIDES | (access == Access::kWrite ? PyBUF_WRITABLE : 0);
-  if (PyObject_GetBuffer(obj.ptr(), &view_, flags) != 0) {
-    if (access == Access::kWrite && PyErr_ExceptionMatches(PyExc_BufferError)) {
-      PyErr_Clear();
-      throw_python(PyExc_BufferError,
-                   std::string(what) + " must be writable, but this " + type_name(obj) +
-                       " is read-only (use a bytearray, a numpy array or kvtier.SharedMemory)");
-    }
-    throw py::error_already_set();
+  // PyBUF_STRIDES accepts any layout, and writability is checked from `readonly` rather than
+  // asked for, so a strided or read-only buffer gets the messages below, not the exporter's
+  // (numpy raises ValueError, bytes BufferError).
+  if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_STRIDES) != 0) throw py::error_already_set();
+  if (access == Access::kWrite && view_.readonly) {
+    PyBuffer_Release(&view_);  // the destructor does not run for a constructor that throws
+    throw_python(PyExc_BufferError,
+                 std::string(what) + " must be writable, but this " + type_name(obj) +
+                     " is read-only (use a bytearray, a numpy array or kvtier.SharedMemory)");
   }
   if (!PyBuffer_IsContiguous(&view_, 'C')) {
     PyBuffer_Release(&view_);  // the destructor does not run for a constructor that throws

@@ -28,7 +28,7 @@ capacity_bytes = "32MiB"
 
 [nvme]
 default_file_bytes = "64MiB"
-region_size = "4MiB"
+region_size = "16MiB"
 
 [[tenants]]
 name = "{tenant}"
@@ -86,7 +86,8 @@ class Daemon:
             raise
 
     def log(self):
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def _wait_ready(self):
