@@ -13,5 +13,10 @@ using CommandRunner = std::function<int()>;
 
 void add_demo_command(CLI::App& app, CommandRunner* run);
 void add_serve_command(CLI::App& app, CommandRunner* run);
+// Client subcommands (client_commands.cpp); their shared flags are in client_flags.h.
+void add_put_command(CLI::App& app, CommandRunner* run);
+void add_get_command(CLI::App& app, CommandRunner* run);
+void add_lookup_command(CLI::App& app, CommandRunner* run);
+void add_ping_command(CLI::App& app, CommandRunner* run);
 
 }  // namespace kvtier::cli

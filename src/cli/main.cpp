@@ -9,6 +9,16 @@ int main(int argc, char** argv) {
   kvtier::cli::CommandRunner run;
   kvtier::cli::add_demo_command(app, &run);
   kvtier::cli::add_serve_command(app, &run);
-  CLI11_PARSE(app, argc, argv);
+  kvtier::cli::add_put_command(app, &run);
+  kvtier::cli::add_get_command(app, &run);
+  kvtier::cli::add_lookup_command(app, &run);
+  kvtier::cli::add_ping_command(app, &run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; any other parse error is a usage error, exit 2 like the subcommands' own
+    // argument checks (CLI11's codes 100..114 would each mean something different).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   return run ? run() : 2;
 }
