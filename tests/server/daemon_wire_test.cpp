@@ -1,0 +1,318 @@
+// The real kvtierd process against a byte-level client (RawWire): lifecycle (ready file, socket
+// mode, data-dir lock, SIGTERM then restart with the data there), HELLO and tokens, tenant
+// isolation and quotas, pipelining, and bad input: garbage, truncated and oversized frames, bad
+// meta, requests before HELLO, a client killed mid-value. After every bad input the daemon still
+// serves the other clients.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "kvtier/config.h"
+#include "server/raw_wire.h"
+#include "support/daemon_process.h"
+#include "support/test_support.h"
+
+namespace kvtier::testing {
+namespace {
+
+using protocol::Opcode;
+
+constexpr const char* kAliceToken = "alice-token-0123456789";
+constexpr const char* kBobToken = "bob-token-0123456789abc";
+
+std::string tenant_config() {
+  return small_daemon_config(
+      "[[tenants]]\nname = \"alice\"\ntoken = \"" + std::string(kAliceToken) +
+      "\"\n[[tenants]]\nname = \"bob\"\ntoken = \"" + std::string(kBobToken) +
+      "\"\nquota_bytes = \"1MiB\"\n");
+}
+
+class DaemonWire : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_ = std::make_unique<DaemonProcess>(dir_.path(), tenant_config());
+    ASSERT_TRUE(daemon_->started()) << daemon_->log();
+  }
+  // A connection that has done HELLO on the Unix socket as the default tenant.
+  std::unique_ptr<RawWire> unix_client() {
+    auto w = std::make_unique<RawWire>(daemon_->unix_address());
+    EXPECT_TRUE(w->connected());
+    EXPECT_TRUE(w->hello());
+    return w;
+  }
+  // The daemon still answers a fresh client.
+  void expect_serving() {
+    auto w = unix_client();
+    ASSERT_TRUE(w->send(7, protocol::PingRequest{"still here"}));
+    auto r = w->receive();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status(), StatusCode::kOk);
+    EXPECT_EQ(r->header.request_id, 7u);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(DaemonWire, SocketIsGroupOnlyAndASecondDaemonRefusesTheDataDir) {
+  struct stat st {};
+  ASSERT_EQ(::stat(daemon_->unix_address().substr(5).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  DaemonProcess second(dir_.path(), tenant_config());
+  EXPECT_FALSE(second.started());
+  EXPECT_EQ(second.exit_status_code(), 4);
+  EXPECT_NE(second.log().find("in use by another kvtierd"), std::string::npos) << second.log();
+  expect_serving();
+}
+
+TEST_F(DaemonWire, RequestBeforeHelloIsRefusedAndClosed) {
+  RawWire w(daemon_->unix_address());
+  ASSERT_TRUE(w.send(5, protocol::PingRequest{"x"}));
+  auto r = w.receive();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r->header.request_id, 5u);
+  EXPECT_NE(r->message().find("HELLO"), std::string::npos);
+  EXPECT_TRUE(w.closed_by_peer());
+  expect_serving();
+}
+
+TEST_F(DaemonWire, TcpNeedsAValidTokenAndAWrongOneLooksLikeAnUnknownOne) {
+  {
+    RawWire w(daemon_->tcp_address());
+    EXPECT_FALSE(w.hello(""));
+    EXPECT_TRUE(w.closed_by_peer());
+  }
+  std::string replies[2];
+  const char* wrong[2] = {"alice-token-0123456780", "no-such-tenant-token-xyz"};
+  for (int i = 0; i < 2; ++i) {
+    RawWire w(daemon_->tcp_address());
+    protocol::HelloRequest h;
+    h.token = wrong[i];
+    ASSERT_TRUE(w.send(1, h));
+    auto r = w.receive();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status(), StatusCode::kInvalidArgument);
+    replies[i] = r->message();
+    EXPECT_TRUE(w.closed_by_peer());
+  }
+  EXPECT_EQ(replies[0], replies[1]);
+  RawWire ok(daemon_->tcp_address());
+  EXPECT_TRUE(ok.hello(kAliceToken));
+  RawWire def(daemon_->tcp_address());
+  EXPECT_TRUE(def.hello(daemon_->default_token()));
+}
+
+TEST_F(DaemonWire, GarbageGetsAnErrorAndACloseWhileOthersGoOn) {
+  auto other = unix_client();
+  RawWire w(daemon_->unix_address());
+  ASSERT_TRUE(w.send_text("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = w.receive();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->header.opcode, Opcode::kNone);
+  EXPECT_EQ(r->header.request_id, 0u);
+  EXPECT_EQ(r->status(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(w.closed_by_peer());
+  ASSERT_TRUE(other->send(9, protocol::PingRequest{"p"}));
+  auto p = other->receive();
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->status(), StatusCode::kOk);
+}
+
+TEST_F(DaemonWire, OversizedFrameIsTooLargeAndClosed) {
+  auto w = unix_client();
+  protocol::FrameHeader h;
+  h.opcode = Opcode::kPut;
+  h.request_id = 3;
+  h.meta_len = protocol::kMaxMetaBytes + 1;
+  std::array<std::byte, protocol::kFrameHeaderBytes> raw;
+  protocol::encode_header(h, raw);
+  ASSERT_TRUE(w->send_bytes(raw));
+  auto r = w->receive();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), StatusCode::kTooLarge);
+  EXPECT_EQ(r->header.request_id, 3u);
+  EXPECT_TRUE(w->closed_by_peer());
+  expect_serving();
+}
+
+TEST_F(DaemonWire, MetaThatDoesNotMatchItsLayoutIsRefusedAndClosed) {
+  auto w = unix_client();
+  protocol::FrameHeader h;
+  h.opcode = Opcode::kGet;
+  h.request_id = 4;
+  h.meta_len = 5;  // GET's meta is 24 bytes
+  std::vector<std::byte> raw(protocol::kFrameHeaderBytes + 5, std::byte{0x41});
+  protocol::encode_header(h, std::span<std::byte, protocol::kFrameHeaderBytes>(raw.data(), 32));
+  ASSERT_TRUE(w->send_bytes(raw));
+  auto r = w->receive();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(w->closed_by_peer());
+  expect_serving();
+}
+
+TEST_F(DaemonWire, ValueAboveTheLimitIsRefusedAndTheConnectionGoesOn) {
+  auto w = unix_client();
+  // The daemon's max_value_bytes is 256 MiB by default; HELLO said so. Send a PUT announcing
+  // one byte more, then its data: the data is dropped as it streams in.
+  constexpr std::uint64_t kTooBig = 256 * kMiB + 1;
+  protocol::PutRequest put{test_key(1), kTooBig};
+  std::vector<std::byte> frame;
+  ASSERT_TRUE(protocol::append_frame(frame, 11, put, kTooBig).ok());
+  ASSERT_TRUE(w->send_bytes(frame));
+  std::vector<std::byte> chunk(4 * kMiB, std::byte{1});
+  for (std::uint64_t sent = 0; sent < kTooBig;) {
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), kTooBig - sent));
+    ASSERT_TRUE(w->send_bytes({chunk.data(), n}));
+    sent += n;
+  }
+  auto r = w->receive();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), StatusCode::kTooLarge) << r->message();
+  ASSERT_TRUE(w->send(12, protocol::PingRequest{"after"}));
+  auto p = w->receive();
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->status(), StatusCode::kOk);
+  EXPECT_EQ(p->header.request_id, 12u);
+}
+
+TEST_F(DaemonWire, PipelinedPutsAndGetsAreAnsweredInOrder) {
+  auto w = unix_client();
+  constexpr int kN = 64;
+  std::vector<std::byte> batch;
+  std::vector<std::vector<std::byte>> values;
+  for (int i = 0; i < kN; ++i) {
+    values.push_back(pattern(test_key(100 + i), 10000 + i * 100));
+    ASSERT_TRUE(protocol::append_frame(batch, 1000 + i,
+                                       protocol::PutRequest{test_key(100 + i), values.back().size()},
+                                       values.back().size()).ok());
+    batch.insert(batch.end(), values.back().begin(), values.back().end());
+  }
+  for (int i = 0; i < kN; ++i) {
+    ASSERT_TRUE(protocol::append_frame(batch, 2000 + i,
+                                       protocol::GetRequest{test_key(100 + i), 1 * kMiB}).ok());
+  }
+  ASSERT_TRUE(w->send_bytes(batch));
+  for (int i = 0; i < kN; ++i) {
+    auto r = w->receive();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->header.request_id, static_cast<std::uint64_t>(1000 + i));
+    EXPECT_EQ(r->status(), StatusCode::kOk) << r->message();
+  }
+  for (int i = 0; i < kN; ++i) {
+    auto r = w->receive();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->header.request_id, static_cast<std::uint64_t>(2000 + i));
+    ASSERT_EQ(r->status(), StatusCode::kOk);
+    EXPECT_EQ(r->data, values[static_cast<std::size_t>(i)]);
+  }
+}
+
+TEST_F(DaemonWire, TenantsCannotSeeEachOthersBlocks) {
+  RawWire alice(daemon_->tcp_address());
+  ASSERT_TRUE(alice.hello(kAliceToken));
+  RawWire bob(daemon_->tcp_address());
+  ASSERT_TRUE(bob.hello(kBobToken));
+  auto def = unix_client();
+  Key k = test_key(42);
+  auto v = pattern(k, 5000);
+  ASSERT_TRUE(alice.send(1, protocol::PutRequest{k, v.size()}, v));
+  ASSERT_EQ(alice.receive()->status(), StatusCode::kOk);
+  for (RawWire* other : {&bob, def.get()}) {
+    ASSERT_TRUE(other->send(2, protocol::GetRequest{k, 1 * kMiB}));
+    EXPECT_EQ(other->receive()->status(), StatusCode::kNotFound);
+    ASSERT_TRUE(other->send(3, protocol::LookupRequest{{k}}));
+    auto lr = other->receive();
+    ASSERT_EQ(lr->status(), StatusCode::kOk);
+    auto lookup = protocol::decode_meta<protocol::LookupResponse>(lr->meta);
+    ASSERT_TRUE(lookup.ok());
+    EXPECT_EQ(lookup->cached, 0u);
+    ASSERT_TRUE(other->send(4, protocol::RemoveRequest{k}));
+    EXPECT_EQ(other->receive()->status(), StatusCode::kNotFound);
+  }
+  ASSERT_TRUE(alice.send(5, protocol::GetRequest{k, 1 * kMiB}));
+  auto got = alice.receive();
+  ASSERT_EQ(got->status(), StatusCode::kOk);
+  EXPECT_EQ(got->data, v);
+}
+
+TEST_F(DaemonWire, PutsBeyondTheQuotaAreRejected) {
+  RawWire bob(daemon_->tcp_address());
+  ASSERT_TRUE(bob.hello(kBobToken));
+  int accepted = 0, rejected = 0;
+  for (int i = 0; i < 8; ++i) {  // 8 x 256 KiB against a 1 MiB quota
+    auto v = pattern(test_key(500 + i), 256 * kKiB);
+    ASSERT_TRUE(bob.send(i, protocol::PutRequest{test_key(500 + i), v.size()}, v));
+    auto r = bob.receive();
+    ASSERT_TRUE(r.has_value());
+    if (r->status() == StatusCode::kOk) ++accepted;
+    if (r->status() == StatusCode::kRejected) {
+      ++rejected;
+      EXPECT_NE(r->message().find("quota"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(accepted, 4);
+  EXPECT_EQ(rejected, 4);
+  // Another tenant is not limited by bob's quota.
+  RawWire alice(daemon_->tcp_address());
+  ASSERT_TRUE(alice.hello(kAliceToken));
+  auto v = pattern(test_key(600), 512 * kKiB);
+  ASSERT_TRUE(alice.send(1, protocol::PutRequest{test_key(600), v.size()}, v));
+  EXPECT_EQ(alice.receive()->status(), StatusCode::kOk);
+}
+
+TEST_F(DaemonWire, ClientKilledMidValueLeavesNoTraceAndHurtsNoOne) {
+  Key k = test_key(77);
+  pid_t child = ::fork();
+  if (child == 0) {
+    RawWire w(daemon_->unix_address());
+    if (!w.hello()) ::_exit(3);
+    std::vector<std::byte> frame;
+    (void)protocol::append_frame(frame, 1, protocol::PutRequest{k, 8 * kMiB}, 8 * kMiB);
+    std::vector<std::byte> half(4 * kMiB, std::byte{9});
+    frame.insert(frame.end(), half.begin(), half.end());
+    (void)w.send_bytes(frame);
+    ::raise(SIGKILL);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  auto w = unix_client();
+  ASSERT_TRUE(w->send(2, protocol::GetRequest{k, 16 * kMiB}));
+  EXPECT_EQ(w->receive()->status(), StatusCode::kNotFound);
+}
+
+TEST_F(DaemonWire, TruncatedHeaderThenCloseIsHarmless) {
+  {
+    RawWire w(daemon_->unix_address());
+    std::vector<std::byte> frame;
+    ASSERT_TRUE(protocol::append_frame(frame, 1, protocol::HelloRequest{}).ok());
+    ASSERT_TRUE(w.send_bytes({frame.data(), 10}));
+  }
+  expect_serving();
+}
+
+TEST_F(DaemonWire, SigtermFlushesAndARestartServesTheSameBytes) {
+  {
+    auto w = unix_client();
+    for (int i = 0; i < 32; ++i) {
+      auto v = pattern(test_key(900 + i), 300 * kKiB);
+      ASSERT_TRUE(w->send(i, protocol::PutRequest{test_key(900 + i), v.size()}, v));
+      ASSERT_EQ(w->receive()->status(), StatusCode::kOk);
+    }
+  }
+  ASSERT_EQ(daemon_->terminate(), 0) << daemon_->log();
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  auto w = unix_client();
+  for (int i = 0; i < 32; ++i) {
+    ASSERT_TRUE(w->send(i, protocol::GetRequest{test_key(900 + i), 1 * kMiB}));
+    auto r = w->receive();
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->status(), StatusCode::kOk) << i << " " << r->message();
+    EXPECT_EQ(r->data, pattern(test_key(900 + i), 300 * kKiB));
+  }
+}
+
+}  // namespace
+}  // namespace kvtier::testing
