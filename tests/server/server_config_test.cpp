@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -524,6 +525,28 @@ TEST(DaemonConfigFile, LoadErrors) {
   WriteFile(dir.file("syntax.toml"), "[server\n");
   ExpectInvalid(load_daemon_config_file(dir.file("syntax.toml")),
                 {dir.file("syntax.toml") + ":1:", "TOML syntax error"});
+}
+
+// The example in docs/CONFIG.md is a valid daemon config (so the doc cannot drift from the code).
+TEST(DaemonConfigFile, TheDocumentedExampleIsValid) {
+  std::ifstream doc(std::string(KVTIER_SOURCE_DIR) + "/docs/CONFIG.md");
+  ASSERT_TRUE(doc.good());
+  const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+  const std::size_t heading = text.find("## Example: a daemon config");
+  ASSERT_NE(heading, std::string::npos);
+  const std::size_t begin = text.find("```toml\n", heading);
+  ASSERT_NE(begin, std::string::npos);
+  const std::size_t end = text.find("```", begin + 8);
+  ASSERT_NE(end, std::string::npos);
+  const std::string example = text.substr(begin + 8, end - begin - 8);
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("secrets"));
+  WriteFile(dir.file("secrets/team-a.token"), "team-a-token-0123456789\n");
+  Result<DaemonConfig> r = parse_daemon_config_toml(example, dir.file("kvtierd.toml"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string() << "\n" << example;
+  EXPECT_EQ(r->server.tenants.size(), 3u);
+  EXPECT_EQ(r->server.tenants[1].token, "team-a-token-0123456789");
+  EXPECT_EQ(tenant_namespace(r->server.tenants[2]), 1001u);
 }
 
 // ---- <data_dir>/auth-token ---------------------------------------------------------------------
