@@ -1,8 +1,8 @@
-# kvtier: `make run` shows the engine at work, `make test` runs every test. Both install what is
-# missing (Debian 12, as root, non-interactive) and build first.
+# kvtier: `make run` starts kvtierd and shows it serving a chat workload, `make test` runs every
+# test. Both install what is missing (Debian 12, as root, non-interactive) and build first.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-DATA_DIR ?= ./var
+DATA_DIR ?= ./var/kvtier
 
 .PHONY: all deps build run test bench clean
 
@@ -16,7 +16,7 @@ build: deps
 	@cmake --build $(BUILD_DIR) -j $(JOBS) -- --no-print-directory
 
 run: build
-	@$(BUILD_DIR)/kvtier demo --data-dir $(DATA_DIR)
+	@DATA_DIR=$(DATA_DIR) scripts/run-demo.sh $(BUILD_DIR)
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

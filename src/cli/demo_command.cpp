@@ -1,6 +1,8 @@
-// `kvtier demo`: replays multi-turn chats through the engine on its embedded defaults and shows
-// what an inference engine would get: how much of each prompt was cached, in which tier, the
-// prefill tokens saved and the bytes moved. Every block read back is checked byte for byte.
+// `kvtier demo`: replays multi-turn chats and shows what an inference engine would get: how much of
+// each prompt was cached, in which tier, the prefill tokens saved and the bytes moved. Every block
+// read back is checked byte for byte. It runs on an in-process Store (the engine alone), or with
+// --address through a running kvtierd over the same-node shared-memory path (what a GPU worker
+// uses: the daemon reads and writes the blocks in the worker's memory).
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -8,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/client_flags.h"
 #include "cli/commands.h"
+#include "kvtier/client.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "kvtier/store.h"
@@ -26,6 +30,8 @@ struct DemoOptions {
   std::uint64_t seed = 1;
   std::uint32_t chunk_tokens = 16;
   std::uint32_t sessions = 200;
+  bool through_daemon = false;  // --address (or KVTIER_ADDRESS) was given
+  ClientFlags client;
 };
 
 // Llama-3.1-8B's KV layout in BF16: 2 (K and V) x 32 layers x 8 KV heads x 128 dims x 2 bytes.
@@ -92,26 +98,93 @@ std::string gib(std::uint64_t bytes) {
   return b;
 }
 
+// Where the demo's blocks go: the engine in this process, or kvtierd through shared memory. Both
+// move blocks between the store and `staging` (slot i at i * block), batch by batch.
+class DemoBackend {
+ public:
+  virtual ~DemoBackend() = default;
+  virtual PrefixMatch lookup(std::span<const Key> keys) = 0;
+  virtual void get_many(std::span<const Key> keys, std::span<GetResult> out) = 0;
+  virtual void put_many(std::span<const Key> keys, std::span<Status> out) = 0;
+  virtual std::span<std::byte> staging() = 0;
+};
+
+class StoreBackend final : public DemoBackend {
+ public:
+  StoreBackend(Store& store, std::size_t block, std::size_t batch)
+      : store_(store), block_(block), staging_(batch * block) {}
+  PrefixMatch lookup(std::span<const Key> keys) override {
+    return store_.lookup_prefix(kDefaultNamespace, keys);
+  }
+  void get_many(std::span<const Key> keys, std::span<GetResult> out) override {
+    std::vector<GetItem> items;
+    for (std::size_t i = 0; i < keys.size(); ++i) items.push_back({keys[i], staging().subspan(i * block_, block_)});
+    store_.get_many(kDefaultNamespace, items, out);
+  }
+  void put_many(std::span<const Key> keys, std::span<Status> out) override {
+    std::vector<PutItem> items;
+    for (std::size_t i = 0; i < keys.size(); ++i) items.push_back({keys[i], staging().subspan(i * block_, block_)});
+    store_.put_many(kDefaultNamespace, items, out);
+  }
+  std::span<std::byte> staging() override { return staging_.span(); }
+
+ private:
+  Store& store_;
+  std::size_t block_;
+  AlignedBuffer staging_;
+};
+
+// Through kvtierd: the staging buffer is a registered shared-memory region, so GET_MANY_SHM and
+// PUT_MANY_SHM move no value byte through the socket. A failed call counts as a miss.
+class DaemonBackend final : public DemoBackend {
+ public:
+  DaemonBackend(Client& client, SharedRegion region, std::size_t block)
+      : client_(client), region_(region), block_(block) {}
+  PrefixMatch lookup(std::span<const Key> keys) override {
+    Result<PrefixMatch> m = client_.lookup(keys);
+    return m.ok() ? *m : PrefixMatch{};
+  }
+  void get_many(std::span<const Key> keys, std::span<GetResult> out) override {
+    std::vector<ShmGet> items;
+    for (std::size_t i = 0; i < keys.size(); ++i) items.push_back({keys[i], i * block_, block_});
+    Status s = client_.get_many_shm(region_, items, out);
+    if (!s.ok()) for (GetResult& r : out) r.status = s;
+  }
+  void put_many(std::span<const Key> keys, std::span<Status> out) override {
+    std::vector<ShmPut> items;
+    for (std::size_t i = 0; i < keys.size(); ++i) items.push_back({keys[i], i * block_, block_});
+    Status s = client_.put_many_shm(region_, items, out);
+    if (!s.ok()) for (Status& r : out) r = s;
+  }
+  std::span<std::byte> staging() override { return region_.memory; }
+
+ private:
+  Client& client_;
+  SharedRegion region_;
+  std::size_t block_;
+};
+
 // Loads the cached prefix (batch by batch, as a worker streams it to the GPU) and stores the
-// chunks it had to compute.
-void serve(Store& store, const std::vector<Key>& keys, const BlockBytes& bytes, std::size_t block,
-           AlignedBuffer& staging, std::size_t batch, DemoTotals& t) {
-  PrefixMatch m = store.lookup_prefix(kDefaultNamespace, keys);
-  std::vector<GetItem> gets;
+// chunks it had to compute. Blocks found are counted per tier from the lookup's split (leading
+// DRAM blocks first is how the engine answers, but a block may move between lookup and load).
+void serve(DemoBackend& store, const std::vector<Key>& keys, const BlockBytes& bytes, std::size_t block,
+           std::size_t batch, DemoTotals& t) {
+  PrefixMatch m = store.lookup(keys);
   std::vector<GetResult> results;
   std::size_t loaded = 0;
+  std::byte* staging = store.staging().data();
   for (std::size_t at = 0; at < m.cached && loaded == at; at += batch) {
     std::size_t n = std::min(batch, m.cached - at);
-    gets.clear();
-    for (std::size_t i = 0; i < n; ++i) gets.push_back({keys[at + i], staging.span().subspan(i * block, block)});
     results.assign(n, {});
     auto t0 = std::chrono::steady_clock::now();
-    store.get_many(kDefaultNamespace, gets, results);
+    store.get_many(std::span<const Key>(keys).subspan(at, n), results);
     t.read_seconds += since(t0);
     for (std::size_t i = 0; i < n; ++i) {
       if (!results[i].status.ok()) break;  // evicted since the lookup: recompute from here
-      if (!bytes.check(keys[at + i], gets[i].dst.data())) ++t.mismatches;
-      (results[i].tier == Tier::kDram ? t.dram_blocks : t.nvme_blocks) += 1;
+      if (!bytes.check(keys[at + i], staging + i * block)) ++t.mismatches;
+      Tier tier = results[i].tier;
+      if (tier == Tier::kNone) tier = at + i < m.in_dram ? Tier::kDram : Tier::kNvme;
+      (tier == Tier::kDram ? t.dram_blocks : t.nvme_blocks) += 1;
       t.bytes_read += results[i].size;
       ++loaded;
     }
@@ -119,19 +192,13 @@ void serve(Store& store, const std::vector<Key>& keys, const BlockBytes& bytes, 
   if (loaded < m.cached) ++t.raced;
   t.cached_chunks += loaded;
   // Prefill computed the rest: store it.
-  std::vector<PutItem> puts;
   std::vector<Status> statuses;
   for (std::size_t at = loaded; at < keys.size(); at += batch) {
     std::size_t n = std::min(batch, keys.size() - at);
-    puts.clear();
-    for (std::size_t i = 0; i < n; ++i) {
-      std::byte* dst = staging.data() + i * block;
-      bytes.make(keys[at + i], dst);
-      puts.push_back({keys[at + i], {dst, block}});
-    }
+    for (std::size_t i = 0; i < n; ++i) bytes.make(keys[at + i], staging + i * block);
     statuses.assign(n, Status::Ok());
     auto t0 = std::chrono::steady_clock::now();
-    store.put_many(kDefaultNamespace, puts, statuses);
+    store.put_many(std::span<const Key>(keys).subspan(at, n), statuses);
     t.write_seconds += since(t0);
     for (const Status& s : statuses) {
       if (s.ok()) {
@@ -144,7 +211,73 @@ void serve(Store& store, const std::vector<Key>& keys, const BlockBytes& bytes, 
   }
 }
 
-int run_demo(const DemoOptions& o) {
+// The chat workload replayed through `store`; progress lines every 50 requests.
+DemoTotals replay(DemoBackend& store, const DemoOptions& o, const ModelLayout& layout, std::size_t block,
+                  std::size_t batch, std::uint32_t* done, double* wall) {
+  DemoTotals t;
+  Result<Key> ns_key = namespace_key(layout);
+  if (!ns_key.ok()) return t;
+  workload::ChatWorkloadConfig wc;
+  wc.seed = o.seed;
+  wc.sessions = o.sessions;
+  workload::ChatWorkload chats(wc);
+  BlockBytes bytes(block);
+  std::uint64_t cached_chunks_before = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (*done = 0; *done < o.requests && since(t0) < o.seconds; ++*done) {
+    workload::ChatRequest req = chats.next();
+    std::vector<Key> keys = chunk_keys(*ns_key, req.prompt, o.chunk_tokens);
+    t.prompt_tokens += req.prompt.size();
+    serve(store, keys, bytes, block, batch, t);
+    if ((*done + 1) % 50 == 0) {
+      std::uint64_t chunks = t.cached_chunks - cached_chunks_before;
+      cached_chunks_before = t.cached_chunks;
+      std::printf("  %4u requests  %5.1f s  last 50: %" PRIu64 " cached chunks loaded\n", *done + 1, since(t0), chunks);
+      std::fflush(stdout);
+    }
+  }
+  *wall = since(t0);
+  return t;
+}
+
+void print_report(const DemoTotals& t, const DemoOptions& o, std::uint32_t done, double wall) {
+  std::uint64_t cached_tokens = t.cached_chunks * o.chunk_tokens;
+  auto pct = [](std::uint64_t a, std::uint64_t b) { return b ? 100.0 * static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+  auto gbps = [](std::uint64_t bytes, double s) { return s > 0 ? static_cast<double>(bytes) / s / 1e9 : 0.0; };
+  const char* how = o.through_daemon ? "GET_MANY_SHM" : "get_many";
+  std::printf("\nrequests       %u in %.1f s\n", done, wall);
+  std::printf("prompt tokens  %" PRIu64 "\n", t.prompt_tokens);
+  std::printf("prefill saved  %" PRIu64 " tokens loaded from cache instead of recomputed (%.1f%%)\n", cached_tokens,
+              pct(cached_tokens, t.prompt_tokens));
+  std::printf("hits per tier  DRAM %" PRIu64 " blocks, NVMe %" PRIu64 " blocks (%.1f%% of loaded blocks from NVMe)\n",
+              t.dram_blocks, t.nvme_blocks, pct(t.nvme_blocks, t.dram_blocks + t.nvme_blocks));
+  std::printf("read           %s at %.2f GB/s (time inside %s)\n", gib(t.bytes_read).c_str(),
+              gbps(t.bytes_read, t.read_seconds), how);
+  std::printf("written        %s at %.2f GB/s (time inside %s), %" PRIu64 " blocks, %" PRIu64 " declined\n",
+              gib(t.bytes_written).c_str(), gbps(t.bytes_written, t.write_seconds),
+              o.through_daemon ? "PUT_MANY_SHM" : "put_many", t.written_blocks, t.put_failures);
+}
+
+// Reads one counter from the daemon's STATS text ("kvtier_<name> <value>" lines).
+double stat_value(const std::string& text, std::string_view name) {
+  std::string prefix = "kvtier_" + std::string(name) + " ";
+  std::size_t at = text.find("\n" + prefix);
+  return at == std::string::npos ? 0 : std::atof(text.c_str() + at + 1 + prefix.size());
+}
+
+ModelLayout checked_layout(const DemoOptions& o, std::size_t* block) {
+  ModelLayout layout = demo_layout(o.chunk_tokens);
+  *block = kv_bytes_per_token(layout) * o.chunk_tokens;
+  return layout;
+}
+
+void print_workload(const DemoOptions& o, const ModelLayout& layout, std::size_t block) {
+  std::printf("workload: %u chat requests over %u sessions sharing %u system prompts (Zipf), %s layout, "
+              "%u-token chunks = %.1f MiB blocks\n",
+              o.requests, o.sessions, 8u, layout.model_id.c_str(), o.chunk_tokens, static_cast<double>(block) / kMiB);
+}
+
+int run_on_store(const DemoOptions& o) {
   StoreConfig config;
   if (!o.config_file.empty()) {
     Result<StoreConfig> c = load_store_config_file(o.config_file);
@@ -155,12 +288,8 @@ int run_demo(const DemoOptions& o) {
     config = c.value();
   }
   config.data_dir = o.data_dir;
-  ModelLayout layout = demo_layout(o.chunk_tokens);
-  if (Status s = layout.validate(); !s.ok()) {
-    std::fprintf(stderr, "kvtier demo: %s\n", s.to_string().c_str());
-    return 2;
-  }
-  const std::size_t block = kv_bytes_per_token(layout) * o.chunk_tokens;
+  std::size_t block = 0;
+  ModelLayout layout = checked_layout(o, &block);
   auto t_open = std::chrono::steady_clock::now();
   Result<std::unique_ptr<Store>> opened = Store::open(config);
   if (!opened.ok()) {
@@ -176,37 +305,12 @@ int run_demo(const DemoOptions& o) {
   std::printf("kvtier demo: store at %s opened in %.2f s (DRAM %s, NVMe %s; index %s)\n", config.data_dir.c_str(),
               since(t_open), gib(config.dram.capacity_bytes).c_str(), gib(static_cast<std::uint64_t>(nvme_regions * region_bytes)).c_str(),
               store.recovery_summary().c_str());
-  std::printf("workload: %u chat requests over %u sessions sharing %u system prompts (Zipf), %s layout, "
-              "%u-token chunks = %.1f MiB blocks\n",
-              o.requests, o.sessions, 8u, layout.model_id.c_str(), o.chunk_tokens, static_cast<double>(block) / kMiB);
-
-  Result<Key> ns_key = namespace_key(layout);
-  if (!ns_key.ok()) return 2;
-  workload::ChatWorkloadConfig wc;
-  wc.seed = o.seed;
-  wc.sessions = o.sessions;
-  workload::ChatWorkload chats(wc);
-  BlockBytes bytes(block);
+  print_workload(o, layout, block);
   const std::size_t batch = 16;
-  AlignedBuffer staging(batch * block);
-  DemoTotals t;
-  std::uint64_t cached_chunks_before = 0;
-  auto t0 = std::chrono::steady_clock::now();
+  StoreBackend backend(store, block, batch);
   std::uint32_t done = 0;
-  for (; done < o.requests && since(t0) < o.seconds; ++done) {
-    workload::ChatRequest req = chats.next();
-    std::vector<Key> keys = chunk_keys(*ns_key, req.prompt, o.chunk_tokens);
-    t.prompt_tokens += req.prompt.size();
-    serve(store, keys, bytes, block, staging, batch, t);
-    if ((done + 1) % 50 == 0) {
-      std::uint64_t chunks = t.cached_chunks - cached_chunks_before;
-      cached_chunks_before = t.cached_chunks;
-      std::printf("  %4u requests  %5.1f s  last 50: %" PRIu64 " cached chunks loaded\n", done + 1, since(t0), chunks);
-      std::fflush(stdout);
-    }
-  }
-  double wall = since(t0);
-  std::uint64_t cached_tokens = t.cached_chunks * o.chunk_tokens;
+  double wall = 0;
+  DemoTotals t = replay(backend, o, layout, block, batch, &done, &wall);
   double nvme_entries = 0, index_bytes = 0, checksum_failures = 0, demotions = 0, promotions = 0;
   store.visit_counters([&](std::string_view name, double v, CounterKind) {
     if (name == "nvme_entries") nvme_entries = v;
@@ -216,18 +320,7 @@ int run_demo(const DemoOptions& o) {
     if (name == "store_promotions") promotions = v;
   });
   Status closed = store.close();
-
-  auto pct = [](std::uint64_t a, std::uint64_t b) { return b ? 100.0 * static_cast<double>(a) / static_cast<double>(b) : 0.0; };
-  auto gbps = [](std::uint64_t bytes, double s) { return s > 0 ? static_cast<double>(bytes) / s / 1e9 : 0.0; };
-  std::printf("\nrequests       %u in %.1f s\n", done, wall);
-  std::printf("prompt tokens  %" PRIu64 "\n", t.prompt_tokens);
-  std::printf("prefill saved  %" PRIu64 " tokens loaded from cache instead of recomputed (%.1f%%)\n", cached_tokens,
-              pct(cached_tokens, t.prompt_tokens));
-  std::printf("hits per tier  DRAM %" PRIu64 " blocks, NVMe %" PRIu64 " blocks (%.1f%% of loaded blocks from NVMe)\n",
-              t.dram_blocks, t.nvme_blocks, pct(t.nvme_blocks, t.dram_blocks + t.nvme_blocks));
-  std::printf("read           %s at %.2f GB/s (time inside get_many)\n", gib(t.bytes_read).c_str(), gbps(t.bytes_read, t.read_seconds));
-  std::printf("written        %s at %.2f GB/s (time inside put_many), %" PRIu64 " blocks, %" PRIu64 " declined\n",
-              gib(t.bytes_written).c_str(), gbps(t.bytes_written, t.write_seconds), t.written_blocks, t.put_failures);
+  print_report(t, o, done, wall);
   std::printf("tiers          %.0f blocks demoted DRAM->NVMe, %.0f promoted NVMe->DRAM; NVMe holds %.0f blocks, "
               "index %.1f bytes/entry\n",
               demotions, promotions, nvme_entries, nvme_entries > 0 ? index_bytes / nvme_entries : 0.0);
@@ -236,6 +329,51 @@ int run_demo(const DemoOptions& o) {
               t.dram_blocks + t.nvme_blocks, t.mismatches, t.raced, checksum_failures);
   std::printf("shutdown       %s (next run restarts warm from the index checkpoint)\n", closed.to_string().c_str());
   return t.mismatches == 0 && closed.ok() ? 0 : 1;
+}
+
+int run_through_daemon(const DemoOptions& o) {
+  int exit_code = kExitOk;
+  std::unique_ptr<Client> client = connect_or_report(o.client, "demo", &exit_code);
+  if (!client) return exit_code;
+  std::size_t block = 0;
+  ModelLayout layout = checked_layout(o, &block);
+  const std::size_t batch = 16;
+  Result<SharedRegion> region = client->register_shared_memory(batch * block);
+  if (!region.ok()) {
+    std::fprintf(stderr, "kvtier demo: cannot register shared memory: %s\n", region.status().to_string().c_str());
+    return kExitFailure;
+  }
+  const ServerInfo& info = client->server_info();
+  std::printf("kvtier demo: through kvtierd (tenant %s), %zu MiB of shared memory registered: blocks move "
+              "between the daemon and this process's memory, not through the socket\n",
+              info.tenant.c_str(), region->memory.size() / kMiB);
+  print_workload(o, layout, block);
+  DaemonBackend backend(*client, *region, block);
+  std::uint32_t done = 0;
+  double wall = 0;
+  DemoTotals t = replay(backend, o, layout, block, batch, &done, &wall);
+  print_report(t, o, done, wall);
+  Result<std::string> stats = client->stats();
+  if (stats.ok()) {
+    const std::string& s = *stats;
+    std::printf("daemon         %.0f blocks demoted DRAM->NVMe, %.0f promoted; NVMe holds %.0f blocks; %.0f NVMe "
+                "checksum failures (kvtier stat shows all counters)\n",
+                stat_value(s, "store_demotions_total"), stat_value(s, "store_promotions_total"),
+                stat_value(s, "nvme_entries"), stat_value(s, "nvme_checksum_failures_total"));
+  }
+  std::printf("integrity      %" PRIu64 " blocks read back, %" PRIu64 " mismatched; %" PRIu64
+              " prefixes shrank between lookup and load\n",
+              t.dram_blocks + t.nvme_blocks, t.mismatches, t.raced);
+  return t.mismatches == 0 ? 0 : 1;
+}
+
+int run_demo(const DemoOptions& o) {
+  ModelLayout layout = demo_layout(o.chunk_tokens);
+  if (Status s = layout.validate(); !s.ok()) {
+    std::fprintf(stderr, "kvtier demo: %s\n", s.to_string().c_str());
+    return 2;
+  }
+  return o.through_daemon ? run_through_daemon(o) : run_on_store(o);
 }
 
 }  // namespace
@@ -250,7 +388,11 @@ void add_demo_command(CLI::App& app, CommandRunner* run) {
   cmd->add_option("--seed", o->seed, "workload seed (same seed, same requests)")->capture_default_str();
   cmd->add_option("--chunk-tokens", o->chunk_tokens, "tokens per KV block")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--sessions", o->sessions, "chat sessions")->capture_default_str()->check(CLI::Range(1, 1000000));
-  cmd->callback([o, run] { *run = [o] { return run_demo(*o); }; });
+  add_client_flags(cmd, &o->client);
+  cmd->callback([o, cmd, run] {
+    o->through_daemon = cmd->count("--address") > 0 || std::getenv("KVTIER_ADDRESS") != nullptr;
+    *run = [o] { return run_demo(*o); };
+  });
 }
 
 }  // namespace kvtier::cli
