@@ -18,5 +18,7 @@ void add_put_command(CLI::App& app, CommandRunner* run);
 void add_get_command(CLI::App& app, CommandRunner* run);
 void add_lookup_command(CLI::App& app, CommandRunner* run);
 void add_ping_command(CLI::App& app, CommandRunner* run);
+// `kvtier stat` (stat_command.cpp): the daemon's metrics as a table, over the protocol or HTTP.
+void add_stat_command(CLI::App& app, CommandRunner* run);
 
 }  // namespace kvtier::cli

@@ -190,8 +190,8 @@ void requests_section(const Window& w, Table& t) {
   t.line(printf_string("%-16s %10s %9s %10s %9s %8s %9s %9s", "requests", "count", "/s", "ok",
                        "missed", "failed", "p50", "p99"));
   auto row = [&](const std::string& label, std::initializer_list<MetricLabel> match,
-                 double all, double ok, double missed) {
-    double failed = all - ok - missed;
+                 double all, double ok, double missed, double probes) {
+    double failed = all - ok - missed - probes;
     std::optional<ParsedHistogram> h = w.histogram("kvtier_request_seconds", match);
     double p50 = h ? h->quantile(0.5) : kNaN, p99 = h ? h->quantile(0.99) : kNaN;
     t.line(printf_string("  %-14s %10s %9s %10s %9s %8s %9s %9s", label.c_str(),
@@ -201,7 +201,7 @@ void requests_section(const Window& w, Table& t) {
                          seconds_text(p99).c_str()));
   };
   auto zero_if_nan = [](double v) { return std::isnan(v) ? 0 : v; };
-  double total = 0, total_ok = 0, total_missed = 0;
+  double total = 0, total_ok = 0, total_missed = 0, total_probes = 0;
   std::size_t rows = 0;
   for (const std::string& op : ops) {
     // Ops never used since the daemon started are left out (the daemon lists every op).
@@ -212,13 +212,18 @@ void requests_section(const Window& w, Table& t) {
     double ok = zero_if_nan(w.delta("kvtier_requests_total", {{"op", op}, {"status", "ok"}}));
     double missed =
         zero_if_nan(w.delta("kvtier_requests_total", {{"op", op}, {"status", "not_found"}}));
+    // buffer_too_small answers a size probe (a GET with a small buffer learns the value's size):
+    // the protocol working as documented, not a failure.
+    double probes = zero_if_nan(
+        w.delta("kvtier_requests_total", {{"op", op}, {"status", "buffer_too_small"}}));
     total += all;
     total_ok += ok;
     total_missed += missed;
-    row(lower(op), {{"op", op}}, all, ok, missed);
+    total_probes += probes;
+    row(lower(op), {{"op", op}}, all, ok, missed, probes);
   }
   if (rows == 0) t.line("  (none yet)");
-  if (rows > 1) row("all", {}, total, total_ok, total_missed);
+  if (rows > 1) row("all", {}, total, total_ok, total_missed, total_probes);
   t.blank();
 }
 

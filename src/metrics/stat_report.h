@@ -2,6 +2,9 @@
 // them) summarized as requests per op with rates and p50/p99 latency, hit ratio per tier, bytes
 // in and out with GB/s, evictions, rejections, connections, queue depths and per-tenant bytes.
 //
+// Requests are split into ok, missed (not_found) and failed (every other status except
+// buffer_too_small, which answers a size probe; those count only in the total).
+//
 // Rates, ratios and latencies are over the interval since `previous` (an earlier scrape of the
 // same daemon) when one is given, else since the daemon started: per second of
 // kvtier_uptime_seconds when the daemon exports it, "-" when it does not. A counter that went
