@@ -101,12 +101,13 @@ std::string_view frame_rejection_name(FrameRejection r) {
 }
 
 std::string render_metrics(const ServerMetrics& metrics, const TenantRegistry& tenants,
-                           Store& store) {
+                           Store& store, const MetricsHttpServer* http) {
   PrometheusText p;
   add_requests(p, metrics);
   add_connections(p, metrics);
   add_tenants(p, tenants, store);
   store.visit_counters(p.visitor());
+  if (http != nullptr) http->visit_counters(p.visitor());
   return p.text();
 }
 

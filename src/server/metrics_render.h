@@ -1,17 +1,19 @@
 // The daemon's metrics as one Prometheus text (HTTP /metrics and the STATS operation): the
 // server's request, byte, connection and rejection counters, per-operation latency histograms,
-// per-tenant usage and quota rejections, then every engine counter (Store::visit_counters).
+// per-tenant usage and quota rejections, every engine counter (Store::visit_counters) and the
+// /metrics server's own (when there is one).
 #pragma once
 
 #include <string>
 
 #include "kvtier/store.h"
+#include "server/metrics_http_server.h"
 #include "server/server_metrics.h"
 #include "server/tenant_registry.h"
 
 namespace kvtier::server {
 
 std::string render_metrics(const ServerMetrics& metrics, const TenantRegistry& tenants,
-                           Store& store);
+                           Store& store, const MetricsHttpServer* http);
 
 }  // namespace kvtier::server

@@ -17,10 +17,7 @@
 #include "server/data_dir_lock.h"
 #include "server/io_thread.h"
 #include "server/listener.h"
-#if __has_include("server/metrics_http_server.h")  // TEMPORARY until it lands
 #include "server/metrics_http_server.h"
-#define KVTIER_HAVE_HTTP 1
-#endif
 #include "server/metrics_render.h"
 #include "server/server_context.h"
 #include "server/tenant_registry.h"
@@ -34,11 +31,6 @@ namespace {
 constexpr std::uint64_t kBufferPoolBytes = 512 * kMiB;
 
 bool is_off(const std::string& s) { return s == "off"; }
-
-std::string unix_socket_path(const DaemonConfig& c) {
-  if (!c.server.unix_socket.empty()) return c.server.unix_socket;
-  return c.store.data_dir + "/" + std::string(kDefaultUnixSocketName);
-}
 
 // "tcp:127.0.0.1:7420" -> "127.0.0.1:7420".
 std::string strip_scheme(const std::string& address) {
@@ -84,7 +76,10 @@ class ServerImpl final : public Server {
 
     context_ = std::make_unique<ServerContext>(
         *store_, config_.server, *tenants_, metrics_, buffers_, config_.store.max_value_bytes,
-        [this] { return render_metrics(metrics_, *tenants_, *store_); });
+        [this] {
+          return render_metrics(metrics_, *tenants_, *store_,
+                                http_view_.load(std::memory_order_acquire));
+        });
     KVTIER_RETURN_IF_ERROR(open_listeners());
     KVTIER_RETURN_IF_ERROR(start_threads());
     return write_ready_file();
@@ -103,9 +98,7 @@ class ServerImpl final : public Server {
     waited_ = true;
     for (auto& t : threads_) t->join();
     threads_.clear();
-#ifdef KVTIER_HAVE_HTTP
     if (http_) http_->stop();
-#endif
     listeners_.clear();  // removes the socket file
     if (store_) {
       close_status_ = store_->close();
@@ -120,7 +113,7 @@ class ServerImpl final : public Server {
   Status open_listeners() {
     const ServerConfig& s = config_.server;
     if (!is_off(s.unix_socket)) {
-      Result<std::unique_ptr<Listener>> l = Listener::unix_socket(unix_socket_path(config_));
+      Result<std::unique_ptr<Listener>> l = Listener::unix_socket(effective_unix_socket(config_));
       if (!l.ok()) return l.status();
       endpoints_.unix_socket = strip_scheme((*l)->address());
       listeners_.push_back(std::move(l).value());
@@ -131,19 +124,16 @@ class ServerImpl final : public Server {
       endpoints_.tcp = strip_scheme((*l)->address());
       listeners_.push_back(std::move(l).value());
     }
-#ifdef KVTIER_HAVE_HTTP
     if (!is_off(s.metrics_listen)) {
       Result<std::unique_ptr<MetricsHttpServer>> h =
           MetricsHttpServer::start(s.metrics_listen, context_->render_metrics);
       if (!h.ok()) return h.status();
       http_ = std::move(h).value();
+      http_view_.store(http_.get(), std::memory_order_release);
       endpoints_.metrics = http_->address();
     }
-#endif
     for (const auto& l : listeners_) spdlog::info("event=listening address={}", l->address());
-#ifdef KVTIER_HAVE_HTTP
     if (http_) spdlog::info("event=listening address=http://{}/metrics", endpoints_.metrics);
-#endif
     return Status::Ok();
   }
 
@@ -183,9 +173,9 @@ class ServerImpl final : public Server {
   BufferPool buffers_{kBufferPoolBytes};
   std::unique_ptr<ServerContext> context_;
   std::vector<std::unique_ptr<Listener>> listeners_;
-#ifdef KVTIER_HAVE_HTTP
   std::unique_ptr<MetricsHttpServer> http_;
-#endif
+  // What render_metrics reads: the HTTP thread may scrape before start() has returned into http_.
+  std::atomic<const MetricsHttpServer*> http_view_{nullptr};
   std::vector<std::unique_ptr<IoThread>> threads_;
   ServerEndpoints endpoints_;
   std::string ready_path_;
