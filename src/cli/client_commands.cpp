@@ -132,8 +132,8 @@ int run_get(const GetOptions& o) {
   std::vector<std::byte> value;
   GetResult r = get_value(*c, *key, &value);
   if (!r.status.ok()) {
-    report("get", r.status.is_not_found() ? "key " + key->hex() + " is not cached"
-                                          : r.status.to_string());
+    report("get",
+           r.status.is_not_found() ? "key " + key->hex() + " is not cached" : r.status.to_string());
     return exit_code_for(r.status);
   }
   if (o.output.empty()) {
@@ -199,12 +199,13 @@ int run_ping(const PingOptions& o) {
     return kExitFailure;
   }
   const ServerInfo& info = c->server_info();
-  std::printf("kvtierd at %s: round trip %.3f ms; protocol %u, tenant %s, max value %llu bytes, "
-              "max batch %u, max frame data %llu bytes\n",
-              options.ok() ? options->address.c_str() : "?", rtt.count(),
-              static_cast<unsigned>(info.version), info.tenant.c_str(),
-              static_cast<unsigned long long>(info.max_value_bytes), info.max_batch,
-              static_cast<unsigned long long>(info.max_data_bytes));
+  std::printf(
+      "kvtierd at %s: round trip %.3f ms; protocol %u, tenant %s, max value %llu bytes, "
+      "max batch %u, max frame data %llu bytes\n",
+      options.ok() ? options->address.c_str() : "?", rtt.count(),
+      static_cast<unsigned>(info.version), info.tenant.c_str(),
+      static_cast<unsigned long long>(info.max_value_bytes), info.max_batch,
+      static_cast<unsigned long long>(info.max_data_bytes));
   return kExitOk;
 }
 
@@ -212,7 +213,8 @@ int run_ping(const PingOptions& o) {
 
 void add_put_command(CLI::App& app, CommandRunner* run) {
   auto o = std::make_shared<PutOptions>();
-  CLI::App* cmd = app.add_subcommand("put", "store a file's bytes (or stdin's) under a key in kvtierd");
+  CLI::App* cmd =
+      app.add_subcommand("put", "store a file's bytes (or stdin's) under a key in kvtierd");
   cmd->add_option("KEYHEX", o->key, "the key: 32 hex digits")->required();
   cmd->add_option("FILE", o->file, "the value's bytes; - reads stdin")->required();
   add_client_flags(cmd, &o->client);

@@ -21,7 +21,8 @@ void add_client_flags(CLI::App* cmd, ClientFlags* flags) {
   const std::string default_address = ClientOptions{}.address;
   cmd->add_option("--address", flags->address,
                   "kvtierd's address: unix:PATH, a path, tcp:HOST:PORT, HOST:PORT or [::1]:PORT "
-                  "(default $KVTIER_ADDRESS, else " + default_address + ")");
+                  "(default $KVTIER_ADDRESS, else " +
+                      default_address + ")");
   cmd->add_option("--token", flags->token,
                   "the tenant's token; required on TCP (default $KVTIER_TOKEN; none on the Unix "
                   "socket is the default tenant)");
@@ -61,8 +62,8 @@ std::unique_ptr<Client> connect_or_report(const ClientFlags& flags, std::string_
   if (!options.ok()) {
     std::fprintf(stderr, "kvtier %.*s: %s\n", static_cast<int>(command.size()), command.data(),
                  options.status().message().c_str());
-    *exit_code = options.status().code() == StatusCode::kInvalidArgument ? kExitUsage
-                                                                        : kExitFailure;
+    *exit_code =
+        options.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
     return nullptr;
   }
   // A malformed address is a usage error; a refused token or an absent daemon is not.

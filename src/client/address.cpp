@@ -35,8 +35,9 @@ Result<ClientAddress> tcp_address(std::string_view text, std::string_view host_p
     // that is what the user wrote, and the Unix forms they may have meant.
     std::string why = hp.status().message();
     if (text.size() != host_port.size()) why = "\"" + std::string(text) + "\": " + why;
-    return Status::InvalidArgument(why + " (a Unix socket is written unix:PATH or as a path "
-                                         "containing '/')");
+    return Status::InvalidArgument(why +
+                                   " (a Unix socket is written unix:PATH or as a path "
+                                   "containing '/')");
   }
   if (hp->port == 0) return bad(text, "port 0 names no listener; give the daemon's port");
   ClientAddress a;

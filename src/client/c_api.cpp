@@ -1,8 +1,6 @@
 // The C API of include/kvtier/kvtier.h: thin wrappers over kvtier::Client and kvtier/key.h.
 // Nothing may unwind into C: every entry point catches what the C++ side could throw (only
 // allocation failure, in practice) and turns it into a status code.
-#include "kvtier/kvtier.h"
-
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -13,6 +11,7 @@
 
 #include "kvtier/client.h"
 #include "kvtier/key.h"
+#include "kvtier/kvtier.h"
 #include "kvtier/status.h"
 
 // The C codes are the StatusCode values; the wire carries the same numbers.
@@ -47,7 +46,9 @@ kvtier::Key to_key(const kvtier_key* k) {
   return out;
 }
 
-void to_c_key(const kvtier::Key& k, kvtier_key* out) { std::memcpy(out->bytes, k.bytes.data(), 16); }
+void to_c_key(const kvtier::Key& k, kvtier_key* out) {
+  std::memcpy(out->bytes, k.bytes.data(), 16);
+}
 
 void copy_message(const std::string& message, char* buf, std::size_t len) {
   if (buf == nullptr || len == 0) return;
@@ -127,8 +128,7 @@ int kvtier_namespace_key(const kvtier_model_layout* layout, kvtier_key* out, cha
 }
 
 int kvtier_chunk_keys(const kvtier_key* ns_key, const uint32_t* tokens, size_t n_tokens,
-                      uint32_t chunk_tokens, kvtier_key* out, size_t out_capacity,
-                      size_t* count) {
+                      uint32_t chunk_tokens, kvtier_key* out, size_t out_capacity, size_t* count) {
   if (ns_key == nullptr || count == nullptr || chunk_tokens == 0 ||
       (tokens == nullptr && n_tokens > 0)) {
     return KVTIER_INVALID_ARGUMENT;
@@ -140,7 +140,8 @@ int kvtier_chunk_keys(const kvtier_key* ns_key, const uint32_t* tokens, size_t n
   // Chained one chunk at a time straight into `out`: no allocation, same keys as chunk_keys().
   kvtier::Key k = to_key(ns_key);
   for (std::size_t i = 0; i < n; ++i) {
-    k = kvtier::chain_key(k, std::span<const std::uint32_t>(tokens + i * chunk_tokens, chunk_tokens));
+    k = kvtier::chain_key(k,
+                          std::span<const std::uint32_t>(tokens + i * chunk_tokens, chunk_tokens));
     to_c_key(k, &out[i]);
   }
   return KVTIER_OK;
@@ -249,10 +250,12 @@ int kvtier_lookup(kvtier_client* client, const kvtier_key* chain, size_t n,
 
 int kvtier_put_many(kvtier_client* client, const kvtier_put_item* items, size_t n, int* statuses) {
   return guarded(client, [&](kvtier::Client& c) {
-    if (n > 0 && (items == nullptr || statuses == nullptr)) return null_argument("items or statuses");
+    if (n > 0 && (items == nullptr || statuses == nullptr))
+      return null_argument("items or statuses");
     std::vector<kvtier::PutItem> in(n);
     for (std::size_t i = 0; i < n; ++i) {
-      in[i] = {to_key(&items[i].key), {static_cast<const std::byte*>(items[i].value), items[i].size}};
+      in[i] = {to_key(&items[i].key),
+               {static_cast<const std::byte*>(items[i].value), items[i].size}};
     }
     std::vector<Status> out(n);
     Status s = c.put_many(in, out);
@@ -348,9 +351,11 @@ int kvtier_put_many_shm(kvtier_client* client, const kvtier_shm_region* region,
                         const kvtier_shm_put* items, size_t n, int* statuses) {
   return guarded(client, [&](kvtier::Client& c) {
     if (region == nullptr) return null_argument("region");
-    if (n > 0 && (items == nullptr || statuses == nullptr)) return null_argument("items or statuses");
+    if (n > 0 && (items == nullptr || statuses == nullptr))
+      return null_argument("items or statuses");
     std::vector<kvtier::ShmPut> in(n);
-    for (std::size_t i = 0; i < n; ++i) in[i] = {to_key(&items[i].key), items[i].offset, items[i].size};
+    for (std::size_t i = 0; i < n; ++i)
+      in[i] = {to_key(&items[i].key), items[i].offset, items[i].size};
     std::vector<Status> out(n);
     Status s = c.put_many_shm(to_region(region), in, out);
     for (std::size_t i = 0; i < n; ++i) statuses[i] = code_of(out[i]);

@@ -64,8 +64,8 @@ Status item_status(StatusCode code, const Key& key, std::uint64_t value_len,
       return Status::BufferTooSmall("value of key " + key.hex() + " is " + bytes_text(value_len) +
                                     ", buffer holds " + bytes_text(capacity));
     default:
-      return Status(code, "kvtierd answered " + std::string(status_code_name(code)) +
-                              " for key " + key.hex());
+      return Status(code, "kvtierd answered " + std::string(status_code_name(code)) + " for key " +
+                              key.hex());
   }
 }
 
@@ -228,7 +228,8 @@ Status GetManyShmCall::on_response(const FrameHeader& h, std::span<const std::by
                                    std::vector<iovec>*) {
   if (h.status != 0) return on_error(h, meta);
   protocol::GetManyShmResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_list(meta, index.size(), &protocol::GetManyShmResponse::results, &m));
+  KVTIER_RETURN_IF_ERROR(
+      decode_list(meta, index.size(), &protocol::GetManyShmResponse::results, &m));
   for (std::size_t i = 0; i < index.size(); ++i) {
     const ShmGet& item = items_[index[i]];
     KVTIER_RETURN_IF_ERROR(get_item_result(m.results[i], item.key, item.capacity, &out_[index[i]]));
@@ -241,7 +242,8 @@ Status PutManyShmCall::on_response(const FrameHeader& h, std::span<const std::by
                                    std::vector<iovec>*) {
   if (h.status != 0) return on_error(h, meta);
   protocol::PutManyShmResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_list(meta, index.size(), &protocol::PutManyShmResponse::statuses, &m));
+  KVTIER_RETURN_IF_ERROR(
+      decode_list(meta, index.size(), &protocol::PutManyShmResponse::statuses, &m));
   for (std::size_t i = 0; i < index.size(); ++i) {
     const ShmPut& item = items_[index[i]];
     out_[index[i]] = item_status(m.statuses[i], item.key, item.size, 0);

@@ -158,8 +158,7 @@ class GetManyShmCall final : public ListCall {
 
 class PutManyShmCall final : public ListCall {
  public:
-  PutManyShmCall(std::span<const ShmPut> items, std::span<Status> out)
-      : items_(items), out_(out) {}
+  PutManyShmCall(std::span<const ShmPut> items, std::span<Status> out) : items_(items), out_(out) {}
   Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
                      std::vector<iovec>* data) override;
 

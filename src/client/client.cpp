@@ -43,11 +43,13 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& options) {
     // The daemon answered and will close the connection. Busy (too many connections) and
     // Closed (shutting down) say "try later"; anything else is a refusal of what was presented.
     StatusCode code = call.status.code();
-    if (code != StatusCode::kBusy && code != StatusCode::kClosed) code = StatusCode::kInvalidArgument;
+    if (code != StatusCode::kBusy && code != StatusCode::kClosed)
+      code = StatusCode::kInvalidArgument;
     return Status(code, "kvtierd at " + conn->address().to_string() +
                             " refused HELLO: " + call.status.message());
   }
-  return std::unique_ptr<Client>(std::make_unique<ClientImpl>(std::move(conn), std::move(call.info)));
+  return std::unique_ptr<Client>(
+      std::make_unique<ClientImpl>(std::move(conn), std::move(call.info)));
 }
 
 namespace client {
@@ -138,8 +140,8 @@ Status ClientImpl::add_lookup(RequestBatch& batch, std::span<const Key> chain,
 
 Status ClientImpl::ping(std::string_view payload) {
   if (payload.size() > protocol::kMaxPingPayloadBytes) {
-    return Status::InvalidArgument("ping: payload of " + size_text(payload.size()) +
-                                   " exceeds " + size_text(protocol::kMaxPingPayloadBytes));
+    return Status::InvalidArgument("ping: payload of " + size_text(payload.size()) + " exceeds " +
+                                   size_text(protocol::kMaxPingPayloadBytes));
   }
   PingCall call{std::string(payload)};
   RequestBatch batch;
@@ -250,9 +252,9 @@ Status ClientImpl::pin(const Key& key, std::chrono::milliseconds lease) {
   }
   EmptyResponseCall call;
   RequestBatch batch;
-  KVTIER_RETURN_IF_ERROR(batch.add(conn_->next_request_id(),
-                                   protocol::PinRequest{key, static_cast<std::uint32_t>(lease.count())},
-                                   &call));
+  KVTIER_RETURN_IF_ERROR(
+      batch.add(conn_->next_request_id(),
+                protocol::PinRequest{key, static_cast<std::uint32_t>(lease.count())}, &call));
   KVTIER_RETURN_IF_ERROR(run(batch));
   return call.status;
 }
@@ -278,7 +280,8 @@ Result<SharedRegion> ClientImpl::register_shared_memory(std::size_t bytes) {
   if (!conn_->is_unix()) {
     return Status::InvalidArgument(
         "shared memory needs a Unix socket connection (a memfd cannot cross TCP); this client is "
-        "connected to " + conn_->address().to_string());
+        "connected to " +
+        conn_->address().to_string());
   }
   Result<SealedMemfd> memfd = SealedMemfd::create(bytes);
   if (!memfd.ok()) return memfd.status();
@@ -312,8 +315,8 @@ Status ClientImpl::check_region(const SharedRegion& region, std::span<const Item
   for (const Item& item : items) {
     std::uint64_t len = item.*length;
     if (item.offset > size || len > size - item.offset) {
-      return Status::InvalidArgument("shared memory: bytes [" + std::to_string(item.offset) + ", +" +
-                                     std::to_string(len) + ") for key " + item.key.hex() +
+      return Status::InvalidArgument("shared memory: bytes [" + std::to_string(item.offset) +
+                                     ", +" + std::to_string(len) + ") for key " + item.key.hex() +
                                      " are outside region " + std::to_string(region.id) + " (" +
                                      size_text(size) + ")");
     }

@@ -108,8 +108,8 @@ Result<ClientSocket> ClientSocket::connect(const ClientAddress& address,
   }
   std::string failures;
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                      ai->ai_protocol);
+    int fd =
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
       failures += std::string(failures.empty() ? "" : "; ") + "socket: " + std::strerror(errno);
       continue;

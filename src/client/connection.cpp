@@ -79,8 +79,8 @@ Connection::Connection(ClientSocket socket, ClientAddress address,
 void Connection::close(const Status& why) {
   socket_.close();
   if (!closed_.ok()) return;  // keep the first reason
-  closed_ = Status::Closed("the connection to kvtierd at " + address_.to_string() +
-                           " is closed" + (why.ok() ? std::string() : ": " + why.to_string()));
+  closed_ = Status::Closed("the connection to kvtierd at " + address_.to_string() + " is closed" +
+                           (why.ok() ? std::string() : ": " + why.to_string()));
 }
 
 // One run of a batch: the writer and reader state of Connection::run.
@@ -112,8 +112,9 @@ class Connection::Exchange {
     if (!write_done()) {
       // Every request was answered, yet some of its bytes were never sent (the daemon answered
       // early and stopped reading): the stream is no longer framed.
-      conn_.close(write_error_.ok() ? Status::IOError("kvtierd answered before reading a whole request")
-                                    : write_error_);
+      conn_.close(write_error_.ok()
+                      ? Status::IOError("kvtierd answered before reading a whole request")
+                      : write_error_);
     }
     return Status::Ok();
   }
@@ -129,8 +130,7 @@ class Connection::Exchange {
   }
 
   void skip_empty_segments() {
-    while (segment_ < batch_.segments_.size() &&
-           offset_ == batch_.segments_[segment_].size) {
+    while (segment_ < batch_.segments_.size() && offset_ == batch_.segments_[segment_].size) {
       ++segment_;
       offset_ = 0;
     }
@@ -197,7 +197,8 @@ class Connection::Exchange {
         if (is_disconnect(err)) {
           // Keep reading: the daemon may have answered (an error) before closing.
           write_error_ = Status::Closed(std::string("kvtierd closed the connection while a request "
-                                                    "was being sent (") + std::strerror(err) + ")");
+                                                    "was being sent (") +
+                                        std::strerror(err) + ")");
           return Status::Ok();
         }
         return Status::FromErrno("send to kvtierd at " + conn_.address_.to_string(), err);
@@ -221,14 +222,13 @@ class Connection::Exchange {
         iov_.clear();
         for (std::size_t i = data_index_; i < data_.size() && iov_.size() < kMaxIov; ++i) {
           std::size_t skip = i == data_index_ ? data_offset_ : 0;
-          iov_.push_back(iovec{static_cast<std::byte*>(data_[i].iov_base) + skip,
-                               data_[i].iov_len - skip});
+          iov_.push_back(
+              iovec{static_cast<std::byte*>(data_[i].iov_base) + skip, data_[i].iov_len - skip});
         }
         n = ::readv(fd, iov_.data(), static_cast<int>(iov_.size()));
       } else {
-        std::size_t want = phase_ == Phase::kHeader
-                               ? protocol::kFrameHeaderBytes - header_have_
-                               : reader_.header().meta_len - meta_have_;
+        std::size_t want = phase_ == Phase::kHeader ? protocol::kFrameHeaderBytes - header_have_
+                                                    : reader_.header().meta_len - meta_have_;
         n = ::recv(fd, buf, std::min(want, sizeof buf), MSG_DONTWAIT);
       }
       if (n < 0) {
@@ -303,9 +303,8 @@ class Connection::Exchange {
                                 " where request " + std::to_string(r.id) + " was next");
     }
     if (h.opcode != r.opcode && !unreadable) {
-      return protocol_violation(std::string(protocol::opcode_name(h.opcode)) +
-                                " response to a " + std::string(protocol::opcode_name(r.opcode)) +
-                                " request");
+      return protocol_violation(std::string(protocol::opcode_name(h.opcode)) + " response to a " +
+                                std::string(protocol::opcode_name(r.opcode)) + " request");
     }
     return Status::Ok();
   }
@@ -329,15 +328,15 @@ class Connection::Exchange {
 
   Status eof(const std::string& how) const {
     if (!write_error_.ok()) return write_error_;
-    return Status::Closed("kvtierd at " + conn_.address_.to_string() +
-                          " closed the connection (" + how + ")");
+    return Status::Closed("kvtierd at " + conn_.address_.to_string() + " closed the connection (" +
+                          how + ")");
   }
 
   Status timed_out() const {
     const RequestBatch::Request& r = batch_.requests_[next_response_];
-    return Status::IOError("no response from kvtierd at " + conn_.address_.to_string() +
-                           " to a " + std::string(protocol::opcode_name(r.opcode)) +
-                           " request within " + std::to_string(conn_.timeout_.count()) + " ms");
+    return Status::IOError("no response from kvtierd at " + conn_.address_.to_string() + " to a " +
+                           std::string(protocol::opcode_name(r.opcode)) + " request within " +
+                           std::to_string(conn_.timeout_.count()) + " ms");
   }
 
   Status fail_if(Status s) { return s.ok() ? s : fail(std::move(s)); }

@@ -56,9 +56,7 @@ class PipelineImpl final : public Client::Pipeline {
 
   const Status& status(std::size_t index) const override { return entry(index).status; }
   const GetResult& get_result(std::size_t index) const override { return entry(index).get; }
-  const PrefixMatch& lookup_result(std::size_t index) const override {
-    return entry(index).lookup;
-  }
+  const PrefixMatch& lookup_result(std::size_t index) const override { return entry(index).lookup; }
   std::size_t size() const override { return entries_.size(); }
 
  private:
@@ -72,8 +70,8 @@ class PipelineImpl final : public Client::Pipeline {
     Status status = Status::Closed("the pipeline has not run yet");
     GetResult get{Status::InvalidArgument("this request is not a get"), 0, Tier::kNone};
     PrefixMatch lookup;
-    EmptyResponseCall empty;            // kPut, kRemove
-    std::unique_ptr<GetCall> get_call;  // kGet
+    EmptyResponseCall empty;                // kPut, kRemove
+    std::unique_ptr<GetCall> get_call;      // kGet
     std::vector<LookupCall> lookup_pieces;  // kLookup: one call per max_batch keys
   };
 

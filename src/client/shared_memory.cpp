@@ -1,4 +1,5 @@
-// SealedMemfd: creating, sealing and mapping the client's shared-memory memfd (see shared_memory.h).
+// SealedMemfd: creating, sealing and mapping the client's shared-memory memfd (see
+// shared_memory.h).
 #include "client/shared_memory.h"
 
 #include <fcntl.h>

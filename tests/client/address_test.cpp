@@ -66,7 +66,7 @@ TEST(ClientAddress, RefusedForms) {
   expect_refused("", "empty");
   expect_refused("unix:", "no socket path");
   expect_refused("tcp:", "empty");
-  expect_refused("kvtierd.sock", "no port");          // neither a path nor HOST:PORT
+  expect_refused("kvtierd.sock", "no port");  // neither a path nor HOST:PORT
   expect_refused("tcp:127.0.0.1", "no port");
   expect_refused("127.0.0.1:notaport", "not a decimal number");
   expect_refused("127.0.0.1:70000", "out of range");

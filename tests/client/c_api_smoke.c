@@ -12,24 +12,24 @@
 
 static int failures = 0;
 
-#define CHECK(cond, ...)                                            \
-  do {                                                              \
-    if (!(cond)) {                                                  \
+#define CHECK(cond, ...)                                                      \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
       fprintf(stderr, "c_api_smoke:%d: check failed: %s: ", __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                 \
-      fputc('\n', stderr);                                          \
-      ++failures;                                                   \
-      return 1;                                                     \
-    }                                                               \
+      fprintf(stderr, __VA_ARGS__);                                           \
+      fputc('\n', stderr);                                                    \
+      ++failures;                                                             \
+      return 1;                                                               \
+    }                                                                         \
   } while (0)
 
 /* Expects a call to return `want`; prints the client's last error otherwise. */
-#define EXPECT_CODE(client, call, want)                                                   \
-  do {                                                                                    \
-    int got_ = (call);                                                                    \
-    CHECK(got_ == (want), "%s returned %s (%d), want %s; last error: %s", #call,          \
-          kvtier_status_name(got_), got_, kvtier_status_name(want),                       \
-          (client) ? kvtier_last_error(client) : "-");                                    \
+#define EXPECT_CODE(client, call, want)                                          \
+  do {                                                                           \
+    int got_ = (call);                                                           \
+    CHECK(got_ == (want), "%s returned %s (%d), want %s; last error: %s", #call, \
+          kvtier_status_name(got_), got_, kvtier_status_name(want),              \
+          (client) ? kvtier_last_error(client) : "-");                           \
   } while (0)
 
 static void fill(unsigned char* p, size_t n, unsigned seed) {
@@ -71,8 +71,7 @@ static int check_keys(kvtier_key* chain, size_t n) {
   err[0] = '\0';
   EXPECT_CODE(NULL, kvtier_namespace_key(&layout, &ns, err, sizeof err), KVTIER_OK);
   layout.num_layers = 0;
-  EXPECT_CODE(NULL, kvtier_namespace_key(&layout, &back, err, sizeof err),
-              KVTIER_INVALID_ARGUMENT);
+  EXPECT_CODE(NULL, kvtier_namespace_key(&layout, &back, err, sizeof err), KVTIER_INVALID_ARGUMENT);
   CHECK(err[0] != '\0', "no message for an invalid layout");
 
   for (i = 0; i < 64; ++i) tokens[i] = (uint32_t)(i * 7 + 1);
@@ -203,8 +202,7 @@ static int check_shm(kvtier_client* c, const kvtier_key* k, int is_unix) {
     return 0;
   }
   EXPECT_CODE(c, kvtier_register_shm(c, (1 << 20) + 1, &region), KVTIER_OK);
-  CHECK(region.size == (1 << 20) + 4096 && region.memory != NULL, "region size %zu",
-        region.size);
+  CHECK(region.size == (1 << 20) + 4096 && region.memory != NULL, "region size %zu", region.size);
   mem = region.memory;
   for (i = 0; i < 2; ++i) {
     fill(mem + i * 65536, 65536, (unsigned)(20 + i));
@@ -219,11 +217,12 @@ static int check_shm(kvtier_client* c, const kvtier_key* k, int is_unix) {
   gets[2].offset = 0;
   gets[2].capacity = 4096;
   EXPECT_CODE(c, kvtier_put_many_shm(c, &region, puts, 2, statuses), KVTIER_OK);
-  for (i = 0; i < 2; ++i) CHECK(statuses[i] == KVTIER_OK, "put_many_shm item %zu: %d", i, statuses[i]);
+  for (i = 0; i < 2; ++i)
+    CHECK(statuses[i] == KVTIER_OK, "put_many_shm item %zu: %d", i, statuses[i]);
   EXPECT_CODE(c, kvtier_get_many_shm(c, &region, gets, 3, results), KVTIER_OK);
   for (i = 0; i < 2; ++i) {
-    CHECK(results[i].status == KVTIER_OK && results[i].size == 65536,
-          "get_many_shm item %zu: %s", i, kvtier_status_name(results[i].status));
+    CHECK(results[i].status == KVTIER_OK && results[i].size == 65536, "get_many_shm item %zu: %s",
+          i, kvtier_status_name(results[i].status));
     CHECK(memcmp(mem + 524288 + i * 65536, mem + i * 65536, 65536) == 0,
           "get_many_shm item %zu bytes", i);
   }
@@ -252,7 +251,8 @@ int main(int argc, char** argv) {
   }
   address = argv[1];
   token = argc == 3 ? argv[2] : NULL;
-  is_unix = strncmp(address, "unix:", 5) == 0 || (strncmp(address, "tcp:", 4) != 0 && strchr(address, '/') != NULL);
+  is_unix = strncmp(address, "unix:", 5) == 0 ||
+            (strncmp(address, "tcp:", 4) != 0 && strchr(address, '/') != NULL);
 
   if (check_keys(chain, 10) != 0) return 1;
 
@@ -260,7 +260,8 @@ int main(int argc, char** argv) {
   EXPECT_CODE(NULL, kvtier_connect("tcp:127.0.0.1:notaport", NULL, 1000, &c, err, sizeof err),
               KVTIER_INVALID_ARGUMENT);
   CHECK(c == NULL && err[0] != '\0', "bad address: client %p, message \"%s\"", (void*)c, err);
-  EXPECT_CODE(NULL, kvtier_connect("unix:/nonexistent-dir/kvtierd.sock", NULL, 1000, &c, err, sizeof err),
+  EXPECT_CODE(NULL,
+              kvtier_connect("unix:/nonexistent-dir/kvtierd.sock", NULL, 1000, &c, err, sizeof err),
               KVTIER_IO_ERROR);
 
   EXPECT_CODE(NULL, kvtier_connect(address, token, 10000, &c, err, sizeof err), KVTIER_OK);

@@ -3,10 +3,9 @@
 // over TCP, batches split at the daemon's max_batch and max_data_bytes, a pipeline that moves
 // megabytes both ways against a daemon that stops reading while its responses queue up, shared
 // memory, tokens, a 256 MiB value, and what a timeout or a vanished daemon does to a client.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -465,8 +464,7 @@ TEST_F(ClientDaemon, ADaemonThatGoesAwayClosesTheClient) {
   daemon_->kill_now();
   Status s = c->ping();
   EXPECT_FALSE(s.ok());
-  EXPECT_TRUE(s.code() == StatusCode::kClosed || s.code() == StatusCode::kIOError)
-      << s.to_string();
+  EXPECT_TRUE(s.code() == StatusCode::kClosed || s.code() == StatusCode::kIOError) << s.to_string();
   std::vector<Status> out(1);
   std::vector<std::byte> v(10);
   std::vector<PutItem> items = {{test_key(1), v}};
@@ -476,12 +474,12 @@ TEST_F(ClientDaemon, ADaemonThatGoesAwayClosesTheClient) {
 
 TEST_F(ClientDaemon, CApiSmokeProgramOverBothTransports) {
   std::string smoke = KVTIER_C_API_SMOKE;
-  EXPECT_EQ(run_shell(smoke + " " + daemon_->unix_address() + " >" + dir_.file("c-unix.log") +
-                      " 2>&1"),
-            0)
+  EXPECT_EQ(
+      run_shell(smoke + " " + daemon_->unix_address() + " >" + dir_.file("c-unix.log") + " 2>&1"),
+      0)
       << read_file(dir_.file("c-unix.log"));
-  EXPECT_EQ(run_shell(smoke + " " + daemon_->tcp_address() + " " + daemon_->default_token() +
-                      " >" + dir_.file("c-tcp.log") + " 2>&1"),
+  EXPECT_EQ(run_shell(smoke + " " + daemon_->tcp_address() + " " + daemon_->default_token() + " >" +
+                      dir_.file("c-tcp.log") + " 2>&1"),
             0)
       << read_file(dir_.file("c-tcp.log"));
 }
@@ -493,7 +491,8 @@ TEST_F(ClientDaemon, CliPutGetLookupPing) {
   const std::string other = test_key(7001).hex();
   std::vector<std::byte> value = pattern(test_key(7000), 1'500'000);  // above get's first guess
   std::ofstream(dir_.file("in.bin"), std::ios::binary)
-      .write(reinterpret_cast<const char*>(value.data()), static_cast<std::streamsize>(value.size()));
+      .write(reinterpret_cast<const char*>(value.data()),
+             static_cast<std::streamsize>(value.size()));
 
   EXPECT_EQ(run_shell(kv + "put " + key + " " + dir_.file("in.bin") + addr), 0);
   EXPECT_EQ(run_shell(kv + "get " + key + " -o " + dir_.file("out.bin") + addr), 0);
@@ -501,8 +500,8 @@ TEST_F(ClientDaemon, CliPutGetLookupPing) {
   EXPECT_EQ(run_shell(kv + "get " + key + addr + " >" + dir_.file("stdout.bin")), 0);
   EXPECT_EQ(read_file(dir_.file("stdout.bin")), read_file(dir_.file("in.bin")));
   // stdin, and the address from the environment.
-  EXPECT_EQ(run_shell("printf 'from stdin' | KVTIER_ADDRESS=" + daemon_->unix_address() + " " +
-                      kv + "put " + other + " -"),
+  EXPECT_EQ(run_shell("printf 'from stdin' | KVTIER_ADDRESS=" + daemon_->unix_address() + " " + kv +
+                      "put " + other + " -"),
             0);
   EXPECT_EQ(run_shell(kv + "get " + other + addr + " >" + dir_.file("stdin.bin")), 0);
   EXPECT_EQ(read_file(dir_.file("stdin.bin")), "from stdin");
@@ -514,9 +513,8 @@ TEST_F(ClientDaemon, CliPutGetLookupPing) {
                       dir_.file("l.txt")),
             1);
   EXPECT_NE(read_file(dir_.file("l.txt")).find("cached 1 of 3"), std::string::npos);
-  EXPECT_EQ(run_shell(kv + "get " + missing + " -o " + dir_.file("miss.bin") + addr +
-                      " 2>/dev/null"),
-            1);
+  EXPECT_EQ(
+      run_shell(kv + "get " + missing + " -o " + dir_.file("miss.bin") + addr + " 2>/dev/null"), 1);
   EXPECT_FALSE(std::ifstream(dir_.file("miss.bin")).good());  // a miss writes no file
 
   EXPECT_EQ(run_shell(kv + "ping" + addr + " >/dev/null"), 0);
@@ -539,8 +537,9 @@ TEST_F(ClientDaemon, CliPutGetLookupPing) {
 // streamed between the socket and the caller's buffer.
 TEST(ClientDaemonLarge, A256MiBValueOverBothTransports) {
   TempDir dir;
-  DaemonProcess daemon(dir.path(), "[dram]\ncapacity_bytes = \"640MiB\"\n"
-                                   "[nvme]\ndefault_file_bytes = \"68MiB\"\nregion_size = \"4MiB\"\n");
+  DaemonProcess daemon(dir.path(),
+                       "[dram]\ncapacity_bytes = \"640MiB\"\n"
+                       "[nvme]\ndefault_file_bytes = \"68MiB\"\nregion_size = \"4MiB\"\n");
   ASSERT_TRUE(daemon.started()) << daemon.log();
   constexpr std::size_t kBig = 256 * kMiB;
   const Key key = test_key(8000);

@@ -3,11 +3,10 @@
 // impossible HELLO, a connection dropped mid-value. The peer is a thread serving a real Unix
 // socket with the protocol codec; the client must answer each breach with IOError / Closed and
 // never read a byte past what it was promised.
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstring>
 #include <functional>
