@@ -54,6 +54,45 @@ struct GetResult {
   Tier tier = Tier::kNone;  // where it was found
 };
 
+// A block's bytes in DRAM, readable without a copy (a daemon sends them straight to a socket).
+// The bytes stay valid and unchanged while the view lives, even if the block is evicted, replaced
+// or removed meanwhile. Every view must be released before its Store is destroyed.
+class BlockView {
+ public:
+  BlockView() = default;
+  BlockView(std::span<const std::byte> bytes, std::shared_ptr<const void> holder)
+      : bytes_(bytes), holder_(std::move(holder)) {}
+  std::span<const std::byte> bytes() const { return bytes_; }
+  explicit operator bool() const { return holder_ != nullptr; }
+
+ private:
+  std::span<const std::byte> bytes_;
+  std::shared_ptr<const void> holder_;  // keeps the block alive
+};
+
+// Space in DRAM for one value that the caller fills (from a socket, say) and then publishes with
+// Store::commit_put; dropping it uncommitted leaves no trace. Move-only in effect (the holder is
+// shared only with the Store).
+class PutBuffer {
+ public:
+  PutBuffer() = default;
+  PutBuffer(NamespaceId ns, const Key& key, std::span<std::byte> bytes,
+            std::shared_ptr<void> holder)
+      : ns_(ns), key_(key), bytes_(bytes), holder_(std::move(holder)) {}
+  // Exactly the value's size; 4 KiB-aligned.
+  std::span<std::byte> bytes() const { return bytes_; }
+  NamespaceId ns() const { return ns_; }
+  const Key& key() const { return key_; }
+  void* holder() const { return holder_.get(); }
+  explicit operator bool() const { return holder_ != nullptr; }
+
+ private:
+  NamespaceId ns_ = 0;
+  Key key_;
+  std::span<std::byte> bytes_;
+  std::shared_ptr<void> holder_;
+};
+
 struct NamespaceUsage {
   std::uint64_t blocks = 0;
   std::uint64_t bytes = 0;
@@ -80,6 +119,17 @@ class Store {
 
   virtual bool contains(NamespaceId ns, const Key& key) = 0;
 
+  // Zero-copy forms for callers that move bytes to or from somewhere else (a socket):
+  // view() returns the block when it is in DRAM (counting a hit), else NotFound without counting
+  // a miss, so the caller can go on with get() (which reads NVMe and counts the outcome once).
+  virtual Result<BlockView> view(NamespaceId ns, const Key& key) = 0;
+  // begin_put() reserves DRAM for `size` bytes; commit_put() publishes them exactly as put()
+  // would (replacing an existing key, demoting what it evicts). Errors of begin_put: those of
+  // put(), and TooLarge when the value does not fit in DRAM (use put(), which can go straight to
+  // NVMe). commit_put: NoSpace when pinned blocks leave no room (the bytes are dropped).
+  virtual Result<PutBuffer> begin_put(NamespaceId ns, const Key& key, std::size_t size) = 0;
+  virtual Status commit_put(PutBuffer buffer) = 0;
+
   // How many leading keys of `chain` are cached, in one call.
   virtual PrefixMatch lookup_prefix(NamespaceId ns, std::span<const Key> chain) = 0;
 
@@ -99,7 +149,8 @@ class Store {
   virtual Status unpin(NamespaceId ns, const Key& key) = 0;
 
   // Makes everything put so far durable on NVMe: after flush() returns OK, a SIGKILL loses none
-  // of it (blocks the NVMe admission policy declined are the exception, and are counted).
+  // of it (blocks the NVMe admission policy declined, and blocks larger than the NVMe tier's
+  // largest entry, are the exception: they stay in DRAM only, and are counted).
   virtual Status flush() = 0;
 
   // Flushes, persists the NVMe index for a warm restart and stops. Later calls return Closed.

@@ -108,7 +108,7 @@ class DramTierImpl final : public DramTier {
   Status put(const BlockId& id, std::span<const std::byte> value, bool on_nvme,
              std::vector<BlockRef>* evicted) override;
   DramGet get(const BlockId& id, std::span<std::byte> dst) override;
-  BlockRef acquire(const BlockId& id) override;
+  BlockRef acquire(const BlockId& id, bool count_miss) override;
   bool contains(const BlockId& id) override;
   bool is_current(const BlockRef& ref) override;
   void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
@@ -386,11 +386,11 @@ DramGet DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
   return {Status::Ok(), size};
 }
 
-BlockRef DramTierImpl::acquire(const BlockId& id) {
+BlockRef DramTierImpl::acquire(const BlockId& id, bool count_miss) {
   Block* b = nullptr;
   index_.visit(id, BlockIndex::hash_of(id), [&](Block* found, BlockIndex::ShardStats& stats) {
     if (found == nullptr) {
-      stats.add_miss();
+      if (count_miss) stats.add_miss();
       return;
     }
     ref_block(found);

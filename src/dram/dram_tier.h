@@ -98,8 +98,9 @@ class DramTier {
 
   // Copies the value into dst. Counts a hit (S3-FIFO frequency) when found.
   virtual DramGet get(const BlockId& id, std::span<std::byte> dst) = 0;
-  // A reference to the block, or an empty ref on a miss. Counts a hit.
-  virtual BlockRef acquire(const BlockId& id) = 0;
+  // A reference to the block, or an empty ref on a miss. Counts a hit, and a miss unless
+  // count_miss is false (the caller then goes on to another tier that counts the outcome).
+  virtual BlockRef acquire(const BlockId& id, bool count_miss = true) = 0;
   // Presence without counting a hit.
   virtual bool contains(const BlockId& id) = 0;
   // True when `ref` is still the block indexed under its id (not replaced, evicted or removed);

@@ -97,6 +97,46 @@ class TieredStore final : public Store {
     return s;
   }
 
+  Result<BlockView> view(NamespaceId ns, const Key& key) override {
+    gets_.fetch_add(1, std::memory_order_relaxed);
+    dram::BlockRef ref = dram_->acquire({ns, key}, /*count_miss=*/false);
+    if (!ref) {
+      gets_.fetch_sub(1, std::memory_order_relaxed);  // the caller's get() counts this one
+      return Status::NotFound("not in DRAM");
+    }
+    auto holder = std::make_shared<dram::BlockRef>(std::move(ref));
+    std::span<const std::byte> bytes = holder->value();
+    return BlockView(bytes, std::shared_ptr<const void>(std::move(holder)));
+  }
+
+  Result<PutBuffer> begin_put(NamespaceId ns, const Key& key, std::size_t size) override {
+    KVTIER_RETURN_IF_ERROR(check_put(size));
+    Result<dram::Reservation> r = dram_->reserve({ns, key}, size);
+    if (!r.ok()) return r.status();
+    auto holder = std::make_shared<dram::Reservation>(std::move(r).value());
+    std::span<std::byte> bytes = holder->data().first(size);
+    return PutBuffer(ns, key, bytes, std::shared_ptr<void>(std::move(holder)));
+  }
+
+  Status commit_put(PutBuffer buffer) override {
+    KVTIER_CHECK(buffer);
+    auto* reservation = static_cast<dram::Reservation*>(buffer.holder());
+    BlockId id{buffer.ns(), buffer.key()};
+    puts_.fetch_add(1, std::memory_order_relaxed);
+    bytes_in_.fetch_add(buffer.bytes().size(), std::memory_order_relaxed);
+    InFlightScope in_flight(in_flight_);
+    std::vector<dram::BlockRef> evicted;
+    Status s;
+    {
+      std::lock_guard<std::mutex> lock(stripe(id));
+      // As in put(): an older copy on NVMe must not outlive this one.
+      if (nvme_ && nvme_->contains(id)) (void)nvme_->remove(id);
+      s = dram_->commit(std::move(*reservation), /*on_nvme=*/false, &evicted);
+    }
+    demote(evicted);
+    return s;
+  }
+
   GetResult get(NamespaceId ns, const Key& key, std::span<std::byte> dst) override {
     GetItem item{key, dst};
     GetResult out;
@@ -218,8 +258,10 @@ class TieredStore final : public Store {
         continue;
       }
       flush_skipped_.fetch_add(1, std::memory_order_relaxed);
-      // The admission policy declining a block is documented; anything else is a failed flush.
-      if (s.code() != StatusCode::kRejected && first_error.ok()) first_error = s;
+      // The admission policy declining a block, or a block larger than the NVMe tier's largest
+      // entry (it lives in DRAM only), is documented; anything else is a failed flush.
+      bool expected = s.code() == StatusCode::kRejected || s.code() == StatusCode::kTooLarge;
+      if (!expected && first_error.ok()) first_error = s;
     }
     Status s = nvme_->flush();
     return first_error.ok() ? s : first_error;

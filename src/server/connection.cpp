@@ -84,12 +84,14 @@ bool Connection::on_events(std::uint32_t events) {
       budget -= std::min<std::size_t>(budget, static_cast<std::size_t>(got));
     }
   }
-  // Output first, then the input that was waiting for room in it.
-  for (int round = 0; round < 2; ++round) {
+  // Send, then run the requests that were waiting for room in the output, until the output is
+  // full again or nothing buffered can run. Requests already received must not wait for more
+  // input: the client may have sent its last one.
+  for (;;) {
     Result<std::uint64_t> sent = output_.send_to(fd_.get());
     if (!sent.ok()) return false;
     context_.metrics.count(context_.metrics.bytes_sent, *sent);
-    if (round == 0 && !close_after_flush_ && !output_full()) process_input();
+    if (close_after_flush_ || output_full() || !process_input()) break;
   }
   std::int64_t delta = static_cast<std::int64_t>(output_.queued_bytes()) -
                        static_cast<std::int64_t>(reported_queued_);
@@ -108,8 +110,8 @@ std::int64_t Connection::read_socket() {
   std::size_t room = input_.size() - input_end_;
   bool direct = false;
   if (input_begin_ == input_end_ && reader_.data_remaining() > 0 && !pending_.discard_data &&
-      !pending_.data.empty()) {
-    dst = pending_.data.data() + pending_.data_have;
+      !pending_.sink.empty()) {
+    dst = pending_.sink.data() + pending_.data_have;
     room = static_cast<std::size_t>(reader_.data_remaining());
     direct = true;
   }
@@ -163,14 +165,21 @@ void Connection::queue_fds(const msghdr& msg) {
   }
 }
 
-void Connection::process_input() {
+bool Connection::process_input() {
+  bool progressed = false;
   while (!close_after_flush_ && !output_full()) {
     std::span<const std::byte> in(input_.data() + input_begin_, input_end_ - input_begin_);
     protocol::ReadState state = reader_.feed(in);
-    input_begin_ = static_cast<std::size_t>(in.data() - input_.data());
+    std::size_t consumed = static_cast<std::size_t>(in.data() - input_.data()) - input_begin_;
+    input_begin_ += consumed;
+    // Progress: bytes consumed or a frame advanced. kDataPending with no buffered bytes is not:
+    // the rest of the data has to come from the socket.
+    bool waiting = state == protocol::ReadState::kNeedMore ||
+                   (state == protocol::ReadState::kDataPending && in.empty());
+    progressed = progressed || consumed > 0 || !waiting;
     switch (state) {
       case protocol::ReadState::kNeedMore:
-        return;
+        return progressed;
       case protocol::ReadState::kHeaderReady:
         pending_.header = reader_.header();
         pending_.started = std::chrono::steady_clock::now();
@@ -179,7 +188,7 @@ void Connection::process_input() {
         on_meta_ready();
         break;
       case protocol::ReadState::kDataPending: {
-        if (in.empty()) return;  // read_socket() moves the rest
+        if (in.empty()) return progressed;  // read_socket() moves the rest
         std::span<const std::byte> chunk = reader_.take_data(in);
         input_begin_ = static_cast<std::size_t>(in.data() - input_.data());
         on_data(chunk);
@@ -195,10 +204,11 @@ void Connection::process_input() {
                                                      : FrameRejection::kMalformed)]);
         output_.add_error(e.opcode, e.request_id, e.status);
         if (e.close_connection) close_after_flush_ = true;
-        return;
+        return true;
       }
     }
   }
+  return progressed;
 }
 
 void Connection::on_meta_ready() {
@@ -231,8 +241,8 @@ void Connection::on_meta_ready() {
 }
 
 void Connection::on_data(std::span<const std::byte> bytes) {
-  if (pending_.discard_data || pending_.data.empty()) return;
-  std::memcpy(pending_.data.data() + pending_.data_have, bytes.data(), bytes.size());
+  if (pending_.discard_data || pending_.sink.empty()) return;
+  std::memcpy(pending_.sink.data() + pending_.data_have, bytes.data(), bytes.size());
   pending_.data_have += bytes.size();
 }
 

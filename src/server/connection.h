@@ -61,7 +61,9 @@ using Request = std::variant<std::monostate, protocol::HelloRequest, protocol::P
 struct PendingRequest {
   protocol::FrameHeader header;
   Request request;
-  AlignedBuffer data;             // the frame's data, when it is kept
+  AlignedBuffer data;             // the frame's data, when it is kept in a value buffer
+  PutBuffer put_buffer;           // or: a PUT's value, received straight into DRAM
+  std::span<std::byte> sink;      // where the data goes: into `data` or `put_buffer`
   std::uint64_t data_have = 0;    // data bytes received so far
   bool discard_data = false;      // read and drop the data (the request is refused)
   Status refused;                 // non-OK: answer this instead of executing
@@ -94,8 +96,8 @@ class Connection {
   // Returns the bytes read (0: none waiting), or -1 when the peer closed or failed.
   std::int64_t read_socket();
   // Runs the frames in the input buffer until it needs more bytes, the output is full or the
-  // connection must close.
-  void process_input();
+  // connection must close. Returns whether it consumed input or advanced a frame.
+  bool process_input();
   void on_meta_ready();
   void on_data(std::span<const std::byte> bytes);
   void on_frame_done();

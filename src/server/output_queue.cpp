@@ -20,7 +20,7 @@ OutputQueue::~OutputQueue() {
 }
 
 std::vector<std::byte>& OutputQueue::frame_buffer() {
-  if (pieces_.empty() || !pieces_.back().data.empty()) {
+  if (pieces_.empty() || !pieces_.back().is_frames()) {
     Piece p;
     p.frames = std::move(spare_frames_);
     p.frames.clear();
@@ -54,11 +54,19 @@ void OutputQueue::append_data(AlignedBuffer buffer, std::size_t len) {
   pieces_.push_back(std::move(p));
 }
 
+void OutputQueue::append_view(BlockView view) {
+  Piece p;
+  p.len = view.bytes().size();
+  p.view = std::move(view);
+  queued_ += p.len;
+  pieces_.push_back(std::move(p));
+}
+
 void OutputQueue::retire_front() {
   Piece& p = pieces_.front();
   if (!p.data.empty()) {
     pool_.give(std::move(p.data));
-  } else if (p.frames.capacity() <= kRetainedFrameBytes) {
+  } else if (p.is_frames() && p.frames.capacity() <= kRetainedFrameBytes) {
     spare_frames_ = std::move(p.frames);
   }
   pieces_.pop_front();
@@ -95,7 +103,7 @@ Result<std::uint64_t> OutputQueue::send_to(int fd) {
       left -= take;
       if (p.sent < p.size()) break;
       // The tail frame buffer may still be appended to: keep it, empty, instead of retiring it.
-      if (pieces_.size() == 1 && p.data.empty()) {
+      if (pieces_.size() == 1 && p.is_frames()) {
         p.frames.clear();
         p.sent = 0;
         break;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kvtier/status.h"
+#include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
 #include "memory/buffer_pool.h"
 #include "protocol/meta.h"
@@ -40,6 +41,8 @@ class OutputQueue {
   // `len` bytes of `buffer` follow the last frame (its data). The buffer returns to the pool once
   // sent.
   void append_data(AlignedBuffer buffer, std::size_t len);
+  // The bytes of a DRAM block follow the last frame, sent straight from the block (no copy).
+  void append_view(BlockView view);
 
   std::uint64_t queued_bytes() const { return queued_; }
   bool empty() const { return queued_ == 0; }
@@ -49,13 +52,18 @@ class OutputQueue {
   Result<std::uint64_t> send_to(int fd);
 
  private:
+  // One of: frames (header + meta of one or more responses), a value buffer, a DRAM block view.
   struct Piece {
-    std::vector<std::byte> frames;  // used when `data` is empty
+    std::vector<std::byte> frames;
     AlignedBuffer data;
-    std::size_t len = 0;            // bytes of data (frames use frames.size())
+    BlockView view;
+    std::size_t len = 0;  // bytes of data or view (frames use frames.size())
     std::size_t sent = 0;
-    std::size_t size() const { return data.empty() ? frames.size() : len; }
-    const std::byte* bytes() const { return data.empty() ? frames.data() : data.data(); }
+    bool is_frames() const { return data.empty() && !view; }
+    std::size_t size() const { return is_frames() ? frames.size() : len; }
+    const std::byte* bytes() const {
+      return view ? view.bytes().data() : data.empty() ? frames.data() : data.data();
+    }
   };
   std::vector<std::byte>& frame_buffer();
   void frame_appended();

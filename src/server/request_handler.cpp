@@ -65,8 +65,19 @@ void prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, Serve
   }
   if (st.ok() && !ctx.tenants.admit(*s.tenant, ctx.store, m.value_len)) st = quota_refusal(*s.tenant);
   if (st.ok()) {
-    p.data = ctx.buffers.take(m.value_len);
-    if (p.data.empty()) st = Status::NoSpace("no memory for a value of " + std::to_string(m.value_len));
+    // Straight into DRAM when it fits there (no copy after the socket's); else a value buffer
+    // that Store::put takes from (and can send straight to NVMe).
+    Result<PutBuffer> direct = ctx.store.begin_put(s.tenant->ns, m.key, m.value_len);
+    if (direct.ok()) {
+      p.put_buffer = std::move(direct).value();
+      p.sink = p.put_buffer.bytes();
+    } else if (direct.status().code() == StatusCode::kTooLarge) {
+      p.data = ctx.buffers.take(m.value_len);
+      p.sink = {p.data.data(), p.data.empty() ? 0 : m.value_len};
+      if (p.data.empty()) st = Status::NoSpace("no memory for a value of " + std::to_string(m.value_len));
+    } else {
+      st = direct.status();
+    }
   }
   if (!st.ok()) {
     p.refused = st;
@@ -84,6 +95,7 @@ void prepare(const protocol::PutManyRequest& m, PendingRequest& p, Session&, Ser
   }
   if (st.ok() && p.header.data_len > 0) {
     p.data = ctx.buffers.take(p.header.data_len);
+    p.sink = {p.data.data(), p.data.empty() ? 0 : p.header.data_len};
     if (p.data.empty()) st = Status::NoSpace("no memory for " + std::to_string(*sum) + " bytes");
   }
   if (!st.ok()) {
@@ -134,11 +146,24 @@ StatusCode run(Call& c, const protocol::PingRequest& m) {
 }
 
 StatusCode run(Call& c, const protocol::PutRequest& m) {
-  Status s = c.store().put(c.ns(), m.key, {c.p.data.data(), m.value_len});
+  Status s = c.p.put_buffer ? c.store().commit_put(std::move(c.p.put_buffer))
+                            : c.store().put(c.ns(), m.key, {c.p.data.data(), m.value_len});
   return c.reply(s, protocol::PutResponse{});
 }
 
 StatusCode run(Call& c, const protocol::GetRequest& m) {
+  // A DRAM hit is sent straight from the block; anything else is read into a value buffer.
+  Result<BlockView> view = c.store().view(c.ns(), m.key);
+  if (view.ok()) {
+    std::uint64_t size = view->bytes().size();
+    if (size > m.capacity) {
+      c.out.add_frame(c.id(), protocol::GetResponse{size}, 0, StatusCode::kBufferTooSmall);
+      return StatusCode::kBufferTooSmall;
+    }
+    c.out.add_frame(c.id(), protocol::GetResponse{size}, size);
+    c.out.append_view(std::move(view).value());
+    return StatusCode::kOk;
+  }
   std::uint64_t cap = std::min(m.capacity, c.ctx.max_value_bytes);
   AlignedBuffer buf = c.ctx.buffers.take(cap);
   if (buf.empty()) return c.fail(Opcode::kGet, Status::NoSpace("no memory for the value"));
@@ -190,40 +215,63 @@ StatusCode run(Call& c, const protocol::PutManyRequest& m) {
 StatusCode run(Call& c, const protocol::GetManyRequest& m) {
   protocol::GetManyResponse r;
   r.results.resize(m.items.size());
+  // DRAM hits are sent straight from their blocks; the rest are read into value buffers, a slice
+  // at a time (with the slice's NVMe reads in flight together).
+  std::vector<BlockView> views(m.items.size());
   std::vector<AlignedBuffer> buffers(m.items.size());
-  std::uint64_t data_len = 0;
-  const std::uint64_t max_data = c.ctx.config.max_frame_data_bytes;
-  for (std::size_t begin = 0; begin < m.items.size();) {
-    // One slice: consecutive items whose buffers together stay within kGetManySliceBytes.
+  std::vector<std::size_t> rest;
+  for (std::size_t i = 0; i < m.items.size(); ++i) {
+    Result<BlockView> v = c.store().view(c.ns(), m.items[i].key);
+    if (!v.ok()) {
+      rest.push_back(i);
+      continue;
+    }
+    std::uint64_t size = v->bytes().size();
+    r.results[i] = {size <= m.items[i].capacity ? StatusCode::kOk : StatusCode::kBufferTooSmall, size};
+    if (size <= m.items[i].capacity) views[i] = std::move(v).value();
+  }
+  for (std::size_t begin = 0; begin < rest.size();) {
     std::vector<GetItem> items;
     std::size_t end = begin;
-    for (std::uint64_t held = 0; end < m.items.size(); ++end) {
-      std::uint64_t cap = std::min(m.items[end].capacity, c.ctx.max_value_bytes);
+    for (std::uint64_t held = 0; end < rest.size(); ++end) {
+      const protocol::GetManyItem& it = m.items[rest[end]];
+      std::uint64_t cap = std::min(it.capacity, c.ctx.max_value_bytes);
       if (!items.empty() && held + cap > kGetManySliceBytes) break;
-      buffers[end] = c.ctx.buffers.take(cap);
-      items.push_back({m.items[end].key, {buffers[end].data(), buffers[end].empty() ? 0 : cap}});
+      AlignedBuffer& b = buffers[rest[end]];
+      b = c.ctx.buffers.take(cap);
+      items.push_back({it.key, {b.data(), b.empty() ? 0 : cap}});
       held += cap;
     }
     std::vector<GetResult> got(items.size());
     c.store().get_many(c.ns(), items, got);
     for (std::size_t j = 0; j < items.size(); ++j) {
-      std::size_t i = begin + j;
-      StatusCode code = got[j].status.code();
-      if (code == StatusCode::kOk && data_len + got[j].size > max_data) code = StatusCode::kTooLarge;
-      r.results[i] = {code, code == StatusCode::kTooLarge ? 0 : got[j].size};
-      if (code == StatusCode::kOk) {
-        data_len += got[j].size;
-      } else {
-        c.ctx.buffers.give(std::move(buffers[i]));
-      }
+      r.results[rest[begin + j]] = {got[j].status.code(), got[j].size};
     }
     begin = end;
+  }
+  // The response's data: ok items in order, while they fit in one frame.
+  const std::uint64_t max_data = c.ctx.config.max_frame_data_bytes;
+  std::uint64_t data_len = 0;
+  for (std::size_t i = 0; i < m.items.size(); ++i) {
+    protocol::ItemResult& res = r.results[i];
+    if (res.status != StatusCode::kOk) continue;
+    if (data_len + res.value_len > max_data) {
+      res = {StatusCode::kTooLarge, 0};
+      continue;
+    }
+    data_len += res.value_len;
   }
   c.out.add_frame(c.id(), r, data_len);
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     if (r.results[i].status == StatusCode::kOk) {
-      c.out.append_data(std::move(buffers[i]), r.results[i].value_len);
+      if (views[i]) {
+        c.out.append_view(std::move(views[i]));
+      } else {
+        c.out.append_data(std::move(buffers[i]), r.results[i].value_len);
+        continue;
+      }
     }
+    c.ctx.buffers.give(std::move(buffers[i]));
   }
   return StatusCode::kOk;
 }

@@ -341,3 +341,87 @@ TEST(Store, ConcurrentReadersAndWritersSeeOnlyExactBytes) {
 
 }  // namespace
 }  // namespace kvtier
+
+namespace kvtier {
+namespace {
+
+TEST(StoreZeroCopy, ViewServesDramHitsAndLeavesMissesToGet) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  ASSERT_TRUE(put_n(*s, 1).ok());
+  Result<BlockView> v = s->view(0, test_key(1));
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(matches_pattern(v->bytes(), test_key(1)));
+  double misses = counter_value(*s, "dram_misses");
+  EXPECT_TRUE(s->view(0, test_key(2)).status().is_not_found());
+  EXPECT_TRUE(s->view(7, test_key(1)).status().is_not_found());  // another namespace
+  EXPECT_EQ(counter_value(*s, "dram_misses"), misses);  // get() counts the miss, view() does not
+  // The view keeps its bytes while the block is replaced and evicted.
+  std::vector<std::byte> v2 = pattern(test_key(1), kBlock, 2);
+  ASSERT_TRUE(s->put(0, test_key(1), v2).ok());
+  for (std::uint64_t i = 10; i < 30; ++i) ASSERT_TRUE(put_n(*s, i).ok());
+  EXPECT_TRUE(matches_pattern(v->bytes(), test_key(1)));
+  v = BlockView();
+}
+
+TEST(StoreZeroCopy, BeginPutIsInvisibleUntilCommitAndDroppedWithoutATrace) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  {
+    Result<PutBuffer> b = s->begin_put(0, test_key(5), kBlock);
+    ASSERT_TRUE(b.ok()) << b.status().to_string();
+    EXPECT_EQ(b->bytes().size(), kBlock);
+    EXPECT_TRUE(is_page_aligned(b->bytes().data()));
+    kvtier::testing::fill_pattern(b->bytes(), test_key(5));
+    EXPECT_FALSE(s->contains(0, test_key(5)));
+  }  // dropped
+  EXPECT_FALSE(s->contains(0, test_key(5)));
+  Result<PutBuffer> b = s->begin_put(0, test_key(5), kBlock);
+  ASSERT_TRUE(b.ok());
+  kvtier::testing::fill_pattern(b->bytes(), test_key(5));
+  ASSERT_TRUE(s->commit_put(std::move(b).value()).ok());
+  EXPECT_TRUE(get_n(*s, 5).status.ok());
+  EXPECT_EQ(s->begin_put(0, test_key(6), 0).status().code(), StatusCode::kInvalidArgument);
+  // Larger than DRAM: TooLarge, so the caller falls back to put() (which goes to NVMe).
+  EXPECT_EQ(s->begin_put(0, test_key(6), 9 * kBlock).status().code(), StatusCode::kTooLarge);
+}
+
+TEST(StoreZeroCopy, CommitPutReplacesAnOlderCopyOnNvme) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  ASSERT_TRUE(put_n(*s, 1).ok());
+  for (std::uint64_t i = 10; i < 40; ++i) ASSERT_TRUE(put_n(*s, i).ok());  // 1 is on NVMe now
+  Result<PutBuffer> b = s->begin_put(0, test_key(1), kBlock);
+  ASSERT_TRUE(b.ok());
+  std::vector<std::byte> v2 = pattern(test_key(1), kBlock, 2);
+  std::memcpy(b->bytes().data(), v2.data(), kBlock);
+  ASSERT_TRUE(s->commit_put(std::move(b).value()).ok());
+  for (std::uint64_t i = 40; i < 70; ++i) ASSERT_TRUE(put_n(*s, i).ok());  // evict the new one too
+  AlignedBuffer buf(kBlock);
+  GetResult r = s->get(0, test_key(1), buf.span());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_TRUE(matches_pattern(buf.span(), test_key(1), 2));
+}
+
+}  // namespace
+}  // namespace kvtier
+
+namespace kvtier {
+namespace {
+
+// Regression: close() failed (and kvtierd exited 1 on SIGTERM) when DRAM held a block larger than
+// the NVMe tier's largest entry; such a block lives in DRAM only and is counted, as documented.
+TEST(Store, CloseSucceedsWithADramBlockTooLargeForNvme) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  c.dram.capacity_bytes = 4 * kMiB;
+  c.max_value_bytes = 2 * kMiB;  // NVMe regions are 1 MiB: a 1.5 MiB block fits DRAM only
+  auto s = open_store(c);
+  ASSERT_TRUE(put_n(*s, 1, 1536 * kKiB).ok());
+  EXPECT_TRUE(s->flush().ok());
+  EXPECT_GE(counter_value(*s, "store_flush_skipped"), 1);
+  EXPECT_TRUE(s->close().ok());
+}
+
+}  // namespace
+}  // namespace kvtier
