@@ -146,4 +146,14 @@ for r in rows:
     met = "-" if r[5] is None else ("yes" if r[5] else "NO")
     print("  ".join(str(r[i]).ljust(w[i]) for i in range(5)) + "  " + met)
 EOF
+
+# The daemon (issue 3): shared memory vs the engine, TCP vs redis-server and iperf3, LOOKUP.
+echo
+echo "== kvtierd: bench/daemon_vs_redis.sh"
+if [ -x "$BUILD_DIR/daemon_bench" ]; then
+  timeout 600 "$HERE/daemon_vs_redis.sh" "$BUILD_DIR" "$([ "$QUICK" = 1 ] && echo 1 || echo 3)" || status=1
+else
+  echo "error: $BUILD_DIR/daemon_bench is not built" >&2
+  status=1
+fi
 exit $status
