@@ -42,6 +42,9 @@ void add_requests(PrometheusText& p, const ServerMetrics& m) {
 }
 
 void add_connections(PrometheusText& p, const ServerMetrics& m) {
+  p.add("uptime_seconds", {},
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count(),
+        CounterKind::kGauge, "Seconds since the daemon started");
   p.add("bytes_received", {}, load(m.bytes_received), CounterKind::kCount,
         "Bytes read from client sockets");
   p.add("bytes_sent", {}, load(m.bytes_sent), CounterKind::kCount,

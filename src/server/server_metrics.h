@@ -50,6 +50,8 @@ struct ServerMetrics {
   std::array<Counter, static_cast<std::size_t>(FrameRejection::kCount_)> frames_rejected{};
   std::array<Counter, static_cast<std::size_t>(ConnectionRejection::kCount_)>
       connections_rejected{};
+  // When the daemon started: kvtier_uptime_seconds, which turns totals into average rates.
+  const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   Counter bytes_received{0};  // socket bytes read, all frames
   Counter bytes_sent{0};      // socket bytes written
   Counter shm_bytes_read{0};     // value bytes PUT_MANY_SHM took from client memory
