@@ -64,11 +64,13 @@ if [ "$QUICK" = 1 ]; then
   DRAM_ARGS=(--rounds 3 --passes 1)
   PREFIX_ARGS=(--background 100000 --lookups 1000)
   RESTART_ARGS=(--entries 100000)
+  DAEMON_ARGS=(--quick)
 else
   NVME_ARGS=()
   DRAM_ARGS=()
   PREFIX_ARGS=()
   RESTART_ARGS=()
+  DAEMON_ARGS=()
 fi
 
 run() {  # $1 name, $2 timeout seconds, rest: command
@@ -93,6 +95,13 @@ if [ "$HUGE" = 1 ] && [ "$(id -u)" = 0 ]; then
 fi
 if [ -x "$BUILD_DIR/nvme_index_bench" ]; then
   run index 600 "$BUILD_DIR/nvme_index_bench" || status=1
+fi
+# The daemon (issue 3): shared memory vs the engine, TCP vs iperf3 and redis-server, LOOKUP.
+if [ -x "$BUILD_DIR/daemon_bench" ] && [ -x "$BUILD_DIR/kvtier" ]; then
+  run daemon 1500 "$HERE/daemon_vs_redis.sh" "$BUILD_DIR" --dir "$DIR/daemon" "${DAEMON_ARGS[@]}" || status=1
+else
+  echo "error: $BUILD_DIR/daemon_bench or $BUILD_DIR/kvtier is not built" >&2
+  status=1
 fi
 
 echo
@@ -138,6 +147,26 @@ for l in lines("restart", "RESULT restart"):
 for l in lines("restart", "RESULT index_bytes_per_entry"):
     f = fields(l)
     rows.append(("NVMe index bytes per entry", f["after_checkpoint"], "", "-", "(reported)", None))
+for l in lines("daemon", "SUMMARY daemon_shm_"):
+    f = fields(l)
+    r = float(f["ratio"])
+    op = "GET" if l.split()[1].endswith("get") else "PUT"
+    rows.append(("kvtierd %s_MANY_SHM 4 MiB vs engine, %s-resident" % (op, f["label"]), "%s GB/s" % f["gb_s"],
+                 "%s GB/s" % f["engine_gb_s"], "%.0f%% (%.0f-%.0f%%)" % (100 * r, 100 * float(f["min"]), 100 * float(f["max"])),
+                 ">= 80%", r >= 0.80))
+for l in lines("daemon", "SUMMARY daemon_tcp_"):
+    f = fields(l)
+    op = "GET" if l.split()[1].endswith("get") else "PUT"
+    r, q = float(f["vs_iperf3"]), float(f["vs_redis"])
+    rows.append(("kvtierd TCP %s 1 MiB x 4 clients vs iperf3 -P 4" % op, "%s GB/s" % f["kvtier_gb_s"],
+                 "%s GB/s" % f["iperf3_gb_s"], "%.0f%%" % (100 * r), ">= 90%", r >= 0.90))
+    rows.append(("kvtierd TCP %s 1 MiB x 4 clients vs redis %s" % (op, "SET" if op == "PUT" else "GET"),
+                 "%s GB/s" % f["kvtier_gb_s"], "%s GB/s" % f["redis_gb_s"], "%.2fx" % q, "> 1x", q > 1.0))
+for l in lines("daemon", "SUMMARY daemon_lookup"):
+    f = fields(l)
+    rows.append(("kvtierd LOOKUP 4096 chunks, %s (%s)" % (f["variant"].replace("_", " "), f["label"]),
+                 "median %s us" % f["median_us"], "p99 %s us" % f["p99_us"], "-", "median < 200 us",
+                 float(f["median_us"]) < 200))
 
 w = [max(len(str(r[i])) for r in rows + [("benchmark", "kvtier", "reference", "ratio", "goal", "")]) for i in range(5)]
 head = ("benchmark", "kvtier", "reference", "ratio", "goal")
@@ -147,13 +176,4 @@ for r in rows:
     print("  ".join(str(r[i]).ljust(w[i]) for i in range(5)) + "  " + met)
 EOF
 
-# The daemon (issue 3): shared memory vs the engine, TCP vs redis-server and iperf3, LOOKUP.
-echo
-echo "== kvtierd: bench/daemon_vs_redis.sh"
-if [ -x "$BUILD_DIR/daemon_bench" ]; then
-  timeout 600 "$HERE/daemon_vs_redis.sh" "$BUILD_DIR" "$([ "$QUICK" = 1 ] && echo 1 || echo 3)" || status=1
-else
-  echo "error: $BUILD_DIR/daemon_bench is not built" >&2
-  status=1
-fi
 exit $status
