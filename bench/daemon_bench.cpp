@@ -6,7 +6,7 @@
 //                [--passes 2] [--engine-memory region|aligned] [--label dram]
 //   daemon_bench --mode tcp    --address tcp:HOST:PORT|unix:SOCK --token-file F
 //                [--threads 4] [--value-bytes 1M] [--working-set-bytes 1G] [--batch 1]
-//                [--rounds 5] [--passes 2] [--label tcp]
+//                [--rounds 5] [--passes 2] [--phases both|put|get] [--label tcp]
 //   daemon_bench --mode lookup --address ADDR [--token-file F] [--chain 4096] [--runs 2000]
 //                [--value-bytes 64] [--config DAEMON.toml --engine-dir DIR] [--label unix]
 //
@@ -26,6 +26,8 @@
 //   (barrier) and timed until the last thread is done. --batch 1 uses put/get (one value per
 //   round trip, like redis-benchmark -P 1); --batch B > 1 uses put_many/get_many of B values.
 //   The same code runs over the Unix socket when --address is unix:...
+//   --phases put|get runs only that phase in the rounds (after the first put pass), so a
+//   profiler attached for the whole run sees one direction.
 // lookup: a --chain key chain of small values is put, then --runs LOOKUPs of the whole chain
 //   (after 100 untimed) are timed one round trip each; again with a chain of which nothing is
 //   cached, and PING for the bare round trip. With --config/--engine-dir the same chain is timed
@@ -74,6 +76,7 @@ struct Options {
   std::string engine_dir;  // data_dir of the in-process reference Store
   std::string engine_memory = "region";
   std::string label;
+  std::string phases = "both";
   std::uint64_t value_bytes = 0;  // per mode default below
   std::uint64_t working_set = 1 * kvtier::kGiB;
   std::size_t batch = 0;  // per mode default below
@@ -530,8 +533,8 @@ int run_tcp(Options& o) {
   std::vector<double> puts, gets;
   std::printf("  round   put GB/s   get GB/s\n");
   for (int r = 0; r < o.rounds; ++r) {
-    double p = run_phase(Phase::kPut, o.passes);
-    double g = run_phase(Phase::kGet, o.passes);
+    double p = o.phases == "get" ? 0 : run_phase(Phase::kPut, o.passes);
+    double g = o.phases == "put" ? 0 : run_phase(Phase::kGet, o.passes);
     puts.push_back(p), gets.push_back(g);
     std::printf("  %5d   %8.2f   %8.2f\n", r + 1, p, g);
   }
@@ -651,6 +654,7 @@ int main(int argc, char** argv) {
     else if (k == "--engine-dir") o.engine_dir = v;
     else if (k == "--engine-memory") o.engine_memory = v;
     else if (k == "--label") o.label = v;
+    else if (k == "--phases") o.phases = v;
     else if (k == "--value-bytes") o.value_bytes = parse_bytes(v);
     else if (k == "--working-set-bytes") o.working_set = parse_bytes(v);
     else if (k == "--batch") o.batch = std::stoul(v);
@@ -662,6 +666,7 @@ int main(int argc, char** argv) {
     else die("unknown option " + k + " (see the file header)");
   }
   if (o.address.empty()) die("--address is required (see the file header)");
+  if (o.phases != "both" && o.phases != "put" && o.phases != "get") die("--phases is both, put or get");
   if (o.rounds < 1 || o.passes < 1 || o.runs < 1 || o.chain < 1) die("counts must be positive");
   if (o.mode == "shm") return run_shm(o);
   if (o.mode == "tcp") return run_tcp(o);
