@@ -55,6 +55,16 @@ Status quota_refusal(const Tenant& t) {
                           std::to_string(t.quota_bytes) + " bytes");
 }
 
+// Whether one item of a batch put may be stored: its size, then the tenant's quota with the
+// batch's items admitted so far (`admitted` bytes) counted in.
+Status admit_item(Call& c, std::uint64_t len, std::uint64_t admitted) {
+  KVTIER_RETURN_IF_ERROR(check_value_len(len, c.ctx.max_value_bytes));
+  if (!c.ctx.tenants.admit(*c.session.tenant, c.store(), admitted + len)) {
+    return quota_refusal(*c.session.tenant);
+  }
+  return Status::Ok();
+}
+
 // ---- prepare: before the data arrives ----
 
 void prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
@@ -194,10 +204,7 @@ StatusCode run(Call& c, const protocol::PutManyRequest& m) {
   std::uint64_t offset = 0, admitted = 0;
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     const protocol::PutManyItem& it = m.items[i];
-    Status st = check_value_len(it.value_len, c.ctx.max_value_bytes);
-    if (st.ok() && !c.ctx.tenants.admit(*c.session.tenant, c.store(), admitted + it.value_len)) {
-      st = quota_refusal(*c.session.tenant);
-    }
+    Status st = admit_item(c, it.value_len, admitted);
     if (st.ok()) {
       items.push_back({it.key, {c.p.data.data() + offset, it.value_len}});
       which.push_back(i);
@@ -384,12 +391,11 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
   std::uint64_t admitted = 0;
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     const protocol::ShmPutItem& it = m.items[i];
-    Status st = check_value_len(it.value_len, c.ctx.max_value_bytes);
     Result<std::span<std::byte>> src = region->slice(it.offset, it.value_len);
+    // Size first, then the bounds, then the quota (admit_item's size check passes again).
+    Status st = check_value_len(it.value_len, c.ctx.max_value_bytes);
     if (st.ok()) st = src.status();
-    if (st.ok() && !c.ctx.tenants.admit(*c.session.tenant, c.store(), admitted + it.value_len)) {
-      st = quota_refusal(*c.session.tenant);
-    }
+    if (st.ok()) st = admit_item(c, it.value_len, admitted);
     r.statuses[i] = st.code();
     if (!st.ok()) continue;
     items.push_back({it.key, *src});
