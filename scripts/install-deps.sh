@@ -11,6 +11,7 @@ packages=(
   fio python3
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest
   redis-server iperf3
+  libhiredis-dev bindfs
 )
 
 missing=()

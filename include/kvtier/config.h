@@ -76,6 +76,72 @@ struct NvmeConfig {
   Status validate() const;
 };
 
+// The shared capacity tier (docs/SHARED_TIER.md): a shared filesystem or Redis / Redis Cluster,
+// reached through a durable outbox for writes and a deadline and circuit breaker for reads.
+enum class SharedBackendKind : std::uint8_t { kNone, kFs, kRedis };
+
+struct SharedFsConfig {
+  // Directory shared by every node's kvtierd (an NFS, CephFS, Lustre, ... mount). Required.
+  std::string path;
+  // The sweep removes the oldest blocks when the blocks under `path` exceed this many bytes;
+  // 0 = no limit. Default: 0.
+  std::uint64_t capacity_bytes = 0;
+  // The sweep removes blocks written longer ago than this; 0 = no limit. Default: 0.
+  std::chrono::seconds max_age{0};
+  // How often this node runs the sweep. Default: 60 s.
+  std::chrono::seconds sweep_interval{60};
+  // fsync every block file (and its directory) before it is renamed into place. Default: true.
+  bool fsync = true;
+
+  Status validate() const;
+};
+
+struct RedisBackendConfig {
+  // "host:port" of a Redis / Valkey server, or of any nodes of a Redis Cluster (the rest of the
+  // cluster is discovered from them). At least one. Default: {"127.0.0.1:6379"}.
+  std::vector<std::string> nodes{"127.0.0.1:6379"};
+  // Talk Redis Cluster (slot hashing, MOVED/ASK, topology refresh). Default: false.
+  bool cluster = false;
+  // AUTH password; empty = none. Default: empty.
+  std::string password;
+  // Expiry set on every block (SET ... PX); 0 = none. Default: 24 h.
+  std::chrono::milliseconds ttl{24 * 60 * 60 * 1000};
+  // Connect timeout for one node. Default: 200 ms.
+  std::chrono::milliseconds connect_timeout{200};
+  // Connections kept per node (one call uses one, pipelining its commands). Default: 4.
+  std::uint32_t connections_per_node = 4;
+  // Prefix of every Redis key kvtier writes, so kvtier can share a server. Default: "kvtier:".
+  std::string key_prefix = "kvtier:";
+
+  Status validate() const;
+};
+
+struct SharedTierConfig {
+  // Which backend; kNone disables the shared tier. Default: none.
+  SharedBackendKind backend = SharedBackendKind::kNone;
+  SharedFsConfig fs;
+  RedisBackendConfig redis;
+  // A local miss waits at most this long for the shared tier, then is a miss. Default: 5 ms.
+  std::chrono::milliseconds read_deadline{5};
+  // Threads that run reads on the backend (blocked ones included). Default: 4.
+  std::uint32_t read_threads = 4;
+  // Threads that upload blocks from the outbox. Default: 2.
+  std::uint32_t upload_threads = 2;
+  // Blocks the outbox may hold waiting for upload; when full, new blocks are stored locally
+  // only and counted (never block the writer). Default: 1,048,576.
+  std::uint64_t outbox_capacity_blocks = 1 << 20;
+  // Upload rate in MB/s (10^6 bytes) when draining; 0 = unlimited. Default: 0.
+  double drain_rate_mb_s = 0;
+  // Consecutive failed or overdue calls that open the circuit breaker. Default: 3.
+  std::uint32_t breaker_failures = 3;
+  // While open, the health checker probes this often; one answered probe closes it. Default: 1 s.
+  std::chrono::milliseconds probe_interval{1000};
+  // A probe or upload call taking longer than this counts as a failure. Default: 1 s.
+  std::chrono::milliseconds call_timeout{1000};
+
+  Status validate() const;
+};
+
 struct StoreConfig {
   // Where kvtier keeps its files (NVMe data file by default, index checkpoint). Default: ./var
   std::string data_dir = "./var";
@@ -85,6 +151,7 @@ struct StoreConfig {
   bool promote_on_nvme_hit = true;
   DramConfig dram;
   NvmeConfig nvme;
+  SharedTierConfig shared;
 
   Status validate() const;
 };

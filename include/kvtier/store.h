@@ -23,7 +23,7 @@
 
 namespace kvtier {
 
-enum class Tier : std::uint8_t { kNone = 0, kDram = 1, kNvme = 2 };
+enum class Tier : std::uint8_t { kNone = 0, kDram = 1, kNvme = 2, kShared = 3 };
 
 enum class CounterKind : std::uint8_t {
   kCount,  // a running total (Prometheus counter)
@@ -36,6 +36,7 @@ struct PrefixMatch {
   std::size_t cached = 0;   // leading chunks cached in some tier
   std::size_t in_dram = 0;  // of those, found in DRAM
   std::size_t in_nvme = 0;  // of those, found only on NVMe
+  std::size_t in_shared = 0;  // of those, found only in the shared tier
 };
 
 struct PutItem {

@@ -1,0 +1,91 @@
+// SharedBackend: one implementation of the shared capacity tier (a shared filesystem, Redis or a
+// Redis Cluster; S3 later). The engine never calls a backend directly from a thread that serves
+// clients: SharedTier (shared_tier.h) runs every call on its own threads, waits at most a
+// deadline, and stops calling a backend its circuit breaker has found unreachable.
+//
+// Contract for every backend:
+// - Blocks are stored under BlockId (namespace and key); different namespaces never alias.
+// - Integrity travels with the block: key, namespace, length and checksum (block_checksum) are
+//   stored with the payload and verified on every read. A block that fails verification, or
+//   whose stored key or namespace differs from the one asked for, is a NotFound (counted), never
+//   wrong bytes.
+// - Publication is all-or-nothing: a reader sees either the whole new block or none (or the old
+//   one), never a partial block, even with many writers on many nodes.
+// - Calls may block for as long as the medium does (a hung NFS mount blocks forever). A backend
+//   that can bound its own waits (a socket with timeouts) gives up at `deadline` with IOError;
+//   one that cannot (filesystem calls) may overrun it; SharedTier copes either way.
+// - Thread-safety: every method may be called from several threads at once.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "kvtier/config.h"
+#include "kvtier/key.h"
+#include "kvtier/status.h"
+#include "kvtier/store.h"
+
+namespace kvtier::shared {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+struct SharedPut {
+  BlockId id;
+  std::span<const std::byte> value;
+};
+
+struct SharedGet {
+  BlockId id;
+  std::span<std::byte> dst;  // receives the value; its size is the largest value accepted
+};
+
+class SharedBackend {
+ public:
+  virtual ~SharedBackend() = default;
+
+  // Names the backend and where it stores, for logs: "fs:/mnt/kv", "redis:127.0.0.1:6379".
+  virtual std::string describe() const = 0;
+
+  // out[i] answers items[i]: OK, or IOError / NoSpace / TooLarge with a message that names the
+  // backend. Putting an existing block replaces it (the bytes of one key never differ in kvtier,
+  // so a replacement is the same block).
+  virtual void put_many(std::span<const SharedPut> items, std::span<Status> out,
+                        Deadline deadline) = 0;
+
+  // out[i] answers items[i]: OK with size and tier kShared; NotFound on a miss or a block that
+  // failed verification; BufferTooSmall (with size) when dst is too small; IOError when the
+  // backend could not answer. On any status but OK the bytes of dst are unspecified.
+  virtual void get_many(std::span<const SharedGet> items, std::span<GetResult> out,
+                        Deadline deadline) = 0;
+
+  // out[i]: OK when the block is present, NotFound when absent, IOError when unknown. Used by
+  // LOOKUP (how far a prefix is cached remotely) and by uploads (skip what is already there).
+  virtual void contains_many(std::span<const BlockId> ids, std::span<Status> out,
+                             Deadline deadline) = 0;
+
+  // OK or NotFound; IOError when the backend could not answer.
+  virtual Status remove(const BlockId& id, Deadline deadline) = 0;
+
+  // A cheap round trip that proves the backend answers (the health checker's probe).
+  virtual Status ping(Deadline deadline) = 0;
+
+  // Housekeeping the medium does not do by itself, called periodically from a SharedTier thread
+  // (the filesystem backend's capacity and age sweep). May take long; must be safe to run while
+  // other calls are in progress, on this node and on others.
+  virtual Status maintain() { return Status::Ok(); }
+
+  // The backend's own counters, names prefixed by the backend ("shared_fs_...",
+  // "shared_redis_...").
+  virtual void visit_counters(const CounterVisitor& visitor) const = 0;
+};
+
+// Factories. Opening never waits on the medium being reachable (kvtier must start while the shared
+// tier is down): only the config is checked; the first calls find out whether it answers.
+Result<std::unique_ptr<SharedBackend>> open_fs_backend(const SharedFsConfig& config);
+Result<std::unique_ptr<SharedBackend>> open_redis_backend(const RedisBackendConfig& config);
+
+}  // namespace kvtier::shared
