@@ -1,0 +1,48 @@
+// Small POSIX file helpers for the shared-filesystem backend: whole-buffer reads and writes that
+// survive EINTR and short transfers, checked close, directory creation, and errno-to-Status
+// conversion with the path in the message ("shared fs: write /mnt/kv/...: No space left").
+//
+// Thread-safety: all functions are free of shared state.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "kvtier/status.h"
+#include "server/unique_fd.h"
+
+namespace kvtier::shared::fs {
+
+using server::UniqueFd;
+
+// "shared fs: <op> <path>: <strerror(err)>"; NoSpace for ENOSPC/EDQUOT/EFBIG, else IOError
+// (Status::FromErrno).
+Status errno_status(std::string_view op, const std::string& path, int err);
+
+// True for the errnos that mean "nothing there": the file or one of its directories is absent.
+inline bool is_absent_errno(int err) { return err == ENOENT || err == ENOTDIR; }
+
+// Reads up to dst.size() bytes at `offset`, retrying short reads; returns the bytes read, which
+// is less than dst.size() only at end of file. -1 with errno set on an error.
+ssize_t pread_full(int fd, std::span<std::byte> dst, off_t offset);
+
+// Writes all of `src` at `offset`, retrying short writes. Errors name `path`.
+Status pwrite_full(int fd, std::span<const std::byte> src, off_t offset, const std::string& path);
+
+// Closes `fd` and reports what close() says: on NFS a deferred write error (EIO, ENOSPC, EDQUOT)
+// may surface only here.
+Status close_checked(UniqueFd& fd, const std::string& path);
+
+// Creates every missing directory of `dir` below `base` (which must exist), mode 0777 & ~umask.
+// EEXIST is success, so any number of writers may create the same directories at once.
+Status make_dirs_below(const std::string& base, const std::string& dir);
+
+// fsync of a directory, so a rename into it survives a crash of the file server.
+Status sync_dir(const std::string& dir);
+
+}  // namespace kvtier::shared::fs
