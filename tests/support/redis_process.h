@@ -31,6 +31,14 @@
 
 namespace kvtier::testing {
 
+// In a forked child: closes every inherited descriptor above stderr (a test's client sockets
+// must not stay open in a server it starts), then execs; exits 127 if exec fails.
+[[noreturn]] inline void exec_closing_fds(std::vector<char*>& argv) {
+  ::close_range(3, ~0u, 0);
+  ::execvp(argv[0], argv.data());
+  ::_exit(127);
+}
+
 struct CommandOutput {
   int exit_code = -1;  // -1 when killed at the time limit or not started
   std::string out;     // stdout (stderr goes to /dev/null)
@@ -46,17 +54,16 @@ inline CommandOutput run_command(const std::vector<std::string>& argv, const std
     ::close(in_pipe[1]);
     return {};
   }
+  std::vector<char*> args;  // built before fork(): the child only calls async-signal-safe code
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(in_pipe[0], 0);
     ::dup2(out_pipe[1], 1);
     int null_fd = ::open("/dev/null", O_WRONLY);
     if (null_fd >= 0) ::dup2(null_fd, 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
+    exec_closing_fds(args);
   }
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
@@ -127,14 +134,11 @@ class RedisProcess {
                                      "--dir", dir_.path(), "--logfile", dir_.file("redis.log"),
                                      "--daemonize", "no"};
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
+    if (pid_ == 0) exec_closing_fds(argv);
     return started_ = wait_ready(std::chrono::seconds(10));
   }
 
