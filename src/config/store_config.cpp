@@ -49,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "config/shared_config.h"
 #include "config/store_config_toml.h"
 #include "config/toml_fields.h"
 
@@ -165,7 +166,8 @@ Status StoreConfig::validate() const {
     return invalid("max_value_bytes", num(max_value_bytes), "must be in [1, 4294967295]");
   }
   KVTIER_RETURN_IF_ERROR(dram.validate());
-  return nvme.validate();
+  KVTIER_RETURN_IF_ERROR(nvme.validate());
+  return shared.validate();
 }
 
 // ---- TOML --------------------------------------------------------------------------------------
@@ -173,7 +175,7 @@ Status StoreConfig::validate() const {
 namespace {
 
 constexpr std::string_view kRootKeys[] = {"data_dir", "max_value_bytes", "promote_on_nvme_hit",
-                                          "dram", "nvme"};
+                                          "dram",     "nvme",            "shared"};
 constexpr std::string_view kDramKeys[] = {"capacity_bytes", "shards", "small_queue_fraction",
                                           "max_pinned_fraction", "max_lease_ms"};
 constexpr std::string_view kNvmeKeys[] = {"devices",           "default_file_bytes",
@@ -294,6 +296,9 @@ Status read_store_config_fields(TomlFieldReader& reader, const toml::table& root
   const toml::table* nvme = nullptr;
   KVTIER_RETURN_IF_ERROR(reader.get_table(root, "", "nvme", nvme));
   if (nvme != nullptr) KVTIER_RETURN_IF_ERROR(read_nvme(reader, *nvme, cfg.nvme));
+  const toml::table* shared = nullptr;
+  KVTIER_RETURN_IF_ERROR(reader.get_table(root, "", "shared", shared));
+  if (shared != nullptr) KVTIER_RETURN_IF_ERROR(read_shared_config(reader, *shared, cfg.shared));
   return Status::Ok();
 }
 

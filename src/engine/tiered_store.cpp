@@ -1,6 +1,8 @@
 // TieredStore: the Store that orders the tiers. DRAM first; blocks leave DRAM by S3-FIFO eviction
 // and are demoted to NVMe (write-back: a block reaches NVMe when DRAM lets go of it, or at
-// flush()); NVMe hits are promoted to DRAM when promote_on_nvme_hit is set.
+// flush()); NVMe hits are promoted to DRAM when promote_on_nvme_hit is set. With a shared tier,
+// every put is also recorded in its durable outbox (uploaded in the background), local misses
+// are read from it within its read deadline and promoted to DRAM, and lookups count it.
 //
 // Thread-safety: every method may be called concurrently; the tiers do their own locking and no
 // lock of this class is held while a tier works.
@@ -19,6 +21,7 @@
 #include "memory/aligned_buffer.h"
 #include "metrics/counter_report.h"
 #include "nvme/nvme_tier.h"
+#include "shared/shared_tier.h"
 
 namespace kvtier {
 namespace {
@@ -69,7 +72,7 @@ class InFlightScope {
   std::uint64_t ticket_;
 };
 
-class TieredStore final : public Store {
+class TieredStore final : public Store, public shared::LocalBlockSource {
  public:
   TieredStore(const StoreConfig& config, std::unique_ptr<dram::DramTier> dram,
               std::unique_ptr<nvme::NvmeTier> nvme)
@@ -77,7 +80,22 @@ class TieredStore final : public Store {
 
   ~TieredStore() override { (void)close(); }
 
+  // Starts the shared tier; called once by Store::open, before the store is handed out.
+  Status open_shared(std::unique_ptr<shared::SharedBackend> backend) {
+    Result<std::unique_ptr<shared::SharedTier>> t =
+        shared::SharedTier::open(config_.shared, config_.data_dir, std::move(backend), *this);
+    if (!t.ok()) return t.status();
+    shared_ = std::move(t).value();
+    return Status::Ok();
+  }
+
   Status put(NamespaceId ns, const Key& key, std::span<const std::byte> value) override {
+    Status s = put_local(ns, key, value);
+    if (s.ok()) enqueue_upload(BlockId{ns, key}, value.size());
+    return s;
+  }
+
+  Status put_local(NamespaceId ns, const Key& key, std::span<const std::byte> value) {
     KVTIER_RETURN_IF_ERROR(check_put(value.size()));
     BlockId id{ns, key};
     puts_.fetch_add(1, std::memory_order_relaxed);
@@ -134,6 +152,7 @@ class TieredStore final : public Store {
       s = dram_->commit(std::move(*reservation), /*on_nvme=*/false, &evicted);
     }
     demote(evicted);
+    if (s.ok()) enqueue_upload(id, buffer.bytes().size());
     return s;
   }
 
@@ -163,10 +182,11 @@ class TieredStore final : public Store {
       for (std::size_t j = 0; j < missed.size(); ++j) {
         out[missed_at[j]] = nv[j];
         if (nv[j].status.ok() && config_.promote_on_nvme_hit) {
-          promote({ns, missed[j].key}, missed[j].dst.first(nv[j].size));
+          promote({ns, missed[j].key}, missed[j].dst.first(nv[j].size), /*on_nvme=*/true);
         }
       }
     }
+    if (shared_) get_from_shared(ns, items, out);
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (out[i].status.ok()) bytes_out_.fetch_add(out[i].size, std::memory_order_relaxed);
       else if (out[i].status.is_not_found()) misses_.fetch_add(1, std::memory_order_relaxed);
@@ -175,7 +195,15 @@ class TieredStore final : public Store {
 
   void put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out) override {
     KVTIER_CHECK(out.size() >= items.size());
-    for (std::size_t i = 0; i < items.size(); ++i) out[i] = put(ns, items[i].key, items[i].value);
+    std::vector<BlockId> ids;
+    std::vector<std::uint32_t> sizes;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      out[i] = put_local(ns, items[i].key, items[i].value);
+      if (!out[i].ok()) continue;
+      ids.push_back({ns, items[i].key});
+      sizes.push_back(static_cast<std::uint32_t>(items[i].value.size()));
+    }
+    enqueue_upload(ids, sizes);  // one outbox sync for the batch
   }
 
   bool contains(NamespaceId ns, const Key& key) override {
@@ -196,11 +224,28 @@ class TieredStore final : public Store {
       // Only the part after the first DRAM gap can extend the prefix through NVMe.
       nvme_->probe(ns, chain.subspan(first_gap), std::span(in_nvme).subspan(first_gap));
     }
+    std::size_t local = 0;
+    while (local < chain.size() && (in_dram[local] || in_nvme[local])) ++local;
+    std::vector<std::uint8_t> in_shared(chain.size());
+    if (shared_ && local < chain.size()) {
+      // Only what the local tiers lack is asked of the shared tier (within its deadline).
+      std::vector<BlockId> ids;
+      for (std::size_t i = local; i < chain.size(); ++i) {
+        if (!in_dram[i] && !in_nvme[i]) ids.push_back({ns, chain[i]});
+      }
+      std::vector<std::uint8_t> present(ids.size());
+      shared_->probe(ids, present);
+      for (std::size_t i = local, j = 0; i < chain.size(); ++i) {
+        if (!in_dram[i] && !in_nvme[i]) in_shared[i] = present[j++];
+      }
+    }
     for (std::size_t i = 0; i < chain.size(); ++i) {
       if (in_dram[i]) {
         ++m.in_dram;
       } else if (in_nvme[i]) {
         ++m.in_nvme;
+      } else if (in_shared[i]) {
+        ++m.in_shared;
       } else {
         break;
       }
@@ -215,6 +260,7 @@ class TieredStore final : public Store {
     std::lock_guard<std::mutex> lock(stripe(id));  // no demotion lands between the two removals
     Status d = dram_->remove(id);
     Status n = nvme_ ? nvme_->remove(id) : Status::NotFound("");
+    if (shared_) shared_->remove(id);
     if (d.ok() || n.ok()) return Status::Ok();
     return Status::NotFound("key " + key.hex() + " is not cached");
   }
@@ -230,7 +276,7 @@ class TieredStore final : public Store {
     if (buf.empty()) return Status::NoSpace("cannot allocate a buffer to promote the block");
     GetResult g = nvme_->get(id, buf.span().first(*size));
     if (!g.status.ok()) return g.status;
-    promote(id, buf.span().first(g.size));
+    promote(id, buf.span().first(g.size), /*on_nvme=*/true);
     return dram_->pin(id, lease);
   }
 
@@ -270,6 +316,8 @@ class TieredStore final : public Store {
   Status close() override {
     if (closed_.load()) return Status::Ok();
     Status s = flush();
+    // Before the tiers close: uploads read blocks from them until the shared tier stops.
+    if (shared_) shared_->close();
     closed_.store(true);
     if (nvme_) {
       Status c = nvme_->close();
@@ -312,6 +360,27 @@ class TieredStore final : public Store {
     report_count(v, "store_flush_skipped", flush_skipped_);
     dram_->visit_counters(v);
     if (nvme_) nvme_->visit_counters(v);
+    if (shared_) shared_->visit_counters(v);
+  }
+
+  // LocalBlockSource: the bytes of a block to upload, without counting a hit. DRAM blocks are
+  // viewed in place; NVMe blocks are read into a buffer the view owns.
+  Result<BlockView> read_for_upload(const BlockId& id) override {
+    if (closed_.load()) return Status::Closed("store is closed");
+    dram::BlockRef ref = dram_->acquire(id, /*count_miss=*/false);
+    if (ref) {
+      auto holder = std::make_shared<dram::BlockRef>(std::move(ref));
+      std::span<const std::byte> bytes = holder->value();
+      return BlockView(bytes, std::shared_ptr<const void>(std::move(holder)));
+    }
+    std::optional<std::uint32_t> size = nvme_ ? nvme_->value_size(id) : std::nullopt;
+    if (!size) return Status::NotFound("no longer held locally");
+    auto buf = std::make_shared<AlignedBuffer>(*size);
+    if (buf->empty()) return Status::NoSpace("cannot allocate a buffer for an upload");
+    GetResult g = nvme_->get(id, buf->span().first(*size));
+    if (!g.status.ok()) return g.status;
+    std::span<const std::byte> bytes = buf->span().first(g.size);
+    return BlockView(bytes, std::shared_ptr<const void>(std::move(buf)));
   }
 
  private:
@@ -345,14 +414,47 @@ class TieredStore final : public Store {
     evicted.clear();
   }
 
-  // Copies a block read from NVMe into DRAM, unless a put got there first: the copy in hand may be
-  // older than what DRAM holds now.
-  void promote(const BlockId& id, std::span<const std::byte> value) {
+  // Records blocks just stored locally in the shared tier's outbox. A full or failing outbox
+  // leaves them local only (counted by the shared tier): the put itself succeeded.
+  void enqueue_upload(const BlockId& id, std::size_t size) {
+    if (!shared_) return;
+    auto size32 = static_cast<std::uint32_t>(size);
+    enqueue_upload(std::span(&id, 1), std::span(&size32, 1));
+  }
+  void enqueue_upload(std::span<const BlockId> ids, std::span<const std::uint32_t> sizes) {
+    if (!shared_ || ids.empty()) return;
+    std::vector<Status> out(ids.size());
+    shared_->enqueue(ids, sizes, out);
+  }
+
+  // Local misses of a get_many, asked of the shared tier; hits are promoted to DRAM (and reach
+  // NVMe when DRAM evicts them) but not queued for upload: they came from there.
+  void get_from_shared(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out) {
+    std::vector<shared::SharedGet> gets;
+    std::vector<std::size_t> at;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!out[i].status.is_not_found()) continue;
+      gets.push_back({{ns, items[i].key}, items[i].dst});
+      at.push_back(i);
+    }
+    if (gets.empty()) return;
+    std::vector<GetResult> got(gets.size(), GetResult{Status::NotFound("not cached"), 0, Tier::kNone});
+    shared_->get_many(gets, got);
+    for (std::size_t j = 0; j < gets.size(); ++j) {
+      if (got[j].status.is_not_found()) continue;
+      out[at[j]] = got[j];
+      if (got[j].status.ok()) promote(gets[j].id, gets[j].dst.first(got[j].size), /*on_nvme=*/false);
+    }
+  }
+
+  // Copies a block read from NVMe (on_nvme) or the shared tier into DRAM, unless a put got there
+  // first: the copy in hand may be older than what DRAM holds now.
+  void promote(const BlockId& id, std::span<const std::byte> value, bool on_nvme) {
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
     {
       std::lock_guard<std::mutex> lock(stripe(id));
-      if (!dram_->contains(id) && dram_->put(id, value, /*on_nvme=*/true, &evicted).ok()) {
+      if (!dram_->contains(id) && dram_->put(id, value, on_nvme, &evicted).ok()) {
         promotions_.fetch_add(1, std::memory_order_relaxed);
       }
     }
@@ -366,6 +468,7 @@ class TieredStore final : public Store {
   const StoreConfig config_;
   std::unique_ptr<dram::DramTier> dram_;
   std::unique_ptr<nvme::NvmeTier> nvme_;  // null when the NVMe tier is disabled
+  std::unique_ptr<shared::SharedTier> shared_;  // null when there is no shared tier
   std::atomic<bool> closed_{false};
   std::array<std::mutex, 256> stripes_;
   InFlightWrites in_flight_;
@@ -388,7 +491,13 @@ Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config) {
     if (!n.ok()) return n.status();
     nvme = std::move(n).value();
   }
-  return std::unique_ptr<Store>(new TieredStore(config, std::move(dram).value(), std::move(nvme)));
+  auto store = std::make_unique<TieredStore>(config, std::move(dram).value(), std::move(nvme));
+  if (config.shared.backend != SharedBackendKind::kNone) {
+    Result<std::unique_ptr<shared::SharedBackend>> backend = shared::open_backend(config.shared);
+    if (!backend.ok()) return backend.status();
+    KVTIER_RETURN_IF_ERROR(store->open_shared(std::move(backend).value()));
+  }
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 }  // namespace kvtier

@@ -87,5 +87,7 @@ class SharedBackend {
 // tier is down): only the config is checked; the first calls find out whether it answers.
 Result<std::unique_ptr<SharedBackend>> open_fs_backend(const SharedFsConfig& config);
 Result<std::unique_ptr<SharedBackend>> open_redis_backend(const RedisBackendConfig& config);
+// The backend `config.backend` names (InvalidArgument for kNone).
+Result<std::unique_ptr<SharedBackend>> open_backend(const SharedTierConfig& config);
 
 }  // namespace kvtier::shared

@@ -294,7 +294,7 @@ TEST(ConfigToml, UnknownKeysAreErrors) {
   ExpectInvalid(parse_store_config_toml("[[nvme.devices]]\npath = \"/x\"\nsize = 5\n"),
                 {"unknown key \"nvme.devices[0].size\"", "size_bytes"});
   ExpectInvalid(parse_store_config_toml("[shared]\nurl = \"s3://x\"\n"),
-                {"unknown key \"shared\""});
+                {"unknown key \"shared.url\"", "allowed in [shared]"});
   ExpectInvalid(parse_store_config_toml("[dram.extra]\nx = 1\n"), {"unknown key \"dram.extra\""});
 }
 

@@ -1,0 +1,560 @@
+// SharedTier (see shared_tier.h).
+//
+// Ownership: everything a background thread touches lives in Core, held by shared_ptr by every
+// thread and task, because a thread stuck in a hung call may outlive the SharedTier (it is left
+// behind at close). The one thing Core does not own is the LocalBlockSource (the Store): it is
+// used only between enter_local() and leave_local(), and close() waits for those (local reads do
+// not hang) before it returns.
+#include "shared/shared_tier.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "integrity/check.h"
+#include "memory/aligned_buffer.h"
+#include "metrics/counter_report.h"
+#include "shared/blocking_executor.h"
+#include "shared/circuit_breaker.h"
+#include "shared/outbox.h"
+
+namespace kvtier::shared {
+namespace {
+
+constexpr std::size_t kUploadBatch = 8;
+constexpr auto kIdleWait = std::chrono::milliseconds(50);
+constexpr auto kStopGrace = std::chrono::seconds(2);
+
+struct Counters {
+  std::atomic<std::uint64_t> reads{0}, read_hits{0}, read_misses{0}, read_errors{0},
+      read_late{0}, read_refused_busy{0}, read_skipped_open{0}, probes{0}, probe_skipped_open{0},
+      uploads{0}, upload_bytes{0}, upload_failures{0}, upload_skipped_present{0},
+      upload_lost_local{0}, enqueued{0}, outbox_rejected_full{0}, outbox_errors{0},
+      removes{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
+      maintain_errors{0};
+};
+
+struct Core {
+  Core(const SharedTierConfig& c, std::unique_ptr<SharedBackend> b, std::unique_ptr<Outbox> o,
+       LocalBlockSource& l)
+      : config(c), backend(std::move(b)), outbox(std::move(o)), breaker(c.breaker_failures),
+        local(&l) {}
+
+  const SharedTierConfig config;
+  const std::unique_ptr<SharedBackend> backend;
+  const std::unique_ptr<Outbox> outbox;
+  CircuitBreaker breaker;
+  Counters counters;
+
+  std::mutex mu;
+  std::condition_variable cv;        // stop requested, work queued, or a local user left
+  bool stopping = false;             // guarded by mu
+  LocalBlockSource* local;           // valid while !stopping; guarded by mu
+  std::uint32_t local_users = 0;     // guarded by mu
+  Clock::time_point pace_next{};     // drain pacing; guarded by mu
+
+  bool stop_requested() {
+    std::lock_guard<std::mutex> lock(mu);
+    return stopping;
+  }
+  // Sleeps up to `d`, waking early on stop or new work. False when stopping.
+  bool idle(Clock::duration d) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, d, [&] { return stopping; });
+    return !stopping;
+  }
+  Clock::duration call_timeout() const { return config.call_timeout; }
+
+  // A call that failed, or answered later than call_timeout, counts against the breaker.
+  void judge(bool failed, Clock::time_point started) {
+    if (failed || Clock::now() - started > config.call_timeout) breaker.record_failure();
+    else breaker.record_success();
+  }
+
+  // Copies a block from the local tiers into `out`; NotFound when no longer local, Closed when
+  // stopping.
+  Status copy_local(const BlockId& id, AlignedBuffer* out, std::size_t* size) {
+    LocalBlockSource* src;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stopping) return Status::Closed("shared tier is closing");
+      src = local;
+      ++local_users;
+    }
+    Status s;
+    {
+      Result<BlockView> view = src->read_for_upload(id);
+      if (!view.ok()) {
+        s = view.status();
+      } else {
+        // Copied, so a call stuck after close never reads memory the Store has freed.
+        std::span<const std::byte> bytes = view.value().bytes();
+        *out = AlignedBuffer(bytes.size());
+        if (out->empty()) {
+          s = Status::NoSpace("cannot allocate an upload buffer");
+        } else {
+          std::memcpy(out->data(), bytes.data(), bytes.size());
+          *size = bytes.size();
+        }
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      --local_users;
+    }
+    cv.notify_all();
+    return s;
+  }
+
+  // Waits so that uploads average at most drain_rate_mb_s. False when stopping.
+  bool pace(std::size_t bytes) {
+    if (config.drain_rate_mb_s <= 0) return true;
+    auto cost = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(static_cast<double>(bytes) / (config.drain_rate_mb_s * 1e6)));
+    Clock::time_point at;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      at = std::max(Clock::now(), pace_next);
+      pace_next = at + cost;
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_until(lock, at, [&] { return stopping; });
+    return !stopping;
+  }
+};
+
+// One read or probe batch handed to the executor. The caller and the tasks share it; the caller
+// takes results only for chunks done before it stopped waiting, and sets `abandoned` so the rest
+// are dropped.
+struct Batch {
+  std::mutex mu;
+  std::condition_variable done_cv;
+  std::size_t chunks_done = 0;            // guarded by mu
+  std::vector<std::uint8_t> chunk_done;   // guarded by mu
+};
+
+// Splits [0, n) into at most `parts` contiguous chunks.
+std::vector<std::pair<std::size_t, std::size_t>> split(std::size_t n, std::size_t parts) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  parts = std::max<std::size_t>(1, std::min(parts, n));
+  for (std::size_t p = 0; p < parts; ++p) {
+    std::size_t b = n * p / parts, e = n * (p + 1) / parts;
+    if (e > b) out.emplace_back(b, e);
+  }
+  return out;
+}
+
+void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> batch) {
+  Counters& c = core->counters;
+  std::vector<AlignedBuffer> buffers;
+  std::vector<std::size_t> sizes;
+  std::vector<OutboxEntry> todo;
+  for (OutboxEntry& e : batch) {
+    AlignedBuffer buf;
+    std::size_t size = 0;
+    Status s = core->copy_local(e.id, &buf, &size);
+    if (s.code() == StatusCode::kClosed) {
+      core->outbox->retry_later(e);
+      continue;
+    }
+    if (!s.ok()) {
+      // Evicted from every local tier before it could be uploaded: nothing left to send.
+      c.upload_lost_local.fetch_add(1, std::memory_order_relaxed);
+      core->outbox->complete(e);
+      continue;
+    }
+    buffers.push_back(std::move(buf));
+    sizes.push_back(size);
+    todo.push_back(e);
+  }
+  if (todo.empty()) return;
+
+  std::vector<BlockId> ids;
+  for (const OutboxEntry& e : todo) ids.push_back(e.id);
+  std::vector<Status> present(todo.size());
+  auto started = Clock::now();
+  core->backend->contains_many(ids, present, started + core->call_timeout());
+  bool failed = std::any_of(present.begin(), present.end(),
+                            [](const Status& s) { return !s.ok() && !s.is_not_found(); });
+  core->judge(failed, started);
+
+  std::vector<SharedPut> puts;
+  std::vector<std::size_t> put_at;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    if (present[i].ok()) {
+      c.upload_skipped_present.fetch_add(1, std::memory_order_relaxed);
+      core->outbox->complete(todo[i]);
+      continue;
+    }
+    if (!core->pace(sizes[i])) {
+      core->outbox->retry_later(todo[i]);
+      continue;
+    }
+    puts.push_back(SharedPut{todo[i].id, buffers[i].span().first(sizes[i])});
+    put_at.push_back(i);
+  }
+  if (puts.empty()) return;
+  std::vector<Status> out(puts.size());
+  started = Clock::now();
+  core->backend->put_many(puts, out, started + core->call_timeout());
+  failed = false;
+  for (std::size_t j = 0; j < puts.size(); ++j) {
+    const OutboxEntry& e = todo[put_at[j]];
+    if (out[j].ok()) {
+      c.uploads.fetch_add(1, std::memory_order_relaxed);
+      c.upload_bytes.fetch_add(puts[j].value.size(), std::memory_order_relaxed);
+      core->outbox->complete(e);
+    } else {
+      c.upload_failures.fetch_add(1, std::memory_order_relaxed);
+      failed = true;
+      core->outbox->retry_later(e);
+    }
+  }
+  core->judge(failed, started);
+}
+
+void upload_loop(const std::shared_ptr<Core>& core) {
+  while (!core->stop_requested()) {
+    if (!core->breaker.closed()) {
+      core->breaker.wait_closed(std::chrono::milliseconds(100));
+      continue;
+    }
+    std::vector<OutboxEntry> batch = core->outbox->take(kUploadBatch);
+    if (batch.empty()) {
+      core->idle(kIdleWait);
+      continue;
+    }
+    upload_some(core, std::move(batch));
+  }
+}
+
+// The prober: one ping per probe_interval, on its own thread so a hung ping blocks nothing else.
+// `probe_started` lets the health loop see a ping that never returns.
+void probe_loop(const std::shared_ptr<Core>& core, std::atomic<std::int64_t>* probe_started) {
+  while (core->idle(core->config.probe_interval)) {
+    auto started = Clock::now();
+    probe_started->store(started.time_since_epoch().count(), std::memory_order_release);
+    Status s = core->backend->ping(started + core->call_timeout());
+    probe_started->store(0, std::memory_order_release);
+    core->counters.health_probes.fetch_add(1, std::memory_order_relaxed);
+    if (!s.ok()) core->counters.health_failures.fetch_add(1, std::memory_order_relaxed);
+    core->judge(!s.ok(), started);
+  }
+}
+
+// The watchdog: a call running longer than call_timeout (a hung mount, a frozen server) counts as
+// one failure per probe_interval, so the breaker opens even when nothing ever returns an error.
+void watchdog_loop(const std::shared_ptr<Core>& core, std::atomic<std::int64_t>* probe_started,
+                   BlockingExecutor* reads) {
+  while (core->idle(core->config.probe_interval)) {
+    std::int64_t p = probe_started->load(std::memory_order_acquire);
+    bool probe_hung = p != 0 && Clock::now() - Clock::time_point(Clock::duration(p)) >
+                                    core->call_timeout();
+    bool read_hung = reads->oldest_running() > core->call_timeout();
+    if (probe_hung || read_hung) {
+      core->counters.hung_calls.fetch_add(1, std::memory_order_relaxed);
+      core->breaker.record_failure();
+    }
+  }
+}
+
+void maintain_loop(const std::shared_ptr<Core>& core, std::chrono::milliseconds interval) {
+  while (core->idle(interval)) {
+    if (!core->breaker.closed()) continue;
+    core->counters.maintain_runs.fetch_add(1, std::memory_order_relaxed);
+    if (!core->backend->maintain().ok()) {
+      core->counters.maintain_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+class SharedTierImpl final : public SharedTier {
+ public:
+  explicit SharedTierImpl(std::shared_ptr<Core> core)
+      : core_(std::move(core)),
+        reads_("shared-read", core_->config.read_threads, 4 * core_->config.read_threads),
+        services_("shared-service", service_threads(core_->config),
+                  service_threads(core_->config)) {}
+
+  ~SharedTierImpl() override { close(); }
+
+  // Each background loop occupies one service worker for the tier's life.
+  void start() {
+    for (std::uint32_t i = 0; i < core_->config.upload_threads; ++i) {
+      start_service([core = core_] { upload_loop(core); });
+    }
+    start_service([core = core_, p = probe_started_] { probe_loop(core, p.get()); });
+    start_service([core = core_, p = probe_started_, r = &reads_] {
+      watchdog_loop(core, p.get(), r);
+    });
+    if (core_->config.backend == SharedBackendKind::kFs) {
+      auto interval =
+          std::chrono::duration_cast<std::chrono::milliseconds>(core_->config.fs.sweep_interval);
+      start_service([core = core_, interval] { maintain_loop(core, interval); });
+    }
+  }
+
+  void enqueue(std::span<const BlockId> ids, std::span<const std::uint32_t> sizes,
+               std::span<Status> out) override {
+    core_->outbox->append(ids, sizes, out);
+    Counters& c = core_->counters;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (out[i].ok()) {
+        c.enqueued.fetch_add(1, std::memory_order_relaxed);
+      } else if (out[i].code() == StatusCode::kRejected) {
+        c.outbox_rejected_full.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        c.outbox_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    core_->cv.notify_all();
+  }
+
+  void get_many(std::span<const SharedGet> items, std::span<GetResult> out) override;
+  void probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) override;
+
+  void remove(const BlockId& id) override {
+    core_->outbox->forget(id);
+    if (!core_->breaker.closed()) return;
+    core_->counters.removes.fetch_add(1, std::memory_order_relaxed);
+    (void)reads_.try_submit([core = core_, id] {
+      (void)core->backend->remove(id, Clock::now() + core->call_timeout());
+    });
+  }
+
+  void close() override {
+    {
+      std::unique_lock<std::mutex> lock(core_->mu);
+      if (core_->stopping) return;
+      core_->stopping = true;
+      core_->cv.notify_all();
+      // After this no thread reads the Store: local reads never hang, so this wait is short.
+      core_->cv.wait(lock, [&] { return core_->local_users == 0; });
+      core_->local = nullptr;
+    }
+    reads_.stop(kStopGrace);
+    services_.stop(kStopGrace);
+    (void)core_->outbox->sync();
+  }
+
+  void visit_counters(const CounterVisitor& v) const override;
+
+ private:
+  static std::uint32_t service_threads(const SharedTierConfig& c) { return c.upload_threads + 3; }
+
+  void start_service(std::function<void()> loop) {
+    bool started = services_.try_submit(std::move(loop));
+    KVTIER_CHECK(started);
+  }
+
+  // Runs `chunk(begin, end)` for contiguous chunks of [0, n) on the read threads and waits until
+  // all are done or the read deadline passes. Returns which chunks finished in time; a chunk's
+  // results may be read only when it did (its task wrote them before reporting done under
+  // batch->mu). Chunks the executor refused are counted as refused and reported unfinished.
+  std::vector<std::uint8_t> run_chunks(
+      const std::shared_ptr<Batch>& batch, const std::vector<std::pair<std::size_t, std::size_t>>& chunks,
+      std::function<void(const std::shared_ptr<Core>&, std::size_t, std::size_t)> chunk);
+
+  std::shared_ptr<Core> core_;
+  std::shared_ptr<std::atomic<std::int64_t>> probe_started_ =
+      std::make_shared<std::atomic<std::int64_t>>(0);
+  BlockingExecutor reads_;
+  BlockingExecutor services_;
+};
+
+std::vector<std::uint8_t> SharedTierImpl::run_chunks(
+    const std::shared_ptr<Batch>& batch,
+    const std::vector<std::pair<std::size_t, std::size_t>>& chunks,
+    std::function<void(const std::shared_ptr<Core>&, std::size_t, std::size_t)> chunk) {
+  const auto deadline = Clock::now() + core_->config.read_deadline;
+  batch->chunk_done.assign(chunks.size(), 0);
+  auto shared_chunk = std::make_shared<decltype(chunk)>(std::move(chunk));
+  std::size_t submitted = 0;
+  for (std::size_t k = 0; k < chunks.size(); ++k) {
+    auto [lo, hi] = chunks[k];
+    bool ok = reads_.try_submit([core = core_, batch, shared_chunk, k, lo, hi] {
+      (*shared_chunk)(core, lo, hi);
+      {
+        std::lock_guard<std::mutex> lock(batch->mu);
+        batch->chunk_done[k] = 1;
+        ++batch->chunks_done;
+      }
+      batch->done_cv.notify_all();
+    });
+    if (ok) {
+      ++submitted;
+    } else {
+      core_->counters.read_refused_busy.fetch_add(hi - lo, std::memory_order_relaxed);
+    }
+  }
+  std::unique_lock<std::mutex> lock(batch->mu);
+  batch->done_cv.wait_until(lock, deadline, [&] { return batch->chunks_done == submitted; });
+  return batch->chunk_done;  // a snapshot: later completions are ignored
+}
+
+// Results land in buffers the batch owns; only chunks finished in time are copied into the
+// caller's memory, by the caller, so a late answer can never overwrite a buffer the caller has
+// already reused.
+struct ReadBatch : Batch {
+  std::vector<AlignedBuffer> buffers;
+  std::vector<SharedGet> gets;
+  std::vector<GetResult> results;
+};
+
+void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetResult> out) {
+  Counters& c = core_->counters;
+  if (items.empty()) return;
+  c.reads.fetch_add(items.size(), std::memory_order_relaxed);
+  if (!core_->breaker.closed()) {
+    c.read_skipped_open.fetch_add(items.size(), std::memory_order_relaxed);
+    return;
+  }
+  auto batch = std::make_shared<ReadBatch>();
+  for (const SharedGet& g : items) {
+    batch->buffers.emplace_back(g.dst.size());
+    if (batch->buffers.back().empty()) return;  // no memory: every item stays a miss
+    batch->gets.push_back(SharedGet{g.id, batch->buffers.back().span().first(g.dst.size())});
+  }
+  batch->results.resize(items.size());
+  auto chunks = split(items.size(), core_->config.read_threads);
+  std::vector<std::uint8_t> done = run_chunks(
+      batch, chunks, [batch](const std::shared_ptr<Core>& core, std::size_t lo, std::size_t hi) {
+        auto started = Clock::now();
+        core->backend->get_many(std::span(batch->gets).subspan(lo, hi - lo),
+                                std::span(batch->results).subspan(lo, hi - lo),
+                                started + core->call_timeout());
+        bool failed = std::any_of(batch->results.begin() + lo, batch->results.begin() + hi,
+                                  [](const GetResult& r) {
+                                    return r.status.code() == StatusCode::kIOError;
+                                  });
+        core->judge(failed, started);
+      });
+  std::lock_guard<std::mutex> lock(batch->mu);
+  for (std::size_t k = 0; k < chunks.size(); ++k) {
+    auto [lo, hi] = chunks[k];
+    if (!done[k]) {
+      c.read_late.fetch_add(hi - lo, std::memory_order_relaxed);
+      continue;
+    }
+    for (std::size_t i = lo; i < hi; ++i) {
+      const GetResult& r = batch->results[i];
+      if (r.status.ok()) {
+        std::memcpy(items[i].dst.data(), batch->buffers[i].data(), r.size);
+        out[i] = GetResult{Status::Ok(), r.size, Tier::kShared};
+        c.read_hits.fetch_add(1, std::memory_order_relaxed);
+      } else if (r.status.code() == StatusCode::kBufferTooSmall) {
+        out[i] = r;
+      } else if (r.status.is_not_found()) {
+        c.read_misses.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        c.read_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+}
+
+struct ProbeBatch : Batch {
+  std::vector<BlockId> ids;
+  std::vector<Status> results;
+};
+
+void SharedTierImpl::probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) {
+  Counters& c = core_->counters;
+  if (ids.empty()) return;
+  c.probes.fetch_add(1, std::memory_order_relaxed);
+  if (!core_->breaker.closed()) {
+    c.probe_skipped_open.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto batch = std::make_shared<ProbeBatch>();
+  batch->ids.assign(ids.begin(), ids.end());
+  batch->results.resize(ids.size());
+  auto chunks = split(ids.size(), core_->config.read_threads);
+  std::vector<std::uint8_t> done = run_chunks(
+      batch, chunks, [batch](const std::shared_ptr<Core>& core, std::size_t lo, std::size_t hi) {
+        auto started = Clock::now();
+        core->backend->contains_many(std::span(batch->ids).subspan(lo, hi - lo),
+                                     std::span(batch->results).subspan(lo, hi - lo),
+                                     started + core->call_timeout());
+        bool failed = std::any_of(batch->results.begin() + lo, batch->results.begin() + hi,
+                                  [](const Status& s) { return s.code() == StatusCode::kIOError; });
+        core->judge(failed, started);
+      });
+  std::lock_guard<std::mutex> lock(batch->mu);
+  for (std::size_t k = 0; k < chunks.size(); ++k) {
+    if (!done[k]) continue;
+    for (std::size_t i = chunks[k].first; i < chunks[k].second; ++i) {
+      if (batch->results[i].ok()) present[i] = 1;
+    }
+  }
+}
+
+void SharedTierImpl::visit_counters(const CounterVisitor& v) const {
+  const Counters& c = core_->counters;
+  report_gauge(v, "shared_breaker_open", core_->breaker.closed() ? 0 : 1);
+  report_count(v, "shared_breaker_opens", core_->breaker.opens());
+  report_count(v, "shared_breaker_closes", core_->breaker.closes());
+  report_count(v, "shared_call_failures", core_->breaker.failures());
+  report_count(v, "shared_hung_calls", c.hung_calls);
+  report_count(v, "shared_health_probes", c.health_probes);
+  report_count(v, "shared_health_failures", c.health_failures);
+  report_count(v, "shared_reads", c.reads);
+  report_count(v, "shared_read_hits", c.read_hits);
+  report_count(v, "shared_read_misses", c.read_misses);
+  report_count(v, "shared_read_errors", c.read_errors);
+  report_count(v, "shared_read_late", c.read_late);
+  report_count(v, "shared_read_refused_busy", c.read_refused_busy);
+  report_count(v, "shared_read_skipped_open", c.read_skipped_open);
+  report_count(v, "shared_prefix_probes", c.probes);
+  report_count(v, "shared_prefix_probes_skipped_open", c.probe_skipped_open);
+  report_count(v, "shared_removes", c.removes);
+  report_count(v, "shared_enqueued", c.enqueued);
+  report_count(v, "shared_outbox_rejected_full", c.outbox_rejected_full);
+  report_count(v, "shared_outbox_errors", c.outbox_errors);
+  report_gauge(v, "shared_outbox_pending", static_cast<double>(core_->outbox->pending()));
+  report_gauge(v, "shared_outbox_pending_bytes",
+               static_cast<double>(core_->outbox->pending_bytes()));
+  report_gauge(v, "shared_outbox_capacity", static_cast<double>(core_->outbox->capacity()));
+  report_gauge(v, "shared_outbox_oldest_seconds",
+               static_cast<double>(core_->outbox->oldest_age().count()));
+  report_count(v, "shared_outbox_replayed", core_->outbox->replayed());
+  report_count(v, "shared_uploads", c.uploads);
+  report_count(v, "shared_upload_bytes", c.upload_bytes);
+  report_count(v, "shared_upload_failures", c.upload_failures);
+  report_count(v, "shared_upload_skipped_present", c.upload_skipped_present);
+  report_count(v, "shared_upload_lost_local", c.upload_lost_local);
+  report_count(v, "shared_maintain_runs", c.maintain_runs);
+  report_count(v, "shared_maintain_errors", c.maintain_errors);
+  core_->backend->visit_counters(v);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SharedBackend>> open_backend(const SharedTierConfig& config) {
+  switch (config.backend) {
+    case SharedBackendKind::kFs:
+      return open_fs_backend(config.fs);
+    case SharedBackendKind::kRedis:
+      return open_redis_backend(config.redis);
+    case SharedBackendKind::kNone:
+      break;
+  }
+  return Status::InvalidArgument("shared.backend is \"none\": there is no backend to open");
+}
+
+Result<std::unique_ptr<SharedTier>> SharedTier::open(const SharedTierConfig& config,
+                                                     const std::string& data_dir,
+                                                     std::unique_ptr<SharedBackend> backend,
+                                                     LocalBlockSource& local) {
+  KVTIER_RETURN_IF_ERROR(config.validate());
+  Result<std::unique_ptr<Outbox>> outbox =
+      Outbox::open(data_dir + "/shared-outbox.log", config.outbox_capacity_blocks);
+  if (!outbox.ok()) return outbox.status();
+  auto core = std::make_shared<Core>(config, std::move(backend), std::move(outbox).value(), local);
+  auto tier = std::make_unique<SharedTierImpl>(std::move(core));
+  tier->start();
+  return std::unique_ptr<SharedTier>(std::move(tier));
+}
+
+}  // namespace kvtier::shared

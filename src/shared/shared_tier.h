@@ -1,0 +1,67 @@
+// SharedTier: the engine's side of the shared capacity tier. It owns a SharedBackend and keeps
+// every call to it off the threads that serve clients:
+//   reads   run on a BlockingExecutor; the caller waits at most read_deadline, then takes what
+//           arrived and counts the rest as misses (late answers are dropped, never written into
+//           the caller's buffer after it stopped waiting)
+//   writes  are recorded in the durable Outbox and uploaded by background threads, oldest first,
+//           at most drain_rate, skipping blocks the shared tier already has
+//   health  a prober pings the backend every probe_interval; the CircuitBreaker opens after
+//           breaker_failures failed, overrun or hung calls, and while it is open no read and no
+//           upload is sent (writes keep queuing in the outbox)
+//
+// Thread-safety: every method may be called concurrently.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "kvtier/config.h"
+#include "kvtier/store.h"
+#include "shared/shared_backend.h"
+
+namespace kvtier::shared {
+
+// Where uploads get a block's bytes: the local tiers. Returns NotFound when the block is no longer
+// held locally (it then can never be uploaded, and is counted).
+class LocalBlockSource {
+ public:
+  virtual ~LocalBlockSource() = default;
+  virtual Result<BlockView> read_for_upload(const BlockId& id) = 0;
+};
+
+class SharedTier {
+ public:
+  // Opens the outbox under data_dir and starts the threads. `local` must outlive close().
+  static Result<std::unique_ptr<SharedTier>> open(const SharedTierConfig& config,
+                                                  const std::string& data_dir,
+                                                  std::unique_ptr<SharedBackend> backend,
+                                                  LocalBlockSource& local);
+  virtual ~SharedTier() = default;
+
+  // Queues blocks just stored locally for upload. out[i]: OK once durable in the outbox;
+  // Rejected when the outbox is full (the block stays local only); IOError when the outbox could
+  // not be written.
+  virtual void enqueue(std::span<const BlockId> ids, std::span<const std::uint32_t> sizes,
+                       std::span<Status> out) = 0;
+
+  // Reads local misses. For each item found within the deadline: out[i] = OK, size, kShared, and
+  // the bytes in items[i].dst; every other item is left as it was (a NotFound). Returns at once
+  // when the breaker is open.
+  virtual void get_many(std::span<const SharedGet> items, std::span<GetResult> out) = 0;
+
+  // present[i] = 1 when the shared tier answered within the deadline that ids[i] is there.
+  virtual void probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) = 0;
+
+  // The block was removed by its owner: drop a pending upload and remove the shared copy in the
+  // background (best effort: a shared copy may survive an outage).
+  virtual void remove(const BlockId& id) = 0;
+
+  // Stops the threads (waiting a bounded time for calls in progress) and syncs the outbox; what is
+  // still pending stays in it for the next start. Later calls do nothing.
+  virtual void close() = 0;
+
+  virtual void visit_counters(const CounterVisitor& visitor) const = 0;
+};
+
+}  // namespace kvtier::shared

@@ -1,0 +1,162 @@
+// Outbox: durable pending list, replay after reopen, torn tails, capacity policy, compaction.
+#include "shared/outbox.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "support/test_support.h"
+
+namespace kvtier::shared {
+namespace {
+
+using kvtier::testing::TempDir;
+using kvtier::testing::test_key;
+
+std::unique_ptr<Outbox> open_box(const std::string& path, std::uint64_t capacity = 100) {
+  Result<std::unique_ptr<Outbox>> b = Outbox::open(path, capacity);
+  EXPECT_TRUE(b.ok()) << b.status().to_string();
+  return b.ok() ? std::move(b).value() : nullptr;
+}
+
+Status add(Outbox& box, std::uint64_t n, std::uint32_t size = 1000) {
+  BlockId id{7, test_key(n)};
+  Status out;
+  box.append({&id, 1}, {&size, 1}, {&out, 1});
+  return out;
+}
+
+TEST(SharedOutbox, PendingBlocksSurviveReopenInOrder) {
+  TempDir dir;
+  const std::string path = dir.file("outbox.log");
+  {
+    auto box = open_box(path);
+    for (std::uint64_t n = 0; n < 5; ++n) ASSERT_TRUE(add(*box, n).ok());
+    ASSERT_TRUE(add(*box, 2).ok());  // already pending: still one entry
+    EXPECT_EQ(box->pending(), 5u);
+    std::vector<OutboxEntry> first = box->take(2);
+    ASSERT_EQ(first.size(), 2u);
+    box->complete(first[0]);  // n = 0 uploaded
+    box->retry_later(first[1]);
+  }
+  auto box = open_box(path);
+  EXPECT_EQ(box->replayed(), 4u);
+  EXPECT_EQ(box->pending(), 4u);
+  EXPECT_EQ(box->pending_bytes(), 4000u);
+  std::vector<OutboxEntry> all = box->take(10);
+  ASSERT_EQ(all.size(), 4u);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].id.key, test_key(i + 1)) << "oldest first";
+    EXPECT_EQ(all[i].id.ns, 7u);
+    EXPECT_EQ(all[i].size, 1000u);
+  }
+  EXPECT_TRUE(box->take(10).empty()) << "in-flight entries are not handed out twice";
+}
+
+TEST(SharedOutbox, FullOutboxRefusesNewBlocksAndKeepsPromisedOnes) {
+  TempDir dir;
+  auto box = open_box(dir.file("outbox.log"), 2);
+  ASSERT_TRUE(add(*box, 1).ok());
+  ASSERT_TRUE(add(*box, 2).ok());
+  Status s = add(*box, 3);
+  EXPECT_EQ(s.code(), StatusCode::kRejected) << s.to_string();
+  EXPECT_NE(s.message().find("full"), std::string::npos);
+  EXPECT_EQ(box->rejected_full(), 1u);
+  EXPECT_EQ(box->pending(), 2u);
+  EXPECT_TRUE(add(*box, 1).ok()) << "a block already pending is not a new one";
+  std::vector<OutboxEntry> e = box->take(1);
+  box->complete(e.at(0));
+  EXPECT_TRUE(add(*box, 3).ok()) << "room again after an upload";
+}
+
+TEST(SharedOutbox, TornTailIsDroppedAndTruncated) {
+  TempDir dir;
+  const std::string path = dir.file("outbox.log");
+  {
+    auto box = open_box(path);
+    for (std::uint64_t n = 0; n < 3; ++n) ASSERT_TRUE(add(*box, n).ok());
+  }
+  struct stat st{};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  ASSERT_EQ(st.st_size, 3 * 48);
+  {
+    // Half a record of garbage (a write cut short) and a flipped byte in the last record.
+    int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    char b = 0;
+    ASSERT_EQ(::pread(fd, &b, 1, 2 * 48 + 20), 1);
+    b ^= 0x40;
+    ASSERT_EQ(::pwrite(fd, &b, 1, 2 * 48 + 20), 1);
+    char junk[24] = {1, 2, 3};
+    ASSERT_EQ(::pwrite(fd, junk, sizeof junk, 3 * 48), 24);
+    ::close(fd);
+  }
+  auto box = open_box(path);
+  EXPECT_EQ(box->pending(), 2u) << "the record that fails its checksum and all after it are gone";
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 2 * 48);
+  ASSERT_TRUE(add(*box, 9).ok()) << "appends continue after the truncation";
+  box.reset();
+  EXPECT_EQ(open_box(path)->pending(), 3u);
+}
+
+TEST(SharedOutbox, CompactionKeepsExactlyThePendingBlocks) {
+  TempDir dir;
+  const std::string path = dir.file("outbox.log");
+  constexpr std::uint64_t kBlocks = 70000;  // past the compaction threshold (65,536 records)
+  {
+    auto box = open_box(path, kBlocks);
+    std::vector<BlockId> ids;
+    std::vector<std::uint32_t> sizes(kBlocks, 10);
+    for (std::uint64_t n = 0; n < kBlocks; ++n) ids.push_back({1, test_key(n)});
+    std::vector<Status> out(kBlocks);
+    box->append(ids, sizes, out);
+    for (const Status& s : out) ASSERT_TRUE(s.ok()) << s.to_string();
+    // Upload all but the last 10.
+    for (;;) {
+      std::vector<OutboxEntry> e = box->take(1000);
+      if (e.empty()) break;
+      for (const OutboxEntry& x : e) {
+        if (x.seq <= kBlocks - 10) box->complete(x);
+      }
+    }
+    ASSERT_TRUE(box->sync().ok());
+  }
+  struct stat st{};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_LT(st.st_size, 70000 * 48) << "the log was rewritten";
+  auto box = open_box(path, kBlocks);
+  EXPECT_EQ(box->pending(), 10u);
+  std::vector<OutboxEntry> left = box->take(100);
+  ASSERT_EQ(left.size(), 10u);
+  EXPECT_EQ(left.front().id.key, test_key(kBlocks - 10));
+  EXPECT_EQ(left.back().id.key, test_key(kBlocks - 1));
+}
+
+TEST(SharedOutbox, ForgottenBlockIsNotUploadedAfterReopen) {
+  TempDir dir;
+  const std::string path = dir.file("outbox.log");
+  {
+    auto box = open_box(path);
+    ASSERT_TRUE(add(*box, 1).ok());
+    ASSERT_TRUE(add(*box, 2).ok());
+    box->forget({7, test_key(1)});
+    EXPECT_EQ(box->pending(), 1u);
+  }
+  auto box = open_box(path);
+  std::vector<OutboxEntry> e = box->take(10);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].id.key, test_key(2));
+}
+
+TEST(SharedOutbox, UnwritableLogIsAClearError) {
+  TempDir dir;
+  Result<std::unique_ptr<Outbox>> b = Outbox::open(dir.file("missing/dir/outbox.log"), 10);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("outbox"), std::string::npos) << b.status().to_string();
+}
+
+}  // namespace
+}  // namespace kvtier::shared

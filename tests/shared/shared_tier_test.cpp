@@ -1,0 +1,269 @@
+// The shared tier through the Store, on a real shared directory (the filesystem backend): two
+// stores (two "nodes") sharing one directory, uploads through the outbox, remote reads with
+// promotion, LOOKUP counting the shared tier, ride-through while the backend fails, and the
+// outbox keeping what it promised across a restart.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "kvtier/store.h"
+#include "memory/aligned_buffer.h"
+#include "support/test_support.h"
+
+namespace kvtier {
+namespace {
+
+using kvtier::testing::counter_value;
+using kvtier::testing::matches_pattern;
+using kvtier::testing::pattern;
+using kvtier::testing::TempDir;
+using kvtier::testing::test_key;
+
+constexpr std::size_t kBlock = 64 * kKiB;
+
+StoreConfig node_config(const std::string& data_dir, const std::string& shared_dir) {
+  StoreConfig c;
+  c.data_dir = data_dir;
+  c.dram.capacity_bytes = 64 * kBlock;
+  c.dram.shards = 4;
+  c.nvme.default_file_bytes = 0;  // DRAM and the shared tier are enough here
+  c.shared.backend = SharedBackendKind::kFs;
+  c.shared.fs.path = shared_dir;
+  c.shared.fs.fsync = false;
+  // Generous: a loaded test machine must not turn a slow answer into a miss.
+  c.shared.read_deadline = std::chrono::milliseconds(5000);
+  c.shared.probe_interval = std::chrono::milliseconds(50);
+  c.shared.call_timeout = std::chrono::milliseconds(5000);
+  return c;
+}
+
+std::unique_ptr<Store> open_store(const StoreConfig& c) {
+  Result<std::unique_ptr<Store>> s = Store::open(c);
+  EXPECT_TRUE(s.ok()) << s.status().to_string();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+// Waits (bounded) until `pred` holds.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+bool drained(Store& s) { return counter_value(s, "shared_outbox_pending") == 0; }
+
+GetResult get_block(Store& s, std::uint64_t n, std::size_t size = kBlock) {
+  AlignedBuffer buf(size);
+  GetResult r = s.get(0, test_key(n), buf.span().first(size));
+  if (r.status.ok() && !matches_pattern(buf.span().first(r.size), test_key(n))) {
+    r.status = Status::Corruption("wrong bytes for block " + std::to_string(n));
+  }
+  return r;
+}
+
+Status put_block(Store& s, std::uint64_t n, std::size_t size = kBlock) {
+  std::vector<std::byte> v = pattern(test_key(n), size);
+  return s.put(0, test_key(n), v);
+}
+
+TEST(SharedTierStore, BlockPutOnOneNodeIsReadOnAnotherAndPromoted) {
+  TempDir a, b, shared;
+  auto node_a = open_store(node_config(a.path(), shared.path()));
+  auto node_b = open_store(node_config(b.path(), shared.path()));
+  ASSERT_TRUE(node_a && node_b);
+  for (std::uint64_t n = 0; n < 8; ++n) ASSERT_TRUE(put_block(*node_a, n).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  EXPECT_EQ(counter_value(*node_a, "shared_uploads"), 8);
+  for (std::uint64_t n = 0; n < 8; ++n) {
+    GetResult r = get_block(*node_b, n);
+    ASSERT_TRUE(r.status.ok()) << n << ": " << r.status.to_string();
+    EXPECT_EQ(r.tier, Tier::kShared);
+    EXPECT_EQ(r.size, kBlock);
+  }
+  EXPECT_EQ(counter_value(*node_b, "shared_read_hits"), 8);
+  GetResult again = get_block(*node_b, 3);
+  ASSERT_TRUE(again.status.ok());
+  EXPECT_EQ(again.tier, Tier::kDram) << "a shared hit is promoted to the local tiers";
+  EXPECT_EQ(counter_value(*node_b, "shared_enqueued"), 0) << "promoted blocks are not re-uploaded";
+  EXPECT_EQ(get_block(*node_b, 99).status.code(), StatusCode::kNotFound);
+}
+
+TEST(SharedTierStore, LookupCountsTheSharedTierAfterTheLocalOnes) {
+  TempDir a, b, shared;
+  auto node_a = open_store(node_config(a.path(), shared.path()));
+  auto node_b = open_store(node_config(b.path(), shared.path()));
+  ASSERT_TRUE(node_a && node_b);
+  std::vector<Key> chain;
+  for (std::uint64_t n = 0; n < 10; ++n) chain.push_back(test_key(n));
+  for (std::uint64_t n = 0; n < 6; ++n) ASSERT_TRUE(put_block(*node_a, n).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  for (std::uint64_t n = 0; n < 2; ++n) ASSERT_TRUE(put_block(*node_b, n).ok());
+  PrefixMatch m = node_b->lookup_prefix(0, chain);
+  EXPECT_EQ(m.cached, 6u);
+  EXPECT_EQ(m.in_dram, 2u);
+  EXPECT_EQ(m.in_shared, 4u);
+  EXPECT_EQ(m.in_nvme, 0u);
+}
+
+TEST(SharedTierStore, PutManyAndGetManyGoThroughTheSharedTier) {
+  TempDir a, b, shared;
+  auto node_a = open_store(node_config(a.path(), shared.path()));
+  auto node_b = open_store(node_config(b.path(), shared.path()));
+  ASSERT_TRUE(node_a && node_b);
+  std::vector<std::vector<std::byte>> values;
+  std::vector<PutItem> puts;
+  for (std::uint64_t n = 0; n < 16; ++n) values.push_back(pattern(test_key(n), kBlock));
+  for (std::uint64_t n = 0; n < 16; ++n) puts.push_back({test_key(n), values[n]});
+  std::vector<Status> put_out(puts.size());
+  node_a->put_many(0, puts, put_out);
+  for (const Status& s : put_out) ASSERT_TRUE(s.ok()) << s.to_string();
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  AlignedBuffer buf(17 * kBlock);
+  std::vector<GetItem> gets;
+  for (std::uint64_t n = 0; n < 17; ++n) {
+    gets.push_back({test_key(n), buf.span().subspan(n * kBlock, kBlock)});
+  }
+  std::vector<GetResult> out(gets.size());
+  node_b->get_many(0, gets, out);
+  for (std::uint64_t n = 0; n < 16; ++n) {
+    ASSERT_TRUE(out[n].status.ok()) << n << ": " << out[n].status.to_string();
+    EXPECT_EQ(out[n].tier, Tier::kShared);
+    EXPECT_TRUE(matches_pattern(gets[n].dst.first(out[n].size), test_key(n))) << n;
+  }
+  EXPECT_EQ(out[16].status.code(), StatusCode::kNotFound);
+}
+
+TEST(SharedTierStore, RemoveReachesTheSharedTier) {
+  TempDir a, b, shared;
+  auto node_a = open_store(node_config(a.path(), shared.path()));
+  auto node_b = open_store(node_config(b.path(), shared.path()));
+  ASSERT_TRUE(node_a && node_b);
+  ASSERT_TRUE(put_block(*node_a, 1).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  ASSERT_TRUE(node_a->remove(0, test_key(1)).ok());
+  // Asked by LOOKUP, which does not promote (a GET racing the background removal would).
+  Key chain[] = {test_key(1)};
+  EXPECT_TRUE(eventually([&] { return node_b->lookup_prefix(0, chain).cached == 0; }));
+  EXPECT_TRUE(get_block(*node_b, 1).status.is_not_found());
+}
+
+// The shared directory is a regular file: every backend call fails. Puts still succeed locally
+// and queue in the outbox, the breaker opens, reads stop being sent.
+TEST(SharedTierStore, RidesThroughAFailingBackend) {
+  TempDir a, b, shared;
+  const std::string bad = a.file("not-a-directory");
+  std::ofstream(bad) << "x";
+  {
+    StoreConfig c = node_config(a.path(), bad);
+    c.shared.breaker_failures = 2;
+    auto node = open_store(c);
+    ASSERT_TRUE(node);
+    for (std::uint64_t n = 0; n < 10; ++n) ASSERT_TRUE(put_block(*node, n).ok()) << n;
+    ASSERT_TRUE(eventually([&] { return counter_value(*node, "shared_breaker_open") == 1; }));
+    for (std::uint64_t n = 0; n < 10; ++n) {
+      GetResult r = get_block(*node, n);
+      ASSERT_TRUE(r.status.ok()) << "local hits keep working: " << r.status.to_string();
+    }
+    EXPECT_EQ(get_block(*node, 50).status.code(), StatusCode::kNotFound);
+    EXPECT_GE(counter_value(*node, "shared_read_skipped_open"), 1);
+    EXPECT_EQ(counter_value(*node, "shared_outbox_pending"), 10);
+    EXPECT_EQ(counter_value(*node, "shared_uploads"), 0);
+    ASSERT_TRUE(node->flush().ok());
+  }
+  (void)b;
+}
+
+TEST(SharedTierStore, OutboxDrainsAfterRestartFromNvme) {
+  TempDir a, b, shared;
+  const std::string bad = a.file("not-a-directory");
+  std::ofstream(bad) << "x";
+  StoreConfig c = node_config(a.path(), bad);
+  c.nvme.default_file_bytes = kPageSize + 12 * kMiB;
+  c.nvme.region_size = 1 * kMiB;
+  c.nvme.write_io_bytes = 256 * kKiB;
+  c.nvme.index_shards = 4;
+  {
+    auto node = open_store(c);
+    ASSERT_TRUE(node);
+    for (std::uint64_t n = 0; n < 10; ++n) ASSERT_TRUE(put_block(*node, n).ok());
+    EXPECT_EQ(counter_value(*node, "shared_outbox_pending"), 10);
+  }  // close: flush to NVMe, outbox synced
+  c.shared.fs.path = shared.path();
+  {
+    auto node = open_store(c);
+    ASSERT_TRUE(node);
+    EXPECT_EQ(counter_value(*node, "shared_outbox_replayed"), 10);
+    ASSERT_TRUE(eventually([&] { return drained(*node); }));
+    EXPECT_EQ(counter_value(*node, "shared_uploads"), 10);
+  }
+  auto other = open_store(node_config(b.path(), shared.path()));
+  ASSERT_TRUE(other);
+  for (std::uint64_t n = 0; n < 10; ++n) {
+    GetResult r = get_block(*other, n);
+    EXPECT_TRUE(r.status.ok()) << n << ": " << r.status.to_string();
+  }
+}
+
+TEST(SharedTierStore, FullOutboxKeepsBlocksLocalAndCountsThem) {
+  TempDir a, shared;
+  const std::string bad = a.file("not-a-directory");
+  std::ofstream(bad) << "x";
+  StoreConfig c = node_config(a.path(), bad);
+  c.shared.outbox_capacity_blocks = 3;
+  auto node = open_store(c);
+  ASSERT_TRUE(node);
+  for (std::uint64_t n = 0; n < 5; ++n) ASSERT_TRUE(put_block(*node, n).ok()) << "never blocks";
+  EXPECT_EQ(counter_value(*node, "shared_outbox_pending"), 3);
+  EXPECT_EQ(counter_value(*node, "shared_outbox_rejected_full"), 2);
+  for (std::uint64_t n = 0; n < 5; ++n) EXPECT_TRUE(get_block(*node, n).status.ok());
+}
+
+TEST(SharedTierStore, UploadSkipsBlocksTheSharedTierAlreadyHas) {
+  TempDir a, b, shared;
+  auto node_a = open_store(node_config(a.path(), shared.path()));
+  auto node_b = open_store(node_config(b.path(), shared.path()));
+  ASSERT_TRUE(node_a && node_b);
+  ASSERT_TRUE(put_block(*node_a, 5).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  ASSERT_TRUE(put_block(*node_b, 5).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_b); }));
+  EXPECT_EQ(counter_value(*node_b, "shared_upload_skipped_present"), 1);
+  EXPECT_EQ(counter_value(*node_b, "shared_uploads"), 0);
+}
+
+TEST(SharedTierStore, ConfigErrorsNameTheField) {
+  StoreConfig c;
+  c.shared.backend = SharedBackendKind::kFs;
+  Status s = c.validate();
+  EXPECT_FALSE(s.ok());
+  c.shared.fs.path = "/tmp/x";
+  c.shared.read_threads = 0;
+  s = c.validate();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("shared.read_threads"), std::string::npos) << s.to_string();
+  Result<StoreConfig> parsed = parse_store_config_toml(
+      "[shared]\nbackend = \"fs\"\nread_deadline_ms = 7\n[shared.fs]\npath = \"/mnt/kv\"\n"
+      "capacity_bytes = \"10GiB\"\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->shared.backend, SharedBackendKind::kFs);
+  EXPECT_EQ(parsed->shared.read_deadline.count(), 7);
+  EXPECT_EQ(parsed->shared.fs.capacity_bytes, 10 * kGiB);
+  Result<StoreConfig> bad = parse_store_config_toml("[shared]\nbackend = \"s4\"\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("shared.backend"), std::string::npos);
+  Result<StoreConfig> typo = parse_store_config_toml("[shared]\nread_dedline_ms = 3\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("read_dedline_ms"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kvtier
