@@ -348,10 +348,11 @@ void bind_client(py::module_& m) {
       .def_readonly("cached", &PrefixMatch::cached, "leading keys cached in some tier")
       .def_readonly("in_dram", &PrefixMatch::in_dram, "of those, found in DRAM")
       .def_readonly("in_nvme", &PrefixMatch::in_nvme, "of those, found only on NVMe")
+      .def_readonly("in_shared", &PrefixMatch::in_shared, "of those, found only in the shared tier")
       .def("__repr__", [](const PrefixMatch& p) {
         return "kvtier.PrefixMatch(cached=" + std::to_string(p.cached) +
                ", in_dram=" + std::to_string(p.in_dram) + ", in_nvme=" + std::to_string(p.in_nvme) +
-               ")";
+               ", in_shared=" + std::to_string(p.in_shared) + ")";
       });
 
   py::class_<SharedMemory, std::shared_ptr<SharedMemory>>(

@@ -120,6 +120,7 @@ typedef struct kvtier_prefix_match {
   uint64_t cached;  /* leading keys of the chain cached in some tier */
   uint64_t in_dram; /* of those, in DRAM */
   uint64_t in_nvme; /* of those, only on NVMe */
+  uint64_t in_shared; /* of those, only in the shared tier */
 } kvtier_prefix_match;
 /* The longest cached prefix of chain[0..n). */
 int kvtier_lookup(kvtier_client* client, const kvtier_key* chain, size_t n,

@@ -175,8 +175,8 @@ int run_lookup(const LookupOptions& o) {
     report("lookup", m.status().to_string());
     return kExitFailure;
   }
-  std::printf("cached %zu of %zu (dram %zu, nvme %zu)\n", m->cached, chain.size(), m->in_dram,
-              m->in_nvme);
+  std::printf("cached %zu of %zu (dram %zu, nvme %zu, shared %zu)\n", m->cached, chain.size(),
+              m->in_dram, m->in_nvme, m->in_shared);
   return m->cached == chain.size() ? kExitOk : kExitMiss;
 }
 

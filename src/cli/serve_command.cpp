@@ -25,6 +25,8 @@ struct ServeOptions {
   std::string config_file;
   std::optional<std::string> data_dir, unix_socket, tcp_listen, metrics_listen, log_level;
   std::optional<std::string> dram_bytes, nvme_bytes, max_value_bytes;
+  std::optional<std::string> shared_fs, shared_redis;
+  bool shared_redis_cluster = false;
   std::optional<std::uint32_t> io_threads, max_connections;
   bool allow_non_loopback = false;
 };
@@ -34,6 +36,29 @@ Status apply_size(const std::optional<std::string>& flag, const char* name, std:
   Result<std::uint64_t> v = parse_byte_size(*flag);
   if (!v.ok()) return Status::InvalidArgument(std::string(name) + ": " + v.status().message());
   out = *v;
+  return Status::Ok();
+}
+
+// --shared-fs and --shared-redis pick the shared tier's backend (overriding [shared].backend).
+Status apply_shared_flags(const ServeOptions& o, SharedTierConfig& shared) {
+  if (o.shared_fs && o.shared_redis) {
+    return Status::InvalidArgument("--shared-fs and --shared-redis: choose one shared tier");
+  }
+  if (o.shared_fs) {
+    shared.backend = SharedBackendKind::kFs;
+    shared.fs.path = *o.shared_fs;
+  }
+  if (o.shared_redis) {
+    shared.backend = SharedBackendKind::kRedis;
+    shared.redis.nodes.clear();
+    std::string list = *o.shared_redis;
+    for (std::size_t start = 0; start <= list.size();) {
+      std::size_t comma = std::min(list.find(',', start), list.size());
+      if (comma > start) shared.redis.nodes.push_back(list.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  if (o.shared_redis_cluster) shared.redis.cluster = true;
   return Status::Ok();
 }
 
@@ -55,6 +80,7 @@ Result<server::DaemonConfig> build_config(const ServeOptions& o) {
   KVTIER_RETURN_IF_ERROR(apply_size(o.dram_bytes, "--dram-bytes", c.store.dram.capacity_bytes));
   KVTIER_RETURN_IF_ERROR(apply_size(o.nvme_bytes, "--nvme-bytes", c.store.nvme.default_file_bytes));
   KVTIER_RETURN_IF_ERROR(apply_size(o.max_value_bytes, "--max-value-bytes", c.store.max_value_bytes));
+  KVTIER_RETURN_IF_ERROR(apply_shared_flags(o, c.store.shared));
   KVTIER_RETURN_IF_ERROR(c.validate());
   return c;
 }
@@ -128,6 +154,12 @@ void add_serve_command(CLI::App& app, CommandRunner* run) {
                   "size of the NVMe data file under the data dir, e.g. 100GiB; 0 disables "
                   "(default 4GiB)");
   cmd->add_option("--max-value-bytes", o->max_value_bytes, "largest value a PUT may carry (default 256MiB)");
+  cmd->add_option("--shared-fs", o->shared_fs,
+                  "shared tier on a shared directory (an NFS, CephFS, ... mount) shared by every node");
+  cmd->add_option("--shared-redis", o->shared_redis,
+                  "shared tier on Redis / Valkey: host:port[,host:port...]");
+  cmd->add_flag("--shared-redis-cluster", o->shared_redis_cluster,
+                "the --shared-redis nodes are a Redis Cluster");
   cmd->add_option("--log-level", o->log_level, "debug, info, warn or error (default info)");
   cmd->callback([o, run] { *run = [o] { return run_serve(*o); }; });
 }

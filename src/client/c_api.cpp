@@ -243,7 +243,7 @@ int kvtier_lookup(kvtier_client* client, const kvtier_key* chain, size_t n,
     for (std::size_t i = 0; i < n; ++i) keys[i] = to_key(&chain[i]);
     kvtier::Result<kvtier::PrefixMatch> m = c.lookup(keys);
     if (!m.ok()) return m.status();
-    *out = kvtier_prefix_match{m->cached, m->in_dram, m->in_nvme};
+    *out = kvtier_prefix_match{m->cached, m->in_dram, m->in_nvme, m->in_shared};
     return Status::Ok();
   });
 }

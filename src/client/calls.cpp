@@ -150,14 +150,17 @@ Status LookupCall::on_response(const FrameHeader& h, std::span<const std::byte> 
   if (h.status != 0) return decode_error_response(h, meta, &status);
   protocol::LookupResponse m;
   KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
-  if (m.cached > asked_ || m.in_dram > m.cached || m.in_nvme > m.cached - m.in_dram) {
+  if (m.cached > asked_ || m.in_dram > m.cached || m.in_nvme > m.cached - m.in_dram ||
+      m.in_shared != m.cached - m.in_dram - m.in_nvme) {
     return protocol_violation("LOOKUP of " + std::to_string(asked_) + " keys answered cached " +
                               std::to_string(m.cached) + " (dram " + std::to_string(m.in_dram) +
-                              ", nvme " + std::to_string(m.in_nvme) + ")");
+                              ", nvme " + std::to_string(m.in_nvme) + ", shared " +
+                              std::to_string(m.in_shared) + ")");
   }
   match.cached = static_cast<std::size_t>(m.cached);
   match.in_dram = static_cast<std::size_t>(m.in_dram);
   match.in_nvme = static_cast<std::size_t>(m.in_nvme);
+  match.in_shared = static_cast<std::size_t>(m.in_shared);
   status = Status::Ok();
   return Status::Ok();
 }
@@ -169,6 +172,7 @@ Result<PrefixMatch> combine_lookups(std::span<const LookupCall> pieces) {
     total.cached += piece.match.cached;
     total.in_dram += piece.match.in_dram;
     total.in_nvme += piece.match.in_nvme;
+    total.in_shared += piece.match.in_shared;
     if (piece.match.cached < piece.asked()) break;  // the chain's cached prefix ends here
   }
   return total;

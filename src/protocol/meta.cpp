@@ -175,6 +175,7 @@ void encode_meta(const LookupResponse& m, MetaWriter& w) {
   w.u64(m.cached);
   w.u64(m.in_dram);
   w.u64(m.in_nvme);
+  w.u64(m.in_shared);
 }
 void encode_meta(const PutManyResponse& m, MetaWriter& w) { write_statuses(m.statuses, w); }
 void encode_meta(const GetManyResponse& m, MetaWriter& w) { write_results(m.results, w); }
@@ -343,6 +344,7 @@ Status decode_meta_into(MetaBytes meta, std::uint32_t, LookupResponse* out) {
   KVTIER_RETURN_IF_ERROR(r.u64("cached", &out->cached));
   KVTIER_RETURN_IF_ERROR(r.u64("in_dram", &out->in_dram));
   KVTIER_RETURN_IF_ERROR(r.u64("in_nvme", &out->in_nvme));
+  KVTIER_RETURN_IF_ERROR(r.u64("in_shared", &out->in_shared));
   return r.finish();
 }
 

@@ -178,6 +178,7 @@ struct LookupResponse {
   std::uint64_t cached = 0;   // leading keys cached in some tier
   std::uint64_t in_dram = 0;  // of those, in DRAM
   std::uint64_t in_nvme = 0;  // of those, only on NVMe
+  std::uint64_t in_shared = 0;  // of those, only in the shared tier
   friend bool operator==(const LookupResponse&, const LookupResponse&) = default;
 };
 struct PutManyResponse {

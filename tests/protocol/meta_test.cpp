@@ -96,7 +96,7 @@ TEST(ProtocolMeta, EveryResponseRoundTrips) {
   expect_round_trip(PingResponse{.payload = "pong"}, 8);
   expect_round_trip(PutResponse{}, 0);
   expect_round_trip(GetResponse{.value_len = 123}, 8);
-  expect_round_trip(LookupResponse{.cached = 10, .in_dram = 4, .in_nvme = 6}, 24);
+  expect_round_trip(LookupResponse{.cached = 10, .in_dram = 3, .in_nvme = 6, .in_shared = 1}, 32);
   expect_round_trip(
       PutManyResponse{.statuses = {StatusCode::kOk, StatusCode::kTooLarge, StatusCode::kRejected}},
       4 + 12);
