@@ -640,10 +640,10 @@ TEST(SharedFsConfig, Validation) {
   EXPECT_TRUE(c.validate().ok());
   SharedFsConfig bad = c;
   bad.max_age = std::chrono::seconds(-1);
-  EXPECT_NE(bad.validate().message().find("shared.fs.max_age"), std::string::npos);
+  EXPECT_NE(bad.validate().message().find("shared.fs.max_age_s = -1"), std::string::npos);
   bad = c;
   bad.sweep_interval = std::chrono::seconds(0);
-  EXPECT_NE(bad.validate().message().find("shared.fs.sweep_interval"), std::string::npos);
+  EXPECT_NE(bad.validate().message().find("shared.fs.sweep_interval_s = 0"), std::string::npos);
   bad = c;
   bad.path = std::string(5000, 'a');
   EXPECT_EQ(bad.validate().code(), StatusCode::kInvalidArgument);

@@ -31,11 +31,11 @@ Status SharedFsConfig::validate() const {
                           " bytes and must stay below PATH_MAX = " + std::to_string(PATH_MAX));
   }
   if (max_age.count() < 0) {
-    return invalid_fs("max_age", std::to_string(max_age.count()) + " s",
+    return invalid_fs("max_age_s", std::to_string(max_age.count()),
                       "must be >= 0 (0 = no age limit)");
   }
   if (sweep_interval.count() <= 0) {
-    return invalid_fs("sweep_interval", std::to_string(sweep_interval.count()) + " s",
+    return invalid_fs("sweep_interval_s", std::to_string(sweep_interval.count()),
                       "must be > 0");
   }
   return Status::Ok();
