@@ -20,5 +20,9 @@ void add_lookup_command(CLI::App& app, CommandRunner* run);
 void add_ping_command(CLI::App& app, CommandRunner* run);
 // `kvtier stat` (stat_command.cpp): the daemon's metrics as a table, over the protocol or HTTP.
 void add_stat_command(CLI::App& app, CommandRunner* run);
+// `kvtier plan` (plan_command.cpp) and its subcommands `plan kv` and `plan fleet`.
+void add_plan_command(CLI::App& app, CommandRunner* run);
+void add_plan_kv_command(CLI::App& plan, CommandRunner* run);
+void add_plan_fleet_command(CLI::App& plan, CommandRunner* run);
 
 }  // namespace kvtier::cli
