@@ -1,5 +1,5 @@
 // Shared pieces of the benchmark programs: fatal errors that clean up, sizes on the command line,
-// deterministic keys and order statistics. Benchmarks only; tests have tests/support/.
+// token files, deterministic keys and order statistics. Benchmarks only; tests have tests/support/.
 #pragma once
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,15 @@ inline std::string& cleanup_dir() {
     std::filesystem::remove_all(cleanup_dir(), ec);
   }
   std::exit(1);
+}
+
+// The first word of a file (a daemon's auth-token file).
+inline std::string read_token_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) die("cannot read token file " + path);
+  std::string t;
+  f >> t;
+  return t;
 }
 
 // "4096", "64MiB", "4GiB", and the shorthands "4K", "4M", "4G" (powers of 1024).

@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "stamped_value.h"
 #include "kvtier/client.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
@@ -60,7 +61,7 @@
 #include "memory/aligned_buffer.h"
 #include "server/server_config.h"
 
-using namespace kvtier::bench;  // die, parse_bytes, keys, median/percentile
+using namespace kvtier::bench;  // die, parse_bytes, keys, median/percentile, stamped values
 using kvtier::Key;
 using kvtier::Status;
 
@@ -96,56 +97,6 @@ std::string min_max(const std::vector<double>& v, const char* fmt = "min=%.4f ma
   std::snprintf(buf, sizeof buf, fmt, *std::min_element(v.begin(), v.end()),
                 *std::max_element(v.begin(), v.end()));
   return buf;
-}
-
-// ---- values: a fixed random pattern with the key number stamped at three places ----
-
-constexpr std::uint64_t kStampMagic = 0x6b76746965720000ull;  // "kvtier" in the high bytes
-
-std::vector<std::byte> make_pattern(std::uint64_t size) {
-  std::vector<std::byte> p(size);
-  std::uint64_t state = 12345;
-  for (std::uint64_t i = 0; i + 8 <= size; i += 8) {
-    std::uint64_t w = splitmix(state);
-    std::memcpy(p.data() + i, &w, 8);
-  }
-  return p;
-}
-
-std::uint64_t stamp_offset(std::uint64_t size, int which) {
-  return which == 0 ? 0 : which == 1 ? (size / 2) & ~7ull : size - 8;
-}
-
-void stamp(std::byte* value, std::uint64_t size, std::uint64_t number) {
-  std::uint64_t w = kStampMagic ^ number;
-  for (int k = 0; k < 3; ++k) std::memcpy(value + stamp_offset(size, k), &w, 8);
-}
-
-bool stamped(const std::byte* value, std::uint64_t size, std::uint64_t number) {
-  std::uint64_t want = kStampMagic ^ number;
-  for (int k = 0; k < 3; ++k) {
-    std::uint64_t w;
-    std::memcpy(&w, value + stamp_offset(size, k), 8);
-    if (w != want) return false;
-  }
-  return true;
-}
-
-// The full check: stamps, and every other byte equal to the pattern.
-bool value_intact(const std::byte* value, std::uint64_t size, std::uint64_t number,
-                  const std::vector<std::byte>& pattern) {
-  if (!stamped(value, size, number)) return false;
-  std::uint64_t a = 8, b = stamp_offset(size, 1), c = b + 8, d = size - 8;
-  return std::memcmp(value + a, pattern.data() + a, b - a) == 0 &&
-         std::memcmp(value + c, pattern.data() + c, d - c) == 0;
-}
-
-std::string read_token_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) die("cannot read token file " + path);
-  std::string t;
-  f >> t;
-  return t;
 }
 
 std::unique_ptr<kvtier::Client> connect(const Options& o, const std::string& name) {
