@@ -55,6 +55,11 @@ struct NvmeConfig {
   std::uint32_t write_buffers = 2;
   // Size of one device I/O when a region buffer is written out. Default: 1 MiB.
   std::uint64_t write_io_bytes = 1 * kMiB;
+  // Entries still in the open region's memory buffer are written to the device (and synced) at
+  // least this often, so a crash of the process loses at most this much of the tier's newest
+  // writes; a full region is written at once regardless. 0 = only when a region fills or on
+  // flush(). Default: 1 s.
+  std::chrono::milliseconds flush_interval{1000};
   // I/Os in flight per region write or read batch. Default: 8.
   std::uint32_t io_depth = 8;
   // Which sealed region is reclaimed when none is free. Default: FIFO.

@@ -25,6 +25,7 @@
 //   write_budget_burst_s = 1.0          # number > 0
 //   index_shards = 64                   # power of two in [1, 4096]
 //   format_foreign_devices = false      # bool
+//   flush_interval_ms = 1000            # integer in [0, 3600000]; 0 = only when a region fills
 //
 //   [[nvme.devices]]                    # zero or more
 //   path = "/dev/nvme1n1"               # string, non-empty, distinct
@@ -183,7 +184,8 @@ constexpr std::string_view kNvmeKeys[] = {"devices",           "default_file_byt
                                           "write_io_bytes",    "io_depth",
                                           "reclaim",           "reinsert_min_hits",
                                           "write_budget_mb_s", "write_budget_burst_s",
-                                          "index_shards",      "format_foreign_devices"};
+                                          "index_shards",      "format_foreign_devices",
+                                          "flush_interval_ms"};
 constexpr std::string_view kDeviceKeys[] = {"path", "size_bytes"};
 // Top-level keys of the daemon's file (src/server/server_config.h) that the engine alone rejects.
 constexpr std::string_view kDaemonOnlyKeys[] = {"server", "tenants"};
@@ -252,6 +254,9 @@ Status read_nvme(TomlFieldReader& r, const toml::table& t, NvmeConfig& n) {
   KVTIER_RETURN_IF_ERROR(r.read_double(t, "nvme", "write_budget_mb_s", n.write_budget_mb_s));
   KVTIER_RETURN_IF_ERROR(r.read_double(t, "nvme", "write_budget_burst_s", n.write_budget_burst_s));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "nvme", "index_shards", n.index_shards));
+  std::uint64_t flush_ms = static_cast<std::uint64_t>(n.flush_interval.count());
+  KVTIER_RETURN_IF_ERROR(r.read_count(t, "nvme", "flush_interval_ms", 3'600'000, flush_ms));
+  n.flush_interval = std::chrono::milliseconds(static_cast<std::int64_t>(flush_ms));
   KVTIER_RETURN_IF_ERROR(
       r.read_bool(t, "nvme", "format_foreign_devices", n.format_foreign_devices));
   return read_devices(r, t, n.devices);

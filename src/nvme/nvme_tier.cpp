@@ -51,6 +51,9 @@ Status NvmeTier::start(const std::string& data_dir) {
   checkpoint_path_ = (dir / "index.ckpt").string();
   KVTIER_RETURN_IF_ERROR(recover(checkpoint_path_));
   flusher_ = std::thread([this] { flusher_loop(); });
+  if (config_.flush_interval.count() > 0) {
+    open_region_writer_ = std::thread([this] { open_region_writer_loop(); });
+  }
   return Status::Ok();
 }
 
@@ -62,6 +65,7 @@ NvmeTier::~NvmeTier() {
   }
   cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+  if (open_region_writer_.joinable()) open_region_writer_.join();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,16 +431,51 @@ void NvmeTier::finish_flush(std::uint32_t idx, const Status& status, std::uint64
   cv_.notify_all();
 }
 
+// REQUIRES: write_mu_ held. The open region's entries stay in its buffer too (readers use it);
+// recovery finds them on the device by their page headers, as after any crash mid-region.
+Status NvmeTier::write_open_region(bool* wrote) {
+  *wrote = false;
+  if (open_region_ < 0) return Status::Ok();
+  Region& r = regions_[static_cast<std::size_t>(open_region_)];
+  if (r.flushed == r.fill) return Status::Ok();
+  KVTIER_RETURN_IF_ERROR(write_region_range(static_cast<std::uint32_t>(open_region_), r.buffer, r.flushed, r.fill));
+  r.flushed = r.fill;
+  *wrote = true;
+  return Status::Ok();
+}
+
 Status NvmeTier::flush() {
   if (closed_.load()) return Status::Closed("nvme tier is closed");
   std::lock_guard<std::mutex> w(write_mu_);
-  if (open_region_ >= 0) {
-    Region& r = regions_[static_cast<std::size_t>(open_region_)];
-    KVTIER_RETURN_IF_ERROR(write_region_range(static_cast<std::uint32_t>(open_region_), r.buffer, r.flushed, r.fill));
-    r.flushed = r.fill;
-  }
+  bool wrote = false;
+  KVTIER_RETURN_IF_ERROR(write_open_region(&wrote));
   KVTIER_RETURN_IF_ERROR(wait_for_flusher());
   return devices_->sync();
+}
+
+// Bounds what a process crash loses: without it, the entries of a region that fills slowly would
+// live only in memory until the region fills. The sync runs outside write_mu_ so puts go on.
+// A failed write is kept for the next flush()/close() to report, as the flusher's are.
+void NvmeTier::open_region_writer_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    // cv_ is notified for many reasons: only stopping_ ends the wait before the interval.
+    cv_.wait_for(lock, config_.flush_interval, [&] { return stopping_; });
+    if (stopping_) return;
+    lock.unlock();
+    bool wrote = false;
+    Status s;
+    {
+      std::lock_guard<std::mutex> w(write_mu_);
+      if (!closed_.load()) s = write_open_region(&wrote);
+    }
+    if (s.ok() && wrote) s = devices_->sync();
+    lock.lock();
+    if (!s.ok()) {
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      if (write_error_.ok()) write_error_ = s;
+    }
+  }
 }
 
 // Waits until every sealed region is written; returns (and clears) the first write failure since
@@ -465,6 +504,7 @@ Status NvmeTier::close() {
   }
   cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+  if (open_region_writer_.joinable()) open_region_writer_.join();
   return s;
 }
 

@@ -133,6 +133,11 @@ class NvmeTier {
                 std::uint64_t reserve);
   void append_entry(const BlockId& id, std::span<const std::byte> value, std::uint64_t checksum);
   Status write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from, std::uint64_t to);
+  // Writes the open region's entries not yet on the device; *wrote says whether there were any.
+  Status write_open_region(bool* wrote);
+
+  // Open-region writer thread: write_open_region() + sync every config_.flush_interval.
+  void open_region_writer_loop();
 
   // Flusher thread.
   void flusher_loop();
@@ -193,6 +198,7 @@ class NvmeTier {
   std::atomic<std::uint64_t> access_clock_{1};
   std::atomic<bool> closed_{false};
   std::thread flusher_;
+  std::thread open_region_writer_;  // running when config_.flush_interval > 0
 
   // Counters.
   std::atomic<std::uint64_t> hits_{0}, misses_{0}, inserts_{0}, bytes_written_{0}, bytes_read_{0},

@@ -358,6 +358,50 @@ KilledWriter run_and_kill(const std::string& dir, const NvmeConfig& c, std::size
   return w;
 }
 
+// A child puts 3 blocks into the open region (no flush() call) and tells the parent, which waits
+// `wait` and kills it. Returns how many of the blocks a reopened tier has.
+int blocks_after_idle_kill(const NvmeConfig& c, std::chrono::milliseconds wait) {
+  TempDir dir;
+  const std::size_t size = 50000;
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    auto t = NvmeTier::open(c, dir.path());
+    if (!t.ok()) ::_exit(2);
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      if (!put_n(**t, i, size).ok()) ::_exit(3);
+    }
+    char done = 1;
+    if (::write(fds[1], &done, 1) != 1) ::_exit(5);
+    for (;;) ::pause();
+  }
+  ::close(fds[1]);
+  char done = 0;
+  EXPECT_EQ(::read(fds[0], &done, 1), 1);
+  ::close(fds[0]);
+  std::this_thread::sleep_for(wait);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  auto t = open_tier(c, dir.path());
+  if (!t) return -1;
+  int found = 0;
+  for (std::uint64_t i = 0; i < 3; ++i) found += reads_back(*t, i, size) ? 1 : 0;
+  return found;
+}
+
+TEST(NvmeTier, OpenRegionIsWrittenOutWithinTheFlushInterval) {
+  NvmeConfig c = small_config();
+  c.flush_interval = std::chrono::milliseconds(50);
+  // 2 s is 40 intervals: the writer thread has run long before the kill.
+  EXPECT_EQ(blocks_after_idle_kill(c, std::chrono::seconds(2)), 3);
+  // Without it, entries of a region that has not filled live only in memory.
+  c.flush_interval = std::chrono::milliseconds(0);
+  EXPECT_EQ(blocks_after_idle_kill(c, std::chrono::seconds(0)), 0);
+}
+
 TEST(NvmeTier, SigkillMidWriteKeepsEveryFlushedBlockAndReturnsOnlyExactBytes) {
   TempDir dir;
   NvmeConfig c = small_config(40);
