@@ -229,8 +229,8 @@ void requests_section(const Window& w, Table& t) {
 
 void cache_section(const Window& w, Table& t) {
   bool dram = w.has("kvtier_dram_hits_total"), nvme = w.has("kvtier_nvme_hits_total");
-  bool store = w.has("kvtier_store_gets_total");
-  if (!dram && !nvme && !store) return;
+  bool store = w.has("kvtier_store_gets_total"), shared = w.has("kvtier_shared_read_hits_total");
+  if (!dram && !nvme && !store && !shared) return;
   t.line(printf_string("%-16s %10s %10s %10s %12s %12s", "cache", "hits", "misses", "hit ratio",
                        "used", "capacity"));
   auto row = [&](const char* name, double hits, double misses, double used, double capacity) {
@@ -249,6 +249,18 @@ void cache_section(const Window& w, Table& t) {
     double capacity = w.level("kvtier_nvme_regions") * w.level("kvtier_nvme_region_bytes");
     row("nvme", w.delta("kvtier_nvme_hits_total"), w.delta("kvtier_nvme_misses_total"), kNaN,
         capacity);
+  }
+  if (shared) {
+    // A read the shared tier did not answer in time, or was not asked (breaker open, threads
+    // busy), is a miss like any other: the engine recomputes.
+    double misses = 0;
+    for (std::string_view m : {"kvtier_shared_read_misses_total", "kvtier_shared_read_errors_total",
+                               "kvtier_shared_read_late_total", "kvtier_shared_read_refused_busy_total",
+                               "kvtier_shared_read_skipped_open_total"}) {
+      double d = w.delta(m);
+      if (std::isfinite(d)) misses += d;
+    }
+    row("shared", w.delta("kvtier_shared_read_hits_total"), misses, kNaN, kNaN);
   }
   if (store) {
     // The store's gets are looked up in every tier: a hit is one found in any of them.
@@ -357,6 +369,42 @@ void events_section(const Window& w, Table& t) {
   if (!queues.empty()) t.line(printf_string("%-14s", "queues") + queues);
 }
 
+// The shared tier: breaker state, the outbox (what waits for upload, and how long draining it
+// takes at the current upload rate) and the uploads.
+void shared_section(const Window& w, Table& t) {
+  if (!w.has("kvtier_shared_breaker_open")) return;
+  std::string state = w.level("kvtier_shared_breaker_open") == 1 ? "OPEN (reads skipped, writes queued)" : "closed";
+  std::string line = "  breaker " + state;
+  add_counter(w, &line, "opened", "kvtier_shared_breaker_opens_total");
+  add_counter(w, &line, "call failures", "kvtier_shared_call_failures_total");
+  add_counter(w, &line, "hung calls", "kvtier_shared_hung_calls_total");
+  t.blank();
+  t.line("shared tier");
+  t.line(line);
+
+  double pending = w.level("kvtier_shared_outbox_pending");
+  double pending_bytes = w.level("kvtier_shared_outbox_pending_bytes");
+  std::string outbox = "  outbox " + count_text(pending) + " blocks [" + bytes_text(pending_bytes) +
+                       "] of " + count_text(w.level("kvtier_shared_outbox_capacity"));
+  double oldest = w.level("kvtier_shared_outbox_oldest_seconds");
+  if (pending > 0 && std::isfinite(oldest)) outbox += ", oldest " + duration_text(oldest);
+  add_counter(w, &outbox, "rejected full", "kvtier_shared_outbox_rejected_full_total");
+  add_counter(w, &outbox, "replayed", "kvtier_shared_outbox_replayed_total");
+  t.line(outbox);
+
+  std::string uploads;
+  add_counter(w, &uploads, "uploads", "kvtier_shared_uploads_total");
+  double bytes = w.delta("kvtier_shared_upload_bytes_total");
+  double rate = bytes / w.seconds();
+  if (std::isfinite(bytes)) uploads += " [" + bytes_text(bytes) + ", " + byte_rate_text(rate) + "]";
+  add_counter(w, &uploads, "failures", "kvtier_shared_upload_failures_total");
+  add_counter(w, &uploads, "already there", "kvtier_shared_upload_skipped_present_total");
+  add_counter(w, &uploads, "lost before upload", "kvtier_shared_upload_lost_local_total");
+  // Drain progress: only meaningful over an interval (--watch) with uploads flowing.
+  if (pending > 0 && w.interval() && rate > 0) uploads += "  drained in ~" + duration_text(pending_bytes / rate);
+  t.line(uploads);
+}
+
 void tenants_section(const Window& w, Table& t) {
   std::vector<std::string> tenants = w.now().label_values("kvtier_tenant_bytes", "tenant");
   for (const std::string& v : w.now().label_values("kvtier_quota_rejections_total", "tenant")) {
@@ -404,6 +452,7 @@ std::string render_stat_report(const ParsedMetrics& now, const ParsedMetrics* pr
   cache_section(w, t);
   bytes_section(w, t);
   events_section(w, t);
+  shared_section(w, t);
   tenants_section(w, t);
   return t.take();
 }

@@ -175,12 +175,56 @@ TEST(StatReport, ARestartedDaemonCountsFromZero) {
   EXPECT_NE(line_of(r, "get ").find(" 10 "), std::string::npos);
 }
 
+// The shared tier's lines: breaker state, outbox depth, uploads, and over an interval the time the
+// outbox takes to drain at the upload rate seen.
+std::string shared_scrape(double breaker_open, double pending, double pending_bytes, double uploads,
+                          double upload_bytes) {
+  PrometheusText p;
+  p.add("shared_breaker_open", breaker_open, CounterKind::kGauge);
+  p.add("shared_breaker_opens", 1, CounterKind::kCount);
+  p.add("shared_read_hits", 30, CounterKind::kCount);
+  p.add("shared_read_misses", 5, CounterKind::kCount);
+  p.add("shared_read_skipped_open", 5, CounterKind::kCount);
+  p.add("shared_outbox_pending", pending, CounterKind::kGauge);
+  p.add("shared_outbox_pending_bytes", pending_bytes, CounterKind::kGauge);
+  p.add("shared_outbox_capacity", 1000, CounterKind::kGauge);
+  p.add("shared_outbox_oldest_seconds", 42, CounterKind::kGauge);
+  p.add("shared_outbox_rejected_full", 0, CounterKind::kCount);
+  p.add("shared_uploads", uploads, CounterKind::kCount);
+  p.add("shared_upload_bytes", upload_bytes, CounterKind::kCount);
+  p.add("shared_upload_lost_local", 0, CounterKind::kCount);
+  return p.text();
+}
+
+TEST(StatReport, SharedTierShowsBreakerOutboxAndDrainProgress) {
+  ParsedMetrics open = parse(shared_scrape(1, 200, 200 * 1048576.0, 10, 10 * 1048576.0));
+  std::string r = render_stat_report(open, nullptr, 0);
+  SCOPED_TRACE(r);
+  EXPECT_NE(line_of(r, "breaker").find("OPEN"), std::string::npos);
+  std::string outbox = line_of(r, "outbox");
+  EXPECT_NE(outbox.find("200 blocks [200.0 MiB] of 1000"), std::string::npos) << outbox;
+  EXPECT_NE(outbox.find("oldest 42.0 s"), std::string::npos) << outbox;
+  EXPECT_NE(line_of(r, "shared   ").find("75.0 %"), std::string::npos);  // 30 hits of 40 reads
+  EXPECT_EQ(line_of(r, "uploads").find("drained in"), std::string::npos);  // no interval: no rate
+
+  // 10 s later: 100 MiB more uploaded (10 MiB/s), 100 MiB left: about 10 s to go.
+  ParsedMetrics later = parse(shared_scrape(0, 100, 100 * 1048576.0, 110, 110 * 1048576.0));
+  std::string r2 = render_stat_report(later, &open, 10);
+  SCOPED_TRACE(r2);
+  EXPECT_NE(line_of(r2, "breaker").find("closed"), std::string::npos);
+  std::string uploads = line_of(r2, "uploads");
+  EXPECT_NE(uploads.find("uploads 100"), std::string::npos) << uploads;
+  EXPECT_NE(uploads.find("10.5 MB/s"), std::string::npos) << uploads;
+  EXPECT_NE(uploads.find("drained in ~10.0 s"), std::string::npos) << uploads;
+}
+
 TEST(StatReport, MissingMetricsLeaveSectionsOut) {
   std::string r = render_stat_report(parse("# TYPE other_metric gauge\nother_metric 1\n"), nullptr, 0);
   SCOPED_TRACE(r);
   EXPECT_EQ(line_of(r, "requests"), "");
   EXPECT_EQ(line_of(r, "cache"), "");
   EXPECT_EQ(line_of(r, "rejections"), "");
+  EXPECT_EQ(line_of(r, "shared tier"), "");
   std::string empty = render_stat_report(ParsedMetrics{}, nullptr, 0);
   EXPECT_FALSE(empty.empty());
 }
