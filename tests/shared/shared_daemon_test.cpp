@@ -1,0 +1,554 @@
+// The shared tier through real kvtierd processes: two daemons on one shared directory and on one
+// redis-server find each other's blocks; concurrent writers of one key leave one whole value; a
+// damaged file is a miss; redis-server frozen, killed and restarted while clients are busy fails
+// no client call; the outbox survives a kvtierd SIGKILL and drains after the restart; a full outbox
+// keeps every PUT; a Redis Cluster slot moved during load; a frozen FUSE mount (bindfs under
+// SIGSTOP, as a dead NFS hard mount) never stalls the clients.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "kvtier/client.h"
+#include "metrics/prometheus_parse.h"
+#include "support/daemon_process.h"
+#include "support/redis_process.h"
+#include "support/test_support.h"
+
+namespace kvtier::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kBlock = 256 * kKiB;
+
+// A generous read deadline: these tests check where blocks are found, not how fast, and the
+// 2-core CI machine runs several daemons at once.
+std::string shared_config(const std::string& extra = "") {
+  return small_daemon_config("[shared]\nread_deadline_ms = 2000\nprobe_interval_ms = 100\n"
+                             "call_timeout_ms = 500\n" + extra);
+}
+
+std::unique_ptr<Client> connect_to(const DaemonProcess& d) {
+  ClientOptions o;
+  o.address = d.unix_address();
+  o.client_name = "shared-daemon-test";
+  auto c = Client::connect(o);
+  EXPECT_TRUE(c.ok()) << c.status().to_string();
+  return c.ok() ? std::move(c).value() : nullptr;
+}
+
+// A metric of the daemon (summed over its label sets); nullopt when it cannot be read.
+std::optional<double> metric(Client& c, std::string_view name) {
+  Result<std::string> text = c.stats();
+  if (!text.ok()) return std::nullopt;
+  Result<ParsedMetrics> parsed = parse_prometheus_text(*text);
+  if (!parsed.ok()) return std::nullopt;
+  return parsed->sum(name);
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return done();
+}
+
+// Waits until the daemon has no block left to upload and has uploaded at least `uploads`.
+bool wait_drained(Client& c, double uploads, std::chrono::milliseconds limit = 30s) {
+  return wait_until(
+      [&] {
+        return metric(c, "kvtier_shared_outbox_pending") == 0.0 &&
+               metric(c, "kvtier_shared_uploads_total").value_or(0) >= uploads;
+      },
+      limit);
+}
+
+bool put_block(Client& c, std::uint64_t n, std::uint64_t version = 0) {
+  return c.put(test_key(n), pattern(test_key(n), kBlock, version)).ok();
+}
+
+// The key's value read through `c`: OK and byte-exact (for one of `versions`), or why not.
+::testing::AssertionResult reads_back(Client& c, std::uint64_t n,
+                                      std::initializer_list<std::uint64_t> versions = {0}) {
+  std::vector<std::byte> buf(kBlock);
+  GetResult r = c.get(test_key(n), buf);
+  if (!r.status.ok()) return ::testing::AssertionFailure() << "key " << n << ": " << r.status.to_string();
+  if (r.size != kBlock) return ::testing::AssertionFailure() << "key " << n << ": size " << r.size;
+  for (std::uint64_t v : versions) {
+    if (matches_pattern(buf, test_key(n), v)) return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "key " << n << ": wrong bytes";
+}
+
+std::vector<Key> keys(std::uint64_t first, std::uint64_t count) {
+  std::vector<Key> out;
+  for (std::uint64_t i = 0; i < count; ++i) out.push_back(test_key(first + i));
+  return out;
+}
+
+// Two daemons with their own data dirs on one shared tier (`shared_args`): what one puts, the
+// other finds through LOOKUP (in_shared), reads byte for byte, and keeps (promoted to DRAM).
+void expect_blocks_cross_daemons(const std::vector<std::string>& shared_args) {
+  TempDir dir_a, dir_b;
+  DaemonProcess a(dir_a.path(), shared_config(), shared_args);
+  DaemonProcess b(dir_b.path(), shared_config(), shared_args);
+  ASSERT_TRUE(a.started()) << a.log();
+  ASSERT_TRUE(b.started()) << b.log();
+  auto ca = connect_to(a);
+  auto cb = connect_to(b);
+  ASSERT_TRUE(ca && cb);
+  constexpr std::uint64_t kCount = 8;
+  for (std::uint64_t i = 0; i < kCount; ++i) ASSERT_TRUE(put_block(*ca, i));
+  ASSERT_TRUE(wait_drained(*ca, kCount)) << a.log();
+
+  Result<PrefixMatch> m = cb->lookup(keys(0, kCount));
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->cached, kCount);
+  EXPECT_EQ(m->in_shared, kCount);
+  for (std::uint64_t i = 0; i < kCount; ++i) EXPECT_TRUE(reads_back(*cb, i));
+  Result<PrefixMatch> after = cb->lookup(keys(0, kCount));
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->in_shared, 0u) << "blocks read from the shared tier are promoted";
+  EXPECT_EQ(after->cached, kCount);
+  EXPECT_EQ(metric(*cb, "kvtier_shared_read_hits_total"), static_cast<double>(kCount));
+  // B uploads nothing it read from the shared tier.
+  EXPECT_EQ(metric(*cb, "kvtier_shared_enqueued_total"), 0.0);
+}
+
+TEST(SharedDaemonFs, BlockPutThroughOneDaemonIsReadThroughAnother) {
+  TempDir shared;
+  expect_blocks_cross_daemons({"--shared-fs", shared.path()});
+}
+
+TEST(SharedDaemonRedis, BlockPutThroughOneDaemonIsReadThroughAnother) {
+  RedisProcess redis;
+  ASSERT_TRUE(redis.started());
+  expect_blocks_cross_daemons({"--shared-redis", redis.address()});
+}
+
+TEST(SharedDaemonFs, ConcurrentWritersOfOneKeyLeaveOneWholeValue) {
+  TempDir shared, dir_a, dir_b, dir_c;
+  const std::vector<std::string> args = {"--shared-fs", shared.path()};
+  DaemonProcess a(dir_a.path(), shared_config(), args);
+  DaemonProcess b(dir_b.path(), shared_config(), args);
+  ASSERT_TRUE(a.started()) << a.log();
+  ASSERT_TRUE(b.started()) << b.log();
+  constexpr std::uint64_t kKeys = 24;
+  std::atomic<int> failed{0};
+  auto writer = [&](DaemonProcess& d, std::uint64_t version) {
+    auto c = connect_to(d);
+    if (!c) return ++failed, void();
+    for (int round = 0; round < 3; ++round) {
+      for (std::uint64_t i = 0; i < kKeys; ++i) failed += put_block(*c, i, version) ? 0 : 1;
+    }
+  };
+  std::thread ta(writer, std::ref(a), 1), tb(writer, std::ref(b), 2);
+  ta.join();
+  tb.join();
+  EXPECT_EQ(failed.load(), 0);
+  auto ca = connect_to(a);
+  auto cb = connect_to(b);
+  ASSERT_TRUE(ca && cb);
+  ASSERT_TRUE(wait_drained(*ca, 1)) << a.log();
+  ASSERT_TRUE(wait_drained(*cb, 1)) << b.log();
+  // Each daemon keeps its own value locally; the shared tier holds one whole value per key.
+  for (std::uint64_t i = 0; i < kKeys; ++i) {
+    EXPECT_TRUE(reads_back(*ca, i, {1}));
+    EXPECT_TRUE(reads_back(*cb, i, {2}));
+  }
+  DaemonProcess c(dir_c.path(), shared_config(), args);
+  ASSERT_TRUE(c.started()) << c.log();
+  auto cc = connect_to(c);
+  ASSERT_TRUE(cc);
+  for (std::uint64_t i = 0; i < kKeys; ++i) EXPECT_TRUE(reads_back(*cc, i, {1, 2}));
+  // No temporary file is left behind by the writers.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(shared.path())) {
+    if (e.is_regular_file()) {
+      EXPECT_EQ(e.path().extension(), ".blk") << e.path();
+    }
+  }
+}
+
+// The block files under a shared directory, in no particular order.
+std::vector<std::filesystem::path> block_files(const std::string& root) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    if (e.is_regular_file() && e.path().extension() == ".blk") out.push_back(e.path());
+  }
+  return out;
+}
+
+TEST(SharedDaemonFs, DamagedFilesAreMissesNeverWrongBytes) {
+  TempDir shared, dir_a, dir_b;
+  const std::vector<std::string> args = {"--shared-fs", shared.path()};
+  DaemonProcess a(dir_a.path(), shared_config(), args);
+  ASSERT_TRUE(a.started()) << a.log();
+  auto ca = connect_to(a);
+  ASSERT_TRUE(ca);
+  ASSERT_TRUE(put_block(*ca, 1));
+  ASSERT_TRUE(put_block(*ca, 2));
+  ASSERT_TRUE(wait_drained(*ca, 2)) << a.log();
+  std::vector<std::filesystem::path> files = block_files(shared.path());
+  ASSERT_EQ(files.size(), 2u);
+  // One file gets a flipped byte in its payload, the other loses its tail.
+  {
+    int fd = ::open(files[0].c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    char byte = 0;
+    ASSERT_EQ(::pread(fd, &byte, 1, 4096 + 1000), 1);
+    byte = static_cast<char>(byte ^ 0x5a);
+    ASSERT_EQ(::pwrite(fd, &byte, 1, 4096 + 1000), 1);
+    ::close(fd);
+  }
+  std::filesystem::resize_file(files[1], 4096 + kBlock / 2);
+
+  DaemonProcess b(dir_b.path(), shared_config(), args);
+  ASSERT_TRUE(b.started()) << b.log();
+  auto cb = connect_to(b);
+  ASSERT_TRUE(cb);
+  std::vector<std::byte> buf(kBlock);
+  for (std::uint64_t n : {1, 2}) {
+    GetResult r = cb->get(test_key(n), buf);
+    EXPECT_EQ(r.status.code(), StatusCode::kNotFound) << n << ": " << r.status.to_string();
+  }
+  EXPECT_EQ(metric(*cb, "kvtier_shared_fs_corrupt_blocks_total"), 2.0);
+  EXPECT_TRUE(block_files(shared.path()).empty()) << "damaged files are removed";
+  // The writer still has both blocks locally, intact.
+  EXPECT_TRUE(reads_back(*ca, 1));
+  EXPECT_TRUE(reads_back(*ca, 2));
+}
+
+// Steady PUT / GET / LOOKUP from one client while the test does something to the shared tier.
+// Every put is of a new key; every get reads a key put before (a local hit); any failed call or
+// wrong byte is counted. Bounded by `max_rounds` and by stop().
+class BackgroundLoad {
+ public:
+  BackgroundLoad(const DaemonProcess& d, std::uint64_t first_key, int max_rounds = 100000)
+      : first_(first_key), thread_([this, &d, max_rounds] { run(d, max_rounds); }) {}
+  ~BackgroundLoad() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int failures() const { return failures_.load(); }
+  int rounds() const { return rounds_.load(); }
+  std::uint64_t next_key() const { return first_ + static_cast<std::uint64_t>(rounds_.load()); }
+  // The keys acknowledged so far.
+  std::vector<std::uint64_t> acknowledged() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  std::string first_failure() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_failure_;
+  }
+
+ private:
+  void fail(const std::string& what) {
+    failures_.fetch_add(1);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (first_failure_.empty()) first_failure_ = what;
+  }
+  void run(const DaemonProcess& d, int max_rounds) {
+    auto c = connect_to(d);
+    if (!c) return fail("connect");
+    std::vector<std::byte> buf(kBlock);
+    for (int r = 0; r < max_rounds && !stop_.load(); ++r) {
+      std::uint64_t n = first_ + static_cast<std::uint64_t>(r);
+      if (!put_block(*c, n)) fail("put " + std::to_string(n));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        acked_.push_back(n);
+      }
+      std::uint64_t earlier = first_ + static_cast<std::uint64_t>(r / 2);
+      ::testing::AssertionResult got = reads_back(*c, earlier);
+      if (!got) fail(got.message());
+      Result<PrefixMatch> m = c->lookup(keys(first_, static_cast<std::uint64_t>(r) + 1));
+      if (!m.ok() || m->cached != static_cast<std::uint64_t>(r) + 1) fail("lookup at round " + std::to_string(r));
+      rounds_.fetch_add(1);
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+  const std::uint64_t first_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> failures_{0}, rounds_{0};
+  mutable std::mutex mu_;
+  std::vector<std::uint64_t> acked_;
+  std::string first_failure_;
+  std::thread thread_;
+};
+
+void wait_rounds(const BackgroundLoad& load, int rounds) {
+  wait_until([&] { return load.rounds() >= rounds || load.failures() > 0; }, 30s);
+}
+
+TEST(SharedDaemonRedis, FrozenKilledAndRestartedServerFailsNoClientCall) {
+  RedisProcess redis;
+  ASSERT_TRUE(redis.started());
+  TempDir dir_a, dir_b;
+  const std::vector<std::string> args = {"--shared-redis", redis.address()};
+  DaemonProcess a(dir_a.path(), shared_config(), args);
+  ASSERT_TRUE(a.started()) << a.log();
+  auto ca = connect_to(a);
+  ASSERT_TRUE(ca);
+  // 64 MiB of DRAM and 68 MiB of NVMe hold the ~200 blocks of 256 KiB this puts.
+  BackgroundLoad load(a, 1000, 200);
+  wait_rounds(load, 10);
+
+  redis.pause();
+  EXPECT_TRUE(wait_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s))
+      << "the breaker opens on a frozen server";
+  wait_rounds(load, load.rounds() + 20);  // clients keep going with the server frozen
+  redis.resume();
+  EXPECT_TRUE(wait_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 0.0; }, 20s));
+
+  redis.kill();
+  const int killed_at = load.rounds();
+  wait_rounds(load, killed_at + 20);
+  ASSERT_TRUE(redis.restart());
+  wait_rounds(load, load.rounds() + 10);
+  load.stop();
+  EXPECT_EQ(load.failures(), 0) << load.first_failure();
+  ASSERT_TRUE(wait_drained(*ca, 1)) << a.log();
+
+  // What was put from the kill on went into the outbox and reached the restarted (empty) server.
+  std::vector<std::uint64_t> acked = load.acknowledged();
+  DaemonProcess b(dir_b.path(), shared_config(), args);
+  ASSERT_TRUE(b.started()) << b.log();
+  auto cb = connect_to(b);
+  ASSERT_TRUE(cb);
+  int checked = 0;
+  for (std::uint64_t n : acked) {
+    if (n < 1000 + static_cast<std::uint64_t>(killed_at) + 1) continue;  // uploaded before the kill
+    EXPECT_TRUE(reads_back(*cb, n));
+    ++checked;
+  }
+  EXPECT_GE(checked, 30);
+  EXPECT_GE(metric(*ca, "kvtier_shared_breaker_opens_total").value_or(0), 2.0);
+}
+
+TEST(SharedDaemonRedis, OutboxSurvivesKvtierdSigkillAndDrainsAfterRestart) {
+  RedisProcess redis;
+  ASSERT_TRUE(redis.started());
+  redis.kill();  // down from the start: every put waits in the outbox
+  TempDir dir_a, dir_b;
+  const std::vector<std::string> args = {"--shared-redis", redis.address()};
+  // 8 MiB of DRAM: most of the 80 blocks are demoted to NVMe, which survives a SIGKILL.
+  const std::string config =
+      "[dram]\ncapacity_bytes = \"8MiB\"\n[nvme]\ndefault_file_bytes = \"68MiB\"\n"
+      "region_size = \"4MiB\"\nflush_interval_ms = 100\n[shared]\nread_deadline_ms = 2000\nprobe_interval_ms = 100\n";
+  DaemonProcess a(dir_a.path(), config, args);
+  ASSERT_TRUE(a.started()) << a.log();
+  constexpr std::uint64_t kCount = 80;
+  std::vector<std::uint64_t> on_nvme;
+  {
+    auto ca = connect_to(a);
+    ASSERT_TRUE(ca);
+    for (std::uint64_t i = 0; i < kCount; ++i) ASSERT_TRUE(put_block(*ca, i));
+    EXPECT_EQ(metric(*ca, "kvtier_shared_outbox_pending"), static_cast<double>(kCount));
+    // Which blocks are on NVMe only (demoted): those must come back after the kill.
+    ASSERT_TRUE(wait_until(
+        [&] {
+          on_nvme.clear();
+          for (std::uint64_t i = 0; i < kCount; ++i) {
+            Result<PrefixMatch> m = ca->lookup(keys(i, 1));
+            if (m.ok() && m->in_nvme == 1) on_nvme.push_back(i);
+          }
+          return on_nvme.size() >= kCount / 2;
+        },
+        20s));
+    // Demoted blocks reach the device within nvme.flush_interval_ms (100 ms), also those of the
+    // region still being filled; 1 s is ten intervals.
+    std::this_thread::sleep_for(1s);
+  }
+  a.signal(SIGKILL);
+  a.wait_exit(10s);
+  ASSERT_TRUE(redis.restart());
+  ASSERT_TRUE(a.start()) << a.log();
+  auto ca = connect_to(a);
+  ASSERT_TRUE(ca);
+  EXPECT_EQ(metric(*ca, "kvtier_shared_outbox_replayed_total"), static_cast<double>(kCount));
+  ASSERT_TRUE(wait_until([&] { return metric(*ca, "kvtier_shared_outbox_pending") == 0.0; }, 30s))
+      << a.log();
+  const double uploads = metric(*ca, "kvtier_shared_uploads_total").value_or(-1);
+  const double lost = metric(*ca, "kvtier_shared_upload_lost_local_total").value_or(-1);
+  EXPECT_GE(uploads, static_cast<double>(on_nvme.size()));
+  EXPECT_EQ(uploads + lost, static_cast<double>(kCount)) << "every replayed block is accounted for";
+
+  DaemonProcess b(dir_b.path(), shared_config(), args);
+  ASSERT_TRUE(b.started()) << b.log();
+  auto cb = connect_to(b);
+  ASSERT_TRUE(cb);
+  for (std::uint64_t n : on_nvme) EXPECT_TRUE(reads_back(*cb, n)) << "on NVMe at the kill";
+}
+
+TEST(SharedDaemonRedis, FullOutboxKeepsEveryPutLocalAndUploadsWhatItHolds) {
+  RedisProcess redis;
+  ASSERT_TRUE(redis.started());
+  TempDir dir_a;
+  DaemonProcess a(dir_a.path(), shared_config("outbox_capacity_blocks = 5\n"),
+                  {"--shared-redis", redis.address()});
+  ASSERT_TRUE(a.started()) << a.log();
+  auto ca = connect_to(a);
+  ASSERT_TRUE(ca);
+  redis.pause();
+  constexpr std::uint64_t kCount = 20;
+  for (std::uint64_t i = 0; i < kCount; ++i) ASSERT_TRUE(put_block(*ca, i)) << "the writer never waits";
+  EXPECT_EQ(metric(*ca, "kvtier_shared_outbox_rejected_full_total"), static_cast<double>(kCount - 5));
+  for (std::uint64_t i = 0; i < kCount; ++i) EXPECT_TRUE(reads_back(*ca, i));
+  // `kvtier stat` shows it to a person: the breaker (open once the frozen server failed enough
+  // calls) and the outbox holding its 5 blocks, 15 turned away.
+  wait_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s);
+  CommandOutput stat = run_command({KVTIER_BINARY, "stat", "--address", a.unix_address()});
+  EXPECT_EQ(stat.exit_code, 0);
+  EXPECT_NE(stat.out.find("breaker OPEN"), std::string::npos) << stat.out;
+  EXPECT_NE(stat.out.find("outbox 5 blocks [1.2 MiB] of 5"), std::string::npos) << stat.out;
+  EXPECT_NE(stat.out.find("rejected full 15"), std::string::npos) << stat.out;
+  redis.resume();
+  ASSERT_TRUE(wait_drained(*ca, 5)) << a.log();
+  EXPECT_EQ(redis.cli_out({"DBSIZE"}), "5");
+}
+
+TEST(SharedDaemonCluster, SlotMovedDuringLoadKeepsEveryBlock) {
+  RedisCluster cluster;
+  ASSERT_TRUE(cluster.started());
+  // A hash tag in the prefix puts every key of this daemon in one slot: the one to move.
+  std::string nodes;
+  for (const std::string& addr : cluster.addresses()) nodes += (nodes.empty() ? "\"" : ", \"") + addr + "\"";
+  const std::string config = shared_config(
+      "backend = \"redis\"\n[shared.redis]\ncluster = true\nkey_prefix = \"kvtier:{mv}:\"\nnodes = [" + nodes + "]\n");
+  TempDir dir_a, dir_b;
+  DaemonProcess a(dir_a.path(), config);
+  ASSERT_TRUE(a.started()) << a.log();
+  BackgroundLoad load(a, 5000, 160);
+  wait_rounds(load, 20);
+
+  const std::uint16_t slot = static_cast<std::uint16_t>(std::stoi(cluster.node(0).cli_out({"CLUSTER", "KEYSLOT", "mv"})));
+  const int from = cluster.owner_of(slot);
+  ASSERT_GE(from, 0);
+  const int to = (from + 1) % RedisCluster::kMasters;
+  ASSERT_TRUE(cluster.begin_migration(slot, from, to));
+  cluster.migrate_keys(slot, from, to, 10);
+  wait_rounds(load, load.rounds() + 20);  // uploads meet ASK redirects
+  for (int i = 0; i < 100 && cluster.migrate_keys(slot, from, to, 100) > 0; ++i) {
+  }
+  ASSERT_TRUE(cluster.finish_migration(slot, from, to));
+  wait_rounds(load, load.rounds() + 20);  // and now MOVED
+  load.stop();
+  EXPECT_EQ(load.failures(), 0) << load.first_failure();
+  auto ca = connect_to(a);
+  ASSERT_TRUE(ca);
+  ASSERT_TRUE(wait_drained(*ca, static_cast<double>(load.rounds()))) << a.log();
+  EXPECT_EQ(cluster.owner_of(slot), to);
+
+  DaemonProcess b(dir_b.path(), config);
+  ASSERT_TRUE(b.started()) << b.log();
+  auto cb = connect_to(b);
+  ASSERT_TRUE(cb);
+  for (std::uint64_t n : load.acknowledged()) EXPECT_TRUE(reads_back(*cb, n));
+}
+
+// bindfs in the foreground (so this process owns its pid) mirroring `source` at `mount`.
+class BindfsMount {
+ public:
+  BindfsMount(const std::string& source, const std::string& mount) : mount_(mount) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int null = ::open("/dev/null", O_WRONLY);
+      if (null >= 0) {
+        ::dup2(null, STDERR_FILENO);
+        ::dup2(null, STDOUT_FILENO);
+      }
+      ::execlp("bindfs", "bindfs", "-f", source.c_str(), mount.c_str(), nullptr);
+      ::_exit(127);
+    }
+    mounted_ = wait_until([&] { return is_mounted(); }, 10s);
+  }
+  ~BindfsMount() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGCONT);
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (is_mounted()) (void)std::system(("fusermount3 -u -z " + mount_ + " 2>/dev/null || fusermount -u -z " + mount_ + " 2>/dev/null").c_str());
+  }
+  bool mounted() const { return mounted_; }
+  void freeze() const { ::kill(pid_, SIGSTOP); }
+  void thaw() const { ::kill(pid_, SIGCONT); }
+
+ private:
+  bool is_mounted() const {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string line;
+    while (std::getline(mounts, line)) {
+      if (line.find(" " + mount_ + " ") != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::string mount_;
+  pid_t pid_ = -1;
+  bool mounted_ = false;
+};
+
+TEST(SharedDaemonFs, FrozenFuseMountNeverStallsClients) {
+  if (::access("/dev/fuse", R_OK | W_OK) != 0 || std::system("command -v bindfs >/dev/null") != 0) {
+    GTEST_SKIP() << "needs /dev/fuse and bindfs (scripts/install-deps.sh installs bindfs)";
+  }
+  TempDir source, mount, dir_a, dir_b;
+  BindfsMount fuse(source.path(), mount.path());
+  ASSERT_TRUE(fuse.mounted()) << "bindfs did not mount " << mount.path();
+  DaemonProcess a(dir_a.path(), shared_config(), {"--shared-fs", mount.path()});
+  ASSERT_TRUE(a.started()) << a.log();
+  auto ca = connect_to(a);
+  ASSERT_TRUE(ca);
+  BackgroundLoad load(a, 7000, 300);
+  wait_rounds(load, 10);
+
+  fuse.freeze();  // every access to the mount now hangs, as on a dead NFS hard mount
+  const int frozen_at = load.rounds();
+  EXPECT_TRUE(wait_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s))
+      << "hung calls open the breaker";
+  wait_rounds(load, frozen_at + 30);
+  // A miss in the local tiers is a miss, not a wait on the frozen mount.
+  std::vector<std::byte> buf(kBlock);
+  EXPECT_EQ(ca->get(test_key(1), buf).status.code(), StatusCode::kNotFound);
+  Result<PrefixMatch> m = ca->lookup(keys(1, 4));
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->cached, 0u);
+  const int rounds_during_freeze = load.rounds() - frozen_at;
+  fuse.thaw();
+  load.stop();
+  EXPECT_EQ(load.failures(), 0) << load.first_failure();
+  EXPECT_GE(rounds_during_freeze, 30);
+  EXPECT_GE(metric(*ca, "kvtier_shared_hung_calls_total").value_or(0), 1.0);
+  ASSERT_TRUE(wait_drained(*ca, static_cast<double>(load.rounds()), 60s)) << a.log();
+
+  // Everything acknowledged, frozen or not, reached the directory behind the mount.
+  DaemonProcess b(dir_b.path(), shared_config(), {"--shared-fs", source.path()});
+  ASSERT_TRUE(b.started()) << b.log();
+  auto cb = connect_to(b);
+  ASSERT_TRUE(cb);
+  for (std::uint64_t n : load.acknowledged()) EXPECT_TRUE(reads_back(*cb, n));
+}
+
+}  // namespace
+}  // namespace kvtier::testing
