@@ -306,6 +306,33 @@ TEST(SharedFsBackend, PingCreatesTheTreeButNotTheMountPoint) {
   EXPECT_FALSE(stdfs::exists(dir.path() + "/not-mounted"));
 }
 
+// A mount point whose filesystem went away (unmounted, or a FUSE server that died and was
+// unmounted) shows the bare directory beneath. The tree root, seen before, must not be created
+// again there: blocks would land on the local disk, unseen by other nodes, counted as uploaded.
+// (Found by bench/shared_outage.sh: bindfs killed, `fusermount -u -z`, kvtierd's next probe.)
+TEST(SharedFsBackend, TreeRootIsNotRecreatedOnABareMountPoint) {
+  TempDir dir;
+  const std::string mnt = dir.path() + "/mnt", away = dir.path() + "/away";
+  ASSERT_TRUE(stdfs::create_directory(mnt));
+  auto b = open_backend(mnt);
+  ASSERT_TRUE(b->ping(far_deadline()).ok());
+  ASSERT_TRUE(put_pattern(*b, block(1), 10).ok());
+
+  stdfs::rename(mnt, away);  // "unmounted": an empty mount-point directory is left
+  ASSERT_TRUE(stdfs::create_directory(mnt));
+  Status s = b->ping(far_deadline());
+  EXPECT_EQ(s.code(), StatusCode::kIOError);
+  EXPECT_NE(s.message().find("mounted"), std::string::npos) << s.message();
+  EXPECT_FALSE(put_pattern(*b, block(2), 10).ok());
+  EXPECT_TRUE(stdfs::is_empty(mnt));
+
+  ASSERT_TRUE(stdfs::remove(mnt));  // "mounted again"
+  stdfs::rename(away, mnt);
+  EXPECT_TRUE(b->ping(far_deadline()).ok());
+  EXPECT_TRUE(reads_back(*b, block(1), 10));
+  EXPECT_TRUE(put_pattern(*b, block(2), 10).ok());
+}
+
 // ---- concurrency ------------------------------------------------------------------------------
 
 // Writers of one key in four threads and in a forked process, readers in two threads meanwhile:

@@ -119,16 +119,39 @@ Status FsBackend::put_one(const SharedPut& item) {
 }
 
 // Directories are created on demand: the first create in a new directory fails with ENOENT and
-// creates the missing levels below path_ (never path_ itself: a missing mount point is an error,
-// not something to fill on the local disk).
+// creates the missing levels below root_ (never path_ itself: a missing mount point is an error,
+// not something to fill on the local disk; and root_ only as ensure_root allows).
 Result<UniqueFd> FsBackend::create_temp(const std::string& dir, const std::string& temp_path) {
   for (int attempt = 1;; ++attempt) {
     UniqueFd fd(::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (fd.valid()) return fd;
     const int err = errno;
     if (err != ENOENT || attempt == kCreateAttempts) return errno_status("create", temp_path, err);
-    KVTIER_RETURN_IF_ERROR(make_dirs_below(path_, dir));
+    KVTIER_RETURN_IF_ERROR(ensure_root());
+    KVTIER_RETURN_IF_ERROR(make_dirs_below(root_, dir));
   }
+}
+
+// Creates root_ only if this backend has never seen it (see fs_backend.h): an unmounted mount
+// point is an empty directory, and filling it would hide the outage and lose the uploads.
+Status FsBackend::ensure_root() {
+  struct stat st {};
+  if (::stat(root_.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return errno_status("stat", root_, ENOTDIR);
+    root_seen_.store(true, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+  const int err = errno;
+  if (err != ENOENT) return errno_status("stat", root_, err);
+  if (root_seen_.load(std::memory_order_relaxed)) {
+    return Status::IOError("shared fs: " + root_ + " has disappeared; is the shared filesystem "
+                           "still mounted at " + path_ + "? (not recreated on the local disk)");
+  }
+  if (::mkdir(root_.c_str(), 0777) != 0 && errno != EEXIST) {
+    return errno_status("mkdir", root_, errno);
+  }
+  root_seen_.store(true, std::memory_order_relaxed);
+  return Status::Ok();
 }
 
 Status FsBackend::write_block(int fd, const SharedPut& item, const std::string& temp_path) {
@@ -255,16 +278,12 @@ Status FsBackend::remove(const BlockId& id, Deadline /*deadline*/) {
 }
 
 // The configured path must already be a directory (it is the mount point: when it is missing the
-// filesystem is not there). The tree root below it is created when missing.
+// filesystem is not there). The tree root below it is created when missing, the first time only.
 Status FsBackend::ping(Deadline /*deadline*/) {
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) return errno_status("stat", path_, errno);
   if (!S_ISDIR(st.st_mode)) return errno_status("stat", path_, ENOTDIR);
-  if (::mkdir(root_.c_str(), 0777) != 0 && errno != EEXIST) {
-    return errno_status("mkdir", root_, errno);
-  }
-  if (::stat(root_.c_str(), &st) != 0) return errno_status("stat", root_, errno);
-  return Status::Ok();
+  return ensure_root();
 }
 
 // ---- sweep and counters ------------------------------------------------------------------------

@@ -7,12 +7,19 @@
 // server performs it), so a reader opens either the old file, the new one, or none; writers of
 // one key on many nodes each use their own temp name and the last rename wins (same bytes).
 //
+// The tree root (path/kvtier-v1) is created the first time the mount point is found and never
+// again: once seen, a missing root means the filesystem is no longer mounted there (the bare
+// mount-point directory shows through), and recreating it would put blocks on the local disk,
+// where no other node sees them, and count them as uploaded. Calls fail (IOError) until the
+// filesystem is back.
+//
 // Thread-safety: every method may be called from any number of threads at once, in any number of
-// processes on any number of nodes. The object holds no lock: its state is the immutable config
-// and atomic counters, so a call stuck in the kernel on a hung mount never holds up another call
-// in user space.
+// processes on any number of nodes. The object holds no lock: its state is the immutable config,
+// one atomic flag and atomic counters, so a call stuck in the kernel on a hung mount never holds
+// up another call in user space.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <span>
 #include <string>
@@ -46,6 +53,7 @@ class FsBackend final : public SharedBackend {
 
  private:
   std::string block_path(const BlockId& id) const;
+  Status ensure_root();
   Status put_one(const SharedPut& item);
   Result<UniqueFd> create_temp(const std::string& dir, const std::string& temp_path);
   Status write_block(int fd, const SharedPut& item, const std::string& temp_path);
@@ -59,6 +67,7 @@ class FsBackend final : public SharedBackend {
   const std::string path_;  // config.path without trailing slashes
   const std::string root_;  // path_/kvtier-v1
   const std::string host_;  // safe_hostname(), for temp names
+  std::atomic<bool> root_seen_{false};  // root_ existed (or was created) once
   mutable FsCounters counters_;
 };
 
