@@ -360,13 +360,16 @@ add_row() {  # $1 name, $2 driver log, $3 verify log, $4 metrics, $5 drain, $6 o
   # Blocks acknowledged before the outage: the warm-up's and the before phase's.
   v_bacc=$(grep -E '^RESULT outage_verify phase=(warmup|before) ' "$3" | sed 's/.*acked=\([0-9]*\).*/\1/' | awk '{ s += $1 } END { print s + 0 }')
   v_bint=$(grep -E '^RESULT outage_verify phase=(warmup|before) ' "$3" | sed 's/.*intact=\([0-9]*\).*/\1/' | awk '{ s += $1 } END { print s + 0 }')
+  local st_b st_o
+  st_b=$(grep '^RESULT outage_stalls phase=before ' "$2" | sed 's/.*stalls=\([0-9]*\) stalled_ms=\([0-9]*\).*/\1 (\2 ms)/')
+  st_o=$(grep '^RESULT outage_stalls phase=outage ' "$2" | sed 's/.*stalls=\([0-9]*\) stalled_ms=\([0-9]*\).*/\1 (\2 ms)/')
   opens=$(metric "$4" kvtier_shared_breaker_opens_total)
   lost=$(metric "$4" kvtier_shared_upload_lost_local_total)
   full=$(metric "$4" kvtier_shared_outbox_rejected_full_total)
-  printf '| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s / %s |\n' "$1" \
-    "${failed:-?}" "$(ratio get_hit "$2")" "$(ratio lookup_local "$2")" "$(ratio put "$2")" \
+  printf '| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s / %s | %s → %s |\n' \
+    "$1" "${failed:-?}" "$(ratio get_hit "$2")" "$(ratio lookup_local "$2")" "$(ratio put "$2")" \
     "$(ratio lookup_tail "$2")" "${v_intact:-?}" "${acked_out:-?}" "${v_bint:-?}" "${v_bacc:-?}" \
-    "$5" "${opens:-?}" "$6" "${full:-?}" "${lost:-?}" >>"$WORK/rows"
+    "$5" "${opens:-?}" "$6" "${full:-?}" "${lost:-?}" "${st_b:-?}" "${st_o:-?}" >>"$WORK/rows"
 }
 
 HEADER="== shared-tier outage ride-through, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, kernel $(uname -r), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -383,8 +386,8 @@ done
   echo
   echo "Command: bench/shared_outage.sh $BUILD_DIR --warmup-s $WARMUP_S --before-s $BEFORE_S --outage-s $OUTAGE_S --after-s $AFTER_S --rate $RATE --threads $THREADS --value-bytes $VALUE_BYTES"
   echo
-  echo "| scenario | failed client ops | get_hit p99 µs before → outage | lookup_local p99 µs before → outage | put p99 µs before → outage | lookup_tail p99 µs before → outage | outage-acked blocks intact in shared after drain | before-acked blocks intact in shared | drain s | breaker opens | outbox peak | rejected full / lost local |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| scenario | failed client ops | get_hit p99 µs before → outage | lookup_local p99 µs before → outage | put p99 µs before → outage | lookup_tail p99 µs before → outage | outage-acked blocks intact in shared after drain | before-acked blocks intact in shared | drain s | breaker opens | outbox peak | rejected full / lost local | driver stalls > 10 ms before → outage |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   cat "$WORK/rows"
   echo
   cat "$WORK/details"

@@ -26,6 +26,9 @@
 //   phase < resume <= drain < drained <= after (a mark not written: that phase never began). Writes DIR/ops.tsv (every operation), DIR/acked.tsv (every block whose put was
 //   acknowledged: number, wall-clock ns of the acknowledgement, phase) and prints latency per
 //   operation and phase, and the p99 ratios outage/before of the local hits.
+//   A stall monitor thread sleeps 1 ms at a time and records every wake-up later than 10 ms: the
+//   driver itself was not running then (the machine was busy), so slow operations in the same
+//   moments say little about the daemon. Stalls are reported per phase.
 // verify: GETs every block of an acked.tsv through the daemon at --address (meant to be a FRESH
 //   kvtierd, empty local tiers, on the same shared tier: whatever it returns came from the shared
 //   tier) and counts, per phase, blocks intact (byte-exact), corrupt, missing and failed.
@@ -66,6 +69,8 @@ constexpr std::uint64_t kPutSalt = 7007;   // keys of blocks put
 constexpr std::uint64_t kMissSalt = 8008;  // keys never put
 constexpr int kReconnectAttempts = 100;    // 100 ms apart: 10 s
 constexpr std::size_t kFailuresShown = 20;
+constexpr auto kStallTick = std::chrono::milliseconds(1);
+constexpr auto kStallThreshold = std::chrono::milliseconds(10);
 
 struct Options {
   std::string mode;
@@ -324,6 +329,26 @@ class Worker {
   std::string fatal_;
 };
 
+struct Stall {
+  std::int64_t at_ns;  // when the late sleep began
+  double ms;           // how long it took
+};
+
+// Sleeps kStallTick at a time until `stop`; records every sleep that took over kStallThreshold.
+std::vector<Stall> monitor_stalls(const std::atomic<bool>& stop) {
+  std::vector<Stall> stalls;
+  while (!stop.load()) {
+    const std::int64_t at = wall_ns();
+    const auto t0 = Clock::now();
+    std::this_thread::sleep_for(kStallTick);
+    const auto took = Clock::now() - t0;
+    if (took > kStallThreshold) {
+      stalls.push_back({at, std::chrono::duration<double, std::milli>(took).count()});
+    }
+  }
+  return stalls;
+}
+
 struct Stats {
   std::size_t n = 0, failed = 0;
   double p50 = 0, p99 = 0, max = 0;
@@ -358,6 +383,19 @@ void write_files(const Options& o, const Marks& marks, const std::vector<OpRecor
     a << k.number << '\t' << k.at_ns << '\t' << kPhaseNames[int(marks.phase_of(k.at_ns))] << '\n';
   }
   if (!f || !a) die("cannot write " + o.out_dir + "/ops.tsv or acked.tsv");
+}
+
+void report_stalls(const Marks& marks, const std::vector<Stall>& stalls) {
+  for (int ph = 0; ph < kPhases; ++ph) {
+    std::size_t n = 0;
+    double total = 0, worst = 0;
+    for (const Stall& s : stalls) {
+      if (marks.phase_of(s.at_ns) != Phase(ph)) continue;
+      ++n, total += s.ms, worst = std::max(worst, s.ms);
+    }
+    std::printf("RESULT outage_stalls phase=%s stalls=%zu stalled_ms=%.0f worst_ms=%.0f\n",
+                kPhaseNames[ph], n, total, worst);
+  }
 }
 
 void report(const Options& o, const Marks& marks, const std::vector<OpRecord>& ops,
@@ -411,6 +449,8 @@ int run_load(const Options& o) {
   const auto start = Clock::now();
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&stop, start, &w] { w->run(stop, start); });
+  std::vector<Stall> stalls;
+  std::thread monitor([&stop, &stalls] { stalls = monitor_stalls(stop); });
   // The stop file is polled here, not by the workers, so their pace has no extra system calls.
   const auto limit = start + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(o.max_seconds + 1));
@@ -419,6 +459,7 @@ int run_load(const Options& o) {
   }
   stop.store(true);
   for (auto& th : threads) th.join();
+  monitor.join();
 
   std::vector<OpRecord> ops;
   std::vector<Ack> acks;
@@ -436,6 +477,7 @@ int run_load(const Options& o) {
   std::printf("  ran %.1f s\n", std::chrono::duration<double>(Clock::now() - start).count());
   write_files(o, marks, ops, acks);
   report(o, marks, ops, acks, failures);
+  report_stalls(marks, stalls);
   return 0;
 }
 
