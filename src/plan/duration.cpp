@@ -1,0 +1,107 @@
+// parse_duration_seconds / format_duration_compact: see duration.h.
+#include "plan/duration.h"
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+namespace kvtier::plan {
+namespace {
+
+Status bad(std::string_view text, std::string_view why) {
+  return Status::InvalidArgument("bad duration \"" + std::string(text) + "\": " + std::string(why));
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Seconds per unit, or 0 for an unknown unit.
+double unit_seconds(const std::string& unit) {
+  if (unit == "ms") return 0.001;
+  if (unit == "s") return 1;
+  if (unit == "m" || unit == "min") return 60;
+  if (unit == "h") return 3600;
+  if (unit == "d") return 86400;
+  return 0;
+}
+
+}  // namespace
+
+Result<double> parse_duration_seconds(std::string_view text) {
+  std::size_t begin = 0, end = text.size();
+  while (begin < end && text[begin] == ' ') ++begin;
+  while (end > begin && text[end - 1] == ' ') --end;
+  const std::string_view s = text.substr(begin, end - begin);
+  constexpr std::string_view kExamples = "write e.g. 30s, 15m, 2h or 1h30m";
+  if (s.empty()) return bad(text, std::string("empty: ") + std::string(kExamples));
+  if (s[0] == '-') return bad(text, "must not be negative");
+  if (s == "0") return 0.0;
+  double total = 0;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t number_begin = i;
+    while (i < s.size() && (is_digit(s[i]) || s[i] == '.')) ++i;
+    const std::string number(s.substr(number_begin, i - number_begin));
+    if (number.empty() || number == "." || number.find('.') != number.rfind('.')) {
+      return bad(text, std::string("expected a number at \"") + std::string(s.substr(number_begin)) +
+                           "\": " + std::string(kExamples));
+    }
+    std::string unit;
+    while (i < s.size() && !is_digit(s[i]) && s[i] != '.') {
+      if (s[i] != ' ') unit += lower(s[i]);  // "1h 30m" and "90 s" read like "1h30m", "90s"
+      ++i;
+    }
+    if (unit.empty()) {
+      return bad(text, std::string("\"") + number + "\" has no unit (ms, s, m, h or d): " +
+                           std::string(kExamples));
+    }
+    const double per = unit_seconds(unit);
+    if (per == 0) {
+      return bad(text, "unknown unit \"" + unit + "\" (use ms, s, m, h or d)");
+    }
+    total += std::stod(number) * per;
+  }
+  if (!std::isfinite(total)) return bad(text, "too large");
+  return total;
+}
+
+std::string format_duration_compact(double seconds) {
+  char buf[64];
+  if (!std::isfinite(seconds)) return "never";
+  if (seconds < 0) return "-" + format_duration_compact(-seconds);
+  if (seconds == 0) return "0s";
+  if (seconds < 1) {
+    const double ms = seconds * 1000;
+    std::snprintf(buf, sizeof buf, ms < 10 ? "%.2fms" : (ms < 100 ? "%.1fms" : "%.0fms"), ms);
+    return buf;
+  }
+  if (seconds < 60) {
+    std::snprintf(buf, sizeof buf, "%.3gs", seconds);
+    return buf;
+  }
+  const auto whole = static_cast<long long>(std::llround(seconds));
+  struct Part {
+    long long size;
+    const char* unit;
+  };
+  constexpr Part kParts[] = {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
+  std::string out;
+  int shown = 0;
+  long long rest = whole;
+  for (std::size_t p = 0; p < std::size(kParts) && shown < 2; ++p) {
+    const long long n = rest / kParts[p].size;
+    rest %= kParts[p].size;
+    if (n == 0 && shown == 0) continue;
+    if (shown == 1) {
+      // The second unit is shown only when it is not zero ("2h", not "2h 0m").
+      if (n != 0) out += " " + std::to_string(n) + kParts[p].unit;
+      ++shown;
+      continue;
+    }
+    out += std::to_string(n) + kParts[p].unit;
+    ++shown;
+  }
+  return out;
+}
+
+}  // namespace kvtier::plan
