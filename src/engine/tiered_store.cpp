@@ -363,10 +363,21 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     if (shared_) shared_->visit_counters(v);
   }
 
-  // LocalBlockSource: the bytes of a block to upload, without counting a hit. DRAM blocks are
-  // viewed in place; NVMe blocks are read into a buffer the view owns.
+  // LocalBlockSource: the bytes of a block to upload, without counting a hit. Between a DRAM
+  // eviction and its demotion a block is in neither tier's books (InFlightWrites), and a block
+  // just put is often there when its upload comes: on a miss, wait for the writes in flight and
+  // look again, so NotFound means the block is really gone (the uploader then drops it for good).
   Result<BlockView> read_for_upload(const BlockId& id) override {
     if (closed_.load()) return Status::Closed("store is closed");
+    Result<BlockView> v = read_local(id);
+    if (v.ok() || !v.status().is_not_found()) return v;
+    in_flight_.wait_for_earlier();
+    return read_local(id);
+  }
+
+ private:
+  // A block's bytes from DRAM (viewed in place) or NVMe (read into a buffer the view owns).
+  Result<BlockView> read_local(const BlockId& id) {
     dram::BlockRef ref = dram_->acquire(id, /*count_miss=*/false);
     if (ref) {
       auto holder = std::make_shared<dram::BlockRef>(std::move(ref));
@@ -383,7 +394,6 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     return BlockView(bytes, std::shared_ptr<const void>(std::move(buf)));
   }
 
- private:
   Status check_put(std::size_t size) const {
     if (closed_.load(std::memory_order_relaxed)) return Status::Closed("store is closed");
     if (size == 0) return Status::InvalidArgument("empty value");
