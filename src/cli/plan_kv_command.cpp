@@ -113,7 +113,8 @@ int list_models() {
     const std::uint64_t bytes = m.ok() ? plan::kv_bytes_per_token(*m, {"bf16", 2}) : 0;
     std::printf("%-18.*s %-28.*s %-4.*s %14s\n", static_cast<int>(p.name.size()), p.name.data(),
                 static_cast<int>(p.hf_repo.size()), p.hf_repo.data(), 3,
-                plan::attention_kind_name(p.attention).data(), plan::format_thousands(bytes).c_str());
+                plan::attention_kind_name(p.attention).data(),
+                plan::format_thousands(bytes).c_str());
   }
   return kExitOk;
 }
@@ -127,7 +128,8 @@ int run_plan_kv(const KvOptions& o) {
     std::fprintf(stderr, "kvtier plan kv: %s\n", plan.status().message().c_str());
     return kExitUsage;
   }
-  const std::string out = o.json ? plan::render_kv_plan_json(*plan) : plan::render_kv_plan_text(*plan);
+  const std::string out =
+      o.json ? plan::render_kv_plan_json(*plan) : plan::render_kv_plan_text(*plan);
   std::fputs(out.c_str(), stdout);
   return kExitOk;
 }
@@ -137,31 +139,41 @@ int run_plan_kv(const KvOptions& o) {
 void add_plan_kv_command(CLI::App& plan, CommandRunner* run) {
   auto o = std::make_shared<KvOptions>();
   CLI::App* cmd = plan.add_subcommand(
-      "kv", "KV bytes per token, write rate, DRAM and NVMe per GPU, load versus recompute per tier");
+      "kv",
+      "KV bytes per token, write rate, DRAM and NVMe per GPU, load versus recompute per tier");
   cmd->add_option("--model", o->model,
                   "a preset (--list-models) or a Hugging Face config.json (or its directory)");
   cmd->add_flag("--list-models", o->list_models, "list the presets and exit");
-  cmd->add_option("--kv-dtype", o->kv_dtype,
-                  "bf16, fp16, fp32, fp8 (fp8_e4m3), fp8_e5m2, int8 (default: the model's torch_dtype)");
+  cmd->add_option(
+      "--kv-dtype", o->kv_dtype,
+      "bf16, fp16, fp32, fp8 (fp8_e4m3), fp8_e5m2, int8 (default: the model's torch_dtype)");
   cmd->add_option("--prefill-tokens-per-s", o->prefill,
                   "prompt tokens one GPU computes per second in prefill (required)");
-  cmd->add_option("--prompt-tokens-per-s", o->prompt_rate,
-                  "prompt tokens arriving per GPU per second, cached or not (default: the prefill rate)");
+  cmd->add_option(
+      "--prompt-tokens-per-s", o->prompt_rate,
+      "prompt tokens arriving per GPU per second, cached or not (default: the prefill rate)");
   cmd->add_option("--gpus-per-node", o->gpus_per_node, "GPUs per node (default 8)");
   cmd->add_option("--nodes", o->nodes, "nodes (default 1)");
   cmd->add_option("--tp", o->tp, "tensor-parallel GPUs per model instance (default 1)");
-  cmd->add_option("--prompt-tokens", o->prompt_tokens, "prompt length for the TTFT figures (default 8192)");
-  cmd->add_option("--reuse", o->reuse, "fraction of prompt tokens found in the cache, 0..1 (default 0.5)");
+  cmd->add_option("--prompt-tokens", o->prompt_tokens,
+                  "prompt length for the TTFT figures (default 8192)");
+  cmd->add_option("--reuse", o->reuse,
+                  "fraction of prompt tokens found in the cache, 0..1 (default 0.5)");
   cmd->add_option("--chunk-tokens", o->chunk_tokens, "tokens per block (default 256)");
-  cmd->add_option("--dram-retention", o->dram_retention, "how long DRAM keeps what was written (default 2m)");
-  cmd->add_option("--retention", o->retention, "how long local NVMe keeps what was written (default 1h)");
+  cmd->add_option("--dram-retention", o->dram_retention,
+                  "how long DRAM keeps what was written (default 2m)");
+  cmd->add_option("--retention", o->retention,
+                  "how long local NVMe keeps what was written (default 1h)");
   cmd->add_option("--ride-through", o->ride_through,
                   "shared-tier outage the local tiers buffer (default 15m)");
-  cmd->add_option("--dram-bw", o->dram_bw, "host DRAM to one GPU (default \"50 GB/s\": PCIe Gen5 x16)");
-  cmd->add_option("--nvme-bw", o->nvme_bw, "a node's local NVMe read bandwidth (default \"50 GB/s\")");
+  cmd->add_option("--dram-bw", o->dram_bw,
+                  "host DRAM to one GPU (default \"50 GB/s\": PCIe Gen5 x16)");
+  cmd->add_option("--nvme-bw", o->nvme_bw,
+                  "a node's local NVMe read bandwidth (default \"50 GB/s\")");
   cmd->add_option("--network-bw", o->network_bw,
                   "a node's network to the shared tier (default \"400 Gbps\")");
-  cmd->add_option("--nvme-drive", o->nvme_drive, "the NVMe drive size to count in (default \"3.84 TB\")");
+  cmd->add_option("--nvme-drive", o->nvme_drive,
+                  "the NVMe drive size to count in (default \"3.84 TB\")");
   cmd->add_option("--outbox-capacity-blocks", o->outbox_capacity_blocks,
                   "[shared] outbox_capacity_blocks (default 1048576)");
   cmd->add_flag("--json", o->json, "print JSON (the same numbers, unrounded) instead of the table");

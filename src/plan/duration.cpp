@@ -43,8 +43,8 @@ Result<double> parse_duration_seconds(std::string_view text) {
     while (i < s.size() && (is_digit(s[i]) || s[i] == '.')) ++i;
     const std::string number(s.substr(number_begin, i - number_begin));
     if (number.empty() || number == "." || number.find('.') != number.rfind('.')) {
-      return bad(text, std::string("expected a number at \"") + std::string(s.substr(number_begin)) +
-                           "\": " + std::string(kExamples));
+      return bad(text, std::string("expected a number at \"") +
+                           std::string(s.substr(number_begin)) + "\": " + std::string(kExamples));
     }
     std::string unit;
     while (i < s.size() && !is_digit(s[i]) && s[i] != '.') {
@@ -52,8 +52,8 @@ Result<double> parse_duration_seconds(std::string_view text) {
       ++i;
     }
     if (unit.empty()) {
-      return bad(text, std::string("\"") + number + "\" has no unit (ms, s, m, h or d): " +
-                           std::string(kExamples));
+      return bad(text, std::string("\"") + number +
+                           "\" has no unit (ms, s, m, h or d): " + std::string(kExamples));
     }
     const double per = unit_seconds(unit);
     if (per == 0) {

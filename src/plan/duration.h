@@ -16,10 +16,10 @@ namespace kvtier::plan {
 // seconds or minutes. InvalidArgument naming the text on anything else.
 Result<double> parse_duration_seconds(std::string_view text);
 
-// The shortest readable form of `seconds` (for echoing durations; fleet_format.h's
-// format_duration writes "12.3 min" for computed ones): "0s", "250ms", "45s", "1m 30s", "15m", "2h", "1h 30m",
-// "3d 4h". Below a minute fractions keep three significant digits ("1.25s"); above a minute the
-// value is rounded to whole seconds, and only the two largest units are shown.
+// The shortest readable form of `seconds`, in the units parse_duration_seconds reads: "0s",
+// "26.8ms", "45s", "1m 30s", "15m", "2h", "1h 30m", "3d 4h". Below a minute three significant
+// digits ("1.25s"); above, whole seconds and only the two largest units. (fleet_format.h's
+// format_duration is a different style, "12.3 min".)
 std::string format_duration_compact(double seconds);
 
 }  // namespace kvtier::plan

@@ -41,9 +41,7 @@ Result<std::uint64_t> rank_bytes_per_token(const ModelKvLayout& m, const KvDtype
 }
 
 // Rounds up, forgiving the last bits of a quotient that is a whole number on paper.
-std::int64_t ceil_count(double v) {
-  return static_cast<std::int64_t>(std::ceil(v * (1 - 1e-12)));
-}
+std::int64_t ceil_count(double v) { return static_cast<std::int64_t>(std::ceil(v * (1 - 1e-12))); }
 
 }  // namespace
 
@@ -55,15 +53,17 @@ Status KvPlanInputs::validate() const {
     return Status::InvalidArgument("--kv-dtype: none given, and the model names no dtype");
   }
   KVTIER_RETURN_IF_ERROR(must(tensor_parallel >= 1, "--tp", ">= 1", double(tensor_parallel)));
-  KVTIER_RETURN_IF_ERROR(must(gpus_per_node >= 1, "--gpus-per-node", ">= 1", double(gpus_per_node)));
+  KVTIER_RETURN_IF_ERROR(
+      must(gpus_per_node >= 1, "--gpus-per-node", ">= 1", double(gpus_per_node)));
   KVTIER_RETURN_IF_ERROR(must(nodes >= 1, "--nodes", ">= 1", double(nodes)));
   KVTIER_RETURN_IF_ERROR(
       must(positive(prefill_tokens_per_s), "--prefill-tokens-per-s", "> 0", prefill_tokens_per_s));
   if (prompt_tokens_per_s) {
-    KVTIER_RETURN_IF_ERROR(must(positive(*prompt_tokens_per_s), "--prompt-tokens-per-s", "> 0",
-                                *prompt_tokens_per_s));
+    KVTIER_RETURN_IF_ERROR(
+        must(positive(*prompt_tokens_per_s), "--prompt-tokens-per-s", "> 0", *prompt_tokens_per_s));
   }
-  KVTIER_RETURN_IF_ERROR(must(prompt_tokens >= 1, "--prompt-tokens", ">= 1", double(prompt_tokens)));
+  KVTIER_RETURN_IF_ERROR(
+      must(prompt_tokens >= 1, "--prompt-tokens", ">= 1", double(prompt_tokens)));
   KVTIER_RETURN_IF_ERROR(
       must(std::isfinite(reuse) && reuse >= 0 && reuse <= 1, "--reuse", "between 0 and 1", reuse));
   KVTIER_RETURN_IF_ERROR(must(chunk_tokens >= 1, "--chunk-tokens", ">= 1", double(chunk_tokens)));
@@ -72,10 +72,10 @@ Status KvPlanInputs::validate() const {
   KVTIER_RETURN_IF_ERROR(must(non_negative(retention_s), "--retention", ">= 0 s", retention_s));
   KVTIER_RETURN_IF_ERROR(
       must(non_negative(ride_through_s), "--ride-through", ">= 0 s", ride_through_s));
-  KVTIER_RETURN_IF_ERROR(must(positive(dram_bytes_per_s_per_gpu), "--dram-bw", "> 0 B/s",
-                              dram_bytes_per_s_per_gpu));
-  KVTIER_RETURN_IF_ERROR(must(positive(nvme_bytes_per_s_per_node), "--nvme-bw", "> 0 B/s",
-                              nvme_bytes_per_s_per_node));
+  KVTIER_RETURN_IF_ERROR(
+      must(positive(dram_bytes_per_s_per_gpu), "--dram-bw", "> 0 B/s", dram_bytes_per_s_per_gpu));
+  KVTIER_RETURN_IF_ERROR(
+      must(positive(nvme_bytes_per_s_per_node), "--nvme-bw", "> 0 B/s", nvme_bytes_per_s_per_node));
   KVTIER_RETURN_IF_ERROR(must(positive(network_bits_per_s_per_node), "--network-bw", "> 0 bit/s",
                               network_bits_per_s_per_node));
   KVTIER_RETURN_IF_ERROR(
@@ -98,7 +98,8 @@ Result<KvPlan> compute_kv_plan(const KvPlanInputs& in) {
   Result<std::uint64_t> rank = rank_bytes_per_token(in.model, in.dtype, in.tensor_parallel);
   if (!rank.ok()) return rank.status();
   p.rank_bytes_per_token = *rank;
-  p.stored_bytes_per_token = p.rank_bytes_per_token * static_cast<std::uint64_t>(in.tensor_parallel);
+  p.stored_bytes_per_token =
+      p.rank_bytes_per_token * static_cast<std::uint64_t>(in.tensor_parallel);
   p.bytes_per_chunk = p.bytes_per_token * chunk;
   p.block_bytes = p.rank_bytes_per_token * chunk;
   const auto stored = static_cast<double>(p.stored_bytes_per_token);
@@ -121,7 +122,8 @@ Result<KvPlan> compute_kv_plan(const KvPlanInputs& in) {
   p.dram_bytes_per_node = p.dram_bytes_per_gpu * gpus;
   p.nvme_retention_bytes_per_gpu = p.write_bytes_per_s_per_gpu * in.retention_s;
   p.nvme_ride_through_bytes_per_gpu = p.write_bytes_per_s_per_gpu * in.ride_through_s;
-  p.nvme_bytes_per_gpu = std::max(p.nvme_retention_bytes_per_gpu, p.nvme_ride_through_bytes_per_gpu);
+  p.nvme_bytes_per_gpu =
+      std::max(p.nvme_retention_bytes_per_gpu, p.nvme_ride_through_bytes_per_gpu);
   p.nvme_bytes_per_node = p.nvme_bytes_per_gpu * gpus;
   p.nvme_drives_per_gpu = p.nvme_bytes_per_gpu / in.nvme_drive_bytes;
   p.nvme_drives_per_node = ceil_count(p.nvme_bytes_per_node / in.nvme_drive_bytes);
@@ -175,15 +177,19 @@ Result<KvPlan> compute_kv_plan(const KvPlanInputs& in) {
                          "x the GPUs' prefill throughput: the GPUs cannot keep up");
   }
   if (p.write_share_of_nvme > 1) {
-    p.warnings.push_back("a node writes KV faster than its NVMe bandwidth (--nvme-bw): "
-                         "NVMe cannot keep everything written");
+    p.warnings.push_back(
+        "a node writes KV faster than its NVMe bandwidth (--nvme-bw): "
+        "NVMe cannot keep everything written");
   }
   if (!p.catch_up_s) {
-    p.warnings.push_back("a node writes KV at least as fast as its network uploads "
-                         "(--network-bw): the shared tier's outbox never drains");
+    p.warnings.push_back(
+        "a node writes KV at least as fast as its network uploads "
+        "(--network-bw): the shared tier's outbox never drains");
   }
   if (p.outbox_blocks_per_node > static_cast<double>(in.outbox_capacity_blocks)) {
-    p.warnings.push_back("the ride-through writes " + number(std::ceil(p.outbox_blocks_per_node)) +
+    char blocks[32];
+    std::snprintf(blocks, sizeof blocks, "%.0f", std::ceil(p.outbox_blocks_per_node));
+    p.warnings.push_back(std::string("the ride-through writes ") + blocks +
                          " blocks per node, more than the outbox holds (" +
                          std::to_string(in.outbox_capacity_blocks) +
                          "): raise [shared] outbox_capacity_blocks");

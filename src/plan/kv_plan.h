@@ -63,13 +63,13 @@ struct KvPlanInputs {
 
 // Loading a cached prefix from one tier instead of recomputing it.
 struct TierLoad {
-  std::string tier;                  // "dram", "nvme", "shared"
-  double bytes_per_s_per_gpu = 0;    // bandwidth one GPU gets when every GPU of the node loads
-  double vs_break_even = 0;          // bytes_per_s_per_gpu / break_even_bytes_per_s_per_gpu
-  bool load_beats_recompute = false; // vs_break_even > 1
-  double load_s = 0;                 // the prompt's cached prefix, from this tier
-  double ttft_s = 0;                 // load_s + the uncached rest computed
-  double ttft_saved_s = 0;           // recompute_s - load_s (negative: loading is slower)
+  std::string tier;                   // "dram", "nvme", "shared"
+  double bytes_per_s_per_gpu = 0;     // bandwidth one GPU gets when every GPU of the node loads
+  double vs_break_even = 0;           // bytes_per_s_per_gpu / break_even_bytes_per_s_per_gpu
+  bool load_beats_recompute = false;  // vs_break_even > 1
+  double load_s = 0;                  // the prompt's cached prefix, from this tier
+  double ttft_s = 0;                  // load_s + the uncached rest computed
+  double ttft_saved_s = 0;            // recompute_s - load_s (negative: loading is slower)
 };
 
 struct KvPlan {
@@ -88,25 +88,25 @@ struct KvPlan {
   double write_bytes_per_s_per_gpu = 0;  // new tokens/s x stored_bytes_per_token
   double write_bytes_per_s_per_node = 0;
   double write_bytes_per_s_cluster = 0;
-  double load_bytes_per_s_per_gpu = 0;   // prompt tokens/s x reuse x stored_bytes_per_token
+  double load_bytes_per_s_per_gpu = 0;  // prompt tokens/s x reuse x stored_bytes_per_token
   double load_bytes_per_s_per_node = 0;
-  double prefill_busy = 0;               // new tokens/s / prefill tokens/s (> 1: overloaded)
-  double blocks_per_s_per_node = 0;      // write_bytes_per_s_per_node / block_bytes
+  double prefill_busy = 0;           // new tokens/s / prefill tokens/s (> 1: overloaded)
+  double blocks_per_s_per_node = 0;  // write_bytes_per_s_per_node / block_bytes
 
   // Capacity.
-  double dram_bytes_per_gpu = 0;               // write rate x dram_retention
+  double dram_bytes_per_gpu = 0;  // write rate x dram_retention
   double dram_bytes_per_node = 0;
   double nvme_retention_bytes_per_gpu = 0;     // write rate x retention
   double nvme_ride_through_bytes_per_gpu = 0;  // write rate x ride_through
   double nvme_bytes_per_gpu = 0;               // the larger of the two
   double nvme_bytes_per_node = 0;
-  double nvme_drives_per_gpu = 0;              // nvme_bytes_per_gpu / drive size
-  std::int64_t nvme_drives_per_node = 0;       // nvme_bytes_per_node / drive size, rounded up
-  double outbox_blocks_per_node = 0;           // blocks written during the ride-through
-  double backlog_bytes_per_node = 0;           // bytes to upload when the shared tier is back
-  std::optional<double> catch_up_s;            // backlog / (network - write rate); none: never
-  double write_share_of_nvme = 0;              // node write rate / NVMe bandwidth
-  double write_share_of_network = 0;           // node write rate / network bandwidth
+  double nvme_drives_per_gpu = 0;         // nvme_bytes_per_gpu / drive size
+  std::int64_t nvme_drives_per_node = 0;  // nvme_bytes_per_node / drive size, rounded up
+  double outbox_blocks_per_node = 0;      // blocks written during the ride-through
+  double backlog_bytes_per_node = 0;      // bytes to upload when the shared tier is back
+  std::optional<double> catch_up_s;       // backlog / (network - write rate); none: never
+  double write_share_of_nvme = 0;         // node write rate / NVMe bandwidth
+  double write_share_of_network = 0;      // node write rate / network bandwidth
 
   // Load versus recompute.
   double break_even_bytes_per_s_per_gpu = 0;  // prefill tokens/s x stored_bytes_per_token

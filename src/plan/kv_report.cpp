@@ -53,8 +53,9 @@ std::string tier_title(const std::string& tier) {
 void kv_section(std::string& out, const KvPlan& p) {
   const KvPlanInputs& in = p.in;
   add(out, "KV size\n");
-  add(out, "  %-22s %14s B  %s x %u B (%s)\n", "per token", format_thousands(p.bytes_per_token).c_str(),
-      in.model.formula().c_str(), in.dtype.bytes, in.dtype.name.c_str());
+  add(out, "  %-22s %14s B  %s x %u B (%s)\n", "per token",
+      format_thousands(p.bytes_per_token).c_str(), in.model.formula().c_str(), in.dtype.bytes,
+      in.dtype.name.c_str());
   add(out, "  %-22s %14s B  %s, %lld tokens\n", "per chunk",
       format_thousands(p.bytes_per_chunk).c_str(), format_bytes(p.bytes_per_chunk).c_str(),
       static_cast<long long>(in.chunk_tokens));
@@ -120,7 +121,8 @@ void outage_section(std::string& out, const KvPlan& p) {
       p.catch_up_s ? ("in " + format_duration_compact(*p.catch_up_s)).c_str() : "never",
       gbit(in.network_bits_per_s_per_node).c_str());
   add(out, "  a node's writes use %s of its NVMe (%s) and %s of its network (%s)\n",
-      percent(p.write_share_of_nvme).c_str(), format_bandwidth(in.nvme_bytes_per_s_per_node).c_str(),
+      percent(p.write_share_of_nvme).c_str(),
+      format_bandwidth(in.nvme_bytes_per_s_per_node).c_str(),
       percent(p.write_share_of_network).c_str(), gbit(in.network_bits_per_s_per_node).c_str());
 }
 
@@ -163,7 +165,8 @@ std::string render_kv_plan_text(const KvPlan& p) {
   std::string out;
   add(out, "kvtier plan kv: %s, %s KV\n", in.model.name.c_str(), in.dtype.name.c_str());
   add(out, "  figures: %s\n", in.model.source.c_str());
-  add(out, "  %lld node(s) x %lld GPUs, TP %lld; prefill %s tokens/s per GPU; prompts of %s tokens, "
+  add(out,
+      "  %lld node(s) x %lld GPUs, TP %lld; prefill %s tokens/s per GPU; prompts of %s tokens, "
       "%s reused\n",
       static_cast<long long>(in.nodes), static_cast<long long>(in.gpus_per_node),
       static_cast<long long>(in.tensor_parallel), format_thousands(in.prefill_tokens_per_s).c_str(),

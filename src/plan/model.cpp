@@ -34,8 +34,8 @@ constexpr std::array<ModelPreset, 6> kPresets = {{
     // meta-llama/Llama-3.1-8B: num_hidden_layers 32, hidden_size 4096, num_attention_heads 32,
     // num_key_value_heads 8, head_dim 128 (derived), torch_dtype bfloat16.
     // 2 x 32 x 8 x 128 x 2 B = 131,072 B per token.
-    {"Llama-3.1-8B", "meta-llama/Llama-3.1-8B", AttentionKind::kGqa, 32, 4096, 32, 8, 128, false,
-     0, 0, "bfloat16", ""},
+    {"Llama-3.1-8B", "meta-llama/Llama-3.1-8B", AttentionKind::kGqa, 32, 4096, 32, 8, 128, false, 0,
+     0, "bfloat16", ""},
     // meta-llama/Llama-3.1-70B: num_hidden_layers 80, hidden_size 8192, num_attention_heads 64,
     // num_key_value_heads 8, head_dim 128 (derived), torch_dtype bfloat16.
     // 2 x 80 x 8 x 128 x 2 B = 327,680 B per token.
@@ -175,11 +175,11 @@ class FieldReader {
   std::string prefix_;
 };
 
-#define PLAN_ASSIGN_OR_RETURN(lhs, expr) \
-  do {                                     \
-    auto kvtier_r_ = (expr);               \
+#define PLAN_ASSIGN_OR_RETURN(lhs, expr)            \
+  do {                                              \
+    auto kvtier_r_ = (expr);                        \
     if (!kvtier_r_.ok()) return kvtier_r_.status(); \
-    lhs = *kvtier_r_;                      \
+    lhs = *kvtier_r_;                               \
   } while (0)
 
 }  // namespace
@@ -234,11 +234,12 @@ Result<ModelKvLayout> preset_model(std::string_view name) {
       return layout_of(p);
     }
   }
-  return Status::NotFound("no model preset \"" + std::string(name) + "\" (presets: " +
-                          preset_names() + ")");
+  return Status::NotFound("no model preset \"" + std::string(name) +
+                          "\" (presets: " + preset_names() + ")");
 }
 
-Result<ModelKvLayout> model_from_hf_config(std::string_view json_text, std::string_view where_view) {
+Result<ModelKvLayout> model_from_hf_config(std::string_view json_text,
+                                           std::string_view where_view) {
   const std::string where(where_view);
   json root;
   try {
@@ -246,15 +247,17 @@ Result<ModelKvLayout> model_from_hf_config(std::string_view json_text, std::stri
   } catch (const json::exception& e) {
     // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
     std::string what = e.what();
-    if (std::size_t close = what.find("] "); what.rfind("[json.exception.", 0) == 0 &&
-                                            close != std::string::npos) {
+    if (std::size_t close = what.find("] ");
+        what.rfind("[json.exception.", 0) == 0 && close != std::string::npos) {
       what = what.substr(close + 2);
     }
     return Status::InvalidArgument(where + ": not valid JSON: " + what);
   }
   if (!root.is_object()) {
-    return Status::InvalidArgument(where + ": expected a JSON object (a Hugging Face config.json), "
-                                   "got " + std::string(root.type_name()));
+    return Status::InvalidArgument(where +
+                                   ": expected a JSON object (a Hugging Face config.json), "
+                                   "got " +
+                                   std::string(root.type_name()));
   }
   // Multimodal models (Llama 4, Gemma 3, ...) keep the language model's figures in text_config.
   const json* object = &root;
@@ -273,10 +276,10 @@ Result<ModelKvLayout> model_from_hf_config(std::string_view json_text, std::stri
   if (f.has("kv_lora_rank")) {
     m.attention = AttentionKind::kMla;
     PLAN_ASSIGN_OR_RETURN(m.kv_lora_rank, f.positive("kv_lora_rank"));
-    PLAN_ASSIGN_OR_RETURN(
-        m.qk_rope_head_dim,
-        f.positive("qk_rope_head_dim", "an MLA model (kv_lora_rank is set) caches the RoPE key "
-                                       "beside the latent"));
+    PLAN_ASSIGN_OR_RETURN(m.qk_rope_head_dim,
+                          f.positive("qk_rope_head_dim",
+                                     "an MLA model (kv_lora_rank is set) caches the RoPE key "
+                                     "beside the latent"));
   } else {
     m.attention = AttentionKind::kGqa;
     const bool need_heads = !f.has("num_key_value_heads") || !f.has("head_dim");
@@ -293,9 +296,9 @@ Result<ModelKvLayout> model_from_hf_config(std::string_view json_text, std::stri
       PLAN_ASSIGN_OR_RETURN(m.head_dim, f.positive("head_dim"));
     } else {
       std::uint32_t hidden = 0;
-      PLAN_ASSIGN_OR_RETURN(
-          hidden, f.positive("hidden_size", "head_dim is not set, so it is hidden_size / "
-                                            "num_attention_heads"));
+      PLAN_ASSIGN_OR_RETURN(hidden, f.positive("hidden_size",
+                                               "head_dim is not set, so it is hidden_size / "
+                                               "num_attention_heads"));
       if (hidden % heads != 0) {
         return f.invalid("hidden_size", "(" + std::to_string(hidden) +
                                             ") is not a multiple of num_attention_heads (" +
@@ -321,7 +324,8 @@ Result<ModelKvLayout> model_from_hf_config(std::string_view json_text, std::stri
 Result<ModelKvLayout> model_from_hf_config_file(const std::string& path) {
   std::error_code ec;
   std::string file = path;
-  if (std::filesystem::is_directory(path, ec)) file = (std::filesystem::path(path) / "config.json").string();
+  if (std::filesystem::is_directory(path, ec))
+    file = (std::filesystem::path(path) / "config.json").string();
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     const int err = errno;

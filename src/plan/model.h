@@ -74,7 +74,7 @@ struct ModelPreset {
   std::uint32_t hidden_size;
   std::uint32_t num_attention_heads;
   std::uint32_t num_key_value_heads;
-  std::uint32_t head_dim;  // GQA: as config.json states it, or hidden_size / num_attention_heads
+  std::uint32_t head_dim;   // GQA: as config.json states it, or hidden_size / num_attention_heads
   bool head_dim_in_config;  // config.json has a head_dim field (else it is derived)
   std::uint32_t kv_lora_rank;      // MLA only
   std::uint32_t qk_rope_head_dim;  // MLA only

@@ -85,7 +85,7 @@ TEST(PlanKv, WorkedExampleOfTheDocs) {
   EXPECT_TRUE(nvme.load_beats_recompute);
   const TierLoad& shared = p.tiers[2];
   EXPECT_EQ(shared.tier, "shared");
-  EXPECT_DOUBLE_EQ(shared.bytes_per_s_per_gpu, 3.125e9);  // 200 Gbps = 25 GB/s over 8 GPUs
+  EXPECT_DOUBLE_EQ(shared.bytes_per_s_per_gpu, 3.125e9);       // 200 Gbps = 25 GB/s over 8 GPUs
   EXPECT_DOUBLE_EQ(shared.vs_break_even, 3.125e9 / 3.2768e9);  // 0.954: slower than recompute
   EXPECT_DOUBLE_EQ(shared.load_s, 0.4294967296);
   EXPECT_LT(shared.ttft_saved_s, 0);
@@ -98,11 +98,27 @@ TEST(PlanKv, WorkedExampleTableShowsTheRoundedFigures) {
   ASSERT_TRUE(p.ok());
   const std::string text = render_kv_plan_text(*p);
   SCOPED_TRACE(text);
-  for (const char* want :
-       {"327,680 B", "83,886,080 B", "1.64 GB/s", "13.1 GB/s", "52.4 GB/s", "197 GB", "1.57 TB",
-        "5.90 TB", "47.2 TB", "1.47 TB", "1.54", " 13\n", "140,625 blocks", "uploaded in 16m 32s",
-        "break-even 3.28 GB/s per GPU", "recompute 410ms", "26.8ms", "215ms", "429ms",
-        "recompute\n", "1 GPU : 197 GB DRAM : 5.90 TB NVMe"}) {
+  for (const char* want : {"327,680 B",
+                           "83,886,080 B",
+                           "1.64 GB/s",
+                           "13.1 GB/s",
+                           "52.4 GB/s",
+                           "197 GB",
+                           "1.57 TB",
+                           "5.90 TB",
+                           "47.2 TB",
+                           "1.47 TB",
+                           "1.54",
+                           " 13\n",
+                           "140,625 blocks",
+                           "uploaded in 16m 32s",
+                           "break-even 3.28 GB/s per GPU",
+                           "recompute 410ms",
+                           "26.8ms",
+                           "215ms",
+                           "429ms",
+                           "recompute\n",
+                           "1 GPU : 197 GB DRAM : 5.90 TB NVMe"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want;
   }
 }

@@ -126,7 +126,8 @@ TEST(PlanModel, DerivesHeadDimAndKvHeads) {
   // No head_dim: hidden_size / num_attention_heads. No num_key_value_heads: MHA, one per head.
   Result<ModelKvLayout> m = model_from_hf_config(
       R"({"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12,
-          "torch_dtype": "float16"})", "gpt.json");
+          "torch_dtype": "float16"})",
+      "gpt.json");
   ASSERT_TRUE(m.ok()) << m.status().to_string();
   EXPECT_EQ(m->num_kv_heads, 12u);
   EXPECT_EQ(m->head_dim, 64u);
@@ -134,7 +135,8 @@ TEST(PlanModel, DerivesHeadDimAndKvHeads) {
   EXPECT_EQ(kv_bytes_per_token(*m, KvDtype{"fp16", 2}), 2u * 12 * 12 * 64 * 2);
   // Newer transformers write "dtype"; a null head_dim is unset.
   m = model_from_hf_config(R"({"num_hidden_layers": 2, "hidden_size": 256, "head_dim": null,
-      "num_attention_heads": 4, "num_key_value_heads": 1, "dtype": "float32"})", "c.json");
+      "num_attention_heads": 4, "num_key_value_heads": 1, "dtype": "float32"})",
+                           "c.json");
   ASSERT_TRUE(m.ok()) << m.status().to_string();
   EXPECT_EQ(m->head_dim, 64u);
   EXPECT_EQ(m->default_kv_dtype, "fp32");
@@ -160,13 +162,14 @@ TEST(PlanModel, ReadsTheTextConfigOfAMultimodalModel) {
   Result<ModelKvLayout> m = model_from_hf_config(
       R"({"model_type": "llava", "torch_dtype": "bfloat16",
           "text_config": {"num_hidden_layers": 32, "hidden_size": 4096,
-                          "num_attention_heads": 32, "num_key_value_heads": 8}})", "mm.json");
+                          "num_attention_heads": 32, "num_key_value_heads": 8}})",
+      "mm.json");
   ASSERT_TRUE(m.ok()) << m.status().to_string();
   EXPECT_EQ(kv_bytes_per_token(*m, kBf16), 131'072u);
   EXPECT_EQ(m->default_kv_dtype, "bf16");
-  ExpectInvalid(model_from_hf_config(R"({"text_config": {"num_hidden_layers": 32}})", "mm.json")
-                    .status(),
-                {"mm.json", "\"text_config.num_attention_heads\" is missing"});
+  ExpectInvalid(
+      model_from_hf_config(R"({"text_config": {"num_hidden_layers": 32}})", "mm.json").status(),
+      {"mm.json", "\"text_config.num_attention_heads\" is missing"});
 }
 
 TEST(PlanModel, BadConfigsNameTheField) {
@@ -179,13 +182,15 @@ TEST(PlanModel, BadConfigsNameTheField) {
       {R"({"num_hidden_layers": -3, "hidden_size": 4096, "num_attention_heads": 32})",
        {"\"num_hidden_layers\" must be a positive integer, got -3"}},
       {R"({"num_hidden_layers": 0, "num_attention_heads": 32})", {"num_hidden_layers", "got 0"}},
-      {R"({"num_hidden_layers": "32", "num_attention_heads": 32})", {"num_hidden_layers", "\"32\""}},
+      {R"({"num_hidden_layers": "32", "num_attention_heads": 32})",
+       {"num_hidden_layers", "\"32\""}},
       {R"({"num_hidden_layers": 32.5, "num_attention_heads": 32})", {"num_hidden_layers", "32.5"}},
       {R"({"num_hidden_layers": 32, "hidden_size": 4096})", {"\"num_attention_heads\" is missing"}},
       {R"({"num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8})",
        {"\"hidden_size\" is missing", "head_dim"}},
       {R"({"num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": -8,
-           "head_dim": 128})", {"\"num_key_value_heads\"", "got -8"}},
+           "head_dim": 128})",
+       {"\"num_key_value_heads\"", "got -8"}},
       {R"({"num_hidden_layers": 32, "hidden_size": 4000, "num_attention_heads": 48})",
        {"hidden_size", "not a multiple of num_attention_heads"}},
       {R"({"num_hidden_layers": 61, "kv_lora_rank": 512})", {"\"qk_rope_head_dim\" is missing"}},
@@ -200,7 +205,8 @@ TEST(PlanModel, BadConfigsNameTheField) {
     Status s = model_from_hf_config(c.json, "my/config.json").status();
     ExpectInvalid(s, {"my/config.json"});
     for (std::string_view p : c.parts) {
-      EXPECT_NE(s.message().find(p), std::string::npos) << "\"" << p << "\" not in: " << s.message();
+      EXPECT_NE(s.message().find(p), std::string::npos)
+          << "\"" << p << "\" not in: " << s.message();
     }
   }
 }

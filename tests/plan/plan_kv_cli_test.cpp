@@ -74,8 +74,8 @@ CommandResult run_kvtier(const std::vector<std::string>& args) {
 
 // The docs' worked example as flags, and the same inputs for the library.
 const std::vector<std::string> kExampleArgs = {
-    "plan", "kv", "--model", "Llama-3.1-70B", "--prefill-tokens-per-s", "10000", "--nodes", "4",
-    "--network-bw", "200 Gbps"};
+    "plan",  "kv",      "--model", "Llama-3.1-70B", "--prefill-tokens-per-s",
+    "10000", "--nodes", "4",       "--network-bw",  "200 Gbps"};
 
 KvPlan example_plan() {
   KvPlanInputs in;
@@ -159,8 +159,8 @@ TEST(PlanKvCli, ReadsAConfigJsonAndItsDtype) {
   std::ofstream(dir.file("config.json"))
       << R"({"num_hidden_layers": 27, "kv_lora_rank": 512, "qk_rope_head_dim": 64,
             "num_attention_heads": 16, "hidden_size": 2048, "torch_dtype": "float16"})";
-  CommandResult r = run_kvtier({"plan", "kv", "--model", dir.path(), "--prefill-tokens-per-s",
-                                "20000", "--json"});
+  CommandResult r = run_kvtier(
+      {"plan", "kv", "--model", dir.path(), "--prefill-tokens-per-s", "20000", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["model"]["attention"], "mla");
@@ -182,7 +182,8 @@ TEST(PlanKvCli, ListsThePresets) {
 
 TEST(PlanKvCli, BadInputExitsTwoWithAClearMessage) {
   testing::TempDir dir;
-  std::ofstream(dir.file("no_layers.json")) << R"({"num_attention_heads": 32, "hidden_size": 4096})";
+  std::ofstream(dir.file("no_layers.json"))
+      << R"({"num_attention_heads": 32, "hidden_size": 4096})";
   std::ofstream(dir.file("broken.json")) << R"({"num_hidden_layers": 32,)";
   std::ofstream(dir.file("no_dtype.json"))
       << R"({"num_hidden_layers": 2, "num_attention_heads": 2, "hidden_size": 128})";
