@@ -3,6 +3,10 @@
 // prefixes, the warnings, and a clear error for each bad input.
 #include "plan/kv_plan.h"
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "plan/duration.h"
@@ -121,6 +125,54 @@ TEST(PlanKv, WorkedExampleTableShowsTheRoundedFigures) {
                            "1 GPU : 197 GB DRAM : 5.90 TB NVMe"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want;
   }
+}
+
+// docs/PLAN.md's worked example quotes these figures: each must be what compute_kv_plan gives.
+TEST(PlanKv, DocsWorkedExampleQuotesTheseNumbers) {
+  std::ifstream in(std::string(KVTIER_SOURCE_DIR) + "/docs/PLAN.md");
+  ASSERT_TRUE(in) << "docs/PLAN.md";
+  std::ostringstream all;
+  all << in.rdbuf();
+  const std::string doc = all.str();
+  const std::size_t begin = doc.find("### Worked example");
+  const std::size_t end = doc.find("### JSON", begin);
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const std::string example = doc.substr(begin, end - begin);
+  Result<KvPlan> r = compute_kv_plan(worked_example());
+  ASSERT_TRUE(r.ok());
+  const KvPlan& p = *r;
+  auto f = [](const char* fmt, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, fmt, v);
+    return std::string(buf);
+  };
+  const std::string quoted[] = {
+      "kvtier plan kv --model Llama-3.1-70B --prefill-tokens-per-s 10000 --nodes 4 "
+      "--network-bw \"200 Gbps\"",
+      format_thousands(p.bytes_per_token) + " B",
+      format_thousands(p.bytes_per_chunk) + " B",
+      "| " + format_thousands(p.new_tokens_per_s_per_gpu) + " |",
+      f("%.4f GB/s |", p.write_bytes_per_s_per_gpu / 1e9),
+      f("%.4f GB/s, ", p.write_bytes_per_s_per_node / 1e9) +
+          f("%.4f GB/s |", p.write_bytes_per_s_cluster / 1e9),
+      f("%.3f GB (", p.dram_bytes_per_gpu / 1e9),
+      f("%.5f TB (", p.nvme_bytes_per_gpu / 1e12),
+      f("%.5f TB: inside", p.nvme_ride_through_bytes_per_gpu / 1e12),
+      f("%.3f per GPU", p.nvme_drives_per_gpu) +
+          f("; 12.29, so %.0f per node", double(p.nvme_drives_per_node)),
+      format_thousands(p.outbox_blocks_per_node) + " blocks per node",
+      f("%.1f s (16m 32s)", *p.catch_up_s),
+      f("%.4f GB/s |", p.break_even_bytes_per_s_per_gpu / 1e9),
+      format_thousands(double(p.prefix_tokens)) + " tokens; " + f("%.1f ms", p.recompute_s * 1e3),
+      f("load %.1f ms, ", p.tiers[0].load_s * 1e3) + f("%.1fx", p.tiers[0].vs_break_even) +
+          f(" break-even, saves %.1f ms", p.tiers[0].ttft_saved_s * 1e3),
+      f("load %.1f ms, ", p.tiers[1].load_s * 1e3) + f("%.2fx", p.tiers[1].vs_break_even) +
+          f(", saves %.1f ms", p.tiers[1].ttft_saved_s * 1e3),
+      f("load %.1f ms, ", p.tiers[2].load_s * 1e3) + f("%.2fx", p.tiers[2].vs_break_even) +
+          f(": recomputing is %.1f ms faster", -p.tiers[2].ttft_saved_s * 1e3),
+  };
+  for (const std::string& q : quoted) EXPECT_NE(example.find(q), std::string::npos) << q;
 }
 
 TEST(PlanKv, PromptRateAndReuseSetTheWrites) {
