@@ -1,0 +1,17 @@
+// `kvtier plan fleet`'s terminal report: the inputs, one row per shape side by side, and which
+// figures were assumptions or overridden.
+#pragma once
+
+#include <string>
+
+#include "plan/fleet_plan.h"
+#include "plan/shapes.h"
+
+namespace kvtier::plan {
+
+// The units cell: "43,403 VMs", "2,311 enclosures in 61 racks", "200 storage accounts".
+std::string format_units(const ShapePlan& p);
+
+std::string render_fleet_text(const FleetPlan& plan, const ShapeCatalog& catalog);
+
+}  // namespace kvtier::plan

@@ -1,0 +1,96 @@
+// Runs a program to completion for the plan tests (the kvtier binary, headless Chromium):
+// stdout and stderr collected, killed at a deadline so a hung child fails the test instead of
+// hanging it.
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace kvtier::plan::testing {
+
+struct ProcessResult {
+  int exit_code = -1;  // -1: killed at the deadline, or did not exit normally
+  std::string out, err;
+};
+
+// Runs argv[0] (a path) with argv, for at most `timeout`. The child gets its own process group,
+// so that a program that forks helpers (Chromium) is killed whole at the deadline.
+inline ProcessResult run_process(std::vector<std::string> argv,
+                                 std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  ProcessResult r;
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return r;
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    return r;
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::dup2(out_pipe[1], STDOUT_FILENO);
+    ::dup2(err_pipe[1], STDERR_FILENO);
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool out_open = true, err_open = true, exited = false;
+  int status = 0;
+  char buf[65536];
+  while ((out_open || err_open) && std::chrono::steady_clock::now() < deadline) {
+    // A helper the program left behind may hold the pipes open: once the program itself has
+    // exited, read what is left for at most two seconds.
+    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      deadline = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    }
+    pollfd fds[2] = {{out_open ? out_pipe[0] : -1, POLLIN, 0},
+                     {err_open ? err_pipe[0] : -1, POLLIN, 0}};
+    if (::poll(fds, 2, 100) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].revents == 0) continue;
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        (i == 0 ? out_open : err_open) = false;
+      } else {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  // The pipes closed (or the deadline passed): wait for the exit until the deadline.
+  while (!exited && std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+    } else {
+      ::usleep(10000);
+    }
+  }
+  ::kill(-pid, SIGKILL);  // the program if it is still running, and whatever it left behind
+  if (!exited) ::waitpid(pid, &status, 0);
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  if (exited && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
+}
+
+// The built `kvtier` with `args`.
+inline ProcessResult run_kvtier(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {KVTIER_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(std::move(argv));
+}
+
+}  // namespace kvtier::plan::testing
