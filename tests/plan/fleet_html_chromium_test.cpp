@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plan/fleet_format.h"
-#include "plan/plan_process.h"
+#include "support/child_process.h"
 #include "plan/units.h"
 #include "support/test_support.h"
 
@@ -24,7 +24,7 @@ namespace kvtier::plan {
 namespace {
 
 using nlohmann::json;
-using testing::ProcessResult;
+using kvtier::testing::ProcessResult;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
 
@@ -41,7 +41,7 @@ class PlanFleetHtml : public ::testing::Test {
     ASSERT_TRUE(std::filesystem::exists(kChromium))
         << kChromium << " is missing: scripts/install-deps.sh installs Debian's chromium";
     // 50 TB/s makes some shapes bandwidth-bound; the override shows up as such in the page.
-    ProcessResult r = testing::run_kvtier({"plan", "fleet", "--bandwidth", "50 TB/s", "--set",
+    ProcessResult r = kvtier::testing::run_kvtier({"plan", "fleet", "--bandwidth", "50 TB/s", "--set",
                                            "L96s_v4.price_per_hour=9.5", "--json", "--html",
                                            html_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -58,7 +58,7 @@ class PlanFleetHtml : public ::testing::Test {
                                      "--disable-dev-shm-usage"};
     argv.insert(argv.end(), mode_flags.begin(), mode_flags.end());
     argv.push_back("file://" + html_);
-    return testing::run_process(std::move(argv), std::chrono::seconds(120));
+    return kvtier::testing::run_process(std::move(argv), std::chrono::seconds(120));
   }
 
   const json& shape(const std::string& name) const {

@@ -10,15 +10,15 @@
 #include <nlohmann/json.hpp>
 
 #include "plan/fleet_test_shapes.h"
-#include "plan/plan_process.h"
+#include "support/child_process.h"
 #include "support/test_support.h"
 
 namespace kvtier::plan {
 namespace {
 
 using nlohmann::json;
-using testing::ProcessResult;
-using testing::run_kvtier;
+using kvtier::testing::ProcessResult;
+using kvtier::testing::run_kvtier;
 
 class PlanFleetCli : public ::testing::Test {
  protected:

@@ -1,11 +1,6 @@
 // `kvtier plan kv` as a person runs it: the built binary, its table and its --json, whose numbers
 // must equal compute_kv_plan's for the same inputs; a config.json path; --list-models; and exit
 // code 2 with a message naming the problem for each kind of bad input.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -17,60 +12,14 @@
 
 #include "plan/kv_plan.h"
 #include "plan/kv_report.h"
+#include "support/child_process.h"
 #include "support/test_support.h"
 
 namespace kvtier::plan {
 namespace {
 
-struct CommandResult {
-  int exit_code = -1;  // -1: killed at the deadline
-  std::string out, err;
-};
-
-// Runs the kvtier binary with `args`, collecting stdout and stderr; killed after 60 s.
-CommandResult run_kvtier(const std::vector<std::string>& args) {
-  CommandResult r;
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) return r;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out_pipe[1], STDOUT_FILENO);
-    ::dup2(err_pipe[1], STDERR_FILENO);
-    std::vector<std::string> all = {KVTIER_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool out_open = true, err_open = true;
-  char buf[8192];
-  while ((out_open || err_open) && std::chrono::steady_clock::now() < deadline) {
-    pollfd fds[2] = {{out_open ? out_pipe[0] : -1, POLLIN, 0},
-                     {err_open ? err_pipe[0] : -1, POLLIN, 0}};
-    if (::poll(fds, 2, 100) <= 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].revents == 0) continue;
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n <= 0) {
-        (i == 0 ? out_open : err_open) = false;
-      } else {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
-      }
-    }
-  }
-  if (out_open || err_open) ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(out_pipe[0]);
-  ::close(err_pipe[0]);
-  if (WIFEXITED(status) && !(out_open || err_open)) r.exit_code = WEXITSTATUS(status);
-  return r;
-}
+using kvtier::testing::run_kvtier;
+using CommandResult = kvtier::testing::ProcessResult;
 
 // The docs' worked example as flags, and the same inputs for the library.
 const std::vector<std::string> kExampleArgs = {

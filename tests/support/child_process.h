@@ -1,4 +1,4 @@
-// Runs a program to completion for the plan tests (the kvtier binary, headless Chromium):
+// Runs a program to completion for tests (the kvtier binary, headless Chromium):
 // stdout and stderr collected, killed at a deadline so a hung child fails the test instead of
 // hanging it.
 #pragma once
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace kvtier::plan::testing {
+namespace kvtier::testing {
 
 struct ProcessResult {
   int exit_code = -1;  // -1: killed at the deadline, or did not exit normally
@@ -93,4 +93,4 @@ inline ProcessResult run_kvtier(const std::vector<std::string>& args) {
   return run_process(std::move(argv));
 }
 
-}  // namespace kvtier::plan::testing
+}  // namespace kvtier::testing
