@@ -53,16 +53,32 @@ struct Core {
   LocalBlockSource* local;           // valid while !stopping; guarded by mu
   std::uint32_t local_users = 0;     // guarded by mu
   Clock::time_point pace_next{};     // drain pacing; guarded by mu
+  std::uint64_t work_generation = 0; // bumped when blocks are queued; guarded by mu
 
   bool stop_requested() {
     std::lock_guard<std::mutex> lock(mu);
     return stopping;
   }
-  // Sleeps up to `d`, waking early on stop or new work. False when stopping.
+  // Sleeps up to `d`, waking early on stop. False when stopping.
   bool idle(Clock::duration d) {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait_for(lock, d, [&] { return stopping; });
     return !stopping;
+  }
+  // For the uploaders: sleeps up to `d`, waking early on stop or when blocks are queued (so an
+  // upload starts at once, not at the next poll). The periodic wake-up still retries entries
+  // whose backoff has passed.
+  void wait_for_work(Clock::duration d) {
+    std::unique_lock<std::mutex> lock(mu);
+    const std::uint64_t seen = work_generation;
+    cv.wait_for(lock, d, [&] { return stopping || work_generation != seen; });
+  }
+  void work_queued() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++work_generation;
+    }
+    cv.notify_all();
   }
   Clock::duration call_timeout() const { return config.call_timeout; }
 
@@ -222,7 +238,7 @@ void upload_loop(const std::shared_ptr<Core>& core) {
     }
     std::vector<OutboxEntry> batch = core->outbox->take(kUploadBatch);
     if (batch.empty()) {
-      core->idle(kIdleWait);
+      core->wait_for_work(kIdleWait);
       continue;
     }
     upload_some(core, std::move(batch));
@@ -308,7 +324,7 @@ class SharedTierImpl final : public SharedTier {
         c.outbox_errors.fetch_add(1, std::memory_order_relaxed);
       }
     }
-    core_->cv.notify_all();
+    core_->work_queued();
   }
 
   void get_many(std::span<const SharedGet> items, std::span<GetResult> out) override;
