@@ -97,6 +97,11 @@ struct SharedFsConfig {
   std::chrono::seconds sweep_interval{60};
   // fsync every block file (and its directory) before it is renamed into place. Default: true.
   bool fsync = true;
+  // Create <path>/kvtier-v1 when it is missing. Set false on nodes that join an existing shared
+  // tier: a daemon started while the filesystem is not mounted then writes nothing onto the
+  // bare mount point on the local disk (the tier stays unavailable until the mount is back).
+  // Once seen, the tree is never recreated either way. Default: true.
+  bool create_root = true;
 
   Status validate() const;
 };

@@ -12,7 +12,7 @@ constexpr std::string_view kSharedKeys[] = {
     "outbox_capacity_blocks", "drain_rate_mb_s", "breaker_failures", "probe_interval_ms",
     "call_timeout_ms", "fs",                   "redis"};
 constexpr std::string_view kFsKeys[] = {"path", "capacity_bytes", "max_age_s", "sweep_interval_s",
-                                        "fsync"};
+                                        "fsync", "create_root"};
 constexpr std::string_view kRedisKeys[] = {"nodes",           "cluster",
                                            "password",        "ttl_ms",
                                            "connect_timeout_ms", "connections_per_node",
@@ -50,7 +50,8 @@ Status read_fs(TomlFieldReader& r, const toml::table& t, SharedFsConfig& fs) {
   KVTIER_RETURN_IF_ERROR(r.read_size(t, "shared.fs", "capacity_bytes", fs.capacity_bytes));
   KVTIER_RETURN_IF_ERROR(read_duration(r, t, "shared.fs", "max_age_s", fs.max_age));
   KVTIER_RETURN_IF_ERROR(read_duration(r, t, "shared.fs", "sweep_interval_s", fs.sweep_interval));
-  return r.read_bool(t, "shared.fs", "fsync", fs.fsync);
+  KVTIER_RETURN_IF_ERROR(r.read_bool(t, "shared.fs", "fsync", fs.fsync));
+  return r.read_bool(t, "shared.fs", "create_root", fs.create_root);
 }
 
 Status read_nodes(TomlFieldReader& r, const toml::table& t, std::vector<std::string>& nodes) {

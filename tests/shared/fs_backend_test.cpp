@@ -333,6 +333,26 @@ TEST(SharedFsBackend, TreeRootIsNotRecreatedOnABareMountPoint) {
   EXPECT_TRUE(put_pattern(*b, block(2), 10).ok());
 }
 
+// A node joining an existing tier (create_root = false) that starts before the mount writes
+// nothing under the mount point, and works once the tree is there.
+TEST(SharedFsBackend, CreateRootFalseNeverCreatesTheTree) {
+  TempDir dir;
+  SharedFsConfig c = config_for(dir.path());
+  c.create_root = false;
+  auto b = open_backend(c);
+  ASSERT_NE(b, nullptr);
+  Status s = b->ping(far_deadline());
+  EXPECT_EQ(s.code(), StatusCode::kIOError);
+  EXPECT_NE(s.message().find("create_root"), std::string::npos) << s.message();
+  EXPECT_FALSE(put_pattern(*b, block(1), 10).ok());
+  EXPECT_TRUE(stdfs::is_empty(dir.path()));
+
+  ASSERT_TRUE(stdfs::create_directory(dir.path() + "/kvtier-v1"));  // "mounted"
+  EXPECT_TRUE(b->ping(far_deadline()).ok());
+  EXPECT_TRUE(put_pattern(*b, block(1), 10).ok());
+  EXPECT_TRUE(reads_back(*b, block(1), 10));
+}
+
 // ---- concurrency ------------------------------------------------------------------------------
 
 // Writers of one key in four threads and in a forked process, readers in two threads meanwhile:

@@ -147,6 +147,10 @@ Status FsBackend::ensure_root() {
     return Status::IOError("shared fs: " + root_ + " has disappeared; is the shared filesystem "
                            "still mounted at " + path_ + "? (not recreated on the local disk)");
   }
+  if (!config_.create_root) {
+    return Status::IOError("shared fs: " + root_ + " does not exist and shared.fs.create_root is "
+                           "false; is the shared filesystem mounted at " + path_ + "?");
+  }
   if (::mkdir(root_.c_str(), 0777) != 0 && errno != EEXIST) {
     return errno_status("mkdir", root_, errno);
   }
