@@ -24,5 +24,7 @@ void add_stat_command(CLI::App& app, CommandRunner* run);
 void add_plan_command(CLI::App& app, CommandRunner* run);
 void add_plan_kv_command(CLI::App& plan, CommandRunner* run);
 void add_plan_fleet_command(CLI::App& plan, CommandRunner* run);
+// `kvtier bench` (bench_command.cpp): a workload or trace against a running kvtierd.
+void add_bench_command(CLI::App& app, CommandRunner* run);
 
 }  // namespace kvtier::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   kvtier::cli::add_ping_command(app, &run);
   kvtier::cli::add_stat_command(app, &run);
   kvtier::cli::add_plan_command(app, &run);
+  kvtier::cli::add_bench_command(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,329 @@
+// `kvtier bench`: drives a running kvtierd with a workload (chat, rag, agent, or a Mooncake trace)
+// the way an inference engine would: LOOKUP the request's chain, GET the cached prefix, PUT the
+// rest. Reports hit ratio per tier, prefill tokens saved, GB/s in and out and per-op latency
+// quantiles, as text or --json (docs/BENCH.md). Block bytes are scaled down (--block-bytes) so a
+// small machine can run it; the report says the model's real block size beside it.
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/client_flags.h"
+#include "cli/commands.h"
+#include "kvtier/client.h"
+#include "kvtier/key.h"
+#include "metrics/latency_histogram.h"
+#include "workload/lru_simulator.h"
+#include "workload/trace_reader.h"
+#include "workload/workload.h"
+
+namespace kvtier::cli {
+namespace {
+
+// Blocks per GET/PUT batch: one round trip each, at most 4 MiB at the default block size.
+constexpr std::size_t kBatch = 16;
+
+struct BenchOptions {
+  std::string workload = "chat";
+  std::string trace;
+  std::uint32_t trace_repeat = 1;
+  std::uint64_t requests = 1000;
+  double duration = 60;
+  std::uint64_t seed = 1;
+  std::uint32_t sessions = 200;
+  double zipf = 1.1;
+  std::uint32_t chunk_tokens = 16;
+  std::uint64_t block_bytes = 256 * 1024;
+  std::uint32_t concurrency = 1;
+  std::uint64_t lru_capacity_blocks = 0;
+  bool json = false;
+  ClientFlags client;
+};
+
+// Llama-3.1-8B in BF16, as `kvtier demo` uses: the real block size the scaled one stands for.
+ModelLayout bench_layout(std::uint32_t chunk_tokens) {
+  ModelLayout l;
+  l.model_id = "meta-llama/Llama-3.1-8B-Instruct";
+  l.kv_dtype = "bf16";
+  l.num_layers = 32;
+  l.num_kv_heads = 8;
+  l.head_dim = 128;
+  l.chunk_tokens = chunk_tokens;
+  return l;
+}
+
+std::uint64_t real_block_bytes(const ModelLayout& l) {
+  return 2ull * l.num_layers * l.num_kv_heads * l.head_dim * 2 * l.chunk_tokens;
+}
+
+struct Totals {
+  std::atomic<std::uint64_t> requests{0}, chain_blocks{0}, cached{0}, in_dram{0}, in_nvme{0}, in_shared{0};
+  std::atomic<std::uint64_t> loaded{0}, get_failures{0}, written{0}, put_failures{0}, new_blocks{0};
+  std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0}, prompt_tokens{0}, errors{0};
+  LatencyHistogram lookup, get, put;
+};
+
+// Requests handed out in stream order under a lock, so the LRU simulator sees the same order the
+// threads are given (their completion order may differ).
+class Feed {
+ public:
+  Feed(std::unique_ptr<workload::Workload> w, const BenchOptions& o)
+      : w_(std::move(w)), o_(o), lru_(o.lru_capacity_blocks), t0_(std::chrono::steady_clock::now()) {}
+  bool next(workload::WorkloadRequest& r) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (handed_ >= o_.requests || elapsed() >= o_.duration || !w_->next(r)) return false;
+    ++handed_;
+    if (o_.lru_capacity_blocks > 0) lru_.access(r.chain);
+    return true;
+  }
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+  const workload::LruSimulator& lru() const { return lru_; }
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<workload::Workload> w_;
+  const BenchOptions& o_;
+  workload::LruSimulator lru_;
+  std::chrono::steady_clock::time_point t0_;
+  std::uint64_t handed_ = 0;
+};
+
+template <typename F>
+auto timed(LatencyHistogram& h, F&& f) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = f();
+  h.record(std::chrono::steady_clock::now() - t0);
+  return r;
+}
+
+void fill_block(const Key& key, std::span<std::byte> out) {
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>(key.bytes[i % 16] + i / 16);
+}
+
+// Serves one request: LOOKUP, GET the cached prefix, PUT every chunk after it.
+void serve(Client& c, const workload::WorkloadRequest& r, const BenchOptions& o, std::vector<std::byte>& buf,
+           Totals& t) {
+  t.chain_blocks += r.chain.size();
+  t.new_blocks += r.chain.size() - r.new_from;
+  t.prompt_tokens += r.prompt_tokens;
+  Result<PrefixMatch> m = timed(t.lookup, [&] { return c.lookup(r.chain); });
+  if (!m.ok()) {
+    ++t.errors;
+    return;
+  }
+  t.cached += m->cached;
+  t.in_dram += m->in_dram;
+  t.in_nvme += m->in_nvme;
+  t.in_shared += m->in_shared;
+  const std::size_t bb = o.block_bytes;
+  for (std::size_t at = 0; at < m->cached; at += kBatch) {
+    std::size_t n = std::min(kBatch, m->cached - at);
+    std::vector<GetItem> items;
+    for (std::size_t i = 0; i < n; ++i) items.push_back({r.chain[at + i], std::span(buf).subspan(i * bb, bb)});
+    std::vector<GetResult> res(n);
+    Status s = timed(t.get, [&] { return c.get_many(items, res); });
+    if (!s.ok()) ++t.errors;
+    for (const GetResult& g : res) {
+      if (s.ok() && g.status.ok()) {
+        ++t.loaded;
+        t.bytes_in += g.size;
+      } else {
+        ++t.get_failures;
+      }
+    }
+  }
+  for (std::size_t at = m->cached; at < r.chain.size(); at += kBatch) {
+    std::size_t n = std::min(kBatch, r.chain.size() - at);
+    std::vector<PutItem> items;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::span<std::byte> block = std::span(buf).subspan(i * bb, bb);
+      fill_block(r.chain[at + i], block);
+      items.push_back({r.chain[at + i], block});
+    }
+    std::vector<Status> res(n);
+    Status s = timed(t.put, [&] { return c.put_many(items, res); });
+    if (!s.ok()) ++t.errors;
+    for (const Status& p : res) {
+      if (s.ok() && p.ok()) {
+        ++t.written;
+        t.bytes_out += bb;
+      } else {
+        ++t.put_failures;
+      }
+    }
+  }
+  ++t.requests;
+}
+
+double ratio(std::uint64_t a, std::uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; }
+
+nlohmann::json latency_json(const LatencyHistogram& h) {
+  LatencyHistogram::Snapshot s = h.snapshot();
+  auto q = [&](double p) { return s.count == 0 ? nlohmann::json(nullptr) : nlohmann::json(s.quantile(p)); };
+  return {{"count", s.count}, {"p50_s", q(0.5)}, {"p99_s", q(0.99)}, {"p999_s", q(0.999)}};
+}
+
+nlohmann::json report_json(const BenchOptions& o, std::string_view name, const Totals& t, const Feed& feed,
+                           double wall) {
+  ModelLayout l = bench_layout(o.chunk_tokens);
+  std::uint64_t blocks = t.chain_blocks;
+  nlohmann::json j = {
+      {"workload", name},
+      {"seed", o.seed},
+      {"concurrency", o.concurrency},
+      {"chunk_tokens", o.chunk_tokens},
+      {"block_bytes", o.block_bytes},
+      {"real_block_bytes", real_block_bytes(l)},
+      {"real_model", l.model_id},
+      {"wall_seconds", wall},
+      {"requests", t.requests.load()},
+      {"errors", t.errors.load()},
+      {"chain_blocks", blocks},
+      {"new_blocks", t.new_blocks.load()},
+      {"hit_ratio",
+       {{"total", ratio(t.cached, blocks)},
+        {"dram", ratio(t.in_dram, blocks)},
+        {"nvme", ratio(t.in_nvme, blocks)},
+        {"shared", ratio(t.in_shared, blocks)},
+        // What a cache that never forgets would reach on this stream.
+        {"infinite_cache", ratio(blocks - t.new_blocks, blocks)}}},
+      {"blocks", {{"loaded", t.loaded.load()}, {"get_failures", t.get_failures.load()},
+                  {"written", t.written.load()}, {"put_failures", t.put_failures.load()}}},
+      {"prompt_tokens", t.prompt_tokens.load()},
+      {"prefill_tokens_saved", t.loaded.load() * o.chunk_tokens},
+      {"bytes_in", t.bytes_in.load()},
+      {"bytes_out", t.bytes_out.load()},
+      {"gb_per_s_in", wall > 0 ? t.bytes_in / wall / 1e9 : 0.0},
+      {"gb_per_s_out", wall > 0 ? t.bytes_out / wall / 1e9 : 0.0},
+      {"latency", {{"lookup", latency_json(t.lookup)}, {"get_many", latency_json(t.get)},
+                   {"put_many", latency_json(t.put)}}},
+  };
+  if (o.lru_capacity_blocks > 0) {
+    j["ideal_lru"] = {{"capacity_blocks", o.lru_capacity_blocks}, {"hit_ratio", feed.lru().hit_ratio()}};
+  }
+  return j;
+}
+
+void print_latency(const char* op, const nlohmann::json& l) {
+  if (l["count"].get<std::uint64_t>() == 0) {
+    std::printf("  %-9s      0 calls\n", op);
+    return;
+  }
+  std::printf("  %-9s %6" PRIu64 " calls  p50 %9.3f ms  p99 %9.3f ms  p99.9 %9.3f ms\n", op,
+              l["count"].get<std::uint64_t>(), l["p50_s"].get<double>() * 1e3, l["p99_s"].get<double>() * 1e3,
+              l["p999_s"].get<double>() * 1e3);
+}
+
+void print_text(const nlohmann::json& j) {
+  const auto& h = j["hit_ratio"];
+  std::printf("kvtier bench: %s, %" PRIu64 " requests in %.2f s, concurrency %u, %" PRIu64 " errors\n",
+              j["workload"].get<std::string>().c_str(), j["requests"].get<std::uint64_t>(),
+              j["wall_seconds"].get<double>(), j["concurrency"].get<std::uint32_t>(), j["errors"].get<std::uint64_t>());
+  std::printf("  blocks of %" PRIu64 " bytes (scaled; %s has %" PRIu64 " bytes per %u-token block)\n",
+              j["block_bytes"].get<std::uint64_t>(), j["real_model"].get<std::string>().c_str(),
+              j["real_block_bytes"].get<std::uint64_t>(), j["chunk_tokens"].get<std::uint32_t>());
+  std::printf("  hit ratio %.4f (dram %.4f, nvme %.4f, shared %.4f); an infinite cache: %.4f\n",
+              h["total"].get<double>(), h["dram"].get<double>(), h["nvme"].get<double>(), h["shared"].get<double>(),
+              h["infinite_cache"].get<double>());
+  if (j.contains("ideal_lru")) {
+    std::printf("  ideal LRU of %" PRIu64 " blocks: hit ratio %.4f\n",
+                j["ideal_lru"]["capacity_blocks"].get<std::uint64_t>(), j["ideal_lru"]["hit_ratio"].get<double>());
+  }
+  std::printf("  prefill tokens saved %" PRIu64 " of %" PRIu64 " prompt tokens\n",
+              j["prefill_tokens_saved"].get<std::uint64_t>(), j["prompt_tokens"].get<std::uint64_t>());
+  std::printf("  in %.3f GB/s (%" PRIu64 " bytes), out %.3f GB/s (%" PRIu64 " bytes)\n", j["gb_per_s_in"].get<double>(),
+              j["bytes_in"].get<std::uint64_t>(), j["gb_per_s_out"].get<double>(), j["bytes_out"].get<std::uint64_t>());
+  print_latency("lookup", j["latency"]["lookup"]);
+  print_latency("get_many", j["latency"]["get_many"]);
+  print_latency("put_many", j["latency"]["put_many"]);
+}
+
+Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o, const Key& ns) {
+  if (!o.trace.empty()) {
+    Result<std::vector<workload::TraceRequest>> t = workload::read_trace(o.trace);
+    if (!t.ok()) return t.status();
+    return workload::make_trace_workload(std::move(*t), ns, o.trace_repeat);
+  }
+  Result<workload::WorkloadKind> kind = workload::parse_workload_kind(o.workload);
+  if (!kind.ok()) return kind.status();
+  workload::WorkloadParams p;
+  p.kind = *kind;
+  p.seed = o.seed;
+  p.sessions = o.sessions;
+  p.zipf = o.zipf;
+  p.chunk_tokens = o.chunk_tokens;
+  return workload::make_workload(p, ns);
+}
+
+int run_bench(const BenchOptions& o) {
+  Result<Key> ns = namespace_key(bench_layout(o.chunk_tokens));
+  if (!ns.ok()) {
+    std::fprintf(stderr, "kvtier bench: %s\n", ns.status().to_string().c_str());
+    return kExitUsage;
+  }
+  Result<std::unique_ptr<workload::Workload>> w = open_workload(o, *ns);
+  if (!w.ok()) {
+    std::fprintf(stderr, "kvtier bench: %s\n", w.status().to_string().c_str());
+    return kExitUsage;
+  }
+  std::vector<std::unique_ptr<Client>> clients;
+  for (std::uint32_t i = 0; i < o.concurrency; ++i) {
+    int code = kExitOk;
+    std::unique_ptr<Client> c = connect_or_report(o.client, "bench", &code);
+    if (!c) return code;
+    clients.push_back(std::move(c));
+  }
+  std::string_view name = (*w)->name();
+  Feed feed(std::move(*w), o);
+  Totals t;
+  std::vector<std::thread> threads;
+  for (auto& c : clients) {
+    threads.emplace_back([&, client = c.get()] {
+      std::vector<std::byte> buf(kBatch * o.block_bytes);
+      workload::WorkloadRequest r;
+      while (feed.next(r)) serve(*client, r, o, buf, t);
+    });
+  }
+  for (auto& th : threads) th.join();
+  nlohmann::json j = report_json(o, name, t, feed, feed.elapsed());
+  if (o.json) {
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    print_text(j);
+  }
+  return t.errors == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, CommandRunner* run) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "drive a running kvtierd with a chat, RAG, agent or trace workload");
+  cmd->add_option("--workload", o->workload, "chat, rag or agent")->capture_default_str();
+  cmd->add_option("--trace", o->trace, "replay a Mooncake JSONL trace instead (docs/BENCH.md)");
+  cmd->add_option("--trace-repeat", o->trace_repeat, "replay the trace this many times")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--requests", o->requests, "stop after this many requests")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--duration", o->duration, "stop after this many seconds")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed, "workload seed (same seed, same requests)")->capture_default_str();
+  cmd->add_option("--sessions", o->sessions, "chat sessions / RAG documents / agents")->capture_default_str()->check(CLI::Range(1, 10000000));
+  cmd->add_option("--zipf", o->zipf, "popularity skew over sessions")->capture_default_str()->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--chunk-tokens", o->chunk_tokens, "tokens per block")->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_option("--block-bytes", o->block_bytes, "bytes per block sent (scaled down from the model's)")->capture_default_str()->check(CLI::Range(16, 64 * 1024 * 1024));
+  cmd->add_option("--concurrency", o->concurrency, "client threads, one connection each")->capture_default_str()->check(CLI::Range(1, 256));
+  cmd->add_option("--lru-capacity-blocks", o->lru_capacity_blocks, "also report an ideal LRU of this many blocks");
+  cmd->add_flag("--json", o->json, "print the report as JSON");
+  add_client_flags(cmd, &o->client);
+  cmd->callback([run, o] { *run = [o] { return run_bench(*o); }; });
+}
+
+}  // namespace kvtier::cli

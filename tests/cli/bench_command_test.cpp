@@ -1,0 +1,109 @@
+// `kvtier bench` as a person runs it: every workload and a trace through the built binary against
+// a real daemon, with the --json numbers checked for sense (requests counted, ratios in [0, 1],
+// a workload that repeats itself has hits), and the usage errors.
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/child_process.h"
+#include "support/daemon_process.h"
+#include "support/test_support.h"
+
+namespace kvtier {
+namespace {
+
+using nlohmann::json;
+using testing::run_kvtier;
+
+class BenchCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_ = std::make_unique<testing::DaemonProcess>(dir_.path(), testing::small_daemon_config());
+    ASSERT_TRUE(daemon_->started()) << daemon_->log();
+  }
+
+  json bench(std::vector<std::string> args) {
+    std::vector<std::string> all = {"bench", "--address", daemon_->unix_address(), "--json",
+                                    "--block-bytes", "4096", "--duration", "30"};
+    all.insert(all.end(), args.begin(), args.end());
+    testing::ProcessResult r = run_kvtier(all);
+    EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+    json j = json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+
+  static void expect_sane(const json& j, std::uint64_t requests) {
+    ASSERT_TRUE(j.is_object());
+    EXPECT_EQ(j["requests"].get<std::uint64_t>(), requests);
+    EXPECT_EQ(j["errors"].get<std::uint64_t>(), 0u);
+    EXPECT_GT(j["chain_blocks"].get<std::uint64_t>(), 0u);
+    for (const char* tier : {"total", "dram", "nvme", "shared", "infinite_cache"}) {
+      double h = j["hit_ratio"][tier].get<double>();
+      EXPECT_GE(h, 0.0) << tier;
+      EXPECT_LE(h, 1.0) << tier;
+    }
+    EXPECT_LE(j["hit_ratio"]["dram"].get<double>() + j["hit_ratio"]["nvme"].get<double>() +
+                  j["hit_ratio"]["shared"].get<double>(),
+              j["hit_ratio"]["total"].get<double>() + 1e-9);
+    EXPECT_EQ(j["latency"]["lookup"]["count"].get<std::uint64_t>(), requests);
+    EXPECT_EQ(j["blocks"]["get_failures"].get<std::uint64_t>(), 0u);
+    EXPECT_EQ(j["blocks"]["put_failures"].get<std::uint64_t>(), 0u);
+    EXPECT_EQ(j["bytes_out"].get<std::uint64_t>(), j["blocks"]["written"].get<std::uint64_t>() * 4096);
+    EXPECT_EQ(j["prefill_tokens_saved"].get<std::uint64_t>(), j["blocks"]["loaded"].get<std::uint64_t>() * 16);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::DaemonProcess> daemon_;
+};
+
+TEST_F(BenchCommand, EveryWorkloadRunsAndRepeatsHit) {
+  for (const char* w : {"chat", "rag", "agent"}) {
+    SCOPED_TRACE(w);
+    // Few sessions and many requests: sessions come back, so their prefixes are cached.
+    json j = bench({"--workload", w, "--requests", "40", "--sessions", "4", "--concurrency", "2",
+                    "--lru-capacity-blocks", "100000"});
+    expect_sane(j, 40);
+    EXPECT_GT(j["hit_ratio"]["total"].get<double>(), 0.0);
+    EXPECT_GT(j["blocks"]["loaded"].get<std::uint64_t>(), 0u);
+    EXPECT_GT(j["ideal_lru"]["hit_ratio"].get<double>(), 0.0);
+  }
+}
+
+TEST_F(BenchCommand, TraceReplayedTwiceHitsOnTheSecondPass) {
+  std::string path = dir_.path() + "/trace.jsonl";
+  std::ofstream(path) << "{\"timestamp\": 0, \"input_length\": 64, \"output_length\": 4, \"hash_ids\": [1, 2, 3, 4]}\n"
+                         "{\"timestamp\": 5, \"input_length\": 32, \"output_length\": 4, \"hash_ids\": [7, 8]}\n";
+  json j = bench({"--trace", path, "--trace-repeat", "2"});
+  expect_sane(j, 4);
+  EXPECT_EQ(j["workload"], "trace");
+  EXPECT_EQ(j["chain_blocks"].get<std::uint64_t>(), 12u);
+  EXPECT_EQ(j["blocks"]["written"].get<std::uint64_t>(), 6u);
+  EXPECT_EQ(j["blocks"]["loaded"].get<std::uint64_t>(), 6u);
+  EXPECT_DOUBLE_EQ(j["hit_ratio"]["total"].get<double>(), 0.5);
+}
+
+TEST_F(BenchCommand, BadTraceAndUnknownWorkloadAreUsageErrors) {
+  std::string path = dir_.path() + "/bad.jsonl";
+  std::ofstream(path) << "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [1]}\n{oops\n";
+  testing::ProcessResult r = run_kvtier({"bench", "--address", daemon_->unix_address(), "--trace", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("trace line 2"), std::string::npos) << r.err;
+  r = run_kvtier({"bench", "--address", daemon_->unix_address(), "--workload", "video"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown workload"), std::string::npos) << r.err;
+}
+
+TEST_F(BenchCommand, TextReportNamesWhatWasScaled) {
+  testing::ProcessResult r = run_kvtier({"bench", "--address", daemon_->unix_address(), "--requests", "5",
+                                         "--block-bytes", "4096"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("blocks of 4096 bytes (scaled;"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("p99.9"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace kvtier
