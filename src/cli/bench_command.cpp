@@ -14,6 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
+#include <condition_variable>
 #include <nlohmann/json.hpp>
 
 #include "cli/client_flags.h"
@@ -165,6 +168,44 @@ void serve(Client& c, const workload::WorkloadRequest& r, const BenchOptions& o,
   ++t.requests;
 }
 
+// One status line on stderr, rewritten every second, only when a person watches (stdout is a
+// terminal and the report is text); pipes and CI get the report alone.
+class Progress {
+ public:
+  Progress(const Totals& t, const Feed& feed, bool enabled) : t_(t), feed_(feed) {
+    if (enabled) thread_ = std::thread([this] { loop(); });
+  }
+  ~Progress() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+    std::fprintf(stderr, "\r\033[K");
+  }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+      std::uint64_t blocks = t_.chain_blocks;
+      std::fprintf(stderr, "\r  %" PRIu64 " requests  %.0f s  hit ratio %.3f", t_.requests.load(), feed_.elapsed(),
+                   blocks == 0 ? 0.0 : static_cast<double>(t_.cached) / blocks);
+    }
+  }
+
+  const Totals& t_;
+  const Feed& feed_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 double ratio(std::uint64_t a, std::uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; }
 
 nlohmann::json latency_json(const LatencyHistogram& h) {
@@ -294,7 +335,10 @@ int run_bench(const BenchOptions& o) {
       while (feed.next(r)) serve(*client, r, o, buf, t);
     });
   }
-  for (auto& th : threads) th.join();
+  {
+    Progress progress(t, feed, !o.json && ::isatty(STDOUT_FILENO) == 1);
+    for (auto& th : threads) th.join();
+  }
   nlohmann::json j = report_json(o, name, t, feed, feed.elapsed());
   if (o.json) {
     std::printf("%s\n", j.dump(2).c_str());

@@ -103,6 +103,8 @@ TEST_F(BenchCommand, TextReportNamesWhatWasScaled) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("blocks of 4096 bytes (scaled;"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("p99.9"), std::string::npos) << r.out;
+  // Not a terminal: no progress line.
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
 }
 
 }  // namespace
