@@ -51,20 +51,9 @@ struct BenchOptions {
   ClientFlags client;
 };
 
-// Llama-3.1-8B in BF16, as `kvtier demo` uses: the real block size the scaled one stands for.
-ModelLayout bench_layout(std::uint32_t chunk_tokens) {
-  ModelLayout l;
-  l.model_id = "meta-llama/Llama-3.1-8B-Instruct";
-  l.kv_dtype = "bf16";
-  l.num_layers = 32;
-  l.num_kv_heads = 8;
-  l.head_dim = 128;
-  l.chunk_tokens = chunk_tokens;
-  return l;
-}
-
+// The real block size the scaled one stands for (the demo's Llama-3.1-8B BF16 layout).
 std::uint64_t real_block_bytes(const ModelLayout& l) {
-  return 2ull * l.num_layers * l.num_kv_heads * l.head_dim * 2 * l.chunk_tokens;
+  return workload::bf16_kv_bytes_per_token(l) * l.chunk_tokens;
 }
 
 struct Totals {
@@ -216,7 +205,7 @@ nlohmann::json latency_json(const LatencyHistogram& h) {
 
 nlohmann::json report_json(const BenchOptions& o, std::string_view name, const Totals& t, const Feed& feed,
                            double wall) {
-  ModelLayout l = bench_layout(o.chunk_tokens);
+  ModelLayout l = workload::llama31_8b_bf16_layout(o.chunk_tokens);
   std::uint64_t blocks = t.chain_blocks;
   nlohmann::json j = {
       {"workload", name},
@@ -307,7 +296,7 @@ Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o,
 }
 
 int run_bench(const BenchOptions& o) {
-  Result<Key> ns = namespace_key(bench_layout(o.chunk_tokens));
+  Result<Key> ns = namespace_key(workload::llama31_8b_bf16_layout(o.chunk_tokens));
   if (!ns.ok()) {
     std::fprintf(stderr, "kvtier bench: %s\n", ns.status().to_string().c_str());
     return kExitUsage;

@@ -18,6 +18,7 @@
 #include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
 #include "workload/chat_workload.h"
+#include "workload/workload.h"
 
 namespace kvtier::cli {
 namespace {
@@ -34,21 +35,6 @@ struct DemoOptions {
   ClientFlags client;
 };
 
-// Llama-3.1-8B's KV layout in BF16: 2 (K and V) x 32 layers x 8 KV heads x 128 dims x 2 bytes.
-ModelLayout demo_layout(std::uint32_t chunk_tokens) {
-  ModelLayout l;
-  l.model_id = "meta-llama/Llama-3.1-8B-Instruct";
-  l.kv_dtype = "bf16";
-  l.num_layers = 32;
-  l.num_kv_heads = 8;
-  l.head_dim = 128;
-  l.chunk_tokens = chunk_tokens;
-  return l;
-}
-
-std::uint64_t kv_bytes_per_token(const ModelLayout& l) {
-  return 2ull * l.num_layers * l.num_kv_heads * l.head_dim * 2;
-}
 
 // Synthetic KV bytes: a slice of a random pool chosen by the key, with the key stamped in front,
 // so a block read back under the wrong key or torn can never pass the check.
@@ -266,8 +252,8 @@ double stat_value(const std::string& text, std::string_view name) {
 }
 
 ModelLayout checked_layout(const DemoOptions& o, std::size_t* block) {
-  ModelLayout layout = demo_layout(o.chunk_tokens);
-  *block = kv_bytes_per_token(layout) * o.chunk_tokens;
+  ModelLayout layout = workload::llama31_8b_bf16_layout(o.chunk_tokens);
+  *block = workload::bf16_kv_bytes_per_token(layout) * o.chunk_tokens;
   return layout;
 }
 
@@ -368,7 +354,7 @@ int run_through_daemon(const DemoOptions& o) {
 }
 
 int run_demo(const DemoOptions& o) {
-  ModelLayout layout = demo_layout(o.chunk_tokens);
+  ModelLayout layout = workload::llama31_8b_bf16_layout(o.chunk_tokens);
   if (Status s = layout.validate(); !s.ok()) {
     std::fprintf(stderr, "kvtier demo: %s\n", s.to_string().c_str());
     return 2;

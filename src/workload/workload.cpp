@@ -8,6 +8,21 @@
 #include "workload/rag_workload.h"
 
 namespace kvtier::workload {
+
+ModelLayout llama31_8b_bf16_layout(std::uint32_t chunk_tokens) {
+  ModelLayout l;
+  l.model_id = "meta-llama/Llama-3.1-8B-Instruct";
+  l.kv_dtype = "bf16";
+  l.num_layers = 32;
+  l.num_kv_heads = 8;
+  l.head_dim = 128;
+  l.chunk_tokens = chunk_tokens;
+  return l;
+}
+
+std::uint64_t bf16_kv_bytes_per_token(const ModelLayout& l) {
+  return 2ull * l.num_layers * l.num_kv_heads * l.head_dim * 2;
+}
 namespace {
 
 // Virtual arrival times: one request every 100 ms. Only traces carry real timestamps; bench

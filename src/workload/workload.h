@@ -18,6 +18,12 @@
 
 namespace kvtier::workload {
 
+// The KV layout `kvtier demo` and `kvtier bench` replay by default: Llama-3.1-8B in BF16,
+// 2 (K and V) x 32 layers x 8 KV heads x 128 dims x 2 bytes = 131,072 bytes per token.
+ModelLayout llama31_8b_bf16_layout(std::uint32_t chunk_tokens);
+// Bytes of K and V per token of a layout with a BF16/FP16 KV cache (2 bytes per element).
+std::uint64_t bf16_kv_bytes_per_token(const ModelLayout& l);
+
 struct WorkloadRequest {
   std::uint64_t index = 0;          // 0, 1, 2, ... in stream order
   std::uint64_t timestamp_ms = 0;   // virtual arrival time (traces: the recorded one)
