@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "workload/rng.h"
+
 namespace kvtier::workload {
 
 struct ChatWorkloadConfig {
@@ -52,13 +54,8 @@ class ChatWorkload {
   ChatRequest next();
 
  private:
-  std::uint64_t next_u64();
-  double next_unit();
-  std::uint32_t uniform(std::uint32_t lo, std::uint32_t hi);  // inclusive
-  void append_random_tokens(std::vector<std::uint32_t>& out, std::uint32_t n);
-
   ChatWorkloadConfig config_;
-  std::uint64_t state_;
+  SplitMix64 rng_;
   ZipfSampler session_pick_;
   ZipfSampler system_pick_;
   std::vector<std::vector<std::uint32_t>> system_prompts_;
