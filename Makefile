@@ -6,6 +6,11 @@ DATA_DIR ?= ./var/kvtier
 
 .PHONY: all deps build run test bench clean
 
+# Each mk/*.mk adds its own targets (sanitizer builds, fuzzing, integrations) and may append to
+# TEST_EXTRA_TARGETS: `make test` runs those after the unit and integration suite, in order.
+TEST_EXTRA_TARGETS :=
+-include $(sort $(wildcard mk/*.mk))
+
 all: build
 
 deps:
@@ -20,6 +25,7 @@ run: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	@for t in $(TEST_EXTRA_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 bench: build
 	@bench/run-all.sh $(BUILD_DIR)
