@@ -24,6 +24,12 @@ using protocol::ReadState;
 // Most iovec entries one sendmsg/readv takes (Linux's UIO_MAXIOV).
 constexpr std::size_t kMaxIov = IOV_MAX;
 
+// While a value's bytes are arriving over TCP, poll() wakes only once this many of them (or the
+// rest of the value, if less) are queued: a 1 MiB value then costs a few wake-ups and readv calls
+// instead of one per segment the kernel delivers. The kernel caps the mark at half the receive
+// buffer and a closed or failed connection still wakes poll, so it cannot stall a read.
+constexpr std::size_t kDataRcvLowat = 256 * 1024;
+
 bool is_disconnect(int err) { return err == EPIPE || err == ECONNRESET || err == ENOTCONN; }
 
 }  // namespace
@@ -104,6 +110,7 @@ class Connection::Exchange {
       if (next_response_ == batch_.requests_.size()) break;
       if (Clock::now() >= deadline_) return fail(timed_out());
       if (progressed) continue;
+      set_rcvlowat(fd);
       pollfd p{fd, static_cast<short>(POLLIN | (writing() ? POLLOUT : 0)), 0};
       int n = ::poll(&p, 1, poll_timeout_ms(deadline_));
       if (n < 0 && errno != EINTR) return fail(Status::FromErrno("poll", errno));
@@ -123,6 +130,18 @@ class Connection::Exchange {
   using Segment = RequestBatch::Segment;
 
   bool write_done() const { return segment_ == batch_.segments_.size(); }
+
+  // Raises SO_RCVLOWAT while a value's bytes are awaited and lowers it back to 1 otherwise, so a
+  // header or a short reply wakes the reader at once. Best effort: a failed setsockopt only costs
+  // wake-ups. Unix sockets ignore the mark in poll(), so it is left alone there.
+  void set_rcvlowat(int fd) {
+    if (conn_.is_unix()) return;
+    std::size_t want = 1;
+    if (phase_ == Phase::kData) want = std::clamp<std::size_t>(reader_.data_remaining(), 1, kDataRcvLowat);
+    int mark = static_cast<int>(want);
+    if (mark == conn_.rcvlowat_) return;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof mark) == 0) conn_.rcvlowat_ = mark;
+  }
   bool writing() const { return !write_done() && write_error_.ok(); }
 
   const std::byte* segment_bytes(const Segment& s) const {

@@ -134,6 +134,8 @@ class Connection {
   std::chrono::milliseconds timeout_;
   std::uint64_t next_request_id_ = 1;
   Status closed_;  // why the connection was closed (OK while open)
+  // The socket's SO_RCVLOWAT as last set (1 is the kernel's default); TCP only.
+  int rcvlowat_ = 1;
 };
 
 }  // namespace kvtier::client
