@@ -119,7 +119,7 @@ void encode_meta(const GetRequest& m, MetaWriter& w) {
 }
 void encode_meta(const LookupRequest& m, MetaWriter& w) {
   w.count(m.keys.size());
-  for (const Key& k : m.keys) w.key(k);
+  w.keys(m.keys);
 }
 void encode_meta(const PutManyRequest& m, MetaWriter& w) {
   w.count(m.items.size());
@@ -227,8 +227,8 @@ Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, LookupRequest* 
   MetaReader r(meta, "LOOKUP request meta");
   std::uint32_t n = 0;
   KVTIER_RETURN_IF_ERROR(r.list_count("list", kKeyBytes, max_batch, &n));
-  out->keys.assign(n, Key{});
-  for (Key& k : out->keys) KVTIER_RETURN_IF_ERROR(r.key("key", &k));
+  out->keys.resize(n);
+  KVTIER_RETURN_IF_ERROR(r.keys("key", out->keys));
   return r.finish();
 }
 

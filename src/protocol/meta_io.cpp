@@ -3,12 +3,22 @@
 
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 namespace kvtier::protocol {
+
+// keys() copies key arrays as bytes: a Key must be exactly its 16 bytes.
+static_assert(sizeof(Key) == kKeyBytes && std::is_trivially_copyable_v<Key>);
 
 void MetaWriter::key(const Key& k) {
   const auto* p = reinterpret_cast<const std::byte*>(k.bytes.data());
   out_.insert(out_.end(), p, p + kKeyBytes);
+}
+
+void MetaWriter::keys(std::span<const Key> ks) {
+  std::size_t at = out_.size();
+  out_.resize(at + ks.size_bytes());
+  if (!ks.empty()) std::memcpy(out_.data() + at, ks.data(), ks.size_bytes());
 }
 
 void MetaWriter::bytes(std::string_view b) {
@@ -44,6 +54,13 @@ Status MetaReader::key(std::string_view field, Key* out) {
   KVTIER_RETURN_IF_ERROR(need(field, kKeyBytes));
   std::memcpy(out->bytes.data(), in_.data() + pos_, kKeyBytes);
   pos_ += kKeyBytes;
+  return Status::Ok();
+}
+
+Status MetaReader::keys(std::string_view field, std::span<Key> out) {
+  KVTIER_RETURN_IF_ERROR(need(field, out.size_bytes()));
+  if (!out.empty()) std::memcpy(out.data(), in_.data() + pos_, out.size_bytes());
+  pos_ += out.size_bytes();
   return Status::Ok();
 }
 

@@ -36,6 +36,8 @@ class MetaWriter {
   void u32(std::uint32_t v) { append_le(v); }
   void u64(std::uint64_t v) { append_le(v); }
   void key(const Key& k);
+  // The keys back to back, as `key` of each would write them, in one append.
+  void keys(std::span<const Key> ks);
   // u32 length, then the bytes. A field longer than 4 GiB cannot be encoded, but it cannot be
   // sent either: its meta would exceed kMaxMetaBytes, which encode_frame refuses.
   void bytes(std::string_view b);
@@ -66,6 +68,8 @@ class MetaReader {
   Status u32(std::string_view field, std::uint32_t* out);
   Status u64(std::string_view field, std::uint64_t* out);
   Status key(std::string_view field, Key* out);
+  // out.size() keys back to back in one copy; the caller checked the count with list_count.
+  Status keys(std::string_view field, std::span<Key> out);
   // A `bytes` field: its length must fit in the bytes left (InvalidArgument), then be at most
   // max_len (TooLarge).
   Status bytes(std::string_view field, std::size_t max_len, std::string* out);
