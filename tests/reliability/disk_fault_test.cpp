@@ -1,0 +1,300 @@
+// Disk faults under the real kvtierd on real file systems and block devices: a full disk at start,
+// a thinly provisioned device that runs out of space under load (its writes fail), an ext4 the
+// kernel remounts read-only after an error, and a device-mapper error target (EIO on every I/O).
+// Expected every time: a clear error in the log and the counters, the daemon keeps serving what
+// it can (DRAM hits, blocks already on the device), no crash, never a wrong byte.
+//
+// These need root, loop devices and mount (and device-mapper for the EIO test); each skips with
+// the reason when the machine does not allow it.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "reliability/reliability_support.h"
+#include "support/test_support.h"
+
+namespace kvtier::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+int shell(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+
+std::string shell_output(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// An ext4 image of `mib` MiB loop-mounted at <dir>/mnt (image at `image`, default <dir>/ext4.img),
+// unmounted at scope exit.
+class LoopExt4 {
+ public:
+  LoopExt4(const std::string& dir, int mib, const std::string& mount_options,
+           std::string image = "")
+      : image_(image.empty() ? dir + "/ext4.img" : std::move(image)), mnt_(dir + "/mnt") {
+    std::filesystem::create_directories(mnt_);
+    mounted_ = ::geteuid() == 0 &&
+               shell("truncate -s " + std::to_string(mib) + "M " + image_) == 0 &&
+               shell("mkfs.ext4 -q -F -O ^has_journal -E nodiscard " + image_) == 0 &&
+               shell("mount -o loop," + mount_options + " " + image_ + " " + mnt_) == 0;
+  }
+  ~LoopExt4() {
+    if (mounted_) shell("umount " + mnt_ + " || umount -l " + mnt_);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& mnt() const { return mnt_; }
+  std::string device() const { return shell_output("findmnt -no SOURCE " + mnt_); }
+  // ext4's emergency read-only state does not show in statvfs flags: ask by creating a file.
+  bool read_only() const {
+    int fd = ::open((mnt_ + "/probe").c_str(), O_CREAT | O_WRONLY, 0600);
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink((mnt_ + "/probe").c_str());
+      return false;
+    }
+    return errno == EROFS;
+  }
+
+ private:
+  std::string image_, mnt_;
+  bool mounted_ = false;
+};
+
+#define SKIP_UNLESS_MOUNTED(fs)                                                            \
+  if (!(fs).mounted()) GTEST_SKIP() << "needs root, a loop device, mkfs.ext4 and mount " \
+                                       "(not allowed on this machine)"
+
+// The default tenant's client on `d`, or a test failure.
+std::unique_ptr<Client> client_of(const DaemonProcess& d) {
+  auto c = connect_unix(d, "disk-fault-test");
+  EXPECT_TRUE(c) << d.log();
+  return c;
+}
+
+// Writes blocks [from, to); returns how many were acknowledged.
+std::uint64_t put_blocks(Client& c, NumberedBlocks& blocks, std::uint64_t from, std::uint64_t to) {
+  std::uint64_t acked = 0;
+  for (std::uint64_t n = from; n < to; ++n) {
+    std::vector<std::byte> v = blocks.value(n);
+    if (c.put(blocks.key(n), v).ok()) ++acked;
+  }
+  return acked;
+}
+
+struct ReadBack {
+  std::uint64_t intact = 0, missing = 0, wrong = 0, errors = 0;
+};
+
+// Reads blocks [from, to): each is byte-exact or a miss.
+ReadBack read_blocks(Client& c, NumberedBlocks& blocks, std::uint64_t from, std::uint64_t to) {
+  ReadBack r;
+  std::vector<std::byte> buf(NumberedBlocks::largest());
+  for (std::uint64_t n = from; n < to; ++n) {
+    GetResult g = c.get(blocks.key(n), buf);
+    if (g.status.ok()) {
+      blocks.intact(n, std::span(buf).first(g.size)) ? ++r.intact : ++r.wrong;
+    } else {
+      g.status.code() == StatusCode::kNotFound ? ++r.missing : ++r.errors;
+    }
+  }
+  return r;
+}
+
+// Blocks [from, to) all reported on NVMe by LOOKUP.
+bool all_on_nvme(Client& c, NumberedBlocks& blocks, std::uint64_t from, std::uint64_t to) {
+  for (std::uint64_t n = from; n < to; ++n) {
+    Key k = blocks.key(n);
+    Result<PrefixMatch> m = c.lookup(std::span(&k, 1));
+    if (!m.ok() || m->in_nvme != 1) return false;
+  }
+  return true;
+}
+
+// The daemon ended by exiting (any code), not by a signal.
+void expect_clean_exit(DaemonProcess& d) {
+  int code = d.terminate(60s);
+  EXPECT_GE(code, 0) << d.log();
+  EXPECT_LT(code, 128) << "kvtierd died of a signal:\n" << d.log();
+}
+
+// 2 MiB DRAM so blocks are demoted to NVMe almost at once; the NVMe tier on `device` (a file
+// on the faulty filesystem, or a block device with size 0) while the data dir with the log stays
+// on a healthy disk, as with a real NVMe drive.
+std::string fault_config(const std::string& device, const std::string& size) {
+  return "[dram]\ncapacity_bytes = \"2MiB\"\n[nvme]\nregion_size = \"4MiB\"\n"
+         "flush_interval_ms = 100\n[[nvme.devices]]\npath = \"" + device + "\"\nsize_bytes = \"" +
+         size + "\"\n";
+}
+
+// A data dir under `dir` on the healthy disk.
+std::string data_dir_in(const TempDir& dir) {
+  std::string p = dir.path() + "/data";
+  std::filesystem::create_directories(p);
+  return p;
+}
+
+// ENOSPC at start: the NVMe file is reserved whole at open, so a disk too small for it is one
+// clear error and a clean exit, not a failed write later.
+TEST(DiskFault, FullDiskAtStartIsOneClearError) {
+  TempDir dir;
+  LoopExt4 fs(dir.path(), 24, "errors=continue");
+  SKIP_UNLESS_MOUNTED(fs);
+  DaemonProcess d(data_dir_in(dir), fault_config(fs.mnt() + "/nvme.dat", "64MiB"));
+  EXPECT_FALSE(d.started());
+  const int code = d.wait_exit(30s);
+  EXPECT_GT(code, 0) << d.log();
+  EXPECT_LT(code, 128) << "kvtierd died of a signal:\n" << d.log();
+  EXPECT_NE(d.log().find("No space left on device"), std::string::npos) << d.log();
+}
+
+// ENOSPC while running: the data file sits on a filesystem on a loop device whose backing file
+// lives on a small tmpfs (a thinly provisioned device): the file was reserved, but the device
+// runs out under it and its writes fail. PUTs go on (DRAM), failed regions' entries are dropped,
+// the newest blocks are DRAM hits, nothing reads back wrong.
+TEST(DiskFault, DeviceOutOfSpaceUnderLoadKeepsServing) {
+  TempDir dir;
+  const std::string backing = dir.path() + "/backing";
+  std::filesystem::create_directories(backing);
+  if (::geteuid() != 0 || shell("mount -t tmpfs -o size=16m tmpfs " + backing) != 0) {
+    GTEST_SKIP() << "needs root and tmpfs mounts (not allowed on this machine)";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { shell("umount " + path + " || umount -l " + path); }
+  } unmount_backing{backing};
+  std::unique_ptr<LoopExt4> fs;
+  fs = std::make_unique<LoopExt4>(dir.path(), 256, "errors=continue", backing + "/ext4.img");
+  SKIP_UNLESS_MOUNTED(*fs);
+  NumberedBlocks blocks(71);
+  {
+    DaemonProcess d(data_dir_in(dir), fault_config(fs->mnt() + "/nvme.dat", "160MiB"));
+    ASSERT_TRUE(d.started()) << d.log();
+    auto c = client_of(d);
+    ASSERT_TRUE(c);
+    // ~40 MiB of blocks: more than the 16 MiB tmpfs can take.
+    constexpr std::uint64_t kCount = 400;
+    EXPECT_EQ(put_blocks(*c, blocks, 0, kCount), kCount);
+    ASSERT_TRUE(poll_until(
+        [&] { return daemon_metric(*c, "kvtier_nvme_write_errors_total").value_or(0) > 0; }, 30s))
+        << d.log();
+    ReadBack r = read_blocks(*c, blocks, 0, kCount);
+    EXPECT_EQ(r.wrong, 0u);
+    EXPECT_EQ(r.errors, 0u);
+    EXPECT_GT(r.missing, 0u);  // the entries of failed region writes
+    ReadBack newest = read_blocks(*c, blocks, kCount - 8, kCount);  // in DRAM
+    EXPECT_EQ(newest.intact, 8u);
+    EXPECT_TRUE(c->ping().ok());
+    EXPECT_NE(d.log().find("write failed"), std::string::npos) << d.log();
+    c.reset();
+    expect_clean_exit(d);
+  }
+  fs.reset();
+}
+
+// Read-only remount: ext4 mounted errors=remount-ro, then an error forced through
+// /sys/fs/ext4/<dev>/trigger_fs_error, so the kernel remounts it read-only under the running
+// daemon (as after a real metadata error). Blocks already on the device stay readable; new ones
+// are served from DRAM; write-outs fail and are counted.
+TEST(DiskFault, ReadOnlyRemountKeepsServingWhatIsThere) {
+  TempDir dir;
+  LoopExt4 fs(dir.path(), 128, "errors=remount-ro");
+  SKIP_UNLESS_MOUNTED(fs);
+  const std::string trigger =
+      "/sys/fs/ext4/" + std::filesystem::path(fs.device()).filename().string() +
+      "/trigger_fs_error";
+  if (!std::filesystem::exists(trigger)) GTEST_SKIP() << "no " << trigger << " on this kernel";
+  NumberedBlocks blocks(72);
+  DaemonProcess d(data_dir_in(dir), fault_config(fs.mnt() + "/nvme.dat", "64MiB"));
+  ASSERT_TRUE(d.started()) << d.log();
+  auto c = client_of(d);
+  ASSERT_TRUE(c);
+  constexpr std::uint64_t kBefore = 60, kAfter = 60;
+  ASSERT_EQ(put_blocks(*c, blocks, 0, kBefore), kBefore);
+  // The oldest blocks were demoted; ten flush intervals later they are on the device.
+  ASSERT_TRUE(poll_until([&] { return all_on_nvme(*c, blocks, 0, 20); }, 20s));
+  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(std::ofstream(trigger) << "1\n");
+  ASSERT_TRUE(poll_until([&] { return fs.read_only(); }, 10s)) << "the kernel did not remount after " << trigger << ": "
+      << shell_output("findmnt -no OPTIONS " + fs.mnt());
+  EXPECT_EQ(put_blocks(*c, blocks, kBefore, kBefore + kAfter), kAfter);
+  ASSERT_TRUE(poll_until(
+      [&] { return daemon_metric(*c, "kvtier_nvme_write_errors_total").value_or(0) > 0; }, 30s))
+      << d.log();
+  ReadBack old = read_blocks(*c, blocks, 0, 20);
+  EXPECT_EQ(old.intact, 20u) << "blocks on the device before the remount must stay readable";
+  ReadBack all = read_blocks(*c, blocks, 0, kBefore + kAfter);
+  EXPECT_EQ(all.wrong, 0u);
+  EXPECT_EQ(all.errors, 0u);
+  ReadBack newest = read_blocks(*c, blocks, kBefore + kAfter - 8, kBefore + kAfter);
+  EXPECT_EQ(newest.intact, 8u);
+  EXPECT_TRUE(c->ping().ok());
+  EXPECT_NE(d.log().find("Read-only file system"), std::string::npos) << d.log();
+  c.reset();
+  expect_clean_exit(d);
+}
+
+// EIO: the NVMe tier on a device-mapper device over a loop device; after blocks reach it, its
+// table is swapped for the `error` target, so every read and write fails with EIO. NVMe reads
+// become misses (counted), DRAM hits go on, nothing reads back wrong.
+TEST(DiskFault, EioDeviceReadsAreMissesAndDramServes) {
+  if (::geteuid() != 0 || !std::filesystem::exists("/dev/mapper/control") ||
+      shell("dmsetup version") != 0) {
+    GTEST_SKIP() << "needs root and device-mapper (/dev/mapper/control, dmsetup): not here";
+  }
+  TempDir dir;
+  const std::string image = dir.path() + "/dev.img";
+  ASSERT_EQ(shell("truncate -s 64M " + image), 0);
+  const std::string loop = shell_output("losetup --find --show " + image);
+  ASSERT_FALSE(loop.empty());
+  const std::string name = "kvtier-eio-" + std::to_string(::getpid());
+  const std::string sectors = std::to_string(64 * 1024 * 1024 / 512);
+  struct Cleanup {
+    std::string name, loop;
+    ~Cleanup() {
+      shell("dmsetup remove --retry " + name);
+      shell("losetup -d " + loop);
+    }
+  } cleanup{name, loop};
+  ASSERT_EQ(shell("dmsetup create " + name + " --table '0 " + sectors + " linear " + loop + " 0'"),
+            0);
+  NumberedBlocks blocks(73);
+  DaemonProcess d(data_dir_in(dir), fault_config("/dev/mapper/" + name, "0"));
+  ASSERT_TRUE(d.started()) << d.log();
+  auto c = client_of(d);
+  ASSERT_TRUE(c);
+  constexpr std::uint64_t kCount = 60;
+  ASSERT_EQ(put_blocks(*c, blocks, 0, kCount), kCount);
+  ASSERT_TRUE(poll_until([&] { return all_on_nvme(*c, blocks, 0, 20); }, 20s));
+  std::this_thread::sleep_for(1s);
+  ASSERT_EQ(shell("dmsetup suspend --noflush " + name + " && dmsetup load " + name +
+                  " --table '0 " + sectors + " error' && dmsetup resume " + name),
+            0);
+  ReadBack old = read_blocks(*c, blocks, 0, 20);
+  EXPECT_EQ(old.wrong, 0u);
+  EXPECT_EQ(old.errors, 0u);
+  EXPECT_EQ(old.missing, 20u) << "reads of a failing device are misses";
+  EXPECT_GT(daemon_metric(*c, "kvtier_nvme_read_errors_total").value_or(0), 0.0);
+  ReadBack newest = read_blocks(*c, blocks, kCount - 8, kCount);
+  EXPECT_EQ(newest.intact, 8u);
+  EXPECT_EQ(put_blocks(*c, blocks, kCount, kCount + 20), 20u);
+  EXPECT_TRUE(c->ping().ok());
+  c.reset();
+  expect_clean_exit(d);
+}
+
+}  // namespace
+}  // namespace kvtier::testing
