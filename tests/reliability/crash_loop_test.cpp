@@ -7,7 +7,7 @@
 // ack means the block is in DRAM. The promise is docs/NVME_FORMAT.md's: an entry on the NVMe
 // tier older than nvme.flush_interval_ms survives a crash of the process. So a block counts as
 // durable once LOOKUP reported it on NVMe (demoted from the 2 MiB DRAM tier) at least
-// kDurableAge before the kill (six flush intervals). Blocks lost that were never durable are
+// kDurableAge before the kill (ten flush intervals). Blocks lost that were never durable are
 // counted, not failures.
 #include <signal.h>
 
@@ -33,7 +33,7 @@ using namespace std::chrono_literals;
 constexpr std::uint64_t kBlocksPerCycle = 120;   // new blocks written per life of the daemon
 constexpr std::size_t kPutBatch = 4;
 constexpr auto kFlushInterval = 100ms;
-constexpr auto kDurableAge = 600ms;
+constexpr auto kDurableAge = 1000ms;
 constexpr std::uint64_t kSampleOlder = 48;        // older blocks re-read after each restart
 
 struct BlockState {
@@ -164,7 +164,7 @@ class CrashLoop {
     if (std::uniform_int_distribution<int>(0, 9)(rng_) == 0) {
       return std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 30)(rng_));
     }
-    return std::chrono::milliseconds(std::uniform_int_distribution<int>(200, 1500)(rng_));
+    return std::chrono::milliseconds(std::uniform_int_distribution<int>(200, 2000)(rng_));
   }
 
   void live_then_kill(DaemonProcess& d, std::unique_ptr<Client> c, std::uint64_t cycle) {
