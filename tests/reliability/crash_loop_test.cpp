@@ -45,8 +45,8 @@ struct BlockState {
 
 struct Counts {
   std::uint64_t kills = 0, attempted = 0, acked = 0, durable = 0, reads_verified = 0,
-                present_after_kill = 0, lost_not_durable = 0, lost_durable = 0, wrong_bytes = 0,
-                read_errors = 0;
+                present_after_kill = 0, lost_not_durable = 0, lost_acked = 0, lost_durable = 0,
+                wrong_bytes = 0, read_errors = 0;
   double max_restart_ms = 0;
 };
 
@@ -81,6 +81,7 @@ class CrashLoop {
     ASSERT_TRUE(d.start()) << d.log();
     auto c = connect_unix(d, "crash-loop-final");
     ASSERT_TRUE(c);
+    ASSERT_NO_FATAL_FAILURE(verify_after_restart(*c, kills_));
     ASSERT_NO_FATAL_FAILURE(verify_all(*c));
     EXPECT_EQ(daemon_metric(*c, "kvtier_nvme_regions_reclaimed_total").value_or(-1), 0.0);
     c.reset();
@@ -143,6 +144,7 @@ class CrashLoop {
         ++counts_.present_after_kill;
       } else if (!state_[n].durable) {
         ++counts_.lost_not_durable;
+        if (state_[n].acked) ++counts_.lost_acked;
       }
     }
     std::uniform_int_distribution<std::uint64_t> older(0, first_of(cycle - 1));
@@ -286,12 +288,14 @@ TEST(CrashLoop, SigkillUnderLoadLosesNoDurableBlockAndNoByte) {
   const Counts& n = loop.counts();
   std::printf(
       "crash-loop: seed=%llu kills=%llu attempted=%llu acked=%llu durable=%llu "
-      "reads_verified=%llu present_after_kill=%llu lost_not_durable=%llu lost_durable=%llu "
+      "reads_verified=%llu present_after_kill=%llu lost_not_durable=%llu (acked %llu) "
+      "lost_durable=%llu "
       "wrong_bytes=%llu read_errors=%llu max_restart_ms=%.0f total_s=%.1f\n",
       (unsigned long long)seed, (unsigned long long)n.kills, (unsigned long long)n.attempted,
       (unsigned long long)n.acked, (unsigned long long)n.durable,
       (unsigned long long)n.reads_verified, (unsigned long long)n.present_after_kill,
-      (unsigned long long)n.lost_not_durable, (unsigned long long)n.lost_durable,
+      (unsigned long long)n.lost_not_durable, (unsigned long long)n.lost_acked,
+      (unsigned long long)n.lost_durable,
       (unsigned long long)n.wrong_bytes, (unsigned long long)n.read_errors, n.max_restart_ms,
       std::chrono::duration<double>(Clock::now() - t0).count());
   EXPECT_EQ(n.kills, kills);
