@@ -1,0 +1,247 @@
+// PrefixCache (see prefix_cache.h).
+#include "prefix_cache.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "ggml.h"
+
+namespace kvtier::llama {
+namespace {
+
+constexpr std::size_t kPage = 4096;
+
+std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+Result<std::vector<std::byte>> seq_state_bytes(llama_context* ctx, llama_seq_id seq) {
+  std::vector<std::byte> state(llama_state_seq_get_size(ctx, seq));
+  std::size_t n = llama_state_seq_get_data(ctx, reinterpret_cast<std::uint8_t*>(state.data()), state.size(), seq);
+  if (n != state.size()) return Status::IOError("llama_state_seq_get_data wrote " + std::to_string(n) + " of " + std::to_string(state.size()) + " bytes");
+  return state;
+}
+
+// Default model id: what the GGUF says of itself. Two different weight files with the same name,
+// size and parameter count would share blocks: pass model_id (a checksum, a revision) for those.
+std::string default_model_id(const llama_model* model) {
+  char name[256] = {};
+  if (llama_model_meta_val_str(model, "general.name", name, sizeof name) < 0) std::strcpy(name, "unnamed");
+  return std::string("gguf:") + name + ":" + std::to_string(llama_model_size(model)) + "B:" +
+         std::to_string(llama_model_n_params(model)) + "p";
+}
+
+Status decode_one(llama_context* ctx, llama_token token, llama_seq_id seq) {
+  llama_batch b = llama_batch_init(1, 0, 1);
+  b.token[0] = token;
+  b.pos[0] = 0;
+  b.n_seq_id[0] = 1;
+  b.seq_id[0][0] = seq;
+  b.logits[0] = true;
+  b.n_tokens = 1;
+  int rc = llama_decode(ctx, b);
+  llama_batch_free(b);
+  return rc == 0 ? Status::Ok() : Status::IOError("llama_decode of the layout probe returned " + std::to_string(rc));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PrefixCache>> PrefixCache::open(llama_context* ctx, const PrefixCacheOptions& options,
+                                                       llama_seq_id probe_seq) {
+  if (options.chunk_tokens == 0 || options.max_chunks == 0) return Status::InvalidArgument("chunk_tokens and max_chunks must be > 0");
+  std::unique_ptr<PrefixCache> c(new PrefixCache());
+  c->options_ = options;
+  const llama_model* model = llama_get_model(ctx);
+  KVTIER_RETURN_IF_ERROR(decode_one(ctx, llama_vocab_bos(llama_model_get_vocab(model)), probe_seq));
+  Result<std::vector<std::byte>> state = seq_state_bytes(ctx, probe_seq);
+  llama_memory_seq_rm(llama_get_memory(ctx), probe_seq, -1, -1);
+  if (!state.ok()) return state.status();
+  Result<SeqState> parsed = parse_seq_state(*state);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->cells != 1) return Status::InvalidArgument("the layout probe left " + std::to_string(parsed->cells) + " cells, expected 1");
+  c->layout_ = parsed->layout;
+  c->streams_ = parsed->streams;
+  c->chunk_bytes_ = kvtier::llama::chunk_bytes(c->layout_, options.chunk_tokens);
+  c->slot_bytes_ = round_up(c->chunk_bytes_, kPage);
+
+  ModelLayout& m = c->model_layout_;
+  m.model_id = options.model_id.empty() ? default_model_id(model) : options.model_id;
+  m.kv_dtype = ggml_type_name(static_cast<ggml_type>(c->layout_.layers[0].k_type));
+  m.num_layers = static_cast<std::uint32_t>(c->layout_.layers.size());
+  m.num_kv_heads = static_cast<std::uint32_t>(llama_model_n_head_kv(model));
+  m.head_dim = static_cast<std::uint32_t>(llama_model_n_embd(model) / llama_model_n_head(model));
+  m.chunk_tokens = options.chunk_tokens;
+  m.layout_version = 1;
+  // The bytes of a block are llama.cpp's rows: their types and V's orientation are part of it.
+  m.extra = std::string("llama.cpp-seq-state;v=") + ggml_type_name(static_cast<ggml_type>(c->layout_.layers[0].v_type)) +
+            (c->layout_.v_transposed ? ";v_trans" : "");
+  Result<Key> ns = namespace_key(m);
+  if (!ns.ok()) return ns.status();
+  c->ns_key_ = *ns;
+
+  ClientOptions co;
+  co.address = options.address;
+  co.token = options.token;
+  co.client_name = "kvtier-llama";
+  Result<std::unique_ptr<Client>> client = Client::connect(co);
+  if (!client.ok()) return client.status();
+  c->client_ = std::move(*client);
+  Result<SharedRegion> region = c->client_->register_shared_memory(c->slot_bytes_ * options.max_chunks);
+  if (!region.ok()) return region.status();
+  c->region_ = *region;
+  co.client_name = "kvtier-llama-store";
+  client = Client::connect(co);
+  if (!client.ok()) return client.status();
+  c->store_client_ = std::move(*client);
+  region = c->store_client_->register_shared_memory(c->slot_bytes_ * options.max_chunks);
+  if (!region.ok()) return region.status();
+  c->store_region_ = *region;
+  c->store_thread_ = std::thread([p = c.get()] { p->store_loop(); });
+  return c;
+}
+
+PrefixCache::~PrefixCache() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (store_thread_.joinable()) store_thread_.join();
+}
+
+std::vector<Key> PrefixCache::keys_of(std::span<const llama_token> prompt) const {
+  static_assert(sizeof(llama_token) == sizeof(std::uint32_t));
+  std::span<const std::uint32_t> tokens(reinterpret_cast<const std::uint32_t*>(prompt.data()), prompt.size());
+  return chunk_keys(ns_key_, tokens, options_.chunk_tokens);
+}
+
+RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt) {
+  RestoreResult r;
+  const auto start = std::chrono::steady_clock::now();
+  // At least one token is left to compute: its logits are what the caller samples from.
+  std::vector<Key> keys = keys_of(prompt.first(prompt.empty() ? 0 : prompt.size() - 1));
+  if (keys.size() > options_.max_chunks) keys.resize(options_.max_chunks);
+  if (keys.empty()) return r;
+  Result<PrefixMatch> match = client_->lookup(keys);
+  if (!match.ok()) {
+    r.fallback = "LOOKUP failed: " + match.status().to_string();
+    return r;
+  }
+  r.chunks_cached = match->cached;
+  if (r.chunks_cached == 0) return r;
+  std::vector<ShmGet> gets;
+  for (std::size_t i = 0; i < r.chunks_cached; ++i) gets.push_back({keys[i], i * slot_bytes_, slot_bytes_});
+  std::vector<GetResult> got(gets.size());
+  Status s = client_->get_many_shm(region_, gets, got);
+  if (!s.ok()) {
+    r.fallback = "GET_MANY_SHM failed: " + s.to_string();
+    return r;
+  }
+  // Use the chunks up to the first that is missing or does not check out.
+  std::vector<std::span<const std::byte>> chunks;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!got[i].status.ok()) {
+      r.fallback = "chunk " + std::to_string(i) + ": " + got[i].status.to_string();
+      break;
+    }
+    std::span<const std::byte> block = region_.memory.subspan(i * slot_bytes_, got[i].size);
+    if (Status bad = check_chunk(block, layout_, options_.chunk_tokens); !bad.ok()) {
+      r.fallback = "chunk " + std::to_string(i) + ": " + bad.message();
+      break;
+    }
+    chunks.push_back(block);
+    r.bytes += block.size();
+  }
+  if (!chunks.empty()) {
+    std::vector<std::byte> state = build_seq_state(chunks, layout_, options_.chunk_tokens, seq, streams_);
+    std::size_t n = llama_state_seq_set_data(ctx, reinterpret_cast<const std::uint8_t*>(state.data()), state.size(), seq);
+    if (n != state.size()) {
+      llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
+      r.fallback = "llama_state_seq_set_data refused the state (" + std::to_string(n) + " of " + std::to_string(state.size()) + " bytes read)";
+      r.bytes = 0;
+      chunks.clear();
+    }
+  }
+  r.tokens = chunks.size() * options_.chunk_tokens;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+Status PrefixCache::store(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt,
+                          std::size_t from_chunk) {
+  std::vector<Key> keys = keys_of(prompt);
+  if (from_chunk >= keys.size()) return Status::Ok();
+  Result<std::vector<std::byte>> state = seq_state_bytes(ctx, seq);
+  if (!state.ok()) return state.status();
+  Result<SeqState> parsed = parse_seq_state(*state);
+  if (!parsed.ok()) return parsed.status();
+  if (!(parsed->layout == layout_)) return Status::InvalidArgument("the sequence's KV layout changed since open()");
+  for (std::size_t i = 0; i < keys.size() * options_.chunk_tokens && i < parsed->cells; ++i) {
+    if (parsed->positions[i] != static_cast<std::int32_t>(i)) {
+      return Status::InvalidArgument("sequence cell " + std::to_string(i) + " holds position " +
+                                     std::to_string(parsed->positions[i]) + ": not a prompt prefilled in order");
+    }
+  }
+  if (parsed->cells < keys.size() * options_.chunk_tokens) return Status::InvalidArgument("the sequence holds fewer tokens than the prompt's full chunks");
+  StoreJob job;
+  for (std::size_t i = from_chunk; i < keys.size(); ++i) {
+    job.keys.push_back(keys[i]);
+    job.blocks.push_back(encode_chunk(*state, *parsed, static_cast<std::uint32_t>(i), options_.chunk_tokens));
+  }
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+StoreStats PrefixCache::wait_stored() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return jobs_.empty() && !busy_; });
+  return stored_;
+}
+
+void PrefixCache::store_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stopping, nothing left
+    StoreJob job = std::move(jobs_.front());
+    jobs_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    put_blocks(job);
+    lock.lock();
+    busy_ = false;
+    cv_.notify_all();
+  }
+}
+
+// PUT_MANY_SHM from the store connection's region, max_chunks blocks at a time.
+void PrefixCache::put_blocks(StoreJob& job) {
+  StoreStats done;
+  for (std::size_t at = 0; at < job.blocks.size(); at += options_.max_chunks) {
+    std::size_t n = std::min<std::size_t>(options_.max_chunks, job.blocks.size() - at);
+    std::vector<ShmPut> puts;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& b = job.blocks[at + i];
+      std::memcpy(store_region_.memory.data() + i * slot_bytes_, b.data(), b.size());
+      puts.push_back({job.keys[at + i], i * slot_bytes_, b.size()});
+    }
+    std::vector<Status> out(n);
+    Status s = store_client_->put_many_shm(store_region_, puts, out);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (s.ok() && out[i].ok()) {
+        ++done.chunks;
+        done.bytes += job.blocks[at + i].size();
+      } else {
+        ++done.failed;
+      }
+    }
+  }
+  std::lock_guard lock(mu_);
+  stored_.chunks += done.chunks;
+  stored_.bytes += done.bytes;
+  stored_.failed += done.failed;
+}
+
+}  // namespace kvtier::llama
