@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODE_LLAMA_CPP_VERSION=3.21.1
+# The registry's integrity of that tarball (npm view node-llama-cpp@3.21.1 dist.integrity).
+INTEGRITY=sha512-E3N0Ev2Va0wzydvXYFwM9Hvyo07PoWjt8T/9GMc43Cvt8YkV/NU/tYUgEMC1grTPv2o9PRjQi0G3Wb5P/awiMg==
 CACHE=${1:-build-llama}
 
 if [ -n "${LLAMA_CPP_DIR:-}" ]; then
@@ -23,12 +25,25 @@ fi
 
 SRC="$CACHE/llama.cpp"
 if [ ! -f "$SRC/include/llama.h" ]; then
-  command -v npm >/dev/null || { echo "error: npm is needed to fetch llama.cpp (apt-get install npm)" >&2; exit 1; }
   mkdir -p "$CACHE/npm"
   TGZ="$CACHE/npm/node-llama-cpp-$NODE_LLAMA_CPP_VERSION.tgz"
   if [ ! -f "$TGZ" ]; then
     echo "fetching node-llama-cpp@$NODE_LLAMA_CPP_VERSION from the npm registry" >&2
-    (cd "$CACHE/npm" && npm pack --silent "node-llama-cpp@$NODE_LLAMA_CPP_VERSION" >/dev/null)
+    if command -v npm >/dev/null; then
+      (cd "$CACHE/npm" && npm pack --silent "node-llama-cpp@$NODE_LLAMA_CPP_VERSION" >/dev/null)
+    else
+      # No npm (Debian's npm package would fight a Node.js from elsewhere): the same tarball from
+      # the same registry, checked against the pinned integrity below.
+      python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
+        "https://registry.npmjs.org/node-llama-cpp/-/node-llama-cpp-$NODE_LLAMA_CPP_VERSION.tgz" "$TGZ.part"
+      mv "$TGZ.part" "$TGZ"
+    fi
+  fi
+  got="sha512-$(openssl dgst -sha512 -binary "$TGZ" | base64 -w0)"
+  if [ "$got" != "$INTEGRITY" ]; then
+    rm -f "$TGZ"
+    echo "error: $TGZ does not have the registry's integrity ($got)" >&2
+    exit 1
   fi
   rm -rf "$CACHE/npm/package"
   tar -xzf "$TGZ" -C "$CACHE/npm" package/llama/gitRelease.bundle package/llama/llama.cpp.info.json

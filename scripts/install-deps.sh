@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  clang-14 libclang-rt-14-dev
   liburing-dev libxxhash-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev
@@ -13,6 +14,7 @@ packages=(
   redis-server iperf3
   libhiredis-dev bindfs
   chromium
+  git
 )
 
 missing=()

@@ -3,11 +3,15 @@
 //   kvtier-llama --model M.gguf --address unix:PATH [--prompt TEXT | --prompt-file F |
 //                --seed S --tokens N [--shared-seed S2 --shared-tokens N2]]
 //                [--chunk-tokens 256] [--n-predict 16] [--threads 2] [--no-cache] [--repeat R]
+//                [--vary-suffix] [--reuse-in-process]
 //
 // Prints one JSON line per run: ttft_ms, tokens restored / computed, bytes loaded and GB/s, the
 // first generated tokens and a checksum of the last prompt token's logits (equal checksums:
 // equal bits). --repeat runs the same prompt again in the same process (the second run finds
-// what the first stored). --no-cache: a full recompute, the reference.
+// what the first stored); --vary-suffix gives run r the suffix seed seed+r, so runs share only
+// the --shared-tokens prefix. --no-cache: a full recompute, the reference. --reuse-in-process
+// (with --no-cache): keep the KV of the prefix a run shares with the previous one in the context,
+// as llama.cpp's own prompt cache (llama-server's cache_prompt) does.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,7 +32,7 @@ struct Args {
   std::size_t tokens = 0, shared_tokens = 0;
   std::uint32_t chunk_tokens = 256;
   int n_predict = 16, threads = 2, repeat = 1;
-  bool no_cache = false;
+  bool no_cache = false, vary_suffix = false, reuse = false;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -68,19 +72,22 @@ Args parse(int argc, char** argv) {
     else if (f == "--threads") a.threads = std::stoi(value());
     else if (f == "--repeat") a.repeat = std::stoi(value());
     else if (f == "--no-cache") a.no_cache = true;
+    else if (f == "--vary-suffix") a.vary_suffix = true;
+    else if (f == "--reuse-in-process") a.reuse = true;
     else usage(("unknown flag " + f).c_str());
   }
   if (a.model.empty()) usage("--model is required");
   if (!a.no_cache && a.address.empty()) usage("--address is required (or --no-cache)");
   if (a.prompt.empty() && a.tokens == 0) usage("give --prompt, --prompt-file or --tokens");
   if (a.chunk_tokens == 0) usage("--chunk-tokens must be > 0");
+  if (a.reuse && !a.no_cache) usage("--reuse-in-process is the no-kvtier reference: add --no-cache");
   return a;
 }
 
-std::vector<llama_token> prompt_tokens(const Args& a, const llama_model* model) {
+std::vector<llama_token> prompt_tokens(const Args& a, const llama_model* model, int run) {
   if (a.prompt.empty()) {
     std::vector<llama_token> t = seeded_tokens(a.shared_seed, a.shared_tokens);
-    std::vector<llama_token> rest = seeded_tokens(a.seed, a.tokens);
+    std::vector<llama_token> rest = seeded_tokens(a.seed + (a.vary_suffix ? run : 0), a.tokens);
     t.insert(t.end(), rest.begin(), rest.end());
     return t;
   }
@@ -111,9 +118,10 @@ int main(int argc, char** argv) {
     if (level >= GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
   }, nullptr);
   llama_backend_init();
-  llama_model* model = llama_model_load_from_file(a.model.c_str(), llama_model_default_params());
+  llama_model_params mp = llama_model_default_params();
+  mp.progress_callback = [](float, void*) { return true; };  // no dots on stderr
+  llama_model* model = llama_model_load_from_file(a.model.c_str(), mp);
   if (model == nullptr) { std::fprintf(stderr, "kvtier-llama: cannot load %s\n", a.model.c_str()); return 1; }
-  std::vector<llama_token> prompt = prompt_tokens(a, model);
   llama_context* ctx = llama_init_from_model(model, context_params_for(a.chunk_tokens, 4096, a.threads));
   if (ctx == nullptr) { std::fprintf(stderr, "kvtier-llama: cannot create a context\n"); return 1; }
   std::unique_ptr<PrefixCache> cache;
@@ -127,15 +135,22 @@ int main(int argc, char** argv) {
     cache = std::move(*opened);
   }
   int rc = 0;
+  std::vector<llama_token> previous;
   for (int r = 0; r < a.repeat; ++r) {
-    auto run = run_prompt(ctx, cache.get(), prompt, a.chunk_tokens, a.n_predict);
+    std::vector<llama_token> prompt = prompt_tokens(a, model, r);
+    std::size_t keep = 0;
+    if (a.reuse) {
+      while (keep < previous.size() && keep < prompt.size() && previous[keep] == prompt[keep]) ++keep;
+    }
+    previous = prompt;
+    auto run = run_prompt(ctx, cache.get(), prompt, a.chunk_tokens, a.n_predict, keep);
     if (!run.ok()) { std::fprintf(stderr, "kvtier-llama: %s\n", run.status().to_string().c_str()); rc = 1; break; }
     StoreStats stored = cache ? cache->wait_stored() : StoreStats{};
     const RestoreResult& res = run->restore;
-    std::printf("{\"run\":%d,\"prompt_tokens\":%zu,\"restored_tokens\":%zu,\"computed_tokens\":%zu,"
+    std::printf("{\"run\":%d,\"prompt_tokens\":%zu,\"reused_tokens\":%zu,\"restored_tokens\":%zu,\"computed_tokens\":%zu,"
                 "\"ttft_ms\":%.2f,\"restore_ms\":%.2f,\"bytes_loaded\":%zu,\"load_gb_s\":%.3f,"
                 "\"stored_chunks_total\":%zu,\"store_failed_total\":%zu,\"logits_fnv\":\"%016llx\",\"first_tokens\":[",
-                r, prompt.size(), res.tokens, run->computed, run->ttft_seconds * 1e3, res.seconds * 1e3, res.bytes,
+                r, prompt.size(), keep, res.tokens, run->computed, run->ttft_seconds * 1e3, res.seconds * 1e3, res.bytes,
                 res.seconds > 0 ? res.bytes / res.seconds / 1e9 : 0.0, stored.chunks, stored.failed,
                 static_cast<unsigned long long>(logits_checksum(run->logits)));
     for (std::size_t i = 0; i < run->generated.size() && i < 8; ++i) std::printf("%s%d", i ? "," : "", run->generated[i]);

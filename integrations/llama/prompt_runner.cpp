@@ -52,13 +52,14 @@ llama_context_params context_params_for(std::uint32_t chunk_tokens, std::uint32_
 }
 
 Result<PromptRun> run_prompt(llama_context* ctx, PrefixCache* cache, std::span<const llama_token> prompt,
-                             std::uint32_t chunk_tokens, int n_predict) {
+                             std::uint32_t chunk_tokens, int n_predict, std::size_t keep_tokens) {
   if (prompt.empty()) return Status::InvalidArgument("empty prompt");
+  keep_tokens = std::min(keep_tokens, prompt.size() - 1);
   PromptRun run;
-  llama_memory_seq_rm(llama_get_memory(ctx), 0, -1, -1);
   const auto start = std::chrono::steady_clock::now();
-  if (cache != nullptr) run.restore = cache->restore(ctx, 0, prompt);
-  const std::size_t begin = run.restore.tokens;
+  llama_memory_seq_rm(llama_get_memory(ctx), 0, static_cast<llama_pos>(keep_tokens), -1);
+  if (cache != nullptr && keep_tokens == 0) run.restore = cache->restore(ctx, 0, prompt);
+  const std::size_t begin = keep_tokens > 0 ? keep_tokens : run.restore.tokens;
   run.computed = prompt.size() - begin;
   KVTIER_RETURN_IF_ERROR(prefill(ctx, prompt, begin, chunk_tokens));
   const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx)));

@@ -28,9 +28,11 @@ struct PromptRun {
 // of chunk_tokens (restored chunks were computed in exactly those batches), one sequence.
 llama_context_params context_params_for(std::uint32_t chunk_tokens, std::uint32_t n_ctx, int threads);
 
-// Runs `prompt` in sequence 0 of `ctx` (emptied first). `cache` may be null: a full recompute.
+// Runs `prompt` in sequence 0 of `ctx`. `cache` may be null: a full recompute. Sequence 0 is
+// emptied first, except for its first `keep_tokens` tokens (which must be the prompt's): that is
+// llama.cpp's own in-process prompt reuse, the reference a kvtier restore is compared with.
 Result<PromptRun> run_prompt(llama_context* ctx, PrefixCache* cache, std::span<const llama_token> prompt,
-                             std::uint32_t chunk_tokens, int n_predict);
+                             std::uint32_t chunk_tokens, int n_predict, std::size_t keep_tokens = 0);
 
 // Deterministic token ids in [1000, 1000+span): prompts that share exactly the tokens asked for.
 std::vector<llama_token> seeded_tokens(std::uint64_t seed, std::size_t n);

@@ -1,0 +1,30 @@
+# llama.cpp on kvtier (issue 8, docs/INTEGRATIONS.md): fetch llama.cpp (or use LLAMA_CPP_DIR),
+# build libllama and the integration against this tree's kvtier build, write the random-weight
+# test models, run the end-to-end tests against a real kvtierd. `make llama-bench` times a cached
+# 2,000-token prefix against recomputing it.
+LLAMA_WORK ?= build-llama
+LLAMA_MODELS := $(LLAMA_WORK)/models
+LLAMA_BUILD := $(LLAMA_WORK)/integration
+LLAMA_PRESETS ?= tiny tiny-other
+
+.PHONY: llama test-llama llama-bench
+
+llama: build
+	@src=$$(scripts/fetch-llama-cpp.sh $(LLAMA_WORK)) && \
+	  cmake -S integrations/llama -B $(LLAMA_BUILD) -DLLAMA_CPP_DIR=$$src \
+	    -DKVTIER_BUILD_DIR=$(abspath $(BUILD_DIR)) >/dev/null && \
+	  cmake --build $(LLAMA_BUILD) -j $(JOBS) --target kvtier_llama_tests kvtier-llama -- --no-print-directory >/dev/null
+	@src=$$(scripts/fetch-llama-cpp.sh $(LLAMA_WORK)) && mkdir -p $(LLAMA_MODELS) && \
+	  for p in $(LLAMA_PRESETS); do \
+	    [ -f $(LLAMA_MODELS)/$$p.gguf ] || /usr/bin/python3 scripts/make-tiny-llama-gguf.py $$src $(LLAMA_MODELS)/$$p.gguf --preset $$p || exit 1; \
+	  done
+
+test-llama: llama
+	@KVTIER_LLAMA_MODEL=$(LLAMA_MODELS)/tiny.gguf KVTIER_LLAMA_MODEL_OTHER=$(LLAMA_MODELS)/tiny-other.gguf \
+	  timeout 600 $(LLAMA_BUILD)/kvtier_llama_tests --gtest_brief=1
+
+llama-bench: LLAMA_PRESETS = tiny tiny-other small
+llama-bench: llama
+	@scripts/llama-bench.sh $(BUILD_DIR) $(LLAMA_BUILD)/kvtier-llama $(LLAMA_MODELS)/small.gguf
+
+TEST_EXTRA_TARGETS += test-llama
