@@ -2,7 +2,7 @@
 # (CrashLoop.*, ~1 min) and the disk-fault tests (DiskFault.*, which skip without root, loop
 # devices, mount or device-mapper) as part of kvtier_tests under ctest; the targets here are the
 # longer runs:
-#   make crash-loop [CRASH_KILLS=500] [CRASH_SEED=1]   more SIGKILLs; reserves ~13 MiB per kill
+#   make crash-loop [CRASH_KILLS=500] [CRASH_SEED=1]   more SIGKILLs; reserves 16 MiB of NVMe file per kill
 #   make soak [SOAK_SECONDS=14400] [SOAK_SAMPLE_SECONDS=10]   RSS/fd/thread samples -> soak.csv
 #   make disk-faults                                  just the disk-fault tests, verbosely
 CRASH_KILLS ?= 500

@@ -57,8 +57,10 @@ class CrashLoop {
 
   std::string config() const {
     // Room for every block written with no region reclaimed (so a missing durable block is a
-    // loss, never an eviction): 8 MiB regions, ~105 KiB per entry on average.
-    const std::uint64_t mib = kills_ * kBlocksPerCycle * 112 / 1024 + 64;
+    // loss, never an eviction). A life writes ~12 MiB (120 entries of ~101 KiB), which fills two
+    // 8 MiB regions: recovery seals the region being filled at the kill, and the next life opens
+    // a fresh one, so each life costs whole regions.
+    const std::uint64_t mib = (kills_ + 1) * 2 * 8 + 64;
     return "[dram]\ncapacity_bytes = \"2MiB\"\n[nvme]\ndefault_file_bytes = \"" +
            std::to_string(mib) + "MiB\"\nregion_size = \"8MiB\"\nflush_interval_ms = " +
            std::to_string(kFlushInterval.count()) + "\n";
@@ -93,18 +95,24 @@ class CrashLoop {
  private:
   std::uint64_t first_of(std::uint64_t cycle) const { return cycle * kBlocksPerCycle; }
 
-  // Reads block n back after a restart: present blocks must be byte-exact, durable ones present.
-  // Returns whether it was found.
-  bool check_read(Client& c, std::uint64_t n, std::vector<std::byte>& buf) {
+  // GET of block n; a hit must be byte-exact.
+  GetResult get_checked(Client& c, std::uint64_t n, std::vector<std::byte>& buf, const char* when) {
     GetResult r = c.get(blocks_.key(n), buf);
     if (r.status.ok()) {
       ++counts_.reads_verified;
       if (!blocks_.intact(n, std::span(buf).first(r.size))) {
         ++counts_.wrong_bytes;
-        ADD_FAILURE() << "block " << n << " came back with wrong bytes";
+        ADD_FAILURE() << "block " << n << " read " << when << " with wrong bytes";
       }
-      return true;
     }
+    return r;
+  }
+
+  // Reads block n back after a restart: present blocks must be byte-exact, durable ones present.
+  // Returns whether it was found.
+  bool check_read(Client& c, std::uint64_t n, std::vector<std::byte>& buf) {
+    GetResult r = get_checked(c, n, buf, "after a restart");
+    if (r.status.ok()) return true;
     if (r.status.code() != StatusCode::kNotFound) {
       ++counts_.read_errors;
       ADD_FAILURE() << "block " << n << ": " << r.status.to_string();
@@ -238,14 +246,7 @@ class CrashLoop {
     if (below == 0) return true;
     std::uint64_t n = std::uniform_int_distribution<std::uint64_t>(0, below - 1)(rng_);
     if (!state_[n].acked) return true;
-    GetResult r = c.get(blocks_.key(n), buf);
-    if (r.status.ok()) {
-      ++counts_.reads_verified;
-      if (!blocks_.intact(n, std::span(buf).first(r.size))) {
-        ++counts_.wrong_bytes;
-        ADD_FAILURE() << "block " << n << " read under load with wrong bytes";
-      }
-    }
+    GetResult r = get_checked(c, n, buf, "under load");
     return r.status.ok() || r.status.code() == StatusCode::kNotFound;
   }
 
