@@ -35,10 +35,16 @@ struct Args {
   bool no_cache = false, vary_suffix = false, reuse = false;
 };
 
+constexpr const char* kUsage =
+    "usage: kvtier-llama --model M.gguf --address unix:PATH [--token-file F]\n"
+    "         [--prompt TEXT | --prompt-file F | --seed S --tokens N [--shared-seed S2 --shared-tokens N2]]\n"
+    "         [--chunk-tokens 256] [--n-predict 16] [--threads 2] [--repeat R] [--vary-suffix]\n"
+    "         [--no-cache [--reuse-in-process]]\n"
+    "One JSON line per run: ttft_ms, restored/computed tokens, bytes loaded, GB/s, logits checksum.\n"
+    "docs/INTEGRATIONS.md explains the flags and the output.\n";
+
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr, "kvtier-llama: %s\nusage: kvtier-llama --model M.gguf --address unix:PATH "
-                       "[--prompt TEXT | --prompt-file F | --seed S --tokens N [--shared-seed S2 --shared-tokens N2]] "
-                       "[--chunk-tokens 256] [--n-predict 16] [--threads 2] [--no-cache] [--repeat R] [--token-file F]\n", why);
+  std::fprintf(stderr, "kvtier-llama: %s\n%s", why, kUsage);
   std::exit(2);
 }
 
@@ -58,6 +64,10 @@ Args parse(int argc, char** argv) {
       if (i + 1 >= argc) usage((f + " needs a value").c_str());
       return argv[++i];
     };
+    if (f == "--help" || f == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
     if (f == "--model") a.model = value();
     else if (f == "--address") a.address = value();
     else if (f == "--token-file") { a.token = read_file(value()); while (!a.token.empty() && (a.token.back() == '\n' || a.token.back() == '\r')) a.token.pop_back(); }
