@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_target.h"
 #include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "kvtier/client.h"
@@ -47,6 +48,7 @@ struct BenchOptions {
   std::uint64_t block_bytes = 256 * 1024;
   std::uint32_t concurrency = 1;
   std::uint64_t lru_capacity_blocks = 0;
+  std::string target = "kvtier";
   bool json = false;
   ClientFlags client;
 };
@@ -59,6 +61,7 @@ std::uint64_t real_block_bytes(const ModelLayout& l) {
 struct Totals {
   std::atomic<std::uint64_t> requests{0}, chain_blocks{0}, cached{0}, in_dram{0}, in_nvme{0}, in_shared{0};
   std::atomic<std::uint64_t> loaded{0}, get_failures{0}, written{0}, put_failures{0}, new_blocks{0};
+  std::atomic<std::uint64_t> wrong_bytes{0};  // blocks read back that are not what was put
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0}, prompt_tokens{0}, errors{0};
   LatencyHistogram lookup, get, put;
 };
@@ -98,12 +101,23 @@ auto timed(LatencyHistogram& h, F&& f) {
   return r;
 }
 
+// A block's bytes are a function of its key, so every block read back is checked in full.
+std::byte block_byte(const Key& key, std::size_t i) { return static_cast<std::byte>(key.bytes[i % 16] + i / 16); }
+
 void fill_block(const Key& key, std::span<std::byte> out) {
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>(key.bytes[i % 16] + i / 16);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = block_byte(key, i);
+}
+
+bool block_is_right(const Key& key, std::span<const std::byte> got, std::size_t expected_size) {
+  if (got.size() != expected_size) return false;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (got[i] != block_byte(key, i)) return false;
+  }
+  return true;
 }
 
 // Serves one request: LOOKUP, GET the cached prefix, PUT every chunk after it.
-void serve(Client& c, const workload::WorkloadRequest& r, const BenchOptions& o, std::vector<std::byte>& buf,
+void serve(BenchTarget& c, const workload::WorkloadRequest& r, const BenchOptions& o, std::vector<std::byte>& buf,
            Totals& t) {
   t.chain_blocks += r.chain.size();
   t.new_blocks += r.chain.size() - r.new_from;
@@ -125,10 +139,12 @@ void serve(Client& c, const workload::WorkloadRequest& r, const BenchOptions& o,
     std::vector<GetResult> res(n);
     Status s = timed(t.get, [&] { return c.get_many(items, res); });
     if (!s.ok()) ++t.errors;
-    for (const GetResult& g : res) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const GetResult& g = res[i];
       if (s.ok() && g.status.ok()) {
         ++t.loaded;
         t.bytes_in += g.size;
+        if (!block_is_right(items[i].key, items[i].dst.first(std::min(g.size, bb)), bb)) ++t.wrong_bytes;
       } else {
         ++t.get_failures;
       }
@@ -227,7 +243,8 @@ nlohmann::json report_json(const BenchOptions& o, std::string_view name, const T
         {"shared", ratio(t.in_shared, blocks)},
         // What a cache that never forgets would reach on this stream.
         {"infinite_cache", ratio(blocks - t.new_blocks, blocks)}}},
-      {"blocks", {{"loaded", t.loaded.load()}, {"get_failures", t.get_failures.load()},
+      {"target", o.target},
+      {"blocks", {{"loaded", t.loaded.load()}, {"wrong_bytes", t.wrong_bytes.load()}, {"get_failures", t.get_failures.load()},
                   {"written", t.written.load()}, {"put_failures", t.put_failures.load()}}},
       {"prompt_tokens", t.prompt_tokens.load()},
       {"prefill_tokens_saved", t.loaded.load() * o.chunk_tokens},
@@ -256,9 +273,12 @@ void print_latency(const char* op, const nlohmann::json& l) {
 
 void print_text(const nlohmann::json& j) {
   const auto& h = j["hit_ratio"];
-  std::printf("kvtier bench: %s, %" PRIu64 " requests in %.2f s, concurrency %u, %" PRIu64 " errors\n",
-              j["workload"].get<std::string>().c_str(), j["requests"].get<std::uint64_t>(),
-              j["wall_seconds"].get<double>(), j["concurrency"].get<std::uint32_t>(), j["errors"].get<std::uint64_t>());
+  std::printf("kvtier bench: %s against %s, %" PRIu64 " requests in %.2f s, concurrency %u, %" PRIu64 " errors\n",
+              j["workload"].get<std::string>().c_str(), j["target"].get<std::string>().c_str(),
+              j["requests"].get<std::uint64_t>(), j["wall_seconds"].get<double>(), j["concurrency"].get<std::uint32_t>(),
+              j["errors"].get<std::uint64_t>());
+  std::printf("  blocks loaded %" PRIu64 ", every byte checked: %" PRIu64 " wrong\n",
+              j["blocks"]["loaded"].get<std::uint64_t>(), j["blocks"]["wrong_bytes"].get<std::uint64_t>());
   std::printf("  blocks of %" PRIu64 " bytes (scaled; %s has %" PRIu64 " bytes per %u-token block)\n",
               j["block_bytes"].get<std::uint64_t>(), j["real_model"].get<std::string>().c_str(),
               j["real_block_bytes"].get<std::uint64_t>(), j["chunk_tokens"].get<std::uint32_t>());
@@ -306,12 +326,21 @@ int run_bench(const BenchOptions& o) {
     std::fprintf(stderr, "kvtier bench: %s\n", w.status().to_string().c_str());
     return kExitUsage;
   }
-  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::unique_ptr<BenchTarget>> clients;
   for (std::uint32_t i = 0; i < o.concurrency; ++i) {
-    int code = kExitOk;
-    std::unique_ptr<Client> c = connect_or_report(o.client, "bench", &code);
-    if (!c) return code;
-    clients.push_back(std::move(c));
+    if (is_kvtier_target(o.target)) {
+      int code = kExitOk;
+      std::unique_ptr<Client> c = connect_or_report(o.client, "bench", &code);
+      if (!c) return code;
+      clients.push_back(kvtier_target(std::move(c)));
+      continue;
+    }
+    Result<std::unique_ptr<BenchTarget>> c = open_store_target(o.target);
+    if (!c.ok()) {
+      std::fprintf(stderr, "kvtier bench: %s\n", c.status().to_string().c_str());
+      return c.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+    }
+    clients.push_back(std::move(*c));
   }
   std::string_view name = (*w)->name();
   Feed feed(std::move(*w), o);
@@ -334,7 +363,10 @@ int run_bench(const BenchOptions& o) {
   } else {
     print_text(j);
   }
-  return t.errors == 0 ? kExitOk : kExitFailure;
+  if (t.wrong_bytes > 0) {
+    std::fprintf(stderr, "kvtier bench: %" PRIu64 " blocks read back with wrong bytes\n", t.wrong_bytes.load());
+  }
+  return t.errors == 0 && t.wrong_bytes == 0 ? kExitOk : kExitFailure;
 }
 
 }  // namespace
@@ -354,6 +386,7 @@ void add_bench_command(CLI::App& app, CommandRunner* run) {
   cmd->add_option("--block-bytes", o->block_bytes, "bytes per block sent (scaled down from the model's)")->capture_default_str()->check(CLI::Range(16, 64 * 1024 * 1024));
   cmd->add_option("--concurrency", o->concurrency, "client threads, one connection each")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--lru-capacity-blocks", o->lru_capacity_blocks, "also report an ideal LRU of this many blocks");
+  cmd->add_option("--target", o->target, "kvtier (the daemon at --address), redis://HOST:PORT or dir:PATH")->capture_default_str();
   cmd->add_flag("--json", o->json, "print the report as JSON");
   add_client_flags(cmd, &o->client);
   cmd->callback([run, o] { *run = [o] { return run_bench(*o); }; });

@@ -1,6 +1,7 @@
 // `kvtier bench` as a person runs it: every workload and a trace through the built binary against
 // a real daemon, with the --json numbers checked for sense (requests counted, ratios in [0, 1],
 // a workload that repeats itself has hits), and the usage errors.
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 
 #include "support/child_process.h"
 #include "support/daemon_process.h"
+#include "support/redis_process.h"
 #include "support/test_support.h"
 
 namespace kvtier {
@@ -105,6 +107,60 @@ TEST_F(BenchCommand, TextReportNamesWhatWasScaled) {
   EXPECT_NE(r.out.find("p99.9"), std::string::npos) << r.out;
   // Not a terminal: no progress line.
   EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+}
+
+TEST_F(BenchCommand, RedisAndDirectoryTargetsSeeTheSameStreamAndEveryByteIsChecked) {
+  testing::RedisProcess redis;
+  ASSERT_TRUE(redis.started());
+  std::vector<std::string> common = {"--workload", "chat", "--requests", "30", "--sessions", "3", "--seed", "5"};
+  auto with = [&](const std::string& target) {
+    std::vector<std::string> a = common;
+    a.insert(a.end(), {"--target", target});
+    return a;
+  };
+  json kv = bench(common);
+  json rd = bench(with("redis://" + redis.address()));
+  json fs = bench(with("dir:" + dir_.path() + "/blocks"));
+  for (const json* j : {&kv, &rd, &fs}) {
+    expect_sane(*j, 30);
+    EXPECT_EQ((*j)["blocks"]["wrong_bytes"].get<std::uint64_t>(), 0u);
+    EXPECT_GT((*j)["blocks"]["loaded"].get<std::uint64_t>(), 0u);
+  }
+  EXPECT_EQ(rd["target"], "redis://" + redis.address());
+  // Nothing is evicted at this size, so every target holds what was put: the same hits.
+  EXPECT_EQ(rd["blocks"]["loaded"], kv["blocks"]["loaded"]);
+  EXPECT_EQ(fs["blocks"]["loaded"], kv["blocks"]["loaded"]);
+}
+
+TEST_F(BenchCommand, ABlockReadBackWrongIsCountedAndFailsTheRun) {
+  const std::string root = dir_.path() + "/blocks";
+  std::vector<std::string> args = {"bench", "--json", "--block-bytes", "4096", "--workload", "chat", "--requests", "10",
+                                   "--sessions", "1", "--target", "dir:" + root};
+  testing::ProcessResult first = run_kvtier(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  // Flip one byte in every stored block: a store that returns what it was not given.
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+    ++files;
+  }
+  ASSERT_GT(files, 0u);
+  testing::ProcessResult second = run_kvtier(args);
+  EXPECT_EQ(second.exit_code, 3) << second.out;
+  json j = json::parse(second.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << second.out;
+  EXPECT_GT(j["blocks"]["wrong_bytes"].get<std::uint64_t>(), 0u);
+  // Blocks the second run put itself and read again are right; all the others are not.
+  EXPECT_LE(j["blocks"]["wrong_bytes"].get<std::uint64_t>(), j["blocks"]["loaded"].get<std::uint64_t>());
+  EXPECT_GT(j["blocks"]["wrong_bytes"].get<std::uint64_t>() * 2, j["blocks"]["loaded"].get<std::uint64_t>());
+  EXPECT_NE(second.err.find("wrong bytes"), std::string::npos) << second.err;
+
+  testing::ProcessResult bad = run_kvtier({"bench", "--target", "memcache://x"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("expected kvtier, redis://HOST:PORT or dir:PATH"), std::string::npos) << bad.err;
 }
 
 }  // namespace
