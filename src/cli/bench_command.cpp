@@ -26,6 +26,7 @@
 #include "kvtier/client.h"
 #include "kvtier/key.h"
 #include "metrics/latency_histogram.h"
+#include "plan/model.h"
 #include "workload/lru_simulator.h"
 #include "workload/trace_reader.h"
 #include "workload/workload.h"
@@ -50,13 +51,33 @@ struct BenchOptions {
   std::uint32_t concurrency = 1;
   std::uint64_t lru_capacity_blocks = 0;
   std::string target = "kvtier";
+  std::string model = "Llama-3.1-8B";
   bool json = false;
   ClientFlags client;
 };
 
-// The real block size the scaled one stands for (the demo's Llama-3.1-8B BF16 layout).
-std::uint64_t real_block_bytes(const ModelLayout& l) {
-  return workload::bf16_kv_bytes_per_token(l) * l.chunk_tokens;
+// The model the scaled blocks stand for: its key namespace and its real block size
+// (`kvtier plan`'s presets or a config.json, in its default KV dtype).
+struct BenchModel {
+  ModelLayout layout;
+  std::uint64_t real_block_bytes = 0;
+};
+
+Result<BenchModel> resolve_bench_model(const BenchOptions& o) {
+  Result<plan::ModelKvLayout> m = plan::resolve_model(o.model);
+  if (!m.ok()) return m.status();
+  Result<plan::KvDtype> dtype = plan::parse_kv_dtype(m->default_kv_dtype.empty() ? "bf16" : m->default_kv_dtype);
+  if (!dtype.ok()) return dtype.status();
+  BenchModel b;
+  b.layout.model_id = m->name;
+  b.layout.kv_dtype = dtype->name;
+  b.layout.num_layers = m->num_layers;
+  // An MLA model has one latent "head" per layer of (kv_lora_rank + qk_rope_head_dim) elements.
+  b.layout.num_kv_heads = m->attention == plan::AttentionKind::kMla ? 1 : m->num_kv_heads;
+  b.layout.head_dim = m->attention == plan::AttentionKind::kMla ? m->kv_lora_rank + m->qk_rope_head_dim : m->head_dim;
+  b.layout.chunk_tokens = o.chunk_tokens;
+  b.real_block_bytes = plan::kv_bytes_per_token(*m, *dtype) * o.chunk_tokens;
+  return b;
 }
 
 struct Totals {
@@ -239,9 +260,8 @@ nlohmann::json latency_json(const LatencyHistogram& h) {
   return {{"count", s.count}, {"p50_s", q(0.5)}, {"p99_s", q(0.99)}, {"p999_s", q(0.999)}};
 }
 
-nlohmann::json report_json(const BenchOptions& o, std::string_view name, const Totals& t, const Feed& feed,
-                           double wall) {
-  ModelLayout l = workload::llama31_8b_bf16_layout(o.chunk_tokens);
+nlohmann::json report_json(const BenchOptions& o, const BenchModel& model, std::string_view name, const Totals& t,
+                           const Feed& feed, double wall) {
   std::uint64_t blocks = t.chain_blocks;
   nlohmann::json j = {
       {"workload", name},
@@ -249,8 +269,10 @@ nlohmann::json report_json(const BenchOptions& o, std::string_view name, const T
       {"concurrency", o.concurrency},
       {"chunk_tokens", o.chunk_tokens},
       {"block_bytes", o.block_bytes},
-      {"real_block_bytes", real_block_bytes(l)},
-      {"real_model", l.model_id},
+      {"real_block_bytes", model.real_block_bytes},
+      {"real_model", model.layout.model_id},
+      {"real_kv_dtype", model.layout.kv_dtype},
+      {"scale_factor", static_cast<double>(model.real_block_bytes) / o.block_bytes},
       {"wall_seconds", wall},
       {"requests", t.requests.load()},
       {"errors", t.errors.load()},
@@ -299,9 +321,10 @@ void print_text(const nlohmann::json& j) {
               j["errors"].get<std::uint64_t>());
   std::printf("  blocks loaded %" PRIu64 ", every byte checked: %" PRIu64 " wrong\n",
               j["blocks"]["loaded"].get<std::uint64_t>(), j["blocks"]["wrong_bytes"].get<std::uint64_t>());
-  std::printf("  blocks of %" PRIu64 " bytes (scaled; %s has %" PRIu64 " bytes per %u-token block)\n",
+  std::printf("  blocks of %" PRIu64 " bytes (scaled; %s in %s has %" PRIu64 " bytes per %u-token block: 1/%.4g)\n",
               j["block_bytes"].get<std::uint64_t>(), j["real_model"].get<std::string>().c_str(),
-              j["real_block_bytes"].get<std::uint64_t>(), j["chunk_tokens"].get<std::uint32_t>());
+              j["real_kv_dtype"].get<std::string>().c_str(), j["real_block_bytes"].get<std::uint64_t>(),
+              j["chunk_tokens"].get<std::uint32_t>(), j["scale_factor"].get<double>());
   std::printf("  hit ratio %.4f (dram %.4f, nvme %.4f, shared %.4f); an infinite cache: %.4f\n",
               h["total"].get<double>(), h["dram"].get<double>(), h["nvme"].get<double>(), h["shared"].get<double>(),
               h["infinite_cache"].get<double>());
@@ -336,7 +359,12 @@ Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o,
 }
 
 int run_bench(const BenchOptions& o) {
-  Result<Key> ns = namespace_key(workload::llama31_8b_bf16_layout(o.chunk_tokens));
+  Result<BenchModel> model = resolve_bench_model(o);
+  if (!model.ok()) {
+    std::fprintf(stderr, "kvtier bench: %s\n", model.status().to_string().c_str());
+    return kExitUsage;
+  }
+  Result<Key> ns = namespace_key(model->layout);
   if (!ns.ok()) {
     std::fprintf(stderr, "kvtier bench: %s\n", ns.status().to_string().c_str());
     return kExitUsage;
@@ -377,7 +405,7 @@ int run_bench(const BenchOptions& o) {
     Progress progress(t, feed, !o.json && ::isatty(STDOUT_FILENO) == 1);
     for (auto& th : threads) th.join();
   }
-  nlohmann::json j = report_json(o, name, t, feed, feed.elapsed());
+  nlohmann::json j = report_json(o, *model, name, t, feed, feed.elapsed());
   if (o.json) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
@@ -406,6 +434,7 @@ void add_bench_command(CLI::App& app, CommandRunner* run) {
   cmd->add_option("--block-bytes", o->block_bytes, "bytes per block sent (scaled down from the model's)")->capture_default_str()->check(CLI::Range(16, 64 * 1024 * 1024));
   cmd->add_option("--concurrency", o->concurrency, "client threads, one connection each")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--lru-capacity-blocks", o->lru_capacity_blocks, "also report an ideal LRU of this many blocks");
+  cmd->add_option("--model", o->model, "the model the blocks stand for: a `kvtier plan` preset or a config.json")->capture_default_str();
   cmd->add_option("--target", o->target, "kvtier (the daemon at --address), redis://HOST:PORT or dir:PATH")->capture_default_str();
   cmd->add_flag("--json", o->json, "print the report as JSON");
   add_client_flags(cmd, &o->client);

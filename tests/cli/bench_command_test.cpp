@@ -99,6 +99,18 @@ TEST_F(BenchCommand, BadTraceAndUnknownWorkloadAreUsageErrors) {
   EXPECT_NE(r.err.find("unknown workload"), std::string::npos) << r.err;
 }
 
+TEST_F(BenchCommand, ModelPresetGivesTheRealBlockSizeAndTheScale) {
+  json j = bench({"--requests", "3", "--model", "Llama-3.1-70B", "--chunk-tokens", "32"});
+  EXPECT_EQ(j["requests"].get<std::uint64_t>(), 3u);
+  EXPECT_EQ(j["errors"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(j["real_model"], "Llama-3.1-70B");
+  EXPECT_EQ(j["real_block_bytes"].get<std::uint64_t>(), 327680u * 32);  // kvtier plan's figure per token
+  EXPECT_DOUBLE_EQ(j["scale_factor"].get<double>(), 327680.0 * 32 / 4096);
+  testing::ProcessResult r = run_kvtier({"bench", "--address", daemon_->unix_address(), "--model", "GPT-9"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown model"), std::string::npos) << r.err;
+}
+
 TEST_F(BenchCommand, TextReportNamesWhatWasScaled) {
   testing::ProcessResult r = run_kvtier({"bench", "--address", daemon_->unix_address(), "--requests", "5",
                                          "--block-bytes", "4096"});
