@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +53,8 @@ struct BenchOptions {
   std::uint64_t lru_capacity_blocks = 0;
   std::string target = "kvtier";
   std::string model = "Llama-3.1-8B";
+  std::string pace = "none";  // "trace": hand requests out at their timestamps / speed
+  double speed = 1.0;
   bool json = false;
   ClientFlags client;
 };
@@ -99,20 +102,41 @@ class Feed {
     if (handed_ >= o_.requests || elapsed() >= o_.duration || !w_->next(r)) return false;
     ++handed_;
     if (o_.lru_capacity_blocks > 0) lru_.access(r.chain);
+    if (o_.pace == "trace") wait_for_timestamp(r.timestamp_ms);
     return true;
   }
+  // Open-loop replay: how late requests were handed out against their schedule (a request is
+  // late when every client thread was still busy at its time: the target fell behind the trace).
+  double max_lateness() const { return max_late_s_; }
+  std::uint64_t late_requests() const { return late_; }
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   }
   const workload::LruSimulator& lru() const { return lru_; }
 
  private:
+  // Holds the lock while it sleeps: later requests are not due before this one anyway.
+  void wait_for_timestamp(std::uint64_t timestamp_ms) {
+    if (!first_ts_) first_ts_ = timestamp_ms;
+    double due = static_cast<double>(timestamp_ms - std::min(timestamp_ms, *first_ts_)) / 1e3 / o_.speed;
+    double now = elapsed();
+    if (due > now) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::min(due - now, o_.duration - now)));
+    } else if (now - due > 0.010) {
+      ++late_;
+      max_late_s_ = std::max(max_late_s_, now - due);
+    }
+  }
+
   std::mutex mu_;
   std::unique_ptr<workload::Workload> w_;
   const BenchOptions& o_;
   workload::LruSimulator lru_;
   std::chrono::steady_clock::time_point t0_;
   std::uint64_t handed_ = 0;
+  std::optional<std::uint64_t> first_ts_;
+  std::uint64_t late_ = 0;
+  double max_late_s_ = 0;
 };
 
 template <typename F>
@@ -297,6 +321,9 @@ nlohmann::json report_json(const BenchOptions& o, const BenchModel& model, std::
       {"latency", {{"lookup", latency_json(t.lookup)}, {"get_many", latency_json(t.get)},
                    {"put_many", latency_json(t.put)}}},
   };
+  if (o.pace == "trace") {
+    j["pacing"] = {{"speed", o.speed}, {"late_requests", feed.late_requests()}, {"max_lateness_s", feed.max_lateness()}};
+  }
   if (o.lru_capacity_blocks > 0) {
     j["ideal_lru"] = {{"capacity_blocks", o.lru_capacity_blocks}, {"hit_ratio", feed.lru().hit_ratio()}};
   }
@@ -331,6 +358,11 @@ void print_text(const nlohmann::json& j) {
   if (j.contains("ideal_lru")) {
     std::printf("  ideal LRU of %" PRIu64 " blocks: hit ratio %.4f\n",
                 j["ideal_lru"]["capacity_blocks"].get<std::uint64_t>(), j["ideal_lru"]["hit_ratio"].get<double>());
+  }
+  if (j.contains("pacing")) {
+    std::printf("  paced at %.3gx the trace's timestamps: %" PRIu64 " requests handed out > 10 ms late (at most %.3f s)\n",
+                j["pacing"]["speed"].get<double>(), j["pacing"]["late_requests"].get<std::uint64_t>(),
+                j["pacing"]["max_lateness_s"].get<double>());
   }
   std::printf("  prefill tokens saved %" PRIu64 " of %" PRIu64 " prompt tokens\n",
               j["prefill_tokens_saved"].get<std::uint64_t>(), j["prompt_tokens"].get<std::uint64_t>());
@@ -436,6 +468,9 @@ void add_bench_command(CLI::App& app, CommandRunner* run) {
   cmd->add_option("--lru-capacity-blocks", o->lru_capacity_blocks, "also report an ideal LRU of this many blocks");
   cmd->add_option("--model", o->model, "the model the blocks stand for: a `kvtier plan` preset or a config.json")->capture_default_str();
   cmd->add_option("--target", o->target, "kvtier (the daemon at --address), redis://HOST:PORT or dir:PATH")->capture_default_str();
+  cmd->add_option("--pace", o->pace, "none (as fast as answered) or trace (at the requests' timestamps)")
+      ->capture_default_str()->check(CLI::IsMember({"none", "trace"}));
+  cmd->add_option("--speed", o->speed, "with --pace trace: timestamps divided by this")->capture_default_str()->check(CLI::Range(1e-3, 1e6));
   cmd->add_flag("--json", o->json, "print the report as JSON");
   add_client_flags(cmd, &o->client);
   cmd->callback([run, o] { *run = [o] { return run_bench(*o); }; });

@@ -88,6 +88,22 @@ TEST_F(BenchCommand, TraceReplayedTwiceHitsOnTheSecondPass) {
   EXPECT_DOUBLE_EQ(j["hit_ratio"]["total"].get<double>(), 0.5);
 }
 
+TEST_F(BenchCommand, PacedReplayWaitsForEachRequestsTimestamp) {
+  std::string path = dir_.path() + "/paced.jsonl";
+  std::ofstream(path) << "{\"timestamp\": 1000, \"input_length\": 16, \"output_length\": 1, \"hash_ids\": [1]}\n"
+                         "{\"timestamp\": 1300, \"input_length\": 16, \"output_length\": 1, \"hash_ids\": [2]}\n"
+                         "{\"timestamp\": 1600, \"input_length\": 16, \"output_length\": 1, \"hash_ids\": [3]}\n";
+  json paced = bench({"--trace", path, "--pace", "trace", "--speed", "2"});
+  expect_sane(paced, 3);
+  ASSERT_TRUE(paced.contains("pacing"));
+  EXPECT_DOUBLE_EQ(paced["pacing"]["speed"].get<double>(), 2.0);
+  // The last request is due 600 ms / 2 after the first: the run cannot end before that.
+  EXPECT_GE(paced["wall_seconds"].get<double>(), 0.3);
+  json fast = bench({"--trace", path});
+  expect_sane(fast, 3);
+  EXPECT_FALSE(fast.contains("pacing"));
+}
+
 TEST_F(BenchCommand, BadTraceAndUnknownWorkloadAreUsageErrors) {
   std::string path = dir_.path() + "/bad.jsonl";
   std::ofstream(path) << "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [1]}\n{oops\n";
