@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_charts.h"
 #include "cli/bench_target.h"
 #include "cli/client_flags.h"
 #include "cli/commands.h"
@@ -55,6 +56,7 @@ struct BenchOptions {
   std::string model = "Llama-3.1-8B";
   std::string pace = "none";  // "trace": hand requests out at their timestamps / speed
   double speed = 1.0;
+  std::string charts;  // a folder for the SVG charts; empty: none
   bool json = false;
   ClientFlags client;
 };
@@ -89,6 +91,19 @@ struct Totals {
   std::atomic<std::uint64_t> wrong_bytes{0};  // blocks read back that are not what was put
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0}, prompt_tokens{0}, errors{0};
   LatencyHistogram lookup, get, put;
+
+  // Bytes per second of the run, for the throughput chart: a request's bytes count in the second
+  // it finished.
+  void add_per_second(std::uint64_t in, std::uint64_t out) {
+    auto i = static_cast<std::size_t>(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::lock_guard<std::mutex> g(per_second_mu);
+    if (in_per_second.size() <= i) in_per_second.resize(i + 1), out_per_second.resize(i + 1);
+    in_per_second[i] += in;
+    out_per_second[i] += out;
+  }
+  const std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  std::mutex per_second_mu;
+  std::vector<std::uint64_t> in_per_second, out_per_second;
 };
 
 // Requests handed out in stream order under a lock, so the LRU simulator sees the same order the
@@ -102,6 +117,7 @@ class Feed {
     if (handed_ >= o_.requests || elapsed() >= o_.duration || !w_->next(r)) return false;
     ++handed_;
     if (o_.lru_capacity_blocks > 0) lru_.access(r.chain);
+    if (!o_.charts.empty()) chains_.push_back(r.chain);
     if (o_.pace == "trace") wait_for_timestamp(r.timestamp_ms);
     return true;
   }
@@ -113,6 +129,7 @@ class Feed {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   }
   const workload::LruSimulator& lru() const { return lru_; }
+  std::vector<std::vector<Key>> take_chains() { return std::move(chains_); }
 
  private:
   // Holds the lock while it sleeps: later requests are not due before this one anyway.
@@ -135,6 +152,7 @@ class Feed {
   std::chrono::steady_clock::time_point t0_;
   std::uint64_t handed_ = 0;
   std::optional<std::uint64_t> first_ts_;
+  std::vector<std::vector<Key>> chains_;  // with --charts only
   std::uint64_t late_ = 0;
   double max_late_s_ = 0;
 };
@@ -197,6 +215,7 @@ void serve(BenchTarget& c, const workload::WorkloadRequest& r, const BenchOption
   t.in_nvme += m->in_nvme;
   t.in_shared += m->in_shared;
   const std::size_t bb = o.block_bytes;
+  std::uint64_t in = 0, out = 0;  // this request's bytes
   for (std::size_t at = 0; at < m->cached; at += kBatch) {
     std::size_t n = std::min(kBatch, m->cached - at);
     std::vector<GetItem> items;
@@ -208,7 +227,7 @@ void serve(BenchTarget& c, const workload::WorkloadRequest& r, const BenchOption
       const GetResult& g = res[i];
       if (s.ok() && g.status.ok()) {
         ++t.loaded;
-        t.bytes_in += g.size;
+        in += g.size;
         if (!block_is_right(items[i].key, items[i].dst.first(std::min(g.size, bb)), bb)) ++t.wrong_bytes;
       } else {
         ++t.get_failures;
@@ -229,12 +248,15 @@ void serve(BenchTarget& c, const workload::WorkloadRequest& r, const BenchOption
     for (const Status& p : res) {
       if (s.ok() && p.ok()) {
         ++t.written;
-        t.bytes_out += bb;
+        out += bb;
       } else {
         ++t.put_failures;
       }
     }
   }
+  t.bytes_in += in;
+  t.bytes_out += out;
+  t.add_per_second(in, out);
   ++t.requests;
 }
 
@@ -371,6 +393,9 @@ void print_text(const nlohmann::json& j) {
   print_latency("lookup", j["latency"]["lookup"]);
   print_latency("get_many", j["latency"]["get_many"]);
   print_latency("put_many", j["latency"]["put_many"]);
+  if (j.contains("charts")) {
+    for (const auto& f : j["charts"]) std::printf("  chart %s\n", f.get<std::string>().c_str());
+  }
 }
 
 Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o, const Key& ns) {
@@ -438,6 +463,23 @@ int run_bench(const BenchOptions& o) {
     for (auto& th : threads) th.join();
   }
   nlohmann::json j = report_json(o, *model, name, t, feed, feed.elapsed());
+  if (!o.charts.empty()) {
+    BenchChartInputs in;
+    in.bytes_in_per_second = t.in_per_second;
+    in.bytes_out_per_second = t.out_per_second;
+    in.lookup = t.lookup.snapshot();
+    in.get = t.get.snapshot();
+    in.put = t.put.snapshot();
+    in.chains = feed.take_chains();
+    in.measured_hit_ratio = j["hit_ratio"]["total"].get<double>();
+    in.measured_capacity_blocks = o.lru_capacity_blocks;
+    Result<std::vector<std::string>> files = write_bench_charts(o.charts, in);
+    if (!files.ok()) {
+      std::fprintf(stderr, "kvtier bench: %s\n", files.status().to_string().c_str());
+      return kExitFailure;
+    }
+    j["charts"] = *files;
+  }
   if (o.json) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
@@ -471,6 +513,7 @@ void add_bench_command(CLI::App& app, CommandRunner* run) {
   cmd->add_option("--pace", o->pace, "none (as fast as answered) or trace (at the requests' timestamps)")
       ->capture_default_str()->check(CLI::IsMember({"none", "trace"}));
   cmd->add_option("--speed", o->speed, "with --pace trace: timestamps divided by this")->capture_default_str()->check(CLI::Range(1e-3, 1e6));
+  cmd->add_option("--charts", o->charts, "write throughput, latency and hit-ratio-versus-cache-size SVG charts to this folder");
   cmd->add_flag("--json", o->json, "print the report as JSON");
   add_client_flags(cmd, &o->client);
   cmd->callback([run, o] { *run = [o] { return run_bench(*o); }; });

@@ -127,6 +127,49 @@ TEST_F(BenchCommand, ModelPresetGivesTheRealBlockSizeAndTheScale) {
   EXPECT_NE(r.err.find("unknown model"), std::string::npos) << r.err;
 }
 
+// The values of every data-y attribute of `series` in an SVG file.
+std::vector<double> svg_points(const std::string& path, const std::string& series) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<double> ys;
+  const std::string tag = "data-series=\"" + series + "\"";
+  for (std::size_t at = text.find(tag); at != std::string::npos; at = text.find(tag, at + 1)) {
+    std::size_t y = text.find("data-y=\"", at);
+    ys.push_back(std::stod(text.substr(y + 8)));
+  }
+  return ys;
+}
+
+TEST_F(BenchCommand, ChartsAreWrittenWithTheRunsNumbers) {
+  const std::string charts = dir_.path() + "/charts";
+  json j = bench({"--requests", "40", "--sessions", "4", "--charts", charts, "--lru-capacity-blocks", "100000"});
+  expect_sane(j, 40);
+  ASSERT_EQ(j["charts"].size(), 3u);
+  for (const char* f : {"throughput.svg", "latency.svg", "hit_ratio_vs_cache_size.svg"}) {
+    std::ifstream in(charts + "/" + f);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text.rfind("<?xml", 0), 0u) << f;
+    EXPECT_NE(text.find("</svg>"), std::string::npos) << f;
+  }
+  // The LRU sweep rises to what a cache that never evicts reaches; the measured point is the run's.
+  std::vector<double> lru = svg_points(charts + "/hit_ratio_vs_cache_size.svg", "ideal LRU (simulated)");
+  ASSERT_GE(lru.size(), 2u);
+  for (std::size_t i = 1; i < lru.size(); ++i) EXPECT_GE(lru[i] + 1e-9, lru[i - 1]);
+  EXPECT_NEAR(lru.back(), j["hit_ratio"]["infinite_cache"].get<double>(), 1e-6);
+  std::vector<double> measured = svg_points(charts + "/hit_ratio_vs_cache_size.svg", "measured (x = --lru-capacity-blocks)");
+  ASSERT_EQ(measured.size(), 1u);
+  EXPECT_NEAR(measured[0], j["hit_ratio"]["total"].get<double>(), 1e-6);
+  // Each latency CDF ends at 1; the throughput points add up to the bytes moved.
+  for (const char* op : {"LOOKUP", "GET_MANY", "PUT_MANY"}) {
+    std::vector<double> cdf = svg_points(charts + "/latency.svg", op);
+    ASSERT_FALSE(cdf.empty()) << op;
+    EXPECT_DOUBLE_EQ(cdf.back(), 1.0) << op;
+  }
+  double in_gb = 0;
+  for (double y : svg_points(charts + "/throughput.svg", "GET (in)")) in_gb += y;
+  EXPECT_NEAR(in_gb, j["bytes_in"].get<double>() / 1e9, 1e-5);
+}
+
 TEST_F(BenchCommand, TextReportNamesWhatWasScaled) {
   testing::ProcessResult r = run_kvtier({"bench", "--address", daemon_->unix_address(), "--requests", "5",
                                          "--block-bytes", "4096"});
