@@ -11,23 +11,13 @@
 #include "plan/fleet_report_json.h"
 #include "plan/fleet_report_text.h"
 #include "plan/units.h"
+#include "report/xml_text.h"
 
 namespace kvtier::plan {
 namespace {
 
-std::string escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+using report::xml_escape;
+std::string escape(std::string_view s) { return xml_escape(s); }
 
 std::string kind_color(ShapeKind k) {
   switch (k) {

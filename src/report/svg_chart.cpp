@@ -1,6 +1,8 @@
 // render_svg (see svg_chart.h).
 #include "report/svg_chart.h"
 
+#include "report/xml_text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,19 +14,7 @@ namespace {
 constexpr double kWidth = 720, kHeight = 420, kLeft = 80, kRight = 170, kTop = 40, kBottom = 60;
 constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"};
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string escape(const std::string& s) { return xml_escape(s); }
 
 std::string num(double v) {
   char buf[32];
