@@ -63,7 +63,7 @@ Result<std::vector<std::string>> write_bench_charts(const std::string& dir, cons
                         {cdf("LOOKUP", in.lookup), cdf("GET_MANY", in.get), cdf("PUT_MANY", in.put)}};
   report::LineChart hits{"Hit ratio versus cache size", "cache capacity, blocks", "prefix hit ratio", true, {lru_sweep(in.chains)}};
   if (in.measured_capacity_blocks > 0) {
-    hits.series.push_back({"measured (x = --lru-capacity-blocks)", {{static_cast<double>(in.measured_capacity_blocks), in.measured_hit_ratio}}});
+    hits.series.push_back({"measured (at the LRU capacity)", {{static_cast<double>(in.measured_capacity_blocks), in.measured_hit_ratio}}});
   }
   std::vector<std::string> written;
   for (auto& [name, chart] : {std::pair{"throughput.svg", &tput}, {"latency.svg", &lat}, {"hit_ratio_vs_cache_size.svg", &hits}}) {

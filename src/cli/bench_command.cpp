@@ -28,6 +28,7 @@
 #include "kvtier/client.h"
 #include "kvtier/key.h"
 #include "metrics/latency_histogram.h"
+#include "metrics/prometheus_parse.h"
 #include "plan/model.h"
 #include "workload/lru_simulator.h"
 #include "workload/trace_reader.h"
@@ -57,6 +58,7 @@ struct BenchOptions {
   std::string pace = "none";  // "trace": hand requests out at their timestamps / speed
   double speed = 1.0;
   std::string charts;  // a folder for the SVG charts; empty: none
+  bool lru_capacity_from_daemon = false;
   bool json = false;
   ClientFlags client;
 };
@@ -347,7 +349,9 @@ nlohmann::json report_json(const BenchOptions& o, const BenchModel& model, std::
     j["pacing"] = {{"speed", o.speed}, {"late_requests", feed.late_requests()}, {"max_lateness_s", feed.max_lateness()}};
   }
   if (o.lru_capacity_blocks > 0) {
-    j["ideal_lru"] = {{"capacity_blocks", o.lru_capacity_blocks}, {"hit_ratio", feed.lru().hit_ratio()}};
+    j["ideal_lru"] = {{"capacity_blocks", o.lru_capacity_blocks},
+                      {"capacity_from", o.lru_capacity_from_daemon ? "daemon" : "flag"},
+                      {"hit_ratio", feed.lru().hit_ratio()}};
   }
   return j;
 }
@@ -378,8 +382,10 @@ void print_text(const nlohmann::json& j) {
               h["total"].get<double>(), h["dram"].get<double>(), h["nvme"].get<double>(), h["shared"].get<double>(),
               h["infinite_cache"].get<double>());
   if (j.contains("ideal_lru")) {
-    std::printf("  ideal LRU of %" PRIu64 " blocks: hit ratio %.4f\n",
-                j["ideal_lru"]["capacity_blocks"].get<std::uint64_t>(), j["ideal_lru"]["hit_ratio"].get<double>());
+    std::printf("  ideal LRU of %" PRIu64 " blocks (%s): hit ratio %.4f\n",
+                j["ideal_lru"]["capacity_blocks"].get<std::uint64_t>(),
+                j["ideal_lru"]["capacity_from"] == "daemon" ? "the daemon's DRAM + NVMe" : "--lru-capacity-blocks",
+                j["ideal_lru"]["hit_ratio"].get<double>());
   }
   if (j.contains("pacing")) {
     std::printf("  paced at %.3gx the trace's timestamps: %" PRIu64 " requests handed out > 10 ms late (at most %.3f s)\n",
@@ -396,6 +402,18 @@ void print_text(const nlohmann::json& j) {
   if (j.contains("charts")) {
     for (const auto& f : j["charts"]) std::printf("  chart %s\n", f.get<std::string>().c_str());
   }
+}
+
+// The daemon's DRAM + NVMe capacity in blocks of `block_bytes` (from STATS), so the ideal LRU
+// is as large as the cache it is compared with. 0 when STATS does not say.
+std::uint64_t daemon_capacity_blocks(Client& c, std::uint64_t block_bytes) {
+  Result<std::string> text = c.stats();
+  if (!text.ok()) return 0;
+  Result<ParsedMetrics> m = parse_prometheus_text(*text);
+  if (!m.ok()) return 0;
+  double bytes = m->sum("kvtier_dram_capacity_bytes").value_or(0) +
+                 m->sum("kvtier_nvme_regions").value_or(0) * m->sum("kvtier_nvme_region_bytes").value_or(0);
+  return static_cast<std::uint64_t>(bytes / static_cast<double>(block_bytes));
 }
 
 Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o, const Key& ns) {
@@ -415,7 +433,7 @@ Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o,
   return workload::make_workload(p, ns);
 }
 
-int run_bench(const BenchOptions& o) {
+int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the daemon
   Result<BenchModel> model = resolve_bench_model(o);
   if (!model.ok()) {
     std::fprintf(stderr, "kvtier bench: %s\n", model.status().to_string().c_str());
@@ -437,6 +455,10 @@ int run_bench(const BenchOptions& o) {
       int code = kExitOk;
       std::unique_ptr<Client> c = connect_or_report(o.client, "bench", &code);
       if (!c) return code;
+      if (i == 0 && o.lru_capacity_blocks == 0) {
+        o.lru_capacity_blocks = daemon_capacity_blocks(*c, o.block_bytes);
+        o.lru_capacity_from_daemon = o.lru_capacity_blocks > 0;
+      }
       clients.push_back(kvtier_target(std::move(c)));
       continue;
     }
@@ -507,7 +529,8 @@ void add_bench_command(CLI::App& app, CommandRunner* run) {
   cmd->add_option("--chunk-tokens", o->chunk_tokens, "tokens per block")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--block-bytes", o->block_bytes, "bytes per block sent (scaled down from the model's)")->capture_default_str()->check(CLI::Range(16, 64 * 1024 * 1024));
   cmd->add_option("--concurrency", o->concurrency, "client threads, one connection each")->capture_default_str()->check(CLI::Range(1, 256));
-  cmd->add_option("--lru-capacity-blocks", o->lru_capacity_blocks, "also report an ideal LRU of this many blocks");
+  cmd->add_option("--lru-capacity-blocks", o->lru_capacity_blocks,
+                  "the ideal LRU's size (default for kvtier: the daemon's DRAM + NVMe capacity in blocks)");
   cmd->add_option("--model", o->model, "the model the blocks stand for: a `kvtier plan` preset or a config.json")->capture_default_str();
   cmd->add_option("--target", o->target, "kvtier (the daemon at --address), redis://HOST:PORT or dir:PATH")->capture_default_str();
   cmd->add_option("--pace", o->pace, "none (as fast as answered) or trace (at the requests' timestamps)")

@@ -156,7 +156,7 @@ TEST_F(BenchCommand, ChartsAreWrittenWithTheRunsNumbers) {
   ASSERT_GE(lru.size(), 2u);
   for (std::size_t i = 1; i < lru.size(); ++i) EXPECT_GE(lru[i] + 1e-9, lru[i - 1]);
   EXPECT_NEAR(lru.back(), j["hit_ratio"]["infinite_cache"].get<double>(), 1e-6);
-  std::vector<double> measured = svg_points(charts + "/hit_ratio_vs_cache_size.svg", "measured (x = --lru-capacity-blocks)");
+  std::vector<double> measured = svg_points(charts + "/hit_ratio_vs_cache_size.svg", "measured (at the LRU capacity)");
   ASSERT_EQ(measured.size(), 1u);
   EXPECT_NEAR(measured[0], j["hit_ratio"]["total"].get<double>(), 1e-6);
   // Each latency CDF ends at 1; the throughput points add up to the bytes moved.
@@ -168,6 +168,19 @@ TEST_F(BenchCommand, ChartsAreWrittenWithTheRunsNumbers) {
   double in_gb = 0;
   for (double y : svg_points(charts + "/throughput.svg", "GET (in)")) in_gb += y;
   EXPECT_NEAR(in_gb, j["bytes_in"].get<double>() / 1e9, 1e-5);
+}
+
+TEST_F(BenchCommand, IdealLruIsAsLargeAsTheDaemonUnlessToldOtherwise) {
+  json j = bench({"--requests", "5"});
+  ASSERT_TRUE(j.contains("ideal_lru"));
+  EXPECT_EQ(j["ideal_lru"]["capacity_from"], "daemon");
+  // small_daemon_config: 64 MiB of DRAM and a 68 MiB NVMe file (of which some holds metadata).
+  const std::uint64_t blocks = j["ideal_lru"]["capacity_blocks"].get<std::uint64_t>();
+  EXPECT_GE(blocks, (64u << 20) / 4096);
+  EXPECT_LE(blocks, (132u << 20) / 4096);
+  json told = bench({"--requests", "5", "--lru-capacity-blocks", "7"});
+  EXPECT_EQ(told["ideal_lru"]["capacity_from"], "flag");
+  EXPECT_EQ(told["ideal_lru"]["capacity_blocks"].get<std::uint64_t>(), 7u);
 }
 
 TEST_F(BenchCommand, TextReportNamesWhatWasScaled) {
