@@ -5,13 +5,12 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  clang-14 libclang-rt-14-dev
   liburing-dev libxxhash-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev
   fio python3
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest
-  redis-server iperf3
+  redis-server iperf3 memcached
   libhiredis-dev bindfs
   chromium
   git

@@ -4,6 +4,7 @@
 #
 #   kvtier bench --target kvtier            kvtierd (Unix socket), DRAM + NVMe tiers
 #   kvtier bench --target redis://...       redis-server 7, persistence off, loopback TCP
+#   kvtier bench --target memcached://...   memcached 1.6, 1 GiB (as kvtierd's DRAM), loopback TCP
 #   kvtier bench --target dir:...           one file per block, write-then-rename, on the same
 #                                           filesystem as kvtierd's data dir
 # every one with the same workload, seed, block size and client threads, every GET'd byte checked;
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 KVTIER="$BUILD_DIR/kvtier"
-for t in redis-server iperf3 fio; do command -v $t >/dev/null || { echo "error: $t is not installed (scripts/install-deps.sh)" >&2; exit 1; }; done
+for t in redis-server memcached iperf3 fio; do command -v $t >/dev/null || { echo "error: $t is not installed (scripts/install-deps.sh)" >&2; exit 1; }; done
 rm -rf "$DIR"; mkdir -p "$DIR/results" "$DIR/logs"
 DIR=$(cd "$DIR" && pwd)
 PIDS=()
@@ -48,6 +49,9 @@ mkdir -p "$DIR/redis"
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --dir "$DIR/redis" \
   --logfile "$DIR/logs/redis.log" &
 PIDS+=($!)
+MPORT=$(free_port)
+memcached -u "$(id -un)" -l 127.0.0.1 -p "$MPORT" -U 0 -m 1024 -I 64m >"$DIR/logs/memcached.log" 2>&1 &
+PIDS+=($!)
 for _ in $(seq 100); do
   kill -0 "${PIDS[0]}" 2>/dev/null || { cat "$DIR/logs/kvtierd.log" >&2; exit 1; }
   [ -s "$DIR/kv/kvtierd.ready" ] && [ "$(redis-cli -p "$RPORT" ping 2>/dev/null)" = PONG ] && break
@@ -59,7 +63,7 @@ WL=(--workload "$WORKLOAD")
 [ -n "$TRACE" ] && WL=(--trace "$TRACE")
 echo "== kvtier bench compare, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "   $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${WL[*]}, $REQUESTS requests, blocks of $BLOCK bytes, $CONC client threads"
-for target in kvtier "redis://127.0.0.1:$RPORT" "dir:$DIR/blocks"; do
+for target in kvtier "redis://127.0.0.1:$RPORT" "memcached://127.0.0.1:$MPORT" "dir:$DIR/blocks"; do
   name=${target%%:*}
   timeout 900 "$KVTIER" bench --address "$ADDR" --target "$target" "${WL[@]}" --requests "$REQUESTS" \
     --block-bytes "$BLOCK" --concurrency "$CONC" --seed 1 --json >"$DIR/results/$name.json"
@@ -81,25 +85,27 @@ rm -f "$DIR/fio.dat"
 python3 - "$DIR" <<'PY'
 import json, re, sys
 d = sys.argv[1]
-r = {n: json.load(open(f"{d}/results/{n}.json")) for n in ("kvtier", "redis", "dir")}
+r = {n: json.load(open(f"{d}/results/{n}.json")) for n in ("kvtier", "redis", "memcached", "dir")}
 memcpy = float(re.search(r"memcpy_gb_s=([0-9.]+)", open(f"{d}/logs/memcpy.log").read()).group(1))
 iperf = json.load(open(f"{d}/results/iperf3.json"))["end"]["sum_received"]["bits_per_second"] / 8e9
 fio = json.load(open(f"{d}/results/fio.json"))["jobs"][0]["read"]["bw_bytes"] / 1e9
-print("%-8s %9s %9s %9s %12s %12s %12s %6s" % ("target", "hit", "GET GB/s", "PUT GB/s", "lookup p50", "get p99", "put p99", "wrong"))
+print("%-10s %9s %9s %9s %12s %12s %12s %6s" % ("target", "hit", "GET GB/s", "PUT GB/s", "lookup p50", "get p99", "put p99", "wrong"))
 for n, j in r.items():
     lat = j["latency"]
     ms = lambda op, q: (lat[op][q] or 0) * 1e3
-    print("%-8s %9.4f %9.3f %9.3f %10.3f ms %10.3f ms %10.3f ms %6d" % (
+    print("%-10s %9.4f %9.3f %9.3f %10.3f ms %10.3f ms %10.3f ms %6d" % (
         n, j["hit_ratio"]["total"], j["gb_per_s_in"], j["gb_per_s_out"], ms("lookup", "p50_s"),
         ms("get_many", "p99_s"), ms("put_many", "p99_s"), j["blocks"]["wrong_bytes"]))
 k = r["kvtier"]
 ratio = lambda a, b: a / b if b else float("nan")
 print("ceilings: memcpy %.2f GB/s, iperf3 loopback %.2f GB/s, fio randread %.2f GB/s" % (memcpy, iperf, fio))
-print("kvtier GET vs redis %.2fx, vs dir %.2fx; kvtier GET / memcpy %.0f%%, / iperf3 %.0f%%, / fio %.0f%%" % (
-    ratio(k["gb_per_s_in"], r["redis"]["gb_per_s_in"]), ratio(k["gb_per_s_in"], r["dir"]["gb_per_s_in"]),
+print("kvtier GET vs redis %.2fx, vs memcached %.2fx, vs dir %.2fx; kvtier GET / memcpy %.0f%%, / iperf3 %.0f%%, / fio %.0f%%" % (
+    ratio(k["gb_per_s_in"], r["redis"]["gb_per_s_in"]), ratio(k["gb_per_s_in"], r["memcached"]["gb_per_s_in"]),
+    ratio(k["gb_per_s_in"], r["dir"]["gb_per_s_in"]),
     100 * ratio(k["gb_per_s_in"], memcpy), 100 * ratio(k["gb_per_s_in"], iperf), 100 * ratio(k["gb_per_s_in"], fio)))
-print("kvtier PUT vs redis %.2fx, vs dir %.2fx" % (
-    ratio(k["gb_per_s_out"], r["redis"]["gb_per_s_out"]), ratio(k["gb_per_s_out"], r["dir"]["gb_per_s_out"])))
+print("kvtier PUT vs redis %.2fx, vs memcached %.2fx, vs dir %.2fx" % (
+    ratio(k["gb_per_s_out"], r["redis"]["gb_per_s_out"]), ratio(k["gb_per_s_out"], r["memcached"]["gb_per_s_out"]),
+    ratio(k["gb_per_s_out"], r["dir"]["gb_per_s_out"])))
 out = {"targets": r, "ceilings_gb_s": {"memcpy": memcpy, "iperf3": iperf, "fio_randread": fio}}
 json.dump(out, open(f"{d}/results/compare.json", "w"), indent=2)
 bad = [n for n, j in r.items() if j["blocks"]["wrong_bytes"] or j["errors"]]

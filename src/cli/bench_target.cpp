@@ -2,11 +2,17 @@
 #include "cli/bench_target.h"
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -108,6 +114,164 @@ class RedisTarget : public BenchTarget {
   std::unique_ptr<redis::RedisConnection> c_;
 };
 
+// memcached's meta protocol over one TCP connection, every command of a call pipelined in one
+// writev: `mg KEY` (HD hit / EN miss) for the lookup, `mg KEY v` (VA size, data) for GET,
+// `ms KEY size` + data for PUT. Keys are the 32 hex digits (memcached keys are text).
+class MemcachedTarget : public BenchTarget {
+ public:
+  explicit MemcachedTarget(int fd) : fd_(fd) {}
+  ~MemcachedTarget() override { ::close(fd_); }
+
+  static Result<std::unique_ptr<BenchTarget>> connect(const net::HostPort& hp) {
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    if (int rc = ::getaddrinfo(hp.host.c_str(), std::to_string(hp.port).c_str(), &hints, &res); rc != 0) {
+      return Status::IOError("memcached " + hp.host + ": " + ::gai_strerror(rc));
+    }
+    int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int err = fd < 0 ? errno : (::connect(fd, res->ai_addr, res->ai_addrlen) == 0 ? 0 : errno);
+    ::freeaddrinfo(res);
+    if (err != 0) {
+      if (fd >= 0) ::close(fd);
+      return Status::FromErrno("memcached " + hp.host + ":" + std::to_string(hp.port) + ": connect", err);
+    }
+    timeval tv{30, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return std::unique_ptr<BenchTarget>(std::make_unique<MemcachedTarget>(fd));
+  }
+
+  Result<PrefixMatch> lookup(std::span<const Key> chain) override {
+    std::string cmds;
+    for (const Key& k : chain) cmds += "mg " + k.hex() + "\r\n";
+    KVTIER_RETURN_IF_ERROR(send({{cmds.data(), cmds.size()}}));
+    PrefixMatch m;
+    bool gap = false;
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      Result<std::string> line = read_line();
+      if (!line.ok()) return line.status();
+      if (*line != "HD" && *line != "EN") return Status::IOError("memcached mg: " + *line);
+      if (*line == "EN") gap = true;
+      if (!gap) ++m.cached;
+    }
+    return m;
+  }
+
+  Status get_many(std::span<const GetItem> items, std::span<GetResult> out) override {
+    std::string cmds;
+    for (const GetItem& i : items) cmds += "mg " + i.key.hex() + " v\r\n";
+    KVTIER_RETURN_IF_ERROR(send({{cmds.data(), cmds.size()}}));
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      Result<std::string> line = read_line();
+      if (!line.ok()) return line.status();
+      if (*line == "EN") {
+        out[i] = {Status::NotFound("absent"), 0, Tier::kNone};
+        continue;
+      }
+      if (!line->starts_with("VA ")) return Status::IOError("memcached mg: " + *line);
+      std::size_t size = std::stoull(line->substr(3));
+      if (size > items[i].dst.size()) {
+        KVTIER_RETURN_IF_ERROR(skip(size + 2));  // the data and its \r\n
+        out[i] = {Status::BufferTooSmall("value larger than the buffer"), size, Tier::kNone};
+        continue;
+      }
+      KVTIER_RETURN_IF_ERROR(read_exact(items[i].dst.data(), size));
+      KVTIER_RETURN_IF_ERROR(skip(2));
+      out[i] = {Status::Ok(), size, Tier::kNone};
+    }
+    return Status::Ok();
+  }
+
+  Status put_many(std::span<const PutItem> items, std::span<Status> out) override {
+    std::vector<std::string> heads;
+    heads.reserve(items.size());
+    std::vector<iovec> iov;
+    static const char kCrlf[] = "\r\n";
+    for (const PutItem& i : items) {
+      heads.push_back("ms " + i.key.hex() + " " + std::to_string(i.value.size()) + "\r\n");
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      iov.push_back({heads[i].data(), heads[i].size()});
+      iov.push_back({const_cast<std::byte*>(items[i].value.data()), items[i].value.size()});
+      iov.push_back({const_cast<char*>(kCrlf), 2});
+    }
+    KVTIER_RETURN_IF_ERROR(send(iov));
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      Result<std::string> line = read_line();
+      if (!line.ok()) return line.status();
+      out[i] = *line == "HD" ? Status::Ok() : Status::IOError("memcached ms: " + *line);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status send(std::vector<iovec> iov) {
+    std::size_t at = 0;
+    while (at < iov.size()) {
+      ssize_t n = ::writev(fd_, iov.data() + at, static_cast<int>(std::min<std::size_t>(iov.size() - at, IOV_MAX)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Status::FromErrno("memcached: send", n < 0 ? errno : EPIPE);
+      for (auto left = static_cast<std::size_t>(n); left > 0;) {
+        std::size_t step = std::min(left, iov[at].iov_len);
+        iov[at].iov_base = static_cast<char*>(iov[at].iov_base) + step;
+        iov[at].iov_len -= step;
+        left -= step;
+        if (iov[at].iov_len == 0) ++at;
+      }
+      while (at < iov.size() && iov[at].iov_len == 0) ++at;
+    }
+    return Status::Ok();
+  }
+
+  Status fill() {
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (end_ == sizeof buf_) {
+      std::memmove(buf_, buf_ + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf_ + end_, sizeof buf_ - end_, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno("memcached: receive", errno);
+      if (n == 0) return Status::IOError("memcached closed the connection");
+      end_ += static_cast<std::size_t>(n);
+      return Status::Ok();
+    }
+  }
+
+  Result<std::string> read_line() {
+    for (;;) {
+      std::string_view have(buf_ + begin_, end_ - begin_);
+      if (std::size_t nl = have.find("\r\n"); nl != std::string_view::npos) {
+        std::string line(have.substr(0, nl));
+        begin_ += nl + 2;
+        return line;
+      }
+      if (end_ - begin_ == sizeof buf_) return Status::IOError("memcached: a reply line longer than 64 KiB");
+      KVTIER_RETURN_IF_ERROR(fill());
+    }
+  }
+
+  Status read_exact(std::byte* dst, std::size_t n) {
+    while (n > 0) {
+      if (begin_ == end_) KVTIER_RETURN_IF_ERROR(fill());
+      std::size_t step = std::min(n, end_ - begin_);
+      if (dst) std::memcpy(dst, buf_ + begin_, step), dst += step;
+      begin_ += step;
+      n -= step;
+    }
+    return Status::Ok();
+  }
+  Status skip(std::size_t n) { return read_exact(nullptr, n); }
+
+  int fd_;
+  char buf_[64 * 1024];
+  std::size_t begin_ = 0, end_ = 0;
+};
+
 // One file per block, named by the key's hex under 256 subdirectories.
 class DirTarget : public BenchTarget {
  public:
@@ -194,6 +358,11 @@ Result<std::unique_ptr<BenchTarget>> open_store_target(const std::string& spec) 
     if (!c.ok()) return c.status();
     return std::unique_ptr<BenchTarget>(std::make_unique<RedisTarget>(std::move(*c)));
   }
+  if (spec.starts_with("memcached://")) {
+    Result<net::HostPort> hp = net::parse_host_port(spec.substr(12));
+    if (!hp.ok()) return Status::InvalidArgument("--target " + spec + ": " + hp.status().message());
+    return MemcachedTarget::connect(*hp);
+  }
   if (spec.starts_with("dir:") && spec.size() > 4) {
     std::filesystem::path root(spec.substr(4));
     std::error_code ec;
@@ -201,7 +370,7 @@ Result<std::unique_ptr<BenchTarget>> open_store_target(const std::string& spec) 
     if (ec) return Status::IOError("--target " + spec + ": " + ec.message());
     return std::unique_ptr<BenchTarget>(std::make_unique<DirTarget>(root));
   }
-  return Status::InvalidArgument("--target " + spec + ": expected kvtier, redis://HOST:PORT or dir:PATH");
+  return Status::InvalidArgument("--target " + spec + ": expected kvtier, redis://HOST:PORT, memcached://HOST:PORT or dir:PATH");
 }
 
 }  // namespace kvtier::cli

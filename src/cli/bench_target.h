@@ -3,6 +3,7 @@
 //
 //   kvtier          the daemon at --address, through the C++ client (LOOKUP, GET_MANY, PUT_MANY)
 //   redis://H:P     a redis-server: pipelined EXISTS for the lookup, pipelined GET / SET
+//   memcached://H:P a memcached server: its meta protocol (mg / mg v / ms), pipelined
 //   dir:PATH        one file per block under PATH (the layout file-based KV-cache connectors use):
 //                   lookup stats each chunk's file in order, get reads it, put writes a temporary
 //                   file and renames it into place (no fsync, as those connectors)
@@ -35,7 +36,7 @@ bool is_kvtier_target(const std::string& spec);
 // kvtierd through a connected client.
 std::unique_ptr<BenchTarget> kvtier_target(std::unique_ptr<Client> client);
 
-// Opens one connection to "redis://HOST:PORT" or the directory of "dir:PATH" (created if
+// Opens one connection to "redis://HOST:PORT" / "memcached://HOST:PORT", or the directory of "dir:PATH" (created if
 // missing). InvalidArgument for a spec of another form, IOError when it cannot be reached.
 Result<std::unique_ptr<BenchTarget>> open_store_target(const std::string& spec);
 

@@ -1,7 +1,12 @@
 // `kvtier bench` as a person runs it: every workload and a trace through the built binary against
 // a real daemon, with the --json numbers checked for sense (requests counted, ratios in [0, 1],
 // a workload that repeats itself has hits), and the usage errors.
+#include <signal.h>
+
+#include <chrono>
 #include <filesystem>
+#include <random>
+#include <thread>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -216,6 +221,48 @@ TEST_F(BenchCommand, RedisAndDirectoryTargetsSeeTheSameStreamAndEveryByteIsCheck
   EXPECT_EQ(fs["blocks"]["loaded"], kv["blocks"]["loaded"]);
 }
 
+// memcached started daemonized (-d) on a free loopback port; killed by its pid file at the end.
+class MemcachedServer {
+ public:
+  explicit MemcachedServer(const std::string& dir) : pid_file_(dir + "/memcached.pid") {
+    std::random_device rd;
+    for (int attempt = 0; attempt < 20 && pid_ <= 0; ++attempt) {
+      port_ = static_cast<std::uint16_t>(20000 + rd() % 35000);
+      testing::CommandOutput r = testing::run_command(
+          {"memcached", "-d", "-u", "root", "-l", "127.0.0.1", "-p", std::to_string(port_), "-U", "0", "-m", "256",
+           "-I", "4m", "-P", pid_file_});
+      if (r.exit_code != 0) continue;
+      for (int i = 0; i < 100 && pid_ <= 0; ++i) {  // the pid file appears once it listens
+        std::ifstream(pid_file_) >> pid_;
+        if (pid_ <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+  ~MemcachedServer() {
+    if (pid_ > 0) ::kill(pid_, SIGKILL);
+  }
+  bool started() const { return pid_ > 0; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::string pid_file_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = 0;
+};
+
+TEST_F(BenchCommand, MemcachedTargetHoldsWhatWasPutAndEveryByteIsChecked) {
+  MemcachedServer mc(dir_.path());
+  ASSERT_TRUE(mc.started()) << "memcached did not start (scripts/install-deps.sh installs it)";
+  std::vector<std::string> common = {"--workload", "rag", "--requests", "20", "--sessions", "2", "--seed", "9"};
+  json kv = bench(common);
+  common.insert(common.end(), {"--target", "memcached://" + mc.address()});
+  json j = bench(common);
+  expect_sane(j, 20);
+  EXPECT_EQ(j["blocks"]["wrong_bytes"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(j["blocks"]["loaded"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(j["blocks"]["loaded"], kv["blocks"]["loaded"]);
+}
+
 TEST_F(BenchCommand, ABlockReadBackWrongIsCountedAndFailsTheRun) {
   const std::string root = dir_.path() + "/blocks";
   std::vector<std::string> args = {"bench", "--json", "--block-bytes", "4096", "--workload", "chat", "--requests", "10",
@@ -244,7 +291,7 @@ TEST_F(BenchCommand, ABlockReadBackWrongIsCountedAndFailsTheRun) {
 
   testing::ProcessResult bad = run_kvtier({"bench", "--target", "memcache://x"});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("expected kvtier, redis://HOST:PORT or dir:PATH"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("expected kvtier, redis://HOST:PORT, memcached://HOST:PORT or dir:PATH"), std::string::npos) << bad.err;
 }
 
 }  // namespace
