@@ -396,6 +396,11 @@ void print_text(const nlohmann::json& j) {
               j["prefill_tokens_saved"].get<std::uint64_t>(), j["prompt_tokens"].get<std::uint64_t>());
   std::printf("  in %.3f GB/s (%" PRIu64 " bytes), out %.3f GB/s (%" PRIu64 " bytes)\n", j["gb_per_s_in"].get<double>(),
               j["bytes_in"].get<std::uint64_t>(), j["gb_per_s_out"].get<double>(), j["bytes_out"].get<std::uint64_t>());
+  if (j.contains("evictions")) {
+    std::printf("  daemon evictions:");
+    for (const auto& [k, v] : j["evictions"].items()) std::printf(" %s %.0f", k.c_str(), v.get<double>());
+    std::printf("\n");
+  }
   print_latency("lookup", j["latency"]["lookup"]);
   print_latency("get_many", j["latency"]["get_many"]);
   print_latency("put_many", j["latency"]["put_many"]);
@@ -404,16 +409,32 @@ void print_text(const nlohmann::json& j) {
   }
 }
 
-// The daemon's DRAM + NVMe capacity in blocks of `block_bytes` (from STATS), so the ideal LRU
-// is as large as the cache it is compared with. 0 when STATS does not say.
-std::uint64_t daemon_capacity_blocks(Client& c, std::uint64_t block_bytes) {
+// What the daemon's STATS say (kvtier targets only); nullopt when it cannot be read.
+std::optional<ParsedMetrics> daemon_metrics(Client& c) {
   Result<std::string> text = c.stats();
-  if (!text.ok()) return 0;
+  if (!text.ok()) return std::nullopt;
   Result<ParsedMetrics> m = parse_prometheus_text(*text);
-  if (!m.ok()) return 0;
-  double bytes = m->sum("kvtier_dram_capacity_bytes").value_or(0) +
-                 m->sum("kvtier_nvme_regions").value_or(0) * m->sum("kvtier_nvme_region_bytes").value_or(0);
+  if (!m.ok()) return std::nullopt;
+  return std::move(*m);
+}
+
+// The daemon's DRAM + NVMe capacity in blocks of `block_bytes`, so the ideal LRU is as large as
+// the cache it is compared with. 0 when STATS does not say.
+std::uint64_t capacity_blocks(const ParsedMetrics& m, std::uint64_t block_bytes) {
+  double bytes = m.sum("kvtier_dram_capacity_bytes").value_or(0) +
+                 m.sum("kvtier_nvme_regions").value_or(0) * m.sum("kvtier_nvme_region_bytes").value_or(0);
   return static_cast<std::uint64_t>(bytes / static_cast<double>(block_bytes));
+}
+
+// The daemon's evictions during the run: counters after minus before.
+nlohmann::json evictions_json(const ParsedMetrics& before, const ParsedMetrics& after) {
+  nlohmann::json j;
+  for (const char* name : {"kvtier_dram_evictions_total", "kvtier_store_demotions_total",
+                           "kvtier_nvme_regions_reclaimed_total", "kvtier_nvme_reclaimed_entries_total"}) {
+    std::optional<double> a = after.sum(name), b = before.sum(name);
+    if (a) j[std::string(name).substr(7)] = *a - b.value_or(0);  // without "kvtier_"
+  }
+  return j;
 }
 
 Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o, const Key& ns) {
@@ -450,13 +471,20 @@ int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the d
     return kExitUsage;
   }
   std::vector<std::unique_ptr<BenchTarget>> clients;
+  std::unique_ptr<Client> stats_client;
+  std::optional<ParsedMetrics> stats_before;
   for (std::uint32_t i = 0; i < o.concurrency; ++i) {
     if (is_kvtier_target(o.target)) {
       int code = kExitOk;
       std::unique_ptr<Client> c = connect_or_report(o.client, "bench", &code);
       if (!c) return code;
-      if (i == 0 && o.lru_capacity_blocks == 0) {
-        o.lru_capacity_blocks = daemon_capacity_blocks(*c, o.block_bytes);
+      if (i == 0) {
+        stats_before = daemon_metrics(*c);
+        stats_client = connect_or_report(o.client, "bench", &code);  // STATS after the run
+        if (!stats_client) return code;
+      }
+      if (i == 0 && o.lru_capacity_blocks == 0 && stats_before) {
+        o.lru_capacity_blocks = capacity_blocks(*stats_before, o.block_bytes);
         o.lru_capacity_from_daemon = o.lru_capacity_blocks > 0;
       }
       clients.push_back(kvtier_target(std::move(c)));
@@ -485,6 +513,9 @@ int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the d
     for (auto& th : threads) th.join();
   }
   nlohmann::json j = report_json(o, *model, name, t, feed, feed.elapsed());
+  if (stats_client && stats_before) {
+    if (std::optional<ParsedMetrics> after = daemon_metrics(*stats_client)) j["evictions"] = evictions_json(*stats_before, *after);
+  }
   if (!o.charts.empty()) {
     BenchChartInputs in;
     in.bytes_in_per_second = t.in_per_second;

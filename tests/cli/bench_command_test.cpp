@@ -183,6 +183,10 @@ TEST_F(BenchCommand, IdealLruIsAsLargeAsTheDaemonUnlessToldOtherwise) {
   const std::uint64_t blocks = j["ideal_lru"]["capacity_blocks"].get<std::uint64_t>();
   EXPECT_GE(blocks, (64u << 20) / 4096);
   EXPECT_LE(blocks, (132u << 20) / 4096);
+  // The daemon's own eviction counters over the run (none at this size, but counted).
+  ASSERT_TRUE(j.contains("evictions"));
+  EXPECT_EQ(j["evictions"]["dram_evictions_total"].get<double>(), 0.0);
+  EXPECT_TRUE(j["evictions"].contains("nvme_regions_reclaimed_total"));
   json told = bench({"--requests", "5", "--lru-capacity-blocks", "7"});
   EXPECT_EQ(told["ideal_lru"]["capacity_from"], "flag");
   EXPECT_EQ(told["ideal_lru"]["capacity_blocks"].get<std::uint64_t>(), 7u);
@@ -216,6 +220,7 @@ TEST_F(BenchCommand, RedisAndDirectoryTargetsSeeTheSameStreamAndEveryByteIsCheck
     EXPECT_GT((*j)["blocks"]["loaded"].get<std::uint64_t>(), 0u);
   }
   EXPECT_EQ(rd["target"], "redis://" + redis.address());
+  EXPECT_FALSE(rd.contains("evictions"));  // only kvtierd says
   // Nothing is evicted at this size, so every target holds what was put: the same hits.
   EXPECT_EQ(rd["blocks"]["loaded"], kv["blocks"]["loaded"]);
   EXPECT_EQ(fs["blocks"]["loaded"], kv["blocks"]["loaded"]);
