@@ -6,6 +6,9 @@
 # is). Each prompt is the shared prefix plus 64 tokens of its own; the model is the random-weight
 # "small" preset (8 layers, 4 KV heads x 64, f16 KV: 8 KiB per token, 2 MiB per 256-token chunk).
 #
+# One llama.cpp thread by default (LLAMA_THREADS=N for more): on a shared 2-core machine two
+# threads spin-wait on each other whenever one is descheduled, and a run then takes 10x longer.
+#
 # usage: scripts/llama-bench.sh BUILD_DIR KVTIER_LLAMA MODEL [RUNS=4]
 set -euo pipefail
 BUILD_DIR=$1 BIN=$2 MODEL=$3 RUNS=${4:-4}
@@ -19,10 +22,10 @@ printf '[dram]\ncapacity_bytes = "1GiB"\n[nvme]\ndefault_file_bytes = "512MiB"\n
 KV_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/kv/kvtierd.ready" ] && break; sleep 0.1; done
 ADDR="unix:$(sed -n 's/^unix=//p' "$WORK/kv/kvtierd.ready")"
-COMMON=(--model "$MODEL" --shared-seed 7 --shared-tokens 2048 --tokens 64 --chunk-tokens 256 --n-predict 4 --threads "$(nproc)")
+COMMON=(--model "$MODEL" --shared-seed 7 --shared-tokens 2048 --tokens 64 --chunk-tokens 256 --n-predict 4 --threads "${LLAMA_THREADS:-1}")
 
 echo "== llama.cpp prefix KV: recompute vs in-process reuse vs kvtier restore, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "   $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), model $(basename "$MODEL")"
+echo "   $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), model $(basename "$MODEL"), ${LLAMA_THREADS:-1} llama.cpp thread(s)"
 timeout 600 "$BIN" "${COMMON[@]}" --seed 100 --vary-suffix --repeat "$RUNS" --no-cache >"$WORK/recompute.jsonl"
 timeout 600 "$BIN" "${COMMON[@]}" --seed 100 --vary-suffix --repeat "$RUNS" --no-cache --reuse-in-process >"$WORK/reuse.jsonl"
 timeout 600 "$BIN" "${COMMON[@]}" --seed 100 --address "$ADDR" >"$WORK/kvtier-fill.jsonl"
