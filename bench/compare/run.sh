@@ -15,7 +15,8 @@
 #
 # usage: bench/compare/run.sh BUILD_DIR [--workload chat|rag|agent] [--requests N] [--dir D]
 #                             [--block-bytes B] [--concurrency C] [--trace FILE]
-# Prints one table and writes compare.json into --dir's results/. Servers are stopped at exit.
+# Prints one table and writes compare.json into --dir's results/ and each target's SVG charts
+# into charts/<target>/. Servers are stopped at exit.
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '/^# usage:/,/^# Prints/p' "$0" >&2; exit 2; }
 BUILD_DIR=$(cd "$1" && pwd); shift
@@ -66,7 +67,7 @@ echo "   $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${WL[*]}
 for target in kvtier "redis://127.0.0.1:$RPORT" "memcached://127.0.0.1:$MPORT" "dir:$DIR/blocks"; do
   name=${target%%:*}
   timeout 900 "$KVTIER" bench --address "$ADDR" --target "$target" "${WL[@]}" --requests "$REQUESTS" \
-    --block-bytes "$BLOCK" --concurrency "$CONC" --seed 1 --json >"$DIR/results/$name.json"
+    --block-bytes "$BLOCK" --concurrency "$CONC" --seed 1 --charts "$DIR/charts/$name" --json >"$DIR/results/$name.json"
 done
 
 # Ceilings.
