@@ -15,12 +15,13 @@
 #
 # usage: bench/compare/run.sh BUILD_DIR [--workload chat|rag|agent] [--requests N] [--dir D]
 #                             [--block-bytes B] [--concurrency C] [--trace FILE]
+#                             [--dram SIZE] [--nvme SIZE]   (kvtierd's tiers; memcached gets --dram too)
 # Prints one table and writes compare.json into --dir's results/ and each target's SVG charts
 # into charts/<target>/. Servers are stopped at exit.
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '/^# usage:/,/^# Prints/p' "$0" >&2; exit 2; }
 BUILD_DIR=$(cd "$1" && pwd); shift
-WORKLOAD=chat REQUESTS=2000 DIR=./var/bench/compare BLOCK=262144 CONC=4 TRACE=
+WORKLOAD=chat REQUESTS=2000 DIR=./var/bench/compare BLOCK=262144 CONC=4 TRACE= DRAM_MIB=1024 NVME_MIB=4096
 while [ $# -gt 0 ]; do
   case "$1" in
     --workload) WORKLOAD=$2; shift 2 ;;
@@ -29,6 +30,8 @@ while [ $# -gt 0 ]; do
     --block-bytes) BLOCK=$2; shift 2 ;;
     --concurrency) CONC=$2; shift 2 ;;
     --trace) TRACE=$2; shift 2 ;;
+    --dram) DRAM_MIB=$2; shift 2 ;;
+    --nvme) NVME_MIB=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -41,8 +44,8 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# kvtierd: 1 GiB DRAM, 4 GiB NVMe file on $DIR's filesystem.
-printf '[dram]\ncapacity_bytes = "1GiB"\n[nvme]\ndefault_file_bytes = "4GiB"\n' >"$DIR/kvtier.toml"
+# kvtierd: --dram MiB of DRAM, an --nvme MiB NVMe file on $DIR's filesystem.
+printf '[dram]\ncapacity_bytes = "%sMiB"\n[nvme]\ndefault_file_bytes = "%sMiB"\n' "$DRAM_MIB" "$NVME_MIB" >"$DIR/kvtier.toml"
 "$KVTIER" serve --config "$DIR/kvtier.toml" --data-dir "$DIR/kv" --tcp-listen 127.0.0.1:0 --metrics-listen off --log-level warn 2>"$DIR/logs/kvtierd.log" &
 PIDS+=($!)
 RPORT=$(free_port)
@@ -51,7 +54,7 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --daemon
   --logfile "$DIR/logs/redis.log" &
 PIDS+=($!)
 MPORT=$(free_port)
-memcached -u "$(id -un)" -l 127.0.0.1 -p "$MPORT" -U 0 -m 1024 -I 64m >"$DIR/logs/memcached.log" 2>&1 &
+memcached -u "$(id -un)" -l 127.0.0.1 -p "$MPORT" -U 0 -m "$DRAM_MIB" -I 64m >"$DIR/logs/memcached.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do
   kill -0 "${PIDS[0]}" 2>/dev/null || { cat "$DIR/logs/kvtierd.log" >&2; exit 1; }
@@ -63,7 +66,7 @@ ADDR="unix:$(sed -n 's/^unix=//p' "$DIR/kv/kvtierd.ready")"
 WL=(--workload "$WORKLOAD")
 [ -n "$TRACE" ] && WL=(--trace "$TRACE")
 echo "== kvtier bench compare, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "   $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${WL[*]}, $REQUESTS requests, blocks of $BLOCK bytes, $CONC client threads"
+echo "   $(nproc) cores, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg); ${WL[*]}, $REQUESTS requests, blocks of $BLOCK bytes, $CONC client threads; kvtierd DRAM $DRAM_MIB MiB + NVMe $NVME_MIB MiB, memcached $DRAM_MIB MiB"
 for target in kvtier "redis://127.0.0.1:$RPORT" "memcached://127.0.0.1:$MPORT" "dir:$DIR/blocks"; do
   name=${target%%:*}
   timeout 900 "$KVTIER" bench --address "$ADDR" --target "$target" "${WL[@]}" --requests "$REQUESTS" \
