@@ -181,11 +181,8 @@ Status PrefixCache::store(llama_context* ctx, llama_seq_id seq, std::span<const 
     }
   }
   if (parsed->cells < keys.size() * options_.chunk_tokens) return Status::InvalidArgument("the sequence holds fewer tokens than the prompt's full chunks");
-  StoreJob job;
-  for (std::size_t i = from_chunk; i < keys.size(); ++i) {
-    job.keys.push_back(keys[i]);
-    job.blocks.push_back(encode_chunk(*state, *parsed, static_cast<std::uint32_t>(i), options_.chunk_tokens));
-  }
+  StoreJob job{std::move(*state), std::move(*parsed), from_chunk,
+               std::vector<Key>(keys.begin() + static_cast<std::ptrdiff_t>(from_chunk), keys.end())};
   {
     std::lock_guard lock(mu_);
     jobs_.push_back(std::move(job));
@@ -216,23 +213,24 @@ void PrefixCache::store_loop() {
   }
 }
 
-// PUT_MANY_SHM from the store connection's region, max_chunks blocks at a time.
+// Cuts the job's chunks into the store connection's region and PUT_MANY_SHMs them, max_chunks
+// blocks at a time.
 void PrefixCache::put_blocks(StoreJob& job) {
   StoreStats done;
-  for (std::size_t at = 0; at < job.blocks.size(); at += options_.max_chunks) {
-    std::size_t n = std::min<std::size_t>(options_.max_chunks, job.blocks.size() - at);
+  for (std::size_t at = 0; at < job.keys.size(); at += options_.max_chunks) {
+    std::size_t n = std::min<std::size_t>(options_.max_chunks, job.keys.size() - at);
     std::vector<ShmPut> puts;
     for (std::size_t i = 0; i < n; ++i) {
-      const auto& b = job.blocks[at + i];
-      std::memcpy(store_region_.memory.data() + i * slot_bytes_, b.data(), b.size());
-      puts.push_back({job.keys[at + i], i * slot_bytes_, b.size()});
+      encode_chunk_into(job.state, job.parsed, static_cast<std::uint32_t>(job.first_chunk + at + i),
+                        options_.chunk_tokens, store_region_.memory.subspan(i * slot_bytes_, chunk_bytes_));
+      puts.push_back({job.keys[at + i], i * slot_bytes_, chunk_bytes_});
     }
     std::vector<Status> out(n);
     Status s = store_client_->put_many_shm(store_region_, puts, out);
     for (std::size_t i = 0; i < n; ++i) {
       if (s.ok() && out[i].ok()) {
         ++done.chunks;
-        done.bytes += job.blocks[at + i].size();
+        done.bytes += chunk_bytes_;
       } else {
         ++done.failed;
       }

@@ -62,7 +62,8 @@ class PrefixCache {
   // REQUIRES: sequence `seq` is empty. Leaves at least one prompt token to be computed.
   RestoreResult restore(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt);
   // Queues the full chunks of `prompt` from chunk `from_chunk` on, out of the state of `seq`
-  // (which holds at least those tokens at positions 0..). Returns after copying the state.
+  // (which holds at least those tokens at positions 0..). Returns after copying the state out of
+  // llama.cpp; cutting the chunks and the PUTs happen on the store thread.
   Status store(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt,
                std::size_t from_chunk);
   // Waits until every queued store was answered.
@@ -73,9 +74,13 @@ class PrefixCache {
   std::size_t chunk_bytes() const { return chunk_bytes_; }
 
  private:
+  // One store() call: the sequence's state as llama.cpp wrote it and the chunks to cut from it,
+  // encoded by the store thread straight into its shared-memory slots.
   struct StoreJob {
-    std::vector<Key> keys;
-    std::vector<std::vector<std::byte>> blocks;
+    std::vector<std::byte> state;
+    SeqState parsed;
+    std::size_t first_chunk = 0;
+    std::vector<Key> keys;  // of chunks first_chunk, first_chunk + 1, ...
   };
   PrefixCache() = default;
   std::vector<Key> keys_of(std::span<const llama_token> prompt) const;

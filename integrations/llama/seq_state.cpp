@@ -124,15 +124,6 @@ Status parse_layers(ByteReader& r, SeqState* s) {
   return Status::Ok();
 }
 
-void put_layout(ByteWriter& w, const LayerLayout& l) {
-  w.put(l.k_type);
-  w.put(l.v_type);
-  w.put(l.k_row);
-  w.put(l.v_row);
-  w.put(l.v_element);
-  w.put(l.v_channels);
-}
-
 std::uint64_t payload_bytes(const KvLayout& layout, std::uint32_t tokens) {
   return layout.bytes_per_token() * tokens;
 }
@@ -177,35 +168,46 @@ std::size_t chunk_bytes(const KvLayout& layout, std::uint32_t chunk_tokens) {
   return sizeof(ChunkHeader) + kLayerBytes * layout.layers.size() + payload_bytes(layout, chunk_tokens);
 }
 
-std::vector<std::byte> encode_chunk(std::span<const std::byte> state, const SeqState& s,
-                                    std::uint32_t index, std::uint32_t chunk_tokens) {
+void encode_chunk_into(std::span<const std::byte> state, const SeqState& s, std::uint32_t index,
+                       std::uint32_t chunk_tokens, std::span<std::byte> out) {
   const KvLayout& lay = s.layout;
-  std::vector<std::byte> out;
-  out.reserve(chunk_bytes(lay, chunk_tokens));
-  ByteWriter w(out);
+  std::size_t at = 0;
+  auto append = [&](const void* p, std::size_t n) {
+    std::memcpy(out.data() + at, p, n);
+    at += n;
+  };
   ChunkHeader h{kChunkMagic, kChunkVersion, chunk_tokens, static_cast<std::uint32_t>(lay.layers.size()),
                 lay.v_transposed ? 1u : 0u, payload_bytes(lay, chunk_tokens), 0};
-  w.append(&h, sizeof h);
-  for (const LayerLayout& l : lay.layers) put_layout(w, l);
-  const std::size_t payload_at = out.size();
+  append(&h, sizeof h);
+  for (const LayerLayout& l : lay.layers) {
+    append(&l.k_type, 4), append(&l.v_type, 4), append(&l.k_row, 8), append(&l.v_row, 8);
+    append(&l.v_element, 4), append(&l.v_channels, 4);
+  }
+  const std::size_t payload_at = at;
   const std::uint64_t first = std::uint64_t{index} * chunk_tokens;
   for (std::size_t i = 0; i < lay.layers.size(); ++i) {
     const std::uint64_t row = lay.layers[i].k_row;
-    w.append(state.data() + s.k_offset[i] + first * row, row * chunk_tokens);
+    append(state.data() + s.k_offset[i] + first * row, row * chunk_tokens);
   }
   for (std::size_t i = 0; i < lay.layers.size(); ++i) {
     const LayerLayout& l = lay.layers[i];
     if (!lay.v_transposed) {
-      w.append(state.data() + s.v_offset[i] + first * l.v_row, l.v_row * chunk_tokens);
+      append(state.data() + s.v_offset[i] + first * l.v_row, l.v_row * chunk_tokens);
       continue;
     }
     for (std::uint32_t c = 0; c < l.v_channels; ++c) {
-      w.append(state.data() + s.v_offset[i] + (std::uint64_t{c} * s.cells + first) * l.v_element,
-               std::uint64_t{l.v_element} * chunk_tokens);
+      append(state.data() + s.v_offset[i] + (std::uint64_t{c} * s.cells + first) * l.v_element,
+             std::uint64_t{l.v_element} * chunk_tokens);
     }
   }
-  h.payload_xxh3 = XXH3_64bits(out.data() + payload_at, out.size() - payload_at);
+  h.payload_xxh3 = XXH3_64bits(out.data() + payload_at, at - payload_at);
   std::memcpy(out.data(), &h, sizeof h);
+}
+
+std::vector<std::byte> encode_chunk(std::span<const std::byte> state, const SeqState& s,
+                                    std::uint32_t index, std::uint32_t chunk_tokens) {
+  std::vector<std::byte> out(chunk_bytes(s.layout, chunk_tokens));
+  encode_chunk_into(state, s, index, chunk_tokens, out);
   return out;
 }
 

@@ -61,6 +61,10 @@ Result<SeqState> parse_seq_state(std::span<const std::byte> state);
 // REQUIRES: (index+1)*chunk_tokens <= s.cells.
 std::vector<std::byte> encode_chunk(std::span<const std::byte> state, const SeqState& s,
                                     std::uint32_t index, std::uint32_t chunk_tokens);
+// The same block written into `out`, which holds exactly chunk_bytes(s.layout, chunk_tokens):
+// straight into a shared-memory slot, without a copy in between.
+void encode_chunk_into(std::span<const std::byte> state, const SeqState& s, std::uint32_t index,
+                       std::uint32_t chunk_tokens, std::span<std::byte> out);
 
 // Checks one stored block: magic, version, chunk size, layout equal to `expected`, exact length
 // and payload checksum. InvalidArgument with the reason when it does not fit.
