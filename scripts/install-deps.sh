@@ -14,6 +14,7 @@ packages=(
   libhiredis-dev bindfs
   chromium
   git
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
