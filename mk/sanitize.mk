@@ -3,8 +3,9 @@
 #         AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer, any UB fatal;
 #   tsan: the tests whose code runs threads, built with ThreadSanitizer.
 # Only what the tests need is built (no benchmarks, no Python module), at -O1 with line tables:
-# enough for exact stacks, a fraction of -O2 -g's compile time. g++ 12, not clang-14: clang-14
-# lacks C++20 parenthesized aggregate init (make_unique of an aggregate, src/server/server.cpp).
+# enough for exact stacks, a fraction of -O2 -g's compile time; and in unity batches of 16 files
+# (CMAKE_UNITY_BUILD: each batch parses gtest, spdlog and toml++ once), which halves it again.
+# g++ 12, not clang-14: clang-14 lacks C++20 parenthesized aggregate init (make_unique of an aggregate, src/server/server.cpp).
 ASAN_BUILD_DIR ?= build-asan
 TSAN_BUILD_DIR ?= build-tsan
 SANITIZE_CC ?= gcc
@@ -19,7 +20,7 @@ define sanitize_build
 	@cmake -S . -B $(1) -DCMAKE_BUILD_TYPE=Sanitize -DKVTIER_SANITIZE=$(2) \
 	  -DCMAKE_C_COMPILER=$(SANITIZE_CC) -DCMAKE_CXX_COMPILER=$(SANITIZE_CXX) \
 	  -DCMAKE_C_FLAGS_SANITIZE="-O1 -g1" \
-	  -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1" >/dev/null
+	  -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1" -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >/dev/null
 	@cmake --build $(1) -j $(JOBS) --target kvtier_tests -- --no-print-directory
 endef
 
@@ -38,5 +39,5 @@ tsan: tsan-build
 	@JOBS=$(JOBS) scripts/run-sanitized-tests.sh $(TSAN_BUILD_DIR) tsan '$(TSAN_TESTS)'
 
 comma := ,
-# Not yet in `make test`: the sanitized test runs and their CI time are unmeasured (issue 7).
-# TEST_EXTRA_TARGETS += asan tsan
+# In `make test` (CI on 2 cores, clean: asan ~5 min build + ~1.3 min run, tsan ~2 + ~1 min).
+TEST_EXTRA_TARGETS += asan tsan

@@ -2,9 +2,9 @@
 #include "cli/bench_charts.h"
 
 #include <filesystem>
-#include <fstream>
 #include <unordered_set>
 
+#include "cli/text_file.h"
 #include "report/svg_chart.h"
 #include "workload/lru_simulator.h"
 
@@ -44,13 +44,6 @@ report::Series lru_sweep(const std::vector<std::vector<Key>>& chains) {
   return s;
 }
 
-Status write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  return out ? Status::Ok() : Status::IOError("cannot write " + path);
-}
-
 }  // namespace
 
 Result<std::vector<std::string>> write_bench_charts(const std::string& dir, const BenchChartInputs& in) {
@@ -68,7 +61,7 @@ Result<std::vector<std::string>> write_bench_charts(const std::string& dir, cons
   std::vector<std::string> written;
   for (auto& [name, chart] : {std::pair{"throughput.svg", &tput}, {"latency.svg", &lat}, {"hit_ratio_vs_cache_size.svg", &hits}}) {
     std::string path = (std::filesystem::path(dir) / name).string();
-    KVTIER_RETURN_IF_ERROR(write_file(path, report::render_svg(*chart)));
+    KVTIER_RETURN_IF_ERROR(write_text_file(path, report::render_svg(*chart)));
     written.push_back(path);
   }
   return written;

@@ -14,15 +14,11 @@
 #include <string>
 #include <string_view>
 
+#include "cli/commands.h"
 #include "kvtier/client.h"
 #include "kvtier/status.h"
 
 namespace kvtier::cli {
-
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitMiss = 1;
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitFailure = 3;
 
 struct ClientFlags {
   std::string address;     // --address; empty: $KVTIER_ADDRESS, else ClientOptions' default

@@ -9,6 +9,13 @@
 
 namespace kvtier::cli {
 
+// Exit codes of every subcommand (docs/CLI.md): scripts tell a miss from a usage error from a
+// failure without parsing messages.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitMiss = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitFailure = 3;
+
 using CommandRunner = std::function<int()>;
 
 void add_demo_command(CLI::App& app, CommandRunner* run);

@@ -8,7 +8,6 @@
 // The arithmetic is src/plan/fleet_plan.*, the reports src/plan/fleet_report_*; docs/PLAN.md has
 // the formulas. Exit codes: 0 ok, 2 bad input (a flag, a shapes file, an override), 3 the HTML
 // file could not be written.
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/text_file.h"
 #include "plan/fleet_plan.h"
 #include "plan/fleet_report_html.h"
 #include "plan/fleet_report_json.h"
@@ -26,9 +26,6 @@
 namespace kvtier::cli {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 3;
 
 struct FleetOptions {
   std::string capacity = "1 EB";
@@ -82,15 +79,6 @@ Result<plan::ShapeCatalog> catalog_from(const FleetOptions& o) {
   return catalog;
 }
 
-Status write_file(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return Status::FromErrno("cannot write " + path, errno);
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  const int err = errno;
-  if (std::fclose(f) != 0 || !ok) return Status::FromErrno("cannot write " + path, ok ? errno : err);
-  return Status::Ok();
-}
-
 int run_plan_fleet(const FleetOptions& o) {
   Result<plan::FleetInputs> inputs = inputs_from(o);
   if (!inputs.ok()) return fail(inputs.status(), kExitUsage);
@@ -99,7 +87,7 @@ int run_plan_fleet(const FleetOptions& o) {
   Result<plan::FleetPlan> fleet = plan::plan_fleet(*inputs, *catalog);
   if (!fleet.ok()) return fail(fleet.status(), kExitUsage);
   if (!o.html.empty()) {
-    Status s = write_file(o.html, plan::render_fleet_html(*fleet, *catalog));
+    Status s = write_text_file(o.html, plan::render_fleet_html(*fleet, *catalog));
     if (!s.ok()) return fail(s, kExitFailure);
   }
   const std::string out = o.json ? plan::render_fleet_json(*fleet, *catalog)

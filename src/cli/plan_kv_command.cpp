@@ -23,8 +23,6 @@
 namespace kvtier::cli {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 2;
 
 struct KvOptions {
   std::string model;

@@ -104,7 +104,7 @@ TEST(PlanModel, EveryPresetReadsBackFromItsConfigJson) {
 }
 
 TEST(PlanModel, ReadsAGqaConfigFile) {
-  testing::TempDir dir;
+  kvtier::testing::TempDir dir;
   // Qwen3-32B's figures: head_dim is stated and differs from hidden_size / heads (80).
   std::ofstream(dir.file("config.json")) << R"({
     "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3",
@@ -143,7 +143,7 @@ TEST(PlanModel, DerivesHeadDimAndKvHeads) {
 }
 
 TEST(PlanModel, ReadsAnMlaConfigFile) {
-  testing::TempDir dir;
+  kvtier::testing::TempDir dir;
   // DeepSeek-V2-Lite's attention figures: 27 layers, kv_lora_rank 512, qk_rope_head_dim 64.
   std::ofstream(dir.file("config.json")) << R"({
     "model_type": "deepseek_v2", "hidden_size": 2048, "num_attention_heads": 16,
@@ -216,7 +216,7 @@ TEST(PlanModel, UnknownModelsAndUnreadableFiles) {
                 {"unknown model \"Llama-9\"", "Llama-3.1-8B", "DeepSeek-V3", "no such file"});
   ExpectInvalid(resolve_model("/nonexistent/config.json").status(), {"/nonexistent/config.json"});
   ExpectInvalid(resolve_model("").status(), {"--model"});
-  testing::TempDir dir;  // a directory without a config.json
+  kvtier::testing::TempDir dir;  // a directory without a config.json
   ExpectInvalid(resolve_model(dir.path()).status(), {"cannot read", "config.json"});
 }
 

@@ -104,7 +104,7 @@ TEST(PlanKvCli, TableShowsTheLibrarysNumbers) {
 }
 
 TEST(PlanKvCli, ReadsAConfigJsonAndItsDtype) {
-  testing::TempDir dir;
+  kvtier::testing::TempDir dir;
   std::ofstream(dir.file("config.json"))
       << R"({"num_hidden_layers": 27, "kv_lora_rank": 512, "qk_rope_head_dim": 64,
             "num_attention_heads": 16, "hidden_size": 2048, "torch_dtype": "float16"})";
@@ -130,7 +130,7 @@ TEST(PlanKvCli, ListsThePresets) {
 }
 
 TEST(PlanKvCli, BadInputExitsTwoWithAClearMessage) {
-  testing::TempDir dir;
+  kvtier::testing::TempDir dir;
   std::ofstream(dir.file("no_layers.json"))
       << R"({"num_attention_heads": 32, "hidden_size": 4096})";
   std::ofstream(dir.file("broken.json")) << R"({"num_hidden_layers": 32,)";
