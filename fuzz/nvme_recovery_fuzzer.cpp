@@ -5,9 +5,12 @@
 // Set-up (once): a tier of three 1 MiB regions is filled with known blocks, two regions sealed
 // and one open; its device image is saved as it is after flush() ("crash": no checkpoint, the
 // open region must be scanned) and after close() ("clean": a checkpoint beside it).
-// Input: byte 0 bit 0 picks the image; then 5-byte records, each a u32 little-endian position
-// (bit 31: in the checkpoint instead of the device, the rest modulo its size) and the byte to
-// put there. Promises: open() is an error with a message, or a tier in which every block reads
+// Input: byte 0 bit 0 picks the image, bit 1 asks for the damage to be re-sealed; then 5-byte
+// records, each a u32 little-endian position (bit 31: in the checkpoint instead of the device, the
+// rest modulo its size) and the byte to put there. Re-sealed, every checksum that guards what was
+// changed (superblock, entry headers, summaries, checkpoint) is recomputed after the damage, as a
+// buggy or stale writer would have left it: the fuzzer then reaches the bounds checks behind the
+// checksums (sizes, counts, pages, generations) instead of stopping at a mismatch. Promises: open() is an error with a message, or a tier in which every block reads
 // back byte-exact or misses (never other bytes), a key never written misses, and a new block
 // can be stored and read back.
 #include <unistd.h>
@@ -129,6 +132,55 @@ void check_reads(NvmeTier& tier, const std::vector<std::vector<std::byte>>& valu
   }
 }
 
+template <typename T>
+T load(const std::vector<char>& image, std::uint64_t at) {
+  T v;
+  std::memcpy(&v, image.data() + at, sizeof v);
+  return v;
+}
+
+template <typename T>
+void store(std::vector<char>& image, std::uint64_t at, const T& v) {
+  std::memcpy(image.data() + at, &v, sizeof v);
+}
+
+std::uint64_t checksum_of(const std::vector<char>& image, std::uint64_t at, std::uint64_t bytes) {
+  return kvtier::block_checksum({reinterpret_cast<const std::byte*>(image.data()) + at, bytes});
+}
+
+// Recomputes the checksums of every structure in the image that still carries its magic.
+void reseal_device(std::vector<char>& image) {
+  using namespace kvtier::nvme;
+  auto sb = load<Superblock>(image, 0);
+  sb.checksum = checksum_of(image, 0, offsetof(Superblock, checksum));
+  store(image, 0, sb);
+  for (std::uint64_t region = kvtier::kPageSize; region + kRegion <= image.size(); region += kRegion) {
+    for (std::uint64_t page = region; page < region + kRegion; page += kvtier::kPageSize) {
+      auto h = load<EntryHeader>(image, page);
+      if (h.magic != kEntryMagic) continue;
+      h.header_checksum = header_checksum(h);
+      store(image, page, h);
+    }
+    const std::uint64_t trailer_at = region + kRegion - sizeof(SummaryTrailer);
+    auto t = load<SummaryTrailer>(image, trailer_at);
+    if (t.magic != kSummaryMagic) continue;
+    const std::uint64_t entry_bytes = std::uint64_t{t.entry_count} * sizeof(SummaryEntry);
+    const std::uint64_t summary_bytes = std::uint64_t{t.summary_pages} * kvtier::kPageSize;
+    if (summary_bytes <= kRegion && entry_bytes <= summary_bytes) {
+      t.entries_checksum = checksum_of(image, region + kRegion - summary_bytes, entry_bytes);
+    }
+    t.trailer_checksum = trailer_checksum(t);
+    store(image, trailer_at, t);
+  }
+}
+
+// The checkpoint ends with the checksum of everything before it (src/nvme/recovery.cpp).
+void reseal_checkpoint(std::vector<char>& checkpoint) {
+  if (checkpoint.size() < sizeof(std::uint64_t)) return;
+  const std::uint64_t body = checkpoint.size() - sizeof(std::uint64_t);
+  store(checkpoint, body, checksum_of(checkpoint, 0, body));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -144,6 +196,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<char>& target = in_checkpoint ? checkpoint : device;
     if (target.empty()) continue;
     target[(pos & 0x7fffffffu) % target.size()] = static_cast<char>(data[at + 4]);
+  }
+  if (data[0] & 2) {
+    reseal_device(device);
+    reseal_checkpoint(checkpoint);
   }
   fs::remove(checkpoint_path(g.dir));
   write_file(device_path(g.dir), device);

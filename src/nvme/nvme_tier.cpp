@@ -586,6 +586,16 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
       res.size = loc->size;
       continue;
     }
+    // Locations come from summaries and checkpoints on disk: one that lies outside the devices
+    // or runs past its region's end was damaged before its checksum was taken (a bug, a stale
+    // file). It is dropped like an entry whose header does not match.
+    if (region_of(loc->page) >= regions_.size() || !entry_fits(loc->page % devices_->pages_per_region(), loc->size)) {
+      header_mismatches_.fetch_add(1, std::memory_order_relaxed);
+      drop_entry(id, loc->page);
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      res.status = Status::NotFound("nvme index entry outside its region");
+      continue;
+    }
     std::optional<RegionHold> hold = hold_region(region_of(loc->page));
     // The region may have been reclaimed between the index lookup and the hold.
     std::optional<Location> again = hold ? index_.lookup(id, false) : std::nullopt;

@@ -170,6 +170,12 @@ class NvmeTier {
   std::uint32_t region_of(std::uint64_t page) const {
     return static_cast<std::uint32_t>(page / devices_->pages_per_region());
   }
+  // An entry of `size` bytes whose header is page `page_in_region` of a region ends inside it,
+  // before `reserved_end` bytes at the region's end (its summary, when that is known).
+  bool entry_fits(std::uint64_t page_in_region, std::uint64_t size, std::uint64_t reserved_end = 0) const {
+    return size > 0 && size <= max_value_ &&
+           page_in_region * kPageSize + entry_footprint(size) + reserved_end <= region_size_;
+  }
 
   const NvmeConfig config_;
   std::unique_ptr<DeviceSet> devices_;

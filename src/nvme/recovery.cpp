@@ -295,6 +295,14 @@ Status NvmeTier::parse_summary(std::uint32_t region, std::uint64_t seq, std::uin
   }
   entries->resize(t.entry_count);
   if (bytes) std::memcpy(entries->data(), buf, bytes);
+  // Checksums prove the summary is what its writer wrote, not that the writer was right: an entry
+  // must lie inside the region, before the summary itself.
+  for (const SummaryEntry& e : *entries) {
+    if (!entry_fits(e.page_in_region, e.value_size, size)) {
+      entries->clear();
+      return Status::Corruption("region " + std::to_string(region) + " summary lists an entry outside the region");
+    }
+  }
   return Status::Ok();
 }
 

@@ -536,6 +536,48 @@ TEST(NvmeTier, GarbageOverTheRegionsAfterACrashIsNeverReturned) {
   EXPECT_TRUE(reads_back(*t, 500, size));
 }
 
+// A summary whose checksums verify but which lists an entry outside its region (a writer's bug, a
+// stale or forged file) is not trusted: the region is read in full instead, and its entries, which
+// are intact, all read back. (Found by fuzz/nvme_recovery_fuzzer.cpp: the entry's page was taken
+// as is and a read of that block indexed past the region table.)
+TEST(NvmeTier, SummaryListingAnEntryOutsideItsRegionIsRescanned) {
+  TempDir dir;
+  const std::size_t size = 30000;
+  NvmeConfig c = small_config();
+  {
+    auto t = open_tier(c, dir.path());
+    for (std::uint64_t i = 0; i < 60; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
+    ASSERT_TRUE(t->flush().ok());
+  }
+  std::filesystem::remove(dir.path() + "/nvme/index.ckpt");
+  std::fstream f(dir.path() + "/nvme/kvtier-nvme.dat", std::ios::in | std::ios::out | std::ios::binary);
+  const std::uint64_t region_end = kPageSize + c.region_size;  // region 0
+  SummaryTrailer trailer;
+  f.seekg(static_cast<std::streamoff>(region_end - sizeof trailer));
+  f.read(reinterpret_cast<char*>(&trailer), sizeof trailer);
+  ASSERT_EQ(trailer.magic, kSummaryMagic);
+  ASSERT_GT(trailer.entry_count, 0u);
+  std::vector<SummaryEntry> entries(trailer.entry_count);
+  const std::uint64_t entries_at = region_end - std::uint64_t{trailer.summary_pages} * kPageSize;
+  f.seekg(static_cast<std::streamoff>(entries_at));
+  f.read(reinterpret_cast<char*>(entries.data()), static_cast<std::streamsize>(entries.size() * sizeof(SummaryEntry)));
+  entries[0].page_in_region = 0x7fffffff;
+  trailer.entries_checksum = block_checksum(std::as_bytes(std::span(entries)));
+  trailer.trailer_checksum = trailer_checksum(trailer);
+  f.seekp(static_cast<std::streamoff>(entries_at));
+  f.write(reinterpret_cast<const char*>(entries.data()), static_cast<std::streamsize>(entries.size() * sizeof(SummaryEntry)));
+  f.seekp(static_cast<std::streamoff>(region_end - sizeof trailer));
+  f.write(reinterpret_cast<const char*>(&trailer), sizeof trailer);
+  f.close();
+  ASSERT_TRUE(f.good() || !f.is_open());
+
+  auto t = open_tier(c, dir.path());
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kScan);
+  EXPECT_GE(t->recovery_info().regions_scanned, 1u);
+  for (std::uint64_t i = 0; i < 60; ++i) EXPECT_TRUE(reads_back(*t, i, size));
+}
+
 TEST(NvmeTier, FullDiskIsAClearError) {
   TempDir dir;
   // A child with a 2 MiB file size limit cannot reserve a 13 MiB device file.
