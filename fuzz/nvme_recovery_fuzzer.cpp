@@ -174,10 +174,23 @@ void reseal_device(std::vector<char>& image) {
   }
 }
 
-// The checkpoint ends with the checksum of everything before it (src/nvme/recovery.cpp).
+// The checkpoint (src/nvme/recovery.cpp): a 48-byte header, 32 bytes per region, a u64 count of
+// 20-byte namespace usage records, a u64 size and the index image, which ends with its own
+// checksum (src/nvme/index.h); the file ends with the checksum of everything before it. Both
+// checksums are recomputed where the (possibly damaged) sizes still point inside the file.
 void reseal_checkpoint(std::vector<char>& checkpoint) {
   if (checkpoint.size() < sizeof(std::uint64_t)) return;
   const std::uint64_t body = checkpoint.size() - sizeof(std::uint64_t);
+  const std::uint64_t usage_at = 48 + 3 * 32;
+  if (usage_at + 8 <= body) {
+    const std::uint64_t image_size_at = usage_at + 8 + load<std::uint64_t>(checkpoint, usage_at) * 20;
+    if (image_size_at >= usage_at && image_size_at + 8 <= body) {  // (>=: no wrap-around)
+      const std::uint64_t image = image_size_at + 8, image_size = load<std::uint64_t>(checkpoint, image_size_at);
+      if (image_size >= 8 && image_size <= body - image) {
+        store(checkpoint, image + image_size - 8, checksum_of(checkpoint, image, image_size - 8));
+      }
+    }
+  }
   store(checkpoint, body, checksum_of(checkpoint, 0, body));
 }
 

@@ -127,11 +127,14 @@ Status Outbox::replay() {
       continue;
     }
     if (pending_.count(id) != 0) continue;
-    Pending p{OutboxEntry{id, r.size, r.seq, 0}, now, now, false};
+    // Seqs are renumbered in log order, which is the order of acknowledgement: the recorded seq
+    // is not trusted to be unique (a damaged or hand-edited log that verifies could repeat one,
+    // and two blocks under one seq would leave one of them out of the upload order for good).
+    const std::uint64_t seq = next_seq_++;
+    Pending p{OutboxEntry{id, r.size, seq, 0}, now, now, false};
     pending_.emplace(id, p);
-    by_seq_.emplace(r.seq, id);
+    by_seq_.emplace(seq, id);
     pending_bytes_ += r.size;
-    next_seq_ = std::max(next_seq_, r.seq + 1);
   }
   log_records_ = valid;
   if (valid * sizeof(Record) != total &&

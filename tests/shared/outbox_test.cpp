@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include <gtest/gtest.h>
 
+#include "integrity/checksum.h"
 #include "support/test_support.h"
 
 namespace kvtier::shared {
@@ -100,6 +103,47 @@ TEST(SharedOutbox, TornTailIsDroppedAndTruncated) {
   ASSERT_TRUE(add(*box, 9).ok()) << "appends continue after the truncation";
   box.reset();
   EXPECT_EQ(open_box(path)->pending(), 3u);
+}
+
+// A log that verifies but repeats a seq (damage with a recomputed checksum, an edited file) still
+// uploads every block, in log order. (Found by fuzz/outbox_fuzzer.cpp: seqs were taken from the
+// log, the second block under a seq was left out of the upload order, and completing it would
+// have dropped the first one's place too.)
+TEST(SharedOutbox, RepeatedSeqInTheLogStillUploadsEveryBlock) {
+  TempDir dir;
+  const std::string path = dir.file("outbox.log");
+  {
+    auto box = open_box(path);
+    for (std::uint64_t n = 0; n < 3; ++n) ASSERT_TRUE(add(*box, n).ok());
+  }
+  {
+    // Record 1 gets record 0's seq (bytes 32..39) and a checksum (bytes 40..47) that verifies.
+    int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    unsigned char rec[48];
+    std::uint64_t seq0 = 0;
+    ASSERT_EQ(::pread(fd, &seq0, 8, 32), 8);
+    ASSERT_EQ(::pread(fd, rec, 48, 48), 48);
+    std::memcpy(rec + 32, &seq0, 8);
+    const std::uint64_t sum = block_checksum({reinterpret_cast<const std::byte*>(rec), 40});
+    std::memcpy(rec + 40, &sum, 8);
+    ASSERT_EQ(::pwrite(fd, rec, 48, 48), 48);
+    ::close(fd);
+  }
+  auto box = open_box(path);
+  ASSERT_EQ(box->pending(), 3u);
+  std::vector<OutboxEntry> all = box->take(10);
+  ASSERT_EQ(all.size(), 3u) << "every pending block is handed out";
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].id.key, test_key(i)) << "log order";
+  box->complete(all[1]);
+  box->retry_later(all[0]);
+  box->retry_later(all[2]);
+  box.reset();
+  box = open_box(path);
+  std::vector<OutboxEntry> left = box->take(10);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].id.key, test_key(0));
+  EXPECT_EQ(left[1].id.key, test_key(2));
 }
 
 TEST(SharedOutbox, CompactionKeepsExactlyThePendingBlocks) {
