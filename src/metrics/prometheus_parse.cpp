@@ -172,10 +172,6 @@ Status parse_sample(LineReader& r, std::size_t line_no, ParsedMetrics* out) {
   return Status::Ok();
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 }  // namespace
 
 std::optional<std::string_view> PrometheusSample::label(std::string_view label_name) const {
@@ -271,7 +267,7 @@ Result<ParsedMetrics> parse_prometheus_text(std::string_view text) {
     std::size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    if (ends_with(line, "\r")) line.remove_suffix(1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
     LineReader r(line);
     r.skip_blanks();
     if (r.done()) continue;

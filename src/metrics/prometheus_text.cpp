@@ -22,10 +22,6 @@ std::string sanitize(std::string_view name, bool allow_colon) {
   return out.empty() ? "_" : out;
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 // Integers print exactly; other values as the shortest text that reads back as the same double
 // (so histogram bounds read "0.002", not "0.0020000000000000000416").
 std::string format_value(double v) {
@@ -127,7 +123,7 @@ void PrometheusText::add(std::string_view name, std::span<const MetricLabel> lab
                          CounterKind kind, std::string_view help) {
   std::string metric = sanitize(prefix_ + std::string(name), /*allow_colon=*/true);
   const bool counter = kind == CounterKind::kCount;
-  if (counter && !ends_with(metric, "_total")) metric += "_total";
+  if (counter && !metric.ends_with("_total")) metric += "_total";
   Family* f = family(metric, counter ? Type::kCounter : Type::kGauge, help);
   if (f == nullptr) return;
   f->samples += metric + render_labels(labels) + " " + format_value(value) + "\n";
@@ -140,7 +136,7 @@ void PrometheusText::add_histogram(std::string_view name, std::span<const Metric
     if (sanitize(l.name, false) == "le") return;  // would collide with the bucket label
   }
   std::string metric = sanitize(prefix_ + std::string(name), /*allow_colon=*/true);
-  if (!ends_with(metric, "_seconds")) metric += "_seconds";
+  if (!metric.ends_with("_seconds")) metric += "_seconds";
   Family* f = family(metric, Type::kHistogram, help);
   if (f == nullptr) return;
   // Buckets are cumulative; the +Inf bucket equals _count because count is the buckets' sum.
