@@ -26,9 +26,7 @@ bool accepted(const FsBlockHeader& h, const kvtier::BlockId& id, std::span<const
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 3) return 0;
   const kvtier::fuzz::ByteFlip flip = kvtier::fuzz::take_byte_flip(data, size);
-  kvtier::BlockId id;
-  id.ns = 7;
-  for (std::size_t i = 0; i < id.key.bytes.size(); ++i) id.key.bytes[i] = static_cast<std::uint8_t>(i * 37);
+  const kvtier::BlockId id = kvtier::fuzz::fixed_block_id(7);
   std::vector<std::byte> value(reinterpret_cast<const std::byte*>(data),
                                reinterpret_cast<const std::byte*>(data) + size);
 

@@ -9,10 +9,20 @@
 #include <string>
 #include <string_view>
 
+#include "kvtier/key.h"
+
 namespace kvtier::fuzz {
 
 inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
+}
+
+// A fixed block id for targets that check a format against the block it claims to hold.
+inline kvtier::BlockId fixed_block_id(std::uint32_t ns) {
+  kvtier::BlockId id;
+  id.ns = ns;
+  for (std::size_t i = 0; i < id.key.bytes.size(); ++i) id.key.bytes[i] = static_cast<std::uint8_t>(i * 37 + ns);
+  return id;
 }
 
 [[noreturn]] inline void broken_promise(const char* target, const std::string& what) {

@@ -26,9 +26,7 @@ std::vector<std::byte> stored_value(const kvtier::BlockId& id, std::span<const s
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 3) return 0;
   const kvtier::fuzz::ByteFlip flip = kvtier::fuzz::take_byte_flip(data, size);
-  kvtier::BlockId id;
-  id.ns = 3;
-  for (std::size_t i = 0; i < id.key.bytes.size(); ++i) id.key.bytes[i] = static_cast<std::uint8_t>(255 - i);
+  const kvtier::BlockId id = kvtier::fuzz::fixed_block_id(3);
   std::span<const std::byte> input(reinterpret_cast<const std::byte*>(data), size);
 
   auto raw = kvtier::shared::redis::verify_value(id, input);

@@ -497,16 +497,23 @@ TEST(NvmeTier, FlippedBytesMissAndLeaveTheRest) {
   EXPECT_FALSE(t->contains({0, test_key(3)})) << "a block that failed verification is forgotten";
 }
 
+// Blocks 0..n-1 of `size` bytes written and flushed, then the checkpoint close() left removed: the
+// next open rebuilds the index from the devices, as after a crash.
+void write_then_lose_checkpoint(const NvmeConfig& c, const std::string& dir, std::uint64_t n, std::size_t size) {
+  {
+    auto t = open_tier(c, dir);
+    ASSERT_NE(t, nullptr);
+    for (std::uint64_t i = 0; i < n; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
+    ASSERT_TRUE(t->flush().ok());
+  }
+  std::filesystem::remove(dir + "/nvme/index.ckpt");
+}
+
 TEST(NvmeTier, GarbageOverTheRegionsAfterACrashIsNeverReturned) {
   TempDir dir;
   const std::size_t size = 30000;
   NvmeConfig c = small_config();
-  {
-    auto t = open_tier(c, dir.path());
-    for (std::uint64_t i = 0; i < 60; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
-    ASSERT_TRUE(t->flush().ok());
-  }  // the destructor closes: a checkpoint is written; remove it to force the scan
-  std::filesystem::remove(dir.path() + "/nvme/index.ckpt");
+  ASSERT_NO_FATAL_FAILURE(write_then_lose_checkpoint(c, dir.path(), 60, size));
   // Scribble random bytes over random pages of the regions (the superblock is left alone).
   std::string path = dir.path() + "/nvme/kvtier-nvme.dat";
   int fd = ::open(path.c_str(), O_RDWR);
@@ -544,12 +551,7 @@ TEST(NvmeTier, SummaryListingAnEntryOutsideItsRegionIsRescanned) {
   TempDir dir;
   const std::size_t size = 30000;
   NvmeConfig c = small_config();
-  {
-    auto t = open_tier(c, dir.path());
-    for (std::uint64_t i = 0; i < 60; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
-    ASSERT_TRUE(t->flush().ok());
-  }
-  std::filesystem::remove(dir.path() + "/nvme/index.ckpt");
+  ASSERT_NO_FATAL_FAILURE(write_then_lose_checkpoint(c, dir.path(), 60, size));
   std::fstream f(dir.path() + "/nvme/kvtier-nvme.dat", std::ios::in | std::ios::out | std::ios::binary);
   const std::uint64_t region_end = kPageSize + c.region_size;  // region 0
   SummaryTrailer trailer;
