@@ -1,11 +1,11 @@
 // Disk faults under the real kvtierd on real file systems and block devices: a full disk at start,
 // a thinly provisioned device that runs out of space under load (its writes fail), an ext4 the
-// kernel remounts read-only after an error, and a device-mapper error target (EIO on every I/O).
+// kernel remounts read-only after an error, and a device whose every I/O fails with EIO.
 // Expected every time: a clear error in the log and the counters, the daemon keeps serving what
 // it can (DRAM hits, blocks already on the device), no crash, never a wrong byte.
 //
-// These need root, loop devices and mount (and device-mapper for the EIO test); each skips with
-// the reason when the machine does not allow it.
+// These need root, loop devices and mount (and device-mapper or FUSE for the EIO test); each
+// skips with the reason when the machine does not allow it.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -14,11 +14,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "reliability/reliability_support.h"
+#include "support/bindfs_mount.h"
 #include "support/test_support.h"
 
 namespace kvtier::testing {
@@ -122,6 +124,17 @@ bool all_on_nvme(Client& c, NumberedBlocks& blocks, std::uint64_t from, std::uin
     if (!m.ok() || m->in_nvme != 1) return false;
   }
   return true;
+}
+
+// How many of blocks [from, to) LOOKUP reports in DRAM.
+std::uint64_t count_in_dram(Client& c, NumberedBlocks& blocks, std::uint64_t from, std::uint64_t to) {
+  std::uint64_t in_dram = 0;
+  for (std::uint64_t n = from; n < to; ++n) {
+    Key k = blocks.key(n);
+    Result<PrefixMatch> m = c.lookup(std::span(&k, 1));
+    if (m.ok() && m->in_dram == 1) ++in_dram;
+  }
+  return in_dram;
 }
 
 // The daemon ended by exiting (any code), not by a signal.
@@ -247,50 +260,119 @@ TEST(DiskFault, ReadOnlyRemountKeepsServingWhatIsThere) {
   expect_clean_exit(d);
 }
 
-// EIO: the NVMe tier on a device-mapper device over a loop device; after blocks reach it, its
-// table is swapped for the `error` target, so every read and write fails with EIO. NVMe reads
-// become misses (counted), DRAM hits go on, nothing reads back wrong.
-TEST(DiskFault, EioDeviceReadsAreMissesAndDramServes) {
-  if (::geteuid() != 0 || !std::filesystem::exists("/dev/mapper/control") ||
-      shell("dmsetup version") != 0) {
-    GTEST_SKIP() << "needs root and device-mapper (/dev/mapper/control, dmsetup): not here";
-  }
-  TempDir dir;
-  const std::string image = dir.path() + "/dev.img";
-  ASSERT_EQ(shell("truncate -s 64M " + image), 0);
-  const std::string loop = shell_output("losetup --find --show " + image);
-  ASSERT_FALSE(loop.empty());
-  const std::string name = "kvtier-eio-" + std::to_string(::getpid());
-  const std::string sectors = std::to_string(64 * 1024 * 1024 / 512);
-  struct Cleanup {
-    std::string name, loop;
-    ~Cleanup() {
-      shell("dmsetup remove --retry " + name);
-      shell("losetup -d " + loop);
+// A 64 MiB block device that can be made to fail every I/O with EIO, in whichever way the
+// machine allows: a device-mapper linear target whose table is swapped for `error`, or (kernels
+// without device-mapper) a loop device over a file on a bindfs FUSE mount whose process is then
+// SIGKILLed, so the loop driver's reads and writes of its backing file fail and it reports EIO
+// ("I/O error, dev loopN" in the kernel log). The loop device runs with direct I/O on its backing
+// file, so no page cache can still answer for the dead mount. path() is empty when neither way is
+// available (not root, no loop devices, no device-mapper and no FUSE).
+class FailingDevice {
+ public:
+  explicit FailingDevice(const std::string& dir) {
+    if (::geteuid() != 0) return;
+    if (std::filesystem::exists("/dev/mapper/control") && shell("dmsetup version") == 0) {
+      set_up_device_mapper(dir);
+    } else if (BindfsMount::available()) {
+      set_up_loop_over_fuse(dir);
     }
-  } cleanup{name, loop};
-  ASSERT_EQ(shell("dmsetup create " + name + " --table '0 " + sectors + " linear " + loop + " 0'"),
-            0);
+  }
+  ~FailingDevice() {
+    if (!dm_name_.empty()) shell("dmsetup remove --retry " + dm_name_);
+    if (!loop_.empty()) shell("losetup -d " + loop_);
+  }
+  FailingDevice(const FailingDevice&) = delete;
+  FailingDevice& operator=(const FailingDevice&) = delete;
+
+  const std::string& path() const { return path_; }
+  const char* how() const { return dm_name_.empty() ? "loop device over a killed FUSE mount" : "device-mapper error target"; }
+
+  // From now on every read and write of the device fails with EIO.
+  bool fail() {
+    if (!dm_name_.empty()) {
+      return shell("dmsetup suspend --noflush " + dm_name_ + " && dmsetup load " + dm_name_ +
+                   " --table '0 " + std::to_string(kSectors) + " error' && dmsetup resume " + dm_name_) == 0;
+    }
+    fuse_->kill();
+    return true;
+  }
+
+ private:
+  static constexpr std::uint64_t kSectors = 64 * 1024 * 1024 / 512;
+
+  void set_up_device_mapper(const std::string& dir) {
+    const std::string image = dir + "/dev.img";
+    if (shell("truncate -s 64M " + image) != 0) return;
+    loop_ = shell_output("losetup --find --show " + image);
+    if (loop_.empty()) return;
+    const std::string name = "kvtier-eio-" + std::to_string(::getpid());
+    if (shell("dmsetup create " + name + " --table '0 " + std::to_string(kSectors) + " linear " + loop_ + " 0'") != 0) return;
+    dm_name_ = name;
+    path_ = "/dev/mapper/" + name;
+  }
+
+  void set_up_loop_over_fuse(const std::string& dir) {
+    std::filesystem::create_directories(dir + "/fuse-source");
+    std::filesystem::create_directories(dir + "/fuse");
+    fuse_ = std::make_unique<BindfsMount>(dir + "/fuse-source", dir + "/fuse");
+    if (!fuse_->mounted()) return;
+    const std::string image = dir + "/fuse/dev.img";
+    if (shell("truncate -s 64M " + image) != 0) return;
+    loop_ = shell_output("losetup --direct-io=on --find --show " + image);
+    if (loop_.empty()) return;
+    // Without direct I/O the loop driver would read through the page cache of a dead mount.
+    const std::string dio = "/sys/block/" + std::filesystem::path(loop_).filename().string() + "/loop/dio";
+    std::ifstream flag(dio);
+    char on = 0;
+    if (!(flag >> on) || on != '1') return;
+    path_ = loop_;
+  }
+
+  std::unique_ptr<BindfsMount> fuse_;  // destroyed after the loop device is detached
+  std::string loop_, dm_name_, path_;
+};
+
+// EIO: the NVMe tier on a FailingDevice. A first daemon writes blocks and stops (SIGTERM seals and
+// persists them on the device); a second one restarts warm on the device, takes new blocks into
+// DRAM, and then every I/O of the device starts failing. Reads of blocks that only the device
+// holds are misses (counted read errors), DRAM hits go on, new writes are acknowledged (their
+// write-out fails and is counted), the daemon answers and exits cleanly, nothing reads back wrong.
+TEST(DiskFault, EioDeviceReadsAreMissesAndDramServes) {
+  TempDir dir;
+  FailingDevice device(dir.path());
+  if (device.path().empty()) {
+    GTEST_SKIP() << "needs root, a loop device and device-mapper or FUSE (bindfs): not here";
+  }
+  std::printf("EIO from: %s (%s)\n", device.how(), device.path().c_str());
   NumberedBlocks blocks(73);
-  DaemonProcess d(data_dir_in(dir), fault_config("/dev/mapper/" + name, "0"));
+  constexpr std::uint64_t kOnDevice = 40, kNew = 8;
+  {
+    DaemonProcess first(data_dir_in(dir), fault_config(device.path(), "0"));
+    ASSERT_TRUE(first.started()) << first.log();
+    auto c = client_of(first);
+    ASSERT_TRUE(c);
+    ASSERT_EQ(put_blocks(*c, blocks, 0, kOnDevice), kOnDevice);
+    c.reset();
+    ASSERT_EQ(first.terminate(60s), 0) << first.log();
+  }
+  DaemonProcess d(data_dir_in(dir), fault_config(device.path(), "0"));
   ASSERT_TRUE(d.started()) << d.log();
   auto c = client_of(d);
   ASSERT_TRUE(c);
-  constexpr std::uint64_t kCount = 60;
-  ASSERT_EQ(put_blocks(*c, blocks, 0, kCount), kCount);
-  ASSERT_TRUE(poll_until([&] { return all_on_nvme(*c, blocks, 0, 20); }, 20s));
-  std::this_thread::sleep_for(1s);
-  ASSERT_EQ(shell("dmsetup suspend --noflush " + name + " && dmsetup load " + name +
-                  " --table '0 " + sectors + " error' && dmsetup resume " + name),
-            0);
-  ReadBack old = read_blocks(*c, blocks, 0, 20);
+  ASSERT_TRUE(all_on_nvme(*c, blocks, 0, kOnDevice)) << "warm restart from the device";
+  ASSERT_EQ(put_blocks(*c, blocks, kOnDevice, kOnDevice + kNew), kNew);
+  ASSERT_EQ(count_in_dram(*c, blocks, kOnDevice, kOnDevice + kNew), kNew);
+  ASSERT_EQ(count_in_dram(*c, blocks, 0, kOnDevice), 0u);
+
+  ASSERT_TRUE(device.fail());
+  ReadBack old = read_blocks(*c, blocks, 0, kOnDevice);
   EXPECT_EQ(old.wrong, 0u);
   EXPECT_EQ(old.errors, 0u);
-  EXPECT_EQ(old.missing, 20u) << "reads of a failing device are misses";
+  EXPECT_EQ(old.missing, kOnDevice) << "reads of a failing device are misses";
   EXPECT_GT(daemon_metric(*c, "kvtier_nvme_read_errors_total").value_or(0), 0.0);
-  ReadBack newest = read_blocks(*c, blocks, kCount - 8, kCount);
-  EXPECT_EQ(newest.intact, 8u);
-  EXPECT_EQ(put_blocks(*c, blocks, kCount, kCount + 20), 20u);
+  ReadBack fresh = read_blocks(*c, blocks, kOnDevice, kOnDevice + kNew);
+  EXPECT_EQ(fresh.intact, kNew) << "DRAM goes on serving";
+  EXPECT_EQ(put_blocks(*c, blocks, kOnDevice + kNew, kOnDevice + kNew + 20), 20u);
   EXPECT_TRUE(c->ping().ok());
   c.reset();
   expect_clean_exit(d);

@@ -79,14 +79,4 @@ inline std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
   return std::strtoull(v, nullptr, 10);
 }
 
-// Polls `done` every 20 ms for at most `limit`.
-inline bool poll_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
-
 }  // namespace kvtier::testing

@@ -23,6 +23,7 @@
 
 #include "kvtier/client.h"
 #include "metrics/prometheus_parse.h"
+#include "support/bindfs_mount.h"
 #include "support/daemon_process.h"
 #include "support/redis_process.h"
 #include "support/test_support.h"
@@ -60,18 +61,9 @@ std::optional<double> metric(Client& c, std::string_view name) {
   return parsed->sum(name);
 }
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
-
 // Waits until the daemon has no block left to upload and has uploaded at least `uploads`.
 bool wait_drained(Client& c, double uploads, std::chrono::milliseconds limit = 30s) {
-  return wait_until(
+  return poll_until(
       [&] {
         return metric(c, "kvtier_shared_outbox_pending") == 0.0 &&
                metric(c, "kvtier_shared_uploads_total").value_or(0) >= uploads;
@@ -297,7 +289,7 @@ class BackgroundLoad {
 };
 
 void wait_rounds(const BackgroundLoad& load, int rounds) {
-  wait_until([&] { return load.rounds() >= rounds || load.failures() > 0; }, 30s);
+  poll_until([&] { return load.rounds() >= rounds || load.failures() > 0; }, 30s);
 }
 
 TEST(SharedDaemonRedis, FrozenKilledAndRestartedServerFailsNoClientCall) {
@@ -314,11 +306,11 @@ TEST(SharedDaemonRedis, FrozenKilledAndRestartedServerFailsNoClientCall) {
   wait_rounds(load, 10);
 
   redis.pause();
-  EXPECT_TRUE(wait_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s))
+  EXPECT_TRUE(poll_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s))
       << "the breaker opens on a frozen server";
   wait_rounds(load, load.rounds() + 20);  // clients keep going with the server frozen
   redis.resume();
-  EXPECT_TRUE(wait_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 0.0; }, 20s));
+  EXPECT_TRUE(poll_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 0.0; }, 20s));
 
   redis.kill();
   const int killed_at = load.rounds();
@@ -365,7 +357,7 @@ TEST(SharedDaemonRedis, OutboxSurvivesKvtierdSigkillAndDrainsAfterRestart) {
     for (std::uint64_t i = 0; i < kCount; ++i) ASSERT_TRUE(put_block(*ca, i));
     EXPECT_EQ(metric(*ca, "kvtier_shared_outbox_pending"), static_cast<double>(kCount));
     // Which blocks are on NVMe only (demoted): those must come back after the kill.
-    ASSERT_TRUE(wait_until(
+    ASSERT_TRUE(poll_until(
         [&] {
           on_nvme.clear();
           for (std::uint64_t i = 0; i < kCount; ++i) {
@@ -386,7 +378,7 @@ TEST(SharedDaemonRedis, OutboxSurvivesKvtierdSigkillAndDrainsAfterRestart) {
   auto ca = connect_to(a);
   ASSERT_TRUE(ca);
   EXPECT_EQ(metric(*ca, "kvtier_shared_outbox_replayed_total"), static_cast<double>(kCount));
-  ASSERT_TRUE(wait_until([&] { return metric(*ca, "kvtier_shared_outbox_pending") == 0.0; }, 30s))
+  ASSERT_TRUE(poll_until([&] { return metric(*ca, "kvtier_shared_outbox_pending") == 0.0; }, 30s))
       << a.log();
   const double uploads = metric(*ca, "kvtier_shared_uploads_total").value_or(-1);
   const double lost = metric(*ca, "kvtier_shared_upload_lost_local_total").value_or(-1);
@@ -416,7 +408,7 @@ TEST(SharedDaemonRedis, FullOutboxKeepsEveryPutLocalAndUploadsWhatItHolds) {
   for (std::uint64_t i = 0; i < kCount; ++i) EXPECT_TRUE(reads_back(*ca, i));
   // `kvtier stat` shows it to a person: the breaker (open once the frozen server failed enough
   // calls) and the outbox holding its 5 blocks, 15 turned away.
-  wait_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s);
+  poll_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s);
   CommandOutput stat = run_command({KVTIER_BINARY, "stat", "--address", a.unix_address()});
   EXPECT_EQ(stat.exit_code, 0);
   EXPECT_NE(stat.out.find("breaker OPEN"), std::string::npos) << stat.out;
@@ -466,51 +458,8 @@ TEST(SharedDaemonCluster, SlotMovedDuringLoadKeepsEveryBlock) {
   for (std::uint64_t n : load.acknowledged()) EXPECT_TRUE(reads_back(*cb, n));
 }
 
-// bindfs in the foreground (so this process owns its pid) mirroring `source` at `mount`.
-class BindfsMount {
- public:
-  BindfsMount(const std::string& source, const std::string& mount) : mount_(mount) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int null = ::open("/dev/null", O_WRONLY);
-      if (null >= 0) {
-        ::dup2(null, STDERR_FILENO);
-        ::dup2(null, STDOUT_FILENO);
-      }
-      ::execlp("bindfs", "bindfs", "-f", source.c_str(), mount.c_str(), nullptr);
-      ::_exit(127);
-    }
-    mounted_ = wait_until([&] { return is_mounted(); }, 10s);
-  }
-  ~BindfsMount() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGCONT);
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (is_mounted()) (void)std::system(("fusermount3 -u -z " + mount_ + " 2>/dev/null || fusermount -u -z " + mount_ + " 2>/dev/null").c_str());
-  }
-  bool mounted() const { return mounted_; }
-  void freeze() const { ::kill(pid_, SIGSTOP); }
-  void thaw() const { ::kill(pid_, SIGCONT); }
-
- private:
-  bool is_mounted() const {
-    std::ifstream mounts("/proc/self/mounts");
-    std::string line;
-    while (std::getline(mounts, line)) {
-      if (line.find(" " + mount_ + " ") != std::string::npos) return true;
-    }
-    return false;
-  }
-  std::string mount_;
-  pid_t pid_ = -1;
-  bool mounted_ = false;
-};
-
 TEST(SharedDaemonFs, FrozenFuseMountNeverStallsClients) {
-  if (::access("/dev/fuse", R_OK | W_OK) != 0 || std::system("command -v bindfs >/dev/null") != 0) {
+  if (!BindfsMount::available()) {
     GTEST_SKIP() << "needs /dev/fuse and bindfs (scripts/install-deps.sh installs bindfs)";
   }
   TempDir source, mount, dir_a, dir_b;
@@ -525,7 +474,7 @@ TEST(SharedDaemonFs, FrozenFuseMountNeverStallsClients) {
 
   fuse.freeze();  // every access to the mount now hangs, as on a dead NFS hard mount
   const int frozen_at = load.rounds();
-  EXPECT_TRUE(wait_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s))
+  EXPECT_TRUE(poll_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s))
       << "hung calls open the breaker";
   wait_rounds(load, frozen_at + 30);
   // A miss in the local tiers is a miss, not a wait on the frozen mount.
