@@ -261,20 +261,19 @@ TEST(DiskFault, ReadOnlyRemountKeepsServingWhatIsThere) {
 }
 
 // A 64 MiB block device that can be made to fail every I/O with EIO, in whichever way the
-// machine allows: a device-mapper linear target whose table is swapped for `error`, or (kernels
-// without device-mapper) a loop device over a file on a bindfs FUSE mount whose process is then
-// SIGKILLed, so the loop driver's reads and writes of its backing file fail and it reports EIO
-// ("I/O error, dev loopN" in the kernel log). The loop device runs with direct I/O on its backing
+// machine allows: a loop device over a file on a bindfs FUSE mount whose process is then
+// SIGKILLed (tried first: it needs only FUSE and loop devices), or a device-mapper linear target
+// whose table is swapped for `error`. In the first, the loop driver's reads and writes of its
+// backing file fail and it reports EIO ("I/O error, dev loopN" in the kernel log). The loop device runs with direct I/O on its backing
 // file, so no page cache can still answer for the dead mount. path() is empty when neither way is
 // available (not root, no loop devices, no device-mapper and no FUSE).
 class FailingDevice {
  public:
   explicit FailingDevice(const std::string& dir) {
     if (::geteuid() != 0) return;
-    if (std::filesystem::exists("/dev/mapper/control") && shell("dmsetup version") == 0) {
+    if (BindfsMount::available()) set_up_loop_over_fuse(dir);
+    if (path_.empty() && std::filesystem::exists("/dev/mapper/control") && shell("dmsetup version") == 0) {
       set_up_device_mapper(dir);
-    } else if (BindfsMount::available()) {
-      set_up_loop_over_fuse(dir);
     }
   }
   ~FailingDevice() {
@@ -324,7 +323,11 @@ class FailingDevice {
     const std::string dio = "/sys/block/" + std::filesystem::path(loop_).filename().string() + "/loop/dio";
     std::ifstream flag(dio);
     char on = 0;
-    if (!(flag >> on) || on != '1') return;
+    if (!(flag >> on) || on != '1') {
+      shell("losetup -d " + loop_);
+      loop_.clear();
+      return;
+    }
     path_ = loop_;
   }
 
