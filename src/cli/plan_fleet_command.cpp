@@ -26,7 +26,6 @@
 namespace kvtier::cli {
 namespace {
 
-
 struct FleetOptions {
   std::string capacity = "1 EB";
   std::string reduction = "1";

@@ -23,7 +23,6 @@
 namespace kvtier::cli {
 namespace {
 
-
 struct KvOptions {
   std::string model;
   std::string kv_dtype;
