@@ -15,6 +15,7 @@
 // can be stored and read back.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -115,6 +116,12 @@ Golden make_golden() {
 
 const Golden& golden() {
   static const Golden g = make_golden();
+  // The device file lives in /dev/shm (memory): removed when libFuzzer exits normally.
+  static const int cleanup = std::atexit([] {
+    std::error_code ec;
+    fs::remove_all(golden().dir, ec);
+  });
+  (void)cleanup;
   return g;
 }
 

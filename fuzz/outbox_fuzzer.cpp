@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -27,6 +28,11 @@ const std::string& log_path() {
   static const std::string path = [] {
     auto dir = std::filesystem::temp_directory_path() / ("kvtier-outbox-fuzz-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
+    static const std::filesystem::path removed_at_exit = dir;
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(removed_at_exit, ec);
+    });
     return (dir / "shared-outbox.log").string();
   }();
   return path;
