@@ -21,9 +21,11 @@
 //   first; each round gives a ratio per direction; the summary is the median. Puts replace the
 //   keys of the untimed first pass, so a DRAM-sized working set stays in DRAM (no eviction); with
 //   a config whose DRAM is 0 every get comes from NVMe.
-// tcp: --threads threads, one Client each, each with its own slice of the working set. A round is
-//   a PUT phase then a GET phase of --passes passes over every thread's keys, started together
-//   (barrier) and timed until the last thread is done. --batch 1 uses put/get (one value per
+// tcp: --threads threads, one Client each. A round is a PUT phase then a GET phase of --passes
+//   passes over the working set in a fresh random order, which the threads draw from one shared
+//   queue (as redis-benchmark's clients share one request count, so every client is busy until
+//   the phase is done); started together (barrier) and timed until the last thread is done. Each
+//   round prints the spread between the first and the last thread finishing. --batch 1 uses put/get (one value per
 //   round trip, like redis-benchmark -P 1); --batch B > 1 uses put_many/get_many of B values.
 //   The same code runs over the Unix socket when --address is unix:...
 //   --phases put|get runs only that phase in the rounds (after the first put pass), so a
@@ -38,6 +40,7 @@
 // Every loop is bounded by counts; the Client's 30 s timeout bounds each call.
 // Output: "RESULT <name> key=value ..." lines (GB/s are 10^9 bytes/s), as the other benchmarks.
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <chrono>
 #include <cinttypes>
@@ -48,6 +51,7 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -331,6 +335,27 @@ int run_shm(Options& o) {
 
 // ---- tcp: put/get of values over one connection per thread ----
 
+// The work of one phase, shared by every thread: a shuffled order over all the values and a
+// cursor the threads draw their next batch from (as redis-benchmark's clients draw from one
+// request count). With fixed per-thread slices, a thread whose connection the kernel or the
+// daemon served faster finished early and the rest of the phase ran with fewer clients: the
+// last thread ended up to half a phase after the first (measured), which timed the scheduler's
+// unfairness rather than the daemon.
+struct SharedWork {
+  std::vector<std::size_t> order;  // value indexes; pass p visits order[] once more
+  std::size_t total = 0;           // values to visit this phase (passes x order.size())
+  std::atomic<std::size_t> cursor{0};
+
+  // The next batch of at most `batch` visits, as positions [begin, end) of the phase; empty when
+  // the phase is done. Lock-free: each position is handed out once.
+  std::pair<std::size_t, std::size_t> next(std::size_t batch) {
+    std::size_t b = cursor.fetch_add(batch, std::memory_order_relaxed);
+    if (b >= total) return {total, total};
+    return {b, std::min(total, b + batch)};
+  }
+  std::size_t at(std::size_t position) const { return order[position % order.size()]; }
+};
+
 int run_tcp(Options& o) {
   if (o.value_bytes == 0) o.value_bytes = 1 * kvtier::kMiB;
   if (o.batch == 0) o.batch = 1;
@@ -340,14 +365,18 @@ int run_tcp(Options& o) {
   if (T < 1) die("--threads must be positive");
   const std::uint64_t per = o.working_set / vb / static_cast<std::uint64_t>(T);
   if (per < o.batch) die("each thread needs at least one batch of values");
+  const std::uint64_t n = per * static_cast<std::uint64_t>(T);
   const std::vector<std::byte> pattern = make_pattern(vb);
 
+  // Value i has key numbered_key(i, 4004) and carries the stamp i.
+  std::vector<Key> keys;
+  for (std::uint64_t i = 0; i < n; ++i) keys.push_back(numbered_key(i, 4004));
   struct Worker {
     std::unique_ptr<kvtier::Client> client;
     std::vector<kvtier::AlignedBuffer> bufs;  // one per batch item: put source and get target
-    std::vector<Key> keys;
-    std::vector<std::uint64_t> numbers;
     std::string error;
+    std::uint64_t values = 0;    // visits this worker made in the current phase
+    Clock::time_point finished;  // when it found the phase's work used up
   };
   std::vector<Worker> w(static_cast<std::size_t>(T));
   for (int t = 0; t < T; ++t) {
@@ -358,102 +387,91 @@ int run_tcp(Options& o) {
       if (x.bufs.back().empty()) die("out of memory");
       std::memcpy(x.bufs.back().data(), pattern.data(), vb);
     }
-    for (std::uint64_t i = 0; i < per; ++i) {
-      std::uint64_t number = static_cast<std::uint64_t>(t) * per + i;
-      x.numbers.push_back(number);
-      x.keys.push_back(numbered_key(number, 4004));
-    }
   }
   std::string how = o.batch == 1 ? std::string("put/get, one value per round trip")
                                  : "put_many/get_many of " + std::to_string(o.batch);
-  std::printf("daemon_bench tcp (%s, %s): %d threads x %" PRIu64 " values x %" PRIu64
-              " B = %.2f GiB, %s, %d rounds of %d passes per phase\n",
-              o.label.c_str(), o.address.c_str(), T, per, vb,
-              double(per * T * vb) / double(kvtier::kGiB), how.c_str(), o.rounds, o.passes);
+  std::printf("daemon_bench tcp (%s, %s): %d threads, %" PRIu64 " values x %" PRIu64
+              " B = %.2f GiB drawn from one shared queue, %s, %d rounds of %d passes per phase\n",
+              o.label.c_str(), o.address.c_str(), T, n, vb, double(n * vb) / double(kvtier::kGiB),
+              how.c_str(), o.rounds, o.passes);
 
-  // One pass of worker x over its keys in `order` (indexes into x.keys). False on an error,
-  // which is left in x.error.
-  auto pass = [&](Worker& x, bool put, const std::vector<std::size_t>& order) -> bool {
+  // One batch of worker x: the values `idx` (at most o.batch). False on an error, which is left
+  // in x.error.
+  auto run_batch = [&](Worker& x, bool put, std::span<const std::size_t> idx) -> bool {
     auto fail = [&x](std::string why) {
       x.error = std::move(why);
       return false;
     };
-    std::vector<kvtier::PutItem> puts;
-    std::vector<kvtier::GetItem> gets;
-    std::vector<Status> pout(o.batch);
-    std::vector<kvtier::GetResult> gout(o.batch);
-    for (std::size_t b = 0; b < order.size(); b += o.batch) {
-      std::size_t m = std::min<std::size_t>(o.batch, order.size() - b);
-      if (put) {
-        puts.clear();
-        for (std::size_t k = 0; k < m; ++k) {
-          std::size_t i = order[b + k];
-          stamp(x.bufs[k].data(), vb, x.numbers[i]);
-          puts.push_back({x.keys[i], x.bufs[k].span().first(vb)});
-        }
-        if (o.batch == 1) {
-          pout[0] = x.client->put(puts[0].key, puts[0].value);
-        } else {
-          Status s = x.client->put_many(puts, std::span<Status>(pout.data(), m));
-          if (!s.ok()) return fail("put_many: " + s.to_string());
-        }
-        for (std::size_t k = 0; k < m; ++k) {
-          if (!pout[k].ok()) return fail("put: " + pout[k].to_string());
-        }
+    const std::size_t m = idx.size();
+    if (put) {
+      std::vector<kvtier::PutItem> puts;
+      std::vector<Status> out(m);
+      for (std::size_t k = 0; k < m; ++k) {
+        stamp(x.bufs[k].data(), vb, idx[k]);
+        puts.push_back({keys[idx[k]], x.bufs[k].span().first(vb)});
+      }
+      if (m == 1 && o.batch == 1) {
+        out[0] = x.client->put(puts[0].key, puts[0].value);
       } else {
-        gets.clear();
-        for (std::size_t k = 0; k < m; ++k) gets.push_back({x.keys[order[b + k]], x.bufs[k].span()});
-        if (o.batch == 1) {
-          gout[0] = x.client->get(gets[0].key, gets[0].dst);
-        } else {
-          Status s = x.client->get_many(gets, std::span<kvtier::GetResult>(gout.data(), m));
-          if (!s.ok()) return fail("get_many: " + s.to_string());
-        }
-        for (std::size_t k = 0; k < m; ++k) {
-          std::uint64_t number = x.numbers[order[b + k]];
-          if (!gout[k].status.ok() || gout[k].size != vb || !stamped(x.bufs[k].data(), vb, number)) {
-            return fail("get " + std::to_string(number) + ": " + gout[k].status.to_string() +
-                        ", size " + std::to_string(gout[k].size) +
-                        (gout[k].status.ok() ? ", wrong stamp" : ""));
-          }
-        }
+        Status s = x.client->put_many(puts, out);
+        if (!s.ok()) return fail("put_many: " + s.to_string());
+      }
+      for (std::size_t k = 0; k < m; ++k) {
+        if (!out[k].ok()) return fail("put: " + out[k].to_string());
+      }
+      return true;
+    }
+    std::vector<kvtier::GetItem> gets;
+    std::vector<kvtier::GetResult> out(m);
+    for (std::size_t k = 0; k < m; ++k) gets.push_back({keys[idx[k]], x.bufs[k].span()});
+    if (m == 1 && o.batch == 1) {
+      out[0] = x.client->get(gets[0].key, gets[0].dst);
+    } else {
+      Status s = x.client->get_many(gets, out);
+      if (!s.ok()) return fail("get_many: " + s.to_string());
+    }
+    for (std::size_t k = 0; k < m; ++k) {
+      if (!out[k].status.ok() || out[k].size != vb || !stamped(x.bufs[k].data(), vb, idx[k])) {
+        return fail("get " + std::to_string(idx[k]) + ": " + out[k].status.to_string() + ", size " +
+                    std::to_string(out[k].size) + (out[k].status.ok() ? ", wrong stamp" : ""));
       }
     }
     return true;
   };
 
   // Phases run by all threads together; main times from the start barrier to the end barrier.
-  // `phase` and `passes_now` are written by main before the start barrier only.
+  // `phase` and `work` (but its cursor) are written by main before the start barrier only.
   enum class Phase { kPut, kGet, kCheck, kStop };
   Phase phase = Phase::kPut;
-  int passes_now = 1;
+  SharedWork work;
+  work.order.resize(n);
+  std::iota(work.order.begin(), work.order.end(), 0);
   std::barrier<> start(T + 1), done(T + 1);
   std::vector<std::thread> threads;
   for (int t = 0; t < T; ++t) {
     threads.emplace_back([&, t] {
       Worker& x = w[static_cast<std::size_t>(t)];
-      std::mt19937_64 rng(static_cast<std::uint64_t>(t) + 1);
-      std::vector<std::size_t> order(per);
-      std::iota(order.begin(), order.end(), 0);
+      std::vector<std::size_t> idx;
       for (;;) {
         start.arrive_and_wait();
         if (phase == Phase::kStop) break;
-        bool ok = x.error.empty();
-        if (phase == Phase::kCheck) {
-          std::vector<std::size_t> one(1);
-          for (std::size_t i = 0; ok && i < per; ++i) {
-            one[0] = i;
-            std::memset(x.bufs[0].data(), 0, vb);
-            ok = pass(x, false, one);
-            if (ok && !value_intact(x.bufs[0].data(), vb, x.numbers[i], pattern)) {
-              x.error = "value " + std::to_string(x.numbers[i]) + " differs from what was put";
-              ok = false;
-            }
+        x.values = 0;
+        const std::size_t batch = phase == Phase::kCheck ? 1 : o.batch;
+        for (bool ok = x.error.empty(); ok;) {
+          auto [b, e] = work.next(batch);
+          if (b == e) break;
+          idx.clear();
+          for (std::size_t p = b; p < e; ++p) idx.push_back(work.at(p));
+          if (phase == Phase::kCheck) std::memset(x.bufs[0].data(), 0, vb);
+          ok = run_batch(x, phase == Phase::kPut, idx);
+          if (ok && phase == Phase::kCheck &&
+              !value_intact(x.bufs[0].data(), vb, idx[0], pattern)) {
+            x.error = "value " + std::to_string(idx[0]) + " differs from what was put";
+            ok = false;
           }
-        } else {
-          std::shuffle(order.begin(), order.end(), rng);
-          for (int p = 0; ok && p < passes_now; ++p) ok = pass(x, phase == Phase::kPut, order);
+          x.values += idx.size();
         }
+        x.finished = Clock::now();
         done.arrive_and_wait();
       }
     });
@@ -463,9 +481,15 @@ int run_tcp(Options& o) {
     start.arrive_and_wait();
     for (auto& th : threads) th.join();
   };
-  auto run_phase = [&](Phase ph, int passes) {
+  std::mt19937_64 rng(1);
+  // Runs one phase of `passes` passes; returns its GB/s. `spread` gets the share of the phase
+  // between the first and the last thread running out of work (near 0: all 4 clients were busy
+  // the whole time).
+  auto run_phase = [&](Phase ph, int passes, double* spread = nullptr) {
     phase = ph;
-    passes_now = passes;
+    std::shuffle(work.order.begin(), work.order.end(), rng);
+    work.total = static_cast<std::size_t>(passes) * n;
+    work.cursor.store(0, std::memory_order_relaxed);
     auto t0 = Clock::now();
     start.arrive_and_wait();
     done.arrive_and_wait();
@@ -476,18 +500,25 @@ int run_tcp(Options& o) {
         die(x.error);
       }
     }
-    return double(passes) * double(per) * double(T) * double(vb) / 1e9 / secs;
+    auto [first, last] = std::minmax_element(
+        w.begin(), w.end(),
+        [](const Worker& a, const Worker& b) { return a.finished < b.finished; });
+    if (spread != nullptr) {
+      *spread = std::chrono::duration<double>(last->finished - first->finished).count() / secs;
+    }
+    return double(work.total) * double(vb) / 1e9 / secs;
   };
 
   double first = run_phase(Phase::kPut, 1);
   std::printf("  first put pass (untimed, inserts): %.2f GB/s\n", first);
   std::vector<double> puts, gets;
-  std::printf("  round   put GB/s   get GB/s\n");
+  std::printf("  round   put GB/s   get GB/s   (finish spread put, get)\n");
   for (int r = 0; r < o.rounds; ++r) {
-    double p = o.phases == "get" ? 0 : run_phase(Phase::kPut, o.passes);
-    double g = o.phases == "put" ? 0 : run_phase(Phase::kGet, o.passes);
+    double sp = 0, sg = 0;
+    double p = o.phases == "get" ? 0 : run_phase(Phase::kPut, o.passes, &sp);
+    double g = o.phases == "put" ? 0 : run_phase(Phase::kGet, o.passes, &sg);
     puts.push_back(p), gets.push_back(g);
-    std::printf("  %5d   %8.2f   %8.2f\n", r + 1, p, g);
+    std::printf("  %5d   %8.2f   %8.2f   (%.1f%%, %.1f%%)\n", r + 1, p, g, 100 * sp, 100 * sg);
   }
   (void)run_phase(Phase::kCheck, 1);
   stop();
@@ -498,7 +529,7 @@ int run_tcp(Options& o) {
     std::printf("RESULT daemon_%s label=%s gb_s=%.2f %s threads=%d batch=%zu value_bytes=%" PRIu64
                 " working_set=%" PRIu64 " rounds=%d\n",
                 put ? "put" : "get", o.label.c_str(), median(v),
-                min_max(v, "min=%.2f max=%.2f").c_str(), T, o.batch, vb, per * T * vb, o.rounds);
+                min_max(v, "min=%.2f max=%.2f").c_str(), T, o.batch, vb, n * vb, o.rounds);
   }
   return 0;
 }
