@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -22,6 +23,8 @@ constexpr std::size_t kInputBufferBytes = 256 * 1024;
 constexpr std::size_t kReadBudgetBytes = 8 * 1024 * 1024;
 // File descriptors one connection may have waiting for SHM_REGISTER; more are closed.
 constexpr std::size_t kMaxReceivedFds = 4;
+// Most iovecs of one recvmsg straight into a request's values (PUT_MANY items).
+constexpr std::size_t kMaxDirectIov = 64;
 }  // namespace
 
 Connection::Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context)
@@ -105,28 +108,26 @@ bool Connection::on_events(std::uint32_t events) {
 
 std::int64_t Connection::read_socket() {
   if (input_begin_ == input_end_) input_begin_ = input_end_ = 0;
-  // In the data phase with nothing buffered, value bytes go straight to their buffer.
-  std::byte* dst = input_.data() + input_end_;
-  std::size_t room = input_.size() - input_end_;
-  bool direct = false;
-  if (input_begin_ == input_end_ && reader_.data_remaining() > 0 && !pending_.discard_data &&
-      !pending_.sink.empty()) {
-    dst = pending_.sink.data() + pending_.data_have;
-    room = static_cast<std::size_t>(reader_.data_remaining());
-    direct = true;
+  // In the data phase with nothing buffered, value bytes go straight to where they are kept.
+  std::array<iovec, kMaxDirectIov> iov;
+  std::size_t iov_count = 0;
+  if (input_begin_ == input_end_ && reader_.data_remaining() > 0 && !pending_.discard_data) {
+    iov_count = pending_.sink.next_iovecs(iov, reader_.data_remaining());
   }
-  if (room == 0) {
-    // The buffer holds a partial frame at its end: move it to the front.
-    std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
-    input_end_ -= input_begin_;
-    input_begin_ = 0;
-    dst = input_.data() + input_end_;
-    room = input_.size() - input_end_;
+  const bool direct = iov_count > 0;
+  if (!direct) {
+    if (input_end_ == input_.size()) {
+      // The buffer holds a partial frame at its end: move it to the front.
+      std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
+      input_end_ -= input_begin_;
+      input_begin_ = 0;
+    }
+    iov[0] = iovec{input_.data() + input_end_, input_.size() - input_end_};
+    iov_count = 1;
   }
-  iovec iov{dst, room};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = iov_count;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxReceivedFds)];
   if (session_.transport == Transport::kUnix) {
     msg.msg_control = control;
@@ -141,7 +142,7 @@ std::int64_t Connection::read_socket() {
   if (n == 0) return -1;
   context_.metrics.count(context_.metrics.bytes_received, static_cast<std::uint64_t>(n));
   if (direct) {
-    pending_.data_have += static_cast<std::uint64_t>(n);
+    pending_.sink.advance(static_cast<std::uint64_t>(n));
     reader_.consume_data(static_cast<std::uint64_t>(n));
   } else {
     input_end_ += static_cast<std::size_t>(n);
@@ -242,8 +243,7 @@ void Connection::on_meta_ready() {
 
 void Connection::on_data(std::span<const std::byte> bytes) {
   if (pending_.discard_data || pending_.sink.empty()) return;
-  std::memcpy(pending_.sink.data() + pending_.data_have, bytes.data(), bytes.size());
-  pending_.data_have += bytes.size();
+  pending_.sink.copy_in(bytes);
 }
 
 void Connection::on_frame_done() {

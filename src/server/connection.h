@@ -1,5 +1,6 @@
 // Connection: one client of kvtierd, from its socket to its requests' execution. It reads frames
-// as they arrive (FrameReader), streams PUT values straight into pooled value buffers, executes
+// as they arrive (FrameReader), streams PUT and PUT_MANY values straight into their DRAM
+// reservations (or pooled value buffers), executes
 // each complete request on the store (request_handler.cpp) and queues the response, in request
 // order (clients pipeline). It stops reading while its queued responses exceed
 // max_queued_response_bytes, so a client that does not read cannot grow the daemon's memory
@@ -26,6 +27,7 @@
 #include "memory/aligned_buffer.h"
 #include "protocol/frame.h"
 #include "protocol/meta.h"
+#include "server/data_sink.h"
 #include "server/output_queue.h"
 #include "server/server_context.h"
 #include "server/shm_region.h"
@@ -63,8 +65,8 @@ struct PendingRequest {
   Request request;
   AlignedBuffer data;             // the frame's data, when it is kept in a value buffer
   PutBuffer put_buffer;           // or: a PUT's value, received straight into DRAM
-  std::span<std::byte> sink;      // where the data goes: into `data` or `put_buffer`
-  std::uint64_t data_have = 0;    // data bytes received so far
+  std::vector<PutBuffer> put_buffers;  // or: a PUT_MANY's values, each straight into DRAM
+  DataSink sink;                  // where the data goes: `data`, `put_buffer` or `put_buffers`
   bool discard_data = false;      // read and drop the data (the request is refused)
   Status refused;                 // non-OK: answer this instead of executing
   bool close_after = false;       // the refusal closes the connection

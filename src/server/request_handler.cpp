@@ -67,6 +67,34 @@ Status admit_item(Call& c, std::uint64_t len, std::uint64_t admitted) {
 
 // ---- prepare: before the data arrives ----
 
+// PUT_MANY items at least this large are received straight into their DRAM reservations; a
+// batch with smaller ones is received into one value buffer and copied (a reservation per small
+// value would cost more than the copy it saves).
+constexpr std::uint64_t kDirectPutManyItemBytes = 64 * kKiB;
+
+// Reserves DRAM for every item of a PUT_MANY so its values are received straight where they are
+// kept, as a PUT's is. Only when every item can be stored that way (each is large enough, none
+// is refused for its size or the tenant's quota, DRAM takes each one); otherwise it reserves
+// nothing and returns false, and the batch takes the buffered path, which answers item by item.
+bool reserve_put_many(const protocol::PutManyRequest& m, PendingRequest& p, Session& s,
+                      ServerContext& ctx) {
+  std::uint64_t admitted = 0;
+  std::vector<PutBuffer> reserved;
+  reserved.reserve(m.items.size());
+  for (const protocol::PutManyItem& it : m.items) {
+    if (it.value_len < kDirectPutManyItemBytes) return false;
+    if (!check_value_len(it.value_len, ctx.max_value_bytes).ok()) return false;
+    if (!ctx.tenants.admit(*s.tenant, ctx.store, admitted + it.value_len)) return false;
+    Result<PutBuffer> b = ctx.store.begin_put(s.tenant->ns, it.key, it.value_len);
+    if (!b.ok()) return false;
+    reserved.push_back(std::move(b).value());
+    admitted += it.value_len;
+  }
+  for (const PutBuffer& b : reserved) p.sink.add(b.bytes());
+  p.put_buffers = std::move(reserved);
+  return true;
+}
+
 void prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
   Status st = check_value_len(m.value_len, ctx.max_value_bytes);
   if (st.ok() && p.header.data_len != m.value_len) {
@@ -80,10 +108,10 @@ void prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, Serve
     Result<PutBuffer> direct = ctx.store.begin_put(s.tenant->ns, m.key, m.value_len);
     if (direct.ok()) {
       p.put_buffer = std::move(direct).value();
-      p.sink = p.put_buffer.bytes();
+      p.sink.add(p.put_buffer.bytes());
     } else if (direct.status().code() == StatusCode::kTooLarge) {
       p.data = ctx.buffers.take(m.value_len);
-      p.sink = {p.data.data(), p.data.empty() ? 0 : m.value_len};
+      p.sink.add({p.data.data(), p.data.empty() ? 0 : m.value_len});
       if (p.data.empty()) st = Status::NoSpace("no memory for a value of " + std::to_string(m.value_len));
     } else {
       st = direct.status();
@@ -95,7 +123,7 @@ void prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, Serve
   }
 }
 
-void prepare(const protocol::PutManyRequest& m, PendingRequest& p, Session&, ServerContext& ctx) {
+void prepare(const protocol::PutManyRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
   Result<std::uint64_t> sum = protocol::data_len_of(m);
   Status st = sum.status();
   if (st.ok() && *sum != p.header.data_len) {
@@ -103,9 +131,9 @@ void prepare(const protocol::PutManyRequest& m, PendingRequest& p, Session&, Ser
                                  " does not match the items' value_len sum " +
                                  std::to_string(*sum));
   }
-  if (st.ok() && p.header.data_len > 0) {
+  if (st.ok() && p.header.data_len > 0 && !reserve_put_many(m, p, s, ctx)) {
     p.data = ctx.buffers.take(p.header.data_len);
-    p.sink = {p.data.data(), p.data.empty() ? 0 : p.header.data_len};
+    p.sink.add({p.data.data(), p.data.empty() ? 0 : p.header.data_len});
     if (p.data.empty()) st = Status::NoSpace("no memory for " + std::to_string(*sum) + " bytes");
   }
   if (!st.ok()) {
@@ -199,6 +227,12 @@ StatusCode run(Call& c, const protocol::LookupRequest& m) {
 StatusCode run(Call& c, const protocol::PutManyRequest& m) {
   protocol::PutManyResponse r;
   r.statuses.assign(m.items.size(), StatusCode::kOk);
+  if (!c.p.put_buffers.empty()) {  // received into DRAM reservations: publish them in order
+    for (std::size_t i = 0; i < m.items.size(); ++i) {
+      r.statuses[i] = c.store().commit_put(std::move(c.p.put_buffers[i])).code();
+    }
+    return c.reply(Status::Ok(), r);
+  }
   std::vector<PutItem> items;
   std::vector<std::size_t> which;
   std::uint64_t offset = 0, admitted = 0;

@@ -1,8 +1,8 @@
 // The real kvtierd process against a byte-level client (RawWire): lifecycle (ready file, socket
 // mode, data-dir lock, SIGTERM then restart with the data there), HELLO and tokens, tenant
-// isolation and quotas, pipelining, and bad input: garbage, truncated and oversized frames, bad
-// meta, requests before HELLO, a client killed mid-value. After every bad input the daemon still
-// serves the other clients.
+// isolation and quotas, pipelining, PUT_MANY of large, small and over-quota batches, and bad
+// input: garbage, truncated and oversized frames, bad meta, requests before HELLO, a client killed
+// mid-value or mid-batch. After every bad input the daemon still serves the other clients.
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -260,6 +260,94 @@ TEST_F(DaemonWire, PutsBeyondTheQuotaAreRejected) {
   auto v = pattern(test_key(600), 512 * kKiB);
   ASSERT_TRUE(alice.send(1, protocol::PutRequest{test_key(600), v.size()}, v));
   EXPECT_EQ(alice.receive()->status(), StatusCode::kOk);
+}
+
+// One PUT_MANY frame of `sizes` values (keys test_key(first + i), pattern bytes) and its
+// per-item statuses (empty if the daemon did not answer with a well-formed PUT_MANY response).
+std::vector<StatusCode> wire_put_many(RawWire& w, std::uint64_t id, std::uint64_t first,
+                                      const std::vector<std::size_t>& sizes) {
+  protocol::PutManyRequest m;
+  std::vector<std::byte> data;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    m.items.push_back({test_key(first + i), sizes[i]});
+    auto v = pattern(test_key(first + i), sizes[i]);
+    data.insert(data.end(), v.begin(), v.end());
+  }
+  if (!w.send(id, m, data)) return {};
+  auto r = w.receive();
+  if (!r || r->status() != StatusCode::kOk || r->header.request_id != id) return {};
+  auto decoded = protocol::decode_meta<protocol::PutManyResponse>(r->meta, 1024);
+  return decoded.ok() ? decoded->statuses : std::vector<StatusCode>{};
+}
+
+// GET of test_key(n): its status, and whether the bytes are the pattern of `size` bytes.
+std::pair<StatusCode, bool> wire_get_back(RawWire& w, std::uint64_t id, std::uint64_t n,
+                                          std::size_t size) {
+  if (!w.send(id, protocol::GetRequest{test_key(n), 16 * kMiB}))
+    return {StatusCode::kIOError, false};
+  auto r = w.receive();
+  if (!r) return {StatusCode::kIOError, false};
+  return {r->status(), r->data.size() == size && matches_pattern(r->data, test_key(n))};
+}
+
+// Large values go straight into DRAM reservations, a batch with a small one through a buffer,
+// and a batch over the quota item by item; each way the bytes read back are the ones put.
+TEST_F(DaemonWire, PutManyStoresLargeSmallAndOverQuotaBatchesAlike) {
+  auto w = unix_client();
+  const std::vector<std::size_t> large = {256 * kKiB, 1 * kMiB, 64 * kKiB, 512 * kKiB + 4096 + 7};
+  EXPECT_EQ(wire_put_many(*w, 2, 900, large),
+            std::vector<StatusCode>(large.size(), StatusCode::kOk));
+  const std::vector<std::size_t> mixed = {1 * kMiB, 100, 256 * kKiB};
+  EXPECT_EQ(wire_put_many(*w, 3, 910, mixed),
+            std::vector<StatusCode>(mixed.size(), StatusCode::kOk));
+  for (std::size_t i = 0; i < large.size(); ++i) {
+    EXPECT_EQ(wire_get_back(*w, 10 + i, 900 + i, large[i]), std::make_pair(StatusCode::kOk, true))
+        << i;
+  }
+  for (std::size_t i = 0; i < mixed.size(); ++i) {
+    EXPECT_EQ(wire_get_back(*w, 20 + i, 910 + i, mixed[i]), std::make_pair(StatusCode::kOk, true))
+        << i;
+  }
+  // Putting the large batch again replaces every value (same bytes: still intact).
+  EXPECT_EQ(wire_put_many(*w, 4, 900, large),
+            std::vector<StatusCode>(large.size(), StatusCode::kOk));
+  EXPECT_EQ(wire_get_back(*w, 30, 901, large[1]), std::make_pair(StatusCode::kOk, true));
+
+  RawWire bob(daemon_->tcp_address());
+  ASSERT_TRUE(bob.hello(kBobToken));
+  std::vector<StatusCode> st = wire_put_many(bob, 5, 920, std::vector<std::size_t>(8, 256 * kKiB));
+  std::vector<StatusCode> want(4, StatusCode::kOk);
+  want.resize(8, StatusCode::kRejected);  // 8 x 256 KiB against a 1 MiB quota
+  EXPECT_EQ(st, want);
+  EXPECT_EQ(wire_get_back(bob, 6, 923, 256 * kKiB), std::make_pair(StatusCode::kOk, true));
+  EXPECT_EQ(wire_get_back(bob, 7, 924, 256 * kKiB).first, StatusCode::kNotFound);
+}
+
+TEST_F(DaemonWire, ClientKilledMidPutManyLeavesNoTraceAndHurtsNoOne) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    RawWire w(daemon_->unix_address());
+    if (!w.hello()) ::_exit(3);
+    protocol::PutManyRequest m;
+    for (int i = 0; i < 4; ++i) m.items.push_back({test_key(950 + i), 1 * kMiB});
+    std::vector<std::byte> frame;
+    (void)protocol::append_frame(frame, 1, m, 4 * kMiB);
+    std::vector<std::byte> part(2 * kMiB + kMiB / 2, std::byte{9});  // 2.5 of the 4 values
+    frame.insert(frame.end(), part.begin(), part.end());
+    (void)w.send_bytes(frame);
+    ::raise(SIGKILL);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  auto w = unix_client();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(wire_get_back(*w, 2 + i, 950 + i, 1 * kMiB).first, StatusCode::kNotFound) << i;
+  }
+  // The reservations were released: the same keys can be put and read back.
+  EXPECT_EQ(wire_put_many(*w, 9, 950, std::vector<std::size_t>(4, 1 * kMiB)),
+            std::vector<StatusCode>(4, StatusCode::kOk));
+  EXPECT_EQ(wire_get_back(*w, 10, 952, 1 * kMiB), std::make_pair(StatusCode::kOk, true));
 }
 
 TEST_F(DaemonWire, ClientKilledMidValueLeavesNoTraceAndHurtsNoOne) {
