@@ -50,6 +50,20 @@ class DaemonWire : public ::testing::Test {
     EXPECT_EQ(r->header.request_id, 7u);
   }
 
+  // A child process does HELLO, sends `bytes` (a frame cut short) and is killed with SIGKILL.
+  void client_killed_after(const std::vector<std::byte>& bytes) {
+    pid_t child = ::fork();
+    if (child == 0) {
+      RawWire w(daemon_->unix_address());
+      if (!w.hello()) ::_exit(3);
+      (void)w.send_bytes(bytes);
+      ::raise(SIGKILL);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status));
+  }
+
   TempDir dir_;
   std::unique_ptr<DaemonProcess> daemon_;
 };
@@ -324,22 +338,12 @@ TEST_F(DaemonWire, PutManyStoresLargeSmallAndOverQuotaBatchesAlike) {
 }
 
 TEST_F(DaemonWire, ClientKilledMidPutManyLeavesNoTraceAndHurtsNoOne) {
-  pid_t child = ::fork();
-  if (child == 0) {
-    RawWire w(daemon_->unix_address());
-    if (!w.hello()) ::_exit(3);
-    protocol::PutManyRequest m;
-    for (int i = 0; i < 4; ++i) m.items.push_back({test_key(950 + i), 1 * kMiB});
-    std::vector<std::byte> frame;
-    (void)protocol::append_frame(frame, 1, m, 4 * kMiB);
-    std::vector<std::byte> part(2 * kMiB + kMiB / 2, std::byte{9});  // 2.5 of the 4 values
-    frame.insert(frame.end(), part.begin(), part.end());
-    (void)w.send_bytes(frame);
-    ::raise(SIGKILL);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(status));
+  protocol::PutManyRequest m;
+  for (int i = 0; i < 4; ++i) m.items.push_back({test_key(950 + i), 1 * kMiB});
+  std::vector<std::byte> frame;
+  ASSERT_TRUE(protocol::append_frame(frame, 1, m, 4 * kMiB).ok());
+  frame.resize(frame.size() + 2 * kMiB + kMiB / 2, std::byte{9});  // 2.5 of the 4 values
+  client_killed_after(frame);
   auto w = unix_client();
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(wire_get_back(*w, 2 + i, 950 + i, 1 * kMiB).first, StatusCode::kNotFound) << i;
@@ -352,20 +356,10 @@ TEST_F(DaemonWire, ClientKilledMidPutManyLeavesNoTraceAndHurtsNoOne) {
 
 TEST_F(DaemonWire, ClientKilledMidValueLeavesNoTraceAndHurtsNoOne) {
   Key k = test_key(77);
-  pid_t child = ::fork();
-  if (child == 0) {
-    RawWire w(daemon_->unix_address());
-    if (!w.hello()) ::_exit(3);
-    std::vector<std::byte> frame;
-    (void)protocol::append_frame(frame, 1, protocol::PutRequest{k, 8 * kMiB}, 8 * kMiB);
-    std::vector<std::byte> half(4 * kMiB, std::byte{9});
-    frame.insert(frame.end(), half.begin(), half.end());
-    (void)w.send_bytes(frame);
-    ::raise(SIGKILL);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(status));
+  std::vector<std::byte> frame;
+  ASSERT_TRUE(protocol::append_frame(frame, 1, protocol::PutRequest{k, 8 * kMiB}, 8 * kMiB).ok());
+  frame.resize(frame.size() + 4 * kMiB, std::byte{9});  // half the value
+  client_killed_after(frame);
   auto w = unix_client();
   ASSERT_TRUE(w->send(2, protocol::GetRequest{k, 16 * kMiB}));
   EXPECT_EQ(w->receive()->status(), StatusCode::kNotFound);
