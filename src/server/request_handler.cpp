@@ -57,12 +57,14 @@ Status quota_refusal(const Tenant& t) {
 
 // Whether one item of a batch put may be stored: its size, then the tenant's quota with the
 // batch's items admitted so far (`admitted` bytes) counted in.
-Status admit_item(Call& c, std::uint64_t len, std::uint64_t admitted) {
-  KVTIER_RETURN_IF_ERROR(check_value_len(len, c.ctx.max_value_bytes));
-  if (!c.ctx.tenants.admit(*c.session.tenant, c.store(), admitted + len)) {
-    return quota_refusal(*c.session.tenant);
-  }
+Status admit_item(ServerContext& ctx, const Tenant& tenant, std::uint64_t len,
+                  std::uint64_t admitted) {
+  KVTIER_RETURN_IF_ERROR(check_value_len(len, ctx.max_value_bytes));
+  if (!ctx.tenants.admit(tenant, ctx.store, admitted + len)) return quota_refusal(tenant);
   return Status::Ok();
+}
+Status admit_item(Call& c, std::uint64_t len, std::uint64_t admitted) {
+  return admit_item(c.ctx, *c.session.tenant, len, admitted);
 }
 
 // ---- prepare: before the data arrives ----
@@ -83,8 +85,7 @@ bool reserve_put_many(const protocol::PutManyRequest& m, PendingRequest& p, Sess
   reserved.reserve(m.items.size());
   for (const protocol::PutManyItem& it : m.items) {
     if (it.value_len < kDirectPutManyItemBytes) return false;
-    if (!check_value_len(it.value_len, ctx.max_value_bytes).ok()) return false;
-    if (!ctx.tenants.admit(*s.tenant, ctx.store, admitted + it.value_len)) return false;
+    if (!admit_item(ctx, *s.tenant, it.value_len, admitted).ok()) return false;
     Result<PutBuffer> b = ctx.store.begin_put(s.tenant->ns, it.key, it.value_len);
     if (!b.ok()) return false;
     reserved.push_back(std::move(b).value());
