@@ -333,7 +333,9 @@ TEST(SharedDaemonRedis, FrozenKilledAndRestartedServerFailsNoClientCall) {
     EXPECT_TRUE(reads_back(*cb, n));
     ++checked;
   }
-  EXPECT_GE(checked, 30);
+  // 20 rounds with the server down and 10 after its restart, less the round that may have been
+  // in flight at the kill: at least 29 keys were put while the server was gone.
+  EXPECT_GE(checked, 29);
   EXPECT_GE(metric(*ca, "kvtier_shared_breaker_opens_total").value_or(0), 2.0);
 }
 
