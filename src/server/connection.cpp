@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -25,6 +26,13 @@ constexpr std::size_t kReadBudgetBytes = 8 * 1024 * 1024;
 constexpr std::size_t kMaxReceivedFds = 4;
 // Most iovecs of one recvmsg straight into a request's values (PUT_MANY items).
 constexpr std::size_t kMaxDirectIov = 64;
+// After a frame with at least kLargeDataBytes of data, the next frame is likely large too (a
+// client streaming 1 MiB PUTs): its header is read with at most kBoundaryReadBytes, so its value
+// arrives straight in the reservation instead of up to kInputBufferBytes of it landing in the
+// input buffer and being copied. One extra recvmsg per large frame; small frames (pipelined GETs)
+// go back to full-buffer reads after one.
+constexpr std::uint64_t kLargeDataBytes = 64 * 1024;
+constexpr std::size_t kBoundaryReadBytes = 4096;
 }  // namespace
 
 Connection::Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context)
@@ -122,7 +130,9 @@ std::int64_t Connection::read_socket() {
       input_end_ -= input_begin_;
       input_begin_ = 0;
     }
-    iov[0] = iovec{input_.data() + input_end_, input_.size() - input_end_};
+    std::size_t room = input_.size() - input_end_;
+    if (after_large_data_) room = std::min(room, kBoundaryReadBytes);
+    iov[0] = iovec{input_.data() + input_end_, room};
     iov_count = 1;
   }
   msghdr msg{};
@@ -251,6 +261,7 @@ void Connection::on_frame_done() {
   context_.metrics.count_request(pending_.header.opcode, status,
                                  std::chrono::steady_clock::now() - pending_.started);
   if (pending_.close_after) close_after_flush_ = true;
+  after_large_data_ = pending_.header.data_len >= kLargeDataBytes;
   context_.buffers.give(std::move(pending_.data));
   pending_ = PendingRequest{};
 }

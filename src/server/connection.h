@@ -118,6 +118,7 @@ class Connection {
   std::uint64_t reported_queued_ = 0;  // our share of metrics.queued_response_bytes
   bool close_after_flush_ = false;
   bool peer_closed_ = false;
+  bool after_large_data_ = false;  // the last frame carried a large value (see read_socket)
   std::chrono::steady_clock::time_point accepted_at_;
 };
 

@@ -223,6 +223,39 @@ TEST_F(DaemonWire, PipelinedPutsAndGetsAreAnsweredInOrder) {
   }
 }
 
+// Large and small frames alternate in one pipelined stream, so frame boundaries fall anywhere in
+// the daemon's reads: right after a large value it reads the next header with a small read (to
+// land the value straight in DRAM), and the frames packed behind that header must still come out
+// whole and in order.
+TEST_F(DaemonWire, PipelinedLargeAndSmallFramesKeepTheirBytes) {
+  auto w = unix_client();
+  const std::vector<std::size_t> sizes = {70000, 12,   300000, 4000,   1 * kMiB, 1,
+                                          65536, 5000, 65535,  200000, 3,        4096};
+  std::vector<std::byte> batch;
+  std::vector<std::vector<std::byte>> values;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    Key k = test_key(300 + i);
+    values.push_back(pattern(k, sizes[i]));
+    ASSERT_TRUE(
+        protocol::append_frame(batch, 10 + i, protocol::PutRequest{k, sizes[i]}, sizes[i]).ok());
+    batch.insert(batch.end(), values.back().begin(), values.back().end());
+    // A GET of the value just put, packed behind it.
+    ASSERT_TRUE(protocol::append_frame(batch, 100 + i, protocol::GetRequest{k, 1 * kMiB}).ok());
+  }
+  ASSERT_TRUE(w->send_bytes(batch));
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    auto put = w->receive();
+    ASSERT_TRUE(put.has_value());
+    EXPECT_EQ(put->header.request_id, 10 + i);
+    EXPECT_EQ(put->status(), StatusCode::kOk) << put->message();
+    auto got = w->receive();
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->header.request_id, 100 + i);
+    ASSERT_EQ(got->status(), StatusCode::kOk) << got->message();
+    EXPECT_EQ(got->data, values[i]) << "value " << i << " of " << sizes[i] << " bytes";
+  }
+}
+
 TEST_F(DaemonWire, TenantsCannotSeeEachOthersBlocks) {
   RawWire alice(daemon_->tcp_address());
   ASSERT_TRUE(alice.hello(kAliceToken));
