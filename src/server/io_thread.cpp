@@ -10,11 +10,13 @@ namespace {
 constexpr std::chrono::milliseconds kTick{100};
 }  // namespace
 
-Result<std::unique_ptr<IoThread>> IoThread::create(ServerContext& context,
+Result<std::unique_ptr<IoThread>> IoThread::create(ServerContext& context, std::uint32_t index,
                                                    std::vector<const Listener*> listeners) {
+  if (index >= kMaxIoThreads) return Status::InvalidArgument("too many I/O threads");
   Result<std::unique_ptr<EventLoop>> loop = EventLoop::create();
   if (!loop.ok()) return loop.status();
-  std::unique_ptr<IoThread> t(new IoThread(context, std::move(listeners), std::move(loop).value()));
+  std::unique_ptr<IoThread> t(
+      new IoThread(context, index, std::move(listeners), std::move(loop).value()));
   for (const Listener* l : t->listeners_) {
     IoThread* self = t.get();
     KVTIER_RETURN_IF_ERROR(t->loop_->add(l->fd(), EPOLLIN | EPOLLEXCLUSIVE,
@@ -38,6 +40,7 @@ void IoThread::run() {
   std::chrono::steady_clock::time_point deadline{};
   for (;;) {
     loop_->run_once(kTick);
+    adopt_handed_over();
     bool draining = context_.draining.load(std::memory_order_acquire);
     auto now = std::chrono::steady_clock::now();
     if (draining && accepting) {
@@ -69,19 +72,60 @@ void IoThread::on_accept(const Listener& listener) {
       continue;  // fd closes here
     }
     context_.metrics.count(context_.metrics.connections_accepted);
-    int raw = fd.get();
-    auto conn = std::make_unique<Connection>(std::move(fd), listener.transport(), peer, context_);
-    Status added = loop_->add(raw, conn->interest(), [this, raw](std::uint32_t events) {
-      on_connection_events(raw, events);
-    });
-    if (!added.ok()) {
-      spdlog::error("event=accept_failed error=\"{}\"", added.to_string());
-      continue;
-    }
     spdlog::debug("event=connection_open transport={} peer={}", transport_name(listener.transport()),
                   peer);
-    connections_[raw] = std::move(conn);
+    auto conn = std::make_unique<Connection>(std::move(fd), listener.transport(), peer, context_);
+    IoThread& to = least_loaded();
+    to.assigned().fetch_add(1, std::memory_order_relaxed);
+    if (&to == this) {
+      adopt(std::move(conn));
+    } else {
+      to.hand_over(std::move(conn));
+    }
   }
+}
+
+IoThread& IoThread::least_loaded() {
+  IoThread* best = this;
+  std::int64_t least = assigned().load(std::memory_order_relaxed);
+  for (IoThread* t : group_) {
+    std::int64_t n = t->assigned().load(std::memory_order_relaxed);
+    if (n < least) {
+      best = t;
+      least = n;
+    }
+  }
+  return *best;
+}
+
+void IoThread::hand_over(std::unique_ptr<Connection> c) {
+  {
+    std::lock_guard lock(handed_over_mu_);
+    handed_over_.push_back(std::move(c));
+  }
+  loop_->wake();
+}
+
+void IoThread::adopt_handed_over() {
+  std::vector<std::unique_ptr<Connection>> mine;
+  {
+    std::lock_guard lock(handed_over_mu_);
+    mine.swap(handed_over_);
+  }
+  for (auto& c : mine) adopt(std::move(c));
+}
+
+// Registers `c`, already counted in assigned(), with this thread's loop.
+void IoThread::adopt(std::unique_ptr<Connection> c) {
+  int fd = c->fd();
+  Status added = loop_->add(fd, c->interest(),
+                            [this, fd](std::uint32_t events) { on_connection_events(fd, events); });
+  if (!added.ok()) {
+    spdlog::error("event=accept_failed error=\"{}\"", added.to_string());
+    assigned().fetch_sub(1, std::memory_order_relaxed);
+    return;  // the connection closes here
+  }
+  connections_[fd] = std::move(c);
 }
 
 void IoThread::on_connection_events(int fd, std::uint32_t events) {
@@ -103,6 +147,7 @@ void IoThread::close_connection(int fd) {
                 s.tenant ? s.tenant->name : "-", s.client_name);
   loop_->remove(fd);
   connections_.erase(it);
+  assigned().fetch_sub(1, std::memory_order_relaxed);
 }
 
 void IoThread::sweep(std::chrono::steady_clock::time_point now, bool draining) {

@@ -60,6 +60,12 @@ void add_connections(PrometheusText& p, const ServerMetrics& m) {
   p.add("connections_rejected", {{"reason", "max_connections"}},
         load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kLimit)]),
         CounterKind::kCount, "Connections closed at accept");
+  const std::uint32_t threads = m.io_threads.load(std::memory_order_relaxed);
+  for (std::uint32_t t = 0; t < threads && t < kMaxIoThreads; ++t) {
+    const std::string thread = std::to_string(t);
+    p.add("io_thread_connections", {{"thread", thread}}, load(m.io_thread_connections[t]),
+          CounterKind::kGauge, "Connections served by each I/O thread");
+  }
   for (std::size_t r = 0; r < static_cast<std::size_t>(FrameRejection::kCount_); ++r) {
     p.add("frames_rejected", {{"reason", frame_rejection_name(static_cast<FrameRejection>(r))}},
           load(m.frames_rejected[r]), CounterKind::kCount,

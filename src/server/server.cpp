@@ -141,10 +141,15 @@ class ServerImpl final : public Server {
     std::vector<const Listener*> ls;
     for (const auto& l : listeners_) ls.push_back(l.get());
     for (std::uint32_t i = 0; i < config_.server.io_threads; ++i) {
-      Result<std::unique_ptr<IoThread>> t = IoThread::create(*context_, ls);
+      Result<std::unique_ptr<IoThread>> t = IoThread::create(*context_, i, ls);
       if (!t.ok()) return t.status();
       threads_.push_back(std::move(t).value());
     }
+    std::vector<IoThread*> group;
+    for (auto& t : threads_) group.push_back(t.get());
+    for (auto& t : threads_) t->set_group(group);
+    metrics_.io_threads.store(static_cast<std::uint32_t>(threads_.size()),
+                              std::memory_order_relaxed);
     for (auto& t : threads_) t->start();
     return Status::Ok();
   }

@@ -23,7 +23,6 @@ static_assert(kMaxTokenBytes <= protocol::kMaxHelloFieldBytes,
 constexpr std::string_view kOff = "off";
 constexpr std::string_view kLogLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::size_t kMaxTenantNameBytes = 64;
-constexpr std::uint32_t kMaxIoThreads = 64;
 constexpr std::uint32_t kMaxConnections = 1'000'000;
 constexpr std::uint32_t kMaxShmRegions = 1024;
 constexpr std::uint64_t kMinFrameDataBytes = 1 * kMiB;

@@ -55,6 +55,9 @@ struct TenantConfig {
 // are distinct across tenants.
 NamespaceId tenant_namespace(const TenantConfig& tenant);
 
+// The most I/O threads server.io_threads may ask for.
+inline constexpr std::uint32_t kMaxIoThreads = 64;
+
 struct ServerConfig {
   // Unix stream socket, mode 0660. Empty: "<data_dir>/kvtierd.sock". "off" disables it.
   std::string unix_socket;

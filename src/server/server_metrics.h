@@ -14,6 +14,7 @@
 #include "kvtier/status.h"
 #include "metrics/latency_histogram.h"
 #include "protocol/frame.h"
+#include "server/server_config.h"
 
 namespace kvtier::server {
 
@@ -58,6 +59,10 @@ struct ServerMetrics {
   Counter shm_bytes_written{0};  // value bytes GET_MANY_SHM wrote into client memory
   Counter connections_accepted{0};
   std::atomic<std::int64_t> connections_open{0};
+  // Connections assigned to each I/O thread (kvtier_io_thread_connections): what a new
+  // connection is balanced by (IoThread::least_loaded). Only the first io_threads are used.
+  std::array<std::atomic<std::int64_t>, kMaxIoThreads> io_thread_connections{};
+  std::atomic<std::uint32_t> io_threads{0};            // how many there are; set before they start
   std::atomic<std::int64_t> queued_response_bytes{0};  // over every connection
   std::atomic<std::int64_t> shm_regions{0};
   std::atomic<std::int64_t> shm_region_bytes{0};

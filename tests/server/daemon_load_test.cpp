@@ -1,15 +1,16 @@
 // The real kvtierd under load, through the C++ client: SIGTERM while writers are busy (every put
 // the daemon acknowledged is there, byte for byte, after the restart), and backpressure (a client
 // that pipelines reads without reading the answers holds at most the configured response bytes,
-// and the other clients are served meanwhile).
+// and the other clients are served meanwhile), and connections spread over the I/O threads.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
 
-#include <gtest/gtest.h>
-
 #include "kvtier/client.h"
 #include "kvtier/config.h"
+#include "metrics/prometheus_parse.h"
 #include "server/raw_wire.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"
@@ -17,9 +18,10 @@
 namespace kvtier::testing {
 namespace {
 
-std::unique_ptr<Client> connect_to(const std::string& address) {
+std::unique_ptr<Client> connect_to(const std::string& address, const std::string& token = "") {
   ClientOptions o;
   o.address = address;
+  o.token = token;
   o.client_name = "daemon-load-test";
   auto c = Client::connect(o);
   EXPECT_TRUE(c.ok()) << c.status().to_string();
@@ -119,6 +121,73 @@ TEST(DaemonLoad, AClientThatDoesNotReadIsHeldAtTheResponseLimit) {
     ASSERT_EQ(r->header.request_id, static_cast<std::uint64_t>(100 + i));
     ASSERT_EQ(r->data, value) << i;
   }
+}
+
+// kvtier_io_thread_connections of threads 0..n-1, from the daemon's STATS.
+std::vector<double> connections_per_thread(Client& c, int threads) {
+  std::vector<double> out;
+  auto text = c.stats();
+  EXPECT_TRUE(text.ok()) << text.status().to_string();
+  if (!text.ok()) return out;
+  auto m = parse_prometheus_text(*text);
+  EXPECT_TRUE(m.ok()) << m.status().to_string();
+  if (!m.ok()) return out;
+  for (int t = 0; t < threads; ++t) {
+    const std::string thread = std::to_string(t);
+    out.push_back(m->sum("kvtier_io_thread_connections", {{"thread", thread}}).value_or(-1));
+  }
+  return out;
+}
+
+// Clients that connect one after another to an idle daemon (workers starting together) are
+// spread over its I/O threads, not all left on the one the kernel woke for each accept; every
+// connection, wherever it went, is served; a closed connection's place is taken by the next.
+TEST(DaemonLoad, ConnectionsAreSpreadOverTheIoThreads) {
+  TempDir dir;
+  constexpr int kThreads = 3;
+  DaemonProcess daemon(dir.path(), small_daemon_config("[server]\nio_threads = 3\n"));
+  ASSERT_TRUE(daemon.started()) << daemon.log();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 7; ++i) {
+    clients.push_back(i % 2 ? connect_to(daemon.unix_address())
+                            : connect_to(daemon.tcp_address(), daemon.default_token()));
+    ASSERT_NE(clients.back(), nullptr);
+  }
+  // Accepting counts a connection before its HELLO is answered, so the counts are settled.
+  std::vector<double> per = connections_per_thread(*clients[0], kThreads);
+  ASSERT_EQ(per.size(), static_cast<std::size_t>(kThreads));
+  for (double n : per) {
+    EXPECT_GE(n, 2) << "7 connections over 3 threads";
+    EXPECT_LE(n, 3) << "7 connections over 3 threads";
+  }
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    Key k = test_key(900 + i);
+    auto v = pattern(k, 4096 + i);
+    ASSERT_TRUE(clients[i]->put(k, v).ok()) << i;
+    std::vector<std::byte> back(v.size());
+    auto got = clients[i]->get(k, back);
+    ASSERT_TRUE(got.status.ok()) << i << ": " << got.status.to_string();
+    EXPECT_EQ(back, v) << i;
+  }
+  // Closing three gives their threads room; the daemon closes them on its own time (bounded).
+  clients.resize(4);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  double total = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    per = connections_per_thread(*clients[0], kThreads);
+    total = 0;
+    for (double n : per) total += n;
+    if (total == 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(total, 4);
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(connect_to(daemon.unix_address()));
+    ASSERT_NE(clients.back(), nullptr);
+  }
+  per = connections_per_thread(*clients[0], kThreads);
+  for (double n : per) EXPECT_EQ(n, 3) << "9 connections over 3 threads";
+  for (auto& c : clients) EXPECT_TRUE(c->ping("spread").ok());
 }
 
 }  // namespace
