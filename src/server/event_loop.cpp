@@ -31,22 +31,26 @@ Status EventLoop::add(int fd, std::uint32_t events, Callback callback) {
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
     return Status::FromErrno("epoll_ctl(ADD)", errno);
   }
-  callbacks_[fd] = std::make_shared<Callback>(std::move(callback));
+  registrations_[fd] = Registration{std::make_shared<Callback>(std::move(callback)), events};
   return Status::Ok();
 }
 
 Status EventLoop::modify(int fd, std::uint32_t events) {
+  auto it = registrations_.find(fd);
+  if (it == registrations_.end()) return Status::InvalidArgument("fd is not registered");
+  if (it->second.events == events) return Status::Ok();
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) {
     return Status::FromErrno("epoll_ctl(MOD)", errno);
   }
+  it->second.events = events;
   return Status::Ok();
 }
 
 void EventLoop::remove(int fd) {
-  if (callbacks_.erase(fd) == 0) return;
+  if (registrations_.erase(fd) == 0) return;
   (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
@@ -62,8 +66,8 @@ int EventLoop::run_once(std::chrono::milliseconds timeout) {
   for (int i = 0; i < n; ++i) {
     const epoll_event& e = events[static_cast<std::size_t>(i)];
     std::uint32_t bits = e.events;  // epoll_event is packed: copy, do not bind
-    auto it = callbacks_.find(e.data.fd);
-    if (it != callbacks_.end()) ready.emplace_back(it->second, bits);
+    auto it = registrations_.find(e.data.fd);
+    if (it != registrations_.end()) ready.emplace_back(it->second.callback, bits);
   }
   int ran = 0;
   for (auto& [callback, bits] : ready) {

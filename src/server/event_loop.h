@@ -30,6 +30,7 @@ class EventLoop {
 
   // `fd` stays owned by the caller and must stay open until remove(fd).
   Status add(int fd, std::uint32_t events, Callback callback);
+  // A no-op when `events` are the ones registered already (one epoll_ctl less per request).
   Status modify(int fd, std::uint32_t events);
   void remove(int fd);
 
@@ -45,8 +46,12 @@ class EventLoop {
 
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd
-  // Callbacks are held by shared_ptr so one may remove its own fd while it runs.
-  std::unordered_map<int, std::shared_ptr<Callback>> callbacks_;
+  struct Registration {
+    // Held by shared_ptr so a callback may remove its own fd while it runs.
+    std::shared_ptr<Callback> callback;
+    std::uint32_t events = 0;  // as epoll has them: modify() skips the syscall when unchanged
+  };
+  std::unordered_map<int, Registration> registrations_;
 };
 
 }  // namespace kvtier::server
