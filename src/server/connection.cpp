@@ -33,6 +33,10 @@ constexpr std::size_t kMaxDirectIov = 64;
 // go back to full-buffer reads after one.
 constexpr std::uint64_t kLargeDataBytes = 64 * 1024;
 constexpr std::size_t kBoundaryReadBytes = 4096;
+// While a large value arrives over TCP, epoll reports the socket readable only once this many of
+// its bytes (or the rest, if less) are queued, instead of at every segment. The kernel caps the
+// mark at half the receive buffer, and EOF or an error still wake, so it cannot stall a read.
+constexpr std::uint64_t kDataRcvLowat = 256 * 1024;
 }  // namespace
 
 Connection::Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context)
@@ -111,7 +115,20 @@ bool Connection::on_events(std::uint32_t events) {
   // After an error or the peer's EOF, stay only to deliver what is queued (a half-closed peer
   // still reads; a gone one makes the next send fail).
   if (close_after_flush_ || peer_closed_) return !output_.empty();
+  update_rcvlowat();
   return true;
+}
+
+void Connection::update_rcvlowat() {
+  if (session_.transport != Transport::kTcp) return;  // Unix sockets ignore it in poll
+  std::uint64_t remaining = reader_.data_remaining();
+  int want = 1;
+  if (remaining >= kLargeDataBytes && input_begin_ == input_end_ && !pending_.discard_data) {
+    want = static_cast<int>(std::min(remaining, kDataRcvLowat));
+  }
+  if (want == rcvlowat_) return;
+  // Best effort: a failed setsockopt only costs wake-ups.
+  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == 0) rcvlowat_ = want;
 }
 
 std::int64_t Connection::read_socket() {

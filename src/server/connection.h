@@ -97,6 +97,7 @@ class Connection {
   // Reads what the socket has (into the input buffer, or straight into a value's buffer).
   // Returns the bytes read (0: none waiting), or -1 when the peer closed or failed.
   std::int64_t read_socket();
+  void update_rcvlowat();
   // Runs the frames in the input buffer until it needs more bytes, the output is full or the
   // connection must close. Returns whether it consumed input or advanced a frame.
   bool process_input();
@@ -119,6 +120,7 @@ class Connection {
   bool close_after_flush_ = false;
   bool peer_closed_ = false;
   bool after_large_data_ = false;  // the last frame carried a large value (see read_socket)
+  int rcvlowat_ = 1;               // the socket's SO_RCVLOWAT (see update_rcvlowat)
   std::chrono::steady_clock::time_point accepted_at_;
 };
 
