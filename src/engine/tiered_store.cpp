@@ -215,17 +215,11 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     prefix_lookups_.fetch_add(1, std::memory_order_relaxed);
     PrefixMatch m;
     if (chain.empty()) return m;
-    std::vector<std::uint8_t> in_dram(chain.size());
-    dram_->probe(ns, chain, in_dram);
-    std::size_t first_gap = 0;
-    while (first_gap < chain.size() && in_dram[first_gap]) ++first_gap;
-    std::vector<std::uint8_t> in_nvme(chain.size());
-    if (nvme_ && first_gap < chain.size()) {
-      // Only the part after the first DRAM gap can extend the prefix through NVMe.
-      nvme_->probe(ns, chain.subspan(first_gap), std::span(in_nvme).subspan(first_gap));
-    }
-    std::size_t local = 0;
-    while (local < chain.size() && (in_dram[local] || in_nvme[local])) ++local;
+    std::vector<std::uint8_t> in_dram(chain.size()), in_nvme(chain.size());
+    // With a shared tier, a key no local tier holds may still be in the shared tier, and the keys
+    // after it must be attributed to the local tier that holds them: the whole chain is probed.
+    std::size_t local =
+        probe_local(ns, chain, in_dram, in_nvme, /*whole_chain=*/shared_ != nullptr);
     std::vector<std::uint8_t> in_shared(chain.size());
     if (shared_ && local < chain.size()) {
       // Only what the local tiers lack is asked of the shared tier (within its deadline).
@@ -252,6 +246,34 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
       ++m.cached;
     }
     return m;
+  }
+
+  // Probes DRAM, then NVMe for what DRAM lacks, and returns how many leading keys of `chain` a
+  // local tier holds; in_dram / in_nvme are filled for every key probed (zero beyond). The
+  // prefix ends at the first key neither tier holds, so unless `whole_chain` is asked for,
+  // probing stops after the window that contains it. Windows double from kFirstProbeWindow, so a
+  // chain that misses at once (a new prompt) costs one small probe, and one cached through its
+  // end costs a handful of batched probes instead of one.
+  std::size_t probe_local(NamespaceId ns, std::span<const Key> chain,
+                          std::span<std::uint8_t> in_dram, std::span<std::uint8_t> in_nvme,
+                          bool whole_chain) {
+    constexpr std::size_t kFirstProbeWindow = 64;
+    std::size_t local = 0;  // leading keys held locally among those probed so far
+    std::size_t window = whole_chain ? chain.size() : kFirstProbeWindow;
+    for (std::size_t begin = 0; begin < chain.size() && local == begin;
+         begin += window, window *= 2) {
+      const std::size_t end = std::min(chain.size(), begin + window);
+      dram_->probe(ns, chain.subspan(begin, end - begin), in_dram.subspan(begin, end - begin));
+      std::size_t dram_gap = begin;
+      while (dram_gap < end && in_dram[dram_gap]) ++dram_gap;
+      if (nvme_ && dram_gap < end) {
+        // Only the part after the window's first DRAM gap can extend the prefix through NVMe.
+        nvme_->probe(ns, chain.subspan(dram_gap, end - dram_gap),
+                     in_nvme.subspan(dram_gap, end - dram_gap));
+      }
+      while (local < end && (in_dram[local] || in_nvme[local])) ++local;
+    }
+    return local;
   }
 
   Status remove(NamespaceId ns, const Key& key) override {

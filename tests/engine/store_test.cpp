@@ -105,6 +105,44 @@ TEST(Store, LookupPrefixCountsLeadingChunksAcrossTiers) {
   EXPECT_EQ(s->lookup_prefix(1, chain).cached, 0u);
 }
 
+// lookup_prefix probes in windows that double from 64 keys and stops after the window with the
+// first key no tier holds. Holes on and next to the window edges (64, 192, 448 are where windows
+// start) must end the prefix exactly where a key-by-key contains() says, over DRAM and NVMe.
+TEST(Store, LookupPrefixAgreesWithContainsAcrossProbeWindows) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  c.dram.capacity_bytes = 200 * 4 * kKiB;  // the rest of the 700 blocks is demoted to NVMe
+  c.nvme.default_file_bytes = kPageSize + 24 * kMiB;
+  auto s = open_store(c);
+  ASSERT_NE(s, nullptr);
+  std::vector<Key> chain;
+  for (std::uint64_t i = 0; i < 700; ++i) chain.push_back(test_key(10'000 + i));
+  std::vector<std::byte> v(4 * kKiB, std::byte{7});
+  for (const Key& k : chain) ASSERT_TRUE(s->put(0, k, v).ok());
+  auto expected = [&] {
+    std::size_t n = 0;
+    while (n < chain.size() && s->contains(0, chain[n])) ++n;
+    return n;
+  };
+  ASSERT_EQ(expected(), chain.size());
+  PrefixMatch all = s->lookup_prefix(0, chain);
+  EXPECT_EQ(all.cached, chain.size());
+  EXPECT_EQ(all.in_dram + all.in_nvme, all.cached);
+  EXPECT_GT(all.in_dram, 0u);
+  EXPECT_GT(all.in_nvme, 0u);
+  for (std::size_t hole : {699u, 448u, 447u, 193u, 192u, 191u, 65u, 64u, 63u, 1u, 0u}) {
+    ASSERT_TRUE(s->remove(0, chain[hole]).ok()) << hole;
+    PrefixMatch m = s->lookup_prefix(0, chain);
+    EXPECT_EQ(m.cached, hole);
+    EXPECT_EQ(m.cached, expected()) << hole;
+    EXPECT_EQ(m.in_dram + m.in_nvme, m.cached) << hole;
+  }
+  // A chain shorter than the first window, and one ending right at a window edge.
+  EXPECT_EQ(s->lookup_prefix(0, std::span(chain).first(1)).cached, 0u);
+  std::vector<Key> tail(chain.begin() + 449, chain.begin() + 449 + 192);
+  EXPECT_EQ(s->lookup_prefix(0, tail).cached, tail.size());
+}
+
 TEST(Store, BatchesAnswerEachItem) {
   TempDir dir;
   auto s = open_store(small_store(dir.path()));
