@@ -250,29 +250,32 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
 
   // Probes DRAM, then NVMe for what DRAM lacks, and returns how many leading keys of `chain` a
   // local tier holds; in_dram / in_nvme are filled for every key probed (zero beyond). The
-  // prefix ends at the first key neither tier holds, so unless `whole_chain` is asked for,
-  // probing stops after the window that contains it. Windows double from kFirstProbeWindow, so a
-  // chain that misses at once (a new prompt) costs one small probe, and one cached through its
-  // end costs a handful of batched probes instead of one.
+  // prefix ends at the first key neither tier holds, so unless `whole_chain` is asked for, the
+  // first kFirstProbeWindow keys are probed alone and the rest only if they are all held: a
+  // chain that misses at once (a new prompt) costs a small probe instead of the whole chain's
+  // (4,096 keys: 66 -> 1.6 us), and a cached one two batched probes (windows doubling from 64,
+  // seven probes for 4,096 keys, cost a cached LOOKUP through the daemon 5-14 us more).
   std::size_t probe_local(NamespaceId ns, std::span<const Key> chain,
                           std::span<std::uint8_t> in_dram, std::span<std::uint8_t> in_nvme,
                           bool whole_chain) {
     constexpr std::size_t kFirstProbeWindow = 64;
     std::size_t local = 0;  // leading keys held locally among those probed so far
-    std::size_t window = whole_chain ? chain.size() : kFirstProbeWindow;
-    for (std::size_t begin = 0; begin < chain.size() && local == begin;
-         begin += window, window *= 2) {
-      const std::size_t end = std::min(chain.size(), begin + window);
+    // Probes [begin, end) and extends `local` through it; begin == local on entry.
+    auto probe_range = [&](std::size_t begin, std::size_t end) {
       dram_->probe(ns, chain.subspan(begin, end - begin), in_dram.subspan(begin, end - begin));
       std::size_t dram_gap = begin;
       while (dram_gap < end && in_dram[dram_gap]) ++dram_gap;
       if (nvme_ && dram_gap < end) {
-        // Only the part after the window's first DRAM gap can extend the prefix through NVMe.
+        // Only the part after the first DRAM gap can extend the prefix through NVMe.
         nvme_->probe(ns, chain.subspan(dram_gap, end - dram_gap),
                      in_nvme.subspan(dram_gap, end - dram_gap));
       }
       while (local < end && (in_dram[local] || in_nvme[local])) ++local;
-    }
+    };
+    const std::size_t first =
+        whole_chain ? chain.size() : std::min(chain.size(), kFirstProbeWindow);
+    probe_range(0, first);
+    if (local == first && first < chain.size()) probe_range(first, chain.size());
     return local;
   }
 

@@ -105,9 +105,9 @@ TEST(Store, LookupPrefixCountsLeadingChunksAcrossTiers) {
   EXPECT_EQ(s->lookup_prefix(1, chain).cached, 0u);
 }
 
-// lookup_prefix probes in windows that double from 64 keys and stops after the window with the
-// first key no tier holds. Holes on and next to the window edges (64, 192, 448 are where windows
-// start) must end the prefix exactly where a key-by-key contains() says, over DRAM and NVMe.
+// lookup_prefix probes the first 64 keys alone and the rest of the chain only if those are all
+// held. Holes on and next to that edge, and anywhere after it, must end the prefix exactly where
+// a key-by-key contains() says, over DRAM and NVMe.
 TEST(Store, LookupPrefixAgreesWithContainsAcrossProbeWindows) {
   TempDir dir;
   StoreConfig c = small_store(dir.path());
@@ -137,7 +137,7 @@ TEST(Store, LookupPrefixAgreesWithContainsAcrossProbeWindows) {
     EXPECT_EQ(m.cached, expected()) << hole;
     EXPECT_EQ(m.in_dram + m.in_nvme, m.cached) << hole;
   }
-  // A chain shorter than the first window, and one ending right at a window edge.
+  // A chain shorter than the first window, and one longer than it that is held through its end.
   EXPECT_EQ(s->lookup_prefix(0, std::span(chain).first(1)).cached, 0u);
   std::vector<Key> tail(chain.begin() + 449, chain.begin() + 449 + 192);
   EXPECT_EQ(s->lookup_prefix(0, tail).cached, tail.size());
