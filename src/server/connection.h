@@ -67,6 +67,7 @@ struct PendingRequest {
   PutBuffer put_buffer;           // or: a PUT's value, received straight into DRAM
   std::vector<PutBuffer> put_buffers;  // or: a PUT_MANY's values, each straight into DRAM
   DataSink sink;                  // where the data goes: `data`, `put_buffer` or `put_buffers`
+  QuotaHold quota;                // what a PUT admitted at its header holds until it is done
   bool discard_data = false;      // read and drop the data (the request is refused)
   Status refused;                 // non-OK: answer this instead of executing
   bool close_after = false;       // the refusal closes the connection

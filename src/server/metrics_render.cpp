@@ -79,8 +79,10 @@ void add_connections(PrometheusText& p, const ServerMetrics& m) {
         "Bytes of registered shared memory");
 }
 
-void add_tenants(PrometheusText& p, const TenantRegistry& tenants, Store& store) {
+void add_tenants(PrometheusText& p, const TenantRegistry& tenants, Store& store,
+                 const Tenant* only_tenant) {
   for (const auto& t : tenants.tenants()) {
+    if (only_tenant != nullptr && t.get() != only_tenant) continue;
     for (Tier tier : {Tier::kDram, Tier::kNvme}) {
       NamespaceUsage u = store.namespace_usage(t->ns, tier);
       std::string_view tier_name = tier == Tier::kDram ? "dram" : "nvme";
@@ -110,11 +112,12 @@ std::string_view frame_rejection_name(FrameRejection r) {
 }
 
 std::string render_metrics(const ServerMetrics& metrics, const TenantRegistry& tenants,
-                           Store& store, const MetricsHttpServer* http) {
+                           Store& store, const MetricsHttpServer* http,
+                           const Tenant* only_tenant) {
   PrometheusText p;
   add_requests(p, metrics);
   add_connections(p, metrics);
-  add_tenants(p, tenants, store);
+  add_tenants(p, tenants, store, only_tenant);
   store.visit_counters(p.visitor());
   if (http != nullptr) http->visit_counters(p.visitor());
   return p.text();

@@ -55,16 +55,15 @@ Status quota_refusal(const Tenant& t) {
                           std::to_string(t.quota_bytes) + " bytes");
 }
 
-// Whether one item of a batch put may be stored: its size, then the tenant's quota with the
-// batch's items admitted so far (`admitted` bytes) counted in.
-Status admit_item(ServerContext& ctx, const Tenant& tenant, std::uint64_t len,
-                  std::uint64_t admitted) {
+// Whether one item of a batch put may be stored: its size, then the tenant's quota (with what
+// `hold` holds for the batch's earlier items counted in); `hold` takes the item's bytes.
+Status admit_item(ServerContext& ctx, const Tenant& tenant, std::uint64_t len, QuotaHold& hold) {
   KVTIER_RETURN_IF_ERROR(check_value_len(len, ctx.max_value_bytes));
-  if (!ctx.tenants.admit(tenant, ctx.store, admitted + len)) return quota_refusal(tenant);
+  if (!ctx.tenants.admit(tenant, ctx.store, len, hold)) return quota_refusal(tenant);
   return Status::Ok();
 }
-Status admit_item(Call& c, std::uint64_t len, std::uint64_t admitted) {
-  return admit_item(c.ctx, *c.session.tenant, len, admitted);
+Status admit_item(Call& c, std::uint64_t len, QuotaHold& hold) {
+  return admit_item(c.ctx, *c.session.tenant, len, hold);
 }
 
 // ---- prepare: before the data arrives ----
@@ -80,19 +79,19 @@ constexpr std::uint64_t kDirectPutManyItemBytes = 64 * kKiB;
 // nothing and returns false, and the batch takes the buffered path, which answers item by item.
 bool reserve_put_many(const protocol::PutManyRequest& m, PendingRequest& p, Session& s,
                       ServerContext& ctx) {
-  std::uint64_t admitted = 0;
+  QuotaHold hold;  // given back on return unless the batch is taken this way
   std::vector<PutBuffer> reserved;
   reserved.reserve(m.items.size());
   for (const protocol::PutManyItem& it : m.items) {
     if (it.value_len < kDirectPutManyItemBytes) return false;
-    if (!admit_item(ctx, *s.tenant, it.value_len, admitted).ok()) return false;
+    if (!admit_item(ctx, *s.tenant, it.value_len, hold).ok()) return false;
     Result<PutBuffer> b = ctx.store.begin_put(s.tenant->ns, it.key, it.value_len);
     if (!b.ok()) return false;
     reserved.push_back(std::move(b).value());
-    admitted += it.value_len;
   }
   for (const PutBuffer& b : reserved) p.sink.add(b.bytes());
   p.put_buffers = std::move(reserved);
+  p.quota = std::move(hold);
   return true;
 }
 
@@ -102,7 +101,9 @@ void prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, Serve
     st = Status::InvalidArgument("PUT data_len " + std::to_string(p.header.data_len) +
                                  " does not match value_len " + std::to_string(m.value_len));
   }
-  if (st.ok() && !ctx.tenants.admit(*s.tenant, ctx.store, m.value_len)) st = quota_refusal(*s.tenant);
+  if (st.ok() && !ctx.tenants.admit(*s.tenant, ctx.store, m.value_len, p.quota)) {
+    st = quota_refusal(*s.tenant);
+  }
   if (st.ok()) {
     // Straight into DRAM when it fits there (no copy after the socket's); else a value buffer
     // that Store::put takes from (and can send straight to NVMe).
@@ -236,14 +237,14 @@ StatusCode run(Call& c, const protocol::PutManyRequest& m) {
   }
   std::vector<PutItem> items;
   std::vector<std::size_t> which;
-  std::uint64_t offset = 0, admitted = 0;
+  std::uint64_t offset = 0;
+  QuotaHold hold;  // given back after put_many has published the items
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     const protocol::PutManyItem& it = m.items[i];
-    Status st = admit_item(c, it.value_len, admitted);
+    Status st = admit_item(c, it.value_len, hold);
     if (st.ok()) {
       items.push_back({it.key, {c.p.data.data() + offset, it.value_len}});
       which.push_back(i);
-      admitted += it.value_len;
     }
     r.statuses[i] = st.code();
     offset += it.value_len;
@@ -333,7 +334,10 @@ StatusCode run(Call& c, const protocol::UnpinRequest& m) {
 
 StatusCode run(Call& c, const protocol::StatsRequest&) {
   protocol::StatsResponse r;
-  r.text = c.ctx.render_metrics();
+  // The default tenant is the operator's (the Unix socket's group, or the data dir's
+  // auth-token): it sees every tenant, as /metrics does; any other sees only its own lines.
+  const Tenant* tenant = c.session.tenant;
+  r.text = c.ctx.render_metrics(tenant == &c.ctx.tenants.default_tenant() ? nullptr : tenant);
   // The text travels as meta; cut it (at a line) rather than fail when it outgrows the cap.
   constexpr std::size_t kMaxText = protocol::kMaxMetaBytes - 4;
   if (r.text.size() > kMaxText) {
@@ -423,14 +427,15 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
   r.statuses.assign(m.items.size(), StatusCode::kOk);
   std::vector<PutItem> items;
   std::vector<std::size_t> which;
-  std::uint64_t admitted = 0;
+  std::uint64_t admitted = 0;  // bytes of the items taken
+  QuotaHold hold;              // given back after put_many has published them
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     const protocol::ShmPutItem& it = m.items[i];
     Result<std::span<std::byte>> src = region->slice(it.offset, it.value_len);
     // Size first, then the bounds, then the quota (admit_item's size check passes again).
     Status st = check_value_len(it.value_len, c.ctx.max_value_bytes);
     if (st.ok()) st = src.status();
-    if (st.ok()) st = admit_item(c, it.value_len, admitted);
+    if (st.ok()) st = admit_item(c, it.value_len, hold);
     r.statuses[i] = st.code();
     if (!st.ok()) continue;
     items.push_back({it.key, *src});

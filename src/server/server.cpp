@@ -76,9 +76,9 @@ class ServerImpl final : public Server {
 
     context_ = std::make_unique<ServerContext>(
         *store_, config_.server, *tenants_, metrics_, buffers_, config_.store.max_value_bytes,
-        [this] {
+        [this](const Tenant* only_tenant) {
           return render_metrics(metrics_, *tenants_, *store_,
-                                http_view_.load(std::memory_order_acquire));
+                                http_view_.load(std::memory_order_acquire), only_tenant);
         });
     KVTIER_RETURN_IF_ERROR(open_listeners());
     KVTIER_RETURN_IF_ERROR(start_threads());
@@ -126,7 +126,9 @@ class ServerImpl final : public Server {
     }
     if (!is_off(s.metrics_listen)) {
       Result<std::unique_ptr<MetricsHttpServer>> h =
-          MetricsHttpServer::start(s.metrics_listen, context_->render_metrics);
+          MetricsHttpServer::start(s.metrics_listen, [ctx = context_.get()] {
+            return ctx->render_metrics(nullptr);  // the operator's view: every tenant
+          });
       if (!h.ok()) return h.status();
       http_ = std::move(h).value();
       http_view_.store(http_.get(), std::memory_order_release);

@@ -26,8 +26,9 @@ struct ServerContext {
   ServerMetrics& metrics;
   BufferPool& buffers;
   std::uint64_t max_value_bytes;  // the store's: the largest value a PUT may carry
-  // The daemon's metrics in the Prometheus text format (STATS and HTTP /metrics).
-  std::function<std::string()> render_metrics;
+  // The daemon's metrics in the Prometheus text format (STATS and HTTP /metrics); with a tenant,
+  // only that tenant's per-tenant lines (render_metrics in metrics_render.h).
+  std::function<std::string(const Tenant* only_tenant)> render_metrics;
   std::atomic<bool> draining{false};
 };
 

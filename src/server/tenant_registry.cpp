@@ -3,6 +3,8 @@
 
 #include <openssl/crypto.h>
 
+#include <utility>
+
 namespace kvtier::server {
 
 std::string_view transport_name(Transport t) { return t == Transport::kUnix ? "unix" : "tcp"; }
@@ -48,15 +50,41 @@ const Tenant* TenantRegistry::authenticate(std::string_view token, Transport tra
   return found;
 }
 
-bool TenantRegistry::admit(const Tenant& tenant, Store& store, std::uint64_t bytes) const {
+bool TenantRegistry::admit(const Tenant& tenant, Store& store, std::uint64_t bytes,
+                           QuotaHold& hold) const {
   if (tenant.quota_bytes == 0) return true;
+  std::lock_guard<std::mutex> lock(tenant.admit_mu);
+  // What is held is read before the usage: a hold is given back only after its put is
+  // published, so a put this misses in one is counted in the other.
+  const std::uint64_t held = tenant.admitted_in_flight.load();
   for (Tier tier : {Tier::kDram, Tier::kNvme}) {
-    if (store.namespace_usage(tenant.ns, tier).bytes + bytes > tenant.quota_bytes) {
+    if (store.namespace_usage(tenant.ns, tier).bytes + held + bytes > tenant.quota_bytes) {
       tenant.quota_rejections.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
   }
+  tenant.admitted_in_flight.fetch_add(bytes);
+  hold.tenant_ = &tenant;
+  hold.bytes_ += bytes;
   return true;
+}
+
+QuotaHold::QuotaHold(QuotaHold&& other) noexcept
+    : tenant_(std::exchange(other.tenant_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+
+QuotaHold& QuotaHold::operator=(QuotaHold&& other) noexcept {
+  if (this != &other) {
+    release();
+    tenant_ = std::exchange(other.tenant_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+void QuotaHold::release() {
+  if (tenant_ != nullptr && bytes_ > 0) tenant_->admitted_in_flight.fetch_sub(bytes_);
+  tenant_ = nullptr;
+  bytes_ = 0;
 }
 
 }  // namespace kvtier::server

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,33 @@ struct Tenant {
   std::uint64_t quota_bytes = 0;  // per tier; 0 = none
   std::string token;
   mutable std::atomic<std::uint64_t> quota_rejections{0};  // counted by admit()
+  // Bytes admitted for puts not yet published (QuotaHold); changed under admit_mu, read by it.
+  mutable std::atomic<std::uint64_t> admitted_in_flight{0};
+  mutable std::mutex admit_mu;  // one admission at a time: a check and its hold are one step
+};
+
+// Bytes a tenant's puts were admitted for and have not yet given back. While held they count as
+// the tenant's usage, so puts that arrive together on several connections cannot all pass a quota
+// only some of them fit in. Given back when the hold is destroyed, which the holder does after
+// the put is published or abandoned: for a moment the bytes count twice, which can only refuse a
+// put, never let one past the quota.
+class QuotaHold {
+ public:
+  QuotaHold() = default;
+  ~QuotaHold() { release(); }
+  QuotaHold(QuotaHold&& other) noexcept;
+  QuotaHold& operator=(QuotaHold&& other) noexcept;
+  QuotaHold(const QuotaHold&) = delete;
+  QuotaHold& operator=(const QuotaHold&) = delete;
+
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  friend class TenantRegistry;
+  void release();
+
+  const Tenant* tenant_ = nullptr;  // set by the first admission it holds
+  std::uint64_t bytes_ = 0;
 };
 
 class TenantRegistry {
@@ -42,9 +70,11 @@ class TenantRegistry {
   // must present a valid token.
   const Tenant* authenticate(std::string_view token, Transport transport) const;
 
-  // Whether `tenant` may store `bytes` more: its usage in each tier plus `bytes` stays within its
-  // quota. Counts a rejection when not.
-  bool admit(const Tenant& tenant, Store& store, std::uint64_t bytes) const;
+  // Whether `tenant` may store `bytes` more: its usage in each tier, plus what other puts hold,
+  // plus `bytes` stays within its quota. If so (and the tenant has a quota) `hold` takes the
+  // bytes until it is destroyed; `hold` is empty or already holds for `tenant`. Counts a
+  // rejection when not.
+  bool admit(const Tenant& tenant, Store& store, std::uint64_t bytes, QuotaHold& hold) const;
 
   const std::vector<std::unique_ptr<Tenant>>& tenants() const { return tenants_; }
   const Tenant& default_tenant() const { return *tenants_.front(); }

@@ -359,7 +359,9 @@ TEST(DaemonConfigValidate, StructErrorsNameTheFieldWithoutAFile) {
 
 // ---- validation: [[tenants]] -------------------------------------------------------------------
 
-std::string Tenant(std::string_view name, std::string_view token, std::string_view extra = "") {
+// A [[tenants]] block of TOML.
+std::string tenant_toml(std::string_view name, std::string_view token,
+                        std::string_view extra = "") {
   std::string t = "[[tenants]]\nname = \"" + std::string(name) + "\"\n";
   if (!token.empty()) t += "token = \"" + std::string(token) + "\"\n";
   if (!extra.empty()) t += std::string(extra) + "\n";
@@ -369,33 +371,33 @@ std::string Tenant(std::string_view name, std::string_view token, std::string_vi
 TEST(DaemonConfigValidate, TenantNamesAndTokens) {
   const std::string long_name(65, 'n');
   ExpectAllRejected({
-      {Tenant("bad name", kToken16),
+      {tenant_toml("bad name", kToken16),
        {"<config>:2:8:", "tenants[0].name = \"bad name\"", "A-Z a-z 0-9 _ . -"}},
-      {Tenant("", kToken16), {"<config>:2:", "tenants[0].name = \"\"", "1 to 64"}},
-      {Tenant(long_name, kToken16), {"tenants[0].name", "1 to 64"}},
-      {Tenant("a/b", kToken16), {"tenants[0].name = \"a/b\""}},
+      {tenant_toml("", kToken16), {"<config>:2:", "tenants[0].name = \"\"", "1 to 64"}},
+      {tenant_toml(long_name, kToken16), {"tenants[0].name", "1 to 64"}},
+      {tenant_toml("a/b", kToken16), {"tenants[0].name = \"a/b\""}},
       {"[[tenants]]\ntoken = \"0123456789abcdef\"\n",
        {"<config>:1:", "tenants[0].name is missing"}},
-      {Tenant("alice", kToken16) + Tenant("alice", "fedcba9876543210"),
+      {tenant_toml("alice", kToken16) + tenant_toml("alice", "fedcba9876543210"),
        {"<config>:5:", "tenants[1].name = \"alice\"", "tenants[0] has the same name"}},
-      {Tenant("alice", "short"),
+      {tenant_toml("alice", "short"),
        {"<config>:3:", "tenants[0].token of tenant \"alice\" is invalid", "5 bytes", "16 to 1024"}},
-      {Tenant("alice", std::string(1025, 't')), {"tenants[0].token", "1025 bytes", "16 to 1024"}},
-      {Tenant("alice", ""), {"<config>:1:", "tenants[0].token is missing", "token_file"}},
-      {Tenant("alice", kToken16) + Tenant("bob", kToken16),
+      {tenant_toml("alice", std::string(1025, 't')), {"tenants[0].token", "1025 bytes", "16 to 1024"}},
+      {tenant_toml("alice", ""), {"<config>:1:", "tenants[0].token is missing", "token_file"}},
+      {tenant_toml("alice", kToken16) + tenant_toml("bob", kToken16),
        {"<config>:6:", "tenants[1].token of tenant \"bob\"", "same as the token of tenants[0] (\"alice\")"}},
-      {Tenant("default", "tiny"), {"tenants[0].token of tenant \"default\"", "4 bytes"}},
+      {tenant_toml("default", "tiny"), {"tenants[0].token of tenant \"default\"", "4 bytes"}},
   });
   // The secret itself never appears in a message.
-  Result<DaemonConfig> dup = Parse(Tenant("alice", "the-shared-secret-123") + Tenant("bob", "the-shared-secret-123"));
+  Result<DaemonConfig> dup = Parse(tenant_toml("alice", "the-shared-secret-123") + tenant_toml("bob", "the-shared-secret-123"));
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.status().message().find("the-shared-secret-123"), std::string::npos)
       << dup.status().message();
   // "default" may go without a token (it then uses <data_dir>/auth-token); exactly 16 bytes is
   // enough; 64 characters of every allowed kind make a name.
-  EXPECT_TRUE(Parse(Tenant("default", "")).ok());
+  EXPECT_TRUE(Parse(tenant_toml("default", "")).ok());
   const std::string name64 = "Az09_.-" + std::string(57, 'x');
-  Result<DaemonConfig> ok = Parse(Tenant(name64, kToken16) + Tenant("b", std::string(1024, 'k')));
+  Result<DaemonConfig> ok = Parse(tenant_toml(name64, kToken16) + tenant_toml("b", std::string(1024, 'k')));
   EXPECT_TRUE(ok.ok()) << ok.status().to_string();
 }
 
@@ -415,24 +417,24 @@ TEST(DaemonConfigValidate, TenantNamespaces) {
   EXPECT_EQ(tenant_namespace(t), kDefaultNamespace);
 
   ExpectAllRejected({
-      {Tenant("alice", kToken16, "namespace_id = 0"),
+      {tenant_toml("alice", kToken16, "namespace_id = 0"),
        {"<config>:4:", "tenants[0].namespace_id = 0", "default tenant's namespace"}},
-      {Tenant("default", "", "namespace_id = 5"),
+      {tenant_toml("default", "", "namespace_id = 5"),
        {"<config>:3:", "tenants[0].namespace_id = 5", "always namespace 0"}},
-      {Tenant("alice", kToken16, "namespace_id = 9") + Tenant("bob", "fedcba9876543210", "namespace_id = 9"),
+      {tenant_toml("alice", kToken16, "namespace_id = 9") + tenant_toml("bob", "fedcba9876543210", "namespace_id = 9"),
        {"<config>:8:", "tenants[1].namespace_id = 9", "tenants[0] (\"alice\") has the same namespace_id"}},
       // "tovlf" and "t7pdh" have the same FNV-1a (0xe481e4b8).
-      {Tenant("tovlf", kToken16) + Tenant("t7pdh", "fedcba9876543210"),
+      {tenant_toml("tovlf", kToken16) + tenant_toml("t7pdh", "fedcba9876543210"),
        {"<config>:4:", "tenants[1].namespace_id of tenant \"t7pdh\"", "3833717944",
         "tenants[0] (\"tovlf\")", "set tenants[1].namespace_id explicitly"}},
       // An explicit id equal to another tenant's derived one.
-      {Tenant("a", kToken16) + Tenant("b", "fedcba9876543210", "namespace_id = 3826002220"),
+      {tenant_toml("a", kToken16) + tenant_toml("b", "fedcba9876543210", "namespace_id = 3826002220"),
        {"<config>:7:", "tenants[1].namespace_id = 3826002220",
         "tenants[0] (\"a\") derives the same namespace from its name"}},
   });
-  EXPECT_TRUE(Parse(Tenant("default", "", "namespace_id = 0")).ok());
-  Result<DaemonConfig> fixed = Parse(Tenant("tovlf", kToken16) +
-                                     Tenant("t7pdh", "fedcba9876543210", "namespace_id = 12345"));
+  EXPECT_TRUE(Parse(tenant_toml("default", "", "namespace_id = 0")).ok());
+  Result<DaemonConfig> fixed = Parse(tenant_toml("tovlf", kToken16) +
+                                     tenant_toml("t7pdh", "fedcba9876543210", "namespace_id = 12345"));
   ASSERT_TRUE(fixed.ok()) << fixed.status().to_string();
   EXPECT_EQ(tenant_namespace(fixed->server.tenants[1]), 12345u);
 }
@@ -494,7 +496,7 @@ TEST(DaemonConfigTokenFile, ErrorsNameTheFileAndLine) {
   ExpectInvalid(parse_daemon_config_toml(
                     "[[tenants]]\nname = \"a\"\n\ntoken_file = \"short\"\n", cfg),
                 {cfg + ":4:", "tenants[0].token of tenant \"a\"", "5 bytes"});
-  ExpectInvalid(parse_daemon_config_toml(Tenant("b", "a-token-in-a-file-0001") +
+  ExpectInvalid(parse_daemon_config_toml(tenant_toml("b", "a-token-in-a-file-0001") +
                                              "[[tenants]]\nname = \"a\"\ntoken_file = \"a.token\"\n",
                                          cfg),
                 {cfg + ":6:", "tenants[1].token", "same as the token of tenants[0]"});
