@@ -12,9 +12,8 @@ namespace {
 
 using protocol::Opcode;
 
-// GET_MANY reads values into buffers sized by the client's capacities; at most this many bytes of
-// such buffers are held for one batch at a time (the store reads each slice with its I/Os in
-// flight), so a batch of huge capacities cannot take the daemon's memory.
+// GET_MANY reads values into buffers sized by the client's capacities, a slice of at most this
+// many bytes of them at a time (the store reads each slice with its I/Os in flight).
 constexpr std::uint64_t kGetManySliceBytes = 256 * kMiB;
 
 // Everything a handler needs, for one request.
@@ -259,7 +258,14 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
   protocol::GetManyResponse r;
   r.results.resize(m.items.size());
   // DRAM hits are sent straight from their blocks; the rest are read into value buffers, a slice
-  // at a time (with the slice's NVMe reads in flight together).
+  // at a time (with the slice's NVMe reads in flight together). What the daemon holds for one
+  // batch is bounded by the response: once the values found fill a frame, the items not yet read
+  // are answered too_large (as the ones past the frame are below) instead of read, and buffers
+  // are given back as soon as their item is known not to be sent. A batch that lists one huge
+  // value thousands of times is read about a frame's worth, not thousands of times.
+  const std::uint64_t max_data = c.ctx.config.max_frame_data_bytes;
+  const std::uint64_t slice_bytes = std::min(kGetManySliceBytes, max_data);
+  std::uint64_t found_bytes = 0;  // sizes of the values found so far, with status ok
   std::vector<BlockView> views(m.items.size());
   std::vector<AlignedBuffer> buffers(m.items.size());
   std::vector<std::size_t> rest;
@@ -270,16 +276,26 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
       continue;
     }
     std::uint64_t size = v->bytes().size();
-    r.results[i] = {size <= m.items[i].capacity ? StatusCode::kOk : StatusCode::kBufferTooSmall, size};
-    if (size <= m.items[i].capacity) views[i] = std::move(v).value();
+    r.results[i] = {size <= m.items[i].capacity ? StatusCode::kOk : StatusCode::kBufferTooSmall,
+                    size};
+    if (size <= m.items[i].capacity) {
+      views[i] = std::move(v).value();
+      found_bytes += size;
+    }
   }
   for (std::size_t begin = 0; begin < rest.size();) {
+    if (found_bytes >= max_data) {
+      for (std::size_t k = begin; k < rest.size(); ++k) {
+        r.results[rest[k]] = {StatusCode::kTooLarge, 0};
+      }
+      break;
+    }
     std::vector<GetItem> items;
     std::size_t end = begin;
     for (std::uint64_t held = 0; end < rest.size(); ++end) {
       const protocol::GetManyItem& it = m.items[rest[end]];
       std::uint64_t cap = std::min(it.capacity, c.ctx.max_value_bytes);
-      if (!items.empty() && held + cap > kGetManySliceBytes) break;
+      if (!items.empty() && held + cap > slice_bytes) break;
       AlignedBuffer& b = buffers[rest[end]];
       b = c.ctx.buffers.take(cap);
       items.push_back({it.key, {b.data(), b.empty() ? 0 : cap}});
@@ -288,12 +304,17 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
     std::vector<GetResult> got(items.size());
     c.store().get_many(c.ns(), items, got);
     for (std::size_t j = 0; j < items.size(); ++j) {
-      r.results[rest[begin + j]] = {got[j].status.code(), got[j].size};
+      const std::size_t i = rest[begin + j];
+      r.results[i] = {got[j].status.code(), got[j].size};
+      if (got[j].status.ok()) {
+        found_bytes += got[j].size;
+      } else {
+        c.ctx.buffers.give(std::move(buffers[i]));
+      }
     }
     begin = end;
   }
   // The response's data: ok items in order, while they fit in one frame.
-  const std::uint64_t max_data = c.ctx.config.max_frame_data_bytes;
   std::uint64_t data_len = 0;
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     protocol::ItemResult& res = r.results[i];

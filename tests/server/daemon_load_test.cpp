@@ -190,5 +190,112 @@ TEST(DaemonLoad, ConnectionsAreSpreadOverTheIoThreads) {
   for (auto& c : clients) EXPECT_TRUE(c->ping("spread").ok());
 }
 
+
+// A daemon whose DRAM tier is off, so every value lives on (and is read from) the NVMe tier;
+// `server` is appended to its [server] table.
+std::string nvme_only_config(const std::string& server = "") {
+  return "max_value_bytes = \"4MiB\"\n"
+         "[dram]\ncapacity_bytes = 0\n"
+         "[nvme]\ndefault_file_bytes = \"68MiB\"\nregion_size = \"4MiB\"\n"
+         "[server]\n" +
+         server;
+}
+
+// A counter from the daemon's STATS (0 when absent).
+double daemon_counter(Client& c, std::string_view name) {
+  auto text = c.stats();
+  EXPECT_TRUE(text.ok()) << text.status().to_string();
+  if (!text.ok()) return 0;
+  auto m = parse_prometheus_text(*text);
+  EXPECT_TRUE(m.ok()) << m.status().to_string();
+  return m.ok() ? m->sum(name).value_or(0) : 0;
+}
+
+// A GET_MANY that lists one value 200 times is read about a response frame's worth (8 MiB here),
+// and the listings past it are answered too_large, instead of being read 200 times into memory
+// the response could never carry.
+TEST(DaemonLoad, GetManyReadsAboutAFrameOfValuesNotEveryListing) {
+  TempDir dir;
+  DaemonProcess daemon(dir.path(), nvme_only_config("max_frame_data_bytes = \"8MiB\"\n"));
+  ASSERT_TRUE(daemon.started()) << daemon.log();
+  auto c = connect_to(daemon.unix_address());
+  ASSERT_NE(c, nullptr);
+  const Key k = test_key(1);
+  auto v = pattern(k, 1 * kMiB);
+  ASSERT_TRUE(c->put(k, v).ok());
+  const double hits_before = daemon_counter(*c, "kvtier_nvme_hits_total");
+  constexpr std::size_t kListings = 200;
+  protocol::GetManyRequest m;
+  m.items.assign(kListings, {k, 1 * kMiB});
+  RawWire w(daemon.unix_address());
+  ASSERT_TRUE(w.hello());
+  ASSERT_TRUE(w.send(2, m));
+  auto r = w.receive();
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->status(), StatusCode::kOk) << r->message();
+  auto got = protocol::decode_meta<protocol::GetManyResponse>(r->meta, kListings);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_EQ(got->results.size(), kListings);
+  std::size_t sent = 0;
+  for (std::size_t i = 0; i < kListings; ++i) {
+    const protocol::ItemResult& res = got->results[i];
+    if (res.status == StatusCode::kOk) {
+      ASSERT_EQ(sent, i) << "an ok item after a too_large one";
+      ASSERT_EQ(res.value_len, v.size());
+      ++sent;
+    } else {
+      EXPECT_EQ(res.status, StatusCode::kTooLarge) << i;
+    }
+  }
+  EXPECT_EQ(sent, 8u);  // 8 MiB of 1 MiB values
+  ASSERT_EQ(r->data.size(), sent * v.size());
+  for (std::size_t i = 0; i < sent; ++i) {
+    EXPECT_TRUE(std::equal(v.begin(), v.end(), r->data.begin() + i * v.size())) << i;
+  }
+  const double reads = daemon_counter(*c, "kvtier_nvme_hits_total") - hits_before;
+  EXPECT_GE(reads, 8);
+  EXPECT_LE(reads, 16) << "values were read that the response could not carry";
+}
+
+// GET_MANY_SHM of values on the NVMe device reads them with O_DIRECT straight into the client's
+// shared memory: the bytes are right, the tier counts direct reads, and the value bytes do not
+// cross the socket.
+TEST(DaemonLoad, SharedMemoryGetFromNvmeReadsStraightIntoTheRegion) {
+  TempDir dir;
+  DaemonProcess daemon(dir.path(), nvme_only_config());
+  ASSERT_TRUE(daemon.started()) << daemon.log();
+  constexpr std::size_t kValues = 4;
+  constexpr std::size_t kSize = 1 * kMiB + 123;  // not a whole number of pages: a tail read too
+  {
+    auto c = connect_to(daemon.unix_address());
+    ASSERT_NE(c, nullptr);
+    for (std::size_t i = 0; i < kValues; ++i) {
+      ASSERT_TRUE(c->put(test_key(10 + i), pattern(test_key(10 + i), kSize)).ok());
+    }
+  }
+  // A restart seals what was in the open region buffer: the values are then only on the device.
+  ASSERT_EQ(daemon.terminate(), 0) << daemon.log();
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  auto c = connect_to(daemon.unix_address());
+  ASSERT_NE(c, nullptr);
+  constexpr std::size_t kSlot = 2 * kMiB;
+  Result<SharedRegion> region = c->register_shared_memory(kValues * kSlot);
+  ASSERT_TRUE(region.ok()) << region.status().to_string();
+  std::vector<ShmGet> gets;
+  for (std::size_t i = 0; i < kValues; ++i) gets.push_back({test_key(10 + i), i * kSlot, kSlot});
+  const double direct_before = daemon_counter(*c, "kvtier_nvme_direct_reads_total");
+  const double sent_before = daemon_counter(*c, "kvtier_bytes_sent_total");
+  std::vector<GetResult> out(kValues);
+  ASSERT_TRUE(c->get_many_shm(*region, gets, out).ok());
+  for (std::size_t i = 0; i < kValues; ++i) {
+    ASSERT_TRUE(out[i].status.ok()) << i << ": " << out[i].status.to_string();
+    ASSERT_EQ(out[i].size, kSize);
+    EXPECT_TRUE(matches_pattern(region->memory.subspan(i * kSlot, kSize), test_key(10 + i))) << i;
+  }
+  EXPECT_EQ(daemon_counter(*c, "kvtier_nvme_direct_reads_total") - direct_before, kValues);
+  // Between the two STATS: the GET_MANY_SHM response and the first STATS' text, not 4 MiB.
+  EXPECT_LT(daemon_counter(*c, "kvtier_bytes_sent_total") - sent_before, 256.0 * kKiB);
+}
+
 }  // namespace
 }  // namespace kvtier::testing
