@@ -132,4 +132,6 @@ UniqueFd Listener::accept(std::string* peer) const {
   return UniqueFd(fd);
 }
 
+void Listener::stop_listening() const { ::shutdown(fd_.get(), SHUT_RD); }
+
 }  // namespace kvtier::server

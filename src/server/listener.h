@@ -31,6 +31,12 @@ class Listener {
   // One pending connection, non-blocking, or an invalid fd when none is waiting. `peer` names it.
   UniqueFd accept(std::string* peer) const;
 
+  // Refuses connections from now on (shutdown(SHUT_RD): a connect gets ECONNREFUSED, and over
+  // TCP those accepted by the kernel but not yet by the daemon are reset) while the fd stays
+  // open, so threads still polling or accepting it need no coordination. For a draining daemon:
+  // a client learns at once to go elsewhere instead of waiting on a socket nobody serves.
+  void stop_listening() const;
+
  private:
   Listener(UniqueFd fd, Transport t, std::string address, std::string unlink_path)
       : fd_(std::move(fd)), transport_(t), address_(std::move(address)),

@@ -90,6 +90,7 @@ class ServerImpl final : public Server {
   void stop() override {
     if (!context_ || context_->draining.exchange(true)) return;
     spdlog::info("event=shutdown_begin msg=\"no new connections; finishing in-flight requests\"");
+    for (const auto& l : listeners_) l->stop_listening();
     for (auto& t : threads_) t->wake();
   }
 

@@ -583,5 +583,46 @@ TEST_F(DaemonWire, SigtermFlushesAndARestartServesTheSameBytes) {
   }
 }
 
+// SIGTERM while a PUT's value is half received: the daemon refuses new connections at once (it
+// does not leave them queued on a socket nobody will serve), still finishes the PUT, exits 0
+// leaving its index checkpoint, and the restart takes the checkpoint and serves the value.
+TEST_F(DaemonWire, SigtermRefusesNewClientsAndFinishesAHalfReceivedPut) {
+  auto w = unix_client();
+  Key k = test_key(950);
+  auto v = pattern(k, 2 * kMiB);
+  std::vector<std::byte> frame;
+  ASSERT_TRUE(protocol::append_frame(frame, 1, protocol::PutRequest{k, v.size()}, v.size()).ok());
+  frame.insert(frame.end(), v.begin(), v.end());
+  const std::size_t half = frame.size() - v.size() / 2;
+  ASSERT_TRUE(w->send_bytes({frame.data(), half}));
+  daemon_->signal(SIGTERM);
+  auto refused = [](const std::string& address) {
+    RawWire late(address);
+    return !late.connected();
+  };
+  EXPECT_TRUE(poll_until([&] { return refused(daemon_->tcp_address()); }, std::chrono::seconds(5)))
+      << "TCP connections still accepted while draining";
+  EXPECT_TRUE(poll_until([&] { return refused(daemon_->unix_address()); }, std::chrono::seconds(5)))
+      << "Unix socket connections still accepted while draining";
+  ASSERT_TRUE(w->send_bytes({frame.data() + half, frame.size() - half}));
+  auto put = w->receive(std::chrono::seconds(10));
+  ASSERT_TRUE(put.has_value()) << daemon_->log();
+  EXPECT_EQ(put->status(), StatusCode::kOk) << put->message();
+  w->close();
+  ASSERT_EQ(daemon_->wait_exit(std::chrono::seconds(60)), 0) << daemon_->log();
+  // The clean exit left the NVMe index checkpoint; the restart loads it (and deletes it).
+  const std::string checkpoint = dir_.path() + "/nvme/index.ckpt";
+  struct stat st {};
+  EXPECT_EQ(::stat(checkpoint.c_str(), &st), 0) << "no index checkpoint after SIGTERM";
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  EXPECT_NE(::stat(checkpoint.c_str(), &st), 0) << "the restart did not take the checkpoint";
+  auto again = unix_client();
+  ASSERT_TRUE(again->send(2, protocol::GetRequest{k, 4 * kMiB}));
+  auto got = again->receive();
+  ASSERT_TRUE(got.has_value());
+  ASSERT_EQ(got->status(), StatusCode::kOk) << got->message();
+  EXPECT_EQ(got->data, v);
+}
+
 }  // namespace
 }  // namespace kvtier::testing
