@@ -781,6 +781,18 @@ void NvmeTier::visit_counters(const CounterVisitor& v) {
   report_gauge(v, "nvme_index_bytes", static_cast<double>(index_.memory_bytes()));
   report_gauge(v, "nvme_regions", static_cast<double>(regions_.size()));
   report_gauge(v, "nvme_region_bytes", static_cast<double>(region_size_));
+  // The write queue: regions sealed and waiting for the flusher, and the region buffers free for
+  // writers. Free buffers at 0 with a queue means the device is behind and puts wait (the
+  // backpressure of open_new_region).
+  std::size_t queued = 0, free = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queued = flush_queue_.size() + (flusher_busy_ ? 1 : 0);
+    free = free_buffers_.size();
+  }
+  report_gauge(v, "nvme_write_queue_regions", static_cast<double>(queued));
+  report_gauge(v, "nvme_free_write_buffers", static_cast<double>(free));
+  report_gauge(v, "nvme_write_buffers", static_cast<double>(buffers_.size()));
 }
 
 }  // namespace kvtier::nvme

@@ -85,6 +85,22 @@ TEST(NvmeTier, RoundTripOfOddSizesFromMemoryAndFromDevice) {
   EXPECT_EQ(counter_value(*t, "nvme_checksum_failures"), 0);
 }
 
+// The write-queue gauges: region buffers in all, free ones, regions waiting for the flusher. A
+// flushed tier has nothing queued and every buffer free but (at most) the open region's.
+TEST(NvmeTier, WriteQueueGaugesAreEmptyAfterAFlush) {
+  TempDir dir;
+  auto t = open_tier(small_config(), dir.path());
+  ASSERT_TRUE(t);
+  const double buffers = counter_value(*t, "nvme_write_buffers");
+  EXPECT_GE(buffers, 2);
+  EXPECT_EQ(counter_value(*t, "nvme_free_write_buffers"), buffers);
+  for (std::uint64_t n = 0; n < 30; ++n) ASSERT_TRUE(put_n(*t, n, 100000).ok());  // ~3 regions
+  ASSERT_TRUE(t->flush().ok());
+  EXPECT_EQ(counter_value(*t, "nvme_write_queue_regions"), 0);
+  EXPECT_GE(counter_value(*t, "nvme_free_write_buffers"), buffers - 1);
+  EXPECT_LE(counter_value(*t, "nvme_free_write_buffers"), buffers);
+}
+
 TEST(NvmeTier, BufferTooSmallNamesTheSizeAndMissIsNotFound) {
   TempDir dir;
   auto t = open_tier(small_config(), dir.path());
