@@ -192,6 +192,29 @@ TEST_F(DaemonWire, OversizedFrameIsTooLargeAndClosed) {
   expect_serving();
 }
 
+// A header announcing more data than the daemon takes in one frame (HELLO's max_data_bytes, 1 GiB
+// by default) is answered too_large and closed before a byte of that data is read or a buffer is
+// taken for it; so is one whose data_len is absurd.
+TEST_F(DaemonWire, DataLenAboveTheFrameLimitIsTooLargeAndClosed) {
+  for (std::uint64_t data_len : {protocol::kDefaultMaxDataBytes + 1, std::uint64_t{1} << 63}) {
+    SCOPED_TRACE(data_len);
+    auto w = unix_client();
+    protocol::FrameHeader h;
+    h.opcode = Opcode::kPutMany;
+    h.request_id = 5;
+    h.data_len = data_len;
+    std::array<std::byte, protocol::kFrameHeaderBytes> raw;
+    protocol::encode_header(h, raw);
+    ASSERT_TRUE(w->send_bytes(raw));
+    auto r = w->receive();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status(), StatusCode::kTooLarge) << r->message();
+    EXPECT_EQ(r->header.request_id, 5u);
+    EXPECT_TRUE(w->closed_by_peer());
+  }
+  expect_serving();
+}
+
 TEST_F(DaemonWire, MetaThatDoesNotMatchItsLayoutIsRefusedAndClosed) {
   auto w = unix_client();
   protocol::FrameHeader h;
