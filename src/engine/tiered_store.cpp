@@ -124,6 +124,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     }
     auto holder = std::make_shared<dram::BlockRef>(std::move(ref));
     std::span<const std::byte> bytes = holder->value();
+    bytes_out_.fetch_add(bytes.size(), std::memory_order_relaxed);  // served, if not copied
     return BlockView(bytes, std::shared_ptr<const void>(std::move(holder)));
   }
 

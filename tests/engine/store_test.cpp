@@ -387,9 +387,11 @@ TEST(StoreZeroCopy, ViewServesDramHitsAndLeavesMissesToGet) {
   TempDir dir;
   auto s = open_store(small_store(dir.path()));
   ASSERT_TRUE(put_n(*s, 1).ok());
+  const double out_before = counter_value(*s, "store_bytes_out");
   Result<BlockView> v = s->view(0, test_key(1));
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(matches_pattern(v->bytes(), test_key(1)));
+  EXPECT_EQ(counter_value(*s, "store_bytes_out") - out_before, kBlock);  // served zero-copy
   double misses = counter_value(*s, "dram_misses");
   EXPECT_TRUE(s->view(0, test_key(2)).status().is_not_found());
   EXPECT_TRUE(s->view(7, test_key(1)).status().is_not_found());  // another namespace
