@@ -108,7 +108,7 @@ class DramTierImpl final : public DramTier {
   Status put(const BlockId& id, std::span<const std::byte> value, bool on_nvme,
              std::vector<BlockRef>* evicted) override;
   DramGet get(const BlockId& id, std::span<std::byte> dst) override;
-  BlockRef acquire(const BlockId& id, bool count_miss) override;
+  BlockRef acquire(const BlockId& id, AcquireFor why) override;
   bool contains(const BlockId& id) override;
   bool is_current(const BlockRef& ref) override;
   void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
@@ -386,16 +386,18 @@ DramGet DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
   return {Status::Ok(), size};
 }
 
-BlockRef DramTierImpl::acquire(const BlockId& id, bool count_miss) {
+BlockRef DramTierImpl::acquire(const BlockId& id, AcquireFor why) {
   Block* b = nullptr;
   index_.visit(id, BlockIndex::hash_of(id), [&](Block* found, BlockIndex::ShardStats& stats) {
     if (found == nullptr) {
-      if (count_miss) stats.add_miss();
+      if (why == AcquireFor::kRead) stats.add_miss();
       return;
     }
     ref_block(found);
-    found->touch();
-    stats.add_hit();
+    if (why != AcquireFor::kStoreInternal) {
+      found->touch();
+      stats.add_hit();
+    }
     b = found;
   });
   return BlockRef(b);

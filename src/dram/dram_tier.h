@@ -27,6 +27,16 @@
 
 namespace kvtier::dram {
 
+// What DramTier::acquire() is for, which decides what it counts.
+enum class AcquireFor : std::uint8_t {
+  kRead,                 // a client's read: a hit (with the S3-FIFO access) or a miss
+  kReadMissCountedNext,  // a client's read whose miss the next tier counts: a hit only
+  // The store reading a block for itself (to upload it to the shared tier): counts nothing and
+  // leaves the access state alone, or every block uploaded after its put would look read once
+  // and go to S3-FIFO's main queue instead of being evicted from the small one.
+  kStoreInternal,
+};
+
 class DramTierImpl;
 struct Block;  // defined in dram_tier.cpp
 
@@ -98,9 +108,8 @@ class DramTier {
 
   // Copies the value into dst. Counts a hit (S3-FIFO frequency) when found.
   virtual DramGet get(const BlockId& id, std::span<std::byte> dst) = 0;
-  // A reference to the block, or an empty ref on a miss. Counts a hit, and a miss unless
-  // count_miss is false (the caller then goes on to another tier that counts the outcome).
-  virtual BlockRef acquire(const BlockId& id, bool count_miss = true) = 0;
+  // A reference to the block, or an empty ref on a miss, counted as `why` says.
+  virtual BlockRef acquire(const BlockId& id, AcquireFor why = AcquireFor::kRead) = 0;
   // Presence without counting a hit.
   virtual bool contains(const BlockId& id) = 0;
   // True when `ref` is still the block indexed under its id (not replaced, evicted or removed);

@@ -117,7 +117,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
 
   Result<BlockView> view(NamespaceId ns, const Key& key) override {
     gets_.fetch_add(1, std::memory_order_relaxed);
-    dram::BlockRef ref = dram_->acquire({ns, key}, /*count_miss=*/false);
+    dram::BlockRef ref = dram_->acquire({ns, key}, dram::AcquireFor::kReadMissCountedNext);
     if (!ref) {
       gets_.fetch_sub(1, std::memory_order_relaxed);  // the caller's get() counts this one
       return Status::NotFound("not in DRAM");
@@ -404,7 +404,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
  private:
   // A block's bytes from DRAM (viewed in place) or NVMe (read into a buffer the view owns).
   Result<BlockView> read_local(const BlockId& id) {
-    dram::BlockRef ref = dram_->acquire(id, /*count_miss=*/false);
+    dram::BlockRef ref = dram_->acquire(id, dram::AcquireFor::kStoreInternal);
     if (ref) {
       auto holder = std::make_shared<dram::BlockRef>(std::move(ref));
       std::span<const std::byte> bytes = holder->value();

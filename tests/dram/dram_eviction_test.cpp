@@ -166,6 +166,26 @@ TEST(DramEviction, KeysEvictedRecentlyReturnToMain) {
   EXPECT_TRUE(tier->contains(bid(1'000'000)));
 }
 
+TEST(DramEviction, TheStoresOwnReadsNeitherCountNorKeepABlock) {
+  // A client's read moves a block to main, where a scan of unread keys passes it by; the store
+  // reading a block for itself (an upload to the shared tier) must not, nor count a hit.
+  constexpr std::size_t kValue = 1 * kKiB;
+  auto tier = make_tier(small_config(100 * kValue));
+  ASSERT_TRUE(put_pattern(*tier, bid(0), 0, kValue).ok());
+  ASSERT_TRUE(put_pattern(*tier, bid(1), 1, kValue).ok());
+  const double hits = counters(*tier)["dram_hits"];
+  {
+    BlockRef internal = tier->acquire(bid(0), AcquireFor::kStoreInternal);
+    ASSERT_TRUE(internal);
+    EXPECT_TRUE(matches_pattern(0, internal.value()));
+    EXPECT_TRUE(tier->acquire(bid(1), AcquireFor::kRead));
+  }
+  EXPECT_EQ(counters(*tier)["dram_hits"], hits + 1);
+  for (std::uint64_t n = 100; n < 400; ++n) ASSERT_TRUE(put_pattern(*tier, bid(n), n, kValue).ok());
+  EXPECT_FALSE(tier->contains(bid(0))) << "an internal read kept the block as if a client read it";
+  EXPECT_TRUE(tier->contains(bid(1)));
+}
+
 TEST(DramEviction, RefHeldAcrossEvictionKeepsItsBytes) {
   auto tier = make_tier(small_config(64 * kKiB));
   ASSERT_TRUE(put_pattern(*tier, bid(0), 4242, 16 * kKiB).ok());
