@@ -414,7 +414,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     if (!size) return Status::NotFound("no longer held locally");
     auto buf = std::make_shared<AlignedBuffer>(*size);
     if (buf->empty()) return Status::NoSpace("cannot allocate a buffer for an upload");
-    GetResult g = nvme_->get(id, buf->span().first(*size));
+    GetResult g = nvme_->get(id, buf->span().first(*size), nvme::ReadFor::kStoreInternal);
     if (!g.status.ok()) return g.status;
     std::span<const std::byte> bytes = buf->span().first(g.size);
     return BlockView(bytes, std::shared_ptr<const void>(std::move(buf)));

@@ -557,26 +557,29 @@ struct NvmeTier::ReadPlan {
   std::byte* tail_page = nullptr;  // last partial page of the value, when read separately
   std::uint64_t direct_bytes = 0;  // value bytes read straight into dst
   AlignedBuffer bounce;            // whole value, when dst is not aligned
+  bool counted = true;             // a client's read: counts a hit or a miss (ReadFor)
 };
 
-GetResult NvmeTier::get(const BlockId& id, std::span<std::byte> dst) {
+GetResult NvmeTier::get(const BlockId& id, std::span<std::byte> dst, ReadFor why) {
   GetItem item{id.key, dst};
   GetResult out;
-  get_many(id.ns, {&item, 1}, {&out, 1});
+  get_many(id.ns, {&item, 1}, {&out, 1}, why);
   return out;
 }
 
-void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out) {
+void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out,
+                        ReadFor why) {
   KVTIER_CHECK(out.size() >= items.size());
+  const bool counted = why == ReadFor::kClient;
   std::vector<ReadPlan> plans;
   plans.reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
     BlockId id{ns, items[i].key};
     GetResult& res = out[i];
     res = GetResult{};
-    std::optional<Location> loc = index_.lookup(id, true);
+    std::optional<Location> loc = index_.lookup(id, /*count_hit=*/counted);
     if (!loc) {
-      misses_.fetch_add(1, std::memory_order_relaxed);
+      if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
       res.status = Status::NotFound("not on nvme");
       continue;
     }
@@ -592,7 +595,7 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
     if (region_of(loc->page) >= regions_.size() || !entry_fits(loc->page % devices_->pages_per_region(), loc->size)) {
       header_mismatches_.fetch_add(1, std::memory_order_relaxed);
       drop_entry(id, loc->page);
-      misses_.fetch_add(1, std::memory_order_relaxed);
+      if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
       res.status = Status::NotFound("nvme index entry outside its region");
       continue;
     }
@@ -602,7 +605,7 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
     if (!again || again->page != loc->page) {
       if (hold) release_region(*hold);
       raced_reads_.fetch_add(1, std::memory_order_relaxed);
-      misses_.fetch_add(1, std::memory_order_relaxed);
+      if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
       res.status = Status::NotFound("reclaimed while reading");
       continue;
     }
@@ -618,6 +621,7 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
     p.id = id;
     p.loc = *again;
     p.hold = *hold;
+    p.counted = counted;
     plans.push_back(std::move(p));
   }
 
@@ -696,7 +700,7 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
     // The device or the system failed, not the entry: a miss this time, the entry stays.
     read_errors_.fetch_add(1, std::memory_order_relaxed);
     release_region(p.hold);
-    misses_.fetch_add(1, std::memory_order_relaxed);
+    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
     res.status = Status::NotFound("nvme read failed: " + std::string(std::strerror(static_cast<int>(-req->result))));
     return;
   } else {
@@ -715,11 +719,11 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
   if (!ok) {
     // Never hand out bytes that did not verify; forget the entry so it is not tried again.
     drop_entry(p.id, p.loc.page);
-    misses_.fetch_add(1, std::memory_order_relaxed);
+    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
     res.status = Status::NotFound("nvme entry failed verification");
     return;
   }
-  hits_.fetch_add(1, std::memory_order_relaxed);
+  if (p.counted) hits_.fetch_add(1, std::memory_order_relaxed);
   res.status = Status::Ok();
   res.size = p.loc.size;
   res.tier = Tier::kNvme;

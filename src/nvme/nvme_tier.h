@@ -53,6 +53,12 @@ struct RecoveryInfo {
   std::string checkpoint_note;        // why a checkpoint was not used, when it was not
 };
 
+// Who reads: a client's read counts a hit or a miss and raises the entry's hit count (which
+// decides reinsertion at reclaim); the store reading a block for itself (to upload it to the
+// shared tier) does neither, so an upload cannot make a block look hot. Bytes read, checksum
+// failures and I/O errors count either way.
+enum class ReadFor : std::uint8_t { kClient, kStoreInternal };
+
 class NvmeTier {
  public:
   // Validates the config, opens the devices and restores the index.
@@ -68,9 +74,10 @@ class NvmeTier {
   Status put(const BlockId& id, std::span<const std::byte> value);
 
   // Reads into dst (see Store::get). Direct O_DIRECT read when dst is 4 KiB-aligned.
-  GetResult get(const BlockId& id, std::span<std::byte> dst);
+  GetResult get(const BlockId& id, std::span<std::byte> dst, ReadFor why = ReadFor::kClient);
   // out[i] answers items[i]; device reads run io_depth at a time.
-  void get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out);
+  void get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out,
+                ReadFor why = ReadFor::kClient);
 
   bool contains(const BlockId& id);
   // The value size when present.

@@ -101,6 +101,34 @@ TEST(NvmeTier, WriteQueueGaugesAreEmptyAfterAFlush) {
   EXPECT_LE(counter_value(*t, "nvme_free_write_buffers"), buffers);
 }
 
+// The store's own reads (uploads to the shared tier) return the same verified bytes but count no
+// hit or miss: hit counts are what clients read (and what reinsertion at reclaim goes by).
+TEST(NvmeTier, TheStoresOwnReadsCountNoHitOrMiss) {
+  TempDir dir;
+  auto t = open_tier(small_config(), dir.path());
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(put_n(*t, 1, 100000).ok());
+  for (bool on_device : {false, true}) {
+    SCOPED_TRACE(on_device ? "on the device" : "in the region buffer");
+    if (on_device) {  // fill two more regions so the first is read from the device
+      for (std::uint64_t n = 100; n < 124; ++n) ASSERT_TRUE(put_n(*t, n, 100000).ok());
+      ASSERT_TRUE(t->flush().ok());
+    }
+    const double hits = counter_value(*t, "nvme_hits");
+    const double misses = counter_value(*t, "nvme_misses");
+    AlignedBuffer buf(100000 + kPageSize);
+    GetResult r = t->get({0, test_key(1)}, buf.span().first(100000), ReadFor::kStoreInternal);
+    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+    EXPECT_TRUE(matches_pattern(buf.span().first(100000), test_key(1)));
+    EXPECT_TRUE(
+        t->get({0, test_key(999)}, buf.span(), ReadFor::kStoreInternal).status.is_not_found());
+    EXPECT_EQ(counter_value(*t, "nvme_hits"), hits);
+    EXPECT_EQ(counter_value(*t, "nvme_misses"), misses);
+    EXPECT_TRUE(reads_back(*t, 1, 100000));  // a client's read counts
+    EXPECT_EQ(counter_value(*t, "nvme_hits"), hits + 1);
+  }
+}
+
 TEST(NvmeTier, BufferTooSmallNamesTheSizeAndMissIsNotFound) {
   TempDir dir;
   auto t = open_tier(small_config(), dir.path());
