@@ -31,6 +31,15 @@ std::string tenant_config() {
       "\"\nquota_bytes = \"1MiB\"\n");
 }
 
+// The bytes of a whole PUT frame (header, meta, value) of `v` under `k`.
+std::vector<std::byte> wire_put_frame(std::uint64_t id, const Key& k,
+                                      const std::vector<std::byte>& v) {
+  std::vector<std::byte> frame;
+  EXPECT_TRUE(protocol::append_frame(frame, id, protocol::PutRequest{k, v.size()}, v.size()).ok());
+  frame.insert(frame.end(), v.begin(), v.end());
+  return frame;
+}
+
 class DaemonWire : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -307,9 +316,7 @@ TEST_F(DaemonWire, TcpValueThatTricklesInStillCompletes) {
   auto w = tcp_client();
   Key k = test_key(500);
   auto v = pattern(k, 1 * kMiB);
-  std::vector<std::byte> frame;
-  ASSERT_TRUE(protocol::append_frame(frame, 1, protocol::PutRequest{k, v.size()}, v.size()).ok());
-  frame.insert(frame.end(), v.begin(), v.end());
+  const std::vector<std::byte> frame = wire_put_frame(1, k, v);
   const std::size_t value_at = frame.size() - v.size();
   const std::size_t ends[] = {value_at + 300000, value_at + 300001, frame.size() - 100007,
                               frame.size() - 7, frame.size()};
@@ -613,9 +620,7 @@ TEST_F(DaemonWire, SigtermRefusesNewClientsAndFinishesAHalfReceivedPut) {
   auto w = unix_client();
   Key k = test_key(950);
   auto v = pattern(k, 2 * kMiB);
-  std::vector<std::byte> frame;
-  ASSERT_TRUE(protocol::append_frame(frame, 1, protocol::PutRequest{k, v.size()}, v.size()).ok());
-  frame.insert(frame.end(), v.begin(), v.end());
+  const std::vector<std::byte> frame = wire_put_frame(1, k, v);
   const std::size_t half = frame.size() - v.size() / 2;
   ASSERT_TRUE(w->send_bytes({frame.data(), half}));
   daemon_->signal(SIGTERM);
