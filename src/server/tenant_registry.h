@@ -29,7 +29,8 @@ struct Tenant {
   std::uint64_t quota_bytes = 0;  // per tier; 0 = none
   std::string token;
   mutable std::atomic<std::uint64_t> quota_rejections{0};  // counted by admit()
-  // Bytes admitted for puts not yet published (QuotaHold); changed under admit_mu, read by it.
+  // Bytes admitted for puts not yet published: added (and read) under admit_mu by admit(),
+  // given back by the QuotaHold that holds them, from any thread.
   mutable std::atomic<std::uint64_t> admitted_in_flight{0};
   mutable std::mutex admit_mu;  // one admission at a time: a check and its hold are one step
 };
