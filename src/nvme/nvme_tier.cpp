@@ -448,9 +448,14 @@ Status NvmeTier::flush() {
   if (closed_.load()) return Status::Closed("nvme tier is closed");
   std::lock_guard<std::mutex> w(write_mu_);
   bool wrote = false;
-  KVTIER_RETURN_IF_ERROR(write_open_region(&wrote));
-  KVTIER_RETURN_IF_ERROR(wait_for_flusher());
-  return devices_->sync();
+  Status s = write_open_region(&wrote);
+  if (s.ok()) {
+    s = wait_for_flusher();  // its failures were counted by the flusher
+    if (!s.ok()) return s;
+    s = devices_->sync();
+  }
+  if (!s.ok()) write_errors_.fetch_add(1, std::memory_order_relaxed);
+  return s;
 }
 
 // Bounds what a process crash loses: without it, the entries of a region that fills slowly would

@@ -305,6 +305,32 @@ TEST(NvmeTier, AFailedRegionWriteFailsTheNextFlush) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10: flush hid the failure; 11: durable blocks lost";
 }
 
+// flush() writing the open region itself fails (the file may not grow past one page + 100 KiB)
+// and says so, and the failure is counted in nvme_write_errors like the background writers'.
+TEST(NvmeTier, AFailedOpenRegionWriteInFlushIsCounted) {
+  TempDir dir;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    NvmeConfig c = small_config();
+    c.flush_interval = std::chrono::milliseconds(0);  // no background writer: flush() alone
+    auto t = NvmeTier::open(c, dir.path());
+    if (!t.ok()) ::_exit(2);
+    rlimit lim{kPageSize + 100 * kKiB, RLIM_INFINITY};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      if (!put_n(**t, i, 300 * kKiB).ok()) ::_exit(3);  // all in region 0's buffer
+    }
+    if ((*t)->flush().ok()) ::_exit(10);
+    if (counter_value(**t, "nvme_write_errors") != 1) ::_exit(11);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: flush hid the failure; 11: not counted once";
+}
+
 TEST(NvmeTier, WarmRestartFromCheckpoint) {
   TempDir dir;
   const std::size_t size = 50000;
