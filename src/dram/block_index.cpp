@@ -5,22 +5,13 @@
 #include <new>
 
 #include "integrity/check.h"
+#include "keys/id_hash.h"
 
 namespace kvtier::dram {
 
 namespace {
 
 constexpr std::size_t kInitialSlots = 16;
-
-// MurmurHash3's 64-bit finalizer.
-constexpr std::uint64_t fmix64(std::uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
 
 }  // namespace
 
@@ -33,15 +24,7 @@ BlockIndex::BlockIndex(std::uint32_t shards) {
 
 BlockIndex::~BlockIndex() = default;
 
-std::uint64_t BlockIndex::hash_words(std::uint64_t w0, std::uint64_t w1, NamespaceId ns) {
-  return fmix64(w0 ^ (w1 * 0xC2B2AE3D27D4EB4FULL) ^ (static_cast<std::uint64_t>(ns) * 0x9E3779B97F4A7C15ULL));
-}
-
-std::uint64_t BlockIndex::hash_of(const BlockId& id) {
-  std::uint64_t w0, w1;
-  words_of(id.key, &w0, &w1);
-  return hash_words(w0, w1, id.ns);
-}
+std::uint64_t BlockIndex::hash_of(const BlockId& id) { return id_hash(id); }
 
 std::size_t BlockIndex::find_slot(const Shard& s, NamespaceId ns, std::uint64_t w0,
                                   std::uint64_t w1, std::uint64_t hash) {
@@ -176,7 +159,7 @@ void BlockIndex::probe(NamespaceId ns, std::span<const Key> keys, std::span<std:
   for (std::size_t i = 0; i < n; ++i) {
     Probe& p = probes[i];
     words_of(keys[i], &p.w0, &p.w1);
-    p.hash = hash_words(p.w0, p.w1, ns);
+    p.hash = id_hash(BlockId{ns, keys[i]});
     ++start[shard_index(p.hash) + 1];
   }
   for (std::size_t s = 1; s <= nshards; ++s) start[s] += start[s - 1];

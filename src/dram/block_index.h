@@ -44,9 +44,8 @@ class BlockIndex {
   BlockIndex(const BlockIndex&) = delete;
   BlockIndex& operator=(const BlockIndex&) = delete;
 
-  // 64-bit hash of an id. Keys are SHA-256 prefixes, so both key words are mixed in (a key that
-  // varies only in its high bytes still spreads) and a finalizer is applied (cheap, and it keeps
-  // test keys such as 0, 1, 2, ... well spread too).
+  // 64-bit hash of an id: id_hash(), keyed per process, so clients cannot aim keys at one shard or
+  // one cluster of slots (keys/id_hash.h).
   static std::uint64_t hash_of(const BlockId& id);
 
   // Calls f(Block* or nullptr, ShardStats&) with the id's shard locked. f must be short and must
@@ -117,7 +116,6 @@ class BlockIndex {
     std::memcpy(w0, key.bytes.data(), 8);
     std::memcpy(w1, key.bytes.data() + 8, 8);
   }
-  static std::uint64_t hash_words(std::uint64_t w0, std::uint64_t w1, NamespaceId ns);
 
   std::size_t shard_index(std::uint64_t hash) const {
     return shard_shift_ >= 64 ? 0 : static_cast<std::size_t>(hash >> shard_shift_);

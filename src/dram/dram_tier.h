@@ -74,6 +74,7 @@ class Reservation {
   Reservation(const Reservation&) = delete;
   Reservation& operator=(const Reservation&) = delete;
 
+  explicit operator bool() const { return block_ != nullptr; }
   // The caller writes exactly size() bytes here. 4 KiB-aligned.
   std::span<std::byte> data() const;
 

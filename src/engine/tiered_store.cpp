@@ -17,6 +17,7 @@
 
 #include "dram/dram_tier.h"
 #include "integrity/check.h"
+#include "keys/id_hash.h"
 #include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
 #include "metrics/counter_report.h"
@@ -177,16 +178,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
         missed_at.push_back(i);
       }
     }
-    if (!missed.empty()) {
-      std::vector<GetResult> nv(missed.size());
-      nvme_->get_many(ns, missed, nv);
-      for (std::size_t j = 0; j < missed.size(); ++j) {
-        out[missed_at[j]] = nv[j];
-        if (nv[j].status.ok() && config_.promote_on_nvme_hit) {
-          promote({ns, missed[j].key}, missed[j].dst.first(nv[j].size), /*on_nvme=*/true);
-        }
-      }
-    }
+    if (!missed.empty()) get_from_nvme(ns, missed, missed_at, out);
     if (shared_) get_from_shared(ns, items, out);
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (out[i].status.ok()) bytes_out_.fetch_add(out[i].size, std::memory_order_relaxed);
@@ -463,8 +455,47 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     shared_->enqueue(ids, sizes, out);
   }
 
+  // The DRAM misses of a get_many, read from NVMe. With promotion, a block is read into a DRAM
+  // reservation (memory the daemon owns), verified there, copied to the caller and published from
+  // there: the caller's buffer may be a client's shared memory, which the client can still write,
+  // so nothing kept is ever read back from it. Without a reservation (promotion off, or none to
+  // be had) the block goes straight to the caller and is not promoted.
+  void get_from_nvme(NamespaceId ns, std::span<const GetItem> missed,
+                     std::span<const std::size_t> missed_at, std::span<GetResult> out) {
+    std::vector<GetItem> reads(missed.begin(), missed.end());
+    std::vector<dram::Reservation> staged(missed.size());
+    if (config_.promote_on_nvme_hit) {
+      for (std::size_t j = 0; j < missed.size(); ++j) {
+        const BlockId id{ns, missed[j].key};
+        std::optional<std::uint32_t> size = nvme_->value_size(id);
+        if (!size || *size > missed[j].dst.size()) continue;
+        Result<dram::Reservation> r = dram_->reserve(id, *size);
+        if (!r.ok()) continue;
+        staged[j] = std::move(r).value();
+        reads[j].dst = staged[j].data();
+      }
+    }
+    std::vector<GetResult> nv(missed.size());
+    nvme_->get_many(ns, reads, nv);
+    for (std::size_t j = 0; j < missed.size(); ++j) {
+      const BlockId id{ns, missed[j].key};
+      if (staged[j] && nv[j].status.code() == StatusCode::kBufferTooSmall) {
+        // Put again with a larger value since the reservation was sized: read it directly.
+        staged[j] = dram::Reservation();
+        nv[j] = nvme_->get(id, missed[j].dst);
+      }
+      out[missed_at[j]] = nv[j];
+      if (!staged[j] || !nv[j].status.ok()) continue;
+      std::memcpy(missed[j].dst.data(), staged[j].data().data(), nv[j].size);
+      // A smaller value than the reservation was sized for (put again meanwhile) is served but
+      // not kept: the reservation's size is the block's.
+      if (nv[j].size == staged[j].data().size()) promote(id, std::move(staged[j]));
+    }
+  }
+
   // Local misses of a get_many, asked of the shared tier; hits are promoted to DRAM (and reach
-  // NVMe when DRAM evicts them) but not queued for upload: they came from there.
+  // NVMe when DRAM evicts them) but not queued for upload: they came from there. What is promoted
+  // is the copy the shared tier verified in its own memory, not the caller's buffer.
   void get_from_shared(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out) {
     std::vector<shared::SharedGet> gets;
     std::vector<std::size_t> at;
@@ -475,16 +506,17 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     }
     if (gets.empty()) return;
     std::vector<GetResult> got(gets.size(), GetResult{Status::NotFound("not cached"), 0, Tier::kNone});
-    shared_->get_many(gets, got);
+    std::vector<BlockView> verified(gets.size());
+    shared_->get_many(gets, got, verified);
     for (std::size_t j = 0; j < gets.size(); ++j) {
       if (got[j].status.is_not_found()) continue;
       out[at[j]] = got[j];
-      if (got[j].status.ok()) promote(gets[j].id, gets[j].dst.first(got[j].size), /*on_nvme=*/false);
+      if (got[j].status.ok() && verified[j]) promote(gets[j].id, verified[j].bytes(), /*on_nvme=*/false);
     }
   }
 
   // Copies a block read from NVMe (on_nvme) or the shared tier into DRAM, unless a put got there
-  // first: the copy in hand may be older than what DRAM holds now.
+  // first: the copy in hand may be older than what DRAM holds now. `value` is daemon memory.
   void promote(const BlockId& id, std::span<const std::byte> value, bool on_nvme) {
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
@@ -497,9 +529,23 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     demote(evicted);
   }
 
+  // Publishes a block read from NVMe into `staged` (as promote(), without a copy).
+  void promote(const BlockId& id, dram::Reservation staged) {
+    InFlightScope in_flight(in_flight_);
+    std::vector<dram::BlockRef> evicted;
+    {
+      std::lock_guard<std::mutex> lock(stripe(id));
+      if (!dram_->contains(id) &&
+          dram_->commit(std::move(staged), /*on_nvme=*/true, &evicted).ok()) {
+        promotions_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    demote(evicted);
+  }
+
   // Writers of one block (put, promotion, demotion, flush) take its stripe, so "look at DRAM,
   // then write" is atomic with respect to each other. Never two stripes at once.
-  std::mutex& stripe(const BlockId& id) { return stripes_[KeyHash{}(id) % stripes_.size()]; }
+  std::mutex& stripe(const BlockId& id) { return stripes_[id_hash(id) % stripes_.size()]; }
 
   const StoreConfig config_;
   std::unique_ptr<dram::DramTier> dram_;

@@ -12,88 +12,79 @@
 
 #include "integrity/check.h"
 #include "integrity/checksum.h"
+#include "keys/id_hash.h"
 
 namespace kvtier::nvme {
 namespace {
 
 // ---- Slot -----------------------------------------------------------------------------------
-//   w0 = tag (bits 0..47) | hits (48..55) | page bits 32..39 (56..63)
-//   w1 = size (bits 0..31) | page bits 0..31 (32..63)
-// size == 0 marks an empty slot; an empty slot is all zero.
+// The whole id, the value size (0 marks an empty slot; an empty slot is all zero), and
+//   loc = page (bits 0..39) | hits (40..47); bits 48..63 are 0 (room for a later field)
+//   seq = region generation (bits 0..47); bits 48..63 are 0
 struct Slot {
-  std::uint64_t w0;
-  std::uint64_t w1;
+  std::uint64_t k0;  // key bytes 0..7 and 8..15, in memory order
+  std::uint64_t k1;
+  std::uint32_t ns;
+  std::uint32_t size;
+  std::uint64_t loc;
+  std::uint64_t seq;
 };
-static_assert(sizeof(Slot) == 16, "a slot is 16 bytes: the memory budget depends on it");
+static_assert(sizeof(Slot) == 40, "a slot is 40 bytes: the memory budget depends on it");
 
-constexpr std::uint64_t kTagBits = 48;
-constexpr std::uint64_t kTagMask = (std::uint64_t{1} << kTagBits) - 1;
+constexpr std::uint64_t kPageMask = kMaxIndexPage;
+constexpr unsigned kHitsShift = 40;
 
-inline bool slot_empty(const Slot& s) { return static_cast<std::uint32_t>(s.w1) == 0; }
-inline std::uint64_t slot_tag(const Slot& s) { return s.w0 & kTagMask; }
-inline std::uint8_t slot_hits(const Slot& s) { return static_cast<std::uint8_t>(s.w0 >> 48); }
-inline std::uint64_t slot_page(const Slot& s) { return ((s.w0 >> 56) << 32) | (s.w1 >> 32); }
-
-inline Location slot_location(const Slot& s) {
-  return Location{slot_page(s), static_cast<std::uint32_t>(s.w1), slot_hits(s)};
-}
-
-inline Slot make_slot(std::uint64_t tag, const Location& loc, std::uint8_t hits) {
-  return Slot{tag | (std::uint64_t{hits} << 48) | ((loc.page >> 32) << 56),
-              std::uint64_t{loc.size} | (loc.page << 32)};
-}
-
-inline void set_hits(Slot& s, std::uint8_t hits) {
-  s.w0 = (s.w0 & ~(std::uint64_t{0xFF} << 48)) | (std::uint64_t{hits} << 48);
-}
-
-// ---- Hashing --------------------------------------------------------------------------------
-
-// splitmix64's finalizer (Steele, Lea, Flood 2014): a bijection on 64 bits with full avalanche.
-inline std::uint64_t mix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-// Bytes [off, off+8) of the key as a little-endian integer (== Key::word0()/word1()), inlined
-// here because it sits on every probe.
-inline std::uint64_t load_le64(const Key& key, std::size_t off) {
-  std::uint64_t w;
-  std::memcpy(&w, key.bytes.data() + off, sizeof(w));
-  if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
+// The key as two words in memory order: compared, never interpreted, so no byte swap.
+struct KeyWords {
+  std::uint64_t k0;
+  std::uint64_t k1;
+};
+inline KeyWords words_of(const Key& key) {
+  KeyWords w;
+  std::memcpy(&w.k0, key.bytes.data(), 8);
+  std::memcpy(&w.k1, key.bytes.data() + 8, 8);
   return w;
 }
 
-// The two namespace masks. ns is 32 bits, so {ns} and {ns + 2^32} never overlap and, mix64
-// being a bijection, the two masks of one namespace are unrelated, as are those of two
-// namespaces.
-struct NsMix {
-  std::uint64_t m0;
-  std::uint64_t m1;
-};
-inline NsMix ns_mix(NamespaceId ns) {
-  return NsMix{mix64(std::uint64_t{ns}), mix64(std::uint64_t{ns} + (std::uint64_t{1} << 32))};
+inline bool slot_empty(const Slot& s) { return s.size == 0; }
+inline bool slot_is(const Slot& s, NamespaceId ns, const KeyWords& w) {
+  return s.k0 == w.k0 && s.k1 == w.k1 && s.ns == ns && !slot_empty(s);
+}
+inline std::uint8_t slot_hits(const Slot& s) { return static_cast<std::uint8_t>(s.loc >> kHitsShift); }
+
+inline Location slot_location(const Slot& s) {
+  return Location{s.loc & kPageMask, s.size, slot_hits(s), s.seq};
 }
 
-inline IndexTag tag_with(const NsMix& m, const Key& key, std::uint32_t shard_mask) {
-  const std::uint64_t h0 = load_le64(key, 0) ^ m.m0;
-  const std::uint64_t h1 = load_le64(key, 8) ^ m.m1;
-  return IndexTag{h0 >> (64 - kTagBits), static_cast<std::uint32_t>(h1) & shard_mask};
+inline BlockId slot_id(const Slot& s) {
+  BlockId id;
+  id.ns = s.ns;
+  std::memcpy(id.key.bytes.data(), &s.k0, 8);
+  std::memcpy(id.key.bytes.data() + 8, &s.k1, 8);
+  return id;
 }
 
-// Home slot: fastrange (Lemire) of the tag scaled to 64 bits; any capacity works.
-inline std::uint64_t home_of(std::uint64_t tag, std::uint64_t capacity) {
-  return static_cast<std::uint64_t>(
-      (static_cast<unsigned __int128>(tag << (64 - kTagBits)) * capacity) >> 64);
+inline Slot make_slot(const BlockId& id, const Location& loc) {
+  const KeyWords w = words_of(id.key);
+  return Slot{w.k0, w.k1, id.ns, loc.size,
+              loc.page | (std::uint64_t{loc.hits} << kHitsShift), loc.seq};
+}
+
+inline void set_hits(Slot& s, std::uint8_t hits) {
+  s.loc = (s.loc & ~(std::uint64_t{0xFF} << kHitsShift)) | (std::uint64_t{hits} << kHitsShift);
+}
+
+inline std::uint64_t slot_hash(const Slot& s) { return id_hash(slot_id(s)); }
+
+// Home slot: fastrange (Lemire) of the hash; any capacity works. The shard takes the hash's low
+// bits, fastrange mostly its high ones.
+inline std::uint64_t home_of(std::uint64_t hash, std::uint64_t capacity) {
+  return static_cast<std::uint64_t>((static_cast<unsigned __int128>(hash) * capacity) >> 64);
 }
 
 // ---- Table sizing ---------------------------------------------------------------------------
 
 constexpr std::uint64_t kInitialCapacity = 64;
-// Sanity bound on a restored capacity (2^40 slots = 16 TiB of slots; far past any real table).
-constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 40;
 
 // Load stays <= 4/5.
 inline bool fits(std::uint64_t entries, std::uint64_t capacity) {
@@ -142,13 +133,14 @@ void free_slots(Slot* slots, std::uint64_t capacity) {
   }
 }
 
-// Linear probe from the home slot: the index of the slot holding `tag`, or capacity when absent.
-inline std::uint64_t find_slot(const Slot* slots, std::uint64_t capacity, std::uint64_t tag) {
-  std::uint64_t i = home_of(tag, capacity);
+// Linear probe from the home slot: the index of the slot holding (ns, w), or capacity when absent.
+inline std::uint64_t find_slot(const Slot* slots, std::uint64_t capacity, std::uint64_t hash,
+                               NamespaceId ns, const KeyWords& w) {
+  std::uint64_t i = home_of(hash, capacity);
   for (;;) {
     const Slot& s = slots[i];
     if (slot_empty(s)) return capacity;
-    if (slot_tag(s) == tag) return i;
+    if (slot_is(s, ns, w)) return i;
     if (++i == capacity) i = 0;
   }
 }
@@ -156,8 +148,8 @@ inline std::uint64_t find_slot(const Slot* slots, std::uint64_t capacity, std::u
 // ---- Image encoding -------------------------------------------------------------------------
 
 constexpr char kMagic[8] = {'K', 'V', 'T', 'I', 'D', 'X', '0', '1'};
-constexpr std::size_t kHeaderBytes = 8 + 4 + 4;
-constexpr std::size_t kShardHeaderBytes = 8 + 8;
+constexpr std::size_t kHeaderBytes = 8 + 4 + 8;
+constexpr std::size_t kEntryBytes = 16 + 4 + 4 + 8 + 8;
 constexpr std::size_t kTrailerBytes = 8;
 
 void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
@@ -192,13 +184,15 @@ struct alignas(64) Index::Shard {
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  // REQUIRES: mu held. Index of the slot holding `tag`, or capacity when absent.
-  std::uint64_t find(std::uint64_t tag) const { return find_slot(slots, capacity, tag); }
+  // REQUIRES: mu held. Index of the slot holding the id, or capacity when absent.
+  std::uint64_t find(std::uint64_t hash, const BlockId& id) const {
+    return find_slot(slots, capacity, hash, id.ns, words_of(id.key));
+  }
 
-  // REQUIRES: mu held, tag absent, room for one more. Places a slot at the first free slot
-  // from its home.
-  void place(const Slot& slot) {
-    std::uint64_t i = home_of(slot_tag(slot), capacity);
+  // REQUIRES: mu held, the slot's id absent, room for one more. Places the slot at the first
+  // free slot from its home.
+  void place(const Slot& slot, std::uint64_t hash) {
+    std::uint64_t i = home_of(hash, capacity);
     while (!slot_empty(slots[i])) {
       if (++i == capacity) i = 0;
     }
@@ -213,7 +207,7 @@ struct alignas(64) Index::Shard {
     capacity = grown(old_cap);
     slots = alloc_slots(capacity);
     for (std::uint64_t i = 0; i < old_cap; ++i) {
-      if (!slot_empty(old[i])) place(old[i]);
+      if (!slot_empty(old[i])) place(old[i], slot_hash(old[i]));
     }
     free_slots(old, old_cap);
   }
@@ -226,7 +220,7 @@ struct alignas(64) Index::Shard {
       if (++j == capacity) j = 0;
       const Slot& s = slots[j];
       if (slot_empty(s)) break;
-      const std::uint64_t home = home_of(slot_tag(s), capacity);
+      const std::uint64_t home = home_of(slot_hash(s), capacity);
       // The entry at j may move to the hole at i unless its home lies cyclically in (i, j].
       const std::uint64_t dist_home = j >= home ? j - home : j + capacity - home;
       const std::uint64_t dist_hole = j >= i ? j - i : j + capacity - i;
@@ -235,7 +229,7 @@ struct alignas(64) Index::Shard {
         i = j;
       }
     }
-    slots[i] = Slot{0, 0};
+    slots[i] = Slot{};
     --count;
   }
 };
@@ -252,20 +246,16 @@ Index::Index(std::uint32_t shards) : shard_mask_(shards - 1) {
 
 Index::~Index() = default;
 
-IndexTag Index::tag_of(const BlockId& id) const {
-  return tag_with(ns_mix(id.ns), id.key, shard_mask_);
-}
-
 std::optional<Location> Index::lookup(const BlockId& id, bool count_hit) {
-  const IndexTag t = tag_of(id);
-  Shard& sh = *shards_[t.shard];
+  const std::uint64_t h = id_hash(id);
+  Shard& sh = *shards_[h & shard_mask_];
   std::lock_guard<std::mutex> lock(sh.mu);
-  const std::uint64_t i = sh.find(t.tag);
+  const std::uint64_t i = sh.find(h, id);
   if (i == sh.capacity) return std::nullopt;
   Slot& s = sh.slots[i];
   if (count_hit) {
-    const std::uint8_t h = slot_hits(s);
-    if (h != 0xFF) set_hits(s, static_cast<std::uint8_t>(h + 1));
+    const std::uint8_t hits = slot_hits(s);
+    if (hits != 0xFF) set_hits(s, static_cast<std::uint8_t>(hits + 1));
   }
   return slot_location(s);
 }
@@ -274,7 +264,6 @@ void Index::probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint
   KVTIER_CHECK(found.size() >= keys.size());
   const std::size_t n = keys.size();
   if (n == 0) return;
-  const NsMix m = ns_mix(ns);
   const std::size_t nshards = shards_.size();
   const std::uint32_t mask = shard_mask_;
 
@@ -282,39 +271,34 @@ void Index::probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint
   // pointers: `found` is a byte array, and a store through it could alias anything the compiler
   // would otherwise have to reload.
   struct Item {
-    std::uint64_t tag;
+    std::uint64_t hash;
     std::uint64_t pos;  // index into keys
   };
-  thread_local std::vector<std::uint64_t> tag_buf;
-  thread_local std::vector<std::uint32_t> shard_buf;
+  thread_local std::vector<std::uint64_t> hash_buf;
   thread_local std::vector<Item> item_buf;
   thread_local std::vector<std::size_t> start_buf;
-  tag_buf.resize(n);
-  shard_buf.resize(n);
+  hash_buf.resize(n);
   item_buf.resize(n);
   start_buf.assign(nshards + 1, 0);
-  std::uint64_t* const tags = tag_buf.data();
-  std::uint32_t* const shard_of = shard_buf.data();
+  std::uint64_t* const hashes = hash_buf.data();
   Item* const items = item_buf.data();
   std::size_t* const starts = start_buf.data();
   std::uint8_t* const out = found.data();
   const Key* const in = keys.data();
 
-  // Pass 1: tag every key.
+  // Pass 1: hash every key.
   for (std::size_t i = 0; i < n; ++i) {
-    const IndexTag t = tag_with(m, in[i], mask);
-    tags[i] = t.tag;
-    shard_of[i] = t.shard;
-    ++starts[t.shard + 1];
+    hashes[i] = id_hash(BlockId{ns, in[i]});
+    ++starts[(hashes[i] & mask) + 1];
   }
   // Pass 2: group by shard (counting sort), so each shard is locked once.
   for (std::size_t s = 0; s < nshards; ++s) starts[s + 1] += starts[s];
   // After this loop starts[s] is the end of shard s's group (its start is starts[s-1] or 0).
-  for (std::size_t i = 0; i < n; ++i) items[starts[shard_of[i]]++] = Item{tags[i], i};
+  for (std::size_t i = 0; i < n; ++i) items[starts[hashes[i] & mask]++] = Item{hashes[i], i};
   // Pass 3: probe shard by shard, prefetching home slots kWindow keys ahead. The table is far
   // larger than the caches, so nearly every home is a cache miss; the prefetches keep many in
-  // flight (measured ~20% faster than without at 1 M entries). Prefetching every home in pass 1
-  // instead (through racy copies of the table pointers) measured slower.
+  // flight. Prefetching every home in pass 1 instead (through racy copies of the table pointers)
+  // measured slower.
   constexpr std::size_t kWindow = 16;
   std::size_t begin = 0;
   for (std::size_t s = 0; s < nshards; ++s) {
@@ -325,11 +309,12 @@ void Index::probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint
     const Slot* const slots = sh.slots;
     const std::uint64_t cap = sh.capacity;
     for (std::size_t i = begin; i < std::min(end, begin + kWindow); ++i) {
-      __builtin_prefetch(slots + home_of(items[i].tag, cap));
+      __builtin_prefetch(slots + home_of(items[i].hash, cap));
     }
     for (std::size_t i = begin; i < end; ++i) {
-      if (i + kWindow < end) __builtin_prefetch(slots + home_of(items[i + kWindow].tag, cap));
-      out[items[i].pos] = find_slot(slots, cap, items[i].tag) != cap ? 1 : 0;
+      if (i + kWindow < end) __builtin_prefetch(slots + home_of(items[i + kWindow].hash, cap));
+      const std::size_t pos = items[i].pos;
+      out[pos] = find_slot(slots, cap, items[i].hash, ns, words_of(in[pos])) != cap ? 1 : 0;
     }
     begin = end;
   }
@@ -338,27 +323,30 @@ void Index::probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint
 std::optional<Location> Index::insert(const BlockId& id, const Location& loc) {
   KVTIER_CHECK(loc.size > 0);
   KVTIER_CHECK(loc.page <= kMaxIndexPage);
-  const IndexTag t = tag_of(id);
-  Shard& sh = *shards_[t.shard];
+  KVTIER_CHECK(loc.seq <= kMaxIndexSeq);
+  const std::uint64_t h = id_hash(id);
+  Shard& sh = *shards_[h & shard_mask_];
   std::lock_guard<std::mutex> lock(sh.mu);
-  const std::uint64_t i = sh.find(t.tag);
-  const Slot slot = make_slot(t.tag, loc, 0);
+  const std::uint64_t i = sh.find(h, id);
+  Location fresh = loc;
+  fresh.hits = 0;
+  const Slot slot = make_slot(id, fresh);
   if (i != sh.capacity) {
     const Location old = slot_location(sh.slots[i]);
     sh.slots[i] = slot;
     return old;
   }
   sh.reserve_one();
-  sh.place(slot);
+  sh.place(slot, h);
   ++sh.count;
   return std::nullopt;
 }
 
 std::optional<Location> Index::remove(const BlockId& id) {
-  const IndexTag t = tag_of(id);
-  Shard& sh = *shards_[t.shard];
+  const std::uint64_t h = id_hash(id);
+  Shard& sh = *shards_[h & shard_mask_];
   std::lock_guard<std::mutex> lock(sh.mu);
-  const std::uint64_t i = sh.find(t.tag);
+  const std::uint64_t i = sh.find(h, id);
   if (i == sh.capacity) return std::nullopt;
   const Location old = slot_location(sh.slots[i]);
   sh.erase_at(i);
@@ -366,14 +354,44 @@ std::optional<Location> Index::remove(const BlockId& id) {
 }
 
 std::optional<Location> Index::remove_if_at(const BlockId& id, std::uint64_t page) {
-  const IndexTag t = tag_of(id);
-  Shard& sh = *shards_[t.shard];
+  const std::uint64_t h = id_hash(id);
+  Shard& sh = *shards_[h & shard_mask_];
   std::lock_guard<std::mutex> lock(sh.mu);
-  const std::uint64_t i = sh.find(t.tag);
-  if (i == sh.capacity || slot_page(sh.slots[i]) != page) return std::nullopt;
+  const std::uint64_t i = sh.find(h, id);
+  if (i == sh.capacity || (sh.slots[i].loc & kPageMask) != page) return std::nullopt;
   const Location old = slot_location(sh.slots[i]);
   sh.erase_at(i);
   return old;
+}
+
+void Index::remove_where(const std::function<bool(const BlockId&, const Location&)>& drop,
+                         const std::function<void(const BlockId&, const Location&)>& gone) {
+  std::vector<BlockId> doomed;
+  for (const auto& shp : shards_) {
+    Shard& sh = *shp;
+    std::lock_guard<std::mutex> lock(sh.mu);
+    doomed.clear();
+    for (std::uint64_t i = 0; i < sh.capacity; ++i) {
+      const Slot& s = sh.slots[i];
+      if (!slot_empty(s) && drop(slot_id(s), slot_location(s))) doomed.push_back(slot_id(s));
+    }
+    // Erasing shifts slots back, so the ids are found again one by one.
+    for (const BlockId& id : doomed) {
+      const std::uint64_t i = sh.find(id_hash(id), id);
+      gone(id, slot_location(sh.slots[i]));
+      sh.erase_at(i);
+    }
+  }
+}
+
+void Index::visit(const std::function<void(const BlockId&, const Location&)>& f) const {
+  for (const auto& sh : shards_) {
+    std::lock_guard<std::mutex> lock(sh->mu);
+    for (std::uint64_t i = 0; i < sh->capacity; ++i) {
+      const Slot& s = sh->slots[i];
+      if (!slot_empty(s)) f(slot_id(s), slot_location(s));
+    }
+  }
 }
 
 std::size_t Index::size() const {
@@ -409,22 +427,28 @@ std::vector<std::byte> Index::serialize() const {
   std::vector<std::byte> out;
   // A little slack for entries inserted while the shards are copied.
   const std::size_t entries = size();
-  out.reserve(kHeaderBytes + shards_.size() * kShardHeaderBytes + kTrailerBytes +
-              (entries + entries / 64 + 64) * sizeof(Slot));
+  out.reserve(kHeaderBytes + kTrailerBytes + (entries + entries / 64 + 64) * kEntryBytes);
   for (char c : kMagic) out.push_back(static_cast<std::byte>(c));
   put_u32(out, kIndexFormatVersion);
-  put_u32(out, static_cast<std::uint32_t>(shards_.size()));
+  const std::size_t count_at = out.size();
+  put_u64(out, 0);  // the entry count, known once every shard is copied
+  std::uint64_t count = 0;
   for (const auto& sh : shards_) {
     std::lock_guard<std::mutex> lock(sh->mu);
-    put_u64(out, sh->capacity);
-    put_u64(out, sh->count);
     for (std::uint64_t i = 0; i < sh->capacity; ++i) {
       const Slot& s = sh->slots[i];
       if (slot_empty(s)) continue;
-      put_u64(out, s.w0);
-      put_u64(out, s.w1);
+      const BlockId id = slot_id(s);
+      const auto* key = reinterpret_cast<const std::byte*>(id.key.bytes.data());
+      out.insert(out.end(), key, key + 16);
+      put_u32(out, s.ns);
+      put_u32(out, s.size);
+      put_u64(out, s.loc);
+      put_u64(out, s.seq);
+      ++count;
     }
   }
+  for (int i = 0; i < 8; ++i) out[count_at + i] = static_cast<std::byte>(count >> (8 * i));
   put_u64(out, block_checksum(out));
   return out;
 }
@@ -447,44 +471,47 @@ Status Index::restore(std::span<const std::byte> image) {
   if (block_checksum(image.first(body)) != stored_sum) {
     return Status::Corruption(what + "checksum mismatch");
   }
-  const std::uint32_t nshards = static_cast<std::uint32_t>(get_le(image.data() + 12, 4));
-  if (nshards != shards_.size()) {
-    return Status::InvalidArgument(what + "has " + std::to_string(nshards) +
-                                   " shards, this index has " + std::to_string(shards_.size()) +
-                                   "; entries cannot be re-sharded, rebuild by scanning");
+  const std::uint64_t count = get_le(image.data() + 12, 8);
+  if (count != (body - kHeaderBytes) / kEntryBytes || (body - kHeaderBytes) % kEntryBytes != 0) {
+    return Status::Corruption(what + std::to_string(count) + " entries do not fill " +
+                              std::to_string(body - kHeaderBytes) + " bytes");
   }
 
-  // Build every shard aside; the live content changes only once the whole image has verified.
+  // Decode and place every entry aside; the live content changes only once all have verified.
+  const std::uint32_t nshards = static_cast<std::uint32_t>(shards_.size());
+  std::vector<Slot> decoded(count);
+  std::vector<std::uint64_t> hashes(count);
+  std::vector<std::uint64_t> per_shard(nshards, 0);
+  for (std::uint64_t e = 0; e < count; ++e) {
+    const std::byte* p = image.data() + kHeaderBytes + e * kEntryBytes;
+    BlockId id;
+    std::memcpy(id.key.bytes.data(), p, 16);
+    id.ns = static_cast<NamespaceId>(get_le(p + 16, 4));
+    const auto size = static_cast<std::uint32_t>(get_le(p + 20, 4));
+    const std::uint64_t loc = get_le(p + 24, 8);
+    const std::uint64_t seq = get_le(p + 32, 8);
+    if (size == 0 || (loc >> (kHitsShift + 8)) != 0 || seq > kMaxIndexSeq) {
+      return Status::Corruption(what + "entry " + std::to_string(e) + " is malformed");
+    }
+    decoded[e] = Slot{0, 0, id.ns, size, loc, seq};
+    const KeyWords w = words_of(id.key);
+    decoded[e].k0 = w.k0;
+    decoded[e].k1 = w.k1;
+    hashes[e] = id_hash(id);
+    ++per_shard[hashes[e] & shard_mask_];
+  }
   std::vector<std::unique_ptr<Shard>> fresh;
   fresh.reserve(nshards);
-  std::size_t off = kHeaderBytes;
   for (std::uint32_t s = 0; s < nshards; ++s) {
-    const std::string where = what + "shard " + std::to_string(s) + ": ";
-    if (body - off < kShardHeaderBytes) return Status::Corruption(where + "truncated header");
-    const std::uint64_t cap = get_le(image.data() + off, 8);
-    const std::uint64_t count = get_le(image.data() + off + 8, 8);
-    off += kShardHeaderBytes;
-    if (count > (body - off) / sizeof(Slot)) {
-      return Status::Corruption(where + std::to_string(count) + " entries overrun the image");
-    }
-    if (cap < kInitialCapacity || cap > kMaxCapacity || !fits(count, cap)) {
-      return Status::Corruption(where + "impossible capacity " + std::to_string(cap) + " for " +
-                                std::to_string(count) + " entries");
-    }
-    auto sh = std::make_unique<Shard>(capacity_for(count));
-    for (std::uint64_t e = 0; e < count; ++e, off += sizeof(Slot)) {
-      const Slot slot{get_le(image.data() + off, 8), get_le(image.data() + off + 8, 8)};
-      if (slot_empty(slot)) return Status::Corruption(where + "entry with size 0");
-      if (sh->find(slot_tag(slot)) != sh->capacity) {
-        return Status::Corruption(where + "duplicate tag");
-      }
-      sh->place(slot);
-      ++sh->count;
-    }
-    fresh.push_back(std::move(sh));
+    fresh.push_back(std::make_unique<Shard>(capacity_for(per_shard[s])));
   }
-  if (off != body) {
-    return Status::Corruption(what + std::to_string(body - off) + " trailing bytes");
+  for (std::uint64_t e = 0; e < count; ++e) {
+    Shard& sh = *fresh[hashes[e] & shard_mask_];
+    if (sh.find(hashes[e], slot_id(decoded[e])) != sh.capacity) {
+      return Status::Corruption(what + "duplicate id (entry " + std::to_string(e) + ")");
+    }
+    sh.place(decoded[e], hashes[e]);
+    ++sh.count;
   }
 
   for (std::uint32_t s = 0; s < nshards; ++s) {

@@ -1,11 +1,15 @@
 // nvme::Index: the compact in-memory index of the NVMe tier: BlockId -> where its entry is.
 //
-// Each entry is one 16-byte slot in an open-addressing table (linear probing, backward-shift
-// deletion), split into shards each with its own mutex. A slot keeps a 48-bit tag of the block id
-// rather than the full key: the full (ns, key) is in the on-device entry header and is verified on
-// every read, so a tag collision (probability ~2^-48 per probe) can only cost a miss, never wrong
-// bytes. Bytes per entry = 16 / load factor; tables grow by 1.5x at load 0.8, so it stays within
-// 20..30 bytes once past a few thousand entries.
+// Each entry is one 40-byte slot in an open-addressing table (linear probing, backward-shift
+// deletion), split into shards each with its own mutex. A slot holds the whole id (namespace and
+// key) and every operation compares the whole id, so no id can find, replace or remove another's
+// entry, whatever keys a client chooses. The shard and the home slot come from id_hash(), a hash
+// keyed per process, so a client cannot aim keys at one cluster either (keys/id_hash.h).
+// A slot also holds the generation of the region its entry was written into: a reader checks it
+// against the region's current generation before any device I/O, so an entry left behind by a
+// region that was since reused is refused before a byte of the new occupant is read.
+// Bytes per entry = 40 / load factor; tables grow by 1.5x at load 0.8, so it stays within
+// 50..75 bytes once past a few thousand entries.
 //
 // Thread-safety: every method may be called concurrently.
 #pragma once
@@ -24,25 +28,23 @@
 namespace kvtier::nvme {
 
 // Where an entry lives: the device page (4 KiB unit, global over all devices) of its header, the
-// value size in bytes, and how often it was read since it was written (saturates at 255).
+// value size in bytes, how often it was read since it was written (saturates at 255), and the
+// generation (Region::seq) of the region when the entry was written into it.
 struct Location {
-  std::uint64_t page = 0;  // < 2^40
+  std::uint64_t page = 0;  // <= kMaxIndexPage
   std::uint32_t size = 0;  // > 0
   std::uint8_t hits = 0;
+  std::uint64_t seq = 0;   // <= kMaxIndexSeq
   friend bool operator==(const Location&, const Location&) = default;
 };
 
 inline constexpr std::uint64_t kMaxIndexPage = (std::uint64_t{1} << 40) - 1;
+// 2^48 region generations: a region opened every microsecond would take 8 years to get there.
+inline constexpr std::uint64_t kMaxIndexSeq = (std::uint64_t{1} << 48) - 1;
 
-// Version of the serialize() image. Bump on any change to the image or to how tags are derived
-// (tags are persisted, so tag_of() is part of the format).
-inline constexpr std::uint32_t kIndexFormatVersion = 1;
-
-// The part of a BlockId the index keeps and the shard it lives in, derived deterministically.
-struct IndexTag {
-  std::uint64_t tag = 0;    // 48 bits
-  std::uint32_t shard = 0;
-};
+// Version of the serialize() image. Bump on any change to the image.
+// 1 (until 727dc88): 16-byte slots of a 48-bit tag; 2: whole ids and generations.
+inline constexpr std::uint32_t kIndexFormatVersion = 2;
 
 class Index {
  public:
@@ -51,8 +53,6 @@ class Index {
   ~Index();
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
-
-  IndexTag tag_of(const BlockId& id) const;
 
   // The entry's location, counting a hit (saturating) when count_hit.
   std::optional<Location> lookup(const BlockId& id, bool count_hit);
@@ -65,6 +65,14 @@ class Index {
   // Removes only if the entry still sits at `page` (a reclaimed region must not drop a newer copy
   // written elsewhere). Returns the removed location.
   std::optional<Location> remove_if_at(const BlockId& id, std::uint64_t page);
+  // Removes every entry for which drop(id, location) is true, calling gone(id, location) for each
+  // (under its shard's lock: neither may lock anything). O(capacity): for error paths, such as a
+  // region whose entries cannot be listed.
+  void remove_where(const std::function<bool(const BlockId&, const Location&)>& drop,
+                    const std::function<void(const BlockId&, const Location&)>& gone);
+
+  // Calls f(id, location) for every entry, a shard at a time under its lock (f may not lock).
+  void visit(const std::function<void(const BlockId&, const Location&)>& f) const;
 
   std::size_t size() const;
   // Bytes of memory the tables hold (slot arrays plus shard headers).
@@ -74,15 +82,15 @@ class Index {
   // inverse. restore() replaces the whole content; Corruption when the image does not verify.
   //
   // Image (all integers little-endian; bump kIndexFormatVersion on any change):
-  //   "KVTIDX01" | u32 version | u32 shard count
-  //   per shard: u64 capacity | u64 entry count | entry count x 16-byte slot (occupied slots only:
-  //              u64 tag(48) | hits(8) << 48 | page bits 32..39 << 56,
-  //              u64 size(32) | page bits 0..31 << 32)
+  //   "KVTIDX01" | u32 version | u64 entry count
+  //   entry count x 40-byte entry: key[16] | u32 ns | u32 size | u64 page(40) | hits(8) << 40 |
+  //                                u64 seq(48)   (the upper bits of both u64 are 0)
   //   u64 XXH3-64 (block_checksum) of every byte before it.
-  // Each shard is copied under its own lock: concurrent writers may land in some shards' copies
-  // and not others'. restore() verifies everything before it touches the content (on error the
-  // index is unchanged) and re-packs each shard to fit its entries; an image with a different
-  // shard count is InvalidArgument (slots keep no shard bits, so they cannot be re-sharded).
+  // Placement (id_hash's per-process key, the shard count) is not in the image: restore()
+  // re-hashes every id, so an image loads into an index of any shard count. Each shard is copied
+  // under its own lock: concurrent writers may land in some shards' copies and not others'.
+  // restore() verifies everything before it touches the content (on error the index is
+  // unchanged).
   std::vector<std::byte> serialize() const;
   Status restore(std::span<const std::byte> image);
 

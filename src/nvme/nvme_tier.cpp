@@ -119,7 +119,7 @@ void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
   r.entries.push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(offset / kPageSize)));
   r.fill = offset + entry_footprint(value.size());
   // Publication: the index points at the entry only now that every byte is in place.
-  std::optional<Location> old = index_.insert(id, Location{page, h.value_size, 0});
+  std::optional<Location> old = index_.insert(id, Location{page, h.value_size, 0, r.seq});
   if (old) usage_.sub(id.ns, old->size);
   usage_.add(id.ns, h.value_size);
   inserts_.fetch_add(1, std::memory_order_relaxed);
@@ -270,9 +270,15 @@ Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
   std::vector<SummaryEntry> entries = std::move(entries_in_memory);
   Status s = summary_in_memory ? Status::Ok() : read_summary(region, seq, summary_pages, &entries);
   if (!s.ok()) {
-    // The summary is unreadable: the region's entries cannot be listed, so the index may keep
-    // pointers into it. They fail verification when read (the generation differs) and drop out.
+    // The summary is unreadable, so the region's entries cannot be listed: find them in the whole
+    // index instead (rare, and O(index)), so none is left pointing into the reused region.
     header_mismatches_.fetch_add(1, std::memory_order_relaxed);
+    index_.remove_where(
+        [&](const BlockId&, const Location& loc) { return region_of(loc.page) == region && loc.seq == seq; },
+        [&](const BlockId& id, const Location& loc) {
+          usage_.sub(id.ns, loc.size);
+          reclaimed_entries_.fetch_add(1, std::memory_order_relaxed);
+        });
   }
   std::uint64_t hot_budget = region_size_ / 2;  // reinsertion fills at most half the new region
   for (const SummaryEntry& e : entries) {
@@ -343,7 +349,7 @@ void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t regi
     r.fill += entry_footprint(e.value_size);
     // Only if no newer copy was put meanwhile (the index lost this id at reclaim).
     if (!index_.lookup(id, false)) {
-      index_.insert(id, Location{page, e.value_size, 0});
+      index_.insert(id, Location{page, e.value_size, 0, r.seq});
       usage_.add(id.ns, e.value_size);
       reinserted_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -563,6 +569,7 @@ struct NvmeTier::ReadPlan {
   std::uint64_t direct_bytes = 0;  // value bytes read straight into dst
   AlignedBuffer bounce;            // whole value, when dst is not aligned
   bool counted = true;             // a client's read: counts a hit or a miss (ReadFor)
+  bool reread = false;             // the checksum over dst failed: read again into own memory
 };
 
 GetResult NvmeTier::get(const BlockId& id, std::span<std::byte> dst, ReadFor why) {
@@ -612,6 +619,16 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
       raced_reads_.fetch_add(1, std::memory_order_relaxed);
       if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
       res.status = Status::NotFound("reclaimed while reading");
+      continue;
+    }
+    if (again->seq != hold->seq) {
+      // The entry names a generation the region no longer holds: whatever is there now belongs
+      // to another entry. Refused before any byte is read.
+      release_region(*hold);
+      header_mismatches_.fetch_add(1, std::memory_order_relaxed);
+      drop_entry(id, again->page);
+      if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
+      res.status = Status::NotFound("nvme index entry of a reused region");
       continue;
     }
     if (again->size > items[i].dst.size()) {  // re-put with another size since the first lookup
@@ -687,6 +704,59 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
     ReadPlan& p = plans[plan_of_request[r]];
     finish_read(p, items[p.item].dst, &reqs[r], out[p.item]);
   });
+  for (ReadPlan& p : plans) {
+    if (p.reread) reread_into_own_memory(p, items[p.item].dst, out[p.item]);
+  }
+}
+
+// A value read straight into the caller's buffer did not match its checksum. That buffer may be a
+// client's shared memory, written by the client meanwhile, so the entry is not judged by it: the
+// entry is read again into memory the tier owns and judged there. Only then is it dropped (or
+// served from that copy). Rare; one I/O at a time.
+void NvmeTier::reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, GetResult& res) {
+  rereads_.fetch_add(1, std::memory_order_relaxed);
+  AlignedBuffer copy(entry_footprint(p.loc.size));
+  bool ok = false;
+  EntryHeader h;
+  if (!copy.empty()) {
+    IoRequest q;
+    DeviceExtent ext = devices_->locate(p.hold.region, (p.loc.page % devices_->pages_per_region()) * kPageSize);
+    q.fd = ext.fd;
+    q.offset = ext.offset;
+    q.iov[q.iov_count++] = {copy.data(), copy.size()};
+    Result<RingPool::Lease> ring = rings_.acquire();
+    if (ring.ok()) (void)(*ring)->run({&q, 1}, 1);
+    if (!ring.ok() || q.result < 0) {
+      // The device failed, not the entry: a miss this time, the entry stays.
+      read_errors_.fetch_add(1, std::memory_order_relaxed);
+      release_region(p.hold);
+      if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
+      res.status = Status::NotFound("nvme read failed");
+      return;
+    }
+    std::memcpy(&h, copy.data(), sizeof h);
+    ok = verify_header(h, p.id, p.loc.size, p.hold.seq) &&
+         block_checksum({copy.data() + kPageSize, p.loc.size}) == h.value_checksum;
+  }
+  release_region(p.hold);
+  if (copy.empty()) {
+    // No memory to judge it in: a miss, and the entry stays.
+    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
+    res.status = Status::NotFound("no memory to verify an nvme read");
+    return;
+  }
+  if (!ok) {
+    checksum_failures_.fetch_add(1, std::memory_order_relaxed);
+    drop_entry(p.id, p.loc.page);
+    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
+    res.status = Status::NotFound("nvme entry failed verification");
+    return;
+  }
+  std::memcpy(dst.data(), copy.data() + kPageSize, p.loc.size);
+  if (p.counted) hits_.fetch_add(1, std::memory_order_relaxed);
+  res.status = Status::Ok();
+  res.size = p.loc.size;
+  res.tier = Tier::kNvme;
 }
 
 // Verifies one read (from the region buffer when `req` is null, else from the device) and
@@ -712,13 +782,22 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
     std::memcpy(&h, p.header_page, sizeof h);
     ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
     if (!ok) header_mismatches_.fetch_add(1, std::memory_order_relaxed);
-    if (ok && p.tail_page) std::memcpy(dst.data() + p.direct_bytes, p.tail_page, p.loc.size - p.direct_bytes);
-    if (ok && !p.bounce.empty()) std::memcpy(dst.data(), p.bounce.data(), p.loc.size);
-    if (ok && block_checksum({dst.data(), p.loc.size}) != h.value_checksum) {
-      checksum_failures_.fetch_add(1, std::memory_order_relaxed);
-      ok = false;
-    }
     bytes_read_.fetch_add(p.loc.size, std::memory_order_relaxed);
+    if (ok && !p.bounce.empty()) {
+      // The bounce buffer is the tier's own: verified before a byte reaches dst.
+      if (block_checksum({p.bounce.data(), p.loc.size}) != h.value_checksum) {
+        checksum_failures_.fetch_add(1, std::memory_order_relaxed);
+        ok = false;
+      } else {
+        std::memcpy(dst.data(), p.bounce.data(), p.loc.size);
+      }
+    } else if (ok) {
+      if (p.tail_page) std::memcpy(dst.data() + p.direct_bytes, p.tail_page, p.loc.size - p.direct_bytes);
+      if (block_checksum({dst.data(), p.loc.size}) != h.value_checksum) {
+        p.reread = true;  // judged again from the tier's own memory; the hold stays
+        return;
+      }
+    }
   }
   release_region(p.hold);
   if (!ok) {
@@ -781,6 +860,7 @@ void NvmeTier::visit_counters(const CounterVisitor& v) {
   report_count(v, "nvme_bounce_reads", bounce_reads_);
   report_count(v, "nvme_memory_reads", memory_reads_);
   report_count(v, "nvme_raced_reads", raced_reads_);
+  report_count(v, "nvme_rereads", rereads_);
   report_count(v, "nvme_regions_reclaimed", regions_reclaimed_);
   report_count(v, "nvme_reclaimed_entries", reclaimed_entries_);
   report_count(v, "nvme_reinserted", reinserted_);

@@ -155,6 +155,7 @@ class NvmeTier {
   std::optional<RegionHold> hold_region(std::uint32_t region);
   void release_region(const RegionHold& hold);
   void finish_read(ReadPlan& p, std::span<std::byte> dst, const IoRequest* req, GetResult& res);
+  void reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, GetResult& res);
   bool verify_header(const EntryHeader& h, const BlockId& id, std::uint32_t size, std::uint64_t seq) const;
   void drop_entry(const BlockId& id, std::uint64_t page);
 
@@ -218,7 +219,7 @@ class NvmeTier {
       admission_rejected_{0}, too_large_{0}, checksum_failures_{0}, header_mismatches_{0},
       bounce_reads_{0}, direct_reads_{0}, memory_reads_{0}, regions_reclaimed_{0},
       reclaimed_entries_{0}, reinserted_{0}, write_errors_{0}, read_errors_{0}, removes_{0},
-      raced_reads_{0};
+      raced_reads_{0}, rereads_{0};
 };
 
 }  // namespace kvtier::nvme

@@ -23,7 +23,9 @@ static_assert(std::endian::native == std::endian::little, "checkpoint and device
 
 // "KVTCKPT1" as a little-endian u64.
 constexpr std::uint64_t kCheckpointMagic = 0x3154504b4354564bull;
-constexpr std::uint32_t kCheckpointVersion = 1;
+// 1 (until 727dc88): also per-namespace usage, and an index image of 48-bit tags. 2: usage is
+// recounted from the index at load.
+constexpr std::uint32_t kCheckpointVersion = 2;
 
 // One region's line in the checkpoint.
 struct CheckpointRegion {
@@ -169,13 +171,6 @@ Status NvmeTier::write_checkpoint(const std::string& path) {
       w.put(c);
     }
   }
-  std::vector<std::pair<NamespaceId, NamespaceUsage>> usage = usage_.snapshot();
-  w.put(static_cast<std::uint64_t>(usage.size()));
-  for (const auto& [ns, u] : usage) {
-    w.put(ns);
-    w.put(u.blocks);
-    w.put(u.bytes);
-  }
   std::vector<std::byte> image = index_.serialize();
   w.put(static_cast<std::uint64_t>(image.size()));
   w.put_bytes(image);
@@ -244,17 +239,21 @@ Status NvmeTier::load_checkpoint(const std::string& path) {
     }
     reg.last_access = c.last_access;
   }
-  std::uint64_t ns_count;
-  if (!r.get(&ns_count) || ns_count > body.size()) return Status::Corruption("checkpoint usage truncated");
-  std::vector<std::pair<NamespaceId, NamespaceUsage>> usage(ns_count);
-  for (auto& [ns, u] : usage) {
-    if (!r.get(&ns) || !r.get(&u.blocks) || !r.get(&u.bytes)) return Status::Corruption("checkpoint usage truncated");
-  }
   std::uint64_t image_size;
   std::span<const std::byte> image;
   if (!r.get(&image_size) || !r.get_bytes(image_size, &image)) return Status::Corruption("checkpoint index truncated");
   KVTIER_RETURN_IF_ERROR(index_.restore(image));
-  usage_.restore(usage);
+  // Only entries of a sealed region, of the generation it holds, are kept: a region whose summary
+  // write failed is recorded free, and its entries must not survive into its reuse.
+  index_.remove_where(
+      [&](const BlockId&, const Location& loc) {
+        const std::uint32_t region = region_of(loc.page);
+        return region >= regions.size() || regions[region].state != RegionState::kSealed ||
+               regions[region].seq != loc.seq || !entry_fits(loc.page % devices_->pages_per_region(), loc.size);
+      },
+      [](const BlockId&, const Location&) {});
+  usage_.clear();
+  index_.visit([&](const BlockId& id, const Location& loc) { usage_.add(id.ns, loc.size); });
   std::lock_guard<std::mutex> lock(mu_);
   regions_ = std::move(regions);
   next_seq_ = next_seq;
@@ -449,7 +448,7 @@ Status NvmeTier::scan_regions() {
     for (const SummaryEntry& e : f.entries) {
       BlockId id = block_id_of(e);
       std::uint64_t page = page_of(f.region, std::uint64_t{e.page_in_region} * kPageSize);
-      std::optional<Location> old = index_.insert(id, Location{page, e.value_size, 0});
+      std::optional<Location> old = index_.insert(id, Location{page, e.value_size, 0, f.seq});
       if (old) usage_.sub(id.ns, old->size);
       usage_.add(id.ns, e.value_size);
     }

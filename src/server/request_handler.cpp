@@ -414,9 +414,34 @@ Status unknown_region(std::uint32_t id) {
                                  " on this connection");
 }
 
+// Items whose slices share a byte: the daemon would write one value over another in the client's
+// memory, and no answer could say which bytes are whose. OK when every slice stands alone.
+Status check_slices_apart(const protocol::GetManyShmRequest& m) {
+  std::vector<std::size_t> order(m.items.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return m.items[a].offset < m.items[b].offset;
+  });
+  for (std::size_t k = 1; k < order.size(); ++k) {
+    const protocol::ShmGetItem& prev = m.items[order[k - 1]];
+    const protocol::ShmGetItem& next = m.items[order[k]];
+    if (prev.capacity == 0 || next.capacity == 0) continue;
+    // The slices are inside the region (checked per item), so the sum cannot wrap in practice;
+    // a wrapped one fails the region check anyway.
+    if (next.offset - prev.offset < prev.capacity) {
+      return Status::InvalidArgument(
+          "GET_MANY_SHM items " + std::to_string(order[k - 1]) + " and " +
+          std::to_string(order[k]) + " overlap in region " + std::to_string(m.region_id) +
+          ": each value needs a slice of its own");
+    }
+  }
+  return Status::Ok();
+}
+
 StatusCode run(Call& c, const protocol::GetManyShmRequest& m) {
   const SharedMemoryRegion* region = find_region(c.session, m.region_id);
   if (region == nullptr) return c.fail(Opcode::kGetManyShm, unknown_region(m.region_id));
+  if (Status apart = check_slices_apart(m); !apart.ok()) return c.fail(Opcode::kGetManyShm, apart);
   protocol::GetManyShmResponse r;
   r.results.resize(m.items.size());
   std::vector<GetItem> items;

@@ -327,7 +327,8 @@ class SharedTierImpl final : public SharedTier {
     core_->work_queued();
   }
 
-  void get_many(std::span<const SharedGet> items, std::span<GetResult> out) override;
+  void get_many(std::span<const SharedGet> items, std::span<GetResult> out,
+                std::span<BlockView> verified) override;
   void probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) override;
 
   void remove(const BlockId& id) override {
@@ -418,9 +419,11 @@ struct ReadBatch : Batch {
   std::vector<GetResult> results;
 };
 
-void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetResult> out) {
+void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetResult> out,
+                              std::span<BlockView> verified) {
   Counters& c = core_->counters;
   if (items.empty()) return;
+  KVTIER_CHECK(verified.size() >= items.size());
   c.reads.fetch_add(items.size(), std::memory_order_relaxed);
   if (!core_->breaker.closed()) {
     c.read_skipped_open.fetch_add(items.size(), std::memory_order_relaxed);
@@ -458,6 +461,9 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
       if (r.status.ok()) {
         std::memcpy(items[i].dst.data(), batch->buffers[i].data(), r.size);
         out[i] = GetResult{Status::Ok(), r.size, Tier::kShared};
+        // The batch (and so this buffer) lives as long as the view: no late writer touches a
+        // buffer whose chunk finished.
+        verified[i] = BlockView(batch->buffers[i].span().first(r.size), batch);
         c.read_hits.fetch_add(1, std::memory_order_relaxed);
       } else if (r.status.code() == StatusCode::kBufferTooSmall) {
         out[i] = r;
@@ -535,6 +541,8 @@ void SharedTierImpl::visit_counters(const CounterVisitor& v) const {
   report_gauge(v, "shared_outbox_oldest_seconds",
                static_cast<double>(core_->outbox->oldest_age().count()));
   report_count(v, "shared_outbox_replayed", core_->outbox->replayed());
+  report_gauge(v, "shared_outbox_failed", core_->outbox->failed() ? 1.0 : 0.0);
+  report_count(v, "shared_outbox_recoveries", core_->outbox->recoveries());
   report_count(v, "shared_uploads", c.uploads);
   report_count(v, "shared_upload_bytes", c.upload_bytes);
   report_count(v, "shared_upload_failures", c.upload_failures);

@@ -45,10 +45,13 @@ class SharedTier {
   virtual void enqueue(std::span<const BlockId> ids, std::span<const std::uint32_t> sizes,
                        std::span<Status> out) = 0;
 
-  // Reads local misses. For each item found within the deadline: out[i] = OK, size, kShared, and
-  // the bytes in items[i].dst; every other item is left as it was (a NotFound). Returns at once
-  // when the breaker is open.
-  virtual void get_many(std::span<const SharedGet> items, std::span<GetResult> out) = 0;
+  // Reads local misses. For each item found within the deadline: out[i] = OK, size, kShared, the
+  // bytes in items[i].dst, and verified[i] a view of the same bytes in memory the tier owns (the
+  // buffer they were verified in: items[i].dst may be a client's, which it can still write, so
+  // whatever the store keeps is taken from here); every other item is left as it was (a
+  // NotFound). Returns at once when the breaker is open. verified.size() >= items.size().
+  virtual void get_many(std::span<const SharedGet> items, std::span<GetResult> out,
+                        std::span<BlockView> verified) = 0;
 
   // present[i] = 1 when the shared tier answered within the deadline that ids[i] is there.
   virtual void probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) = 0;
