@@ -12,6 +12,8 @@
 
 #include "integrity/checksum.h"
 
+#include <spdlog/spdlog.h>
+
 namespace kvtier::shared {
 namespace {
 
@@ -80,6 +82,8 @@ Status sync_dir_of(const std::string& path) {
 }
 
 constexpr auto kMaxBackoff = std::chrono::seconds(30);
+// How often a failed log is tried again (a full rewrite of the pending set) while appends come.
+constexpr auto kRecoverInterval = std::chrono::seconds(1);
 constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
 
 }  // namespace
@@ -180,20 +184,60 @@ Status Outbox::commit_queued(std::unique_lock<std::mutex>& lock, std::uint64_t u
       durable_upto_ = batch_upto;
       log_records_ += bytes.size() / sizeof(Record);
     } else {
-      sticky_error_ = s;
+      fail_locked(s);
     }
     synced_cv_.notify_all();
   }
   return sticky_error_;
 }
 
+// The log can no longer be trusted to hold what is appended to it (a short or failed write or
+// sync: how much of it reached the file is unknown). From here on nothing is promised: append()
+// answers the error, and no record is queued (they could not be written, and would pile up).
+// Pending blocks stay pending and are still uploaded while this process lives. The log is
+// rewritten whole to recover (recover_locked).
+void Outbox::fail_locked(const Status& s) {
+  if (!sticky_error_.ok()) return;
+  sticky_error_ = s;
+  queued_.clear();
+  durable_upto_ = queued_upto_;
+  failed_since_ = Clock::now();
+  spdlog::error("event=outbox_failed path={} error=\"{}\" msg=\"puts are stored locally only "
+                "until the log can be rewritten\"", path_, s.to_string());
+}
+
+// In the error state, at most once per kRecoverInterval: rewrites the log from the pending set.
+// On success the outbox takes promises again.
+void Outbox::recover_locked() {
+  if (sticky_error_.ok() || syncing_) return;
+  const auto now = Clock::now();
+  if (now - last_recover_try_ < kRecoverInterval) return;
+  last_recover_try_ = now;
+  bool switched = false;
+  if (!rewrite_locked(&switched).ok()) return;  // still failed; tried again later
+  sticky_error_ = Status::Ok();
+  ++recoveries_;
+  spdlog::warn("event=outbox_recovered path={} pending={} failed_for_s={}", path_, pending_.size(),
+               std::chrono::duration_cast<std::chrono::seconds>(now - failed_since_).count());
+}
+
 void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t> sizes,
                     std::span<Status> out) {
   std::unique_lock<std::mutex> lock(mu_);
+  recover_locked();
+  if (!sticky_error_.ok()) {
+    for (std::size_t i = 0; i < ids.size(); ++i) out[i] = sticky_error_;
+    return;
+  }
   const auto now = Clock::now();
   bool queued_any = false;
+  std::uint64_t wait_upto = 0;  // the ticket of the ADD records this call depends on
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (pending_.count(ids[i]) != 0) {
+    auto found = pending_.find(ids[i]);
+    if (found != pending_.end()) {
+      // Already promised, by an append whose ADD record may not be synced yet (a concurrent PUT
+      // of the same key): this one is acknowledged only once that record is durable too.
+      wait_upto = std::max(wait_upto, found->second.add_ticket);
       out[i] = Status::Ok();
       continue;
     }
@@ -208,11 +252,13 @@ void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t>
     by_seq_.emplace(seq, ids[i]);
     pending_bytes_ += sizes[i];
     queue_record(kAdd, ids[i], sizes[i]);
+    pending_.at(ids[i]).add_ticket = queued_upto_;
     out[i] = Status::Ok();
     queued_any = true;
   }
-  if (!queued_any) return;
-  Status s = commit_queued(lock, queued_upto_);
+  if (queued_any) wait_upto = queued_upto_;
+  if (wait_upto == 0) return;
+  Status s = commit_queued(lock, wait_upto);
   if (s.ok()) return;
   // Not durable: the blocks stay pending in memory (uploaded if this process lives), but the
   // caller learns its promise could not be kept.
@@ -248,7 +294,7 @@ void Outbox::complete(const OutboxEntry& entry) {
   // A newer append of the same block while this upload ran is the same bytes (one key, one
   // value), so the upload covers it too.
   if (it == pending_.end()) return;
-  queue_record(kDone, entry.id, 0);
+  if (sticky_error_.ok()) queue_record(kDone, entry.id, 0);
   erase_locked(entry.id);
   (void)maybe_compact_locked();
 }
@@ -268,7 +314,7 @@ void Outbox::forget(const BlockId& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pending_.find(id);
   if (it == pending_.end() || it->second.in_flight) return;
-  queue_record(kDone, id, 0);
+  if (sticky_error_.ok()) queue_record(kDone, id, 0);
   erase_locked(id);
 }
 
@@ -296,6 +342,7 @@ std::chrono::seconds Outbox::oldest_age() const {
 
 Status Outbox::sync() {
   std::unique_lock<std::mutex> lock(mu_);
+  recover_locked();
   Status s = commit_queued(lock, queued_upto_);
   if (!s.ok()) return s;
   return maybe_compact_locked();
@@ -308,6 +355,18 @@ Status Outbox::maybe_compact_locked() {
   if (syncing_ || !sticky_error_.ok()) return Status::Ok();
   const std::uint64_t in_file = log_records_ + queued_.size() / sizeof(Record);
   if (in_file < 2 * pending_.size() + 65536) return Status::Ok();
+  bool switched = false;
+  Status s = rewrite_locked(&switched);
+  // Before the rename the old log is intact and still correct; after it, a failure leaves the
+  // log in doubt.
+  if (!s.ok() && switched) fail_locked(s);
+  return s;
+}
+
+// Writes one ADD per pending block to a temporary file, syncs it and renames it over the log.
+// *switched: the rename happened (the log is the new file, even if a later step failed).
+// REQUIRES: mu_ held, no write in progress (syncing_ false).
+Status Outbox::rewrite_locked(bool* switched) {
   std::vector<std::byte> bytes;
   bytes.reserve(pending_.size() * sizeof(Record));
   for (const auto& [seq, id] : by_seq_) {
@@ -325,19 +384,30 @@ Status Outbox::maybe_compact_locked() {
     ::unlink(tmp.c_str());
     return s;  // the old log is intact and still correct
   }
-  KVTIER_RETURN_IF_ERROR(sync_dir_of(path_));
+  // From the rename on, the log is the new file: appends must go to it, whatever happens next.
+  *switched = true;
   server::UniqueFd reopened(::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
-  if (!reopened.valid()) {
-    sticky_error_ = Status::FromErrno("outbox: reopen " + path_, errno);
-    return sticky_error_;
-  }
+  if (!reopened.valid()) return Status::FromErrno("outbox: reopen " + path_, errno);
   fd_ = std::move(reopened);
   // Every queued record is reflected in the rewrite (ADDs are pending, DONEs are gone).
   queued_.clear();
   durable_upto_ = queued_upto_;
   log_records_ = pending_.size();
   synced_cv_.notify_all();
-  return Status::Ok();
+  // Without a synced directory the rename may not survive a crash, and the old log would come
+  // back without what is appended to the new one: the caller promises nothing until a rewrite
+  // syncs.
+  return sync_dir_of(path_);
+}
+
+bool Outbox::failed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !sticky_error_.ok();
+}
+
+std::uint64_t Outbox::recoveries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return recoveries_;
 }
 
 }  // namespace kvtier::shared

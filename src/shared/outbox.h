@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "keys/id_hash.h"
 #include "kvtier/key.h"
 #include "kvtier/status.h"
 #include "kvtier/store.h"
@@ -57,8 +58,11 @@ class Outbox {
   ~Outbox();
 
   // Records blocks as pending and returns once that is durable. out[i]: OK (also when already
-  // pending), Rejected when the outbox is full, IOError when the log could not be written (the
-  // block is then not pending). Never blocks for room.
+  // pending, once the record that made it pending is durable), Rejected when the outbox is full,
+  // IOError when the log could not be written. Never blocks for room.
+  // After a failed write the outbox is in its error state (failed()): every append answers that
+  // error and records nothing until a rewrite of the whole log succeeds, tried at most once a
+  // second from append() and sync(). Memory stays bounded by the pending set meanwhile.
   void append(std::span<const BlockId> ids, std::span<const std::uint32_t> sizes,
               std::span<Status> out);
 
@@ -80,6 +84,10 @@ class Outbox {
   // Blocks replayed from the log at open().
   std::uint64_t replayed() const { return replayed_; }
   std::uint64_t rejected_full() const;
+  // In the error state: the log could not be written and nothing is promised.
+  bool failed() const;
+  // Times the error state was left by a successful rewrite.
+  std::uint64_t recoveries() const;
   // Makes every DONE record written so far durable and compacts if worthwhile (at shutdown).
   Status sync();
 
@@ -89,6 +97,7 @@ class Outbox {
     Clock::time_point added;
     Clock::time_point not_before;  // backoff after a failed upload
     bool in_flight = false;
+    std::uint64_t add_ticket = 0;  // the queued_upto_ ticket of its ADD record
   };
 
   Outbox(std::string path, std::uint64_t capacity, server::UniqueFd fd);
@@ -98,6 +107,9 @@ class Outbox {
   Status commit_queued(std::unique_lock<std::mutex>& lock, std::uint64_t upto);
   void erase_locked(const BlockId& id);
   Status maybe_compact_locked();
+  Status rewrite_locked(bool* switched);
+  void fail_locked(const Status& s);
+  void recover_locked();
 
   const std::string path_;
   const std::uint64_t capacity_;
@@ -106,7 +118,7 @@ class Outbox {
   mutable std::mutex mu_;
   std::condition_variable synced_cv_;
   server::UniqueFd fd_;                                                // guarded by mu_
-  std::unordered_map<BlockId, Pending, KeyHash> pending_;              // guarded by mu_
+  std::unordered_map<BlockId, Pending, KeyedIdHash> pending_;              // guarded by mu_
   std::map<std::uint64_t, BlockId> by_seq_;                            // guarded by mu_
   std::uint64_t pending_bytes_ = 0;                                    // guarded by mu_
   std::uint64_t next_seq_ = 1;                                         // guarded by mu_
@@ -114,7 +126,10 @@ class Outbox {
   std::uint64_t queued_upto_ = 0;          // ticket of the last queued record; guarded by mu_
   std::uint64_t durable_upto_ = 0;         // tickets written and synced; guarded by mu_
   bool syncing_ = false;                   // one caller writes and syncs at a time; by mu_
-  Status sticky_error_;                    // a failed write poisons later appends; by mu_
+  Status sticky_error_;                    // the error state (fail_locked); guarded by mu_
+  Clock::time_point failed_since_{};       // guarded by mu_
+  Clock::time_point last_recover_try_{};   // guarded by mu_
+  std::uint64_t recoveries_ = 0;           // guarded by mu_
   std::uint64_t log_records_ = 0;          // records in the file; guarded by mu_
   std::uint64_t rejected_full_ = 0;        // guarded by mu_
 };

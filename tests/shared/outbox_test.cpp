@@ -2,10 +2,16 @@
 #include "shared/outbox.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <functional>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -193,6 +199,99 @@ TEST(SharedOutbox, ForgottenBlockIsNotUploadedAfterReopen) {
   std::vector<OutboxEntry> e = box->take(10);
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0].id.key, test_key(2));
+}
+
+// Runs f in a forked child (which may set its own resource limits) and returns what it printed.
+std::string in_child(const std::function<std::string()>& f) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string out = f();
+    (void)!::write(fds[1], out.data(), out.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status)) out += "\nchild died";
+  return out;
+}
+
+std::uint64_t rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  std::uint64_t pages = 0, resident = 0;
+  f >> pages >> resident;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// A log that can no longer be written (the file size limit here; a full or failing disk alike)
+// puts the outbox in its error state: appends are answered with the error and record nothing,
+// so memory stays flat however long the writers go on; once the file can grow again the log is
+// rewritten and promises are taken again, and the log then holds exactly the pending set.
+TEST(SharedOutbox, AFailedLogStopsPromisingStaysBoundedAndRecovers) {
+  TempDir dir;
+  const std::string path = dir.file("outbox.log");
+  const std::string verdict = in_child([&] {
+    ::signal(SIGXFSZ, SIG_IGN);  // as kvtierd does
+    rlimit lim{48 * 100, RLIM_INFINITY};  // room for 100 records
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return std::string("setrlimit failed");
+    auto box = open_box(path, 1'000'000);
+    std::uint64_t n = 0;
+    Status s;
+    while (s.ok() && n < 1000) s = add(*box, n++);
+    std::string out = "first_error=" + s.to_string() + "\n";
+    out += "failed=" + std::to_string(box->failed()) + "\n";
+    // The block whose record failed is not promised to a second writer either.
+    out += "again=" + add(*box, n - 1).to_string() + "\n";
+    const std::uint64_t pending_at_error = box->pending();
+    const std::uint64_t rss_before = rss_bytes();
+    std::uint64_t refused = 0;
+    for (std::uint64_t i = 0; i < 300'000; ++i) {
+      if (!add(*box, 1'000'000 + i).ok()) ++refused;
+      for (const OutboxEntry& e : box->take(4)) box->complete(e);
+    }
+    const std::uint64_t growth = rss_bytes() - std::min(rss_bytes(), rss_before);
+    out += "refused_all=" + std::to_string(refused == 300'000) + "\n";
+    out += "pending_grew=" + std::to_string(box->pending() > pending_at_error) + "\n";
+    out += "rss_growth_ok=" + std::to_string(growth < 4 * 1024 * 1024) + " (" +
+           std::to_string(growth) + " bytes)\n";
+    // The disk recovers.
+    lim.rlim_cur = RLIM_INFINITY;
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return out + "raise failed";
+    Status after;
+    for (int i = 0; i < 40; ++i) {  // a rewrite is tried at most once a second
+      after = add(*box, 5'000'000);
+      if (after.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    out += "recovered=" + after.to_string() + " failed=" + std::to_string(box->failed()) +
+           " recoveries=" + std::to_string(box->recoveries()) + "\n";
+    out += "pending=" + std::to_string(box->pending()) + "\n";
+    return out;
+  });
+  EXPECT_NE(verdict.find("first_error=no_space"), std::string::npos) << verdict;
+  EXPECT_NE(verdict.find("failed=1"), std::string::npos) << verdict;
+  EXPECT_EQ(verdict.find("again=ok"), std::string::npos) << verdict;
+  EXPECT_NE(verdict.find("refused_all=1"), std::string::npos) << verdict;
+  EXPECT_NE(verdict.find("pending_grew=0"), std::string::npos) << verdict;
+  EXPECT_NE(verdict.find("rss_growth_ok=1"), std::string::npos) << verdict;
+  EXPECT_NE(verdict.find("recovered=ok failed=0 recoveries=1"), std::string::npos) << verdict;
+  // What the child's outbox held at the end is exactly what the rewritten log replays.
+  const std::size_t at = verdict.find("pending=");
+  ASSERT_NE(at, std::string::npos) << verdict;
+  const std::uint64_t pending = std::stoull(verdict.substr(at + 8));
+  auto box = open_box(path, 1'000'000);
+  EXPECT_EQ(box->replayed(), pending);
+  bool found_last = false;
+  for (const OutboxEntry& e : box->take(1'000'000)) found_last |= e.id.key == test_key(5'000'000);
+  EXPECT_TRUE(found_last);
 }
 
 TEST(SharedOutbox, UnwritableLogIsAClearError) {
