@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     for (std::size_t j = 0; j < value_bytes / 8; ++j) w[j] = rng();
     std::vector<kvtier::dram::BlockRef> evicted;
     kvtier::Status s = tier->put({kvtier::kDefaultNamespace, numbered_key(i, 11)},
-                                 ref.back().span().first(value_bytes), false, &evicted);
+                                 ref.back().span().first(value_bytes), kvtier::dram::CommitMode::kReplace, false, &evicted);
     if (!s.ok()) die("put " + std::to_string(i) + ": " + s.to_string());
     if (!evicted.empty()) die("the tier evicted a value; raise its capacity");
   }

@@ -53,6 +53,11 @@ struct Block {
   Block* next = nullptr;  // toward the queue's tail (older)
   Queue queue = Queue::kNone;
   std::int64_t pinned_until_ns = 0;  // steady_clock deadline; 0 = not pinned (not in the pin set)
+  // Evicted and handed to the caller to demote, listed in the tier's departures until the caller
+  // ends the departure (DramTier::end_departure). `superseded`: a put, promotion or removal of
+  // the same id came after the eviction, so these bytes must not land in another tier.
+  bool leaving = false;
+  bool superseded = false;
 
   static constexpr std::uint8_t kMaxFreq = 3;  // two bits, as in S3-FIFO
 

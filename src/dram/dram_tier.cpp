@@ -1,8 +1,9 @@
 // DramTier: the DRAM tier (contract in dram_tier.h, design in docs/DRAM.md).
 //
 // Locks, in the only order they are ever taken:
-//   1. evict_mu_   one per tier: queues, byte accounting, pins, namespace usage. Taken by commit,
-//                  remove, pin, unpin, blocks_not_on_nvme, namespace_usage, visit_counters.
+//   1. evict_mu_   one per tier: queues, byte accounting, pins, namespace usage, departures. Taken
+//                  by commit, remove, pin, unpin, blocks_not_on_nvme, departure_current,
+//                  end_departure, namespace_usage, visit_counters.
 //   2. shard mutex one per index shard (BlockIndex). Taken alone by readers (get, acquire,
 //                  contains, probe, set_on_nvme), and under evict_mu_ by the writers.
 // Every change to the index happens under evict_mu_, so a holder of evict_mu_ sees a stable set of
@@ -24,6 +25,7 @@
 #include "dram/block_index.h"
 #include "dram/s3fifo.h"
 #include "integrity/check.h"
+#include "keys/id_hash.h"
 #include "metrics/counter_report.h"
 
 namespace kvtier::dram {
@@ -104,8 +106,9 @@ class DramTierImpl final : public DramTier {
   ~DramTierImpl() override;
 
   Result<Reservation> reserve(const BlockId& id, std::size_t size) override;
-  Status commit(Reservation reservation, bool on_nvme, std::vector<BlockRef>* evicted) override;
-  Status put(const BlockId& id, std::span<const std::byte> value, bool on_nvme,
+  Status commit(Reservation& reservation, CommitMode mode, bool on_nvme,
+                std::vector<BlockRef>* evicted) override;
+  Status put(const BlockId& id, std::span<const std::byte> value, CommitMode mode, bool on_nvme,
              std::vector<BlockRef>* evicted) override;
   DramGet get(const BlockId& id, std::span<std::byte> dst) override;
   BlockRef acquire(const BlockId& id, AcquireFor why) override;
@@ -113,6 +116,8 @@ class DramTierImpl final : public DramTier {
   bool is_current(const BlockRef& ref) override;
   void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
   Status remove(const BlockId& id) override;
+  bool departure_current(const BlockRef& ref) override;
+  void end_departure(const BlockRef& ref) override;
   Status pin(const BlockId& id, std::chrono::milliseconds lease) override;
   Status unpin(const BlockId& id) override;
   void set_on_nvme(const BlockId& id) override;
@@ -122,9 +127,14 @@ class DramTierImpl final : public DramTier {
   void visit_counters(const CounterVisitor& visitor) override;
 
  private:
-  // Publishes b (whose ref becomes the index's). Victims go to *evicted or, with it null, to
-  // *to_drop; so do the replaced block and, on failure, b itself. REQUIRES: evict_mu_.
-  Status commit_locked(Block* b, std::vector<BlockRef>* evicted, std::vector<Block*>* to_drop);
+  // Publishes b (whose ref becomes the index's). Victims go to *evicted (as departures) or, with
+  // it null, to *to_drop; so does the replaced block. On failure b is left to the caller.
+  // REQUIRES: evict_mu_.
+  Status commit_locked(Block* b, CommitMode mode, std::vector<BlockRef>* evicted,
+                       std::vector<Block*>* to_drop);
+  // Marks the departure of `id`, if any, superseded and ends it (its ref goes to *to_drop).
+  // Returns whether there was one. REQUIRES: evict_mu_.
+  bool supersede_departure(const BlockId& id, std::vector<Block*>* to_drop);
 
   // REQUIRES: evict_mu_ for all of these.
   bool pin_active(Block* b, std::int64_t now);  // drops an expired pin (lazy expiry)
@@ -145,11 +155,15 @@ class DramTierImpl final : public DramTier {
   S3Fifo policy_;
   std::unordered_set<Block*> pinned_;  // indexed blocks with pinned_until_ns != 0
   std::unordered_map<NamespaceId, NamespaceUsage> ns_usage_;
+  // Evicted blocks whose departure the caller has not ended, one per id (a newer eviction of the
+  // id supersedes the older). Each entry holds a ref.
+  std::unordered_map<BlockId, Block*, KeyedIdHash> departures_;
 
   // Written under evict_mu_, read without it (gauges).
   std::atomic<std::uint64_t> charged_bytes_{0};
   std::atomic<std::uint64_t> indexed_blocks_{0};
   std::atomic<std::uint64_t> pinned_bytes_{0};
+  std::atomic<std::uint64_t> departing_blocks_{0};
 
   // Counters (hits and misses live in the index shards).
   std::atomic<std::uint64_t> inserts_{0};
@@ -204,7 +218,9 @@ DramTierImpl::DramTierImpl(const DramConfig& config)
 
 DramTierImpl::~DramTierImpl() {
   std::vector<Block*> blocks;
-  blocks.reserve(get_relaxed(indexed_blocks_));
+  blocks.reserve(get_relaxed(indexed_blocks_) + departures_.size());
+  for (const auto& [id, b] : departures_) blocks.push_back(b);
+  departures_.clear();
   index_.for_each([&](Block* b) { blocks.push_back(b); });
   index_.clear();
   for (Block* b : blocks) unref_block(b);
@@ -233,33 +249,52 @@ Result<Reservation> DramTierImpl::reserve(const BlockId& id, std::size_t size) {
   return Reservation(b);
 }
 
-Status DramTierImpl::commit(Reservation reservation, bool on_nvme,
+Status DramTierImpl::commit(Reservation& reservation, CommitMode mode, bool on_nvme,
                             std::vector<BlockRef>* evicted) {
   Block* b = reservation.block_;
   if (b == nullptr) return Status::InvalidArgument("commit of an empty reservation");
   if (b->live != &live_) {
     return Status::InvalidArgument("commit of a reservation made by another DramTier");
   }
-  reservation.block_ = nullptr;  // its ref is ours now; it becomes the index's on success
   b->on_nvme.store(on_nvme, std::memory_order_relaxed);
 
   std::vector<Block*> to_drop;  // refs released once evict_mu_ is unlocked
   Status status;
   {
     std::lock_guard<std::mutex> lock(evict_mu_);
-    status = commit_locked(b, evicted, &to_drop);
+    status = commit_locked(b, mode, evicted, &to_drop);
+    departing_blocks_.store(departures_.size(), std::memory_order_relaxed);
   }
+  if (status.ok()) reservation.block_ = nullptr;  // its ref became the index's
   for (Block* x : to_drop) unref_block(x);
   return status;
 }
 
-Status DramTierImpl::commit_locked(Block* b, std::vector<BlockRef>* evicted,
+bool DramTierImpl::supersede_departure(const BlockId& id, std::vector<Block*>* to_drop) {
+  auto it = departures_.find(id);
+  if (it == departures_.end()) return false;
+  it->second->superseded = true;
+  to_drop->push_back(it->second);
+  departures_.erase(it);
+  return true;
+}
+
+Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockRef>* evicted,
                                    std::vector<Block*>* to_drop) {
   const std::int64_t now = now_ns();
   Block* old = nullptr;
+  if (mode == CommitMode::kIfAbsent) {
+    old = index_.find(b->id, b->hash);
+    if (old != nullptr || departures_.count(b->id) != 0) {
+      return Status::Rejected("DRAM holds a newer copy of the block");
+    }
+  } else {
+    // A put supersedes the bytes of an earlier eviction still on their way down, whether or not
+    // it succeeds here (when it does not, the caller stores it elsewhere or fails it).
+    supersede_departure(b->id, to_drop);
+  }
   if (!index_.prepare_insert(b->id, b->hash, &old)) {
     add(no_space_, 1);
-    to_drop->push_back(b);
     return Status::NoSpace("cannot grow the DRAM index");
   }
 
@@ -274,7 +309,6 @@ Status DramTierImpl::commit_locked(Block* b, std::vector<BlockRef>* evicted,
     old_pinned = old != nullptr && pin_active(old, now);
     if (pinned_others() + b->size > capacity_) {
       add(no_space_, 1);
-      to_drop->push_back(b);
       return Status::NoSpace("pinned blocks leave no room for " + bytes_text(b->size) +
                              " in DRAM");
     }
@@ -307,7 +341,6 @@ Status DramTierImpl::commit_locked(Block* b, std::vector<BlockRef>* evicted,
     policy_.restore(victims);
     if (old != nullptr) policy_.insert_into(old, old_queue);
     add(no_space_, 1);
-    to_drop->push_back(b);
     return Status::NoSpace("pinned blocks leave no room for " + bytes_text(b->size) + " in DRAM");
   }
 
@@ -322,6 +355,10 @@ Status DramTierImpl::commit_locked(Block* b, std::vector<BlockRef>* evicted,
     add(evicted_bytes_, v->size);
     if (evicted != nullptr) {
       evicted->push_back(BlockRef(v));  // the index's ref moves to the caller
+      supersede_departure(v->id, to_drop);  // an older eviction of the id: older bytes
+      v->leaving = true;
+      ref_block(v);
+      departures_.emplace(v->id, v);
     } else {
       to_drop->push_back(v);
     }
@@ -350,12 +387,22 @@ Status DramTierImpl::commit_locked(Block* b, std::vector<BlockRef>* evicted,
   return Status::Ok();
 }
 
-Status DramTierImpl::put(const BlockId& id, std::span<const std::byte> value, bool on_nvme,
-                         std::vector<BlockRef>* evicted) {
+Status DramTierImpl::put(const BlockId& id, std::span<const std::byte> value, CommitMode mode,
+                         bool on_nvme, std::vector<BlockRef>* evicted) {
+  if (mode == CommitMode::kReplace) {
+    // Even a put that cannot reserve supersedes an older departure (see commit_locked).
+    std::vector<Block*> to_drop;
+    {
+      std::lock_guard<std::mutex> lock(evict_mu_);
+      supersede_departure(id, &to_drop);
+      departing_blocks_.store(departures_.size(), std::memory_order_relaxed);
+    }
+    for (Block* x : to_drop) unref_block(x);
+  }
   Result<Reservation> r = reserve(id, value.size());
   if (!r.ok()) return r.status();
   if (!value.empty()) std::memcpy(r->data().data(), value.data(), value.size());
-  return commit(std::move(r).value(), on_nvme, evicted);
+  return commit(*r, mode, on_nvme, evicted);
 }
 
 DramGet DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
@@ -426,16 +473,44 @@ void DramTierImpl::probe(NamespaceId ns, std::span<const Key> keys,
 
 Status DramTierImpl::remove(const BlockId& id) {
   Block* b = nullptr;
+  std::vector<Block*> to_drop;
   {
     std::lock_guard<std::mutex> lock(evict_mu_);
+    const bool departing = supersede_departure(id, &to_drop);
+    departing_blocks_.store(departures_.size(), std::memory_order_relaxed);
     b = index_.erase_id(id, BlockIndex::hash_of(id));
-    if (b == nullptr) return Status::NotFound("not in DRAM");
-    policy_.erase(b);
-    account_remove(b);
-    add(removes_, 1);
+    if (b != nullptr) {
+      policy_.erase(b);
+      account_remove(b);
+      to_drop.push_back(b);
+      add(removes_, 1);  // indexed blocks removed (a superseded departure was evicted already)
+    }
+    if (b == nullptr && !departing) return Status::NotFound("not in DRAM");
   }
-  unref_block(b);
+  for (Block* x : to_drop) unref_block(x);
   return Status::Ok();
+}
+
+bool DramTierImpl::departure_current(const BlockRef& ref) {
+  Block* want = ref.block_;
+  if (want == nullptr) return false;
+  std::lock_guard<std::mutex> lock(evict_mu_);
+  if (index_.find(want->id, want->hash) == want) return true;
+  auto it = departures_.find(want->id);
+  return it != departures_.end() && it->second == want && !want->superseded;
+}
+
+void DramTierImpl::end_departure(const BlockRef& ref) {
+  Block* b = ref.block_;
+  if (b == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(evict_mu_);
+    auto it = departures_.find(b->id);
+    if (it == departures_.end() || it->second != b) return;
+    departures_.erase(it);
+    departing_blocks_.store(departures_.size(), std::memory_order_relaxed);
+  }
+  unref_block(b);  // the departures' ref; the caller's ref keeps the bytes
 }
 
 Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease) {
@@ -523,6 +598,7 @@ void DramTierImpl::visit_counters(const CounterVisitor& visitor) {
   report_gauge(visitor, "dram_blocks", static_cast<double>(get_relaxed(indexed_blocks_)));
   report_gauge(visitor, "dram_pinned_bytes", static_cast<double>(get_relaxed(pinned_bytes_)));
   report_gauge(visitor, "dram_capacity_bytes", static_cast<double>(capacity_));
+  report_gauge(visitor, "dram_departing_blocks", static_cast<double>(get_relaxed(departing_blocks_)));
   // Memory actually held: indexed blocks, open reservations and blocks kept alive only by refs
   // (e.g. evicted blocks awaiting demotion), in 4 KiB-rounded allocation sizes.
   report_gauge(visitor, "dram_allocated_bytes",

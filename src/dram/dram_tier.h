@@ -11,6 +11,10 @@
 //    every commit returns, except that pinned blocks are never evicted (commit then fails NoSpace).
 //  - Evicted blocks are handed back to the caller (as BlockRefs) so it can demote them to the
 //    next tier outside of every lock; their memory is released when the last ref goes.
+//  - An evicted block stays a departure of its id until the caller ends it (end_departure): a
+//    later put, promotion or removal of the id supersedes it, so the caller can tell
+//    (departure_current) whether the bytes in hand are still the newest the tier was given for
+//    the id. Versions of one id therefore never overtake each other on their way down.
 #pragma once
 
 #include <chrono>
@@ -84,6 +88,13 @@ class Reservation {
   Block* block_ = nullptr;
 };
 
+// How commit() treats an id the tier holds already (indexed, or departing after an eviction).
+enum class CommitMode : std::uint8_t {
+  kReplace,   // a put: replaces the indexed block and supersedes a departure, even if it fails
+  kIfAbsent,  // a promotion of a copy from another tier: only if the tier holds nothing of the
+              // id (Rejected otherwise), since what it holds is newer than that copy
+};
+
 struct DramGet {
   Status status;  // OK, NotFound, BufferTooSmall
   std::size_t size = 0;
@@ -99,13 +110,16 @@ class DramTier {
 
   // Two-phase put. reserve() allocates; TooLarge when size exceeds the capacity.
   virtual Result<Reservation> reserve(const BlockId& id, std::size_t size) = 0;
-  // Publishes the reservation (replacing an existing block of the same id) and evicts until the
-  // budget holds. Evicted blocks are appended to *evicted (may be null: they are then dropped).
-  // NoSpace when pinned blocks leave no room (the reservation is dropped).
-  virtual Status commit(Reservation reservation, bool on_nvme, std::vector<BlockRef>* evicted) = 0;
+  // Publishes the reservation as `mode` says and evicts until the budget holds. Evicted blocks are
+  // appended to *evicted (may be null: they are then dropped); each is a departure the caller
+  // must end with end_departure() once it is done with it. On success the reservation is empty;
+  // on failure it still holds the bytes (NoSpace: pinned blocks leave no room; Rejected: kIfAbsent
+  // found the id held).
+  virtual Status commit(Reservation& reservation, CommitMode mode, bool on_nvme,
+                        std::vector<BlockRef>* evicted) = 0;
   // reserve + copy + commit.
-  virtual Status put(const BlockId& id, std::span<const std::byte> value, bool on_nvme,
-                     std::vector<BlockRef>* evicted) = 0;
+  virtual Status put(const BlockId& id, std::span<const std::byte> value, CommitMode mode,
+                     bool on_nvme, std::vector<BlockRef>* evicted) = 0;
 
   // Copies the value into dst. Counts a hit (S3-FIFO frequency) when found.
   virtual DramGet get(const BlockId& id, std::span<std::byte> dst) = 0;
@@ -119,8 +133,14 @@ class DramTier {
   // found[i] = 1 when (ns, keys[i]) is present, else 0; locks each shard once per call.
   virtual void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) = 0;
 
-  // NotFound when absent.
+  // Removes the indexed block and supersedes a departure of the id. NotFound when it had neither.
   virtual Status remove(const BlockId& id) = 0;
+
+  // True when `ref` holds the newest bytes the tier was given for its id: it is the indexed block,
+  // or the id's departure and not superseded.
+  virtual bool departure_current(const BlockRef& ref) = 0;
+  // Ends the departure of an evicted block (no-op for any other ref). Call once per evicted ref.
+  virtual void end_departure(const BlockRef& ref) = 0;
 
   // Pinned blocks are not evicted until unpin() or the lease passes. Errors: NotFound,
   // InvalidArgument (lease <= 0 or above max_lease), Busy (max_pinned_fraction reached).

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "dram/dram_tier.h"
+#include "engine/store_test_hooks.h"
 #include "integrity/check.h"
 #include "keys/id_hash.h"
 #include "kvtier/store.h"
@@ -25,6 +26,8 @@
 #include "shared/shared_tier.h"
 
 namespace kvtier {
+using engine::store_test_hooks;
+using engine::StoreTestHooks;
 namespace {
 
 bool nvme_enabled(const NvmeConfig& c) { return !c.devices.empty() || c.default_file_bytes > 0; }
@@ -107,8 +110,9 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     {
       std::lock_guard<std::mutex> lock(stripe(id));
       // An older copy on NVMe must not outlive this one (it could be read after DRAM evicts ours).
-      if (nvme_ && nvme_->contains(id)) (void)nvme_->remove(id);
-      s = dram_->put(id, value, /*on_nvme=*/false, &evicted);
+      if (nvme_) nvme_->invalidate(id);
+      // Supersedes an older version still on its way down from an eviction.
+      s = dram_->put(id, value, dram::CommitMode::kReplace, /*on_nvme=*/false, &evicted);
       // Too large for DRAM, or DRAM full of pinned blocks: the block goes straight to NVMe.
       if (!s.ok() && nvme_) s = nvme_->put(id, value);
     }
@@ -150,8 +154,11 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     {
       std::lock_guard<std::mutex> lock(stripe(id));
       // As in put(): an older copy on NVMe must not outlive this one.
-      if (nvme_ && nvme_->contains(id)) (void)nvme_->remove(id);
-      s = dram_->commit(std::move(*reservation), /*on_nvme=*/false, &evicted);
+      if (nvme_) nvme_->invalidate(id);
+      s = dram_->commit(*reservation, dram::CommitMode::kReplace, /*on_nvme=*/false, &evicted);
+      // DRAM full of pinned blocks: as in put(), the block goes to NVMe (the reservation still
+      // holds its bytes after a failed commit).
+      if (!s.ok() && nvme_ && *reservation) s = nvme_->put(id, reservation->data());
     }
     demote(evicted);
     if (s.ok()) enqueue_upload(id, buffer.bytes().size());
@@ -288,13 +295,14 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     Status s = dram_->pin(id, lease);
     if (!s.is_not_found() || !nvme_) return s;
     // Bring it up from NVMe first: a pin holds the block in DRAM.
-    std::optional<std::uint32_t> size = nvme_->value_size(id);
-    if (!size) return s;
-    AlignedBuffer buf(*size);
-    if (buf.empty()) return Status::NoSpace("cannot allocate a buffer to promote the block");
-    GetResult g = nvme_->get(id, buf.span().first(*size));
+    std::optional<nvme::Location> at = nvme_->location(id);
+    if (!at) return s;
+    Result<dram::Reservation> staged = dram_->reserve(id, at->size);
+    if (!staged.ok()) return staged.status();
+    GetResult g = nvme_->get(id, staged->data());
     if (!g.status.ok()) return g.status;
-    promote(id, buf.span().first(g.size), /*on_nvme=*/true);
+    if (g.size != at->size) return Status::NotFound("replaced while being promoted");
+    promote_nvme_copy(id, *staged, *at);
     return dram_->pin(id, lease);
   }
 
@@ -312,10 +320,11 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     Status first_error;
     for (dram::BlockRef& ref : listed) {
       std::lock_guard<std::mutex> lock(stripe(ref.id()));
-      // A newer version committed since the listing supersedes this one; it is not on NVMe yet
-      // (its put removed the old copy), and writing the older bytes there would revive them.
-      // (A block evicted since the listing is still written: its demotion may not be done.)
-      if (dram_->contains(ref.id()) && !dram_->is_current(ref)) continue;
+      // Only the newest bytes DRAM was given for the id are written: a version put, promoted or
+      // removed since the listing supersedes these, and writing them would revive older bytes.
+      // A block evicted since the listing is still written while its departure is current (its
+      // demotion may not be done); once the departure ended, its demotion decided.
+      if (!dram_->departure_current(ref)) continue;
       Status s = nvme_->put(ref.id(), ref.value());
       if (s.ok()) {
         dram_->set_on_nvme(ref);
@@ -374,7 +383,9 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     report_count(v, "store_prefix_lookups", prefix_lookups_);
     report_count(v, "store_demotions", demotions_);
     report_count(v, "store_demotions_declined", demotions_declined_);
+    report_count(v, "store_demotions_superseded", demotions_superseded_);
     report_count(v, "store_promotions", promotions_);
+    report_count(v, "store_promotions_superseded", promotions_superseded_);
     report_count(v, "store_flush_skipped", flush_skipped_);
     dram_->visit_counters(v);
     if (nvme_) nvme_->visit_counters(v);
@@ -422,22 +433,26 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     return Status::Ok();
   }
 
-  // Writes blocks DRAM let go of to NVMe, unless they are there already. Runs outside every lock;
-  // the refs keep the bytes alive until this returns.
+  // Writes blocks DRAM let go of to NVMe, unless they are there already or a newer version of
+  // the id was put, promoted or removed since their eviction (DRAM tracks each eviction as a
+  // departure until it is ended here). Runs outside every lock but the block's stripe; the refs
+  // keep the bytes alive until this returns.
   // REQUIRES: the caller holds an InFlightScope (flush() waits for it).
   void demote(std::vector<dram::BlockRef>& evicted) {
-    if (!nvme_) return;
+    StoreTestHooks* hooks = store_test_hooks().load(std::memory_order_acquire);
     for (dram::BlockRef& ref : evicted) {
-      if (ref.on_nvme()) continue;
-      std::lock_guard<std::mutex> lock(stripe(ref.id()));
-      // A newer version was put meanwhile: it will be demoted itself; this one must not land on
-      // NVMe after it.
-      if (dram_->contains(ref.id())) continue;
-      if (nvme_->put(ref.id(), ref.value()).ok()) {
-        demotions_.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        demotions_declined_.fetch_add(1, std::memory_order_relaxed);
+      if (nvme_ && !ref.on_nvme()) {
+        if (hooks && hooks->before_demote) hooks->before_demote(ref.id());
+        std::lock_guard<std::mutex> lock(stripe(ref.id()));
+        if (!dram_->departure_current(ref)) {
+          demotions_superseded_.fetch_add(1, std::memory_order_relaxed);
+        } else if (nvme_->put(ref.id(), ref.value()).ok()) {
+          demotions_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          demotions_declined_.fetch_add(1, std::memory_order_relaxed);
+        }
       }
+      dram_->end_departure(ref);
     }
     evicted.clear();
   }
@@ -464,15 +479,17 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
                      std::span<const std::size_t> missed_at, std::span<GetResult> out) {
     std::vector<GetItem> reads(missed.begin(), missed.end());
     std::vector<dram::Reservation> staged(missed.size());
+    std::vector<nvme::Location> read_at(missed.size());
     if (config_.promote_on_nvme_hit) {
       for (std::size_t j = 0; j < missed.size(); ++j) {
         const BlockId id{ns, missed[j].key};
-        std::optional<std::uint32_t> size = nvme_->value_size(id);
-        if (!size || *size > missed[j].dst.size()) continue;
-        Result<dram::Reservation> r = dram_->reserve(id, *size);
+        std::optional<nvme::Location> at = nvme_->location(id);
+        if (!at || at->size > missed[j].dst.size()) continue;
+        Result<dram::Reservation> r = dram_->reserve(id, at->size);
         if (!r.ok()) continue;
         staged[j] = std::move(r).value();
         reads[j].dst = staged[j].data();
+        read_at[j] = *at;
       }
     }
     std::vector<GetResult> nv(missed.size());
@@ -489,7 +506,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
       std::memcpy(missed[j].dst.data(), staged[j].data().data(), nv[j].size);
       // A smaller value than the reservation was sized for (put again meanwhile) is served but
       // not kept: the reservation's size is the block's.
-      if (nv[j].size == staged[j].data().size()) promote(id, std::move(staged[j]));
+      if (nv[j].size == staged[j].data().size()) promote_nvme_copy(id, staged[j], read_at[j]);
     }
   }
 
@@ -511,32 +528,44 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     for (std::size_t j = 0; j < gets.size(); ++j) {
       if (got[j].status.is_not_found()) continue;
       out[at[j]] = got[j];
-      if (got[j].status.ok() && verified[j]) promote(gets[j].id, verified[j].bytes(), /*on_nvme=*/false);
+      if (got[j].status.ok() && verified[j]) promote_shared_copy(gets[j].id, verified[j].bytes());
     }
   }
 
-  // Copies a block read from NVMe (on_nvme) or the shared tier into DRAM, unless a put got there
-  // first: the copy in hand may be older than what DRAM holds now. `value` is daemon memory.
-  void promote(const BlockId& id, std::span<const std::byte> value, bool on_nvme) {
+  // Publishes in DRAM a block read from NVMe into `staged`, if the entry read is still the one the
+  // NVMe index names (`read_at`: no put or removal of the id since, as each replaces or removes
+  // that entry) and DRAM holds nothing of the id (CommitMode::kIfAbsent): a copy in hand is never
+  // published over a newer version.
+  void promote_nvme_copy(const BlockId& id, dram::Reservation& staged, const nvme::Location& read_at) {
+    StoreTestHooks* hooks = store_test_hooks().load(std::memory_order_acquire);
+    if (hooks && hooks->before_promote) hooks->before_promote(id);
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
     {
       std::lock_guard<std::mutex> lock(stripe(id));
-      if (!dram_->contains(id) && dram_->put(id, value, on_nvme, &evicted).ok()) {
+      std::optional<nvme::Location> now = nvme_->location(id);
+      const bool same = now && now->page == read_at.page && now->seq == read_at.seq;
+      if (!same) {
+        promotions_superseded_.fetch_add(1, std::memory_order_relaxed);
+      } else if (dram_->commit(staged, dram::CommitMode::kIfAbsent, /*on_nvme=*/true, &evicted).ok()) {
         promotions_.fetch_add(1, std::memory_order_relaxed);
       }
     }
     demote(evicted);
   }
 
-  // Publishes a block read from NVMe into `staged` (as promote(), without a copy).
-  void promote(const BlockId& id, dram::Reservation staged) {
+  // Copies a block the shared tier verified (in its own memory) into DRAM, if no local tier holds
+  // the id: what a local tier holds was put here and is the newer.
+  void promote_shared_copy(const BlockId& id, std::span<const std::byte> value) {
+    StoreTestHooks* hooks = store_test_hooks().load(std::memory_order_acquire);
+    if (hooks && hooks->before_promote) hooks->before_promote(id);
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
     {
       std::lock_guard<std::mutex> lock(stripe(id));
-      if (!dram_->contains(id) &&
-          dram_->commit(std::move(staged), /*on_nvme=*/true, &evicted).ok()) {
+      if (nvme_ && nvme_->contains(id)) {
+        promotions_superseded_.fetch_add(1, std::memory_order_relaxed);
+      } else if (dram_->put(id, value, dram::CommitMode::kIfAbsent, /*on_nvme=*/false, &evicted).ok()) {
         promotions_.fetch_add(1, std::memory_order_relaxed);
       }
     }
@@ -555,7 +584,8 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
   std::array<std::mutex, 256> stripes_;
   InFlightWrites in_flight_;
   std::atomic<std::uint64_t> puts_{0}, gets_{0}, misses_{0}, bytes_in_{0}, bytes_out_{0},
-      prefix_lookups_{0}, demotions_{0}, demotions_declined_{0}, promotions_{0}, flush_skipped_{0};
+      prefix_lookups_{0}, demotions_{0}, demotions_declined_{0}, demotions_superseded_{0},
+      promotions_{0}, promotions_superseded_{0}, flush_skipped_{0};
 };
 
 }  // namespace

@@ -222,10 +222,16 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
     }
     victim_seq = regions_[static_cast<std::size_t>(chosen)].seq;
     lock.unlock();
+    {
+      std::lock_guard<std::mutex> r(reclaim_mu_);
+      reclaiming_ = true;
+    }
     Status s = reclaim(static_cast<std::uint32_t>(chosen), &hot);
     lock.lock();
     if (!s.ok()) {
       give_back_buffer();
+      lock.unlock();
+      end_reclaim();
       return s;
     }
   }
@@ -244,7 +250,14 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
   lock.unlock();
   open_region_ = chosen;
   if (!hot.empty()) reinsert(hot, static_cast<std::uint32_t>(chosen), victim_seq, reserve);
+  end_reclaim();
   return Status::Ok();
+}
+
+void NvmeTier::end_reclaim() {
+  std::lock_guard<std::mutex> r(reclaim_mu_);
+  reclaiming_ = false;
+  invalidated_in_reclaim_.clear();
 }
 
 // REQUIRES: write_mu_ held; mu_ not held. Drops every entry of the sealed `region` from the index
@@ -347,8 +360,10 @@ void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t regi
     std::uint64_t page = page_of(region, r.fill);
     r.entries.push_back(summary_of(id, e.value_size, static_cast<std::uint32_t>(r.fill / kPageSize)));
     r.fill += entry_footprint(e.value_size);
-    // Only if no newer copy was put meanwhile (the index lost this id at reclaim).
-    if (!index_.lookup(id, false)) {
+    // Only if no newer version was given to this or another tier meanwhile (the index lost
+    // this id at reclaim, so a put in between found nothing to remove: invalidate() recorded it).
+    std::lock_guard<std::mutex> rl(reclaim_mu_);
+    if (!index_.lookup(id, false) && invalidated_in_reclaim_.count(id) == 0) {
       index_.insert(id, Location{page, e.value_size, 0, r.seq});
       usage_.add(id.ns, e.value_size);
       reinserted_.fetch_add(1, std::memory_order_relaxed);
@@ -559,6 +574,7 @@ void NvmeTier::drop_entry(const BlockId& id, std::uint64_t page) {
 
 // One block of a get_many batch on its way through the read path.
 struct NvmeTier::ReadPlan {
+  static constexpr std::size_t kUnread = ~std::size_t{0};  // `request` of a read never issued
   std::size_t item = 0;
   BlockId id;
   Location loc;
@@ -654,8 +670,19 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
   std::vector<IoRequest> reqs;
   reqs.reserve(disk);
   std::size_t next_page = 0;
+  // No memory for the read's own pages: a miss this time, and the entry stays (nothing was judged).
+  auto unread = [&](ReadPlan& p, const char* why) {
+    p.request = ReadPlan::kUnread;
+    release_region(p.hold);
+    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
+    out[p.item].status = Status::NotFound(why);
+  };
   for (ReadPlan& p : plans) {
     if (p.hold.buffer) continue;
+    if (pages.empty()) {
+      unread(p, "no memory for an nvme read");
+      continue;
+    }
     std::span<std::byte> dst = items[p.item].dst;
     std::uint64_t page_in_region = p.loc.page % devices_->pages_per_region();
     DeviceExtent ext = devices_->locate(p.hold.region, page_in_region * kPageSize);
@@ -674,6 +701,10 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
       direct_reads_.fetch_add(1, std::memory_order_relaxed);
     } else {
       p.bounce = AlignedBuffer(p.loc.size);
+      if (p.bounce.empty()) {
+        unread(p, "no memory for an nvme bounce buffer");
+        continue;
+      }
       q.iov[q.iov_count++] = {p.bounce.data(), p.bounce.size()};
       bounce_reads_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -686,7 +717,7 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
   for (std::size_t k = 0; k < plans.size(); ++k) {
     if (plans[k].hold.buffer) {
       finish_read(plans[k], items[plans[k].item].dst, nullptr, out[plans[k].item]);
-    } else {
+    } else if (plans[k].request != ReadPlan::kUnread) {
       plan_of_request[plans[k].request] = k;
     }
   }
@@ -814,6 +845,18 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
 }
 
 bool NvmeTier::contains(const BlockId& id) { return index_.lookup(id, false).has_value(); }
+
+std::optional<Location> NvmeTier::location(const BlockId& id) { return index_.lookup(id, false); }
+
+void NvmeTier::invalidate(const BlockId& id) {
+  {
+    std::lock_guard<std::mutex> lock(reclaim_mu_);
+    if (reclaiming_) invalidated_in_reclaim_.insert(id);
+  }
+  // Recorded before the look: a reinsertion either sees the record or lands before this look
+  // and is removed by it.
+  if (index_.lookup(id, false)) (void)remove(id);
+}
 
 std::optional<std::uint32_t> NvmeTier::value_size(const BlockId& id) {
   std::optional<Location> loc = index_.lookup(id, false);

@@ -9,7 +9,8 @@
 // Thread-safety: every method may be called concurrently.
 //
 // Locks, in the order they may be taken: write_mu_ (one writer appends at a time) -> mu_ (region
-// table, buffers, flush queue) -> Index shard mutexes. No lock is held across a device I/O except
+// table, buffers, flush queue) -> reclaim_mu_ (ids invalidated during a reclaim) -> Index shard
+// mutexes. No lock is held across a device I/O except
 // write_mu_ (while a region is reclaimed or flush() writes the open region).
 #pragma once
 
@@ -22,8 +23,10 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
+#include "keys/id_hash.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "kvtier/status.h"
@@ -82,6 +85,14 @@ class NvmeTier {
   bool contains(const BlockId& id);
   // The value size when present.
   std::optional<std::uint32_t> value_size(const BlockId& id);
+  // Where the entry is (no hit counted). The store compares two answers to learn whether the
+  // entry it read is still the one the index names (same page and generation).
+  std::optional<Location> location(const BlockId& id);
+  // A newer version of the block was given to a tier above: the copy here, if any, must go, and
+  // a region reclaim under way must not reinsert it (reclaim takes entries out of the index and
+  // puts the hot ones back; a put in between would otherwise find nothing to remove and the old
+  // copy would come back). Cheap when the block is absent and no reclaim runs.
+  void invalidate(const BlockId& id);
   void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found);
   Status remove(const BlockId& id);
 
@@ -136,6 +147,7 @@ class NvmeTier {
   // `reserve`: bytes the calling put still needs in the new region (reinsertion leaves them).
   Status open_new_region(std::uint64_t reserve);
   Status reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot);
+  void end_reclaim();
   void reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t from_region, std::uint64_t from_seq,
                 std::uint64_t reserve);
   void append_entry(const BlockId& id, std::span<const std::byte> value, std::uint64_t checksum);
@@ -198,6 +210,12 @@ class NvmeTier {
 
   std::mutex write_mu_;
   std::int64_t open_region_ = -1;  // guarded by write_mu_
+
+  // While a reclaim with reinsertion runs (reclaiming_), ids invalidated meanwhile; reinsert()
+  // skips them. Lock order: write_mu_ -> reclaim_mu_ -> Index shard mutexes.
+  std::mutex reclaim_mu_;
+  bool reclaiming_ = false;                                          // guarded by reclaim_mu_
+  std::unordered_set<BlockId, KeyedIdHash> invalidated_in_reclaim_;  // guarded by reclaim_mu_
 
   std::mutex mu_;
   std::condition_variable cv_;         // any change of region state, buffers or the flush queue

@@ -308,25 +308,6 @@ Status NvmeTier::parse_summary(std::uint32_t region, std::uint64_t seq, std::uin
 Status NvmeTier::scan_regions() {
   const std::uint32_t n = static_cast<std::uint32_t>(regions_.size());
   const std::uint64_t format_id = devices_->format_id();
-  // Read every region's first and last page, a batch at a time.
-  AlignedBuffer ends(std::uint64_t{2} * n * kPageSize);
-  std::vector<IoRequest> reqs(2 * std::size_t{n});
-  for (std::uint32_t i = 0; i < n; ++i) {
-    for (int k = 0; k < 2; ++k) {
-      IoRequest& q = reqs[2 * i + k];
-      DeviceExtent ext = devices_->locate(i, k == 0 ? 0 : region_size_ - kPageSize);
-      q.fd = ext.fd;
-      q.offset = ext.offset;
-      q.iov[0] = {ends.data() + (2 * std::uint64_t{i} + k) * kPageSize, kPageSize};
-      q.iov_count = 1;
-    }
-  }
-  {
-    Result<RingPool::Lease> ring = rings_.acquire();
-    if (!ring.ok()) return ring.status();
-    KVTIER_RETURN_IF_ERROR((*ring)->run(reqs, std::max<unsigned>(config_.io_depth, 16)));
-  }
-
   struct Found {
     std::uint32_t region;
     std::uint64_t seq;
@@ -334,103 +315,143 @@ Status NvmeTier::scan_regions() {
     std::uint32_t summary_pages;
   };
   std::vector<Found> found;
-  std::vector<bool> done(n);
-  // Sealed regions (first entry and trailer agree): read all their summaries in one batch.
-  {
+  // Memory for the scan is bounded whatever the device: regions are taken kScanWindow at a time
+  // (their first and last pages, 8 KiB each), and the summaries of a window's sealed regions are
+  // read at most kSummaryBatchBytes at a time. (One buffer for every region would be 8 KiB per
+  // region: 32 GiB for 4 TB of 1 MiB regions.)
+  constexpr std::uint32_t kScanWindow = 2048;
+  constexpr std::uint64_t kSummaryBatchBytes = 64 * kMiB;
+  AlignedBuffer ends(std::uint64_t{2} * std::min(n, kScanWindow) * kPageSize);
+  if (ends.empty()) return Status::NoSpace("nvme recovery: cannot allocate its scan buffer");
+  // The rest: damaged or being filled at the crash. The scan reads such a region in full into a
+  // write buffer; none is in use before the flusher starts.
+  std::byte* scratch = buffers_[0].data();
+
+  for (std::uint32_t lo = 0; lo < n; lo += kScanWindow) {
+    const std::uint32_t hi = std::min(n, lo + kScanWindow);
+    // This window's first and last pages, a batch at a time.
+    std::vector<IoRequest> reqs(2 * std::size_t{hi - lo});
+    auto end_pages = [&](std::uint32_t i) {
+      return ends.data() + 2 * std::uint64_t{i - lo} * kPageSize;
+    };
+    for (std::uint32_t i = lo; i < hi; ++i) {
+      for (int k = 0; k < 2; ++k) {
+        IoRequest& q = reqs[2 * (i - lo) + k];
+        DeviceExtent ext = devices_->locate(i, k == 0 ? 0 : region_size_ - kPageSize);
+        q.fd = ext.fd;
+        q.offset = ext.offset;
+        q.iov[0] = {end_pages(i) + k * kPageSize, kPageSize};
+        q.iov_count = 1;
+      }
+    }
+    {
+      Result<RingPool::Lease> ring = rings_.acquire();
+      if (!ring.ok()) return ring.status();
+      KVTIER_RETURN_IF_ERROR((*ring)->run(reqs, std::max<unsigned>(config_.io_depth, 16)));
+    }
+
+    std::vector<bool> done(hi - lo);
+    // Sealed regions (first entry and trailer agree): their summaries in batches.
     std::vector<std::uint32_t> sealed;
     std::vector<SummaryTrailer> trailers;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const std::byte* first = ends.data() + 2 * std::uint64_t{i} * kPageSize;
+    for (std::uint32_t i = lo; i < hi; ++i) {
       EntryHeader h0;
       SummaryTrailer t;
-      if (parse_header(first, format_id, &h0) && parse_trailer(first + 2 * kPageSize, format_id, &t) &&
+      if (parse_header(end_pages(i), format_id, &h0) && parse_trailer(end_pages(i) + 2 * kPageSize, format_id, &t) &&
           t.region_seq == h0.region_seq && t.summary_pages > 0 && t.summary_pages <= region_size_ / kPageSize) {
         sealed.push_back(i);
         trailers.push_back(t);
       }
     }
-    std::uint64_t total_pages = 0;
-    for (const SummaryTrailer& t : trailers) total_pages += t.summary_pages;
-    AlignedBuffer summaries(std::max<std::uint64_t>(total_pages, 1) * kPageSize);
-    std::vector<IoRequest> sreqs(sealed.size());
-    std::uint64_t at = 0;
-    for (std::size_t k = 0; k < sealed.size(); ++k) {
-      std::uint64_t bytes = std::uint64_t{trailers[k].summary_pages} * kPageSize;
-      DeviceExtent ext = devices_->locate(sealed[k], region_size_ - bytes);
-      sreqs[k].fd = ext.fd;
-      sreqs[k].offset = ext.offset;
-      sreqs[k].iov[0] = {summaries.data() + at, bytes};
-      sreqs[k].iov_count = 1;
-      at += bytes;
-    }
-    if (!sreqs.empty()) {
-      Result<RingPool::Lease> ring = rings_.acquire();
-      if (!ring.ok()) return ring.status();
-      (void)(*ring)->run(sreqs, std::max<unsigned>(config_.io_depth, 16));
-    }
-    at = 0;
-    for (std::size_t k = 0; k < sealed.size(); ++k) {
-      const SummaryTrailer& t = trailers[k];
-      Found f{sealed[k], t.region_seq, {}, t.summary_pages};
-      if (sreqs[k].result >= 0 &&
-          parse_summary(sealed[k], t.region_seq, t.summary_pages, summaries.data() + at, &f.entries).ok()) {
-        done[sealed[k]] = true;
-        found.push_back(std::move(f));
+    for (std::size_t first = 0; first < sealed.size();) {
+      std::size_t last = first;
+      std::uint64_t pages = 0;
+      while (last < sealed.size() &&
+             (last == first || (pages + trailers[last].summary_pages) * kPageSize <= kSummaryBatchBytes)) {
+        pages += trailers[last].summary_pages;
+        ++last;
       }
-      at += std::uint64_t{t.summary_pages} * kPageSize;
+      AlignedBuffer summaries(pages * kPageSize);
+      if (summaries.empty()) return Status::NoSpace("nvme recovery: cannot allocate a summary buffer");
+      std::vector<IoRequest> sreqs(last - first);
+      std::uint64_t at = 0;
+      for (std::size_t k = first; k < last; ++k) {
+        std::uint64_t bytes = std::uint64_t{trailers[k].summary_pages} * kPageSize;
+        DeviceExtent ext = devices_->locate(sealed[k], region_size_ - bytes);
+        sreqs[k - first].fd = ext.fd;
+        sreqs[k - first].offset = ext.offset;
+        sreqs[k - first].iov[0] = {summaries.data() + at, bytes};
+        sreqs[k - first].iov_count = 1;
+        at += bytes;
+      }
+      {
+        Result<RingPool::Lease> ring = rings_.acquire();
+        if (!ring.ok()) return ring.status();
+        (void)(*ring)->run(sreqs, std::max<unsigned>(config_.io_depth, 16));
+      }
+      at = 0;
+      for (std::size_t k = first; k < last; ++k) {
+        const SummaryTrailer& t = trailers[k];
+        Found f{sealed[k], t.region_seq, {}, t.summary_pages};
+        if (sreqs[k - first].result >= 0 &&
+            parse_summary(sealed[k], t.region_seq, t.summary_pages, summaries.data() + at, &f.entries).ok()) {
+          done[sealed[k] - lo] = true;
+          found.push_back(std::move(f));
+        }
+        at += std::uint64_t{t.summary_pages} * kPageSize;
+      }
+      first = last;
     }
-  }
-  // The rest: damaged or being filled at the crash. The scan reads such a region in full into a
-  // write buffer; none is in use before the flusher starts.
-  std::byte* scratch = buffers_[0].data();
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (done[i]) continue;
-    const std::byte* first = ends.data() + 2 * std::uint64_t{i} * kPageSize;
-    const std::byte* last_end = first + 2 * kPageSize;
-    EntryHeader h0;
-    SummaryTrailer t;
-    bool head_ok = parse_header(first, format_id, &h0);
-    bool trailer_ok = parse_trailer(last_end, format_id, &t);
-    Found f{i, 0, {}, 0};
-    // A summary vouches for a sealed region when the first entry is of its generation. (With the
-    // first page damaged, the region is read in full below to see whether a newer generation
-    // started there.)
-    if (trailer_ok && head_ok && t.region_seq == h0.region_seq &&
-        read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
-      f.seq = t.region_seq;
-      f.summary_pages = t.summary_pages;
+
+    for (std::uint32_t i = lo; i < hi; ++i) {
+      if (done[i - lo]) continue;
+      const std::byte* first = end_pages(i);
+      const std::byte* last_end = first + 2 * kPageSize;
+      EntryHeader h0;
+      SummaryTrailer t;
+      bool head_ok = parse_header(first, format_id, &h0);
+      bool trailer_ok = parse_trailer(last_end, format_id, &t);
+      Found f{i, 0, {}, 0};
+      // A summary vouches for a sealed region when the first entry is of its generation. (With
+      // the first page damaged, the region is read in full below to see whether a newer
+      // generation started there.)
+      if (trailer_ok && head_ok && t.region_seq == h0.region_seq &&
+          read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
+        f.seq = t.region_seq;
+        f.summary_pages = t.summary_pages;
+        found.push_back(std::move(f));
+        continue;
+      }
+      if (!head_ok && !trailer_ok && all_zero_page(first)) continue;  // never written in this format: free
+      // Being filled at the crash, or damaged: read it all and walk its entries.
+      ++recovery_.regions_scanned;
+      {
+        IoRequest q;
+        DeviceExtent ext = devices_->locate(i, 0);
+        q.fd = ext.fd;
+        q.offset = ext.offset;
+        q.iov[0] = {scratch, region_size_};
+        q.iov_count = 1;
+        Result<RingPool::Lease> ring = rings_.acquire();
+        if (!ring.ok()) return ring.status();
+        KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
+      }
+      f.seq = head_ok ? h0.region_seq : newest_generation(scratch, region_size_, format_id);
+      if (!head_ok && trailer_ok && f.seq <= t.region_seq &&
+          read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
+        // Only the first page is damaged: the summary still describes the newest generation here.
+        f.seq = t.region_seq;
+        f.summary_pages = t.summary_pages;
+        found.push_back(std::move(f));
+        continue;
+      }
+      if (f.seq == 0) continue;
+      walk_region(scratch, f.seq, &f.entries);
+      // Seal it so it can be reclaimed like any other: its summary goes after the last entry.
+      write_summary_into(scratch, f.entries, f.seq, &f.summary_pages);
+      KVTIER_RETURN_IF_ERROR(write_region_range(i, scratch, region_size_ - std::uint64_t{f.summary_pages} * kPageSize, region_size_));
       found.push_back(std::move(f));
-      continue;
     }
-    if (!head_ok && !trailer_ok && all_zero_page(first)) continue;  // never written in this format: free
-    // Being filled at the crash, or damaged: read it all and walk its entries.
-    ++recovery_.regions_scanned;
-    {
-      IoRequest q;
-      DeviceExtent ext = devices_->locate(i, 0);
-      q.fd = ext.fd;
-      q.offset = ext.offset;
-      q.iov[0] = {scratch, region_size_};
-      q.iov_count = 1;
-      Result<RingPool::Lease> ring = rings_.acquire();
-      if (!ring.ok()) return ring.status();
-      KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
-    }
-    f.seq = head_ok ? h0.region_seq : newest_generation(scratch, region_size_, format_id);
-    if (!head_ok && trailer_ok && f.seq <= t.region_seq &&
-        read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
-      // Only the first page is damaged: the summary still describes the newest generation here.
-      f.seq = t.region_seq;
-      f.summary_pages = t.summary_pages;
-      found.push_back(std::move(f));
-      continue;
-    }
-    if (f.seq == 0) continue;
-    walk_region(scratch, f.seq, &f.entries);
-    // Seal it so it can be reclaimed like any other: its summary goes after the last entry.
-    write_summary_into(scratch, f.entries, f.seq, &f.summary_pages);
-    KVTIER_RETURN_IF_ERROR(write_region_range(i, scratch, region_size_ - std::uint64_t{f.summary_pages} * kPageSize, region_size_));
-    found.push_back(std::move(f));
   }
 
   // Older generations first, so a block put again later ends up pointing at its newest copy.

@@ -71,7 +71,7 @@ TEST(DramConcurrency, ReadersWritersPinsAndRemoves) {
         }
         fill_value(key, version, r->data());
         evicted.clear();
-        Status s = tier->commit(std::move(r).value(), false, &evicted);
+        Status s = tier->commit(*r, CommitMode::kReplace, false, &evicted);
         if (!s.ok()) {
           failed_puts.fetch_add(1);
           continue;
@@ -83,6 +83,7 @@ TEST(DramConcurrency, ReadersWritersPinsAndRemoves) {
             if (e.id() == bid(k)) ok = valid_value(k, e.value());
           }
           if (!ok) bad_evicted.fetch_add(1);
+          tier->end_departure(e);
         }
       }
     });
@@ -171,7 +172,7 @@ TEST(DramConcurrency, ConcurrentCommitsOfOneIdLeaveOneBlock) {
           continue;
         }
         fill_value(kKey, static_cast<std::uint64_t>(t) * kCommits + i, r->data());
-        if (!tier->commit(std::move(r).value(), false, nullptr).ok()) bad.fetch_add(1);
+        if (!tier->commit(*r, CommitMode::kReplace, false, nullptr).ok()) bad.fetch_add(1);
         DramGet g = tier->get(bid(kKey), dst);
         if (!g.status.ok() || !valid_value(kKey, std::span(dst).first(g.size))) bad.fetch_add(1);
       }

@@ -79,6 +79,74 @@ TEST(DramEviction, BudgetHoldsUnderVariableSizesAndCountersAddUp) {
   EXPECT_EQ(static_cast<double>(present), c["dram_blocks"]);
 }
 
+// An evicted block stays its id's departure until the caller ends it: a put, a promotion (which
+// is refused) or a removal of the id after the eviction supersedes it, and a newer eviction of
+// the id supersedes an older one. This is what keeps an older version from landing below a newer
+// one on its way down (docs/ARCHITECTURE.md, versions).
+TEST(DramEviction, DeparturesAreSupersededByNewerVersionsAndEnded) {
+  auto tier = make_tier(small_config(32 * kKiB));
+  auto evict_all = [&](std::uint64_t first) {
+    std::vector<BlockRef> out;
+    for (std::uint64_t i = first; i < first + 8; ++i) {
+      EXPECT_TRUE(put_pattern(*tier, bid(i), i, 8 * kKiB, &out).ok());
+    }
+    return out;
+  };
+  ASSERT_TRUE(put_pattern(*tier, bid(1), 1, 8 * kKiB, nullptr).ok());
+  ASSERT_TRUE(put_pattern(*tier, bid(2), 2, 8 * kKiB, nullptr).ok());
+  ASSERT_TRUE(put_pattern(*tier, bid(3), 3, 8 * kKiB, nullptr).ok());
+  std::vector<BlockRef> gone = evict_all(100);  // 1, 2 and 3 leave
+  auto ref_of = [&](std::uint64_t n) -> const BlockRef& {
+    for (const BlockRef& r : gone) {
+      if (r.id() == bid(n)) return r;
+    }
+    ADD_FAILURE() << "block " << n << " was not evicted";
+    return gone.front();
+  };
+  const BlockRef& one = ref_of(1);
+  const BlockRef& two = ref_of(2);
+  const BlockRef& three = ref_of(3);
+  EXPECT_FALSE(tier->contains(bid(1)));
+  EXPECT_TRUE(tier->departure_current(one));
+  EXPECT_TRUE(tier->departure_current(two));
+  EXPECT_TRUE(tier->departure_current(three));
+  // A promotion of an older copy is refused while the departure is on its way.
+  Result<Reservation> r = tier->reserve(bid(1), 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(tier->commit(*r, CommitMode::kIfAbsent, true, nullptr).code(), StatusCode::kRejected);
+  EXPECT_TRUE(static_cast<bool>(*r)) << "a refused commit leaves the reservation to the caller";
+  // A put supersedes the departure; a removal does too (and finds it: OK).
+  ASSERT_TRUE(put_pattern(*tier, bid(1), 1, 100, nullptr).ok());
+  EXPECT_FALSE(tier->departure_current(one));
+  EXPECT_TRUE(tier->remove(bid(2)).ok());
+  EXPECT_FALSE(tier->departure_current(two));
+  EXPECT_EQ(tier->remove(bid(2)).code(), StatusCode::kNotFound);
+  // Ending a departure: current no more, and its ref held by the tier is released.
+  tier->end_departure(three);
+  EXPECT_FALSE(tier->departure_current(three));
+  for (const BlockRef& g : gone) tier->end_departure(g);
+  std::map<std::string, double> c = counters(*tier);
+  EXPECT_EQ(c["dram_departing_blocks"], 0);
+  // A newer eviction of an id supersedes an older one still departing.
+  ASSERT_TRUE(put_pattern(*tier, bid(7), 7, 8 * kKiB, nullptr).ok());
+  std::vector<BlockRef> first = evict_all(200);
+  // Put again soon after its eviction, 7 goes to S3-FIFO's main queue: the blocks that push it
+  // out must go there too (put again soon after theirs).
+  ASSERT_TRUE(put_pattern(*tier, bid(7), 8, 8 * kKiB, nullptr).ok());
+  std::vector<BlockRef> second = evict_all(200);
+  for (BlockRef& g : evict_all(200)) second.push_back(std::move(g));
+  const BlockRef* old7 = nullptr;
+  const BlockRef* new7 = nullptr;
+  for (const BlockRef& g : first) if (g.id() == bid(7)) old7 = &g;
+  for (const BlockRef& g : second) if (g.id() == bid(7)) new7 = &g;
+  ASSERT_TRUE(old7 && new7);
+  EXPECT_FALSE(tier->departure_current(*old7));
+  EXPECT_TRUE(tier->departure_current(*new7));
+  for (const BlockRef& g : first) tier->end_departure(g);
+  EXPECT_TRUE(tier->departure_current(*new7)) << "ending the older one leaves the newer";
+  for (const BlockRef& g : second) tier->end_departure(g);
+}
+
 TEST(DramEviction, DroppedVictimsAreFreed) {
   auto tier = make_tier(small_config(64 * kKiB));
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(put_pattern(*tier, bid(i), i, 4 * kKiB).ok());

@@ -99,7 +99,7 @@ TEST(DramTier, ReservationIsAlignedAndInvisibleUntilCommit) {
   EXPECT_EQ(found, 0);
   EXPECT_EQ(counters(*tier)["dram_bytes"], 0) << "a reservation is not charged";
 
-  ASSERT_TRUE(tier->commit(std::move(r).value(), false, nullptr).ok());
+  ASSERT_TRUE(tier->commit(*r, CommitMode::kReplace, false, nullptr).ok());
   ASSERT_TRUE(tier->get(bid(1), dst).status.ok());
   EXPECT_TRUE(matches_pattern(1, dst));
   EXPECT_EQ(counters(*tier)["dram_bytes"], 10000);
@@ -125,8 +125,9 @@ TEST(DramTier, CommitRejectsForeignOrEmptyReservation) {
   auto b = make_tier(small_config(1 * kMiB));
   auto r = a->reserve(bid(1), 100);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(b->commit(std::move(r).value(), false, nullptr).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(b->commit(Reservation{}, false, nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(b->commit(*r, CommitMode::kReplace, false, nullptr).code(), StatusCode::kInvalidArgument);
+  Reservation none;
+  EXPECT_EQ(b->commit(none, CommitMode::kReplace, false, nullptr).code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(a->contains(bid(1)));
   EXPECT_FALSE(b->contains(bid(1)));
 }
@@ -190,9 +191,9 @@ TEST(DramTier, RemoveUnlinksAndCounts) {
 TEST(DramTier, NamespacesIsolateTheSameKey) {
   auto tier = make_tier(small_config(1 * kMiB));
   const Key k = test_key(42);
-  ASSERT_TRUE(tier->put(BlockId{1, k}, pattern(1, 1000), false, nullptr).ok());
-  ASSERT_TRUE(tier->put(BlockId{2, k}, pattern(2, 2000), false, nullptr).ok());
-  ASSERT_TRUE(tier->put(BlockId{2, test_key(43)}, pattern(3, 3000), false, nullptr).ok());
+  ASSERT_TRUE(tier->put(BlockId{1, k}, pattern(1, 1000), CommitMode::kReplace, false, nullptr).ok());
+  ASSERT_TRUE(tier->put(BlockId{2, k}, pattern(2, 2000), CommitMode::kReplace, false, nullptr).ok());
+  ASSERT_TRUE(tier->put(BlockId{2, test_key(43)}, pattern(3, 3000), CommitMode::kReplace, false, nullptr).ok());
   std::vector<std::byte> dst(4000);
   DramGet g = tier->get(BlockId{1, k}, dst);
   ASSERT_TRUE(g.status.ok());
@@ -225,9 +226,9 @@ TEST(DramTier, ProbeReportsPresencePerKey) {
   for (std::size_t i = 0; i < kChain; ++i) {
     chain[i] = test_key(i);
     if (i % 3 == 1) continue;
-    ASSERT_TRUE(tier->put(BlockId{5, chain[i]}, pattern(i, 64), false, nullptr).ok());
+    ASSERT_TRUE(tier->put(BlockId{5, chain[i]}, pattern(i, 64), CommitMode::kReplace, false, nullptr).ok());
   }
-  ASSERT_TRUE(tier->put(BlockId{6, chain[1]}, pattern(1, 64), false, nullptr).ok());
+  ASSERT_TRUE(tier->put(BlockId{6, chain[1]}, pattern(1, 64), CommitMode::kReplace, false, nullptr).ok());
   std::vector<std::uint8_t> found(kChain, 7);
   const auto before = counters(*tier);
   tier->probe(5, chain, found);
