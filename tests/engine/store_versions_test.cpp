@@ -3,7 +3,10 @@
 // NVMe or removed; an NVMe read whose promotion waits while the key is put again; a commit_put
 // that DRAM cannot take. The races are made deterministic by holding one thread at a seam of the
 // store (engine/store_test_hooks.h) while the main thread does the rest.
+#include <array>
 #include <atomic>
+#include <cstring>
+#include <random>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -214,6 +217,103 @@ TEST_F(StoreVersions, ACommitPutThatDramCannotTakeGoesToNvme) {
   Status s = store_->commit_put(std::move(b).value());
   EXPECT_TRUE(s.ok()) << s.to_string();
   EXPECT_EQ(version_served(*store_), 2);
+}
+
+// A few hot keys, each with one writer that puts ever newer versions and sometimes removes it,
+// while a filler keeps pushing them out of DRAM (demotion), readers read them back (NVMe hits are
+// promoted), NVMe regions are reclaimed with hot entries reinserted, and flushes run. A reader
+// notes the last acknowledged operation on a key before each GET: the GET may miss (a cache), but
+// what it returns is never older than that, nor torn. Time-bounded, so a sanitizer build runs
+// fewer operations in the same time.
+TEST(StoreVersionsStress, HotKeysNeverServeAVersionOlderThanTheLastAcknowledged) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  constexpr std::size_t kValue = 16 * kKiB;
+  c.dram.capacity_bytes = 8 * kValue;
+  c.nvme.reinsert_min_hits = 1;
+  auto store = open_store(c);
+  ASSERT_TRUE(store);
+  constexpr int kHot = 4;
+  // Acknowledged state per hot key: version << 1 | removed.
+  std::array<std::atomic<std::uint64_t>, kHot> acked{};
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> violations{0}, torn{0}, reads_ok{0}, writes{0};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  // The value: the version in its first 8 bytes, then the pattern of (key, version).
+  auto value_of = [&](int k, std::uint64_t v) {
+    std::vector<std::byte> out = pattern(test_key(100 + k), kValue, v);
+    std::memcpy(out.data(), &v, 8);
+    return out;
+  };
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kHot; ++k) {
+    threads.emplace_back([&, k] {
+      std::mt19937_64 rng(k);
+      std::uint64_t v = 0;
+      while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
+        if (rng() % 5 == 0) {
+          // Answered OK or NotFound alike, the key is absent from here on.
+          (void)store->remove(0, test_key(100 + k));
+          acked[k].store(v << 1 | 1);
+        } else {
+          ++v;
+          if (store->put(0, test_key(100 + k), value_of(k, v)).ok()) acked[k].store(v << 1);
+        }
+        writes.fetch_add(1);
+        // Slow enough that the filler pushes a version out of DRAM before the next replaces it.
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    });
+  }
+  threads.emplace_back([&] {  // filler: evictions
+    std::uint64_t n = 0;
+    while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
+      (void)store->put(0, test_key(10'000 + n++ % 64), pattern(test_key(1), kValue));
+    }
+  });
+  threads.emplace_back([&] {  // flushes
+    while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
+      (void)store->flush();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      std::mt19937_64 rng(1000 + r);
+      AlignedBuffer buf(kValue);
+      while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
+        const int k = static_cast<int>(rng() % kHot);
+        const std::uint64_t before = acked[k].load();
+        GetResult g = store->get(0, test_key(100 + k), buf.span());
+        if (!g.status.ok()) continue;
+        std::uint64_t v;
+        std::memcpy(&v, buf.data(), 8);
+        std::vector<std::byte> want = value_of(k, v);
+        if (g.size != kValue || std::memcmp(want.data(), buf.data(), kValue) != 0) {
+          torn.fetch_add(1);
+          continue;
+        }
+        reads_ok.fetch_add(1);
+        const std::uint64_t at_least = (before >> 1) + (before & 1);  // after a remove: newer only
+        if (v < at_least) violations.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(violations.load(), 0u) << "a GET returned a version older than one acknowledged";
+  EXPECT_EQ(torn.load(), 0u);
+  EXPECT_GT(reads_ok.load(), 100u);
+  EXPECT_GT(writes.load(), 100u);
+  EXPECT_GT(counter_value(*store, "store_demotions"), 0);
+  EXPECT_GT(counter_value(*store, "store_promotions"), 0);
+  std::printf("writes %lu reads %lu demotions %.0f superseded %.0f promotions %.0f superseded %.0f "
+              "reclaimed %.0f reinserted %.0f\n",
+              static_cast<unsigned long>(writes.load()), static_cast<unsigned long>(reads_ok.load()),
+              counter_value(*store, "store_demotions"),
+              counter_value(*store, "store_demotions_superseded"),
+              counter_value(*store, "store_promotions"),
+              counter_value(*store, "store_promotions_superseded"),
+              counter_value(*store, "nvme_regions_reclaimed"), counter_value(*store, "nvme_reinserted"));
 }
 
 }  // namespace
