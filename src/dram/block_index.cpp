@@ -156,10 +156,13 @@ void BlockIndex::probe(NamespaceId ns, std::span<const Key> keys, std::span<std:
   const std::size_t nshards = shards_.size();
   std::vector<Probe> probes(n);
   std::vector<std::uint32_t> start(nshards + 1, 0);
+  thread_local std::vector<std::uint64_t> hashes;
+  hashes.resize(n);
+  id_hash_many(ns, keys, hashes);
   for (std::size_t i = 0; i < n; ++i) {
     Probe& p = probes[i];
     words_of(keys[i], &p.w0, &p.w1);
-    p.hash = id_hash(BlockId{ns, keys[i]});
+    p.hash = hashes[i];
     ++start[shard_index(p.hash) + 1];
   }
   for (std::size_t s = 1; s <= nshards; ++s) start[s] += start[s - 1];

@@ -114,4 +114,25 @@ std::uint64_t id_hash_with(const SipKey& key, const BlockId& id) {
   return s.finish<3>();
 }
 
+#if defined(KVTIER_HAVE_AVX512_ID_HASH)
+namespace id_hash_avx512 {
+void id_hash_8(const SipKey& key, NamespaceId ns, const Key* keys, std::uint64_t* out);  // id_hash_avx512.cpp
+}
+#endif
+
+void id_hash_many(NamespaceId ns, std::span<const Key> keys, std::span<std::uint64_t> out) {
+  KVTIER_CHECK(out.size() >= keys.size());
+  const SipKey& k = id_hash_key();
+  std::size_t i = 0;
+#if defined(KVTIER_HAVE_AVX512_ID_HASH)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
+    for (; i + 8 <= keys.size(); i += 8) {
+      id_hash_avx512::id_hash_8(k, ns, keys.data() + i, out.data() + i);
+    }
+  }
+#endif
+  for (; i < keys.size(); ++i) out[i] = id_hash_with(k, BlockId{ns, keys[i]});
+}
+
 }  // namespace kvtier

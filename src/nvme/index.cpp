@@ -287,10 +287,8 @@ void Index::probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint
   const Key* const in = keys.data();
 
   // Pass 1: hash every key.
-  for (std::size_t i = 0; i < n; ++i) {
-    hashes[i] = id_hash(BlockId{ns, in[i]});
-    ++starts[(hashes[i] & mask) + 1];
-  }
+  id_hash_many(ns, keys, hash_buf);
+  for (std::size_t i = 0; i < n; ++i) ++starts[(hashes[i] & mask) + 1];
   // Pass 2: group by shard (counting sort), so each shard is locked once.
   for (std::size_t s = 0; s < nshards; ++s) starts[s + 1] += starts[s];
   // After this loop starts[s] is the end of shard s's group (its start is starts[s-1] or 0).
