@@ -113,8 +113,9 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
       if (nvme_) nvme_->invalidate(id);
       // Supersedes an older version still on its way down from an eviction.
       s = dram_->put(id, value, dram::CommitMode::kReplace, /*on_nvme=*/false, &evicted);
-      // Too large for DRAM, or DRAM full of pinned blocks: the block goes straight to NVMe.
-      if (!s.ok() && nvme_) s = nvme_->put(id, value);
+      // Too large for DRAM, or DRAM full of pinned blocks: the block goes straight to NVMe. The
+      // value may be a client's shared memory (PUT_MANY_SHM): checksummed over the tier's copy.
+      if (!s.ok() && nvme_) s = nvme_->put(id, value, nvme::NvmeTier::ValueFrom::kClientMemory);
     }
     demote(evicted);
     return s;

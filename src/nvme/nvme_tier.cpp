@@ -71,7 +71,7 @@ NvmeTier::~NvmeTier() {
 // ---------------------------------------------------------------------------------------------
 // Write path
 
-Status NvmeTier::put(const BlockId& id, std::span<const std::byte> value) {
+Status NvmeTier::put(const BlockId& id, std::span<const std::byte> value, ValueFrom from) {
   if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
   if (value.empty()) return Status::InvalidArgument("empty value");
   if (value.size() > max_value_) {
@@ -85,7 +85,10 @@ Status NvmeTier::put(const BlockId& id, std::span<const std::byte> value) {
     admission_rejected_.fetch_add(1, std::memory_order_relaxed);
     return Status::Rejected("nvme write budget exhausted");
   }
-  std::uint64_t checksum = block_checksum(value);
+  // The daemon's own memory is checksummed here, outside write_mu_. Memory a client may still
+  // write is checksummed after the copy, over the copy (under write_mu_: rarer, and slower).
+  std::optional<std::uint64_t> checksum;
+  if (from == ValueFrom::kOwnMemory) checksum = block_checksum(value);
   std::lock_guard<std::mutex> w(write_mu_);
   if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
   KVTIER_RETURN_IF_ERROR(ensure_room(footprint));
@@ -94,7 +97,8 @@ Status NvmeTier::put(const BlockId& id, std::span<const std::byte> value) {
 }
 
 // REQUIRES: write_mu_ held and the open region has room for the entry and its summary line.
-void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value, std::uint64_t checksum) {
+void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
+                            std::optional<std::uint64_t> checksum) {
   Region& r = regions_[static_cast<std::size_t>(open_region_)];
   std::uint64_t offset = r.fill;
   KVTIER_CHECK(offset + entry_footprint(value.size()) + summary_pages_for(r.entries.size() + 1) * kPageSize <=
@@ -108,13 +112,14 @@ void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
   std::memcpy(h.key, id.key.bytes.data(), 16);
   h.format_id = devices_->format_id();
   h.region_seq = r.seq;
-  h.value_checksum = checksum;
-  h.header_checksum = header_checksum(h);
-  std::memset(dst, 0, kPageSize);
-  std::memcpy(dst, &h, sizeof h);
   std::memcpy(dst + kPageSize, value.data(), value.size());
   std::uint64_t padded = round_up_to_page(value.size());
   if (padded > value.size()) std::memset(dst + kPageSize + value.size(), 0, padded - value.size());
+  // Without a checksum from the caller, the value is taken over the copy: bytes the tier owns.
+  h.value_checksum = checksum ? *checksum : block_checksum({dst + kPageSize, value.size()});
+  h.header_checksum = header_checksum(h);
+  std::memset(dst, 0, kPageSize);
+  std::memcpy(dst, &h, sizeof h);
   std::uint64_t page = page_of(static_cast<std::uint32_t>(open_region_), offset);
   r.entries.push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(offset / kPageSize)));
   r.fill = offset + entry_footprint(value.size());
@@ -435,6 +440,9 @@ void NvmeTier::finish_flush(std::uint32_t idx, const Status& status, std::uint64
     r.entries.erase(first_lost, r.entries.end());
     std::fprintf(stderr, "kvtier: nvme region %u write failed, %zu unwritten entries dropped: %s\n", idx,
                  lost.size(), status.to_string().c_str());
+    // Out of the index before readers are sent to the device (below), where these pages still
+    // hold whatever the region held before: another block's bytes, maybe another tenant's.
+    for (const SummaryEntry& e : lost) drop_entry(block_id_of(e), page_of(idx, std::uint64_t{e.page_in_region} * kPageSize));
   }
   r.flushed = r.fill;
   r.state = RegionState::kSealed;
@@ -448,7 +456,6 @@ void NvmeTier::finish_flush(std::uint32_t idx, const Status& status, std::uint64
     r.entries.shrink_to_fit();
   }
   lock.unlock();
-  for (const SummaryEntry& e : lost) drop_entry(block_id_of(e), page_of(idx, std::uint64_t{e.page_in_region} * kPageSize));
   cv_.notify_all();
 }
 

@@ -71,10 +71,16 @@ class NvmeTier {
   NvmeTier(const NvmeTier&) = delete;
   NvmeTier& operator=(const NvmeTier&) = delete;
 
+  // Where a put's value is: the daemon's own memory (a DRAM block, a reservation, a receive
+  // buffer), or memory a client may still write (its shared memory), whose checksum must be taken
+  // over the tier's copy rather than over the bytes the copy was made from.
+  enum class ValueFrom : std::uint8_t { kOwnMemory, kClientMemory };
+
   // Appends the value. Visible to readers once fully copied into the region buffer; durable after
   // the region is written (at the latest after flush()). Errors: InvalidArgument (empty),
   // TooLarge (> max_value_bytes()), Rejected (write budget), Busy, Closed.
-  Status put(const BlockId& id, std::span<const std::byte> value);
+  Status put(const BlockId& id, std::span<const std::byte> value,
+             ValueFrom from = ValueFrom::kOwnMemory);
 
   // Reads into dst (see Store::get). Direct O_DIRECT read when dst is 4 KiB-aligned.
   GetResult get(const BlockId& id, std::span<std::byte> dst, ReadFor why = ReadFor::kClient);
@@ -150,7 +156,9 @@ class NvmeTier {
   void end_reclaim();
   void reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t from_region, std::uint64_t from_seq,
                 std::uint64_t reserve);
-  void append_entry(const BlockId& id, std::span<const std::byte> value, std::uint64_t checksum);
+  // checksum: of the value, when the caller took it; else taken over the copy in the buffer.
+  void append_entry(const BlockId& id, std::span<const std::byte> value,
+                    std::optional<std::uint64_t> checksum);
   Status write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from, std::uint64_t to);
   // Writes the open region's entries not yet on the device; *wrote says whether there were any.
   Status write_open_region(bool* wrote);

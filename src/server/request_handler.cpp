@@ -415,24 +415,33 @@ Status unknown_region(std::uint32_t id) {
 }
 
 // Items whose slices share a byte: the daemon would write one value over another in the client's
-// memory, and no answer could say which bytes are whose. OK when every slice stands alone.
+// memory, and no answer could say which bytes are whose. OK when every slice stands alone. A
+// slice of capacity 0 holds nothing and is left out; every other is compared with the furthest
+// end of all slices before it (not only its neighbour: a slice may reach past the next one).
 Status check_slices_apart(const protocol::GetManyShmRequest& m) {
-  std::vector<std::size_t> order(m.items.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::vector<std::size_t> order;
+  order.reserve(m.items.size());
+  for (std::size_t i = 0; i < m.items.size(); ++i) {
+    if (m.items[i].capacity != 0) order.push_back(i);
+  }
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return m.items[a].offset < m.items[b].offset;
   });
-  for (std::size_t k = 1; k < order.size(); ++k) {
-    const protocol::ShmGetItem& prev = m.items[order[k - 1]];
-    const protocol::ShmGetItem& next = m.items[order[k]];
-    if (prev.capacity == 0 || next.capacity == 0) continue;
-    // The slices are inside the region (checked per item), so the sum cannot wrap in practice;
-    // a wrapped one fails the region check anyway.
-    if (next.offset - prev.offset < prev.capacity) {
+  std::uint64_t reach = 0;   // the furthest end so far (offset + capacity, saturated)
+  std::size_t reacher = 0;   // the item that reaches it
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const protocol::ShmGetItem& item = m.items[order[k]];
+    if (k > 0 && item.offset < reach) {
       return Status::InvalidArgument(
-          "GET_MANY_SHM items " + std::to_string(order[k - 1]) + " and " +
-          std::to_string(order[k]) + " overlap in region " + std::to_string(m.region_id) +
+          "GET_MANY_SHM items " + std::to_string(reacher) + " and " + std::to_string(order[k]) +
+          " overlap in region " + std::to_string(m.region_id) +
           ": each value needs a slice of its own");
+    }
+    const std::uint64_t end = item.capacity > UINT64_MAX - item.offset ? UINT64_MAX
+                                                                        : item.offset + item.capacity;
+    if (k == 0 || end > reach) {
+      reach = end;
+      reacher = order[k];
     }
   }
   return Status::Ok();

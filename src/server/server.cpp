@@ -15,6 +15,7 @@
 #include "kvtier/store.h"
 #include "memory/buffer_pool.h"
 #include "server/data_dir_lock.h"
+#include "server/namespace_bindings.h"
 #include "server/io_thread.h"
 #include "server/listener.h"
 #include "server/metrics_http_server.h"
@@ -64,6 +65,10 @@ class ServerImpl final : public Server {
       if (!token.ok()) return token.status();
       default_token = std::move(token).value();
     }
+    // Before anything is served: no tenant may take the namespace of another's blocks.
+    std::vector<std::string> takeovers;
+    KVTIER_RETURN_IF_ERROR(check_and_record_namespaces(dir, config_.server.tenants, &takeovers));
+    for (const std::string& w : takeovers) spdlog::warn("event=namespace_takeover msg=\"{}\"", w);
     Result<std::unique_ptr<TenantRegistry>> tenants =
         TenantRegistry::create(config_.server, default_token);
     if (!tenants.ok()) return tenants.status();

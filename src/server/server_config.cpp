@@ -97,13 +97,6 @@ Status check_unix_socket_path(std::string_view field, const std::string& shown,
   return Status::Ok();
 }
 
-bool valid_tenant_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxTenantNameBytes) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
-  });
-}
 
 std::string tenant_field(std::size_t i, std::string_view key) {
   return "tenants[" + std::to_string(i) + "]." + std::string(key);
@@ -186,6 +179,14 @@ Status check_tenants_distinct(const std::vector<TenantConfig>& tenants) {
 }
 
 }  // namespace
+
+bool valid_tenant_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxTenantNameBytes) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+  });
+}
 
 NamespaceId tenant_namespace(const TenantConfig& tenant) {
   if (tenant.name == kDefaultTenantName) return kDefaultNamespace;

@@ -55,6 +55,9 @@ struct TenantConfig {
 // are distinct across tenants.
 NamespaceId tenant_namespace(const TenantConfig& tenant);
 
+// A tenant name: 1 to 64 characters of A-Z a-z 0-9 _ . -
+bool valid_tenant_name(std::string_view name);
+
 // The most I/O threads server.io_threads may ask for.
 inline constexpr std::uint32_t kMaxIoThreads = 64;
 

@@ -195,7 +195,7 @@ Status Outbox::commit_queued(std::unique_lock<std::mutex>& lock, std::uint64_t u
 // sync: how much of it reached the file is unknown). From here on nothing is promised: append()
 // answers the error, and no record is queued (they could not be written, and would pile up).
 // Pending blocks stay pending and are still uploaded while this process lives. The log is
-// rewritten whole to recover (recover_locked).
+// rewritten whole to recover (recover()).
 void Outbox::fail_locked(const Status& s) {
   if (!sticky_error_.ok()) return;
   sticky_error_ = s;
@@ -207,24 +207,41 @@ void Outbox::fail_locked(const Status& s) {
 }
 
 // In the error state, at most once per kRecoverInterval: rewrites the log from the pending set.
-// On success the outbox takes promises again.
-void Outbox::recover_locked() {
+// The rewrite runs without the lock (as a commit does, with syncing_ set), so on a disk that
+// hangs no client waits on it: appends are refused meanwhile, as in the error state. On success
+// the outbox takes promises again. Blocks completed meanwhile stay in the new log and are
+// uploaded again after a crash (uploads are idempotent).
+void Outbox::recover(std::unique_lock<std::mutex>& lock) {
   if (sticky_error_.ok() || syncing_) return;
   const auto now = Clock::now();
   if (now - last_recover_try_ < kRecoverInterval) return;
   last_recover_try_ = now;
+  syncing_ = true;
+  const std::vector<std::byte> bytes = pending_records_locked();
+  lock.unlock();
   bool switched = false;
-  if (!rewrite_locked(&switched).ok()) return;  // still failed; tried again later
-  sticky_error_ = Status::Ok();
-  ++recoveries_;
-  spdlog::warn("event=outbox_recovered path={} pending={} failed_for_s={}", path_, pending_.size(),
-               std::chrono::duration_cast<std::chrono::seconds>(now - failed_since_).count());
+  server::UniqueFd fd;
+  Status s = write_log(bytes, &switched, &fd);
+  lock.lock();
+  syncing_ = false;
+  if (switched && fd.valid()) fd_ = std::move(fd);
+  if (s.ok()) {
+    log_records_ = bytes.size() / sizeof(Record);
+    queued_.clear();
+    durable_upto_ = queued_upto_;
+    sticky_error_ = Status::Ok();
+    ++recoveries_;
+    spdlog::warn("event=outbox_recovered path={} pending={} failed_for_s={}", path_,
+                 pending_.size(),
+                 std::chrono::duration_cast<std::chrono::seconds>(now - failed_since_).count());
+  }
+  synced_cv_.notify_all();
 }
 
 void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t> sizes,
                     std::span<Status> out) {
   std::unique_lock<std::mutex> lock(mu_);
-  recover_locked();
+  recover(lock);
   if (!sticky_error_.ok()) {
     for (std::size_t i = 0; i < ids.size(); ++i) out[i] = sticky_error_;
     return;
@@ -342,7 +359,7 @@ std::chrono::seconds Outbox::oldest_age() const {
 
 Status Outbox::sync() {
   std::unique_lock<std::mutex> lock(mu_);
-  recover_locked();
+  recover(lock);
   Status s = commit_queued(lock, queued_upto_);
   if (!s.ok()) return s;
   return maybe_compact_locked();
@@ -356,22 +373,38 @@ Status Outbox::maybe_compact_locked() {
   const std::uint64_t in_file = log_records_ + queued_.size() / sizeof(Record);
   if (in_file < 2 * pending_.size() + 65536) return Status::Ok();
   bool switched = false;
-  Status s = rewrite_locked(&switched);
-  // Before the rename the old log is intact and still correct; after it, a failure leaves the
-  // log in doubt.
+  server::UniqueFd fd;
+  Status s = write_log(pending_records_locked(), &switched, &fd);
+  if (switched && fd.valid()) fd_ = std::move(fd);
+  if (switched) {
+    // Every queued record is reflected in the rewrite (ADDs are pending, DONEs are gone).
+    queued_.clear();
+    durable_upto_ = queued_upto_;
+    log_records_ = pending_.size();
+    synced_cv_.notify_all();
+  }
+  // Before the rename the old log is intact and still correct; after it, a failure (a reopen or
+  // a directory sync) leaves the log in doubt.
   if (!s.ok() && switched) fail_locked(s);
   return s;
 }
 
-// Writes one ADD per pending block to a temporary file, syncs it and renames it over the log.
-// *switched: the rename happened (the log is the new file, even if a later step failed).
-// REQUIRES: mu_ held, no write in progress (syncing_ false).
-Status Outbox::rewrite_locked(bool* switched) {
+// One ADD record per pending block, oldest first. REQUIRES: mu_ held.
+std::vector<std::byte> Outbox::pending_records_locked() const {
   std::vector<std::byte> bytes;
   bytes.reserve(pending_.size() * sizeof(Record));
   for (const auto& [seq, id] : by_seq_) {
     append_record(bytes, make_record(kAdd, id, pending_.at(id).entry.size, seq));
   }
+  return bytes;
+}
+
+// Writes `bytes` as the whole log: a temporary file, synced, renamed over the log, reopened for
+// appends (*fd), the directory synced. *switched: the rename happened (the log is the new file,
+// even if a later step failed; *fd is then valid if the reopen worked). Touches no member but
+// path_, so it may run without mu_.
+Status Outbox::write_log(const std::vector<std::byte>& bytes, bool* switched,
+                         server::UniqueFd* fd) const {
   const std::string tmp = path_ + ".compact";
   server::UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!out.valid()) return Status::FromErrno("outbox: create " + tmp, errno);
@@ -384,16 +417,9 @@ Status Outbox::rewrite_locked(bool* switched) {
     ::unlink(tmp.c_str());
     return s;  // the old log is intact and still correct
   }
-  // From the rename on, the log is the new file: appends must go to it, whatever happens next.
   *switched = true;
-  server::UniqueFd reopened(::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
-  if (!reopened.valid()) return Status::FromErrno("outbox: reopen " + path_, errno);
-  fd_ = std::move(reopened);
-  // Every queued record is reflected in the rewrite (ADDs are pending, DONEs are gone).
-  queued_.clear();
-  durable_upto_ = queued_upto_;
-  log_records_ = pending_.size();
-  synced_cv_.notify_all();
+  *fd = server::UniqueFd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  if (!fd->valid()) return Status::FromErrno("outbox: reopen " + path_, errno);
   // Without a synced directory the rename may not survive a crash, and the old log would come
   // back without what is appended to the new one: the caller promises nothing until a rewrite
   // syncs.

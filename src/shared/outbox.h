@@ -107,9 +107,10 @@ class Outbox {
   Status commit_queued(std::unique_lock<std::mutex>& lock, std::uint64_t upto);
   void erase_locked(const BlockId& id);
   Status maybe_compact_locked();
-  Status rewrite_locked(bool* switched);
+  std::vector<std::byte> pending_records_locked() const;
+  Status write_log(const std::vector<std::byte>& bytes, bool* switched, server::UniqueFd* fd) const;
   void fail_locked(const Status& s);
-  void recover_locked();
+  void recover(std::unique_lock<std::mutex>& lock);
 
   const std::string path_;
   const std::uint64_t capacity_;

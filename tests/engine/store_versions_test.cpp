@@ -18,7 +18,9 @@
 #include "memory/aligned_buffer.h"
 #include "support/test_support.h"
 
-namespace kvtier {
+// A namespace of its own: the unity build puts this file in one translation unit with
+// store_test.cpp, whose anonymous namespace has helpers of the same names.
+namespace kvtier::store_versions {
 namespace {
 
 using kvtier::testing::counter_value;
@@ -317,4 +319,4 @@ TEST(StoreVersionsStress, HotKeysNeverServeAVersionOlderThanTheLastAcknowledged)
 }
 
 }  // namespace
-}  // namespace kvtier
+}  // namespace kvtier::store_versions

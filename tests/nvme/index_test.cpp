@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "integrity/checksum.h"
+#include "support/aliased_keys.h"
 
 namespace kvtier::nvme {
 namespace {
@@ -125,29 +126,9 @@ TEST(Index, NamespacesWithTheSameKeyAreDistinct) {
   EXPECT_TRUE(index.lookup(id_of(k, 51), false).has_value());
 }
 
-// Until 727dc88 a slot kept only a 48-bit tag of key XOR an unkeyed mask of the namespace, and
-// every operation compared that tag: for any key of namespace A, namespace B could compute a key
-// with the same tag and shard (namespace ids are predictable) and see, read and drop A's entry.
-// alias_727dc88() is that computation; the index must keep the two ids apart.
-std::uint64_t mix64_727dc88(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-Key alias_727dc88(const Key& k, NamespaceId from, NamespaceId to) {
-  std::uint64_t w0, w1;
-  std::memcpy(&w0, k.bytes.data(), 8);
-  std::memcpy(&w1, k.bytes.data() + 8, 8);
-  w0 ^= mix64_727dc88(from) ^ mix64_727dc88(to);
-  w1 ^= mix64_727dc88(std::uint64_t{from} + (std::uint64_t{1} << 32)) ^
-        mix64_727dc88(std::uint64_t{to} + (std::uint64_t{1} << 32));
-  Key out;
-  std::memcpy(out.bytes.data(), &w0, 8);
-  std::memcpy(out.bytes.data() + 8, &w1, 8);
-  return out;
-}
+// Until 727dc88 a slot kept only a 48-bit tag that another namespace could aim at
+// (support/aliased_keys.h); the index must keep such ids apart.
+using kvtier::testing::alias_727dc88;
 
 TEST(Index, IdsAliasedUnderTheOldTagStayApart) {
   Index index(16);

@@ -8,6 +8,7 @@
 // Blocks reach the NVMe device by a SIGTERM and a restart (the shutdown flush writes DRAM to NVMe
 // and the restart comes up with DRAM empty).
 #include <atomic>
+#include <fstream>
 #include <cstring>
 #include <thread>
 
@@ -15,10 +16,13 @@
 
 #include "kvtier/client.h"
 #include "server/server_config.h"
+#include "support/aliased_keys.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"
 
-namespace kvtier::testing {
+// A namespace of its own: the unity build puts this file in one translation unit with the other
+// daemon tests, whose anonymous namespaces would meet this one's.
+namespace kvtier::testing::daemon_integrity {
 namespace {
 
 constexpr const char* kAliceToken = "alice-token-0123456789";
@@ -33,27 +37,6 @@ NamespaceId ns_of(const char* tenant) {
   server::TenantConfig t;
   t.name = tenant;
   return server::tenant_namespace(t);
-}
-
-// The NVMe index of 727dc88 placed (ns, key) by key XOR an unkeyed mask of ns and compared only a
-// 48-bit tag of that: this is the key of namespace `to` that it confused with (from, k).
-std::uint64_t mix64_727dc88(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-Key alias_727dc88(const Key& k, NamespaceId from, NamespaceId to) {
-  constexpr std::uint64_t kHigh = std::uint64_t{1} << 32;
-  std::uint64_t w0, w1;
-  std::memcpy(&w0, k.bytes.data(), 8);
-  std::memcpy(&w1, k.bytes.data() + 8, 8);
-  w0 ^= mix64_727dc88(from) ^ mix64_727dc88(to);
-  w1 ^= mix64_727dc88(from + kHigh) ^ mix64_727dc88(to + kHigh);
-  Key out;
-  std::memcpy(out.bytes.data(), &w0, 8);
-  std::memcpy(out.bytes.data() + 8, &w1, 8);
-  return out;
 }
 
 class DaemonIntegrity : public ::testing::Test {
@@ -141,11 +124,16 @@ TEST_F(DaemonIntegrity, GetManyShmWithOverlappingSlicesIsRefused) {
   ASSERT_NE(c, nullptr);
   Result<SharedRegion> region = c->register_shared_memory(2 * kSize);
   ASSERT_TRUE(region.ok()) << region.status().to_string();
-  // The same slice twice, and slices that share one page.
+  // The same slice twice, slices that share one page, a slice reaching past its neighbour, and
+  // an empty slice between two that overlap (which hid the overlap from the first check).
+  const Key k3 = test_key(3);
   const std::vector<std::vector<ShmGet>> batches = {
       {{k1, 0, kSize}, {k2, 0, kSize}},
       {{k1, 0, kSize}, {k2, kSize - 4096, kSize}},
       {{k2, kSize, kSize}, {k1, 4096, kSize}},
+      {{k1, 0, kSize}, {k3, 4096, 8192}, {k2, 16384, kSize}},
+      {{k1, 0, kSize}, {k3, 4096, 0}, {k2, 8192, kSize}},
+      {{k3, 0, 0}, {k1, 0, kSize}, {k2, 8192, kSize}},
   };
   for (const auto& gets : batches) {
     std::vector<GetResult> out(gets.size());
@@ -210,5 +198,34 @@ TEST_F(DaemonIntegrity, AClientWritingItsRegionDuringGetManyShmCorruptsNothingSt
   }
 }
 
+// Namespace ids derived from names collide ("alice" and "team-l32ibn"). Until the data dir
+// remembered who owns each namespace, a tenant configured under a colliding name after alice
+// left the config read alice's blocks (found by an audit; reproduced through kvtierd).
+TEST_F(DaemonIntegrity, ATenantWhoseNamespaceCollidesWithAFormerTenantsIsRefused) {
+  const Key k = test_key(42);
+  {
+    auto alice = connect(kAliceToken);
+    ASSERT_NE(alice, nullptr);
+    ASSERT_TRUE(alice->put(k, pattern(k, 64 * 1024, 7)).ok());
+  }
+  ASSERT_EQ(daemon_->terminate(), 0) << daemon_->log();
+  const std::string mallory_token = "mallory-token-0123456789";
+  const std::string config_path = dir_.path() + "/test-config.toml";
+  std::ofstream(config_path) << small_daemon_config(
+      "[[tenants]]\nname = \"team-l32ibn\"\ntoken = \"" + mallory_token + "\"\n");
+  EXPECT_FALSE(daemon_->start()) << "kvtierd served a tenant on another tenant's namespace";
+  EXPECT_NE(daemon_->log().find("holds the blocks of tenant \"alice\""), std::string::npos)
+      << daemon_->log();
+  // With a namespace of its own it starts, and sees nothing of alice's.
+  std::ofstream(config_path) << small_daemon_config(
+      "[[tenants]]\nname = \"team-l32ibn\"\ntoken = \"" + mallory_token +
+      "\"\nnamespace_id = 12345\n");
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  auto mallory = connect(mallory_token);
+  ASSERT_NE(mallory, nullptr);
+  std::vector<std::byte> buf(64 * 1024);
+  EXPECT_EQ(mallory->get(k, buf).status.code(), StatusCode::kNotFound);
+}
+
 }  // namespace
-}  // namespace kvtier::testing
+}  // namespace kvtier::testing::daemon_integrity

@@ -24,6 +24,7 @@
 
 #include "shared/fs/fs_block_format.h"
 #include "shared/fs/fs_layout.h"
+#include "support/child_process.h"
 #include "support/test_support.h"
 
 namespace kvtier::shared::fs {
@@ -116,29 +117,7 @@ void set_mtime_ago(const std::string& path, std::chrono::seconds ago) {
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path << ": " << std::strerror(errno);
 }
 
-// Runs `fn` in a forked child and returns the text it wrote (the child's verdict for the parent
-// to check), or "child failed" when it did not exit cleanly.
-template <typename Fn>
-std::string in_child(Fn fn) {
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    const std::string text = fn();
-    (void)!::write(fds[1], text.data(), text.size());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buf[512];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof(buf))) > 0;) text.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "child failed";
-  return text;
-}
+using kvtier::testing::in_child;
 
 // Root bypasses permission bits; drop the capabilities that let it, so a read-only directory is
 // read-only to this (child) process too.

@@ -16,6 +16,31 @@
 
 namespace kvtier::testing {
 
+// Runs `fn` in a forked child (which may set its own resource limits) and returns the text it
+// returned (the child's verdict for the parent to check), or "child failed" when it did not exit
+// cleanly.
+template <typename Fn>
+std::string in_child(Fn fn) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    const std::string text = fn();
+    (void)!::write(fds[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof(buf))) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "child failed";
+  return text;
+}
+
 struct ProcessResult {
   int exit_code = -1;  // -1: killed at the deadline, or did not exit normally
   std::string out, err;

@@ -19,6 +19,16 @@
 
 namespace kvtier::testing {
 
+// Built with AddressSanitizer or ThreadSanitizer (make asan / make tsan): their runtimes reserve
+// terabytes of address space (RLIMIT_AS cannot be used), keep freed memory in quarantine (RSS is
+// not the program's), and report a race a test creates on purpose (a client writing memory the
+// daemon reads, played by a thread). Tests of those things skip themselves there, saying why.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kUnderSanitizer = true;
+#else
+inline constexpr bool kUnderSanitizer = false;
+#endif
+
 // Polls `done` every 20 ms for at most `limit`.
 inline bool poll_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
