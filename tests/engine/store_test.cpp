@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "memory/aligned_buffer.h"
+#include "engine/store_test_util.h"
 #include "support/test_support.h"
 
 namespace kvtier {
@@ -23,25 +24,8 @@ using kvtier::testing::pattern;
 using kvtier::testing::TempDir;
 using kvtier::testing::test_key;
 
-// DRAM holds 8 blocks of 64 KiB; NVMe 12 regions of 1 MiB.
-StoreConfig small_store(const std::string& dir) {
-  StoreConfig c;
-  c.data_dir = dir;
-  c.dram.capacity_bytes = 8 * 64 * kKiB;
-  c.dram.shards = 4;
-  c.nvme.region_size = 1 * kMiB;
-  c.nvme.default_file_bytes = kPageSize + 12 * kMiB;
-  c.nvme.write_io_bytes = 256 * kKiB;
-  c.nvme.io_depth = 4;
-  c.nvme.index_shards = 4;
-  return c;
-}
-
-std::unique_ptr<Store> open_store(const StoreConfig& c) {
-  Result<std::unique_ptr<Store>> s = Store::open(c);
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? std::move(s).value() : nullptr;
-}
+using kvtier::testing::open_store;
+using kvtier::testing::small_store;
 
 constexpr std::size_t kBlock = 64 * kKiB;
 

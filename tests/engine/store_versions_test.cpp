@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/store_test_hooks.h"
+#include "engine/store_test_util.h"
 #include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
 #include "support/test_support.h"
@@ -31,26 +32,13 @@ using kvtier::testing::test_key;
 
 constexpr std::size_t kBlock = 64 * kKiB;
 
-// DRAM holds 8 blocks of 64 KiB; NVMe 12 regions of 1 MiB.
+// The small store of the Store tests, whose DRAM may be all pinned (a test fills it so).
 StoreConfig small_store(const std::string& dir) {
-  StoreConfig c;
-  c.data_dir = dir;
-  c.dram.capacity_bytes = 8 * kBlock;
-  c.dram.shards = 4;
+  StoreConfig c = kvtier::testing::small_store(dir);
   c.dram.max_pinned_fraction = 1.0;
-  c.nvme.region_size = 1 * kMiB;
-  c.nvme.default_file_bytes = kPageSize + 12 * kMiB;
-  c.nvme.write_io_bytes = 256 * kKiB;
-  c.nvme.io_depth = 4;
-  c.nvme.index_shards = 4;
   return c;
 }
-
-std::unique_ptr<Store> open_store(const StoreConfig& c) {
-  Result<std::unique_ptr<Store>> s = Store::open(c);
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? std::move(s).value() : nullptr;
-}
+using kvtier::testing::open_store;
 
 const Key kKey = test_key(1);
 

@@ -148,18 +148,13 @@ TEST(NvmeTier, AClientWritingTheBufferDuringADirectReadDropsNoEntry) {
   for (std::uint64_t n = 10; n < 20; ++n) ASSERT_TRUE(put_n(*t, n, 200000).ok());
   ASSERT_TRUE(t->flush().ok());
   AlignedBuffer buf(kSize);
-  std::atomic<bool> stop{false};
-  std::thread scribbler([&] {
-    std::uint8_t b = 0;
-    while (!stop.load(std::memory_order_relaxed)) std::memset(buf.data(), ++b, kSize);
-  });
+  kvtier::testing::Scribbler scribbler(buf.span());
   for (int i = 0; i < 20; ++i) {
     GetResult r = t->get({0, test_key(1)}, buf.span());
     ASSERT_TRUE(r.status.ok()) << i << ": " << r.status.to_string();
     ASSERT_TRUE(t->contains({0, test_key(1)})) << "dropped at read " << i;
   }
-  stop = true;
-  scribbler.join();
+  scribbler.stop();
   EXPECT_GT(counter_value(*t, "nvme_rereads"), 0);
   EXPECT_EQ(counter_value(*t, "nvme_checksum_failures"), 0);
   EXPECT_TRUE(reads_back(*t, 1, kSize));
@@ -180,16 +175,12 @@ TEST(NvmeTier, APutFromClientMemoryIsChecksummedOverTheCopy) {
   ASSERT_TRUE(t);
   constexpr std::size_t kSize = 256 * 1024;
   std::vector<std::byte> source(kSize);
-  std::atomic<bool> stop{false};
-  std::thread scribbler([&] {
-    std::uint8_t b = 0;
-    while (!stop.load(std::memory_order_relaxed)) std::memset(source.data(), ++b, kSize);
-  });
-  for (std::uint64_t n = 0; n < 12; ++n) {
-    ASSERT_TRUE(t->put({0, test_key(n)}, source, NvmeTier::ValueFrom::kClientMemory).ok());
+  {
+    kvtier::testing::Scribbler scribbler(source);
+    for (std::uint64_t n = 0; n < 12; ++n) {
+      ASSERT_TRUE(t->put({0, test_key(n)}, source, NvmeTier::ValueFrom::kClientMemory).ok());
+    }
   }
-  stop = true;
-  scribbler.join();
   for (std::uint64_t n = 100; n < 110; ++n) ASSERT_TRUE(put_n(*t, n, 200000).ok());
   ASSERT_TRUE(t->flush().ok());
   AlignedBuffer buf(kSize);
@@ -511,28 +502,35 @@ TEST(NvmeTier, PutAfterReinsertionStillFitsItsRegion) {
   }
 }
 
+// In a forked child that may then limit its file size: the tier on `dir` with keys 0..2 (300 KiB
+// each, all of region 0) durable. _exits 2 to 4 when that fails.
+std::unique_ptr<NvmeTier> child_tier_with_three_durable_blocks(const std::string& dir) {
+  ::signal(SIGXFSZ, SIG_IGN);  // as kvtierd does: a write past the limit fails with EFBIG
+  auto t = NvmeTier::open(small_config(), dir);
+  if (!t.ok()) ::_exit(2);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    if (!put_n(**t, i, 300 * 1024).ok()) ::_exit(3);
+  }
+  if (!(*t)->flush().ok()) ::_exit(4);
+  return std::move(t).value();
+}
+
 TEST(NvmeTier, AFailedRegionWriteFailsTheNextFlush) {
   TempDir dir;
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::signal(SIGXFSZ, SIG_IGN);
-    auto t = NvmeTier::open(small_config(), dir.path());
-    if (!t.ok()) ::_exit(2);
-    for (std::uint64_t i = 0; i < 3; ++i) {
-      if (!put_n(**t, i, 300 * 1024).ok()) ::_exit(3);
-    }
-    if (!(*t)->flush().ok()) ::_exit(4);
+    std::unique_ptr<NvmeTier> t = child_tier_with_three_durable_blocks(dir.path());
     // From now on the file may not grow past 1 MiB + one page: region 1 cannot be written.
     rlimit lim{kMiB + kPageSize, RLIM_INFINITY};
     ::setrlimit(RLIMIT_FSIZE, &lim);
-    for (std::uint64_t i = 3; i < 7; ++i) (void)put_n(**t, i, 300 * 1024);  // seals region 0, fills 1
-    (void)put_n(**t, 7, 900 * 1024);                                          // seals region 1
-    Status f = (*t)->flush();
+    for (std::uint64_t i = 3; i < 7; ++i) (void)put_n(*t, i, 300 * 1024);  // seals region 0, fills 1
+    (void)put_n(*t, 7, 900 * 1024);                                          // seals region 1
+    Status f = t->flush();
     std::fprintf(stderr, "flush after a failed write: %s\n", f.to_string().c_str());
     if (f.ok()) ::_exit(10);
     // What an earlier flush made durable is still there.
     for (std::uint64_t i = 0; i < 3; ++i) {
-      if (!reads_back(**t, i, 300 * 1024)) ::_exit(11);
+      if (!reads_back(*t, i, 300 * 1024)) ::_exit(11);
     }
     ::_exit(0);
   }
@@ -542,8 +540,6 @@ TEST(NvmeTier, AFailedRegionWriteFailsTheNextFlush) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10: flush hid the failure; 11: durable blocks lost";
 }
 
-// flush() writing the open region itself fails (the file may not grow past one page + 100 KiB)
-// and says so, and the failure is counted in nvme_write_errors like the background writers'.
 // A region whose write failed is recorded free by the checkpoint; its entries must not survive
 // in the saved index, where they would point into the region's next occupant (727dc88: they
 // stayed, and an O_DIRECT read put that occupant's bytes in the caller's buffer before the header
@@ -552,27 +548,21 @@ TEST(NvmeTier, ACheckpointKeepsNoEntryOfARegionThatFailedToWrite) {
   TempDir dir;
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::signal(SIGXFSZ, SIG_IGN);
-    auto t = NvmeTier::open(small_config(), dir.path());
-    if (!t.ok()) ::_exit(2);
-    for (std::uint64_t i = 0; i < 3; ++i) {
-      if (!put_n(**t, i, 300 * 1024).ok()) ::_exit(3);
-    }
-    if (!(*t)->flush().ok()) ::_exit(4);
+    std::unique_ptr<NvmeTier> t = child_tier_with_three_durable_blocks(dir.path());
     // Region 1 can be written up to half-way: key 3 reaches the device with the open region,
     // the rest and the region's summary cannot.
     rlimit lim{kPageSize + kMiB + kMiB / 2, RLIM_INFINITY};
     ::setrlimit(RLIMIT_FSIZE, &lim);
-    if (!put_n(**t, 3, 300 * 1024).ok()) ::_exit(5);  // seals region 0, opens region 1
-    if (!(*t)->flush().ok()) ::_exit(6);               // key 3 is on the device
-    for (std::uint64_t i = 4; i < 6; ++i) (void)put_n(**t, i, 300 * 1024);
-    (void)put_n(**t, 7, 900 * 1024);  // seals region 1: its write fails past the limit
-    if ((*t)->flush().ok()) ::_exit(10);
+    if (!put_n(*t, 3, 300 * 1024).ok()) ::_exit(5);  // seals region 0, opens region 1
+    if (!t->flush().ok()) ::_exit(6);               // key 3 is on the device
+    for (std::uint64_t i = 4; i < 6; ++i) (void)put_n(*t, i, 300 * 1024);
+    (void)put_n(*t, 7, 900 * 1024);  // seals region 1: its write fails past the limit
+    if (t->flush().ok()) ::_exit(10);
     lim.rlim_cur = RLIM_INFINITY;  // the disk recovers: close() writes the rest and a checkpoint
     ::setrlimit(RLIMIT_FSIZE, &lim);
-    for (int i = 0; i < 3 && !(*t)->flush().ok(); ++i) {
+    for (int i = 0; i < 3 && !t->flush().ok(); ++i) {
     }  // failures queued before the recovery are reported once each
-    Status c = (*t)->close();
+    Status c = t->close();
     std::fprintf(stderr, "close after the failed write: %s\n", c.to_string().c_str());
     ::_exit(c.ok() ? 0 : 11);
   }
@@ -604,6 +594,8 @@ TEST(NvmeTier, ACheckpointKeepsNoEntryOfARegionThatFailedToWrite) {
   }
 }
 
+// flush() writing the open region itself fails (the file may not grow past one page + 100 KiB)
+// and says so, and the failure is counted in nvme_write_errors like the background writers'.
 TEST(NvmeTier, AFailedOpenRegionWriteInFlushIsCounted) {
   TempDir dir;
   pid_t pid = ::fork();

@@ -174,19 +174,14 @@ TEST_F(DaemonIntegrity, AClientWritingItsRegionDuringGetManyShmCorruptsNothingSt
   ASSERT_NE(c, nullptr);
   Result<SharedRegion> region = c->register_shared_memory(kN * kSize);
   ASSERT_TRUE(region.ok()) << region.status().to_string();
-  std::atomic<bool> stop{false};
-  std::thread scribbler([&] {
-    std::uint8_t b = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
-      std::memset(region->memory.data(), ++b, region->memory.size());
-    }
-  });
   std::vector<ShmGet> gets;
   for (std::size_t i = 0; i < kN; ++i) gets.push_back({keys[i], i * kSize, kSize});
   std::vector<GetResult> out(kN);
-  Status s = c->get_many_shm(*region, gets, out);
-  stop = true;
-  scribbler.join();
+  Status s;
+  {
+    Scribbler scribbler(region->memory);
+    s = c->get_many_shm(*region, gets, out);
+  }
   ASSERT_TRUE(s.ok()) << s.to_string();
   auto other = connect();
   ASSERT_NE(other, nullptr);

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -28,6 +29,31 @@ inline constexpr bool kUnderSanitizer = true;
 #else
 inline constexpr bool kUnderSanitizer = false;
 #endif
+
+// A thread that writes `memory` over and over (a new byte value each pass) until destroyed: a
+// client writing memory the daemon reads from or writes into, such as its shared memory after a
+// timeout.
+class Scribbler {
+ public:
+  explicit Scribbler(std::span<std::byte> memory)
+      : thread_([this, memory] {
+          std::uint8_t b = 0;
+          while (!stop_.load(std::memory_order_relaxed)) {
+            std::memset(memory.data(), ++b, memory.size());
+          }
+        }) {}
+  ~Scribbler() { stop(); }
+  Scribbler(const Scribbler&) = delete;
+  Scribbler& operator=(const Scribbler&) = delete;
+  void stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 // Polls `done` every 20 ms for at most `limit`.
 inline bool poll_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
