@@ -480,6 +480,54 @@ TEST(NvmeTier, ReclaimKeepsEveryReadByteExactAndDropsOldest) {
   EXPECT_EQ(t->namespace_usage(0).blocks, present);
 }
 
+// A reclaimed region whose summary cannot be read cannot list its entries: they are found by a
+// scan of the index and removed, so none is left pointing into the region's next generation
+// (727dc88 left them, to be read over the next occupant's bytes).
+TEST(NvmeTier, AReclaimWithAnUnreadableSummaryLeavesNoEntryBehind) {
+  TempDir dir;
+  NvmeConfig c = small_config(4);
+  c.reinsert_min_hits = 0;
+  const std::size_t size = 200000;  // 5 entries per 1 MiB region
+  {
+    auto t = open_tier(c, dir.path());
+    ASSERT_TRUE(t);
+    for (std::uint64_t i = 0; i < 7; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());  // region 0 sealed
+    ASSERT_TRUE(t->flush().ok());
+    ASSERT_TRUE(t->close().ok());
+  }
+  // Damage region 0's summary trailer (the last 64 bytes of the region) on the device.
+  {
+    const std::string device = dir.path() + "/nvme/kvtier-nvme.dat";
+    const int fd = ::open(device.c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    const std::vector<std::byte> junk(64, std::byte{0x5A});
+    ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), static_cast<off_t>(kPageSize + c.region_size - 64)), 64);
+    ::close(fd);
+  }
+  auto t = open_tier(c, dir.path());  // from the checkpoint: region 0's entries are indexed
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->recovery_info().mode, RecoveryMode::kCheckpoint);
+  ASSERT_TRUE(t->contains({0, test_key(0)}));
+  // Fill the device until region 0 is reclaimed and written again by other keys.
+  for (std::uint64_t i = 100; i < 130; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
+  ASSERT_TRUE(t->flush().ok());
+  ASSERT_GT(counter_value(*t, "nvme_header_mismatches"), 0) << "the summary was read after all";
+  std::uint64_t present = 0;
+  for (std::uint64_t i : {0, 1, 2, 3, 4}) {
+    EXPECT_FALSE(t->contains({0, test_key(i)})) << "entry " << i << " of the reclaimed region";
+    AlignedBuffer buf(size);
+    std::memset(buf.data(), 0xEE, buf.size());
+    EXPECT_TRUE(t->get({0, test_key(i)}, buf.span()).status.is_not_found());
+    for (std::size_t b = 0; b < buf.size(); ++b) ASSERT_EQ(buf.data()[b], std::byte{0xEE}) << i;
+  }
+  for (std::uint64_t i = 0; i < 130; ++i) {
+    if (!t->contains({0, test_key(i)})) continue;
+    ++present;
+    EXPECT_TRUE(reads_back(*t, i, size)) << i;
+  }
+  EXPECT_EQ(t->namespace_usage(0).blocks, present);
+}
+
 TEST(NvmeTier, LruReclaimKeepsTheRegionThatIsRead) {
   TempDir dir;
   NvmeConfig c = small_config(6);
