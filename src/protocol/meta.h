@@ -25,6 +25,10 @@ namespace kvtier::protocol {
 inline constexpr std::uint32_t kMaxPingPayloadBytes = 1024;
 // HELLO's token, client_name and tenant: names and secrets, never documents.
 inline constexpr std::uint32_t kMaxHelloFieldBytes = 1024;
+// A HELLO request's whole meta: two versions and two fields of at most kMaxHelloFieldBytes with
+// their lengths fit with room to spare. Before HELLO a peer is nobody: the daemon reads no more
+// of it than this (and no data).
+inline constexpr std::uint32_t kMaxHelloMetaBytes = 4096;
 
 // Wire sizes of list items, used to check a count against the bytes left before allocating.
 inline constexpr std::size_t kKeyValueLenBytes = kKeyBytes + 8;       // (key, u64)

@@ -211,6 +211,7 @@ bool Connection::process_input() {
       case protocol::ReadState::kHeaderReady:
         pending_.header = reader_.header();
         pending_.started = std::chrono::steady_clock::now();
+        if (session_.tenant == nullptr && !refuse_before_hello().ok()) return true;
         break;
       case protocol::ReadState::kMetaReady:
         on_meta_ready();
@@ -257,15 +258,29 @@ void Connection::on_meta_ready() {
         pending_.close_after ? FrameRejection::kMalformed : FrameRejection::kTooLarge)]);
     return;
   }
-  if (session_.tenant == nullptr && h.opcode != protocol::Opcode::kHello) {
-    pending_.refused = Status::InvalidArgument("the first request on a connection must be HELLO");
-    pending_.close_after = true;
-    pending_.discard_data = true;
-    context_.metrics.count(
-        context_.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kBeforeHello)]);
-    return;
-  }
   prepare_request(pending_, session_, context_);
+}
+
+// Before HELLO the peer is nobody (no tenant, maybe no token): the daemon reads its header and
+// nothing more unless it is a HELLO of plausible size without data. Anything else is answered
+// and the connection closed before its meta or data is read, whatever limits they would pass.
+Status Connection::refuse_before_hello() {
+  const protocol::FrameHeader& h = pending_.header;
+  Status refused;
+  if (h.opcode != protocol::Opcode::kHello) {
+    refused = Status::InvalidArgument("the first request on a connection must be HELLO");
+  } else if (h.data_len != 0 || h.meta_len > protocol::kMaxHelloMetaBytes) {
+    refused = Status::InvalidArgument(
+        "HELLO carries no data and at most " + std::to_string(protocol::kMaxHelloMetaBytes) +
+        " bytes of meta");
+  } else {
+    return Status::Ok();
+  }
+  context_.metrics.count(
+      context_.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kBeforeHello)]);
+  output_.add_error(h.opcode, h.request_id, refused);
+  close_after_flush_ = true;
+  return refused;
 }
 
 void Connection::on_data(std::span<const std::byte> bytes) {

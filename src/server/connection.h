@@ -103,6 +103,8 @@ class Connection {
   // connection must close. Returns whether it consumed input or advanced a frame.
   bool process_input();
   void on_meta_ready();
+  // Before HELLO: Ok for a HELLO header of plausible size; else answers, closes and says why.
+  Status refuse_before_hello();
   void on_data(std::span<const std::byte> bytes);
   void on_frame_done();
   void queue_fds(const msghdr& msg);

@@ -40,13 +40,16 @@ void OutputQueue::add_error(protocol::Opcode op, std::uint64_t request_id, const
   // Refused only for an OK status, which no caller passes.
   (void)protocol::append_error_frame(b, op, request_id, error);
   frame_appended();
+  data_owed_ = 0;
 }
 
 void OutputQueue::append_data(AlignedBuffer buffer, std::size_t len) {
-  if (len == 0) {
+  if (len == 0 || len > data_owed_) {
+    if (len != 0) ++dropped_data_;
     pool_.give(std::move(buffer));
     return;
   }
+  data_owed_ -= len;
   Piece p;
   p.data = std::move(buffer);
   p.len = len;
@@ -55,6 +58,11 @@ void OutputQueue::append_data(AlignedBuffer buffer, std::size_t len) {
 }
 
 void OutputQueue::append_view(BlockView view) {
+  if (view.bytes().size() > data_owed_) {
+    ++dropped_data_;
+    return;
+  }
+  data_owed_ -= view.bytes().size();
   Piece p;
   p.len = view.bytes().size();
   p.view = std::move(view);

@@ -26,14 +26,17 @@ class OutputQueue {
   OutputQueue& operator=(const OutputQueue&) = delete;
 
   // Appends the response frame carrying `message` (protocol::append_frame); its data_len data
-  // bytes must follow through append_data. A frame the codec refuses is a bug: it is replaced by
-  // an io_error response so the client is still answered.
+  // bytes must follow through append_data / append_view. A frame the codec refuses is a bug: it is
+  // replaced by an io_error response so the client is still answered, and the data the caller
+  // then appends for it is dropped (counted in dropped_data()): the stream stays in step
+  // whatever the caller does, since data is only ever queued against a frame that announced it.
   template <typename T>
   void add_frame(std::uint64_t request_id, const T& message, std::uint64_t data_len = 0,
                  StatusCode status = StatusCode::kOk) {
     std::vector<std::byte>& b = frame_buffer();
     Status s = protocol::append_frame(b, request_id, message, data_len, status);
     frame_appended();
+    data_owed_ = s.ok() ? data_len : 0;
     if (!s.ok()) add_error(T::kOpcode, request_id, Status::IOError("response: " + s.message()));
   }
   // Appends the error response `error` to a request of `op`.
@@ -45,6 +48,8 @@ class OutputQueue {
   void append_view(BlockView view);
 
   std::uint64_t queued_bytes() const { return queued_; }
+  // Data pieces dropped because no frame announced them (a bug in the caller, made harmless).
+  std::uint64_t dropped_data() const { return dropped_data_; }
   bool empty() const { return queued_ == 0; }
 
   // Sends what the socket takes without blocking (writev, MSG_NOSIGNAL). Returns the bytes sent;
@@ -75,6 +80,8 @@ class OutputQueue {
   std::vector<std::byte> spare_frames_;
   std::size_t tail_size_before_ = 0;  // frame_buffer() size before the frame being appended
   std::uint64_t queued_ = 0;
+  std::uint64_t data_owed_ = 0;     // data bytes the last frame announced and not yet appended
+  std::uint64_t dropped_data_ = 0;
 };
 
 }  // namespace kvtier::server

@@ -142,6 +142,48 @@ TEST_F(DaemonWire, RequestBeforeHelloIsRefusedAndClosed) {
   expect_serving();
 }
 
+// Before HELLO the daemon reads nothing of a request but its header: any other opcode is refused
+// and closed at once, whatever its meta or data would have been (issue 24: a meta over a limit
+// was answered too_large and the connection stayed open, so a client without a token could keep
+// sending megabyte metas and up to max_frame_data_bytes of data until the HELLO deadline). HELLO
+// itself carries no data and a meta of at most kMaxHelloMetaBytes.
+TEST_F(DaemonWire, BeforeHelloOnlyAHeaderIsReadAndAnythingButAHelloIsClosed) {
+  struct Case {
+    const char* what;
+    Opcode opcode;
+    std::uint32_t meta_len;
+    std::uint64_t data_len;
+  };
+  const Case cases[] = {
+      {"PING with a meta over its limit", Opcode::kPing, 4096, 0},
+      {"PUT_MANY announcing 1 MiB of meta", Opcode::kPutMany, protocol::kMaxMetaBytes, 0},
+      {"PUT announcing 512 MiB of data", Opcode::kPut, 64, std::uint64_t{512} << 20},
+      {"HELLO with data", Opcode::kHello, 16, 4096},
+      {"HELLO with a meta of 64 KiB", Opcode::kHello, 64 * 1024, 0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    for (const std::string& address : {daemon_->unix_address(), daemon_->tcp_address()}) {
+      RawWire w(address);
+      ASSERT_TRUE(w.connected());
+      protocol::FrameHeader h;
+      h.opcode = c.opcode;
+      h.request_id = 9;
+      h.meta_len = c.meta_len;
+      h.data_len = c.data_len;
+      std::array<std::byte, protocol::kFrameHeaderBytes> raw;
+      protocol::encode_header(h, raw);
+      ASSERT_TRUE(w.send_bytes(raw));  // the header alone: the answer must not wait for more
+      auto r = w.receive(std::chrono::seconds(5));
+      ASSERT_TRUE(r.has_value()) << address << ": no answer to the header alone";
+      EXPECT_NE(r->status(), StatusCode::kOk) << address;
+      EXPECT_EQ(r->header.request_id, 9u) << address;
+      EXPECT_TRUE(w.closed_by_peer()) << address;
+    }
+  }
+  expect_serving();
+}
+
 TEST_F(DaemonWire, TcpNeedsAValidTokenAndAWrongOneLooksLikeAnUnknownOne) {
   {
     RawWire w(daemon_->tcp_address());
