@@ -419,6 +419,11 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     auto buf = std::make_shared<AlignedBuffer>(*size);
     if (buf->empty()) return Status::NoSpace("cannot allocate a buffer for an upload");
     GetResult g = nvme_->get(id, buf->span().first(*size), nvme::ReadFor::kStoreInternal);
+    // A miss whose entry is still indexed was a failed read (the device, memory), not a block
+    // gone: the uploader must try again, not drop it (NotFound means "no longer held locally").
+    if (g.status.is_not_found() && nvme_->contains(id)) {
+      return Status::IOError("reading the block for upload failed: " + g.status.message());
+    }
     if (!g.status.ok()) return g.status;
     std::span<const std::byte> bytes = buf->span().first(g.size);
     return BlockView(bytes, std::shared_ptr<const void>(std::move(buf)));

@@ -30,7 +30,7 @@ struct Counters {
   std::atomic<std::uint64_t> reads{0}, read_hits{0}, read_misses{0}, read_errors{0},
       read_late{0}, read_refused_busy{0}, read_skipped_open{0}, probes{0}, probe_skipped_open{0},
       uploads{0}, upload_bytes{0}, upload_failures{0}, upload_skipped_present{0},
-      upload_lost_local{0}, enqueued{0}, outbox_rejected_full{0}, outbox_errors{0},
+      upload_lost_local{0}, upload_local_errors{0}, enqueued{0}, outbox_rejected_full{0}, outbox_errors{0},
       removes{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
       maintain_errors{0};
 };
@@ -174,10 +174,17 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
       core->outbox->retry_later(e);
       continue;
     }
-    if (!s.ok()) {
+    if (s.is_not_found()) {
       // Evicted from every local tier before it could be uploaded: nothing left to send.
       c.upload_lost_local.fetch_add(1, std::memory_order_relaxed);
       core->outbox->complete(e);
+      continue;
+    }
+    if (!s.ok()) {
+      // Held locally but not readable now (a device read error, no memory for the copy): the
+      // promise to upload stands; tried again after the backoff.
+      c.upload_local_errors.fetch_add(1, std::memory_order_relaxed);
+      core->outbox->retry_later(e);
       continue;
     }
     buffers.push_back(std::move(buf));
@@ -548,6 +555,7 @@ void SharedTierImpl::visit_counters(const CounterVisitor& v) const {
   report_count(v, "shared_upload_failures", c.upload_failures);
   report_count(v, "shared_upload_skipped_present", c.upload_skipped_present);
   report_count(v, "shared_upload_lost_local", c.upload_lost_local);
+  report_count(v, "shared_upload_local_errors", c.upload_local_errors);
   report_count(v, "shared_maintain_runs", c.maintain_runs);
   report_count(v, "shared_maintain_errors", c.maintain_errors);
   core_->backend->visit_counters(v);
