@@ -74,7 +74,8 @@ int kvtier_namespace_key(const kvtier_model_layout* layout, kvtier_key* out, cha
 int kvtier_chunk_keys(const kvtier_key* ns_key, const uint32_t* tokens, size_t n_tokens,
                       uint32_t chunk_tokens, kvtier_key* out, size_t out_capacity, size_t* count);
 
-/* 32 lower-case hex digits and a NUL into out[33]. */
+/* 32 lower-case hex digits and a NUL into out[33]; with key NULL, an empty string; with out NULL,
+ * nothing. */
 void kvtier_key_to_hex(const kvtier_key* key, char out[33]);
 /* Parses 32 hex digits (either case, NUL-terminated). KVTIER_INVALID_ARGUMENT otherwise. */
 int kvtier_key_from_hex(const char* hex, kvtier_key* out);
@@ -143,7 +144,8 @@ typedef struct kvtier_get_result {
 
 /* Batches: statuses[i] / results[i] answer items[i]. The return value is the whole call's (a
  * connection error); KVTIER_OK does not mean every item succeeded. Batches above max_batch are
- * split into several requests transparently. */
+ * split into several requests transparently. An item with a NULL value (or dst) and a size (or
+ * capacity) above 0 is answered KVTIER_INVALID_ARGUMENT and not sent. */
 int kvtier_put_many(kvtier_client* client, const kvtier_put_item* items, size_t n, int* statuses);
 int kvtier_get_many(kvtier_client* client, const kvtier_get_item* items, size_t n,
                     kvtier_get_result* results);

@@ -148,6 +148,11 @@ int kvtier_chunk_keys(const kvtier_key* ns_key, const uint32_t* tokens, size_t n
 }
 
 void kvtier_key_to_hex(const kvtier_key* key, char out[33]) {
+  if (out == nullptr) return;  // nowhere to write
+  if (key == nullptr) {
+    out[0] = '\0';
+    return;
+  }
   static constexpr char kDigits[] = "0123456789abcdef";
   for (int i = 0; i < 16; ++i) {
     out[2 * i] = kDigits[key->bytes[i] >> 4];
@@ -252,14 +257,19 @@ int kvtier_put_many(kvtier_client* client, const kvtier_put_item* items, size_t 
   return guarded(client, [&](kvtier::Client& c) {
     if (n > 0 && (items == nullptr || statuses == nullptr))
       return null_argument("items or statuses");
-    std::vector<kvtier::PutItem> in(n);
+    // An item without bytes for its size is that item's error; the others go.
+    std::vector<kvtier::PutItem> in;
+    std::vector<std::size_t> at;
     for (std::size_t i = 0; i < n; ++i) {
-      in[i] = {to_key(&items[i].key),
-               {static_cast<const std::byte*>(items[i].value), items[i].size}};
+      statuses[i] = KVTIER_INVALID_ARGUMENT;
+      if (items[i].value == nullptr && items[i].size > 0) continue;
+      in.push_back({to_key(&items[i].key),
+                    {static_cast<const std::byte*>(items[i].value), items[i].size}});
+      at.push_back(i);
     }
-    std::vector<Status> out(n);
+    std::vector<Status> out(in.size());
     Status s = c.put_many(in, out);
-    for (std::size_t i = 0; i < n; ++i) statuses[i] = code_of(out[i]);
+    for (std::size_t j = 0; j < in.size(); ++j) statuses[at[j]] = code_of(out[j]);
     return s;
   });
 }
@@ -268,13 +278,18 @@ int kvtier_get_many(kvtier_client* client, const kvtier_get_item* items, size_t 
                     kvtier_get_result* results) {
   return guarded(client, [&](kvtier::Client& c) {
     if (n > 0 && (items == nullptr || results == nullptr)) return null_argument("items or results");
-    std::vector<kvtier::GetItem> in(n);
+    // An item without a buffer for its capacity is that item's error; the others go.
+    std::vector<kvtier::GetItem> in;
+    std::vector<std::size_t> at;
     for (std::size_t i = 0; i < n; ++i) {
-      in[i] = {to_key(&items[i].key), {static_cast<std::byte*>(items[i].dst), items[i].capacity}};
+      results[i] = {KVTIER_INVALID_ARGUMENT, 0};
+      if (items[i].dst == nullptr && items[i].capacity > 0) continue;
+      in.push_back({to_key(&items[i].key), {static_cast<std::byte*>(items[i].dst), items[i].capacity}});
+      at.push_back(i);
     }
-    std::vector<kvtier::GetResult> out(n);
+    std::vector<kvtier::GetResult> out(in.size());
     Status s = c.get_many(in, out);
-    for (std::size_t i = 0; i < n; ++i) results[i] = {code_of(out[i].status), out[i].size};
+    for (std::size_t j = 0; j < in.size(); ++j) results[at[j]] = {code_of(out[j].status), out[j].size};
     return s;
   });
 }

@@ -56,13 +56,13 @@ Result<std::unique_ptr<Listener>> Listener::unix_socket(const std::string& path)
     }
     ::unlink(path.c_str());
   }
-  // The socket is created with the umask's mode: make it 0660 from the start, so there is no
-  // moment in which others could connect.
-  mode_t old = ::umask(0117);
-  int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  int err = errno;
-  ::umask(old);
-  if (rc != 0) return Status::FromErrno("bind(" + path + ")", err);
+  // The socket file is created with the process umask's mode. Nobody can connect to it before
+  // listen(), so making it 0660 in between leaves no moment in which others could, without
+  // changing the umask (process-wide: it would strip bits from whatever another thread creates
+  // meanwhile).
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return Status::FromErrno("bind(" + path + ")", errno);
+  }
   if (::chmod(path.c_str(), 0660) != 0) return Status::FromErrno("chmod(" + path + ")", errno);
   if (::listen(fd.get(), kBacklog) != 0) return Status::FromErrno("listen(" + path + ")", errno);
   return std::unique_ptr<Listener>(
