@@ -67,6 +67,14 @@ class SharedBackend {
   virtual void contains_many(std::span<const BlockId> ids, std::span<Status> out,
                              Deadline deadline) = 0;
 
+  // For an upload that would skip a block already there: out[i] OK when the block is present, its
+  // stored header names it and its size matches, and it is now kept as long as a block just
+  // written would be (the expiry or age of the medium restarted), so what a skipped upload leaves
+  // behind does not vanish right after the put it answers; NotFound when absent or not such a
+  // block (the upload then writes it); IOError when unknown.
+  virtual void keep_many(std::span<const BlockId> ids, std::span<Status> out,
+                         Deadline deadline) = 0;
+
   // OK or NotFound; IOError when the backend could not answer.
   virtual Status remove(const BlockId& id, Deadline deadline) = 0;
 

@@ -197,7 +197,8 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
   for (const OutboxEntry& e : todo) ids.push_back(e.id);
   std::vector<Status> present(todo.size());
   auto started = Clock::now();
-  core->backend->contains_many(ids, present, started + core->call_timeout());
+  // A block there already is kept (its expiry restarted) rather than trusted to outlive the put.
+  core->backend->keep_many(ids, present, started + core->call_timeout());
   bool failed = std::any_of(present.begin(), present.end(),
                             [](const Status& s) { return !s.ok() && !s.is_not_found(); });
   core->judge(failed, started);

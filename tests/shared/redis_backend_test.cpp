@@ -276,6 +276,33 @@ TEST_F(SharedRedisServer, KeyPrefixAndTtlAreSet) {
   EXPECT_EQ(server_->cli_out({"STRLEN", key}), std::to_string(64 + 100));
 }
 
+// keep_many (an upload that finds its block there) restarts the key's expiry and answers
+// whether it exists; without a TTL it only answers.
+TEST_F(SharedRedisServer, KeepRestartsTheExpiryOfABlockThatIsThere) {
+  RedisBackendConfig c = config_for({server_->address()});
+  c.key_prefix = "test:keep:";
+  c.ttl = 60s;
+  auto backend = open_or_die(c);
+  BlockId there = block(9, 8), absent = block(10, 8);
+  ASSERT_TRUE(put_one(*backend, there, pattern(there.key, 100)).ok());
+  const std::string key = "test:keep:00000008:" + there.key.hex();
+  EXPECT_EQ(server_->cli_out({"PEXPIRE", key, "2000"}), "1");  // about to expire
+  std::vector<Status> out(2);
+  backend->keep_many(std::vector<BlockId>{there, absent}, out, in(5000ms));
+  EXPECT_TRUE(out[0].ok()) << out[0].to_string();
+  EXPECT_TRUE(out[1].is_not_found()) << out[1].to_string();
+  const long long pttl = std::stoll(server_->cli_out({"PTTL", key}));
+  EXPECT_GT(pttl, 50000) << "the expiry was not restarted";
+  EXPECT_EQ(server_->cli_out({"EXISTS", "test:keep:00000008:" + absent.key.hex()}), "0");
+  c.ttl = 0ms;
+  c.key_prefix = "test:keep0:";
+  auto forever = open_or_die(c);
+  ASSERT_TRUE(put_one(*forever, there, pattern(there.key, 100)).ok());
+  forever->keep_many(std::vector<BlockId>{there}, std::span(out).first(1), in(5000ms));
+  EXPECT_TRUE(out[0].ok());
+  EXPECT_EQ(server_->cli_out({"PTTL", "test:keep0:00000008:" + there.key.hex()}), "-1");
+}
+
 TEST_F(SharedRedisServer, CorruptOrForeignValuesAreCountedMisses) {
   std::vector<BlockId> ids = {block(1), block(2), block(3), block(4), block(5)};
   ASSERT_TRUE(put_patterns(*backend_, ids, 4096));

@@ -13,6 +13,7 @@
 
 #include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
+#include "shared/fs/fs_layout.h"
 #include "support/test_support.h"
 
 namespace kvtier {
@@ -95,6 +96,43 @@ TEST(SharedTierStore, BlocksBeingDemotedAreUploadedNotLost) {
   ASSERT_TRUE(eventually([&] { return drained(*s); }, std::chrono::seconds(60)));
   EXPECT_EQ(counter_value(*s, "shared_upload_lost_local"), 0);
   EXPECT_EQ(counter_value(*s, "shared_uploads"), kBlocks);
+}
+
+// Where the filesystem backend keeps a block (shared/fs/fs_layout.h).
+std::string shared_block_path(const std::string& shared_dir, std::uint64_t n) {
+  const BlockId id{0, test_key(n)};
+  namespace layout = kvtier::shared::fs;
+  return layout::block_dir(layout::tree_root(shared_dir), id) + "/" + layout::block_file_name(id.key);
+}
+
+// An upload skips a block the shared tier already holds only if it is that block, and it keeps
+// it: a file of zeros where the block belongs is written over, and a block found in place is
+// made young for the age sweep (issue 24: any file of 4 KiB or more counted as present, and a
+// block left as it was could be swept seconds after the put it answered).
+TEST(SharedTierStore, AnUploadWritesOverAForeignFileAndKeepsABlockItFinds) {
+  TempDir a, b, shared;
+  auto node_a = open_store(node_config(a.path(), shared.path()));
+  auto node_b = open_store(node_config(b.path(), shared.path()));
+  ASSERT_TRUE(node_a && node_b);
+  // Block 1: zeros of a plausible size stand where it belongs.
+  const std::string zeros = shared_block_path(shared.path(), 1);
+  std::filesystem::create_directories(std::filesystem::path(zeros).parent_path());
+  std::ofstream(zeros, std::ios::binary) << std::string(2 * kBlock, '\0');
+  ASSERT_TRUE(put_block(*node_a, 1).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  EXPECT_TRUE(get_block(*node_b, 1).status.ok()) << "the zeros were taken for the block";
+  // Block 2: uploaded, then aged three days, then put again (skipped: it is there).
+  ASSERT_TRUE(put_block(*node_a, 2).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  const std::string path = shared_block_path(shared.path(), 2);
+  const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(72);
+  std::filesystem::last_write_time(path, old);
+  const double skipped = counter_value(*node_a, "shared_upload_skipped_present");
+  ASSERT_TRUE(put_block(*node_a, 2).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  EXPECT_EQ(counter_value(*node_a, "shared_upload_skipped_present"), skipped + 1);
+  const auto age = std::filesystem::file_time_type::clock::now() - std::filesystem::last_write_time(path);
+  EXPECT_LT(age, std::chrono::minutes(1)) << "the block kept its age of three days";
 }
 
 TEST(SharedTierStore, BlockPutOnOneNodeIsReadOnAnotherAndPromoted) {

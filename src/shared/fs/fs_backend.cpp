@@ -257,6 +257,43 @@ void FsBackend::contains_many(std::span<const BlockId> ids, std::span<Status> ou
   }
 }
 
+void FsBackend::keep_many(std::span<const BlockId> ids, std::span<Status> out, Deadline deadline) {
+  KVTIER_CHECK(out.size() >= ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (Clock::now() > deadline) {
+      FsCounters::bump(counters_.deadline_skips);
+      out[i] = deadline_passed();
+      continue;
+    }
+    out[i] = keep_one(ids[i]);
+  }
+}
+
+// The header is read and checked against the id and the file's size (the value's checksum is a
+// get's to check: a get removes a damaged file, and the next upload writes it again), and the
+// file's modification time set to now: the age sweep (max_age_s, and oldest-first when over
+// capacity) treats it as just written.
+Status FsBackend::keep_one(const BlockId& id) {
+  const std::string path = block_path(id);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    const int err = errno;
+    if (is_absent_errno(err)) return Status::NotFound("shared fs: no block at " + path);
+    return errno_status("open", path, err);
+  }
+  FsBlockHeader h{};
+  const ssize_t got = pread_full(fd.get(), {reinterpret_cast<std::byte*>(&h), sizeof(h)}, 0);
+  if (got < 0) return errno_status("read", path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_status("stat", path, errno);
+  if (static_cast<std::size_t>(got) != sizeof(h) || !S_ISREG(st.st_mode) ||
+      header_mismatch(h, id, static_cast<std::uint64_t>(st.st_size)) != nullptr) {
+    return Status::NotFound("shared fs: " + path + " is not this block");
+  }
+  if (::futimens(fd.get(), nullptr) != 0) return errno_status("futimens", path, errno);
+  return Status::Ok();
+}
+
 // A stat, not a verified read: a file too short to hold a header is certainly not a block, but
 // any other damage is found (and the file removed) only by a get.
 Status FsBackend::contains_one(const BlockId& id) const {

@@ -41,6 +41,8 @@ class FsBackend final : public SharedBackend {
                 Deadline deadline) override;
   void get_many(std::span<const SharedGet> items, std::span<GetResult> out,
                 Deadline deadline) override;
+  void keep_many(std::span<const BlockId> ids, std::span<Status> out,
+                 Deadline deadline) override;
   void contains_many(std::span<const BlockId> ids, std::span<Status> out,
                      Deadline deadline) override;
   Status remove(const BlockId& id, Deadline deadline) override;
@@ -62,6 +64,7 @@ class FsBackend final : public SharedBackend {
   GetResult corrupt(const std::string& path, int fd, const char* why);
   GetResult get_error(Status status);
   Status contains_one(const BlockId& id) const;
+  Status keep_one(const BlockId& id);
 
   const SharedFsConfig config_;
   const std::string path_;  // config.path without trailing slashes

@@ -30,6 +30,8 @@ class RedisBackend final : public SharedBackend {
                 Deadline deadline) override;
   void get_many(std::span<const SharedGet> items, std::span<GetResult> out,
                 Deadline deadline) override;
+  void keep_many(std::span<const BlockId> ids, std::span<Status> out,
+                 Deadline deadline) override;
   void contains_many(std::span<const BlockId> ids, std::span<Status> out,
                      Deadline deadline) override;
   Status remove(const BlockId& id, Deadline deadline) override;
@@ -97,6 +99,18 @@ void RedisBackend::contains_many(std::span<const BlockId> ids, std::span<Status>
                                  Deadline deadline) {
   KVTIER_CHECK(out.size() >= ids.size());
   CountKeysOp op("EXISTS", out);
+  runner_.run(op, make_items(config_.key_prefix, ids, [](const BlockId& id) { return id; }),
+              deadline);
+}
+
+// PEXPIRE restarts the key's expiry and answers whether it exists, in one round trip (without a
+// TTL there is no expiry to restart: EXISTS). The value's framing is a get's to check.
+void RedisBackend::keep_many(std::span<const BlockId> ids, std::span<Status> out,
+                             Deadline deadline) {
+  KVTIER_CHECK(out.size() >= ids.size());
+  const bool expires = config_.ttl.count() > 0;
+  CountKeysOp op(expires ? "PEXPIRE" : "EXISTS", out,
+                 expires ? std::to_string(config_.ttl.count()) : std::string());
   runner_.run(op, make_items(config_.key_prefix, ids, [](const BlockId& id) { return id; }),
               deadline);
 }

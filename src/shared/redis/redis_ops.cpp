@@ -136,7 +136,11 @@ void GetOp::fail(const BatchItem& item, const Status& status) {
 // ---- CountKeysOp -------------------------------------------------------------------------------
 
 void CountKeysOp::encode(const BatchItem& item, RespPipeline& pipeline) {
-  pipeline.command({command_, item.key});
+  if (argument_.empty()) {
+    pipeline.command({command_, item.key});
+  } else {
+    pipeline.command({command_, item.key, argument_});
+  }
 }
 
 void CountKeysOp::answer(const BatchItem& item, const redisReply& reply, const NodeAddress& node) {

@@ -74,7 +74,9 @@ class GetOp final : public BatchOp {
 // out[i] = OK when the reply is >= 1, NotFound when 0.
 class CountKeysOp final : public BatchOp {
  public:
-  CountKeysOp(const char* command, std::span<Status> out) : command_(command), out_(out) {}
+  // `command key [argument]` per key; a reply above 0 is OK, 0 NotFound.
+  CountKeysOp(const char* command, std::span<Status> out, std::string argument = "")
+      : command_(command), argument_(std::move(argument)), out_(out) {}
   void encode(const BatchItem& item, RespPipeline& pipeline) override;
   std::size_t weight(const BatchItem&) const override { return 0; }
   void answer(const BatchItem& item, const redisReply& reply, const NodeAddress& node) override;
@@ -82,6 +84,7 @@ class CountKeysOp final : public BatchOp {
 
  private:
   const char* command_;
+  std::string argument_;
   std::span<Status> out_;
 };
 
