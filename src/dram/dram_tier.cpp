@@ -389,18 +389,21 @@ Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockR
 
 Status DramTierImpl::put(const BlockId& id, std::span<const std::byte> value, CommitMode mode,
                          bool on_nvme, std::vector<BlockRef>* evicted) {
-  if (mode == CommitMode::kReplace) {
-    // Even a put that cannot reserve supersedes an older departure (see commit_locked).
-    std::vector<Block*> to_drop;
-    {
-      std::lock_guard<std::mutex> lock(evict_mu_);
-      supersede_departure(id, &to_drop);
-      departing_blocks_.store(departures_.size(), std::memory_order_relaxed);
-    }
-    for (Block* x : to_drop) unref_block(x);
-  }
   Result<Reservation> r = reserve(id, value.size());
-  if (!r.ok()) return r.status();
+  if (!r.ok()) {
+    // A put that cannot even reserve still supersedes an older departure (as commit_locked does
+    // for one that reserved): the caller stores it elsewhere or fails it.
+    if (mode == CommitMode::kReplace) {
+      std::vector<Block*> to_drop;
+      {
+        std::lock_guard<std::mutex> lock(evict_mu_);
+        supersede_departure(id, &to_drop);
+        departing_blocks_.store(departures_.size(), std::memory_order_relaxed);
+      }
+      for (Block* x : to_drop) unref_block(x);
+    }
+    return r.status();
+  }
   if (!value.empty()) std::memcpy(r->data().data(), value.data(), value.size());
   return commit(*r, mode, on_nvme, evicted);
 }
