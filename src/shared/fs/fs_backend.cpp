@@ -246,18 +246,17 @@ GetResult FsBackend::get_error(Status status) {
 
 void FsBackend::contains_many(std::span<const BlockId> ids, std::span<Status> out,
                               Deadline deadline) {
-  KVTIER_CHECK(out.size() >= ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (Clock::now() > deadline) {
-      FsCounters::bump(counters_.deadline_skips);
-      out[i] = deadline_passed();
-      continue;
-    }
-    out[i] = contains_one(ids[i]);
-  }
+  answer_each(ids, out, deadline, [this](const BlockId& id) { return contains_one(id); });
 }
 
 void FsBackend::keep_many(std::span<const BlockId> ids, std::span<Status> out, Deadline deadline) {
+  answer_each(ids, out, deadline, [this](const BlockId& id) { return keep_one(id); });
+}
+
+// out[i] = one(ids[i]) while the deadline holds; every id after it is answered deadline_passed().
+template <typename One>
+void FsBackend::answer_each(std::span<const BlockId> ids, std::span<Status> out, Deadline deadline,
+                            One one) {
   KVTIER_CHECK(out.size() >= ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (Clock::now() > deadline) {
@@ -265,7 +264,7 @@ void FsBackend::keep_many(std::span<const BlockId> ids, std::span<Status> out, D
       out[i] = deadline_passed();
       continue;
     }
-    out[i] = keep_one(ids[i]);
+    out[i] = one(ids[i]);
   }
 }
 
