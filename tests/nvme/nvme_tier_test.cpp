@@ -21,6 +21,7 @@
 
 #include "memory/aligned_buffer.h"
 #include "support/aliased_keys.h"
+#include "support/child_process.h"
 #include "support/test_support.h"
 
 namespace kvtier::nvme {
@@ -237,10 +238,7 @@ TEST(NvmeTier, ACrashScanOfManyRegionsNeedsBoundedMemory) {
     }
     ::_exit(0);
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: the scan could not run in the limit; 11: no scan; 12: lost";
+  EXPECT_EQ(kvtier::testing::child_exit_code(pid), 0) << "10: the scan could not run in the limit; 11: no scan; 12: lost";
 }
 
 TEST(NvmeTier, NoMemoryForABounceBufferIsAMissThatKeepsTheEntry) {
@@ -290,10 +288,7 @@ TEST(NvmeTier, NoMemoryForABounceBufferIsAMissThatKeepsTheEntry) {
     if (!r.status.ok() || !matches_pattern(unaligned, test_key(0))) ::_exit(13);
     ::_exit(0);
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0)
+  EXPECT_EQ(kvtier::testing::child_exit_code(pid), 0)
       << "10/11: not a miss that says why; 12: the entry was dropped; 13: no read after";
 }
 
@@ -659,10 +654,7 @@ TEST(NvmeTier, AFailedRegionWriteFailsTheNextFlush) {
     }
     ::_exit(0);
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: flush hid the failure; 11: durable blocks lost";
+  EXPECT_EQ(kvtier::testing::child_exit_code(pid), 0) << "10: flush hid the failure; 11: durable blocks lost";
 }
 
 // A region whose write failed is recorded free by the checkpoint; its entries must not survive
@@ -691,10 +683,7 @@ TEST(NvmeTier, ACheckpointKeepsNoEntryOfARegionThatFailedToWrite) {
     std::fprintf(stderr, "close after the failed write: %s\n", c.to_string().c_str());
     ::_exit(c.ok() ? 0 : 11);
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_EQ(kvtier::testing::child_exit_code(pid), 0);
   auto t = open_tier(small_config(), dir.path());
   ASSERT_TRUE(t);
   EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kCheckpoint);
@@ -739,10 +728,7 @@ TEST(NvmeTier, AFailedOpenRegionWriteInFlushIsCounted) {
     if (counter_value(**t, "nvme_write_errors") != 1) ::_exit(11);
     ::_exit(0);
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: flush hid the failure; 11: not counted once";
+  EXPECT_EQ(kvtier::testing::child_exit_code(pid), 0) << "10: flush hid the failure; 11: not counted once";
 }
 
 TEST(NvmeTier, WarmRestartFromCheckpoint) {
@@ -1079,10 +1065,7 @@ TEST(NvmeTier, FullDiskIsAClearError) {
     std::fprintf(stderr, "open on a full disk: %s\n", t.status().to_string().c_str());
     ::_exit(clear ? 0 : 11);
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: opened anyway, 11: unclear error";
+  EXPECT_EQ(kvtier::testing::child_exit_code(pid), 0) << "10: opened anyway, 11: unclear error";
 }
 
 TEST(NvmeTier, BadConfigIsAClearError) {

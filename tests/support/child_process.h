@@ -16,6 +16,15 @@
 
 namespace kvtier::testing {
 
+// Waits for the forked child `pid`: its exit code, 128 + N when signal N ended it, -1 otherwise.
+inline int child_exit_code(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
 // Runs `fn` in a forked child (which may set its own resource limits) and returns the text it
 // returned (the child's verdict for the parent to check), or "child failed" when it did not exit
 // cleanly.
