@@ -675,6 +675,12 @@ TEST(NvmeTier, ACheckpointKeepsNoEntryOfARegionThatFailedToWrite) {
     for (std::uint64_t i = 4; i < 6; ++i) (void)put_n(*t, i, 300 * 1024);
     (void)put_n(*t, 7, 900 * 1024);  // seals region 1: its write fails past the limit
     if (t->flush().ok()) ::_exit(10);
+    // flush() stops at the open region's failed write without waiting for the flusher: region
+    // 1's own write must have failed before the disk recovers, or it would just succeed later.
+    for (int i = 0; i < 1000 && counter_value(*t, "nvme_write_queue_regions") != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (counter_value(*t, "nvme_write_queue_regions") != 0) ::_exit(12);
     lim.rlim_cur = RLIM_INFINITY;  // the disk recovers: close() writes the rest and a checkpoint
     ::setrlimit(RLIMIT_FSIZE, &lim);
     for (int i = 0; i < 3 && !t->flush().ok(); ++i) {
