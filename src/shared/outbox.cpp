@@ -22,6 +22,7 @@ constexpr std::uint32_t kRecordMagic = 0x4f54564bu;
 constexpr std::uint8_t kRecordVersion = 1;
 constexpr std::uint8_t kAdd = 1;
 constexpr std::uint8_t kDone = 2;
+constexpr std::uint8_t kRemove = 3;  // since 2026-12: an older kvtierd stops its replay at one
 
 // One log record. The layout is pinned: docs/SHARED_TIER.md describes it.
 struct Record {
@@ -121,24 +122,12 @@ Status Outbox::replay() {
   for (; valid < got / sizeof(Record); ++valid) {
     const Record& r = records[valid];
     if (r.magic != kRecordMagic || r.version != kRecordVersion || r.checksum != record_checksum(r) ||
-        (r.type != kAdd && r.type != kDone)) {
+        (r.type != kAdd && r.type != kDone && r.type != kRemove)) {
       break;  // a torn or foreign tail: nothing after it was acknowledged
     }
     BlockId id{r.ns, {}};
     std::memcpy(id.key.bytes.data(), r.key, sizeof r.key);
-    if (r.type == kDone) {
-      erase_locked(id);
-      continue;
-    }
-    if (pending_.count(id) != 0) continue;
-    // Seqs are renumbered in log order, which is the order of acknowledgement: the recorded seq
-    // is not trusted to be unique (a damaged or hand-edited log that verifies could repeat one,
-    // and two blocks under one seq would leave one of them out of the upload order for good).
-    const std::uint64_t seq = next_seq_++;
-    Pending p{OutboxEntry{id, r.size, seq, 0}, now, now, false};
-    pending_.emplace(id, p);
-    by_seq_.emplace(seq, id);
-    pending_bytes_ += r.size;
+    replay_record(r.type, id, r.size, now);
   }
   log_records_ = valid;
   if (valid * sizeof(Record) != total &&
@@ -150,9 +139,27 @@ Status Outbox::replay() {
 }
 
 void Outbox::queue_record(std::uint8_t type, const BlockId& id, std::uint32_t size) {
-  std::uint64_t seq = type == kAdd ? pending_.at(id).entry.seq : 0;
+  std::uint64_t seq = type == kDone ? 0 : pending_.at(id).entry.seq;
   append_record(queued_, make_record(type, id, size, seq));
   ++queued_upto_;
+}
+
+// Applies one record to the pending set, as the operations that wrote it did. Seqs are renumbered
+// in log order, which is the order of acknowledgement: the recorded seq is not trusted to be
+// unique (a damaged or hand-edited log that verifies could repeat one, and two blocks under one
+// seq would leave one of them out of the work order for good).
+void Outbox::replay_record(std::uint8_t type, const BlockId& id, std::uint32_t size,
+                           Clock::time_point now) {
+  auto it = pending_.find(id);
+  if (type == kDone) {
+    erase_locked(id);
+  } else if (it == pending_.end()) {
+    insert_locked(id, type == kAdd ? OutboxOp::kUpload : OutboxOp::kRemove, size, now);
+  } else if (type == kRemove) {
+    set_op_locked(it->second, OutboxOp::kRemove, 0, false);
+  } else if (it->second.entry.op == OutboxOp::kRemove) {
+    set_op_locked(it->second, OutboxOp::kUpload, size, /*overwrite=*/true);
+  }
 }
 
 Status Outbox::write_records(const std::vector<std::byte>& bytes, bool sync) {
@@ -183,6 +190,7 @@ Status Outbox::commit_queued(std::unique_lock<std::mutex>& lock, std::uint64_t u
     if (s.ok()) {
       durable_upto_ = batch_upto;
       log_records_ += bytes.size() / sizeof(Record);
+      if (compacting_) compaction_tail_.insert(compaction_tail_.end(), bytes.begin(), bytes.end());
     } else {
       fail_locked(s);
     }
@@ -212,7 +220,7 @@ void Outbox::fail_locked(const Status& s) {
 // the outbox takes promises again. Blocks completed meanwhile stay in the new log and are
 // uploaded again after a crash (uploads are idempotent).
 void Outbox::recover(std::unique_lock<std::mutex>& lock) {
-  if (sticky_error_.ok() || syncing_) return;
+  if (sticky_error_.ok() || syncing_ || compacting_) return;
   const auto now = Clock::now();
   if (now - last_recover_try_ < kRecoverInterval) return;
   last_recover_try_ = now;
@@ -247,33 +255,42 @@ void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t>
     return;
   }
   const auto now = Clock::now();
-  bool queued_any = false;
-  std::uint64_t wait_upto = 0;  // the ticket of the ADD records this call depends on
+  std::uint64_t wait_upto = 0;  // the ticket of the records this call depends on
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    auto found = pending_.find(ids[i]);
-    if (found != pending_.end()) {
-      // Already promised, by an append whose ADD record may not be synced yet (a concurrent PUT
-      // of the same key): this one is acknowledged only once that record is durable too.
-      wait_upto = std::max(wait_upto, found->second.add_ticket);
-      out[i] = Status::Ok();
-      continue;
-    }
-    if (pending_.size() >= capacity_) {
-      ++rejected_full_;
-      out[i] = Status::Rejected("the shared-tier outbox is full (" + std::to_string(capacity_) +
-                                " blocks)");
-      continue;
-    }
-    std::uint64_t seq = next_seq_++;
-    pending_.emplace(ids[i], Pending{OutboxEntry{ids[i], sizes[i], seq, 0}, now, now, false});
-    by_seq_.emplace(seq, ids[i]);
-    pending_bytes_ += sizes[i];
-    queue_record(kAdd, ids[i], sizes[i]);
-    pending_.at(ids[i]).add_ticket = queued_upto_;
     out[i] = Status::Ok();
-    queued_any = true;
+    auto found = pending_.find(ids[i]);
+    if (found == pending_.end()) {
+      if (pending_.size() >= capacity_) {
+        ++rejected_full_;
+        out[i] = Status::Rejected("the shared-tier outbox is full (" + std::to_string(capacity_) +
+                                  " blocks)");
+        continue;
+      }
+      Pending& p = insert_locked(ids[i], OutboxOp::kUpload, sizes[i], now);
+      queue_record(kAdd, ids[i], sizes[i]);
+      p.ticket = queued_upto_;
+    } else if (Pending& p = found->second; p.in_flight) {
+      // The operation in flight may have read the block before this PUT stored it (or found it
+      // gone), or be the removal of an older copy: this PUT gets an upload of its own, after it.
+      const bool after_removal = p.entry.op == OutboxOp::kRemove || p.entry.overwrite ||
+                                 (p.next && p.next->op == OutboxOp::kRemove) ||
+                                 (p.next && p.next->overwrite);
+      if (!p.next || p.next->op == OutboxOp::kRemove) {
+        p.next = Next{OutboxOp::kUpload, sizes[i], after_removal};
+        queue_record(kAdd, ids[i], sizes[i]);
+        p.ticket = queued_upto_;
+      }
+    } else if (p.entry.op == OutboxOp::kRemove) {
+      // Removed, not yet done: the upload follows the removal's record and writes over any copy.
+      set_op_locked(p, OutboxOp::kUpload, sizes[i], /*overwrite=*/true);
+      queue_record(kAdd, ids[i], sizes[i]);
+      p.ticket = queued_upto_;
+    }
+    // Otherwise an upload is already owed and not started: it reads the bytes this PUT stored.
+    // Either way the PUT is acknowledged only once the record that owes it is durable (a
+    // concurrent PUT of the same key may have queued it).
+    wait_upto = std::max(wait_upto, pending_.at(ids[i]).ticket);
   }
-  if (queued_any) wait_upto = queued_upto_;
   if (wait_upto == 0) return;
   Status s = commit_queued(lock, wait_upto);
   if (s.ok()) return;
@@ -282,6 +299,34 @@ void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t>
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (out[i].ok()) out[i] = s;
   }
+}
+
+Status Outbox::append_removal(const BlockId& id) {
+  std::unique_lock<std::mutex> lock(mu_);
+  recover(lock);
+  const bool record = sticky_error_.ok();
+  auto found = pending_.find(id);
+  if (found == pending_.end()) {
+    if (pending_.size() >= capacity_) {
+      ++rejected_full_;
+      return Status::Rejected("the shared-tier outbox is full (" + std::to_string(capacity_) +
+                              " blocks)");
+    }
+    insert_locked(id, OutboxOp::kRemove, 0, Clock::now());
+  } else if (Pending& p = found->second; p.in_flight) {
+    if (p.next && p.next->op == OutboxOp::kRemove) return commit_queued(lock, p.ticket);
+    p.next = Next{OutboxOp::kRemove, 0, false};
+  } else if (p.entry.op == OutboxOp::kRemove) {
+    return record ? commit_queued(lock, p.ticket) : sticky_error_;
+  } else {
+    set_op_locked(p, OutboxOp::kRemove, 0, false);
+  }
+  // In the error state the removal is owed in memory (done while this process lives), not logged.
+  if (!record) return sticky_error_;
+  queue_record(kRemove, id, 0);
+  Pending& p = pending_.at(id);
+  p.ticket = queued_upto_;
+  return commit_queued(lock, p.ticket);
 }
 
 std::vector<OutboxEntry> Outbox::take(std::size_t max) {
@@ -297,6 +342,35 @@ std::vector<OutboxEntry> Outbox::take(std::size_t max) {
   return out;
 }
 
+Outbox::Pending& Outbox::insert_locked(const BlockId& id, OutboxOp op, std::uint32_t size,
+                                       Clock::time_point now) {
+  const std::uint64_t seq = next_seq_++;
+  auto [it, inserted] = pending_.emplace(id, Pending{OutboxEntry{id, size, seq, 0, op, false}, now, now});
+  by_seq_.emplace(seq, id);
+  pending_bytes_ += size;
+  return it->second;
+}
+
+// Changes what a pending entry not in flight owes, keeping its place in the work order.
+void Outbox::set_op_locked(Pending& p, OutboxOp op, std::uint32_t size, bool overwrite) {
+  pending_bytes_ = pending_bytes_ - p.entry.size + size;
+  p.entry.op = op;
+  p.entry.size = size;
+  p.entry.overwrite = overwrite;
+}
+
+// The operation in flight is over and another was asked for meanwhile: that one is pending now,
+// at the end of the work order (it was asked for last).
+void Outbox::requeue_locked(Pending& p, const Next& next, Clock::time_point not_before) {
+  set_op_locked(p, next.op, next.size, next.overwrite);
+  by_seq_.erase(p.entry.seq);
+  p.entry.seq = next_seq_++;
+  by_seq_.emplace(p.entry.seq, p.entry.id);
+  p.in_flight = false;
+  p.next.reset();
+  p.not_before = not_before;
+}
+
 void Outbox::erase_locked(const BlockId& id) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
@@ -306,14 +380,19 @@ void Outbox::erase_locked(const BlockId& id) {
 }
 
 void Outbox::complete(const OutboxEntry& entry) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = pending_.find(entry.id);
-  // A newer append of the same block while this upload ran is the same bytes (one key, one
-  // value), so the upload covers it too.
   if (it == pending_.end()) return;
+  Pending& p = it->second;
+  if (p.next) {
+    // No DONE: the log's records for this block end with the one that asked for `next`.
+    p.entry.attempts = 0;
+    requeue_locked(p, *p.next, Clock::now());
+    return;
+  }
   if (sticky_error_.ok()) queue_record(kDone, entry.id, 0);
   erase_locked(entry.id);
-  (void)maybe_compact_locked();
+  (void)maybe_compact(lock);
 }
 
 void Outbox::retry_later(const OutboxEntry& entry) {
@@ -321,18 +400,17 @@ void Outbox::retry_later(const OutboxEntry& entry) {
   auto it = pending_.find(entry.id);
   if (it == pending_.end()) return;
   Pending& p = it->second;
-  p.in_flight = false;
   p.entry.attempts = entry.attempts + 1;
   auto backoff = kFirstBackoff * (1u << std::min<std::uint32_t>(p.entry.attempts - 1, 10));
-  p.not_before = Clock::now() + std::min<Clock::duration>(backoff, kMaxBackoff);
-}
-
-void Outbox::forget(const BlockId& id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = pending_.find(id);
-  if (it == pending_.end() || it->second.in_flight) return;
-  if (sticky_error_.ok()) queue_record(kDone, id, 0);
-  erase_locked(id);
+  const auto not_before = Clock::now() + std::min<Clock::duration>(backoff, kMaxBackoff);
+  if (p.next) {
+    // What was asked for since supersedes the failed operation (a removal after a failed upload,
+    // an overwriting upload after a failed removal), still after the backoff.
+    requeue_locked(p, *p.next, not_before);
+    return;
+  }
+  p.in_flight = false;
+  p.not_before = not_before;
 }
 
 std::uint64_t Outbox::pending() const {
@@ -362,58 +440,97 @@ Status Outbox::sync() {
   recover(lock);
   Status s = commit_queued(lock, queued_upto_);
   if (!s.ok()) return s;
-  return maybe_compact_locked();
+  return maybe_compact(lock);
 }
 
-// Rewrites the log as one ADD per pending block once DONE records dominate it. Runs under the
-// lock (appends wait for it: it is rare and writes only the pending set) and only when no write
-// is in progress on the old file.
-Status Outbox::maybe_compact_locked() {
-  if (syncing_ || !sticky_error_.ok()) return Status::Ok();
+void Outbox::set_compaction_hook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  compaction_hook_ = std::move(hook);
+}
+
+// Rewrites the log as the records of the pending set once DONE records dominate it, without
+// holding the lock while it writes that set: appends go on into the old log meanwhile, and their
+// records (compaction_tail_) are appended to the new file before it is renamed over the old one.
+// Only that tail is written while appends wait (as behind any commit: syncing_ is set).
+// Replaying the tail after the set is exact: each record of a block sets what the block owes, so
+// a record the set already reflects, applied again, leaves the same state.
+Status Outbox::maybe_compact(std::unique_lock<std::mutex>& lock) {
+  if (compacting_ || syncing_ || !sticky_error_.ok()) return Status::Ok();
   const std::uint64_t in_file = log_records_ + queued_.size() / sizeof(Record);
   if (in_file < 2 * pending_.size() + 65536) return Status::Ok();
+  compacting_ = true;
+  compaction_tail_.clear();
+  const std::vector<std::byte> set = pending_records_locked();
+  std::function<void()> hook = compaction_hook_;
+  lock.unlock();
+  const std::string tmp = path_ + ".compact";
+  Status s = write_temp(tmp, set, /*truncate=*/true);
+  if (hook) hook();
+  lock.lock();
+  // Wait out a commit in progress so the tail holds every record written to the old log.
+  synced_cv_.wait(lock, [&] { return !syncing_; });
+  compacting_ = false;
+  std::vector<std::byte> tail = std::move(compaction_tail_);
+  compaction_tail_.clear();
+  if (!s.ok() || !sticky_error_.ok()) {
+    ::unlink(tmp.c_str());
+    return s;  // the old log is intact and still correct
+  }
+  syncing_ = true;
+  lock.unlock();
   bool switched = false;
   server::UniqueFd fd;
-  Status s = write_log(pending_records_locked(), &switched, &fd);
-  if (switched && fd.valid()) fd_ = std::move(fd);
-  if (switched) {
-    // Every queued record is reflected in the rewrite (ADDs are pending, DONEs are gone).
-    queued_.clear();
-    durable_upto_ = queued_upto_;
-    log_records_ = pending_.size();
-    synced_cv_.notify_all();
+  s = write_temp(tmp, tail, /*truncate=*/false);
+  if (s.ok()) {
+    s = publish_temp(tmp, &switched, &fd);
+  } else {
+    ::unlink(tmp.c_str());
   }
+  lock.lock();
+  syncing_ = false;
+  if (switched && fd.valid()) fd_ = std::move(fd);
+  if (switched) log_records_ = (set.size() + tail.size()) / sizeof(Record);
   // Before the rename the old log is intact and still correct; after it, a failure (a reopen or
   // a directory sync) leaves the log in doubt.
   if (!s.ok() && switched) fail_locked(s);
+  synced_cv_.notify_all();
   return s;
 }
 
-// One ADD record per pending block, oldest first. REQUIRES: mu_ held.
+// The records of every pending entry, oldest first: what it owes once the operation in flight
+// and the one asked for since are done. An overwriting upload is written as REMOVE then ADD, as
+// the operations that made it wrote them. REQUIRES: mu_ held.
 std::vector<std::byte> Outbox::pending_records_locked() const {
   std::vector<std::byte> bytes;
   bytes.reserve(pending_.size() * sizeof(Record));
   for (const auto& [seq, id] : by_seq_) {
-    append_record(bytes, make_record(kAdd, id, pending_.at(id).entry.size, seq));
+    const Pending& p = pending_.at(id);
+    const Next owed = p.next ? *p.next : Next{p.entry.op, p.entry.size, p.entry.overwrite};
+    if (owed.op == OutboxOp::kRemove || owed.overwrite) {
+      append_record(bytes, make_record(kRemove, id, 0, seq));
+    }
+    if (owed.op == OutboxOp::kUpload) append_record(bytes, make_record(kAdd, id, owed.size, seq));
   }
   return bytes;
 }
 
-// Writes `bytes` as the whole log: a temporary file, synced, renamed over the log, reopened for
-// appends (*fd), the directory synced. *switched: the rename happened (the log is the new file,
-// even if a later step failed; *fd is then valid if the reopen worked). Touches no member but
-// path_, so it may run without mu_.
-Status Outbox::write_log(const std::vector<std::byte>& bytes, bool* switched,
-                         server::UniqueFd* fd) const {
-  const std::string tmp = path_ + ".compact";
-  server::UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!out.valid()) return Status::FromErrno("outbox: create " + tmp, errno);
+// Writes `bytes` to the temporary file `tmp` (created, or appended to) and syncs it.
+Status Outbox::write_temp(const std::string& tmp, const std::vector<std::byte>& bytes,
+                          bool truncate) const {
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : O_APPEND);
+  server::UniqueFd out(::open(tmp.c_str(), flags, 0600));
+  if (!out.valid()) return Status::FromErrno("outbox: open " + tmp, errno);
   Status s = write_all(out.get(), bytes.data(), bytes.size(), tmp);
   if (s.ok() && ::fdatasync(out.get()) != 0) s = Status::FromErrno("outbox: fdatasync " + tmp, errno);
-  if (s.ok() && ::rename(tmp.c_str(), path_.c_str()) != 0) {
-    s = Status::FromErrno("outbox: rename " + tmp, errno);
-  }
-  if (!s.ok()) {
+  return s;
+}
+
+// Renames the synced `tmp` over the log, reopens it for appends (*fd) and syncs the directory.
+// *switched: the rename happened (the log is the new file, even if a later step failed; *fd is
+// then valid if the reopen worked). Touches no member but path_, so it may run without mu_.
+Status Outbox::publish_temp(const std::string& tmp, bool* switched, server::UniqueFd* fd) const {
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    Status s = Status::FromErrno("outbox: rename " + tmp, errno);
     ::unlink(tmp.c_str());
     return s;  // the old log is intact and still correct
   }
@@ -424,6 +541,18 @@ Status Outbox::write_log(const std::vector<std::byte>& bytes, bool* switched,
   // back without what is appended to the new one: the caller promises nothing until a rewrite
   // syncs.
   return sync_dir_of(path_);
+}
+
+// Writes `bytes` as the whole log (write_temp, then publish_temp).
+Status Outbox::write_log(const std::vector<std::byte>& bytes, bool* switched,
+                         server::UniqueFd* fd) const {
+  const std::string tmp = path_ + ".compact";
+  Status s = write_temp(tmp, bytes, /*truncate=*/true);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return publish_temp(tmp, switched, fd);
 }
 
 bool Outbox::failed() const {

@@ -1,16 +1,25 @@
-// Outbox: the durable list of blocks acknowledged to a writer but not yet in the shared tier.
+// Outbox: the durable list of what the shared tier still owes: blocks acknowledged to a writer but
+// not yet uploaded, and blocks removed by their owner whose shared copy is still to remove.
 //
-// It records which blocks are still to upload, never their bytes: the bytes are in the local tiers
-// (DRAM, NVMe), and an uploader reads them from there. The list is an append-only log in the data
-// directory (on the NVMe tier's device), <data_dir>/shared-outbox.log, of fixed 48-byte records:
-//   ADD  (ns, key, size)  the block must reach the shared tier; written and fdatasync'ed before
-//                         append() returns, so a PUT acknowledged after it survives SIGKILL
-//   DONE (ns, key)        the block was uploaded (or can no longer be); not synced: losing it
-//                         after a crash only repeats an upload, and uploads are idempotent
+// It records which blocks, never their bytes: the bytes are in the local tiers (DRAM, NVMe), and an
+// uploader reads them from there. The list is an append-only log in the data directory (on the
+// NVMe tier's device), <data_dir>/shared-outbox.log, of fixed 48-byte records:
+//   ADD    (ns, key, size)  the block must reach the shared tier; written and fdatasync'ed before
+//                           append() returns, so a PUT acknowledged after it survives SIGKILL
+//   REMOVE (ns, key)        the shared copy must go; synced before append_removal() returns
+//   DONE   (ns, key)        what was owed was done (or can no longer be); not synced: losing it
+//                           after a crash only repeats an upload or a removal (both idempotent)
 // Each record carries its own checksum; replay stops at the first record that fails it (a torn
 // tail: its append never returned, so nothing acknowledged is lost) and truncates the log there.
 // When the log holds many more records than pending blocks it is rewritten (temp file, fsync,
-// rename) with one ADD per pending block.
+// rename) with the records of the pending set; appends go on meanwhile (see maybe_compact).
+//
+// One operation per block at a time, in the order the owner asked: each block has at most one
+// entry, with the operation being done (in flight) and the one asked for since (`next`). A REMOVE
+// while an upload is in flight is done after that upload lands, and a PUT after a REMOVE is
+// uploaded after the removal and over whatever copy is found (`overwrite`: the dedup check would
+// take an older copy for it). So after a drain the shared tier holds what the last acknowledged
+// PUT or REMOVE of each block on this node left (docs/SHARED_TIER.md, "Removal and re-PUT").
 //
 // Group commit: concurrent append() calls share one write + fdatasync; the first caller to find
 // no sync running does it for everyone queued behind it.
@@ -25,10 +34,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -42,11 +52,20 @@
 
 namespace kvtier::shared {
 
+enum class OutboxOp : std::uint8_t {
+  kUpload,  // copy the block's local bytes to the shared tier
+  kRemove,  // remove the block's shared copy
+};
+
 struct OutboxEntry {
   BlockId id;
-  std::uint32_t size = 0;  // value bytes, for the drain rate and progress
-  std::uint64_t seq = 0;   // order of acknowledgement; uploads go oldest first
+  std::uint32_t size = 0;  // value bytes (0 for a removal), for the drain rate and progress
+  std::uint64_t seq = 0;   // order of acknowledgement; work goes oldest first
   std::uint32_t attempts = 0;
+  OutboxOp op = OutboxOp::kUpload;
+  // An upload that must write even when the shared tier has a copy already: the block was
+  // removed since, so a copy found may be older bytes.
+  bool overwrite = false;
 };
 
 class Outbox {
@@ -66,16 +85,23 @@ class Outbox {
   void append(std::span<const BlockId> ids, std::span<const std::uint32_t> sizes,
               std::span<Status> out);
 
-  // Up to `max` pending blocks not being uploaded and not backing off, oldest first; they are
+  // Records that the block's shared copy is to be removed (after an upload of it in flight, if
+  // any) and that no earlier upload of it is owed. OK once durable; IOError: in the error state
+  // (failed()), owed in memory only, not durable; Rejected: the outbox is full and the block
+  // was not pending, nothing recorded (the caller removes the copy itself, unordered).
+  Status append_removal(const BlockId& id);
+
+  // Up to `max` pending entries not in flight and not backing off, oldest first; they are
   // marked in flight until complete() or retry_later().
   std::vector<OutboxEntry> take(std::size_t max);
-  // The block reached the shared tier, or will never (no longer held locally): not pending.
+  // The operation was done, or never can be (the block is no longer held locally): the entry
+  // goes, unless another operation was asked for meanwhile, which is then pending.
   void complete(const OutboxEntry& entry);
-  // The upload failed: pending again after a backoff that doubles with every attempt.
+  // The operation failed: pending again (or the one asked for meanwhile) after a backoff that
+  // doubles with every attempt.
   void retry_later(const OutboxEntry& entry);
-  // The block was removed by its owner: no longer to upload (unless in flight already).
-  void forget(const BlockId& id);
 
+  // Entries owed (uploads and removals).
   std::uint64_t pending() const;
   std::uint64_t pending_bytes() const;
   std::uint64_t capacity() const { return capacity_; }
@@ -91,24 +117,41 @@ class Outbox {
   // Makes every DONE record written so far durable and compacts if worthwhile (at shutdown).
   Status sync();
 
+  // Test seam: called by a compaction after the pending set is written to the temporary file,
+  // without the lock, before the records appended meanwhile are added and the file renamed.
+  void set_compaction_hook(std::function<void()> hook);
+
  private:
+  // What a block is owed next, asked for while another operation on it is in flight.
+  struct Next {
+    OutboxOp op;
+    std::uint32_t size;
+    bool overwrite;
+  };
   struct Pending {
     OutboxEntry entry;
     Clock::time_point added;
-    Clock::time_point not_before;  // backoff after a failed upload
+    Clock::time_point not_before;  // backoff after a failed operation
     bool in_flight = false;
-    std::uint64_t add_ticket = 0;  // the queued_upto_ ticket of its ADD record
+    std::uint64_t ticket = 0;      // the queued_upto_ ticket of its latest ADD or REMOVE record
+    std::optional<Next> next;      // only while in_flight
   };
 
   Outbox(std::string path, std::uint64_t capacity, server::UniqueFd fd);
   Status replay();
+  void replay_record(std::uint8_t type, const BlockId& id, std::uint32_t size, Clock::time_point now);
   Status write_records(const std::vector<std::byte>& bytes, bool sync);
   void queue_record(std::uint8_t type, const BlockId& id, std::uint32_t size);
   Status commit_queued(std::unique_lock<std::mutex>& lock, std::uint64_t upto);
+  Pending& insert_locked(const BlockId& id, OutboxOp op, std::uint32_t size, Clock::time_point now);
+  void requeue_locked(Pending& p, const Next& next, Clock::time_point not_before);
+  void set_op_locked(Pending& p, OutboxOp op, std::uint32_t size, bool overwrite);
   void erase_locked(const BlockId& id);
-  Status maybe_compact_locked();
+  Status maybe_compact(std::unique_lock<std::mutex>& lock);
   std::vector<std::byte> pending_records_locked() const;
   Status write_log(const std::vector<std::byte>& bytes, bool* switched, server::UniqueFd* fd) const;
+  Status write_temp(const std::string& tmp, const std::vector<std::byte>& bytes, bool truncate) const;
+  Status publish_temp(const std::string& tmp, bool* switched, server::UniqueFd* fd) const;
   void fail_locked(const Status& s);
   void recover(std::unique_lock<std::mutex>& lock);
 
@@ -133,6 +176,12 @@ class Outbox {
   std::uint64_t recoveries_ = 0;           // guarded by mu_
   std::uint64_t log_records_ = 0;          // records in the file; guarded by mu_
   std::uint64_t rejected_full_ = 0;        // guarded by mu_
+  // A compaction is writing the pending set to a temporary file without the lock; records
+  // written to the log meanwhile are kept in compaction_tail_ and appended to it before the
+  // rename. Guarded by mu_.
+  bool compacting_ = false;
+  std::vector<std::byte> compaction_tail_;
+  std::function<void()> compaction_hook_;  // guarded by mu_ (read under it, called without)
 };
 
 }  // namespace kvtier::shared

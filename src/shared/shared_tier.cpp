@@ -31,7 +31,7 @@ struct Counters {
       read_late{0}, read_refused_busy{0}, read_skipped_open{0}, probes{0}, probe_skipped_open{0},
       uploads{0}, upload_bytes{0}, upload_failures{0}, upload_skipped_present{0},
       upload_lost_local{0}, upload_local_errors{0}, enqueued{0}, outbox_rejected_full{0}, outbox_errors{0},
-      removes{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
+      removes{0}, remove_failures{0}, removes_unordered{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
       maintain_errors{0};
 };
 
@@ -161,8 +161,30 @@ std::vector<std::pair<std::size_t, std::size_t>> split(std::size_t n, std::size_
   return out;
 }
 
+// Removes the shared copy of each removal in `batch` (one call each: no backend batches them) and
+// leaves the uploads.
+void remove_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry>& batch) {
+  Counters& c = core->counters;
+  std::erase_if(batch, [&](const OutboxEntry& e) {
+    if (e.op != OutboxOp::kRemove) return false;
+    const auto started = Clock::now();
+    Status s = core->backend->remove(e.id, started + core->call_timeout());
+    const bool failed = !s.ok() && !s.is_not_found();
+    core->judge(failed, started);
+    c.removes.fetch_add(1, std::memory_order_relaxed);
+    if (failed) {
+      c.remove_failures.fetch_add(1, std::memory_order_relaxed);
+      core->outbox->retry_later(e);
+    } else {
+      core->outbox->complete(e);
+    }
+    return true;
+  });
+}
+
 void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> batch) {
   Counters& c = core->counters;
+  remove_some(core, batch);
   std::vector<AlignedBuffer> buffers;
   std::vector<std::size_t> sizes;
   std::vector<OutboxEntry> todo;
@@ -193,15 +215,26 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
   }
   if (todo.empty()) return;
 
+  // A block there already is kept (its expiry restarted) rather than trusted to outlive the put;
+  // an overwriting upload (the block was removed since) asks nothing: a copy found may be older.
   std::vector<BlockId> ids;
-  for (const OutboxEntry& e : todo) ids.push_back(e.id);
-  std::vector<Status> present(todo.size());
+  std::vector<std::size_t> asked_at;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    if (todo[i].overwrite) continue;
+    ids.push_back(todo[i].id);
+    asked_at.push_back(i);
+  }
+  std::vector<Status> present(todo.size(), Status::NotFound(""));
   auto started = Clock::now();
-  // A block there already is kept (its expiry restarted) rather than trusted to outlive the put.
-  core->backend->keep_many(ids, present, started + core->call_timeout());
-  bool failed = std::any_of(present.begin(), present.end(),
-                            [](const Status& s) { return !s.ok() && !s.is_not_found(); });
-  core->judge(failed, started);
+  bool failed = false;
+  if (!ids.empty()) {
+    std::vector<Status> answers(ids.size());
+    core->backend->keep_many(ids, answers, started + core->call_timeout());
+    for (std::size_t j = 0; j < ids.size(); ++j) present[asked_at[j]] = answers[j];
+    failed = std::any_of(answers.begin(), answers.end(),
+                         [](const Status& s) { return !s.ok() && !s.is_not_found(); });
+    core->judge(failed, started);
+  }
 
   std::vector<SharedPut> puts;
   std::vector<std::size_t> put_at;
@@ -339,10 +372,18 @@ class SharedTierImpl final : public SharedTier {
                 std::span<BlockView> verified) override;
   void probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) override;
 
+  // The removal is owed through the outbox, in order with the block's uploads (one in flight
+  // lands first, then the removal). Only when the outbox is full is it sent at once, unordered
+  // and best effort.
   void remove(const BlockId& id) override {
-    core_->outbox->forget(id);
+    Status s = core_->outbox->append_removal(id);
+    if (s.code() != StatusCode::kRejected) {
+      if (!s.ok()) core_->counters.outbox_errors.fetch_add(1, std::memory_order_relaxed);
+      core_->work_queued();
+      return;
+    }
     if (!core_->breaker.closed()) return;
-    core_->counters.removes.fetch_add(1, std::memory_order_relaxed);
+    core_->counters.removes_unordered.fetch_add(1, std::memory_order_relaxed);
     (void)reads_.try_submit([core = core_, id] {
       (void)core->backend->remove(id, Clock::now() + core->call_timeout());
     });
@@ -539,6 +580,8 @@ void SharedTierImpl::visit_counters(const CounterVisitor& v) const {
   report_count(v, "shared_prefix_probes", c.probes);
   report_count(v, "shared_prefix_probes_skipped_open", c.probe_skipped_open);
   report_count(v, "shared_removes", c.removes);
+  report_count(v, "shared_remove_failures", c.remove_failures);
+  report_count(v, "shared_removes_unordered", c.removes_unordered);
   report_count(v, "shared_enqueued", c.enqueued);
   report_count(v, "shared_outbox_rejected_full", c.outbox_rejected_full);
   report_count(v, "shared_outbox_errors", c.outbox_errors);

@@ -56,8 +56,10 @@ class SharedTier {
   // present[i] = 1 when the shared tier answered within the deadline that ids[i] is there.
   virtual void probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) = 0;
 
-  // The block was removed by its owner: drop a pending upload and remove the shared copy in the
-  // background (best effort: a shared copy may survive an outage).
+  // The block was removed by its owner: no pending upload of it is done, and its shared copy is
+  // removed in the background, after an upload of it already in flight lands (through the
+  // outbox, so also after a restart once the removal's record is synced; never blocks on the
+  // backend).
   virtual void remove(const BlockId& id) = 0;
 
   // Stops the threads (waiting a bounded time for calls in progress) and syncs the outbox; what is
