@@ -43,14 +43,16 @@ bool BlockingExecutor::try_submit(std::function<void()> task) {
   return true;
 }
 
-BlockingExecutor::Clock::duration BlockingExecutor::oldest_running() const {
+BlockingExecutor::Overrun BlockingExecutor::running_longer_than(Clock::duration threshold) const {
   std::lock_guard<std::mutex> lock(state_->mu);
   const auto now = Clock::now();
-  Clock::duration oldest{0};
+  Overrun out;
   for (auto since : state_->running_since) {
-    if (since != Clock::time_point{}) oldest = std::max(oldest, now - since);
+    if (since == Clock::time_point{} || now - since <= threshold) continue;
+    ++out.count;
+    out.newest = std::max(out.newest, since);
   }
-  return oldest;
+  return out;
 }
 
 void BlockingExecutor::stop(Clock::duration grace) {

@@ -34,9 +34,12 @@ class BlockingExecutor {
   // Queues the task unless the queue is full or the executor is stopping (then false).
   bool try_submit(std::function<void()> task);
 
-  // How long the longest-running task has been running (zero when every worker is idle): the
-  // health checker's sign of a hung call.
-  Clock::duration oldest_running() const;
+  // Tasks running longer than a threshold: the health checker's sign of hung calls.
+  struct Overrun {
+    std::uint32_t count = 0;    // workers in such a task
+    Clock::time_point newest{};  // when the most recently started of them started; {} if none
+  };
+  Overrun running_longer_than(Clock::duration threshold) const;
 
   // Stops taking tasks; waits up to `grace` for running ones, then leaves stuck workers behind.
   void stop(Clock::duration grace);

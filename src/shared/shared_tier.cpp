@@ -25,6 +25,11 @@ namespace {
 constexpr std::size_t kUploadBatch = 8;
 constexpr auto kIdleWait = std::chrono::milliseconds(50);
 constexpr auto kStopGrace = std::chrono::seconds(2);
+// Pings that may be stuck at once (a lost FUSE request, an NFS call only a forced unmount ends):
+// each one that overruns call_timeout is left running and the next starts on another thread.
+// With this many lost for good, no probe can run and the tier stays off until one returns
+// (kvtier_shared_probes_stuck says so).
+constexpr std::uint32_t kProbeThreads = 4;
 
 struct Counters {
   std::atomic<std::uint64_t> reads{0}, read_hits{0}, read_misses{0}, read_errors{0},
@@ -33,6 +38,7 @@ struct Counters {
       upload_lost_local{0}, upload_local_errors{0}, enqueued{0}, outbox_rejected_full{0}, outbox_errors{0},
       removes{0}, remove_failures{0}, removes_unordered{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
       maintain_errors{0};
+  std::atomic<std::uint32_t> probes_stuck{0};  // a gauge, set by the watchdog
 };
 
 struct Core {
@@ -84,9 +90,18 @@ struct Core {
 
   // A call that failed, or answered later than call_timeout, counts against the breaker.
   void judge(bool failed, Clock::time_point started) {
-    if (failed || Clock::now() - started > config.call_timeout) breaker.record_failure();
-    else breaker.record_success();
+    if (failed || Clock::now() - started > config.call_timeout) {
+      breaker.record_failure();
+      return;
+    }
+    last_success.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
+    breaker.record_success();
   }
+  // When a call last answered in time (the epoch of the clock if none has).
+  Clock::time_point last_success_at() const {
+    return Clock::time_point(Clock::duration(last_success.load(std::memory_order_acquire)));
+  }
+  std::atomic<Clock::rep> last_success{0};
 
   // Copies a block from the local tiers into `out`; NotFound when no longer local, Closed when
   // stopping.
@@ -286,30 +301,44 @@ void upload_loop(const std::shared_ptr<Core>& core) {
   }
 }
 
-// The prober: one ping per probe_interval, on its own thread so a hung ping blocks nothing else.
-// `probe_started` lets the health loop see a ping that never returns.
-void probe_loop(const std::shared_ptr<Core>& core, std::atomic<std::int64_t>* probe_started) {
+// The prober: one ping per probe_interval, on the probe threads so a hung ping blocks nothing
+// else. A ping still running after call_timeout is left to finish (or never: a lost FUSE request)
+// and the next starts on another probe thread, so a stuck ping never keeps the breaker open once
+// the medium answers again. `latest` is when the latest ping started, 0 once it answered.
+void probe_loop(const std::shared_ptr<Core>& core, BlockingExecutor* probes,
+                const std::shared_ptr<std::atomic<Clock::rep>>& latest) {
   while (core->idle(core->config.probe_interval)) {
-    auto started = Clock::now();
-    probe_started->store(started.time_since_epoch().count(), std::memory_order_release);
-    Status s = core->backend->ping(started + core->call_timeout());
-    probe_started->store(0, std::memory_order_release);
-    core->counters.health_probes.fetch_add(1, std::memory_order_relaxed);
-    if (!s.ok()) core->counters.health_failures.fetch_add(1, std::memory_order_relaxed);
-    core->judge(!s.ok(), started);
+    const Clock::rep previous = latest->load(std::memory_order_acquire);
+    const auto now = Clock::now();
+    if (previous != 0 && now - Clock::time_point(Clock::duration(previous)) <= core->call_timeout()) {
+      continue;  // the latest ping may still answer in time
+    }
+    const Clock::rep token = now.time_since_epoch().count();
+    latest->store(token, std::memory_order_release);
+    bool submitted = probes->try_submit([core, latest, started = now, token] {
+      Status s = core->backend->ping(started + core->call_timeout());
+      Clock::rep mine = token;
+      latest->compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+      core->counters.health_probes.fetch_add(1, std::memory_order_relaxed);
+      if (!s.ok()) core->counters.health_failures.fetch_add(1, std::memory_order_relaxed);
+      core->judge(!s.ok(), started);
+    });
+    if (!submitted) latest->store(previous, std::memory_order_release);  // every probe thread stuck
   }
 }
 
 // The watchdog: a call running longer than call_timeout (a hung mount, a frozen server) counts as
 // one failure per probe_interval, so the breaker opens even when nothing ever returns an error.
-void watchdog_loop(const std::shared_ptr<Core>& core, std::atomic<std::int64_t>* probe_started,
-                   BlockingExecutor* reads) {
+// Only a call started after the last one that answered in time counts: one stuck since before
+// (a lost request) says nothing about the medium now, and would keep the breaker open for good.
+void watchdog_loop(const std::shared_ptr<Core>& core, const BlockingExecutor* probes,
+                   const BlockingExecutor* reads) {
   while (core->idle(core->config.probe_interval)) {
-    std::int64_t p = probe_started->load(std::memory_order_acquire);
-    bool probe_hung = p != 0 && Clock::now() - Clock::time_point(Clock::duration(p)) >
-                                    core->call_timeout();
-    bool read_hung = reads->oldest_running() > core->call_timeout();
-    if (probe_hung || read_hung) {
+    const BlockingExecutor::Overrun probe = probes->running_longer_than(core->call_timeout());
+    const BlockingExecutor::Overrun read = reads->running_longer_than(core->call_timeout());
+    core->counters.probes_stuck.store(probe.count, std::memory_order_relaxed);
+    const Clock::time_point newest = std::max(probe.newest, read.newest);
+    if (newest != Clock::time_point{} && newest > core->last_success_at()) {
       core->counters.hung_calls.fetch_add(1, std::memory_order_relaxed);
       core->breaker.record_failure();
     }
@@ -341,9 +370,11 @@ class SharedTierImpl final : public SharedTier {
     for (std::uint32_t i = 0; i < core_->config.upload_threads; ++i) {
       start_service([core = core_] { upload_loop(core); });
     }
-    start_service([core = core_, p = probe_started_] { probe_loop(core, p.get()); });
-    start_service([core = core_, p = probe_started_, r = &reads_] {
-      watchdog_loop(core, p.get(), r);
+    start_service([core = core_, probes = &probes_, latest = latest_probe_] {
+      probe_loop(core, probes, latest);
+    });
+    start_service([core = core_, probes = &probes_, reads = &reads_] {
+      watchdog_loop(core, probes, reads);
     });
     if (core_->config.backend == SharedBackendKind::kFs) {
       auto interval =
@@ -399,8 +430,13 @@ class SharedTierImpl final : public SharedTier {
       core_->cv.wait(lock, [&] { return core_->local_users == 0; });
       core_->local = nullptr;
     }
-    reads_.stop(kStopGrace);
-    services_.stop(kStopGrace);
+    // One grace for all: threads stuck in calls are stuck at once, not one executor after another.
+    // The services first: the prober submits to probes_, the watchdog reads both.
+    const auto deadline = Clock::now() + kStopGrace;
+    auto left = [&] { return std::max<Clock::duration>(Clock::duration::zero(), deadline - Clock::now()); };
+    services_.stop(left());
+    reads_.stop(left());
+    probes_.stop(left());
     (void)core_->outbox->sync();
   }
 
@@ -423,9 +459,10 @@ class SharedTierImpl final : public SharedTier {
       std::function<void(const std::shared_ptr<Core>&, std::size_t, std::size_t)> chunk);
 
   std::shared_ptr<Core> core_;
-  std::shared_ptr<std::atomic<std::int64_t>> probe_started_ =
-      std::make_shared<std::atomic<std::int64_t>>(0);
+  std::shared_ptr<std::atomic<Clock::rep>> latest_probe_ =
+      std::make_shared<std::atomic<Clock::rep>>(0);
   BlockingExecutor reads_;
+  BlockingExecutor probes_{"shared-probe", kProbeThreads, 1};
   BlockingExecutor services_;
 };
 
@@ -568,6 +605,7 @@ void SharedTierImpl::visit_counters(const CounterVisitor& v) const {
   report_count(v, "shared_breaker_closes", core_->breaker.closes());
   report_count(v, "shared_call_failures", core_->breaker.failures());
   report_count(v, "shared_hung_calls", c.hung_calls);
+  report_gauge(v, "shared_probes_stuck", c.probes_stuck.load(std::memory_order_relaxed));
   report_count(v, "shared_health_probes", c.health_probes);
   report_count(v, "shared_health_failures", c.health_failures);
   report_count(v, "shared_reads", c.reads);
