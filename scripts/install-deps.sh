@@ -11,7 +11,7 @@ packages=(
   fio python3
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest
   redis-server iperf3 memcached
-  libhiredis-dev bindfs
+  libhiredis-dev bindfs libfuse3-dev
   chromium
   git
   clang-14 libclang-rt-14-dev

@@ -14,6 +14,7 @@
 #include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
 #include "shared/fs/fs_layout.h"
+#include "support/bindfs_mount.h"
 #include "support/test_support.h"
 
 namespace kvtier {
@@ -133,6 +134,48 @@ TEST(SharedTierStore, AnUploadWritesOverAForeignFileAndKeepsABlockItFinds) {
   EXPECT_EQ(counter_value(*node_a, "shared_upload_skipped_present"), skipped + 1);
   const auto age = std::filesystem::file_time_type::clock::now() - std::filesystem::last_write_time(path);
   EXPECT_LT(age, std::chrono::minutes(1)) << "the block kept its age of three days";
+}
+
+// Issue 24, item 5: a health probe that never returns (here a stat of the shared directory that a
+// real FUSE mount loses for good, while it answers every other call) does not keep the tier off
+// once the medium answers again: the next probe starts on another thread when one overruns the
+// call timeout, and the first that answers closes the breaker. Before, the one probe thread stayed
+// in the lost call and nothing could close the breaker.
+TEST(SharedTierStore, AProbeThatNeverReturnsDoesNotKeepTheTierOff) {
+#ifndef KVTIER_STALLING_FUSE
+  GTEST_SKIP() << "built without libfuse 3 (tests/support/stalling_fuse.c)";
+#else
+  using kvtier::testing::StallingFuseMount;
+  if (!StallingFuseMount::available()) GTEST_SKIP() << "no /dev/fuse";
+  TempDir data, source, mounts;
+  const std::string mnt = mounts.file("mnt");
+  std::filesystem::create_directories(mnt);
+  StallingFuseMount fuse(source.path(), mnt);
+  ASSERT_TRUE(fuse.mounted());
+  StoreConfig c = node_config(data.path(), mnt);
+  c.shared.call_timeout = std::chrono::milliseconds(300);
+  c.shared.breaker_failures = 2;
+  auto s = open_store(c);
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(put_block(*s, 1).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*s); }));
+
+  fuse.toggle_stall();  // every stat of the mount's root is lost from now on
+  ASSERT_TRUE(eventually([&] { return counter_value(*s, "shared_breaker_open") == 1; }))
+      << "a probe that does not answer opens the breaker";
+  fuse.toggle_stall();  // the medium answers again; the probes it lost stay stuck
+  ASSERT_TRUE(put_block(*s, 2).ok());
+  EXPECT_TRUE(eventually([&] { return counter_value(*s, "shared_breaker_open") == 0; },
+                         std::chrono::seconds(10)))
+      << "the tier stayed off behind a probe that never returns";
+  EXPECT_TRUE(eventually([&] { return drained(*s); }));
+  EXPECT_TRUE(std::filesystem::exists(shared_block_path(source.path(), 2)));
+  const double stuck = counter_value(*s, "shared_probes_stuck");
+  EXPECT_GE(stuck, 1) << "the lost probe is still running, as the gauge should say";
+  EXPECT_LE(stuck, 4);
+  fuse.kill();  // ends the lost calls (ENOTCONN) before the store closes
+  s.reset();
+#endif
 }
 
 TEST(SharedTierStore, BlockPutOnOneNodeIsReadOnAnotherAndPromoted) {

@@ -1,7 +1,12 @@
-// A FUSE mount that a test can freeze or kill: bindfs in the foreground (so the test owns its
-// pid) mirroring `source` at `mount`. SIGSTOP makes every access hang, as on a dead NFS hard
-// mount; SIGKILL makes every access fail (ENOTCONN), and a loop device backed by a file there
-// then fails every I/O with EIO. Needs /dev/fuse and bindfs (scripts/install-deps.sh).
+// FUSE mounts that a test can freeze, kill or make lose requests, each run in the foreground by a
+// process the test owns:
+// - BindfsMount: bindfs mirroring `source` at `mount`. SIGSTOP makes every access hang, as on a
+//   dead NFS hard mount; SIGKILL makes every access fail (ENOTCONN), and a loop device backed by a
+//   file there then fails every I/O with EIO. Needs /dev/fuse and bindfs.
+// - StallingFuseMount: tests/support/stalling_fuse.c mirroring `source` at `mount`; stall()
+//   makes it lose every stat of the mount's root from then on (the caller blocks until the
+//   process dies), while every other call is answered. Needs /dev/fuse and libfuse 3 at build.
+// Packages: scripts/install-deps.sh.
 #pragma once
 
 #include <fcntl.h>
@@ -13,18 +18,17 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "support/test_support.h"
 
 namespace kvtier::testing {
 
-class BindfsMount {
+class FuseMount {
  public:
-  static bool available() {
-    return ::access("/dev/fuse", R_OK | W_OK) == 0 && std::system("command -v bindfs >/dev/null") == 0;
-  }
-
-  BindfsMount(const std::string& source, const std::string& mount) : mount_(mount) {
+  // Runs `program` with `args` (execvp) and waits until `mount` appears in /proc/self/mounts.
+  FuseMount(const std::string& program, const std::vector<std::string>& args, const std::string& mount)
+      : mount_(mount) {
     pid_ = ::fork();
     if (pid_ == 0) {
       int null = ::open("/dev/null", O_WRONLY);
@@ -32,12 +36,15 @@ class BindfsMount {
         ::dup2(null, STDERR_FILENO);
         ::dup2(null, STDOUT_FILENO);
       }
-      ::execlp("bindfs", "bindfs", "-f", source.c_str(), mount.c_str(), nullptr);
+      std::vector<char*> argv{const_cast<char*>(program.c_str())};
+      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execvp(program.c_str(), argv.data());
       ::_exit(127);
     }
     mounted_ = poll_until([&] { return is_mounted(); }, std::chrono::seconds(10));
   }
-  ~BindfsMount() {
+  ~FuseMount() {
     if (pid_ > 0) {
       ::kill(pid_, SIGCONT);
       ::kill(pid_, SIGTERM);
@@ -49,17 +56,21 @@ class BindfsMount {
                             .c_str());
     }
   }
-  BindfsMount(const BindfsMount&) = delete;
-  BindfsMount& operator=(const BindfsMount&) = delete;
+  FuseMount(const FuseMount&) = delete;
+  FuseMount& operator=(const FuseMount&) = delete;
 
   bool mounted() const { return mounted_; }
   void freeze() const { ::kill(pid_, SIGSTOP); }
   void thaw() const { ::kill(pid_, SIGCONT); }
-  // The file system's process dies; the mount stays, and every access to it fails.
+  // The file system's process dies; the mount stays, and every access to it fails (a call
+  // blocked in it returns ENOTCONN).
   void kill() {
     ::kill(pid_, SIGKILL);
     reap();
   }
+
+ protected:
+  pid_t pid() const { return pid_; }
 
  private:
   void reap() {
@@ -79,5 +90,25 @@ class BindfsMount {
   pid_t pid_ = -1;
   bool mounted_ = false;
 };
+
+class BindfsMount : public FuseMount {
+ public:
+  static bool available() {
+    return ::access("/dev/fuse", R_OK | W_OK) == 0 && std::system("command -v bindfs >/dev/null") == 0;
+  }
+  BindfsMount(const std::string& source, const std::string& mount)
+      : FuseMount("bindfs", {"-f", source, mount}, mount) {}
+};
+
+#ifdef KVTIER_STALLING_FUSE
+class StallingFuseMount : public FuseMount {
+ public:
+  static bool available() { return ::access("/dev/fuse", R_OK | W_OK) == 0; }
+  StallingFuseMount(const std::string& source, const std::string& mount)
+      : FuseMount(KVTIER_STALLING_FUSE, {source, mount}, mount) {}
+  // Toggles the loss of root stats (SIGUSR1); those lost while it was on stay lost.
+  void toggle_stall() const { ::kill(pid(), SIGUSR1); }
+};
+#endif
 
 }  // namespace kvtier::testing
