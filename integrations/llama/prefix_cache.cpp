@@ -1,6 +1,7 @@
 // PrefixCache (see prefix_cache.h).
 #include "prefix_cache.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -60,6 +61,7 @@ Result<std::unique_ptr<PrefixCache>> PrefixCache::open(llama_context* ctx, const
   c->layout_ = parsed->layout;
   c->streams_ = parsed->streams;
   c->chunk_bytes_ = kvtier::llama::chunk_bytes(c->layout_, options.chunk_tokens);
+  if (c->chunk_bytes_ == 0) return Status::InvalidArgument("chunk_tokens " + std::to_string(options.chunk_tokens) + ": a chunk would not fit in a block");
   c->slot_bytes_ = round_up(c->chunk_bytes_, kPage);
 
   ModelLayout& m = c->model_layout_;
@@ -69,7 +71,7 @@ Result<std::unique_ptr<PrefixCache>> PrefixCache::open(llama_context* ctx, const
   m.num_kv_heads = static_cast<std::uint32_t>(llama_model_n_head_kv(model));
   m.head_dim = static_cast<std::uint32_t>(llama_model_n_embd(model) / llama_model_n_head(model));
   m.chunk_tokens = options.chunk_tokens;
-  m.layout_version = 1;
+  m.layout_version = 2;  // 2: blocks name their key and index (seq_state.h); 1's are not looked up
   // The bytes of a block are llama.cpp's rows: their types and V's orientation are part of it.
   m.extra = std::string("llama.cpp-seq-state;v=") + ggml_type_name(static_cast<ggml_type>(c->layout_.layers[0].v_type)) +
             (c->layout_.v_transposed ? ";v_trans" : "");
@@ -135,32 +137,32 @@ RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::sp
     r.fallback = "GET_MANY_SHM failed: " + s.to_string();
     return r;
   }
-  // Use the chunks up to the first that is missing or does not check out.
-  std::vector<std::span<const std::byte>> chunks;
+  // Use the chunks up to the first that is missing or does not check out. Each is read once from
+  // the region, into the state, and checked there (the daemon can still write the region).
+  std::vector<std::span<const std::byte>> blocks;
   for (std::size_t i = 0; i < got.size(); ++i) {
     if (!got[i].status.ok()) {
       r.fallback = "chunk " + std::to_string(i) + ": " + got[i].status.to_string();
       break;
     }
-    std::span<const std::byte> block = region_.memory.subspan(i * slot_bytes_, got[i].size);
-    if (Status bad = check_chunk(block, layout_, options_.chunk_tokens); !bad.ok()) {
-      r.fallback = "chunk " + std::to_string(i) + ": " + bad.message();
-      break;
-    }
-    chunks.push_back(block);
-    r.bytes += block.size();
+    blocks.push_back(region_.memory.subspan(i * slot_bytes_, std::min<std::size_t>(got[i].size, slot_bytes_)));
   }
-  if (!chunks.empty()) {
-    std::vector<std::byte> state = build_seq_state(chunks, layout_, options_.chunk_tokens, seq, streams_);
+  RebuiltState rebuilt = rebuild_seq_state(blocks, std::span(keys).first(blocks.size()), layout_,
+                                           options_.chunk_tokens, seq, streams_);
+  if (!rebuilt.refused.empty()) r.fallback = rebuilt.refused;
+  std::size_t chunks = rebuilt.chunks;
+  r.bytes = chunks * chunk_bytes_;
+  if (chunks > 0) {
+    const std::vector<std::byte>& state = rebuilt.state;
     std::size_t n = llama_state_seq_set_data(ctx, reinterpret_cast<const std::uint8_t*>(state.data()), state.size(), seq);
     if (n != state.size()) {
       llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
       r.fallback = "llama_state_seq_set_data refused the state (" + std::to_string(n) + " of " + std::to_string(state.size()) + " bytes read)";
       r.bytes = 0;
-      chunks.clear();
+      chunks = 0;
     }
   }
-  r.tokens = chunks.size() * options_.chunk_tokens;
+  r.tokens = chunks * options_.chunk_tokens;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
@@ -222,7 +224,8 @@ void PrefixCache::put_blocks(StoreJob& job) {
     std::vector<ShmPut> puts;
     for (std::size_t i = 0; i < n; ++i) {
       encode_chunk_into(job.state, job.parsed, static_cast<std::uint32_t>(job.first_chunk + at + i),
-                        options_.chunk_tokens, store_region_.memory.subspan(i * slot_bytes_, chunk_bytes_));
+                        options_.chunk_tokens, job.keys[at + i],
+                        store_region_.memory.subspan(i * slot_bytes_, chunk_bytes_));
       puts.push_back({job.keys[at + i], i * slot_bytes_, chunk_bytes_});
     }
     std::vector<Status> out(n);

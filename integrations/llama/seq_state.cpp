@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <cstring>
+#include <memory>
 
 namespace kvtier::llama {
 namespace {
@@ -12,7 +13,8 @@ namespace {
 constexpr std::uint32_t kStateMagic = 0xaf143cd8u;
 // "KVTLLAMA": a kvtier block holding one chunk of llama.cpp KV.
 constexpr std::uint64_t kChunkMagic = 0x414d414c4c54564bull;
-constexpr std::uint32_t kChunkVersion = 1;
+// 2: the header names the block's key and the chunk's index (a version-1 block is refused: a miss).
+constexpr std::uint32_t kChunkVersion = 2;
 
 // The fixed part of a block, little-endian; LayerLayout entries (kLayerBytes each) follow.
 struct ChunkHeader {
@@ -23,8 +25,11 @@ struct ChunkHeader {
   std::uint32_t v_transposed;
   std::uint64_t payload_bytes;
   std::uint64_t payload_xxh3;
+  std::uint32_t index;     // the chunk's place in its prompt: tokens index*chunk_tokens..
+  std::uint32_t reserved;  // 0
+  std::uint8_t key[16];    // the kvtier key the block is stored under
 };
-static_assert(sizeof(ChunkHeader) == 40);
+static_assert(sizeof(ChunkHeader) == 64);
 constexpr std::size_t kLayerBytes = 32;
 
 // Reads little-endian fields of a byte string, refusing to run past its end.
@@ -103,21 +108,31 @@ Status parse_layers(ByteReader& r, SeqState* s) {
     KVTIER_RETURN_IF_ERROR(r.read("K type", &l.k_type));
     KVTIER_RETURN_IF_ERROR(r.read("K row size", &l.k_row));
     s->k_offset.push_back(r.pos());
-    if (l.k_row == 0 || l.k_row > (1u << 24)) return Status::InvalidArgument("llama.cpp sequence state: K row of " + std::to_string(l.k_row) + " bytes");
+    if (l.k_row == 0 || l.k_row > kMaxRowBytes) return Status::InvalidArgument("llama.cpp sequence state: K row of " + std::to_string(l.k_row) + " bytes");
     KVTIER_RETURN_IF_ERROR(r.skip("K rows", l.k_row * s->cells));
   }
   for (LayerLayout& l : s->layout.layers) {
     KVTIER_RETURN_IF_ERROR(r.read("V type", &l.v_type));
     std::uint64_t bytes = 0;
+    // Each factor is bounded before it is multiplied (at most 2^26 bytes a token, 2^32 cells), so
+    // the product cannot wrap into a small size that parses.
     if (!s->layout.v_transposed) {
       KVTIER_RETURN_IF_ERROR(r.read("V row size", &l.v_row));
+      if (l.v_row == 0 || l.v_row > kMaxRowBytes) {
+        return Status::InvalidArgument("llama.cpp sequence state: V row of " + std::to_string(l.v_row) + " bytes");
+      }
       bytes = l.v_row * s->cells;
     } else {
       KVTIER_RETURN_IF_ERROR(r.read("V element size", &l.v_element));
       KVTIER_RETURN_IF_ERROR(r.read("V channels", &l.v_channels));
+      if (l.v_element == 0 || l.v_element > kMaxVElementBytes || l.v_channels == 0 ||
+          l.v_channels > kMaxVChannels) {
+        return Status::InvalidArgument("llama.cpp sequence state: transposed V of " +
+                                       std::to_string(l.v_channels) + " channels of " +
+                                       std::to_string(l.v_element) + " bytes");
+      }
       bytes = std::uint64_t{l.v_element} * l.v_channels * s->cells;
     }
-    if (bytes == 0 && s->cells > 0) return Status::InvalidArgument("llama.cpp sequence state: a layer without V bytes");
     s->v_offset.push_back(r.pos());
     KVTIER_RETURN_IF_ERROR(r.skip("V rows", bytes));
   }
@@ -165,11 +180,16 @@ Result<SeqState> parse_seq_state(std::span<const std::byte> state) {
 }
 
 std::size_t chunk_bytes(const KvLayout& layout, std::uint32_t chunk_tokens) {
-  return sizeof(ChunkHeader) + kLayerBytes * layout.layers.size() + payload_bytes(layout, chunk_tokens);
+  std::uint64_t payload = 0;
+  if (__builtin_mul_overflow(layout.bytes_per_token(), std::uint64_t{chunk_tokens}, &payload) ||
+      payload > (std::uint64_t{1} << 40)) {
+    return 0;
+  }
+  return sizeof(ChunkHeader) + kLayerBytes * layout.layers.size() + payload;
 }
 
 void encode_chunk_into(std::span<const std::byte> state, const SeqState& s, std::uint32_t index,
-                       std::uint32_t chunk_tokens, std::span<std::byte> out) {
+                       std::uint32_t chunk_tokens, const Key& key, std::span<std::byte> out) {
   const KvLayout& lay = s.layout;
   std::size_t at = 0;
   auto append = [&](const void* p, std::size_t n) {
@@ -177,7 +197,8 @@ void encode_chunk_into(std::span<const std::byte> state, const SeqState& s, std:
     at += n;
   };
   ChunkHeader h{kChunkMagic, kChunkVersion, chunk_tokens, static_cast<std::uint32_t>(lay.layers.size()),
-                lay.v_transposed ? 1u : 0u, payload_bytes(lay, chunk_tokens), 0};
+                lay.v_transposed ? 1u : 0u, payload_bytes(lay, chunk_tokens), 0, index, 0, {}};
+  std::memcpy(h.key, key.bytes.data(), sizeof h.key);
   append(&h, sizeof h);
   for (const LayerLayout& l : lay.layers) {
     append(&l.k_type, 4), append(&l.v_type, 4), append(&l.k_row, 8), append(&l.v_row, 8);
@@ -205,26 +226,41 @@ void encode_chunk_into(std::span<const std::byte> state, const SeqState& s, std:
 }
 
 std::vector<std::byte> encode_chunk(std::span<const std::byte> state, const SeqState& s,
-                                    std::uint32_t index, std::uint32_t chunk_tokens) {
+                                    std::uint32_t index, std::uint32_t chunk_tokens, const Key& key) {
   std::vector<std::byte> out(chunk_bytes(s.layout, chunk_tokens));
-  encode_chunk_into(state, s, index, chunk_tokens, out);
+  encode_chunk_into(state, s, index, chunk_tokens, key, out);
   return out;
 }
 
-Status check_chunk(std::span<const std::byte> block, const KvLayout& expected,
-                   std::uint32_t chunk_tokens) {
-  if (block.size() != chunk_bytes(expected, chunk_tokens)) {
+namespace {
+
+// Checks a block's header and layer table, from a private copy of them (what it reads cannot
+// change under it). On success *header is that copy.
+Status check_chunk_header(std::span<const std::byte> block, const KvLayout& expected,
+                          std::uint32_t chunk_tokens, const Key& key, std::uint32_t index,
+                          ChunkHeader* header) {
+  const std::size_t want = chunk_bytes(expected, chunk_tokens);
+  if (want == 0 || block.size() != want) {
     return Status::InvalidArgument("chunk of " + std::to_string(block.size()) + " bytes, this layout's are " +
-                                   std::to_string(chunk_bytes(expected, chunk_tokens)));
+                                   std::to_string(want));
   }
-  ChunkHeader h{};
+  ChunkHeader& h = *header;
   std::memcpy(&h, block.data(), sizeof h);
   if (h.magic != kChunkMagic || h.version != kChunkVersion) return Status::InvalidArgument("not a kvtier llama.cpp chunk (magic or version)");
   if (h.chunk_tokens != chunk_tokens) return Status::InvalidArgument("chunk of " + std::to_string(h.chunk_tokens) + " tokens");
+  if (std::memcmp(h.key, key.bytes.data(), sizeof h.key) != 0 || h.index != index) {
+    return Status::InvalidArgument("chunk stored for another key or position (index " +
+                                   std::to_string(h.index) + ", expected " + std::to_string(index) + ")");
+  }
+  if (h.layers != expected.layers.size() || h.v_transposed != (expected.v_transposed ? 1u : 0u)) {
+    return Status::InvalidArgument("chunk of another KV layout");
+  }
+  std::vector<std::byte> table(kLayerBytes * h.layers);
+  std::memcpy(table.data(), block.data() + sizeof h, table.size());
   KvLayout stored;
   stored.v_transposed = h.v_transposed == 1;
-  ByteReader r(block.subspan(sizeof h));
-  for (std::uint32_t i = 0; i < h.layers && i < 4096; ++i) {
+  ByteReader r(table);
+  for (std::uint32_t i = 0; i < h.layers; ++i) {
     LayerLayout l;
     KVTIER_RETURN_IF_ERROR(r.read("k_type", &l.k_type));
     KVTIER_RETURN_IF_ERROR(r.read("v_type", &l.v_type));
@@ -235,20 +271,23 @@ Status check_chunk(std::span<const std::byte> block, const KvLayout& expected,
     stored.layers.push_back(l);
   }
   if (!(stored == expected)) return Status::InvalidArgument("chunk of another KV layout");
-  const std::size_t payload_at = sizeof h + kLayerBytes * h.layers;
-  if (h.payload_bytes != block.size() - payload_at ||
-      XXH3_64bits(block.data() + payload_at, block.size() - payload_at) != h.payload_xxh3) {
-    return Status::InvalidArgument("chunk payload does not match its checksum");
+  if (h.payload_bytes != payload_bytes(expected, chunk_tokens)) {
+    return Status::InvalidArgument("chunk payload of " + std::to_string(h.payload_bytes) + " bytes");
   }
   return Status::Ok();
 }
 
-std::vector<std::byte> build_seq_state(std::span<const std::span<const std::byte>> chunks,
-                                       const KvLayout& layout, std::uint32_t chunk_tokens,
-                                       std::int32_t seq, std::uint32_t streams) {
-  const std::uint32_t cells = static_cast<std::uint32_t>(chunks.size()) * chunk_tokens;
-  std::vector<std::byte> out;
-  out.reserve(64 + cells * 12 + payload_bytes(layout, cells));
+// Where each layer's K and V start in a state of `cells` tokens, and its size.
+struct StateLayout {
+  std::vector<std::size_t> k_at, v_at;
+  std::size_t bytes = 0;
+};
+
+// Writes the metadata of a state of `cells` tokens of sequence `seq` (positions 0..cells-1), with
+// room for every layer's rows left to fill, and returns where those rows go.
+StateLayout write_state_skeleton(std::vector<std::byte>& out, const KvLayout& layout,
+                                 std::uint32_t cells, std::int32_t seq, std::uint32_t streams) {
+  StateLayout at;
   ByteWriter w(out);
   w.put(kStateMagic);
   w.put(seq);
@@ -261,40 +300,108 @@ std::vector<std::byte> build_seq_state(std::span<const std::span<const std::byte
   }
   w.put(std::uint32_t{layout.v_transposed ? 1u : 0u});
   w.put(static_cast<std::uint32_t>(layout.layers.size()));
-  const std::size_t payload_at = sizeof(ChunkHeader) + kLayerBytes * layout.layers.size();
-  // Offsets of each layer's K and V inside a chunk's payload.
-  std::uint64_t at = 0;
-  std::vector<std::uint64_t> k_at, v_at;
   for (const LayerLayout& l : layout.layers) {
-    k_at.push_back(at);
-    at += l.k_row * chunk_tokens;
-  }
-  for (const LayerLayout& l : layout.layers) {
-    v_at.push_back(at);
-    at += (layout.v_transposed ? std::uint64_t{l.v_element} * l.v_channels : l.v_row) * chunk_tokens;
-  }
-  for (std::size_t i = 0; i < layout.layers.size(); ++i) {
-    const LayerLayout& l = layout.layers[i];
     w.put(l.k_type);
     w.put(l.k_row);
-    for (const auto& c : chunks) w.append(c.data() + payload_at + k_at[i], l.k_row * chunk_tokens);
+    at.k_at.push_back(out.size());
+    out.resize(out.size() + l.k_row * cells);
   }
-  for (std::size_t i = 0; i < layout.layers.size(); ++i) {
-    const LayerLayout& l = layout.layers[i];
+  for (const LayerLayout& l : layout.layers) {
     w.put(l.v_type);
     if (!layout.v_transposed) {
       w.put(l.v_row);
-      for (const auto& c : chunks) w.append(c.data() + payload_at + v_at[i], l.v_row * chunk_tokens);
+      at.v_at.push_back(out.size());
+      out.resize(out.size() + l.v_row * cells);
       continue;
     }
     w.put(l.v_element);
     w.put(l.v_channels);
-    const std::uint64_t run = std::uint64_t{l.v_element} * chunk_tokens;
-    for (std::uint32_t ch = 0; ch < l.v_channels; ++ch) {
-      for (const auto& c : chunks) w.append(c.data() + payload_at + v_at[i] + ch * run, run);
-    }
+    at.v_at.push_back(out.size());
+    out.resize(out.size() + std::uint64_t{l.v_element} * l.v_channels * cells);
   }
   for (std::uint32_t s = 1; s < streams; ++s) w.put(std::uint32_t{0});
+  at.bytes = out.size();
+  return at;
+}
+
+// Copies chunk `c`'s payload (in `block`) to its places in the state and returns the checksum of
+// the copies, in the payload's order.
+std::uint64_t place_chunk(std::span<const std::byte> block, std::size_t c, const KvLayout& layout,
+                          std::uint32_t chunk_tokens, std::uint32_t cells, const StateLayout& at,
+                          std::byte* state, XXH3_state_t* hash) {
+  XXH3_64bits_reset(hash);
+  const std::byte* src = block.data() + sizeof(ChunkHeader) + kLayerBytes * layout.layers.size();
+  auto copy = [&](std::size_t dst_at, std::uint64_t n) {
+    std::memcpy(state + dst_at, src, n);
+    XXH3_64bits_update(hash, state + dst_at, n);
+    src += n;
+  };
+  const std::uint64_t first = std::uint64_t{c} * chunk_tokens;
+  for (std::size_t i = 0; i < layout.layers.size(); ++i) {
+    const std::uint64_t row = layout.layers[i].k_row;
+    copy(at.k_at[i] + first * row, row * chunk_tokens);
+  }
+  for (std::size_t i = 0; i < layout.layers.size(); ++i) {
+    const LayerLayout& l = layout.layers[i];
+    if (!layout.v_transposed) {
+      copy(at.v_at[i] + first * l.v_row, l.v_row * chunk_tokens);
+      continue;
+    }
+    for (std::uint32_t ch = 0; ch < l.v_channels; ++ch) {
+      copy(at.v_at[i] + (std::uint64_t{ch} * cells + first) * l.v_element,
+           std::uint64_t{l.v_element} * chunk_tokens);
+    }
+  }
+  return XXH3_64bits_digest(hash);
+}
+
+}  // namespace
+
+Status check_chunk(std::span<const std::byte> block, const KvLayout& expected,
+                   std::uint32_t chunk_tokens, const Key& key, std::uint32_t index) {
+  ChunkHeader h{};
+  KVTIER_RETURN_IF_ERROR(check_chunk_header(block, expected, chunk_tokens, key, index, &h));
+  const std::size_t payload_at = sizeof h + kLayerBytes * h.layers;
+  if (XXH3_64bits(block.data() + payload_at, block.size() - payload_at) != h.payload_xxh3) {
+    return Status::InvalidArgument("chunk payload does not match its checksum");
+  }
+  return Status::Ok();
+}
+
+RebuiltState rebuild_seq_state(std::span<const std::span<const std::byte>> blocks,
+                               std::span<const Key> keys, const KvLayout& layout,
+                               std::uint32_t chunk_tokens, std::int32_t seq, std::uint32_t streams) {
+  RebuiltState out;
+  std::vector<ChunkHeader> headers;
+  for (std::size_t i = 0; i < blocks.size() && i < keys.size(); ++i) {
+    ChunkHeader h{};
+    Status s = check_chunk_header(blocks[i], layout, chunk_tokens, keys[i], static_cast<std::uint32_t>(i), &h);
+    if (!s.ok()) {
+      out.refused = "chunk " + std::to_string(i) + ": " + s.message();
+      break;
+    }
+    headers.push_back(h);
+  }
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hash(XXH3_createState(), XXH3_freeState);
+  // A payload that fails its checksum (or changed since its header was read) shortens the run;
+  // the state is then laid out again for fewer cells. Each pass ends or drops a chunk.
+  for (std::size_t n = headers.size(); n > 0 && hash;) {
+    const auto cells = static_cast<std::uint32_t>(n * chunk_tokens);
+    std::vector<std::byte> state;
+    const StateLayout at = write_state_skeleton(state, layout, cells, seq, streams);
+    std::size_t good = 0;
+    while (good < n && place_chunk(blocks[good], good, layout, chunk_tokens, cells, at,
+                                   state.data(), hash.get()) == headers[good].payload_xxh3) {
+      ++good;
+    }
+    if (good == n) {
+      out.state = std::move(state);
+      out.chunks = n;
+      return out;
+    }
+    out.refused = "chunk " + std::to_string(good) + ": payload does not match its checksum";
+    n = good;
+  }
   return out;
 }
 

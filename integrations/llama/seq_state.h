@@ -6,10 +6,16 @@
 // the exact size of the state, so a llama.cpp whose layout differs is refused with a reason (the
 // caller then recomputes) instead of being misread.
 //
-// A chunk (one kvtier block) is a ChunkHeader, then one LayerLayout per layer, then the payload:
-// for every layer the K rows of the chunk's tokens, then for every layer the V rows (or, when V is
-// stored transposed, for each of the layer's V channels the chunk's elements). Nothing of llama.cpp
-// is linked here: these are bytes only, so the parser is tested on its own.
+// A chunk (one kvtier block) is a ChunkHeader (which names the block's key and the chunk's index in
+// its prompt, so a valid chunk served under another key or at another place is refused), then one
+// LayerLayout per layer, then the payload: for every layer the K rows of the chunk's tokens, then
+// for every layer the V rows (or, when V is stored transposed, for each of the layer's V channels
+// the chunk's elements). Nothing of llama.cpp is linked here: these are bytes only, so the parser
+// is tested on its own (in the main build's tests too).
+//
+// Bounds: a layer's K or V row is at most kMaxRowBytes, a transposed V element kMaxVElementBytes
+// and its channels kMaxVChannels, 4,096 layers, 1,024 streams; so no size computed from a state
+// that parsed can wrap.
 #pragma once
 
 #include <cstddef>
@@ -18,9 +24,17 @@
 #include <string>
 #include <vector>
 
+#include "kvtier/key.h"
 #include "kvtier/status.h"
 
 namespace kvtier::llama {
+
+// Largest K or V row of one token in one layer (16 MiB: far above any model's).
+constexpr std::uint64_t kMaxRowBytes = std::uint64_t{1} << 24;
+// Largest element of a transposed V (an f32 is 4 bytes; quantized types are never transposed).
+constexpr std::uint32_t kMaxVElementBytes = 64;
+// Most channels of a transposed V (n_embd_v_gqa).
+constexpr std::uint32_t kMaxVChannels = 1u << 20;
 
 // What one layer's K and V rows look like; a chunk fits a context only if every field matches.
 struct LayerLayout {
@@ -57,27 +71,38 @@ struct SeqState {
 // not fit (a different llama.cpp layout, or an M-RoPE model whose cells carry extra fields).
 Result<SeqState> parse_seq_state(std::span<const std::byte> state);
 
-// The kvtier block of chunk `index` (tokens [index*chunk_tokens, (index+1)*chunk_tokens)).
-// REQUIRES: (index+1)*chunk_tokens <= s.cells.
+// The kvtier block of chunk `index` (tokens [index*chunk_tokens, (index+1)*chunk_tokens)),
+// stored under `key`. REQUIRES: (index+1)*chunk_tokens <= s.cells.
 std::vector<std::byte> encode_chunk(std::span<const std::byte> state, const SeqState& s,
-                                    std::uint32_t index, std::uint32_t chunk_tokens);
+                                    std::uint32_t index, std::uint32_t chunk_tokens, const Key& key);
 // The same block written into `out`, which holds exactly chunk_bytes(s.layout, chunk_tokens):
 // straight into a shared-memory slot, without a copy in between.
 void encode_chunk_into(std::span<const std::byte> state, const SeqState& s, std::uint32_t index,
-                       std::uint32_t chunk_tokens, std::span<std::byte> out);
+                       std::uint32_t chunk_tokens, const Key& key, std::span<std::byte> out);
 
-// Checks one stored block: magic, version, chunk size, layout equal to `expected`, exact length
-// and payload checksum. InvalidArgument with the reason when it does not fit.
+// Checks one stored block: magic, version, chunk size, key and index, layout equal to `expected`,
+// exact length and payload checksum. InvalidArgument with the reason when it does not fit.
 Status check_chunk(std::span<const std::byte> block, const KvLayout& expected,
-                   std::uint32_t chunk_tokens);
+                   std::uint32_t chunk_tokens, const Key& key, std::uint32_t index);
 
-// The size a block of this layout has (header, layer table, payload).
+// The size a block of this layout has (header, layer table, payload); 0 when it would not fit in
+// a size_t (a chunk_tokens no block can hold).
 std::size_t chunk_bytes(const KvLayout& layout, std::uint32_t chunk_tokens);
 
-// A state for llama_state_seq_set_data holding the given chunks (each passed check_chunk) as
-// tokens 0..chunks*chunk_tokens-1 of sequence `seq`, in a context with `streams` KV streams.
-std::vector<std::byte> build_seq_state(std::span<const std::span<const std::byte>> chunks,
-                                       const KvLayout& layout, std::uint32_t chunk_tokens,
-                                       std::int32_t seq, std::uint32_t streams);
+// A state rebuilt from stored blocks for llama_state_seq_set_data.
+struct RebuiltState {
+  std::vector<std::byte> state;  // empty when no block was usable
+  std::size_t chunks = 0;        // blocks in it: tokens 0..chunks*chunk_tokens-1
+  std::string refused;           // why block `chunks` was not used (empty when all were)
+};
+
+// A state holding the longest run of blocks[0..] that check out against `layout`, `chunk_tokens`
+// and keys[i] / index i, as tokens 0.. of sequence `seq` in a context with `streams` KV streams.
+// Every byte of the result is checked where it lies in the result (the payload checksum is
+// computed over the copies), so blocks in memory another process can still write (a shared-memory
+// region) are read once and never trusted after their check.
+RebuiltState rebuild_seq_state(std::span<const std::span<const std::byte>> blocks,
+                               std::span<const Key> keys, const KvLayout& layout,
+                               std::uint32_t chunk_tokens, std::int32_t seq, std::uint32_t streams);
 
 }  // namespace kvtier::llama
