@@ -35,6 +35,21 @@ struct DLManagedTensor {
   void* manager_ctx;
   void (*deleter)(DLManagedTensor* self);
 };
+// DLPack 1.0 ("dltensor_versioned" capsules): a version and flags that say whether the memory
+// may be written and whether it is a copy.
+struct DLPackVersion {
+  std::uint32_t major;
+  std::uint32_t minor;
+};
+struct DLManagedTensorVersioned {
+  DLPackVersion version;
+  void* manager_ctx;
+  void (*deleter)(DLManagedTensorVersioned* self);
+  std::uint64_t flags;
+  DLTensor dl_tensor;
+};
+constexpr std::uint64_t kDLFlagReadOnly = 1u << 0;
+constexpr std::uint64_t kDLFlagIsCopied = 1u << 1;
 
 // Device types whose memory this process can read and write with the CPU.
 constexpr std::int32_t kDLCPU = 1;
@@ -51,7 +66,7 @@ BufferView::BufferView(py::handle obj, Access access, const char* what) {
   if (PyObject_CheckBuffer(obj.ptr())) {
     from_buffer(obj, access, what);
   } else if (py::hasattr(obj, "__dlpack__")) {
-    from_dlpack(obj, what);
+    from_dlpack(obj, access, what);
   } else {
     throw_python(PyExc_TypeError,
                  std::string(what) + " must support the buffer protocol (bytes, bytearray, "
@@ -71,7 +86,8 @@ BufferView::BufferView(BufferView&& other) noexcept
       has_view_(std::exchange(other.has_view_, false)),
       capsule_(std::move(other.capsule_)),
       data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+      size_(std::exchange(other.size_, 0)),
+      pinned_(other.pinned_) {}
 
 void BufferView::from_buffer(py::handle obj, Access access, const char* what) {
   // PyBUF_STRIDES accepts any layout, and writability is checked from `readonly` rather than
@@ -95,12 +111,42 @@ void BufferView::from_buffer(py::handle obj, Access access, const char* what) {
   size_ = static_cast<std::size_t>(view_.len);
 }
 
-void BufferView::from_dlpack(py::handle obj, const char* what) {
-  capsule_ = obj.attr("__dlpack__")();
-  auto* managed =
-      static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule_.ptr(), "dltensor"));
-  if (managed == nullptr) throw py::error_already_set();  // not a "dltensor" capsule
-  const DLTensor& t = managed->dl_tensor;
+// Asks for a DLPack 1.0 capsule first (it can say the memory is read-only or a copy), and falls
+// back to the legacy one for producers that take no max_version (numpy before 2.0, torch before
+// 2.4). A legacy export is writable by the DLPack specification: a producer that cannot signal
+// read-only memory must refuse to export it (numpy does).
+void BufferView::from_dlpack(py::handle obj, Access access, const char* what) {
+  try {
+    capsule_ = obj.attr("__dlpack__")(py::arg("max_version") = py::make_tuple(1, 0));
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_TypeError)) throw;
+    capsule_ = obj.attr("__dlpack__")();
+  }
+  const DLTensor* tensor = nullptr;
+  if (PyCapsule_IsValid(capsule_.ptr(), "dltensor_versioned")) {
+    auto* managed = static_cast<DLManagedTensorVersioned*>(
+        PyCapsule_GetPointer(capsule_.ptr(), "dltensor_versioned"));
+    if (managed->version.major != 1) {
+      throw_python(PyExc_BufferError, std::string(what) + " speaks DLPack " +
+                                          std::to_string(managed->version.major) +
+                                          ", this module DLPack 1");
+    }
+    if (access == Access::kWrite && (managed->flags & kDLFlagReadOnly) != 0) {
+      throw_python(PyExc_BufferError, std::string(what) + " must be writable, but this " +
+                                          type_name(obj) + " exports read-only memory");
+    }
+    if (access == Access::kWrite && (managed->flags & kDLFlagIsCopied) != 0) {
+      throw_python(PyExc_BufferError, std::string(what) + " exported a copy of its memory: what "
+                                          "is written there would not reach it");
+    }
+    tensor = &managed->dl_tensor;
+  } else {
+    auto* managed =
+        static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule_.ptr(), "dltensor"));
+    if (managed == nullptr) throw py::error_already_set();  // not a DLPack capsule
+    tensor = &managed->dl_tensor;
+  }
+  const DLTensor& t = *tensor;
   const auto device = t.device.device_type;
   if (device != kDLCPU && device != kDLCUDAHost && device != kDLROCMHost) {
     throw_python(PyExc_BufferError,
@@ -129,6 +175,7 @@ void BufferView::from_dlpack(py::handle obj, const char* what) {
   }
   data_ = static_cast<std::byte*>(t.data) + t.byte_offset;
   size_ = static_cast<std::size_t>(elements * (t.dtype.bits / 8u) * t.dtype.lanes);
+  pinned_ = false;
 }
 
 }  // namespace kvtier::python

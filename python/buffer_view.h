@@ -6,9 +6,12 @@
 // be C-contiguous and CPU-accessible; anything else is refused with a message that says how to
 // fix it, never silently copied.
 //
-// While a BufferView lives, the exporter keeps the memory in place (numpy refuses to resize an
-// exported array), so the bytes may be used with the GIL released. Construction and destruction
-// REQUIRE the GIL; data() may be used without it.
+// A buffer-protocol exporter keeps the memory in place while a BufferView lives (numpy refuses to
+// resize an exported array), so its bytes may be used with the GIL released (pinned()). A DLPack
+// capsule keeps the tensor's storage alive but not in place: torch's resize_ reallocates it under
+// a live capsule. So DLPack bytes are used with the GIL held (no other Python thread runs). For
+// writes, a DLPack 1.0 export flagged read-only or copied is refused. Construction and
+// destruction REQUIRE the GIL; bytes() of a pinned view may be used without it.
 #pragma once
 
 #include <cstddef>
@@ -36,16 +39,19 @@ class BufferView {
 
   std::span<std::byte> bytes() const { return {data_, size_}; }
   std::span<const std::byte> const_bytes() const { return {data_, size_}; }
+  // The exporter keeps the memory in place without the GIL (buffer protocol, not DLPack).
+  bool pinned() const { return pinned_; }
 
  private:
   void from_buffer(py::handle obj, Access access, const char* what);
-  void from_dlpack(py::handle obj, const char* what);
+  void from_dlpack(py::handle obj, Access access, const char* what);
 
   Py_buffer view_{};       // valid when has_view_
   bool has_view_ = false;
   py::object capsule_;     // the DLPack capsule; its destructor frees the tensor
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
+  bool pinned_ = true;
 };
 
 }  // namespace kvtier::python

@@ -11,10 +11,12 @@
 // asyncio.gather(return_exceptions=True). Errors of the whole call are raised.
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -126,20 +128,22 @@ class PyClient {
   void ping(py::handle payload) {
     BufferView view(payload, BufferView::Access::kRead, "payload");
     const auto bytes = view.const_bytes();
-    check(call([&](Client& c) {
-      return c.ping(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    }));
+    check(call(
+        [&](Client& c) {
+          return c.ping(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+        },
+        view.pinned()));
   }
 
   void put(const Key& key, py::handle value) {
     BufferView view(value, BufferView::Access::kRead, "value");
-    check(call([&](Client& c) { return c.put(key, view.const_bytes()); }));
+    check(call([&](Client& c) { return c.put(key, view.const_bytes()); }, view.pinned()));
   }
 
   py::object get(const Key& key, py::handle out) {
     if (!out.is_none()) {
       BufferView view(out, BufferView::Access::kWrite, "out");
-      const GetResult r = call([&](Client& c) { return c.get(key, view.bytes()); });
+      const GetResult r = call([&](Client& c) { return c.get(key, view.bytes()); }, view.pinned());
       if (r.status.is_not_found()) return py::int_(-1);
       if (!r.status.ok()) throw_status(r.status, r.size);
       return py::int_(r.size);
@@ -165,7 +169,7 @@ class PyClient {
     std::vector<PutItem> batch(keys.size());
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = {keys[i], views[i].const_bytes()};
     std::vector<Status> out(batch.size());
-    if (!batch.empty()) check(call([&](Client& c) { return c.put_many(batch, out); }));
+    if (!batch.empty()) check(call([&](Client& c) { return c.put_many(batch, out); }, all_pinned(views)));
     return put_results(out);
   }
 
@@ -181,7 +185,7 @@ class PyClient {
     std::vector<GetItem> batch(keys.size());
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = {keys[i], views[i].bytes()};
     std::vector<GetResult> out(batch.size());
-    if (!batch.empty()) check(call([&](Client& c) { return c.get_many(batch, out); }));
+    if (!batch.empty()) check(call([&](Client& c) { return c.get_many(batch, out); }, all_pinned(views)));
     return get_results(out);
   }
 
@@ -251,15 +255,21 @@ class PyClient {
     return connection_;
   }
 
-  // Runs fn(client) without the GIL and with the connection's lock. The connection is held by a
-  // local reference, so a close() from another thread meanwhile cannot free it under us; it is
-  // released after the GIL is back (its destructor may close the socket).
+  // Runs fn(client) with the connection's lock, and without the GIL unless `release_gil` is false
+  // (buffers that stay in place only while no Python code runs: DLPack, BufferView::pinned). The
+  // connection is held by a local reference, so a close() from another thread meanwhile cannot
+  // free it under us; it is released after the GIL is back (its destructor may close the socket).
   template <typename Fn>
-  std::invoke_result_t<Fn&, Client&> call(Fn&& fn) {
+  std::invoke_result_t<Fn&, Client&> call(Fn&& fn, bool release_gil = true) {
     std::shared_ptr<Connection> connection = live();
-    py::gil_scoped_release unlocked;
+    std::optional<py::gil_scoped_release> unlocked;
+    if (release_gil) unlocked.emplace();
     std::lock_guard<std::mutex> lock(connection->mu);
     return fn(*connection->client);
+  }
+
+  static bool all_pinned(const std::vector<BufferView>& views) {
+    return std::all_of(views.begin(), views.end(), [](const BufferView& v) { return v.pinned(); });
   }
 
   static void check(const Status& s) {

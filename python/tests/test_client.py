@@ -2,14 +2,16 @@
 with the default tenant's token: every method, zero-copy values from and into numpy arrays, the
 miss convention, and the errors the daemon and the module raise."""
 
+import signal
 import threading
+import time
 
 import numpy as np
 import pytest
 
 import kvtier
 from daemon import QUOTA_BYTES, QUOTA_TENANT, QUOTA_TOKEN
-from test_keys import DLPackOnly
+from test_keys import DLPackOnly, VersionedDLPack
 
 def keys(tag, n):
     """n chained keys, in a namespace of their own: `tag` goes into the layout's extra, so no two
@@ -85,6 +87,68 @@ def test_dlpack_tensors_in_and_out(client):
     dst = np.zeros_like(src)
     assert client.get(k, DLPackOnly(dst)) == src.nbytes
     assert np.array_equal(dst, src)
+
+
+def test_dlpack_1_0_exports_in_and_out(client):
+    k, = keys("dlpack-1.0", 1)
+    src = value(3, 4096)
+    client.put(k, VersionedDLPack(src))
+    dst = np.zeros_like(src)
+    assert client.get(k, VersionedDLPack(dst)) == src.nbytes
+    assert np.array_equal(dst, src)
+
+
+def test_read_only_or_copied_dlpack_memory_is_never_written(client):
+    """Issue 24, item 9: the write flag of a DLPack export was ignored."""
+    k, = keys("dlpack-read-only", 1)
+    src = value(4, 4096)
+    client.put(k, VersionedDLPack(src, flags=VersionedDLPack.READ_ONLY))  # reading it is fine
+    dst = np.zeros_like(src)
+    with pytest.raises(BufferError, match="read-only"):
+        client.get(k, VersionedDLPack(dst, flags=VersionedDLPack.READ_ONLY))
+    with pytest.raises(BufferError, match="copy"):
+        client.get_many([(k, VersionedDLPack(dst, flags=VersionedDLPack.IS_COPIED))])
+    assert not dst.any(), "nothing was written into memory exported read-only"
+
+
+def test_calls_on_dlpack_memory_hold_the_gil(daemon):
+    """Issue 24, item 9: a DLPack capsule keeps a tensor's storage alive but not in place (torch's
+    resize_ reallocates it), so no other Python thread may run while the call uses the memory; a
+    buffer-protocol exporter keeps its memory in place, and the call lets other threads run. Here
+    each call waits out its timeout on a frozen daemon while another thread records when it runs."""
+    k, = keys("dlpack-gil", 1)
+    runs = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            runs.append(time.monotonic())
+            time.sleep(0.001)
+
+    def ran_during(call):
+        start = time.monotonic()
+        daemon.proc.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(kvtier.Error):
+                call()
+        finally:
+            daemon.proc.send_signal(signal.SIGCONT)
+        end = time.monotonic()
+        assert end - start >= 0.4, "the call did not wait for the frozen daemon"
+        # Margins for the interpreter's switch interval around entering and leaving the call.
+        return sum(1 for t in runs if start + 0.1 < t < end - 0.1)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        dst = np.zeros(4096, dtype=np.uint8)
+        with kvtier.Client(daemon.address, timeout_ms=500) as c:
+            assert ran_during(lambda: c.get(k, DLPackOnly(dst))) == 0
+        with kvtier.Client(daemon.address, timeout_ms=500) as c:
+            assert ran_during(lambda: c.get(k, dst)) > 10
+    finally:
+        stop.set()
+        t.join()
 
 
 def test_buffer_errors_are_clear(client):

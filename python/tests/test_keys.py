@@ -3,6 +3,7 @@ tests and the independent reference (tests/keys/reference_keys.py) check, plus t
 and the validation of layouts and token ids."""
 
 import array
+import ctypes
 import pickle
 
 import numpy as np
@@ -121,6 +122,66 @@ class DLPackOnly:
 
     def __dlpack_device__(self):
         return self._a.__dlpack_device__()
+
+
+class _DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class _DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class _DLTensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("device", _DLDevice), ("ndim", ctypes.c_int32),
+                ("dtype", _DLDataType), ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64)), ("byte_offset", ctypes.c_uint64)]
+
+
+class _DLPackVersion(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint32), ("minor", ctypes.c_uint32)]
+
+
+class _DLManagedTensorVersioned(ctypes.Structure):
+    _fields_ = [("version", _DLPackVersion), ("manager_ctx", ctypes.c_void_p),
+                ("deleter", ctypes.c_void_p), ("flags", ctypes.c_uint64), ("dl_tensor", _DLTensor)]
+
+
+_PyCapsule_New = ctypes.pythonapi.PyCapsule_New
+_PyCapsule_New.restype = ctypes.py_object
+_PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+_VERSIONED_NAME = b"dltensor_versioned"  # must outlive every capsule named by it
+
+
+class VersionedDLPack:
+    """Exports a uint8 numpy array through DLPack 1.0 only ("dltensor_versioned" capsules, as
+    torch >= 2.4 and numpy >= 2 give when asked with max_version), with the read-only and
+    is-copied flags set as told. Refuses a consumer that does not ask for 1.0, as a producer of
+    read-only memory must (it cannot signal it in a legacy capsule)."""
+
+    READ_ONLY = 1
+    IS_COPIED = 2
+
+    def __init__(self, array, flags=0):
+        assert array.dtype == np.uint8 and array.flags.c_contiguous
+        self._a = array
+        self._flags = flags
+        self._keep = []  # the structs the capsules point into (no deleter: this object owns them)
+
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        if max_version is None or max_version[0] < 1:
+            raise BufferError("this exporter speaks DLPack 1.0 only")
+        shape = (ctypes.c_int64 * 1)(self._a.size)
+        m = _DLManagedTensorVersioned()
+        m.version = _DLPackVersion(1, 0)
+        m.flags = self._flags
+        m.dl_tensor = _DLTensor(self._a.ctypes.data, _DLDevice(1, 0), 1, _DLDataType(1, 8, 1),
+                                shape, None, 0)
+        self._keep += [shape, m]
+        return _PyCapsule_New(ctypes.addressof(m), _VERSIONED_NAME, None)
+
+    def __dlpack_device__(self):
+        return (1, 0)
 
 
 def test_key_from_a_dlpack_tensor():
