@@ -178,6 +178,53 @@ TEST(SharedTierStore, AProbeThatNeverReturnsDoesNotKeepTheTierOff) {
 #endif
 }
 
+// Issue 24, item 1: a block held locally whose read for its upload fails (an NVMe read error that
+// goes away: here a real FUSE mount under the data directory answering EIO to every read for a
+// while) is uploaded once it can be read, not dropped as "no longer local" (before, any local
+// error but Closed counted the block lost and wrote its DONE record).
+TEST(SharedTierStore, ABlockUnreadableLocallyForAWhileIsUploadedNotDropped) {
+#ifndef KVTIER_STALLING_FUSE
+  GTEST_SKIP() << "built without libfuse 3 (tests/support/stalling_fuse.c)";
+#else
+  using kvtier::testing::StallingFuseMount;
+  if (!StallingFuseMount::available()) GTEST_SKIP() << "no /dev/fuse";
+  TempDir source, mounts, shared_parent;
+  const std::string mnt = mounts.file("mnt");
+  std::filesystem::create_directories(mnt);
+  StallingFuseMount fuse(source.path(), mnt);
+  ASSERT_TRUE(fuse.mounted());
+  const std::string shared = shared_parent.file("shared");
+  std::ofstream(shared) << "x";  // not a directory yet: every shared call fails, nothing uploads
+  StoreConfig c = node_config(mnt, shared);
+  c.dram.capacity_bytes = 2 * kBlock;
+  c.dram.shards = 1;
+  c.nvme.default_file_bytes = kPageSize + 24 * kMiB;
+  c.nvme.region_size = 1 * kMiB;
+  c.nvme.write_io_bytes = 256 * kKiB;
+  c.shared.breaker_failures = 2;
+  auto s = open_store(c);
+  ASSERT_NE(s, nullptr);
+  constexpr std::uint64_t kBlocks = 40;  // 2.5 MiB: most of them only on NVMe
+  for (std::uint64_t n = 0; n < kBlocks; ++n) ASSERT_TRUE(put_block(*s, n).ok()) << n;
+  ASSERT_TRUE(s->flush().ok());
+  ASSERT_TRUE(eventually([&] { return counter_value(*s, "shared_breaker_open") == 1; }));
+
+  fuse.toggle_failing_reads();  // every NVMe read fails with EIO from now on
+  std::filesystem::remove(shared);
+  std::filesystem::create_directories(shared);  // the shared tier answers
+  EXPECT_TRUE(eventually([&] { return counter_value(*s, "shared_upload_local_errors") >= 1; },
+                         std::chrono::seconds(60)))
+      << "no upload met the failing reads";
+  fuse.toggle_failing_reads();  // the device reads again
+  ASSERT_TRUE(eventually([&] { return drained(*s); }, std::chrono::seconds(90)));
+  EXPECT_EQ(counter_value(*s, "shared_upload_lost_local"), 0);
+  for (std::uint64_t n = 0; n < kBlocks; ++n) {
+    EXPECT_TRUE(std::filesystem::exists(shared_block_path(shared, n))) << "block " << n;
+  }
+  s.reset();
+#endif
+}
+
 TEST(SharedTierStore, BlockPutOnOneNodeIsReadOnAnotherAndPromoted) {
   TempDir a, b, shared;
   auto node_a = open_store(node_config(a.path(), shared.path()));

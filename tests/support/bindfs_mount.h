@@ -3,9 +3,10 @@
 // - BindfsMount: bindfs mirroring `source` at `mount`. SIGSTOP makes every access hang, as on a
 //   dead NFS hard mount; SIGKILL makes every access fail (ENOTCONN), and a loop device backed by a
 //   file there then fails every I/O with EIO. Needs /dev/fuse and bindfs.
-// - StallingFuseMount: tests/support/stalling_fuse.c mirroring `source` at `mount`; stall()
-//   makes it lose every stat of the mount's root from then on (the caller blocks until the
-//   process dies), while every other call is answered. Needs /dev/fuse and libfuse 3 at build.
+// - StallingFuseMount: tests/support/stalling_fuse.c mirroring `source` at `mount`;
+//   toggle_stall() makes it lose every stat of the mount's root from then on (the caller blocks
+//   until the process dies), while every other call is answered; toggle_failing_reads() makes
+//   every read fail with EIO until toggled back. Needs /dev/fuse and libfuse 3 at build.
 // Packages: scripts/install-deps.sh.
 #pragma once
 
@@ -108,6 +109,8 @@ class StallingFuseMount : public FuseMount {
       : FuseMount(KVTIER_STALLING_FUSE, {source, mount}, mount) {}
   // Toggles the loss of root stats (SIGUSR1); those lost while it was on stay lost.
   void toggle_stall() const { ::kill(pid(), SIGUSR1); }
+  // Toggles EIO for every read (SIGUSR2).
+  void toggle_failing_reads() const { ::kill(pid(), SIGUSR2); }
 };
 #endif
 

@@ -4,7 +4,8 @@
 // answered: the thread serving it blocks for the life of the process, even after the stall is
 // turned off, as a request lost by a FUSE server or an NFS call that only a forced unmount ends.
 // Every other request (lookups, reads, writes, renames below the root) is answered as usual, so
-// a caller can tell "the probe target is stuck" from "the medium is down".
+// a caller can tell "the probe target is stuck" from "the medium is down". SIGUSR2 toggles failing
+// reads: while it is on, every read answers EIO (a device read error that goes away).
 //
 // Written in C against libfuse 3's high-level API; built only when fuse3 is found (CMakeLists.txt).
 // Attribute and entry caches are off, so every stat of the root reaches this process.
@@ -27,10 +28,10 @@
 
 static const char* source_dir;
 static atomic_int stalling;
+static atomic_int failing_reads;
 
-static void toggle_stall(int sig) {
-  (void)sig;
-  atomic_fetch_xor(&stalling, 1);
+static void toggle(int sig) {
+  atomic_fetch_xor(sig == SIGUSR1 ? &stalling : &failing_reads, 1);
 }
 
 // SOURCE + path, or -ENAMETOOLONG.
@@ -112,7 +113,9 @@ static int on_truncate(const char* path, off_t size, struct fuse_file_info* fi) 
 
 static int on_open(const char* path, struct fuse_file_info* fi) {
   REAL(path, p);
-  int fd = open(p, fi->flags & ~O_NOFOLLOW);
+  // O_DIRECT is this mount's to honour (the kernel sends such I/O straight here, unaligned to
+  // nothing): the source may not take it (tmpfs refuses it).
+  int fd = open(p, fi->flags & ~(O_NOFOLLOW | O_DIRECT));
   if (fd < 0) return -errno;
   fi->fh = (uint64_t)fd;
   return 0;
@@ -120,7 +123,7 @@ static int on_open(const char* path, struct fuse_file_info* fi) {
 
 static int on_create(const char* path, mode_t mode, struct fuse_file_info* fi) {
   REAL(path, p);
-  int fd = open(p, fi->flags, mode);
+  int fd = open(p, fi->flags & ~O_DIRECT, mode);
   if (fd < 0) return -errno;
   fi->fh = (uint64_t)fd;
   return 0;
@@ -128,6 +131,7 @@ static int on_create(const char* path, mode_t mode, struct fuse_file_info* fi) {
 
 static int on_read(const char* path, char* buf, size_t size, off_t off, struct fuse_file_info* fi) {
   (void)path;
+  if (atomic_load(&failing_reads)) return -EIO;
   ssize_t n = pread((int)fi->fh, buf, size, off);
   return n < 0 ? -errno : (int)n;
 }
@@ -198,8 +202,9 @@ int main(int argc, char** argv) {
   }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = toggle_stall;
+  sa.sa_handler = toggle;
   sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL);
   char* fuse_argv[] = {argv[0], "-f", argv[2], NULL};
   return fuse_main(3, fuse_argv, &kOperations, NULL);
 }
