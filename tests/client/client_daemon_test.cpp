@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -455,6 +456,48 @@ TEST_F(ClientDaemon, ATimeoutClosesTheConnectionForGood) {
   auto fresh = unix_client();
   ASSERT_NE(fresh, nullptr);
   EXPECT_TRUE(fresh->ping().ok());
+}
+
+// Issue 24, item 8, the client's half of the shared-memory contract after a timeout
+// (docs/CLIENTS.md): the daemon may still be in the call, so the client never sends another call
+// on that region (Closed), no other client can name it (InvalidArgument), and the way on is a new
+// client with new regions, which the late call does not touch.
+TEST_F(ClientDaemon, AShmCallThatTimesOutEndsTheRegionsOfItsClient) {
+  auto c = connect(daemon_->unix_address(), "", std::chrono::milliseconds(300));
+  ASSERT_NE(c, nullptr);
+  Result<SharedRegion> region = c->register_shared_memory(64 * kKiB);
+  ASSERT_TRUE(region.ok()) << region.status().to_string();
+  const std::vector<Key> k = keys(7000, 1);
+  fill_pattern(region->memory.first(10000), k[0]);
+  std::vector<ShmPut> put = {{k[0], 0, 10000}};
+  std::vector<Status> put_out(1);
+  ASSERT_TRUE(c->put_many_shm(*region, put, put_out).ok());
+  ASSERT_TRUE(put_out[0].ok());
+
+  daemon_->signal(SIGSTOP);
+  ASSERT_TRUE(wait_stopped(daemon_->pid()));
+  std::vector<ShmGet> get = {{k[0], 32 * kKiB, 32 * kKiB}};
+  std::vector<GetResult> got(1);
+  Status s = c->get_many_shm(*region, get, got);
+  daemon_->signal(SIGCONT);
+  EXPECT_EQ(s.code(), StatusCode::kIOError) << s.to_string();
+  EXPECT_EQ(c->get_many_shm(*region, get, got).code(), StatusCode::kClosed);
+  EXPECT_EQ(c->put_many_shm(*region, put, put_out).code(), StatusCode::kClosed);
+  auto fresh = unix_client();
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(fresh->get_many_shm(*region, get, got).code(), StatusCode::kInvalidArgument)
+      << "a region belongs to the client that registered it";
+  c.reset();  // its regions are unmapped with it
+
+  Result<SharedRegion> next = fresh->register_shared_memory(64 * kKiB);
+  ASSERT_TRUE(next.ok()) << next.status().to_string();
+  std::vector<ShmGet> again = {{k[0], 0, 32 * kKiB}};
+  ASSERT_TRUE(fresh->get_many_shm(*next, again, got).ok());
+  ASSERT_TRUE(got[0].status.ok()) << got[0].status.to_string();
+  EXPECT_TRUE(matches_pattern(next->memory.first(10000), k[0]));
+  EXPECT_TRUE(std::all_of(next->memory.begin() + 32 * kKiB, next->memory.end(),
+                          [](std::byte b) { return b == std::byte{0}; }))
+      << "the late call wrote into another client's region";
 }
 
 TEST_F(ClientDaemon, ADaemonThatGoesAwayClosesTheClient) {
