@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -17,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "integrity/checksum.h"
+#include "support/bindfs_mount.h"
 #include "support/child_process.h"
 #include "support/test_support.h"
 
@@ -330,6 +333,62 @@ TEST(SharedOutbox, AppendsGoOnWhileACompactionWritesAndLandInTheNewLog) {
   EXPECT_EQ(owed[kBlocks - 1], OutboxOp::kRemove);
   EXPECT_EQ(owed[kDuring], OutboxOp::kUpload);
   EXPECT_EQ(owed[kDuring + 1], OutboxOp::kUpload);
+}
+
+// Issue 24, item 3: a compaction whose directory sync fails after the rename leaves the log in
+// doubt; no append may then be acknowledged into the old, unlinked file (before, the new file's
+// descriptor was not taken on that path, and appends were synced into the orphan and answered
+// OK). Every append answered OK is in the log a reopen reads. The directory sync fails on a real
+// FUSE mount (tests/support/stalling_fuse.c).
+TEST(SharedOutbox, AFailedDirectorySyncAfterACompactionLosesNoAcknowledgedAppend) {
+#ifndef KVTIER_STALLING_FUSE
+  GTEST_SKIP() << "built without libfuse 3 (tests/support/stalling_fuse.c)";
+#else
+  using kvtier::testing::StallingFuseMount;
+  if (!StallingFuseMount::available()) GTEST_SKIP() << "no /dev/fuse";
+  TempDir source, mounts;
+  const std::string mnt = mounts.file("mnt");
+  std::filesystem::create_directories(mnt);
+  StallingFuseMount fuse(source.path(), mnt);
+  ASSERT_TRUE(fuse.mounted());
+  const std::string path = mnt + "/outbox.log";
+  constexpr std::uint64_t kBlocks = 70000;  // past the compaction threshold (65,536 records)
+  std::vector<std::uint64_t> acknowledged;
+  {
+    auto box = open_box(path, 2 * kBlocks);
+    std::vector<BlockId> ids;
+    std::vector<std::uint32_t> sizes(kBlocks, 10);
+    for (std::uint64_t n = 0; n < kBlocks; ++n) ids.push_back({7, test_key(n)});
+    std::vector<Status> out(kBlocks);
+    box->append(ids, sizes, out);
+    fuse.toggle_failing_dir_syncs();
+    for (;;) {  // complete all but the last 10: a compaction runs, and its directory sync fails
+      std::vector<OutboxEntry> e = box->take(1000);
+      if (e.empty()) break;
+      for (const OutboxEntry& x : e) {
+        if (x.seq <= kBlocks - 10) box->complete(x);
+        else box->retry_later(x);
+      }
+      if (box->failed()) break;
+    }
+    EXPECT_TRUE(box->failed()) << "the failed directory sync put the log in doubt";
+    for (std::uint64_t n = kBlocks; n < kBlocks + 5; ++n) {
+      if (add(*box, n).ok()) acknowledged.push_back(n);
+    }
+    fuse.toggle_failing_dir_syncs();  // the directory syncs again: the next append rewrites the log
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // recovery is tried once a second
+    ASSERT_TRUE(add(*box, kBlocks + 100).ok());
+    acknowledged.push_back(kBlocks + 100);
+    EXPECT_FALSE(box->failed());
+  }
+  auto box = open_box(path, 2 * kBlocks);
+  std::vector<OutboxEntry> left = box->take(kBlocks);
+  for (std::uint64_t n : acknowledged) {
+    EXPECT_TRUE(std::any_of(left.begin(), left.end(),
+                            [&](const OutboxEntry& e) { return e.id.key == test_key(n); }))
+        << "append " << n << " was answered OK and is not in the log";
+  }
+#endif
 }
 
 using kvtier::testing::in_child;

@@ -6,7 +6,8 @@
 // - StallingFuseMount: tests/support/stalling_fuse.c mirroring `source` at `mount`;
 //   toggle_stall() makes it lose every stat of the mount's root from then on (the caller blocks
 //   until the process dies), while every other call is answered; toggle_failing_reads() makes
-//   every read fail with EIO until toggled back. Needs /dev/fuse and libfuse 3 at build.
+//   every read fail with EIO until toggled back, toggle_failing_dir_syncs() every fsync of a
+//   directory. Needs /dev/fuse and libfuse 3 at build.
 // Packages: scripts/install-deps.sh.
 #pragma once
 
@@ -111,6 +112,8 @@ class StallingFuseMount : public FuseMount {
   void toggle_stall() const { ::kill(pid(), SIGUSR1); }
   // Toggles EIO for every read (SIGUSR2).
   void toggle_failing_reads() const { ::kill(pid(), SIGUSR2); }
+  // Toggles EIO for every fsync of a directory (SIGRTMIN).
+  void toggle_failing_dir_syncs() const { ::kill(pid(), SIGRTMIN); }
 };
 #endif
 

@@ -5,7 +5,8 @@
 // turned off, as a request lost by a FUSE server or an NFS call that only a forced unmount ends.
 // Every other request (lookups, reads, writes, renames below the root) is answered as usual, so
 // a caller can tell "the probe target is stuck" from "the medium is down". SIGUSR2 toggles failing
-// reads: while it is on, every read answers EIO (a device read error that goes away).
+// reads: while it is on, every read answers EIO (a device read error that goes away). SIGRTMIN
+// toggles failing directory syncs (fsync of a directory answers EIO).
 //
 // Written in C against libfuse 3's high-level API; built only when fuse3 is found (CMakeLists.txt).
 // Attribute and entry caches are off, so every stat of the root reaches this process.
@@ -29,9 +30,12 @@
 static const char* source_dir;
 static atomic_int stalling;
 static atomic_int failing_reads;
+static atomic_int failing_dir_syncs;
 
 static void toggle(int sig) {
-  atomic_fetch_xor(sig == SIGUSR1 ? &stalling : &failing_reads, 1);
+  if (sig == SIGUSR1) atomic_fetch_xor(&stalling, 1);
+  else if (sig == SIGUSR2) atomic_fetch_xor(&failing_reads, 1);
+  else atomic_fetch_xor(&failing_dir_syncs, 1);
 }
 
 // SOURCE + path, or -ENAMETOOLONG.
@@ -154,6 +158,17 @@ static int on_fsync(const char* path, int datasync, struct fuse_file_info* fi) {
   return result(datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh));
 }
 
+static int on_fsyncdir(const char* path, int datasync, struct fuse_file_info* fi) {
+  (void)datasync, (void)fi;
+  if (atomic_load(&failing_dir_syncs)) return -EIO;
+  REAL(path, p);
+  int fd = open(p, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return -errno;
+  int rc = result(fsync(fd));
+  close(fd);
+  return rc;
+}
+
 static int on_utimens(const char* path, const struct timespec ts[2], struct fuse_file_info* fi) {
   if (fi != NULL) return result(futimens((int)fi->fh, ts));
   REAL(path, p);
@@ -185,6 +200,7 @@ static const struct fuse_operations kOperations = {
     .write = on_write,
     .release = on_release,
     .fsync = on_fsync,
+    .fsyncdir = on_fsyncdir,
     .utimens = on_utimens,
     .statfs = on_statfs,
     .access = on_access,
@@ -205,6 +221,7 @@ int main(int argc, char** argv) {
   sa.sa_handler = toggle;
   sigaction(SIGUSR1, &sa, NULL);
   sigaction(SIGUSR2, &sa, NULL);
+  sigaction(SIGRTMIN, &sa, NULL);
   char* fuse_argv[] = {argv[0], "-f", argv[2], NULL};
   return fuse_main(3, fuse_argv, &kOperations, NULL);
 }
