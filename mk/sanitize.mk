@@ -21,7 +21,7 @@ define sanitize_build
 	  -DCMAKE_C_COMPILER=$(SANITIZE_CC) -DCMAKE_CXX_COMPILER=$(SANITIZE_CXX) \
 	  -DCMAKE_C_FLAGS_SANITIZE="-O1 -g1" \
 	  -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1" -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >/dev/null
-	@cmake --build $(1) -j $(JOBS) --target kvtier_tests -- --no-print-directory
+	@cmake --build $(1) -j $(JOBS) --target kvtier_tests kvtier_llama_seq_state_tests -- --no-print-directory
 endef
 
 .PHONY: asan tsan asan-build tsan-build

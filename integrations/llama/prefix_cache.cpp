@@ -48,6 +48,9 @@ Status decode_one(llama_context* ctx, llama_token token, llama_seq_id seq) {
 Result<std::unique_ptr<PrefixCache>> PrefixCache::open(llama_context* ctx, const PrefixCacheOptions& options,
                                                        llama_seq_id probe_seq) {
   if (options.chunk_tokens == 0 || options.max_chunks == 0) return Status::InvalidArgument("chunk_tokens and max_chunks must be > 0");
+  if (std::uint64_t{options.chunk_tokens} * options.max_chunks > kMaxStateTokens) {
+    return Status::InvalidArgument("chunk_tokens x max_chunks is over " + std::to_string(kMaxStateTokens) + " tokens");
+  }
   std::unique_ptr<PrefixCache> c(new PrefixCache());
   c->options_ = options;
   const llama_model* model = llama_get_model(ctx);

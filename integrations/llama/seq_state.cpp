@@ -373,7 +373,12 @@ RebuiltState rebuild_seq_state(std::span<const std::span<const std::byte>> block
                                std::uint32_t chunk_tokens, std::int32_t seq, std::uint32_t streams) {
   RebuiltState out;
   std::vector<ChunkHeader> headers;
+  const std::size_t most = chunk_tokens == 0 ? 0 : kMaxStateTokens / chunk_tokens;
   for (std::size_t i = 0; i < blocks.size() && i < keys.size(); ++i) {
+    if (i >= most) {
+      out.refused = "chunk " + std::to_string(i) + ": past " + std::to_string(kMaxStateTokens) + " tokens";
+      break;
+    }
     ChunkHeader h{};
     Status s = check_chunk_header(blocks[i], layout, chunk_tokens, keys[i], static_cast<std::uint32_t>(i), &h);
     if (!s.ok()) {

@@ -14,8 +14,8 @@
 // is tested on its own (in the main build's tests too).
 //
 // Bounds: a layer's K or V row is at most kMaxRowBytes, a transposed V element kMaxVElementBytes
-// and its channels kMaxVChannels, 4,096 layers, 1,024 streams; so no size computed from a state
-// that parsed can wrap.
+// and its channels kMaxVChannels, 4,096 layers, 1,024 streams, a rebuilt state kMaxStateTokens;
+// so no size computed from a state that parsed, or for a state rebuilt, can wrap.
 #pragma once
 
 #include <cstddef>
@@ -35,6 +35,8 @@ constexpr std::uint64_t kMaxRowBytes = std::uint64_t{1} << 24;
 constexpr std::uint32_t kMaxVElementBytes = 64;
 // Most channels of a transposed V (n_embd_v_gqa).
 constexpr std::uint32_t kMaxVChannels = 1u << 20;
+// Most tokens a rebuilt state holds (positions are int32; far above any context).
+constexpr std::uint64_t kMaxStateTokens = std::uint64_t{1} << 30;
 
 // What one layer's K and V rows look like; a chunk fits a context only if every field matches.
 struct LayerLayout {

@@ -283,10 +283,15 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
   Status remove(NamespaceId ns, const Key& key) override {
     if (closed_.load()) return Status::Closed("store is closed");
     BlockId id{ns, key};
-    std::lock_guard<std::mutex> lock(stripe(id));  // no demotion lands between the two removals
-    Status d = dram_->remove(id);
-    Status n = nvme_ ? nvme_->remove(id) : Status::NotFound("");
-    if (shared_) shared_->remove(id);
+    Status d, n;
+    std::uint64_t shared_ticket = 0;
+    {
+      std::lock_guard<std::mutex> lock(stripe(id));  // no demotion lands between the two removals
+      d = dram_->remove(id);
+      n = nvme_ ? nvme_->remove(id) : Status::NotFound("");
+      if (shared_) shared_ticket = shared_->remove(id);
+    }
+    if (shared_) shared_->wait_removal(shared_ticket);  // the outbox's sync, not under the stripe
     if (d.ok() || n.ok()) return Status::Ok();
     return Status::NotFound("key " + key.hex() + " is not cached");
   }

@@ -239,6 +239,18 @@ void Outbox::recover(std::unique_lock<std::mutex>& lock) {
     durable_upto_ = queued_upto_;
     sticky_error_ = Status::Ok();
     ++recoveries_;
+    // Removals owed while the log was failed, some perhaps after the snapshot was taken: their
+    // records follow the rewrite (again, for those it holds: replaying them changes nothing).
+    for (auto& [seq, id] : by_seq_) {
+      Pending& p = pending_.at(id);
+      if (!p.unlogged) continue;
+      p.unlogged = false;
+      std::vector<std::byte> records;
+      append_owed_records(records, seq, p);
+      queued_.insert(queued_.end(), records.begin(), records.end());
+      queued_upto_ += records.size() / sizeof(Record);
+      p.ticket = queued_upto_;
+    }
     spdlog::warn("event=outbox_recovered path={} pending={} failed_for_s={}", path_,
                  pending_.size(),
                  std::chrono::duration_cast<std::chrono::seconds>(now - failed_since_).count());
@@ -302,7 +314,15 @@ void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t>
 }
 
 Status Outbox::append_removal(const BlockId& id) {
+  std::uint64_t ticket = 0;
+  Status s = queue_removal(id, &ticket);
+  if (!s.ok()) return s;
+  return wait_durable(ticket);
+}
+
+Status Outbox::queue_removal(const BlockId& id, std::uint64_t* ticket) {
   std::unique_lock<std::mutex> lock(mu_);
+  *ticket = 0;
   recover(lock);
   const bool record = sticky_error_.ok();
   auto found = pending_.find(id);
@@ -314,19 +334,34 @@ Status Outbox::append_removal(const BlockId& id) {
     }
     insert_locked(id, OutboxOp::kRemove, 0, Clock::now());
   } else if (Pending& p = found->second; p.in_flight) {
-    if (p.next && p.next->op == OutboxOp::kRemove) return commit_queued(lock, p.ticket);
+    if (p.next && p.next->op == OutboxOp::kRemove) {
+      *ticket = p.ticket;
+      return record ? Status::Ok() : sticky_error_;
+    }
     p.next = Next{OutboxOp::kRemove, 0, false};
   } else if (p.entry.op == OutboxOp::kRemove) {
-    return record ? commit_queued(lock, p.ticket) : sticky_error_;
+    *ticket = p.ticket;
+    return record ? Status::Ok() : sticky_error_;
   } else {
     set_op_locked(p, OutboxOp::kRemove, 0, false);
   }
-  // In the error state the removal is owed in memory (done while this process lives), not logged.
-  if (!record) return sticky_error_;
-  queue_record(kRemove, id, 0);
   Pending& p = pending_.at(id);
+  if (!record) {
+    // Owed in memory, done while this process lives; the rewrite that ends the error state logs
+    // it (recover()), even one whose snapshot was taken before this change.
+    p.unlogged = true;
+    return sticky_error_;
+  }
+  queue_record(kRemove, id, 0);
   p.ticket = queued_upto_;
-  return commit_queued(lock, p.ticket);
+  *ticket = p.ticket;
+  return Status::Ok();
+}
+
+Status Outbox::wait_durable(std::uint64_t ticket) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (ticket == 0) return sticky_error_;
+  return commit_queued(lock, ticket);
 }
 
 std::vector<OutboxEntry> Outbox::take(std::size_t max) {
@@ -393,6 +428,16 @@ void Outbox::complete(const OutboxEntry& entry) {
   if (sticky_error_.ok()) queue_record(kDone, entry.id, 0);
   erase_locked(entry.id);
   (void)maybe_compact(lock);
+}
+
+void Outbox::remove_instead(const OutboxEntry& entry) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(entry.id);
+  if (it == pending_.end()) return;
+  Pending& p = it->second;
+  // No record: the log already says REMOVE then ADD (an overwriting upload), which replays as
+  // this upload again, which again finds the block gone and ends here.
+  requeue_locked(p, p.next.value_or(Next{OutboxOp::kRemove, 0, false}), Clock::now());
 }
 
 void Outbox::retry_later(const OutboxEntry& entry) {
@@ -503,15 +548,17 @@ Status Outbox::maybe_compact(std::unique_lock<std::mutex>& lock) {
 std::vector<std::byte> Outbox::pending_records_locked() const {
   std::vector<std::byte> bytes;
   bytes.reserve(pending_.size() * sizeof(Record));
-  for (const auto& [seq, id] : by_seq_) {
-    const Pending& p = pending_.at(id);
-    const Next owed = p.next ? *p.next : Next{p.entry.op, p.entry.size, p.entry.overwrite};
-    if (owed.op == OutboxOp::kRemove || owed.overwrite) {
-      append_record(bytes, make_record(kRemove, id, 0, seq));
-    }
-    if (owed.op == OutboxOp::kUpload) append_record(bytes, make_record(kAdd, id, owed.size, seq));
-  }
+  for (const auto& [seq, id] : by_seq_) append_owed_records(bytes, seq, pending_.at(id));
   return bytes;
+}
+
+void Outbox::append_owed_records(std::vector<std::byte>& bytes, std::uint64_t seq,
+                                 const Pending& p) const {
+  const Next owed = p.next ? *p.next : Next{p.entry.op, p.entry.size, p.entry.overwrite};
+  if (owed.op == OutboxOp::kRemove || owed.overwrite) {
+    append_record(bytes, make_record(kRemove, p.entry.id, 0, seq));
+  }
+  if (owed.op == OutboxOp::kUpload) append_record(bytes, make_record(kAdd, p.entry.id, owed.size, seq));
 }
 
 // Writes `bytes` to the temporary file `tmp` (created, or appended to) and syncs it.

@@ -87,9 +87,14 @@ class Outbox {
 
   // Records that the block's shared copy is to be removed (after an upload of it in flight, if
   // any) and that no earlier upload of it is owed. OK once durable; IOError: in the error state
-  // (failed()), owed in memory only, not durable; Rejected: the outbox is full and the block
-  // was not pending, nothing recorded (the caller removes the copy itself, unordered).
+  // (failed()), owed in memory only until a rewrite logs it; Rejected: the outbox is full and the
+  // block was not pending, nothing recorded (the caller removes the copy itself, unordered).
   Status append_removal(const BlockId& id);
+  // The same in two steps, so a caller holding a lock does not wait for the disk under it:
+  // queue_removal records it in memory and queues its record (*ticket: what to wait for, 0 for
+  // nothing), wait_durable waits until the record is synced.
+  Status queue_removal(const BlockId& id, std::uint64_t* ticket);
+  Status wait_durable(std::uint64_t ticket);
 
   // Up to `max` pending entries not in flight and not backing off, oldest first; they are
   // marked in flight until complete() or retry_later().
@@ -100,6 +105,10 @@ class Outbox {
   // The operation failed: pending again (or the one asked for meanwhile) after a backoff that
   // doubles with every attempt.
   void retry_later(const OutboxEntry& entry);
+  // An overwriting upload found the block gone locally: the copy it was to write over (bytes the
+  // owner removed) must go instead, so the entry now owes a removal (unless another operation
+  // was asked for meanwhile, which is then pending).
+  void remove_instead(const OutboxEntry& entry);
 
   // Entries owed (uploads and removals).
   std::uint64_t pending() const;
@@ -135,6 +144,7 @@ class Outbox {
     bool in_flight = false;
     std::uint64_t ticket = 0;      // the queued_upto_ ticket of its latest ADD or REMOVE record
     std::optional<Next> next;      // only while in_flight
+    bool unlogged = false;         // changed in the error state: its records are not in the log
   };
 
   Outbox(std::string path, std::uint64_t capacity, server::UniqueFd fd);
@@ -149,6 +159,7 @@ class Outbox {
   void erase_locked(const BlockId& id);
   Status maybe_compact(std::unique_lock<std::mutex>& lock);
   std::vector<std::byte> pending_records_locked() const;
+  void append_owed_records(std::vector<std::byte>& bytes, std::uint64_t seq, const Pending& p) const;
   Status write_log(const std::vector<std::byte>& bytes, bool* switched, server::UniqueFd* fd) const;
   Status write_temp(const std::string& tmp, const std::vector<std::byte>& bytes, bool truncate) const;
   Status publish_temp(const std::string& tmp, bool* switched, server::UniqueFd* fd) const;

@@ -36,7 +36,7 @@ struct Counters {
       read_late{0}, read_refused_busy{0}, read_skipped_open{0}, probes{0}, probe_skipped_open{0},
       uploads{0}, upload_bytes{0}, upload_failures{0}, upload_skipped_present{0},
       upload_lost_local{0}, upload_local_errors{0}, enqueued{0}, outbox_rejected_full{0}, outbox_errors{0},
-      removes{0}, remove_failures{0}, removes_unordered{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
+      removes{0}, remove_failures{0}, removes_unordered{0}, removes_dropped{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
       maintain_errors{0};
   std::atomic<std::uint32_t> probes_stuck{0};  // a gauge, set by the watchdog
 };
@@ -212,9 +212,15 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
       continue;
     }
     if (s.is_not_found()) {
-      // Evicted from every local tier before it could be uploaded: nothing left to send.
+      // Evicted from every local tier before it could be uploaded (or removed again): nothing
+      // left to send. An overwriting upload was to replace bytes the owner removed, so that
+      // copy is removed instead.
       c.upload_lost_local.fetch_add(1, std::memory_order_relaxed);
-      core->outbox->complete(e);
+      if (e.overwrite) {
+        core->outbox->remove_instead(e);
+      } else {
+        core->outbox->complete(e);
+      }
       continue;
     }
     if (!s.ok()) {
@@ -359,7 +365,8 @@ class SharedTierImpl final : public SharedTier {
  public:
   explicit SharedTierImpl(std::shared_ptr<Core> core)
       : core_(std::move(core)),
-        reads_("shared-read", core_->config.read_threads, 4 * core_->config.read_threads),
+        reads_(std::make_shared<BlockingExecutor>("shared-read", core_->config.read_threads,
+                                                  4 * core_->config.read_threads)),
         services_("shared-service", service_threads(core_->config),
                   service_threads(core_->config)) {}
 
@@ -370,11 +377,11 @@ class SharedTierImpl final : public SharedTier {
     for (std::uint32_t i = 0; i < core_->config.upload_threads; ++i) {
       start_service([core = core_] { upload_loop(core); });
     }
-    start_service([core = core_, probes = &probes_, latest = latest_probe_] {
-      probe_loop(core, probes, latest);
+    start_service([core = core_, probes = probes_, latest = latest_probe_] {
+      probe_loop(core, probes.get(), latest);
     });
-    start_service([core = core_, probes = &probes_, reads = &reads_] {
-      watchdog_loop(core, probes, reads);
+    start_service([core = core_, probes = probes_, reads = reads_] {
+      watchdog_loop(core, probes.get(), reads.get());
     });
     if (core_->config.backend == SharedBackendKind::kFs) {
       auto interval =
@@ -406,18 +413,27 @@ class SharedTierImpl final : public SharedTier {
   // The removal is owed through the outbox, in order with the block's uploads (one in flight
   // lands first, then the removal). Only when the outbox is full is it sent at once, unordered
   // and best effort.
-  void remove(const BlockId& id) override {
-    Status s = core_->outbox->append_removal(id);
+  std::uint64_t remove(const BlockId& id) override {
+    std::uint64_t ticket = 0;
+    Status s = core_->outbox->queue_removal(id, &ticket);
     if (s.code() != StatusCode::kRejected) {
       if (!s.ok()) core_->counters.outbox_errors.fetch_add(1, std::memory_order_relaxed);
       core_->work_queued();
-      return;
+      return ticket;
     }
-    if (!core_->breaker.closed()) return;
+    if (!core_->breaker.closed() ||
+        !reads_->try_submit([core = core_, id] {
+          (void)core->backend->remove(id, Clock::now() + core->call_timeout());
+        })) {
+      core_->counters.removes_dropped.fetch_add(1, std::memory_order_relaxed);
+      return 0;
+    }
     core_->counters.removes_unordered.fetch_add(1, std::memory_order_relaxed);
-    (void)reads_.try_submit([core = core_, id] {
-      (void)core->backend->remove(id, Clock::now() + core->call_timeout());
-    });
+    return 0;
+  }
+
+  void wait_removal(std::uint64_t ticket) override {
+    if (ticket != 0) (void)core_->outbox->wait_durable(ticket);
   }
 
   void close() override {
@@ -435,8 +451,8 @@ class SharedTierImpl final : public SharedTier {
     const auto deadline = Clock::now() + kStopGrace;
     auto left = [&] { return std::max<Clock::duration>(Clock::duration::zero(), deadline - Clock::now()); };
     services_.stop(left());
-    reads_.stop(left());
-    probes_.stop(left());
+    reads_->stop(left());
+    probes_->stop(left());
     (void)core_->outbox->sync();
   }
 
@@ -461,8 +477,10 @@ class SharedTierImpl final : public SharedTier {
   std::shared_ptr<Core> core_;
   std::shared_ptr<std::atomic<Clock::rep>> latest_probe_ =
       std::make_shared<std::atomic<Clock::rep>>(0);
-  BlockingExecutor reads_;
-  BlockingExecutor probes_{"shared-probe", kProbeThreads, 1};
+  // Shared with the service loops, which may outlive a close() that gave up waiting for them.
+  std::shared_ptr<BlockingExecutor> reads_;
+  std::shared_ptr<BlockingExecutor> probes_ =
+      std::make_shared<BlockingExecutor>("shared-probe", kProbeThreads, 1);
   BlockingExecutor services_;
 };
 
@@ -476,7 +494,7 @@ std::vector<std::uint8_t> SharedTierImpl::run_chunks(
   std::size_t submitted = 0;
   for (std::size_t k = 0; k < chunks.size(); ++k) {
     auto [lo, hi] = chunks[k];
-    bool ok = reads_.try_submit([core = core_, batch, shared_chunk, k, lo, hi] {
+    bool ok = reads_->try_submit([core = core_, batch, shared_chunk, k, lo, hi] {
       (*shared_chunk)(core, lo, hi);
       {
         std::lock_guard<std::mutex> lock(batch->mu);
@@ -620,6 +638,7 @@ void SharedTierImpl::visit_counters(const CounterVisitor& v) const {
   report_count(v, "shared_removes", c.removes);
   report_count(v, "shared_remove_failures", c.remove_failures);
   report_count(v, "shared_removes_unordered", c.removes_unordered);
+  report_count(v, "shared_removes_dropped", c.removes_dropped);
   report_count(v, "shared_enqueued", c.enqueued);
   report_count(v, "shared_outbox_rejected_full", c.outbox_rejected_full);
   report_count(v, "shared_outbox_errors", c.outbox_errors);

@@ -59,8 +59,11 @@ class SharedTier {
   // The block was removed by its owner: no pending upload of it is done, and its shared copy is
   // removed in the background, after an upload of it already in flight lands (through the
   // outbox, so also after a restart once the removal's record is synced; never blocks on the
-  // backend).
-  virtual void remove(const BlockId& id) = 0;
+  // backend). Returns a ticket for wait_removal (0: nothing to wait for). Called under the
+  // block's stripe (the order with the block's PUTs), so it never waits for the disk itself.
+  virtual std::uint64_t remove(const BlockId& id) = 0;
+  // Waits until the removal's record is durable (the outbox's sync), outside any lock.
+  virtual void wait_removal(std::uint64_t ticket) = 0;
 
   // Stops the threads (waiting a bounded time for calls in progress) and syncs the outbox; what is
   // still pending stays in it for the next start. Later calls do nothing.

@@ -178,6 +178,38 @@ TEST(SharedTierStore, AProbeThatNeverReturnsDoesNotKeepTheTierOff) {
 #endif
 }
 
+// Found by the audit of issue 24: PUT v1 (uploaded), REMOVE, PUT v2 with other bytes, and v2 is
+// evicted from a DRAM-only node before its upload runs. The upload was to write v2 over v1; with
+// nothing local to send it must remove v1 instead (before, it completed, and the shared tier kept
+// serving the bytes an acknowledged REMOVE had removed).
+TEST(SharedTierStore, AReplacementEvictedBeforeItsUploadStillRemovesTheRemovedBytes) {
+  TempDir a, b, shared_parent;
+  const std::string shared = shared_parent.file("shared");
+  std::filesystem::create_directory(shared);
+  StoreConfig ca = node_config(a.path(), shared);
+  ca.dram.shards = 1;
+  ca.shared.breaker_failures = 2;
+  auto node_a = open_store(ca);
+  auto node_b = open_store(node_config(b.path(), shared));
+  ASSERT_TRUE(node_a && node_b);
+  ASSERT_TRUE(put_block(*node_a, 1).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  // The medium goes away (the breaker opens, nothing leaves the outbox) while v1 is removed, v2
+  // put, and v2 evicted by 100 other blocks (DRAM holds 64).
+  std::filesystem::rename(shared, shared + ".away");
+  std::ofstream(shared) << "x";
+  ASSERT_TRUE(eventually([&] { return counter_value(*node_a, "shared_breaker_open") == 1; }));
+  ASSERT_TRUE(node_a->remove(0, test_key(1)).ok());
+  ASSERT_TRUE(node_a->put(0, test_key(1), pattern(test_key(1), kBlock, 2)).ok());
+  for (std::uint64_t n = 100; n < 200; ++n) ASSERT_TRUE(put_block(*node_a, n).ok());
+  std::filesystem::remove(shared);
+  std::filesystem::rename(shared + ".away", shared);
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }, std::chrono::seconds(60)));
+  EXPECT_GE(counter_value(*node_a, "shared_upload_lost_local"), 1) << "v2 was evicted first";
+  EXPECT_FALSE(std::filesystem::exists(shared_block_path(shared, 1)));
+  EXPECT_TRUE(get_block(*node_b, 1).status.is_not_found());
+}
+
 // Issue 24, item 1: a block held locally whose read for its upload fails (an NVMe read error that
 // goes away: here a real FUSE mount under the data directory answering EIO to every read for a
 // while) is uploaded once it can be read, not dropped as "no longer local" (before, any local

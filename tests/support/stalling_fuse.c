@@ -4,7 +4,8 @@
 // answered: the thread serving it blocks for the life of the process, even after the stall is
 // turned off, as a request lost by a FUSE server or an NFS call that only a forced unmount ends.
 // Every other request (lookups, reads, writes, renames below the root) is answered as usual, so
-// a caller can tell "the probe target is stuck" from "the medium is down". SIGUSR2 toggles failing
+// a caller can tell "the probe target is stuck" from "the medium is down". Each lost request holds
+// one of libfuse's worker threads for good (10 by default): a test loses a few, not more. SIGUSR2 toggles failing
 // reads: while it is on, every read answers EIO (a device read error that goes away). SIGRTMIN
 // toggles failing directory syncs (fsync of a directory answers EIO).
 //

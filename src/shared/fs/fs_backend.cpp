@@ -313,8 +313,11 @@ Status FsBackend::remove(const BlockId& id, Deadline /*deadline*/) {
   const std::string path = block_path(id);
   if (::unlink(path.c_str()) == 0) return Status::Ok();
   const int err = errno;
-  if (is_absent_errno(err)) return Status::NotFound("shared fs: no block at " + path);
-  return errno_status("unlink", path, err);
+  if (!is_absent_errno(err)) return errno_status("unlink", path, err);
+  // Absent because the medium is (an unmounted mount point has no tree) is not "removed": the
+  // copy would come back with the mount. ensure_root tells the two apart as writes do.
+  KVTIER_RETURN_IF_ERROR(ensure_root());
+  return Status::NotFound("shared fs: no block at " + path);
 }
 
 // The configured path must already be a directory (it is the mount point: when it is missing the
