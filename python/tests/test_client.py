@@ -125,9 +125,16 @@ def test_calls_on_dlpack_memory_hold_the_gil(daemon):
             runs.append(time.monotonic())
             time.sleep(0.001)
 
+    def stopped():  # SIGSTOP takes effect asynchronously: wait for the state to say so
+        with open(f"/proc/{daemon.proc.pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
     def ran_during(call):
-        start = time.monotonic()
         daemon.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while not stopped() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        start = time.monotonic()
         try:
             with pytest.raises(kvtier.Error):
                 call()

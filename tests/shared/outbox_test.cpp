@@ -35,6 +35,16 @@ std::unique_ptr<Outbox> open_box(const std::string& path, std::uint64_t capacity
   return b.ok() ? std::move(b).value() : nullptr;
 }
 
+// Appends blocks first..first+count-1 (namespace 7, 10 bytes each) in one call; all must be OK.
+void add_range(Outbox& box, std::uint64_t first, std::uint64_t count) {
+  std::vector<BlockId> ids;
+  std::vector<std::uint32_t> sizes(count, 10);
+  for (std::uint64_t n = first; n < first + count; ++n) ids.push_back({7, test_key(n)});
+  std::vector<Status> out(count);
+  box.append(ids, sizes, out);
+  for (const Status& s : out) ASSERT_TRUE(s.ok()) << s.to_string();
+}
+
 Status add(Outbox& box, std::uint64_t n, std::uint32_t size = 1000) {
   BlockId id{7, test_key(n)};
   Status out;
@@ -163,12 +173,7 @@ TEST(SharedOutbox, CompactionKeepsExactlyThePendingBlocks) {
   constexpr std::uint64_t kBlocks = 70000;  // past the compaction threshold (65,536 records)
   {
     auto box = open_box(path, kBlocks);
-    std::vector<BlockId> ids;
-    std::vector<std::uint32_t> sizes(kBlocks, 10);
-    for (std::uint64_t n = 0; n < kBlocks; ++n) ids.push_back({1, test_key(n)});
-    std::vector<Status> out(kBlocks);
-    box->append(ids, sizes, out);
-    for (const Status& s : out) ASSERT_TRUE(s.ok()) << s.to_string();
+    add_range(*box, 0, kBlocks);
     // Upload all but the last 10.
     for (;;) {
       std::vector<OutboxEntry> e = box->take(1000);
@@ -283,11 +288,7 @@ TEST(SharedOutbox, AppendsGoOnWhileACompactionWritesAndLandInTheNewLog) {
   constexpr std::uint64_t kDuring = 1000000;  // keys appended while it writes
   {
     auto box = open_box(path, 2 * kBlocks);
-    std::vector<BlockId> ids;
-    std::vector<std::uint32_t> sizes(kBlocks, 10);
-    for (std::uint64_t n = 0; n < kBlocks; ++n) ids.push_back({7, test_key(n)});
-    std::vector<Status> out(kBlocks);
-    box->append(ids, sizes, out);
+    add_range(*box, 0, kBlocks);
     bool appended_during = false;
     int hook_calls = 0;
     box->set_compaction_hook([&] {
@@ -346,21 +347,15 @@ TEST(SharedOutbox, AFailedDirectorySyncAfterACompactionLosesNoAcknowledgedAppend
 #else
   using kvtier::testing::StallingFuseMount;
   if (!StallingFuseMount::available()) GTEST_SKIP() << "no /dev/fuse";
-  TempDir source, mounts;
-  const std::string mnt = mounts.file("mnt");
-  std::filesystem::create_directories(mnt);
-  StallingFuseMount fuse(source.path(), mnt);
-  ASSERT_TRUE(fuse.mounted());
-  const std::string path = mnt + "/outbox.log";
+  kvtier::testing::TempStallingFuseMount mount;
+  ASSERT_TRUE(mount.mounted());
+  const StallingFuseMount& fuse = mount.fuse();
+  const std::string path = mount.path() + "/outbox.log";
   constexpr std::uint64_t kBlocks = 70000;  // past the compaction threshold (65,536 records)
   std::vector<std::uint64_t> acknowledged;
   {
     auto box = open_box(path, 2 * kBlocks);
-    std::vector<BlockId> ids;
-    std::vector<std::uint32_t> sizes(kBlocks, 10);
-    for (std::uint64_t n = 0; n < kBlocks; ++n) ids.push_back({7, test_key(n)});
-    std::vector<Status> out(kBlocks);
-    box->append(ids, sizes, out);
+    add_range(*box, 0, kBlocks);
     fuse.toggle_failing_dir_syncs();
     for (;;) {  // complete all but the last 10: a compaction runs, and its directory sync fails
       std::vector<OutboxEntry> e = box->take(1000);

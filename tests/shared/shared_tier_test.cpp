@@ -147,12 +147,11 @@ TEST(SharedTierStore, AProbeThatNeverReturnsDoesNotKeepTheTierOff) {
 #else
   using kvtier::testing::StallingFuseMount;
   if (!StallingFuseMount::available()) GTEST_SKIP() << "no /dev/fuse";
-  TempDir data, source, mounts;
-  const std::string mnt = mounts.file("mnt");
-  std::filesystem::create_directories(mnt);
-  StallingFuseMount fuse(source.path(), mnt);
-  ASSERT_TRUE(fuse.mounted());
-  StoreConfig c = node_config(data.path(), mnt);
+  TempDir data;
+  kvtier::testing::TempStallingFuseMount mount;
+  ASSERT_TRUE(mount.mounted());
+  const StallingFuseMount& fuse = mount.fuse();
+  StoreConfig c = node_config(data.path(), mount.path());
   c.shared.call_timeout = std::chrono::milliseconds(300);
   c.shared.breaker_failures = 2;
   auto s = open_store(c);
@@ -169,11 +168,11 @@ TEST(SharedTierStore, AProbeThatNeverReturnsDoesNotKeepTheTierOff) {
                          std::chrono::seconds(10)))
       << "the tier stayed off behind a probe that never returns";
   EXPECT_TRUE(eventually([&] { return drained(*s); }));
-  EXPECT_TRUE(std::filesystem::exists(shared_block_path(source.path(), 2)));
+  EXPECT_TRUE(std::filesystem::exists(shared_block_path(mount.path(), 2)));
   const double stuck = counter_value(*s, "shared_probes_stuck");
   EXPECT_GE(stuck, 1) << "the lost probe is still running, as the gauge should say";
   EXPECT_LE(stuck, 4);
-  fuse.kill();  // ends the lost calls (ENOTCONN) before the store closes
+  mount.kill();  // ends the lost calls (ENOTCONN) before the store closes
   s.reset();
 #endif
 }
@@ -220,14 +219,13 @@ TEST(SharedTierStore, ABlockUnreadableLocallyForAWhileIsUploadedNotDropped) {
 #else
   using kvtier::testing::StallingFuseMount;
   if (!StallingFuseMount::available()) GTEST_SKIP() << "no /dev/fuse";
-  TempDir source, mounts, shared_parent;
-  const std::string mnt = mounts.file("mnt");
-  std::filesystem::create_directories(mnt);
-  StallingFuseMount fuse(source.path(), mnt);
-  ASSERT_TRUE(fuse.mounted());
+  TempDir shared_parent;
+  kvtier::testing::TempStallingFuseMount mount;
+  ASSERT_TRUE(mount.mounted());
+  const StallingFuseMount& fuse = mount.fuse();
   const std::string shared = shared_parent.file("shared");
   std::ofstream(shared) << "x";  // not a directory yet: every shared call fails, nothing uploads
-  StoreConfig c = node_config(mnt, shared);
+  StoreConfig c = node_config(mount.path(), shared);
   c.dram.capacity_bytes = 2 * kBlock;
   c.dram.shards = 1;
   c.nvme.default_file_bytes = kPageSize + 24 * kMiB;

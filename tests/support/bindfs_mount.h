@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +115,27 @@ class StallingFuseMount : public FuseMount {
   void toggle_failing_reads() const { ::kill(pid(), SIGUSR2); }
   // Toggles EIO for every fsync of a directory (SIGRTMIN).
   void toggle_failing_dir_syncs() const { ::kill(pid(), SIGRTMIN); }
+};
+
+// A StallingFuseMount of a fresh temporary directory at a fresh mount point (path()).
+class TempStallingFuseMount {
+ public:
+  TempStallingFuseMount() : mount_point_(make_mount_point(mounts_)), fuse_(source_.path(), mount_point_) {}
+  const std::string& path() const { return mount_point_; }
+  const StallingFuseMount& fuse() const { return fuse_; }
+  bool mounted() const { return fuse_.mounted(); }
+  // Ends the lost calls (ENOTCONN) now, before the objects blocked in them go away.
+  void kill() { fuse_.kill(); }
+
+ private:
+  static std::string make_mount_point(const TempDir& parent) {
+    std::string p = parent.file("mnt");
+    ::mkdir(p.c_str(), 0755);
+    return p;
+  }
+  TempDir source_, mounts_;
+  std::string mount_point_;
+  StallingFuseMount fuse_;
 };
 #endif
 

@@ -15,10 +15,9 @@ void put(std::vector<std::byte>& out, T v) {
   out.insert(out.end(), p, p + sizeof v);
 }
 
-// A state of `cells` tokens, 2 layers, K rows of 12 bytes, V as rows of 8 bytes or transposed
-// (4 channels of 2-byte elements); byte values depend on layer, token and offset.
-std::vector<std::byte> fake_state(std::uint32_t cells, bool v_trans, std::uint32_t streams = 1) {
-  std::vector<std::byte> s;
+// The head of a state: magic, sequence 0, `streams` streams, then `cells` cells at positions 0..
+// of sequence 0 (the sequence's stream).
+void put_head(std::vector<std::byte>& s, std::uint32_t cells, std::uint32_t streams) {
   put<std::uint32_t>(s, 0xaf143cd8u);
   put<std::int32_t>(s, 0);
   put<std::uint32_t>(s, streams);
@@ -28,6 +27,13 @@ std::vector<std::byte> fake_state(std::uint32_t cells, bool v_trans, std::uint32
     put<std::uint32_t>(s, 1);
     put<std::int32_t>(s, 0);
   }
+}
+
+// A state of `cells` tokens, 2 layers, K rows of 12 bytes, V as rows of 8 bytes or transposed
+// (4 channels of 2-byte elements); byte values depend on layer, token and offset.
+std::vector<std::byte> fake_state(std::uint32_t cells, bool v_trans, std::uint32_t streams = 1) {
+  std::vector<std::byte> s;
+  put_head(s, cells, streams);
   put<std::uint32_t>(s, v_trans ? 1 : 0);
   put<std::uint32_t>(s, 2);
   for (int l = 0; l < 2; ++l) {
@@ -189,15 +195,7 @@ TEST(SeqState, APayloadThatFailsWhereItLandsShortensTheRun) {
 std::vector<std::byte> crafted_state(std::uint32_t cells, bool v_trans, const std::vector<std::byte>& v_fields,
                                      std::size_t v_bytes) {
   std::vector<std::byte> s;
-  put<std::uint32_t>(s, 0xaf143cd8u);
-  put<std::int32_t>(s, 0);
-  put<std::uint32_t>(s, 1);
-  put<std::uint32_t>(s, cells);
-  for (std::uint32_t i = 0; i < cells; ++i) {
-    put<std::int32_t>(s, static_cast<std::int32_t>(i));
-    put<std::uint32_t>(s, 1);
-    put<std::int32_t>(s, 0);
-  }
+  put_head(s, cells, 1);
   put<std::uint32_t>(s, v_trans ? 1 : 0);
   put<std::uint32_t>(s, 1);
   put<std::int32_t>(s, 1);
