@@ -115,7 +115,9 @@ int run_serve(const ServeOptions& o) {
   if (!server.ok()) {
     spdlog::error("event=start_failed error=\"{}\"", server.status().to_string());
     std::fprintf(stderr, "kvtier serve: %s\n", server.status().to_string().c_str());
-    return server.status().code() == StatusCode::kBusy ? 4 : 1;
+    // 2: the config cannot run here (as a config that does not parse); 4: the data dir is in use.
+    if (server.status().code() == StatusCode::kBusy) return 4;
+    return server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
   spdlog::info("event=ready pid={} data_dir={}", ::getpid(), config->store.data_dir);
   int sig = 0;

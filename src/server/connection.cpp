@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "protocol/dispatch.h"
+#include "server/fd_limit.h"
 #include "server/request_handler.h"
 
 namespace kvtier::server {
@@ -23,7 +24,6 @@ constexpr std::size_t kInputBufferBytes = 256 * 1024;
 // so one client streaming a huge value does not starve the others on its thread.
 constexpr std::size_t kReadBudgetBytes = 8 * 1024 * 1024;
 // File descriptors one connection may have waiting for SHM_REGISTER; more are closed.
-constexpr std::size_t kMaxReceivedFds = 4;
 // Most iovecs of one recvmsg straight into a request's values (PUT_MANY items).
 constexpr std::size_t kMaxDirectIov = 64;
 // After a frame with at least kLargeDataBytes of data, the next frame is likely large too (a
@@ -59,6 +59,8 @@ Connection::~Connection() {
                                                    std::memory_order_relaxed);
   context_.metrics.shm_regions.fetch_sub(static_cast<std::int64_t>(session_.regions.size()),
                                          std::memory_order_relaxed);
+  context_.metrics.received_fds_held.fetch_sub(
+      static_cast<std::int64_t>(session_.received_fds.size()), std::memory_order_relaxed);
   context_.metrics.shm_region_bytes.fetch_sub(static_cast<std::int64_t>(session_.region_bytes),
                                               std::memory_order_relaxed);
 }
@@ -155,7 +157,7 @@ std::int64_t Connection::read_socket() {
   msghdr msg{};
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov_count;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxReceivedFds)];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxReceivedFdsPerConnection)];
   if (session_.transport == Transport::kUnix) {
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
@@ -186,8 +188,13 @@ void Connection::queue_fds(const msghdr& msg) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
       UniqueFd owned(fd);
-      if (session_.received_fds.size() < kMaxReceivedFds) {
+      // Past either bound the memfd closes here; its SHM_REGISTER then says it came without one.
+      if (session_.received_fds.size() < kMaxReceivedFdsPerConnection &&
+          context_.metrics.received_fds_held.fetch_add(1, std::memory_order_relaxed) <
+              kMaxHeldReceivedFds) {
         session_.received_fds.push_back(std::move(owned));
+      } else if (session_.received_fds.size() < kMaxReceivedFdsPerConnection) {
+        context_.metrics.received_fds_held.fetch_sub(1, std::memory_order_relaxed);
       }
     }
   }

@@ -1,6 +1,11 @@
 // IoThread (see io_thread.h).
 #include "server/io_thread.h"
 
+#include <fcntl.h>
+#include <sys/epoll.h>
+
+#include <cerrno>
+
 #include <spdlog/spdlog.h>
 
 namespace kvtier::server {
@@ -8,6 +13,12 @@ namespace kvtier::server {
 namespace {
 // How often deadlines (HELLO, shutdown) are checked when no event arrives.
 constexpr std::chrono::milliseconds kTick{100};
+// How long a thread stops accepting after the descriptor table was full.
+constexpr std::chrono::milliseconds kAcceptPause{100};
+// At most one log line this often about connections refused for want of descriptors.
+constexpr std::chrono::seconds kRefusalLogInterval{10};
+
+UniqueFd open_spare_fd() { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
 }  // namespace
 
 Result<std::unique_ptr<IoThread>> IoThread::create(ServerContext& context, std::uint32_t index,
@@ -17,6 +28,7 @@ Result<std::unique_ptr<IoThread>> IoThread::create(ServerContext& context, std::
   if (!loop.ok()) return loop.status();
   std::unique_ptr<IoThread> t(
       new IoThread(context, index, std::move(listeners), std::move(loop).value()));
+  t->spare_fd_ = open_spare_fd();
   for (const Listener* l : t->listeners_) {
     IoThread* self = t.get();
     KVTIER_RETURN_IF_ERROR(t->loop_->add(l->fd(), EPOLLIN | EPOLLEXCLUSIVE,
@@ -48,6 +60,7 @@ void IoThread::run() {
       accepting = false;
       deadline = now + context_.config.shutdown_timeout;
     }
+    resume_accepting(now, draining);
     sweep(now, draining);
     if (draining && (connections_.empty() || now >= deadline)) break;
   }
@@ -62,8 +75,12 @@ void IoThread::run() {
 void IoThread::on_accept(const Listener& listener) {
   for (;;) {
     std::string peer;
-    UniqueFd fd = listener.accept(&peer);
-    if (!fd.valid()) return;
+    int error = 0;
+    UniqueFd fd = listener.accept(&peer, &error);
+    if (!fd.valid()) {
+      if (error == EMFILE || error == ENFILE) out_of_descriptors(listener, error);
+      return;
+    }
     if (context_.metrics.connections_open.load(std::memory_order_relaxed) >=
         static_cast<std::int64_t>(context_.config.max_connections)) {
       context_.metrics.count(context_.metrics.connections_rejected[static_cast<std::size_t>(
@@ -81,6 +98,57 @@ void IoThread::on_accept(const Listener& listener) {
       adopt(std::move(conn));
     } else {
       to.hand_over(std::move(conn));
+    }
+  }
+}
+
+// The descriptor table is full, and the listener stays readable while it is: this thread stops
+// polling its listeners for kAcceptPause (no spinning), and one waiting connection is accepted
+// with the spare descriptor and closed, so it learns at once instead of waiting in the backlog.
+void IoThread::out_of_descriptors(const Listener& listener, int error) {
+  const auto now = std::chrono::steady_clock::now();
+  if (spare_fd_.valid()) {
+    spare_fd_ = UniqueFd();
+    std::string peer;
+    int again = 0;
+    UniqueFd shed = listener.accept(&peer, &again);
+    if (shed.valid()) {
+      context_.metrics.count(context_.metrics.connections_rejected[static_cast<std::size_t>(
+          ConnectionRejection::kNoDescriptors)]);
+      ++unlogged_refusals_;
+    }
+    shed = UniqueFd();
+    spare_fd_ = open_spare_fd();
+  }
+  if (!accept_paused_) {
+    for (const Listener* l : listeners_) loop_->remove(l->fd());
+    accept_paused_ = true;
+  }
+  accept_paused_until_ = now + kAcceptPause;
+  if (now - refusal_logged_at_ >= kRefusalLogInterval) {
+    spdlog::warn("event=accept_paused reason={} refused_since_last={} open_connections={} "
+                 "msg=\"out of file descriptors: raise RLIMIT_NOFILE or lower "
+                 "server.max_connections\"",
+                 error == EMFILE ? "EMFILE" : "ENFILE", unlogged_refusals_,
+                 context_.metrics.connections_open.load(std::memory_order_relaxed));
+    refusal_logged_at_ = now;
+    unlogged_refusals_ = 0;
+  }
+}
+
+void IoThread::resume_accepting(std::chrono::steady_clock::time_point now, bool draining) {
+  if (!accept_paused_ || now < accept_paused_until_) return;
+  accept_paused_ = false;
+  if (draining) return;  // the drain removed them for good
+  for (const Listener* l : listeners_) {
+    const Listener* listener = l;
+    Status s = loop_->add(l->fd(), EPOLLIN | EPOLLEXCLUSIVE,
+                          [this, listener](std::uint32_t) { on_accept(*listener); });
+    if (!s.ok()) {
+      // Still no descriptor for the registration itself: try again after another pause.
+      accept_paused_ = true;
+      accept_paused_until_ = now + kAcceptPause;
+      return;
     }
   }
 }

@@ -57,6 +57,8 @@ class IoThread {
         loop_(std::move(loop)) {}
   void run();
   void on_accept(const Listener& listener);
+  void out_of_descriptors(const Listener& listener, int error);
+  void resume_accepting(std::chrono::steady_clock::time_point now, bool draining);
   // Connections assigned to this thread: owned, or handed over and not yet adopted.
   std::atomic<std::int64_t>& assigned() { return context_.metrics.io_thread_connections[index_]; }
   IoThread& least_loaded();
@@ -78,6 +80,14 @@ class IoThread {
   std::mutex handed_over_mu_;
   std::vector<std::unique_ptr<Connection>> handed_over_;  // guarded by handed_over_mu_
   std::thread thread_;
+  // EMFILE / ENFILE: this thread stops polling its listeners until accept_paused_until_ (the
+  // listener stays readable while the table is full: polling it would spin). spare_fd_ is given
+  // up for a moment to accept and close one waiting connection, which then learns at once.
+  bool accept_paused_ = false;
+  std::chrono::steady_clock::time_point accept_paused_until_{};
+  UniqueFd spare_fd_;
+  std::uint64_t unlogged_refusals_ = 0;                  // since the last log line
+  std::chrono::steady_clock::time_point refusal_logged_at_{};
 };
 
 }  // namespace kvtier::server

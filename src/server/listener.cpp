@@ -115,7 +115,7 @@ Listener::~Listener() {
   if (!unlink_path_.empty()) ::unlink(unlink_path_.c_str());
 }
 
-UniqueFd Listener::accept(std::string* peer) const {
+UniqueFd Listener::accept(std::string* peer, int* error) const {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   int fd;
@@ -123,7 +123,11 @@ UniqueFd Listener::accept(std::string* peer) const {
     fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len,
                    SOCK_NONBLOCK | SOCK_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return UniqueFd();
+  if (fd < 0) {
+    *error = errno;
+    return UniqueFd();
+  }
+  *error = 0;
   if (transport_ == Transport::kTcp) {
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

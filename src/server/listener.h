@@ -28,8 +28,9 @@ class Listener {
   // "unix:/path" or "tcp:127.0.0.1:7420" with the port actually bound.
   const std::string& address() const { return address_; }
 
-  // One pending connection, non-blocking, or an invalid fd when none is waiting. `peer` names it.
-  UniqueFd accept(std::string* peer) const;
+  // One pending connection, non-blocking, named by `peer`; or, or an invalid fd with *error set (EAGAIN when none is pending;
+  // EMFILE / ENFILE when the descriptor table is full and the connection is still pending).
+  UniqueFd accept(std::string* peer, int* error) const;
 
   // Refuses connections from now on (shutdown(SHUT_RD): a connect gets ECONNREFUSED, and over
   // TCP those accepted by the kernel but not yet by the daemon are reset) while the fd stays

@@ -110,8 +110,15 @@ void MetricsHttpServer::run() {
     // Take every connection waiting, one after the other.
     while (!stopping_.load(std::memory_order_acquire)) {
       std::string peer;
-      UniqueFd conn = listener_->accept(&peer);
-      if (!conn.valid()) break;
+      int error = 0;
+      UniqueFd conn = listener_->accept(&peer, &error);
+      if (!conn.valid()) {
+        // Out of descriptors the listener stays readable: wait instead of polling it again.
+        if (error == EMFILE || error == ENFILE) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        break;
+      }
       serve(conn.get());
     }
   }

@@ -60,6 +60,9 @@ void add_connections(PrometheusText& p, const ServerMetrics& m) {
   p.add("connections_rejected", {{"reason", "max_connections"}},
         load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kLimit)]),
         CounterKind::kCount, "Connections closed at accept");
+  p.add("connections_rejected", {{"reason", "no_descriptors"}},
+        load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kNoDescriptors)]),
+        CounterKind::kCount, "Connections closed at accept");
   const std::uint32_t threads = m.io_threads.load(std::memory_order_relaxed);
   for (std::uint32_t t = 0; t < threads && t < kMaxIoThreads; ++t) {
     const std::string thread = std::to_string(t);

@@ -380,6 +380,7 @@ StatusCode run(Call& c, const protocol::ShmRegisterRequest& m) {
   }
   UniqueFd fd = std::move(s.received_fds.front());
   s.received_fds.pop_front();
+  c.ctx.metrics.received_fds_held.fetch_sub(1, std::memory_order_relaxed);
   const ServerConfig& cfg = c.ctx.config;
   if (s.regions.size() >= cfg.max_shm_regions_per_connection) {
     return c.fail(Opcode::kShmRegister,

@@ -15,6 +15,7 @@
 #include "kvtier/store.h"
 #include "memory/buffer_pool.h"
 #include "server/data_dir_lock.h"
+#include "server/fd_limit.h"
 #include "server/namespace_bindings.h"
 #include "server/io_thread.h"
 #include "server/listener.h"
@@ -48,6 +49,10 @@ class ServerImpl final : public Server {
   }
 
   Status open() {
+    // First: a config the descriptor limit cannot hold is refused before anything is opened.
+    Result<std::uint64_t> fds = ensure_fd_limit(fds_needed(config_.server));
+    if (!fds.ok()) return fds.status();
+    spdlog::info("event=fd_limit soft={} needed={}", *fds, fds_needed(config_.server));
     const std::string& dir = config_.store.data_dir;
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);

@@ -32,7 +32,8 @@ enum class FrameRejection : std::uint8_t {
 std::string_view frame_rejection_name(FrameRejection r);
 
 enum class ConnectionRejection : std::uint8_t {
-  kLimit,  // max_connections reached
+  kLimit,          // max_connections reached
+  kNoDescriptors,  // the descriptor table was full (EMFILE / ENFILE): closed with a spare fd
   kCount_,
 };
 
@@ -65,6 +66,8 @@ struct ServerMetrics {
   std::atomic<std::uint32_t> io_threads{0};            // how many there are; set before they start
   std::atomic<std::int64_t> queued_response_bytes{0};  // over every connection
   std::atomic<std::int64_t> shm_regions{0};
+  // memfds received with SCM_RIGHTS and not yet claimed by a SHM_REGISTER (fd_limit.h).
+  std::atomic<std::int64_t> received_fds_held{0};
   std::atomic<std::int64_t> shm_region_bytes{0};
 };
 

@@ -31,8 +31,9 @@ Result<std::unique_ptr<SharedMemoryRegion>> SharedMemoryRegion::map(UniqueFd mem
   }
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0);
   if (p == MAP_FAILED) return Status::FromErrno("mmap(shared memory region)", errno);
-  return std::unique_ptr<SharedMemoryRegion>(
-      new SharedMemoryRegion(std::move(memfd), static_cast<std::byte*>(p), size));
+  // The mapping keeps the memory; the memfd closes here, so a region holds no descriptor
+  // (fd_limit.h).
+  return std::unique_ptr<SharedMemoryRegion>(new SharedMemoryRegion(static_cast<std::byte*>(p), size));
 }
 
 SharedMemoryRegion::~SharedMemoryRegion() { ::munmap(base_, size_); }

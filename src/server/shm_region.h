@@ -36,9 +36,7 @@ class SharedMemoryRegion {
   Result<std::span<std::byte>> slice(std::uint64_t offset, std::uint64_t length) const;
 
  private:
-  SharedMemoryRegion(UniqueFd fd, std::byte* base, std::uint64_t size)
-      : fd_(std::move(fd)), base_(base), size_(size) {}
-  UniqueFd fd_;
+  SharedMemoryRegion(std::byte* base, std::uint64_t size) : base_(base), size_(size) {}
   std::byte* base_;
   std::uint64_t size_;
 };

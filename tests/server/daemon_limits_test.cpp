@@ -1,0 +1,222 @@
+// kvtierd's descriptor budget through the real process (issue 25, item 1): the soft RLIMIT_NOFILE
+// raised at start to what the config needs, a config the hard limit cannot hold refused with a
+// reason, and a daemon whose descriptor table is full (its limit lowered under it with prlimit)
+// neither spins on its readable listener nor stays stuck once the connections go.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kvtier/client.h"
+#include "server/fd_limit.h"
+#include "server/server_config.h"
+#include "server/unique_fd.h"
+#include "support/daemon_process.h"
+#include "support/test_support.h"
+
+namespace kvtier::testing::daemon_limits_test {
+
+using server::UniqueFd;
+
+// The soft and hard "Max open files" of a process, from /proc/<pid>/limits.
+std::pair<std::uint64_t, std::uint64_t> open_files_limit(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("Max open files", 0) != 0) continue;
+    std::istringstream in(line.substr(std::string("Max open files").size()));
+    std::string soft, hard;
+    in >> soft >> hard;
+    auto value = [](const std::string& v) {
+      return v == "unlimited" ? ~std::uint64_t{0} : std::stoull(v);
+    };
+    return {value(soft), value(hard)};
+  }
+  return {0, 0};
+}
+
+// User + system CPU seconds the process has used.
+double cpu_seconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  std::uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::size_t open_fds(pid_t pid) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// A TCP connection to `address` ("tcp:127.0.0.1:PORT"), left open; invalid when it failed.
+UniqueFd tcp_connect(const std::string& address) {
+  const std::string hp = address.substr(4);
+  const auto colon = hp.rfind(':');
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(hp.substr(colon + 1))));
+  ::inet_pton(AF_INET, hp.substr(0, colon).c_str(), &sa.sin_addr);
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    return UniqueFd();
+  }
+  return fd;
+}
+
+bool pings(const DaemonProcess& d) {
+  ClientOptions o;
+  o.address = d.unix_address();
+  o.timeout = std::chrono::milliseconds(2000);
+  auto c = Client::connect(o);
+  return c.ok() && (*c)->ping().ok();
+}
+
+// Sets this process's soft RLIMIT_NOFILE for the life of the object (daemons started meanwhile
+// inherit it).
+class SoftFdLimit {
+ public:
+  explicit SoftFdLimit(rlim_t soft) {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = soft;
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+  }
+  ~SoftFdLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  SoftFdLimit(const SoftFdLimit&) = delete;
+  SoftFdLimit& operator=(const SoftFdLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+TEST(DaemonLimits, StartRaisesTheSoftFdLimitToWhatTheConfigNeeds) {
+  rlimit lim{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  server::ServerConfig config;
+  config.max_connections = 2000;
+  const std::uint64_t needed = server::fds_needed(config);
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < needed) {
+    GTEST_SKIP() << "the hard RLIMIT_NOFILE (" << lim.rlim_max << ") is below " << needed;
+  }
+  TempDir dir;
+  std::unique_ptr<DaemonProcess> d;
+  {
+    SoftFdLimit low(256);  // what the daemon inherits
+    d = std::make_unique<DaemonProcess>(dir.path(), small_daemon_config(),
+                                        std::vector<std::string>{"--max-connections", "2000"});
+  }
+  ASSERT_TRUE(d->started()) << d->log();
+  EXPECT_EQ(open_files_limit(d->pid()).first, needed);
+  EXPECT_TRUE(pings(*d));
+}
+
+TEST(DaemonLimits, AConfigTheHardFdLimitCannotHoldIsRefusedWithTheReason) {
+  rlimit lim{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  server::ServerConfig probe;
+  probe.max_connections = 0;
+  const std::uint64_t fixed = server::fds_needed(probe);
+  if (lim.rlim_max == RLIM_INFINITY || lim.rlim_max - fixed + 1 > 1'000'000) {
+    GTEST_SKIP() << "the hard RLIMIT_NOFILE (" << lim.rlim_max << ") is above any max_connections";
+  }
+  const std::string too_many = std::to_string(lim.rlim_max - fixed + 1);
+  TempDir dir;
+  DaemonProcess d(dir.path(), small_daemon_config(),
+                  std::vector<std::string>{"--max-connections", too_many});
+  EXPECT_FALSE(d.started());
+  EXPECT_EQ(d.exit_status_code(), 2);
+  EXPECT_NE(d.log().find("RLIMIT_NOFILE"), std::string::npos) << d.log();
+  EXPECT_NE(d.log().find("server.max_connections"), std::string::npos) << d.log();
+}
+
+// The daemon's limit is lowered under it to a few descriptors above what it holds, and 200 TCP
+// connections come. Before, accept4 failed with EMFILE, the listener stayed readable and the I/O
+// threads spun at 100% of a core each while the connections hung. Now: under half a core while
+// the attacker holds its connections, the connections it cannot take are closed (not left
+// hanging), and within 5 s of the attacker leaving (and the limit back) it serves as before.
+TEST(DaemonLimits, AFullDescriptorTableNeitherSpinsNorStaysStuck) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), small_daemon_config());
+  ASSERT_TRUE(d.started()) << d.log();
+  ASSERT_TRUE(pings(d));
+  rlimit saved{};
+  ASSERT_EQ(::prlimit(d.pid(), RLIMIT_NOFILE, nullptr, &saved), 0);
+  const rlim_t tight = open_fds(d.pid()) + 16;
+  rlimit lowered{tight, saved.rlim_max};
+  ASSERT_EQ(::prlimit(d.pid(), RLIMIT_NOFILE, &lowered, nullptr), 0);
+
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < 200; ++i) {
+    UniqueFd fd = tcp_connect(d.tcp_address());
+    if (fd.valid()) held.push_back(std::move(fd));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the daemon meets EMFILE
+  const double cpu_before = cpu_seconds(d.pid());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const double cpu_used = cpu_seconds(d.pid()) - cpu_before;
+  EXPECT_LT(cpu_used, 1.0) << "the daemon spun on its listener (" << cpu_used
+                           << " CPU seconds in 2 s)";
+  // Connections it could not take were closed: a read sees EOF or a reset, not a hang.
+  std::size_t closed = 0;
+  for (const UniqueFd& fd : held) {
+    char byte;
+    if (::recv(fd.get(), &byte, 1, MSG_DONTWAIT) == 0 || errno == ECONNRESET) ++closed;
+  }
+  EXPECT_GT(closed, 0u) << "every connection past the table waits in the backlog";
+
+  held.clear();
+  ASSERT_EQ(::prlimit(d.pid(), RLIMIT_NOFILE, &saved, nullptr), 0);
+  EXPECT_TRUE(poll_until([&] { return pings(d); }, std::chrono::seconds(5)))
+      << "not serving 5 s after the attacker left\n" << d.log();
+  EXPECT_NE(d.log().find("event=accept_paused reason=EMFILE"), std::string::npos) << d.log();
+}
+
+// Shared-memory regions keep their mapping, not their memfd: one local client registering regions
+// no longer takes a descriptor each (before, 64 per connection, which alone could exhaust the
+// table; SHM_REGISTER then answered "came without a memfd").
+TEST(DaemonLimits, SharedMemoryRegionsHoldNoDescriptor) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), small_daemon_config());
+  ASSERT_TRUE(d.started()) << d.log();
+  ClientOptions o;
+  o.address = d.unix_address();
+  auto c = Client::connect(o);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  ASSERT_TRUE((*c)->ping().ok());
+  const std::size_t before = open_fds(d.pid());
+  std::vector<SharedRegion> regions;
+  for (int i = 0; i < 60; ++i) {
+    Result<SharedRegion> r = (*c)->register_shared_memory(4096);
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().to_string();
+    regions.push_back(*r);
+  }
+  const std::size_t after = open_fds(d.pid());
+  EXPECT_LE(after, before + 2) << "60 regions took " << after - before << " descriptors";
+  std::vector<ShmPut> put = {{test_key(1), 0, 100}};
+  std::vector<Status> out(1);
+  EXPECT_TRUE((*c)->put_many_shm(regions.back(), put, out).ok());
+  EXPECT_TRUE(out[0].ok()) << out[0].to_string();
+}
+
+}  // namespace kvtier::testing::daemon_limits_test
