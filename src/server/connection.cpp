@@ -51,10 +51,14 @@ Connection::Connection(UniqueFd fd, Transport transport, std::string peer, Serve
   session_.transport = transport;
   session_.peer = std::move(peer);
   context_.metrics.connections_open.fetch_add(1, std::memory_order_relaxed);
+  context_.metrics.connections_pending_hello.fetch_add(1, std::memory_order_relaxed);
 }
 
 Connection::~Connection() {
   context_.metrics.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  (session_.tenant == nullptr ? context_.metrics.connections_pending_hello
+                              : context_.metrics.connections_authenticated)
+      .fetch_sub(1, std::memory_order_relaxed);
   context_.metrics.queued_response_bytes.fetch_sub(static_cast<std::int64_t>(reported_queued_),
                                                    std::memory_order_relaxed);
   context_.metrics.shm_regions.fetch_sub(static_cast<std::int64_t>(session_.regions.size()),

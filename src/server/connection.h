@@ -83,6 +83,7 @@ class Connection {
 
   int fd() const { return fd_.get(); }
   const Session& session() const { return session_; }
+  std::chrono::steady_clock::time_point accepted_at() const { return accepted_at_; }
 
   // Handles readiness events. Returns false when the connection is finished and must be
   // destroyed (peer gone, error sent, or drained).

@@ -10,8 +10,8 @@
 namespace kvtier::server {
 
 std::uint64_t fds_needed(const ServerConfig& config) {
-  return std::uint64_t{config.max_connections} + static_cast<std::uint64_t>(kMaxHeldReceivedFds) +
-         kReservedFds;
+  return std::uint64_t{config.max_connections} + config.max_pending_hello +
+         static_cast<std::uint64_t>(kMaxHeldReceivedFds) + kReservedFds;
 }
 
 Result<std::uint64_t> ensure_fd_limit(std::uint64_t needed) {
@@ -22,7 +22,8 @@ Result<std::uint64_t> ensure_fd_limit(std::uint64_t needed) {
   if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < needed) {
     return Status::InvalidArgument(
         "server.max_connections needs " + std::to_string(needed) +
-        " file descriptors (connections + " + std::to_string(kMaxHeldReceivedFds) +
+        " file descriptors (connections + server.max_pending_hello + " +
+        std::to_string(kMaxHeldReceivedFds) +
         " memfds in transit + " + std::to_string(kReservedFds) +
         " for the daemon), but the hard RLIMIT_NOFILE is " + std::to_string(lim.rlim_max) +
         ": raise it (ulimit -Hn, systemd LimitNOFILE=) or lower server.max_connections");

@@ -15,8 +15,8 @@ namespace {
 constexpr std::chrono::milliseconds kTick{100};
 // How long a thread stops accepting after the descriptor table was full.
 constexpr std::chrono::milliseconds kAcceptPause{100};
-// At most one log line this often about connections refused for want of descriptors.
-constexpr std::chrono::seconds kRefusalLogInterval{10};
+// Connections accepted per wakeup at most, so reading HELLOs interleaves with a flood of accepts.
+constexpr int kAcceptBatch = 32;
 
 UniqueFd open_spare_fd() { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
 }  // namespace
@@ -73,7 +73,7 @@ void IoThread::run() {
 }
 
 void IoThread::on_accept(const Listener& listener) {
-  for (;;) {
+  for (int accepted = 0; accepted < kAcceptBatch; ++accepted) {
     std::string peer;
     int error = 0;
     UniqueFd fd = listener.accept(&peer, &error);
@@ -81,11 +81,14 @@ void IoThread::on_accept(const Listener& listener) {
       if (error == EMFILE || error == ENFILE) out_of_descriptors(listener, error);
       return;
     }
-    if (context_.metrics.connections_open.load(std::memory_order_relaxed) >=
-        static_cast<std::int64_t>(context_.config.max_connections)) {
+    if (!make_room_for_pending(std::chrono::steady_clock::now())) {
       context_.metrics.count(context_.metrics.connections_rejected[static_cast<std::size_t>(
-          ConnectionRejection::kLimit)]);
-      spdlog::warn("event=connection_rejected reason=max_connections peer={}", peer);
+          ConnectionRejection::kPendingHello)]);
+      std::uint64_t held_back = 0;
+      if (rejections_log_.allow(std::chrono::steady_clock::now(), &held_back)) {
+        spdlog::warn("event=connection_rejected reason=max_pending_hello peer={} "
+                     "held_back_lines={}", peer, held_back);
+      }
       continue;  // fd closes here
     }
     context_.metrics.count(context_.metrics.connections_accepted);
@@ -115,7 +118,6 @@ void IoThread::out_of_descriptors(const Listener& listener, int error) {
     if (shed.valid()) {
       context_.metrics.count(context_.metrics.connections_rejected[static_cast<std::size_t>(
           ConnectionRejection::kNoDescriptors)]);
-      ++unlogged_refusals_;
     }
     shed = UniqueFd();
     spare_fd_ = open_spare_fd();
@@ -125,14 +127,13 @@ void IoThread::out_of_descriptors(const Listener& listener, int error) {
     accept_paused_ = true;
   }
   accept_paused_until_ = now + kAcceptPause;
-  if (now - refusal_logged_at_ >= kRefusalLogInterval) {
-    spdlog::warn("event=accept_paused reason={} refused_since_last={} open_connections={} "
+  std::uint64_t held_back = 0;
+  if (descriptors_log_.allow(now, &held_back)) {
+    spdlog::warn("event=accept_paused reason={} held_back_lines={} open_connections={} "
                  "msg=\"out of file descriptors: raise RLIMIT_NOFILE or lower "
                  "server.max_connections\"",
-                 error == EMFILE ? "EMFILE" : "ENFILE", unlogged_refusals_,
+                 error == EMFILE ? "EMFILE" : "ENFILE", held_back,
                  context_.metrics.connections_open.load(std::memory_order_relaxed));
-    refusal_logged_at_ = now;
-    unlogged_refusals_ = 0;
   }
 }
 
@@ -151,6 +152,30 @@ void IoThread::resume_accepting(std::chrono::steady_clock::time_point now, bool 
       return;
     }
   }
+}
+
+// Whether a new connection fits the budget of connections not yet through HELLO. When it is full,
+// the oldest pending connection of this thread is closed for it: a socket that says nothing is
+// the one to go, while a client that sends HELLO with its connect is through it at once (adopt()
+// reads it).
+bool IoThread::make_room_for_pending(std::chrono::steady_clock::time_point now) {
+  const auto budget = static_cast<std::int64_t>(context_.config.max_pending_hello);
+  if (context_.metrics.connections_pending_hello.load(std::memory_order_relaxed) < budget) {
+    return true;
+  }
+  int oldest = -1;
+  std::chrono::steady_clock::time_point oldest_at = now;
+  for (const auto& [fd, c] : connections_) {
+    if (c->session().tenant == nullptr && c->accepted_at() < oldest_at) {
+      oldest = fd;
+      oldest_at = c->accepted_at();
+    }
+  }
+  if (oldest < 0) return false;
+  context_.metrics.count(context_.metrics.connections_rejected[static_cast<std::size_t>(
+      ConnectionRejection::kPendingHello)]);
+  close_connection(oldest);
+  return true;
 }
 
 IoThread& IoThread::least_loaded() {
@@ -194,6 +219,9 @@ void IoThread::adopt(std::unique_ptr<Connection> c) {
     return;  // the connection closes here
   }
   connections_[fd] = std::move(c);
+  // A client that means it sends HELLO right after connecting: read it now, so it leaves the
+  // pending budget before a flood of silent sockets can push it out (make_room_for_pending).
+  on_connection_events(fd, EPOLLIN);
 }
 
 void IoThread::on_connection_events(int fd, std::uint32_t events) {
@@ -222,7 +250,10 @@ void IoThread::sweep(std::chrono::steady_clock::time_point now, bool draining) {
   std::vector<int> done;
   for (auto& [fd, c] : connections_) {
     if (c->hello_overdue(now)) {
-      spdlog::info("event=hello_timeout peer={}", c->session().peer);
+      std::uint64_t held_back = 0;
+      if (hello_timeouts_log_.allow(now, &held_back)) {
+        spdlog::info("event=hello_timeout peer={} held_back_lines={}", c->session().peer, held_back);
+      }
       done.push_back(fd);
     } else if (draining && c->quiescent()) {
       done.push_back(fd);

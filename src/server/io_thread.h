@@ -30,6 +30,7 @@
 #include "server/connection.h"
 #include "server/event_loop.h"
 #include "server/listener.h"
+#include "server/log_throttle.h"
 #include "server/server_context.h"
 
 namespace kvtier::server {
@@ -58,6 +59,7 @@ class IoThread {
   void run();
   void on_accept(const Listener& listener);
   void out_of_descriptors(const Listener& listener, int error);
+  bool make_room_for_pending(std::chrono::steady_clock::time_point now);
   void resume_accepting(std::chrono::steady_clock::time_point now, bool draining);
   // Connections assigned to this thread: owned, or handed over and not yet adopted.
   std::atomic<std::int64_t>& assigned() { return context_.metrics.io_thread_connections[index_]; }
@@ -86,8 +88,10 @@ class IoThread {
   bool accept_paused_ = false;
   std::chrono::steady_clock::time_point accept_paused_until_{};
   UniqueFd spare_fd_;
-  std::uint64_t unlogged_refusals_ = 0;                  // since the last log line
-  std::chrono::steady_clock::time_point refusal_logged_at_{};
+  // One line per 10 s for what a client can cause at will (log_throttle.h).
+  LogThrottle descriptors_log_{std::chrono::seconds(10)};
+  LogThrottle rejections_log_{std::chrono::seconds(10)};
+  LogThrottle hello_timeouts_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace kvtier::server

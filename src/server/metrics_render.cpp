@@ -57,11 +57,16 @@ void add_connections(PrometheusText& p, const ServerMetrics& m) {
         "Connections accepted");
   p.add("connections_open", {}, load(m.connections_open), CounterKind::kGauge,
         "Connections open now");
+  p.add("connections_pending_hello", {}, load(m.connections_pending_hello), CounterKind::kGauge,
+        "Connections accepted and not yet through HELLO");
   p.add("connections_rejected", {{"reason", "max_connections"}},
         load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kLimit)]),
         CounterKind::kCount, "Connections closed at accept");
   p.add("connections_rejected", {{"reason", "no_descriptors"}},
         load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kNoDescriptors)]),
+        CounterKind::kCount, "Connections closed at accept");
+  p.add("connections_rejected", {{"reason", "pending_hello"}},
+        load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kPendingHello)]),
         CounterKind::kCount, "Connections closed at accept");
   const std::uint32_t threads = m.io_threads.load(std::memory_order_relaxed);
   for (std::uint32_t t = 0; t < threads && t < kMaxIoThreads; ++t) {

@@ -169,6 +169,20 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
                                                             "required on TCP"
                                                           : "authentication failed"));
   }
+  // Past HELLO a connection leaves the pending budget for the authenticated one (the
+  // accounting follows session.tenant: Connection's destructor gives back whichever it holds).
+  ServerMetrics& metrics = c.ctx.metrics;
+  if (metrics.connections_authenticated.fetch_add(1, std::memory_order_relaxed) >=
+      static_cast<std::int64_t>(c.ctx.config.max_connections)) {
+    metrics.connections_authenticated.fetch_sub(1, std::memory_order_relaxed);
+    metrics.count(metrics.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kLimit)]);
+    c.p.close_after = true;
+    return c.fail(Opcode::kHello,
+                  Status::Busy("server.max_connections = " +
+                               std::to_string(c.ctx.config.max_connections) +
+                               " connections are open; try again later"));
+  }
+  metrics.connections_pending_hello.fetch_sub(1, std::memory_order_relaxed);
   c.session.tenant = tenant;
   c.session.client_name = m.client_name;
   protocol::HelloResponse r;

@@ -24,6 +24,7 @@ constexpr std::string_view kOff = "off";
 constexpr std::string_view kLogLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::size_t kMaxTenantNameBytes = 64;
 constexpr std::uint32_t kMaxConnections = 1'000'000;
+constexpr std::uint32_t kMaxPendingHello = 100'000;
 constexpr std::uint32_t kMaxShmRegions = 1024;
 constexpr std::uint64_t kMinFrameDataBytes = 1 * kMiB;
 constexpr std::uint64_t kMinQueuedResponseBytes = 1 * kMiB;
@@ -222,6 +223,8 @@ Status ServerConfig::validate() const {
   }
   KVTIER_RETURN_IF_ERROR(check_range("server.io_threads", io_threads, 1, kMaxIoThreads));
   KVTIER_RETURN_IF_ERROR(check_range("server.max_connections", max_connections, 1, kMaxConnections));
+  KVTIER_RETURN_IF_ERROR(
+      check_range("server.max_pending_hello", max_pending_hello, 1, kMaxPendingHello));
   if (max_batch < 1 || max_batch > kMaxBatch) {
     std::string rule = "must be in [1, " + num(kMaxBatch) + "]";
     if (max_batch > kMaxBatch) {

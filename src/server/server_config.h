@@ -73,8 +73,12 @@ struct ServerConfig {
   bool allow_non_loopback = false;
   // Event-driven I/O threads serving connections. Default: 2.
   std::uint32_t io_threads = 2;
-  // Connections open at once; more are accepted and closed at once. Default: 1024.
+  // Connections past HELLO (authenticated) at once; a HELLO past it is refused. Default: 1024.
   std::uint32_t max_connections = 1024;
+  // Connections accepted and not yet through HELLO, a budget of their own so sockets without a
+  // token cannot take the authenticated ones' slots. When it is full, the oldest of them on the
+  // accepting I/O thread is closed for the new one (else the new one is). Default: 128.
+  std::uint32_t max_pending_hello = 128;
   // Most items in one LOOKUP or *_MANY request. Default: 16384 (a 4,096-chunk chain fits).
   std::uint32_t max_batch = 16384;
   // Most data bytes in one frame (a PUT_MANY's values together). Default: 1 GiB.
@@ -85,8 +89,8 @@ struct ServerConfig {
   // Shared memory one connection may register. Default: 64 GiB in at most 64 regions.
   std::uint64_t max_shm_bytes_per_connection = 64 * kGiB;
   std::uint32_t max_shm_regions_per_connection = 64;
-  // A connection must complete HELLO within this. Default: 10 s.
-  std::chrono::milliseconds hello_timeout{10'000};
+  // A connection must complete HELLO within this. Default: 3 s.
+  std::chrono::milliseconds hello_timeout{3'000};
   // On SIGTERM, the longest wait for in-flight requests before closing anyway. Default: 30 s.
   std::chrono::milliseconds shutdown_timeout{30'000};
   // "debug", "info", "warn" or "error". Default: "info".

@@ -19,6 +19,7 @@ constexpr std::string_view kServerKeys[] = {"unix_socket",
                                             "allow_non_loopback",
                                             "io_threads",
                                             "max_connections",
+                                            "max_pending_hello",
                                             "max_batch",
                                             "max_frame_data_bytes",
                                             "max_queued_response_bytes",
@@ -49,6 +50,7 @@ Status read_server(TomlFieldReader& r, const toml::table& t, ServerConfig& s) {
   KVTIER_RETURN_IF_ERROR(r.read_bool(t, "server", "allow_non_loopback", s.allow_non_loopback));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "io_threads", s.io_threads));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_connections", s.max_connections));
+  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_pending_hello", s.max_pending_hello));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_batch", s.max_batch));
   KVTIER_RETURN_IF_ERROR(r.read_size(t, "server", "max_frame_data_bytes", s.max_frame_data_bytes));
   KVTIER_RETURN_IF_ERROR(

@@ -32,7 +32,8 @@ enum class FrameRejection : std::uint8_t {
 std::string_view frame_rejection_name(FrameRejection r);
 
 enum class ConnectionRejection : std::uint8_t {
-  kLimit,          // max_connections reached
+  kLimit,          // max_connections reached (at HELLO)
+  kPendingHello,   // max_pending_hello reached: this one, or the oldest pending, closed
   kNoDescriptors,  // the descriptor table was full (EMFILE / ENFILE): closed with a spare fd
   kCount_,
 };
@@ -60,6 +61,8 @@ struct ServerMetrics {
   Counter shm_bytes_written{0};  // value bytes GET_MANY_SHM wrote into client memory
   Counter connections_accepted{0};
   std::atomic<std::int64_t> connections_open{0};
+  std::atomic<std::int64_t> connections_pending_hello{0};  // accepted, not yet through HELLO
+  std::atomic<std::int64_t> connections_authenticated{0};  // through HELLO
   // Connections assigned to each I/O thread (kvtier_io_thread_connections): what a new
   // connection is balanced by (IoThread::least_loaded). Only the first io_threads are used.
   std::array<std::atomic<std::int64_t>, kMaxIoThreads> io_thread_connections{};

@@ -156,6 +156,11 @@ TEST(DaemonLimits, AConfigTheHardFdLimitCannotHoldIsRefusedWithTheReason) {
 // the attacker holds its connections, the connections it cannot take are closed (not left
 // hanging), and within 5 s of the attacker leaving (and the limit back) it serves as before.
 TEST(DaemonLimits, AFullDescriptorTableNeitherSpinsNorStaysStuck) {
+  if (kUnderSanitizer) {
+    // The sanitizer runtimes need descriptors of their own: with the table full, UBSan's vptr
+    // check reported a false "invalid vptr" inside fmt and aborted the daemon.
+    GTEST_SKIP() << "a full descriptor table starves the sanitizer runtime";
+  }
   TempDir dir;
   DaemonProcess d(dir.path(), small_daemon_config());
   ASSERT_TRUE(d.started()) << d.log();

@@ -1,0 +1,165 @@
+// Admission through the real kvtierd (issue 25, item 4): sockets that never say HELLO have a
+// budget of their own (server.max_pending_hello), so a flood of them, reopened as they are cut,
+// takes none of the authenticated connections' slots; a client that says HELLO at once still gets
+// in, one already in is served throughout, and the log is not flooded.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kvtier/client.h"
+#include "server/unique_fd.h"
+#include "support/daemon_process.h"
+#include "support/test_support.h"
+
+namespace kvtier::testing::daemon_admission_test {
+
+using Clock = std::chrono::steady_clock;
+using server::UniqueFd;
+
+// A TCP connection to `address` ("tcp:127.0.0.1:PORT") that says nothing; invalid when refused.
+UniqueFd silent_connection(const std::string& address) {
+  const std::string hp = address.substr(4);
+  const auto colon = hp.rfind(':');
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(hp.substr(colon + 1))));
+  ::inet_pton(AF_INET, hp.substr(0, colon).c_str(), &sa.sin_addr);
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    return UniqueFd();
+  }
+  return fd;
+}
+
+// Whether the daemon closed (or reset) the connection.
+bool closed_by_peer(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  char byte;
+  return ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Before, the flood held every one of max_connections (shared by every socket) and new clients
+// were refused for as long as it went on (1 of 30 got in with that rule), each refusal a log line.
+TEST(DaemonAdmission, ATokenlessFloodTakesNoAuthenticatedSlot) {
+  TempDir dir;
+  DaemonProcess d(dir.path(),
+                  small_daemon_config("[server]\nmax_connections = 64\nmax_pending_hello = 16\n"
+                                      "hello_timeout_ms = 1000\n"));
+  ASSERT_TRUE(d.started()) << d.log();
+  const std::string token = read_file(dir.path() + "/auth-token");
+  ClientOptions tcp;
+  tcp.address = d.tcp_address();
+  tcp.token = token.substr(0, token.find_last_not_of(" \n") + 1);
+  tcp.timeout = std::chrono::milliseconds(2000);
+  ClientOptions unix_client;
+  unix_client.address = d.unix_address();
+  unix_client.timeout = std::chrono::milliseconds(2000);
+  auto inside = Client::connect(unix_client);
+  ASSERT_TRUE(inside.ok()) << inside.status().to_string();
+
+  // The attacker: silent TCP connections, reopened as they are cut, at most 400 held, 4 s.
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> opened{0};
+  std::vector<std::thread> attackers;
+  for (int t = 0; t < 2; ++t) {
+    attackers.emplace_back([&] {
+      std::vector<UniqueFd> held;
+      const auto end = Clock::now() + std::chrono::seconds(4);
+      while (!stop.load() && Clock::now() < end) {
+        std::erase_if(held, [](const UniqueFd& fd) { return closed_by_peer(fd.get()); });
+        if (held.size() < 200) {
+          UniqueFd fd = silent_connection(d.tcp_address());
+          if (fd.valid()) {
+            held.push_back(std::move(fd));
+            ++opened;
+          }
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the flood is on
+  std::vector<double> inside_ms;
+  int new_ok = 0, new_failed = 0;
+  std::string first_failure;
+  for (int i = 0; i < 30; ++i) {
+    const auto t0 = Clock::now();
+    Status s = (*inside)->ping();
+    inside_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    auto fresh = Client::connect(tcp);
+    if (fresh.ok() && (*fresh)->ping().ok()) {
+      ++new_ok;
+    } else {
+      ++new_failed;
+      if (first_failure.empty()) first_failure = fresh.ok() ? "ping" : fresh.status().to_string();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  stop = true;
+  for (std::thread& t : attackers) t.join();
+
+  EXPECT_GT(opened.load(), 200u) << "the flood did not happen";
+  std::sort(inside_ms.begin(), inside_ms.end());
+  EXPECT_LT(inside_ms[inside_ms.size() * 99 / 100], 100.0) << "p99 of PING on an open connection";
+  // A new client competes with the flood for the pending budget: it gets in unless the flood
+  // pushes 16 silent sockets in between its connect and its HELLO (seen 0-1 times in 30).
+  EXPECT_GE(new_ok, 27) << new_ok << " new clients got in, " << new_failed
+                        << " did not; first: " << first_failure;
+  EXPECT_LE(count_of(d.log(), "event=connection_rejected"), 2u) << "one line per 10 s at most";
+  EXPECT_TRUE(poll_until(
+      [&] {
+        auto c = Client::connect(tcp);
+        return c.ok() && (*c)->ping().ok();
+      },
+      std::chrono::seconds(5)));
+}
+
+// max_connections counts connections past HELLO: one more HELLO is refused with Busy, and a
+// slot freed is taken again.
+TEST(DaemonAdmission, AHelloPastMaxConnectionsIsRefusedWithBusy) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), small_daemon_config("[server]\nmax_connections = 3\n"));
+  ASSERT_TRUE(d.started()) << d.log();
+  ClientOptions o;
+  o.address = d.unix_address();
+  std::vector<std::unique_ptr<Client>> in;
+  for (int i = 0; i < 3; ++i) {
+    auto c = Client::connect(o);
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    in.push_back(std::move(*c));
+  }
+  auto refused = Client::connect(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kBusy) << refused.status().to_string();
+  EXPECT_NE(refused.status().message().find("server.max_connections"), std::string::npos);
+  in.pop_back();
+  EXPECT_TRUE(poll_until([&] { return Client::connect(o).ok(); }, std::chrono::seconds(5)));
+}
+
+}  // namespace kvtier::testing::daemon_admission_test
