@@ -132,7 +132,16 @@ UniqueFd Listener::accept(std::string* peer, int* error) const {
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  *peer = transport_ == Transport::kUnix ? "unix" : format_sockaddr(ss);
+  if (transport_ == Transport::kUnix) {
+    // Who is on the other end: the uid tells local clients apart (AuthThrottle, logs).
+    ucred cred{};
+    socklen_t cred_len = sizeof cred;
+    *peer = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0
+                ? "unix:uid=" + std::to_string(cred.uid)
+                : "unix";
+  } else {
+    *peer = format_sockaddr(ss);
+  }
   return UniqueFd(fd);
 }
 

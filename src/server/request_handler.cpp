@@ -2,9 +2,12 @@
 #include "server/request_handler.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include <spdlog/spdlog.h>
 
 namespace kvtier::server {
 
@@ -159,11 +162,25 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
                                           std::to_string(m.max_version) + ", the daemon " +
                                           std::to_string(protocol::kProtocolVersion)));
   }
+  const auto now = std::chrono::steady_clock::now();
+  if (!m.token.empty() && !c.ctx.auth_throttle.allowed(c.session.peer, now)) {
+    c.p.close_after = true;
+    c.ctx.metrics.count(
+        c.ctx.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
+    return c.fail(Opcode::kHello, Status::Busy("too many failed authentications from this peer: "
+                                               "try again in a few seconds"));
+  }
   const Tenant* tenant = c.ctx.tenants.authenticate(m.token, c.session.transport);
   if (tenant == nullptr) {
     c.p.close_after = true;
     c.ctx.metrics.count(
         c.ctx.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
+    std::uint64_t held_back = 0;
+    if (c.ctx.auth_throttle.failed(c.session.peer, now, &held_back)) {
+      spdlog::warn("event=auth_failed peer={} transport={} token_given={} held_back_lines={}",
+                   c.session.peer, transport_name(c.session.transport), !m.token.empty(),
+                   held_back);
+    }
     return c.fail(Opcode::kHello,
                   Status::InvalidArgument(m.token.empty() ? "authentication failed: a token is "
                                                             "required on TCP"

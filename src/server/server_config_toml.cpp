@@ -82,7 +82,7 @@ Status read_token_from_file(TomlFieldReader& r, const toml::table& t, const std:
   std::filesystem::path path(file);
   if (path.is_relative()) path = config_dir / path;
   tenant.token_file = path.string();
-  Result<std::string> token = read_token_file(tenant.token_file);
+  Result<std::string> token = read_private_token_file(tenant.token_file);
   if (!token.ok()) {
     return Status(token.status().code(),
                   r.at(node) + field + " = \"" + file + "\": " + token.status().message());

@@ -13,6 +13,7 @@
 
 #include "kvtier/store.h"
 #include "memory/buffer_pool.h"
+#include "server/auth_throttle.h"
 #include "server/server_config.h"
 #include "server/server_metrics.h"
 #include "server/tenant_registry.h"
@@ -30,6 +31,7 @@ struct ServerContext {
   // only that tenant's per-tenant lines (render_metrics in metrics_render.h).
   std::function<std::string(const Tenant* only_tenant)> render_metrics;
   std::atomic<bool> draining{false};
+  AuthThrottle auth_throttle;  // failed HELLOs per peer
 };
 
 }  // namespace kvtier::server

@@ -5,6 +5,7 @@
 // Thread-safety: immutable after create(), except the per-tenant counters (atomics).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -28,6 +29,9 @@ struct Tenant {
   NamespaceId ns = kDefaultNamespace;
   std::uint64_t quota_bytes = 0;  // per tier; 0 = none
   std::string token;
+  // SHA-256 of the token: what a presented token is compared with, so the comparison takes the
+  // same time whatever the lengths (authenticate()).
+  std::array<unsigned char, 32> token_digest{};
   mutable std::atomic<std::uint64_t> quota_rejections{0};  // counted by admit()
   // Bytes admitted for puts not yet published: added (and read) under admit_mu by admit(),
   // given back by the QuotaHold that holds them, from any thread.

@@ -157,13 +157,28 @@ Result<std::string> read_token_fd(int fd, const std::string& path) {
   return std::string(trim_token_whitespace(text));
 }
 
-Result<std::string> read_token_file(const std::string& path) {
+namespace {
+Result<std::string> read_token_file_of_mode(const std::string& path, bool private_only) {
   // O_NONBLOCK: a FIFO in place of the file must not hang the daemon's start.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd.valid()) return Status::FromErrno("cannot read token file " + path, errno);
   struct stat st;
   KVTIER_RETURN_IF_ERROR(require_regular_file(fd.get(), path, &st));
+  if (private_only && (st.st_mode & 077) != 0) {
+    return Status::InvalidArgument("token file " + path + " is accessible by group or others (mode " +
+                                   octal_mode(st.st_mode) + "): it holds a tenant's secret; run "
+                                   "chmod 600 " + path);
+  }
   return read_token_fd(fd.get(), path);
+}
+}  // namespace
+
+Result<std::string> read_token_file(const std::string& path) {
+  return read_token_file_of_mode(path, /*private_only=*/false);
+}
+
+Result<std::string> read_private_token_file(const std::string& path) {
+  return read_token_file_of_mode(path, /*private_only=*/true);
 }
 
 Result<std::string> load_or_create_default_token(const std::string& data_dir) {

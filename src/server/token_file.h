@@ -28,5 +28,8 @@ Result<std::string> read_token_fd(int fd, const std::string& path);
 // Opens `path` (following symlinks: secrets are often mounted as links) and read_token_fd()s it.
 // IOError "cannot read token file <path>: <errno text>" when it cannot be opened or read.
 Result<std::string> read_token_file(const std::string& path);
+// read_token_file for a secret the daemon is configured with (tenants.token_file): also
+// InvalidArgument when group or others may access the file.
+Result<std::string> read_private_token_file(const std::string& path);
 
 }  // namespace kvtier::server

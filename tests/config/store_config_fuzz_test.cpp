@@ -2,6 +2,7 @@
 // parse_daemon_config_toml return a validated config or a clear error; they never crash, throw or
 // hang. Bounded iterations.
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -122,6 +123,8 @@ TEST(ConfigFuzz, MutatedDaemonFilesGiveAConfigOrAClearError) {
   testing::TempDir dir;
   {
     std::ofstream(dir.file("bob.token")) << "bob-secret-token-22\n";
+    std::filesystem::permissions(dir.file("bob.token"), std::filesystem::perms::owner_read |
+                                                            std::filesystem::perms::owner_write);
   }
   const std::string source = dir.file("kvtierd.toml");
   Result<server::DaemonConfig> seed = server::parse_daemon_config_toml(kDaemonSeed, source);

@@ -162,4 +162,36 @@ TEST(DaemonAdmission, AHelloPastMaxConnectionsIsRefusedWithBusy) {
   EXPECT_TRUE(poll_until([&] { return Client::connect(o).ok(); }, std::chrono::seconds(5)));
 }
 
+// Issue 25, item 6: token guesses went unthrottled (~3,800 a second from one client) and unlogged.
+// Now ten failures from one address block it for 10 s (its HELLOs with a token are answered Busy
+// without a comparison), the failures are logged with the peer (one line per 10 s), and a client
+// of another peer (the Unix socket, told apart by uid) is not affected.
+TEST(DaemonAuth, TokenGuessingIsThrottledAndLoggedWithThePeer) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), small_daemon_config());
+  ASSERT_TRUE(d.started()) << d.log();
+  ClientOptions guess;
+  guess.address = d.tcp_address();
+  guess.timeout = std::chrono::milliseconds(2000);
+  int refused = 0, busy = 0;
+  for (int i = 0; i < 40; ++i) {
+    guess.token = "not-the-token-" + std::to_string(100000 + i);
+    auto c = Client::connect(guess);
+    ASSERT_FALSE(c.ok()) << "guess " << i << " got in";
+    if (c.status().code() == StatusCode::kBusy) {
+      ++busy;
+    } else {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 10) << "compared before the block";
+  EXPECT_EQ(busy, 30) << "refused uncompared during the block";
+  EXPECT_EQ(count_of(d.log(), "event=auth_failed"), 1u) << d.log();
+  EXPECT_NE(d.log().find("event=auth_failed peer=127.0.0.1:"), std::string::npos) << d.log();
+  ClientOptions local;
+  local.address = d.unix_address();
+  auto c = Client::connect(local);
+  EXPECT_TRUE(c.ok()) << c.status().to_string();
+}
+
 }  // namespace kvtier::testing::daemon_admission_test

@@ -462,6 +462,21 @@ TEST(DaemonConfigTokenFile, RelativePathsAreRelativeToTheConfigFile) {
   EXPECT_EQ(abs->server.tenants[0].token, "alice-token-from-a-file");
 }
 
+// Issue 25, item 6: a token file group or others can read was accepted.
+TEST(DaemonConfigTokenFile, AFileOthersCanReadIsRefused) {
+  TempDir dir;
+  const std::string cfg = dir.file("kvtierd.toml");
+  for (mode_t mode : {0640u, 0604u, 0644u, 0660u}) {
+    WriteFile(dir.file("a.token"), "a-token-of-enough-bytes\n", mode);
+    Result<DaemonConfig> r =
+        parse_daemon_config_toml("[[tenants]]\nname = \"a\"\ntoken_file = \"a.token\"\n", cfg);
+    ExpectInvalid(r.status(), {dir.file("a.token"), "group or others", "chmod 600"});
+  }
+  WriteFile(dir.file("a.token"), "a-token-of-enough-bytes\n", 0400);
+  EXPECT_TRUE(
+      parse_daemon_config_toml("[[tenants]]\nname = \"a\"\ntoken_file = \"a.token\"\n", cfg).ok());
+}
+
 TEST(DaemonConfigTokenFile, ErrorsNameTheFileAndLine) {
   TempDir dir;
   const std::string cfg = dir.file("kvtierd.toml");

@@ -1,0 +1,69 @@
+// AuthThrottle: failures per peer, the block after kMaxFailures in kWindow, peers told apart by
+// address (not port) or Unix uid, the bound on peers remembered, and one log line per 10 s.
+#include "server/auth_throttle.h"
+
+#include <gtest/gtest.h>
+
+namespace kvtier::server::auth_throttle_test {
+
+using Clock = AuthThrottle::Clock;
+using std::chrono::seconds;
+
+TEST(AuthThrottle, TenFailuresInTheWindowBlockThePeerForTheBlockTime) {
+  AuthThrottle t;
+  const auto t0 = Clock::now();
+  std::uint64_t held = 0;
+  for (int i = 0; i < AuthThrottle::kMaxFailures - 1; ++i) {
+    t.failed("10.0.0.7:4000" + std::to_string(i), t0, &held);  // another port each time
+    EXPECT_TRUE(t.allowed("10.0.0.7:5000", t0)) << i;
+  }
+  t.failed("10.0.0.7:4100", t0, &held);
+  EXPECT_FALSE(t.allowed("10.0.0.7:6000", t0)) << "the address is blocked, whatever the port";
+  EXPECT_TRUE(t.allowed("10.0.0.8:6000", t0)) << "another address is not";
+  EXPECT_TRUE(t.allowed("unix:uid=1000", t0));
+  EXPECT_FALSE(t.allowed("10.0.0.7:6000", t0 + AuthThrottle::kBlock - seconds(1)));
+  EXPECT_TRUE(t.allowed("10.0.0.7:6000", t0 + AuthThrottle::kBlock));
+}
+
+TEST(AuthThrottle, FailuresFurtherApartThanTheWindowNeverBlock) {
+  AuthThrottle t;
+  auto now = Clock::now();
+  std::uint64_t held = 0;
+  for (int i = 0; i < 3 * AuthThrottle::kMaxFailures; ++i) {
+    t.failed("[::1]:9000", now, &held);
+    EXPECT_TRUE(t.allowed("[::1]:9001", now)) << i;
+    now += AuthThrottle::kWindow / (AuthThrottle::kMaxFailures - 2);
+  }
+}
+
+TEST(AuthThrottle, OneLogLinePerTenSecondsWithTheCountHeldBack) {
+  AuthThrottle t;
+  const auto t0 = Clock::now();
+  std::uint64_t held = 99;
+  EXPECT_TRUE(t.failed("a:1", t0, &held));
+  EXPECT_EQ(held, 0u);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.failed("b:1", t0 + seconds(1), &held));
+  EXPECT_TRUE(t.failed("c:1", t0 + seconds(10), &held));
+  EXPECT_EQ(held, 5u);
+}
+
+TEST(AuthThrottle, RemembersABoundedNumberOfPeers) {
+  AuthThrottle t;
+  const auto t0 = Clock::now();
+  std::uint64_t held = 0;
+  for (int i = 0; i < AuthThrottle::kMaxFailures; ++i) t.failed("first:1", t0, &held);
+  ASSERT_FALSE(t.allowed("first:1", t0));
+  // As many other peers as it remembers: the first, whose window began earliest, is forgotten.
+  for (std::size_t i = 0; i < AuthThrottle::kMaxPeers; ++i) {
+    t.failed("peer" + std::to_string(i) + ":1", t0 + seconds(20), &held);
+  }
+  EXPECT_TRUE(t.allowed("first:1", t0 + seconds(1)));
+}
+
+TEST(AuthThrottle, PeerKeysDropThePortAndKeepUnixUids) {
+  EXPECT_EQ(AuthThrottle::peer_key("10.0.0.7:41234"), "10.0.0.7");
+  EXPECT_EQ(AuthThrottle::peer_key("[::1]:5000"), "[::1]");
+  EXPECT_EQ(AuthThrottle::peer_key("unix:uid=1000"), "unix:uid=1000");
+}
+
+}  // namespace kvtier::server::auth_throttle_test
