@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "config/size_parse.h"
+#include "server/fd_limit.h"
 #include "server/server.h"
 #include "server/server_config.h"
 
@@ -101,6 +102,13 @@ int run_serve(const ServeOptions& o) {
     return 2;
   }
   setup_logging(config->server.log_level);
+  // A config the descriptor limit cannot hold cannot run here: a config error, as one that does
+  // not parse (Server::start checks it again for other embedders).
+  if (Result<std::uint64_t> fds = server::ensure_fd_limit(server::fds_needed(config->server));
+      !fds.ok()) {
+    std::fprintf(stderr, "kvtier serve: %s\n", fds.status().message().c_str());
+    return 2;
+  }
   // Signals are taken by sigwait below: block them before any thread starts, so every thread
   // inherits the mask and none is interrupted. Writes to a closed socket fail with EPIPE
   // (MSG_NOSIGNAL), but SIGPIPE is ignored too in case a library writes without it.
@@ -115,9 +123,7 @@ int run_serve(const ServeOptions& o) {
   if (!server.ok()) {
     spdlog::error("event=start_failed error=\"{}\"", server.status().to_string());
     std::fprintf(stderr, "kvtier serve: %s\n", server.status().to_string().c_str());
-    // 2: the config cannot run here (as a config that does not parse); 4: the data dir is in use.
-    if (server.status().code() == StatusCode::kBusy) return 4;
-    return server.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+    return server.status().code() == StatusCode::kBusy ? 4 : 1;
   }
   spdlog::info("event=ready pid={} data_dir={}", ::getpid(), config->store.data_dir);
   int sig = 0;

@@ -2,11 +2,12 @@
 // client's uid). After kMaxFailures failures within kWindow, the peer's HELLOs that carry a token
 // are refused for kBlock without being compared, so guessing runs at most kMaxFailures tries per
 // kWindow + kBlock from one peer, and each failure is logged with the peer, one line per 10 s
-// with the count held back. At most kMaxPeers peers are remembered (the one whose window began
-// first is forgotten for a new one).
+// with the count held back. At most kMaxPeers peers are remembered (past that an
+// arbitrary one is forgotten for a new one, in O(1)).
 //
 // The price: clients that share an address with a guesser (behind one NAT, or on the same host
-// over TCP) wait out its block; a Unix client is told apart by its uid.
+// over TCP: every loopback address is one peer, since any local user can use any of them) wait
+// out its block; a Unix client is told apart by its uid.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -37,8 +38,9 @@ class AuthThrottle {
   bool failed(std::string_view peer, Clock::time_point now, std::uint64_t* held_back);
 
   // The part of a session's peer that names the client: "10.0.0.7:41234" -> "10.0.0.7",
-  // "[::1]:5000" -> "[::1]", "unix:uid=1000" as it is.
-  static std::string_view peer_key(std::string_view peer);
+  // "[2001:db8:1:2:3:4:5:6]:5000" -> "[2001:db8:1:2::/64]", every loopback address ->
+  // "loopback", "unix:uid=1000" as it is.
+  static std::string peer_key(std::string_view peer);
 
  private:
   struct Peer {

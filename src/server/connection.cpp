@@ -192,14 +192,17 @@ void Connection::queue_fds(const msghdr& msg) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
       UniqueFd owned(fd);
-      // Past either bound the memfd closes here; its SHM_REGISTER then says it came without one.
-      if (session_.received_fds.size() < kMaxReceivedFdsPerConnection &&
-          context_.metrics.received_fds_held.fetch_add(1, std::memory_order_relaxed) <
-              kMaxHeldReceivedFds) {
+      // Before HELLO the peer is nobody and may hold nothing; past either bound the memfd
+      // closes here too (Session::memfds_lost).
+      const bool room = session_.tenant != nullptr &&
+                        session_.received_fds.size() < kMaxReceivedFdsPerConnection;
+      if (room && context_.metrics.received_fds_held.fetch_add(1, std::memory_order_relaxed) <
+                      kMaxHeldReceivedFds) {
         session_.received_fds.push_back(std::move(owned));
-      } else if (session_.received_fds.size() < kMaxReceivedFdsPerConnection) {
-        context_.metrics.received_fds_held.fetch_sub(1, std::memory_order_relaxed);
+        continue;
       }
+      if (room) context_.metrics.received_fds_held.fetch_sub(1, std::memory_order_relaxed);
+      session_.memfds_lost = true;
     }
   }
 }

@@ -47,6 +47,10 @@ struct Session {
   std::uint32_t next_region_id = 1;
   // memfds received with SCM_RIGHTS, not yet claimed by a SHM_REGISTER (oldest first).
   std::deque<UniqueFd> received_fds;
+  // A memfd was dropped (sent before HELLO, or past a bound): which SHM_REGISTER it belonged to is
+  // unknown, so no later SHM_REGISTER on this connection may take a memfd (it could be another
+  // frame's) and each is refused.
+  bool memfds_lost = false;
 };
 
 // A request whose meta has been decoded, waiting for its data (if any) and then execution.

@@ -59,15 +59,17 @@ void add_connections(PrometheusText& p, const ServerMetrics& m) {
         "Connections open now");
   p.add("connections_pending_hello", {}, load(m.connections_pending_hello), CounterKind::kGauge,
         "Connections accepted and not yet through HELLO");
+  p.add("connections_authenticated", {}, load(m.connections_authenticated), CounterKind::kGauge,
+        "Connections through HELLO");
   p.add("connections_rejected", {{"reason", "max_connections"}},
         load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kLimit)]),
-        CounterKind::kCount, "Connections closed at accept");
+        CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
   p.add("connections_rejected", {{"reason", "no_descriptors"}},
         load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kNoDescriptors)]),
-        CounterKind::kCount, "Connections closed at accept");
+        CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
   p.add("connections_rejected", {{"reason", "pending_hello"}},
         load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kPendingHello)]),
-        CounterKind::kCount, "Connections closed at accept");
+        CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
   const std::uint32_t threads = m.io_threads.load(std::memory_order_relaxed);
   for (std::uint32_t t = 0; t < threads && t < kMaxIoThreads; ++t) {
     const std::string thread = std::to_string(t);

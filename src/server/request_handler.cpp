@@ -404,6 +404,12 @@ StatusCode run(Call& c, const protocol::ShmRegisterRequest& m) {
     return c.fail(Opcode::kShmRegister,
                   Status::InvalidArgument("SHM_REGISTER needs the Unix socket (same node)"));
   }
+  if (s.memfds_lost) {
+    return c.fail(Opcode::kShmRegister,
+                  Status::InvalidArgument("a memfd sent on this connection was dropped (sent before "
+                                          "HELLO, or past the daemon's bound on memfds in transit): "
+                                          "register shared memory on a new connection"));
+  }
   if (s.received_fds.empty()) {
     return c.fail(Opcode::kShmRegister,
                   Status::InvalidArgument("SHM_REGISTER came without a memfd: send it with "

@@ -51,19 +51,31 @@ TEST(AuthThrottle, RemembersABoundedNumberOfPeers) {
   AuthThrottle t;
   const auto t0 = Clock::now();
   std::uint64_t held = 0;
-  for (int i = 0; i < AuthThrottle::kMaxFailures; ++i) t.failed("first:1", t0, &held);
-  ASSERT_FALSE(t.allowed("first:1", t0));
-  // As many other peers as it remembers: the first, whose window began earliest, is forgotten.
-  for (std::size_t i = 0; i < AuthThrottle::kMaxPeers; ++i) {
-    t.failed("peer" + std::to_string(i) + ":1", t0 + seconds(20), &held);
+  for (int i = 0; i < AuthThrottle::kMaxFailures; ++i) t.failed("10.9.9.9:1", t0, &held);
+  ASSERT_FALSE(t.allowed("10.9.9.9:1", t0));
+  // Twice as many other peers as it remembers: the first cannot still be there.
+  for (std::size_t i = 0; i < 2 * AuthThrottle::kMaxPeers; ++i) {
+    t.failed("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ":1", t0, &held);
   }
-  EXPECT_TRUE(t.allowed("first:1", t0 + seconds(1)));
+  EXPECT_TRUE(t.allowed("10.9.9.9:1", t0 + seconds(1)));
 }
 
-TEST(AuthThrottle, PeerKeysDropThePortAndKeepUnixUids) {
+// Found by the audit: any local user may take any address in 127.0.0.0/8, so keyed by address a
+// guesser got a fresh key every ten tries. Every loopback address is one peer, an IPv6 host its /64.
+TEST(AuthThrottle, PeerKeysDropThePortJoinLoopbackAndKeepUnixUids) {
   EXPECT_EQ(AuthThrottle::peer_key("10.0.0.7:41234"), "10.0.0.7");
-  EXPECT_EQ(AuthThrottle::peer_key("[::1]:5000"), "[::1]");
+  EXPECT_EQ(AuthThrottle::peer_key("127.0.0.1:5000"), "loopback");
+  EXPECT_EQ(AuthThrottle::peer_key("127.8.9.10:5000"), "loopback");
+  EXPECT_EQ(AuthThrottle::peer_key("[::1]:5000"), "loopback");
+  EXPECT_EQ(AuthThrottle::peer_key("[2001:db8:1:2:3:4:5:6]:5000"), "[2001:db8:1:2::/64]");
   EXPECT_EQ(AuthThrottle::peer_key("unix:uid=1000"), "unix:uid=1000");
+  AuthThrottle t;
+  const auto t0 = Clock::now();
+  std::uint64_t held = 0;
+  for (int i = 0; i < AuthThrottle::kMaxFailures; ++i) {
+    t.failed("127.0.0." + std::to_string(i + 1) + ":4000", t0, &held);
+  }
+  EXPECT_FALSE(t.allowed("127.0.0.200:4000", t0));
 }
 
 }  // namespace kvtier::server::auth_throttle_test
