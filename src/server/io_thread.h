@@ -18,7 +18,6 @@
 #pragma once
 
 #include <atomic>
-#include <deque>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -61,17 +60,12 @@ class IoThread {
   void on_accept(const Listener& listener);
   void out_of_descriptors(const Listener& listener, int error);
   bool make_room_for_pending();
-  bool evict_oldest_pending();
-  bool still_pending(std::chrono::steady_clock::time_point accepted_at, int fd) const;
-  IoThread& most_pending();
   void resume_accepting(std::chrono::steady_clock::time_point now, bool draining);
   // Connections assigned to this thread: owned, or handed over and not yet adopted.
   std::atomic<std::int64_t>& assigned() { return context_.metrics.io_thread_connections[index_]; }
   IoThread& least_loaded();
   // From any thread: queues `c` for this thread and wakes it. Counted in assigned() already.
-  // `make_room`: the pending budget was full; this thread closes its oldest pending connection
-  // for `c`, or drops `c` if it has none.
-  void hand_over(std::unique_ptr<Connection> c, bool make_room = false);
+  void hand_over(std::unique_ptr<Connection> c);
   void adopt_handed_over();
   void adopt(std::unique_ptr<Connection> c);
   void on_connection_events(int fd, std::uint32_t events);
@@ -86,13 +80,7 @@ class IoThread {
   std::vector<IoThread*> group_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::mutex handed_over_mu_;
-  // Connections to adopt, each with hand_over's make_room; guarded by handed_over_mu_.
-  std::vector<std::pair<std::unique_ptr<Connection>, bool>> handed_over_;
-  // This thread's connections not yet through HELLO, oldest first, as (accepted_at, fd); entries
-  // of connections that since said HELLO or closed are skipped when met (and swept from the
-  // front each tick, so it holds at most the connections of the last hello_timeout).
-  std::deque<std::pair<std::chrono::steady_clock::time_point, int>> pending_fifo_;
-  std::atomic<std::int64_t> pending_here_{0};  // read by other threads (most_pending)
+  std::vector<std::unique_ptr<Connection>> handed_over_;  // guarded by handed_over_mu_
   std::thread thread_;
   // EMFILE / ENFILE: this thread stops polling its listeners until accept_paused_until_ (the
   // listener stays readable while the table is full: polling it would spin). spare_fd_ is given

@@ -2,8 +2,6 @@
 // budget of their own (server.max_pending_hello), so a flood of them, reopened as they are cut,
 // takes none of the authenticated connections' slots; a client that says HELLO at once still gets
 // in, one already in is served throughout, and the log is not flooded.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,27 +19,13 @@
 #include "kvtier/client.h"
 #include "server/unique_fd.h"
 #include "support/daemon_process.h"
+#include "support/silent_tcp.h"
 #include "support/test_support.h"
 
 namespace kvtier::testing::daemon_admission_test {
 
 using Clock = std::chrono::steady_clock;
 using server::UniqueFd;
-
-// A TCP connection to `address` ("tcp:127.0.0.1:PORT") that says nothing; invalid when refused.
-UniqueFd silent_connection(const std::string& address) {
-  const std::string hp = address.substr(4);
-  const auto colon = hp.rfind(':');
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(hp.substr(colon + 1))));
-  ::inet_pton(AF_INET, hp.substr(0, colon).c_str(), &sa.sin_addr);
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    return UniqueFd();
-  }
-  return fd;
-}
 
 // Whether the daemon closed (or reset) the connection.
 bool closed_by_peer(int fd) {
@@ -92,7 +76,7 @@ TEST(DaemonAdmission, ATokenlessFloodTakesNoAuthenticatedSlot) {
       while (!stop.load() && Clock::now() < end) {
         std::erase_if(held, [](const UniqueFd& fd) { return closed_by_peer(fd.get()); });
         if (held.size() < 200) {
-          UniqueFd fd = silent_connection(d.tcp_address());
+          UniqueFd fd = silent_tcp_connection(d.tcp_address());
           if (fd.valid()) {
             held.push_back(std::move(fd));
             ++opened;

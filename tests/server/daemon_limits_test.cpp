@@ -2,8 +2,6 @@
 // raised at start to what the config needs, a config the hard limit cannot hold refused with a
 // reason, and a daemon whose descriptor table is full (its limit lowered under it with prlimit)
 // neither spins on its readable listener nor stays stuck once the connections go.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +21,7 @@
 #include "server/server_config.h"
 #include "server/unique_fd.h"
 #include "support/daemon_process.h"
+#include "support/silent_tcp.h"
 #include "support/test_support.h"
 
 namespace kvtier::testing::daemon_limits_test {
@@ -67,21 +66,6 @@ std::size_t open_fds(pid_t pid) {
     ++n;
   }
   return n;
-}
-
-// A TCP connection to `address` ("tcp:127.0.0.1:PORT"), left open; invalid when it failed.
-UniqueFd tcp_connect(const std::string& address) {
-  const std::string hp = address.substr(4);
-  const auto colon = hp.rfind(':');
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(hp.substr(colon + 1))));
-  ::inet_pton(AF_INET, hp.substr(0, colon).c_str(), &sa.sin_addr);
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    return UniqueFd();
-  }
-  return fd;
 }
 
 bool pings(const DaemonProcess& d) {
@@ -173,7 +157,7 @@ TEST(DaemonLimits, AFullDescriptorTableNeitherSpinsNorStaysStuck) {
 
   std::vector<UniqueFd> held;
   for (int i = 0; i < 200; ++i) {
-    UniqueFd fd = tcp_connect(d.tcp_address());
+    UniqueFd fd = silent_tcp_connection(d.tcp_address());
     if (fd.valid()) held.push_back(std::move(fd));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the daemon meets EMFILE
