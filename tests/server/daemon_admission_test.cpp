@@ -110,11 +110,15 @@ TEST(DaemonAdmission, ATokenlessFloodTakesNoAuthenticatedSlot) {
 
   EXPECT_GT(opened.load(), 200u) << "the flood did not happen";
   std::sort(inside_ms.begin(), inside_ms.end());
-  EXPECT_LT(inside_ms[inside_ms.size() * 99 / 100], 100.0) << "p99 of PING on an open connection";
-  // A new client competes with the flood for the pending budget: it gets in unless the flood
-  // pushes 16 silent sockets in between its connect and its HELLO (seen 0-1 times in 30).
-  EXPECT_GE(new_ok, 27) << new_ok << " new clients got in, " << new_failed
-                        << " did not; first: " << first_failure;
+  // The bounds on time hold in the normal build; a sanitizer build (TSan: 5-15x slower) checks
+  // the same attack runs clean.
+  if (!kUnderSanitizer) {
+    EXPECT_LT(inside_ms[inside_ms.size() * 99 / 100], 100.0) << "p99 of PING on an open connection";
+    // A new client competes with the flood for the pending budget: it gets in unless the flood
+    // pushes 16 silent sockets in between its connect and its HELLO (seen 0-1 times in 30).
+    EXPECT_GE(new_ok, 27) << new_ok << " new clients got in, " << new_failed
+                          << " did not; first: " << first_failure;
+  }
   EXPECT_LE(count_of(d.log(), "event=connection_rejected"), 2u) << "one line per 10 s at most";
   EXPECT_TRUE(poll_until(
       [&] {
