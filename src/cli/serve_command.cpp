@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "config/size_parse.h"
 #include "server/fd_limit.h"
+#include "server/host_memory.h"
 #include "server/server.h"
 #include "server/server_config.h"
 
@@ -108,6 +109,16 @@ int run_serve(const ServeOptions& o) {
       !fds.ok()) {
     std::fprintf(stderr, "kvtier serve: %s\n", fds.status().message().c_str());
     return 2;
+  }
+  // A DRAM tier the machine cannot hold is refused the same way (server/host_memory.h).
+  if (Result<server::HostMemory> host = server::read_host_memory(); host.ok()) {
+    std::string warning;
+    Status fits = server::check_dram_against_host(config->store.dram.capacity_bytes, *host, &warning);
+    if (!fits.ok()) {
+      std::fprintf(stderr, "kvtier serve: %s\n", fits.message().c_str());
+      return 2;
+    }
+    if (!warning.empty()) spdlog::warn("event=dram_over_available msg=\"{}\"", warning);
   }
   // Signals are taken by sigwait below: block them before any thread starts, so every thread
   // inherits the mask and none is interrupted. Writes to a closed socket fail with EPIPE

@@ -181,6 +181,18 @@ TEST(DaemonLimits, AFullDescriptorTableNeitherSpinsNorStaysStuck) {
   EXPECT_NE(d.log().find("event=accept_paused reason=EMFILE"), std::string::npos) << d.log();
 }
 
+// Issue 25, item 6: `--dram-bytes 100TiB` started on a 24 GiB host without a word. A DRAM tier
+// larger than the machine's memory is refused with the figures.
+TEST(DaemonLimits, ADramTierLargerThanTheMachineIsRefused) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), small_daemon_config(),
+                  std::vector<std::string>{"--dram-bytes", "100TiB"});
+  EXPECT_FALSE(d.started());
+  EXPECT_EQ(d.exit_status_code(), 2);
+  EXPECT_NE(d.log().find("MemTotal"), std::string::npos) << d.log();
+  EXPECT_NE(d.log().find("dram.capacity_bytes"), std::string::npos) << d.log();
+}
+
 // Shared-memory regions keep their mapping, not their memfd: one local client registering regions
 // no longer takes a descriptor each (before, 64 per connection, which alone could exhaust the
 // table; SHM_REGISTER then answered "came without a memfd").
