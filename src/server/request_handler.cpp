@@ -170,7 +170,10 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
     return c.fail(Opcode::kHello, Status::Busy("too many failed authentications from this peer: "
                                                "try again in a few seconds"));
   }
-  const Tenant* tenant = c.ctx.tenants.authenticate(m.token, c.session.transport);
+  const bool token_missing = m.token.empty() && (c.session.transport == Transport::kTcp ||
+                                                 c.ctx.config.unix_token_required);
+  const Tenant* tenant =
+      token_missing ? nullptr : c.ctx.tenants.authenticate(m.token, c.session.transport);
   if (tenant == nullptr) {
     c.p.close_after = true;
     c.ctx.metrics.count(
@@ -182,9 +185,11 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
                    held_back);
     }
     return c.fail(Opcode::kHello,
-                  Status::InvalidArgument(m.token.empty() ? "authentication failed: a token is "
-                                                            "required on TCP"
-                                                          : "authentication failed"));
+                  Status::InvalidArgument(!token_missing ? "authentication failed"
+                                          : c.session.transport == Transport::kTcp
+                                              ? "authentication failed: a token is required on TCP"
+                                              : "authentication failed: a token is required "
+                                                "(server.unix_token_required)"));
   }
   // Past HELLO a connection leaves the pending budget for the authenticated one (the
   // accounting follows session.tenant: Connection's destructor gives back whichever it holds).

@@ -71,6 +71,12 @@ struct ServerConfig {
   std::string metrics_listen = "127.0.0.1:7421";
   // Whether tcp_listen and metrics_listen may name a non-loopback address. Default: false.
   bool allow_non_loopback = false;
+  // Whether a Unix client must present a token too. When false (the default), connecting to the
+  // socket (mode 0660: the daemon's user and group) is the credential, and a HELLO without a
+  // token acts as the default tenant: the operator's, without a quota unless one is configured,
+  // whose STATS show every tenant. Set it when other tenants' processes can reach the socket, or
+  // any of them could act as the default tenant by leaving its token out. Default: false.
+  bool unix_token_required = false;
   // Event-driven I/O threads serving connections. Default: 2.
   std::uint32_t io_threads = 2;
   // Connections past HELLO (authenticated) at once; a HELLO past it is refused. Default: 1024.

@@ -17,6 +17,7 @@ constexpr std::string_view kServerKeys[] = {"unix_socket",
                                             "tcp_listen",
                                             "metrics_listen",
                                             "allow_non_loopback",
+                                            "unix_token_required",
                                             "io_threads",
                                             "max_connections",
                                             "max_pending_hello",
@@ -48,6 +49,7 @@ Status read_server(TomlFieldReader& r, const toml::table& t, ServerConfig& s) {
   KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "tcp_listen", s.tcp_listen));
   KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "metrics_listen", s.metrics_listen));
   KVTIER_RETURN_IF_ERROR(r.read_bool(t, "server", "allow_non_loopback", s.allow_non_loopback));
+  KVTIER_RETURN_IF_ERROR(r.read_bool(t, "server", "unix_token_required", s.unix_token_required));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "io_threads", s.io_threads));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_connections", s.max_connections));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_pending_hello", s.max_pending_hello));

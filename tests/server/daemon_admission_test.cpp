@@ -182,4 +182,29 @@ TEST(DaemonAuth, TokenGuessingIsThrottledAndLoggedWithThePeer) {
   EXPECT_TRUE(c.ok()) << c.status().to_string();
 }
 
+// Issue 25: what a Unix client without a token may do is decided by server.unix_token_required.
+// Off (the default), the socket's access is the credential and such a client is the default
+// tenant; on, it must present a token as over TCP (any tenant's process reaching the socket could
+// otherwise act as the default tenant, see every tenant's STATS and use no quota).
+TEST(DaemonAuth, AUnixClientWithoutATokenIsTheDefaultTenantUnlessATokenIsRequired) {
+  for (bool required : {false, true}) {
+    TempDir dir;
+    DaemonProcess d(dir.path(), small_daemon_config(std::string("[server]\nunix_token_required = ") +
+                                                    (required ? "true" : "false") + "\n"));
+    ASSERT_TRUE(d.started()) << d.log();
+    ClientOptions anonymous;
+    anonymous.address = d.unix_address();
+    auto c = Client::connect(anonymous);
+    EXPECT_EQ(c.ok(), !required) << c.status().to_string();
+    if (required) {
+      EXPECT_NE(c.status().message().find("unix_token_required"), std::string::npos)
+          << c.status().to_string();
+    }
+    ClientOptions with_token = anonymous;
+    with_token.token = d.default_token();
+    auto t = Client::connect(with_token);
+    EXPECT_TRUE(t.ok()) << t.status().to_string();
+  }
+}
+
 }  // namespace kvtier::testing::daemon_admission_test
