@@ -23,7 +23,6 @@ constexpr std::size_t kInputBufferBytes = 256 * 1024;
 // Per readiness event, at most this much is read from one connection before the loop moves on,
 // so one client streaming a huge value does not starve the others on its thread.
 constexpr std::size_t kReadBudgetBytes = 8 * 1024 * 1024;
-// File descriptors one connection may have waiting for SHM_REGISTER; more are closed.
 // Most iovecs of one recvmsg straight into a request's values (PUT_MANY items).
 constexpr std::size_t kMaxDirectIov = 64;
 // After a frame with at least kLargeDataBytes of data, the next frame is likely large too (a

@@ -1,9 +1,10 @@
 // The descriptors kvtierd may hold, and the RLIMIT_NOFILE it needs for them.
 //
 // Every descriptor a client can make the daemon hold is bounded: one socket per connection
-// (server.max_connections past HELLO, server.max_pending_hello before it), memfds received with SCM_RIGHTS and not yet claimed by a SHM_REGISTER
-// (at most kMaxReceivedFdsPerConnection per connection and kMaxHeldReceivedFds in the daemon; a
-// registered region keeps only its mapping, not its memfd). Everything else the daemon opens is
+// (server.max_connections past HELLO, server.max_pending_hello before it), memfds received with
+// SCM_RIGHTS after HELLO and not yet claimed by a SHM_REGISTER (at most
+// kMaxReceivedFdsPerConnection per connection and kMaxHeldReceivedFds in the daemon; a registered
+// region keeps only its mapping, not its memfd). Everything else the daemon opens is
 // its own and fixed by the config (listeners, epoll and event fds, NVMe files and io_uring, the
 // outbox, the log, shared-tier files and sockets, /metrics connections): kReservedFds covers it.
 // At start the soft limit is raised to the sum; a hard limit below it refuses the config, so

@@ -29,12 +29,14 @@ Result<std::unique_ptr<IoThread>> IoThread::create(ServerContext& context, std::
   std::unique_ptr<IoThread> t(
       new IoThread(context, index, std::move(listeners), std::move(loop).value()));
   t->spare_fd_ = open_spare_fd();
-  for (const Listener* l : t->listeners_) {
-    IoThread* self = t.get();
-    KVTIER_RETURN_IF_ERROR(t->loop_->add(l->fd(), EPOLLIN | EPOLLEXCLUSIVE,
-                                         [self, l](std::uint32_t) { self->on_accept(*l); }));
-  }
+  for (const Listener* l : t->listeners_) KVTIER_RETURN_IF_ERROR(t->watch(*l));
   return t;
+}
+
+// Polls `listener` for connections; every I/O thread polls every listener, one woken per event.
+Status IoThread::watch(const Listener& listener) {
+  return loop_->add(listener.fd(), EPOLLIN | EPOLLEXCLUSIVE,
+                    [this, &listener](std::uint32_t) { on_accept(listener); });
 }
 
 IoThread::~IoThread() { join(); }
@@ -143,10 +145,7 @@ void IoThread::resume_accepting(std::chrono::steady_clock::time_point now, bool 
   accept_paused_ = false;
   if (draining) return;  // the drain removed them for good
   for (const Listener* l : listeners_) {
-    const Listener* listener = l;
-    Status s = loop_->add(l->fd(), EPOLLIN | EPOLLEXCLUSIVE,
-                          [this, listener](std::uint32_t) { on_accept(*listener); });
-    if (!s.ok()) {
+    if (!watch(*l).ok()) {
       // epoll could not take it (no memory for its entry): all of them again after a pause.
       for (const Listener* added : listeners_) loop_->remove(added->fd());
       accept_paused_ = true;

@@ -57,6 +57,7 @@ class IoThread {
         listeners_(std::move(listeners)),
         loop_(std::move(loop)) {}
   void run();
+  Status watch(const Listener& listener);
   void on_accept(const Listener& listener);
   void out_of_descriptors(const Listener& listener, int error);
   bool make_room_for_pending();

@@ -245,10 +245,9 @@ void Outbox::recover(std::unique_lock<std::mutex>& lock) {
       Pending& p = pending_.at(id);
       if (!p.unlogged) continue;
       p.unlogged = false;
-      std::vector<std::byte> records;
-      append_owed_records(records, seq, p);
-      queued_.insert(queued_.end(), records.begin(), records.end());
-      queued_upto_ += records.size() / sizeof(Record);
+      const std::size_t before = queued_.size();
+      append_owed_records(queued_, seq, p);
+      queued_upto_ += (queued_.size() - before) / sizeof(Record);
       p.ticket = queued_upto_;
     }
     spdlog::warn("event=outbox_recovered path={} pending={} failed_for_s={}", path_,
