@@ -28,19 +28,35 @@ struct LiveMemory {
   BufferPool pool;
 };
 
+// What a block of `value_size` bytes really costs the process, the unit of the tier's capacity:
+// its buffer (value_size rounded up to a page, or to 2 MiB for a huge buffer), the allocator's
+// alignment slack (an aligned allocation takes one more page from malloc, whose leading part
+// small objects rarely reuse), and the Block and its index slot. docs/ARCHITECTURE.md ("Memory")
+// builds the daemon's RSS bound on it; tests/server/daemon_memory_test.cpp holds RSS to it.
+inline constexpr std::uint64_t kBlockMetadataBytes = 256;  // sizeof(Block) + index slot, rounded up
+constexpr std::uint64_t block_charge(std::uint64_t value_size) {
+  const std::uint64_t page_rounded = round_up_to_page(value_size == 0 ? 1 : value_size);
+  const std::uint64_t buffer = page_rounded >= kHugePageSize
+                                   ? (page_rounded + kHugePageSize - 1) / kHugePageSize * kHugePageSize
+                                   : page_rounded;
+  return buffer + kPageSize + kBlockMetadataBytes;
+}
+
 struct Block {
   Block(const BlockId& block_id, std::uint64_t block_hash, std::size_t value_size,
         LiveMemory* live_memory)
       : id(block_id),
         hash(block_hash),
         size(value_size),
+        charge(block_charge(value_size)),
         buffer(live_memory->pool.take(value_size)),
         live(live_memory) {}
 
   // Immutable after construction.
   const BlockId id;
   const std::uint64_t hash;  // BlockIndex::hash_of(id)
-  const std::size_t size;    // value bytes (the charge); buffer holds size rounded up to 4 KiB
+  const std::size_t size;      // value bytes; buffer holds size rounded up to 4 KiB
+  const std::uint64_t charge;  // block_charge(size): what capacity, pins and the policy count
   AlignedBuffer buffer;       // not replaced while the block lives; returned to the pool at the end
   LiveMemory* const live;    // the owning tier's accounting; identifies the owner
 

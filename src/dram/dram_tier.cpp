@@ -160,7 +160,8 @@ class DramTierImpl final : public DramTier {
   std::unordered_map<BlockId, Block*, KeyedIdHash> departures_;
 
   // Written under evict_mu_, read without it (gauges).
-  std::atomic<std::uint64_t> charged_bytes_{0};
+  std::atomic<std::uint64_t> charged_bytes_{0};  // block_charge() of the indexed blocks
+  std::atomic<std::uint64_t> value_bytes_{0};    // their value bytes
   std::atomic<std::uint64_t> indexed_blocks_{0};
   std::atomic<std::uint64_t> pinned_bytes_{0};
   std::atomic<std::uint64_t> departing_blocks_{0};
@@ -231,8 +232,9 @@ DramTierImpl::~DramTierImpl() {
 
 Result<Reservation> DramTierImpl::reserve(const BlockId& id, std::size_t size) {
   if (capacity_ == 0) return Status::TooLarge("the DRAM tier is disabled (capacity_bytes = 0)");
-  if (size > capacity_) {
-    return Status::TooLarge("value of " + bytes_text(size) + " exceeds the DRAM capacity of " +
+  if (block_charge(size) > capacity_) {
+    return Status::TooLarge("value of " + bytes_text(size) + " (" + bytes_text(block_charge(size)) +
+                            " with its page rounding and metadata) exceeds the DRAM capacity of " +
                             bytes_text(capacity_));
   }
   Block* b = new (std::nothrow) Block(id, BlockIndex::hash_of(id), size, &live_);
@@ -302,12 +304,12 @@ Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockR
   // when the pinned blocks (other than the one being replaced) and b cannot fit together.
   bool old_pinned = old != nullptr && pin_active(old, now);
   auto pinned_others = [&] {
-    return get_relaxed(pinned_bytes_) - (old_pinned ? old->size : 0);
+    return get_relaxed(pinned_bytes_) - (old_pinned ? old->charge : 0);
   };
-  if (pinned_others() + b->size > capacity_) {
+  if (pinned_others() + b->charge > capacity_) {
     sweep_expired_pins(now);
     old_pinned = old != nullptr && pin_active(old, now);
-    if (pinned_others() + b->size > capacity_) {
+    if (pinned_others() + b->charge > capacity_) {
       add(no_space_, 1);
       return Status::NoSpace("pinned blocks leave no room for " + bytes_text(b->size) +
                              " in DRAM");
@@ -320,7 +322,7 @@ Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockR
 
   // Choose victims until b fits. They stay indexed until the commit is certain to succeed.
   const std::uint64_t charged_after =
-      get_relaxed(charged_bytes_) - (old != nullptr ? old->size : 0) + b->size;
+      get_relaxed(charged_bytes_) - (old != nullptr ? old->charge : 0) + b->charge;
   std::uint64_t freed = 0;
   std::vector<Block*> victims;
   const std::size_t idle_limit = 5 * policy_.blocks() + 8;  // every unpinned block goes by then
@@ -334,7 +336,7 @@ Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockR
     }
     idle = 0;
     victims.push_back(v);
-    freed += v->size;
+    freed += v->charge;
   }
   if (charged_after - freed > capacity_) {
     // Only pinned blocks are left (the up-front check makes this rare): nothing is lost.
@@ -381,7 +383,7 @@ Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockR
   if (inherited_pin != 0) {  // a pin belongs to the id: the new version stays pinned
     b->pinned_until_ns = inherited_pin;
     pinned_.insert(b);
-    add(pinned_bytes_, b->size);
+    add(pinned_bytes_, b->charge);
   }
   add(inserts_, 1);
   return Status::Ok();
@@ -532,9 +534,9 @@ Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease) {
     b->pinned_until_ns = std::max(b->pinned_until_ns, until);
     return Status::Ok();
   }
-  if (get_relaxed(pinned_bytes_) + b->size > max_pinned_bytes_) {
+  if (get_relaxed(pinned_bytes_) + b->charge > max_pinned_bytes_) {
     sweep_expired_pins(now);
-    if (get_relaxed(pinned_bytes_) + b->size > max_pinned_bytes_) {
+    if (get_relaxed(pinned_bytes_) + b->charge > max_pinned_bytes_) {
       add(pin_rejections_, 1);
       return Status::Busy("pinned DRAM bytes would exceed their limit of " +
                           bytes_text(max_pinned_bytes_));
@@ -542,7 +544,7 @@ Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease) {
   }
   b->pinned_until_ns = until;
   pinned_.insert(b);
-  add(pinned_bytes_, b->size);
+  add(pinned_bytes_, b->charge);
   return Status::Ok();
 }
 
@@ -597,7 +599,9 @@ void DramTierImpl::visit_counters(const CounterVisitor& visitor) {
   report_count(visitor, "dram_pin_rejections", get_relaxed(pin_rejections_));
   report_count(visitor, "dram_no_space", get_relaxed(no_space_));
   report_count(visitor, "dram_buffer_reuses", live_.pool.reuses());
+  // Capacity is charged what blocks cost (block_charge); dram_value_bytes is what clients stored.
   report_gauge(visitor, "dram_bytes", static_cast<double>(get_relaxed(charged_bytes_)));
+  report_gauge(visitor, "dram_value_bytes", static_cast<double>(get_relaxed(value_bytes_)));
   report_gauge(visitor, "dram_blocks", static_cast<double>(get_relaxed(indexed_blocks_)));
   report_gauge(visitor, "dram_pinned_bytes", static_cast<double>(get_relaxed(pinned_bytes_)));
   report_gauge(visitor, "dram_capacity_bytes", static_cast<double>(capacity_));
@@ -620,7 +624,7 @@ bool DramTierImpl::pin_active(Block* b, std::int64_t now) {
 
 void DramTierImpl::drop_pin(Block* b) {
   pinned_.erase(b);
-  sub(pinned_bytes_, b->size);
+  sub(pinned_bytes_, b->charge);
   b->pinned_until_ns = 0;
 }
 
@@ -631,14 +635,15 @@ void DramTierImpl::sweep_expired_pins(std::int64_t now) {
       ++it;
       continue;
     }
-    sub(pinned_bytes_, b->size);
+    sub(pinned_bytes_, b->charge);
     b->pinned_until_ns = 0;
     it = pinned_.erase(it);
   }
 }
 
 void DramTierImpl::account_add(Block* b) {
-  add(charged_bytes_, b->size);
+  add(charged_bytes_, b->charge);
+  add(value_bytes_, b->size);
   add(indexed_blocks_, 1);
   NamespaceUsage& u = ns_usage_[b->id.ns];
   u.blocks += 1;
@@ -647,7 +652,8 @@ void DramTierImpl::account_add(Block* b) {
 
 void DramTierImpl::account_remove(Block* b) {
   if (b->pinned_until_ns != 0) drop_pin(b);
-  sub(charged_bytes_, b->size);
+  sub(charged_bytes_, b->charge);
+  sub(value_bytes_, b->size);
   sub(indexed_blocks_, 1);
   auto it = ns_usage_.find(b->id.ns);
   KVTIER_CHECK(it != ns_usage_.end() && it->second.blocks > 0 && it->second.bytes >= b->size);

@@ -7,7 +7,8 @@
 //    without commit() leaves no trace.
 //  - Bytes are freed only when the block is out of the index AND no BlockRef refers to it, so
 //    eviction or removal never frees bytes under a reader.
-//  - Charged bytes (the sum of committed value sizes still in the index) stay <= capacity after
+//  - Charged bytes (the sum of block_charge(value size) of the blocks still in the index: the value
+//    rounded to its buffer plus allocator slack and metadata, see block.h) stay <= capacity after
 //    every commit returns, except that pinned blocks are never evicted (commit then fails NoSpace).
 //  - Evicted blocks are handed back to the caller (as BlockRefs) so it can demote them to the
 //    next tier outside of every lock; their memory is released when the last ref goes.

@@ -14,7 +14,7 @@ void FifoList::push_head(Block* b) {
   head_ = b;
   if (!tail_) tail_ = b;
   ++count_;
-  bytes_ += b->size;
+  bytes_ += b->charge;
 }
 
 void FifoList::push_tail(Block* b) {
@@ -24,7 +24,7 @@ void FifoList::push_tail(Block* b) {
   tail_ = b;
   if (!head_) head_ = b;
   ++count_;
-  bytes_ += b->size;
+  bytes_ += b->charge;
 }
 
 Block* FifoList::pop_tail() {
@@ -34,12 +34,12 @@ Block* FifoList::pop_tail() {
 }
 
 void FifoList::unlink(Block* b) {
-  KVTIER_CHECK(count_ > 0 && bytes_ >= b->size);
+  KVTIER_CHECK(count_ > 0 && bytes_ >= b->charge);
   if (b->prev) b->prev->next = b->next; else head_ = b->next;
   if (b->next) b->next->prev = b->prev; else tail_ = b->prev;
   b->prev = b->next = nullptr;
   --count_;
-  bytes_ -= b->size;
+  bytes_ -= b->charge;
 }
 
 void S3Fifo::insert(Block* b) {

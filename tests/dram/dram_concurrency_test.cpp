@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dram/block.h"
 #include "dram/dram_tier.h"
 #include "dram_test_util.h"
 
@@ -141,16 +142,18 @@ TEST(DramConcurrency, ReadersWritersPinsAndRemoves) {
             c["dram_inserts"] - c["dram_replaces"] - c["dram_evictions"] - c["dram_removes"]);
   // Every indexed block is intact and the usage matches.
   std::vector<std::byte> dst(16 * kKiB);
-  double blocks = 0, bytes = 0;
+  double blocks = 0, bytes = 0, charged = 0;
   for (std::uint64_t k = 0; k < kKeys; ++k) {
     DramGet g = tier->get(bid(k), dst);
     if (!g.status.ok()) continue;
     blocks += 1;
     bytes += static_cast<double>(g.size);
+    charged += static_cast<double>(block_charge(g.size));
     EXPECT_TRUE(valid_value(k, std::span(dst).first(g.size))) << k;
   }
   EXPECT_EQ(blocks, c["dram_blocks"]);
-  EXPECT_EQ(bytes, c["dram_bytes"]);
+  EXPECT_EQ(bytes, c["dram_value_bytes"]);
+  EXPECT_EQ(charged, c["dram_bytes"]);
   NamespaceUsage u = tier->namespace_usage(kDefaultNamespace);
   EXPECT_EQ(static_cast<double>(u.blocks), blocks);
   EXPECT_EQ(static_cast<double>(u.bytes), bytes);
@@ -182,7 +185,8 @@ TEST(DramConcurrency, ConcurrentCommitsOfOneIdLeaveOneBlock) {
   EXPECT_EQ(bad.load(), 0u);
   auto c = counters(*tier);
   EXPECT_EQ(c["dram_blocks"], 1);
-  EXPECT_EQ(c["dram_bytes"], static_cast<double>(value_size(kKey)));
+  EXPECT_EQ(c["dram_value_bytes"], static_cast<double>(value_size(kKey)));
+  EXPECT_EQ(c["dram_bytes"], static_cast<double>(block_charge(value_size(kKey))));
   EXPECT_EQ(c["dram_allocated_blocks"], 1) << "every replaced version was freed";
   EXPECT_EQ(c["dram_inserts"], kThreads * kCommits);
   EXPECT_EQ(c["dram_replaces"], kThreads * kCommits - 1);

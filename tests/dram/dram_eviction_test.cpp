@@ -19,6 +19,7 @@ using testing::counters;
 using testing::make_tier;
 using testing::matches_pattern;
 using testing::put_pattern;
+using testing::room_for;
 using testing::small_config;
 
 TEST(DramEviction, BudgetHoldsUnderVariableSizesAndCountersAddUp) {
@@ -29,15 +30,18 @@ TEST(DramEviction, BudgetHoldsUnderVariableSizesAndCountersAddUp) {
 
   constexpr int kPuts = 3000;
   std::uint64_t put_bytes = 0, evicted_count = 0, evicted_bytes = 0;
+  std::uint64_t put_charge = 0, evicted_charge = 0;
   for (int i = 0; i < kPuts; ++i) {
     // Now and then a big value that needs several victims at once.
     const std::size_t size = (i % 97 == 0) ? 600 * kKiB : size_dist(rng);
     std::vector<BlockRef> evicted;
     ASSERT_TRUE(put_pattern(*tier, bid(i), i, size, &evicted).ok()) << i;
     put_bytes += size;
+    put_charge += block_charge(size);
     for (const BlockRef& r : evicted) {
       ++evicted_count;
       evicted_bytes += r.value().size();
+      evicted_charge += block_charge(r.value().size());
       // The victim is out of the index but its bytes are intact for demotion.
       ASSERT_FALSE(tier->contains(r.id()));
       const std::uint64_t seed = [&] {
@@ -60,12 +64,13 @@ TEST(DramEviction, BudgetHoldsUnderVariableSizesAndCountersAddUp) {
   EXPECT_EQ(c["dram_inserts"], kPuts);
   EXPECT_EQ(c["dram_evictions"], static_cast<double>(evicted_count));
   EXPECT_EQ(c["dram_evicted_bytes"], static_cast<double>(evicted_bytes));
-  EXPECT_EQ(c["dram_bytes"], static_cast<double>(put_bytes - evicted_bytes));
+  EXPECT_EQ(c["dram_value_bytes"], static_cast<double>(put_bytes - evicted_bytes));
+  EXPECT_EQ(c["dram_bytes"], static_cast<double>(put_charge - evicted_charge));
   EXPECT_EQ(c["dram_blocks"], static_cast<double>(kPuts - evicted_count));
   EXPECT_EQ(c["dram_no_space"], 0);
   EXPECT_GT(evicted_count, 2000u);
   const NamespaceUsage u = tier->namespace_usage(kDefaultNamespace);
-  EXPECT_EQ(static_cast<double>(u.bytes), c["dram_bytes"]);
+  EXPECT_EQ(static_cast<double>(u.bytes), c["dram_value_bytes"]);
   EXPECT_EQ(static_cast<double>(u.blocks), c["dram_blocks"]);
   // Every block still indexed is readable and intact.
   std::size_t present = 0;
@@ -84,7 +89,7 @@ TEST(DramEviction, BudgetHoldsUnderVariableSizesAndCountersAddUp) {
 // the id supersedes an older one. This is what keeps an older version from landing below a newer
 // one on its way down (docs/ARCHITECTURE.md, versions).
 TEST(DramEviction, DeparturesAreSupersededByNewerVersionsAndEnded) {
-  auto tier = make_tier(small_config(32 * kKiB));
+  auto tier = make_tier(small_config(room_for(4, 8 * kKiB)));
   auto evict_all = [&](std::uint64_t first) {
     std::vector<BlockRef> out;
     for (std::uint64_t i = first; i < first + 8; ++i) {
@@ -148,7 +153,7 @@ TEST(DramEviction, DeparturesAreSupersededByNewerVersionsAndEnded) {
 }
 
 TEST(DramEviction, DroppedVictimsAreFreed) {
-  auto tier = make_tier(small_config(64 * kKiB));
+  auto tier = make_tier(small_config(room_for(16, 4 * kKiB)));
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(put_pattern(*tier, bid(i), i, 4 * kKiB).ok());
   auto c = counters(*tier);
   EXPECT_EQ(c["dram_blocks"], 16);
@@ -183,7 +188,7 @@ TEST(DramEviction, HotSetSurvivesAScanLargerThanTheCache) {
   constexpr std::size_t kCacheBlocks = 200;
   constexpr std::uint64_t kHot = 50;
   constexpr std::uint64_t kScan = 2000;  // 10x the cache, each key touched once
-  auto tier = make_tier(small_config(kCacheBlocks * kValue));
+  auto tier = make_tier(small_config(room_for(kCacheBlocks, kValue)));
   LruModel lru(kCacheBlocks);
   std::vector<std::byte> dst(kValue);
 
@@ -217,7 +222,7 @@ TEST(DramEviction, HotSetSurvivesAScanLargerThanTheCache) {
     }
   }
   auto c = counters(*tier);
-  EXPECT_LE(c["dram_bytes"], static_cast<double>(kCacheBlocks * kValue));
+  EXPECT_LE(c["dram_bytes"], static_cast<double>(room_for(kCacheBlocks, kValue)));
   EXPECT_EQ(c["dram_evictions"], static_cast<double>(kHot + kScan - kCacheBlocks));
 }
 
@@ -225,7 +230,7 @@ TEST(DramEviction, KeysEvictedRecentlyReturnToMain) {
   // A key that comes back soon after its eviction (a ghost hit) goes to main and then survives
   // another scan without being read.
   constexpr std::size_t kValue = 1 * kKiB;
-  auto tier = make_tier(small_config(100 * kValue));
+  auto tier = make_tier(small_config(room_for(100, kValue)));
   std::uint64_t next = 1'000'000;
   for (int i = 0; i < 150; ++i, ++next) ASSERT_TRUE(put_pattern(*tier, bid(next), next, kValue).ok());
   ASSERT_FALSE(tier->contains(bid(1'000'000)));
@@ -238,7 +243,7 @@ TEST(DramEviction, TheStoresOwnReadsNeitherCountNorKeepABlock) {
   // A client's read moves a block to main, where a scan of unread keys passes it by; the store
   // reading a block for itself (an upload to the shared tier) must not, nor count a hit.
   constexpr std::size_t kValue = 1 * kKiB;
-  auto tier = make_tier(small_config(100 * kValue));
+  auto tier = make_tier(small_config(room_for(100, kValue)));
   ASSERT_TRUE(put_pattern(*tier, bid(0), 0, kValue).ok());
   ASSERT_TRUE(put_pattern(*tier, bid(1), 1, kValue).ok());
   const double hits = counters(*tier)["dram_hits"];
@@ -282,7 +287,7 @@ TEST(DramEviction, RefHeldAcrossEvictionKeepsItsBytes) {
 }
 
 TEST(DramEviction, EvictedRefsCarryTheOnNvmeFlag) {
-  auto tier = make_tier(small_config(8 * kKiB));
+  auto tier = make_tier(small_config(room_for(2, 4 * kKiB)));
   ASSERT_TRUE(put_pattern(*tier, bid(1), 1, 4 * kKiB, nullptr, /*on_nvme=*/true).ok());
   ASSERT_TRUE(put_pattern(*tier, bid(2), 2, 4 * kKiB, nullptr, false).ok());
   std::vector<BlockRef> evicted;

@@ -18,9 +18,11 @@ using testing::counters;
 using testing::make_tier;
 using testing::matches_pattern;
 using testing::put_pattern;
+using testing::room_for;
 using testing::small_config;
 
 constexpr std::size_t kBlock = 1 * kKiB;
+constexpr double kCharge = static_cast<double>(block_charge(kBlock));  // what one costs the tier
 
 // Puts `n` fresh keys from *next on, each read once right away so that the traffic also flows
 // through S3-FIFO's main queue (where old, unread blocks are eventually evicted).
@@ -33,10 +35,10 @@ void churn(DramTier& tier, std::uint64_t* next, int n) {
 }
 
 TEST(DramPin, PinnedBlocksSurviveEvictionPressure) {
-  auto tier = make_tier(small_config(64 * kBlock));
+  auto tier = make_tier(small_config(room_for(64, kBlock)));
   for (std::uint64_t k = 0; k < 10; ++k) ASSERT_TRUE(put_pattern(*tier, bid(k), k, kBlock).ok());
   for (std::uint64_t k = 0; k < 10; ++k) ASSERT_TRUE(tier->pin(bid(k), 10s).ok());
-  EXPECT_EQ(counters(*tier)["dram_pinned_bytes"], 10.0 * kBlock);
+  EXPECT_EQ(counters(*tier)["dram_pinned_bytes"], 10 * kCharge);
   std::uint64_t next = 1000;
   churn(*tier, &next, 1000);
   for (std::uint64_t k = 0; k < 10; ++k) {
@@ -44,7 +46,7 @@ TEST(DramPin, PinnedBlocksSurviveEvictionPressure) {
     BlockRef r = tier->acquire(bid(k));
     EXPECT_TRUE(matches_pattern(k, r.value()));
   }
-  EXPECT_LE(counters(*tier)["dram_bytes"], 64.0 * kBlock);
+  EXPECT_LE(counters(*tier)["dram_bytes"], static_cast<double>(room_for(64, kBlock)));
 
   for (std::uint64_t k = 0; k < 10; ++k) ASSERT_TRUE(tier->unpin(bid(k)).ok());
   EXPECT_EQ(counters(*tier)["dram_pinned_bytes"], 0);
@@ -53,10 +55,10 @@ TEST(DramPin, PinnedBlocksSurviveEvictionPressure) {
 }
 
 TEST(DramPin, LeaseExpires) {
-  auto tier = make_tier(small_config(64 * kBlock));
+  auto tier = make_tier(small_config(room_for(64, kBlock)));
   for (std::uint64_t k = 0; k < 5; ++k) ASSERT_TRUE(put_pattern(*tier, bid(k), k, kBlock).ok());
   for (std::uint64_t k = 0; k < 5; ++k) ASSERT_TRUE(tier->pin(bid(k), 50ms).ok());
-  EXPECT_EQ(counters(*tier)["dram_pinned_bytes"], 5.0 * kBlock);
+  EXPECT_EQ(counters(*tier)["dram_pinned_bytes"], 5 * kCharge);
   // Wait until the lease has certainly passed (a behaviour test: nothing is asserted about time).
   std::this_thread::sleep_for(120ms);
   EXPECT_EQ(counters(*tier)["dram_pinned_bytes"], 0) << "expired leases are not counted";
@@ -66,7 +68,7 @@ TEST(DramPin, LeaseExpires) {
 }
 
 TEST(DramPin, ExpiredLeaseIsDroppedDuringEviction) {
-  auto tier = make_tier(small_config(64 * kBlock));
+  auto tier = make_tier(small_config(room_for(64, kBlock)));
   ASSERT_TRUE(put_pattern(*tier, bid(0), 0, kBlock).ok());
   constexpr auto kLease = 100ms;
   const auto pinned_at = std::chrono::steady_clock::now();
@@ -83,7 +85,7 @@ TEST(DramPin, ExpiredLeaseIsDroppedDuringEviction) {
 }
 
 TEST(DramPin, BusyBeyondThePinnedFraction) {
-  DramConfig c = small_config(10 * kBlock);
+  DramConfig c = small_config(room_for(10, kBlock));
   c.max_pinned_fraction = 0.5;
   auto tier = make_tier(c);
   for (std::uint64_t k = 0; k < 10; ++k) ASSERT_TRUE(put_pattern(*tier, bid(k), k, kBlock).ok());
@@ -92,13 +94,13 @@ TEST(DramPin, BusyBeyondThePinnedFraction) {
   EXPECT_TRUE(tier->pin(bid(0), 20s).ok()) << "renewing an existing pin needs no new room";
   auto counts = counters(*tier);
   EXPECT_EQ(counts["dram_pin_rejections"], 1);
-  EXPECT_EQ(counts["dram_pinned_bytes"], 5.0 * kBlock);
+  EXPECT_EQ(counts["dram_pinned_bytes"], 5 * kCharge);
   ASSERT_TRUE(tier->unpin(bid(0)).ok());
   EXPECT_TRUE(tier->pin(bid(5), 10s).ok());
 }
 
 TEST(DramPin, ArgumentErrors) {
-  DramConfig c = small_config(10 * kBlock);
+  DramConfig c = small_config(room_for(10, kBlock));
   c.max_lease = 1000ms;
   auto tier = make_tier(c);
   ASSERT_TRUE(put_pattern(*tier, bid(1), 1, kBlock).ok());
@@ -113,14 +115,17 @@ TEST(DramPin, ArgumentErrors) {
 }
 
 TEST(DramPin, NoSpaceWhenPinnedBlocksLeaveNoRoomAndNothingIsLost) {
-  DramConfig c = small_config(10 * kBlock);
+  DramConfig c = small_config(room_for(10, kBlock));
   c.max_pinned_fraction = 0.5;
   auto tier = make_tier(c);
   for (std::uint64_t k = 0; k < 10; ++k) ASSERT_TRUE(put_pattern(*tier, bid(k), k, kBlock).ok());
   for (std::uint64_t k = 0; k < 5; ++k) ASSERT_TRUE(tier->pin(bid(k), 10s).ok());
 
   std::vector<BlockRef> evicted;
-  EXPECT_EQ(put_pattern(*tier, bid(100), 100, 6 * kBlock, &evicted).code(), StatusCode::kNoSpace);
+  // 40 KiB cost more than the five unpinned blocks free; 36 KiB fit in what they free.
+  static_assert(block_charge(40 * kBlock) > 5 * block_charge(kBlock));
+  static_assert(block_charge(36 * kBlock) <= 5 * block_charge(kBlock));
+  EXPECT_EQ(put_pattern(*tier, bid(100), 100, 40 * kBlock, &evicted).code(), StatusCode::kNoSpace);
   EXPECT_TRUE(evicted.empty());
   EXPECT_FALSE(tier->contains(bid(100)));
   for (std::uint64_t k = 0; k < 10; ++k) EXPECT_TRUE(tier->contains(bid(k))) << k;
@@ -130,13 +135,13 @@ TEST(DramPin, NoSpaceWhenPinnedBlocksLeaveNoRoomAndNothingIsLost) {
   EXPECT_EQ(counts["dram_allocated_blocks"], 10) << "the failed reservation was freed";
 
   // What fits beside the pinned blocks goes in, evicting only unpinned ones.
-  ASSERT_TRUE(put_pattern(*tier, bid(101), 101, 5 * kBlock, &evicted).ok());
+  ASSERT_TRUE(put_pattern(*tier, bid(101), 101, 36 * kBlock, &evicted).ok());
   EXPECT_EQ(evicted.size(), 5u);
   for (std::uint64_t k = 0; k < 5; ++k) EXPECT_TRUE(tier->contains(bid(k))) << k;
 }
 
 TEST(DramPin, NoSpaceWhenEverythingIsPinned) {
-  DramConfig c = small_config(8 * kBlock);
+  DramConfig c = small_config(room_for(8, kBlock));
   c.max_pinned_fraction = 1.0;
   if (!c.validate().ok()) GTEST_SKIP() << "config does not allow pinning everything";
   auto tier = make_tier(c);
@@ -155,11 +160,11 @@ TEST(DramPin, NoSpaceWhenEverythingIsPinned) {
 }
 
 TEST(DramPin, ReplacingAPinnedBlockKeepsThePin) {
-  auto tier = make_tier(small_config(32 * kBlock));
+  auto tier = make_tier(small_config(room_for(32, kBlock)));
   ASSERT_TRUE(put_pattern(*tier, bid(0), 0, kBlock).ok());
   ASSERT_TRUE(tier->pin(bid(0), 10s).ok());
   ASSERT_TRUE(put_pattern(*tier, bid(0), 77, 2 * kBlock).ok());
-  EXPECT_EQ(counters(*tier)["dram_pinned_bytes"], 2.0 * kBlock);
+  EXPECT_EQ(counters(*tier)["dram_pinned_bytes"], static_cast<double>(block_charge(2 * kBlock)));
   std::uint64_t next = 1000;
   churn(*tier, &next, 500);
   BlockRef r = tier->acquire(bid(0));
@@ -168,7 +173,7 @@ TEST(DramPin, ReplacingAPinnedBlockKeepsThePin) {
 }
 
 TEST(DramPin, RemovingAPinnedBlockReleasesItsPinnedBytes) {
-  auto tier = make_tier(small_config(32 * kBlock));
+  auto tier = make_tier(small_config(room_for(32, kBlock)));
   ASSERT_TRUE(put_pattern(*tier, bid(0), 0, kBlock).ok());
   ASSERT_TRUE(tier->pin(bid(0), 10s).ok());
   ASSERT_TRUE(tier->remove(bid(0)).ok());

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dram/block.h"
 #include "dram/dram_tier.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
@@ -55,6 +56,11 @@ inline bool matches_pattern(std::uint64_t seed, std::span<const std::byte> bytes
     if (bytes[i] != pattern_byte(seed, i)) return false;
   }
   return true;
+}
+
+// A capacity that holds exactly `blocks` values of `value_size` bytes (what each really costs).
+constexpr std::uint64_t room_for(std::uint64_t blocks, std::uint64_t value_size) {
+  return blocks * block_charge(value_size);
 }
 
 inline DramConfig small_config(std::uint64_t capacity, std::uint32_t shards = 4) {

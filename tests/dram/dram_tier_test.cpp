@@ -49,9 +49,13 @@ TEST(DramTier, PutGetIsByteExact) {
   EXPECT_EQ(c["dram_hits"], 2 * std::size(sizes));
   EXPECT_EQ(c["dram_misses"], 0);
   EXPECT_EQ(c["dram_blocks"], std::size(sizes));
-  double total = 0;
-  for (std::size_t s : sizes) total += static_cast<double>(s);
-  EXPECT_EQ(c["dram_bytes"], total);
+  double total = 0, charged = 0;
+  for (std::size_t s : sizes) {
+    total += static_cast<double>(s);
+    charged += static_cast<double>(block_charge(s));
+  }
+  EXPECT_EQ(c["dram_value_bytes"], total);
+  EXPECT_EQ(c["dram_bytes"], charged) << "each block costs its buffer, alignment slack and metadata";
   EXPECT_EQ(c["dram_capacity_bytes"], 8.0 * kMiB);
 }
 
@@ -102,7 +106,8 @@ TEST(DramTier, ReservationIsAlignedAndInvisibleUntilCommit) {
   ASSERT_TRUE(tier->commit(*r, CommitMode::kReplace, false, nullptr).ok());
   ASSERT_TRUE(tier->get(bid(1), dst).status.ok());
   EXPECT_TRUE(matches_pattern(1, dst));
-  EXPECT_EQ(counters(*tier)["dram_bytes"], 10000);
+  EXPECT_EQ(counters(*tier)["dram_value_bytes"], 10000);
+  EXPECT_EQ(counters(*tier)["dram_bytes"], 3 * 4096 + 4096 + 256) << "three pages, slack, metadata";
 }
 
 TEST(DramTier, DroppedReservationLeavesNoTrace) {
@@ -150,7 +155,8 @@ TEST(DramTier, ReplaceKeepsOldBytesForHeldRefs) {
   auto c = counters(*tier);
   EXPECT_EQ(c["dram_blocks"], 1);
   EXPECT_EQ(c["dram_replaces"], 1);
-  EXPECT_EQ(c["dram_bytes"], 7000);
+  EXPECT_EQ(c["dram_value_bytes"], 7000);
+  EXPECT_EQ(c["dram_bytes"], static_cast<double>(block_charge(7000)));
   EXPECT_EQ(c["dram_allocated_blocks"], 2) << "the old version lives while referenced";
   EXPECT_EQ(tier->namespace_usage(kDefaultNamespace).bytes, 7000u);
   old_ref = BlockRef{};
@@ -183,7 +189,8 @@ TEST(DramTier, RemoveUnlinksAndCounts) {
   EXPECT_TRUE(matches_pattern(1, held.value())) << "a held ref outlives removal";
   auto c = counters(*tier);
   EXPECT_EQ(c["dram_removes"], 1);
-  EXPECT_EQ(c["dram_bytes"], 6000);
+  EXPECT_EQ(c["dram_value_bytes"], 6000);
+  EXPECT_EQ(c["dram_bytes"], static_cast<double>(block_charge(6000)));
   EXPECT_EQ(c["dram_blocks"], 1);
   EXPECT_EQ(c["dram_evictions"], 0);
 }
@@ -305,9 +312,11 @@ TEST(DramTier, DisabledTierRejectsPutsAndMisses) {
 }
 
 TEST(DramTier, ValueLargerThanCapacityIsTooLarge) {
-  auto tier = make_tier(small_config(64 * kKiB));
+  auto tier = make_tier(small_config(block_charge(64 * kKiB)));
   auto r = tier->reserve(bid(1), 64 * kKiB + 1);
   EXPECT_EQ(r.status().code(), StatusCode::kTooLarge);
+  EXPECT_NE(r.status().message().find("page rounding and metadata"), std::string::npos)
+      << r.status().message();
   EXPECT_TRUE(tier->reserve(bid(1), 64 * kKiB).ok());
 }
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dram/block.h"
 #include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
 
@@ -15,7 +16,7 @@ namespace kvtier::testing {
 inline StoreConfig small_store(const std::string& dir) {
   StoreConfig c;
   c.data_dir = dir;
-  c.dram.capacity_bytes = 8 * 64 * kKiB;
+  c.dram.capacity_bytes = 8 * dram::block_charge(64 * kKiB);
   c.dram.shards = 4;
   c.nvme.region_size = 1 * kMiB;
   c.nvme.default_file_bytes = kPageSize + 12 * kMiB;
