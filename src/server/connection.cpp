@@ -74,7 +74,7 @@ bool Connection::output_full() const {
 
 std::uint32_t Connection::interest() const {
   std::uint32_t events = 0;
-  if (!close_after_flush_ && !peer_closed_ && !output_full()) events |= EPOLLIN;
+  if (!close_after_flush_ && !peer_closed_ && !output_full() && !memory_wait_) events |= EPOLLIN;
   if (!output_.empty()) events |= EPOLLOUT;
   return events;
 }
@@ -93,7 +93,7 @@ bool Connection::on_events(std::uint32_t events) {
   if (events & (EPOLLERR)) return false;
   if (events & EPOLLIN) {
     std::size_t budget = kReadBudgetBytes;
-    while (budget > 0 && !close_after_flush_ && !output_full()) {
+    while (budget > 0 && !close_after_flush_ && !output_full() && !memory_wait_) {
       std::int64_t got = read_socket();
       if (got < 0) {
         peer_closed_ = true;
@@ -113,6 +113,7 @@ bool Connection::on_events(std::uint32_t events) {
     context_.metrics.count(context_.metrics.bytes_sent, *sent);
     if (close_after_flush_ || output_full() || !process_input()) break;
   }
+  output_memory_.shrink_to(output_.queued_bytes());  // what was sent gives its memory back
   std::int64_t delta = static_cast<std::int64_t>(output_.queued_bytes()) -
                        static_cast<std::int64_t>(reported_queued_);
   context_.metrics.queued_response_bytes.fetch_add(delta, std::memory_order_relaxed);
@@ -209,6 +210,13 @@ void Connection::queue_fds(const msghdr& msg) {
 bool Connection::process_input() {
   bool progressed = false;
   while (!close_after_flush_ && !output_full()) {
+    if (memory_wait_) {
+      if (!admit_memory(std::chrono::steady_clock::now())) return progressed;
+      memory_wait_ = false;
+      progressed = true;
+      if (pending_.refused.ok()) on_meta_ready();
+      continue;
+    }
     std::span<const std::byte> in(input_.data() + input_begin_, input_end_ - input_begin_);
     protocol::ReadState state = reader_.feed(in);
     std::size_t consumed = static_cast<std::size_t>(in.data() - input_.data()) - input_begin_;
@@ -227,7 +235,8 @@ bool Connection::process_input() {
         if (session_.tenant == nullptr && !refuse_before_hello().ok()) return true;
         break;
       case protocol::ReadState::kMetaReady:
-        on_meta_ready();
+        memory_wait_ = true;  // admitted at the top of the loop
+        memory_wait_since_ = std::chrono::steady_clock::now();
         break;
       case protocol::ReadState::kDataPending: {
         if (in.empty()) return progressed;  // read_socket() moves the rest
@@ -274,6 +283,35 @@ void Connection::on_meta_ready() {
   prepare_request(pending_, session_, context_);
 }
 
+bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
+  const protocol::FrameHeader& h = pending_.header;
+  MemoryBudget& budget = context_.memory;
+  // Frames with data hold it until they are stored; GET and GET_MANY take their response's
+  // memory when they run (request_handler.cpp), and wait here only while no room is left at all.
+  const bool makes_data = h.opcode == protocol::Opcode::kGet ||
+                          h.opcode == protocol::Opcode::kGetMany;
+  if (h.data_len > budget.limit()) {
+    pending_.refused = Status::TooLarge(
+        "a frame of " + std::to_string(h.data_len) + " data bytes exceeds the daemon's in-flight " +
+        "memory, server.max_inflight_bytes = " + std::to_string(budget.limit()));
+  } else if (h.data_len > 0 ? pending_.data_memory.try_add(budget, h.data_len)
+                            : !makes_data || budget.has_room()) {
+    return true;
+  } else if (now - memory_wait_since_ < kMemoryWait) {
+    if (!pending_.waited_for_memory) context_.metrics.count(context_.metrics.memory_waits);
+    pending_.waited_for_memory = true;
+    return false;
+  } else {
+    pending_.refused = Status::Busy(
+        "the daemon's in-flight memory (server.max_inflight_bytes = " +
+        std::to_string(budget.limit()) + ") stayed full for " +
+        std::to_string(kMemoryWait.count()) + " ms; retry later");
+  }
+  context_.metrics.count(context_.metrics.memory_refusals);
+  pending_.discard_data = true;
+  return true;
+}
+
 // Before HELLO the peer is nobody (no tenant, maybe no token): the daemon reads its header and
 // nothing more unless it is a HELLO of plausible size without data. Anything else is answered
 // and the connection closed before its meta or data is read, whatever limits they would pass.
@@ -303,6 +341,7 @@ void Connection::on_data(std::span<const std::byte> bytes) {
 
 void Connection::on_frame_done() {
   StatusCode status = execute_request(pending_, session_, context_, output_);
+  output_memory_.absorb(std::move(pending_.response_memory));
   context_.metrics.count_request(pending_.header.opcode, status,
                                  std::chrono::steady_clock::now() - pending_.started);
   if (pending_.close_after) close_after_flush_ = true;

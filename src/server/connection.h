@@ -28,6 +28,7 @@
 #include "protocol/frame.h"
 #include "protocol/meta.h"
 #include "server/data_sink.h"
+#include "server/memory_budget.h"
 #include "server/output_queue.h"
 #include "server/server_context.h"
 #include "server/shm_region.h"
@@ -72,9 +73,12 @@ struct PendingRequest {
   std::vector<PutBuffer> put_buffers;  // or: a PUT_MANY's values, each straight into DRAM
   DataSink sink;                  // where the data goes: `data`, `put_buffer` or `put_buffers`
   QuotaHold quota;                // what a PUT admitted at its header holds until it is done
+  MemoryHold data_memory;         // the frame's data_len, from the daemon's in-flight budget
+  MemoryHold response_memory;     // response data the handler queued (moves to the connection)
   bool discard_data = false;      // read and drop the data (the request is refused)
   Status refused;                 // non-OK: answer this instead of executing
   bool close_after = false;       // the refusal closes the connection
+  bool waited_for_memory = false;  // counted in metrics.memory_waits
   std::chrono::steady_clock::time_point started;
 };
 
@@ -98,6 +102,9 @@ class Connection {
   bool hello_overdue(std::chrono::steady_clock::time_point now) const;
   // At a frame boundary with nothing queued: closing now loses no request the client sent whole.
   bool quiescent() const;
+  // A frame waits for room in the daemon's in-flight memory budget; the I/O thread retries it
+  // (on_events) at every tick, since no socket event announces that room was made elsewhere.
+  bool waiting_for_memory() const { return memory_wait_; }
 
  private:
   // Reads what the socket has (into the input buffer, or straight into a value's buffer).
@@ -108,6 +115,9 @@ class Connection {
   // connection must close. Returns whether it consumed input or advanced a frame.
   bool process_input();
   void on_meta_ready();
+  // A frame's meta is ready: takes what it needs from the in-flight budget. False while it must
+  // wait; true once it may go on (with the memory, or refused after kMemoryWait or at once).
+  bool admit_memory(std::chrono::steady_clock::time_point now);
   // Before HELLO: Ok for a HELLO header of plausible size; else answers, closes and says why.
   Status refuse_before_hello();
   void on_data(std::span<const std::byte> bytes);
@@ -125,6 +135,9 @@ class Connection {
   PendingRequest pending_;
   OutputQueue output_;
   std::uint64_t reported_queued_ = 0;  // our share of metrics.queued_response_bytes
+  MemoryHold output_memory_;  // budget held by queued response data, at most the queued bytes
+  bool memory_wait_ = false;  // the pending frame's meta is read and waits for memory
+  std::chrono::steady_clock::time_point memory_wait_since_{};
   bool close_after_flush_ = false;
   bool peer_closed_ = false;
   bool after_large_data_ = false;  // the last frame carried a large value (see read_socket)

@@ -251,6 +251,7 @@ void IoThread::close_connection(int fd) {
 
 void IoThread::sweep(std::chrono::steady_clock::time_point now, bool draining) {
   std::vector<int> done;
+  std::vector<int> retry;  // waiting for in-flight memory that another connection may have freed
   for (auto& [fd, c] : connections_) {
     if (c->hello_overdue(now)) {
       std::uint64_t held_back = 0;
@@ -260,9 +261,12 @@ void IoThread::sweep(std::chrono::steady_clock::time_point now, bool draining) {
       done.push_back(fd);
     } else if (draining && c->quiescent()) {
       done.push_back(fd);
+    } else if (c->waiting_for_memory()) {
+      retry.push_back(fd);
     }
   }
   for (int fd : done) close_connection(fd);
+  for (int fd : retry) on_connection_events(fd, 0);
 }
 
 }  // namespace kvtier::server

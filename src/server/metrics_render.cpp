@@ -121,12 +121,24 @@ std::string_view frame_rejection_name(FrameRejection r) {
   return "unknown";
 }
 
-std::string render_metrics(const ServerMetrics& metrics, const TenantRegistry& tenants,
-                           Store& store, const MetricsHttpServer* http,
-                           const Tenant* only_tenant) {
+void add_memory(PrometheusText& p, const ServerMetrics& m, const MemoryBudget& memory) {
+  p.add("inflight_bytes", {}, static_cast<double>(memory.used()), CounterKind::kGauge,
+        "Memory requests hold outside the tiers: values arriving, responses not yet sent");
+  p.add("inflight_limit_bytes", {}, static_cast<double>(memory.limit()), CounterKind::kGauge,
+        "server.max_inflight_bytes");
+  p.add("memory_waits", {}, load(m.memory_waits), CounterKind::kCount,
+        "Frames that waited for room in the in-flight memory (back-pressure)");
+  p.add("memory_refusals", {}, load(m.memory_refusals), CounterKind::kCount,
+        "Frames refused because the in-flight memory stayed full, or could never hold them");
+}
+
+std::string render_metrics(const ServerMetrics& metrics, const MemoryBudget& memory,
+                           const TenantRegistry& tenants, Store& store,
+                           const MetricsHttpServer* http, const Tenant* only_tenant) {
   PrometheusText p;
   add_requests(p, metrics);
   add_connections(p, metrics);
+  add_memory(p, metrics, memory);
   add_tenants(p, tenants, store, only_tenant);
   store.visit_counters(p.visitor());
   if (http != nullptr) http->visit_counters(p.visitor());

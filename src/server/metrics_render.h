@@ -8,14 +8,15 @@
 #include <string>
 
 #include "kvtier/store.h"
+#include "server/memory_budget.h"
 #include "server/metrics_http_server.h"
 #include "server/server_metrics.h"
 #include "server/tenant_registry.h"
 
 namespace kvtier::server {
 
-std::string render_metrics(const ServerMetrics& metrics, const TenantRegistry& tenants,
-                           Store& store, const MetricsHttpServer* http,
-                           const Tenant* only_tenant = nullptr);
+std::string render_metrics(const ServerMetrics& metrics, const MemoryBudget& memory,
+                           const TenantRegistry& tenants, Store& store,
+                           const MetricsHttpServer* http, const Tenant* only_tenant = nullptr);
 
 }  // namespace kvtier::server

@@ -30,6 +30,18 @@ struct Call {
   NamespaceId ns() const { return session.tenant->ns; }
   Store& store() const { return ctx.store; }
 
+  // Response data is held against the daemon's in-flight memory until it is sent (the
+  // connection keeps the hold): takes `n` more bytes for this response, or counts a refusal.
+  bool take_response_memory(std::uint64_t n) {
+    if (p.response_memory.try_add(ctx.memory, n)) return true;
+    ctx.metrics.count(ctx.metrics.memory_refusals);
+    return false;
+  }
+  Status memory_refusal() const {
+    return Status::Busy("the daemon's in-flight memory (server.max_inflight_bytes = " +
+                        std::to_string(ctx.memory.limit()) + ") is full; retry later");
+  }
+
   StatusCode fail(Opcode op, const Status& s) {
     out.add_error(op, id(), s);
     return s.code();
@@ -235,19 +247,25 @@ StatusCode run(Call& c, const protocol::GetRequest& m) {
       c.out.add_frame(c.id(), protocol::GetResponse{size}, 0, StatusCode::kBufferTooSmall);
       return StatusCode::kBufferTooSmall;
     }
+    // The block's memory is the DRAM tier's, but the response keeps it past an eviction.
+    if (!c.take_response_memory(size)) return c.fail(Opcode::kGet, c.memory_refusal());
     c.out.add_frame(c.id(), protocol::GetResponse{size}, size);
     c.out.append_view(std::move(view).value());
     return StatusCode::kOk;
   }
   std::uint64_t cap = std::min(m.capacity, c.ctx.max_value_bytes);
+  // The value's size is known only once it is read: the buffer's capacity is held until then.
+  if (!c.take_response_memory(cap)) return c.fail(Opcode::kGet, c.memory_refusal());
   AlignedBuffer buf = c.ctx.buffers.take(cap);
   if (buf.empty()) return c.fail(Opcode::kGet, Status::NoSpace("no memory for the value"));
   GetResult r = c.store().get(c.ns(), m.key, {buf.data(), cap});
   if (r.status.ok()) {
+    c.p.response_memory.shrink_to(r.size);
     c.out.add_frame(c.id(), protocol::GetResponse{r.size}, r.size);
     c.out.append_data(std::move(buf), r.size);
     return StatusCode::kOk;
   }
+  c.p.response_memory.release();
   c.ctx.buffers.give(std::move(buf));
   if (r.status.code() == StatusCode::kBufferTooSmall) {
     c.out.add_frame(c.id(), protocol::GetResponse{r.size}, 0, StatusCode::kBufferTooSmall);
@@ -314,15 +332,23 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
     std::uint64_t size = v->bytes().size();
     r.results[i] = {size <= m.items[i].capacity ? StatusCode::kOk : StatusCode::kBufferTooSmall,
                     size};
-    if (size <= m.items[i].capacity) {
-      views[i] = std::move(v).value();
-      found_bytes += size;
+    if (size > m.items[i].capacity) continue;
+    if (found_bytes + size > max_data) {  // past the frame, as below: not held
+      r.results[i] = {StatusCode::kTooLarge, 0};
+      continue;
     }
+    if (!c.take_response_memory(size)) {
+      r.results[i] = {StatusCode::kBusy, 0};
+      continue;
+    }
+    views[i] = std::move(v).value();
+    found_bytes += size;
   }
+  bool out_of_memory = false;  // items not read for lack of in-flight memory answer busy
   for (std::size_t begin = 0; begin < rest.size();) {
-    if (found_bytes >= max_data) {
+    if (found_bytes >= max_data || out_of_memory) {
       for (std::size_t k = begin; k < rest.size(); ++k) {
-        r.results[rest[k]] = {StatusCode::kTooLarge, 0};
+        r.results[rest[k]] = {out_of_memory ? StatusCode::kBusy : StatusCode::kTooLarge, 0};
       }
       break;
     }
@@ -332,6 +358,11 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
       const protocol::GetManyItem& it = m.items[rest[end]];
       std::uint64_t cap = std::min(it.capacity, c.ctx.max_value_bytes);
       if (!items.empty() && held + cap > slice_bytes) break;
+      // Held until the slice is read, then only what was found is kept.
+      if (!c.take_response_memory(cap)) {
+        out_of_memory = true;
+        break;
+      }
       AlignedBuffer& b = buffers[rest[end]];
       b = c.ctx.buffers.take(cap);
       items.push_back({it.key, {b.data(), b.empty() ? 0 : cap}});
@@ -348,6 +379,7 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
         c.ctx.buffers.give(std::move(buffers[i]));
       }
     }
+    c.p.response_memory.shrink_to(found_bytes);
     begin = end;
   }
   // The response's data: ok items in order, while they fit in one frame.
@@ -361,6 +393,7 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
     }
     data_len += res.value_len;
   }
+  c.p.response_memory.shrink_to(data_len);
   c.out.add_frame(c.id(), r, data_len);
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     if (r.results[i].status == StatusCode::kOk) {

@@ -87,7 +87,7 @@ class ServerImpl final : public Server {
     context_ = std::make_unique<ServerContext>(
         *store_, config_.server, *tenants_, metrics_, buffers_, config_.store.max_value_bytes,
         [this](const Tenant* only_tenant) {
-          return render_metrics(metrics_, *tenants_, *store_,
+          return render_metrics(metrics_, context_->memory, *tenants_, *store_,
                                 http_view_.load(std::memory_order_acquire), only_tenant);
         });
     KVTIER_RETURN_IF_ERROR(open_listeners());

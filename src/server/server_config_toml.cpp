@@ -24,6 +24,7 @@ constexpr std::string_view kServerKeys[] = {"unix_socket",
                                             "max_batch",
                                             "max_frame_data_bytes",
                                             "max_queued_response_bytes",
+                                            "max_inflight_bytes",
                                             "max_shm_bytes_per_connection",
                                             "max_shm_regions_per_connection",
                                             "hello_timeout_ms",
@@ -57,6 +58,7 @@ Status read_server(TomlFieldReader& r, const toml::table& t, ServerConfig& s) {
   KVTIER_RETURN_IF_ERROR(r.read_size(t, "server", "max_frame_data_bytes", s.max_frame_data_bytes));
   KVTIER_RETURN_IF_ERROR(
       r.read_size(t, "server", "max_queued_response_bytes", s.max_queued_response_bytes));
+  KVTIER_RETURN_IF_ERROR(r.read_size(t, "server", "max_inflight_bytes", s.max_inflight_bytes));
   KVTIER_RETURN_IF_ERROR(
       r.read_size(t, "server", "max_shm_bytes_per_connection", s.max_shm_bytes_per_connection));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_shm_regions_per_connection",

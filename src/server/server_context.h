@@ -14,6 +14,7 @@
 #include "kvtier/store.h"
 #include "memory/buffer_pool.h"
 #include "server/auth_throttle.h"
+#include "server/memory_budget.h"
 #include "server/server_config.h"
 #include "server/server_metrics.h"
 #include "server/tenant_registry.h"
@@ -32,6 +33,7 @@ struct ServerContext {
   std::function<std::string(const Tenant* only_tenant)> render_metrics;
   std::atomic<bool> draining{false};
   AuthThrottle auth_throttle;  // failed HELLOs per peer
+  MemoryBudget memory{config.max_inflight_bytes};  // what requests hold outside the tiers
 };
 
 }  // namespace kvtier::server

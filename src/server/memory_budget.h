@@ -1,0 +1,96 @@
+// MemoryBudget: the daemon-wide bound on the memory clients' requests hold outside the tiers
+// (server.max_inflight_bytes): the values of PUT and PUT_MANY from their header until they are
+// stored, and the data of GET and GET_MANY responses from when they are read until they are sent.
+// Without it, six withheld 200 MiB PUTs or eight unread GET_MANY responses of 320 MiB each held
+// gigabytes (issue 25, item 3). docs/ARCHITECTURE.md ("Memory") counts it in the RSS bound.
+//
+// A request that finds no room waits without reading (back-pressure), and is refused with Busy
+// once it has waited kMemoryWait; one larger than the whole budget is refused at once.
+//
+// Invariant: used() is the sum of the live MemoryHolds' bytes, and never exceeds limit().
+// Thread-safety: try_take and give are safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <utility>
+
+namespace kvtier::server {
+
+// How long a request waits for room before it is refused: long enough to ride out a burst of
+// large responses being sent, short enough that a client learns of an overload before its own
+// timeouts fire.
+inline constexpr std::chrono::milliseconds kMemoryWait{2'000};
+
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(std::uint64_t limit) : limit_(limit) {}
+  MemoryBudget(const MemoryBudget&) = delete;
+  MemoryBudget& operator=(const MemoryBudget&) = delete;
+
+  // Takes `n` bytes if they fit beside what is held; all or nothing.
+  bool try_take(std::uint64_t n) {
+    std::uint64_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (n > limit_ - used) return false;
+    } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+    return true;
+  }
+  void give(std::uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+
+  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+  std::uint64_t limit() const { return limit_; }
+  bool has_room() const { return used() < limit_; }
+
+ private:
+  const std::uint64_t limit_;
+  std::atomic<std::uint64_t> used_{0};
+};
+
+// Bytes taken from a MemoryBudget, given back when the hold is released or destroyed.
+class MemoryHold {
+ public:
+  MemoryHold() = default;
+  ~MemoryHold() { release(); }
+  MemoryHold(MemoryHold&& o) noexcept
+      : budget_(std::exchange(o.budget_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  MemoryHold& operator=(MemoryHold&& o) noexcept {
+    if (this != &o) {
+      release();
+      budget_ = std::exchange(o.budget_, nullptr);
+      bytes_ = std::exchange(o.bytes_, 0);
+    }
+    return *this;
+  }
+  MemoryHold(const MemoryHold&) = delete;
+  MemoryHold& operator=(const MemoryHold&) = delete;
+
+  // Takes `n` more bytes from `budget` (the same budget as before, if any).
+  bool try_add(MemoryBudget& budget, std::uint64_t n) {
+    if (!budget.try_take(n)) return false;
+    budget_ = &budget;
+    bytes_ += n;
+    return true;
+  }
+  // Gives back all but `keep` bytes.
+  void shrink_to(std::uint64_t keep) {
+    if (keep >= bytes_) return;
+    budget_->give(bytes_ - keep);
+    bytes_ = keep;
+  }
+  void release() { shrink_to(0); }
+  // Moves what `other` holds into this hold (both of one budget).
+  void absorb(MemoryHold&& other) {
+    if (other.bytes_ == 0) return;
+    budget_ = other.budget_;
+    bytes_ += std::exchange(other.bytes_, 0);
+  }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  MemoryBudget* budget_ = nullptr;
+  std::uint64_t bytes_ = 0;
+};
+
+}  // namespace kvtier::server
