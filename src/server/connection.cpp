@@ -290,12 +290,15 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
   // memory when they run (request_handler.cpp), and wait here only while no room is left at all.
   const bool makes_data = h.opcode == protocol::Opcode::kGet ||
                           h.opcode == protocol::Opcode::kGetMany;
-  if (h.data_len > budget.limit()) {
+  if (h.data_len > budget.largest_hold()) {
     pending_.refused = Status::TooLarge(
-        "a frame of " + std::to_string(h.data_len) + " data bytes exceeds the daemon's in-flight " +
-        "memory, server.max_inflight_bytes = " + std::to_string(budget.limit()));
-  } else if (h.data_len > 0 ? pending_.data_memory.try_add(budget, h.data_len)
-                            : !makes_data || budget.has_room()) {
+        "a frame of " + std::to_string(h.data_len) + " data bytes exceeds what one request may " +
+        "hold of the daemon's in-flight memory, " + std::to_string(budget.largest_hold()) +
+        " (7/8 of server.max_inflight_bytes)");
+  } else if (h.data_len > 0
+                 ? pending_.data_memory.try_add(
+                       budget, h.data_len, h.data_len + output_memory_.bytes() <= kSmallHoldBytes)
+                 : !makes_data || budget.has_room()) {
     return true;
   } else if (now - memory_wait_since_ < kMemoryWait) {
     if (!pending_.waited_for_memory) context_.metrics.count(context_.metrics.memory_waits);
@@ -340,6 +343,7 @@ void Connection::on_data(std::span<const std::byte> bytes) {
 }
 
 void Connection::on_frame_done() {
+  pending_.connection_holds = output_memory_.bytes();
   StatusCode status = execute_request(pending_, session_, context_, output_);
   output_memory_.absorb(std::move(pending_.response_memory));
   context_.metrics.count_request(pending_.header.opcode, status,

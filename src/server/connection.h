@@ -75,6 +75,7 @@ struct PendingRequest {
   QuotaHold quota;                // what a PUT admitted at its header holds until it is done
   MemoryHold data_memory;         // the frame's data_len, from the daemon's in-flight budget
   MemoryHold response_memory;     // response data the handler queued (moves to the connection)
+  std::uint64_t connection_holds = 0;  // what the connection's queued responses hold of it
   bool discard_data = false;      // read and drop the data (the request is refused)
   Status refused;                 // non-OK: answer this instead of executing
   bool close_after = false;       // the refusal closes the connection

@@ -7,10 +7,18 @@
 // A request that finds no room waits without reading (back-pressure), and is refused with Busy
 // once it has waited kMemoryWait; one larger than the whole budget is refused at once.
 //
-// Invariant: used() is the sum of the live MemoryHolds' bytes, and never exceeds limit().
+// The last eighth of the budget (reserve()) is for small requests alone (one that, with what its
+// connection already holds, holds at most kSmallHoldBytes): clients holding large values or
+// responses cannot keep a small GET or PUT of another client from running. Small requests
+// pipelined unread on many connections can still take it (each connection at most
+// kSmallHoldBytes of it); docs/RELIABILITY.md says so.
+//
+// Invariant: used() is the sum of the live MemoryHolds' bytes, and never exceeds limit(); holds
+// larger than kSmallHoldBytes together stay within limit() - reserve().
 // Thread-safety: try_take and give are safe from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -22,18 +30,23 @@ namespace kvtier::server {
 // large responses being sent, short enough that a client learns of an overload before its own
 // timeouts fire.
 inline constexpr std::chrono::milliseconds kMemoryWait{2'000};
+// A request holding at most this much may use the reserve: a small value or a KV block of a
+// small model, and a PING-sized share of the budget.
+inline constexpr std::uint64_t kSmallHoldBytes = 1024 * 1024;
 
 class MemoryBudget {
  public:
-  explicit MemoryBudget(std::uint64_t limit) : limit_(limit) {}
+  explicit MemoryBudget(std::uint64_t limit) : limit_(limit), reserve_(limit / 8) {}
   MemoryBudget(const MemoryBudget&) = delete;
   MemoryBudget& operator=(const MemoryBudget&) = delete;
 
-  // Takes `n` bytes if they fit beside what is held; all or nothing.
-  bool try_take(std::uint64_t n) {
+  // Takes `n` bytes if they fit beside what is held, leaving the reserve free unless `small`;
+  // all or nothing.
+  bool try_take(std::uint64_t n, bool small) {
+    const std::uint64_t ceiling = small ? limit_ : limit_ - reserve_;
     std::uint64_t used = used_.load(std::memory_order_relaxed);
     do {
-      if (n > limit_ - used) return false;
+      if (used > ceiling || n > ceiling - used) return false;
     } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
     return true;
   }
@@ -41,10 +54,14 @@ class MemoryBudget {
 
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   std::uint64_t limit() const { return limit_; }
+  std::uint64_t reserve() const { return reserve_; }
+  // The most one hold can ever get (a large one leaves the reserve).
+  std::uint64_t largest_hold() const { return std::max(limit_ - reserve_, kSmallHoldBytes); }
   bool has_room() const { return used() < limit_; }
 
  private:
   const std::uint64_t limit_;
+  const std::uint64_t reserve_;
   std::atomic<std::uint64_t> used_{0};
 };
 
@@ -66,9 +83,10 @@ class MemoryHold {
   MemoryHold(const MemoryHold&) = delete;
   MemoryHold& operator=(const MemoryHold&) = delete;
 
-  // Takes `n` more bytes from `budget` (the same budget as before, if any).
-  bool try_add(MemoryBudget& budget, std::uint64_t n) {
-    if (!budget.try_take(n)) return false;
+  // Takes `n` more bytes from `budget` (the same budget as before, if any); from its reserve
+  // too for a small request.
+  bool try_add(MemoryBudget& budget, std::uint64_t n, bool small) {
+    if (!budget.try_take(n, small)) return false;
     budget_ = &budget;
     bytes_ += n;
     return true;

@@ -30,10 +30,15 @@ struct Call {
   NamespaceId ns() const { return session.tenant->ns; }
   Store& store() const { return ctx.store; }
 
+  // Whether a request that may hold up to `most` bytes of response data is a small one, which
+  // may use the budget's reserve (memory_budget.h).
+  bool small_response(std::uint64_t most) const {
+    return most + p.connection_holds <= kSmallHoldBytes;
+  }
   // Response data is held against the daemon's in-flight memory until it is sent (the
   // connection keeps the hold): takes `n` more bytes for this response, or counts a refusal.
-  bool take_response_memory(std::uint64_t n) {
-    if (p.response_memory.try_add(ctx.memory, n)) return true;
+  bool take_response_memory(std::uint64_t n, bool small) {
+    if (p.response_memory.try_add(ctx.memory, n, small)) return true;
     ctx.metrics.count(ctx.metrics.memory_refusals);
     return false;
   }
@@ -248,14 +253,18 @@ StatusCode run(Call& c, const protocol::GetRequest& m) {
       return StatusCode::kBufferTooSmall;
     }
     // The block's memory is the DRAM tier's, but the response keeps it past an eviction.
-    if (!c.take_response_memory(size)) return c.fail(Opcode::kGet, c.memory_refusal());
+    if (!c.take_response_memory(size, c.small_response(size))) {
+      return c.fail(Opcode::kGet, c.memory_refusal());
+    }
     c.out.add_frame(c.id(), protocol::GetResponse{size}, size);
     c.out.append_view(std::move(view).value());
     return StatusCode::kOk;
   }
   std::uint64_t cap = std::min(m.capacity, c.ctx.max_value_bytes);
   // The value's size is known only once it is read: the buffer's capacity is held until then.
-  if (!c.take_response_memory(cap)) return c.fail(Opcode::kGet, c.memory_refusal());
+  if (!c.take_response_memory(cap, c.small_response(cap))) {
+    return c.fail(Opcode::kGet, c.memory_refusal());
+  }
   AlignedBuffer buf = c.ctx.buffers.take(cap);
   if (buf.empty()) return c.fail(Opcode::kGet, Status::NoSpace("no memory for the value"));
   GetResult r = c.store().get(c.ns(), m.key, {buf.data(), cap});
@@ -320,6 +329,9 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
   const std::uint64_t max_data = c.ctx.config.max_frame_data_bytes;
   const std::uint64_t slice_bytes = std::min(kGetManySliceBytes, max_data);
   std::uint64_t found_bytes = 0;  // sizes of the values found so far, with status ok
+  std::uint64_t most = 0;         // the most the response could hold
+  for (const protocol::GetManyItem& it : m.items) most += std::min(it.capacity, c.ctx.max_value_bytes);
+  const bool small = c.small_response(std::min(most, max_data));
   std::vector<BlockView> views(m.items.size());
   std::vector<AlignedBuffer> buffers(m.items.size());
   std::vector<std::size_t> rest;
@@ -337,7 +349,7 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
       r.results[i] = {StatusCode::kTooLarge, 0};
       continue;
     }
-    if (!c.take_response_memory(size)) {
+    if (!c.take_response_memory(size, small)) {
       r.results[i] = {StatusCode::kBusy, 0};
       continue;
     }
@@ -359,7 +371,7 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
       std::uint64_t cap = std::min(it.capacity, c.ctx.max_value_bytes);
       if (!items.empty() && held + cap > slice_bytes) break;
       // Held until the slice is read, then only what was found is kept.
-      if (!c.take_response_memory(cap)) {
+      if (!c.take_response_memory(cap, small)) {
         out_of_memory = true;
         break;
       }

@@ -29,8 +29,9 @@ namespace kvtier::server {
 namespace {
 
 // Idle value buffers kept for reuse across requests (puts and gets of one model's block size
-// reuse them instead of faulting in fresh pages).
-constexpr std::uint64_t kBufferPoolBytes = 512 * kMiB;
+// reuse them instead of faulting in fresh pages): half of what requests may hold in flight, so the
+// pool is a known share of the RSS bound (docs/ARCHITECTURE.md, "Memory").
+std::uint64_t buffer_pool_bytes(const ServerConfig& server) { return server.max_inflight_bytes / 2; }
 
 bool is_off(const std::string& s) { return s == "off"; }
 
@@ -188,7 +189,7 @@ class ServerImpl final : public Server {
   std::unique_ptr<TenantRegistry> tenants_;
   std::unique_ptr<Store> store_;
   ServerMetrics metrics_;
-  BufferPool buffers_{kBufferPoolBytes};
+  BufferPool buffers_{buffer_pool_bytes(config_.server)};
   std::unique_ptr<ServerContext> context_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<MetricsHttpServer> http_;

@@ -280,15 +280,16 @@ Status DaemonConfig::validate() const {
                    "the daemon sends a value in one frame, so it must be at most " +
                        num(protocol::kDefaultMaxDataBytes) + " (1 GiB, the protocol's data limit)");
   }
-  if (server.max_inflight_bytes < store.max_value_bytes) {
-    return invalid("server.max_inflight_bytes", num(server.max_inflight_bytes),
-                   "must be at least max_value_bytes = " + num(store.max_value_bytes) +
-                       ", or a PUT or GET of the largest value could never run");
-  }
   if (server.max_frame_data_bytes < store.max_value_bytes) {
     return invalid("server.max_frame_data_bytes", num(server.max_frame_data_bytes),
                    "must be at least max_value_bytes = " + num(store.max_value_bytes) +
                        ", or a PUT of the largest value would not fit in one frame");
+  }
+  // A large request may hold 7/8 of the budget (memory_budget.h keeps the rest for small ones).
+  if (server.max_inflight_bytes - server.max_inflight_bytes / 8 < store.max_value_bytes) {
+    return invalid("server.max_inflight_bytes", num(server.max_inflight_bytes),
+                   "7/8 of it must hold max_value_bytes = " + num(store.max_value_bytes) +
+                       ", or a PUT or GET of the largest value could never run");
   }
   return Status::Ok();
 }

@@ -94,7 +94,8 @@ struct ServerConfig {
   std::uint64_t max_queued_response_bytes = 64 * kMiB;
   // Memory all requests together may hold outside the tiers: values being received and response
   // data not yet sent (memory_budget.h). A request without room waits, then is refused Busy.
-  // At least max_value_bytes. Default: 1 GiB.
+  // Its last eighth is kept for small requests; 7/8 of it must hold max_value_bytes.
+  // Default: 1 GiB.
   std::uint64_t max_inflight_bytes = 1 * kGiB;
   // Shared memory one connection may register. Default: 64 GiB in at most 64 regions.
   std::uint64_t max_shm_bytes_per_connection = 64 * kGiB;
