@@ -3,13 +3,19 @@
 // content type; GET / answers a one-line pointer to /metrics; other paths 404; other methods 405.
 // Every response closes its connection (Connection: close), which every scraper handles.
 //
-// It runs on its own thread and serves one connection at a time: a scrape is a few per minute,
-// and a serial loop has no state to get wrong. What keeps that safe against garbage and slow
-// clients are named limits: a request head (request line and headers) of at most
-// kMaxRequestBytes, read within kReadTimeout of the accept (a client that sends nothing holds the
-// server for that long, then the next is served), a response written within kWriteTimeout. A
-// request that breaks a limit or does not parse gets 431, 408 or 400 and is closed; nothing a
-// client sends can crash the server or make it allocate more than the limit.
+// It runs one event loop on its own thread with every connection non-blocking, so a socket that
+// sends nothing costs a slot and no time: a scraper is answered as soon as its request is in,
+// however many idle or slow sockets are open beside it (issue 25, item 5: one idle connection used
+// to hold the serial server ~2 s, ten blinded monitoring for 20 s). Named limits keep it bounded:
+// kMaxConnections at once (when full, the oldest is closed for the new one), a request head of at
+// most kMaxRequestBytes read within kReadTimeout of the accept, a response taken by the client
+// within kWriteTimeout. A request that breaks a limit or does not parse gets 431, 408 or 400 and is
+// closed; nothing a client sends can crash the server or make it allocate past the limits.
+//
+// Authorization (Options): with a bearer token, /metrics answers 401 unless the request carries
+// "Authorization: Bearer <token>" (compared as digests, in constant time). Whether the text has
+// per-tenant lines is the render function's argument: with the token when there is one; without
+// one only when the listener is loopback (local access is the credential, as on the Unix socket).
 //
 // Thread-safety: start() and stop() from one owning thread; port() and visit_counters() from any.
 // `render` runs on the server's thread, concurrently with the daemon's own threads, and must be
@@ -26,8 +32,12 @@
 #include <string_view>
 #include <thread>
 
+#include <unordered_map>
+
 #include "kvtier/status.h"
 #include "kvtier/store.h"
+#include "server/event_loop.h"
+#include "server/token_file.h"
 #include "server/unique_fd.h"
 
 namespace kvtier::server {
@@ -42,15 +52,24 @@ class MetricsHttpServer {
   static constexpr std::chrono::milliseconds kReadTimeout{2000};
   // For the whole response to be taken by the client.
   static constexpr std::chrono::milliseconds kWriteTimeout{2000};
+  // Connections at once: a few scrapers need a handful; more are idle or hostile, and the oldest
+  // goes first (a scraper sends its request at once and is answered before it is old).
+  static constexpr std::size_t kMaxConnections = 256;
   // The content type of the Prometheus text exposition format, version 0.0.4.
   static constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-  using Render = std::function<std::string()>;
+  // Renders the metrics; `with_tenants`: include the per-tenant lines.
+  using Render = std::function<std::string(bool with_tenants)>;
+
+  struct Options {
+    std::string bearer_token;  // non-empty: /metrics requires it (401 otherwise)
+  };
 
   // Binds `listen` ("HOST:PORT", "[::1]:PORT"; port 0 = an ephemeral port, see port()) and starts
   // serving. InvalidArgument for an address parse_host_port refuses, IOError when it cannot bind.
   // Whether a non-loopback address is allowed is the caller's (the config's) decision.
-  static Result<std::unique_ptr<MetricsHttpServer>> start(std::string_view listen, Render render);
+  static Result<std::unique_ptr<MetricsHttpServer>> start(std::string_view listen, Render render,
+                                                          Options options = {});
 
   ~MetricsHttpServer();  // stop()
   MetricsHttpServer(const MetricsHttpServer&) = delete;
@@ -61,32 +80,56 @@ class MetricsHttpServer {
   // "127.0.0.1:7421" or "[::1]:7421" (HOST:PORT, no scheme) with the port actually bound.
   const std::string& address() const { return address_; }
 
-  // Abandons a connection in progress, joins the thread and closes the listening socket (later
-  // connections are refused). Prompt: the thread waits in poll() on a wake-up eventfd as well.
-  // Idempotent.
+  // Closes every connection, joins the thread and closes the listening socket (later connections
+  // are refused). Prompt: the loop is woken. Idempotent.
   void stop();
 
   // metrics_http_scrapes (GET /metrics answered), metrics_http_refused (4xx responses and
-  // connections closed for a timeout).
+  // connections closed for a timeout or for room).
   void visit_counters(const CounterVisitor& visitor) const;
 
  private:
-  MetricsHttpServer(std::unique_ptr<Listener> listener, UniqueFd wake, Render render);
+  // One client, from accept to close; only the server's thread touches it.
+  struct Connection {
+    UniqueFd fd;
+    std::chrono::steady_clock::time_point accepted;
+    std::chrono::steady_clock::time_point deadline;  // to read the head, then to send
+    std::string in;   // the request head so far
+    std::string out;  // the response
+    std::size_t sent = 0;
+    bool responded = false;  // `out` is the response; now sending it
+    bool drain = false;      // after sending: read and drop leftovers until EOF (bounded)
+    std::size_t drained = 0;
+  };
+
+  MetricsHttpServer(std::unique_ptr<Listener> listener, std::unique_ptr<EventLoop> loop,
+                    Render render, Options options);
   void run();
-  // Serves one accepted connection to its end (or until stop()).
-  void serve(int fd);
-  // Waits for `events` on `fd` until `deadline`; false on timeout, stop() or error.
-  bool wait_for(int fd, short events, std::chrono::steady_clock::time_point deadline);
-  bool send_all(int fd, std::string_view bytes);
-  // After an error response: lets the client read it (a close with unread input would reset the
-  // connection and lose it) by discarding what it still sends, briefly and boundedly.
-  void drain_before_close(int fd);
+  void on_accept();
+  void on_connection(int fd, std::uint32_t events);
+  // Reads what the socket has; true while the connection goes on.
+  bool read_head(Connection& c);
+  // Parses the head in `c.in` and puts the response in `c.out`.
+  void respond(Connection& c, int code_if_error);
+  // Sends what the socket takes; true while the connection goes on.
+  bool send_response(Connection& c);
+  bool drain_input(Connection& c);
+  // Whether the request head carries the bearer token.
+  bool authorized(std::string_view head) const;
+  void expire(std::chrono::steady_clock::time_point now);
+  void close_connection(int fd);
+  void close_oldest();
 
   std::unique_ptr<Listener> listener_;
-  UniqueFd wake_;  // eventfd: stop() makes it readable
+  std::unique_ptr<EventLoop> loop_;
   Render render_;
+  Options options_;
+  TokenDigest token_digest_{};
+  bool loopback_ = false;  // the listener is a loopback address
+  std::chrono::steady_clock::time_point paused_until_{};  // accepting stopped by EMFILE until
   std::uint16_t port_ = 0;
   std::string address_;
+  std::unordered_map<int, std::unique_ptr<Connection>> connections_;  // the server thread's
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> scrapes_{0};
   std::atomic<std::uint64_t> refused_{0};

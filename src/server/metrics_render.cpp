@@ -90,9 +90,9 @@ void add_connections(PrometheusText& p, const ServerMetrics& m) {
 }
 
 void add_tenants(PrometheusText& p, const TenantRegistry& tenants, Store& store,
-                 const Tenant* only_tenant) {
+                 TenantLines lines) {
   for (const auto& t : tenants.tenants()) {
-    if (only_tenant != nullptr && t.get() != only_tenant) continue;
+    if (!lines.any || (lines.only != nullptr && t.get() != lines.only)) continue;
     for (Tier tier : {Tier::kDram, Tier::kNvme}) {
       NamespaceUsage u = store.namespace_usage(t->ns, tier);
       std::string_view tier_name = tier == Tier::kDram ? "dram" : "nvme";
@@ -134,12 +134,12 @@ void add_memory(PrometheusText& p, const ServerMetrics& m, const MemoryBudget& m
 
 std::string render_metrics(const ServerMetrics& metrics, const MemoryBudget& memory,
                            const TenantRegistry& tenants, Store& store,
-                           const MetricsHttpServer* http, const Tenant* only_tenant) {
+                           const MetricsHttpServer* http, TenantLines tenant_lines) {
   PrometheusText p;
   add_requests(p, metrics);
   add_connections(p, metrics);
   add_memory(p, metrics, memory);
-  add_tenants(p, tenants, store, only_tenant);
+  add_tenants(p, tenants, store, tenant_lines);
   store.visit_counters(p.visitor());
   if (http != nullptr) http->visit_counters(p.visitor());
   return p.text();

@@ -439,7 +439,8 @@ StatusCode run(Call& c, const protocol::StatsRequest&) {
   // The default tenant is the operator's (the Unix socket's group, or the data dir's
   // auth-token): it sees every tenant, as /metrics does; any other sees only its own lines.
   const Tenant* tenant = c.session.tenant;
-  r.text = c.ctx.render_metrics(tenant == &c.ctx.tenants.default_tenant() ? nullptr : tenant);
+  r.text = c.ctx.render_metrics(tenant == &c.ctx.tenants.default_tenant() ? TenantLines::all()
+                                                                          : TenantLines::of(tenant));
   // The text travels as meta; cut it (at a line) rather than fail when it outgrows the cap.
   constexpr std::size_t kMaxText = protocol::kMaxMetaBytes - 4;
   if (r.text.size() > kMaxText) {

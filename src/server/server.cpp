@@ -87,9 +87,9 @@ class ServerImpl final : public Server {
 
     context_ = std::make_unique<ServerContext>(
         *store_, config_.server, *tenants_, metrics_, buffers_, config_.store.max_value_bytes,
-        [this](const Tenant* only_tenant) {
+        [this](TenantLines tenant_lines) {
           return render_metrics(metrics_, context_->memory, *tenants_, *store_,
-                                http_view_.load(std::memory_order_acquire), only_tenant);
+                                http_view_.load(std::memory_order_acquire), tenant_lines);
         });
     KVTIER_RETURN_IF_ERROR(open_listeners());
     KVTIER_RETURN_IF_ERROR(start_threads());
@@ -138,9 +138,12 @@ class ServerImpl final : public Server {
     }
     if (!is_off(s.metrics_listen)) {
       Result<std::unique_ptr<MetricsHttpServer>> h =
-          MetricsHttpServer::start(s.metrics_listen, [ctx = context_.get()] {
-            return ctx->render_metrics(nullptr);  // the operator's view: every tenant
-          });
+          MetricsHttpServer::start(
+              s.metrics_listen,
+              [ctx = context_.get()](bool with_tenants) {
+                return ctx->render_metrics(with_tenants ? TenantLines::all() : TenantLines::none());
+              },
+              MetricsHttpServer::Options{s.metrics_token});
       if (!h.ok()) return h.status();
       http_ = std::move(h).value();
       http_view_.store(http_.get(), std::memory_order_release);

@@ -69,6 +69,11 @@ struct ServerConfig {
   std::string tcp_listen = "127.0.0.1:7420";
   // HTTP listener for Prometheus /metrics. "off" disables it. Default: "127.0.0.1:7421".
   std::string metrics_listen = "127.0.0.1:7421";
+  // A file holding the bearer token /metrics then requires ("Authorization: Bearer <token>"),
+  // read at start (mode 0600 or 0400); with it the text has per-tenant lines. Without one,
+  // /metrics is open, with per-tenant lines only on a loopback address. Default: none.
+  std::string metrics_token_file;
+  std::string metrics_token;  // read from metrics_token_file
   // Whether tcp_listen and metrics_listen may name a non-loopback address. Default: false.
   bool allow_non_loopback = false;
   // Whether a Unix client must present a token too. When false (the default), connecting to the

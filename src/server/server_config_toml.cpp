@@ -16,6 +16,7 @@ constexpr std::string_view kDaemonSections[] = {"server", "tenants"};
 constexpr std::string_view kServerKeys[] = {"unix_socket",
                                             "tcp_listen",
                                             "metrics_listen",
+                                            "metrics_token_file",
                                             "allow_non_loopback",
                                             "unix_token_required",
                                             "io_threads",
@@ -68,34 +69,45 @@ Status read_server(TomlFieldReader& r, const toml::table& t, ServerConfig& s) {
   return r.read_string(t, "server", "log_level", s.log_level);
 }
 
-// token_file: read now, relative to the config file's directory, so that the daemon needs no
-// file but its config once it runs, and a missing secret stops it at start, not at first HELLO.
-Status read_token_from_file(TomlFieldReader& r, const toml::table& t, const std::string& prefix,
-                            const std::filesystem::path& config_dir, TenantConfig& tenant) {
+// A secret's file (tenants' token_file, server.metrics_token_file): read now, relative to the
+// config file's directory, so that the daemon needs no file but its config once it runs, and a
+// missing secret stops it at start, not at first use. `key` is the file's key in `t`; *path
+// takes the resolved path, *secret the trimmed contents.
+Status read_secret_file(TomlFieldReader& r, const toml::table& t, const std::string& prefix,
+                        std::string_view key, const std::filesystem::path& config_dir,
+                        std::string* path, std::string* secret) {
   std::string file;
-  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, "token_file", file));
-  const toml::node& node = *t.get("token_file");
-  const std::string field = prefix + ".token_file";
-  if (t.get("token") != nullptr) {
-    return Status::InvalidArgument(r.at(node) + field + ": set either token or token_file, " +
-                                   "not both");
-  }
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, key, file));
+  const toml::node& node = *t.get(key);
+  const std::string field = prefix + "." + std::string(key);
   if (file.empty()) {
     return Status::InvalidArgument(r.at(node) + field + " is empty: it must name a file");
   }
-  std::filesystem::path path(file);
-  if (path.is_relative()) path = config_dir / path;
-  tenant.token_file = path.string();
-  Result<std::string> token = read_private_token_file(tenant.token_file);
-  if (!token.ok()) {
-    return Status(token.status().code(),
-                  r.at(node) + field + " = \"" + file + "\": " + token.status().message());
+  std::filesystem::path resolved(file);
+  if (resolved.is_relative()) resolved = config_dir / resolved;
+  *path = resolved.string();
+  Result<std::string> read = read_private_token_file(*path);
+  if (!read.ok()) {
+    return Status(read.status().code(),
+                  r.at(node) + field + " = \"" + file + "\": " + read.status().message());
   }
-  if (token->empty()) {
-    return Status::InvalidArgument(r.at(node) + field + " = \"" + file + "\": " +
-                                   tenant.token_file + " is empty (after trimming whitespace)");
+  if (read->empty()) {
+    return Status::InvalidArgument(r.at(node) + field + " = \"" + file + "\": " + *path +
+                                   " is empty (after trimming whitespace)");
   }
-  tenant.token = std::move(token).value();
+  *secret = std::move(read).value();
+  return Status::Ok();
+}
+
+Status read_token_from_file(TomlFieldReader& r, const toml::table& t, const std::string& prefix,
+                            const std::filesystem::path& config_dir, TenantConfig& tenant) {
+  const toml::node& node = *t.get("token_file");
+  if (t.get("token") != nullptr) {
+    return Status::InvalidArgument(r.at(node) + prefix + ".token_file: set either token or " +
+                                   "token_file, not both");
+  }
+  KVTIER_RETURN_IF_ERROR(
+      read_secret_file(r, t, prefix, "token_file", config_dir, &tenant.token_file, &tenant.token));
   // A validation error about this token (too short, shared) points at the token_file line.
   r.remember(prefix + ".token", node.source());
   return Status::Ok();
@@ -129,7 +141,14 @@ Status read_daemon_config(TomlFieldReader& r, const toml::table& root,
   KVTIER_RETURN_IF_ERROR(read_store_config_fields(r, root, kDaemonSections, cfg.store));
   const toml::table* server = nullptr;
   KVTIER_RETURN_IF_ERROR(r.get_table(root, "", "server", server));
-  if (server != nullptr) KVTIER_RETURN_IF_ERROR(read_server(r, *server, cfg.server));
+  if (server != nullptr) {
+    KVTIER_RETURN_IF_ERROR(read_server(r, *server, cfg.server));
+    if (server->get("metrics_token_file") != nullptr) {
+      KVTIER_RETURN_IF_ERROR(read_secret_file(r, *server, "server", "metrics_token_file",
+                                              config_dir, &cfg.server.metrics_token_file,
+                                              &cfg.server.metrics_token));
+    }
+  }
   std::vector<const toml::table*> tenants;
   KVTIER_RETURN_IF_ERROR(
       r.get_table_array(root, "", "tenants", "a table with name and token", tenants));

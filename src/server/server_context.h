@@ -15,6 +15,7 @@
 #include "memory/buffer_pool.h"
 #include "server/auth_throttle.h"
 #include "server/memory_budget.h"
+#include "server/metrics_render.h"
 #include "server/server_config.h"
 #include "server/server_metrics.h"
 #include "server/tenant_registry.h"
@@ -30,7 +31,7 @@ struct ServerContext {
   std::uint64_t max_value_bytes;  // the store's: the largest value a PUT may carry
   // The daemon's metrics in the Prometheus text format (STATS and HTTP /metrics); with a tenant,
   // only that tenant's per-tenant lines (render_metrics in metrics_render.h).
-  std::function<std::string(const Tenant* only_tenant)> render_metrics;
+  std::function<std::string(TenantLines tenant_lines)> render_metrics;
   std::atomic<bool> draining{false};
   AuthThrottle auth_throttle;  // failed HELLOs per peer
   MemoryBudget memory{config.max_inflight_bytes};  // what requests hold outside the tiers

@@ -2,21 +2,14 @@
 #include "server/tenant_registry.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
+
+#include "server/token_file.h"
 
 #include <utility>
 
 namespace kvtier::server {
 
 std::string_view transport_name(Transport t) { return t == Transport::kUnix ? "unix" : "tcp"; }
-
-namespace {
-std::array<unsigned char, 32> digest_of(std::string_view token) {
-  std::array<unsigned char, 32> d{};
-  ::SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), d.data());
-  return d;
-}
-}  // namespace
 
 Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfig& config,
                                                                std::string default_token) {
@@ -43,7 +36,7 @@ Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfi
   if (r->tenants_.front()->token.empty()) {
     return Status::InvalidArgument("the default tenant has no token");
   }
-  for (auto& t : r->tenants_) t->token_digest = digest_of(t->token);
+  for (auto& t : r->tenants_) t->token_digest = token_digest(t->token);
   return r;
 }
 
@@ -51,7 +44,7 @@ const Tenant* TenantRegistry::authenticate(std::string_view token, Transport tra
   if (token.empty()) return transport == Transport::kUnix ? tenants_.front().get() : nullptr;
   // Digests are compared, every tenant's, in constant time each: timing tells neither which
   // tenant nor how much of a token matched, nor a token's length.
-  const std::array<unsigned char, 32> presented = digest_of(token);
+  const TokenDigest presented = token_digest(token);
   const Tenant* found = nullptr;
   for (const auto& t : tenants_) {
     if (CRYPTO_memcmp(t->token_digest.data(), presented.data(), presented.size()) == 0) {

@@ -18,6 +18,7 @@
 #include "kvtier/status.h"
 #include "kvtier/store.h"
 #include "server/server_config.h"
+#include "server/token_file.h"
 
 namespace kvtier::server {
 
@@ -31,7 +32,7 @@ struct Tenant {
   std::string token;
   // SHA-256 of the token: what a presented token is compared with, so the comparison takes the
   // same time whatever the lengths (authenticate()).
-  std::array<unsigned char, 32> token_digest{};
+  TokenDigest token_digest{};
   mutable std::atomic<std::uint64_t> quota_rejections{0};  // counted by admit()
   // Bytes admitted for puts not yet published: added (and read) under admit_mu by admit(),
   // given back by the QuotaHold that holds them, from any thread.

@@ -3,6 +3,8 @@
 #include "server/token_file.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -203,6 +205,17 @@ Result<std::string> load_or_create_default_token(const std::string& data_dir) {
   }
   return Status::IOError(path + " kept appearing and disappearing while kvtierd tried to read or "
                                 "create it");
+}
+
+TokenDigest token_digest(std::string_view token) {
+  TokenDigest d{};
+  ::SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), d.data());
+  return d;
+}
+
+bool token_matches(const TokenDigest& expected, std::string_view presented) {
+  const TokenDigest d = token_digest(presented);
+  return CRYPTO_memcmp(expected.data(), d.data(), d.size()) == 0;
 }
 
 }  // namespace kvtier::server

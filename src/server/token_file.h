@@ -5,6 +5,7 @@
 // Thread-safety: pure functions of their arguments and the file system.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -31,5 +32,12 @@ Result<std::string> read_token_file(const std::string& path);
 // read_token_file for a secret the daemon is configured with (tenants.token_file): also
 // InvalidArgument when group or others may access the file.
 Result<std::string> read_private_token_file(const std::string& path);
+
+// Secrets are kept and compared as SHA-256 digests: a comparison takes the same time whatever the
+// presented token's length or contents (tenants' tokens, the /metrics bearer token).
+using TokenDigest = std::array<unsigned char, 32>;
+TokenDigest token_digest(std::string_view token);
+// Whether `presented` is the token `expected` is the digest of, in constant time.
+bool token_matches(const TokenDigest& expected, std::string_view presented);
 
 }  // namespace kvtier::server

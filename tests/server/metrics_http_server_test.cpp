@@ -12,6 +12,8 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
+#include <memory>
 
 #include <gtest/gtest.h>
 
@@ -104,13 +106,19 @@ std::string exchange(std::uint16_t port, std::string_view request) {
 
 struct Fixture {
   std::atomic<int> renders{0};
+  std::atomic<int> with_tenants{0};  // renders asked for the per-tenant lines
   std::unique_ptr<MetricsHttpServer> server;
 
-  explicit Fixture(std::string listen = "127.0.0.1:0") {
-    auto s = MetricsHttpServer::start(listen, [this] {
-      int n = ++renders;
-      return "# TYPE kvtier_renders_total counter\nkvtier_renders_total " + std::to_string(n) + "\n";
-    });
+  explicit Fixture(std::string listen = "127.0.0.1:0", MetricsHttpServer::Options options = {}) {
+    auto s = MetricsHttpServer::start(
+        listen,
+        [this](bool tenants) {
+          int n = ++renders;
+          if (tenants) ++with_tenants;
+          return "# TYPE kvtier_renders_total counter\nkvtier_renders_total " + std::to_string(n) +
+                 "\n";
+        },
+        std::move(options));
     EXPECT_TRUE(s.ok()) << s.status().to_string();
     if (s.ok()) server = std::move(s).value();
   }
@@ -251,6 +259,70 @@ TEST(MetricsHttpServer, ASlowButCompleteRequestIsServed) {
   EXPECT_EQ(status_of(c.read_all()), 200);
 }
 
+// Issue 25, item 5: one idle connection held the serial server ~2 s and ten blinded monitoring
+// for 20 s. Now 300 sockets that send nothing (more than the server keeps: the oldest are closed
+// for the new) leave a scraper answered at once, every time.
+TEST(MetricsHttpServer, IdleSocketsDoNotDelayAScrape) {
+  Fixture f;
+  ASSERT_TRUE(f.server);
+  std::vector<std::unique_ptr<RawHttp>> idle;
+  for (int i = 0; i < 300; ++i) {
+    idle.push_back(std::make_unique<RawHttp>(f.port()));
+    ASSERT_TRUE(idle.back()->connected());
+    if (i % 30 == 0) {  // scrapes among the idle sockets, not only after them
+      const auto t0 = std::chrono::steady_clock::now();
+      std::string r = exchange(f.port(), "GET /metrics HTTP/1.1\r\n\r\n");
+      const auto took = std::chrono::steady_clock::now() - t0;
+      EXPECT_EQ(status_of(r), 200) << r;
+      if (!kvtier::testing::kUnderSanitizer) {
+        EXPECT_LT(took, 500ms) << "a scrape waited behind " << idle.size() << " idle sockets";
+      }
+    }
+  }
+  // The last sockets may still wait in the backlog: a scrape behind them makes the server take them.
+  EXPECT_EQ(status_of(exchange(f.port(), "GET /metrics HTTP/1.1\r\n\r\n")), 200);
+  EXPECT_GE(kvtier::testing::counter_value(*f.server, "metrics_http_refused"),
+            300 - static_cast<double>(MetricsHttpServer::kMaxConnections))
+      << "past kMaxConnections the oldest idle sockets are closed";
+  std::size_t closed = 0;
+  for (const auto& c : idle) {
+    char byte;
+    if (::recv(c->fd(), &byte, 1, MSG_DONTWAIT) == 0) ++closed;
+  }
+  EXPECT_GE(closed, 300 - MetricsHttpServer::kMaxConnections);
+}
+
+// With a bearer token, /metrics answers 401 (with WWW-Authenticate) unless the request carries
+// it, and then renders the per-tenant lines; a wrong or truncated token is refused too.
+TEST(MetricsHttpServer, ABearerTokenIsRequiredWhenConfigured) {
+  Fixture f("127.0.0.1:0", MetricsHttpServer::Options{"metrics-secret-0123456789"});
+  ASSERT_TRUE(f.server);
+  std::string none = exchange(f.port(), "GET /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(status_of(none), 401) << none;
+  EXPECT_NE(none.find("WWW-Authenticate: Bearer"), std::string::npos) << none;
+  for (std::string_view wrong : {"Bearer metrics-secret-012345678", "Bearer metrics-secret-0123456789x",
+                                 "Basic bWV0cmljcw==", "Bearer", "bearer  metrics-secret"}) {
+    std::string r = exchange(f.port(), "GET /metrics HTTP/1.1\r\nAuthorization: " +
+                                           std::string(wrong) + "\r\n\r\n");
+    EXPECT_EQ(status_of(r), 401) << wrong << ": " << r;
+  }
+  EXPECT_EQ(f.renders, 0) << "nothing is rendered for a refused scrape";
+  std::string ok = exchange(f.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                                      "authorization:  bearer metrics-secret-0123456789 \r\n\r\n");
+  EXPECT_EQ(status_of(ok), 200) << ok;
+  EXPECT_EQ(f.with_tenants, 1);
+  EXPECT_EQ(status_of(exchange(f.port(), "GET / HTTP/1.1\r\n\r\n")), 200) << "/ needs no token";
+}
+
+// Without a token, a loopback listener serves the per-tenant lines (local access is the
+// credential, as on the Unix socket).
+TEST(MetricsHttpServer, ALoopbackListenerWithoutATokenServesTenantLines) {
+  Fixture f;
+  ASSERT_TRUE(f.server);
+  EXPECT_EQ(status_of(exchange(f.port(), "GET /metrics HTTP/1.1\r\n\r\n")), 200);
+  EXPECT_EQ(f.with_tenants, 1);
+}
+
 TEST(MetricsHttpServer, StopIsPromptWithAConnectionOpen) {
   Fixture f;
   ASSERT_TRUE(f.server);
@@ -264,7 +336,7 @@ TEST(MetricsHttpServer, StopIsPromptWithAConnectionOpen) {
 TEST(MetricsHttpServer, ALargeBodyArrivesWhole) {
   std::string big;
   for (int i = 0; big.size() < 3 * 1024 * 1024; ++i) big += "kvtier_sample_" + std::to_string(i) + " 1\n";
-  auto s = MetricsHttpServer::start("127.0.0.1:0", [&] { return big; });
+  auto s = MetricsHttpServer::start("127.0.0.1:0", [&](bool) { return big; });
   ASSERT_TRUE(s.ok());
   std::string r = exchange((*s)->port(), "GET /metrics HTTP/1.1\r\n\r\n");
   EXPECT_EQ(status_of(r), 200);
@@ -272,7 +344,7 @@ TEST(MetricsHttpServer, ALargeBodyArrivesWhole) {
 }
 
 TEST(MetricsHttpServer, ListensOnIpv6Loopback) {
-  auto s = MetricsHttpServer::start("[::1]:0", [] { return std::string("x 1\n"); });
+  auto s = MetricsHttpServer::start("[::1]:0", [](bool) { return std::string("x 1\n"); });
   if (!s.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << s.status().to_string();
   EXPECT_EQ((*s)->address(), "[::1]:" + std::to_string((*s)->port()));
   RawHttp c((*s)->port(), /*ipv6=*/true);
@@ -282,7 +354,7 @@ TEST(MetricsHttpServer, ListensOnIpv6Loopback) {
 }
 
 TEST(MetricsHttpServer, RefusesBadAddressesAndBusyPorts) {
-  auto render = [] { return std::string(); };
+  auto render = [](bool) { return std::string(); };
   auto bad = MetricsHttpServer::start("127.0.0.1", render);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument) << bad.status().to_string();
   auto no_render = MetricsHttpServer::start("127.0.0.1:0", nullptr);

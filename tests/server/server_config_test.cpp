@@ -480,6 +480,23 @@ TEST(DaemonConfigTokenFile, AFileOthersCanReadIsRefused) {
       parse_daemon_config_toml("[[tenants]]\nname = \"a\"\ntoken_file = \"a.token\"\n", cfg).ok());
 }
 
+// server.metrics_token_file: the /metrics bearer token, read at start from a private file.
+TEST(DaemonConfigTokenFile, TheMetricsTokenIsReadFromAPrivateFile) {
+  TempDir dir;
+  const std::string cfg = dir.file("kvtierd.toml");
+  const std::string toml = "[server]\nmetrics_token_file = \"metrics.token\"\n";
+  WriteFile(dir.file("metrics.token"), "scrape-secret-0123456789\n", 0644);
+  ExpectInvalid(parse_daemon_config_toml(toml, cfg).status(),
+                {cfg + ":2:", "server.metrics_token_file", "group or others"});
+  WriteFile(dir.file("metrics.token"), "scrape-secret-0123456789\n", 0600);
+  Result<DaemonConfig> r = parse_daemon_config_toml(toml, cfg);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->server.metrics_token, "scrape-secret-0123456789");
+  EXPECT_EQ(r->server.metrics_token_file, dir.file("metrics.token"));
+  WriteFile(dir.file("metrics.token"), "\n", 0600);
+  ExpectInvalid(parse_daemon_config_toml(toml, cfg).status(), {"server.metrics_token_file", "empty"});
+}
+
 TEST(DaemonConfigTokenFile, ErrorsNameTheFileAndLine) {
   TempDir dir;
   const std::string cfg = dir.file("kvtierd.toml");
