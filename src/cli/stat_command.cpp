@@ -3,7 +3,8 @@
 // connections, queues, tenants. The text comes over the protocol (STATS, the same flags and
 // environment as the other client commands) or, with --url, from the HTTP /metrics endpoint.
 //
-//   kvtier stat [--url http://127.0.0.1:7421/metrics] [--watch [SECONDS]] [--count N] [--raw]
+//   kvtier stat [--url http://127.0.0.1:7421/metrics [--metrics-token-file F] [--ca-file F]]
+//               [--watch [SECONDS]] [--count N] [--raw]
 //
 // --watch refreshes every SECONDS (default 2): rates, ratios and latencies are then over each
 // interval. On a terminal the screen is redrawn; otherwise each table follows the previous one
@@ -20,9 +21,10 @@
 
 #include "cli/client_flags.h"
 #include "cli/commands.h"
-#include "client/metrics_http_fetch.h"
 #include "kvtier/client.h"
+#include "metrics/metrics_url_fetch.h"
 #include "metrics/prometheus_parse.h"
+#include "server/token_file.h"
 #include "metrics/stat_report.h"
 
 namespace kvtier::cli {
@@ -33,6 +35,8 @@ using Clock = std::chrono::steady_clock;
 struct StatOptions {
   ClientFlags client;
   std::string url;
+  std::string metrics_token_file;  // the bearer token for --url
+  std::string ca_file;             // a CA bundle for an https --url
   double watch_seconds = 0;  // 0: one table
   std::uint32_t count = 0;   // 0: one table, or unbounded with --watch
   bool raw = false;
@@ -57,14 +61,21 @@ class MetricsSource {
   // The metrics text, or nullopt after printing why not (and setting *exit_code).
   std::optional<std::string> fetch(int* exit_code) {
     if (!o_.url.empty()) {
-      Result<std::string> body =
-          client::fetch_metrics_url(o_.url, std::chrono::milliseconds(o_.client.timeout_ms));
+      metrics::MetricsFetch fetch{o_.url, std::chrono::milliseconds(o_.client.timeout_ms), "",
+                                  o_.ca_file};
+      if (!o_.metrics_token_file.empty()) {
+        Result<std::string> token = server::read_private_token_file(o_.metrics_token_file);
+        if (!token.ok()) {
+          report(token.status().message());
+          *exit_code = kExitUsage;
+          return std::nullopt;
+        }
+        fetch.bearer_token = std::move(token).value();
+      }
+      Result<std::string> body = metrics::fetch_metrics_url(fetch);
       if (!body.ok()) {
         report(body.status().message());
-        *exit_code = body.status().code() == StatusCode::kInvalidArgument &&
-                             !client::parse_http_url(o_.url).ok()
-                         ? kExitUsage
-                         : kExitFailure;
+        *exit_code = metrics::check_metrics_url(o_.url).ok() ? kExitFailure : kExitUsage;
         return std::nullopt;
       }
       return std::move(body).value();
@@ -161,7 +172,12 @@ void add_stat_command(CLI::App& app, CommandRunner* run) {
               "rejections (--watch refreshes)");
   cmd->add_option("--url", o->url,
                   "read the HTTP /metrics endpoint instead of asking over the protocol, e.g. "
-                  "http://127.0.0.1:7421/metrics");
+                  "http://127.0.0.1:7421/metrics (or https://)");
+  cmd->add_option("--metrics-token-file", o->metrics_token_file,
+                  "with --url: a file (mode 0600) holding the bearer token /metrics requires")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--ca-file", o->ca_file, "with an https --url: trust this CA bundle")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--watch", o->watch_seconds,
                   "refresh every SECONDS (default 2); rates and latencies are then per interval")
       ->expected(0, 1)

@@ -17,7 +17,7 @@
 
 #include <gtest/gtest.h>
 
-#include "client/metrics_http_fetch.h"
+#include "metrics/metrics_url_fetch.h"
 #include "support/test_support.h"
 
 namespace kvtier::server {
@@ -365,42 +365,36 @@ TEST(MetricsHttpServer, RefusesBadAddressesAndBusyPorts) {
   EXPECT_EQ(second.status().code(), StatusCode::kIOError) << second.status().to_string();
 }
 
+metrics::MetricsFetch fetch_of(std::string url, std::string token = "") {
+  return metrics::MetricsFetch{std::move(url), 10s, std::move(token), ""};
+}
+
 TEST(FetchMetricsUrl, GetsTheBodyFromTheServer) {
   Fixture f;
   ASSERT_TRUE(f.server);
   std::string base = "http://127.0.0.1:" + std::to_string(f.port());
-  auto body = client::fetch_metrics_url(base + "/metrics", 10s);
+  auto body = metrics::fetch_metrics_url(fetch_of(base + "/metrics"));
   ASSERT_TRUE(body.ok()) << body.status().to_string();
   EXPECT_EQ(*body, "# TYPE kvtier_renders_total counter\nkvtier_renders_total 1\n");
-  auto missing = client::fetch_metrics_url(base + "/nope", 10s);
+  auto missing = metrics::fetch_metrics_url(fetch_of(base + "/nope"));
   EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(missing.status().message().find("404"), std::string::npos) << missing.status().to_string();
+  for (const char* bad : {"ftp://127.0.0.1/metrics", "file:///etc/passwd", "http://[::1/"}) {
+    EXPECT_FALSE(metrics::fetch_metrics_url(fetch_of(bad)).ok()) << bad;
+  }
   f.server->stop();
-  auto refused = client::fetch_metrics_url(base + "/metrics", 10s);
+  auto refused = metrics::fetch_metrics_url(fetch_of(base + "/metrics"));
   EXPECT_EQ(refused.status().code(), StatusCode::kIOError) << refused.status().to_string();
 }
 
-TEST(FetchMetricsUrl, ParsesUrls) {
-  auto u = client::parse_http_url("http://127.0.0.1:7421/metrics");
-  ASSERT_TRUE(u.ok());
-  EXPECT_EQ(u->host_port, "127.0.0.1:7421");
-  EXPECT_EQ(u->path, "/metrics");
-  auto v6 = client::parse_http_url("HTTP://[::1]:9/m?x=1#frag");
-  ASSERT_TRUE(v6.ok()) << v6.status().to_string();
-  EXPECT_EQ(v6->host_port, "[::1]:9");
-  EXPECT_EQ(v6->path, "/m?x=1");
-  auto no_port = client::parse_http_url("http://localhost");
-  ASSERT_TRUE(no_port.ok());
-  EXPECT_EQ(no_port->host_port, "localhost:80");
-  EXPECT_EQ(no_port->path, "/");
-  auto v6_no_port = client::parse_http_url("http://[::1]/metrics");
-  ASSERT_TRUE(v6_no_port.ok());
-  EXPECT_EQ(v6_no_port->host_port, "[::1]:80");
-  for (const char* bad : {"https://127.0.0.1:7421/metrics", "127.0.0.1:7421", "http://",
-                          "http://:80/", "http://host:99999/", "http://a b:1/", "http://u@h:1/",
-                          "http://h:1/a b", "http://h:0/"}) {
-    EXPECT_FALSE(client::parse_http_url(bad).ok()) << bad;
-  }
+TEST(FetchMetricsUrl, SendsTheBearerToken) {
+  Fixture f("127.0.0.1:0", MetricsHttpServer::Options{"metrics-secret-0123456789"});
+  ASSERT_TRUE(f.server);
+  const std::string url = "http://127.0.0.1:" + std::to_string(f.port()) + "/metrics";
+  auto without = metrics::fetch_metrics_url(fetch_of(url));
+  EXPECT_NE(without.status().message().find("401"), std::string::npos) << without.status().to_string();
+  auto with = metrics::fetch_metrics_url(fetch_of(url, "metrics-secret-0123456789"));
+  EXPECT_TRUE(with.ok()) << with.status().to_string();
 }
 
 // A server that answers something other than kvtierd would: chunked, malformed, truncated.
@@ -438,11 +432,11 @@ TEST(FetchMetricsUrl, HandlesChunkedAndRefusesMalformedResponses) {
       ::close(c);
     }
   });
-  auto chunked = client::fetch_metrics_url(url, 10s);
+  auto chunked = metrics::fetch_metrics_url(fetch_of(url));
   ASSERT_TRUE(chunked.ok()) << chunked.status().to_string();
   EXPECT_EQ(*chunked, "ab 1\n");
   for (std::size_t i = 1; i < std::size(answers); ++i) {
-    auto r = client::fetch_metrics_url(url, 10s);
+    auto r = metrics::fetch_metrics_url(fetch_of(url));
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << i << ": " << r.status().to_string();
   }
   server.join();
