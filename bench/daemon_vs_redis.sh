@@ -124,7 +124,7 @@ free_port() {
 # KV_TCP, KV_TOKEN_FILE.
 start_kvtierd() {
   rm -rf "$2"
-  mkdir -p "$2"
+  mkdir -p "$2" && chmod 700 "$2"  # kvtierd refuses a data dir others can reach
   "$KVTIER" serve --config "$1" --data-dir "$2" --tcp-listen 127.0.0.1:0 --metrics-listen off \
     --log-level warn 2>>"$LOGS/kvtierd.log" &
   KV_PID=$!

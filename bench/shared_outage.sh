@@ -200,7 +200,7 @@ resume() {  # $1 backend, $2 fault
 # $3 and KV_UNIX / KV_METRICS from the ready file.
 start_kvtierd() {
   local config=$1 data=$2 var=$3 pid i
-  mkdir -p "$data"
+  mkdir -p "$data" && chmod 700 "$data"  # kvtierd refuses a data dir others can reach
   "$KVTIER" serve --config "$config" --data-dir "$data" --tcp-listen 127.0.0.1:0 \
     --metrics-listen 127.0.0.1:0 --log-level warn "${SHARED_FLAG[@]}" 2>>"$data.log" &
   pid=$!

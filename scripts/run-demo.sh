@@ -9,7 +9,7 @@ build=${1:-build}
 data_dir=${DATA_DIR:-./var/kvtier}
 kvtier="$build/kvtier"
 ready="$data_dir/kvtierd.ready"
-mkdir -p "$data_dir"
+mkdir -p "$data_dir" && chmod 700 "$data_dir"  # kvtierd refuses a data dir others can reach
 
 daemon_pid=""
 stop_daemon() {

@@ -38,7 +38,7 @@ std::string format_sockaddr(const sockaddr_storage& ss) {
 }
 }  // namespace
 
-Result<std::unique_ptr<Listener>> Listener::unix_socket(const std::string& path) {
+Result<std::unique_ptr<Listener>> Listener::unix_socket(const std::string& path, gid_t gid) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
@@ -64,6 +64,9 @@ Result<std::unique_ptr<Listener>> Listener::unix_socket(const std::string& path)
     return Status::FromErrno("bind(" + path + ")", errno);
   }
   if (::chmod(path.c_str(), 0660) != 0) return Status::FromErrno("chmod(" + path + ")", errno);
+  if (gid != static_cast<gid_t>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+    return Status::FromErrno("chown(" + path + ", group " + std::to_string(gid) + ")", errno);
+  }
   if (::listen(fd.get(), kBacklog) != 0) return Status::FromErrno("listen(" + path + ")", errno);
   return std::unique_ptr<Listener>(
       new Listener(std::move(fd), Transport::kUnix, "unix:" + path, path));

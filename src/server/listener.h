@@ -5,6 +5,8 @@
 // Thread-safety: immutable after creation; accept() may be called from any thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 
@@ -17,8 +19,9 @@ namespace kvtier::server {
 class Listener {
  public:
   // Binds `path` (a stale socket file there is replaced: the caller holds the data-dir lock, so
-  // no other daemon serves it) with mode 0660.
-  static Result<std::unique_ptr<Listener>> unix_socket(const std::string& path);
+  // no other daemon serves it) with mode 0660, in group `gid` unless it is -1.
+  static Result<std::unique_ptr<Listener>> unix_socket(const std::string& path,
+                                                       gid_t gid = static_cast<gid_t>(-1));
   // Binds "HOST:PORT" (port 0: an ephemeral port; see address()).
   static Result<std::unique_ptr<Listener>> tcp(const std::string& host_port);
   ~Listener();

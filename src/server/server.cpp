@@ -15,6 +15,7 @@
 #include "kvtier/store.h"
 #include "memory/buffer_pool.h"
 #include "server/data_dir_lock.h"
+#include "server/private_dir.h"
 #include "server/fd_limit.h"
 #include "server/namespace_bindings.h"
 #include "server/io_thread.h"
@@ -55,12 +56,13 @@ class ServerImpl final : public Server {
     if (!fds.ok()) return fds.status();
     spdlog::info("event=fd_limit soft={} needed={}", *fds, fds_needed(config_.server));
     const std::string& dir = config_.store.data_dir;
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status::IOError("cannot create data dir " + dir + ": " + ec.message());
+    KVTIER_RETURN_IF_ERROR(ensure_private_dir(dir, "data directory"));
     Result<std::unique_ptr<DataDirLock>> lock = DataDirLock::acquire(dir);
     if (!lock.ok()) return lock.status();
     lock_ = std::move(lock).value();
+    // A ready file left by a daemon that crashed names a dead pid and old addresses: gone before
+    // the (maybe long) recovery, so nobody waiting for this daemon reads it as this one's.
+    ::unlink((dir + "/" + std::string(kReadyFileName)).c_str());
 
     std::string default_token;
     for (const TenantConfig& t : config_.server.tenants) {
@@ -125,7 +127,12 @@ class ServerImpl final : public Server {
   Status open_listeners() {
     const ServerConfig& s = config_.server;
     if (!is_off(s.unix_socket)) {
-      Result<std::unique_ptr<Listener>> l = Listener::unix_socket(effective_unix_socket(config_));
+      const std::string path = effective_unix_socket(config_);
+      Result<gid_t> gid = socket_group();
+      if (!gid.ok()) return gid.status();
+      KVTIER_RETURN_IF_ERROR(
+          ensure_socket_dir(std::filesystem::path(path).parent_path().string(), *gid));
+      Result<std::unique_ptr<Listener>> l = Listener::unix_socket(path, *gid);
       if (!l.ok()) return l.status();
       endpoints_.unix_socket = strip_scheme((*l)->address());
       listeners_.push_back(std::move(l).value());
@@ -171,8 +178,29 @@ class ServerImpl final : public Server {
     return Status::Ok();
   }
 
+  // The group that may use the Unix socket (server.unix_socket_group), or -1. Such a socket must
+  // not be in the 0700 data directory, where the group could not reach it.
+  Result<gid_t> socket_group() const {
+    const std::string& name = config_.server.unix_socket_group;
+    if (name.empty()) return static_cast<gid_t>(-1);
+    const std::filesystem::path socket_dir =
+        std::filesystem::path(effective_unix_socket(config_)).parent_path().lexically_normal();
+    const std::filesystem::path data_dir =
+        std::filesystem::path(config_.store.data_dir).lexically_normal();
+    const std::string rel = socket_dir.lexically_relative(data_dir).string();
+    if (std::filesystem::weakly_canonical(socket_dir) ==
+            std::filesystem::weakly_canonical(data_dir) ||
+        (!rel.empty() && !rel.starts_with(".."))) {
+      return Status::InvalidArgument(
+          "server.unix_socket_group = \"" + name + "\" cannot reach a socket inside the data "
+          "directory (mode 0700): set server.unix_socket to a runtime directory, e.g. "
+          "/run/kvtier/kvtierd.sock");
+    }
+    return group_id(name);
+  }
+
   Status write_ready_file() {
-    const std::string path = config_.store.data_dir + "/kvtierd.ready";
+    const std::string path = config_.store.data_dir + "/" + std::string(kReadyFileName);
     const std::string tmp = path + ".tmp";
     {
       std::ofstream f(tmp, std::ios::trunc);

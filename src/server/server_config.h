@@ -22,6 +22,9 @@ namespace kvtier::server {
 inline constexpr std::string_view kDefaultTenantName = "default";
 // The Unix socket's file under data_dir when server.unix_socket is empty.
 inline constexpr std::string_view kDefaultUnixSocketName = "kvtierd.sock";
+// <data_dir>/kvtierd.ready: the running daemon's pid and bound addresses, written once it serves,
+// removed at a clean exit and at the next start (a crash leaves it: check the pid is alive).
+inline constexpr std::string_view kReadyFileName = "kvtierd.ready";
 // The default tenant's token under data_dir when its config gives none (load_or_create_default_token).
 inline constexpr std::string_view kAuthTokenFileName = "auth-token";
 // sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
@@ -62,7 +65,9 @@ bool valid_tenant_name(std::string_view name);
 inline constexpr std::uint32_t kMaxIoThreads = 64;
 
 struct ServerConfig {
-  // Unix stream socket, mode 0660. Empty: "<data_dir>/kvtierd.sock". "off" disables it.
+  // Unix stream socket, mode 0660. Empty: "<data_dir>/kvtierd.sock" (inside the 0700 data
+  // directory: the daemon's user alone). Elsewhere, its directory must not be writable by its
+  // group or others without the sticky bit (private_dir.h). "off" disables it.
   std::string unix_socket;
   // TCP listener "HOST:PORT" ("[::1]:PORT" for IPv6). "off" disables it. Default:
   // "127.0.0.1:7420".
@@ -76,6 +81,11 @@ struct ServerConfig {
   std::string metrics_token;  // read from metrics_token_file
   // Whether tcp_listen and metrics_listen may name a non-loopback address. Default: false.
   bool allow_non_loopback = false;
+  // A group (name or number) whose members may use the Unix socket: it is made the socket's
+  // group (mode 0660). The socket must then be outside the data directory (0700), e.g.
+  // "/run/kvtier/kvtierd.sock"; its directory is created 0750 in the group. Default: none (only
+  // the daemon's user reaches the default socket, inside the data directory).
+  std::string unix_socket_group;
   // Whether a Unix client must present a token too. When false (the default), connecting to the
   // socket (mode 0660: the daemon's user and group) is the credential, and a HELLO without a
   // token acts as the default tenant: the operator's, without a quota unless one is configured,

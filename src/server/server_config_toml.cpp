@@ -14,6 +14,7 @@ namespace {
 
 constexpr std::string_view kDaemonSections[] = {"server", "tenants"};
 constexpr std::string_view kServerKeys[] = {"unix_socket",
+                                            "unix_socket_group",
                                             "tcp_listen",
                                             "metrics_listen",
                                             "metrics_token_file",
@@ -48,6 +49,7 @@ Status read_server(TomlFieldReader& r, const toml::table& t, ServerConfig& s) {
   r.remember("server", t.source());
   KVTIER_RETURN_IF_ERROR(r.check_keys(t, "server", kServerKeys));
   KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "unix_socket", s.unix_socket));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "unix_socket_group", s.unix_socket_group));
   KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "tcp_listen", s.tcp_listen));
   KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "metrics_listen", s.metrics_listen));
   KVTIER_RETURN_IF_ERROR(r.read_bool(t, "server", "allow_non_loopback", s.allow_non_loopback));

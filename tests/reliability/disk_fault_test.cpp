@@ -153,10 +153,10 @@ std::string fault_config(const std::string& device, const std::string& size) {
          size + "\"\n";
 }
 
-// A data dir under `dir` on the healthy disk.
+// A data dir under `dir` on the healthy disk (0700: the daemon refuses one others can reach).
 std::string data_dir_in(const TempDir& dir) {
   std::string p = dir.path() + "/data";
-  std::filesystem::create_directories(p);
+  ::mkdir(p.c_str(), 0700);
   return p;
 }
 

@@ -1,0 +1,98 @@
+// ensure_private_dir, ensure_socket_dir, group_id (see private_dir.h).
+#include "server/private_dir.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <vector>
+
+namespace kvtier::server {
+namespace {
+
+std::string octal(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// Creates `dir`'s missing parents (as the umask says) and `dir` itself with `mode` exactly.
+Status create_dir(const std::string& dir, mode_t mode) {
+  std::error_code ec;
+  const std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) return Status::IOError("cannot create " + parent.string() + ": " + ec.message());
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
+    return Status::FromErrno("mkdir(" + dir + ")", errno);
+  }
+  // mkdir's mode is filtered by the umask; chmod sets it as meant.
+  if (::chmod(dir.c_str(), mode) != 0) return Status::FromErrno("chmod(" + dir + ")", errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ensure_private_dir(const std::string& dir, const std::string& what) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Status::FromErrno("stat(" + dir + ")", errno);
+    return create_dir(dir, 0700);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument("the " + what + " " + dir + " is not a directory");
+  }
+  if (st.st_uid != ::geteuid()) {
+    return Status::InvalidArgument("the " + what + " " + dir + " is owned by uid " +
+                                   std::to_string(st.st_uid) + ", not by the daemon's (" +
+                                   std::to_string(::geteuid()) + ")");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return Status::InvalidArgument(
+        "the " + what + " " + dir + " has mode " + octal(st.st_mode) +
+        ": group or others can reach the tokens, socket and blocks in it; chmod 700 " + dir +
+        " (put a socket others use elsewhere: server.unix_socket with server.unix_socket_group)");
+  }
+  return Status::Ok();
+}
+
+Status ensure_socket_dir(const std::string& dir, gid_t gid) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Status::FromErrno("stat(" + dir + ")", errno);
+    KVTIER_RETURN_IF_ERROR(create_dir(dir, 0750));
+    if (gid != static_cast<gid_t>(-1) && ::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+      return Status::FromErrno("chown(" + dir + ")", errno);
+    }
+    return Status::Ok();
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument("the socket's directory " + dir + " is not a directory");
+  }
+  if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    return Status::InvalidArgument(
+        "the socket's directory " + dir + " has mode " + octal(st.st_mode) +
+        ": its group or others could replace the socket with their own; chmod g-w,o-w " + dir +
+        " (or use a directory only the daemon's user writes, e.g. /run/kvtier)");
+  }
+  return Status::Ok();
+}
+
+Result<gid_t> group_id(const std::string& name) {
+  gid_t numeric = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), numeric);
+  if (ec == std::errc() && end == name.data() + name.size() && !name.empty()) return numeric;
+  std::vector<char> buf(16384);
+  group g{};
+  group* found = nullptr;
+  int rc = ::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    return Status::InvalidArgument("server.unix_socket_group = \"" + name + "\": no such group");
+  }
+  return found->gr_gid;
+}
+
+}  // namespace kvtier::server
