@@ -2,6 +2,7 @@
 // socket in the data dir, TCP on 127.0.0.1:7420, /metrics on 127.0.0.1:7421), overridden by a
 // TOML config file (--config, docs/CONFIG.md), overridden in turn by the flags given.
 // SIGTERM or SIGINT: stop accepting, finish in-flight requests, flush, persist the index, exit 0.
+// SIGHUP: read the config again and apply what can change while running (Server::reload).
 #include <signal.h>
 
 #include <cstdio>
@@ -123,11 +124,12 @@ int run_serve(const ServeOptions& o) {
   // Signals are taken by sigwait below: block them before any thread starts, so every thread
   // inherits the mask and none is interrupted. Writes to a closed socket fail with EPIPE
   // (MSG_NOSIGNAL), but SIGPIPE is ignored too in case a library writes without it.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   Result<std::unique_ptr<server::Server>> server = server::Server::start(*config);
@@ -138,7 +140,21 @@ int run_serve(const ServeOptions& o) {
   }
   spdlog::info("event=ready pid={} data_dir={}", ::getpid(), config->store.data_dir);
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    // Reload: the config file read again, with the same command-line overrides. A config that
+    // does not parse or validate changes nothing; the daemon goes on with what it has.
+    spdlog::info("event=signal signal=SIGHUP msg=\"reloading {}\"",
+                 o.config_file.empty() ? "(no config file: the flags)" : o.config_file);
+    Result<server::DaemonConfig> fresh = build_config(o);
+    Status reloaded = fresh.ok() ? (*server)->reload(*fresh) : fresh.status();
+    if (!reloaded.ok()) {
+      spdlog::error("event=reload_failed error=\"{}\" msg=\"still serving with the previous "
+                    "config\"",
+                    reloaded.to_string());
+    }
+  }
   spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->stop();
   Status closed = (*server)->wait();

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #include "protocol/dispatch.h"
 #include "server/fd_limit.h"
 #include "server/request_handler.h"
@@ -233,6 +235,7 @@ bool Connection::process_input() {
         pending_.header = reader_.header();
         pending_.started = std::chrono::steady_clock::now();
         if (session_.tenant == nullptr && !refuse_before_hello().ok()) return true;
+        if (session_.tenant != nullptr && !tenant_still_valid()) return true;
         break;
       case protocol::ReadState::kMetaReady:
         memory_wait_ = true;  // admitted at the top of the loop
@@ -313,6 +316,31 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
   context_.metrics.count(context_.metrics.memory_refusals);
   pending_.discard_data = true;
   return true;
+}
+
+bool Connection::tenant_still_valid() {
+  const std::uint64_t generation = context_.tenants.generation();
+  if (generation == session_.registry_generation) return true;
+  std::shared_ptr<const TenantRegistry> registry = context_.tenants.current();
+  const Tenant* t = registry->authenticate(session_.token, session_.transport);
+  if (t != nullptr && t->name == session_.tenant->name && t->ns == session_.tenant->ns) {
+    // At a frame boundary nothing holds the old Tenant (a QuotaHold lives in a pending request).
+    session_.tenant = t;
+    session_.registry = std::move(registry);
+    session_.registry_generation = generation;
+    return true;
+  }
+  spdlog::warn("event=session_revoked peer={} tenant={} msg=\"its token no longer names the "
+               "tenant after a reload\"",
+               session_.peer, session_.tenant->name);
+  const protocol::FrameHeader& h = pending_.header;
+  context_.metrics.count(
+      context_.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
+  output_.add_error(h.opcode, h.request_id,
+                    Status::InvalidArgument("the connection's tenant token was revoked or "
+                                            "changed by a configuration reload"));
+  close_after_flush_ = true;
+  return false;
 }
 
 // Before HELLO the peer is nobody (no tenant, maybe no token): the daemon reads its header and

@@ -43,6 +43,12 @@ struct Session {
   std::string peer;               // for logs
   std::string client_name;        // from HELLO
   const Tenant* tenant = nullptr;  // null until HELLO succeeded
+  // What HELLO authenticated against (keeps `tenant` alive across a reload), its generation in
+  // the TenantDirectory, and the token presented (empty on a tokenless Unix HELLO), to
+  // authenticate again after a reload.
+  std::shared_ptr<const TenantRegistry> registry;
+  std::uint64_t registry_generation = 0;
+  std::string token;
   std::map<std::uint32_t, std::unique_ptr<SharedMemoryRegion>> regions;
   std::uint64_t region_bytes = 0;
   std::uint32_t next_region_id = 1;
@@ -121,6 +127,9 @@ class Connection {
   bool admit_memory(std::chrono::steady_clock::time_point now);
   // Before HELLO: Ok for a HELLO header of plausible size; else answers, closes and says why.
   Status refuse_before_hello();
+  // Past HELLO, after a reload replaced the tenants: authenticates the session's token again.
+  // False (the request answered, the connection closing) when it no longer names its tenant.
+  bool tenant_still_valid();
   void on_data(std::span<const std::byte> bytes);
   void on_frame_done();
   void queue_fds(const msghdr& msg);

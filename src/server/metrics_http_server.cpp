@@ -24,7 +24,7 @@ using Clock = std::chrono::steady_clock;
 
 // How often the loop looks for connections past their deadline (and at the stop flag, which
 // stop() also signals by waking the loop).
-constexpr std::chrono::milliseconds kTick{100};
+constexpr std::chrono::milliseconds kExpiryTick{100};
 // After an error response: how long, and how many bytes, the client's leftover input is drained.
 constexpr std::chrono::milliseconds kDrainTime{500};
 constexpr std::size_t kMaxDrainBytes = 64 * 1024;
@@ -123,9 +123,8 @@ MetricsHttpServer::MetricsHttpServer(std::unique_ptr<Listener> listener,
                                      Options options)
     : listener_(std::move(listener)),
       loop_(std::move(loop)),
-      render_(std::move(render)),
-      options_(std::move(options)),
-      token_digest_(token_digest(options_.bearer_token)) {
+      render_(std::move(render)) {
+  set_bearer_token(options.bearer_token);
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   if (::getsockname(listener_->fd(), reinterpret_cast<sockaddr*>(&bound), &len) == 0) {
@@ -141,6 +140,12 @@ MetricsHttpServer::MetricsHttpServer(std::unique_ptr<Listener> listener,
 
 MetricsHttpServer::~MetricsHttpServer() { stop(); }
 
+void MetricsHttpServer::set_bearer_token(const std::string& token) {
+  std::lock_guard<std::mutex> lock(token_mu_);
+  has_token_ = !token.empty();
+  token_digest_ = token_digest(token);
+}
+
 void MetricsHttpServer::stop() {
   stopping_.store(true, std::memory_order_release);
   loop_->wake();
@@ -155,7 +160,7 @@ void MetricsHttpServer::visit_counters(const CounterVisitor& visitor) const {
 
 void MetricsHttpServer::run() {
   while (!stopping_.load(std::memory_order_acquire)) {
-    loop_->run_once(kTick);
+    loop_->run_once(kExpiryTick);
     expire(Clock::now());
   }
   while (!connections_.empty()) close_connection(connections_.begin()->first);
@@ -172,7 +177,7 @@ void MetricsHttpServer::on_accept() {
       // (expire() closes idle connections meanwhile).
       if (error == EMFILE || error == ENFILE) {
         (void)loop_->modify(listener_->fd(), 0);
-        paused_until_ = Clock::now() + kTick;
+        paused_until_ = Clock::now() + kExpiryTick;
       }
       return;
     }
@@ -268,10 +273,11 @@ void MetricsHttpServer::respond(Connection& c, int code_if_error) {
       head_only = method == "HEAD";
       std::string_view path = target.substr(0, target.find('?'));
       if (path == "/metrics") {
-        if (!options_.bearer_token.empty() && !authorized(head.substr(0, end))) {
+        bool has_token = false;
+        if (!authorized(head.substr(0, end), &has_token)) {
           response = error_response(401, "Unauthorized");
         } else {
-          response.body = render_(!options_.bearer_token.empty() || loopback_);
+          response.body = render_(has_token || loopback_);
           scrapes_.fetch_add(1, std::memory_order_relaxed);
         }
       } else if (path == "/") {
@@ -295,7 +301,14 @@ void MetricsHttpServer::respond(Connection& c, int code_if_error) {
   c.in.shrink_to_fit();
 }
 
-bool MetricsHttpServer::authorized(std::string_view head) const {
+bool MetricsHttpServer::authorized(std::string_view head, bool* has_token) const {
+  TokenDigest expected;
+  {
+    std::lock_guard<std::mutex> lock(token_mu_);
+    *has_token = has_token_;
+    expected = token_digest_;
+  }
+  if (!*has_token) return true;
   std::optional<std::string_view> v = header_value(head, "Authorization");
   if (!v || v->size() < 7) return false;
   std::string_view scheme = v->substr(0, 7);
@@ -303,7 +316,7 @@ bool MetricsHttpServer::authorized(std::string_view head) const {
                   [](char a, char b) { return lower(a) == b; })) {
     return false;
   }
-  return token_matches(token_digest_, v->substr(7));
+  return token_matches(expected, v->substr(7));
 }
 
 bool MetricsHttpServer::send_response(Connection& c) {

@@ -32,6 +32,7 @@
 #include <string_view>
 #include <thread>
 
+#include <mutex>
 #include <unordered_map>
 
 #include "kvtier/status.h"
@@ -80,6 +81,9 @@ class MetricsHttpServer {
   // "127.0.0.1:7421" or "[::1]:7421" (HOST:PORT, no scheme) with the port actually bound.
   const std::string& address() const { return address_; }
 
+  // Replaces the bearer token (empty: none) for the requests that come after (a reload).
+  void set_bearer_token(const std::string& token);
+
   // Closes every connection, joins the thread and closes the listening socket (later connections
   // are refused). Prompt: the loop is woken. Idempotent.
   void stop();
@@ -114,8 +118,9 @@ class MetricsHttpServer {
   // Sends what the socket takes; true while the connection goes on.
   bool send_response(Connection& c);
   bool drain_input(Connection& c);
-  // Whether the request head carries the bearer token.
-  bool authorized(std::string_view head) const;
+  // Whether the request may have /metrics: no token is configured (*has_token false), or the
+  // head carries it.
+  bool authorized(std::string_view head, bool* has_token) const;
   void expire(std::chrono::steady_clock::time_point now);
   void close_connection(int fd);
   void close_oldest();
@@ -123,8 +128,9 @@ class MetricsHttpServer {
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<EventLoop> loop_;
   Render render_;
-  Options options_;
-  TokenDigest token_digest_{};
+  mutable std::mutex token_mu_;  // set_bearer_token runs on another thread than the loop
+  bool has_token_ = false;       // guarded by token_mu_
+  TokenDigest token_digest_{};   // guarded by token_mu_
   bool loopback_ = false;  // the listener is a loopback address
   std::chrono::steady_clock::time_point paused_until_{};  // accepting stopped by EMFILE until
   std::uint16_t port_ = 0;

@@ -78,7 +78,7 @@ Status quota_refusal(const Tenant& t) {
 // `hold` holds for the batch's earlier items counted in); `hold` takes the item's bytes.
 Status admit_item(ServerContext& ctx, const Tenant& tenant, std::uint64_t len, QuotaHold& hold) {
   KVTIER_RETURN_IF_ERROR(check_value_len(len, ctx.max_value_bytes));
-  if (!ctx.tenants.admit(tenant, ctx.store, len, hold)) return quota_refusal(tenant);
+  if (!TenantRegistry::admit(tenant, ctx.store, len, hold)) return quota_refusal(tenant);
   return Status::Ok();
 }
 Status admit_item(Call& c, std::uint64_t len, QuotaHold& hold) {
@@ -120,7 +120,7 @@ void prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, Serve
     st = Status::InvalidArgument("PUT data_len " + std::to_string(p.header.data_len) +
                                  " does not match value_len " + std::to_string(m.value_len));
   }
-  if (st.ok() && !ctx.tenants.admit(*s.tenant, ctx.store, m.value_len, p.quota)) {
+  if (st.ok() && !TenantRegistry::admit(*s.tenant, ctx.store, m.value_len, p.quota)) {
     st = quota_refusal(*s.tenant);
   }
   if (st.ok()) {
@@ -189,8 +189,10 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   }
   const bool token_missing = m.token.empty() && (c.session.transport == Transport::kTcp ||
                                                  c.ctx.config.unix_token_required);
+  const std::uint64_t generation = c.ctx.tenants.generation();
+  std::shared_ptr<const TenantRegistry> registry = c.ctx.tenants.current();
   const Tenant* tenant =
-      token_missing ? nullptr : c.ctx.tenants.authenticate(m.token, c.session.transport);
+      token_missing ? nullptr : registry->authenticate(m.token, c.session.transport);
   if (tenant == nullptr) {
     c.p.close_after = true;
     c.ctx.metrics.count(
@@ -223,6 +225,9 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   }
   metrics.connections_pending_hello.fetch_sub(1, std::memory_order_relaxed);
   c.session.tenant = tenant;
+  c.session.registry = std::move(registry);
+  c.session.registry_generation = generation;
+  c.session.token = m.token;
   c.session.client_name = m.client_name;
   protocol::HelloResponse r;
   r.version = protocol::kProtocolVersion;
@@ -439,7 +444,7 @@ StatusCode run(Call& c, const protocol::StatsRequest&) {
   // The default tenant is the operator's (the Unix socket's group, or the data dir's
   // auth-token): it sees every tenant, as /metrics does; any other sees only its own lines.
   const Tenant* tenant = c.session.tenant;
-  r.text = c.ctx.render_metrics(tenant == &c.ctx.tenants.default_tenant() ? TenantLines::all()
+  r.text = c.ctx.render_metrics(tenant == &c.session.registry->default_tenant() ? TenantLines::all()
                                                                           : TenantLines::of(tenant));
   // The text travels as meta; cut it (at a line) rather than fail when it outgrows the cap.
   constexpr std::size_t kMaxText = protocol::kMaxMetaBytes - 4;

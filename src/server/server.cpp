@@ -64,23 +64,9 @@ class ServerImpl final : public Server {
     // the (maybe long) recovery, so nobody waiting for this daemon reads it as this one's.
     ::unlink((dir + "/" + std::string(kReadyFileName)).c_str());
 
-    std::string default_token;
-    for (const TenantConfig& t : config_.server.tenants) {
-      if (t.name == kDefaultTenantName) default_token = t.token;
-    }
-    if (default_token.empty()) {
-      Result<std::string> token = load_or_create_default_token(dir);
-      if (!token.ok()) return token.status();
-      default_token = std::move(token).value();
-    }
-    // Before anything is served: no tenant may take the namespace of another's blocks.
-    std::vector<std::string> takeovers;
-    KVTIER_RETURN_IF_ERROR(check_and_record_namespaces(dir, config_.server.tenants, &takeovers));
-    for (const std::string& w : takeovers) spdlog::warn("event=namespace_takeover msg=\"{}\"", w);
-    Result<std::unique_ptr<TenantRegistry>> tenants =
-        TenantRegistry::create(config_.server, default_token);
+    Result<std::shared_ptr<const TenantRegistry>> tenants = load_tenants(config_.server);
     if (!tenants.ok()) return tenants.status();
-    tenants_ = std::move(tenants).value();
+    tenants_ = std::make_unique<TenantDirectory>(std::move(tenants).value());
 
     Result<std::unique_ptr<Store>> store = Store::open(config_.store);
     if (!store.ok()) return store.status();
@@ -90,7 +76,7 @@ class ServerImpl final : public Server {
     context_ = std::make_unique<ServerContext>(
         *store_, config_.server, *tenants_, metrics_, buffers_, config_.store.max_value_bytes,
         [this](TenantLines tenant_lines) {
-          return render_metrics(metrics_, context_->memory, *tenants_, *store_,
+          return render_metrics(metrics_, context_->memory, *tenants_->current(), *store_,
                                 http_view_.load(std::memory_order_acquire), tenant_lines);
         });
     KVTIER_RETURN_IF_ERROR(open_listeners());
@@ -99,6 +85,20 @@ class ServerImpl final : public Server {
   }
 
   const ServerEndpoints& endpoints() const override { return endpoints_; }
+
+  Status reload(const DaemonConfig& fresh) override {
+    if (!context_) return Status::Closed("the server is not running");
+    Result<std::shared_ptr<const TenantRegistry>> tenants = load_tenants(fresh.server);
+    if (!tenants.ok()) return tenants.status();
+    tenants_->replace(std::move(tenants).value());
+    spdlog::set_level(spdlog::level::from_str(
+        fresh.server.log_level == "warn" ? "warning" : fresh.server.log_level));
+    if (http_) http_->set_bearer_token(fresh.server.metrics_token);
+    spdlog::info("event=reloaded tenants={} log_level={} metrics_token={}",
+                 fresh.server.tenants.size() + 1, fresh.server.log_level,
+                 fresh.server.metrics_token.empty() ? "none" : "set");
+    return Status::Ok();
+  }
 
   void stop() override {
     if (!context_ || context_->draining.exchange(true)) return;
@@ -178,6 +178,27 @@ class ServerImpl final : public Server {
     return Status::Ok();
   }
 
+  // The tenants of `server` plus the default one (its token from the config, else the data
+  // directory's auth-token), once no tenant would take the namespace of another's blocks.
+  Result<std::shared_ptr<const TenantRegistry>> load_tenants(const ServerConfig& server) {
+    const std::string& dir = config_.store.data_dir;
+    std::string default_token;
+    for (const TenantConfig& t : server.tenants) {
+      if (t.name == kDefaultTenantName) default_token = t.token;
+    }
+    if (default_token.empty()) {
+      Result<std::string> token = load_or_create_default_token(dir);
+      if (!token.ok()) return token.status();
+      default_token = std::move(token).value();
+    }
+    std::vector<std::string> takeovers;
+    KVTIER_RETURN_IF_ERROR(check_and_record_namespaces(dir, server.tenants, &takeovers));
+    for (const std::string& w : takeovers) spdlog::warn("event=namespace_takeover msg=\"{}\"", w);
+    Result<std::unique_ptr<TenantRegistry>> registry = TenantRegistry::create(server, default_token);
+    if (!registry.ok()) return registry.status();
+    return std::shared_ptr<const TenantRegistry>(std::move(registry).value());
+  }
+
   // The group that may use the Unix socket (server.unix_socket_group), or -1. Such a socket must
   // not be in the 0700 data directory, where the group could not reach it.
   Result<gid_t> socket_group() const {
@@ -217,7 +238,7 @@ class ServerImpl final : public Server {
 
   DaemonConfig config_;
   std::unique_ptr<DataDirLock> lock_;
-  std::unique_ptr<TenantRegistry> tenants_;
+  std::unique_ptr<TenantDirectory> tenants_;
   std::unique_ptr<Store> store_;
   ServerMetrics metrics_;
   BufferPool buffers_{buffer_pool_bytes(config_.server)};

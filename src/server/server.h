@@ -32,6 +32,11 @@ class Server {
   virtual ~Server() = default;
 
   virtual const ServerEndpoints& endpoints() const = 0;
+  // Applies what can change while running (SIGHUP): [[tenants]] (tokens, quotas, new tenants;
+  // sessions whose token no longer names their tenant are closed at their next request),
+  // server.log_level and server.metrics_token_file. Everything else in `fresh` is ignored until
+  // a restart. On error nothing changed.
+  virtual Status reload(const DaemonConfig& fresh) = 0;
   virtual void stop() = 0;
   virtual Status wait() = 0;
 };

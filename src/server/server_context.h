@@ -25,7 +25,7 @@ namespace kvtier::server {
 struct ServerContext {
   Store& store;
   const ServerConfig& config;
-  const TenantRegistry& tenants;
+  const TenantDirectory& tenants;
   ServerMetrics& metrics;
   BufferPool& buffers;
   std::uint64_t max_value_bytes;  // the store's: the largest value a PUT may carry

@@ -55,7 +55,7 @@ const Tenant* TenantRegistry::authenticate(std::string_view token, Transport tra
 }
 
 bool TenantRegistry::admit(const Tenant& tenant, Store& store, std::uint64_t bytes,
-                           QuotaHold& hold) const {
+                           QuotaHold& hold) {
   if (tenant.quota_bytes == 0) return true;
   std::lock_guard<std::mutex> lock(tenant.admit_mu);
   // What is held is read before the usage: a hold is given back only after its put is

@@ -80,7 +80,7 @@ class TenantRegistry {
   // plus `bytes` stays within its quota. If so (and the tenant has a quota) `hold` takes the
   // bytes until it is destroyed; `hold` is empty or already holds for `tenant`. Counts a
   // rejection when not.
-  bool admit(const Tenant& tenant, Store& store, std::uint64_t bytes, QuotaHold& hold) const;
+  static bool admit(const Tenant& tenant, Store& store, std::uint64_t bytes, QuotaHold& hold);
 
   const std::vector<std::unique_ptr<Tenant>>& tenants() const { return tenants_; }
   const Tenant& default_tenant() const { return *tenants_.front(); }
@@ -88,6 +88,36 @@ class TenantRegistry {
  private:
   TenantRegistry() = default;
   std::vector<std::unique_ptr<Tenant>> tenants_;  // default first
+};
+
+// The daemon's current TenantRegistry, replaced whole by a reload (SIGHUP). A connection keeps
+// the registry it authenticated against alive (Session::registry) with the generation it had;
+// when the generation moves, the connection authenticates its token again against the new one
+// before its next request, and is closed when the token no longer names the same tenant
+// (a revoked or changed token cuts its sessions).
+//
+// Thread-safety: every method from any thread.
+class TenantDirectory {
+ public:
+  explicit TenantDirectory(std::shared_ptr<const TenantRegistry> first)
+      : current_(std::move(first)) {}
+
+  std::shared_ptr<const TenantRegistry> current() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
+  }
+  // Moves by one at each replace(): a cheap check, per request, that nothing changed.
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  void replace(std::shared_ptr<const TenantRegistry> next) {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = std::move(next);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const TenantRegistry> current_;  // guarded by mu_
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace kvtier::server

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -50,7 +51,11 @@ class DaemonProcess {
     ::unlink((data_dir_ + "/kvtierd.ready").c_str());
     std::vector<std::string> args = {KVTIER_BINARY, "serve", "--config", config_path_,
                                      "--data-dir", data_dir_, "--tcp-listen", "127.0.0.1:0",
-                                     "--metrics-listen", "127.0.0.1:0", "--log-level", "warn"};
+                                     "--metrics-listen", "127.0.0.1:0"};
+    // Warnings and errors only, unless the test asks for another level.
+    if (std::find(extra_args_.begin(), extra_args_.end(), "--log-level") == extra_args_.end()) {
+      args.insert(args.end(), {"--log-level", "warn"});
+    }
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = ::fork();
     if (pid_ == 0) {
