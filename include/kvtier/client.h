@@ -42,6 +42,12 @@ struct ClientOptions {
   std::string address = "unix:./var/kvtier/kvtierd.sock";
   // The tenant's token. Required on TCP; may be empty on the Unix socket (default tenant).
   std::string token;
+  // TLS ("tls:HOST:PORT" addresses): the CA file (PEM) the daemon's certificate must chain to
+  // (empty: the system's CAs), and this client's certificate and key for mutual TLS (empty:
+  // none). The daemon's certificate must be valid for HOST.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Shown in the daemon's logs. Default: "kvtier-client".
   std::string client_name = "kvtier-client";
   // Longest wait for a response: connect, HELLO and every call must each be answered within it;

@@ -7,7 +7,8 @@ namespace kvtier::client {
 namespace {
 
 constexpr std::string_view kForms =
-    "expected unix:PATH, a path containing '/', tcp:HOST:PORT, HOST:PORT or [IPV6]:PORT";
+    "expected unix:PATH, a path containing '/', tcp:HOST:PORT, tls:HOST:PORT, HOST:PORT or "
+    "[IPV6]:PORT";
 
 Status bad(std::string_view text, std::string_view why) {
   return Status::InvalidArgument("address \"" + std::string(text) + "\": " + std::string(why));
@@ -51,13 +52,18 @@ Result<ClientAddress> tcp_address(std::string_view text, std::string_view host_p
 std::string ClientAddress::to_string() const {
   if (kind == Kind::kUnix) return "unix:" + unix_path;
   std::string host = tcp.is_ipv6 ? "[" + tcp.host + "]" : tcp.host;
-  return "tcp:" + host + ":" + std::to_string(tcp.port);
+  return (tls ? "tls:" : "tcp:") + host + ":" + std::to_string(tcp.port);
 }
 
 Result<ClientAddress> parse_client_address(std::string_view text) {
   if (text.empty()) return Status::InvalidArgument("address is empty; " + std::string(kForms));
   if (text.starts_with("unix:")) return unix_address(text, text.substr(5));
   if (text.starts_with("tcp:")) return tcp_address(text, text.substr(4));
+  if (text.starts_with("tls:")) {
+    Result<ClientAddress> a = tcp_address(text, text.substr(4));
+    if (a.ok()) a->tls = true;
+    return a;
+  }
   // A '/' never appears in HOST:PORT, so any text with one is a path ("./kvtierd.sock").
   if (text.find('/') != std::string_view::npos) return unix_address(text, text);
   return tcp_address(text, text);

@@ -1,6 +1,6 @@
 // ClientAddress: where a client finds kvtierd, parsed from the forms people write on the command
-// line and in ClientOptions::address: "unix:PATH", "tcp:HOST:PORT", "[::1]:PORT", "HOST:PORT",
-// or a bare path (any text containing '/'). HOST:PORT is parsed by net::parse_host_port, the one
+// line and in ClientOptions::address: "unix:PATH", "tcp:HOST:PORT", "tls:HOST:PORT" (TCP with
+// TLS), "[::1]:PORT", "HOST:PORT", or a bare path (any text containing '/'). HOST:PORT is parsed by net::parse_host_port, the one
 // parser the daemon's config uses too, so both accept exactly the same forms.
 //
 // Thread-safety: pure functions and plain values.
@@ -23,6 +23,7 @@ struct ClientAddress {
   Kind kind = Kind::kUnix;
   std::string unix_path;  // kUnix: the socket's path (relative paths are relative to the cwd)
   net::HostPort tcp;      // kTcp: host (a literal or a name, resolved at connect) and port
+  bool tls = false;       // kTcp written "tls:HOST:PORT": TLS over the connection
 
   bool is_unix() const { return kind == Kind::kUnix; }
   // "unix:./var/kvtier/kvtierd.sock", "tcp:127.0.0.1:7420", "tcp:[::1]:7420": for messages.

@@ -28,6 +28,15 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& options) {
   auto deadline = client::Clock::now() + options.timeout;
   Result<client::ClientSocket> socket = client::ClientSocket::connect(*address, deadline);
   if (!socket.ok()) return socket.status();
+  if (address->tls) {
+    Result<std::shared_ptr<net::TlsContext>> ctx = net::TlsContext::for_client(
+        {options.tls_ca_file, options.tls_cert_file, options.tls_key_file});
+    if (!ctx.ok()) return ctx.status();
+    Status tls = socket->start_tls(std::move(ctx).value(), address->tcp.host, deadline);
+    if (!tls.ok()) {
+      return Status::IOError("kvtierd at " + address->to_string() + ": " + tls.message());
+    }
+  }
   auto conn = std::make_unique<client::Connection>(std::move(socket).value(),
                                                    std::move(address).value(), options.timeout);
 

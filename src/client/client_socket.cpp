@@ -69,20 +69,47 @@ int poll_timeout_ms(Clock::time_point deadline) {
 }
 
 ClientSocket::ClientSocket(ClientSocket&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), is_unix_(other.is_unix_) {}
+    : fd_(std::exchange(other.fd_, -1)), is_unix_(other.is_unix_), tls_(std::move(other.tls_)) {}
 
 ClientSocket& ClientSocket::operator=(ClientSocket&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
     is_unix_ = other.is_unix_;
+    tls_ = std::move(other.tls_);
   }
   return *this;
 }
 
 void ClientSocket::close() {
+  tls_.reset();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+}
+
+Status ClientSocket::start_tls(std::shared_ptr<net::TlsContext> ctx, const std::string& host,
+                               Clock::time_point deadline) {
+  Result<std::unique_ptr<net::TlsStream>> s = net::TlsStream::connect(std::move(ctx), fd_, host);
+  if (!s.ok()) return s.status();
+  for (;;) {
+    const net::TlsStream::Io io = (*s)->handshake();
+    if (io == net::TlsStream::Io::kDone) break;
+    if (io == net::TlsStream::Io::kClosed || io == net::TlsStream::Io::kError) {
+      return Status::IOError("TLS handshake with " + host + " failed: " + (*s)->error() +
+                             (io == net::TlsStream::Io::kClosed
+                                  ? " (the daemon closed the connection: does it have TLS here, "
+                                    "and does it trust this client's certificate?)"
+                                  : (*s)->error().find("wrong version number") != std::string::npos
+                                        ? " (is this port plaintext? use tcp:HOST:PORT)"
+                                        : ""));
+    }
+    pollfd p{fd_, static_cast<short>(io == net::TlsStream::Io::kWantRead ? POLLIN : POLLOUT), 0};
+    int n = ::poll(&p, 1, poll_timeout_ms(deadline));
+    if (n < 0 && errno != EINTR) return Status::FromErrno("poll", errno);
+    if (n == 0) return Status::IOError("TLS handshake with " + host + " timed out");
+  }
+  tls_ = std::move(s).value();
+  return Status::Ok();
 }
 
 Result<ClientSocket> ClientSocket::connect(const ClientAddress& address,

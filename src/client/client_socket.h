@@ -7,8 +7,11 @@
 
 #include <chrono>
 
+#include <memory>
+
 #include "client/address.h"
 #include "kvtier/status.h"
+#include "net/tls.h"
 
 namespace kvtier::client {
 
@@ -33,9 +36,15 @@ class ClientSocket {
   ClientSocket(const ClientSocket&) = delete;
   ClientSocket& operator=(const ClientSocket&) = delete;
 
+  // Runs the TLS handshake over the connected TCP socket within `deadline`; every later byte then
+  // goes through tls(). IOError saying what failed (the certificate check, a plaintext port).
+  Status start_tls(std::shared_ptr<net::TlsContext> ctx, const std::string& host,
+                   Clock::time_point deadline);
+
   int fd() const { return fd_; }
   bool is_open() const { return fd_ >= 0; }
   bool is_unix() const { return is_unix_; }
+  net::TlsStream* tls() const { return tls_.get(); }
   void close();
 
  private:
@@ -43,6 +52,7 @@ class ClientSocket {
 
   int fd_ = -1;
   bool is_unix_ = false;
+  std::unique_ptr<net::TlsStream> tls_;  // ended before fd_ closes
 };
 
 }  // namespace kvtier::client

@@ -111,7 +111,8 @@ class Connection::Exchange {
       if (Clock::now() >= deadline_) return fail(timed_out());
       if (progressed) continue;
       set_rcvlowat(fd);
-      pollfd p{fd, static_cast<short>(POLLIN | (writing() ? POLLOUT : 0)), 0};
+      pollfd p{fd, static_cast<short>(POLLIN | (writing() || tls_wants_write_ ? POLLOUT : 0)), 0};
+      tls_wants_write_ = false;
       int n = ::poll(&p, 1, poll_timeout_ms(deadline_));
       if (n < 0 && errno != EINTR) return fail(Status::FromErrno("poll", errno));
       if (n == 0) return fail(timed_out());
@@ -135,7 +136,9 @@ class Connection::Exchange {
   // header or a short reply wakes the reader at once. Best effort: a failed setsockopt only costs
   // wake-ups. Unix sockets ignore the mark in poll(), so it is left alone there.
   void set_rcvlowat(int fd) {
-    if (conn_.is_unix()) return;
+    // TLS: records, partly buffered inside OpenSSL, are what arrive; a mark counted in value
+    // bytes could wait for bytes that never come.
+    if (conn_.is_unix() || conn_.socket_.tls() != nullptr) return;
     std::size_t want = 1;
     if (phase_ == Phase::kData) want = std::clamp<std::size_t>(reader_.data_remaining(), 1, kDataRcvLowat);
     int mark = static_cast<int>(want);
@@ -193,6 +196,14 @@ class Connection::Exchange {
         std::size_t skip = i == segment_ ? offset_ : 0;
         iov_.push_back(iovec{const_cast<std::byte*>(segment_bytes(s)) + skip, s.size - skip});
       }
+      if (net::TlsStream* tls = conn_.socket_.tls()) {  // TCP: no fds ride along
+        Result<std::size_t> n = tls_write(*tls, iov_.front());
+        if (!n.ok()) return n.status();
+        if (*n == 0) return Status::Ok();  // waits for the socket
+        *progressed = true;
+        advance_write(*n);
+        continue;
+      }
       msghdr msg{};
       msg.msg_iov = iov_.data();
       msg.msg_iovlen = iov_.size();
@@ -228,6 +239,46 @@ class Connection::Exchange {
     return Status::Ok();
   }
 
+  // One TLS write from `from`: the bytes sent, or 0 when it waits for the socket. A write TLS
+  // could not finish is retried with the same length (OpenSSL's rule).
+  Result<std::size_t> tls_write(net::TlsStream& tls, const iovec& from) {
+    const std::size_t len =
+        tls_retry_len_ != 0 ? tls_retry_len_ : std::min<std::size_t>(from.iov_len, 64 * 1024);
+    net::TlsStream::Io io;
+    const std::size_t n = tls.write(from.iov_base, len, &io);
+    if (io == net::TlsStream::Io::kDone) {
+      tls_retry_len_ = 0;
+      return n;
+    }
+    if (io == net::TlsStream::Io::kWantRead || io == net::TlsStream::Io::kWantWrite) {
+      tls_retry_len_ = len;
+      return std::size_t{0};
+    }
+    return Status::IOError("TLS write to kvtierd at " + conn_.address_.to_string() + ": " +
+                           tls.error());
+  }
+
+  // One TLS read into `into`: the bytes (> 0), 0 when it waits for the socket, -1 at the end.
+  Result<std::int64_t> tls_read(net::TlsStream& tls, void* into, std::size_t len) {
+    net::TlsStream::Io io;
+    const std::size_t n = tls.read(into, len, &io);
+    switch (io) {
+      case net::TlsStream::Io::kDone:
+        return static_cast<std::int64_t>(n);
+      case net::TlsStream::Io::kWantWrite:
+        tls_wants_write_ = true;
+        return std::int64_t{0};
+      case net::TlsStream::Io::kWantRead:
+        return std::int64_t{0};
+      case net::TlsStream::Io::kClosed:
+        return std::int64_t{-1};
+      case net::TlsStream::Io::kError:
+        break;
+    }
+    return Status::IOError("TLS read from kvtierd at " + conn_.address_.to_string() + ": " +
+                           tls.error());
+  }
+
   std::size_t fd_segment(std::size_t i) const {
     return batch_.requests_[fd_requests_[i]].first_segment;
   }
@@ -237,7 +288,23 @@ class Connection::Exchange {
     std::byte buf[8192];
     while (next_response_ < batch_.requests_.size()) {
       ssize_t n;
-      if (phase_ == Phase::kData) {
+      if (net::TlsStream* tls = conn_.socket_.tls()) {
+        void* into = buf;
+        std::size_t len = 0;
+        if (phase_ == Phase::kData) {
+          into = static_cast<std::byte*>(data_[data_index_].iov_base) + data_offset_;
+          len = data_[data_index_].iov_len - data_offset_;
+        } else {
+          len = std::min(phase_ == Phase::kHeader ? protocol::kFrameHeaderBytes - header_have_
+                                                  : reader_.header().meta_len - meta_have_,
+                         sizeof buf);
+        }
+        Result<std::int64_t> got = tls_read(*tls, into, len);
+        if (!got.ok()) return got.status();
+        if (*got == 0) return Status::Ok();
+        if (*got < 0) return eof("end of stream");
+        n = static_cast<ssize_t>(*got);
+      } else if (phase_ == Phase::kData) {
         iov_.clear();
         for (std::size_t i = data_index_; i < data_.size() && iov_.size() < kMaxIov; ++i) {
           std::size_t skip = i == data_index_ ? data_offset_ : 0;
@@ -245,7 +312,7 @@ class Connection::Exchange {
               iovec{static_cast<std::byte*>(data_[i].iov_base) + skip, data_[i].iov_len - skip});
         }
         n = ::readv(fd, iov_.data(), static_cast<int>(iov_.size()));
-      } else {
+      } else {  // header or meta: no more than they need, so a value's bytes go straight to it
         std::size_t want = phase_ == Phase::kHeader ? protocol::kFrameHeaderBytes - header_have_
                                                     : reader_.header().meta_len - meta_have_;
         n = ::recv(fd, buf, std::min(want, sizeof buf), MSG_DONTWAIT);
@@ -375,6 +442,8 @@ class Connection::Exchange {
   RequestBatch& batch_;
   FrameReader reader_;
   Clock::time_point deadline_;
+  std::size_t tls_retry_len_ = 0;  // a TLS write to retry with these many bytes
+  bool tls_wants_write_ = false;   // a TLS read waits for the socket to be writable
   std::vector<iovec> iov_;  // scratch for one sendmsg or readv
 
   // Writer: the next byte to send is batch_.segments_[segment_] at offset_.

@@ -40,9 +40,11 @@ constexpr std::size_t kBoundaryReadBytes = 4096;
 constexpr std::uint64_t kDataRcvLowat = 256 * 1024;
 }  // namespace
 
-Connection::Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context)
+Connection::Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context,
+                       std::unique_ptr<net::TlsStream> tls)
     : fd_(std::move(fd)),
       context_(context),
+      tls_(std::move(tls)),
       reader_(std::move(protocol::FrameReader::create(protocol::FrameKind::kRequest,
                                                       context.config.max_frame_data_bytes))
                   .value()),
@@ -75,7 +77,8 @@ bool Connection::output_full() const {
 }
 
 std::uint32_t Connection::interest() const {
-  std::uint32_t events = 0;
+  if (tls_ && !tls_->handshake_done()) return tls_wants_ != 0 ? tls_wants_ : EPOLLIN;
+  std::uint32_t events = tls_wants_;
   if (!close_after_flush_ && !peer_closed_ && !output_full() && !memory_wait_) events |= EPOLLIN;
   if (!output_.empty()) events |= EPOLLOUT;
   return events;
@@ -93,9 +96,20 @@ bool Connection::quiescent() const {
 
 bool Connection::on_events(std::uint32_t events) {
   if (events & (EPOLLERR)) return false;
+  if (tls_ && !tls_->handshake_done()) {
+    if (!advance_handshake()) return false;
+    if (!tls_->handshake_done()) return true;
+    events |= EPOLLIN;  // application data may have come with the handshake's last flight
+  }
+  if (tls_ && tls_wants_ != 0) {  // the TLS layer waited for the other direction: retry both
+    events |= EPOLLIN;
+    tls_wants_ = 0;
+  }
   if (events & EPOLLIN) {
     std::size_t budget = kReadBudgetBytes;
-    while (budget > 0 && !close_after_flush_ && !output_full() && !memory_wait_) {
+    // Decrypted bytes TLS holds are not announced by the socket: read them whatever the budget.
+    while ((budget > 0 || (tls_ && tls_->pending() > 0)) && !close_after_flush_ &&
+           !output_full() && !memory_wait_) {
       std::int64_t got = read_socket();
       if (got < 0) {
         peer_closed_ = true;
@@ -110,7 +124,7 @@ bool Connection::on_events(std::uint32_t events) {
   // full again or nothing buffered can run. Requests already received must not wait for more
   // input: the client may have sent its last one.
   for (;;) {
-    Result<std::uint64_t> sent = output_.send_to(fd_.get());
+    Result<std::uint64_t> sent = send_output();
     if (!sent.ok()) return false;
     context_.metrics.count(context_.metrics.bytes_sent, *sent);
     if (close_after_flush_ || output_full() || !process_input()) break;
@@ -127,8 +141,69 @@ bool Connection::on_events(std::uint32_t events) {
   return true;
 }
 
+bool Connection::advance_handshake() {
+  switch (tls_->handshake()) {
+    case net::TlsStream::Io::kDone:
+      tls_wants_ = 0;
+      session_.tls_client_name = tls_->peer_common_name();
+      return true;
+    case net::TlsStream::Io::kWantRead:
+      tls_wants_ = EPOLLIN;
+      return true;
+    case net::TlsStream::Io::kWantWrite:
+      tls_wants_ = EPOLLOUT;
+      return true;
+    case net::TlsStream::Io::kClosed:
+    case net::TlsStream::Io::kError:
+      break;
+  }
+  context_.metrics.count(context_.metrics.tls_handshake_failures);
+  spdlog::debug("event=tls_handshake_failed peer={} error=\"{}\"", session_.peer, tls_->error());
+  return false;
+}
+
+Result<std::uint64_t> Connection::send_output() {
+  if (!tls_) return output_.send_to(fd_.get());
+  return output_.send_with([this](const iovec* iov, std::size_t) -> Result<std::int64_t> {
+    // A write that TLS could not finish is retried with the same length (OpenSSL's rule; the
+    // bytes themselves are the same, at the same place in the queue).
+    std::size_t len = tls_retry_len_ != 0 ? tls_retry_len_ : std::min<std::size_t>(iov[0].iov_len, 64 * 1024);
+    net::TlsStream::Io io;
+    std::size_t n = tls_->write(iov[0].iov_base, len, &io);
+    if (io == net::TlsStream::Io::kDone) {
+      tls_retry_len_ = 0;
+      return static_cast<std::int64_t>(n);
+    }
+    if (io == net::TlsStream::Io::kWantWrite || io == net::TlsStream::Io::kWantRead) {
+      tls_retry_len_ = len;
+      if (io == net::TlsStream::Io::kWantRead) tls_wants_ = EPOLLIN;
+      return OutputQueue::kWouldBlock;
+    }
+    return Status::IOError("TLS write: " + tls_->error());
+  });
+}
+
+std::int64_t Connection::read_tls(const iovec& into) {
+  net::TlsStream::Io io;
+  std::size_t n = tls_->read(into.iov_base, into.iov_len, &io);
+  switch (io) {
+    case net::TlsStream::Io::kDone:
+      return static_cast<std::int64_t>(n);
+    case net::TlsStream::Io::kWantRead:
+      return 0;
+    case net::TlsStream::Io::kWantWrite:
+      tls_wants_ = EPOLLOUT;
+      return 0;
+    case net::TlsStream::Io::kClosed:
+    case net::TlsStream::Io::kError:
+      break;
+  }
+  return -1;
+}
+
 void Connection::update_rcvlowat() {
   if (session_.transport != Transport::kTcp) return;  // Unix sockets ignore it in poll
+  if (tls_) return;  // records, not bytes, are what arrive: the mark would not match
   std::uint64_t remaining = reader_.data_remaining();
   int want = 1;
   if (remaining >= kLargeDataBytes && input_begin_ == input_end_ && !pending_.discard_data) {
@@ -159,6 +234,18 @@ std::int64_t Connection::read_socket() {
     if (after_large_data_) room = std::min(room, kBoundaryReadBytes);
     iov[0] = iovec{input_.data() + input_end_, room};
     iov_count = 1;
+  }
+  if (tls_) {
+    std::int64_t got = read_tls(iov[0]);
+    if (got <= 0) return got;
+    context_.metrics.count(context_.metrics.bytes_received, static_cast<std::uint64_t>(got));
+    if (direct) {
+      pending_.sink.advance(static_cast<std::uint64_t>(got));
+      reader_.consume_data(static_cast<std::uint64_t>(got));
+    } else {
+      input_end_ += static_cast<std::size_t>(got);
+    }
+    return got;
   }
   msghdr msg{};
   msg.msg_iov = iov.data();
@@ -322,7 +409,8 @@ bool Connection::tenant_still_valid() {
   const std::uint64_t generation = context_.tenants.generation();
   if (generation == session_.registry_generation) return true;
   std::shared_ptr<const TenantRegistry> registry = context_.tenants.current();
-  const Tenant* t = registry->authenticate(session_.token, session_.transport);
+  const Tenant* t =
+      registry->authenticate(session_.token, session_.transport, session_.tls_client_name);
   if (t != nullptr && t->name == session_.tenant->name && t->ns == session_.tenant->ns) {
     // At a frame boundary nothing holds the old Tenant (a QuotaHold lives in a pending request).
     session_.tenant = t;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "memory/aligned_buffer.h"
+#include "net/tls.h"
 #include "protocol/frame.h"
 #include "protocol/meta.h"
 #include "server/data_sink.h"
@@ -49,6 +50,8 @@ struct Session {
   std::shared_ptr<const TenantRegistry> registry;
   std::uint64_t registry_generation = 0;
   std::string token;
+  // TLS: the verified client certificate's common name (empty: none presented).
+  std::string tls_client_name;
   std::map<std::uint32_t, std::unique_ptr<SharedMemoryRegion>> regions;
   std::uint64_t region_bytes = 0;
   std::uint32_t next_region_id = 1;
@@ -91,7 +94,10 @@ struct PendingRequest {
 
 class Connection {
  public:
-  Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context);
+  // `tls`: the connection's TLS session (a TLS listener's), its handshake not yet done; null for
+  // plaintext.
+  Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context,
+             std::unique_ptr<net::TlsStream> tls = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -117,6 +123,12 @@ class Connection {
   // Reads what the socket has (into the input buffer, or straight into a value's buffer).
   // Returns the bytes read (0: none waiting), or -1 when the peer closed or failed.
   std::int64_t read_socket();
+  // read_socket for a TLS connection: decrypted bytes into `iov[0]`.
+  std::int64_t read_tls(const iovec& into);
+  // Advances the TLS handshake; false when it failed (the connection is done).
+  bool advance_handshake();
+  // Sends queued responses through the socket (or TLS).
+  Result<std::uint64_t> send_output();
   void update_rcvlowat();
   // Runs the frames in the input buffer until it needs more bytes, the output is full or the
   // connection must close. Returns whether it consumed input or advanced a frame.
@@ -137,6 +149,9 @@ class Connection {
 
   UniqueFd fd_;
   ServerContext& context_;
+  std::unique_ptr<net::TlsStream> tls_;  // null: plaintext
+  std::uint32_t tls_wants_ = 0;          // EPOLLIN/EPOLLOUT the TLS layer waits for, if any
+  std::size_t tls_retry_len_ = 0;        // a TLS write to retry with these many bytes
   Session session_;
   protocol::FrameReader reader_;
   std::vector<std::byte> input_;

@@ -96,7 +96,16 @@ void IoThread::on_accept(const Listener& listener) {
     context_.metrics.count(context_.metrics.connections_accepted);
     spdlog::debug("event=connection_open transport={} peer={}", transport_name(listener.transport()),
                   peer);
-    auto conn = std::make_unique<Connection>(std::move(fd), listener.transport(), peer, context_);
+    std::unique_ptr<net::TlsStream> tls;
+    if (listener.transport() == Transport::kTcp) {
+      if (std::shared_ptr<net::TlsContext> ctx = context_.tls_context()) {
+        Result<std::unique_ptr<net::TlsStream>> s = net::TlsStream::accept(std::move(ctx), fd.get());
+        if (!s.ok()) continue;  // out of memory for a session: the connection closes here
+        tls = std::move(s).value();
+      }
+    }
+    auto conn = std::make_unique<Connection>(std::move(fd), listener.transport(), peer, context_,
+                                             std::move(tls));
     IoThread& to = least_loaded();
     to.assigned().fetch_add(1, std::memory_order_relaxed);
     if (&to == this) {

@@ -122,6 +122,8 @@ std::string_view frame_rejection_name(FrameRejection r) {
 }
 
 void add_memory(PrometheusText& p, const ServerMetrics& m, const MemoryBudget& memory) {
+  p.add("tls_handshake_failures", {}, load(m.tls_handshake_failures), CounterKind::kCount,
+        "TLS connections closed before their handshake completed (plaintext, wrong CA, ...)");
   p.add("inflight_bytes", {}, static_cast<double>(memory.used()), CounterKind::kGauge,
         "Memory requests hold outside the tiers: values arriving, responses not yet sent");
   p.add("inflight_limit_bytes", {}, static_cast<double>(memory.limit()), CounterKind::kGauge,

@@ -81,6 +81,21 @@ void OutputQueue::retire_front() {
 }
 
 Result<std::uint64_t> OutputQueue::send_to(int fd) {
+  return send_with([fd](const iovec* iov, std::size_t count) -> Result<std::int64_t> {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov);
+    msg.msg_iovlen = count;
+    for (;;) {
+      ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w >= 0) return static_cast<std::int64_t>(w);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return kWouldBlock;
+      return Status::FromErrno("send", errno);
+    }
+  });
+}
+
+Result<std::uint64_t> OutputQueue::send_with(const Writer& write) {
   std::uint64_t total = 0;
   while (!pieces_.empty()) {
     std::array<iovec, kMaxIov> iov;
@@ -92,16 +107,11 @@ Result<std::uint64_t> OutputQueue::send_to(int fd) {
       iov[n].iov_len = p.size() - p.sent;
       ++n;
     }
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = n;
-    ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return Status::FromErrno("send", errno);
-    }
-    std::size_t left = static_cast<std::size_t>(w);
+    if (n == 0) break;  // only the empty tail frame buffer is left: nothing to send
+    Result<std::int64_t> w = write(iov.data(), n);
+    if (!w.ok()) return w.status();
+    if (*w == kWouldBlock) break;
+    std::size_t left = static_cast<std::size_t>(*w);
     total += left;
     queued_ -= left;
     while (left > 0 || (!pieces_.empty() && pieces_.front().sent == pieces_.front().size())) {

@@ -5,9 +5,12 @@
 // Thread-safety: none; owned by one connection.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <vector>
 
 #include "kvtier/status.h"
@@ -52,9 +55,14 @@ class OutputQueue {
   std::uint64_t dropped_data() const { return dropped_data_; }
   bool empty() const { return queued_ == 0; }
 
-  // Sends what the socket takes without blocking (writev, MSG_NOSIGNAL). Returns the bytes sent;
+  // Sends what the socket takes without blocking (sendmsg, MSG_NOSIGNAL). Returns the bytes sent;
   // an IOError when the peer is gone.
   Result<std::uint64_t> send_to(int fd);
+  // The same through `write`, which sends from the iovecs it is given and returns the bytes it
+  // sent (> 0), kWouldBlock, or an error (a TLS connection's writer).
+  static constexpr std::int64_t kWouldBlock = -1;
+  using Writer = std::function<Result<std::int64_t>(const iovec* iov, std::size_t count)>;
+  Result<std::uint64_t> send_with(const Writer& write);
 
  private:
   // One of: frames (header + meta of one or more responses), a value buffer, a DRAM block view.

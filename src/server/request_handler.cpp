@@ -187,12 +187,15 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
     return c.fail(Opcode::kHello, Status::Busy("too many failed authentications from this peer: "
                                                "try again in a few seconds"));
   }
-  const bool token_missing = m.token.empty() && (c.session.transport == Transport::kTcp ||
-                                                 c.ctx.config.unix_token_required);
+  const bool token_missing = m.token.empty() && c.session.tls_client_name.empty() &&
+                             (c.session.transport == Transport::kTcp ||
+                              c.ctx.config.unix_token_required);
   const std::uint64_t generation = c.ctx.tenants.generation();
   std::shared_ptr<const TenantRegistry> registry = c.ctx.tenants.current();
   const Tenant* tenant =
-      token_missing ? nullptr : registry->authenticate(m.token, c.session.transport);
+      token_missing ? nullptr
+                    : registry->authenticate(m.token, c.session.transport,
+                                             c.session.tls_client_name);
   if (tenant == nullptr) {
     c.p.close_after = true;
     c.ctx.metrics.count(

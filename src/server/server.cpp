@@ -79,6 +79,11 @@ class ServerImpl final : public Server {
           return render_metrics(metrics_, context_->memory, *tenants_->current(), *store_,
                                 http_view_.load(std::memory_order_acquire), tenant_lines);
         });
+    if (!config_.server.tls_cert_file.empty()) {
+      Result<std::shared_ptr<net::TlsContext>> tls = load_tls(config_.server);
+      if (!tls.ok()) return tls.status();
+      context_->set_tls_context(std::move(tls).value());
+    }
     KVTIER_RETURN_IF_ERROR(open_listeners());
     KVTIER_RETURN_IF_ERROR(start_threads());
     return write_ready_file();
@@ -90,7 +95,16 @@ class ServerImpl final : public Server {
     if (!context_) return Status::Closed("the server is not running");
     Result<std::shared_ptr<const TenantRegistry>> tenants = load_tenants(fresh.server);
     if (!tenants.ok()) return tenants.status();
+    // Certificates are read again (renewed files), not switched on or off: the listener stays
+    // TLS or plaintext as it started.
+    std::shared_ptr<net::TlsContext> tls;
+    if (context_->tls_context() != nullptr && !fresh.server.tls_cert_file.empty()) {
+      Result<std::shared_ptr<net::TlsContext>> loaded = load_tls(fresh.server);
+      if (!loaded.ok()) return loaded.status();
+      tls = std::move(loaded).value();
+    }
     tenants_->replace(std::move(tenants).value());
+    if (tls) context_->set_tls_context(std::move(tls));
     spdlog::set_level(spdlog::level::from_str(
         fresh.server.log_level == "warn" ? "warning" : fresh.server.log_level));
     if (http_) http_->set_bearer_token(fresh.server.metrics_token);
@@ -197,6 +211,11 @@ class ServerImpl final : public Server {
     Result<std::unique_ptr<TenantRegistry>> registry = TenantRegistry::create(server, default_token);
     if (!registry.ok()) return registry.status();
     return std::shared_ptr<const TenantRegistry>(std::move(registry).value());
+  }
+
+  static Result<std::shared_ptr<net::TlsContext>> load_tls(const ServerConfig& server) {
+    return net::TlsContext::for_server(
+        {server.tls_cert_file, server.tls_key_file, server.tls_client_ca_file});
   }
 
   // The group that may use the Unix socket (server.unix_socket_group), or -1. Such a socket must

@@ -209,6 +209,23 @@ Status ServerConfig::validate() const {
   }
   KVTIER_RETURN_IF_ERROR(check_listen("server.tcp_listen", tcp_listen, allow_non_loopback));
   KVTIER_RETURN_IF_ERROR(check_listen("server.metrics_listen", metrics_listen, allow_non_loopback));
+  if (tls_cert_file.empty() != tls_key_file.empty()) {
+    return invalid(tls_cert_file.empty() ? "server.tls_key_file" : "server.tls_cert_file",
+                   in_quotes(tls_cert_file.empty() ? tls_key_file : tls_cert_file),
+                   "TLS needs both server.tls_cert_file and server.tls_key_file");
+  }
+  if (!tls_client_ca_file.empty() && tls_cert_file.empty()) {
+    return invalid("server.tls_client_ca_file", in_quotes(tls_client_ca_file),
+                   "client certificates need TLS: set server.tls_cert_file and tls_key_file");
+  }
+  if (tcp_listen != kOff && tls_cert_file.empty() && !allow_plaintext_tcp) {
+    Result<net::HostPort> hp = net::parse_host_port(tcp_listen);
+    if (hp.ok() && !net::is_loopback_host(hp->host)) {
+      return invalid("server.tcp_listen", in_quotes(tcp_listen),
+                     "a non-loopback address without TLS would carry tokens and KV in clear: set "
+                     "server.tls_cert_file and tls_key_file, or server.allow_plaintext_tcp = true");
+    }
+  }
   if (unix_socket == kOff && tcp_listen == kOff) {
     return invalid("server.unix_socket", in_quotes(unix_socket),
                    "server.tcp_listen is \"off\" too, so no client could connect; enable one");

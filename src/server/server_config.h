@@ -46,6 +46,9 @@ struct TenantConfig {
   // Bytes the tenant may hold in any one tier (DRAM, NVMe); a PUT that would pass it is
   // answered `rejected`. 0 = no quota. Default: 0.
   std::uint64_t quota_bytes = 0;
+  // The common name of the client certificate (verified against server.tls_client_ca_file) that
+  // authenticates a TLS connection as this tenant without a token. Default: empty (none).
+  std::string tls_client_name;
   // The namespace its blocks live under, on every tier and across restarts: changing it orphans
   // the tenant's blocks. Unset: derived from the name (FNV-1a, never 0); "default" is always
   // namespace 0 and may not set another. An explicit value is unique and not 0. Read the
@@ -81,6 +84,17 @@ struct ServerConfig {
   std::string metrics_token;  // read from metrics_token_file
   // Whether tcp_listen and metrics_listen may name a non-loopback address. Default: false.
   bool allow_non_loopback = false;
+  // TLS 1.3 on tcp_listen: the server's certificate chain and key (PEM), read at start and at
+  // each reload. Both or neither. Default: none (plaintext).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // CAs that client certificates must chain to (PEM): clients are asked for one, and a verified
+  // one whose common name is a tenant's tls_client_name authenticates as that tenant. Default:
+  // none.
+  std::string tls_client_ca_file;
+  // Whether tcp_listen may be a non-loopback address without TLS (tokens and KV in clear on the
+  // network). Default: false.
+  bool allow_plaintext_tcp = false;
   // A group (name or number) whose members may use the Unix socket: it is made the socket's
   // group (mode 0660). The socket must then be outside the data directory (0700), e.g.
   // "/run/kvtier/kvtierd.sock"; its directory is created 0750 in the group. Default: none (only

@@ -19,6 +19,10 @@ constexpr std::string_view kServerKeys[] = {"unix_socket",
                                             "metrics_listen",
                                             "metrics_token_file",
                                             "allow_non_loopback",
+                                            "tls_cert_file",
+                                            "tls_key_file",
+                                            "tls_client_ca_file",
+                                            "allow_plaintext_tcp",
                                             "unix_token_required",
                                             "io_threads",
                                             "max_connections",
@@ -33,6 +37,7 @@ constexpr std::string_view kServerKeys[] = {"unix_socket",
                                             "shutdown_timeout_ms",
                                             "log_level"};
 constexpr std::string_view kTenantKeys[] = {"name", "token", "token_file", "quota_bytes",
+                                            "tls_client_name",
                                             "namespace_id"};
 
 Status read_millis(TomlFieldReader& r, const toml::table& t, std::string_view key,
@@ -53,6 +58,10 @@ Status read_server(TomlFieldReader& r, const toml::table& t, ServerConfig& s) {
   KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "tcp_listen", s.tcp_listen));
   KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "metrics_listen", s.metrics_listen));
   KVTIER_RETURN_IF_ERROR(r.read_bool(t, "server", "allow_non_loopback", s.allow_non_loopback));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "tls_cert_file", s.tls_cert_file));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "tls_key_file", s.tls_key_file));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, "server", "tls_client_ca_file", s.tls_client_ca_file));
+  KVTIER_RETURN_IF_ERROR(r.read_bool(t, "server", "allow_plaintext_tcp", s.allow_plaintext_tcp));
   KVTIER_RETURN_IF_ERROR(r.read_bool(t, "server", "unix_token_required", s.unix_token_required));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "io_threads", s.io_threads));
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_connections", s.max_connections));
@@ -130,6 +139,7 @@ Status read_tenant(TomlFieldReader& r, const toml::table& t, std::size_t index,
     KVTIER_RETURN_IF_ERROR(read_token_from_file(r, t, prefix, config_dir, tenant));
   }
   KVTIER_RETURN_IF_ERROR(r.read_size(t, prefix, "quota_bytes", tenant.quota_bytes));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, "tls_client_name", tenant.tls_client_name));
   if (t.get("namespace_id") != nullptr) {
     NamespaceId ns = 0;
     KVTIER_RETURN_IF_ERROR(r.read_u32(t, prefix, "namespace_id", ns));

@@ -9,10 +9,13 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "kvtier/store.h"
 #include "memory/buffer_pool.h"
+#include "net/tls.h"
 #include "server/auth_throttle.h"
 #include "server/memory_budget.h"
 #include "server/metrics_render.h"
@@ -35,6 +38,19 @@ struct ServerContext {
   std::atomic<bool> draining{false};
   AuthThrottle auth_throttle;  // failed HELLOs per peer
   MemoryBudget memory{config.max_inflight_bytes};  // what requests hold outside the tiers
+
+  // The TCP listener's TLS context (null: plaintext), replaced by a reload; a connection keeps
+  // the one it was accepted with.
+  std::shared_ptr<net::TlsContext> tls_context() const {
+    std::lock_guard<std::mutex> lock(tls_mu);
+    return tls;
+  }
+  void set_tls_context(std::shared_ptr<net::TlsContext> next) {
+    std::lock_guard<std::mutex> lock(tls_mu);
+    tls = std::move(next);
+  }
+  mutable std::mutex tls_mu;
+  std::shared_ptr<net::TlsContext> tls;  // guarded by tls_mu
 };
 
 }  // namespace kvtier::server

@@ -68,6 +68,7 @@ struct ServerMetrics {
   std::array<std::atomic<std::int64_t>, kMaxIoThreads> io_thread_connections{};
   std::atomic<std::uint32_t> io_threads{0};            // how many there are; set before they start
   std::atomic<std::int64_t> queued_response_bytes{0};  // over every connection
+  Counter tls_handshake_failures{0};  // TLS connections closed before their handshake completed
   Counter memory_waits{0};     // frames that waited for room in server.max_inflight_bytes
   Counter memory_refusals{0};  // frames refused for it (waited kMemoryWait, or larger than it)
   std::atomic<std::int64_t> shm_regions{0};

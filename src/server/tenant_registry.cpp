@@ -31,6 +31,14 @@ Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfi
     tenant->ns = tenant_namespace(t);
     tenant->quota_bytes = t.quota_bytes;
     tenant->token = t.token;
+    tenant->tls_client_name = t.tls_client_name;
+    for (const auto& other : r->tenants_) {
+      if (!t.tls_client_name.empty() && other->tls_client_name == t.tls_client_name) {
+        return Status::InvalidArgument("tenants \"" + other->name + "\" and \"" + t.name +
+                                       "\" have the same tls_client_name \"" +
+                                       t.tls_client_name + "\"");
+      }
+    }
     r->tenants_.push_back(std::move(tenant));
   }
   if (r->tenants_.front()->token.empty()) {
@@ -40,8 +48,18 @@ Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfi
   return r;
 }
 
-const Tenant* TenantRegistry::authenticate(std::string_view token, Transport transport) const {
-  if (token.empty()) return transport == Transport::kUnix ? tenants_.front().get() : nullptr;
+const Tenant* TenantRegistry::authenticate(std::string_view token, Transport transport,
+                                           std::string_view client_name) const {
+  const Tenant* by_certificate = nullptr;
+  if (!client_name.empty()) {
+    for (const auto& t : tenants_) {
+      if (t->tls_client_name == client_name) by_certificate = t.get();
+    }
+  }
+  if (token.empty()) {
+    if (by_certificate != nullptr) return by_certificate;
+    return transport == Transport::kUnix ? tenants_.front().get() : nullptr;
+  }
   // Digests are compared, every tenant's, in constant time each: timing tells neither which
   // tenant nor how much of a token matched, nor a token's length.
   const TokenDigest presented = token_digest(token);
@@ -51,6 +69,7 @@ const Tenant* TenantRegistry::authenticate(std::string_view token, Transport tra
       found = t.get();
     }
   }
+  if (by_certificate != nullptr && found != by_certificate) return nullptr;
   return found;
 }
 

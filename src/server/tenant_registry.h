@@ -30,6 +30,7 @@ struct Tenant {
   NamespaceId ns = kDefaultNamespace;
   std::uint64_t quota_bytes = 0;  // per tier; 0 = none
   std::string token;
+  std::string tls_client_name;  // a verified client certificate's CN that names it; empty: none
   // SHA-256 of the token: what a presented token is compared with, so the comparison takes the
   // same time whatever the lengths (authenticate()).
   TokenDigest token_digest{};
@@ -71,10 +72,12 @@ class TenantRegistry {
   static Result<std::unique_ptr<TenantRegistry>> create(const ServerConfig& config,
                                                         std::string default_token);
 
-  // The tenant `token` names, or nullptr. On the Unix socket (mode 0660: only the daemon's user
-  // and group can connect) an empty token selects the default tenant; on TCP every connection
-  // must present a valid token.
-  const Tenant* authenticate(std::string_view token, Transport transport) const;
+  // The tenant `token` names, or nullptr. On the Unix socket (its access is the credential) an
+  // empty token selects the default tenant; on TCP every connection must present a valid token,
+  // or a verified client certificate whose common name (`client_name`) is a tenant's
+  // tls_client_name. With both, they must name the same tenant.
+  const Tenant* authenticate(std::string_view token, Transport transport,
+                             std::string_view client_name = {}) const;
 
   // Whether `tenant` may store `bytes` more: its usage in each tier, plus what other puts hold,
   // plus `bytes` stays within its quota. If so (and the tenant has a quota) `hold` takes the

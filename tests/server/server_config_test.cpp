@@ -99,6 +99,12 @@ unix_socket = "/run/kvtier/kvtierd.sock"
 tcp_listen = "0.0.0.0:7000"
 metrics_listen = "[::1]:7001"
 allow_non_loopback = true
+unix_socket_group = "kvtier"
+tls_cert_file = "/etc/kvtier/tls/kvtierd.pem"
+tls_key_file = "/etc/kvtier/tls/kvtierd.key"
+tls_client_ca_file = "/etc/kvtier/tls/ca.pem"
+allow_plaintext_tcp = false
+max_inflight_bytes = "2GiB"
 io_threads = 4
 max_connections = 5000
 max_batch = 8192
@@ -118,6 +124,7 @@ quota_bytes = "1GiB"
 name = "alice"
 token = "alice-secret-token-1"
 namespace_id = 77
+tls_client_name = "alice.example"
 
 [[tenants]]
 name = "bob.team_2-x"
@@ -141,6 +148,12 @@ quota_bytes = 1000
   EXPECT_EQ(s.tcp_listen, "0.0.0.0:7000");
   EXPECT_EQ(s.metrics_listen, "[::1]:7001");
   EXPECT_TRUE(s.allow_non_loopback);
+  EXPECT_EQ(s.unix_socket_group, "kvtier");
+  EXPECT_EQ(s.tls_cert_file, "/etc/kvtier/tls/kvtierd.pem");
+  EXPECT_EQ(s.tls_key_file, "/etc/kvtier/tls/kvtierd.key");
+  EXPECT_EQ(s.tls_client_ca_file, "/etc/kvtier/tls/ca.pem");
+  EXPECT_FALSE(s.allow_plaintext_tcp);
+  EXPECT_EQ(s.max_inflight_bytes, 2 * kGiB);
   EXPECT_EQ(s.io_threads, 4u);
   EXPECT_EQ(s.max_connections, 5000u);
   EXPECT_EQ(s.max_batch, 8192u);
@@ -161,6 +174,7 @@ quota_bytes = 1000
   EXPECT_EQ(s.tenants[1].name, "alice");
   EXPECT_EQ(s.tenants[1].token, "alice-secret-token-1");
   EXPECT_EQ(s.tenants[1].token_file, "");
+  EXPECT_EQ(s.tenants[1].tls_client_name, "alice.example");
   EXPECT_EQ(s.tenants[1].namespace_id, std::optional<NamespaceId>(77));
   EXPECT_EQ(tenant_namespace(s.tenants[1]), 77u);
   EXPECT_EQ(s.tenants[2].name, "bob.team_2-x");
@@ -259,9 +273,21 @@ TEST(DaemonConfigValidate, ListenAddresses) {
       {"[server]\nunix_socket = \"off\"\ntcp_listen = \"off\"\n",
        {"<config>:2:", "server.unix_socket", "no client could connect"}},
   });
+  // A non-loopback TCP listener without TLS carries tokens and KV in clear: refused unless
+  // allow_plaintext_tcp says so, or TLS is configured.
+  ExpectInvalid(Parse("[server]\nallow_non_loopback = true\ntcp_listen = \"0.0.0.0:7420\"\n"),
+                {"server.tcp_listen", "in clear", "allow_plaintext_tcp"});
+  ExpectInvalid(Parse("[server]\ntls_cert_file = \"c.pem\"\n"),
+                {"server.tls_cert_file", "both"});
+  ExpectInvalid(Parse("[server]\ntls_client_ca_file = \"ca.pem\"\n"),
+                {"server.tls_client_ca_file", "need TLS"});
+  EXPECT_TRUE(Parse("[server]\nallow_non_loopback = true\ntcp_listen = \"0.0.0.0:7420\"\n"
+                    "tls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\n")
+                  .ok());
   // With allow_non_loopback every address is accepted.
   Result<DaemonConfig> r = Parse(
-      "[server]\nallow_non_loopback = true\ntcp_listen = \"0.0.0.0:7420\"\n"
+      "[server]\nallow_non_loopback = true\nallow_plaintext_tcp = true\n"
+      "tcp_listen = \"0.0.0.0:7420\"\n"
       "metrics_listen = \"cache.example.com:9100\"\n");
   EXPECT_TRUE(r.ok()) << r.status().to_string();
 }

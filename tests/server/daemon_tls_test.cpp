@@ -1,0 +1,159 @@
+// TLS on kvtierd's TCP listener through the real process and the real client (issue 25, item 7):
+// values cross intact over TLS 1.3; a client that trusts another CA, a server certificate that
+// has expired, plaintext to the TLS port and TLS to a plaintext port each fail with a message
+// that says so; a client certificate maps to its tenant (mutual TLS), one from another CA is
+// refused.
+#include <chrono>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "kvtier/client.h"
+#include "metrics/prometheus_parse.h"
+#include "support/daemon_process.h"
+#include "support/test_certs.h"
+#include "support/test_support.h"
+
+namespace kvtier::testing::daemon_tls_test {
+
+constexpr const char* kAliceToken = "alice-token-0123456789";
+
+std::string tls_config(const TestPki::Pair& server, const std::string& client_ca = "") {
+  std::string c = "[server]\ntls_cert_file = \"" + server.cert + "\"\ntls_key_file = \"" +
+                  server.key + "\"\n";
+  if (!client_ca.empty()) c += "tls_client_ca_file = \"" + client_ca + "\"\n";
+  c += "[[tenants]]\nname = \"alice\"\ntoken = \"" + std::string(kAliceToken) +
+       "\"\ntls_client_name = \"alice\"\n";
+  return small_daemon_config(c);
+}
+
+// "tcp:127.0.0.1:PORT" -> "tls:127.0.0.1:PORT".
+std::string tls_address(const DaemonProcess& d) { return "tls:" + d.tcp_address().substr(4); }
+
+Result<std::unique_ptr<Client>> connect(const std::string& address, const std::string& token,
+                                        const std::string& ca, const TestPki::Pair& cert = {}) {
+  ClientOptions o;
+  o.address = address;
+  o.token = token;
+  o.tls_ca_file = ca;
+  o.tls_cert_file = cert.cert;
+  o.tls_key_file = cert.key;
+  o.timeout = std::chrono::milliseconds(5000);
+  return Client::connect(o);
+}
+
+TEST(DaemonTls, ValuesCrossIntactOverTls) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  DaemonProcess d(dir.path(), tls_config(pki.server("kvtierd")));
+  ASSERT_TRUE(d.started()) << d.log();
+  auto c = connect(tls_address(d), kAliceToken, pki.ca_file());
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ((*c)->server_info().tenant, "alice");
+  // Sizes around TLS's 16 KiB records and the daemon's 64 KiB direct-receive mark, and a batch.
+  for (std::size_t size : {std::size_t{1}, std::size_t{16383}, std::size_t{16385},
+                           std::size_t{70000}, std::size_t{3 * 1024 * 1024 + 5}}) {
+    const Key k = test_key(size);
+    const std::vector<std::byte> v = pattern(k, size);
+    ASSERT_TRUE((*c)->put(k, v).ok()) << size;
+    std::vector<std::byte> dst(size);
+    GetResult g = (*c)->get(k, dst);
+    ASSERT_TRUE(g.status.ok()) << size << ": " << g.status.to_string();
+    EXPECT_EQ(dst, v) << size;
+  }
+  std::vector<Key> keys;
+  std::vector<std::vector<std::byte>> values, dsts;
+  std::vector<GetItem> items;
+  for (int i = 0; i < 64; ++i) {
+    keys.push_back(test_key(1000 + i));
+    values.push_back(pattern(keys.back(), 100000));
+    Status put = (*c)->put(keys.back(), values.back());
+    ASSERT_TRUE(put.ok()) << i << ": " << put.to_string();
+  }
+  dsts.assign(64, std::vector<std::byte>(100000));
+  for (int i = 0; i < 64; ++i) items.push_back(GetItem{keys[i], dsts[i]});
+  std::vector<GetResult> out(64);
+  ASSERT_TRUE((*c)->get_many(items, out).ok());
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(dsts[i], values[i]) << i;
+  // Plaintext TCP and the Unix socket are not affected: the Unix socket still serves.
+  ClientOptions local;
+  local.address = d.unix_address();
+  auto u = Client::connect(local);
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE((*u)->ping().ok());
+}
+
+TEST(DaemonTls, AClientTrustingAnotherCaFailsOnTheCertificate) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  DaemonProcess d(dir.path(), tls_config(pki.server("kvtierd")));
+  ASSERT_TRUE(d.started()) << d.log();
+  auto c = connect(tls_address(d), kAliceToken, pki.other_ca_file());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("certificate"), std::string::npos) << c.status().to_string();
+}
+
+TEST(DaemonTls, AnExpiredServerCertificateFailsClearly) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  DaemonProcess d(dir.path(), tls_config(pki.server("kvtierd", /*expired=*/true)));
+  ASSERT_TRUE(d.started()) << d.log();
+  auto c = connect(tls_address(d), kAliceToken, pki.ca_file());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("expired"), std::string::npos) << c.status().to_string();
+}
+
+TEST(DaemonTls, PlaintextToTheTlsPortFailsAndIsCounted) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  DaemonProcess d(dir.path(), tls_config(pki.server("kvtierd")));
+  ASSERT_TRUE(d.started()) << d.log();
+  auto c = connect(d.tcp_address(), kAliceToken, "");
+  ASSERT_FALSE(c.ok()) << "a plaintext HELLO was answered on the TLS port";
+  ClientOptions local;
+  local.address = d.unix_address();
+  auto u = Client::connect(local);
+  ASSERT_TRUE(u.ok());
+  auto text = (*u)->stats();
+  ASSERT_TRUE(text.ok());
+  auto m = parse_prometheus_text(*text);
+  ASSERT_TRUE(m.ok());
+  EXPECT_GE(m->sum("kvtier_tls_handshake_failures_total").value_or(0), 1.0);
+}
+
+TEST(DaemonTls, TlsToAPlaintextPortSaysSo) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  DaemonProcess d(dir.path(), small_daemon_config());
+  ASSERT_TRUE(d.started()) << d.log();
+  auto c = connect(tls_address(d), d.default_token(), pki.ca_file());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("TLS handshake"), std::string::npos)
+      << c.status().to_string();
+  EXPECT_NE(c.status().message().find("plaintext"), std::string::npos) << c.status().to_string();
+}
+
+TEST(DaemonTls, AClientCertificateMapsToItsTenant) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  DaemonProcess d(dir.path(), tls_config(pki.server("kvtierd"), pki.ca_file()));
+  ASSERT_TRUE(d.started()) << d.log();
+  // The certificate alone authenticates (no token).
+  auto alice = connect(tls_address(d), "", pki.ca_file(), pki.client("alice"));
+  ASSERT_TRUE(alice.ok()) << alice.status().to_string();
+  EXPECT_EQ((*alice)->server_info().tenant, "alice");
+  // A certificate of a name no tenant has, without a token: refused.
+  auto nobody = connect(tls_address(d), "", pki.ca_file(), pki.client("mallory"));
+  EXPECT_FALSE(nobody.ok());
+  // A certificate and a token of another tenant: refused (they must agree).
+  auto mixed = connect(tls_address(d), d.default_token(), pki.ca_file(), pki.client("alice"));
+  EXPECT_FALSE(mixed.ok());
+  // A certificate from a CA the daemon does not trust: the handshake fails.
+  auto forged = connect(tls_address(d), "", pki.ca_file(), pki.client("alice", true));
+  ASSERT_FALSE(forged.ok());
+  // No certificate, a token: still fine.
+  auto token = connect(tls_address(d), kAliceToken, pki.ca_file());
+  ASSERT_TRUE(token.ok()) << token.status().to_string();
+}
+
+}  // namespace kvtier::testing::daemon_tls_test
