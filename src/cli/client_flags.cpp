@@ -20,7 +20,8 @@ std::string env_or_empty(const char* name) {
 void add_client_flags(CLI::App* cmd, ClientFlags* flags) {
   const std::string default_address = ClientOptions{}.address;
   cmd->add_option("--address", flags->address,
-                  "kvtierd's address: unix:PATH, a path, tcp:HOST:PORT, HOST:PORT or [::1]:PORT "
+                  "kvtierd's address: unix:PATH, a path, tcp:HOST:PORT, tls:HOST:PORT (TLS), "
+                  "HOST:PORT or [::1]:PORT "
                   "(default $KVTIER_ADDRESS, else " +
                       default_address + ")");
   cmd->add_option("--token", flags->token,
@@ -30,6 +31,15 @@ void add_client_flags(CLI::App* cmd, ClientFlags* flags) {
   cmd->add_option("--timeout-ms", flags->timeout_ms, "longest wait for each response")
       ->capture_default_str()
       ->check(CLI::Range(1u, 24u * 3600u * 1000u));
+  cmd->add_option("--tls-ca-file", flags->tls_ca_file,
+                  "with tls:HOST:PORT: the CAs (PEM) kvtierd's certificate must chain to "
+                  "(default $KVTIER_TLS_CA_FILE, else the system's)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-cert-file", flags->tls_cert_file,
+                  "with tls:HOST:PORT: this client's certificate (PEM), for mutual TLS")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key-file", flags->tls_key_file, "its private key (PEM)")
+      ->check(CLI::ExistingFile);
 }
 
 Result<ClientOptions> client_options_from(const ClientFlags& flags, std::string client_name) {
@@ -50,6 +60,12 @@ Result<ClientOptions> client_options_from(const ClientFlags& flags, std::string 
     o.token = std::move(t).value();
   } else {
     o.token = env_or_empty("KVTIER_TOKEN");
+  }
+  o.tls_ca_file = !flags.tls_ca_file.empty() ? flags.tls_ca_file : env_or_empty("KVTIER_TLS_CA_FILE");
+  o.tls_cert_file = flags.tls_cert_file;
+  o.tls_key_file = flags.tls_key_file;
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return Status::InvalidArgument("give --tls-cert-file and --tls-key-file together");
   }
   o.client_name = std::move(client_name);
   o.timeout = std::chrono::milliseconds(flags.timeout_ms);

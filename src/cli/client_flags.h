@@ -25,9 +25,15 @@ struct ClientFlags {
   std::string token;       // --token; empty: --token-file, else $KVTIER_TOKEN, else none
   std::string token_file;  // --token-file: a file holding the token (whitespace trimmed)
   std::uint32_t timeout_ms = 30'000;  // --timeout-ms
+  // A tls:HOST:PORT address: --tls-ca-file (else $KVTIER_TLS_CA_FILE, else the system's CAs),
+  // --tls-cert-file and --tls-key-file for mutual TLS.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
-// Adds --address, --token, --token-file and --timeout-ms to `cmd`, stored in *flags.
+// Adds --address, --token, --token-file, --timeout-ms and the --tls-* files to `cmd`, stored in
+// *flags.
 void add_client_flags(CLI::App* cmd, ClientFlags* flags);
 
 // The ClientOptions the flags and the environment say. InvalidArgument when both --token and

@@ -156,4 +156,27 @@ TEST(DaemonTls, AClientCertificateMapsToItsTenant) {
   ASSERT_TRUE(token.ok()) << token.status().to_string();
 }
 
+// The kvtier command speaks TLS too: --address tls:HOST:PORT with --tls-ca-file.
+TEST(DaemonTls, TheCliPingsOverTls) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  DaemonProcess d(dir.path(), tls_config(pki.server("kvtierd")));
+  ASSERT_TRUE(d.started()) << d.log();
+  auto run = [&](const std::string& ca) {
+    const std::string cmd = std::string(KVTIER_BINARY) + " ping --address " + tls_address(d) +
+                            " --token " + kAliceToken + " --tls-ca-file " + ca + " 2>&1";
+    std::string out;
+    std::FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[512];
+    while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    const int status = p != nullptr ? ::pclose(p) : -1;
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+  };
+  auto [ok_code, ok_out] = run(pki.ca_file());
+  EXPECT_EQ(ok_code, 0) << ok_out;
+  auto [bad_code, bad_out] = run(pki.other_ca_file());
+  EXPECT_NE(bad_code, 0) << bad_out;
+  EXPECT_NE(bad_out.find("certificate"), std::string::npos) << bad_out;
+}
+
 }  // namespace kvtier::testing::daemon_tls_test
