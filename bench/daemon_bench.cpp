@@ -4,7 +4,8 @@
 //   daemon_bench --mode shm    --address unix:SOCK --config DAEMON.toml --engine-dir DIR
 //                [--value-bytes 4M] [--working-set-bytes 1G] [--batch 32] [--rounds 5]
 //                [--passes 2] [--engine-memory region|aligned] [--label dram]
-//   daemon_bench --mode tcp    --address tcp:HOST:PORT|unix:SOCK --token-file F
+//   daemon_bench --mode tcp    --address tcp:HOST:PORT|tls:HOST:PORT|unix:SOCK --token-file F
+//                [--tls-ca-file CA.pem]
 //                [--threads 4] [--value-bytes 1M] [--working-set-bytes 1G] [--batch 1]
 //                [--rounds 5] [--passes 2] [--phases both|put|get] [--label tcp]
 //   daemon_bench --mode lookup --address ADDR [--token-file F] [--chain 4096] [--runs 2000]
@@ -76,6 +77,7 @@ using Clock = std::chrono::steady_clock;
 struct Options {
   std::string mode;
   std::string address;
+  std::string tls_ca_file;  // a tls:HOST:PORT address: the CA the daemon's certificate chains to
   std::string token;
   std::string config;      // daemon config file (engine reference: its .store part)
   std::string engine_dir;  // data_dir of the in-process reference Store
@@ -107,6 +109,7 @@ std::unique_ptr<kvtier::Client> connect(const Options& o, const std::string& nam
   kvtier::ClientOptions co;
   co.address = o.address;
   co.token = o.token;
+  co.tls_ca_file = o.tls_ca_file;
   co.client_name = name;
   auto c = kvtier::Client::connect(co);
   if (!c.ok()) die("connect " + o.address + ": " + c.status().to_string());
@@ -632,6 +635,7 @@ int main(int argc, char** argv) {
     else if (k == "--address") o.address = v;
     else if (k == "--token") o.token = v;
     else if (k == "--token-file") o.token = read_token_file(v);
+    else if (k == "--tls-ca-file") o.tls_ca_file = v;
     else if (k == "--config") o.config = v;
     else if (k == "--engine-dir") o.engine_dir = v;
     else if (k == "--engine-memory") o.engine_memory = v;
