@@ -97,6 +97,7 @@ class PutBuffer {
 struct NamespaceUsage {
   std::uint64_t blocks = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t pinned_bytes = 0;  // DRAM: what its pinned blocks are charged (0 elsewhere)
 };
 
 class Store {
@@ -145,8 +146,10 @@ class Store {
 
   // Keeps the block in DRAM (promoting it from NVMe if needed) until unpin() or until `lease`
   // passes, whichever comes first. Pinning again extends the lease. Errors: NotFound,
-  // InvalidArgument (lease above the maximum), Busy (pinned bytes at their limit).
-  virtual Status pin(NamespaceId ns, const Key& key, std::chrono::milliseconds lease) = 0;
+  // InvalidArgument (lease above the maximum), Busy (pinned bytes at their limit, DRAM-wide or
+  // the namespace's `max_namespace_pinned_bytes`; 0: no limit of its own).
+  virtual Status pin(NamespaceId ns, const Key& key, std::chrono::milliseconds lease,
+                     std::uint64_t max_namespace_pinned_bytes = 0) = 0;
   virtual Status unpin(NamespaceId ns, const Key& key) = 0;
 
   // Makes everything put so far durable on NVMe: after flush() returns OK, a SIGKILL loses none

@@ -118,7 +118,8 @@ class DramTierImpl final : public DramTier {
   Status remove(const BlockId& id) override;
   bool departure_current(const BlockRef& ref) override;
   void end_departure(const BlockRef& ref) override;
-  Status pin(const BlockId& id, std::chrono::milliseconds lease) override;
+  Status pin(const BlockId& id, std::chrono::milliseconds lease,
+             std::uint64_t max_namespace_pinned_bytes) override;
   Status unpin(const BlockId& id) override;
   void set_on_nvme(const BlockId& id) override;
   void set_on_nvme(const BlockRef& ref) override;
@@ -384,6 +385,7 @@ Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockR
     b->pinned_until_ns = inherited_pin;
     pinned_.insert(b);
     add(pinned_bytes_, b->charge);
+    ns_usage_.at(b->id.ns).pinned_bytes += b->charge;
   }
   add(inserts_, 1);
   return Status::Ok();
@@ -518,7 +520,8 @@ void DramTierImpl::end_departure(const BlockRef& ref) {
   unref_block(b);  // the departures' ref; the caller's ref keeps the bytes
 }
 
-Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease) {
+Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease,
+                         std::uint64_t max_namespace_pinned_bytes) {
   if (lease.count() <= 0 || lease > max_lease_) {
     return Status::InvalidArgument("pin lease must be in (0, " +
                                    std::to_string(max_lease_.count()) + "] ms, got " +
@@ -542,9 +545,21 @@ Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease) {
                           bytes_text(max_pinned_bytes_));
     }
   }
+  if (max_namespace_pinned_bytes != 0) {
+    auto ns_pinned = [&] { return ns_usage_.at(id.ns).pinned_bytes; };  // b is indexed: present
+    if (ns_pinned() + b->charge > max_namespace_pinned_bytes) {
+      sweep_expired_pins(now);
+      if (ns_pinned() + b->charge > max_namespace_pinned_bytes) {
+        add(pin_rejections_, 1);
+        return Status::Busy("the tenant's pinned DRAM bytes would exceed its pin budget of " +
+                            bytes_text(max_namespace_pinned_bytes));
+      }
+    }
+  }
   b->pinned_until_ns = until;
   pinned_.insert(b);
   add(pinned_bytes_, b->charge);
+  ns_usage_.at(b->id.ns).pinned_bytes += b->charge;
   return Status::Ok();
 }
 
@@ -625,6 +640,7 @@ bool DramTierImpl::pin_active(Block* b, std::int64_t now) {
 void DramTierImpl::drop_pin(Block* b) {
   pinned_.erase(b);
   sub(pinned_bytes_, b->charge);
+  ns_usage_.at(b->id.ns).pinned_bytes -= b->charge;
   b->pinned_until_ns = 0;
 }
 
@@ -636,6 +652,7 @@ void DramTierImpl::sweep_expired_pins(std::int64_t now) {
       continue;
     }
     sub(pinned_bytes_, b->charge);
+    ns_usage_.at(b->id.ns).pinned_bytes -= b->charge;
     b->pinned_until_ns = 0;
     it = pinned_.erase(it);
   }

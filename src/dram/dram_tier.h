@@ -144,8 +144,10 @@ class DramTier {
   virtual void end_departure(const BlockRef& ref) = 0;
 
   // Pinned blocks are not evicted until unpin() or the lease passes. Errors: NotFound,
-  // InvalidArgument (lease <= 0 or above max_lease), Busy (max_pinned_fraction reached).
-  virtual Status pin(const BlockId& id, std::chrono::milliseconds lease) = 0;
+  // InvalidArgument (lease <= 0 or above max_lease), Busy (max_pinned_fraction reached, or the
+  // id's namespace would pin more than `max_namespace_pinned_bytes`, when that is not 0).
+  virtual Status pin(const BlockId& id, std::chrono::milliseconds lease,
+                     std::uint64_t max_namespace_pinned_bytes = 0) = 0;
   virtual Status unpin(const BlockId& id) = 0;
 
   // Marks a block as present on NVMe (after the engine wrote it there).

@@ -296,9 +296,10 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     return Status::NotFound("key " + key.hex() + " is not cached");
   }
 
-  Status pin(NamespaceId ns, const Key& key, std::chrono::milliseconds lease) override {
+  Status pin(NamespaceId ns, const Key& key, std::chrono::milliseconds lease,
+             std::uint64_t max_namespace_pinned_bytes) override {
     BlockId id{ns, key};
-    Status s = dram_->pin(id, lease);
+    Status s = dram_->pin(id, lease, max_namespace_pinned_bytes);
     if (!s.is_not_found() || !nvme_) return s;
     // Bring it up from NVMe first: a pin holds the block in DRAM.
     std::optional<nvme::Location> at = nvme_->location(id);
@@ -309,7 +310,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     if (!g.status.ok()) return g.status;
     if (g.size != at->size) return Status::NotFound("replaced while being promoted");
     promote_nvme_copy(id, *staged, *at);
-    return dram_->pin(id, lease);
+    return dram_->pin(id, lease, max_namespace_pinned_bytes);
   }
 
   Status unpin(NamespaceId ns, const Key& key) override { return dram_->unpin({ns, key}); }

@@ -58,6 +58,9 @@ Connection::Connection(UniqueFd fd, Transport transport, std::string peer, Serve
 }
 
 Connection::~Connection() {
+  // Pins end with the connection that took them (another connection's pin of the same block ends
+  // too: a pin is the block's, not the connection's).
+  for (const Key& k : session_.pinned) (void)context_.store.unpin(session_.tenant->ns, k);
   context_.metrics.connections_open.fetch_sub(1, std::memory_order_relaxed);
   (session_.tenant == nullptr ? context_.metrics.connections_pending_hello
                               : context_.metrics.connections_authenticated)
@@ -105,6 +108,9 @@ bool Connection::on_events(std::uint32_t events) {
     events |= EPOLLIN;
     tls_wants_ = 0;
   }
+  // Bytes OpenSSL already decrypted are not announced by the socket: whatever woke the
+  // connection (EPOLLOUT, the sweep's retry), read them if reading is allowed now.
+  if (tls_ && tls_->pending() > 0) events |= EPOLLIN;
   if (events & EPOLLIN) {
     std::size_t budget = kReadBudgetBytes;
     // Decrypted bytes TLS holds are not announced by the socket: read them whatever the budget.
@@ -137,6 +143,9 @@ bool Connection::on_events(std::uint32_t events) {
   // After an error or the peer's EOF, stay only to deliver what is queued (a half-closed peer
   // still reads; a gone one makes the next send fail).
   if (close_after_flush_ || peer_closed_) return !output_.empty();
+  // Sending may have made room while decrypted bytes wait inside OpenSSL (the reads above stopped
+  // at a full output): read them now, as no socket event will come for them.
+  if (tls_ && tls_->pending() > 0 && !output_full() && !memory_wait_) return on_events(EPOLLIN);
   update_rcvlowat();
   return true;
 }
@@ -380,15 +389,27 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
   // memory when they run (request_handler.cpp), and wait here only while no room is left at all.
   const bool makes_data = h.opcode == protocol::Opcode::kGet ||
                           h.opcode == protocol::Opcode::kGetMany;
+  // The response's frames: its meta is at most the request's plus a little, but STATS answers
+  // with up to a whole meta of text.
+  const std::uint64_t frames = h.opcode == protocol::Opcode::kStats
+                                   ? protocol::kMaxMetaBytes + protocol::kFrameHeaderBytes
+                                   : std::uint64_t{h.meta_len} + 256;
+  const bool small_frames = frames + output_memory_.bytes() <= kSmallHoldBytes;
+  auto take_frames = [&] {
+    if (pending_.response_memory.try_add(budget, frames, small_frames)) return true;
+    pending_.data_memory.release();  // all or nothing: wait holding nothing
+    return false;
+  };
   if (h.data_len > budget.largest_hold()) {
     pending_.refused = Status::TooLarge(
         "a frame of " + std::to_string(h.data_len) + " data bytes exceeds what one request may " +
         "hold of the daemon's in-flight memory, " + std::to_string(budget.largest_hold()) +
         " (7/8 of server.max_inflight_bytes)");
-  } else if (h.data_len > 0
-                 ? pending_.data_memory.try_add(
-                       budget, h.data_len, h.data_len + output_memory_.bytes() <= kSmallHoldBytes)
-                 : !makes_data || budget.has_room()) {
+  } else if ((h.data_len > 0
+                  ? pending_.data_memory.try_add(
+                        budget, h.data_len, h.data_len + output_memory_.bytes() <= kSmallHoldBytes)
+                  : !makes_data || budget.has_room()) &&
+             take_frames()) {
     return true;
   } else if (now - memory_wait_since_ < kMemoryWait) {
     if (!pending_.waited_for_memory) context_.metrics.count(context_.metrics.memory_waits);
@@ -460,8 +481,17 @@ void Connection::on_data(std::span<const std::byte> bytes) {
 
 void Connection::on_frame_done() {
   pending_.connection_holds = output_memory_.bytes();
+  const std::uint64_t queued_before = output_.queued_bytes();
   StatusCode status = execute_request(pending_, session_, context_, output_);
-  output_memory_.absorb(std::move(pending_.response_memory));
+  // The response is built: its hold becomes what it really queued (frames and data).
+  const std::uint64_t queued = output_.queued_bytes() - queued_before;
+  MemoryHold& held = pending_.response_memory;
+  if (queued > held.bytes()) {
+    held.force_add(context_.memory, queued - held.bytes());
+  } else {
+    held.shrink_to(queued);
+  }
+  output_memory_.absorb(std::move(held));
   context_.metrics.count_request(pending_.header.opcode, status,
                                  std::chrono::steady_clock::now() - pending_.started);
   if (pending_.close_after) close_after_flush_ = true;

@@ -21,6 +21,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -38,6 +39,10 @@
 
 namespace kvtier::server {
 
+// Keys one connection may hold pinned at once: a session's pins are remembered (to end them with
+// it), and this bounds what that costs the daemon (~64 bytes each).
+inline constexpr std::size_t kMaxPinsPerConnection = 4096;
+
 // What a connection knows about its client after HELLO. Handlers read and change it.
 struct Session {
   Transport transport = Transport::kUnix;
@@ -52,6 +57,9 @@ struct Session {
   std::string token;
   // TLS: the verified client certificate's common name (empty: none presented).
   std::string tls_client_name;
+  // Keys this connection pinned: unpinned when it closes, so a lease ends with its connection
+  // (at most kMaxPinsPerConnection).
+  std::unordered_set<Key, KeyHash> pinned;
   std::map<std::uint32_t, std::unique_ptr<SharedMemoryRegion>> regions;
   std::uint64_t region_bytes = 0;
   std::uint32_t next_region_id = 1;

@@ -13,8 +13,14 @@
 // pipelined unread on many connections can still take it (each connection at most
 // kSmallHoldBytes of it); docs/RELIABILITY.md says so.
 //
-// Invariant: used() is the sum of the live MemoryHolds' bytes, and never exceeds limit(); holds
-// larger than kSmallHoldBytes together stay within limit() - reserve().
+// What is counted: a frame's data from its header, its response's frames (an estimate taken at
+// the header: meta_len + 256 bytes, or a whole meta for STATS, set to the real size once built)
+// and the response's data (taken by the handler as it reads) until sent.
+//
+// Invariant: used() is the sum of the live MemoryHolds' bytes. It exceeds limit() only by what
+// responses outgrew their estimates (force_add: GET and GET_MANY frames, bounded by their
+// request's meta), and holds larger than kSmallHoldBytes together stay within limit() -
+// reserve() but for the same.
 // Thread-safety: try_take and give are safe from any thread.
 #pragma once
 
@@ -51,6 +57,9 @@ class MemoryBudget {
     return true;
   }
   void give(std::uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+  // Takes `n` whether or not they fit: for bytes already held when they are counted (a response
+  // a little larger than its estimate). Whoever does it bounds `n` (memory_budget users below).
+  void force_take(std::uint64_t n) { used_.fetch_add(n, std::memory_order_relaxed); }
 
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   std::uint64_t limit() const { return limit_; }
@@ -90,6 +99,12 @@ class MemoryHold {
     budget_ = &budget;
     bytes_ += n;
     return true;
+  }
+  // Takes `n` more from `budget` even past its limit (MemoryBudget::force_take).
+  void force_add(MemoryBudget& budget, std::uint64_t n) {
+    budget.force_take(n);
+    budget_ = &budget;
+    bytes_ += n;
   }
   // Gives back all but `keep` bytes.
   void shrink_to(std::uint64_t keep) {

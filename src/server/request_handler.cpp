@@ -434,11 +434,20 @@ StatusCode run(Call& c, const protocol::RemoveRequest& m) {
 }
 
 StatusCode run(Call& c, const protocol::PinRequest& m) {
-  return c.reply(c.store().pin(c.ns(), m.key, std::chrono::milliseconds(m.lease_ms)),
-                 protocol::PinResponse{});
+  std::unordered_set<Key, KeyHash>& pinned = c.session.pinned;
+  if (pinned.size() >= kMaxPinsPerConnection && pinned.count(m.key) == 0) {
+    return c.fail(Opcode::kPin, Status::Busy("a connection holds at most " +
+                                             std::to_string(kMaxPinsPerConnection) +
+                                             " pins: unpin some first"));
+  }
+  Status s = c.store().pin(c.ns(), m.key, std::chrono::milliseconds(m.lease_ms),
+                           c.session.tenant->max_pinned_bytes);
+  if (s.ok()) pinned.insert(m.key);
+  return c.reply(s, protocol::PinResponse{});
 }
 
 StatusCode run(Call& c, const protocol::UnpinRequest& m) {
+  c.session.pinned.erase(m.key);
   return c.reply(c.store().unpin(c.ns(), m.key), protocol::UnpinResponse{});
 }
 

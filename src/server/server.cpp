@@ -208,7 +208,11 @@ class ServerImpl final : public Server {
     std::vector<std::string> takeovers;
     KVTIER_RETURN_IF_ERROR(check_and_record_namespaces(dir, server.tenants, &takeovers));
     for (const std::string& w : takeovers) spdlog::warn("event=namespace_takeover msg=\"{}\"", w);
-    Result<std::unique_ptr<TenantRegistry>> registry = TenantRegistry::create(server, default_token);
+    // A named tenant may pin a quarter of what DRAM lets be pinned, unless its config says.
+    const auto pin_limit = static_cast<std::uint64_t>(config_.store.dram.max_pinned_fraction *
+                                                      static_cast<double>(config_.store.dram.capacity_bytes));
+    Result<std::unique_ptr<TenantRegistry>> registry =
+        TenantRegistry::create(server, default_token, std::max<std::uint64_t>(pin_limit / 4, 1));
     if (!registry.ok()) return registry.status();
     return std::shared_ptr<const TenantRegistry>(std::move(registry).value());
   }

@@ -49,6 +49,10 @@ struct TenantConfig {
   // The common name of the client certificate (verified against server.tls_client_ca_file) that
   // authenticates a TLS connection as this tenant without a token. Default: empty (none).
   std::string tls_client_name;
+  // DRAM bytes (as charged) the tenant may keep pinned at once. Default (unset): a quarter of
+  // the DRAM-wide pin limit (dram.max_pinned_fraction of the capacity) for a named tenant, the
+  // whole of it for the default tenant. 0: no limit of its own.
+  std::optional<std::uint64_t> max_pinned_bytes;
   // The namespace its blocks live under, on every tier and across restarts: changing it orphans
   // the tenant's blocks. Unset: derived from the name (FNV-1a, never 0); "default" is always
   // namespace 0 and may not set another. An explicit value is unique and not 0. Read the

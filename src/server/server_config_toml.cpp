@@ -37,7 +37,7 @@ constexpr std::string_view kServerKeys[] = {"unix_socket",
                                             "shutdown_timeout_ms",
                                             "log_level"};
 constexpr std::string_view kTenantKeys[] = {"name", "token", "token_file", "quota_bytes",
-                                            "tls_client_name",
+                                            "tls_client_name", "max_pinned_bytes",
                                             "namespace_id"};
 
 Status read_millis(TomlFieldReader& r, const toml::table& t, std::string_view key,
@@ -140,6 +140,11 @@ Status read_tenant(TomlFieldReader& r, const toml::table& t, std::size_t index,
   }
   KVTIER_RETURN_IF_ERROR(r.read_size(t, prefix, "quota_bytes", tenant.quota_bytes));
   KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, "tls_client_name", tenant.tls_client_name));
+  if (t.get("max_pinned_bytes") != nullptr) {
+    std::uint64_t pinned = 0;
+    KVTIER_RETURN_IF_ERROR(r.read_size(t, prefix, "max_pinned_bytes", pinned));
+    tenant.max_pinned_bytes = pinned;
+  }
   if (t.get("namespace_id") != nullptr) {
     NamespaceId ns = 0;
     KVTIER_RETURN_IF_ERROR(r.read_u32(t, prefix, "namespace_id", ns));

@@ -12,7 +12,8 @@ namespace kvtier::server {
 std::string_view transport_name(Transport t) { return t == Transport::kUnix ? "unix" : "tcp"; }
 
 Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfig& config,
-                                                               std::string default_token) {
+                                                               std::string default_token,
+                                                               std::uint64_t default_pin_budget) {
   std::unique_ptr<TenantRegistry> r(new TenantRegistry());
   auto def = std::make_unique<Tenant>();
   def->name = std::string(kDefaultTenantName);
@@ -24,6 +25,7 @@ Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfi
       Tenant& d = *r->tenants_.front();
       if (!t.token.empty()) d.token = t.token;
       d.quota_bytes = t.quota_bytes;
+      d.max_pinned_bytes = t.max_pinned_bytes.value_or(0);
       continue;
     }
     auto tenant = std::make_unique<Tenant>();
@@ -32,6 +34,7 @@ Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfi
     tenant->quota_bytes = t.quota_bytes;
     tenant->token = t.token;
     tenant->tls_client_name = t.tls_client_name;
+    tenant->max_pinned_bytes = t.max_pinned_bytes.value_or(default_pin_budget);
     for (const auto& other : r->tenants_) {
       if (!t.tls_client_name.empty() && other->tls_client_name == t.tls_client_name) {
         return Status::InvalidArgument("tenants \"" + other->name + "\" and \"" + t.name +

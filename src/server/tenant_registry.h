@@ -29,6 +29,7 @@ struct Tenant {
   std::string name;
   NamespaceId ns = kDefaultNamespace;
   std::uint64_t quota_bytes = 0;  // per tier; 0 = none
+  std::uint64_t max_pinned_bytes = 0;  // DRAM bytes it may keep pinned; 0 = the DRAM-wide limit
   std::string token;
   std::string tls_client_name;  // a verified client certificate's CN that names it; empty: none
   // SHA-256 of the token: what a presented token is compared with, so the comparison takes the
@@ -68,9 +69,10 @@ class QuotaHold {
 class TenantRegistry {
  public:
   // The configured tenants plus "default" (namespace 0), whose token is `default_token` when the
-  // config gives it none.
+  // config gives it none. A named tenant without max_pinned_bytes gets `default_pin_budget`.
   static Result<std::unique_ptr<TenantRegistry>> create(const ServerConfig& config,
-                                                        std::string default_token);
+                                                        std::string default_token,
+                                                        std::uint64_t default_pin_budget = 0);
 
   // The tenant `token` names, or nullptr. On the Unix socket (its access is the credential) an
   // empty token selects the default tenant; on TCP every connection must present a valid token,

@@ -22,6 +22,7 @@
 
 #include "dram/block.h"
 #include "kvtier/client.h"
+#include "metrics/metrics_url_fetch.h"
 #include "metrics/prometheus_parse.h"
 #include "server/memory_budget.h"
 #include "server/raw_wire.h"
@@ -81,8 +82,10 @@ std::unique_ptr<Client> client_of(const DaemonProcess& d) {
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
-double metric(Client& c, std::string_view name) {
-  auto text = c.stats();
+// A metric from /metrics (not STATS: a STATS request holds in-flight memory while it renders).
+double http_metric(const DaemonProcess& d, std::string_view name) {
+  auto text = metrics::fetch_metrics_url({"http://" + d.metrics_address() + "/metrics",
+                                          std::chrono::seconds(10), "", ""});
   if (!text.ok()) return -1;
   auto m = parse_prometheus_text(*text);
   return m.ok() ? m->sum(name).value_or(-1) : -1;
@@ -206,11 +209,11 @@ TEST(DaemonMemory, TwoHundredThousandTinyValuesStayWithinTheDramBound) {
   EXPECT_EQ(stored, static_cast<std::size_t>(kValues)) << "puts are stored (DRAM evicts, NVMe takes)";
   expect_legitimate_service(legit);
 
-  const double dram_bytes = metric(*attacker, "kvtier_dram_bytes");
-  const double dram_blocks = metric(*attacker, "kvtier_dram_blocks");
+  const double dram_bytes = http_metric(d, "kvtier_dram_bytes");
+  const double dram_blocks = http_metric(d, "kvtier_dram_blocks");
   EXPECT_LE(dram_bytes, static_cast<double>(kDram));
   EXPECT_LE(dram_blocks, static_cast<double>(kDram / dram::block_charge(1)));
-  EXPECT_GT(metric(*attacker, "kvtier_dram_evictions_total"), 190'000.0);
+  EXPECT_GT(http_metric(d, "kvtier_dram_evictions_total"), 190'000.0);
   if (!kUnderSanitizer) {
     const std::uint64_t grown = peak_rss(d.pid()) - idle;
     EXPECT_LE(grown, rss_bound_above_idle(3))
@@ -255,13 +258,14 @@ TEST(DaemonMemory, WithheldPutBodiesAreHeldWithinTheInflightBudget) {
   auto observer = client_of(d);
   ASSERT_TRUE(observer);
   EXPECT_TRUE(poll_until(
-      [&] { return metric(*observer, "kvtier_memory_refusals_total") >= kAttackers - 1.0; },
+      [&] { return http_metric(d, "kvtier_memory_refusals_total") >= kAttackers - 1.0; },
       std::chrono::seconds(15)))
       << "PUTs beyond the budget were refused";
   for (auto& t : senders) t.join();
-  EXPECT_GE(metric(*observer, "kvtier_memory_waits_total"), kAttackers - 1.0);
-  EXPECT_EQ(metric(*observer, "kvtier_inflight_bytes"), static_cast<double>(kValue))
-      << "the one PUT admitted holds its value";
+  EXPECT_GE(http_metric(d, "kvtier_memory_waits_total"), kAttackers - 1.0);
+  const double held = http_metric(d, "kvtier_inflight_bytes");
+  EXPECT_GE(held, static_cast<double>(kValue)) << "the one PUT admitted holds its value";
+  EXPECT_LE(held, static_cast<double>(kValue + 64 * 1024)) << "and its response's frame";
   if (!kUnderSanitizer) {
     const double cpu_before = cpu_seconds(d.pid());
     std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -275,7 +279,7 @@ TEST(DaemonMemory, WithheldPutBodiesAreHeldWithinTheInflightBudget) {
         << "peak RSS grew " << grown / kMiB << " MiB above idle (" << idle / kMiB << " MiB)";
   }
   wires.clear();
-  EXPECT_TRUE(poll_until([&] { return metric(*observer, "kvtier_inflight_bytes") == 0; },
+  EXPECT_TRUE(poll_until([&] { return http_metric(d, "kvtier_inflight_bytes") == 0; },
                          std::chrono::seconds(5)))
       << "a closed connection gives its PUT's memory back";
   expect_serving_within_5s(d);
@@ -321,7 +325,7 @@ TEST(DaemonMemory, UnreadGetManyResponsesAreHeldWithinTheInflightBudget) {
   std::this_thread::sleep_for(std::chrono::seconds(1));
   auto observer = client_of(d);
   ASSERT_TRUE(observer);
-  EXPECT_LE(metric(*observer, "kvtier_inflight_bytes"), static_cast<double>(kInflight));
+  EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), static_cast<double>(kInflight));
   if (!kUnderSanitizer) {
     const double cpu_before = cpu_seconds(d.pid());
     std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -358,9 +362,46 @@ TEST(DaemonMemory, UnreadGetManyResponsesAreHeldWithinTheInflightBudget) {
   EXPECT_GT(ok_items, 0);
   EXPECT_GT(busy_items, 0) << "eight unread 160 MiB pipelines cannot all fit in 64 MiB";
   wires.clear();
-  EXPECT_TRUE(poll_until([&] { return metric(*observer, "kvtier_inflight_bytes") == 0; },
+  EXPECT_TRUE(poll_until([&] { return http_metric(d, "kvtier_inflight_bytes") == 0; },
                          std::chrono::seconds(5)))
       << "closed connections give their responses' memory back";
+  expect_serving_within_5s(d);
+}
+
+// Audit of issue 25: response frames were not counted, so eight connections pipelining 2,500
+// STATS each without reading held 512 MiB of queued text (676 MiB of RSS above idle). Now a
+// response's frames are held against the budget from its request's header: a STATS waits for
+// room, and the daemon's queued responses stay within it.
+TEST(DaemonMemory, UnreadStatsResponsesAreHeldWithinTheInflightBudget) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), memory_config());
+  ASSERT_TRUE(d.started()) << d.log();
+  const std::uint64_t idle = current_rss(d.pid());
+  LegitimateClient legit(d);
+  ASSERT_TRUE(legit.ready());
+  constexpr int kAttackers = 8, kStatsEach = 2500;
+  std::vector<std::unique_ptr<RawWire>> wires;
+  for (int a = 0; a < kAttackers; ++a) {
+    wires.push_back(std::make_unique<RawWire>(d.unix_address()));
+    ASSERT_TRUE(wires.back()->hello());
+    int small = 4096;
+    ::setsockopt(wires.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    std::vector<std::byte> frames;
+    for (int r = 0; r < kStatsEach; ++r) {
+      ASSERT_TRUE(protocol::append_frame(frames, 10 + r, protocol::StatsRequest{}).ok());
+    }
+    ASSERT_TRUE(wires.back()->send_bytes(frames));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_LE(http_metric(d, "kvtier_queued_response_bytes"), static_cast<double>(kInflight))
+      << "queued responses past the in-flight budget";
+  expect_legitimate_service(legit);
+  if (!kUnderSanitizer) {
+    const std::uint64_t grown = peak_rss(d.pid()) - idle;
+    EXPECT_LE(grown, rss_bound_above_idle(kAttackers + 2))
+        << "peak RSS grew " << grown / kMiB << " MiB above idle (" << idle / kMiB << " MiB)";
+  }
+  wires.clear();
   expect_serving_within_5s(d);
 }
 
