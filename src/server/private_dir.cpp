@@ -72,10 +72,19 @@ Status ensure_socket_dir(const std::string& dir, gid_t gid) {
   if (!S_ISDIR(st.st_mode)) {
     return Status::InvalidArgument("the socket's directory " + dir + " is not a directory");
   }
-  if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
+  // Whoever may create names in the directory can put their own socket at the path while the
+  // daemon is down (the sticky bit does not stop that) and capture the clients' tokens; its
+  // owner can always. Only the daemon's user (or root) may own it, and nobody else write it.
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return Status::InvalidArgument("the socket's directory " + dir + " is owned by uid " +
+                                   std::to_string(st.st_uid) +
+                                   ", who could replace the socket; use a directory of the "
+                                   "daemon's user (e.g. /run/kvtier)");
+  }
+  if ((st.st_mode & 022) != 0) {
     return Status::InvalidArgument(
         "the socket's directory " + dir + " has mode " + octal(st.st_mode) +
-        ": its group or others could replace the socket with their own; chmod g-w,o-w " + dir +
+        ": its group or others could put their own socket at its path; chmod g-w,o-w " + dir +
         " (or use a directory only the daemon's user writes, e.g. /run/kvtier)");
   }
   return Status::Ok();

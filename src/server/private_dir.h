@@ -6,8 +6,8 @@
 // socket in a 0777 data directory and captured a client's token; issue 25, item 6).
 //
 // A socket others reach through a group lives outside it, in a directory only the daemon can
-// change (socket_dir_problem): a directory others may write without the sticky bit would let them
-// replace the socket.
+// change (ensure_socket_dir): a directory others may write would let them put their socket at the
+// path.
 //
 // Thread-safety: functions of their arguments and the file system.
 #pragma once
@@ -26,8 +26,8 @@ namespace kvtier::server {
 Status ensure_private_dir(const std::string& dir, const std::string& what);
 
 // Creates the directory `dir` the socket goes in when absent (mode 0750, group `gid` when it is
-// not -1). InvalidArgument when it exists and others, or its group, may write it without the
-// sticky bit.
+// not -1). InvalidArgument when it exists and its group or others may write it (sticky or not:
+// /tmp lets anyone bind the path first), or a user other than the daemon's or root owns it.
 Status ensure_socket_dir(const std::string& dir, gid_t gid);
 
 // The group id of `name` (a group name, or a number). InvalidArgument when no such group.

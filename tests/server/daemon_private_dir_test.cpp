@@ -117,11 +117,17 @@ TEST(DaemonPrivateDir, ASocketGroupPutsTheSocketWhereTheGroupCanReachIt) {
   DaemonProcess open_dir(dir.path(), small_daemon_config("[server]\nunix_socket = \"" + socket +
                                                          "\"\n"));
   EXPECT_FALSE(open_dir.started());
-  EXPECT_NE(open_dir.log().find("could replace the socket"), std::string::npos) << open_dir.log();
-  ASSERT_EQ(::chmod(run.c_str(), 01777), 0);  // sticky, as /tmp: others cannot remove it
+  EXPECT_NE(open_dir.log().find("could put their own socket"), std::string::npos)
+      << open_dir.log();
+  // Sticky, as /tmp: others cannot remove the daemon's socket, but can bind the path first.
+  ASSERT_EQ(::chmod(run.c_str(), 01777), 0);
   DaemonProcess sticky(dir.path(), small_daemon_config("[server]\nunix_socket = \"" + socket +
                                                        "\"\n"));
-  EXPECT_TRUE(sticky.started()) << sticky.log();
+  EXPECT_FALSE(sticky.started());
+  ASSERT_EQ(::chmod(run.c_str(), 0755), 0);
+  DaemonProcess mine(dir.path(), small_daemon_config("[server]\nunix_socket = \"" + socket +
+                                                     "\"\n"));
+  EXPECT_TRUE(mine.started()) << mine.log();
 }
 
 TEST(DaemonPrivateDir, AnUnknownSocketGroupIsRefused) {
