@@ -21,6 +21,7 @@
 #include "server/server_config.h"
 #include "server/unique_fd.h"
 #include "support/daemon_process.h"
+#include "support/proc_stats.h"
 #include "support/silent_tcp.h"
 #include "support/test_support.h"
 
@@ -43,20 +44,6 @@ std::pair<std::uint64_t, std::uint64_t> open_files_limit(pid_t pid) {
     return {value(soft), value(hard)};
   }
   return {0, 0};
-}
-
-// User + system CPU seconds the process has used.
-double cpu_seconds(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::istringstream in(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  std::uint64_t utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 std::size_t open_fds(pid_t pid) {
