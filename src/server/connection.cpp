@@ -400,14 +400,18 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
     pending_.data_memory.release();  // all or nothing: wait holding nothing
     return false;
   };
-  if (h.data_len > budget.largest_hold()) {
+  const std::uint64_t share = budget.tenant_share(context_.max_value_bytes);
+  if (h.data_len > share) {
     pending_.refused = Status::TooLarge(
-        "a frame of " + std::to_string(h.data_len) + " data bytes exceeds what one request may " +
-        "hold of the daemon's in-flight memory, " + std::to_string(budget.largest_hold()) +
-        " (7/8 of server.max_inflight_bytes)");
+        "a frame of " + std::to_string(h.data_len) + " data bytes exceeds what one tenant's " +
+        "values may hold of the daemon's in-flight memory, " + std::to_string(share) +
+        " (half of server.max_inflight_bytes, or max_value_bytes)");
   } else if ((h.data_len > 0
-                  ? pending_.data_memory.try_add(
-                        budget, h.data_len, h.data_len + output_memory_.bytes() <= kSmallHoldBytes)
+                  ? session_.tenant != nullptr &&
+                        pending_.data_memory.try_add_shared(
+                            budget, h.data_len,
+                            h.data_len + output_memory_.bytes() <= kSmallHoldBytes,
+                            &session_.tenant->arriving_bytes, share)
                   : !makes_data || budget.has_room()) &&
              take_frames()) {
     return true;

@@ -7,6 +7,9 @@
 // A request that finds no room waits without reading (back-pressure), and is refused with Busy
 // once it has waited kMemoryWait; one larger than the whole budget is refused at once.
 //
+// Values arriving are also held within their tenant's share, half of the budget (or
+// max_value_bytes, if more): one tenant's withheld bodies cannot take it all.
+//
 // The last eighth of the budget (reserve()) is for small requests alone (one that, with what its
 // connection already holds, holds at most kSmallHoldBytes): clients holding large values or
 // responses cannot keep a small GET or PUT of another client from running. Small requests
@@ -67,6 +70,10 @@ class MemoryBudget {
   // The most one hold can ever get (a large one leaves the reserve).
   std::uint64_t largest_hold() const { return std::max(limit_ - reserve_, kSmallHoldBytes); }
   bool has_room() const { return used() < limit_; }
+  // What one tenant's arriving values may hold together.
+  std::uint64_t tenant_share(std::uint64_t max_value_bytes) const {
+    return std::min(std::max(limit_ / 2, max_value_bytes), largest_hold());
+  }
 
  private:
   const std::uint64_t limit_;
@@ -80,11 +87,14 @@ class MemoryHold {
   MemoryHold() = default;
   ~MemoryHold() { release(); }
   MemoryHold(MemoryHold&& o) noexcept
-      : budget_(std::exchange(o.budget_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+      : budget_(std::exchange(o.budget_, nullptr)),
+        share_(std::exchange(o.share_, nullptr)),
+        bytes_(std::exchange(o.bytes_, 0)) {}
   MemoryHold& operator=(MemoryHold&& o) noexcept {
     if (this != &o) {
       release();
       budget_ = std::exchange(o.budget_, nullptr);
+      share_ = std::exchange(o.share_, nullptr);
       bytes_ = std::exchange(o.bytes_, 0);
     }
     return *this;
@@ -100,6 +110,23 @@ class MemoryHold {
     bytes_ += n;
     return true;
   }
+  // try_add, and also within a share: `*share` (what its owner holds, e.g. a tenant's values
+  // arriving) stays within `share_limit`. The share is given back with the bytes.
+  bool try_add_shared(MemoryBudget& budget, std::uint64_t n, bool small,
+                      std::atomic<std::uint64_t>* share, std::uint64_t share_limit) {
+    std::uint64_t held = share->load(std::memory_order_relaxed);
+    do {
+      if (held > share_limit || n > share_limit - held) return false;
+    } while (!share->compare_exchange_weak(held, held + n, std::memory_order_relaxed));
+    if (!budget.try_take(n, small)) {
+      share->fetch_sub(n, std::memory_order_relaxed);
+      return false;
+    }
+    budget_ = &budget;
+    share_ = share;
+    bytes_ += n;
+    return true;
+  }
   // Takes `n` more from `budget` even past its limit (MemoryBudget::force_take).
   void force_add(MemoryBudget& budget, std::uint64_t n) {
     budget.force_take(n);
@@ -110,10 +137,11 @@ class MemoryHold {
   void shrink_to(std::uint64_t keep) {
     if (keep >= bytes_) return;
     budget_->give(bytes_ - keep);
+    if (share_ != nullptr) share_->fetch_sub(bytes_ - keep, std::memory_order_relaxed);
     bytes_ = keep;
   }
   void release() { shrink_to(0); }
-  // Moves what `other` holds into this hold (both of one budget).
+  // Moves what `other` holds into this hold (both of one budget, neither with a share).
   void absorb(MemoryHold&& other) {
     if (other.bytes_ == 0) return;
     budget_ = other.budget_;
@@ -123,6 +151,7 @@ class MemoryHold {
 
  private:
   MemoryBudget* budget_ = nullptr;
+  std::atomic<std::uint64_t>* share_ = nullptr;  // try_add_shared's share, given back with bytes_
   std::uint64_t bytes_ = 0;
 };
 

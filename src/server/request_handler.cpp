@@ -237,9 +237,10 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   r.tenant = tenant->name;
   r.max_value_bytes = c.ctx.max_value_bytes;
   r.max_batch = c.ctx.config.max_batch;
-  // A frame's data is held against the in-flight budget: clients split batches to what one
-  // request may hold of it, so none is refused for a size the frame limit alone would allow.
-  r.max_data_bytes = std::min(c.ctx.config.max_frame_data_bytes, c.ctx.memory.largest_hold());
+  // A frame's data is held against the in-flight budget, within its tenant's share: clients split
+  // batches to that, so none is refused for a size the frame limit alone would allow.
+  r.max_data_bytes = std::min(c.ctx.config.max_frame_data_bytes,
+                              c.ctx.memory.tenant_share(c.ctx.max_value_bytes));
   return c.reply(Status::Ok(), r);
 }
 

@@ -367,4 +367,47 @@ TEST(DaemonMemory, UnreadStatsResponsesAreHeldWithinTheInflightBudget) {
   expect_recovered(d);
 }
 
+// Audit of issue 25: one tenant (quota 4 KiB) held the whole budget with PUT headers whose bodies
+// never came (one of 56 MiB, eight of 1 MiB, on 9 TCP connections), and a legitimate client's
+// 4 KiB GET and PUT were busy. Now a tenant's arriving values hold at most half of the budget.
+TEST(DaemonMemory, OneTenantCannotHoldTheWholeBudget) {
+  TempDir dir;
+  constexpr const char* kMallory = "mallory-token-0123456789";
+  DaemonProcess d(dir.path(), memory_config() + "[[tenants]]\nname = \"mallory\"\ntoken = \"" +
+                                  kMallory + "\"\nquota_bytes = \"4KiB\"\n");
+  ASSERT_TRUE(d.started()) << d.log();
+  std::vector<std::unique_ptr<RawWire>> wires;
+  auto withhold = [&](std::uint64_t value) {
+    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
+    ASSERT_TRUE(wires.back()->hello(kMallory));
+    std::vector<std::byte> frame;
+    ASSERT_TRUE(protocol::append_frame(frame, 1, protocol::PutRequest{test_key(value), value},
+                                       value)
+                    .ok());
+    frame.resize(frame.size() + 100, std::byte{0x44});  // 100 bytes of the body, then nothing
+    ASSERT_TRUE(wires.back()->send_bytes(frame));
+  };
+  // 28 + 28 MiB fill the budget but its reserve; eight 1 MiB bodies (small) would take that too.
+  withhold(28 * kMiB);
+  withhold(28 * kMiB + 1);
+  for (int i = 0; i < 8; ++i) withhold(1 * kMiB + static_cast<std::uint64_t>(i));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), 32.0 * kMiB + 64 * 1024)
+      << "one tenant's arriving values hold more than half of the budget";
+  // The default tenant is served at once, several times.
+  auto c = client_of(d);
+  ASSERT_TRUE(c);
+  for (int i = 0; i < 5; ++i) {
+    const Key k = test_key(6000 + i);
+    const std::vector<std::byte> v = pattern(k, 4096);
+    Status put = c->put(k, v);
+    EXPECT_TRUE(put.ok()) << put.to_string();
+    std::vector<std::byte> dst(4096);
+    GetResult g = c->get(k, dst);
+    EXPECT_TRUE(g.status.ok() && dst == v) << g.status.to_string();
+  }
+  wires.clear();
+  expect_recovered(d);
+}
+
 }  // namespace kvtier::testing::daemon_memory_test
