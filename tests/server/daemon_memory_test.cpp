@@ -345,7 +345,9 @@ TEST(DaemonMemory, UnreadStatsResponsesAreHeldWithinTheInflightBudget) {
   const std::uint64_t idle = current_rss(d.pid());
   LegitimateClient legit(d);
   ASSERT_TRUE(legit.ready());
-  constexpr int kAttackers = 8, kStatsEach = 2500;
+  // Under a sanitizer a STATS renders ten times slower: fewer, or the attack owns both cores.
+  constexpr int kAttackers = 8;
+  const int kStatsEach = kUnderSanitizer ? 300 : 2500;
   std::vector<std::unique_ptr<RawWire>> wires;
   for (int a = 0; a < kAttackers; ++a) {
     wires.push_back(std::make_unique<RawWire>(d.unix_address()));
