@@ -188,7 +188,9 @@ TEST(DaemonMemory, TwoHundredThousandTinyValuesStayWithinTheDramBound) {
 
   auto attacker = client_of(d);
   ASSERT_TRUE(attacker);
-  constexpr int kValues = 200'000, kBatch = 1000;
+  // Full in the normal build; shorter under a sanitizer (TSan took 15 s for 200,000).
+  const int kValues = kUnderSanitizer ? 50'000 : 200'000;
+  constexpr int kBatch = 1000;
   const std::byte one{0x5A};
   std::vector<Key> keys(kBatch);
   std::vector<PutItem> items(kBatch);
@@ -209,7 +211,7 @@ TEST(DaemonMemory, TwoHundredThousandTinyValuesStayWithinTheDramBound) {
   const double dram_blocks = http_metric(d, "kvtier_dram_blocks");
   EXPECT_LE(dram_bytes, static_cast<double>(kDram));
   EXPECT_LE(dram_blocks, static_cast<double>(kDram / dram::block_charge(1)));
-  EXPECT_GT(http_metric(d, "kvtier_dram_evictions_total"), 190'000.0);
+  EXPECT_GT(http_metric(d, "kvtier_dram_evictions_total"), kValues - 10'000.0);
   expect_holding_costs_little(d, idle, 3, /*check_cpu=*/false);
   attacker.reset();
   expect_serving_within_5s(d);
