@@ -8,7 +8,16 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include "kvtier/client.h"
+#include "net/host_port.h"
+#include "net/tls.h"
+#include "protocol/frame.h"
+#include "protocol/meta.h"
 #include "metrics/prometheus_parse.h"
 #include "support/daemon_process.h"
 #include "support/test_certs.h"
@@ -18,9 +27,10 @@ namespace kvtier::testing::daemon_tls_test {
 
 constexpr const char* kAliceToken = "alice-token-0123456789";
 
-std::string tls_config(const TestPki::Pair& server, const std::string& client_ca = "") {
+std::string tls_config(const TestPki::Pair& server, const std::string& client_ca = "",
+                       const std::string& more_server_keys = "") {
   std::string c = "[server]\ntls_cert_file = \"" + server.cert + "\"\ntls_key_file = \"" +
-                  server.key + "\"\n";
+                  server.key + "\"\n" + more_server_keys;
   if (!client_ca.empty()) c += "tls_client_ca_file = \"" + client_ca + "\"\n";
   c += "[[tenants]]\nname = \"alice\"\ntoken = \"" + std::string(kAliceToken) +
        "\"\ntls_client_name = \"alice\"\n";
@@ -177,6 +187,136 @@ TEST(DaemonTls, TheCliPingsOverTls) {
   auto [bad_code, bad_out] = run(pki.other_ca_file());
   EXPECT_NE(bad_code, 0) << bad_out;
   EXPECT_NE(bad_out.find("certificate"), std::string::npos) << bad_out;
+}
+
+// A TLS client that writes raw frames and counts the responses (the protocol's framing, over
+// net::TlsStream), for what the C++ client never does: pipelining past a full output.
+class RawTlsWire {
+ public:
+  RawTlsWire(const std::string& host_port, const std::string& ca) {
+    auto hp = net::parse_host_port(host_port);
+    if (!hp.ok()) return;
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(hp->port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    auto ctx = net::TlsContext::for_client({ca, "", ""});
+    if (!ctx.ok()) return;
+    auto s = net::TlsStream::connect(*ctx, fd_, "127.0.0.1");
+    if (!s.ok()) return;
+    tls_ = std::move(s).value();
+    for (int i = 0; i < 1000; ++i) {
+      net::TlsStream::Io io = tls_->handshake();
+      if (io == net::TlsStream::Io::kDone) return;
+      if (io != net::TlsStream::Io::kWantRead && io != net::TlsStream::Io::kWantWrite) break;
+      wait(io);
+    }
+    tls_.reset();
+  }
+  ~RawTlsWire() {
+    tls_.reset();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ready() const { return tls_ != nullptr; }
+  // Writes all of `bytes` (one SSL_write when they fit a record).
+  bool send(std::span<const std::byte> bytes) {
+    while (!bytes.empty()) {
+      net::TlsStream::Io io;
+      std::size_t n = tls_->write(bytes.data(), bytes.size(), &io);
+      if (io == net::TlsStream::Io::kDone) {
+        bytes = bytes.subspan(n);
+        continue;
+      }
+      if (io != net::TlsStream::Io::kWantRead && io != net::TlsStream::Io::kWantWrite) return false;
+      wait(io);
+    }
+    return true;
+  }
+  // Reads until `count` responses arrived or `timeout` passed; returns how many arrived.
+  int receive(int count, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int done = 0;
+    std::vector<std::byte> chunk(65536);
+    while (done < count && std::chrono::steady_clock::now() < deadline) {
+      net::TlsStream::Io io;
+      std::size_t n = tls_->read(chunk.data(), chunk.size(), &io);
+      if (io == net::TlsStream::Io::kWantRead || io == net::TlsStream::Io::kWantWrite) {
+        pollfd p{fd_, POLLIN, 0};
+        ::poll(&p, 1, 100);
+        continue;
+      }
+      if (io != net::TlsStream::Io::kDone) break;
+      std::span<const std::byte> in(chunk.data(), n);
+      while (!in.empty() || reader_.data_remaining() == 0) {
+        protocol::ReadState st = reader_.feed(in);
+        if (st == protocol::ReadState::kDataPending) {
+          if (in.empty()) break;
+          (void)reader_.take_data(in);
+        } else if (st == protocol::ReadState::kFrameDone) {
+          ++done;
+        } else if (st == protocol::ReadState::kNeedMore || st == protocol::ReadState::kError) {
+          break;
+        }
+      }
+    }
+    return done;
+  }
+
+ private:
+  void wait(net::TlsStream::Io io) {
+    pollfd p{fd_, static_cast<short>(io == net::TlsStream::Io::kWantRead ? POLLIN : POLLOUT), 0};
+    ::poll(&p, 1, 100);
+  }
+  int fd_ = -1;
+  std::unique_ptr<net::TlsStream> tls_;
+  protocol::FrameReader reader_ =
+      std::move(protocol::FrameReader::create(protocol::FrameKind::kResponse, 1ull << 30)).value();
+};
+
+// Audit of issue 25: requests whose bytes OpenSSL had already decrypted, read while the output was
+// full, were never read once it drained (the socket had nothing more to announce): a pipelining
+// TLS client got 114 of 439 answers and waited for ever. Now every request is answered.
+TEST(DaemonTls, RequestsDecryptedWhileTheOutputIsFullAreAnswered) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  DaemonProcess d(dir.path(), tls_config(pki.server("kvtierd"), "",
+                                         "max_queued_response_bytes = \"1MiB\"\n"));
+  ASSERT_TRUE(d.started()) << d.log();
+  const Key big = test_key(77);
+  {
+    auto c = connect(tls_address(d), kAliceToken, pki.ca_file());
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    ASSERT_TRUE((*c)->put(big, pattern(big, 8 * kMiB)).ok());
+  }
+  RawTlsWire w(d.tcp_address().substr(4), pki.ca_file());
+  ASSERT_TRUE(w.ready());
+  std::vector<std::byte> hello;
+  protocol::HelloRequest h;
+  h.token = kAliceToken;
+  ASSERT_TRUE(protocol::append_frame(hello, 1, h).ok());
+  ASSERT_TRUE(w.send(hello));
+  ASSERT_EQ(w.receive(1, std::chrono::seconds(10)), 1);
+  // A 64 KiB PUT but its last 200 bytes; then, in one record, those bytes, a GET of 8 MiB (more
+  // than max_queued_response_bytes) and 300 PINGs.
+  constexpr std::size_t kValue = 64 * 1024;
+  const Key k = test_key(78);
+  std::vector<std::byte> first;
+  ASSERT_TRUE(protocol::append_frame(first, 2, protocol::PutRequest{k, kValue}, kValue).ok());
+  const std::vector<std::byte> v = pattern(k, kValue);
+  first.insert(first.end(), v.begin(), v.end() - 200);
+  ASSERT_TRUE(w.send(first));
+  std::vector<std::byte> second(v.end() - 200, v.end());
+  ASSERT_TRUE(protocol::append_frame(second, 3, protocol::GetRequest{big, 8 * kMiB}).ok());
+  constexpr int kPings = 300;
+  for (int i = 0; i < kPings; ++i) {
+    ASSERT_TRUE(protocol::append_frame(second, 10 + i, protocol::PingRequest{}).ok());
+  }
+  ASSERT_LE(second.size(), 16u * 1024) << "the second write is meant to be one TLS record";
+  ASSERT_TRUE(w.send(second));
+  EXPECT_EQ(w.receive(2 + kPings, std::chrono::seconds(20)), 2 + kPings);
 }
 
 }  // namespace kvtier::testing::daemon_tls_test
