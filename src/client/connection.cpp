@@ -239,19 +239,13 @@ class Connection::Exchange {
     return Status::Ok();
   }
 
-  // One TLS write from `from`: the bytes sent, or 0 when it waits for the socket. A write TLS
-  // could not finish is retried with the same length (OpenSSL's rule).
+  // One TLS write from `from`: the bytes sent, or 0 when it waits for the socket (the next call
+  // starts at the same byte, as TlsStream's retry needs).
   Result<std::size_t> tls_write(net::TlsStream& tls, const iovec& from) {
-    const std::size_t len =
-        tls_retry_len_ != 0 ? tls_retry_len_ : std::min<std::size_t>(from.iov_len, 64 * 1024);
     net::TlsStream::Io io;
-    const std::size_t n = tls.write(from.iov_base, len, &io);
-    if (io == net::TlsStream::Io::kDone) {
-      tls_retry_len_ = 0;
-      return n;
-    }
+    const std::size_t n = tls.write(from.iov_base, from.iov_len, &io);
+    if (io == net::TlsStream::Io::kDone) return n;
     if (io == net::TlsStream::Io::kWantRead || io == net::TlsStream::Io::kWantWrite) {
-      tls_retry_len_ = len;
       return std::size_t{0};
     }
     return Status::IOError("TLS write to kvtierd at " + conn_.address_.to_string() + ": " +
@@ -442,7 +436,6 @@ class Connection::Exchange {
   RequestBatch& batch_;
   FrameReader reader_;
   Clock::time_point deadline_;
-  std::size_t tls_retry_len_ = 0;  // a TLS write to retry with these many bytes
   bool tls_wants_write_ = false;   // a TLS read waits for the socket to be writable
   std::vector<iovec> iov_;  // scratch for one sendmsg or readv
 

@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+
 namespace kvtier::net {
 namespace {
 
@@ -165,9 +167,11 @@ std::size_t TlsStream::read(void* buf, std::size_t n, Io* io) {
 
 std::size_t TlsStream::write(const void* buf, std::size_t n, Io* io) {
   ERR_clear_error();
+  const std::size_t len = retry_len_ != 0 ? retry_len_ : std::min(n, kMaxWriteBytes);
   std::size_t put = 0;
-  const int ret = SSL_write_ex(ssl_, buf, n, &put);
+  const int ret = SSL_write_ex(ssl_, buf, len, &put);
   *io = ret == 1 ? Io::kDone : classify(ret);
+  retry_len_ = *io == Io::kWantRead || *io == Io::kWantWrite ? len : 0;
   return ret == 1 ? put : 0;
 }
 

@@ -72,9 +72,12 @@ class TlsStream {
   // Up to `n` decrypted bytes into `buf`: returns the count (> 0) with kDone, or 0 with what to
   // wait for, kClosed at the peer's close_notify or EOF, kError on a failure (error()).
   std::size_t read(void* buf, std::size_t n, Io* io);
-  // Encrypts and sends up to `n` bytes of `buf` (a record at least when it can): the count with
-  // kDone, or 0 with what to wait for (then call again with the same bytes), kError.
+  // Encrypts and sends up to `n` bytes of `buf` (at most kMaxWriteBytes; a record at least when
+  // it can): the count with kDone, or 0 with what to wait for, kError. After a wait, call again
+  // with the same bytes at `buf` (n may have grown): the retry then takes exactly the length
+  // OpenSSL was given before, as it requires.
   std::size_t write(const void* buf, std::size_t n, Io* io);
+  static constexpr std::size_t kMaxWriteBytes = 64 * 1024;
   // Decrypted bytes buffered (readable without the socket being readable).
   std::size_t pending() const;
   // Why the last call failed: OpenSSL's reason, with the certificate check's result if any.
@@ -90,6 +93,7 @@ class TlsStream {
   std::shared_ptr<TlsContext> ctx_;  // outlives ssl_
   SSL* ssl_;
   bool done_ = false;
+  std::size_t retry_len_ = 0;  // the length of a write to retry; 0: none
   std::string error_;
 };
 

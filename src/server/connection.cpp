@@ -173,18 +173,12 @@ bool Connection::advance_handshake() {
 
 Result<std::uint64_t> Connection::send_output() {
   if (!tls_) return output_.send_to(fd_.get());
+  // A write TLS could not finish is retried from the same place in the queue: the same bytes.
   return output_.send_with([this](const iovec* iov, std::size_t) -> Result<std::int64_t> {
-    // A write that TLS could not finish is retried with the same length (OpenSSL's rule; the
-    // bytes themselves are the same, at the same place in the queue).
-    std::size_t len = tls_retry_len_ != 0 ? tls_retry_len_ : std::min<std::size_t>(iov[0].iov_len, 64 * 1024);
     net::TlsStream::Io io;
-    std::size_t n = tls_->write(iov[0].iov_base, len, &io);
-    if (io == net::TlsStream::Io::kDone) {
-      tls_retry_len_ = 0;
-      return static_cast<std::int64_t>(n);
-    }
+    std::size_t n = tls_->write(iov[0].iov_base, iov[0].iov_len, &io);
+    if (io == net::TlsStream::Io::kDone) return static_cast<std::int64_t>(n);
     if (io == net::TlsStream::Io::kWantWrite || io == net::TlsStream::Io::kWantRead) {
-      tls_retry_len_ = len;
       if (io == net::TlsStream::Io::kWantRead) tls_wants_ = EPOLLIN;
       return OutputQueue::kWouldBlock;
     }
@@ -246,14 +240,7 @@ std::int64_t Connection::read_socket() {
   }
   if (tls_) {
     std::int64_t got = read_tls(iov[0]);
-    if (got <= 0) return got;
-    context_.metrics.count(context_.metrics.bytes_received, static_cast<std::uint64_t>(got));
-    if (direct) {
-      pending_.sink.advance(static_cast<std::uint64_t>(got));
-      reader_.consume_data(static_cast<std::uint64_t>(got));
-    } else {
-      input_end_ += static_cast<std::size_t>(got);
-    }
+    if (got > 0) took_bytes(static_cast<std::uint64_t>(got), direct);
     return got;
   }
   msghdr msg{};
@@ -271,14 +258,18 @@ std::int64_t Connection::read_socket() {
   if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
   if (session_.transport == Transport::kUnix) queue_fds(msg);
   if (n == 0) return -1;
-  context_.metrics.count(context_.metrics.bytes_received, static_cast<std::uint64_t>(n));
+  took_bytes(static_cast<std::uint64_t>(n), direct);
+  return n;
+}
+
+void Connection::took_bytes(std::uint64_t n, bool direct) {
+  context_.metrics.count(context_.metrics.bytes_received, n);
   if (direct) {
-    pending_.sink.advance(static_cast<std::uint64_t>(n));
-    reader_.consume_data(static_cast<std::uint64_t>(n));
+    pending_.sink.advance(n);
+    reader_.consume_data(n);
   } else {
     input_end_ += static_cast<std::size_t>(n);
   }
-  return n;
 }
 
 void Connection::queue_fds(const msghdr& msg) {

@@ -131,6 +131,8 @@ class Connection {
   // Reads what the socket has (into the input buffer, or straight into a value's buffer).
   // Returns the bytes read (0: none waiting), or -1 when the peer closed or failed.
   std::int64_t read_socket();
+  // `n` bytes arrived: straight into the request's values (`direct`) or into the input buffer.
+  void took_bytes(std::uint64_t n, bool direct);
   // read_socket for a TLS connection: decrypted bytes into `iov[0]`.
   std::int64_t read_tls(const iovec& into);
   // Advances the TLS handshake; false when it failed (the connection is done).
@@ -159,7 +161,6 @@ class Connection {
   ServerContext& context_;
   std::unique_ptr<net::TlsStream> tls_;  // null: plaintext
   std::uint32_t tls_wants_ = 0;          // EPOLLIN/EPOLLOUT the TLS layer waits for, if any
-  std::size_t tls_retry_len_ = 0;        // a TLS write to retry with these many bytes
   Session session_;
   protocol::FrameReader reader_;
   std::vector<std::byte> input_;
