@@ -100,12 +100,16 @@ py::tuple item_fields(py::handle item, std::size_t n, const char* what, std::siz
 class PyClient {
  public:
   PyClient(std::string address, std::string token, std::string client_name,
-           std::int64_t timeout_ms) {
+           std::int64_t timeout_ms, std::string tls_ca_file, std::string tls_cert_file,
+           std::string tls_key_file) {
     ClientOptions options;
     options.address = std::move(address);
     options.token = std::move(token);
     options.client_name = std::move(client_name);
     options.timeout = std::chrono::milliseconds(timeout_ms);
+    options.tls_ca_file = std::move(tls_ca_file);
+    options.tls_cert_file = std::move(tls_cert_file);
+    options.tls_key_file = std::move(tls_key_file);
     Result<std::unique_ptr<Client>> connected = Status::Closed("not connected");
     {
       py::gil_scoped_release unlocked;
@@ -395,14 +399,20 @@ void bind_client(py::module_& m) {
       "One connection to kvtierd (docs/CLIENTS.md, 'Python'). Calls on one Client are "
       "serialized; use one Client per thread for parallel requests. Usable as a context manager "
       "(closed on exit).")
-      .def(py::init<std::string, std::string, std::string, std::int64_t>(),
+      .def(py::init<std::string, std::string, std::string, std::int64_t, std::string,
+                    std::string, std::string>(),
            py::arg("address") = defaults.address, py::arg("token") = defaults.token,
            py::arg("client_name") = "kvtier-python",
            py::arg("timeout_ms") = static_cast<std::int64_t>(defaults.timeout.count()),
-           "Connects and says HELLO. address: 'unix:PATH', 'tcp:HOST:PORT', 'HOST:PORT' or a "
-           "path. token: the tenant's token (required on TCP). timeout_ms: longest wait for one "
-           "call. Raises IOError when nothing listens, InvalidArgumentError for a bad address or "
-           "a refused token.")
+           py::kw_only(), py::arg("tls_ca_file") = "", py::arg("tls_cert_file") = "",
+           py::arg("tls_key_file") = "",
+           "Connects and says HELLO. address: 'unix:PATH', 'tcp:HOST:PORT', 'HOST:PORT', "
+           "'tls:HOST:PORT' (TLS 1.3) or a path. token: the tenant's token (required on TCP "
+           "unless a client certificate names the tenant). timeout_ms: longest wait for one "
+           "call. tls_ca_file: PEM the daemon's certificate must chain to (default: the "
+           "system's CAs); tls_cert_file and tls_key_file: this client's certificate for mutual "
+           "TLS. Raises IOError when nothing listens or TLS fails, InvalidArgumentError for a "
+           "bad address or a refused token.")
       .def_property_readonly("server_info", &PyClient::server_info)
       .def_property_readonly("closed", &PyClient::closed)
       .def("ping", &PyClient::ping, py::arg("payload") = py::bytes(),

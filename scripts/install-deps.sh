@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev
   fio python3
-  python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest
+  python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest openssl
   redis-server iperf3 memcached
   libhiredis-dev bindfs libfuse3-dev
   chromium

@@ -91,6 +91,26 @@ typedef struct kvtier_client kvtier_client;
  * NULL and errbuf (if not NULL) receives the message. */
 int kvtier_connect(const char* address, const char* token, uint32_t timeout_ms,
                    kvtier_client** client, char* errbuf, size_t errlen);
+/* Everything kvtier_connect takes, and what only this form takes (TLS). Extensible: set
+ * struct_size to sizeof(kvtier_connect_options) as compiled (kvtier_connect_options_init does),
+ * so that a newer library reads only the fields this caller knows and takes the rest as unset.
+ * Strings are NUL-terminated; NULL means unset. */
+typedef struct kvtier_connect_options {
+  uint32_t struct_size;
+  uint32_t timeout_ms;       /* as in kvtier_connect; 0 means 30000 */
+  const char* address;       /* as in kvtier_connect, and "tls:HOST:PORT" for TLS 1.3 */
+  const char* token;         /* as in kvtier_connect; may be unset with a client certificate */
+  const char* client_name;   /* shown in the daemon's logs; unset: "kvtier-c" */
+  const char* tls_ca_file;   /* PEM the daemon's certificate must chain to; unset: system CAs */
+  const char* tls_cert_file; /* this client's certificate (PEM) for mutual TLS; unset: none */
+  const char* tls_key_file;  /* its private key (PEM) */
+} kvtier_connect_options;
+/* Zeroes *options and sets struct_size. */
+void kvtier_connect_options_init(kvtier_connect_options* options);
+/* kvtier_connect with options: KVTIER_INVALID_ARGUMENT when options is NULL or struct_size is
+ * smaller than the first version of the struct. */
+int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** client,
+                        char* errbuf, size_t errlen);
 /* Closes the connection and unmaps its shared memory. NULL is ignored. */
 void kvtier_close(kvtier_client* client);
 /* The message of this client's last call that did not return KVTIER_OK ("" if none). Valid

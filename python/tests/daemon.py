@@ -66,14 +66,16 @@ def read_ready_file(path):
 
 
 class Daemon:
-    def __init__(self, binary, data_dir):
+    def __init__(self, binary, data_dir, extra_config=""):
+        """extra_config: TOML appended to CONFIG (whole tables, e.g. [server] for TLS)."""
         self.data_dir = pathlib.Path(data_dir)
         self.socket = self.data_dir / "kvtierd.sock"
         self.address = f"unix:{self.socket}"
         self.tcp_address = None
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".log")
         config = self.data_dir.parent / (self.data_dir.name + ".toml")
-        config.write_text(CONFIG.format(tenant=QUOTA_TENANT, token=QUOTA_TOKEN, quota=QUOTA_BYTES))
+        config.write_text(CONFIG.format(tenant=QUOTA_TENANT, token=QUOTA_TOKEN, quota=QUOTA_BYTES)
+                          + extra_config)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [binary, "serve", "--config", str(config), "--data-dir", str(self.data_dir),

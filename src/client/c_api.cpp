@@ -2,6 +2,8 @@
 // Nothing may unwind into C: every entry point catches what the C++ side could throw (only
 // allocation failure, in practice) and turns it into a status code.
 #include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -169,32 +171,82 @@ int kvtier_key_from_hex(const char* hex, kvtier_key* out) {
   return KVTIER_OK;
 }
 
-int kvtier_connect(const char* address, const char* token, uint32_t timeout_ms,
-                   kvtier_client** client, char* errbuf, size_t errlen) {
+namespace {
+
+// The first published kvtier_connect_options ends at tls_key_file; a caller built against it
+// passes this size, and fields added later read as unset for it.
+constexpr std::size_t kConnectOptionsV1Size =
+    offsetof(kvtier_connect_options, tls_key_file) + sizeof(const char*);
+static_assert(kConnectOptionsV1Size == sizeof(kvtier_connect_options),
+              "a field was added: keep kConnectOptionsV1Size at the first version's end");
+
+void set_if(std::string& field, const char* value) {
+  if (value != nullptr) field = value;
+}
+
+int connect_client(const kvtier::ClientOptions& options, kvtier_client** client, char* errbuf,
+                   size_t errlen) {
+  auto c = kvtier::Client::connect(options);
+  if (!c.ok()) {
+    copy_message(c.status().message(), errbuf, errlen);
+    return code_of(c.status());
+  }
+  auto handle = std::make_unique<kvtier_client>();
+  handle->client = std::move(c).value();
+  *client = handle.release();  // owned by the caller until kvtier_close
+  return KVTIER_OK;
+}
+
+}  // namespace
+
+void kvtier_connect_options_init(kvtier_connect_options* options) {
+  if (options == nullptr) return;
+  *options = kvtier_connect_options{};
+  options->struct_size = sizeof(kvtier_connect_options);
+}
+
+int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** client,
+                        char* errbuf, size_t errlen) {
   if (client == nullptr) {
-    copy_message("kvtier_connect: client is NULL", errbuf, errlen);
+    copy_message("kvtier_connect_with: client is NULL", errbuf, errlen);
     return KVTIER_INVALID_ARGUMENT;
   }
   *client = nullptr;
+  if (options == nullptr || options->struct_size < kConnectOptionsV1Size) {
+    copy_message("kvtier_connect_with: options is NULL or its struct_size is too small (use "
+                 "kvtier_connect_options_init)",
+                 errbuf, errlen);
+    return KVTIER_INVALID_ARGUMENT;
+  }
+  // Only the fields of the caller's version: a larger struct from a newer header is read up to
+  // what this library knows, a smaller one (none yet) would leave the rest unset.
+  kvtier_connect_options o{};
+  std::memcpy(&o, options, std::min<std::size_t>(options->struct_size, sizeof o));
   try {
-    kvtier::ClientOptions options;
-    if (address != nullptr) options.address = address;
-    if (token != nullptr) options.token = token;
-    options.client_name = "kvtier-c";
-    if (timeout_ms != 0) options.timeout = std::chrono::milliseconds(timeout_ms);
-    auto c = kvtier::Client::connect(options);
-    if (!c.ok()) {
-      copy_message(c.status().message(), errbuf, errlen);
-      return code_of(c.status());
-    }
-    auto handle = std::make_unique<kvtier_client>();
-    handle->client = std::move(c).value();
-    *client = handle.release();  // owned by the caller until kvtier_close
-    return KVTIER_OK;
+    kvtier::ClientOptions c;
+    set_if(c.address, o.address);
+    set_if(c.token, o.token);
+    c.client_name = "kvtier-c";
+    set_if(c.client_name, o.client_name);
+    set_if(c.tls_ca_file, o.tls_ca_file);
+    set_if(c.tls_cert_file, o.tls_cert_file);
+    set_if(c.tls_key_file, o.tls_key_file);
+    if (o.timeout_ms != 0) c.timeout = std::chrono::milliseconds(o.timeout_ms);
+    return connect_client(c, client, errbuf, errlen);
   } catch (...) {
     copy_message("out of memory", errbuf, errlen);
     return KVTIER_NO_SPACE;
   }
+}
+
+int kvtier_connect(const char* address, const char* token, uint32_t timeout_ms,
+                   kvtier_client** client, char* errbuf, size_t errlen) {
+  kvtier_connect_options options;
+  kvtier_connect_options_init(&options);
+  options.address = address;
+  options.token = token;
+  options.timeout_ms = timeout_ms;
+  return kvtier_connect_with(&options, client, errbuf, errlen);
 }
 
 void kvtier_close(kvtier_client* client) {

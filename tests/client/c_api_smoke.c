@@ -241,6 +241,7 @@ int main(int argc, char** argv) {
   const char* token;
   kvtier_client* c = NULL;
   kvtier_server_info info;
+  kvtier_connect_options options;
   kvtier_key chain[10];
   char err[512];
   int is_unix;
@@ -277,6 +278,17 @@ int main(int argc, char** argv) {
   }
   kvtier_close(c);
   kvtier_close(NULL);
+
+  /* The extensible form (TLS is tested in tests/client/c_api_test.cpp). */
+  kvtier_connect_options_init(&options);
+  options.address = address;
+  options.token = token;
+  options.client_name = "c-api-smoke";
+  c = NULL;
+  EXPECT_CODE(NULL, kvtier_connect_with(&options, &c, err, sizeof err), KVTIER_OK);
+  CHECK(c != NULL, "no client from kvtier_connect_with");
+  if (c != NULL) EXPECT_CODE(c, kvtier_ping(c), KVTIER_OK);
+  kvtier_close(c);
   printf("c_api_smoke: every check passed against %s\n", address);
   return failures == 0 ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 // The C API against the real kvtierd, for what the C smoke program cannot show without crashing:
 // an item of a batch with a NULL buffer is that item's INVALID_ARGUMENT (the others are served),
-// and kvtier_key_to_hex takes NULL (issue 24: a NULL per item was dereferenced).
+// and kvtier_key_to_hex takes NULL (issue 24: a NULL per item was dereferenced); TLS through
+// kvtier_connect_with, with a client certificate that names the tenant (issue 25).
 #include "kvtier/kvtier.h"
 
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "support/daemon_process.h"
+#include "support/test_certs.h"
 #include "support/test_support.h"
 
 namespace kvtier::testing {
@@ -81,4 +83,60 @@ TEST_F(CApi, KeyToHexTakesNull) {
 }
 
 }  // namespace
+TEST(CApiTls, ConnectsOverTlsAsTheTenantItsCertificateNames) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  const TestPki::Pair server = pki.server("kvtierd");
+  DaemonProcess d(dir.path(),
+                  small_daemon_config("[server]\ntls_cert_file = \"" + server.cert +
+                                      "\"\ntls_key_file = \"" + server.key +
+                                      "\"\ntls_client_ca_file = \"" + pki.ca_file() +
+                                      "\"\n[[tenants]]\nname = \"alice\"\n"
+                                      "token = \"alice-token-0123456789\"\n"
+                                      "tls_client_name = \"alice\"\n"));
+  ASSERT_TRUE(d.started()) << d.log();
+  const std::string address = "tls:" + d.tcp_address().substr(4);  // "tcp:..." -> "tls:..."
+  const TestPki::Pair alice = pki.client("alice");
+
+  kvtier_connect_options o;
+  kvtier_connect_options_init(&o);
+  o.address = address.c_str();
+  o.timeout_ms = 5000;
+  o.tls_ca_file = pki.ca_file().c_str();
+  o.tls_cert_file = alice.cert.c_str();
+  o.tls_key_file = alice.key.c_str();
+  kvtier_client* c = nullptr;
+  char err[256] = {0};
+  ASSERT_EQ(kvtier_connect_with(&o, &c, err, sizeof err), KVTIER_OK) << err;
+  const std::vector<std::byte> v = pattern(test_key(7), 100000);
+  const kvtier_key k = c_key(7);
+  EXPECT_EQ(kvtier_put(c, &k, v.data(), v.size()), KVTIER_OK) << kvtier_last_error(c);
+  std::vector<std::byte> back(v.size());
+  std::size_t size = 0;
+  EXPECT_EQ(kvtier_get(c, &k, back.data(), back.size(), &size), KVTIER_OK);
+  EXPECT_EQ(size, v.size());
+  EXPECT_EQ(back, v);
+  kvtier_close(c);
+
+  // A CA the daemon's certificate does not chain to: refused, and the message says why.
+  o.tls_ca_file = pki.other_ca_file().c_str();
+  c = nullptr;
+  EXPECT_NE(kvtier_connect_with(&o, &c, err, sizeof err), KVTIER_OK);
+  EXPECT_EQ(c, nullptr);
+  EXPECT_NE(std::string(err).find("certificate"), std::string::npos) << err;
+}
+
+TEST(CApiTls, ConnectOptionsOfAnUnknownOlderSizeAreRefused) {
+  kvtier_connect_options o;
+  kvtier_connect_options_init(&o);
+  EXPECT_EQ(o.struct_size, sizeof(kvtier_connect_options));
+  o.struct_size = 4;  // not a version of the struct
+  kvtier_client* c = reinterpret_cast<kvtier_client*>(&o);  // must be reset to NULL
+  char err[256] = {0};
+  EXPECT_EQ(kvtier_connect_with(&o, &c, err, sizeof err), KVTIER_INVALID_ARGUMENT);
+  EXPECT_EQ(c, nullptr);
+  EXPECT_NE(std::string(err).find("struct_size"), std::string::npos) << err;
+  EXPECT_EQ(kvtier_connect_with(nullptr, &c, err, sizeof err), KVTIER_INVALID_ARGUMENT);
+}
+
 }  // namespace kvtier::testing
