@@ -7,6 +7,7 @@
 // (O_DIRECT); other buffers go through a bounce buffer, which is counted.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -61,14 +62,23 @@ struct GetResult {
 class BlockView {
  public:
   BlockView() = default;
-  BlockView(std::span<const std::byte> bytes, std::shared_ptr<const void> holder)
-      : bytes_(bytes), holder_(std::move(holder)) {}
+  // held_bytes: the memory the holder keeps alive (a block's buffer and metadata), at least the
+  // bytes' size; 0 means just the bytes.
+  BlockView(std::span<const std::byte> bytes, std::shared_ptr<const void> holder,
+            std::uint64_t held_bytes = 0)
+      : bytes_(bytes),
+        holder_(std::move(holder)),
+        held_bytes_(std::max<std::uint64_t>(held_bytes, bytes.size())) {}
   std::span<const std::byte> bytes() const { return bytes_; }
+  // What keeping this view keeps in memory: a response that holds it is charged this much
+  // (a 1-byte DRAM block costs a page and more), whether or not the tier evicts the block.
+  std::uint64_t held_bytes() const { return held_bytes_; }
   explicit operator bool() const { return holder_ != nullptr; }
 
  private:
   std::span<const std::byte> bytes_;
   std::shared_ptr<const void> holder_;  // keeps the block alive
+  std::uint64_t held_bytes_ = 0;
 };
 
 // Space in DRAM for one value that the caller fills (from a socket, say) and then publishes with

@@ -35,11 +35,7 @@ struct LiveMemory {
 // builds the daemon's RSS bound on it; tests/server/daemon_memory_test.cpp holds RSS to it.
 inline constexpr std::uint64_t kBlockMetadataBytes = 256;  // sizeof(Block) + index slot, rounded up
 constexpr std::uint64_t block_charge(std::uint64_t value_size) {
-  const std::uint64_t page_rounded = round_up_to_page(value_size == 0 ? 1 : value_size);
-  const std::uint64_t buffer = page_rounded >= kHugePageSize
-                                   ? (page_rounded + kHugePageSize - 1) / kHugePageSize * kHugePageSize
-                                   : page_rounded;
-  return buffer + kPageSize + kBlockMetadataBytes;
+  return aligned_buffer_footprint(value_size) + kBlockMetadataBytes;
 }
 
 struct Block {

@@ -74,6 +74,8 @@ std::span<const std::byte> BlockRef::value() const {
   return {block_->data(), block_->size};
 }
 
+std::uint64_t BlockRef::charge() const { return block_ ? block_->charge : 0; }
+
 bool BlockRef::on_nvme() const {
   return block_ != nullptr && block_->on_nvme.load(std::memory_order_relaxed);
 }

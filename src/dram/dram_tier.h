@@ -59,6 +59,8 @@ class BlockRef {
   explicit operator bool() const { return block_ != nullptr; }
   const BlockId& id() const;
   std::span<const std::byte> value() const;
+  // block_charge() of the block: what keeping it alive costs, in DRAM or past its eviction.
+  std::uint64_t charge() const;
   // True when the block is known to be on the NVMe tier already (no demotion needed).
   bool on_nvme() const;
 

@@ -130,8 +130,9 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     }
     auto holder = std::make_shared<dram::BlockRef>(std::move(ref));
     std::span<const std::byte> bytes = holder->value();
+    const std::uint64_t charge = holder->charge();
     bytes_out_.fetch_add(bytes.size(), std::memory_order_relaxed);  // served, if not copied
-    return BlockView(bytes, std::shared_ptr<const void>(std::move(holder)));
+    return BlockView(bytes, std::shared_ptr<const void>(std::move(holder)), charge);
   }
 
   Result<PutBuffer> begin_put(NamespaceId ns, const Key& key, std::size_t size) override {
@@ -418,7 +419,8 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     if (ref) {
       auto holder = std::make_shared<dram::BlockRef>(std::move(ref));
       std::span<const std::byte> bytes = holder->value();
-      return BlockView(bytes, std::shared_ptr<const void>(std::move(holder)));
+      const std::uint64_t charge = holder->charge();
+      return BlockView(bytes, std::shared_ptr<const void>(std::move(holder)), charge);
     }
     std::optional<std::uint32_t> size = nvme_ ? nvme_->value_size(id) : std::nullopt;
     if (!size) return Status::NotFound("no longer held locally");
@@ -432,7 +434,8 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     }
     if (!g.status.ok()) return g.status;
     std::span<const std::byte> bytes = buf->span().first(g.size);
-    return BlockView(bytes, std::shared_ptr<const void>(std::move(buf)));
+    const std::uint64_t footprint = buf->footprint();
+    return BlockView(bytes, std::shared_ptr<const void>(std::move(buf)), footprint);
   }
 
   Status check_put(std::size_t size) const {

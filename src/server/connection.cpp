@@ -76,7 +76,7 @@ Connection::~Connection() {
 }
 
 bool Connection::output_full() const {
-  return output_.queued_bytes() >= context_.config.max_queued_response_bytes;
+  return output_.held_bytes() >= context_.config.max_queued_response_bytes;
 }
 
 std::uint32_t Connection::interest() const {
@@ -135,7 +135,7 @@ bool Connection::on_events(std::uint32_t events) {
     context_.metrics.count(context_.metrics.bytes_sent, *sent);
     if (close_after_flush_ || output_full() || !process_input()) break;
   }
-  output_memory_.shrink_to(output_.queued_bytes());  // what was sent gives its memory back
+  output_memory_.shrink_to(output_.held_bytes());  // what was sent gives its memory back
   std::int64_t delta = static_cast<std::int64_t>(output_.queued_bytes()) -
                        static_cast<std::int64_t>(reported_queued_);
   context_.metrics.queued_response_bytes.fetch_add(delta, std::memory_order_relaxed);
@@ -392,16 +392,18 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
     return false;
   };
   const std::uint64_t share = budget.tenant_share(context_.max_value_bytes);
-  if (h.data_len > share) {
+  // The data lands in one buffer of data_len bytes: held as what that buffer takes.
+  const std::uint64_t data_footprint = h.data_len > 0 ? aligned_buffer_footprint(h.data_len) : 0;
+  if (data_footprint > share) {
     pending_.refused = Status::TooLarge(
         "a frame of " + std::to_string(h.data_len) + " data bytes exceeds what one tenant's " +
         "values may hold of the daemon's in-flight memory, " + std::to_string(share) +
-        " (half of server.max_inflight_bytes, or max_value_bytes)");
+        " (half of server.max_inflight_bytes, or max_value_bytes, with buffer rounding)");
   } else if ((h.data_len > 0
                   ? session_.tenant != nullptr &&
                         pending_.data_memory.try_add_shared(
-                            budget, h.data_len,
-                            h.data_len + output_memory_.bytes() <= kSmallHoldBytes,
+                            budget, data_footprint,
+                            data_footprint + output_memory_.bytes() <= kSmallHoldBytes,
                             &session_.tenant->arriving_bytes, share)
                   : !makes_data || budget.has_room()) &&
              take_frames()) {
@@ -476,10 +478,10 @@ void Connection::on_data(std::span<const std::byte> bytes) {
 
 void Connection::on_frame_done() {
   pending_.connection_holds = output_memory_.bytes();
-  const std::uint64_t queued_before = output_.queued_bytes();
+  const std::uint64_t queued_before = output_.held_bytes();
   StatusCode status = execute_request(pending_, session_, context_, output_);
-  // The response is built: its hold becomes what it really queued (frames and data).
-  const std::uint64_t queued = output_.queued_bytes() - queued_before;
+  // The response is built: its hold becomes what it really holds (frames, data buffers, blocks).
+  const std::uint64_t queued = output_.held_bytes() - queued_before;
   MemoryHold& held = pending_.response_memory;
   if (queued > held.bytes()) {
     held.force_add(context_.memory, queued - held.bytes());

@@ -16,7 +16,8 @@
 // pipelined unread on many connections can still take it (each connection at most
 // kSmallHoldBytes of it); docs/RELIABILITY.md says so.
 //
-// What is counted: a frame's data from its header, its response's frames (an estimate taken at
+// What is counted, as the memory it takes (aligned_buffer_footprint: page rounding and slack, so
+// a 1-byte value costs more than a page): a frame's data from its header, its response's frames (an estimate taken at
 // the header: meta_len + 256 bytes, or a whole meta for STATS, set to the real size once built)
 // and the response's data (taken by the handler as it reads) until sent.
 //
@@ -32,6 +33,8 @@
 #include <chrono>
 #include <cstdint>
 #include <utility>
+
+#include "memory/aligned_buffer.h"
 
 namespace kvtier::server {
 
@@ -70,9 +73,11 @@ class MemoryBudget {
   // The most one hold can ever get (a large one leaves the reserve).
   std::uint64_t largest_hold() const { return std::max(limit_ - reserve_, kSmallHoldBytes); }
   bool has_room() const { return used() < limit_; }
-  // What one tenant's arriving values may hold together.
+  // What one tenant's arriving values may hold together: half the budget, or one buffer of the
+  // largest value if that is more.
   std::uint64_t tenant_share(std::uint64_t max_value_bytes) const {
-    return std::min(std::max(limit_ / 2, max_value_bytes), largest_hold());
+    return std::min(std::max(limit_ / 2, aligned_buffer_footprint(max_value_bytes)),
+                    largest_hold());
   }
 
  private:

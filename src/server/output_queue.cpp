@@ -32,7 +32,9 @@ std::vector<std::byte>& OutputQueue::frame_buffer() {
 }
 
 void OutputQueue::frame_appended() {
-  queued_ += pieces_.back().frames.size() - tail_size_before_;
+  const std::size_t added = pieces_.back().frames.size() - tail_size_before_;
+  queued_ += added;
+  held_ += added;
 }
 
 void OutputQueue::add_error(protocol::Opcode op, std::uint64_t request_id, const Status& error) {
@@ -51,9 +53,11 @@ void OutputQueue::append_data(AlignedBuffer buffer, std::size_t len) {
   }
   data_owed_ -= len;
   Piece p;
+  p.held = buffer.footprint();
   p.data = std::move(buffer);
   p.len = len;
   queued_ += len;
+  held_ += p.held;
   pieces_.push_back(std::move(p));
 }
 
@@ -65,13 +69,16 @@ void OutputQueue::append_view(BlockView view) {
   data_owed_ -= view.bytes().size();
   Piece p;
   p.len = view.bytes().size();
+  p.held = view.held_bytes();
   p.view = std::move(view);
   queued_ += p.len;
+  held_ += p.held;
   pieces_.push_back(std::move(p));
 }
 
 void OutputQueue::retire_front() {
   Piece& p = pieces_.front();
+  held_ -= p.held;
   if (!p.data.empty()) {
     pool_.give(std::move(p.data));
   } else if (p.is_frames() && p.frames.capacity() <= kRetainedFrameBytes) {
@@ -118,6 +125,7 @@ Result<std::uint64_t> OutputQueue::send_with(const Writer& write) {
       Piece& p = pieces_.front();
       std::size_t take = std::min(left, p.size() - p.sent);
       p.sent += take;
+      if (p.is_frames()) held_ -= take;
       left -= take;
       if (p.sent < p.size()) break;
       // The tail frame buffer may still be appended to: keep it, empty, instead of retiring it.

@@ -51,6 +51,10 @@ class OutputQueue {
   void append_view(BlockView view);
 
   std::uint64_t queued_bytes() const { return queued_; }
+  // The memory the queue keeps until it is sent: frame bytes not yet sent, and the whole
+  // footprint of each value buffer and DRAM block not yet completely sent (a 1-byte value in a
+  // page-sized buffer holds the page). >= queued_bytes(); what the in-flight budget charges.
+  std::uint64_t held_bytes() const { return held_; }
   // Data pieces dropped because no frame announced them (a bug in the caller, made harmless).
   std::uint64_t dropped_data() const { return dropped_data_; }
   bool empty() const { return queued_ == 0; }
@@ -72,6 +76,7 @@ class OutputQueue {
     BlockView view;
     std::size_t len = 0;  // bytes of data or view (frames use frames.size())
     std::size_t sent = 0;
+    std::uint64_t held = 0;  // data's or view's memory, counted in held_ until retired
     bool is_frames() const { return data.empty() && !view; }
     std::size_t size() const { return is_frames() ? frames.size() : len; }
     const std::byte* bytes() const {
@@ -88,6 +93,7 @@ class OutputQueue {
   std::vector<std::byte> spare_frames_;
   std::size_t tail_size_before_ = 0;  // frame_buffer() size before the frame being appended
   std::uint64_t queued_ = 0;
+  std::uint64_t held_ = 0;          // held_bytes()
   std::uint64_t data_owed_ = 0;     // data bytes the last frame announced and not yet appended
   std::uint64_t dropped_data_ = 0;
 };

@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -41,6 +43,17 @@ struct Call {
     if (p.response_memory.try_add(ctx.memory, n, small)) return true;
     ctx.metrics.count(ctx.metrics.memory_refusals);
     return false;
+  }
+  // A value read into a buffer sized for the request's capacity keeps that buffer until sent:
+  // when the value is less than half of it, it moves to a buffer of its own size (a copy of
+  // the value), so a small value asked for with a large capacity does not hold the large
+  // buffer (nor its budget) while the client reads slowly.
+  void fit_buffer(AlignedBuffer& buffer, std::uint64_t size) {
+    if (aligned_buffer_footprint(size) * 2 > buffer.footprint()) return;
+    AlignedBuffer fitted = ctx.buffers.take(size);
+    if (fitted.empty()) return;  // keep the large one: it is held and counted already
+    std::memcpy(fitted.data(), buffer.data(), size);
+    ctx.buffers.give(std::exchange(buffer, std::move(fitted)));
   }
   Status memory_refusal() const {
     return Status::Busy("the daemon's in-flight memory (server.max_inflight_bytes = " +
@@ -240,7 +253,8 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   // A frame's data is held against the in-flight budget, within its tenant's share: clients split
   // batches to that, so none is refused for a size the frame limit alone would allow.
   r.max_data_bytes = std::min(c.ctx.config.max_frame_data_bytes,
-                              c.ctx.memory.tenant_share(c.ctx.max_value_bytes));
+                              largest_size_within_footprint(
+                                  c.ctx.memory.tenant_share(c.ctx.max_value_bytes)));
   return c.reply(Status::Ok(), r);
 }
 
@@ -256,6 +270,8 @@ StatusCode run(Call& c, const protocol::PutRequest& m) {
 
 StatusCode run(Call& c, const protocol::GetRequest& m) {
   // A DRAM hit is sent straight from the block; anything else is read into a value buffer.
+  // Either is held against the in-flight budget as the memory it keeps until sent (the block's
+  // charge, the buffer's footprint), not as the value's size.
   Result<BlockView> view = c.store().view(c.ns(), m.key);
   if (view.ok()) {
     std::uint64_t size = view->bytes().size();
@@ -264,7 +280,8 @@ StatusCode run(Call& c, const protocol::GetRequest& m) {
       return StatusCode::kBufferTooSmall;
     }
     // The block's memory is the DRAM tier's, but the response keeps it past an eviction.
-    if (!c.take_response_memory(size, c.small_response(size))) {
+    const std::uint64_t held = view->held_bytes();
+    if (!c.take_response_memory(held, c.small_response(held))) {
       return c.fail(Opcode::kGet, c.memory_refusal());
     }
     c.out.add_frame(c.id(), protocol::GetResponse{size}, size);
@@ -272,15 +289,17 @@ StatusCode run(Call& c, const protocol::GetRequest& m) {
     return StatusCode::kOk;
   }
   std::uint64_t cap = std::min(m.capacity, c.ctx.max_value_bytes);
-  // The value's size is known only once it is read: the buffer's capacity is held until then.
-  if (!c.take_response_memory(cap, c.small_response(cap))) {
+  // The value's size is known only once it is read: the buffer's footprint is held until then.
+  const std::uint64_t most = aligned_buffer_footprint(cap);
+  if (!c.take_response_memory(most, c.small_response(most))) {
     return c.fail(Opcode::kGet, c.memory_refusal());
   }
   AlignedBuffer buf = c.ctx.buffers.take(cap);
   if (buf.empty()) return c.fail(Opcode::kGet, Status::NoSpace("no memory for the value"));
   GetResult r = c.store().get(c.ns(), m.key, {buf.data(), cap});
   if (r.status.ok()) {
-    c.p.response_memory.shrink_to(r.size);
+    c.fit_buffer(buf, r.size);
+    c.p.response_memory.shrink_to(buf.footprint());
     c.out.add_frame(c.id(), protocol::GetResponse{r.size}, r.size);
     c.out.append_data(std::move(buf), r.size);
     return StatusCode::kOk;
@@ -337,11 +356,15 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
   // are answered too_large (as the ones past the frame are below) instead of read, and buffers
   // are given back as soon as their item is known not to be sent. A batch that lists one huge
   // value thousands of times is read about a frame's worth, not thousands of times.
+  // The budget is charged what each item keeps until sent (block charge, buffer footprint).
   const std::uint64_t max_data = c.ctx.config.max_frame_data_bytes;
   const std::uint64_t slice_bytes = std::min(kGetManySliceBytes, max_data);
   std::uint64_t found_bytes = 0;  // sizes of the values found so far, with status ok
+  std::uint64_t held = 0;         // the memory those values keep (blocks, buffers)
   std::uint64_t most = 0;         // the most the response could hold
-  for (const protocol::GetManyItem& it : m.items) most += std::min(it.capacity, c.ctx.max_value_bytes);
+  for (const protocol::GetManyItem& it : m.items) {
+    most += aligned_buffer_footprint(std::min(it.capacity, c.ctx.max_value_bytes));
+  }
   const bool small = c.small_response(std::min(most, max_data));
   std::vector<BlockView> views(m.items.size());
   std::vector<AlignedBuffer> buffers(m.items.size());
@@ -360,10 +383,11 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
       r.results[i] = {StatusCode::kTooLarge, 0};
       continue;
     }
-    if (!c.take_response_memory(size, small)) {
+    if (!c.take_response_memory(v->held_bytes(), small)) {
       r.results[i] = {StatusCode::kBusy, 0};
       continue;
     }
+    held += v->held_bytes();
     views[i] = std::move(v).value();
     found_bytes += size;
   }
@@ -377,19 +401,19 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
     }
     std::vector<GetItem> items;
     std::size_t end = begin;
-    for (std::uint64_t held = 0; end < rest.size(); ++end) {
+    for (std::uint64_t slice = 0; end < rest.size(); ++end) {
       const protocol::GetManyItem& it = m.items[rest[end]];
       std::uint64_t cap = std::min(it.capacity, c.ctx.max_value_bytes);
-      if (!items.empty() && held + cap > slice_bytes) break;
+      if (!items.empty() && slice + cap > slice_bytes) break;
       // Held until the slice is read, then only what was found is kept.
-      if (!c.take_response_memory(cap, small)) {
+      if (!c.take_response_memory(aligned_buffer_footprint(cap), small)) {
         out_of_memory = true;
         break;
       }
       AlignedBuffer& b = buffers[rest[end]];
       b = c.ctx.buffers.take(cap);
       items.push_back({it.key, {b.data(), b.empty() ? 0 : cap}});
-      held += cap;
+      slice += cap;
     }
     std::vector<GetResult> got(items.size());
     c.store().get_many(c.ns(), items, got);
@@ -398,25 +422,31 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
       r.results[i] = {got[j].status.code(), got[j].size};
       if (got[j].status.ok()) {
         found_bytes += got[j].size;
+        c.fit_buffer(buffers[i], got[j].size);
+        held += buffers[i].footprint();
       } else {
         c.ctx.buffers.give(std::move(buffers[i]));
       }
     }
-    c.p.response_memory.shrink_to(found_bytes);
+    c.p.response_memory.shrink_to(held);
     begin = end;
   }
-  // The response's data: ok items in order, while they fit in one frame.
+  // The response's data: ok items in order, while they fit in one frame; the rest let go.
   std::uint64_t data_len = 0;
+  held = 0;
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     protocol::ItemResult& res = r.results[i];
     if (res.status != StatusCode::kOk) continue;
     if (data_len + res.value_len > max_data) {
       res = {StatusCode::kTooLarge, 0};
+      views[i] = BlockView();
+      c.ctx.buffers.give(std::move(buffers[i]));
       continue;
     }
     data_len += res.value_len;
+    held += views[i] ? views[i].held_bytes() : buffers[i].footprint();
   }
-  c.p.response_memory.shrink_to(data_len);
+  c.p.response_memory.shrink_to(held);
   c.out.add_frame(c.id(), r, data_len);
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     if (r.results[i].status == StatusCode::kOk) {

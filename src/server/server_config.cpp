@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <unordered_map>
 
+#include "memory/aligned_buffer.h"
 #include "net/host_port.h"
 #include "protocol/frame.h"
 #include "protocol/meta.h"
@@ -303,10 +304,13 @@ Status DaemonConfig::validate() const {
                        ", or a PUT of the largest value would not fit in one frame");
   }
   // A large request may hold 7/8 of the budget (memory_budget.h keeps the rest for small ones).
-  if (server.max_inflight_bytes - server.max_inflight_bytes / 8 < store.max_value_bytes) {
+  if (server.max_inflight_bytes - server.max_inflight_bytes / 8 <
+      aligned_buffer_footprint(store.max_value_bytes)) {
     return invalid("server.max_inflight_bytes", num(server.max_inflight_bytes),
-                   "7/8 of it must hold max_value_bytes = " + num(store.max_value_bytes) +
-                       ", or a PUT or GET of the largest value could never run");
+                   "7/8 of it must hold a buffer of max_value_bytes = " +
+                       num(store.max_value_bytes) + " (" +
+                       num(aligned_buffer_footprint(store.max_value_bytes)) +
+                       " with its rounding), or a PUT or GET of the largest value could never run");
   }
   return Status::Ok();
 }

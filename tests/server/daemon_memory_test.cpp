@@ -96,10 +96,13 @@ void expect_holding_costs_little(const DaemonProcess& d, std::uint64_t idle, std
 // timing each, until stopped. Every answer must be right (the GET's bytes, or a miss never).
 class LegitimateClient {
  public:
-  explicit LegitimateClient(const DaemonProcess& d) : client_(client_of(d)) {
+  // pin: keep the value in DRAM (for an attack whose values are as hot as it, which the cache
+  // may rightly prefer).
+  explicit LegitimateClient(const DaemonProcess& d, bool pin = false) : client_(client_of(d)) {
     if (!client_) return;
     value_ = pattern(key_, 4096);
-    put_ok_ = client_->put(key_, value_).ok();
+    put_ok_ = client_->put(key_, value_).ok() &&
+              (!pin || client_->pin(key_, std::chrono::minutes(10)).ok());
     thread_ = std::thread([this] { run(); });
   }
   ~LegitimateClient() { stop(); }
@@ -116,6 +119,7 @@ class LegitimateClient {
   }
   std::size_t calls() const { return latencies_ms_.size(); }
   std::size_t failures() const { return failures_; }
+  const std::string& first_failure() const { return first_failure_; }
 
  private:
   void run() {
@@ -127,7 +131,7 @@ class LegitimateClient {
       GetResult g = client_->get(key_, dst);
       auto t2 = std::chrono::steady_clock::now();
       ok = ok && g.status.ok() && g.size == value_.size() && dst == value_;
-      if (!ok) ++failures_;
+      if (!ok && failures_++ == 0) first_failure_ = g.status.to_string();
       latencies_ms_.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
       latencies_ms_.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -142,12 +146,14 @@ class LegitimateClient {
   std::thread thread_;
   std::vector<double> latencies_ms_;
   std::size_t failures_ = 0;
+  std::string first_failure_;  // the GET's status when the first failure happened
 };
 
 // What every attack checks while it holds and after it left.
 void expect_legitimate_service(LegitimateClient& legit) {
   legit.stop();
-  EXPECT_EQ(legit.failures(), 0u) << "a legitimate PING or GET failed or returned wrong bytes";
+  EXPECT_EQ(legit.failures(), 0u) << "a legitimate PING or GET failed or returned wrong bytes; "
+                                  << "the first time, the GET said " << legit.first_failure();
   EXPECT_GT(legit.calls(), 20u);
   if (!kUnderSanitizer) {
     EXPECT_LT(legit.p99_ms(), 100.0) << "legitimate p99 over " << legit.calls() << " calls";
@@ -411,6 +417,62 @@ TEST(DaemonMemory, OneTenantCannotHoldTheWholeBudget) {
     GetResult g = c->get(k, dst);
     EXPECT_TRUE(g.status.ok() && dst == v) << g.status.to_string();
   }
+  wires.clear();
+  expect_recovered(d);
+}
+
+// Audit of issue 25: a response holding a DRAM block was charged the value's size, but it keeps
+// the whole block alive past the block's eviction (a 1-byte value costs over 8 KiB), and a value
+// read into a buffer was charged its size while the response kept the buffer. Connections that
+// ask GET_MANY for 1,000 tiny values, never read, and evict them with more puts kept ~8 MiB per
+// response while the budget counted ~25 KiB. Now each item is charged what it keeps.
+TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), memory_config());
+  ASSERT_TRUE(d.started()) << d.log();
+  const std::uint64_t idle = current_rss(d.pid());
+  // The attack's values are read as often as the legitimate one: pinned, it stays in DRAM.
+  LegitimateClient legit(d, /*pin=*/true);
+  ASSERT_TRUE(legit.ready());
+
+  constexpr int kAttackers = 2, kBatch = 1000;
+  const int kRounds = kUnderSanitizer ? 10 : 50;
+  auto writer = client_of(d);
+  ASSERT_TRUE(writer);
+  std::vector<std::unique_ptr<RawWire>> wires;
+  for (int a = 0; a < kAttackers; ++a) {
+    wires.push_back(std::make_unique<RawWire>(d.unix_address()));
+    ASSERT_TRUE(wires.back()->hello());
+    int small = 4096;
+    ::setsockopt(wires.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  }
+  const std::byte one{0x5A};
+  std::vector<PutItem> items(kBatch);
+  std::vector<Status> out(kBatch);
+  std::vector<std::vector<std::byte>> backlog(kAttackers);
+  for (int round = 0; round < kRounds; ++round) {
+    for (int a = 0; a < kAttackers; ++a) {
+      const std::uint64_t first = 2'000'000 + (round * kAttackers + a) * kBatch;
+      protocol::GetManyRequest m;
+      for (int i = 0; i < kBatch; ++i) {
+        items[i] = PutItem{test_key(first + i), std::span(&one, 1)};
+        m.items.push_back({test_key(first + i), 1});
+      }
+      ASSERT_TRUE(writer->put_many(items, out).ok());  // evicts the earlier rounds' blocks
+      ASSERT_TRUE(protocol::append_frame(backlog[a], 100 + round, m).ok());
+      // The daemon stops reading a connection whose responses wait for memory, and the socket
+      // fills: send what it takes now, keep the rest for the next round (or never).
+      ssize_t sent = ::send(wires[a]->fd(), backlog[a].data(), backlog[a].size(),
+                            MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent > 0) backlog[a].erase(backlog[a].begin(), backlog[a].begin() + sent);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), static_cast<double>(kInflight) + kMiB)
+      << "responses keep more than the in-flight budget";
+  expect_holding_costs_little(d, idle, kAttackers + 3, /*check_cpu=*/true);
+  expect_legitimate_service(legit);
+  writer.reset();
   wires.clear();
   expect_recovered(d);
 }

@@ -1,6 +1,7 @@
 // OutputQueue: data goes out only behind a frame that announced it, so a response the codec
 // refuses (replaced by an error frame without data) can never be followed by its value bytes and
-// put the stream out of step (issue 24).
+// put the stream out of step (issue 24). What it holds is the memory its pieces keep, not the
+// bytes it will send (issue 25's audit).
 #include "server/output_queue.h"
 
 #include <sys/socket.h>
@@ -83,4 +84,24 @@ TEST(OutputQueue, DataBeyondWhatTheFrameAnnouncedIsDropped) {
 }
 
 }  // namespace
+TEST(OutputQueue, HoldsTheFootprintOfEachBufferAndBlockUntilSent) {
+  BufferPool pool(0);
+  OutputQueue q(pool);
+  q.add_frame(1, protocol::GetResponse{1}, 1);
+  const std::uint64_t frame = q.held_bytes();
+  EXPECT_EQ(frame, q.queued_bytes());
+  // One byte of a 256 KiB buffer: the buffer is held.
+  q.append_data(bytes_of(0xAB, 256 * 1024), 1);
+  EXPECT_EQ(q.queued_bytes(), frame + 1);
+  EXPECT_EQ(q.held_bytes(), frame + aligned_buffer_footprint(256 * 1024));
+  // A block's view: what its holder keeps, as the view says.
+  q.add_frame(2, protocol::GetResponse{3}, 3);
+  static const std::byte kBlock[3] = {};
+  q.append_view(BlockView({kBlock, 3}, std::make_shared<int>(0), 12'345));
+  EXPECT_EQ(q.held_bytes(), 2 * frame + aligned_buffer_footprint(256 * 1024) + 12'345);
+  EXPECT_EQ(drain(q).size(), 2 * frame + 1 + 3);
+  EXPECT_EQ(q.held_bytes(), 0u);
+  EXPECT_EQ(q.queued_bytes(), 0u);
+}
+
 }  // namespace kvtier::server

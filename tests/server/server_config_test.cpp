@@ -333,7 +333,7 @@ TEST(DaemonConfigValidate, LimitsNameFieldValueAndRange) {
        {"<config>:3:", "server.max_frame_data_bytes = 1072693248", "max_value_bytes = 1073741824"}},
       {"max_value_bytes = \"512MiB\"\n[server]\nmax_inflight_bytes = \"512MiB\"\n",
        {"<config>:3:", "server.max_inflight_bytes = 536870912",
-        "7/8 of it must hold max_value_bytes = 536870912"}},
+        "7/8 of it must hold a buffer of max_value_bytes = 536870912"}},
       {"\nmax_value_bytes = \"2GiB\"\n",
        {"<config>:2:", "max_value_bytes = 2147483648", "at most 1073741824"}},
       {"[server]\nmax_queued_response_bytes = \"1023KiB\"\n",
