@@ -303,7 +303,7 @@ bool Connection::process_input() {
       if (!admit_memory(std::chrono::steady_clock::now())) return progressed;
       memory_wait_ = false;
       progressed = true;
-      if (pending_.refused.ok()) on_meta_ready();
+      if (pending_.refused.ok()) prepare_request(pending_, session_, context_);
       continue;
     }
     std::span<const std::byte> in(input_.data() + input_begin_, input_end_ - input_begin_);
@@ -325,6 +325,8 @@ bool Connection::process_input() {
         if (session_.tenant != nullptr && !tenant_still_valid()) return true;
         break;
       case protocol::ReadState::kMetaReady:
+        // Checked first: a request refused for its size or quota takes no memory for its data.
+        if (pending_.refused.ok()) on_meta_ready();
         memory_wait_ = true;  // admitted at the top of the loop
         memory_wait_since_ = std::chrono::steady_clock::now();
         break;
@@ -370,7 +372,7 @@ void Connection::on_meta_ready() {
         pending_.close_after ? FrameRejection::kMalformed : FrameRejection::kTooLarge)]);
     return;
   }
-  prepare_request(pending_, session_, context_);
+  check_request(pending_, session_, context_);
 }
 
 bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
@@ -392,14 +394,16 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
     return false;
   };
   const std::uint64_t share = budget.tenant_share(context_.max_value_bytes);
-  // The data lands in one buffer of data_len bytes: held as what that buffer takes.
-  const std::uint64_t data_footprint = h.data_len > 0 ? aligned_buffer_footprint(h.data_len) : 0;
+  // The data lands in one buffer of data_len bytes: held as what that buffer takes. Data a
+  // refused request's reader drops needs none.
+  const std::uint64_t data_footprint =
+      h.data_len > 0 && !pending_.discard_data ? aligned_buffer_footprint(h.data_len) : 0;
   if (data_footprint > share) {
     pending_.refused = Status::TooLarge(
         "a frame of " + std::to_string(h.data_len) + " data bytes exceeds what one tenant's " +
         "values may hold of the daemon's in-flight memory, " + std::to_string(share) +
         " (half of server.max_inflight_bytes, or max_value_bytes, with buffer rounding)");
-  } else if ((h.data_len > 0
+  } else if ((data_footprint > 0
                   ? session_.tenant != nullptr &&
                         pending_.data_memory.try_add_shared(
                             budget, data_footprint,

@@ -127,53 +127,59 @@ bool reserve_put_many(const protocol::PutManyRequest& m, PendingRequest& p, Sess
   return true;
 }
 
-void prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
-  Status st = check_value_len(m.value_len, ctx.max_value_bytes);
-  if (st.ok() && p.header.data_len != m.value_len) {
-    st = Status::InvalidArgument("PUT data_len " + std::to_string(p.header.data_len) +
-                                 " does not match value_len " + std::to_string(m.value_len));
-  }
-  if (st.ok() && !TenantRegistry::admit(*s.tenant, ctx.store, m.value_len, p.quota)) {
-    st = quota_refusal(*s.tenant);
-  }
-  if (st.ok()) {
-    // Straight into DRAM when it fits there (no copy after the socket's); else a value buffer
-    // that Store::put takes from (and can send straight to NVMe).
-    Result<PutBuffer> direct = ctx.store.begin_put(s.tenant->ns, m.key, m.value_len);
-    if (direct.ok()) {
-      p.put_buffer = std::move(direct).value();
-      p.sink.add(p.put_buffer.bytes());
-    } else if (direct.status().code() == StatusCode::kTooLarge) {
-      p.data = ctx.buffers.take(m.value_len);
-      p.sink.add({p.data.data(), p.data.empty() ? 0 : m.value_len});
-      if (p.data.empty()) st = Status::NoSpace("no memory for a value of " + std::to_string(m.value_len));
-    } else {
-      st = direct.status();
-    }
-  }
-  if (!st.ok()) {
-    p.refused = st;
-    p.discard_data = true;
-  }
+void refuse(PendingRequest& p, const Status& st) {
+  if (st.ok()) return;
+  p.refused = st;
+  p.discard_data = true;
 }
 
-void prepare(const protocol::PutManyRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
+Status check(const protocol::PutRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
+  KVTIER_RETURN_IF_ERROR(check_value_len(m.value_len, ctx.max_value_bytes));
+  if (p.header.data_len != m.value_len) {
+    return Status::InvalidArgument("PUT data_len " + std::to_string(p.header.data_len) +
+                                   " does not match value_len " + std::to_string(m.value_len));
+  }
+  if (!TenantRegistry::admit(*s.tenant, ctx.store, m.value_len, p.quota)) {
+    return quota_refusal(*s.tenant);
+  }
+  return Status::Ok();
+}
+
+Status check(const protocol::PutManyRequest& m, PendingRequest& p, Session&, ServerContext&) {
   Result<std::uint64_t> sum = protocol::data_len_of(m);
-  Status st = sum.status();
-  if (st.ok() && *sum != p.header.data_len) {
-    st = Status::InvalidArgument("PUT_MANY data_len " + std::to_string(p.header.data_len) +
-                                 " does not match the items' value_len sum " +
-                                 std::to_string(*sum));
+  if (!sum.ok()) return sum.status();
+  if (*sum != p.header.data_len) {
+    return Status::InvalidArgument("PUT_MANY data_len " + std::to_string(p.header.data_len) +
+                                   " does not match the items' value_len sum " +
+                                   std::to_string(*sum));
   }
-  if (st.ok() && p.header.data_len > 0 && !reserve_put_many(m, p, s, ctx)) {
-    p.data = ctx.buffers.take(p.header.data_len);
-    p.sink.add({p.data.data(), p.data.empty() ? 0 : p.header.data_len});
-    if (p.data.empty()) st = Status::NoSpace("no memory for " + std::to_string(*sum) + " bytes");
+  return Status::Ok();
+}
+
+Status prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
+  // Straight into DRAM when it fits there (no copy after the socket's); else a value buffer
+  // that Store::put takes from (and can send straight to NVMe).
+  Result<PutBuffer> direct = ctx.store.begin_put(s.tenant->ns, m.key, m.value_len);
+  if (direct.ok()) {
+    p.put_buffer = std::move(direct).value();
+    p.sink.add(p.put_buffer.bytes());
+    return Status::Ok();
   }
-  if (!st.ok()) {
-    p.refused = st;
-    p.discard_data = true;
+  if (direct.status().code() != StatusCode::kTooLarge) return direct.status();
+  p.data = ctx.buffers.take(m.value_len);
+  if (p.data.empty()) return Status::NoSpace("no memory for a value of " + std::to_string(m.value_len));
+  p.sink.add({p.data.data(), m.value_len});
+  return Status::Ok();
+}
+
+Status prepare(const protocol::PutManyRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
+  if (p.header.data_len == 0 || reserve_put_many(m, p, s, ctx)) return Status::Ok();
+  p.data = ctx.buffers.take(p.header.data_len);
+  if (p.data.empty()) {
+    return Status::NoSpace("no memory for " + std::to_string(p.header.data_len) + " bytes");
   }
+  p.sink.add({p.data.data(), p.header.data_len});
+  return Status::Ok();
 }
 
 // ---- execute ----
@@ -645,11 +651,19 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
 
 }  // namespace
 
+void check_request(PendingRequest& p, Session& session, ServerContext& context) {
+  if (auto* put = std::get_if<protocol::PutRequest>(&p.request)) {
+    refuse(p, check(*put, p, session, context));
+  } else if (auto* many = std::get_if<protocol::PutManyRequest>(&p.request)) {
+    refuse(p, check(*many, p, session, context));
+  }
+}
+
 void prepare_request(PendingRequest& p, Session& session, ServerContext& context) {
   if (auto* put = std::get_if<protocol::PutRequest>(&p.request)) {
-    prepare(*put, p, session, context);
+    refuse(p, prepare(*put, p, session, context));
   } else if (auto* many = std::get_if<protocol::PutManyRequest>(&p.request)) {
-    prepare(*many, p, session, context);
+    refuse(p, prepare(*many, p, session, context));
   }
 }
 

@@ -477,4 +477,32 @@ TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
   expect_recovered(d);
 }
 
+// Audit of issue 25: memory was taken at a frame's header, before its size and quota were
+// checked, so a tenant over its quota held the budget with PUT bodies it never sent (and that
+// would have been refused). Now the checks come first and a refused body is dropped unheld.
+TEST(DaemonMemory, APutRefusedForItsQuotaHoldsNoMemoryForItsBody) {
+  TempDir dir;
+  constexpr const char* kMallory = "mallory-token-0123456789";
+  DaemonProcess d(dir.path(), memory_config() + "[[tenants]]\nname = \"mallory\"\ntoken = \"" +
+                                  kMallory + "\"\nquota_bytes = \"4KiB\"\n");
+  ASSERT_TRUE(d.started()) << d.log();
+  std::vector<std::unique_ptr<RawWire>> wires;
+  for (int i = 0; i < 3; ++i) {
+    const std::uint64_t value = 28 * kMiB + static_cast<std::uint64_t>(i);
+    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
+    ASSERT_TRUE(wires.back()->hello(kMallory));
+    std::vector<std::byte> frame;
+    ASSERT_TRUE(
+        protocol::append_frame(frame, 1, protocol::PutRequest{test_key(value), value}, value).ok());
+    frame.resize(frame.size() + 100, std::byte{0x44});  // 100 bytes of the body, then nothing
+    ASSERT_TRUE(wires.back()->send_bytes(frame));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), 3.0 * 64 * 1024)
+      << "PUTs over the tenant's quota hold memory for bodies that will be dropped";
+  EXPECT_EQ(http_metric(d, "kvtier_memory_waits_total"), 0.0);
+  wires.clear();
+  expect_recovered(d);
+}
+
 }  // namespace kvtier::testing::daemon_memory_test
