@@ -50,7 +50,8 @@ Connection::Connection(UniqueFd fd, Transport transport, std::string peer, Serve
                   .value()),
       input_(kInputBufferBytes),
       output_(context.buffers),
-      accepted_at_(std::chrono::steady_clock::now()) {
+      accepted_at_(std::chrono::steady_clock::now()),
+      last_traffic_(accepted_at_) {
   session_.transport = transport;
   session_.peer = std::move(peer);
   context_.metrics.connections_open.fetch_add(1, std::memory_order_relaxed);
@@ -87,8 +88,30 @@ std::uint32_t Connection::interest() const {
   return events;
 }
 
-bool Connection::hello_overdue(std::chrono::steady_clock::time_point now) const {
-  return session_.tenant == nullptr && now - accepted_at_ > context_.config.hello_timeout;
+ConnectionTimeout Connection::overdue(std::chrono::steady_clock::time_point now) const {
+  const ServerConfig& config = context_.config;
+  if (session_.tenant == nullptr) {
+    return now - accepted_at_ > config.hello_timeout ? ConnectionTimeout::kHello
+                                                     : ConnectionTimeout::kNone;
+  }
+  // pending_.header is set from a frame's header until the frame is done.
+  const bool frame_begun = pending_.header.opcode != protocol::Opcode::kNone;
+  if (frame_begun && !reading_paused_ && !output_full() && !memory_wait_) {
+    const auto data_time = std::chrono::milliseconds(pending_.header.data_len * 1000 /
+                                                     kMinDataBytesPerSecond);
+    if (now - frame_clock_ > config.frame_timeout + data_time) return ConnectionTimeout::kFrame;
+  }
+  if (config.idle_timeout.count() > 0 && now - last_traffic_ > config.idle_timeout) {
+    return ConnectionTimeout::kIdle;
+  }
+  return ConnectionTimeout::kNone;
+}
+
+void Connection::note_reading_paused(std::chrono::steady_clock::time_point now) {
+  const bool paused = output_full() || memory_wait_;
+  if (paused && !reading_paused_) paused_since_ = now;
+  if (!paused && reading_paused_) frame_clock_ += now - paused_since_;
+  reading_paused_ = paused;
 }
 
 bool Connection::quiescent() const {
@@ -133,6 +156,7 @@ bool Connection::on_events(std::uint32_t events) {
     Result<std::uint64_t> sent = send_output();
     if (!sent.ok()) return false;
     context_.metrics.count(context_.metrics.bytes_sent, *sent);
+    if (*sent > 0) last_traffic_ = std::chrono::steady_clock::now();
     if (close_after_flush_ || output_full() || !process_input()) break;
   }
   output_memory_.shrink_to(output_.held_bytes());  // what was sent gives its memory back
@@ -140,6 +164,7 @@ bool Connection::on_events(std::uint32_t events) {
                        static_cast<std::int64_t>(reported_queued_);
   context_.metrics.queued_response_bytes.fetch_add(delta, std::memory_order_relaxed);
   reported_queued_ = output_.queued_bytes();
+  note_reading_paused(std::chrono::steady_clock::now());
   // After an error or the peer's EOF, stay only to deliver what is queued (a half-closed peer
   // still reads; a gone one makes the next send fail).
   if (close_after_flush_ || peer_closed_) return !output_.empty();
@@ -264,6 +289,7 @@ std::int64_t Connection::read_socket() {
 
 void Connection::took_bytes(std::uint64_t n, bool direct) {
   context_.metrics.count(context_.metrics.bytes_received, n);
+  if (n > 0) last_traffic_ = std::chrono::steady_clock::now();
   if (direct) {
     pending_.sink.advance(n);
     reader_.consume_data(n);
@@ -321,6 +347,7 @@ bool Connection::process_input() {
       case protocol::ReadState::kHeaderReady:
         pending_.header = reader_.header();
         pending_.started = std::chrono::steady_clock::now();
+        frame_clock_ = pending_.started;
         if (session_.tenant == nullptr && !refuse_before_hello().ok()) return true;
         if (session_.tenant != nullptr && !tenant_still_valid()) return true;
         break;

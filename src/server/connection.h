@@ -120,7 +120,9 @@ class Connection {
   // The epoll events this connection wants now.
   std::uint32_t interest() const;
   // Whether HELLO is overdue at `now`.
-  bool hello_overdue(std::chrono::steady_clock::time_point now) const;
+  // Which deadline, if any, this connection has missed at `now` (and must be closed for): HELLO
+  // not done, a frame begun and not completed while the daemon was reading it, or no traffic.
+  ConnectionTimeout overdue(std::chrono::steady_clock::time_point now) const;
   // At a frame boundary with nothing queued: closing now loses no request the client sent whole.
   bool quiescent() const;
   // A frame waits for room in the daemon's in-flight memory budget; the I/O thread retries it
@@ -177,6 +179,16 @@ class Connection {
   bool after_large_data_ = false;  // the last frame carried a large value (see read_socket)
   int rcvlowat_ = 1;               // the socket's SO_RCVLOWAT (see update_rcvlowat)
   std::chrono::steady_clock::time_point accepted_at_;
+  std::chrono::steady_clock::time_point last_traffic_;  // the last byte read or sent
+  // When the pending frame's header arrived or the daemon last resumed reading it (after its
+  // output was full or it waited for memory): its frame timeout counts from here.
+  std::chrono::steady_clock::time_point frame_clock_;
+  // Whether the daemon stopped reading this connection (output full, waiting for memory) at
+  // the last event, and since when: time paused does not count against the frame timeout.
+  bool reading_paused_ = false;
+  std::chrono::steady_clock::time_point paused_since_;
+  // Moves the frame clock past time the daemon itself did not read (called after each event).
+  void note_reading_paused(std::chrono::steady_clock::time_point now);
 };
 
 }  // namespace kvtier::server

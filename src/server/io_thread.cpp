@@ -262,10 +262,13 @@ void IoThread::sweep(std::chrono::steady_clock::time_point now, bool draining) {
   std::vector<int> done;
   std::vector<int> retry;  // waiting for in-flight memory that another connection may have freed
   for (auto& [fd, c] : connections_) {
-    if (c->hello_overdue(now)) {
+    if (const ConnectionTimeout t = c->overdue(now); t != ConnectionTimeout::kNone) {
+      context_.metrics.count(context_.metrics.connections_timed_out[static_cast<std::size_t>(t)]);
       std::uint64_t held_back = 0;
-      if (hello_timeouts_log_.allow(now, &held_back)) {
-        spdlog::info("event=hello_timeout peer={} held_back_lines={}", c->session().peer, held_back);
+      if (timeouts_log_.allow(now, &held_back)) {
+        spdlog::info("event=connection_timeout reason={} peer={} tenant={} held_back_lines={}",
+                     connection_timeout_name(t), c->session().peer,
+                     c->session().tenant ? c->session().tenant->name : "-", held_back);
       }
       done.push_back(fd);
     } else if (draining && c->quiescent()) {

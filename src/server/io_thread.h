@@ -92,7 +92,7 @@ class IoThread {
   // One line per 10 s for what a client can cause at will (log_throttle.h).
   LogThrottle descriptors_log_{std::chrono::seconds(10)};
   LogThrottle rejections_log_{std::chrono::seconds(10)};
-  LogThrottle hello_timeouts_log_{std::chrono::seconds(10)};
+  LogThrottle timeouts_log_{std::chrono::seconds(10)};  // connection_timeout lines
 };
 
 }  // namespace kvtier::server

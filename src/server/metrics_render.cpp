@@ -70,6 +70,12 @@ void add_connections(PrometheusText& p, const ServerMetrics& m) {
   p.add("connections_rejected", {{"reason", "pending_hello"}},
         load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kPendingHello)]),
         CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
+  for (std::size_t t = 1; t < static_cast<std::size_t>(ConnectionTimeout::kCount_); ++t) {
+    p.add("connections_timed_out",
+          {{"reason", connection_timeout_name(static_cast<ConnectionTimeout>(t))}},
+          load(m.connections_timed_out[t]), CounterKind::kCount,
+          "Connections the daemon closed on a deadline: hello, frame, idle");
+  }
   const std::uint32_t threads = m.io_threads.load(std::memory_order_relaxed);
   for (std::uint32_t t = 0; t < threads && t < kMaxIoThreads; ++t) {
     const std::string thread = std::to_string(t);
@@ -119,6 +125,17 @@ std::string_view frame_rejection_name(FrameRejection r) {
     case FrameRejection::kCount_: break;
   }
   return "unknown";
+}
+
+std::string_view connection_timeout_name(ConnectionTimeout t) {
+  switch (t) {
+    case ConnectionTimeout::kHello: return "hello";
+    case ConnectionTimeout::kFrame: return "frame";
+    case ConnectionTimeout::kIdle: return "idle";
+    case ConnectionTimeout::kNone:
+    case ConnectionTimeout::kCount_: break;
+  }
+  return "none";
 }
 
 void add_memory(PrometheusText& p, const ServerMetrics& m, const MemoryBudget& memory) {

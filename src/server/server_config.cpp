@@ -265,6 +265,10 @@ Status ServerConfig::validate() const {
   KVTIER_RETURN_IF_ERROR(check_range("server.max_shm_regions_per_connection",
                                      max_shm_regions_per_connection, 1, kMaxShmRegions));
   KVTIER_RETURN_IF_ERROR(check_timeout("server.hello_timeout_ms", hello_timeout));
+  KVTIER_RETURN_IF_ERROR(check_timeout("server.frame_timeout_ms", frame_timeout));
+  if (idle_timeout.count() != 0) {
+    KVTIER_RETURN_IF_ERROR(check_timeout("server.idle_timeout_ms", idle_timeout));
+  }
   KVTIER_RETURN_IF_ERROR(check_timeout("server.shutdown_timeout_ms", shutdown_timeout));
   if (std::find(std::begin(kLogLevels), std::end(kLogLevels), log_level) == std::end(kLogLevels)) {
     return invalid("server.log_level", in_quotes(log_level),

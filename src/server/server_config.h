@@ -32,6 +32,10 @@ inline constexpr std::size_t kMaxUnixSocketPathBytes = 107;
 // Tokens: long enough not to be guessed; short enough for HELLO (protocol::kMaxHelloFieldBytes).
 inline constexpr std::size_t kMinTokenBytes = 16;
 inline constexpr std::size_t kMaxTokenBytes = 1024;
+// The slowest a frame's data may arrive before server.frame_timeout_ms runs out on it: a client
+// that cannot send 16 MiB/s (128 Mbit/s) is not one a KV cache next to GPUs serves; a 1 GiB
+// PUT_MANY gets 64 s on top of the timeout.
+inline constexpr std::uint64_t kMinDataBytesPerSecond = 16ull * 1024 * 1024;
 
 struct TenantConfig {
   // [A-Za-z0-9_.-], 1..64 characters, unique. "default" configures the default tenant.
@@ -135,6 +139,14 @@ struct ServerConfig {
   std::uint32_t max_shm_regions_per_connection = 64;
   // A connection must complete HELLO within this. Default: 3 s.
   std::chrono::milliseconds hello_timeout{3'000};
+  // A frame whose header has arrived must be complete within this, plus one second for each
+  // kMinDataBytesPerSecond of its data, counted while the daemon is reading it; else the
+  // connection is closed (a body sent as slowly as its sender likes held its memory). Default: 10 s.
+  std::chrono::milliseconds frame_timeout{10'000};
+  // A connection past HELLO with no byte read or sent for this long is closed; 0 keeps idle
+  // connections (the default: engines keep one per worker for their lifetime, with shared
+  // memory registered on it, and the clients do not reconnect by themselves).
+  std::chrono::milliseconds idle_timeout{0};
   // On SIGTERM, the longest wait for in-flight requests before closing anyway. Default: 30 s.
   std::chrono::milliseconds shutdown_timeout{30'000};
   // "debug", "info", "warn" or "error". Default: "info".

@@ -34,6 +34,8 @@ constexpr std::string_view kServerKeys[] = {"unix_socket",
                                             "max_shm_bytes_per_connection",
                                             "max_shm_regions_per_connection",
                                             "hello_timeout_ms",
+                                            "frame_timeout_ms",
+                                            "idle_timeout_ms",
                                             "shutdown_timeout_ms",
                                             "log_level"};
 constexpr std::string_view kTenantKeys[] = {"name", "token", "token_file", "quota_bytes",
@@ -76,6 +78,8 @@ Status read_server(TomlFieldReader& r, const toml::table& t, ServerConfig& s) {
   KVTIER_RETURN_IF_ERROR(r.read_u32(t, "server", "max_shm_regions_per_connection",
                                     s.max_shm_regions_per_connection));
   KVTIER_RETURN_IF_ERROR(read_millis(r, t, "hello_timeout_ms", s.hello_timeout));
+  KVTIER_RETURN_IF_ERROR(read_millis(r, t, "frame_timeout_ms", s.frame_timeout));
+  KVTIER_RETURN_IF_ERROR(read_millis(r, t, "idle_timeout_ms", s.idle_timeout));
   KVTIER_RETURN_IF_ERROR(read_millis(r, t, "shutdown_timeout_ms", s.shutdown_timeout));
   return r.read_string(t, "server", "log_level", s.log_level);
 }

@@ -38,6 +38,16 @@ enum class ConnectionRejection : std::uint8_t {
   kCount_,
 };
 
+// Why the daemon closed a connection on a deadline (Connection::overdue).
+enum class ConnectionTimeout : std::uint8_t {
+  kNone,
+  kHello,  // no HELLO within server.hello_timeout_ms
+  kFrame,  // a frame begun and not completed within server.frame_timeout_ms (+ its data's time)
+  kIdle,   // no byte either way for server.idle_timeout_ms
+  kCount_,
+};
+std::string_view connection_timeout_name(ConnectionTimeout t);
+
 struct ServerMetrics {
   using Counter = std::atomic<std::uint64_t>;
 
@@ -53,6 +63,7 @@ struct ServerMetrics {
   std::array<Counter, static_cast<std::size_t>(FrameRejection::kCount_)> frames_rejected{};
   std::array<Counter, static_cast<std::size_t>(ConnectionRejection::kCount_)>
       connections_rejected{};
+  std::array<Counter, static_cast<std::size_t>(ConnectionTimeout::kCount_)> connections_timed_out{};
   // When the daemon started: kvtier_uptime_seconds, which turns totals into average rates.
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   Counter bytes_received{0};  // socket bytes read, all frames

@@ -1,7 +1,9 @@
 // Admission through the real kvtierd (issue 25, item 4): sockets that never say HELLO have a
 // budget of their own (server.max_pending_hello), so a flood of them, reopened as they are cut,
 // takes none of the authenticated connections' slots; a client that says HELLO at once still gets
-// in, one already in is served throughout, and the log is not flooded.
+// in, one already in is served throughout, and the log is not flooded. Past HELLO, a frame must
+// be completed in time (server.frame_timeout_ms) and, when configured, an idle connection is
+// closed (server.idle_timeout_ms).
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +19,8 @@
 #include <gtest/gtest.h>
 
 #include "kvtier/client.h"
+#include "metrics/prometheus_parse.h"
+#include "server/raw_wire.h"
 #include "server/unique_fd.h"
 #include "support/daemon_process.h"
 #include "support/silent_tcp.h"
@@ -33,6 +37,19 @@ bool closed_by_peer(int fd) {
   if (::poll(&p, 1, 0) <= 0) return false;
   char byte;
   return ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
+}
+
+// A daemon metric (through STATS on a connection of its own); -1 when it cannot be read.
+double metric(const DaemonProcess& d, std::string_view name,
+              std::initializer_list<MetricLabel> labels = {}) {
+  ClientOptions o;
+  o.address = d.unix_address();
+  auto c = Client::connect(o);
+  if (!c.ok()) return -1;
+  auto text = (*c)->stats();
+  if (!text.ok()) return -1;
+  auto m = parse_prometheus_text(*text);
+  return m.ok() ? m->sum(name, labels).value_or(0) : -1;
 }
 
 std::string read_file(const std::string& path) {
@@ -205,6 +222,77 @@ TEST(DaemonAuth, AUnixClientWithoutATokenIsTheDefaultTenantUnlessATokenIsRequire
     auto t = Client::connect(with_token);
     EXPECT_TRUE(t.ok()) << t.status().to_string();
   }
+}
+
+// Audit of issue 25: a PUT's body could arrive as slowly as its sender liked, holding its memory
+// the whole time. Now a frame begun must be completed within server.frame_timeout_ms plus its
+// data's time at 16 MiB/s; a body trickled a byte every 100 ms is cut, and what it held is given
+// back. A client that sends in time is not affected.
+TEST(DaemonAdmission, ABodyTrickledSlowerThanTheFrameTimeoutIsCut) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), small_daemon_config("[server]\nframe_timeout_ms = 1000\n"));
+  ASSERT_TRUE(d.started()) << d.log();
+  RawWire wire(d.unix_address());
+  ASSERT_TRUE(wire.hello());
+  constexpr std::uint64_t kValue = 1 * kMiB;
+  std::vector<std::byte> frame;
+  ASSERT_TRUE(protocol::append_frame(frame, 2, protocol::PutRequest{test_key(1), kValue}, kValue)
+                  .ok());
+  frame.resize(frame.size() + 1000, std::byte{0x11});
+  ASSERT_TRUE(wire.send_bytes(frame));
+  const auto begun = Clock::now();
+  bool cut = false;
+  while (!cut && Clock::now() - begun < std::chrono::seconds(10)) {
+    const std::byte one{0x22};
+    ::send(wire.fd(), &one, 1, MSG_NOSIGNAL | MSG_DONTWAIT);  // fails once the daemon closed
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cut = closed_by_peer(wire.fd());
+  }
+  const double waited = std::chrono::duration<double>(Clock::now() - begun).count();
+  EXPECT_TRUE(cut) << "a trickled body was not cut in 10 s";
+  EXPECT_GE(waited, 0.9) << "cut before the frame timeout";
+  EXPECT_LE(waited, 3.0) << "the frame timeout (1 s + 62 ms of data time) was not kept";
+  EXPECT_EQ(metric(d, "kvtier_connections_timed_out_total", {{"reason", "frame"}}), 1.0);
+  // STATS holds a whole meta of the budget while it renders: nothing else may be held.
+  EXPECT_LE(metric(d, "kvtier_inflight_bytes"), protocol::kMaxMetaBytes + 64.0 * 1024);
+  // A PUT sent at once, on another connection, is stored.
+  ClientOptions o;
+  o.address = d.unix_address();
+  auto c = Client::connect(o);
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE((*c)->put(test_key(2), pattern(test_key(2), kValue)).ok());
+}
+
+// server.idle_timeout_ms closes a connection with no traffic either way for that long; by default
+// (0) idle connections stay.
+TEST(DaemonAdmission, AnIdleConnectionIsClosedOnlyWhenConfigured) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), small_daemon_config("[server]\nidle_timeout_ms = 500\n"));
+  ASSERT_TRUE(d.started()) << d.log();
+  RawWire idle(d.unix_address());
+  ASSERT_TRUE(idle.hello());
+  RawWire busy(d.unix_address());
+  ASSERT_TRUE(busy.hello());
+  const auto begun = Clock::now();
+  bool cut = false;
+  while (!cut && Clock::now() - begun < std::chrono::seconds(5)) {
+    ASSERT_TRUE(busy.send(7, protocol::PingRequest{"still here"}));
+    ASSERT_TRUE(busy.receive(std::chrono::seconds(5)).has_value()) << "a busy connection was cut";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cut = closed_by_peer(idle.fd());
+  }
+  EXPECT_TRUE(cut) << "an idle connection was not closed in 5 s";
+  EXPECT_EQ(metric(d, "kvtier_connections_timed_out_total", {{"reason", "idle"}}), 1.0);
+
+  TempDir dir2;
+  DaemonProcess keeps(dir2.path(), small_daemon_config());
+  ASSERT_TRUE(keeps.started()) << keeps.log();
+  RawWire stays(keeps.unix_address());
+  ASSERT_TRUE(stays.hello());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_FALSE(closed_by_peer(stays.fd()));
+  ASSERT_TRUE(stays.send(8, protocol::PingRequest{"after a while"}));
+  EXPECT_TRUE(stays.receive(std::chrono::seconds(5)).has_value());
 }
 
 }  // namespace kvtier::testing::daemon_admission_test
