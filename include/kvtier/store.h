@@ -106,8 +106,11 @@ class PutBuffer {
 
 struct NamespaceUsage {
   std::uint64_t blocks = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t pinned_bytes = 0;  // DRAM: what its pinned blocks are charged (0 elsewhere)
+  std::uint64_t bytes = 0;          // value bytes
+  std::uint64_t charged_bytes = 0;  // what its blocks cost the tier: DRAM charges (page-rounded
+                                    // buffers and metadata), NVMe entries (a header page and
+                                    // page-padded values); what tenant quotas count
+  std::uint64_t pinned_bytes = 0;   // DRAM: what its pinned blocks are charged (0 elsewhere)
 };
 
 class Store {

@@ -667,6 +667,7 @@ void DramTierImpl::account_add(Block* b) {
   NamespaceUsage& u = ns_usage_[b->id.ns];
   u.blocks += 1;
   u.bytes += b->size;
+  u.charged_bytes += b->charge;
 }
 
 void DramTierImpl::account_remove(Block* b) {
@@ -678,6 +679,7 @@ void DramTierImpl::account_remove(Block* b) {
   KVTIER_CHECK(it != ns_usage_.end() && it->second.blocks > 0 && it->second.bytes >= b->size);
   it->second.blocks -= 1;
   it->second.bytes -= b->size;
+  it->second.charged_bytes -= b->charge;
   if (it->second.blocks == 0) ns_usage_.erase(it);
 }
 

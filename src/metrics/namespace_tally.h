@@ -1,5 +1,6 @@
-// NamespaceTally: blocks and bytes per NamespaceId, kept by each tier so quotas and per-tenant
-// usage can be answered without a scan.
+// NamespaceTally: blocks, bytes and charged bytes per NamespaceId, kept by a tier so quotas and
+// per-tenant usage can be answered without a scan. The tier says what a value of a size costs it
+// (charge_of); DRAM keeps its own tally under its eviction lock.
 //
 // Thread-safety: safe for concurrent use.
 #pragma once
@@ -17,11 +18,15 @@ namespace kvtier {
 
 class NamespaceTally {
  public:
+  using ChargeOf = std::uint64_t (*)(std::uint64_t value_size);
+  explicit NamespaceTally(ChargeOf charge_of) : charge_of_(charge_of) {}
+
   void add(NamespaceId ns, std::uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     NamespaceUsage& u = usage_[ns];
     u.blocks += 1;
     u.bytes += bytes;
+    u.charged_bytes += charge_of_(bytes);
   }
   void sub(NamespaceId ns, std::uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -29,6 +34,7 @@ class NamespaceTally {
     if (it == usage_.end()) return;
     it->second.blocks -= it->second.blocks ? 1 : 0;
     it->second.bytes -= std::min(it->second.bytes, bytes);
+    it->second.charged_bytes -= std::min(it->second.charged_bytes, charge_of_(bytes));
     if (it->second.blocks == 0) usage_.erase(it);
   }
   NamespaceUsage get(NamespaceId ns) const {
@@ -51,6 +57,7 @@ class NamespaceTally {
   }
 
  private:
+  const ChargeOf charge_of_;
   mutable std::mutex mu_;
   std::unordered_map<NamespaceId, NamespaceUsage> usage_;  // guarded by mu_
 };

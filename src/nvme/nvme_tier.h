@@ -212,7 +212,7 @@ class NvmeTier {
   Index index_;
   RingPool rings_;
   WriteBudget budget_;
-  NamespaceTally usage_;
+  NamespaceTally usage_{entry_footprint};
   RecoveryInfo recovery_;
   std::string checkpoint_path_;
 

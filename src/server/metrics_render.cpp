@@ -106,6 +106,9 @@ void add_tenants(PrometheusText& p, const TenantRegistry& tenants, Store& store,
             static_cast<double>(u.bytes), CounterKind::kGauge, "Bytes a tenant holds, per tier");
       p.add("tenant_blocks", {{"tenant", t->name}, {"tier", tier_name}},
             static_cast<double>(u.blocks), CounterKind::kGauge, "Blocks a tenant holds, per tier");
+      p.add("tenant_charged_bytes", {{"tenant", t->name}, {"tier", tier_name}},
+            static_cast<double>(u.charged_bytes), CounterKind::kGauge,
+            "What a tenant's blocks cost, per tier: what its quota counts");
     }
     p.add("tenant_quota_bytes", {{"tenant", t->name}}, static_cast<double>(t->quota_bytes),
           CounterKind::kGauge, "A tenant's per-tier quota (0: none)");

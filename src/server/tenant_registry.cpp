@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 
+#include "dram/block.h"
 #include "server/token_file.h"
 
 #include <utility>
@@ -79,19 +80,22 @@ const Tenant* TenantRegistry::authenticate(std::string_view token, Transport tra
 bool TenantRegistry::admit(const Tenant& tenant, Store& store, std::uint64_t bytes,
                            QuotaHold& hold) {
   if (tenant.quota_bytes == 0) return true;
+  // Quotas count what blocks cost, not their value bytes: 1,000 one-byte values take over 8 MiB
+  // of DRAM. A block's DRAM charge is at least its NVMe entry's, so it stands for both.
+  const std::uint64_t charge = dram::block_charge(bytes);
   std::lock_guard<std::mutex> lock(tenant.admit_mu);
   // What is held is read before the usage: a hold is given back only after its put is
   // published, so a put this misses in one is counted in the other.
   const std::uint64_t held = tenant.admitted_in_flight.load();
   for (Tier tier : {Tier::kDram, Tier::kNvme}) {
-    if (store.namespace_usage(tenant.ns, tier).bytes + held + bytes > tenant.quota_bytes) {
+    if (store.namespace_usage(tenant.ns, tier).charged_bytes + held + charge > tenant.quota_bytes) {
       tenant.quota_rejections.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
   }
-  tenant.admitted_in_flight.fetch_add(bytes);
+  tenant.admitted_in_flight.fetch_add(charge);
   hold.tenant_ = &tenant;
-  hold.bytes_ += bytes;
+  hold.bytes_ += charge;
   return true;
 }
 

@@ -28,7 +28,9 @@ std::string_view transport_name(Transport t);
 struct Tenant {
   std::string name;
   NamespaceId ns = kDefaultNamespace;
-  std::uint64_t quota_bytes = 0;  // per tier; 0 = none
+  // Per tier, in charged bytes (NamespaceUsage::charged_bytes: what its blocks cost, a page or
+  // more for a tiny value); 0 = none.
+  std::uint64_t quota_bytes = 0;
   std::uint64_t max_pinned_bytes = 0;  // DRAM bytes it may keep pinned; 0 = the DRAM-wide limit
   std::string token;
   std::string tls_client_name;  // a verified client certificate's CN that names it; empty: none
@@ -36,7 +38,7 @@ struct Tenant {
   // same time whatever the lengths (authenticate()).
   TokenDigest token_digest{};
   mutable std::atomic<std::uint64_t> quota_rejections{0};  // counted by admit()
-  // Bytes admitted for puts not yet published: added (and read) under admit_mu by admit(),
+  // Charged bytes admitted for puts not yet published: added (and read) under admit_mu by admit(),
   // given back by the QuotaHold that holds them, from any thread.
   mutable std::atomic<std::uint64_t> admitted_in_flight{0};
   mutable std::mutex admit_mu;  // one admission at a time: a check and its hold are one step
@@ -85,9 +87,9 @@ class TenantRegistry {
   const Tenant* authenticate(std::string_view token, Transport transport,
                              std::string_view client_name = {}) const;
 
-  // Whether `tenant` may store `bytes` more: its usage in each tier, plus what other puts hold,
-  // plus `bytes` stays within its quota. If so (and the tenant has a quota) `hold` takes the
-  // bytes until it is destroyed; `hold` is empty or already holds for `tenant`. Counts a
+  // Whether `tenant` may store a value of `bytes` more: its charged usage in each tier, plus what
+  // other puts hold, plus the value's charge (dram::block_charge) stays within its quota. If so
+  // (and the tenant has a quota) `hold` takes the charge until it is destroyed; `hold` is empty or already holds for `tenant`. Counts a
   // rejection when not.
   static bool admit(const Tenant& tenant, Store& store, std::uint64_t bytes, QuotaHold& hold);
 

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dram/block.h"
 #include "kvtier/config.h"
 #include "metrics/prometheus_parse.h"
 #include "server/raw_wire.h"
@@ -25,11 +26,16 @@ using protocol::Opcode;
 constexpr const char* kAliceToken = "alice-token-0123456789";
 constexpr const char* kBobToken = "bob-token-0123456789abc";
 
+// Bob's quota: four 256 KiB values (a quota counts what blocks cost: dram::block_charge), and
+// one 1 MiB value but not two.
+constexpr std::uint64_t kBobQuota = 4 * dram::block_charge(256 * kKiB);
+static_assert(dram::block_charge(1 * kMiB) <= kBobQuota && 2 * dram::block_charge(1 * kMiB) > kBobQuota);
+
 std::string tenant_config() {
   return small_daemon_config(
       "[[tenants]]\nname = \"alice\"\ntoken = \"" + std::string(kAliceToken) +
       "\"\n[[tenants]]\nname = \"bob\"\ntoken = \"" + std::string(kBobToken) +
-      "\"\nquota_bytes = \"1MiB\"\n");
+      "\"\nquota_bytes = " + std::to_string(kBobQuota) + "\n");
 }
 
 // The bytes of a whole PUT frame (header, meta, value) of `v` under `k`.
@@ -427,7 +433,7 @@ TEST_F(DaemonWire, PutsBeyondTheQuotaAreRejected) {
   RawWire bob(daemon_->tcp_address());
   ASSERT_TRUE(bob.hello(kBobToken));
   int accepted = 0, rejected = 0;
-  for (int i = 0; i < 8; ++i) {  // 8 x 256 KiB against a 1 MiB quota
+  for (int i = 0; i < 8; ++i) {  // 8 x 256 KiB against a quota of 4
     auto v = pattern(test_key(500 + i), 256 * kKiB);
     ASSERT_TRUE(bob.send(i, protocol::PutRequest{test_key(500 + i), v.size()}, v));
     auto r = bob.receive();
@@ -488,8 +494,32 @@ std::optional<ParsedMetrics> wire_stats(RawWire& w, std::uint64_t id) {
   return std::move(parsed).value();
 }
 
+// Audit of issue 25: a quota counted value bytes while DRAM charges what a block costs, so a
+// tenant with a quota could fill DRAM with tiny values (1,000 one-byte values passed a 1 MiB
+// quota and cost 8.4 MB). Now the quota counts the charge: about 124 of them fit, the rest are
+// rejected, and the tenant's charged bytes stay within the quota.
+TEST_F(DaemonWire, TinyValuesCountWhatTheyCostAgainstTheQuota) {
+  RawWire bob(daemon_->tcp_address());
+  ASSERT_TRUE(bob.hello(kBobToken));
+  int accepted = 0;
+  const std::byte one{0x7E};
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(bob.send(i, protocol::PutRequest{test_key(70'000 + i), 1}, std::span(&one, 1)));
+    auto r = bob.receive();
+    ASSERT_TRUE(r.has_value());
+    accepted += r->status() == StatusCode::kOk;
+  }
+  EXPECT_EQ(accepted, static_cast<int>(kBobQuota / dram::block_charge(1)));
+  auto m = wire_stats(bob, 5000);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_LE(m->sum("kvtier_tenant_charged_bytes", {{"tenant", "bob"}, {"tier", "dram"}}).value_or(-1),
+            static_cast<double>(kBobQuota));
+  EXPECT_EQ(m->sum("kvtier_tenant_bytes", {{"tenant", "bob"}, {"tier", "dram"}}).value_or(-1),
+            static_cast<double>(accepted));
+}
+
 // A PUT's bytes count toward the quota from its header on: four PUTs of 1 MiB sent together on
-// four connections against bob's 1 MiB quota store one value, not four (each was admitted before
+// four connections against bob's quota (one such value) store one value, not four (each was admitted before
 // any value had arrived, so the usage alone let all four in). A PUT whose client dies before its
 // value has arrived gives its bytes back.
 TEST_F(DaemonWire, PutsInFlightTogetherCannotPassTheQuota) {
@@ -608,7 +638,7 @@ TEST_F(DaemonWire, PutManyStoresLargeSmallAndOverQuotaBatchesAlike) {
   ASSERT_TRUE(bob.hello(kBobToken));
   std::vector<StatusCode> st = wire_put_many(bob, 5, 920, std::vector<std::size_t>(8, 256 * kKiB));
   std::vector<StatusCode> want(4, StatusCode::kOk);
-  want.resize(8, StatusCode::kRejected);  // 8 x 256 KiB against a 1 MiB quota
+  want.resize(8, StatusCode::kRejected);  // 8 x 256 KiB against a quota of 4
   EXPECT_EQ(st, want);
   EXPECT_EQ(wire_get_back(bob, 6, 923, 256 * kKiB), std::make_pair(StatusCode::kOk, true));
   EXPECT_EQ(wire_get_back(bob, 7, 924, 256 * kKiB).first, StatusCode::kNotFound);

@@ -1,5 +1,6 @@
 // TenantRegistry in-process: tokens pick tenants, and quota admission with QuotaHold: what a hold
-// keeps counts against the quota until the hold is destroyed, also across threads.
+// keeps counts against the quota until the hold is destroyed, also across threads. Quotas count
+// what blocks cost (dram::block_charge), not their value bytes.
 #include "server/tenant_registry.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "dram/block.h"
 #include "memory/aligned_buffer.h"
 #include "support/test_support.h"
 
@@ -19,6 +21,8 @@ using kvtier::testing::TempDir;
 using kvtier::testing::test_key;
 
 constexpr const char* kBobToken = "bob-token-0123456789abc";
+// Bob's quota: exactly a 600 KiB and a 400 KiB value.
+constexpr std::uint64_t kQuota = dram::block_charge(600 * kKiB) + dram::block_charge(400 * kKiB);
 
 class TenantAdmission : public ::testing::Test {
  protected:
@@ -32,7 +36,7 @@ class TenantAdmission : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status().to_string();
     store_ = std::move(store).value();
     ServerConfig config;
-    config.tenants.push_back({.name = "bob", .token = kBobToken, .quota_bytes = 1 * kMiB});
+    config.tenants.push_back({.name = "bob", .token = kBobToken, .quota_bytes = kQuota});
     auto registry = TenantRegistry::create(config, "default-token-0123456789");
     ASSERT_TRUE(registry.ok()) << registry.status().to_string();
     registry_ = std::move(registry).value();
@@ -53,12 +57,12 @@ class TenantAdmission : public ::testing::Test {
 TEST_F(TenantAdmission, AHoldCountsUntilItIsDestroyed) {
   QuotaHold first;
   ASSERT_TRUE(admit(600 * kKiB, first));
-  EXPECT_EQ(first.bytes(), 600 * kKiB);
+  EXPECT_EQ(first.bytes(), dram::block_charge(600 * kKiB)) << "a hold counts the value's charge";
   {
     QuotaHold second;
     EXPECT_FALSE(admit(600 * kKiB, second)) << "the first hold's bytes were not counted";
     EXPECT_EQ(second.bytes(), 0u);
-    EXPECT_TRUE(admit(1 * kMiB - 600 * kKiB, second));  // exactly the quota
+    EXPECT_TRUE(admit(400 * kKiB, second));  // exactly the quota
     EXPECT_FALSE(admit(1, second));
   }
   // Moving a hold moves what it counts; destroying the last owner gives it back.
@@ -67,7 +71,7 @@ TEST_F(TenantAdmission, AHoldCountsUntilItIsDestroyed) {
   QuotaHold other;
   EXPECT_FALSE(admit(600 * kKiB, other));
   moved = QuotaHold{};
-  EXPECT_TRUE(admit(1 * kMiB, other));
+  EXPECT_TRUE(admit(900 * kKiB, other));
   EXPECT_EQ(bob_->quota_rejections.load(), 3u);
 }
 
@@ -99,7 +103,8 @@ TEST_F(TenantAdmission, ConcurrentAdmissionsNeverPassTheQuota) {
       });
     }
     for (auto& th : threads) th.join();
-    ASSERT_EQ(admitted.load(), 4) << "round " << round;
+    ASSERT_EQ(admitted.load(), static_cast<int>(kQuota / dram::block_charge(256 * kKiB)))
+        << "round " << round;
   }
 }
 
