@@ -41,7 +41,7 @@ constexpr std::uint64_t kDataRcvLowat = 256 * 1024;
 }  // namespace
 
 Connection::Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context,
-                       std::unique_ptr<net::TlsStream> tls)
+                       std::unique_ptr<net::TlsStream> tls, std::uint64_t client_ca_generation)
     : fd_(std::move(fd)),
       context_(context),
       tls_(std::move(tls)),
@@ -54,6 +54,7 @@ Connection::Connection(UniqueFd fd, Transport transport, std::string peer, Serve
       last_traffic_(accepted_at_) {
   session_.transport = transport;
   session_.peer = std::move(peer);
+  session_.client_ca_generation = client_ca_generation;
   context_.metrics.connections_open.fetch_add(1, std::memory_order_relaxed);
   context_.metrics.connections_pending_hello.fetch_add(1, std::memory_order_relaxed);
 }
@@ -460,16 +461,24 @@ bool Connection::tenant_still_valid() {
   std::shared_ptr<const TenantRegistry> registry = context_.tenants.current();
   const Tenant* t =
       registry->authenticate(session_.token, session_.transport, session_.tls_client_name);
-  if (t != nullptr && t->name == session_.tenant->name && t->ns == session_.tenant->ns) {
+  // A client certificate is only as good as the CAs that verified it: when a reload changed
+  // them, the session ends and the client is verified anew when it reconnects.
+  const bool certificate_still_trusted =
+      session_.tls_client_name.empty() ||
+      session_.client_ca_generation == context_.current_client_ca_generation();
+  if (t != nullptr && t->name == session_.tenant->name && t->ns == session_.tenant->ns &&
+      certificate_still_trusted) {
     // At a frame boundary nothing holds the old Tenant (a QuotaHold lives in a pending request).
     session_.tenant = t;
     session_.registry = std::move(registry);
     session_.registry_generation = generation;
     return true;
   }
-  spdlog::warn("event=session_revoked peer={} tenant={} msg=\"its token no longer names the "
-               "tenant after a reload\"",
-               session_.peer, session_.tenant->name);
+  spdlog::warn("event=session_revoked peer={} tenant={} msg=\"{}\"", session_.peer,
+               session_.tenant->name,
+               certificate_still_trusted
+                   ? "its token no longer names the tenant after a reload"
+                   : "a reload changed the client CAs that verified its certificate");
   const protocol::FrameHeader& h = pending_.header;
   context_.metrics.count(
       context_.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);

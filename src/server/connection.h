@@ -55,8 +55,10 @@ struct Session {
   std::shared_ptr<const TenantRegistry> registry;
   std::uint64_t registry_generation = 0;
   std::string token;
-  // TLS: the verified client certificate's common name (empty: none presented).
+  // TLS: the verified client certificate's common name (empty: none presented), and the
+  // ServerContext::client_ca_generation of the context that verified it.
   std::string tls_client_name;
+  std::uint64_t client_ca_generation = 0;
   // Keys this connection pinned: unpinned when it closes, so a lease ends with its connection
   // (at most kMaxPinsPerConnection).
   std::unordered_set<Key, KeyHash> pinned;
@@ -105,7 +107,7 @@ class Connection {
   // `tls`: the connection's TLS session (a TLS listener's), its handshake not yet done; null for
   // plaintext.
   Connection(UniqueFd fd, Transport transport, std::string peer, ServerContext& context,
-             std::unique_ptr<net::TlsStream> tls = nullptr);
+             std::unique_ptr<net::TlsStream> tls = nullptr, std::uint64_t client_ca_generation = 0);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

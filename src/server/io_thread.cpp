@@ -97,15 +97,19 @@ void IoThread::on_accept(const Listener& listener) {
     spdlog::debug("event=connection_open transport={} peer={}", transport_name(listener.transport()),
                   peer);
     std::unique_ptr<net::TlsStream> tls;
+    std::uint64_t client_ca_generation = 0;
     if (listener.transport() == Transport::kTcp) {
-      if (std::shared_ptr<net::TlsContext> ctx = context_.tls_context()) {
-        Result<std::unique_ptr<net::TlsStream>> s = net::TlsStream::accept(std::move(ctx), fd.get());
+      ServerContext::TlsInUse in_use = context_.tls_in_use();
+      if (in_use.context != nullptr) {
+        Result<std::unique_ptr<net::TlsStream>> s =
+            net::TlsStream::accept(std::move(in_use.context), fd.get());
         if (!s.ok()) continue;  // out of memory for a session: the connection closes here
         tls = std::move(s).value();
+        client_ca_generation = in_use.client_ca_generation;
       }
     }
     auto conn = std::make_unique<Connection>(std::move(fd), listener.transport(), peer, context_,
-                                             std::move(tls));
+                                             std::move(tls), client_ca_generation);
     IoThread& to = least_loaded();
     to.assigned().fetch_add(1, std::memory_order_relaxed);
     if (&to == this) {

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -24,6 +25,7 @@
 #include "server/metrics_render.h"
 #include "server/server_context.h"
 #include "server/tenant_registry.h"
+#include "server/token_file.h"
 
 namespace kvtier::server {
 
@@ -80,9 +82,9 @@ class ServerImpl final : public Server {
                                 http_view_.load(std::memory_order_acquire), tenant_lines);
         });
     if (!config_.server.tls_cert_file.empty()) {
-      Result<std::shared_ptr<net::TlsContext>> tls = load_tls(config_.server);
+      Result<LoadedTls> tls = load_tls(config_.server);
       if (!tls.ok()) return tls.status();
-      context_->set_tls_context(std::move(tls).value());
+      context_->set_tls_context(std::move(tls->context), tls->client_ca_digest);
     }
     KVTIER_RETURN_IF_ERROR(open_listeners());
     KVTIER_RETURN_IF_ERROR(start_threads());
@@ -93,18 +95,20 @@ class ServerImpl final : public Server {
 
   Status reload(const DaemonConfig& fresh) override {
     if (!context_) return Status::Closed("the server is not running");
-    Result<std::shared_ptr<const TenantRegistry>> tenants = load_tenants(fresh.server);
-    if (!tenants.ok()) return tenants.status();
     // Certificates are read again (renewed files), not switched on or off: the listener stays
-    // TLS or plaintext as it started.
-    std::shared_ptr<net::TlsContext> tls;
-    if (context_->tls_context() != nullptr && !fresh.server.tls_cert_file.empty()) {
-      Result<std::shared_ptr<net::TlsContext>> loaded = load_tls(fresh.server);
+    // TLS or plaintext as it started. Read before the tenants, whose loading records their
+    // namespaces: a reload refused for its certificates changes nothing.
+    std::optional<LoadedTls> tls;
+    if (context_->has_tls() && !fresh.server.tls_cert_file.empty()) {
+      Result<LoadedTls> loaded = load_tls(fresh.server);
       if (!loaded.ok()) return loaded.status();
       tls = std::move(loaded).value();
     }
+    Result<std::shared_ptr<const TenantRegistry>> tenants = load_tenants(fresh.server);
+    if (!tenants.ok()) return tenants.status();
+    // The TLS context first: a session checked against the new tenants sees the new CAs.
+    if (tls) context_->set_tls_context(std::move(tls->context), tls->client_ca_digest);
     tenants_->replace(std::move(tenants).value());
-    if (tls) context_->set_tls_context(std::move(tls));
     spdlog::set_level(spdlog::level::from_str(
         fresh.server.log_level == "warn" ? "warning" : fresh.server.log_level));
     if (http_) http_->set_bearer_token(fresh.server.metrics_token);
@@ -217,9 +221,26 @@ class ServerImpl final : public Server {
     return std::shared_ptr<const TenantRegistry>(std::move(registry).value());
   }
 
-  static Result<std::shared_ptr<net::TlsContext>> load_tls(const ServerConfig& server) {
-    return net::TlsContext::for_server(
+  struct LoadedTls {
+    std::shared_ptr<net::TlsContext> context;
+    TokenDigest client_ca_digest{};  // of the client CA file's contents; zero without one
+  };
+  static Result<LoadedTls> load_tls(const ServerConfig& server) {
+    LoadedTls loaded;
+    if (!server.tls_client_ca_file.empty()) {
+      std::ifstream in(server.tls_client_ca_file, std::ios::binary);
+      std::string ca((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!in.good() && !in.eof()) {
+        return Status::InvalidArgument("server.tls_client_ca_file " + server.tls_client_ca_file +
+                                       " cannot be read");
+      }
+      loaded.client_ca_digest = token_digest(ca);
+    }
+    Result<std::shared_ptr<net::TlsContext>> context = net::TlsContext::for_server(
         {server.tls_cert_file, server.tls_key_file, server.tls_client_ca_file});
+    if (!context.ok()) return context.status();
+    loaded.context = std::move(context).value();
+    return loaded;
   }
 
   // The group that may use the Unix socket (server.unix_socket_group), or -1. Such a socket must

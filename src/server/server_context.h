@@ -40,17 +40,33 @@ struct ServerContext {
   MemoryBudget memory{config.max_inflight_bytes};  // what requests hold outside the tiers
 
   // The TCP listener's TLS context (null: plaintext), replaced by a reload; a connection keeps
-  // the one it was accepted with.
-  std::shared_ptr<net::TlsContext> tls_context() const {
+  // the one it was accepted with. client_ca_generation changes when a context trusts other
+  // client CAs than the one before (its CA file's contents changed): sessions a client
+  // certificate let in under an older generation are ended at their next frame.
+  struct TlsInUse {
+    std::shared_ptr<net::TlsContext> context;
+    std::uint64_t client_ca_generation = 0;
+  };
+  TlsInUse tls_in_use() const {
     std::lock_guard<std::mutex> lock(tls_mu);
-    return tls;
+    return {tls, client_ca_generation};
   }
-  void set_tls_context(std::shared_ptr<net::TlsContext> next) {
+  std::uint64_t current_client_ca_generation() const {
     std::lock_guard<std::mutex> lock(tls_mu);
+    return client_ca_generation;
+  }
+  bool has_tls() const { return tls_in_use().context != nullptr; }
+  // `client_ca_digest`: SHA-256 of the client CA file's contents (zero without one).
+  void set_tls_context(std::shared_ptr<net::TlsContext> next, const TokenDigest& client_ca_digest) {
+    std::lock_guard<std::mutex> lock(tls_mu);
+    if (tls != nullptr && client_ca_digest != client_ca) ++client_ca_generation;
     tls = std::move(next);
+    client_ca = client_ca_digest;
   }
   mutable std::mutex tls_mu;
-  std::shared_ptr<net::TlsContext> tls;  // guarded by tls_mu
+  std::shared_ptr<net::TlsContext> tls;   // guarded by tls_mu
+  TokenDigest client_ca{};                // guarded by tls_mu
+  std::uint64_t client_ca_generation = 0;  // guarded by tls_mu
 };
 
 }  // namespace kvtier::server

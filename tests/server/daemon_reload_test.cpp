@@ -38,25 +38,6 @@ std::unique_ptr<Client> connect_as(const DaemonProcess& d, const std::string& to
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
-// Rewrites the daemon's config file and sends SIGHUP; waits for the line `event` in the log.
-bool reload_with(DaemonProcess& d, const std::string& dir, const std::string& config,
-                 const std::string& event, std::size_t* seen) {
-  std::ofstream(dir + "/test-config.toml", std::ios::trunc) << config;
-  d.signal(SIGHUP);
-  const bool found = poll_until(
-      [&] {
-        const std::string log = d.log();
-        std::size_t n = 0;
-        for (std::size_t at = log.find(event); at != std::string::npos; at = log.find(event, at + 1)) {
-          ++n;
-        }
-        return n > *seen;
-      },
-      std::chrono::seconds(10));
-  if (found) ++*seen;
-  return found;
-}
-
 TEST(DaemonReload, TokensChangeAndRevokedSessionsAreClosed) {
   TempDir dir;
   DaemonProcess d(dir.path(), small_daemon_config("[server]\nlog_level = \"info\"\n" +
@@ -73,8 +54,7 @@ TEST(DaemonReload, TokensChangeAndRevokedSessionsAreClosed) {
   ASSERT_EQ(connect_as(d, kCarol), nullptr);
 
   std::size_t reloads = 0;
-  ASSERT_TRUE(reload_with(d, dir.path(),
-                          small_daemon_config("[server]\nlog_level = \"info\"\n" +
+  ASSERT_TRUE(d.reload(small_daemon_config("[server]\nlog_level = \"info\"\n" +
                                               tenants(kAlice2, false, true)),
                           "event=reloaded", &reloads))
       << d.log();
@@ -96,7 +76,7 @@ TEST(DaemonReload, TokensChangeAndRevokedSessionsAreClosed) {
 
   // A config that does not parse changes nothing.
   std::size_t failures = 0;
-  ASSERT_TRUE(reload_with(d, dir.path(), "[server\nthis is not toml", "event=reload_failed",
+  ASSERT_TRUE(d.reload("[server\nthis is not toml", "event=reload_failed",
                           &failures))
       << d.log();
   EXPECT_TRUE(alice2->ping().ok());
@@ -120,8 +100,7 @@ TEST(DaemonReload, TheMetricsTokenIsApplied) {
   }
   ASSERT_EQ(::chmod(token_file.c_str(), 0600), 0);
   std::size_t reloads = 0;
-  ASSERT_TRUE(reload_with(d, dir.path(),
-                          small_daemon_config("[server]\nmetrics_token_file = \"" + token_file +
+  ASSERT_TRUE(d.reload(small_daemon_config("[server]\nmetrics_token_file = \"" + token_file +
                                               "\"\n"),
                           "event=reloaded", &reloads))
       << d.log();

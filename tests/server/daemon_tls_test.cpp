@@ -2,8 +2,10 @@
 // values cross intact over TLS 1.3; a client that trusts another CA, a server certificate that
 // has expired, plaintext to the TLS port and TLS to a plaintext port each fail with a message
 // that says so; a client certificate maps to its tenant (mutual TLS), one from another CA is
-// refused.
+// refused. SIGHUP reads the certificates again: a renewed server certificate is served to new
+// connections, and a changed client CA ends the sessions the old one let in.
 #include <chrono>
+#include <filesystem>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -221,6 +223,8 @@ class RawTlsWire {
     if (fd_ >= 0) ::close(fd_);
   }
   bool ready() const { return tls_ != nullptr; }
+  // The common name of the certificate the daemon presented.
+  std::string server_name() const { return tls_ ? tls_->peer_common_name() : ""; }
   // Writes all of `bytes` (one SSL_write when they fit a record).
   bool send(std::span<const std::byte> bytes) {
     while (!bytes.empty()) {
@@ -317,6 +321,54 @@ TEST(DaemonTls, RequestsDecryptedWhileTheOutputIsFullAreAnswered) {
   ASSERT_LE(second.size(), 16u * 1024) << "the second write is meant to be one TLS record";
   ASSERT_TRUE(w.send(second));
   EXPECT_EQ(w.receive(2 + kPings, std::chrono::seconds(20)), 2 + kPings);
+}
+
+// Issue 25: certificates reload without a restart. A reload serves a renewed server certificate
+// to new connections and keeps the sessions a client certificate let in while the client CA is
+// the same; once the client CA file holds another CA, those sessions end at their next request
+// (token sessions go on), and only certificates of the new CA get in.
+TEST(DaemonTls, AReloadRenewsTheServerCertificateAndAChangedClientCaEndsItsSessions) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  const std::string client_ca = dir.path() + "/client-ca.pem";
+  std::filesystem::copy_file(pki.ca_file(), client_ca);
+  std::size_t reloads = 0;
+  DaemonProcess d(dir.path(), tls_config(pki.server("kvtierd"), client_ca), {"--log-level", "info"});
+  ASSERT_TRUE(d.started()) << d.log();
+  auto by_certificate = connect(tls_address(d), "", pki.ca_file(), pki.client("alice"));
+  ASSERT_TRUE(by_certificate.ok()) << by_certificate.status().to_string();
+  auto by_token = connect(tls_address(d), kAliceToken, pki.ca_file());
+  ASSERT_TRUE(by_token.ok()) << by_token.status().to_string();
+  {
+    RawTlsWire before(d.tcp_address().substr(4), pki.ca_file());
+    ASSERT_TRUE(before.ready());
+    EXPECT_EQ(before.server_name(), "kvtierd");
+  }
+
+  // Renewed server certificate, same client CA.
+  ASSERT_TRUE(d.reload(tls_config(pki.server("kvtierd-renewed"), client_ca), "event=reloaded",
+                       &reloads))
+      << d.log();
+  RawTlsWire after(d.tcp_address().substr(4), pki.ca_file());
+  ASSERT_TRUE(after.ready());
+  EXPECT_EQ(after.server_name(), "kvtierd-renewed");
+  EXPECT_TRUE((*by_certificate)->ping().ok()) << "the same client CA ended a certificate session";
+  EXPECT_TRUE((*by_token)->ping().ok());
+
+  // Another client CA.
+  std::filesystem::copy_file(pki.other_ca_file(), client_ca,
+                             std::filesystem::copy_options::overwrite_existing);
+  ASSERT_TRUE(d.reload(tls_config(pki.server("kvtierd-renewed"), client_ca), "event=reloaded",
+                       &reloads))
+      << d.log();
+  EXPECT_FALSE((*by_certificate)->ping().ok())
+      << "a session the old client CA let in outlived the change";
+  EXPECT_NE(d.log().find("a reload changed the client CAs"), std::string::npos);
+  EXPECT_TRUE((*by_token)->ping().ok()) << "a token session was ended";
+  EXPECT_FALSE(connect(tls_address(d), "", pki.ca_file(), pki.client("alice")).ok());
+  auto from_new_ca = connect(tls_address(d), "", pki.ca_file(), pki.client("alice", true));
+  ASSERT_TRUE(from_new_ca.ok()) << from_new_ca.status().to_string();
+  EXPECT_EQ((*from_new_ca)->server_info().tenant, "alice");
 }
 
 }  // namespace kvtier::testing::daemon_tls_test

@@ -105,6 +105,24 @@ class DaemonProcess {
   void signal(int sig) const {
     if (pid_ > 0) ::kill(pid_, sig);
   }
+  // Rewrites the config file with `config_toml`, sends SIGHUP and waits up to 10 s for one more
+  // log line containing `event` (e.g. "event=reloaded") than `*seen`, which it then counts.
+  bool reload(const std::string& config_toml, const std::string& event, std::size_t* seen) const {
+    std::ofstream(config_path_, std::ios::trunc) << config_toml;
+    signal(SIGHUP);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::string text = log();
+      std::size_t n = 0;
+      for (auto at = text.find(event); at != std::string::npos; at = text.find(event, at + 1)) ++n;
+      if (n > *seen) {
+        ++*seen;
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
   // Sends SIGTERM and waits up to `timeout` for the exit. Returns the exit code (-1: still
   // running, killed; 128+N: died of signal N).
   int terminate(std::chrono::seconds timeout = std::chrono::seconds(60)) {
