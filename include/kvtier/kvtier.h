@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -91,10 +92,12 @@ typedef struct kvtier_client kvtier_client;
  * NULL and errbuf (if not NULL) receives the message. */
 int kvtier_connect(const char* address, const char* token, uint32_t timeout_ms,
                    kvtier_client** client, char* errbuf, size_t errlen);
-/* Everything kvtier_connect takes, and what only this form takes (TLS). Extensible: set
- * struct_size to sizeof(kvtier_connect_options) as compiled (kvtier_connect_options_init does),
- * so that a newer library reads only the fields this caller knows and takes the rest as unset.
- * Strings are NUL-terminated; NULL means unset. */
+/* Everything kvtier_connect takes, and what only this form takes (TLS). Extensible: struct_size
+ * is sizeof(kvtier_connect_options) as the caller compiled it (kvtier_connect_options_init, an
+ * inline function, sets it), so a newer library reads only the fields this caller knows and takes
+ * the rest as unset, and an older library refuses a newer caller's struct whose fields it does not
+ * know are set (KVTIER_INVALID_ARGUMENT) rather than ignore them. Strings are NUL-terminated;
+ * NULL means unset. */
 typedef struct kvtier_connect_options {
   uint32_t struct_size;
   uint32_t timeout_ms;       /* as in kvtier_connect; 0 means 30000 */
@@ -105,8 +108,12 @@ typedef struct kvtier_connect_options {
   const char* tls_cert_file; /* this client's certificate (PEM) for mutual TLS; unset: none */
   const char* tls_key_file;  /* its private key (PEM) */
 } kvtier_connect_options;
-/* Zeroes *options and sets struct_size. */
-void kvtier_connect_options_init(kvtier_connect_options* options);
+/* Zeroes *options and sets struct_size to this header's size. */
+static inline void kvtier_connect_options_init(kvtier_connect_options* options) {
+  if (options == NULL) return;
+  memset(options, 0, sizeof *options);
+  options->struct_size = (uint32_t)sizeof *options;
+}
 /* kvtier_connect with options: KVTIER_INVALID_ARGUMENT when options is NULL or struct_size is
  * smaller than the first version of the struct. */
 int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** client,

@@ -91,3 +91,11 @@ def test_trusting_another_ca_is_refused_and_says_why(tls_daemon):
 def test_plaintext_to_the_tls_port_fails(tls_daemon):
     with pytest.raises(kvtier.Error):
         kvtier.Client(tls_daemon.tcp_address, TENANT_TOKEN, timeout_ms=5000)
+
+
+def test_tls_files_for_a_plaintext_address_are_refused(tls_daemon):
+    """Whoever gives a CA expects TLS: the client refuses to send the token in clear."""
+    with pytest.raises(kvtier.InvalidArgumentError) as e:
+        kvtier.Client(tls_daemon.tcp_address, TENANT_TOKEN, timeout_ms=5000,
+                      tls_ca_file=str(tls_daemon.pki["ca"]))
+    assert "not a tls:HOST:PORT address" in str(e.value)

@@ -61,7 +61,11 @@ Result<ClientOptions> client_options_from(const ClientFlags& flags, std::string 
   } else {
     o.token = env_or_empty("KVTIER_TOKEN");
   }
-  o.tls_ca_file = !flags.tls_ca_file.empty() ? flags.tls_ca_file : env_or_empty("KVTIER_TLS_CA_FILE");
+  // The environment's CA applies to tls: addresses only; a flag is the user's ask, and
+  // Client::connect refuses it on a plaintext address.
+  o.tls_ca_file = !flags.tls_ca_file.empty()       ? flags.tls_ca_file
+                  : o.address.rfind("tls:", 0) == 0 ? env_or_empty("KVTIER_TLS_CA_FILE")
+                                                    : "";
   o.tls_cert_file = flags.tls_cert_file;
   o.tls_key_file = flags.tls_key_file;
   if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {

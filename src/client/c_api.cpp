@@ -199,12 +199,6 @@ int connect_client(const kvtier::ClientOptions& options, kvtier_client** client,
 
 }  // namespace
 
-void kvtier_connect_options_init(kvtier_connect_options* options) {
-  if (options == nullptr) return;
-  *options = kvtier_connect_options{};
-  options->struct_size = sizeof(kvtier_connect_options);
-}
-
 int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** client,
                         char* errbuf, size_t errlen) {
   if (client == nullptr) {
@@ -218,8 +212,19 @@ int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** c
                  errbuf, errlen);
     return KVTIER_INVALID_ARGUMENT;
   }
-  // Only the fields of the caller's version: a larger struct from a newer header is read up to
-  // what this library knows, a smaller one (none yet) would leave the rest unset.
+  // Only the fields of the caller's version: a smaller struct (none yet) leaves the rest unset; a
+  // larger one from a newer header is taken only when what this library does not know is unset
+  // (zero), or an option the caller asked for (say, a security one) would be dropped unseen.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(options);
+  for (std::size_t i = sizeof(kvtier_connect_options); i < options->struct_size; ++i) {
+    if (bytes[i] != 0) {
+      copy_message("kvtier_connect_with: options set fields this library does not know (struct_size " +
+                       std::to_string(options->struct_size) + ", known " +
+                       std::to_string(sizeof(kvtier_connect_options)) + "): use a newer libkvtier_client",
+                   errbuf, errlen);
+      return KVTIER_INVALID_ARGUMENT;
+    }
+  }
   kvtier_connect_options o{};
   std::memcpy(&o, options, std::min<std::size_t>(options->struct_size, sizeof o));
   try {

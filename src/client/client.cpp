@@ -25,6 +25,12 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& options) {
   }
   Result<client::ClientAddress> address = client::parse_client_address(options.address);
   if (!address.ok()) return address.status();
+  if (!address->tls && !(options.tls_ca_file.empty() && options.tls_cert_file.empty() &&
+                         options.tls_key_file.empty())) {
+    // Whoever set them expects TLS: going on in plaintext would send the token in clear.
+    return Status::InvalidArgument("client: TLS files were given for " + options.address +
+                                   ", which is not a tls:HOST:PORT address");
+  }
   auto deadline = client::Clock::now() + options.timeout;
   Result<client::ClientSocket> socket = client::ClientSocket::connect(*address, deadline);
   if (!socket.ok()) return socket.status();
@@ -340,7 +346,9 @@ Status ClientImpl::get_many_shm(const SharedRegion& region, std::span<const ShmG
   if (!c.ok()) return fail_items(out, c);
   std::deque<GetManyShmCall> calls;
   RequestBatch batch;
-  for (const BatchRange& r : split_batch(items.size(), info_.max_batch, 0, nullptr)) {
+  // Split as value frames are (the daemon bounds a frame's bytes, shared memory or not).
+  for (const BatchRange& r : split_batch(items.size(), info_.max_batch, info_.max_data_bytes,
+                                         [&](std::size_t i) { return items[i].capacity; })) {
     GetManyShmCall& call = calls.emplace_back(items, out);
     protocol::GetManyShmRequest m;
     m.region_id = region.id;
@@ -368,7 +376,8 @@ Status ClientImpl::put_many_shm(const SharedRegion& region, std::span<const ShmP
   }
   std::deque<PutManyShmCall> calls;
   RequestBatch batch;
-  for (const BatchRange& r : split_batch(send.size(), info_.max_batch, 0, nullptr)) {
+  for (const BatchRange& r : split_batch(send.size(), info_.max_batch, info_.max_data_bytes,
+                                         [&](std::size_t j) { return items[send[j]].size; })) {
     PutManyShmCall& call = calls.emplace_back(items, out);
     protocol::PutManyShmRequest m;
     m.region_id = region.id;

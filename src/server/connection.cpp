@@ -349,6 +349,8 @@ bool Connection::process_input() {
         pending_.header = reader_.header();
         pending_.started = std::chrono::steady_clock::now();
         frame_clock_ = pending_.started;
+        // A pause begun before this frame is not this frame's to be credited with.
+        if (reading_paused_) paused_since_ = pending_.started;
         if (session_.tenant == nullptr && !refuse_before_hello().ok()) return true;
         if (session_.tenant != nullptr && !tenant_still_valid()) return true;
         break;

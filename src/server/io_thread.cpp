@@ -263,6 +263,15 @@ void IoThread::close_connection(int fd) {
 }
 
 void IoThread::sweep(std::chrono::steady_clock::time_point now, bool draining) {
+  // A deadline may look missed only because this thread was busy (a long request of another
+  // connection) while the bytes that meet it sat in the socket: a connection that looks overdue
+  // reads what is there first, and is judged after.
+  std::vector<int> overdue;
+  for (auto& [fd, c] : connections_) {
+    if (c->overdue(now) != ConnectionTimeout::kNone) overdue.push_back(fd);
+  }
+  for (int fd : overdue) on_connection_events(fd, EPOLLIN);
+  now = std::chrono::steady_clock::now();
   std::vector<int> done;
   std::vector<int> retry;  // waiting for in-flight memory that another connection may have freed
   for (auto& [fd, c] : connections_) {

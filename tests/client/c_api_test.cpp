@@ -137,6 +137,22 @@ TEST(CApiTls, ConnectOptionsOfAnUnknownOlderSizeAreRefused) {
   EXPECT_EQ(c, nullptr);
   EXPECT_NE(std::string(err).find("struct_size"), std::string::npos) << err;
   EXPECT_EQ(kvtier_connect_with(nullptr, &c, err, sizeof err), KVTIER_INVALID_ARGUMENT);
+
+  // A newer caller's struct: a tail this library does not know is refused when set, taken when
+  // zero (the fields it knows are read, the connect then fails on the address alone).
+  struct Newer {
+    kvtier_connect_options known;
+    const char* unknown_option;
+  } newer{};
+  kvtier_connect_options_init(&newer.known);
+  newer.known.struct_size = sizeof newer;
+  newer.known.address = "tcp:127.0.0.1:notaport";
+  newer.unknown_option = "set";
+  EXPECT_EQ(kvtier_connect_with(&newer.known, &c, err, sizeof err), KVTIER_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(err).find("does not know"), std::string::npos) << err;
+  newer.unknown_option = nullptr;
+  EXPECT_EQ(kvtier_connect_with(&newer.known, &c, err, sizeof err), KVTIER_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(err).find("notaport"), std::string::npos) << err;
 }
 
 }  // namespace kvtier::testing

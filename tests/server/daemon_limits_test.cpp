@@ -2,6 +2,8 @@
 // raised at start to what the config needs, a config the hard limit cannot hold refused with a
 // reason, and a daemon whose descriptor table is full (its limit lowered under it with prlimit)
 // neither spins on its readable listener nor stays stuck once the connections go.
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 
 #include "kvtier/client.h"
 #include "server/fd_limit.h"
+#include "server/raw_wire.h"
 #include "server/server_config.h"
 #include "server/unique_fd.h"
 #include "support/daemon_process.h"
@@ -205,6 +208,63 @@ TEST(DaemonLimits, SharedMemoryRegionsHoldNoDescriptor) {
   std::vector<Status> out(1);
   EXPECT_TRUE((*c)->put_many_shm(regions.back(), put, out).ok());
   EXPECT_TRUE(out[0].ok()) << out[0].to_string();
+}
+
+// Audit of issue 25: a PUT_MANY_SHM of 16,384 items naming the same 4 MiB slice copied 64 GiB on
+// an I/O thread (30 s during which another tenant's PING waited). Now a shared-memory batch moves
+// at most server.max_frame_data_bytes, as a frame of values may: it is refused too_large at once.
+TEST(DaemonLimits, ASharedMemoryBatchMovesNoMoreThanAFrameOfValues) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), "max_value_bytes = \"16MiB\"\n" +
+                                  small_daemon_config("[server]\nmax_frame_data_bytes = \"64MiB\"\n"));
+  ASSERT_TRUE(d.started()) << d.log();
+  constexpr std::uint64_t kSlice = 4 * kMiB;
+  constexpr std::uint64_t kRegion = 128 * kMiB;  // sparse: never touched
+  UniqueFd memfd(::memfd_create("attack", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  ASSERT_TRUE(memfd.valid());
+  ASSERT_EQ(::ftruncate(memfd.get(), kRegion), 0);
+  ASSERT_EQ(::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
+  RawWire w(d.unix_address());
+  ASSERT_TRUE(w.hello());
+  std::optional<std::uint32_t> region = w.register_region(memfd.get(), kRegion, 2);
+  ASSERT_TRUE(region.has_value());
+  for (const bool put : {true, false}) {
+    std::vector<std::byte> frame;
+    if (put) {  // one slice named 16,384 times: 64 GiB of copies
+      protocol::PutManyShmRequest m;
+      m.region_id = *region;
+      for (int i = 0; i < 16384; ++i) m.items.push_back({test_key(i), 0, kSlice});
+      ASSERT_TRUE(protocol::append_frame(frame, 3, m).ok());
+    } else {  // distinct slices, 128 MiB of them
+      protocol::GetManyShmRequest m;
+      m.region_id = *region;
+      for (std::uint64_t i = 0; i < kRegion / kSlice; ++i) {
+        m.items.push_back({test_key(i), i * kSlice, kSlice});
+      }
+      ASSERT_TRUE(protocol::append_frame(frame, 3, m).ok());
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(w.send_bytes(frame));
+    auto r = w.receive(std::chrono::seconds(60));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status(), StatusCode::kTooLarge) << (put ? "put: " : "get: ") << r->message();
+    EXPECT_NE(r->message().find("max_frame_data_bytes"), std::string::npos) << r->message();
+    if (!kUnderSanitizer) {
+      EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+    }
+  }
+  // A batch within the limit is served (through the client, which splits by the limit).
+  ClientOptions o;
+  o.address = d.unix_address();
+  auto c = Client::connect(o);
+  ASSERT_TRUE(c.ok());
+  Result<SharedRegion> mine = (*c)->register_shared_memory(kSlice);
+  ASSERT_TRUE(mine.ok());
+  std::vector<ShmPut> puts;
+  for (int i = 0; i < 16; ++i) puts.push_back({test_key(100 + i), 0, kSlice});
+  std::vector<Status> st(puts.size());
+  ASSERT_TRUE((*c)->put_many_shm(*mine, puts, st).ok());
+  for (const Status& s : st) EXPECT_TRUE(s.ok()) << s.to_string();
 }
 
 }  // namespace kvtier::testing::daemon_limits_test

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <span>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +74,35 @@ class RawWire {
       off += static_cast<std::size_t>(n);
     }
     return true;
+  }
+  // Sends `b` with `fd` riding along (SCM_RIGHTS on the first sendmsg), as SHM_REGISTER needs.
+  bool send_bytes_with_fd(std::span<const std::byte> b, int fd) {
+    iovec iov{const_cast<std::byte*>(b.data()), b.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    return send_bytes(b.subspan(static_cast<std::size_t>(n)));
+  }
+  // Registers `memfd` (of `size` bytes) as a shared-memory region: its id, or nullopt.
+  std::optional<std::uint32_t> register_region(int memfd, std::uint64_t size, std::uint64_t id) {
+    std::vector<std::byte> frame;
+    if (!protocol::append_frame(frame, id, protocol::ShmRegisterRequest{size}).ok()) return {};
+    if (!send_bytes_with_fd(frame, memfd)) return {};
+    auto r = receive();
+    if (!r || r->status() != StatusCode::kOk) return {};
+    auto m = protocol::decode_meta<protocol::ShmRegisterResponse>(r->meta);
+    if (!m.ok()) return {};
+    return m->region_id;
   }
   bool send_text(std::string_view s) {
     return send_bytes({reinterpret_cast<const std::byte*>(s.data()), s.size()});
