@@ -67,6 +67,9 @@ Connection::~Connection() {
   (session_.tenant == nullptr ? context_.metrics.connections_pending_hello
                               : context_.metrics.connections_authenticated)
       .fetch_sub(1, std::memory_order_relaxed);
+  if (session_.counters != nullptr) {
+    session_.counters->connections.fetch_sub(1, std::memory_order_relaxed);
+  }
   context_.metrics.queued_response_bytes.fetch_sub(static_cast<std::int64_t>(reported_queued_),
                                                    std::memory_order_relaxed);
   context_.metrics.shm_regions.fetch_sub(static_cast<std::int64_t>(session_.regions.size()),
@@ -419,7 +422,17 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
                                    : std::uint64_t{h.meta_len} + 256;
   const bool small_frames = frames + output_memory_.bytes() <= kSmallHoldBytes;
   auto take_frames = [&] {
-    if (pending_.response_memory.try_add(budget, frames, small_frames)) return true;
+    if (session_.counters == nullptr) {
+      // Before HELLO (at most kMaxHelloMetaBytes of meta, on at most max_pending_hello
+      // connections): never waits, so a full budget cannot keep anyone from connecting.
+      pending_.response_memory.force_add(budget, frames);
+      return true;
+    }
+    if (pending_.response_memory.try_add_shared(budget, frames, small_frames,
+                                                &session_.counters->response_bytes,
+                                                budget.tenant_share(context_.max_value_bytes))) {
+      return true;
+    }
     pending_.data_memory.release();  // all or nothing: wait holding nothing
     return false;
   };

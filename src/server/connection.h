@@ -59,6 +59,9 @@ struct Session {
   // ServerContext::client_ca_generation of the context that verified it.
   std::string tls_client_name;
   std::uint64_t client_ca_generation = 0;
+  // The tenant's ServerContext::TenantCounters, from HELLO on (null before): this connection
+  // counts in its connections, its responses in its response_bytes.
+  ServerContext::TenantCounters* counters = nullptr;
   // Keys this connection pinned: unpinned when it closes, so a lease ends with its connection
   // (at most kMaxPinsPerConnection).
   std::unordered_set<Key, KeyHash> pinned;

@@ -108,15 +108,17 @@ class MemoryHold {
   MemoryHold& operator=(const MemoryHold&) = delete;
 
   // Takes `n` more bytes from `budget` (the same budget as before, if any); from its reserve
-  // too for a small request.
+  // too for a small request. A hold with a share counts them there too (unchecked).
   bool try_add(MemoryBudget& budget, std::uint64_t n, bool small) {
     if (!budget.try_take(n, small)) return false;
     budget_ = &budget;
     bytes_ += n;
+    if (share_ != nullptr) share_->fetch_add(n, std::memory_order_relaxed);
     return true;
   }
   // try_add, and also within a share: `*share` (what its owner holds, e.g. a tenant's values
   // arriving) stays within `share_limit`. The share is given back with the bytes.
+  // REQUIRES: the hold has no share or this one.
   bool try_add_shared(MemoryBudget& budget, std::uint64_t n, bool small,
                       std::atomic<std::uint64_t>* share, std::uint64_t share_limit) {
     std::uint64_t held = share->load(std::memory_order_relaxed);
@@ -128,15 +130,18 @@ class MemoryHold {
       return false;
     }
     budget_ = &budget;
+    if (share_ == nullptr && bytes_ > 0) share->fetch_add(bytes_, std::memory_order_relaxed);
     share_ = share;
     bytes_ += n;
     return true;
   }
-  // Takes `n` more from `budget` even past its limit (MemoryBudget::force_take).
+  // Takes `n` more from `budget` even past its limit (MemoryBudget::force_take), and from the
+  // share, if any.
   void force_add(MemoryBudget& budget, std::uint64_t n) {
     budget.force_take(n);
     budget_ = &budget;
     bytes_ += n;
+    if (share_ != nullptr) share_->fetch_add(n, std::memory_order_relaxed);
   }
   // Gives back all but `keep` bytes.
   void shrink_to(std::uint64_t keep) {
@@ -146,11 +151,20 @@ class MemoryHold {
     bytes_ = keep;
   }
   void release() { shrink_to(0); }
-  // Moves what `other` holds into this hold (both of one budget, neither with a share).
+  // Moves what `other` holds into this hold (both of one budget). When one of them counts in a
+  // share and the other does not (a response queued before HELLO), the share takes the other's
+  // bytes too: after it, the share counts all of this hold.
   void absorb(MemoryHold&& other) {
     if (other.bytes_ == 0) return;
     budget_ = other.budget_;
+    if (other.share_ != share_) {
+      if (other.share_ != nullptr) other.share_->fetch_sub(other.bytes_, std::memory_order_relaxed);
+      if (share_ == nullptr) share_ = other.share_;
+      share_->fetch_add(share_ == other.share_ ? bytes_ + other.bytes_ : other.bytes_,
+                        std::memory_order_relaxed);
+    }
     bytes_ += std::exchange(other.bytes_, 0);
+    other.share_ = nullptr;
   }
   std::uint64_t bytes() const { return bytes_; }
 

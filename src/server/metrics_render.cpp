@@ -70,6 +70,9 @@ void add_connections(PrometheusText& p, const ServerMetrics& m) {
   p.add("connections_rejected", {{"reason", "pending_hello"}},
         load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kPendingHello)]),
         CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
+  p.add("connections_rejected", {{"reason", "tenant_max_connections"}},
+        load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kTenantLimit)]),
+        CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
   for (std::size_t t = 1; t < static_cast<std::size_t>(ConnectionTimeout::kCount_); ++t) {
     p.add("connections_timed_out",
           {{"reason", connection_timeout_name(static_cast<ConnectionTimeout>(t))}},

@@ -40,7 +40,10 @@ struct Call {
   // Response data is held against the daemon's in-flight memory until it is sent (the
   // connection keeps the hold): takes `n` more bytes for this response, or counts a refusal.
   bool take_response_memory(std::uint64_t n, bool small) {
-    if (p.response_memory.try_add(ctx.memory, n, small)) return true;
+    if (p.response_memory.try_add_shared(ctx.memory, n, small, &session.counters->response_bytes,
+                                         ctx.memory.tenant_share(ctx.max_value_bytes))) {
+      return true;
+    }
     ctx.metrics.count(ctx.metrics.memory_refusals);
     return false;
   }
@@ -245,7 +248,21 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
                                std::to_string(c.ctx.config.max_connections) +
                                " connections are open; try again later"));
   }
+  // Then the tenant's own limit: one tenant cannot take every slot.
+  ServerContext::TenantCounters* counters = c.ctx.counters_of(tenant->name);
+  if (counters->connections.fetch_add(1, std::memory_order_relaxed) >= tenant->max_connections &&
+      tenant->max_connections != 0) {
+    counters->connections.fetch_sub(1, std::memory_order_relaxed);
+    metrics.connections_authenticated.fetch_sub(1, std::memory_order_relaxed);
+    metrics.count(metrics.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kTenantLimit)]);
+    c.p.close_after = true;
+    return c.fail(Opcode::kHello,
+                  Status::Busy("tenant \"" + tenant->name + "\" has its max_connections = " +
+                               std::to_string(tenant->max_connections) +
+                               " connections open; try again later"));
+  }
   metrics.connections_pending_hello.fetch_sub(1, std::memory_order_relaxed);
+  c.session.counters = counters;
   c.session.tenant = tenant;
   c.session.registry = std::move(registry);
   c.session.registry_generation = generation;

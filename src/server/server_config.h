@@ -57,6 +57,10 @@ struct TenantConfig {
   // the DRAM-wide pin limit (dram.max_pinned_fraction of the capacity) for a named tenant, the
   // whole of it for the default tenant. 0: no limit of its own.
   std::optional<std::uint64_t> max_pinned_bytes;
+  // Connections past HELLO the tenant may have at once (a HELLO past it is refused busy), so one
+  // tenant cannot take every slot of server.max_connections. Default (unset): half of
+  // server.max_connections for a named tenant, none of its own for the default tenant. 0: none.
+  std::optional<std::uint32_t> max_connections;
   // The namespace its blocks live under, on every tier and across restarts: changing it orphans
   // the tenant's blocks. Unset: derived from the name (FNV-1a, never 0); "default" is always
   // namespace 0 and may not set another. An explicit value is unique and not 0. Read the

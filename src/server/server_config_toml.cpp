@@ -40,6 +40,7 @@ constexpr std::string_view kServerKeys[] = {"unix_socket",
                                             "log_level"};
 constexpr std::string_view kTenantKeys[] = {"name", "token", "token_file", "quota_bytes",
                                             "tls_client_name", "max_pinned_bytes",
+                                            "max_connections",
                                             "namespace_id"};
 
 Status read_millis(TomlFieldReader& r, const toml::table& t, std::string_view key,
@@ -148,6 +149,11 @@ Status read_tenant(TomlFieldReader& r, const toml::table& t, std::size_t index,
     std::uint64_t pinned = 0;
     KVTIER_RETURN_IF_ERROR(r.read_size(t, prefix, "max_pinned_bytes", pinned));
     tenant.max_pinned_bytes = pinned;
+  }
+  if (t.get("max_connections") != nullptr) {
+    std::uint32_t connections = 0;
+    KVTIER_RETURN_IF_ERROR(r.read_u32(t, prefix, "max_connections", connections));
+    tenant.max_connections = connections;
   }
   if (t.get("namespace_id") != nullptr) {
     NamespaceId ns = 0;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,24 @@ struct ServerContext {
   std::atomic<bool> draining{false};
   AuthThrottle auth_throttle;  // failed HELLOs per peer
   MemoryBudget memory{config.max_inflight_bytes};  // what requests hold outside the tiers
+
+  // What a tenant holds across its connections, by tenant name so a reload keeps it; never
+  // erased (one per name ever configured), so a pointer to one lives as long as the daemon.
+  struct TenantCounters {
+    // What its responses hold of `memory` (frames and data queued), within
+    // MemoryBudget::tenant_share: one tenant's unread responses cannot take the whole budget.
+    std::atomic<std::uint64_t> response_bytes{0};
+    // Its connections past HELLO, within its max_connections.
+    std::atomic<std::uint32_t> connections{0};
+  };
+  TenantCounters* counters_of(const std::string& tenant) {
+    std::lock_guard<std::mutex> lock(counters_mu);
+    std::unique_ptr<TenantCounters>& c = tenant_counters[tenant];
+    if (!c) c = std::make_unique<TenantCounters>();
+    return c.get();
+  }
+  std::mutex counters_mu;
+  std::map<std::string, std::unique_ptr<TenantCounters>> tenant_counters;  // guarded by counters_mu
 
   // The TCP listener's TLS context (null: plaintext), replaced by a reload; a connection keeps
   // the one it was accepted with. client_ca_generation changes when a context trusts other

@@ -35,6 +35,7 @@ enum class ConnectionRejection : std::uint8_t {
   kLimit,          // max_connections reached (at HELLO)
   kPendingHello,   // max_pending_hello reached: this one, or the oldest pending, closed
   kNoDescriptors,  // the descriptor table was full (EMFILE / ENFILE): closed with a spare fd
+  kTenantLimit,    // the tenant's max_connections reached (at HELLO)
   kCount_,
 };
 

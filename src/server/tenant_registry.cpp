@@ -27,6 +27,7 @@ Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfi
       if (!t.token.empty()) d.token = t.token;
       d.quota_bytes = t.quota_bytes;
       d.max_pinned_bytes = t.max_pinned_bytes.value_or(0);
+      d.max_connections = t.max_connections.value_or(0);
       continue;
     }
     auto tenant = std::make_unique<Tenant>();
@@ -36,6 +37,8 @@ Result<std::unique_ptr<TenantRegistry>> TenantRegistry::create(const ServerConfi
     tenant->token = t.token;
     tenant->tls_client_name = t.tls_client_name;
     tenant->max_pinned_bytes = t.max_pinned_bytes.value_or(default_pin_budget);
+    tenant->max_connections =
+        t.max_connections.value_or(std::max<std::uint32_t>(config.max_connections / 2, 1));
     for (const auto& other : r->tenants_) {
       if (!t.tls_client_name.empty() && other->tls_client_name == t.tls_client_name) {
         return Status::InvalidArgument("tenants \"" + other->name + "\" and \"" + t.name +

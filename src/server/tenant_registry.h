@@ -32,6 +32,7 @@ struct Tenant {
   // more for a tiny value); 0 = none.
   std::uint64_t quota_bytes = 0;
   std::uint64_t max_pinned_bytes = 0;  // DRAM bytes it may keep pinned; 0 = the DRAM-wide limit
+  std::uint32_t max_connections = 0;   // connections past HELLO at once; 0 = only the server's
   std::string token;
   std::string tls_client_name;  // a verified client certificate's CN that names it; empty: none
   // SHA-256 of the token: what a presented token is compared with, so the comparison takes the

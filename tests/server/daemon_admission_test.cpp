@@ -167,6 +167,48 @@ TEST(DaemonAdmission, AHelloPastMaxConnectionsIsRefusedWithBusy) {
   EXPECT_TRUE(poll_until([&] { return Client::connect(o).ok(); }, std::chrono::seconds(5)));
 }
 
+// Audit of issue 25: one tenant's idle connections took every slot of max_connections, and
+// another tenant's HELLO was refused. Now a named tenant has at most its max_connections (half
+// of the server's by default); the others still get in.
+TEST(DaemonAdmission, OneTenantCannotTakeEverySlot) {
+  TempDir dir;
+  constexpr const char* kGreedy = "greedy-token-0123456789";
+  constexpr const char* kOther = "other-token-0123456789x";
+  DaemonProcess d(dir.path(),
+                  small_daemon_config(std::string("[server]\nmax_connections = 8\n") +
+                                      "[[tenants]]\nname = \"greedy\"\ntoken = \"" + kGreedy +
+                                      "\"\n[[tenants]]\nname = \"other\"\ntoken = \"" + kOther +
+                                      "\"\nmax_connections = 2\n"));
+  ASSERT_TRUE(d.started()) << d.log();
+  auto connect_as = [&](const char* token) {
+    ClientOptions o;
+    o.address = d.tcp_address();
+    o.token = token;
+    return Client::connect(o);
+  };
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 4; ++i) {  // half of 8, the default for a named tenant
+    auto c = connect_as(kGreedy);
+    ASSERT_TRUE(c.ok()) << i << ": " << c.status().to_string();
+    held.push_back(std::move(*c));
+  }
+  auto refused = connect_as(kGreedy);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kBusy);
+  EXPECT_NE(refused.status().message().find("max_connections"), std::string::npos)
+      << refused.status().to_string();
+  for (int i = 0; i < 2; ++i) {  // its own configured limit
+    auto c = connect_as(kOther);
+    ASSERT_TRUE(c.ok()) << i << ": " << c.status().to_string();
+    held.push_back(std::move(*c));
+  }
+  EXPECT_FALSE(connect_as(kOther).ok());
+  EXPECT_EQ(metric(d, "kvtier_connections_rejected_total", {{"reason", "tenant_max_connections"}}),
+            2.0);
+  held.erase(held.begin());  // a greedy connection closes: its slot is free again
+  EXPECT_TRUE(poll_until([&] { return connect_as(kGreedy).ok(); }, std::chrono::seconds(5)));
+}
+
 // Issue 25, item 6: token guesses went unthrottled (~3,800 a second from one client) and unlogged.
 // Now ten failures from one address block it for 10 s (its HELLOs with a token are answered Busy
 // without a comparison), the failures are logged with the peer (one line per 10 s), and a client

@@ -39,11 +39,16 @@ constexpr std::uint64_t kNvmeFile = 68 * kMiB;
 constexpr std::uint64_t kInflight = 64 * kMiB;
 constexpr std::uint64_t kMaxValue = 32 * kMiB;
 
+// The legitimate client's tenant: its own, so its responses never count in an attacker's share
+// (in-flight memory is shared out by tenant, not by connection).
+constexpr const char* kLegitToken = "legit-token-0123456789ab";
+
 std::string memory_config() {
   return "max_value_bytes = \"32MiB\"\n"
          "[dram]\ncapacity_bytes = \"16MiB\"\n"
          "[nvme]\ndefault_file_bytes = \"68MiB\"\nregion_size = \"4MiB\"\n"
-         "[server]\nmax_inflight_bytes = \"64MiB\"\n";
+         "[server]\nmax_inflight_bytes = \"64MiB\"\n"
+         "[[tenants]]\nname = \"legit\"\ntoken = \"" + std::string(kLegitToken) + "\"\n";
 }
 
 // docs/ARCHITECTURE.md, "Memory": what the daemon's peak RSS may grow above its RSS once started,
@@ -52,15 +57,17 @@ std::uint64_t rss_bound_above_idle(std::uint64_t connections) {
   const std::uint64_t dram_pool = std::min(kDram, std::max<std::uint64_t>(kDram / 16, 64 * kMiB));
   const std::uint64_t nvme_index = kNvmeFile / kPageSize * 75 * 5 / 2;  // 75 B/entry, 2.5x at a grow
   const std::uint64_t value_pool = kInflight / 2;
-  const std::uint64_t per_connection = 512 * kKiB;
+  const std::uint64_t per_connection = 512 * kKiB + protocol::kMaxMetaBytes;
   const std::uint64_t allocator = 64 * kMiB;
   return kDram + dram_pool + nvme_index + kInflight + value_pool + connections * per_connection +
          allocator;
 }
 
-std::unique_ptr<Client> client_of(const DaemonProcess& d) {
+// A client of the default tenant (Unix socket), or of `token`'s over TCP.
+std::unique_ptr<Client> client_of(const DaemonProcess& d, const std::string& token = "") {
   ClientOptions o;
-  o.address = d.unix_address();
+  o.address = token.empty() ? d.unix_address() : d.tcp_address();
+  o.token = token;
   o.timeout = std::chrono::milliseconds(5000);
   auto c = Client::connect(o);
   EXPECT_TRUE(c.ok()) << c.status().to_string();
@@ -98,7 +105,8 @@ class LegitimateClient {
  public:
   // pin: keep the value in DRAM (for an attack whose values are as hot as it, which the cache
   // may rightly prefer).
-  explicit LegitimateClient(const DaemonProcess& d, bool pin = false) : client_(client_of(d)) {
+  explicit LegitimateClient(const DaemonProcess& d, bool pin = false)
+      : client_(client_of(d, kLegitToken)) {
     if (!client_) return;
     value_ = pattern(key_, 4096);
     put_ok_ = client_->put(key_, value_).ok() &&
@@ -428,7 +436,9 @@ TEST(DaemonMemory, OneTenantCannotHoldTheWholeBudget) {
 // response while the budget counted ~25 KiB. Now each item is charged what it keeps.
 TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
   TempDir dir;
-  DaemonProcess d(dir.path(), memory_config());
+  constexpr const char* kMallory = "mallory-token-0123456789";
+  DaemonProcess d(dir.path(), memory_config() + "[[tenants]]\nname = \"mallory\"\ntoken = \"" +
+                                  kMallory + "\"\n");
   ASSERT_TRUE(d.started()) << d.log();
   const std::uint64_t idle = current_rss(d.pid());
   // The attack's values are read as often as the legitimate one: pinned, it stays in DRAM.
@@ -437,12 +447,18 @@ TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
 
   constexpr int kAttackers = 2, kBatch = 1000;
   const int kRounds = kUnderSanitizer ? 10 : 50;
-  auto writer = client_of(d);
-  ASSERT_TRUE(writer);
+  // The attacker is one tenant: its writer puts what its readers ask for and never read.
+  ClientOptions wo;
+  wo.address = d.tcp_address();
+  wo.token = kMallory;
+  wo.timeout = std::chrono::milliseconds(5000);
+  auto connected = Client::connect(wo);
+  ASSERT_TRUE(connected.ok()) << connected.status().to_string();
+  std::unique_ptr<Client> writer = std::move(connected).value();
   std::vector<std::unique_ptr<RawWire>> wires;
   for (int a = 0; a < kAttackers; ++a) {
-    wires.push_back(std::make_unique<RawWire>(d.unix_address()));
-    ASSERT_TRUE(wires.back()->hello());
+    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
+    ASSERT_TRUE(wires.back()->hello(kMallory));
     int small = 4096;
     ::setsockopt(wires.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   }
@@ -450,6 +466,7 @@ TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
   std::vector<PutItem> items(kBatch);
   std::vector<Status> out(kBatch);
   std::vector<std::vector<std::byte>> backlog(kAttackers);
+  int puts_stored = 0;  // once the attacker's responses fill its share, its puts are refused busy
   for (int round = 0; round < kRounds; ++round) {
     for (int a = 0; a < kAttackers; ++a) {
       const std::uint64_t first = 2'000'000 + (round * kAttackers + a) * kBatch;
@@ -458,7 +475,7 @@ TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
         items[i] = PutItem{test_key(first + i), std::span(&one, 1)};
         m.items.push_back({test_key(first + i), 1});
       }
-      ASSERT_TRUE(writer->put_many(items, out).ok());  // evicts the earlier rounds' blocks
+      puts_stored += writer->put_many(items, out).ok();  // evicts the earlier rounds' blocks
       ASSERT_TRUE(protocol::append_frame(backlog[a], 100 + round, m).ok());
       // The daemon stops reading a connection whose responses wait for memory, and the socket
       // fills: send what it takes now, keep the rest for the next round (or never).
@@ -468,8 +485,9 @@ TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
     }
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), static_cast<double>(kInflight) + kMiB)
-      << "responses keep more than the in-flight budget";
+  EXPECT_GT(puts_stored, 2) << "the attack did not get going";
+  EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), static_cast<double>(kInflight / 2) + kMiB)
+      << "one tenant's responses keep more than its share of the in-flight budget";
   expect_holding_costs_little(d, idle, kAttackers + 3, /*check_cpu=*/true);
   expect_legitimate_service(legit);
   writer.reset();
@@ -501,6 +519,68 @@ TEST(DaemonMemory, APutRefusedForItsQuotaHoldsNoMemoryForItsBody) {
   EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), 3.0 * 64 * 1024)
       << "PUTs over the tenant's quota hold memory for bodies that will be dropped";
   EXPECT_EQ(http_metric(d, "kvtier_memory_waits_total"), 0.0);
+  wires.clear();
+  expect_recovered(d);
+}
+
+// Audit of issue 25: one tenant's unread responses (6 connections of 16 unread 4 MiB GETs, 30 of
+// 1,000 unread 4 KiB GETs) took the whole budget, and then no other tenant could even say HELLO
+// (its response waited for room and was refused busy). Now a tenant's responses hold at most
+// its share (half of the budget) and HELLO never waits: another tenant connects and reads.
+TEST(DaemonMemory, OneTenantsUnreadResponsesLeaveRoomForAnother) {
+  TempDir dir;
+  constexpr const char* kMallory = "mallory-token-0123456789";
+  constexpr const char* kVictim = "victim-token-0123456789";
+  DaemonProcess d(dir.path(), memory_config() + "[[tenants]]\nname = \"mallory\"\ntoken = \"" +
+                                  kMallory + "\"\n[[tenants]]\nname = \"victim\"\ntoken = \"" +
+                                  kVictim + "\"\n");
+  ASSERT_TRUE(d.started()) << d.log();
+  constexpr std::uint64_t kValue = 4 * kMiB;
+  const Key big = test_key(31337);
+  {
+    RawWire w(d.tcp_address());
+    ASSERT_TRUE(w.hello(kMallory));
+    const std::vector<std::byte> v = pattern(big, kValue);
+    ASSERT_TRUE(w.send(2, protocol::PutRequest{big, kValue}, v));
+    ASSERT_EQ(w.receive()->status(), StatusCode::kOk);
+  }
+  std::vector<std::unique_ptr<RawWire>> wires;
+  for (int a = 0; a < 6; ++a) {
+    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
+    ASSERT_TRUE(wires.back()->hello(kMallory));
+    int small = 4096;
+    ::setsockopt(wires.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    std::vector<std::byte> frames;
+    for (int r = 0; r < 16; ++r) {
+      ASSERT_TRUE(protocol::append_frame(frames, 10 + r, protocol::GetRequest{big, kValue}).ok());
+    }
+    ASSERT_TRUE(wires.back()->send_bytes(frames));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), kInflight / 2 + 1.0 * kMiB)
+      << "one tenant's responses hold more than its share";
+  // Another tenant connects and reads a value as large, at once and again after the attacker's
+  // refused GETs are answered.
+  for (int round = 0; round < 2; ++round) {
+    RawWire v(d.tcp_address());
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(v.hello(kVictim)) << "round " << round;
+    const Key mine = test_key(4242 + round);
+    const std::vector<std::byte> value = pattern(mine, kValue);
+    ASSERT_TRUE(v.send(2, protocol::PutRequest{mine, kValue}, value));
+    auto put = v.receive(std::chrono::seconds(10));
+    ASSERT_TRUE(put.has_value());
+    EXPECT_EQ(put->status(), StatusCode::kOk) << put->message();
+    ASSERT_TRUE(v.send(3, protocol::GetRequest{mine, kValue}));
+    auto got = v.receive(std::chrono::seconds(10));
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->status(), StatusCode::kOk) << got->message();
+    EXPECT_EQ(got->data, value);
+    if (!kUnderSanitizer) {
+      EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1)) << "round " << round;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  }
   wires.clear();
   expect_recovered(d);
 }
