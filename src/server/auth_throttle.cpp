@@ -1,7 +1,11 @@
 // AuthThrottle (see auth_throttle.h).
 #include "server/auth_throttle.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <cstring>
 
 namespace kvtier::server {
 
@@ -14,15 +18,17 @@ std::string AuthThrottle::peer_key(std::string_view peer) {
   if (host.rfind("127.", 0) == 0 || host == "[::1]" || host.rfind("[::ffff:127.", 0) == 0) {
     return "loopback";
   }
-  // An IPv6 host holds a /64 at least: its first four groups name it.
-  if (!host.empty() && host.front() == '[') {
-    std::string_view addr = host.substr(1, host.size() - 2);
-    if (addr.find("::") == std::string_view::npos) {
-      std::size_t at = 0;
-      for (int groups = 0; groups < 4 && at != std::string_view::npos; ++groups) {
-        at = addr.find(':', at == 0 && groups == 0 ? 0 : at + 1);
+  // An IPv6 host holds a /64 at least: its first 64 bits name it, however the address is
+  // written (compressed with "::" or not).
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    const std::string addr(host.substr(1, host.size() - 2));
+    in6_addr a{};
+    if (::inet_pton(AF_INET6, addr.c_str(), &a) == 1) {
+      std::memset(a.s6_addr + 8, 0, 8);
+      char text[INET6_ADDRSTRLEN] = {};
+      if (::inet_ntop(AF_INET6, &a, text, sizeof text) != nullptr) {
+        return "[" + std::string(text) + "/64]";
       }
-      if (at != std::string_view::npos) return "[" + std::string(addr.substr(0, at)) + "::/64]";
     }
   }
   return std::string(host);
@@ -39,8 +45,19 @@ bool AuthThrottle::failed(std::string_view peer, Clock::time_point now, std::uin
   const std::string key = peer_key(peer);
   auto it = peers_.find(key);
   if (it == peers_.end()) {
-    // Full: one peer is forgotten, in O(1) (an unblocked one if the first bucket's is).
-    if (peers_.size() >= kMaxPeers) peers_.erase(peers_.begin());
+    // Full: one peer is forgotten, never a blocked one while an unblocked one is among the
+    // first few looked at (a stream of fresh addresses must not free the blocked guessers).
+    if (peers_.size() >= kMaxPeers) {
+      auto victim = peers_.begin();
+      std::size_t looked = 0;
+      for (auto at = peers_.begin(); at != peers_.end() && looked < kEvictionScan; ++at, ++looked) {
+        if (now >= at->second.blocked_until) {
+          victim = at;
+          break;
+        }
+      }
+      peers_.erase(victim);
+    }
     it = peers_.emplace(key, Peer{0, now, {}}).first;
   }
   Peer& p = it->second;

@@ -30,6 +30,8 @@ class AuthThrottle {
   static constexpr Clock::duration kWindow = std::chrono::seconds(10);
   static constexpr Clock::duration kBlock = std::chrono::seconds(10);
   static constexpr std::size_t kMaxPeers = 4096;
+  // How many remembered peers a new one looks through for an unblocked one to forget.
+  static constexpr std::size_t kEvictionScan = 64;
 
   // Whether `peer` may try to authenticate at `now`.
   bool allowed(std::string_view peer, Clock::time_point now);

@@ -148,13 +148,21 @@ Status check(const protocol::PutRequest& m, PendingRequest& p, Session& s, Serve
   return Status::Ok();
 }
 
-Status check(const protocol::PutManyRequest& m, PendingRequest& p, Session&, ServerContext&) {
+Status check(const protocol::PutManyRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
   Result<std::uint64_t> sum = protocol::data_len_of(m);
   if (!sum.ok()) return sum.status();
   if (*sum != p.header.data_len) {
     return Status::InvalidArgument("PUT_MANY data_len " + std::to_string(p.header.data_len) +
                                    " does not match the items' value_len sum " +
                                    std::to_string(*sum));
+  }
+  // Items are admitted one by one when they run; but when not even the smallest fits the
+  // tenant's quota now, none will: the batch is refused before its data takes any memory.
+  if (s.tenant->quota_bytes != 0 && !m.items.empty()) {
+    std::uint64_t smallest = m.items.front().value_len;
+    for (const protocol::PutManyItem& it : m.items) smallest = std::min(smallest, it.value_len);
+    QuotaHold probe;  // given back at once
+    if (!TenantRegistry::admit(*s.tenant, ctx.store, smallest, probe)) return quota_refusal(*s.tenant);
   }
   return Status::Ok();
 }

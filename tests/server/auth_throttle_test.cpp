@@ -51,13 +51,30 @@ TEST(AuthThrottle, RemembersABoundedNumberOfPeers) {
   AuthThrottle t;
   const auto t0 = Clock::now();
   std::uint64_t held = 0;
-  for (int i = 0; i < AuthThrottle::kMaxFailures; ++i) t.failed("10.9.9.9:1", t0, &held);
-  ASSERT_FALSE(t.allowed("10.9.9.9:1", t0));
-  // Twice as many other peers as it remembers: the first cannot still be there.
+  // One failure short of a block, then twice as many other peers as it remembers: its count is
+  // forgotten, so one more failure does not block it.
+  for (int i = 0; i < AuthThrottle::kMaxFailures - 1; ++i) t.failed("10.9.9.9:1", t0, &held);
   for (std::size_t i = 0; i < 2 * AuthThrottle::kMaxPeers; ++i) {
     t.failed("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ":1", t0, &held);
   }
-  EXPECT_TRUE(t.allowed("10.9.9.9:1", t0 + seconds(1)));
+  t.failed("10.9.9.9:1", t0, &held);
+  EXPECT_TRUE(t.allowed("10.9.9.9:1", t0));
+}
+
+// Audit of issue 25: a full table forgot whichever peer came first, blocked or not, so a stream
+// of fresh addresses freed a blocked guesser. Now an unblocked peer is forgotten first.
+TEST(AuthThrottle, FreshPeersDoNotFreeABlockedOne) {
+  AuthThrottle t;
+  const auto t0 = Clock::now();
+  std::uint64_t held = 0;
+  for (int i = 0; i < AuthThrottle::kMaxFailures; ++i) t.failed("10.9.9.9:1", t0, &held);
+  ASSERT_FALSE(t.allowed("10.9.9.9:2", t0));
+  for (std::size_t i = 0; i < 3 * AuthThrottle::kMaxPeers; ++i) {
+    t.failed("10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) + "." +
+                 std::to_string(i & 255) + ":1",
+             t0, &held);
+  }
+  EXPECT_FALSE(t.allowed("10.9.9.9:2", t0)) << "fresh peers pushed a blocked one out";
 }
 
 // Found by the audit: any local user may take any address in 127.0.0.0/8, so keyed by address a
@@ -68,6 +85,10 @@ TEST(AuthThrottle, PeerKeysDropThePortJoinLoopbackAndKeepUnixUids) {
   EXPECT_EQ(AuthThrottle::peer_key("127.8.9.10:5000"), "loopback");
   EXPECT_EQ(AuthThrottle::peer_key("[::1]:5000"), "loopback");
   EXPECT_EQ(AuthThrottle::peer_key("[2001:db8:1:2:3:4:5:6]:5000"), "[2001:db8:1:2::/64]");
+  // However written (audit of issue 25: compressed addresses each had a key of their own).
+  EXPECT_EQ(AuthThrottle::peer_key("[2001:db8:1:2::1]:5000"), "[2001:db8:1:2::/64]");
+  EXPECT_EQ(AuthThrottle::peer_key("[2001:db8:1:2::2]:5000"), "[2001:db8:1:2::/64]");
+  EXPECT_EQ(AuthThrottle::peer_key("[2001:DB8:1:2:0:0:0:9]:5000"), "[2001:db8:1:2::/64]");
   EXPECT_EQ(AuthThrottle::peer_key("unix:uid=1000"), "unix:uid=1000");
   AuthThrottle t;
   const auto t0 = Clock::now();

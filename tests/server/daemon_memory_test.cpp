@@ -515,8 +515,19 @@ TEST(DaemonMemory, APutRefusedForItsQuotaHoldsNoMemoryForItsBody) {
     frame.resize(frame.size() + 100, std::byte{0x44});  // 100 bytes of the body, then nothing
     ASSERT_TRUE(wires.back()->send_bytes(frame));
   }
+  for (int i = 0; i < 3; ++i) {  // and as PUT_MANY of one item each
+    const std::uint64_t value = 28 * kMiB + static_cast<std::uint64_t>(i);
+    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
+    ASSERT_TRUE(wires.back()->hello(kMallory));
+    protocol::PutManyRequest m;
+    m.items.push_back({test_key(value + 100), value});
+    std::vector<std::byte> frame;
+    ASSERT_TRUE(protocol::append_frame(frame, 1, m, value).ok());
+    frame.resize(frame.size() + 100, std::byte{0x45});
+    ASSERT_TRUE(wires.back()->send_bytes(frame));
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), 3.0 * 64 * 1024)
+  EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), 6.0 * 64 * 1024)
       << "PUTs over the tenant's quota hold memory for bodies that will be dropped";
   EXPECT_EQ(http_metric(d, "kvtier_memory_waits_total"), 0.0);
   wires.clear();
