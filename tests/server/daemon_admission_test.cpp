@@ -22,6 +22,7 @@
 #include "metrics/prometheus_parse.h"
 #include "server/raw_wire.h"
 #include "server/unique_fd.h"
+#include "support/daemon_metrics.h"
 #include "support/daemon_process.h"
 #include "support/silent_tcp.h"
 #include "support/test_support.h"
@@ -37,19 +38,6 @@ bool closed_by_peer(int fd) {
   if (::poll(&p, 1, 0) <= 0) return false;
   char byte;
   return ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
-}
-
-// A daemon metric (through STATS on a connection of its own); -1 when it cannot be read.
-double metric(const DaemonProcess& d, std::string_view name,
-              std::initializer_list<MetricLabel> labels = {}) {
-  ClientOptions o;
-  o.address = d.unix_address();
-  auto c = Client::connect(o);
-  if (!c.ok()) return -1;
-  auto text = (*c)->stats();
-  if (!text.ok()) return -1;
-  auto m = parse_prometheus_text(*text);
-  return m.ok() ? m->sum(name, labels).value_or(0) : -1;
 }
 
 std::string read_file(const std::string& path) {
@@ -203,7 +191,7 @@ TEST(DaemonAdmission, OneTenantCannotTakeEverySlot) {
     held.push_back(std::move(*c));
   }
   EXPECT_FALSE(connect_as(kOther).ok());
-  EXPECT_EQ(metric(d, "kvtier_connections_rejected_total", {{"reason", "tenant_max_connections"}}),
+  EXPECT_EQ(stats_metric(d, "kvtier_connections_rejected_total", {{"reason", "tenant_max_connections"}}),
             2.0);
   held.erase(held.begin());  // a greedy connection closes: its slot is free again
   EXPECT_TRUE(poll_until([&] { return connect_as(kGreedy).ok(); }, std::chrono::seconds(5)));
@@ -294,9 +282,9 @@ TEST(DaemonAdmission, ABodyTrickledSlowerThanTheFrameTimeoutIsCut) {
   EXPECT_TRUE(cut) << "a trickled body was not cut in 10 s";
   EXPECT_GE(waited, 0.9) << "cut before the frame timeout";
   EXPECT_LE(waited, 3.0) << "the frame timeout (1 s + 62 ms of data time) was not kept";
-  EXPECT_EQ(metric(d, "kvtier_connections_timed_out_total", {{"reason", "frame"}}), 1.0);
+  EXPECT_EQ(stats_metric(d, "kvtier_connections_timed_out_total", {{"reason", "frame"}}), 1.0);
   // STATS holds a whole meta of the budget while it renders: nothing else may be held.
-  EXPECT_LE(metric(d, "kvtier_inflight_bytes"), protocol::kMaxMetaBytes + 64.0 * 1024);
+  EXPECT_LE(stats_metric(d, "kvtier_inflight_bytes"), protocol::kMaxMetaBytes + 64.0 * 1024);
   // A PUT sent at once, on another connection, is stored.
   ClientOptions o;
   o.address = d.unix_address();
@@ -324,7 +312,7 @@ TEST(DaemonAdmission, AnIdleConnectionIsClosedOnlyWhenConfigured) {
     cut = closed_by_peer(idle.fd());
   }
   EXPECT_TRUE(cut) << "an idle connection was not closed in 5 s";
-  EXPECT_EQ(metric(d, "kvtier_connections_timed_out_total", {{"reason", "idle"}}), 1.0);
+  EXPECT_EQ(stats_metric(d, "kvtier_connections_timed_out_total", {{"reason", "idle"}}), 1.0);
 
   TempDir dir2;
   DaemonProcess keeps(dir2.path(), small_daemon_config());

@@ -51,6 +51,32 @@ std::string memory_config() {
          "[[tenants]]\nname = \"legit\"\ntoken = \"" + std::string(kLegitToken) + "\"\n";
 }
 
+// The attacker's tenant, "mallory", with `more` (e.g. its quota) added to its table.
+constexpr const char* kMallory = "mallory-token-0123456789";
+std::string mallory_config(const std::string& more = "") {
+  return memory_config() + "[[tenants]]\nname = \"mallory\"\ntoken = \"" + kMallory + "\"\n" +
+         more;
+}
+
+// A new connection of mallory's (into `wires`) that sends a PUT (or a PUT_MANY of one item) of
+// `value` bytes, 100 bytes of its body and then nothing.
+void withhold_put(const DaemonProcess& d, std::vector<std::unique_ptr<RawWire>>& wires,
+                  std::uint64_t value, bool as_put_many = false) {
+  wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
+  ASSERT_TRUE(wires.back()->hello(kMallory));
+  std::vector<std::byte> frame;
+  if (as_put_many) {
+    protocol::PutManyRequest m;
+    m.items.push_back({test_key(value + 100), value});
+    ASSERT_TRUE(protocol::append_frame(frame, 1, m, value).ok());
+  } else {
+    ASSERT_TRUE(
+        protocol::append_frame(frame, 1, protocol::PutRequest{test_key(value), value}, value).ok());
+  }
+  frame.resize(frame.size() + 100, std::byte{0x44});
+  ASSERT_TRUE(wires.back()->send_bytes(frame));
+}
+
 // docs/ARCHITECTURE.md, "Memory": what the daemon's peak RSS may grow above its RSS once started,
 // for this file's config and `connections` connections.
 std::uint64_t rss_bound_above_idle(std::uint64_t connections) {
@@ -391,25 +417,13 @@ TEST(DaemonMemory, UnreadStatsResponsesAreHeldWithinTheInflightBudget) {
 // 4 KiB GET and PUT were busy. Now a tenant's arriving values hold at most half of the budget.
 TEST(DaemonMemory, OneTenantCannotHoldTheWholeBudget) {
   TempDir dir;
-  constexpr const char* kMallory = "mallory-token-0123456789";
-  DaemonProcess d(dir.path(), memory_config() + "[[tenants]]\nname = \"mallory\"\ntoken = \"" +
-                                  kMallory + "\"\nquota_bytes = \"4KiB\"\n");
+  DaemonProcess d(dir.path(), mallory_config("quota_bytes = \"4KiB\"\n"));
   ASSERT_TRUE(d.started()) << d.log();
   std::vector<std::unique_ptr<RawWire>> wires;
-  auto withhold = [&](std::uint64_t value) {
-    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
-    ASSERT_TRUE(wires.back()->hello(kMallory));
-    std::vector<std::byte> frame;
-    ASSERT_TRUE(protocol::append_frame(frame, 1, protocol::PutRequest{test_key(value), value},
-                                       value)
-                    .ok());
-    frame.resize(frame.size() + 100, std::byte{0x44});  // 100 bytes of the body, then nothing
-    ASSERT_TRUE(wires.back()->send_bytes(frame));
-  };
   // 28 + 28 MiB fill the budget but its reserve; eight 1 MiB bodies (small) would take that too.
-  withhold(28 * kMiB);
-  withhold(28 * kMiB + 1);
-  for (int i = 0; i < 8; ++i) withhold(1 * kMiB + static_cast<std::uint64_t>(i));
+  withhold_put(d, wires, 28 * kMiB);
+  withhold_put(d, wires, 28 * kMiB + 1);
+  for (int i = 0; i < 8; ++i) withhold_put(d, wires, 1 * kMiB + static_cast<std::uint64_t>(i));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), 32.0 * kMiB + 64 * 1024)
       << "one tenant's arriving values hold more than half of the budget";
@@ -436,9 +450,7 @@ TEST(DaemonMemory, OneTenantCannotHoldTheWholeBudget) {
 // response while the budget counted ~25 KiB. Now each item is charged what it keeps.
 TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
   TempDir dir;
-  constexpr const char* kMallory = "mallory-token-0123456789";
-  DaemonProcess d(dir.path(), memory_config() + "[[tenants]]\nname = \"mallory\"\ntoken = \"" +
-                                  kMallory + "\"\n");
+  DaemonProcess d(dir.path(), mallory_config());
   ASSERT_TRUE(d.started()) << d.log();
   const std::uint64_t idle = current_rss(d.pid());
   // The attack's values are read as often as the legitimate one: pinned, it stays in DRAM.
@@ -500,31 +512,11 @@ TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
 // would have been refused). Now the checks come first and a refused body is dropped unheld.
 TEST(DaemonMemory, APutRefusedForItsQuotaHoldsNoMemoryForItsBody) {
   TempDir dir;
-  constexpr const char* kMallory = "mallory-token-0123456789";
-  DaemonProcess d(dir.path(), memory_config() + "[[tenants]]\nname = \"mallory\"\ntoken = \"" +
-                                  kMallory + "\"\nquota_bytes = \"4KiB\"\n");
+  DaemonProcess d(dir.path(), mallory_config("quota_bytes = \"4KiB\"\n"));
   ASSERT_TRUE(d.started()) << d.log();
   std::vector<std::unique_ptr<RawWire>> wires;
-  for (int i = 0; i < 3; ++i) {
-    const std::uint64_t value = 28 * kMiB + static_cast<std::uint64_t>(i);
-    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
-    ASSERT_TRUE(wires.back()->hello(kMallory));
-    std::vector<std::byte> frame;
-    ASSERT_TRUE(
-        protocol::append_frame(frame, 1, protocol::PutRequest{test_key(value), value}, value).ok());
-    frame.resize(frame.size() + 100, std::byte{0x44});  // 100 bytes of the body, then nothing
-    ASSERT_TRUE(wires.back()->send_bytes(frame));
-  }
-  for (int i = 0; i < 3; ++i) {  // and as PUT_MANY of one item each
-    const std::uint64_t value = 28 * kMiB + static_cast<std::uint64_t>(i);
-    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
-    ASSERT_TRUE(wires.back()->hello(kMallory));
-    protocol::PutManyRequest m;
-    m.items.push_back({test_key(value + 100), value});
-    std::vector<std::byte> frame;
-    ASSERT_TRUE(protocol::append_frame(frame, 1, m, value).ok());
-    frame.resize(frame.size() + 100, std::byte{0x45});
-    ASSERT_TRUE(wires.back()->send_bytes(frame));
+  for (int i = 0; i < 6; ++i) {  // three PUTs and three PUT_MANY of one item
+    withhold_put(d, wires, 28 * kMiB + static_cast<std::uint64_t>(i), /*as_put_many=*/i >= 3);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), 6.0 * 64 * 1024)
@@ -540,11 +532,9 @@ TEST(DaemonMemory, APutRefusedForItsQuotaHoldsNoMemoryForItsBody) {
 // its share (half of the budget) and HELLO never waits: another tenant connects and reads.
 TEST(DaemonMemory, OneTenantsUnreadResponsesLeaveRoomForAnother) {
   TempDir dir;
-  constexpr const char* kMallory = "mallory-token-0123456789";
   constexpr const char* kVictim = "victim-token-0123456789";
-  DaemonProcess d(dir.path(), memory_config() + "[[tenants]]\nname = \"mallory\"\ntoken = \"" +
-                                  kMallory + "\"\n[[tenants]]\nname = \"victim\"\ntoken = \"" +
-                                  kVictim + "\"\n");
+  DaemonProcess d(dir.path(), mallory_config("[[tenants]]\nname = \"victim\"\ntoken = \"" +
+                                             std::string(kVictim) + "\"\n"));
   ASSERT_TRUE(d.started()) << d.log();
   constexpr std::uint64_t kValue = 4 * kMiB;
   const Key big = test_key(31337);

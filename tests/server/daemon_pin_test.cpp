@@ -9,6 +9,7 @@
 
 #include "kvtier/client.h"
 #include "metrics/prometheus_parse.h"
+#include "support/daemon_metrics.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"
 
@@ -24,17 +25,6 @@ std::unique_ptr<Client> connect_as(const DaemonProcess& d, const std::string& to
   auto c = Client::connect(o);
   EXPECT_TRUE(c.ok()) << c.status().to_string();
   return c.ok() ? std::move(c).value() : nullptr;
-}
-
-double metric(const DaemonProcess& d, std::string_view name) {
-  ClientOptions o;
-  o.address = d.unix_address();
-  auto c = Client::connect(o);
-  if (!c.ok()) return -1;
-  auto text = (*c)->stats();
-  if (!text.ok()) return -1;
-  auto m = parse_prometheus_text(*text);
-  return m.ok() ? m->sum(name).value_or(-1) : -1;
 }
 
 // Puts `n` values of 1 MiB and pins each for a minute; returns how many pins were taken, and
@@ -84,9 +74,9 @@ TEST(DaemonPin, APinEndsWithTheConnectionThatTookIt) {
     auto alice = connect_as(d, kAlice);
     ASSERT_TRUE(alice);
     EXPECT_EQ(put_and_pin(*alice, 100, 3), 3);
-    EXPECT_GT(metric(d, "kvtier_dram_pinned_bytes"), 3.0 * kMiB);
+    EXPECT_GT(stats_metric(d, "kvtier_dram_pinned_bytes"), 3.0 * kMiB);
   }
-  EXPECT_TRUE(poll_until([&] { return metric(d, "kvtier_dram_pinned_bytes") == 0; },
+  EXPECT_TRUE(poll_until([&] { return stats_metric(d, "kvtier_dram_pinned_bytes") == 0; },
                          std::chrono::seconds(5)))
       << "the leases (60 s) outlived their connection";
 }
