@@ -179,6 +179,8 @@ constexpr std::size_t kConnectOptionsV1Size =
     offsetof(kvtier_connect_options, tls_key_file) + sizeof(const char*);
 static_assert(kConnectOptionsV1Size == sizeof(kvtier_connect_options),
               "a field was added: keep kConnectOptionsV1Size at the first version's end");
+// No version will grow past this: a larger struct_size is a caller's mistake, not read.
+constexpr std::size_t kMaxConnectOptionsSize = 4096;
 
 void set_if(std::string& field, const char* value) {
   if (value != nullptr) field = value;
@@ -206,9 +208,10 @@ int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** c
     return KVTIER_INVALID_ARGUMENT;
   }
   *client = nullptr;
-  if (options == nullptr || options->struct_size < kConnectOptionsV1Size) {
-    copy_message("kvtier_connect_with: options is NULL or its struct_size is too small (use "
-                 "kvtier_connect_options_init)",
+  if (options == nullptr || options->struct_size < kConnectOptionsV1Size ||
+      options->struct_size > kMaxConnectOptionsSize) {
+    copy_message("kvtier_connect_with: options is NULL or its struct_size is not that of a "
+                 "version of kvtier_connect_options (use kvtier_connect_options_init)",
                  errbuf, errlen);
     return KVTIER_INVALID_ARGUMENT;
   }

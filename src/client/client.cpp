@@ -348,7 +348,10 @@ Status ClientImpl::get_many_shm(const SharedRegion& region, std::span<const ShmG
   RequestBatch batch;
   // Split as value frames are (the daemon bounds a frame's bytes, shared memory or not).
   for (const BatchRange& r : split_batch(items.size(), info_.max_batch, info_.max_data_bytes,
-                                         [&](std::size_t i) { return items[i].capacity; })) {
+                                         [&](std::size_t i) {
+                                           return std::min(items[i].capacity,
+                                                           info_.max_value_bytes);
+                                         })) {
     GetManyShmCall& call = calls.emplace_back(items, out);
     protocol::GetManyShmRequest m;
     m.region_id = region.id;

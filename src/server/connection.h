@@ -60,7 +60,7 @@ struct Session {
   std::string tls_client_name;
   std::uint64_t client_ca_generation = 0;
   // The tenant's ServerContext::TenantCounters, from HELLO on (null before): this connection
-  // counts in its connections, its responses in its response_bytes.
+  // counts in its connections, what it holds of the in-flight budget in its held_bytes.
   ServerContext::TenantCounters* counters = nullptr;
   // Keys this connection pinned: unpinned when it closes, so a lease ends with its connection
   // (at most kMaxPinsPerConnection).
@@ -95,6 +95,7 @@ struct PendingRequest {
   std::vector<PutBuffer> put_buffers;  // or: a PUT_MANY's values, each straight into DRAM
   DataSink sink;                  // where the data goes: `data`, `put_buffer` or `put_buffers`
   QuotaHold quota;                // what a PUT admitted at its header holds until it is done
+  std::uint64_t work_bytes = 0;   // bytes a handler moved besides the frame's data (shared memory)
   MemoryHold data_memory;         // the frame's data_len, from the daemon's in-flight budget
   MemoryHold response_memory;     // response data the handler queued (moves to the connection)
   std::uint64_t connection_holds = 0;  // what the connection's queued responses hold of it
@@ -133,6 +134,9 @@ class Connection {
   // A frame waits for room in the daemon's in-flight memory budget; the I/O thread retries it
   // (on_events) at every tick, since no socket event announces that room was made elsewhere.
   bool waiting_for_memory() const { return memory_wait_; }
+  // Whether requests already received wait because this event's work budget was spent: the
+  // I/O thread runs the connection again at its next turn, after the others' events.
+  bool has_deferred_work() const { return deferred_; }
 
  private:
   // Reads what the socket has (into the input buffer, or straight into a value's buffer).
@@ -178,6 +182,10 @@ class Connection {
   std::uint64_t reported_queued_ = 0;  // our share of metrics.queued_response_bytes
   MemoryHold output_memory_;  // budget held by queued response data, at most the queued bytes
   bool memory_wait_ = false;  // the pending frame's meta is read and waits for memory
+  // Bytes the frames run in this event moved (data, shared memory), against kWorkPerEvent, and
+  // whether frames were left for the next turn because of it.
+  std::uint64_t work_this_event_ = 0;
+  bool deferred_ = false;
   std::chrono::steady_clock::time_point memory_wait_since_{};
   bool close_after_flush_ = false;
   bool peer_closed_ = false;

@@ -53,7 +53,10 @@ void IoThread::run() {
   bool accepting = true;
   std::chrono::steady_clock::time_point deadline{};
   for (;;) {
-    loop_->run_once(kTick);
+    // Connections that left requests for this turn (Connection::has_deferred_work) run after
+    // the events that are ready now, without waiting for a tick.
+    loop_->run_once(deferred_.empty() ? kTick : std::chrono::milliseconds(0));
+    run_deferred();
     adopt_handed_over();
     bool draining = context_.draining.load(std::memory_order_acquire);
     auto now = std::chrono::steady_clock::now();
@@ -248,7 +251,13 @@ void IoThread::on_connection_events(int fd, std::uint32_t events) {
     close_connection(fd);
     return;
   }
+  if (c.has_deferred_work()) deferred_.push_back(fd);
   (void)loop_->modify(fd, c.interest());
+}
+
+void IoThread::run_deferred() {
+  std::vector<int> now = std::exchange(deferred_, {});
+  for (int fd : now) on_connection_events(fd, 0);
 }
 
 void IoThread::close_connection(int fd) {
@@ -266,16 +275,20 @@ void IoThread::sweep(std::chrono::steady_clock::time_point now, bool draining) {
   // A deadline may look missed only because this thread was busy (a long request of another
   // connection) while the bytes that meet it sat in the socket: a connection that looks overdue
   // reads what is there first, and is judged after.
+  // Judged at `now`, as before the reads (which take time of their own), and only those that
+  // looked overdue before them.
   std::vector<int> overdue;
   for (auto& [fd, c] : connections_) {
     if (c->overdue(now) != ConnectionTimeout::kNone) overdue.push_back(fd);
   }
   for (int fd : overdue) on_connection_events(fd, EPOLLIN);
-  now = std::chrono::steady_clock::now();
   std::vector<int> done;
   std::vector<int> retry;  // waiting for in-flight memory that another connection may have freed
   for (auto& [fd, c] : connections_) {
-    if (const ConnectionTimeout t = c->overdue(now); t != ConnectionTimeout::kNone) {
+    const ConnectionTimeout t = std::find(overdue.begin(), overdue.end(), fd) != overdue.end()
+                                    ? c->overdue(now)
+                                    : ConnectionTimeout::kNone;
+    if (t != ConnectionTimeout::kNone) {
       context_.metrics.count(context_.metrics.connections_timed_out[static_cast<std::size_t>(t)]);
       std::uint64_t held_back = 0;
       if (timeouts_log_.allow(now, &held_back)) {

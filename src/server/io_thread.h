@@ -73,6 +73,8 @@ class IoThread {
   void close_connection(int fd);
   // Hello deadlines; during shutdown, quiescent connections.
   void sweep(std::chrono::steady_clock::time_point now, bool draining);
+  // Runs the connections that deferred work at their last event, once each.
+  void run_deferred();
 
   ServerContext& context_;
   const std::uint32_t index_;
@@ -80,6 +82,7 @@ class IoThread {
   std::unique_ptr<EventLoop> loop_;
   std::vector<IoThread*> group_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+  std::vector<int> deferred_;  // fds of connections with deferred work, for the next turn
   std::mutex handed_over_mu_;
   std::vector<std::unique_ptr<Connection>> handed_over_;  // guarded by handed_over_mu_
   std::thread thread_;

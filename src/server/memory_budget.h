@@ -7,8 +7,10 @@
 // A request that finds no room waits without reading (back-pressure), and is refused with Busy
 // once it has waited kMemoryWait; one larger than the whole budget is refused at once.
 //
-// Values arriving are also held within their tenant's share, half of the budget (or
-// max_value_bytes, if more): one tenant's withheld bodies cannot take it all.
+// What a tenant holds, its values arriving and its responses together, is also within its
+// share: half of the budget (or a buffer of max_value_bytes, if more), counted across its
+// connections (ServerContext::TenantCounters): one tenant's withheld bodies and unread
+// responses cannot take it all.
 //
 // The last eighth of the budget (reserve()) is for small requests alone (one that, with what its
 // connection already holds, holds at most kSmallHoldBytes): clients holding large values or

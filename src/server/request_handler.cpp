@@ -40,7 +40,7 @@ struct Call {
   // Response data is held against the daemon's in-flight memory until it is sent (the
   // connection keeps the hold): takes `n` more bytes for this response, or counts a refusal.
   bool take_response_memory(std::uint64_t n, bool small) {
-    if (p.response_memory.try_add_shared(ctx.memory, n, small, &session.counters->response_bytes,
+    if (p.response_memory.try_add_shared(ctx.memory, n, small, &session.counters->held_bytes,
                                          ctx.memory.tenant_share(ctx.max_value_bytes))) {
       return true;
     }
@@ -216,6 +216,16 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
         c.ctx.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
     return c.fail(Opcode::kHello, Status::Busy("too many failed authentications from this peer: "
                                                "try again in a few seconds"));
+  }
+  // A certificate verified by client CAs a reload has since replaced names nobody.
+  if (!c.session.tls_client_name.empty() &&
+      c.session.client_ca_generation != c.ctx.current_client_ca_generation()) {
+    c.p.close_after = true;
+    c.ctx.metrics.count(
+        c.ctx.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
+    return c.fail(Opcode::kHello,
+                  Status::InvalidArgument("a configuration reload changed the client CAs since "
+                                          "this connection's certificate was verified: reconnect"));
   }
   const bool token_missing = m.token.empty() && c.session.tls_client_name.empty() &&
                              (c.session.transport == Transport::kTcp ||
@@ -620,12 +630,13 @@ Status check_slices_apart(const protocol::GetManyShmRequest& m) {
 // A shared-memory batch moves at most what one frame of values may carry
 // (server.max_frame_data_bytes), as PUT_MANY and GET_MANY do: its copies run on the I/O thread,
 // and 16,384 items naming the same 4 MiB slice copied 64 GiB while other clients waited.
+// A capacity counts up to max_value_bytes, the most a value there can take.
 template <typename Item>
 Status check_shm_batch_bytes(const std::vector<Item>& items, std::uint64_t Item::*size,
-                             std::uint64_t limit) {
+                             std::uint64_t max_value, std::uint64_t limit) {
   std::uint64_t total = 0;
   for (const Item& it : items) {
-    total += std::min(it.*size, limit + 1);
+    total += std::min({it.*size, max_value, limit + 1});
     if (total > limit) {
       return Status::TooLarge("a shared-memory batch moves at most server.max_frame_data_bytes = " +
                               std::to_string(limit) + " bytes: split it");
@@ -639,7 +650,7 @@ StatusCode run(Call& c, const protocol::GetManyShmRequest& m) {
   if (region == nullptr) return c.fail(Opcode::kGetManyShm, unknown_region(m.region_id));
   if (Status apart = check_slices_apart(m); !apart.ok()) return c.fail(Opcode::kGetManyShm, apart);
   if (Status bytes = check_shm_batch_bytes(m.items, &protocol::ShmGetItem::capacity,
-                                           c.ctx.config.max_frame_data_bytes);
+                                           c.ctx.max_value_bytes, c.ctx.config.max_frame_data_bytes);
       !bytes.ok()) {
     return c.fail(Opcode::kGetManyShm, bytes);
   }
@@ -664,6 +675,7 @@ StatusCode run(Call& c, const protocol::GetManyShmRequest& m) {
     if (got[j].status.ok()) moved += got[j].size;
   }
   c.ctx.metrics.count(c.ctx.metrics.shm_bytes_written, moved);
+  c.p.work_bytes = moved;
   return c.reply(Status::Ok(), r);
 }
 
@@ -671,7 +683,7 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
   const SharedMemoryRegion* region = find_region(c.session, m.region_id);
   if (region == nullptr) return c.fail(Opcode::kPutManyShm, unknown_region(m.region_id));
   if (Status bytes = check_shm_batch_bytes(m.items, &protocol::ShmPutItem::value_len,
-                                           c.ctx.config.max_frame_data_bytes);
+                                           c.ctx.max_value_bytes, c.ctx.config.max_frame_data_bytes);
       !bytes.ok()) {
     return c.fail(Opcode::kPutManyShm, bytes);
   }
@@ -698,6 +710,7 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
   c.store().put_many(c.ns(), items, results);
   for (std::size_t j = 0; j < items.size(); ++j) r.statuses[which[j]] = results[j].code();
   c.ctx.metrics.count(c.ctx.metrics.shm_bytes_read, admitted);
+  c.p.work_bytes = admitted;
   return c.reply(Status::Ok(), r);
 }
 

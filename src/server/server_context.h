@@ -43,9 +43,10 @@ struct ServerContext {
   // What a tenant holds across its connections, by tenant name so a reload keeps it; never
   // erased (one per name ever configured), so a pointer to one lives as long as the daemon.
   struct TenantCounters {
-    // What its responses hold of `memory` (frames and data queued), within
-    // MemoryBudget::tenant_share: one tenant's unread responses cannot take the whole budget.
-    std::atomic<std::uint64_t> response_bytes{0};
+    // What it holds of `memory`, its values arriving and its responses (frames and data queued)
+    // together, within MemoryBudget::tenant_share: one tenant's withheld bodies and unread
+    // responses cannot take the whole budget.
+    std::atomic<std::uint64_t> held_bytes{0};
     // Its connections past HELLO, within its max_connections.
     std::atomic<std::uint32_t> connections{0};
   };

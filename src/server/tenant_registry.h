@@ -43,10 +43,6 @@ struct Tenant {
   // given back by the QuotaHold that holds them, from any thread.
   mutable std::atomic<std::uint64_t> admitted_in_flight{0};
   mutable std::mutex admit_mu;  // one admission at a time: a check and its hold are one step
-  // Bytes of its values arriving, held against the daemon's in-flight budget (memory_budget.h):
-  // at most MemoryBudget::tenant_share. Only holds that end with their frame count here, so a
-  // reload never leaves one pointing at a Tenant that is gone.
-  mutable std::atomic<std::uint64_t> arriving_bytes{0};
 };
 
 // Bytes a tenant's puts were admitted for and have not yet given back. While held they count as

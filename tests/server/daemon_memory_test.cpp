@@ -528,8 +528,9 @@ TEST(DaemonMemory, APutRefusedForItsQuotaHoldsNoMemoryForItsBody) {
 
 // Audit of issue 25: one tenant's unread responses (6 connections of 16 unread 4 MiB GETs, 30 of
 // 1,000 unread 4 KiB GETs) took the whole budget, and then no other tenant could even say HELLO
-// (its response waited for room and was refused busy). Now a tenant's responses hold at most
-// its share (half of the budget) and HELLO never waits: another tenant connects and reads.
+// (its response waited for room and was refused busy). Now what a tenant holds, responses and
+// withheld bodies together, is at most its share (half of the budget) and HELLO never waits:
+// another tenant connects, puts and reads.
 TEST(DaemonMemory, OneTenantsUnreadResponsesLeaveRoomForAnother) {
   TempDir dir;
   constexpr const char* kVictim = "victim-token-0123456789";
@@ -557,9 +558,13 @@ TEST(DaemonMemory, OneTenantsUnreadResponsesLeaveRoomForAnother) {
     }
     ASSERT_TRUE(wires.back()->send_bytes(frames));
   }
+  // And withheld bodies on top: bodies and responses share one half (from the audit: each had a
+  // half of its own, so one tenant held 52 of the 56 MiB outside the reserve).
+  withhold_put(d, wires, 12 * kMiB);
+  withhold_put(d, wires, 12 * kMiB + 1);
   std::this_thread::sleep_for(std::chrono::seconds(1));
   EXPECT_LE(http_metric(d, "kvtier_inflight_bytes"), kInflight / 2 + 1.0 * kMiB)
-      << "one tenant's responses hold more than its share";
+      << "one tenant's responses and bodies hold more than its share";
   // Another tenant connects and reads a value as large, at once and again after the attacker's
   // refused GETs are answered.
   for (int round = 0; round < 2; ++round) {

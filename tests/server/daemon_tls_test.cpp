@@ -195,7 +195,8 @@ TEST(DaemonTls, TheCliPingsOverTls) {
 // net::TlsStream), for what the C++ client never does: pipelining past a full output.
 class RawTlsWire {
  public:
-  RawTlsWire(const std::string& host_port, const std::string& ca) {
+  RawTlsWire(const std::string& host_port, const std::string& ca,
+             const TestPki::Pair& client_cert = {}) {
     auto hp = net::parse_host_port(host_port);
     if (!hp.ok()) return;
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -205,7 +206,7 @@ class RawTlsWire {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
     ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
-    auto ctx = net::TlsContext::for_client({ca, "", ""});
+    auto ctx = net::TlsContext::for_client({ca, client_cert.cert, client_cert.key});
     if (!ctx.ok()) return;
     auto s = net::TlsStream::connect(*ctx, fd_, "127.0.0.1");
     if (!s.ok()) return;
@@ -223,6 +224,8 @@ class RawTlsWire {
     if (fd_ >= 0) ::close(fd_);
   }
   bool ready() const { return tls_ != nullptr; }
+  // The status of the last response received.
+  StatusCode last_status() const { return last_status_; }
   // The common name of the certificate the daemon presented.
   std::string server_name() const { return tls_ ? tls_->peer_common_name() : ""; }
   // Writes all of `bytes` (one SSL_write when they fit a record).
@@ -260,6 +263,7 @@ class RawTlsWire {
           if (in.empty()) break;
           (void)reader_.take_data(in);
         } else if (st == protocol::ReadState::kFrameDone) {
+          last_status_ = static_cast<StatusCode>(reader_.header().status);
           ++done;
         } else if (st == protocol::ReadState::kNeedMore || st == protocol::ReadState::kError) {
           break;
@@ -275,6 +279,7 @@ class RawTlsWire {
     ::poll(&p, 1, 100);
   }
   int fd_ = -1;
+  StatusCode last_status_ = StatusCode::kOk;
   std::unique_ptr<net::TlsStream> tls_;
   protocol::FrameReader reader_ =
       std::move(protocol::FrameReader::create(protocol::FrameKind::kResponse, 1ull << 30)).value();
@@ -355,7 +360,10 @@ TEST(DaemonTls, AReloadRenewsTheServerCertificateAndAChangedClientCaEndsItsSessi
   EXPECT_TRUE((*by_certificate)->ping().ok()) << "the same client CA ended a certificate session";
   EXPECT_TRUE((*by_token)->ping().ok());
 
-  // Another client CA.
+  // Another client CA. A connection whose handshake the old CA verified but that has not said
+  // HELLO yet (from the audit: it was let in after the change) is refused at its HELLO.
+  RawTlsWire pending(d.tcp_address().substr(4), pki.ca_file(), pki.client("alice"));
+  ASSERT_TRUE(pending.ready());
   std::filesystem::copy_file(pki.other_ca_file(), client_ca,
                              std::filesystem::copy_options::overwrite_existing);
   ASSERT_TRUE(d.reload(tls_config(pki.server("kvtierd-renewed"), client_ca), "event=reloaded",
@@ -365,6 +373,12 @@ TEST(DaemonTls, AReloadRenewsTheServerCertificateAndAChangedClientCaEndsItsSessi
       << "a session the old client CA let in outlived the change";
   EXPECT_NE(d.log().find("a reload changed the client CAs"), std::string::npos);
   EXPECT_TRUE((*by_token)->ping().ok()) << "a token session was ended";
+  std::vector<std::byte> hello;
+  ASSERT_TRUE(protocol::append_frame(hello, 1, protocol::HelloRequest{}).ok());
+  ASSERT_TRUE(pending.send(hello));
+  ASSERT_EQ(pending.receive(1, std::chrono::seconds(10)), 1);
+  EXPECT_EQ(pending.last_status(), StatusCode::kInvalidArgument)
+      << "a certificate the old client CA verified said HELLO after the change";
   EXPECT_FALSE(connect(tls_address(d), "", pki.ca_file(), pki.client("alice")).ok());
   auto from_new_ca = connect(tls_address(d), "", pki.ca_file(), pki.client("alice", true));
   ASSERT_TRUE(from_new_ca.ok()) << from_new_ca.status().to_string();
