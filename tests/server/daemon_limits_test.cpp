@@ -210,6 +210,17 @@ TEST(DaemonLimits, SharedMemoryRegionsHoldNoDescriptor) {
   EXPECT_TRUE(out[0].ok()) << out[0].to_string();
 }
 
+// Says HELLO on `w` and registers a sealed memfd of `size` bytes (sparse: never touched), as a
+// client would, without the client library: the region's id, or nullopt.
+std::optional<std::uint32_t> raw_region(RawWire& w, std::uint64_t size) {
+  UniqueFd memfd(::memfd_create("raw-region", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!memfd.valid() || ::ftruncate(memfd.get(), static_cast<off_t>(size)) != 0 ||
+      ::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK) != 0 || !w.hello()) {
+    return std::nullopt;
+  }
+  return w.register_region(memfd.get(), size, 2);
+}
+
 // Audit of issue 25: a PUT_MANY_SHM of 16,384 items naming the same 4 MiB slice copied 64 GiB on
 // an I/O thread (30 s during which another tenant's PING waited). Now a shared-memory batch moves
 // at most server.max_frame_data_bytes, as a frame of values may: it is refused too_large at once.
@@ -220,13 +231,8 @@ TEST(DaemonLimits, ASharedMemoryBatchMovesNoMoreThanAFrameOfValues) {
   ASSERT_TRUE(d.started()) << d.log();
   constexpr std::uint64_t kSlice = 4 * kMiB;
   constexpr std::uint64_t kRegion = 128 * kMiB;  // sparse: never touched
-  UniqueFd memfd(::memfd_create("attack", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  ASSERT_TRUE(memfd.valid());
-  ASSERT_EQ(::ftruncate(memfd.get(), kRegion), 0);
-  ASSERT_EQ(::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
   RawWire w(d.unix_address());
-  ASSERT_TRUE(w.hello());
-  std::optional<std::uint32_t> region = w.register_region(memfd.get(), kRegion, 2);
+  std::optional<std::uint32_t> region = raw_region(w, kRegion);
   ASSERT_TRUE(region.has_value());
   for (const bool put : {true, false}) {
     std::vector<std::byte> frame;
@@ -276,13 +282,8 @@ TEST(DaemonLimits, PipelinedSharedMemoryBatchesYieldToOtherConnections) {
   DaemonProcess d(dir.path(), small_daemon_config("[server]\nio_threads = 1\n"));
   ASSERT_TRUE(d.started()) << d.log();
   constexpr std::uint64_t kSlice = 4 * kMiB;
-  UniqueFd memfd(::memfd_create("pipeline", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  ASSERT_TRUE(memfd.valid());
-  ASSERT_EQ(::ftruncate(memfd.get(), kSlice), 0);
-  ASSERT_EQ(::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
   RawWire w(d.unix_address());
-  ASSERT_TRUE(w.hello());
-  std::optional<std::uint32_t> region = w.register_region(memfd.get(), kSlice, 2);
+  std::optional<std::uint32_t> region = raw_region(w, kSlice);
   ASSERT_TRUE(region.has_value());
   RawWire victim(d.unix_address());
   ASSERT_TRUE(victim.hello());
