@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "coding/little_endian.h"
 #include "integrity/check.h"
 
 namespace kvtier {
@@ -53,21 +54,10 @@ struct SipState {
   }
 };
 
-std::uint64_t load_le(const std::uint8_t* p, std::size_t n) {
-  if (n == 8 && std::endian::native == std::endian::little) {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-  }
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t{p[i]} << (8 * i);
-  return v;
-}
-
-std::uint64_t load_le(const std::byte* p, std::size_t n) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
-  return v;
+// A SipHash word: n (<= 8) bytes, little-endian.
+template <typename Byte>
+std::uint64_t word(const Byte* p, std::size_t n) {
+  return load_le_n(reinterpret_cast<const std::byte*>(p), n);
 }
 
 SipKey draw_key() {
@@ -91,8 +81,8 @@ std::uint64_t siphash(const SipKey& key, std::span<const std::byte> message) {
   SipState s(key);
   const std::size_t n = message.size();
   std::size_t off = 0;
-  for (; off + 8 <= n; off += 8) s.absorb<C>(load_le(message.data() + off, 8));
-  const std::uint64_t last = load_le(message.data() + off, n - off) | (std::uint64_t{n & 0xff} << 56);
+  for (; off + 8 <= n; off += 8) s.absorb<C>(word(message.data() + off, 8));
+  const std::uint64_t last = word(message.data() + off, n - off) | (std::uint64_t{n & 0xff} << 56);
   s.absorb<C>(last);
   return s.finish<D>();
 }
@@ -107,8 +97,8 @@ const SipKey& id_hash_key() {
 
 std::uint64_t id_hash_with(const SipKey& key, const BlockId& id) {
   SipState s(key);
-  s.absorb<1>(load_le(id.key.bytes.data(), 8));
-  s.absorb<1>(load_le(id.key.bytes.data() + 8, 8));
+  s.absorb<1>(word(id.key.bytes.data(), 8));
+  s.absorb<1>(word(id.key.bytes.data() + 8, 8));
   // The last block: the 4 bytes of ns, then the message length (20) in the top byte.
   s.absorb<1>(std::uint64_t{id.ns} | (std::uint64_t{20} << 56));
   return s.finish<3>();

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "coding/little_endian.h"
 #include "integrity/check.h"
 #include "integrity/checksum.h"
 #include "keys/id_hash.h"
@@ -152,19 +153,6 @@ constexpr std::size_t kHeaderBytes = 8 + 4 + 8;
 constexpr std::size_t kEntryBytes = 16 + 4 + 4 + 8 + 8;
 constexpr std::size_t kTrailerBytes = 8;
 
-void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
-}
-void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
-  std::byte b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<std::byte>(v >> (8 * i));
-  out.insert(out.end(), b, b + 8);
-}
-std::uint64_t get_le(const std::byte* p, int n) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v |= std::uint64_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 
 }  // namespace
 
@@ -427,9 +415,9 @@ std::vector<std::byte> Index::serialize() const {
   const std::size_t entries = size();
   out.reserve(kHeaderBytes + kTrailerBytes + (entries + entries / 64 + 64) * kEntryBytes);
   for (char c : kMagic) out.push_back(static_cast<std::byte>(c));
-  put_u32(out, kIndexFormatVersion);
+  append_le<std::uint32_t>(out, kIndexFormatVersion);
   const std::size_t count_at = out.size();
-  put_u64(out, 0);  // the entry count, known once every shard is copied
+  append_le<std::uint64_t>(out, 0);  // the entry count, known once every shard is copied
   std::uint64_t count = 0;
   for (const auto& sh : shards_) {
     std::lock_guard<std::mutex> lock(sh->mu);
@@ -439,15 +427,15 @@ std::vector<std::byte> Index::serialize() const {
       const BlockId id = slot_id(s);
       const auto* key = reinterpret_cast<const std::byte*>(id.key.bytes.data());
       out.insert(out.end(), key, key + 16);
-      put_u32(out, s.ns);
-      put_u32(out, s.size);
-      put_u64(out, s.loc);
-      put_u64(out, s.seq);
+      append_le<std::uint32_t>(out, s.ns);
+      append_le<std::uint32_t>(out, s.size);
+      append_le<std::uint64_t>(out, s.loc);
+      append_le<std::uint64_t>(out, s.seq);
       ++count;
     }
   }
-  for (int i = 0; i < 8; ++i) out[count_at + i] = static_cast<std::byte>(count >> (8 * i));
-  put_u64(out, block_checksum(out));
+  store_le<std::uint64_t>(out.data() + count_at, count);
+  append_le<std::uint64_t>(out, block_checksum(out));
   return out;
 }
 
@@ -459,17 +447,17 @@ Status Index::restore(std::span<const std::byte> image) {
   if (std::memcmp(image.data(), kMagic, sizeof(kMagic)) != 0) {
     return Status::Corruption(what + "bad magic (not a KVTIDX01 image)");
   }
-  const std::uint32_t version = static_cast<std::uint32_t>(get_le(image.data() + 8, 4));
+  const std::uint32_t version = static_cast<std::uint32_t>(load_le<std::uint32_t>(image.data() + 8));
   if (version != kIndexFormatVersion) {
     return Status::Corruption(what + "unsupported format version " + std::to_string(version) +
                               " (expected " + std::to_string(kIndexFormatVersion) + ")");
   }
   const std::size_t body = image.size() - kTrailerBytes;
-  const std::uint64_t stored_sum = get_le(image.data() + body, 8);
+  const std::uint64_t stored_sum = load_le<std::uint64_t>(image.data() + body);
   if (block_checksum(image.first(body)) != stored_sum) {
     return Status::Corruption(what + "checksum mismatch");
   }
-  const std::uint64_t count = get_le(image.data() + 12, 8);
+  const std::uint64_t count = load_le<std::uint64_t>(image.data() + 12);
   if (count != (body - kHeaderBytes) / kEntryBytes || (body - kHeaderBytes) % kEntryBytes != 0) {
     return Status::Corruption(what + std::to_string(count) + " entries do not fill " +
                               std::to_string(body - kHeaderBytes) + " bytes");
@@ -484,10 +472,10 @@ Status Index::restore(std::span<const std::byte> image) {
     const std::byte* p = image.data() + kHeaderBytes + e * kEntryBytes;
     BlockId id;
     std::memcpy(id.key.bytes.data(), p, 16);
-    id.ns = static_cast<NamespaceId>(get_le(p + 16, 4));
-    const auto size = static_cast<std::uint32_t>(get_le(p + 20, 4));
-    const std::uint64_t loc = get_le(p + 24, 8);
-    const std::uint64_t seq = get_le(p + 32, 8);
+    id.ns = static_cast<NamespaceId>(load_le<std::uint32_t>(p + 16));
+    const auto size = static_cast<std::uint32_t>(load_le<std::uint32_t>(p + 20));
+    const std::uint64_t loc = load_le<std::uint64_t>(p + 24);
+    const std::uint64_t seq = load_le<std::uint64_t>(p + 32);
     if (size == 0 || (loc >> (kHitsShift + 8)) != 0 || seq > kMaxIndexSeq) {
       return Status::Corruption(what + "entry " + std::to_string(e) + " is malformed");
     }

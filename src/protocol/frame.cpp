@@ -8,7 +8,7 @@
 #include <string>
 
 #include "integrity/check.h"
-#include "protocol/le.h"
+#include "coding/little_endian.h"
 
 namespace kvtier::protocol {
 namespace {

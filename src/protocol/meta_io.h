@@ -16,7 +16,7 @@
 
 #include "kvtier/key.h"
 #include "kvtier/status.h"
-#include "protocol/le.h"
+#include "coding/little_endian.h"
 
 namespace kvtier::protocol {
 
