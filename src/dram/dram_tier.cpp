@@ -194,17 +194,9 @@ std::uint64_t get_relaxed(const std::atomic<std::uint64_t>& a) {
 }  // namespace
 
 Result<std::unique_ptr<DramTier>> DramTier::create(const DramConfig& config) {
+  // The one check of the config (shards a power of two, fractions in range): the index and the
+  // accounting rely on it.
   KVTIER_RETURN_IF_ERROR(config.validate());
-  // Re-checked here because the index and the accounting rely on them.
-  if (config.shards == 0 || (config.shards & (config.shards - 1)) != 0 || config.shards > 65536) {
-    return Status::InvalidArgument("dram.shards must be a power of two in [1, 65536], got " +
-                                   std::to_string(config.shards));
-  }
-  if (!(config.small_queue_fraction >= 0.0 && config.small_queue_fraction <= 1.0) ||
-      !(config.max_pinned_fraction >= 0.0 && config.max_pinned_fraction <= 1.0)) {
-    return Status::InvalidArgument(
-        "dram.small_queue_fraction and dram.max_pinned_fraction must be in [0, 1]");
-  }
   std::unique_ptr<DramTier> tier(new (std::nothrow) DramTierImpl(config));
   if (!tier) return Status::NoSpace("cannot allocate the DRAM tier");
   return tier;
