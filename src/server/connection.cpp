@@ -105,7 +105,7 @@ ConnectionTimeout Connection::overdue(std::chrono::steady_clock::time_point now)
   }
   // pending_.header is set from a frame's header until the frame is done.
   const bool frame_begun = pending_.header.opcode != protocol::Opcode::kNone;
-  if (frame_begun && !reading_paused_ && !output_full() && !memory_wait_) {
+  if (frame_begun && !reading_paused_) {
     const auto data_time = std::chrono::milliseconds(pending_.header.data_len * 1000 /
                                                      kMinDataBytesPerSecond);
     if (now - frame_clock_ > config.frame_timeout + data_time) return ConnectionTimeout::kFrame;
@@ -458,7 +458,7 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
         "values may hold of the daemon's in-flight memory, " + std::to_string(share) +
         " (half of server.max_inflight_bytes, or max_value_bytes, with buffer rounding)");
   } else if ((data_footprint > 0
-                  ? session_.tenant != nullptr &&
+                  ? session_.counters != nullptr &&
                         pending_.data_memory.try_add_shared(
                             budget, data_footprint,
                             data_footprint + output_memory_.bytes() <= kSmallHoldBytes,
@@ -484,9 +484,7 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
 bool Connection::tenant_still_valid() {
   // A client certificate is only as good as the CAs that verified it: when a reload changed
   // them, the session ends and the client is verified anew when it reconnects.
-  const bool certificate_still_trusted =
-      session_.tls_client_name.empty() ||
-      session_.client_ca_generation == context_.current_client_ca_generation();
+  const bool certificate_still_trusted = session_.certificate_still_trusted(context_);
   const std::uint64_t generation = context_.tenants.generation();
   if (generation == session_.registry_generation && certificate_still_trusted) return true;
   std::shared_ptr<const TenantRegistry> registry = context_.tenants.current();
@@ -548,15 +546,15 @@ void Connection::on_data(std::span<const std::byte> bytes) {
 
 void Connection::on_frame_done() {
   pending_.connection_holds = output_memory_.bytes();
-  const std::uint64_t queued_before = output_.held_bytes();
+  const std::uint64_t kept_before = output_.held_bytes();
   StatusCode status = execute_request(pending_, session_, context_, output_);
-  // The response is built: its hold becomes what it really holds (frames, data buffers, blocks).
-  const std::uint64_t queued = output_.held_bytes() - queued_before;
+  // The response is built: its hold becomes what it really keeps (frames, data buffers, blocks).
+  const std::uint64_t kept = output_.held_bytes() - kept_before;
   MemoryHold& held = pending_.response_memory;
-  if (queued > held.bytes()) {
-    held.force_add(context_.memory, queued - held.bytes());
+  if (kept > held.bytes()) {
+    held.force_add(context_.memory, kept - held.bytes());
   } else {
-    held.shrink_to(queued);
+    held.shrink_to(kept);
   }
   output_memory_.absorb(std::move(held));
   context_.metrics.count_request(pending_.header.opcode, status,

@@ -74,6 +74,13 @@ struct Session {
   // unknown, so no later SHM_REGISTER on this connection may take a memfd (it could be another
   // frame's) and each is refused.
   bool memfds_lost = false;
+
+  // False when a client certificate verified this session's TLS handshake and a reload has since
+  // changed the client CAs: the certificate names nobody any more.
+  bool certificate_still_trusted(const ServerContext& context) const {
+    return tls_client_name.empty() ||
+           client_ca_generation == context.current_client_ca_generation();
+  }
 };
 
 // A request whose meta has been decoded, waiting for its data (if any) and then execution.
@@ -193,8 +200,8 @@ class Connection {
   int rcvlowat_ = 1;               // the socket's SO_RCVLOWAT (see update_rcvlowat)
   std::chrono::steady_clock::time_point accepted_at_;
   std::chrono::steady_clock::time_point last_traffic_;  // the last byte read or sent
-  // When the pending frame's header arrived or the daemon last resumed reading it (after its
-  // output was full or it waited for memory): its frame timeout counts from here.
+  // When the pending frame's header arrived, moved later by each pause of the daemon's reading
+  // (output full, waiting for memory): its frame timeout counts from here.
   std::chrono::steady_clock::time_point frame_clock_;
   // Whether the daemon stopped reading this connection (output full, waiting for memory) at
   // the last event, and since when: time paused does not count against the frame timeout.

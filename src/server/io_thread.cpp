@@ -274,30 +274,31 @@ void IoThread::close_connection(int fd) {
 void IoThread::sweep(std::chrono::steady_clock::time_point now, bool draining) {
   // A deadline may look missed only because this thread was busy (a long request of another
   // connection) while the bytes that meet it sat in the socket: a connection that looks overdue
-  // reads what is there first, and is judged after.
-  // Judged at `now`, as before the reads (which take time of their own), and only those that
-  // looked overdue before them.
+  // reads what is there first, and is judged after, at `now` (the reads take time of their own).
   std::vector<int> overdue;
   for (auto& [fd, c] : connections_) {
     if (c->overdue(now) != ConnectionTimeout::kNone) overdue.push_back(fd);
   }
   for (int fd : overdue) on_connection_events(fd, EPOLLIN);
+  for (int fd : overdue) {
+    auto it = connections_.find(fd);
+    if (it == connections_.end()) continue;  // closed by its read
+    const Connection& c = *it->second;
+    const ConnectionTimeout t = c.overdue(now);
+    if (t == ConnectionTimeout::kNone) continue;
+    context_.metrics.count(context_.metrics.connections_timed_out[static_cast<std::size_t>(t)]);
+    std::uint64_t held_back = 0;
+    if (timeouts_log_.allow(now, &held_back)) {
+      spdlog::info("event=connection_timeout reason={} peer={} tenant={} held_back_lines={}",
+                   connection_timeout_name(t), c.session().peer,
+                   c.session().tenant ? c.session().tenant->name : "-", held_back);
+    }
+    close_connection(fd);
+  }
   std::vector<int> done;
   std::vector<int> retry;  // waiting for in-flight memory that another connection may have freed
   for (auto& [fd, c] : connections_) {
-    const ConnectionTimeout t = std::find(overdue.begin(), overdue.end(), fd) != overdue.end()
-                                    ? c->overdue(now)
-                                    : ConnectionTimeout::kNone;
-    if (t != ConnectionTimeout::kNone) {
-      context_.metrics.count(context_.metrics.connections_timed_out[static_cast<std::size_t>(t)]);
-      std::uint64_t held_back = 0;
-      if (timeouts_log_.allow(now, &held_back)) {
-        spdlog::info("event=connection_timeout reason={} peer={} tenant={} held_back_lines={}",
-                     connection_timeout_name(t), c->session().peer,
-                     c->session().tenant ? c->session().tenant->name : "-", held_back);
-      }
-      done.push_back(fd);
-    } else if (draining && c->quiescent()) {
+    if (draining && c->quiescent()) {
       done.push_back(fd);
     } else if (c->waiting_for_memory()) {
       retry.push_back(fd);

@@ -218,8 +218,7 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
                                                "try again in a few seconds"));
   }
   // A certificate verified by client CAs a reload has since replaced names nobody.
-  if (!c.session.tls_client_name.empty() &&
-      c.session.client_ca_generation != c.ctx.current_client_ca_generation()) {
+  if (!c.session.certificate_still_trusted(c.ctx)) {
     c.p.close_after = true;
     c.ctx.metrics.count(
         c.ctx.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
