@@ -58,6 +58,17 @@ std::string mallory_config(const std::string& more = "") {
          more;
 }
 
+// A new connection into `wires` that says HELLO (as the default tenant, or `token`'s over TCP)
+// and then reads nothing: a small receive buffer, so the kernel holds little of what the daemon
+// sends it and the daemon holds the rest.
+void add_unread_wire(const DaemonProcess& d, std::vector<std::unique_ptr<RawWire>>& wires,
+                     const std::string& token = "") {
+  wires.push_back(std::make_unique<RawWire>(token.empty() ? d.unix_address() : d.tcp_address()));
+  ASSERT_TRUE(wires.back()->hello(token));
+  int small = 4096;
+  ::setsockopt(wires.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+}
+
 // A new connection of mallory's (into `wires`) that sends a PUT (or a PUT_MANY of one item) of
 // `value` bytes, 100 bytes of its body and then nothing.
 void withhold_put(const DaemonProcess& d, std::vector<std::unique_ptr<RawWire>>& wires,
@@ -330,11 +341,7 @@ TEST(DaemonMemory, UnreadGetManyResponsesAreHeldWithinTheInflightBudget) {
   constexpr int kAttackers = 8, kRequestsEach = 4;
   std::vector<std::unique_ptr<RawWire>> wires;
   for (int a = 0; a < kAttackers; ++a) {
-    wires.push_back(std::make_unique<RawWire>(d.unix_address()));
-    ASSERT_TRUE(wires.back()->hello());
-    // A small receive buffer, so the kernel holds little of what the daemon sends.
-    int small = 4096;
-    ::setsockopt(wires.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    add_unread_wire(d, wires);
     protocol::GetManyRequest m;
     for (int i = 0; i < kValues; ++i) m.items.push_back({test_key(9000 + i), kValue});
     std::vector<std::byte> frames;
@@ -395,10 +402,7 @@ TEST(DaemonMemory, UnreadStatsResponsesAreHeldWithinTheInflightBudget) {
   const int kStatsEach = kUnderSanitizer ? 300 : 2500;
   std::vector<std::unique_ptr<RawWire>> wires;
   for (int a = 0; a < kAttackers; ++a) {
-    wires.push_back(std::make_unique<RawWire>(d.unix_address()));
-    ASSERT_TRUE(wires.back()->hello());
-    int small = 4096;
-    ::setsockopt(wires.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    add_unread_wire(d, wires);
     std::vector<std::byte> frames;
     for (int r = 0; r < kStatsEach; ++r) {
       ASSERT_TRUE(protocol::append_frame(frames, 10 + r, protocol::StatsRequest{}).ok());
@@ -471,10 +475,7 @@ TEST(DaemonMemory, UnreadResponsesOfTinyValuesAreChargedWhatTheyKeep) {
   std::unique_ptr<Client> writer = std::move(connected).value();
   std::vector<std::unique_ptr<RawWire>> wires;
   for (int a = 0; a < kAttackers; ++a) {
-    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
-    ASSERT_TRUE(wires.back()->hello(kMallory));
-    int small = 4096;
-    ::setsockopt(wires.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    add_unread_wire(d, wires, kMallory);
   }
   const std::byte one{0x5A};
   std::vector<PutItem> items(kBatch);
@@ -550,10 +551,7 @@ TEST(DaemonMemory, OneTenantsUnreadResponsesLeaveRoomForAnother) {
   }
   std::vector<std::unique_ptr<RawWire>> wires;
   for (int a = 0; a < 6; ++a) {
-    wires.push_back(std::make_unique<RawWire>(d.tcp_address()));
-    ASSERT_TRUE(wires.back()->hello(kMallory));
-    int small = 4096;
-    ::setsockopt(wires.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    add_unread_wire(d, wires, kMallory);
     std::vector<std::byte> frames;
     for (int r = 0; r < 16; ++r) {
       ASSERT_TRUE(protocol::append_frame(frames, 10 + r, protocol::GetRequest{big, kValue}).ok());
