@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/toml_fields.h"
 #include "kvtier/store.h"
 #include "memory/buffer_pool.h"
 #include "server/data_dir_lock.h"
@@ -228,13 +229,11 @@ class ServerImpl final : public Server {
   static Result<LoadedTls> load_tls(const ServerConfig& server) {
     LoadedTls loaded;
     if (!server.tls_client_ca_file.empty()) {
-      std::ifstream in(server.tls_client_ca_file, std::ios::binary);
-      std::string ca((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (!in.good() && !in.eof()) {
-        return Status::InvalidArgument("server.tls_client_ca_file " + server.tls_client_ca_file +
-                                       " cannot be read");
+      Result<std::string> ca = read_config_file_text(server.tls_client_ca_file);
+      if (!ca.ok()) {
+        return Status(ca.status().code(), "server.tls_client_ca_file: " + ca.status().message());
       }
-      loaded.client_ca_digest = token_digest(ca);
+      loaded.client_ca_digest = token_digest(*ca);
     }
     Result<std::shared_ptr<net::TlsContext>> context = net::TlsContext::for_server(
         {server.tls_cert_file, server.tls_key_file, server.tls_client_ca_file});
