@@ -130,7 +130,9 @@ bool Connection::quiescent() const {
 }
 
 bool Connection::on_events(std::uint32_t events) {
-  if (events & (EPOLLERR)) return false;
+  // EPOLLHUP: the peer shut both directions (closed), so no answer can reach it; running the
+  // requests still buffered would only spend time and memory on a client that left.
+  if (events & (EPOLLERR | EPOLLHUP)) return false;
   work_this_event_ = 0;
   deferred_ = false;
   if (tls_ && !tls_->handshake_done()) {
