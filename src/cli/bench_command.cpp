@@ -28,7 +28,7 @@
 #include "kvtier/client.h"
 #include "kvtier/key.h"
 #include "metrics/latency_histogram.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "plan/model.h"
 #include "workload/lru_simulator.h"
 #include "workload/trace_reader.h"

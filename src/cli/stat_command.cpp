@@ -22,10 +22,10 @@
 #include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "kvtier/client.h"
-#include "metrics/metrics_url_fetch.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/metrics_url_fetch.h"
+#include "scrape/prometheus_parse.h"
 #include "server/token_file.h"
-#include "metrics/stat_report.h"
+#include "scrape/stat_report.h"
 
 namespace kvtier::cli {
 namespace {
@@ -61,7 +61,7 @@ class MetricsSource {
   // The metrics text, or nullopt after printing why not (and setting *exit_code).
   std::optional<std::string> fetch(int* exit_code) {
     if (!o_.url.empty()) {
-      metrics::MetricsFetch fetch{o_.url, std::chrono::milliseconds(o_.client.timeout_ms), "",
+      MetricsFetch fetch{o_.url, std::chrono::milliseconds(o_.client.timeout_ms), "",
                                   o_.ca_file};
       if (!o_.metrics_token_file.empty()) {
         Result<std::string> token = server::read_private_token_file(o_.metrics_token_file);
@@ -72,10 +72,10 @@ class MetricsSource {
         }
         fetch.bearer_token = std::move(token).value();
       }
-      Result<std::string> body = metrics::fetch_metrics_url(fetch);
+      Result<std::string> body = fetch_metrics_url(fetch);
       if (!body.ok()) {
         report(body.status().message());
-        *exit_code = metrics::check_metrics_url(o_.url).ok() ? kExitFailure : kExitUsage;
+        *exit_code = check_metrics_url(o_.url).ok() ? kExitFailure : kExitUsage;
         return std::nullopt;
       }
       return std::move(body).value();

@@ -35,7 +35,7 @@
 #include "server/server_context.h"
 #include "server/shm_region.h"
 #include "server/tenant_registry.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::server {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "kvtier/status.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::server {
 

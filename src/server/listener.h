@@ -12,7 +12,7 @@
 
 #include "kvtier/status.h"
 #include "server/tenant_registry.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::server {
 

@@ -39,7 +39,7 @@
 #include "kvtier/store.h"
 #include "server/event_loop.h"
 #include "server/token_file.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::server {
 

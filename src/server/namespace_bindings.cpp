@@ -10,7 +10,7 @@
 #include <map>
 #include <sstream>
 
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::server {
 namespace {

@@ -1,10 +1,10 @@
-// The daemon's TOML config file: the engine's keys (config/store_config_toml.h) plus [server] and
+// The daemon's TOML config file: the engine's keys (engine/store_config_toml.h) plus [server] and
 // [[tenants]], read with the same field rules and messages (config/toml_fields.h). The keys are
 // docs/CONFIG.md; validation is DaemonConfig::validate() (server_config.cpp).
 #include <filesystem>
 #include <limits>
 
-#include "config/store_config_toml.h"
+#include "engine/store_config_toml.h"
 #include "config/toml_fields.h"
 #include "server/server_config.h"
 #include "server/token_file.h"

@@ -17,7 +17,7 @@
 #include <span>
 
 #include "kvtier/status.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::server {
 

@@ -16,7 +16,7 @@
 #include <optional>
 
 #include "server/server_config.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::server {
 namespace {

@@ -76,7 +76,7 @@ Status write_all(int fd, const std::byte* data, std::size_t len, const std::stri
 Status sync_dir_of(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  server::UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!d.valid()) return Status::FromErrno("outbox: open directory " + dir, errno);
   if (::fsync(d.get()) != 0) return Status::FromErrno("outbox: fsync directory " + dir, errno);
   return Status::Ok();
@@ -90,14 +90,14 @@ constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
 }  // namespace
 
 Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path, std::uint64_t capacity) {
-  server::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!fd.valid()) return Status::FromErrno("outbox: open " + path, errno);
   std::unique_ptr<Outbox> box(new Outbox(path, capacity, std::move(fd)));
   KVTIER_RETURN_IF_ERROR(box->replay());
   return box;
 }
 
-Outbox::Outbox(std::string path, std::uint64_t capacity, server::UniqueFd fd)
+Outbox::Outbox(std::string path, std::uint64_t capacity, UniqueFd fd)
     : path_(std::move(path)), capacity_(capacity), fd_(std::move(fd)) {}
 
 Outbox::~Outbox() { (void)sync(); }
@@ -228,7 +228,7 @@ void Outbox::recover(std::unique_lock<std::mutex>& lock) {
   const std::vector<std::byte> bytes = pending_records_locked();
   lock.unlock();
   bool switched = false;
-  server::UniqueFd fd;
+  UniqueFd fd;
   Status s = write_log(bytes, &switched, &fd);
   lock.lock();
   syncing_ = false;
@@ -523,7 +523,7 @@ Status Outbox::maybe_compact(std::unique_lock<std::mutex>& lock) {
   syncing_ = true;
   lock.unlock();
   bool switched = false;
-  server::UniqueFd fd;
+  UniqueFd fd;
   s = write_temp(tmp, tail, /*truncate=*/false);
   if (s.ok()) {
     s = publish_temp(tmp, &switched, &fd);
@@ -564,7 +564,7 @@ void Outbox::append_owed_records(std::vector<std::byte>& bytes, std::uint64_t se
 Status Outbox::write_temp(const std::string& tmp, const std::vector<std::byte>& bytes,
                           bool truncate) const {
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : O_APPEND);
-  server::UniqueFd out(::open(tmp.c_str(), flags, 0600));
+  UniqueFd out(::open(tmp.c_str(), flags, 0600));
   if (!out.valid()) return Status::FromErrno("outbox: open " + tmp, errno);
   Status s = write_all(out.get(), bytes.data(), bytes.size(), tmp);
   if (s.ok() && ::fdatasync(out.get()) != 0) s = Status::FromErrno("outbox: fdatasync " + tmp, errno);
@@ -574,14 +574,14 @@ Status Outbox::write_temp(const std::string& tmp, const std::vector<std::byte>& 
 // Renames the synced `tmp` over the log, reopens it for appends (*fd) and syncs the directory.
 // *switched: the rename happened (the log is the new file, even if a later step failed; *fd is
 // then valid if the reopen worked). Touches no member but path_, so it may run without mu_.
-Status Outbox::publish_temp(const std::string& tmp, bool* switched, server::UniqueFd* fd) const {
+Status Outbox::publish_temp(const std::string& tmp, bool* switched, UniqueFd* fd) const {
   if (::rename(tmp.c_str(), path_.c_str()) != 0) {
     Status s = Status::FromErrno("outbox: rename " + tmp, errno);
     ::unlink(tmp.c_str());
     return s;  // the old log is intact and still correct
   }
   *switched = true;
-  *fd = server::UniqueFd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  *fd = UniqueFd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
   if (!fd->valid()) return Status::FromErrno("outbox: reopen " + path_, errno);
   // Without a synced directory the rename may not survive a crash, and the old log would come
   // back without what is appended to the new one: the caller promises nothing until a rewrite
@@ -591,7 +591,7 @@ Status Outbox::publish_temp(const std::string& tmp, bool* switched, server::Uniq
 
 // Writes `bytes` as the whole log (write_temp, then publish_temp).
 Status Outbox::write_log(const std::vector<std::byte>& bytes, bool* switched,
-                         server::UniqueFd* fd) const {
+                         UniqueFd* fd) const {
   const std::string tmp = path_ + ".compact";
   Status s = write_temp(tmp, bytes, /*truncate=*/true);
   if (!s.ok()) {

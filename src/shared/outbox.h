@@ -48,7 +48,7 @@
 #include "kvtier/key.h"
 #include "kvtier/status.h"
 #include "kvtier/store.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::shared {
 
@@ -147,7 +147,7 @@ class Outbox {
     bool unlogged = false;         // changed in the error state: its records are not in the log
   };
 
-  Outbox(std::string path, std::uint64_t capacity, server::UniqueFd fd);
+  Outbox(std::string path, std::uint64_t capacity, UniqueFd fd);
   Status replay();
   void replay_record(std::uint8_t type, const BlockId& id, std::uint32_t size, Clock::time_point now);
   Status write_records(const std::vector<std::byte>& bytes, bool sync);
@@ -160,9 +160,9 @@ class Outbox {
   Status maybe_compact(std::unique_lock<std::mutex>& lock);
   std::vector<std::byte> pending_records_locked() const;
   void append_owed_records(std::vector<std::byte>& bytes, std::uint64_t seq, const Pending& p) const;
-  Status write_log(const std::vector<std::byte>& bytes, bool* switched, server::UniqueFd* fd) const;
+  Status write_log(const std::vector<std::byte>& bytes, bool* switched, UniqueFd* fd) const;
   Status write_temp(const std::string& tmp, const std::vector<std::byte>& bytes, bool truncate) const;
-  Status publish_temp(const std::string& tmp, bool* switched, server::UniqueFd* fd) const;
+  Status publish_temp(const std::string& tmp, bool* switched, UniqueFd* fd) const;
   void fail_locked(const Status& s);
   void recover(std::unique_lock<std::mutex>& lock);
 
@@ -172,7 +172,7 @@ class Outbox {
 
   mutable std::mutex mu_;
   std::condition_variable synced_cv_;
-  server::UniqueFd fd_;                                                // guarded by mu_
+  UniqueFd fd_;                                                // guarded by mu_
   std::unordered_map<BlockId, Pending, KeyedIdHash> pending_;              // guarded by mu_
   std::map<std::uint64_t, BlockId> by_seq_;                            // guarded by mu_
   std::uint64_t pending_bytes_ = 0;                                    // guarded by mu_

@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "kvtier/client.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "support/child_process.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"

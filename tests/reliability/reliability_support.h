@@ -17,7 +17,7 @@
 
 #include "../../bench/stamped_value.h"
 #include "kvtier/client.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "support/daemon_process.h"
 
 namespace kvtier::testing {

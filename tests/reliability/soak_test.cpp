@@ -124,13 +124,13 @@ struct AttackTotals {
 
 void attacker_loop(const DaemonProcess& d, Clock::time_point until, AttackTotals& t) {
   NumberedBlocks blocks(99);
-  std::vector<server::UniqueFd> silent;
+  std::vector<UniqueFd> silent;
   std::vector<std::unique_ptr<RawWire>> wires;
   while (Clock::now() < until) {
     silent.clear();
     wires.clear();
     for (int i = 0; i < 50; ++i) {
-      server::UniqueFd fd = silent_tcp_connection(d.tcp_address());
+      UniqueFd fd = silent_tcp_connection(d.tcp_address());
       if (fd.valid()) silent.push_back(std::move(fd));
     }
     t.sockets += silent.size();

@@ -19,9 +19,9 @@
 #include <gtest/gtest.h>
 
 #include "kvtier/client.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "server/raw_wire.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 #include "support/daemon_metrics.h"
 #include "support/daemon_process.h"
 #include "support/silent_tcp.h"
@@ -30,7 +30,6 @@
 namespace kvtier::testing::daemon_admission_test {
 
 using Clock = std::chrono::steady_clock;
-using server::UniqueFd;
 
 // Whether the daemon closed (or reset) the connection.
 bool closed_by_peer(int fd) {

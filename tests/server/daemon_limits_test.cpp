@@ -22,7 +22,7 @@
 #include "server/fd_limit.h"
 #include "server/raw_wire.h"
 #include "server/server_config.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 #include "support/daemon_process.h"
 #include "support/proc_stats.h"
 #include "support/silent_tcp.h"
@@ -30,7 +30,6 @@
 
 namespace kvtier::testing::daemon_limits_test {
 
-using server::UniqueFd;
 
 // The soft and hard "Max open files" of a process, from /proc/<pid>/limits.
 std::pair<std::uint64_t, std::uint64_t> open_files_limit(pid_t pid) {

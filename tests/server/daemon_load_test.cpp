@@ -10,7 +10,7 @@
 
 #include "kvtier/client.h"
 #include "kvtier/config.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "server/raw_wire.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"

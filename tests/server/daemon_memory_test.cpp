@@ -22,8 +22,8 @@
 
 #include "dram/block.h"
 #include "kvtier/client.h"
-#include "metrics/metrics_url_fetch.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/metrics_url_fetch.h"
+#include "scrape/prometheus_parse.h"
 #include "server/memory_budget.h"
 #include "server/raw_wire.h"
 #include "support/daemon_process.h"
@@ -113,7 +113,7 @@ std::unique_ptr<Client> client_of(const DaemonProcess& d, const std::string& tok
 
 // A metric from /metrics (not STATS: a STATS request holds in-flight memory while it renders).
 double http_metric(const DaemonProcess& d, std::string_view name) {
-  auto text = metrics::fetch_metrics_url({"http://" + d.metrics_address() + "/metrics",
+  auto text = fetch_metrics_url({"http://" + d.metrics_address() + "/metrics",
                                           std::chrono::seconds(10), "", ""});
   if (!text.ok()) return -1;
   auto m = parse_prometheus_text(*text);

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "kvtier/client.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "support/daemon_metrics.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"

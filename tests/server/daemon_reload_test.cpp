@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "kvtier/client.h"
-#include "metrics/metrics_url_fetch.h"
+#include "scrape/metrics_url_fetch.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"
 
@@ -91,7 +91,7 @@ TEST(DaemonReload, TheMetricsTokenIsApplied) {
   ASSERT_TRUE(d.started()) << d.log();
   const std::string url = "http://" + d.metrics_address() + "/metrics";
   auto scrape = [&](const std::string& token) {
-    return metrics::fetch_metrics_url({url, std::chrono::seconds(10), token, ""});
+    return fetch_metrics_url({url, std::chrono::seconds(10), token, ""});
   };
   EXPECT_TRUE(scrape("").ok());
   const std::string token_file = dir.file("metrics.token");

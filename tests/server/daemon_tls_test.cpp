@@ -20,7 +20,7 @@
 #include "net/tls.h"
 #include "protocol/frame.h"
 #include "protocol/meta.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "support/daemon_process.h"
 #include "support/test_certs.h"
 #include "support/test_support.h"

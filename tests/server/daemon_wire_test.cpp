@@ -13,7 +13,7 @@
 
 #include "dram/block.h"
 #include "kvtier/config.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "server/raw_wire.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"

@@ -10,7 +10,6 @@ namespace kvtier::testing {
 namespace {
 
 using server::EventLoop;
-using server::UniqueFd;
 
 TEST(EventLoop, ModifyTurnsReadinessOffAndOnAndSkipsNothingItShouldNot) {
   auto loop = EventLoop::create();

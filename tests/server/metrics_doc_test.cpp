@@ -12,9 +12,9 @@
 #include <sstream>
 #include <string>
 
-#include "metrics/metrics_url_fetch.h"
+#include "scrape/metrics_url_fetch.h"
 #include "kvtier/client.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "support/daemon_process.h"
 #include "support/redis_process.h"
 #include "support/test_support.h"
@@ -63,7 +63,7 @@ std::map<std::string, std::string> metrics_doc_exported(const DaemonProcess& d) 
   std::map<std::string, std::string> out(parsed->types.begin(), parsed->types.end());
 
   Result<std::string> http =
-      metrics::fetch_metrics_url({"http://" + d.metrics_address() + "/metrics", 10s, "", ""});
+      fetch_metrics_url({"http://" + d.metrics_address() + "/metrics", 10s, "", ""});
   EXPECT_TRUE(http.ok()) << http.status().to_string();
   if (http.ok()) {
     Result<ParsedMetrics> from_http = parse_prometheus_text(*http);

@@ -17,7 +17,7 @@
 
 #include <gtest/gtest.h>
 
-#include "metrics/metrics_url_fetch.h"
+#include "scrape/metrics_url_fetch.h"
 #include "support/test_support.h"
 
 namespace kvtier::server {
@@ -365,25 +365,25 @@ TEST(MetricsHttpServer, RefusesBadAddressesAndBusyPorts) {
   EXPECT_EQ(second.status().code(), StatusCode::kIOError) << second.status().to_string();
 }
 
-metrics::MetricsFetch fetch_of(std::string url, std::string token = "") {
-  return metrics::MetricsFetch{std::move(url), 10s, std::move(token), ""};
+MetricsFetch fetch_of(std::string url, std::string token = "") {
+  return MetricsFetch{std::move(url), 10s, std::move(token), ""};
 }
 
 TEST(FetchMetricsUrl, GetsTheBodyFromTheServer) {
   Fixture f;
   ASSERT_TRUE(f.server);
   std::string base = "http://127.0.0.1:" + std::to_string(f.port());
-  auto body = metrics::fetch_metrics_url(fetch_of(base + "/metrics"));
+  auto body = fetch_metrics_url(fetch_of(base + "/metrics"));
   ASSERT_TRUE(body.ok()) << body.status().to_string();
   EXPECT_EQ(*body, "# TYPE kvtier_renders_total counter\nkvtier_renders_total 1\n");
-  auto missing = metrics::fetch_metrics_url(fetch_of(base + "/nope"));
+  auto missing = fetch_metrics_url(fetch_of(base + "/nope"));
   EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(missing.status().message().find("404"), std::string::npos) << missing.status().to_string();
   for (const char* bad : {"ftp://127.0.0.1/metrics", "file:///etc/passwd", "http://[::1/"}) {
-    EXPECT_FALSE(metrics::fetch_metrics_url(fetch_of(bad)).ok()) << bad;
+    EXPECT_FALSE(fetch_metrics_url(fetch_of(bad)).ok()) << bad;
   }
   f.server->stop();
-  auto refused = metrics::fetch_metrics_url(fetch_of(base + "/metrics"));
+  auto refused = fetch_metrics_url(fetch_of(base + "/metrics"));
   EXPECT_EQ(refused.status().code(), StatusCode::kIOError) << refused.status().to_string();
 }
 
@@ -391,9 +391,9 @@ TEST(FetchMetricsUrl, SendsTheBearerToken) {
   Fixture f("127.0.0.1:0", MetricsHttpServer::Options{"metrics-secret-0123456789"});
   ASSERT_TRUE(f.server);
   const std::string url = "http://127.0.0.1:" + std::to_string(f.port()) + "/metrics";
-  auto without = metrics::fetch_metrics_url(fetch_of(url));
+  auto without = fetch_metrics_url(fetch_of(url));
   EXPECT_NE(without.status().message().find("401"), std::string::npos) << without.status().to_string();
-  auto with = metrics::fetch_metrics_url(fetch_of(url, "metrics-secret-0123456789"));
+  auto with = fetch_metrics_url(fetch_of(url, "metrics-secret-0123456789"));
   EXPECT_TRUE(with.ok()) << with.status().to_string();
 }
 
@@ -432,11 +432,11 @@ TEST(FetchMetricsUrl, HandlesChunkedAndRefusesMalformedResponses) {
       ::close(c);
     }
   });
-  auto chunked = metrics::fetch_metrics_url(fetch_of(url));
+  auto chunked = fetch_metrics_url(fetch_of(url));
   ASSERT_TRUE(chunked.ok()) << chunked.status().to_string();
   EXPECT_EQ(*chunked, "ab 1\n");
   for (std::size_t i = 1; i < std::size(answers); ++i) {
-    auto r = metrics::fetch_metrics_url(fetch_of(url));
+    auto r = fetch_metrics_url(fetch_of(url));
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << i << ": " << r.status().to_string();
   }
   server.join();

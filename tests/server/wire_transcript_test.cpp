@@ -36,14 +36,13 @@
 #include "protocol/frame.h"
 #include "protocol/meta.h"
 #include "server/raw_wire.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 #include "support/daemon_process.h"
 #include "support/test_support.h"
 
 namespace kvtier::testing::wire_transcript_test {
 
 using protocol::Opcode;
-using server::UniqueFd;
 
 enum class Kind : std::uint8_t {
   kConnect = 1,

@@ -24,7 +24,7 @@
 #include <gtest/gtest.h>
 
 #include "kvtier/client.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "support/bindfs_mount.h"
 #include "support/daemon_process.h"
 #include "support/redis_process.h"

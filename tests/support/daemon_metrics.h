@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "kvtier/client.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 #include "support/daemon_process.h"
 
 namespace kvtier::testing {

@@ -14,11 +14,10 @@
 #include <string_view>
 
 #include "kvtier/status.h"
-#include "server/unique_fd.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::shared::fs {
 
-using server::UniqueFd;
 
 // "shared fs: <op> <path>: <strerror(err)>"; NoSpace for ENOSPC/EDQUOT/EFBIG, else IOError
 // (Status::FromErrno).

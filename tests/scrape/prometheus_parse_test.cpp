@@ -1,7 +1,7 @@
 // Prometheus text parsing: what other exporters write, PrometheusText output read back exactly
 // (labels with escapes, histograms and their quantiles), and garbage and mutated input refused or
 // accepted without crashing.
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 
 #include <cmath>
 #include <limits>

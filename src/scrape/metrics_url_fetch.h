@@ -14,7 +14,7 @@
 
 #include "kvtier/status.h"
 
-namespace kvtier::metrics {
+namespace kvtier {
 
 // The largest response body accepted: far above a daemon's metrics (~100 KiB).
 inline constexpr std::size_t kMaxMetricsResponseBytes = 64 * 1024 * 1024;
@@ -35,4 +35,4 @@ Status check_metrics_url(const std::string& url);
 // the status); IOError when the connection fails, TLS fails or the timeout passes.
 Result<std::string> fetch_metrics_url(const MetricsFetch& fetch);
 
-}  // namespace kvtier::metrics
+}  // namespace kvtier

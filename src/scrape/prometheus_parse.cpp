@@ -1,5 +1,5 @@
 // Prometheus text exposition parser and sample queries (see prometheus_parse.h).
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 
 #include <algorithm>
 #include <charconv>

@@ -5,7 +5,7 @@
 
 #include <utility>
 
-namespace kvtier::server {
+namespace kvtier {
 
 class UniqueFd {
  public:
@@ -35,4 +35,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace kvtier::server
+}  // namespace kvtier

@@ -1,7 +1,7 @@
 // The `kvtier stat` table: built from text shaped like kvtierd's /metrics, it shows requests per
 // op with rates and latency quantiles, hit ratios, bytes and GB/s, rejections, connections and
 // tenants; rates come from two scrapes; absent metrics leave their section out.
-#include "metrics/stat_report.h"
+#include "scrape/stat_report.h"
 
 #include <sstream>
 #include <string>

@@ -1,5 +1,5 @@
 // SharedTierConfig::validate and the [shared] TOML keys (see shared_config.h).
-#include "config/shared_config.h"
+#include "shared/shared_config.h"
 
 #include <cmath>
 #include <limits>

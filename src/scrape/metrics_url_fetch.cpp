@@ -1,12 +1,12 @@
 // fetch_metrics_url (see metrics_url_fetch.h) over libcurl's easy interface.
-#include "metrics/metrics_url_fetch.h"
+#include "scrape/metrics_url_fetch.h"
 
 #include <curl/curl.h>
 
 #include <memory>
 #include <mutex>
 
-namespace kvtier::metrics {
+namespace kvtier {
 namespace {
 
 struct Body {
@@ -111,4 +111,4 @@ Result<std::string> fetch_metrics_url(const MetricsFetch& fetch) {
   return std::move(body.text);
 }
 
-}  // namespace kvtier::metrics
+}  // namespace kvtier

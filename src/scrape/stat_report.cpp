@@ -1,5 +1,5 @@
 // The `kvtier stat` table (see stat_report.h).
-#include "metrics/stat_report.h"
+#include "scrape/stat_report.h"
 
 #include <algorithm>
 #include <cctype>

@@ -16,7 +16,7 @@
 
 #include <string>
 
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 
 namespace kvtier {
 

@@ -37,7 +37,7 @@
 // rules are config/toml_fields.h, shared with the daemon's file). The parsed config must pass
 // StoreConfig::validate() before it is returned. A daemon config file ([server], [[tenants]]) is
 // rejected here with a message saying so; the daemon reads the same engine keys through
-// read_store_config_fields (config/store_config_toml.h).
+// read_store_config_fields (engine/store_config_toml.h).
 #include "kvtier/config.h"
 
 #include <bit>
@@ -50,8 +50,8 @@
 #include <string>
 #include <vector>
 
-#include "config/shared_config.h"
-#include "config/store_config_toml.h"
+#include "shared/shared_config.h"
+#include "engine/store_config_toml.h"
 #include "config/toml_fields.h"
 
 namespace kvtier {
