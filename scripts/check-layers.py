@@ -6,7 +6,8 @@ The layers are defined once, in CMakeLists.txt (kvtier_layer), which writes them
 under src/<dir>/ may include "<other>/..." only when <other> belongs to its own layer or to one
 its layer depends on, directly or through others. Every directory under src/ must belong to a
 layer, and the layers must not depend on each other in a cycle. Public headers (include/kvtier/)
-may include only each other.
+may include only each other, and the client's (client.h, kvtier.h) never the engine's (store.h,
+config.h).
 
   check-layers.py <build dir> [--src DIR]   check src/ (or DIR) against <build dir>/layers.txt
   check-layers.py <build dir> --self-test   also show the check fails on an upward include
@@ -85,6 +86,24 @@ def check(src, layers):
     return errors
 
 
+# What a client program sees stops here: the client's headers never bring the engine's.
+CLIENT_HEADERS = ("client.h", "kvtier.h")
+ENGINE_HEADERS = ("store.h", "config.h")
+PUBLIC_INCLUDE = re.compile(r'^\s*#\s*include\s+"kvtier/([^"]+)"', re.MULTILINE)
+
+
+def public_closure(include, header):
+    """Every public header `header` includes, transitively."""
+    seen, todo = set(), [header]
+    while todo:
+        h = todo.pop()
+        if h in seen or not (include / "kvtier" / h).is_file():
+            continue
+        seen.add(h)
+        todo += PUBLIC_INCLUDE.findall((include / "kvtier" / h).read_text())
+    return seen
+
+
 def check_public_headers(include):
     errors = []
     for f in sorted((include / "kvtier").glob("*.h")):
@@ -92,6 +111,10 @@ def check_public_headers(include):
             if m.group(1) != "kvtier":
                 errors.append(f"{f.relative_to(include.parent)}: public header includes "
                               f"{m.group(0).split()[-1]}, which users do not have")
+    for h in CLIENT_HEADERS:
+        for engine in sorted(public_closure(include, h) & set(ENGINE_HEADERS)):
+            errors.append(f"include/kvtier/{h} brings kvtier/{engine}: a client program would see "
+                          "the engine (use kvtier/types.h)")
     return errors
 
 

@@ -32,7 +32,7 @@
 
 #include "kvtier/key.h"
 #include "kvtier/status.h"
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 
 namespace kvtier {
 
@@ -98,7 +98,8 @@ class Client {
   virtual Status ping(std::string_view payload = {}) = 0;
 
   virtual Status put(const Key& key, std::span<const std::byte> value) = 0;
-  // GetResult as from Store::get (tier is kNone: the daemon does not say where it was found).
+  // GetResult as from Store::get in kvtier/store.h (tier is kNone: the daemon does not say
+  // where it was found).
   // The value is read from the socket straight into dst. An empty dst asks only for the size:
   // BufferTooSmall with size set, when the key is cached.
   virtual GetResult get(const Key& key, std::span<std::byte> dst) = 0;

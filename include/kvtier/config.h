@@ -8,12 +8,9 @@
 #include <vector>
 
 #include "kvtier/status.h"
+#include "kvtier/types.h"  // kKiB, kMiB, kGiB
 
 namespace kvtier {
-
-inline constexpr std::uint64_t kKiB = 1024;
-inline constexpr std::uint64_t kMiB = 1024 * kKiB;
-inline constexpr std::uint64_t kGiB = 1024 * kMiB;
 
 struct DramConfig {
   // Bytes of values the DRAM tier may hold. 0 disables the tier. Default: 1 GiB.

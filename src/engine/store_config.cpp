@@ -50,9 +50,10 @@
 #include <string>
 #include <vector>
 
-#include "shared/shared_config.h"
-#include "engine/store_config_toml.h"
+#include "config/config_error.h"
 #include "config/toml_fields.h"
+#include "engine/store_config_toml.h"
+#include "shared/shared_config.h"
 
 namespace kvtier {
 namespace {
@@ -74,11 +75,6 @@ bool power_of_two_in(std::uint64_t v, std::uint64_t lo, std::uint64_t hi) {
   return std::has_single_bit(v) && v >= lo && v <= hi;
 }
 
-Status invalid(std::string_view field, const std::string& value, std::string_view rule) {
-  return Status::InvalidArgument(std::string(field) + " = " + value +
-                                 " is invalid: " + std::string(rule));
-}
-
 std::uint64_t min_device_bytes(std::uint64_t region_size) {
   return kSuperblockBytes + 2 * region_size;
 }
@@ -89,58 +85,65 @@ std::uint64_t min_device_bytes(std::uint64_t region_size) {
 
 Status DramConfig::validate() const {
   if (!power_of_two_in(shards, 1, 1024)) {
-    return invalid("dram.shards", num(std::uint64_t{shards}),
-                   "must be a power of two in [1, 1024]");
+    return invalid_config_value("dram.shards", num(std::uint64_t{shards}),
+                                "must be a power of two in [1, 1024]");
   }
   if (!(small_queue_fraction > 0 && small_queue_fraction <= 0.5)) {
-    return invalid("dram.small_queue_fraction", num(small_queue_fraction), "must be in (0, 0.5]");
+    return invalid_config_value("dram.small_queue_fraction", num(small_queue_fraction),
+                                "must be in (0, 0.5]");
   }
   if (!(max_pinned_fraction >= 0 && max_pinned_fraction <= 1)) {
-    return invalid("dram.max_pinned_fraction", num(max_pinned_fraction), "must be in [0, 1]");
+    return invalid_config_value("dram.max_pinned_fraction", num(max_pinned_fraction),
+                                "must be in [0, 1]");
   }
   if (max_lease.count() <= 0) {
-    return invalid("dram.max_lease_ms", std::to_string(max_lease.count()), "must be > 0");
+    return invalid_config_value("dram.max_lease_ms", std::to_string(max_lease.count()),
+                                "must be > 0");
   }
   return Status::Ok();
 }
 
 Status NvmeConfig::validate() const {
   if (region_size % kIoAlign != 0 || region_size < 1 * kMiB || region_size > 1 * kGiB) {
-    return invalid("nvme.region_size", num(region_size),
-                   "must be a multiple of 4096 in [1048576 (1 MiB), 1073741824 (1 GiB)]");
+    return invalid_config_value(
+        "nvme.region_size", num(region_size),
+        "must be a multiple of 4096 in [1048576 (1 MiB), 1073741824 (1 GiB)]");
   }
   if (write_buffers < 2 || write_buffers > 64) {
-    return invalid("nvme.write_buffers", num(std::uint64_t{write_buffers}), "must be in [2, 64]");
+    return invalid_config_value("nvme.write_buffers", num(std::uint64_t{write_buffers}),
+                                "must be in [2, 64]");
   }
   if (write_io_bytes % kIoAlign != 0 || write_io_bytes < kIoAlign || write_io_bytes > region_size) {
-    return invalid(
+    return invalid_config_value(
         "nvme.write_io_bytes", num(write_io_bytes),
         "must be a multiple of 4096 in [4096, nvme.region_size = " + num(region_size) + "]");
   }
   if (io_depth < 1 || io_depth > 256) {
-    return invalid("nvme.io_depth", num(std::uint64_t{io_depth}), "must be in [1, 256]");
+    return invalid_config_value("nvme.io_depth", num(std::uint64_t{io_depth}),
+                                "must be in [1, 256]");
   }
   if (reclaim != ReclaimPolicy::kFifo && reclaim != ReclaimPolicy::kLru) {
-    return invalid("nvme.reclaim", num(std::uint64_t{static_cast<std::uint8_t>(reclaim)}),
-                   "must be fifo or lru");
+    return invalid_config_value("nvme.reclaim",
+                                num(std::uint64_t{static_cast<std::uint8_t>(reclaim)}),
+                                "must be fifo or lru");
   }
   if (!power_of_two_in(index_shards, 1, 4096)) {
-    return invalid("nvme.index_shards", num(std::uint64_t{index_shards}),
-                   "must be a power of two in [1, 4096]");
+    return invalid_config_value("nvme.index_shards", num(std::uint64_t{index_shards}),
+                                "must be a power of two in [1, 4096]");
   }
   if (!(write_budget_mb_s >= 0) || !std::isfinite(write_budget_mb_s)) {
-    return invalid("nvme.write_budget_mb_s", num(write_budget_mb_s),
-                   "must be a finite number >= 0 (0 = unlimited)");
+    return invalid_config_value("nvme.write_budget_mb_s", num(write_budget_mb_s),
+                                "must be a finite number >= 0 (0 = unlimited)");
   }
   if (!(write_budget_burst_s > 0) || !std::isfinite(write_budget_burst_s)) {
-    return invalid("nvme.write_budget_burst_s", num(write_budget_burst_s),
-                   "must be a finite number > 0");
+    return invalid_config_value("nvme.write_budget_burst_s", num(write_budget_burst_s),
+                                "must be a finite number > 0");
   }
   const std::uint64_t min_bytes = min_device_bytes(region_size);
   const std::string min_rule = "at least 4096 + 2 * nvme.region_size = " + num(min_bytes);
   if (default_file_bytes != 0 && default_file_bytes < min_bytes) {
-    return invalid("nvme.default_file_bytes", num(default_file_bytes),
-                   "must be 0 (tier disabled) or " + min_rule);
+    return invalid_config_value("nvme.default_file_bytes", num(default_file_bytes),
+                                "must be 0 (tier disabled) or " + min_rule);
   }
   std::set<std::string> paths;
   for (std::size_t i = 0; i < devices.size(); ++i) {
@@ -154,8 +157,8 @@ Status NvmeConfig::validate() const {
                                      "\" is invalid: the path is listed twice");
     }
     if (d.size_bytes != 0 && d.size_bytes < min_bytes) {
-      return invalid(field + ".size_bytes", num(d.size_bytes),
-                     "must be 0 (the block device's size) or " + min_rule);
+      return invalid_config_value(field + ".size_bytes", num(d.size_bytes),
+                                  "must be 0 (the block device's size) or " + min_rule);
     }
   }
   return Status::Ok();
@@ -164,7 +167,8 @@ Status NvmeConfig::validate() const {
 Status StoreConfig::validate() const {
   if (data_dir.empty()) return Status::InvalidArgument("data_dir is empty: it is required");
   if (max_value_bytes < 1 || max_value_bytes > kMaxValueBytes) {
-    return invalid("max_value_bytes", num(max_value_bytes), "must be in [1, 4294967295]");
+    return invalid_config_value("max_value_bytes", num(max_value_bytes),
+                                "must be in [1, 4294967295]");
   }
   KVTIER_RETURN_IF_ERROR(dram.validate());
   KVTIER_RETURN_IF_ERROR(nvme.validate());

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 
 namespace kvtier {
 

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "kvtier/key.h"
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 
 namespace kvtier {
 

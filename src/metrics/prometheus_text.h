@@ -35,7 +35,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 #include "metrics/latency_histogram.h"
 
 namespace kvtier {

@@ -36,7 +36,7 @@
 #include <unordered_map>
 
 #include "kvtier/status.h"
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 #include "server/event_loop.h"
 #include "server/token_file.h"
 #include "posix/unique_fd.h"

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <unordered_map>
 
+#include "config/config_error.h"
 #include "memory/aligned_buffer.h"
 #include "net/host_port.h"
 #include "protocol/frame.h"
@@ -51,21 +52,17 @@ static_assert(kMaxBatch >= 16384, "the default max_batch must be valid");
 std::string num(std::uint64_t v) { return std::to_string(v); }
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-Status invalid(std::string_view field, const std::string& value, std::string_view rule) {
-  return Status::InvalidArgument(std::string(field) + " = " + value +
-                                 " is invalid: " + std::string(rule));
-}
-
 Status check_range(std::string_view field, std::uint64_t value, std::uint64_t lo,
                    std::uint64_t hi) {
   if (value >= lo && value <= hi) return Status::Ok();
-  return invalid(field, num(value), "must be in [" + num(lo) + ", " + num(hi) + "]");
+  return invalid_config_value(field, num(value), "must be in [" + num(lo) + ", " + num(hi) + "]");
 }
 
 Status check_timeout(std::string_view field, std::chrono::milliseconds t) {
   if (t.count() >= 1 && t.count() <= kMaxTimeoutMs) return Status::Ok();
-  return invalid(field, std::to_string(t.count()),
-                 "must be in [1, " + std::to_string(kMaxTimeoutMs) + "] milliseconds (1 day)");
+  return invalid_config_value(
+      field, std::to_string(t.count()),
+      "must be in [1, " + std::to_string(kMaxTimeoutMs) + "] milliseconds (1 day)");
 }
 
 // "off", or an address parse_host_port accepts; a non-loopback host needs allow_non_loopback.
@@ -73,14 +70,16 @@ Status check_listen(std::string_view field, const std::string& value, bool allow
   if (value == kOff) return Status::Ok();
   Result<net::HostPort> hp = net::parse_host_port(value);
   if (!hp.ok()) {
-    return invalid(field, in_quotes(value), hp.status().message() + " (or \"off\" to disable it)");
+    return invalid_config_value(field, in_quotes(value),
+                                hp.status().message() + " (or \"off\" to disable it)");
   }
   if (!allow_non_loopback && !net::is_loopback_host(hp->host)) {
-    return invalid(field, in_quotes(value),
-                   in_quotes(hp->host) +
-                       " is not a loopback address (127.0.0.0/8, ::1, localhost), so other "
-                       "machines could connect; set server.allow_non_loopback = true to listen "
-                       "there");
+    return invalid_config_value(
+        field, in_quotes(value),
+        in_quotes(hp->host) +
+            " is not a loopback address (127.0.0.0/8, ::1, localhost), so other "
+            "machines could connect; set server.allow_non_loopback = true to listen "
+            "there");
   }
   return Status::Ok();
 }
@@ -88,13 +87,14 @@ Status check_listen(std::string_view field, const std::string& value, bool allow
 Status check_unix_socket_path(std::string_view field, const std::string& shown,
                               const std::string& path, std::string_view what) {
   if (path.find('\0') != std::string::npos) {
-    return invalid(field, shown, std::string(what) + " contains a NUL byte");
+    return invalid_config_value(field, shown, std::string(what) + " contains a NUL byte");
   }
   if (path.size() > kMaxUnixSocketPathBytes) {
-    return invalid(field, shown,
-                   std::string(what) + " is " + num(path.size()) + " bytes, longer than the " +
-                       num(kMaxUnixSocketPathBytes) +
-                       " a Unix socket path may have (sockaddr_un); choose a shorter path");
+    return invalid_config_value(
+        field, shown,
+        std::string(what) + " is " + num(path.size()) + " bytes, longer than the " +
+            num(kMaxUnixSocketPathBytes) +
+            " a Unix socket path may have (sockaddr_un); choose a shorter path");
   }
   return Status::Ok();
 }
@@ -111,8 +111,8 @@ std::string tenant_ref(const std::vector<TenantConfig>& tenants, std::size_t i) 
 Status check_tenant(const TenantConfig& t, std::size_t i) {
   const bool is_default = t.name == kDefaultTenantName;
   if (!valid_tenant_name(t.name)) {
-    return invalid(tenant_field(i, "name"), in_quotes(t.name),
-                   "must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
+    return invalid_config_value(tenant_field(i, "name"), in_quotes(t.name),
+                                "must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
   }
   if (t.token.empty()) {
     if (!is_default) {
@@ -129,13 +129,14 @@ Status check_tenant(const TenantConfig& t, std::size_t i) {
   }
   if (t.namespace_id.has_value()) {
     if (is_default && *t.namespace_id != kDefaultNamespace) {
-      return invalid(tenant_field(i, "namespace_id"), num(*t.namespace_id),
-                     "the \"default\" tenant is always namespace 0");
+      return invalid_config_value(tenant_field(i, "namespace_id"), num(*t.namespace_id),
+                                  "the \"default\" tenant is always namespace 0");
     }
     if (!is_default && *t.namespace_id == kDefaultNamespace) {
-      return invalid(tenant_field(i, "namespace_id"), "0",
-                     "0 is the default tenant's namespace; use 1 to 4294967295, or leave it "
-                     "unset to derive it from the name");
+      return invalid_config_value(
+          tenant_field(i, "namespace_id"), "0",
+          "0 is the default tenant's namespace; use 1 to 4294967295, or leave it "
+          "unset to derive it from the name");
     }
   }
   return Status::Ok();
@@ -148,15 +149,16 @@ Status check_tenants_distinct(const std::vector<TenantConfig>& tenants) {
   for (std::size_t i = 0; i < tenants.size(); ++i) {
     const TenantConfig& t = tenants[i];
     if (auto [it, fresh] = names.emplace(t.name, i); !fresh) {
-      return invalid(tenant_field(i, "name"), in_quotes(t.name),
-                     "tenants[" + num(it->second) + "] has the same name; names are unique");
+      return invalid_config_value(
+          tenant_field(i, "name"), in_quotes(t.name),
+          "tenants[" + num(it->second) + "] has the same name; names are unique");
     }
     if (!t.token.empty()) {
       if (auto [it, fresh] = tokens.emplace(t.token, i); !fresh) {
-        return Status::InvalidArgument(tenant_field(i, "token") + " of tenant " + in_quotes(t.name) +
-                                       " is invalid: it is the same as the token of " +
-                                       tenant_ref(tenants, it->second) +
-                                       "; every tenant needs its own");
+        return Status::InvalidArgument(
+            tenant_field(i, "token") + " of tenant " + in_quotes(t.name) +
+            " is invalid: it is the same as the token of " + tenant_ref(tenants, it->second) +
+            "; every tenant needs its own");
       }
     }
     const NamespaceId ns = tenant_namespace(t);
@@ -165,11 +167,12 @@ Status check_tenants_distinct(const std::vector<TenantConfig>& tenants) {
     const std::size_t j = it->second;
     const bool other_explicit = tenants[j].namespace_id.has_value();
     if (t.namespace_id.has_value()) {
-      return invalid(tenant_field(i, "namespace_id"), num(ns),
-                     tenant_ref(tenants, j) +
-                         (other_explicit ? " has the same namespace_id"
-                                         : " derives the same namespace from its name") +
-                         "; namespaces are unique, choose another value");
+      return invalid_config_value(
+          tenant_field(i, "namespace_id"), num(ns),
+          tenant_ref(tenants, j) +
+              (other_explicit ? " has the same namespace_id"
+                              : " derives the same namespace from its name") +
+              "; namespaces are unique, choose another value");
     }
     return Status::InvalidArgument(
         tenant_field(i, "namespace_id") + " of tenant " + in_quotes(t.name) +
@@ -205,42 +208,48 @@ NamespaceId tenant_namespace(const TenantConfig& tenant) {
 
 Status ServerConfig::validate() const {
   if (unix_socket != kOff && !unix_socket.empty()) {
-    KVTIER_RETURN_IF_ERROR(
-        check_unix_socket_path("server.unix_socket", in_quotes(unix_socket), unix_socket, "the path"));
+    KVTIER_RETURN_IF_ERROR(check_unix_socket_path("server.unix_socket", in_quotes(unix_socket),
+                                                  unix_socket, "the path"));
   }
   KVTIER_RETURN_IF_ERROR(check_listen("server.tcp_listen", tcp_listen, allow_non_loopback));
   KVTIER_RETURN_IF_ERROR(check_listen("server.metrics_listen", metrics_listen, allow_non_loopback));
   if (tls_cert_file.empty() != tls_key_file.empty()) {
-    return invalid(tls_cert_file.empty() ? "server.tls_key_file" : "server.tls_cert_file",
-                   in_quotes(tls_cert_file.empty() ? tls_key_file : tls_cert_file),
-                   "TLS needs both server.tls_cert_file and server.tls_key_file");
+    return invalid_config_value(
+        tls_cert_file.empty() ? "server.tls_key_file" : "server.tls_cert_file",
+        in_quotes(tls_cert_file.empty() ? tls_key_file : tls_cert_file),
+        "TLS needs both server.tls_cert_file and server.tls_key_file");
   }
   if (!tls_client_ca_file.empty() && tls_cert_file.empty()) {
-    return invalid("server.tls_client_ca_file", in_quotes(tls_client_ca_file),
-                   "client certificates need TLS: set server.tls_cert_file and tls_key_file");
+    return invalid_config_value(
+        "server.tls_client_ca_file", in_quotes(tls_client_ca_file),
+        "client certificates need TLS: set server.tls_cert_file and tls_key_file");
   }
   if (tcp_listen != kOff && tls_cert_file.empty() && !allow_plaintext_tcp) {
     Result<net::HostPort> hp = net::parse_host_port(tcp_listen);
     if (hp.ok() && !net::is_loopback_host(hp->host)) {
-      return invalid("server.tcp_listen", in_quotes(tcp_listen),
-                     "a non-loopback address without TLS would carry tokens and KV in clear: set "
-                     "server.tls_cert_file and tls_key_file, or server.allow_plaintext_tcp = true");
+      return invalid_config_value(
+          "server.tcp_listen", in_quotes(tcp_listen),
+          "a non-loopback address without TLS would carry tokens and KV in clear: set "
+          "server.tls_cert_file and tls_key_file, or server.allow_plaintext_tcp = true");
     }
   }
   if (unix_socket == kOff && tcp_listen == kOff) {
-    return invalid("server.unix_socket", in_quotes(unix_socket),
-                   "server.tcp_listen is \"off\" too, so no client could connect; enable one");
+    return invalid_config_value(
+        "server.unix_socket", in_quotes(unix_socket),
+        "server.tcp_listen is \"off\" too, so no client could connect; enable one");
   }
   if (tcp_listen != kOff && metrics_listen != kOff) {
     Result<net::HostPort> tcp = net::parse_host_port(tcp_listen);
     Result<net::HostPort> metrics = net::parse_host_port(metrics_listen);
     if (tcp->port != 0 && tcp->port == metrics->port && tcp->host == metrics->host) {
-      return invalid("server.metrics_listen", in_quotes(metrics_listen),
-                     "it is server.tcp_listen's address; the two listeners need different ports");
+      return invalid_config_value(
+          "server.metrics_listen", in_quotes(metrics_listen),
+          "it is server.tcp_listen's address; the two listeners need different ports");
     }
   }
   KVTIER_RETURN_IF_ERROR(check_range("server.io_threads", io_threads, 1, kMaxIoThreads));
-  KVTIER_RETURN_IF_ERROR(check_range("server.max_connections", max_connections, 1, kMaxConnections));
+  KVTIER_RETURN_IF_ERROR(
+      check_range("server.max_connections", max_connections, 1, kMaxConnections));
   KVTIER_RETURN_IF_ERROR(
       check_range("server.max_pending_hello", max_pending_hello, 1, kMaxPendingHello));
   if (max_batch < 1 || max_batch > kMaxBatch) {
@@ -250,17 +259,18 @@ Status ServerConfig::validate() const {
               num(shm_many_meta_bytes(max_batch)) + " bytes of meta, above the protocol's " +
               num(protocol::kMaxMetaBytes);
     }
-    return invalid("server.max_batch", num(max_batch), rule);
+    return invalid_config_value("server.max_batch", num(max_batch), rule);
   }
   KVTIER_RETURN_IF_ERROR(check_range("server.max_frame_data_bytes", max_frame_data_bytes,
                                      kMinFrameDataBytes, protocol::kDefaultMaxDataBytes));
   if (max_queued_response_bytes < kMinQueuedResponseBytes) {
-    return invalid("server.max_queued_response_bytes", num(max_queued_response_bytes),
-                   "must be at least " + num(kMinQueuedResponseBytes) + " (1 MiB)");
+    return invalid_config_value("server.max_queued_response_bytes", num(max_queued_response_bytes),
+                                "must be at least " + num(kMinQueuedResponseBytes) + " (1 MiB)");
   }
   if (max_shm_bytes_per_connection < kMinShmBytes) {
-    return invalid("server.max_shm_bytes_per_connection", num(max_shm_bytes_per_connection),
-                   "must be at least " + num(kMinShmBytes) + " (one page)");
+    return invalid_config_value("server.max_shm_bytes_per_connection",
+                                num(max_shm_bytes_per_connection),
+                                "must be at least " + num(kMinShmBytes) + " (one page)");
   }
   KVTIER_RETURN_IF_ERROR(check_range("server.max_shm_regions_per_connection",
                                      max_shm_regions_per_connection, 1, kMaxShmRegions));
@@ -271,8 +281,8 @@ Status ServerConfig::validate() const {
   }
   KVTIER_RETURN_IF_ERROR(check_timeout("server.shutdown_timeout_ms", shutdown_timeout));
   if (std::find(std::begin(kLogLevels), std::end(kLogLevels), log_level) == std::end(kLogLevels)) {
-    return invalid("server.log_level", in_quotes(log_level),
-                   "must be \"debug\", \"info\", \"warn\" or \"error\"");
+    return invalid_config_value("server.log_level", in_quotes(log_level),
+                                "must be \"debug\", \"info\", \"warn\" or \"error\"");
   }
   for (std::size_t i = 0; i < tenants.size(); ++i) {
     KVTIER_RETURN_IF_ERROR(check_tenant(tenants[i], i));
@@ -298,23 +308,24 @@ Status DaemonConfig::validate() const {
   }
   if (store.max_value_bytes > protocol::kDefaultMaxDataBytes) {
     // No max_frame_data_bytes could fix this one: the value limit itself is out of reach.
-    return invalid("max_value_bytes", num(store.max_value_bytes),
-                   "the daemon sends a value in one frame, so it must be at most " +
-                       num(protocol::kDefaultMaxDataBytes) + " (1 GiB, the protocol's data limit)");
+    return invalid_config_value("max_value_bytes", num(store.max_value_bytes),
+                                "the daemon sends a value in one frame, so it must be at most " +
+                                    num(protocol::kDefaultMaxDataBytes) +
+                                    " (1 GiB, the protocol's data limit)");
   }
   if (server.max_frame_data_bytes < store.max_value_bytes) {
-    return invalid("server.max_frame_data_bytes", num(server.max_frame_data_bytes),
-                   "must be at least max_value_bytes = " + num(store.max_value_bytes) +
-                       ", or a PUT of the largest value would not fit in one frame");
+    return invalid_config_value("server.max_frame_data_bytes", num(server.max_frame_data_bytes),
+                                "must be at least max_value_bytes = " + num(store.max_value_bytes) +
+                                    ", or a PUT of the largest value would not fit in one frame");
   }
   // A large request may hold 7/8 of the budget (memory_budget.h keeps the rest for small ones).
   if (server.max_inflight_bytes - server.max_inflight_bytes / 8 <
       aligned_buffer_footprint(store.max_value_bytes)) {
-    return invalid("server.max_inflight_bytes", num(server.max_inflight_bytes),
-                   "7/8 of it must hold a buffer of max_value_bytes = " +
-                       num(store.max_value_bytes) + " (" +
-                       num(aligned_buffer_footprint(store.max_value_bytes)) +
-                       " with its rounding), or a PUT or GET of the largest value could never run");
+    return invalid_config_value(
+        "server.max_inflight_bytes", num(server.max_inflight_bytes),
+        "7/8 of it must hold a buffer of max_value_bytes = " + num(store.max_value_bytes) + " (" +
+            num(aligned_buffer_footprint(store.max_value_bytes)) +
+            " with its rounding), or a PUT or GET of the largest value could never run");
   }
   return Status::Ok();
 }

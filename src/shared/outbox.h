@@ -47,7 +47,7 @@
 #include "keys/id_hash.h"
 #include "kvtier/key.h"
 #include "kvtier/status.h"
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 #include "posix/unique_fd.h"
 
 namespace kvtier::shared {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "config/config_error.h"
+
 namespace kvtier {
 namespace {
 
@@ -83,8 +85,7 @@ Status read_redis(TomlFieldReader& r, const toml::table& t, RedisBackendConfig& 
 }
 
 Status out_of_range(std::string_view field, std::uint64_t v, std::string_view rule) {
-  return Status::InvalidArgument(std::string(field) + " = " + std::to_string(v) +
-                                 " is invalid: " + std::string(rule));
+  return invalid_config_value(field, std::to_string(v), rule);
 }
 
 }  // namespace

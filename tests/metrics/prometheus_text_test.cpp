@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
 #include "support/test_support.h"
 

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 
 namespace kvtier::shared::redis {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 #include "shared/redis/batch_runner.h"
 #include "shared/redis/redis_counters.h"
 #include "shared/redis/redis_value_format.h"
