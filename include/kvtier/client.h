@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kvtier/export.h"
 #include "kvtier/key.h"
 #include "kvtier/status.h"
 #include "kvtier/types.h"
@@ -83,7 +84,7 @@ struct ShmPut {
   std::uint64_t size = 0;
 };
 
-class Client {
+class KVTIER_API Client {
  public:
   // Connects and performs HELLO. InvalidArgument for a malformed address or a refused token
   // (with the daemon's message), IOError when nothing listens there or no answer came in time,

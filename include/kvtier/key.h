@@ -13,12 +13,13 @@
 #include <string_view>
 #include <vector>
 
+#include "kvtier/export.h"
 #include "kvtier/status.h"
 
 namespace kvtier {
 
 // A 128-bit key: the first 16 bytes of a SHA-256 digest (docs/KEYS.md says why SHA-256).
-struct Key {
+struct KVTIER_API Key {
   std::array<std::uint8_t, 16> bytes{};
 
   // The bytes 0..7 and 8..15 as little-endian integers. Keys are uniformly distributed, so these
@@ -54,7 +55,7 @@ struct KeyHash {
 
 // What a KV block depends on besides the tokens. Two layouts that differ in any field produce
 // unrelated keys, so a block can never be read back into a model or layout it does not fit.
-struct ModelLayout {
+struct KVTIER_API ModelLayout {
   std::string model_id;            // e.g. "meta-llama/Llama-3.1-8B-Instruct@<revision>"
   std::string kv_dtype;            // e.g. "bf16", "fp8_e4m3"
   std::uint32_t num_layers = 0;
@@ -71,14 +72,14 @@ struct ModelLayout {
 };
 
 // key_0: the namespace key of a layout. InvalidArgument when the layout does not validate.
-Result<Key> namespace_key(const ModelLayout& layout);
+KVTIER_API Result<Key> namespace_key(const ModelLayout& layout);
 
 // key_i = first16(SHA-256(key_{i-1} || tokens as little-endian u32)).
-Key chain_key(const Key& previous, std::span<const std::uint32_t> tokens);
+KVTIER_API Key chain_key(const Key& previous, std::span<const std::uint32_t> tokens);
 
 // Keys of every *full* chunk of `tokens` (a trailing partial chunk has no key), chained from
 // `ns_key`. chunk_tokens must be > 0.
-std::vector<Key> chunk_keys(const Key& ns_key, std::span<const std::uint32_t> tokens,
-                            std::uint32_t chunk_tokens);
+KVTIER_API std::vector<Key> chunk_keys(const Key& ns_key, std::span<const std::uint32_t> tokens,
+                                       std::uint32_t chunk_tokens);
 
 }  // namespace kvtier

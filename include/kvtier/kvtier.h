@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kvtier/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,7 +42,7 @@ enum kvtier_status {
 };
 
 /* "ok", "not_found", ...; "unknown" for a value that is not a status code. Never NULL. */
-const char* kvtier_status_name(int code);
+KVTIER_API const char* kvtier_status_name(int code);
 
 /* A 128-bit block key (docs/KEYS.md). */
 typedef struct kvtier_key {
@@ -66,20 +68,21 @@ typedef struct kvtier_model_layout {
 
 /* key_0 of a layout. KVTIER_INVALID_ARGUMENT (message in errbuf, if given) when a field is
  * missing or out of range. errbuf may be NULL; messages are cut to errlen - 1 bytes. */
-int kvtier_namespace_key(const kvtier_model_layout* layout, kvtier_key* out, char* errbuf,
-                         size_t errlen);
+KVTIER_API int kvtier_namespace_key(const kvtier_model_layout* layout, kvtier_key* out,
+                                    char* errbuf, size_t errlen);
 
 /* The keys of every full chunk of tokens[0..n_tokens), chained from ns_key: n_tokens /
  * chunk_tokens keys. *count receives that number; KVTIER_BUFFER_TOO_SMALL (and nothing written)
  * when out_capacity is smaller. chunk_tokens must be > 0. */
-int kvtier_chunk_keys(const kvtier_key* ns_key, const uint32_t* tokens, size_t n_tokens,
-                      uint32_t chunk_tokens, kvtier_key* out, size_t out_capacity, size_t* count);
+KVTIER_API int kvtier_chunk_keys(const kvtier_key* ns_key, const uint32_t* tokens, size_t n_tokens,
+                                 uint32_t chunk_tokens, kvtier_key* out, size_t out_capacity,
+                                 size_t* count);
 
 /* 32 lower-case hex digits and a NUL into out[33]; with key NULL, an empty string; with out NULL,
  * nothing. */
-void kvtier_key_to_hex(const kvtier_key* key, char out[33]);
+KVTIER_API void kvtier_key_to_hex(const kvtier_key* key, char out[33]);
 /* Parses 32 hex digits (either case, NUL-terminated). KVTIER_INVALID_ARGUMENT otherwise. */
-int kvtier_key_from_hex(const char* hex, kvtier_key* out);
+KVTIER_API int kvtier_key_from_hex(const char* hex, kvtier_key* out);
 
 /* ---- Connection ---- */
 
@@ -90,8 +93,8 @@ typedef struct kvtier_client kvtier_client;
  * token: the tenant's token (required on TCP; NULL or "" on the Unix socket is the default
  * tenant). timeout_ms: the longest wait for any one call; 0 means 30000. On failure *client is
  * NULL and errbuf (if not NULL) receives the message. */
-int kvtier_connect(const char* address, const char* token, uint32_t timeout_ms,
-                   kvtier_client** client, char* errbuf, size_t errlen);
+KVTIER_API int kvtier_connect(const char* address, const char* token, uint32_t timeout_ms,
+                              kvtier_client** client, char* errbuf, size_t errlen);
 /* Everything kvtier_connect takes, and what only this form takes (TLS). Extensible: struct_size
  * is sizeof(kvtier_connect_options) as the caller compiled it (kvtier_connect_options_init, an
  * inline function, sets it), so a newer library reads only the fields this caller knows and takes
@@ -116,13 +119,13 @@ static inline void kvtier_connect_options_init(kvtier_connect_options* options) 
 }
 /* kvtier_connect with options: KVTIER_INVALID_ARGUMENT when options is NULL or struct_size is
  * smaller than the first version of the struct. */
-int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** client,
-                        char* errbuf, size_t errlen);
+KVTIER_API int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** client,
+                                   char* errbuf, size_t errlen);
 /* Closes the connection and unmaps its shared memory. NULL is ignored. */
-void kvtier_close(kvtier_client* client);
+KVTIER_API void kvtier_close(kvtier_client* client);
 /* The message of this client's last call that did not return KVTIER_OK ("" if none). Valid
  * until the next call on this client. */
-const char* kvtier_last_error(const kvtier_client* client);
+KVTIER_API const char* kvtier_last_error(const kvtier_client* client);
 
 /* What the daemon announced in HELLO. */
 typedef struct kvtier_server_info {
@@ -131,18 +134,19 @@ typedef struct kvtier_server_info {
   uint32_t max_batch;       /* most items the daemon takes in one request */
   uint64_t max_data_bytes;  /* most value bytes in one frame */
 } kvtier_server_info;
-void kvtier_server_info_get(const kvtier_client* client, kvtier_server_info* out);
+KVTIER_API void kvtier_server_info_get(const kvtier_client* client, kvtier_server_info* out);
 
 /* Round trip. */
-int kvtier_ping(kvtier_client* client);
+KVTIER_API int kvtier_ping(kvtier_client* client);
 
 /* ---- Blocks ---- */
 
-int kvtier_put(kvtier_client* client, const kvtier_key* key, const void* value, size_t size);
+KVTIER_API int kvtier_put(kvtier_client* client, const kvtier_key* key, const void* value,
+                          size_t size);
 /* Reads the value into dst (capacity bytes). *size receives the value's size on KVTIER_OK and on
  * KVTIER_BUFFER_TOO_SMALL (then nothing was written: retry with a buffer that large). */
-int kvtier_get(kvtier_client* client, const kvtier_key* key, void* dst, size_t capacity,
-               size_t* size);
+KVTIER_API int kvtier_get(kvtier_client* client, const kvtier_key* key, void* dst, size_t capacity,
+                          size_t* size);
 
 typedef struct kvtier_prefix_match {
   uint64_t cached;  /* leading keys of the chain cached in some tier */
@@ -151,8 +155,8 @@ typedef struct kvtier_prefix_match {
   uint64_t in_shared; /* of those, only in the shared tier */
 } kvtier_prefix_match;
 /* The longest cached prefix of chain[0..n). */
-int kvtier_lookup(kvtier_client* client, const kvtier_key* chain, size_t n,
-                  kvtier_prefix_match* out);
+KVTIER_API int kvtier_lookup(kvtier_client* client, const kvtier_key* chain, size_t n,
+                             kvtier_prefix_match* out);
 
 typedef struct kvtier_put_item {
   kvtier_key key;
@@ -173,20 +177,21 @@ typedef struct kvtier_get_result {
  * connection error); KVTIER_OK does not mean every item succeeded. Batches above max_batch are
  * split into several requests transparently. An item with a NULL value (or dst) and a size (or
  * capacity) above 0 is answered KVTIER_INVALID_ARGUMENT and not sent. */
-int kvtier_put_many(kvtier_client* client, const kvtier_put_item* items, size_t n, int* statuses);
-int kvtier_get_many(kvtier_client* client, const kvtier_get_item* items, size_t n,
-                    kvtier_get_result* results);
+KVTIER_API int kvtier_put_many(kvtier_client* client, const kvtier_put_item* items, size_t n,
+                               int* statuses);
+KVTIER_API int kvtier_get_many(kvtier_client* client, const kvtier_get_item* items, size_t n,
+                               kvtier_get_result* results);
 
-int kvtier_remove(kvtier_client* client, const kvtier_key* key);
+KVTIER_API int kvtier_remove(kvtier_client* client, const kvtier_key* key);
 /* Keeps the block from eviction for lease_ms milliseconds (> 0), or until unpinned. */
-int kvtier_pin(kvtier_client* client, const kvtier_key* key, uint32_t lease_ms);
-int kvtier_unpin(kvtier_client* client, const kvtier_key* key);
+KVTIER_API int kvtier_pin(kvtier_client* client, const kvtier_key* key, uint32_t lease_ms);
+KVTIER_API int kvtier_unpin(kvtier_client* client, const kvtier_key* key);
 
 /* The daemon's counters in the Prometheus text format, NUL-terminated, into buf (capacity bytes).
  * *size receives the text's length without the NUL; KVTIER_BUFFER_TOO_SMALL when capacity <
  * *size + 1 (buf then holds nothing: retry with a bigger buffer; counters change between calls,
  * so leave a few KiB of room beyond *size + 1). size may be NULL. */
-int kvtier_stats(kvtier_client* client, char* buf, size_t capacity, size_t* size);
+KVTIER_API int kvtier_stats(kvtier_client* client, char* buf, size_t capacity, size_t* size);
 
 /* ---- Shared memory (Unix socket only) ---- */
 
@@ -198,7 +203,7 @@ typedef struct kvtier_shm_region {
   size_t size; /* the requested bytes rounded up to 4 KiB */
 } kvtier_shm_region;
 /* KVTIER_INVALID_ARGUMENT on a TCP connection. */
-int kvtier_register_shm(kvtier_client* client, size_t bytes, kvtier_shm_region* out);
+KVTIER_API int kvtier_register_shm(kvtier_client* client, size_t bytes, kvtier_shm_region* out);
 
 typedef struct kvtier_shm_get {
   kvtier_key key;
@@ -212,10 +217,11 @@ typedef struct kvtier_shm_put {
 } kvtier_shm_put;
 /* The daemon moves the values between the store and the region; no value byte crosses the
  * socket. results[i] / statuses[i] answer items[i]. */
-int kvtier_get_many_shm(kvtier_client* client, const kvtier_shm_region* region,
-                        const kvtier_shm_get* items, size_t n, kvtier_get_result* results);
-int kvtier_put_many_shm(kvtier_client* client, const kvtier_shm_region* region,
-                        const kvtier_shm_put* items, size_t n, int* statuses);
+KVTIER_API int kvtier_get_many_shm(kvtier_client* client, const kvtier_shm_region* region,
+                                   const kvtier_shm_get* items, size_t n,
+                                   kvtier_get_result* results);
+KVTIER_API int kvtier_put_many_shm(kvtier_client* client, const kvtier_shm_region* region,
+                                   const kvtier_shm_put* items, size_t n, int* statuses);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <utility>
 
+#include "kvtier/export.h"
+
 namespace kvtier {
 
 // Each code has one meaning; callers branch on the code, people read the message.
@@ -27,9 +29,9 @@ enum class StatusCode : std::uint8_t {
 };
 
 // Returns a stable lower-case name for a code ("not_found"), used in logs and metrics labels.
-std::string_view status_code_name(StatusCode code);
+KVTIER_API std::string_view status_code_name(StatusCode code);
 
-class [[nodiscard]] Status {
+class [[nodiscard]] KVTIER_API Status {
  public:
   Status() = default;  // OK
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}

@@ -1,6 +1,6 @@
 // The types the Store and the Client share: byte units, batch items and results, where a block
-// was found, prefix matches, per-namespace usage and counters. A program that only talks to kvtierd includes
-// kvtier/client.h, which brings these and not the engine's Store.
+// was found, prefix matches, per-namespace usage and counters. A program that only talks to
+// kvtierd includes kvtier/client.h, which brings these and not the engine's Store.
 #pragma once
 
 #include <cstddef>

@@ -31,7 +31,6 @@ constexpr std::array<Unit, 12> kUnits = {{
 }};
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 Status bad(std::string_view text, std::string_view why) {
@@ -49,12 +48,12 @@ Result<std::uint64_t> parse_byte_size(std::string_view text) {
   const std::string_view s = text.substr(begin, end - begin);
   if (s.empty()) return bad(text, "expected a number of bytes such as 4096 or \"64MiB\"");
   if (s[0] == '-') return bad(text, "must not be negative");
-  if (!is_digit(s[0])) return bad(text, "must start with a digit (e.g. 4096, \"64MiB\", \"1GB\")");
+  if (!is_ascii_digit(s[0])) return bad(text, "must start with a digit (e.g. 4096, \"64MiB\", \"1GB\")");
 
   std::uint64_t number = 0;
   std::size_t i = 0;
   constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
-  for (; i < s.size() && is_digit(s[i]); ++i) {
+  for (; i < s.size() && is_ascii_digit(s[i]); ++i) {
     const auto digit = static_cast<std::uint64_t>(s[i] - '0');
     if (number > (kMax - digit) / 10) return bad(text, "too large (more than 2^64 - 1 bytes)");
     number = number * 10 + digit;

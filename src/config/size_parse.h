@@ -17,4 +17,8 @@ namespace kvtier {
 // "K"/"M"/"G"/"T"/"P" (ambiguous: write "MiB" or "MB") or a value above 2^64 - 1.
 Result<std::uint64_t> parse_byte_size(std::string_view text);
 
+// '0'..'9' only, whatever the locale (std::isdigit follows it): what every number parser of
+// config and plan text accepts as a digit.
+inline bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
+
 }  // namespace kvtier

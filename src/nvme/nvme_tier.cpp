@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
 #include "integrity/check.h"
 #include "integrity/checksum.h"
 #include "metrics/counter_report.h"
@@ -438,8 +440,9 @@ void NvmeTier::finish_flush(std::uint32_t idx, const Status& status, std::uint64
     });
     lost.assign(first_lost, r.entries.end());
     r.entries.erase(first_lost, r.entries.end());
-    std::fprintf(stderr, "kvtier: nvme region %u write failed, %zu unwritten entries dropped: %s\n", idx,
-                 lost.size(), status.to_string().c_str());
+    // Through the daemon's logger (spdlog's default, which kvtierd configures), as every tier logs.
+    spdlog::error("event=nvme_write_failed region={} unwritten_entries_dropped={} error=\"{}\"", idx,
+                  lost.size(), status.to_string());
     // Out of the index before readers are sent to the device (below), where these pages still
     // hold whatever the region held before: another block's bytes, maybe another tenant's.
     for (const SummaryEntry& e : lost) drop_entry(block_id_of(e), page_of(idx, std::uint64_t{e.page_in_region} * kPageSize));

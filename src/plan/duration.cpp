@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <string>
 
+#include "config/size_parse.h"
+
 namespace kvtier::plan {
 namespace {
 
@@ -12,7 +14,6 @@ Status bad(std::string_view text, std::string_view why) {
   return Status::InvalidArgument("bad duration \"" + std::string(text) + "\": " + std::string(why));
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Seconds per unit, or 0 for an unknown unit.
@@ -40,14 +41,14 @@ Result<double> parse_duration_seconds(std::string_view text) {
   std::size_t i = 0;
   while (i < s.size()) {
     const std::size_t number_begin = i;
-    while (i < s.size() && (is_digit(s[i]) || s[i] == '.')) ++i;
+    while (i < s.size() && (is_ascii_digit(s[i]) || s[i] == '.')) ++i;
     const std::string number(s.substr(number_begin, i - number_begin));
     if (number.empty() || number == "." || number.find('.') != number.rfind('.')) {
       return bad(text, std::string("expected a number at \"") +
                            std::string(s.substr(number_begin)) + "\": " + std::string(kExamples));
     }
     std::string unit;
-    while (i < s.size() && !is_digit(s[i]) && s[i] != '.') {
+    while (i < s.size() && !is_ascii_digit(s[i]) && s[i] != '.') {
       if (s[i] != ' ') unit += lower(s[i]);  // "1h 30m" and "90 s" read like "1h30m", "90s"
       ++i;
     }

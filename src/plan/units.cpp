@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <optional>
 
+#include "config/size_parse.h"
+
 namespace kvtier::plan {
 namespace {
 
@@ -37,7 +39,6 @@ constexpr std::array<Prefix, 16> kPrefixes = {{
 }};
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -70,7 +71,7 @@ Result<Split> split_number(std::string_view what, std::string_view text) {
   if (s.empty()) return bad(what, text, "empty");
   if (s[0] == '-') return bad(what, text, "must not be negative");
   if (s[0] == '+') return bad(what, text, "write the number without a sign");
-  if (!is_digit(s[0]) && s[0] != '.') return bad(what, text, "must start with a number");
+  if (!is_ascii_digit(s[0]) && s[0] != '.') return bad(what, text, "must start with a number");
   Split out;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out.number);
   if (ec == std::errc::result_out_of_range) return bad(what, text, "too large");

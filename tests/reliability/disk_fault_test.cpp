@@ -211,7 +211,7 @@ TEST(DiskFault, DeviceOutOfSpaceUnderLoadKeepsServing) {
     ReadBack newest = read_blocks(*c, blocks, kCount - 8, kCount);  // in DRAM
     EXPECT_EQ(newest.intact, 8u);
     EXPECT_TRUE(c->ping().ok());
-    EXPECT_NE(d.log().find("write failed"), std::string::npos) << d.log();
+    EXPECT_NE(d.log().find("level=error event=nvme_write_failed"), std::string::npos) << d.log();
     c.reset();
     expect_clean_exit(d);
   }
