@@ -34,7 +34,7 @@
 // lookup: a --chain key chain of small values is put, then --runs LOOKUPs of the whole chain
 //   (after 100 untimed) are timed one round trip each; again with a chain of which nothing is
 //   cached, and PING for the bare round trip. With --config/--engine-dir the same chain is timed
-//   through Store::lookup_prefix in this process (what the daemon adds is the difference).
+//   through Store::lookup in this process (what the daemon adds is the difference).
 //
 // Every value carries stamps (its key number at offsets 0, size/2 and size-8) that each timed get
 // checks; the rest of the value is a fixed random pattern, compared in full after the rounds.
@@ -611,8 +611,8 @@ int run_lookup(Options& o) {
     }
     auto elookup = [&](const std::vector<Key>& keys, std::size_t want) {
       return [&keys, want, &store] {
-        kvtier::PrefixMatch m = store->lookup_prefix(kvtier::kDefaultNamespace, keys);
-        if (m.cached != want) die("lookup_prefix: " + std::to_string(m.cached) + " cached");
+        kvtier::PrefixMatch m = store->lookup(kvtier::kDefaultNamespace, keys).value();
+        if (m.cached != want) die("Store::lookup: " + std::to_string(m.cached) + " cached");
       };
     };
     report("engine_lookup", "all_cached", time_calls(o.runs, elookup(chain, o.chain)));

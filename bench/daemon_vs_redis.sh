@@ -30,7 +30,7 @@
 #    Once, for reference: the same daemon_bench over the Unix socket, and put_many / get_many
 #    of 16 values per request over both.
 # 3. LOOKUP of a 4,096-chunk chain through the daemon (Unix socket and TCP), all cached and none
-#    cached, 2,000 round trips each; with Store::lookup_prefix in-process for reference.
+#    cached, 2,000 round trips each; with Store::lookup in-process for reference.
 #
 # usage: bench/daemon_vs_redis.sh BUILD_DIR [--dir D] [--rounds N] [--quick] [--no-nvme]
 #   --dir D      data directories (default ./var/bench/daemon; created and removed)
@@ -368,7 +368,7 @@ for f in results("lookup"):
         rows.append(("PING round trip (%s)" % f["label"], "median %s us" % f["median_us"],
                      "p99 %s us" % f["p99_us"], "", "(reference)", None))
         continue
-    who = "LOOKUP" if f["name"] == "daemon_lookup" else "Store::lookup_prefix in-process"
+    who = "LOOKUP" if f["name"] == "daemon_lookup" else "Store::lookup in-process"
     if f["name"] == "daemon_lookup":
         print("SUMMARY daemon_lookup label=%s variant=%s median_us=%s p99_us=%s goal_median_us=200" %
               (f["label"], f["variant"], f["median_us"], f["p99_us"]))

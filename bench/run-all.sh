@@ -138,7 +138,7 @@ for name, mem in (("nvme", "4 KiB-page buffers"), ("nvme-hugepages", "2 MiB huge
 for l in lines("prefix", "RESULT prefix_lookup"):
     f = fields(l)
     med = float(f["median_us"])
-    rows.append(("lookup_prefix 4096 chunks: %s" % f["variant"], "median %s us" % f["median_us"],
+    rows.append(("Store::lookup 4096 chunks: %s" % f["variant"], "median %s us" % f["median_us"],
                  "p99 %s us" % f["p99_us"], "-", "median < 200 us", med < 200))
 for l in lines("restart", "RESULT restart"):
     f = fields(l)

@@ -105,8 +105,9 @@ class Store {
   virtual Result<PutBuffer> begin_put(NamespaceId ns, const Key& key, std::size_t size) = 0;
   virtual Status commit_put(PutBuffer buffer) = 0;
 
-  // How many leading keys of `chain` are cached, in one call.
-  virtual PrefixMatch lookup_prefix(NamespaceId ns, std::span<const Key> chain) = 0;
+  // How many leading keys of `chain` are cached, in one call: Client::lookup, in process.
+  // Closed once the store is closed.
+  virtual Result<PrefixMatch> lookup(NamespaceId ns, std::span<const Key> chain) = 0;
 
   // Batch forms: out[i] answers items[i]; several NVMe I/Os are kept in flight.
   virtual void put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out) = 0;

@@ -100,7 +100,8 @@ class StoreBackend final : public DemoBackend {
   StoreBackend(Store& store, std::size_t block, std::size_t batch)
       : store_(store), block_(block), staging_(batch * block) {}
   PrefixMatch lookup(std::span<const Key> keys) override {
-    return store_.lookup_prefix(kDefaultNamespace, keys);
+    Result<PrefixMatch> m = store_.lookup(kDefaultNamespace, keys);
+    return m.ok() ? *m : PrefixMatch{};
   }
   void get_many(std::span<const Key> keys, std::span<GetResult> out) override {
     std::vector<GetItem> items;

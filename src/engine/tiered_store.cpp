@@ -213,7 +213,8 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     return dram_->contains(id) || (nvme_ && nvme_->contains(id));
   }
 
-  PrefixMatch lookup_prefix(NamespaceId ns, std::span<const Key> chain) override {
+  Result<PrefixMatch> lookup(NamespaceId ns, std::span<const Key> chain) override {
+    if (closed_.load()) return Status::Closed("store is closed");
     prefix_lookups_.fetch_add(1, std::memory_order_relaxed);
     PrefixMatch m;
     if (chain.empty()) return m;

@@ -178,9 +178,11 @@ bool Connection::on_events(std::uint32_t events) {
   context_.metrics.queued_response_bytes.fetch_add(delta, std::memory_order_relaxed);
   reported_queued_ = output_.queued_bytes();
   note_reading_paused(std::chrono::steady_clock::now());
-  // After an error or the peer's EOF, stay only to deliver what is queued (a half-closed peer
-  // still reads; a gone one makes the next send fail).
-  if (close_after_flush_ || peer_closed_) return !output_.empty();
+  // After an error, stay only to deliver what is queued. After the peer's EOF, stay also for the
+  // requests still to run (deferred past this event's work budget, or waiting for memory): a
+  // half-closed peer still reads their answers; a gone one makes the next send fail.
+  if (close_after_flush_) return !output_.empty();
+  if (peer_closed_) return !output_.empty() || deferred_ || memory_wait_;
   // Sending may have made room while decrypted bytes wait inside OpenSSL (the reads above stopped
   // at a full output): read them now, as no socket event will come for them.
   if (tls_ && tls_->pending() > 0 && !output_full() && !memory_wait_) return on_events(EPOLLIN);

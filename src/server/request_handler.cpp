@@ -354,8 +354,10 @@ StatusCode run(Call& c, const protocol::GetRequest& m) {
 }
 
 StatusCode run(Call& c, const protocol::LookupRequest& m) {
-  PrefixMatch pm = c.store().lookup_prefix(c.ns(), m.keys);
-  return c.reply(Status::Ok(), protocol::LookupResponse{pm.cached, pm.in_dram, pm.in_nvme, pm.in_shared});
+  Result<PrefixMatch> pm = c.store().lookup(c.ns(), m.keys);
+  if (!pm.ok()) return c.fail(Opcode::kLookup, pm.status());
+  return c.reply(Status::Ok(),
+                 protocol::LookupResponse{pm->cached, pm->in_dram, pm->in_nvme, pm->in_shared});
 }
 
 StatusCode run(Call& c, const protocol::PutManyRequest& m) {

@@ -74,22 +74,22 @@ TEST(Store, LookupPrefixCountsLeadingChunksAcrossTiers) {
   for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<std::uint32_t>(i * 31 + 7);
   std::vector<Key> chain = chunk_keys(*ns, tokens, 16);
   ASSERT_EQ(chain.size(), 30u);
-  EXPECT_EQ(s->lookup_prefix(0, chain).cached, 0u);
+  EXPECT_EQ(s->lookup(0, chain)->cached, 0u);
   std::vector<std::byte> v(kBlock, std::byte{1});
   for (std::size_t i = 0; i < 20; ++i) ASSERT_TRUE(s->put(0, chain[i], v).ok());
-  PrefixMatch m = s->lookup_prefix(0, chain);
+  PrefixMatch m = s->lookup(0, chain).value();
   EXPECT_EQ(m.cached, 20u);
   EXPECT_EQ(m.in_dram + m.in_nvme, 20u);
   EXPECT_GT(m.in_nvme, 0u) << "20 blocks do not fit the 8-block DRAM tier";
   EXPECT_GT(m.in_dram, 0u);
   // A hole ends the prefix even if later chunks are cached.
   ASSERT_TRUE(s->remove(0, chain[5]).ok());
-  EXPECT_EQ(s->lookup_prefix(0, chain).cached, 5u);
+  EXPECT_EQ(s->lookup(0, chain)->cached, 5u);
   // Another namespace sees nothing.
-  EXPECT_EQ(s->lookup_prefix(1, chain).cached, 0u);
+  EXPECT_EQ(s->lookup(1, chain)->cached, 0u);
 }
 
-// lookup_prefix probes the first 64 keys alone and the rest of the chain only if those are all
+// Store::lookup probes the first 64 keys alone and the rest of the chain only if those are all
 // held. Holes on and next to that edge, and anywhere after it, must end the prefix exactly where
 // a key-by-key contains() says, over DRAM and NVMe.
 TEST(Store, LookupPrefixAgreesWithContainsAcrossProbeWindows) {
@@ -109,22 +109,22 @@ TEST(Store, LookupPrefixAgreesWithContainsAcrossProbeWindows) {
     return n;
   };
   ASSERT_EQ(expected(), chain.size());
-  PrefixMatch all = s->lookup_prefix(0, chain);
+  PrefixMatch all = s->lookup(0, chain).value();
   EXPECT_EQ(all.cached, chain.size());
   EXPECT_EQ(all.in_dram + all.in_nvme, all.cached);
   EXPECT_GT(all.in_dram, 0u);
   EXPECT_GT(all.in_nvme, 0u);
   for (std::size_t hole : {699u, 448u, 447u, 193u, 192u, 191u, 65u, 64u, 63u, 1u, 0u}) {
     ASSERT_TRUE(s->remove(0, chain[hole]).ok()) << hole;
-    PrefixMatch m = s->lookup_prefix(0, chain);
+    PrefixMatch m = s->lookup(0, chain).value();
     EXPECT_EQ(m.cached, hole);
     EXPECT_EQ(m.cached, expected()) << hole;
     EXPECT_EQ(m.in_dram + m.in_nvme, m.cached) << hole;
   }
   // A chain shorter than the first window, and one longer than it that is held through its end.
-  EXPECT_EQ(s->lookup_prefix(0, std::span(chain).first(1)).cached, 0u);
+  EXPECT_EQ(s->lookup(0, std::span(chain).first(1))->cached, 0u);
   std::vector<Key> tail(chain.begin() + 449, chain.begin() + 449 + 192);
-  EXPECT_EQ(s->lookup_prefix(0, tail).cached, tail.size());
+  EXPECT_EQ(s->lookup(0, tail)->cached, tail.size());
 }
 
 TEST(Store, BatchesAnswerEachItem) {

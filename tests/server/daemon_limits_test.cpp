@@ -322,4 +322,33 @@ TEST(DaemonLimits, PipelinedSharedMemoryBatchesYieldToOtherConnections) {
   }
 }
 
+// Audit of issue 26: a client that pipelined shared-memory batches past one event's work budget
+// and then shut its write side (it still reads) got the answers of the first event only: the
+// connection closed at EOF with the rest deferred. Every request sent before the EOF is answered.
+TEST(DaemonLimits, AHalfClosedClientGetsTheAnswersOfDeferredWork) {
+  TempDir dir;
+  DaemonProcess d(dir.path(), small_daemon_config("[server]\nio_threads = 1\n"));
+  ASSERT_TRUE(d.started()) << d.log();
+  constexpr std::uint64_t kSlice = 4 * kMiB;
+  RawWire w(d.unix_address());
+  std::optional<std::uint32_t> region = raw_region(w, kSlice);
+  ASSERT_TRUE(region.has_value());
+  constexpr int kFrames = 4;  // 128 MiB of copies each: each one past the 64 MiB budget
+  std::vector<std::byte> frames;
+  for (int f = 0; f < kFrames; ++f) {
+    protocol::PutManyShmRequest m;
+    m.region_id = *region;
+    for (int i = 0; i < 32; ++i) m.items.push_back({test_key(f * 32 + i), 0, kSlice});
+    ASSERT_TRUE(protocol::append_frame(frames, 10 + f, m).ok());
+  }
+  ASSERT_TRUE(protocol::append_frame(frames, 99, protocol::PingRequest{"last"}).ok());
+  ASSERT_TRUE(w.send_bytes(frames));
+  ASSERT_EQ(::shutdown(w.fd(), SHUT_WR), 0);
+  for (int f = 0; f <= kFrames; ++f) {
+    auto r = w.receive(std::chrono::seconds(60));
+    ASSERT_TRUE(r.has_value()) << "answer " << f << " of " << kFrames + 1 << " never came";
+    EXPECT_EQ(r->status(), StatusCode::kOk) << r->message();
+  }
+}
+
 }  // namespace kvtier::testing::daemon_limits_test

@@ -287,7 +287,7 @@ TEST(SharedTierStore, LookupCountsTheSharedTierAfterTheLocalOnes) {
   for (std::uint64_t n = 0; n < 6; ++n) ASSERT_TRUE(put_block(*node_a, n).ok());
   ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
   for (std::uint64_t n = 0; n < 2; ++n) ASSERT_TRUE(put_block(*node_b, n).ok());
-  PrefixMatch m = node_b->lookup_prefix(0, chain);
+  PrefixMatch m = node_b->lookup(0, chain).value();
   EXPECT_EQ(m.cached, 6u);
   EXPECT_EQ(m.in_dram, 2u);
   EXPECT_EQ(m.in_shared, 4u);
@@ -332,7 +332,7 @@ TEST(SharedTierStore, RemoveReachesTheSharedTier) {
   ASSERT_TRUE(node_a->remove(0, test_key(1)).ok());
   // Asked by LOOKUP, which does not promote (a GET racing the background removal would).
   Key chain[] = {test_key(1)};
-  EXPECT_TRUE(eventually([&] { return node_b->lookup_prefix(0, chain).cached == 0; }));
+  EXPECT_TRUE(eventually([&] { return node_b->lookup(0, chain)->cached == 0; }));
   EXPECT_TRUE(get_block(*node_b, 1).status.is_not_found());
 }
 
