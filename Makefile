@@ -11,7 +11,9 @@ UNITY ?= $(if $(CI),ON,OFF)
 .PHONY: all deps build run test bench clean
 
 # Each mk/*.mk adds its own targets (sanitizer builds, fuzzing, integrations) and may append to
-# TEST_EXTRA_TARGETS: `make test` runs those after the unit and integration suite, in order.
+# TEST_FIRST_TARGETS (quick checks `make test` runs before the suite) or TEST_EXTRA_TARGETS (run
+# after the unit and integration suite), in order.
+TEST_FIRST_TARGETS :=
 TEST_EXTRA_TARGETS :=
 -include $(sort $(wildcard mk/*.mk))
 
@@ -29,6 +31,7 @@ run: build
 	@DATA_DIR=$(DATA_DIR) scripts/run-demo.sh $(BUILD_DIR)
 
 test: build
+	@for t in $(TEST_FIRST_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 	@for t in $(TEST_EXTRA_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
 
