@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "fuzz_check.h"
-#include "metrics/prometheus_parse.h"
+#include "scrape/prometheus_parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto parsed = kvtier::parse_prometheus_text(kvtier::fuzz::as_text(data, size));

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace kvtier::cli {
 
@@ -17,6 +18,9 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitFailure = 3;
 
 using CommandRunner = std::function<int()>;
+
+// spdlog's default logger to stderr, logfmt, at `level` ("debug", "info", "warn", "error").
+void setup_logging(const std::string& level);
 
 void add_demo_command(CLI::App& app, CommandRunner* run);
 void add_serve_command(CLI::App& app, CommandRunner* run);

@@ -6,6 +6,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"kvtier: KV-cache blocks next to the GPUs (DRAM, NVMe)"};
   app.require_subcommand(1);
+  kvtier::cli::setup_logging("warn");
   kvtier::cli::CommandRunner run;
   kvtier::cli::add_demo_command(app, &run);
   kvtier::cli::add_serve_command(app, &run);

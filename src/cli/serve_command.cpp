@@ -88,15 +88,6 @@ Result<server::DaemonConfig> build_config(const ServeOptions& o) {
   return c;
 }
 
-// Logs go to stderr as logfmt lines: ts=... level=... event=... key=value.
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_mt("kvtierd");
-  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
-  logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
-}
-
 int run_serve(const ServeOptions& o) {
   Result<server::DaemonConfig> config = build_config(o);
   if (!config.ok()) {
@@ -197,6 +188,18 @@ void add_serve_command(CLI::App& app, CommandRunner* run) {
                 "the --shared-redis nodes are a Redis Cluster");
   cmd->add_option("--log-level", o->log_level, "debug, info, warn or error (default info)");
   cmd->callback([o, run] { *run = [o] { return run_serve(*o); }; });
+}
+
+// Logs go to stderr as logfmt lines: ts=... level=... event=... key=value. Every command logs
+// this way (the tiers log through spdlog's default logger, which would otherwise print to stdout,
+// among a command's own output); `serve` sets the level of its config.
+void setup_logging(const std::string& level) {
+  auto logger = std::make_shared<spdlog::logger>("kvtierd",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
 }
 
 }  // namespace kvtier::cli

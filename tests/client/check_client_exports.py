@@ -1,64 +1,105 @@
 #!/usr/bin/python3
-"""libkvtier_client.so exports its public API and nothing else (include/kvtier/export.h).
+"""libkvtier_client.so exports exactly its public API (include/kvtier/export.h, docs/CLIENTS.md).
 
   check_client_exports.py <libkvtier_client.so> <include dir>
 
-Fails when the library exports a C symbol that is not kvtier_*, a C++ symbol of an internal
-namespace (kvtier::protocol::, kvtier::client::, kvtier::net:: ...: the codec, TLS and the
-client's internals, which a program must not link against), when a function kvtier.h declares
-is missing, or when the SONAME is not libkvtier_client.so.<major>.
+The allowed set is read from the public headers: the kvtier_* functions kvtier.h declares, and
+the classes and functions include/kvtier/*.h mark KVTIER_API. It fails when the library exports
+anything else (an internal of namespace kvtier, a C symbol, a C++ standard library instance),
+when a declared function is missing or declared without KVTIER_API, when a symbol lacks the
+version KVTIER_CLIENT_<major>, or when the SONAME is not libkvtier_client.so.<major>.
 """
 import pathlib
 import re
 import subprocess
 import sys
 
-# Symbols the linker defines in every shared object.
 LINKER_SYMBOLS = {"_init", "_fini", "__bss_start", "_edata", "_end"}
-INTERNAL = re.compile(r"kvtier::[a-z_]+::")  # public names live directly in namespace kvtier
-# C++ entry points a program linking the library needs (include/kvtier/client.h, key.h, status.h).
-REQUIRED_CXX = ["kvtier::Client::connect(", "kvtier::chain_key(", "kvtier::namespace_key(",
-                "kvtier::Status::to_string", "kvtier::Key::hex"]
+C_DECLARATION = re.compile(r"^(?:KVTIER_API )?(?:const )?\w+\*? \*?(kvtier_[a-z_]+)\(", re.MULTILINE)
+API_CLASS = re.compile(r"^(?:class|struct) (?:\[\[\w+\]\] )?KVTIER_API (\w+)", re.MULTILINE)
+API_FUNCTION = re.compile(r"^KVTIER_API [^;(]*?\b(\w+)\(", re.MULTILINE)
 
 
-def exported(library, demangle):
-    args = ["nm", "-D", "--defined-only"] + (["-C"] if demangle else []) + [str(library)]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    return [line.split(" ", 2)[2] for line in out.splitlines() if line.count(" ") >= 2]
+def exported(library):
+    """[(name, version, demangled)] of the defined dynamic symbols."""
+    def nm(*flags):
+        out = subprocess.run(["nm", "-D", "--defined-only", *flags, str(library)], check=True,
+                             capture_output=True, text=True).stdout
+        return [line.split(" ", 2)[2] for line in out.splitlines() if line.count(" ") >= 2]
+    rows = []
+    for raw, shown in zip(nm(), nm("-C")):
+        name, _, version = raw.partition("@")
+        rows.append((name, version.lstrip("@"), shown.split("@")[0]))
+    return rows
+
+
+def public_api(include):
+    """(C functions of kvtier.h, C functions it declares without KVTIER_API, C++ prefixes)."""
+    header = (include / "kvtier" / "kvtier.h").read_text()
+    c_functions = set(C_DECLARATION.findall(header))
+    unmarked = {m.group(1) for m in C_DECLARATION.finditer(header)
+                if not m.group(0).startswith("KVTIER_API ")}
+    classes, functions = set(), set()
+    for h in sorted((include / "kvtier").glob("*.h")):
+        if h.name == "kvtier.h":
+            continue
+        text = h.read_text()
+        classes |= set(API_CLASS.findall(text))
+        functions |= set(API_FUNCTION.findall(text))
+    return c_functions, unmarked, classes, functions
 
 
 def main():
     library, include = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
     errors = []
-    raw = exported(library, demangle=False)
-    demangled = exported(library, demangle=True)
-    for name, shown in zip(raw, demangled):
-        if name.startswith("_Z"):
-            if INTERNAL.search(shown):
-                errors.append(f"exports an internal C++ symbol: {shown}")
-        elif not name.startswith("kvtier_") and name not in LINKER_SYMBOLS:
-            errors.append(f"exports a C symbol outside the API: {name}")
-    declared = re.findall(r"^KVTIER_API [^(]*?\b(kvtier_[a-z_]+)\(",
-                          (include / "kvtier" / "kvtier.h").read_text(), re.MULTILINE)
-    for name in declared:
-        if name not in raw:
-            errors.append(f"kvtier.h declares {name}, which the library does not export")
-    for needed in REQUIRED_CXX:
-        if not any(s.startswith(needed) for s in demangled):
-            errors.append(f"does not export {needed}")
+    c_functions, unmarked, classes, functions = public_api(include)
+    if not c_functions or not classes or not functions:
+        errors.append("found no public API in the headers: the patterns no longer match them")
+    for name in sorted(unmarked):
+        errors.append(f"kvtier.h declares {name} without KVTIER_API")
+
+    def allowed_cxx(shown):
+        for cls in classes:
+            if shown.startswith((f"kvtier::{cls}::", f"typeinfo for kvtier::{cls}",
+                                 f"typeinfo name for kvtier::{cls}", f"vtable for kvtier::{cls}")):
+                return True
+        return any(shown.startswith(f"kvtier::{f}(") for f in functions)
+
     dynamic = subprocess.run(["readelf", "-d", str(library)], check=True, capture_output=True,
                              text=True).stdout
-    soname = re.search(r"\(SONAME\)\s+Library soname: \[([^\]]+)\]", dynamic)
-    if not soname or not re.fullmatch(r"libkvtier_client\.so\.\d+", soname.group(1)):
-        errors.append(f"SONAME is {soname.group(1) if soname else 'missing'}, "
-                      "not libkvtier_client.so.<major>")
+    soname = re.search(r"\(SONAME\)\s+Library soname: \[libkvtier_client\.so\.(\d+)\]", dynamic)
+    if not soname:
+        errors.append("the SONAME is not libkvtier_client.so.<major>")
+    want_version = f"KVTIER_CLIENT_{soname.group(1) if soname else '?'}"
+    rows = exported(library)
+    seen_c, seen_cxx = set(), []
+    for name, version, shown in rows:
+        if name in LINKER_SYMBOLS or name == want_version:
+            continue
+        if version != want_version:
+            errors.append(f"{shown} has version {version or 'none'}, not {want_version}")
+        if name.startswith("_Z"):
+            if allowed_cxx(shown):
+                seen_cxx.append(shown)
+            else:
+                errors.append(f"exports {shown}, which no public header marks KVTIER_API")
+        elif name in c_functions:
+            seen_c.add(name)
+        else:
+            errors.append(f"exports the C symbol {name}, which kvtier.h does not declare")
+    for name in sorted(c_functions - seen_c):
+        errors.append(f"kvtier.h declares {name}, which the library does not export")
+    for f in sorted(functions):
+        if not any(s.startswith(f"kvtier::{f}(") for s in seen_cxx):
+            errors.append(f"KVTIER_API function kvtier::{f} is not exported")
+    for cls in sorted(classes):
+        if not any(s.startswith(f"kvtier::{cls}::") for s in seen_cxx):
+            errors.append(f"KVTIER_API class kvtier::{cls} exports nothing")
     for e in errors:
         print("check_client_exports:", e, file=sys.stderr)
-    if not declared:
-        print("check_client_exports: found no KVTIER_API function in kvtier.h", file=sys.stderr)
-        return 1
-    print(f"check_client_exports: {len(raw)} symbols exported, {len(declared)} C functions, "
-          f"SONAME {soname.group(1) if soname else '-'}")
+    print(f"check_client_exports: {len(rows)} symbols exported: {len(seen_c)} C functions, "
+          f"{len(seen_cxx)} of {len(classes)} classes and {len(functions)} functions; "
+          f"{want_version}")
     return 1 if errors else 0
 
 
