@@ -220,6 +220,32 @@ std::optional<std::uint32_t> raw_region(RawWire& w, std::uint64_t size) {
   return w.register_region(memfd.get(), size, 2);
 }
 
+// A daemon with one I/O thread, so that one connection's work delays every other, and a
+// connection `w` that registered a region of kSlice bytes (nullopt when either failed).
+struct OneIoThreadAndARegion {
+  static constexpr std::uint64_t kSlice = 4 * kMiB;
+  TempDir dir;
+  DaemonProcess d{dir.path(), small_daemon_config("[server]\nio_threads = 1\n")};
+  RawWire w{d.unix_address()};
+  std::optional<std::uint32_t> region =
+      d.started() ? raw_region(w, kSlice) : std::optional<std::uint32_t>();
+};
+
+// `frames` PUT_MANY_SHM frames (request ids 10, 11, ...) of `items` values each, every value the
+// region's first OneIoThreadAndARegion::kSlice bytes.
+std::vector<std::byte> shm_put_frames(std::uint32_t region, int frames, int items) {
+  std::vector<std::byte> out;
+  for (int f = 0; f < frames; ++f) {
+    protocol::PutManyShmRequest m;
+    m.region_id = region;
+    for (int i = 0; i < items; ++i) {
+      m.items.push_back({test_key(f * items + i), 0, OneIoThreadAndARegion::kSlice});
+    }
+    EXPECT_TRUE(protocol::append_frame(out, 10 + f, m).ok());
+  }
+  return out;
+}
+
 // Audit of issue 25: a PUT_MANY_SHM of 16,384 items naming the same 4 MiB slice copied 64 GiB on
 // an I/O thread (30 s during which another tenant's PING waited). Now a shared-memory batch moves
 // at most server.max_frame_data_bytes, as a frame of values may: it is refused too_large at once.
@@ -277,26 +303,16 @@ TEST(DaemonLimits, ASharedMemoryBatchMovesNoMoreThanAFrameOfValues) {
 // behind 30 of them. Now a connection yields after 64 MiB of work per event and goes on at the
 // thread's next turn: the PING waits for about one batch.
 TEST(DaemonLimits, PipelinedSharedMemoryBatchesYieldToOtherConnections) {
-  TempDir dir;
-  DaemonProcess d(dir.path(), small_daemon_config("[server]\nio_threads = 1\n"));
-  ASSERT_TRUE(d.started()) << d.log();
-  constexpr std::uint64_t kSlice = 4 * kMiB;
-  RawWire w(d.unix_address());
-  std::optional<std::uint32_t> region = raw_region(w, kSlice);
-  ASSERT_TRUE(region.has_value());
-  RawWire victim(d.unix_address());
+  OneIoThreadAndARegion s;
+  ASSERT_TRUE(s.region.has_value()) << s.d.log();
+  RawWire& w = s.w;
+  RawWire victim(s.d.unix_address());
   ASSERT_TRUE(victim.hello());
   ASSERT_TRUE(victim.send(5, protocol::PingRequest{"before"}));
   ASSERT_TRUE(victim.receive().has_value());
 
   const int kFrames = kUnderSanitizer ? 2 : 16;
-  std::vector<std::byte> frames;
-  for (int f = 0; f < kFrames; ++f) {
-    protocol::PutManyShmRequest m;
-    m.region_id = *region;
-    for (int i = 0; i < 256; ++i) m.items.push_back({test_key(f * 256 + i), 0, kSlice});  // 1 GiB
-    ASSERT_TRUE(protocol::append_frame(frames, 10 + f, m).ok());
-  }
+  const std::vector<std::byte> frames = shm_put_frames(*s.region, kFrames, 256);  // 1 GiB each
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(w.send_bytes(frames));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the batches have begun
@@ -326,26 +342,15 @@ TEST(DaemonLimits, PipelinedSharedMemoryBatchesYieldToOtherConnections) {
 // and then shut its write side (it still reads) got the answers of the first event only: the
 // connection closed at EOF with the rest deferred. Every request sent before the EOF is answered.
 TEST(DaemonLimits, AHalfClosedClientGetsTheAnswersOfDeferredWork) {
-  TempDir dir;
-  DaemonProcess d(dir.path(), small_daemon_config("[server]\nio_threads = 1\n"));
-  ASSERT_TRUE(d.started()) << d.log();
-  constexpr std::uint64_t kSlice = 4 * kMiB;
-  RawWire w(d.unix_address());
-  std::optional<std::uint32_t> region = raw_region(w, kSlice);
-  ASSERT_TRUE(region.has_value());
+  OneIoThreadAndARegion s;
+  ASSERT_TRUE(s.region.has_value()) << s.d.log();
   constexpr int kFrames = 4;  // 128 MiB of copies each: each one past the 64 MiB budget
-  std::vector<std::byte> frames;
-  for (int f = 0; f < kFrames; ++f) {
-    protocol::PutManyShmRequest m;
-    m.region_id = *region;
-    for (int i = 0; i < 32; ++i) m.items.push_back({test_key(f * 32 + i), 0, kSlice});
-    ASSERT_TRUE(protocol::append_frame(frames, 10 + f, m).ok());
-  }
+  std::vector<std::byte> frames = shm_put_frames(*s.region, kFrames, 32);
   ASSERT_TRUE(protocol::append_frame(frames, 99, protocol::PingRequest{"last"}).ok());
-  ASSERT_TRUE(w.send_bytes(frames));
-  ASSERT_EQ(::shutdown(w.fd(), SHUT_WR), 0);
+  ASSERT_TRUE(s.w.send_bytes(frames));
+  ASSERT_EQ(::shutdown(s.w.fd(), SHUT_WR), 0);
   for (int f = 0; f <= kFrames; ++f) {
-    auto r = w.receive(std::chrono::seconds(60));
+    auto r = s.w.receive(std::chrono::seconds(60));
     ASSERT_TRUE(r.has_value()) << "answer " << f << " of " << kFrames + 1 << " never came";
     EXPECT_EQ(r->status(), StatusCode::kOk) << r->message();
   }
