@@ -198,6 +198,18 @@ DeviceExtent DeviceSet::locate(std::uint32_t region, std::uint64_t offset_in_reg
   return {d.fd, kPageSize + std::uint64_t{region - d.first_region} * region_size_ + offset_in_region};
 }
 
+IoRequest DeviceSet::io(std::uint32_t region, std::uint64_t offset_in_region,
+                        std::span<std::byte> bytes, bool write) const {
+  const DeviceExtent ext = locate(region, offset_in_region);
+  IoRequest q;
+  q.fd = ext.fd;
+  q.offset = ext.offset;
+  q.write = write;
+  q.iov[0] = {bytes.data(), bytes.size()};
+  q.iov_count = 1;
+  return q;
+}
+
 Status DeviceSet::sync() const {
   for (const Device& d : devices_) {
     if (::fdatasync(d.fd) != 0) return Status::FromErrno("fdatasync " + d.path, errno);

@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "kvtier/config.h"
 #include "kvtier/status.h"
+#include "nvme/io_ring.h"
 
 namespace kvtier::nvme {
 
@@ -40,6 +42,10 @@ class DeviceSet {
 
   // Where byte `offset_in_region` of region `region` is.
   DeviceExtent locate(std::uint32_t region, std::uint64_t offset_in_region) const;
+  // The I/O of `bytes` (4 KiB-aligned) at `offset_in_region` of `region`: a read, or a write with
+  // `write`. More buffers may be added to iov[] after the first.
+  IoRequest io(std::uint32_t region, std::uint64_t offset_in_region, std::span<std::byte> bytes,
+               bool write = false) const;
 
   // fdatasync on every device.
   Status sync() const;

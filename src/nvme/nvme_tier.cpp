@@ -329,12 +329,8 @@ void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t regi
   for (std::size_t i = 0; i < hot.size(); ++i) {
     const SummaryEntry& e = hot[i];
     std::uint64_t len = entry_footprint(e.value_size);
-    DeviceExtent ext = devices_->locate(region, std::uint64_t{e.page_in_region} * kPageSize);
     offsets[i] = fill;
-    reqs[i].fd = ext.fd;
-    reqs[i].offset = ext.offset;
-    reqs[i].iov[0] = {r.buffer + fill, len};
-    reqs[i].iov_count = 1;
+    reqs[i] = devices_->io(region, std::uint64_t{e.page_in_region} * kPageSize, {r.buffer + fill, len});
     fill += len;
   }
   Result<RingPool::Lease> ring = rings_.acquire();
@@ -385,14 +381,7 @@ Status NvmeTier::write_region_range(std::uint32_t region, const std::byte* buffe
   std::vector<IoRequest> reqs;
   for (std::uint64_t off = from; off < to; off += config_.write_io_bytes) {
     std::uint64_t len = std::min<std::uint64_t>(config_.write_io_bytes, to - off);
-    DeviceExtent ext = devices_->locate(region, off);
-    IoRequest q;
-    q.fd = ext.fd;
-    q.offset = ext.offset;
-    q.write = true;
-    q.iov[0] = {const_cast<std::byte*>(buffer + off), len};
-    q.iov_count = 1;
-    reqs.push_back(q);
+    reqs.push_back(devices_->io(region, off, {const_cast<std::byte*>(buffer + off), len}, /*write=*/true));
   }
   Result<RingPool::Lease> ring = rings_.acquire();
   if (!ring.ok()) return ring.status();
@@ -695,12 +684,8 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
     }
     std::span<std::byte> dst = items[p.item].dst;
     std::uint64_t page_in_region = p.loc.page % devices_->pages_per_region();
-    DeviceExtent ext = devices_->locate(p.hold.region, page_in_region * kPageSize);
-    IoRequest q;
-    q.fd = ext.fd;
-    q.offset = ext.offset;
     p.header_page = pages.data() + (next_page++) * kPageSize;
-    q.iov[q.iov_count++] = {p.header_page, kPageSize};
+    IoRequest q = devices_->io(p.hold.region, page_in_region * kPageSize, {p.header_page, kPageSize});
     if (is_page_aligned(dst.data())) {
       p.direct_bytes = p.loc.size / kPageSize * kPageSize;
       if (p.direct_bytes) q.iov[q.iov_count++] = {dst.data(), p.direct_bytes};
@@ -760,11 +745,8 @@ void NvmeTier::reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, Get
   bool ok = false;
   EntryHeader h;
   if (!copy.empty()) {
-    IoRequest q;
-    DeviceExtent ext = devices_->locate(p.hold.region, (p.loc.page % devices_->pages_per_region()) * kPageSize);
-    q.fd = ext.fd;
-    q.offset = ext.offset;
-    q.iov[q.iov_count++] = {copy.data(), copy.size()};
+    IoRequest q = devices_->io(p.hold.region, (p.loc.page % devices_->pages_per_region()) * kPageSize,
+                               {copy.data(), copy.size()});
     Result<RingPool::Lease> ring = rings_.acquire();
     if (ring.ok()) (void)(*ring)->run({&q, 1}, 1);
     if (!ring.ok() || q.result < 0) {

@@ -266,12 +266,7 @@ Status NvmeTier::read_summary(std::uint32_t region, std::uint64_t seq, std::uint
   std::uint64_t max_pages = region_size_ / kPageSize;
   if (summary_pages == 0 || summary_pages > max_pages) return Status::Corruption("bad summary size");
   AlignedBuffer buf(std::uint64_t{summary_pages} * kPageSize);
-  IoRequest q;
-  DeviceExtent ext = devices_->locate(region, region_size_ - buf.size());
-  q.fd = ext.fd;
-  q.offset = ext.offset;
-  q.iov[0] = {buf.data(), buf.size()};
-  q.iov_count = 1;
+  IoRequest q = devices_->io(region, region_size_ - buf.size(), {buf.data(), buf.size()});
   Result<RingPool::Lease> ring = rings_.acquire();
   if (!ring.ok()) return ring.status();
   KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
@@ -336,12 +331,8 @@ Status NvmeTier::scan_regions() {
     };
     for (std::uint32_t i = lo; i < hi; ++i) {
       for (int k = 0; k < 2; ++k) {
-        IoRequest& q = reqs[2 * (i - lo) + k];
-        DeviceExtent ext = devices_->locate(i, k == 0 ? 0 : region_size_ - kPageSize);
-        q.fd = ext.fd;
-        q.offset = ext.offset;
-        q.iov[0] = {end_pages(i) + k * kPageSize, kPageSize};
-        q.iov_count = 1;
+        reqs[2 * (i - lo) + k] = devices_->io(i, k == 0 ? 0 : region_size_ - kPageSize,
+                                              {end_pages(i) + k * kPageSize, kPageSize});
       }
     }
     {
@@ -377,11 +368,7 @@ Status NvmeTier::scan_regions() {
       std::uint64_t at = 0;
       for (std::size_t k = first; k < last; ++k) {
         std::uint64_t bytes = std::uint64_t{trailers[k].summary_pages} * kPageSize;
-        DeviceExtent ext = devices_->locate(sealed[k], region_size_ - bytes);
-        sreqs[k - first].fd = ext.fd;
-        sreqs[k - first].offset = ext.offset;
-        sreqs[k - first].iov[0] = {summaries.data() + at, bytes};
-        sreqs[k - first].iov_count = 1;
+        sreqs[k - first] = devices_->io(sealed[k], region_size_ - bytes, {summaries.data() + at, bytes});
         at += bytes;
       }
       {
@@ -426,12 +413,7 @@ Status NvmeTier::scan_regions() {
       // Being filled at the crash, or damaged: read it all and walk its entries.
       ++recovery_.regions_scanned;
       {
-        IoRequest q;
-        DeviceExtent ext = devices_->locate(i, 0);
-        q.fd = ext.fd;
-        q.offset = ext.offset;
-        q.iov[0] = {scratch, region_size_};
-        q.iov_count = 1;
+        IoRequest q = devices_->io(i, 0, {scratch, region_size_});
         Result<RingPool::Lease> ring = rings_.acquire();
         if (!ring.ok()) return ring.status();
         KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
