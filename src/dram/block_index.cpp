@@ -5,7 +5,7 @@
 #include <new>
 
 #include "integrity/check.h"
-#include "keys/id_hash.h"
+#include "engine/id_hash.h"
 
 namespace kvtier::dram {
 

@@ -45,7 +45,7 @@ class BlockIndex {
   BlockIndex& operator=(const BlockIndex&) = delete;
 
   // 64-bit hash of an id: id_hash(), keyed per process, so clients cannot aim keys at one shard or
-  // one cluster of slots (keys/id_hash.h).
+  // one cluster of slots (engine/id_hash.h).
   static std::uint64_t hash_of(const BlockId& id);
 
   // Calls f(Block* or nullptr, ShardStats&) with the id's shard locked. f must be short and must

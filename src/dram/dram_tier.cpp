@@ -25,7 +25,7 @@
 #include "dram/block_index.h"
 #include "dram/s3fifo.h"
 #include "integrity/check.h"
-#include "keys/id_hash.h"
+#include "engine/id_hash.h"
 #include "metrics/counter_report.h"
 
 namespace kvtier::dram {

@@ -18,7 +18,7 @@
 #include "dram/dram_tier.h"
 #include "engine/store_test_hooks.h"
 #include "integrity/check.h"
-#include "keys/id_hash.h"
+#include "engine/id_hash.h"
 #include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
 #include "metrics/counter_report.h"

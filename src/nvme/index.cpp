@@ -13,7 +13,7 @@
 #include "coding/little_endian.h"
 #include "integrity/check.h"
 #include "integrity/checksum.h"
-#include "keys/id_hash.h"
+#include "engine/id_hash.h"
 
 namespace kvtier::nvme {
 namespace {

@@ -4,7 +4,7 @@
 // deletion), split into shards each with its own mutex. A slot holds the whole id (namespace and
 // key) and every operation compares the whole id, so no id can find, replace or remove another's
 // entry, whatever keys a client chooses. The shard and the home slot come from id_hash(), a hash
-// keyed per process, so a client cannot aim keys at one cluster either (keys/id_hash.h).
+// keyed per process, so a client cannot aim keys at one cluster either (engine/id_hash.h).
 // A slot also holds the generation of the region its entry was written into: a reader checks it
 // against the region's current generation before any device I/O, so an entry left behind by a
 // region that was since reused is refused before a byte of the new occupant is read.

@@ -26,7 +26,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "keys/id_hash.h"
+#include "engine/id_hash.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "kvtier/status.h"

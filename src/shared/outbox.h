@@ -44,7 +44,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "keys/id_hash.h"
+#include "engine/id_hash.h"
 #include "kvtier/key.h"
 #include "kvtier/status.h"
 #include "kvtier/types.h"

@@ -1,6 +1,6 @@
 // id_hash: SipHash as its authors define it, the id-specialised and batch forms agree with it, and
 // placement spreads ids that differ only in namespace or in one key byte.
-#include "keys/id_hash.h"
+#include "engine/id_hash.h"
 
 #include <cstring>
 #include <random>

@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "keys/id_hash.h"
+#include "engine/id_hash.h"
 
 namespace kvtier::id_hash_avx512 {
 namespace {

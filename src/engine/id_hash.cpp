@@ -1,5 +1,5 @@
 // SipHash-1-3 for index placement (see id_hash.h).
-#include "keys/id_hash.h"
+#include "engine/id_hash.h"
 
 #include <sys/random.h>
 
