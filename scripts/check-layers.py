@@ -118,8 +118,8 @@ def parse_depfile(path):
 
 def check_compiled(build_dir, layers, src, errors, only=None):
     """Every file the compiler read for each layer's objects belongs to a layer it may use.
-    Returns how many objects it checked; counts the project files read in .project_files."""
-    checked = 0
+    Returns (objects checked, project files read among their dependencies)."""
+    checked = project_files = 0
     for name in layers.layers:
         if only and name != only[0]:
             continue
@@ -133,13 +133,13 @@ def check_compiled(build_dir, layers, src, errors, only=None):
                 owners = layers.owner(dep, src, build_dir)
                 if owners is None:
                     continue
-                check_compiled.project_files += 1
+                project_files += 1
                 if isinstance(owners, str):
                     errors.append(f"{name}: {owners}")
                 elif not layers.allowed(name, owners):
                     errors.append(f"{name} ({depfile.name}) reads {dep}, of "
                                   f"{'/'.join(sorted(owners))}, which it does not depend on")
-    return checked
+    return checked, project_files
 
 
 def check_text(src, layers, errors):
@@ -238,9 +238,8 @@ def main():
     errors = []
     layers = Layers(layers_map, errors)
     src = ROOT / "src"
-    check_compiled.project_files = 0
-    checked = check_compiled(build_dir, layers, src, errors)
-    if checked == 0 or check_compiled.project_files == 0:
+    checked, project_files = check_compiled(build_dir, layers, src, errors)
+    if checked == 0 or project_files == 0:
         errors.append(f"no dependency files of {src} under {build_dir}/CMakeFiles: build first")
     check_text(src, layers, errors)
     if args.self_test:

@@ -89,7 +89,7 @@ std::string gib(std::uint64_t bytes) {
 class DemoBackend {
  public:
   virtual ~DemoBackend() = default;
-  virtual PrefixMatch lookup(std::span<const Key> keys) = 0;
+  virtual Result<PrefixMatch> lookup(std::span<const Key> keys) = 0;
   virtual void get_many(std::span<const Key> keys, std::span<GetResult> out) = 0;
   virtual void put_many(std::span<const Key> keys, std::span<Status> out) = 0;
   virtual std::span<std::byte> staging() = 0;
@@ -99,9 +99,8 @@ class StoreBackend final : public DemoBackend {
  public:
   StoreBackend(Store& store, std::size_t block, std::size_t batch)
       : store_(store), block_(block), staging_(batch * block) {}
-  PrefixMatch lookup(std::span<const Key> keys) override {
-    Result<PrefixMatch> m = store_.lookup(kDefaultNamespace, keys);
-    return m.ok() ? *m : PrefixMatch{};
+  Result<PrefixMatch> lookup(std::span<const Key> keys) override {
+    return store_.lookup(kDefaultNamespace, keys);
   }
   void get_many(std::span<const Key> keys, std::span<GetResult> out) override {
     std::vector<GetItem> items;
@@ -127,10 +126,7 @@ class DaemonBackend final : public DemoBackend {
  public:
   DaemonBackend(Client& client, SharedRegion region, std::size_t block)
       : client_(client), region_(region), block_(block) {}
-  PrefixMatch lookup(std::span<const Key> keys) override {
-    Result<PrefixMatch> m = client_.lookup(keys);
-    return m.ok() ? *m : PrefixMatch{};
-  }
+  Result<PrefixMatch> lookup(std::span<const Key> keys) override { return client_.lookup(keys); }
   void get_many(std::span<const Key> keys, std::span<GetResult> out) override {
     std::vector<ShmGet> items;
     for (std::size_t i = 0; i < keys.size(); ++i) items.push_back({keys[i], i * block_, block_});
@@ -156,7 +152,8 @@ class DaemonBackend final : public DemoBackend {
 // DRAM blocks first is how the engine answers, but a block may move between lookup and load).
 void serve(DemoBackend& store, const std::vector<Key>& keys, const BlockBytes& bytes, std::size_t block,
            std::size_t batch, DemoTotals& t) {
-  PrefixMatch m = store.lookup(keys);
+  Result<PrefixMatch> found = store.lookup(keys);
+  const PrefixMatch m = found.ok() ? *found : PrefixMatch{};  // a failed lookup: compute it all
   std::vector<GetResult> results;
   std::size_t loaded = 0;
   std::byte* staging = store.staging().data();

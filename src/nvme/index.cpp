@@ -153,7 +153,6 @@ constexpr std::size_t kHeaderBytes = 8 + 4 + 8;
 constexpr std::size_t kEntryBytes = 16 + 4 + 4 + 8 + 8;
 constexpr std::size_t kTrailerBytes = 8;
 
-
 }  // namespace
 
 // ---- Shard ----------------------------------------------------------------------------------
@@ -447,7 +446,7 @@ Status Index::restore(std::span<const std::byte> image) {
   if (std::memcmp(image.data(), kMagic, sizeof(kMagic)) != 0) {
     return Status::Corruption(what + "bad magic (not a KVTIDX01 image)");
   }
-  const std::uint32_t version = static_cast<std::uint32_t>(load_le<std::uint32_t>(image.data() + 8));
+  const std::uint32_t version = load_le<std::uint32_t>(image.data() + 8);
   if (version != kIndexFormatVersion) {
     return Status::Corruption(what + "unsupported format version " + std::to_string(version) +
                               " (expected " + std::to_string(kIndexFormatVersion) + ")");
@@ -472,8 +471,8 @@ Status Index::restore(std::span<const std::byte> image) {
     const std::byte* p = image.data() + kHeaderBytes + e * kEntryBytes;
     BlockId id;
     std::memcpy(id.key.bytes.data(), p, 16);
-    id.ns = static_cast<NamespaceId>(load_le<std::uint32_t>(p + 16));
-    const auto size = static_cast<std::uint32_t>(load_le<std::uint32_t>(p + 20));
+    id.ns = load_le<NamespaceId>(p + 16);
+    const std::uint32_t size = load_le<std::uint32_t>(p + 20);
     const std::uint64_t loc = load_le<std::uint64_t>(p + 24);
     const std::uint64_t seq = load_le<std::uint64_t>(p + 32);
     if (size == 0 || (loc >> (kHitsShift + 8)) != 0 || seq > kMaxIndexSeq) {

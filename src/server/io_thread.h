@@ -70,6 +70,9 @@ class IoThread {
   void adopt_handed_over();
   void adopt(std::unique_ptr<Connection> c);
   void on_connection_events(int fd, std::uint32_t events);
+  // Runs `fd` with no epoll event (deferred work, a retry for memory): closed instead when its
+  // peer is gone, as an event would have said.
+  void resume_connection(int fd);
   void close_connection(int fd);
   // Hello deadlines; during shutdown, quiescent connections.
   void sweep(std::chrono::steady_clock::time_point now, bool draining);
