@@ -45,11 +45,11 @@ int fail(const Status& s, int code) {
 
 Result<plan::FleetInputs> inputs_from(const FleetOptions& o) {
   plan::FleetInputs in;
-  Result<double> capacity = plan::parse_bytes(o.capacity);
+  Result<double> capacity = parse_byte_quantity(o.capacity);
   if (!capacity.ok()) return Status::InvalidArgument("--capacity: " + capacity.status().message());
   in.capacity_bytes = *capacity;
   in.capacity_text = o.capacity;
-  Result<double> reduction = plan::parse_bytes(o.reduction);  // a plain number: no unit given
+  Result<double> reduction = parse_byte_quantity(o.reduction);  // a plain number: no unit given
   if (!reduction.ok() || o.reduction.find_first_not_of("0123456789.eE+ ") != std::string::npos) {
     return Status::InvalidArgument("--reduction \"" + o.reduction +
                                    "\": expected a ratio of 1 or more, e.g. 2 for 2:1");

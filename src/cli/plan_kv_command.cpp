@@ -97,7 +97,7 @@ Result<plan::KvPlanInputs> inputs_from(const KvOptions& o) {
   double network_bytes = 0;
   KVTIER_RETURN_IF_ERROR(bandwidth("--network-bw", o.network_bw, network_bytes));
   in.network_bits_per_s_per_node = network_bytes * 8;
-  Result<double> drive = plan::parse_bytes(o.nvme_drive);
+  Result<double> drive = parse_byte_quantity(o.nvme_drive);
   if (!drive.ok()) return flag_error("--nvme-drive", drive.status());
   in.nvme_drive_bytes = *drive;
   return in;

@@ -1,84 +1,167 @@
-// parse_byte_size: "64MiB" -> 67108864. See size_parse.h for the accepted forms.
+// The byte size grammar of size_parse.h: one prefix table, one unit rule, two number forms.
 #include "config/size_parse.h"
 
 #include <array>
+#include <charconv>
+#include <cmath>
 #include <limits>
-#include <string>
 
 namespace kvtier {
 namespace {
 
-struct Unit {
-  std::string_view name;  // lower case
-  std::uint64_t multiplier;
+struct Prefix {
+  std::string_view name;
+  double factor;
 };
 
-constexpr std::uint64_t kKi = 1024;
-constexpr std::uint64_t kK = 1000;
-constexpr std::array<Unit, 12> kUnits = {{
-    {"b", 1},
-    {"kib", kKi},
-    {"mib", kKi* kKi},
-    {"gib", kKi* kKi* kKi},
-    {"tib", kKi* kKi* kKi* kKi},
-    {"pib", kKi* kKi* kKi* kKi* kKi},
-    {"kb", kK},
-    {"mb", kK* kK},
-    {"gb", kK* kK* kK},
-    {"tb", kK* kK* kK* kK},
-    {"pb", kK* kK* kK* kK* kK},
-    {"", 1},
+// Both spellings of kilo are in use ("kB" is the SI symbol, "KB" the common one); every other
+// prefix is upper case, so "mb" (millibit) and "gb" are not guessed at.
+constexpr std::array<Prefix, 16> kPrefixes = {{
+    {"", 1.0},
+    {"k", 1e3},
+    {"K", 1e3},
+    {"M", 1e6},
+    {"G", 1e9},
+    {"T", 1e12},
+    {"P", 1e15},
+    {"E", 1e18},
+    {"Z", 1e21},
+    {"Ki", 0x1p10},
+    {"Mi", 0x1p20},
+    {"Gi", 0x1p30},
+    {"Ti", 0x1p40},
+    {"Pi", 0x1p50},
+    {"Ei", 0x1p60},
+    {"Zi", 0x1p70},
 }};
+
+constexpr std::string_view kByteUnits = "B, kB, MB, GB, TB, PB, EB, KiB, MiB, GiB, TiB, PiB, EiB";
+constexpr std::string_view kByteSize = "byte size";
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-Status bad(std::string_view text, std::string_view why) {
-  return Status::InvalidArgument("bad byte size \"" + std::string(text) +
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+Status bad(std::string_view what, std::string_view text, std::string_view why) {
+  return Status::InvalidArgument("bad " + std::string(what) + " \"" + std::string(text) +
                                  "\": " + std::string(why));
+}
+
+// What every number must start with: a digit, so signs, "nan", "inf" and a bare unit are refused.
+Status check_start(std::string_view what, std::string_view text, std::string_view s) {
+  if (s.empty()) return bad(what, text, "expected a number of bytes such as 4096 or \"64MiB\"");
+  if (s[0] == '-') return bad(what, text, "must not be negative");
+  if (!is_ascii_digit(s[0])) {
+    return bad(what, text, "must start with a digit (e.g. 4096, \"64MiB\", \"1GB\")");
+  }
+  return Status::Ok();
+}
+
+// The factor of a byte unit, or why `unit` is not one.
+Result<double> byte_unit_factor(std::string_view text, std::string_view unit) {
+  if (unit.empty()) return 1.0;
+  if (std::optional<double> f = unit_factor(unit, "B", "")) return *f;
+  if (unit_factor(unit, "b", "")) {
+    return bad(kByteSize, text, "\"" + std::string(unit) + "\" is bits; a size is in bytes (" +
+                                    std::string(kByteUnits) + ")");
+  }
+  if (unit.size() == 1 && std::string_view("kmgtpez").find(lower(unit[0])) != std::string::npos) {
+    const std::string upper(1, static_cast<char>(lower(unit[0]) - 'a' + 'A'));
+    return bad(kByteSize, text,
+               "ambiguous unit: write \"" + upper + "iB\" (powers of 1024) or \"" + upper +
+                   "B\" (powers of 1000)");
+  }
+  return bad(kByteSize, text,
+             "unknown unit \"" + std::string(unit) + "\"" + unit_case_hint(unit, "B", "") +
+                 "; use " + std::string(kByteUnits));
 }
 
 }  // namespace
 
 Result<std::uint64_t> parse_byte_size(std::string_view text) {
-  std::size_t begin = 0;
-  std::size_t end = text.size();
-  while (begin < end && is_space(text[begin])) ++begin;
-  while (end > begin && is_space(text[end - 1])) --end;
-  const std::string_view s = text.substr(begin, end - begin);
-  if (s.empty()) return bad(text, "expected a number of bytes such as 4096 or \"64MiB\"");
-  if (s[0] == '-') return bad(text, "must not be negative");
-  if (!is_ascii_digit(s[0])) return bad(text, "must start with a digit (e.g. 4096, \"64MiB\", \"1GB\")");
-
+  const std::string_view s = trim(text);
+  KVTIER_RETURN_IF_ERROR(check_start(kByteSize, text, s));
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t number = 0;
   std::size_t i = 0;
-  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
   for (; i < s.size() && is_ascii_digit(s[i]); ++i) {
     const auto digit = static_cast<std::uint64_t>(s[i] - '0');
-    if (number > (kMax - digit) / 10) return bad(text, "too large (more than 2^64 - 1 bytes)");
+    if (number > (kMax - digit) / 10) return bad(kByteSize, text, "too large (more than 2^64 - 1)");
     number = number * 10 + digit;
   }
   if (i < s.size() && (s[i] == '.' || s[i] == ',')) {
-    return bad(text, "whole numbers only: write e.g. \"1536MiB\" instead of \"1.5GiB\"");
+    return bad(kByteSize, text,
+               "whole numbers only: write e.g. \"1536MiB\" instead of \"1.5GiB\"");
   }
-  while (i < s.size() && is_space(s[i])) ++i;
+  Result<double> factor = byte_unit_factor(text, trim(s.substr(i)));
+  if (!factor.ok()) return factor.status();
+  // Every factor is a power of 10 or 2 that a double holds exactly; Z and Zi exceed 2^64.
+  if (number == 0) return std::uint64_t{0};
+  if (*factor >= 0x1p64 || number > kMax / static_cast<std::uint64_t>(*factor)) {
+    return bad(kByteSize, text, "too large (more than 2^64 - 1)");
+  }
+  return number * static_cast<std::uint64_t>(*factor);
+}
 
-  std::string unit;
-  for (; i < s.size(); ++i) unit += lower(s[i]);
-  for (const Unit& u : kUnits) {
-    if (unit != u.name) continue;
-    if (u.multiplier != 1 && number > kMax / u.multiplier) {
-      return bad(text, "too large (more than 2^64 - 1 bytes)");
-    }
-    return number * u.multiplier;
+Result<QuantityText> split_quantity(std::string_view what, std::string_view text) {
+  const std::string_view s = trim(text);
+  KVTIER_RETURN_IF_ERROR(check_start(what, text, s));
+  QuantityText out;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out.number);
+  if (ec == std::errc::result_out_of_range) return bad(what, text, "too large");
+  if (ec != std::errc()) return bad(what, text, "must start with a number");
+  out.unit = trim(s.substr(static_cast<std::size_t>(end - s.data())));
+  return out;
+}
+
+Result<double> checked_quantity(std::string_view what, std::string_view text, double value) {
+  if (!std::isfinite(value) || value > kMaxByteQuantity) {
+    return bad(what, text, "too large (more than 10^27)");
   }
-  if (unit == "k" || unit == "m" || unit == "g" || unit == "t" || unit == "p") {
-    const std::string prefix(1, static_cast<char>(unit[0] - 'a' + 'A'));
-    return bad(text, "ambiguous unit: write \"" + prefix + "iB\" (powers of 1024) or \"" + prefix +
-                         "B\" (powers of 1000)");
+  return value;
+}
+
+Result<double> parse_byte_quantity(std::string_view text) {
+  Result<QuantityText> q = split_quantity(kByteSize, text);
+  if (!q.ok()) return q.status();
+  Result<double> factor = byte_unit_factor(text, q->unit);
+  if (!factor.ok()) return factor.status();
+  return checked_quantity(kByteSize, text, q->number * *factor);
+}
+
+std::optional<double> unit_factor(std::string_view unit, std::string_view base,
+                                  std::string_view suffix) {
+  const std::size_t tail = base.size() + suffix.size();
+  if (unit.size() < tail || unit.substr(unit.size() - suffix.size()) != suffix ||
+      unit.substr(unit.size() - tail, base.size()) != base) {
+    return std::nullopt;
   }
-  return bad(text, "unknown unit \"" + std::string(s.substr(s.size() - unit.size())) +
-                       "\" (use B, KiB, MiB, GiB, TiB, PiB, KB, MB, GB, TB or PB)");
+  const std::string_view prefix = unit.substr(0, unit.size() - tail);
+  for (const Prefix& p : kPrefixes) {
+    if (p.name == prefix) return p.factor;
+  }
+  return std::nullopt;
+}
+
+std::string unit_case_hint(std::string_view unit, std::string_view base, std::string_view suffix) {
+  for (const Prefix& p : kPrefixes) {
+    const std::string known = std::string(p.name) + std::string(base) + std::string(suffix);
+    if (equal_ignoring_case(unit, known)) return " (did you mean \"" + known + "\"?)";
+  }
+  return "";
 }
 
 }  // namespace kvtier

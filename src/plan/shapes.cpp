@@ -106,7 +106,7 @@ Result<double> parse_plain_number(std::string_view text) {
 // Parses `text` as a value of `spec`'s type into `out` (value and text).
 Status parse_value(const FieldSpec& spec, std::string_view text, Figure& out) {
   Result<double> v = spec.type == T::kBandwidth ? parse_bandwidth(text)
-                     : spec.type == T::kBytes   ? parse_bytes(text)
+                     : spec.type == T::kBytes   ? parse_byte_quantity(text)
                                                 : parse_plain_number(text);
   if (!v.ok()) return v.status();
   if (spec.type == T::kCount && *v != std::floor(*v)) {

@@ -1,4 +1,5 @@
-// Typed meta of every kvtier operation, request and response, with their encoders and decoders.
+// Typed meta of every kvtier operation, request and response, each declaring its layout once as a
+// field list (meta_fields.h) from which its encoder and decoder follow.
 // The layouts are the "Operations" table of docs/PROTOCOL.md; change both together and bump
 // kProtocolVersion. Decoders check layout and list counts only; value rules that need the
 // daemon's configuration (value_len 0 or above max_value_bytes, region bounds) are the daemon's.
@@ -13,11 +14,14 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <tuple>
+#include <variant>
 #include <vector>
 
 #include "kvtier/key.h"
 #include "kvtier/status.h"
 #include "protocol/frame.h"
+#include "protocol/meta_fields.h"
 #include "protocol/meta_io.h"
 
 namespace kvtier::protocol {
@@ -30,14 +34,8 @@ inline constexpr std::uint32_t kMaxHelloFieldBytes = 1024;
 // of it than this (and no data).
 inline constexpr std::uint32_t kMaxHelloMetaBytes = 4096;
 
-// Wire sizes of list items, used to check a count against the bytes left before allocating.
-inline constexpr std::size_t kKeyValueLenBytes = kKeyBytes + 8;       // (key, u64)
-inline constexpr std::size_t kKeyOffsetLenBytes = kKeyBytes + 8 + 8;  // (key, u64, u64)
-inline constexpr std::size_t kItemStatusBytes = 4;                    // u32 status
-inline constexpr std::size_t kItemResultBytes = 4 + 8;                // (u32 status, u64 value_len)
-
 // Every message names its frame: opcode, direction, and whether its meta holds a list (then its
-// decoder takes max_batch).
+// decoder takes max_batch). Its field list (meta_fields.h) is its layout.
 #define KVTIER_PROTOCOL_MESSAGE(OPCODE, KIND, HAS_LIST) \
   static constexpr Opcode kOpcode = Opcode::OPCODE;     \
   static constexpr FrameKind kKind = FrameKind::KIND;   \
@@ -46,29 +44,46 @@ inline constexpr std::size_t kItemResultBytes = 4 + 8;                // (u32 st
 struct PutManyItem {
   Key key;
   std::uint64_t value_len = 0;
+  static auto fields(auto& m) {
+    return std::tuple{field("key", m.key), field("value_len", m.value_len)};
+  }
   friend bool operator==(const PutManyItem&, const PutManyItem&) = default;
 };
 struct GetManyItem {
   Key key;
   std::uint64_t capacity = 0;  // bytes the client can receive for this value
+  static auto fields(auto& m) {
+    return std::tuple{field("key", m.key), field("capacity", m.capacity)};
+  }
   friend bool operator==(const GetManyItem&, const GetManyItem&) = default;
 };
 struct ShmGetItem {
   Key key;
   std::uint64_t offset = 0;  // in the registered region
   std::uint64_t capacity = 0;
+  static auto fields(auto& m) {
+    return std::tuple{field("key", m.key), field("offset", m.offset),
+                      field("capacity", m.capacity)};
+  }
   friend bool operator==(const ShmGetItem&, const ShmGetItem&) = default;
 };
 struct ShmPutItem {
   Key key;
   std::uint64_t offset = 0;
   std::uint64_t value_len = 0;
+  static auto fields(auto& m) {
+    return std::tuple{field("key", m.key), field("offset", m.offset),
+                      field("value_len", m.value_len)};
+  }
   friend bool operator==(const ShmPutItem&, const ShmPutItem&) = default;
 };
 // One item's answer in GET_MANY(_SHM): value_len is set for kOk and kBufferTooSmall.
 struct ItemResult {
   StatusCode status = StatusCode::kOk;
   std::uint64_t value_len = 0;
+  static auto fields(auto& m) {
+    return std::tuple{field("status", m.status), field("value_len", m.value_len)};
+  }
   friend bool operator==(const ItemResult&, const ItemResult&) = default;
 };
 
@@ -80,75 +95,107 @@ struct HelloRequest {
   std::uint16_t max_version = kProtocolVersion;
   std::string token;        // may be empty on the Unix socket (default tenant)
   std::string client_name;  // for logs
+  // min_version <= max_version.
+  Status check_decoded(const MetaReader& r) const;
+  static auto fields(auto& m) {
+    return std::tuple{field("min_version", m.min_version), field("max_version", m.max_version),
+                      bytes_field("token", kMaxHelloFieldBytes, m.token),
+                      bytes_field("client_name", kMaxHelloFieldBytes, m.client_name)};
+  }
   friend bool operator==(const HelloRequest&, const HelloRequest&) = default;
 };
 struct PingRequest {
   KVTIER_PROTOCOL_MESSAGE(kPing, kRequest, false);
   std::string payload;  // <= kMaxPingPayloadBytes
+  static auto fields(auto& m) {
+    return std::tuple{bytes_field("payload", kMaxPingPayloadBytes, m.payload)};
+  }
   friend bool operator==(const PingRequest&, const PingRequest&) = default;
 };
 struct PutRequest {  // data: the value, value_len bytes
   KVTIER_PROTOCOL_MESSAGE(kPut, kRequest, false);
   Key key;
   std::uint64_t value_len = 0;
+  static auto fields(auto& m) {
+    return std::tuple{field("key", m.key), field("value_len", m.value_len)};
+  }
   friend bool operator==(const PutRequest&, const PutRequest&) = default;
 };
 struct GetRequest {
   KVTIER_PROTOCOL_MESSAGE(kGet, kRequest, false);
   Key key;
   std::uint64_t capacity = 0;
+  static auto fields(auto& m) {
+    return std::tuple{field("key", m.key), field("capacity", m.capacity)};
+  }
   friend bool operator==(const GetRequest&, const GetRequest&) = default;
 };
 struct LookupRequest {
   KVTIER_PROTOCOL_MESSAGE(kLookup, kRequest, true);
   std::vector<Key> keys;  // a chain, first chunk first
+  static auto fields(auto& m) { return std::tuple{list_field(m.keys)}; }
   friend bool operator==(const LookupRequest&, const LookupRequest&) = default;
 };
 struct PutManyRequest {  // data: the values back to back, in item order
   KVTIER_PROTOCOL_MESSAGE(kPutMany, kRequest, true);
   std::vector<PutManyItem> items;
+  static auto fields(auto& m) { return std::tuple{list_field(m.items)}; }
   friend bool operator==(const PutManyRequest&, const PutManyRequest&) = default;
 };
 struct GetManyRequest {
   KVTIER_PROTOCOL_MESSAGE(kGetMany, kRequest, true);
   std::vector<GetManyItem> items;
+  static auto fields(auto& m) { return std::tuple{list_field(m.items)}; }
   friend bool operator==(const GetManyRequest&, const GetManyRequest&) = default;
 };
 struct RemoveRequest {
   KVTIER_PROTOCOL_MESSAGE(kRemove, kRequest, false);
   Key key;
+  static auto fields(auto& m) { return std::tuple{field("key", m.key)}; }
   friend bool operator==(const RemoveRequest&, const RemoveRequest&) = default;
 };
 struct PinRequest {
   KVTIER_PROTOCOL_MESSAGE(kPin, kRequest, false);
   Key key;
   std::uint32_t lease_ms = 0;
+  static auto fields(auto& m) {
+    return std::tuple{field("key", m.key), field("lease_ms", m.lease_ms)};
+  }
   friend bool operator==(const PinRequest&, const PinRequest&) = default;
 };
 struct UnpinRequest {
   KVTIER_PROTOCOL_MESSAGE(kUnpin, kRequest, false);
   Key key;
+  static auto fields(auto& m) { return std::tuple{field("key", m.key)}; }
   friend bool operator==(const UnpinRequest&, const UnpinRequest&) = default;
 };
 struct StatsRequest {
   KVTIER_PROTOCOL_MESSAGE(kStats, kRequest, false);
+  static auto fields(auto&) { return std::tuple{}; }
   friend bool operator==(const StatsRequest&, const StatsRequest&) = default;
 };
 struct ShmRegisterRequest {  // the memfd travels with SCM_RIGHTS on the Unix socket
   KVTIER_PROTOCOL_MESSAGE(kShmRegister, kRequest, false);
   std::uint64_t size = 0;
+  static auto fields(auto& m) { return std::tuple{field("size", m.size)}; }
   friend bool operator==(const ShmRegisterRequest&, const ShmRegisterRequest&) = default;
 };
 struct GetManyShmRequest {
   KVTIER_PROTOCOL_MESSAGE(kGetManyShm, kRequest, true);
   std::uint32_t region_id = 0;
   std::vector<ShmGetItem> items;
+  static auto fields(auto& m) {
+    return std::tuple{field("region_id", m.region_id), list_field(m.items)};
+  }
   friend bool operator==(const GetManyShmRequest&, const GetManyShmRequest&) = default;
 };
 struct PutManyShmRequest {
   KVTIER_PROTOCOL_MESSAGE(kPutManyShm, kRequest, true);
   std::uint32_t region_id = 0;
   std::vector<ShmPutItem> items;
+  static auto fields(auto& m) {
+    return std::tuple{field("region_id", m.region_id), list_field(m.items)};
+  }
   friend bool operator==(const PutManyShmRequest&, const PutManyShmRequest&) = default;
 };
 
@@ -161,20 +208,31 @@ struct HelloResponse {
   std::uint64_t max_value_bytes = 0;
   std::uint32_t max_batch = 0;
   std::uint64_t max_data_bytes = 0;
+  static auto fields(auto& m) {
+    return std::tuple{field("version", m.version),
+                      bytes_field("tenant", kMaxHelloFieldBytes, m.tenant),
+                      field("max_value_bytes", m.max_value_bytes), field("max_batch", m.max_batch),
+                      field("max_data_bytes", m.max_data_bytes)};
+  }
   friend bool operator==(const HelloResponse&, const HelloResponse&) = default;
 };
 struct PingResponse {
   KVTIER_PROTOCOL_MESSAGE(kPing, kResponse, false);
   std::string payload;  // the request's payload
+  static auto fields(auto& m) {
+    return std::tuple{bytes_field("payload", kMaxPingPayloadBytes, m.payload)};
+  }
   friend bool operator==(const PingResponse&, const PingResponse&) = default;
 };
 struct PutResponse {
   KVTIER_PROTOCOL_MESSAGE(kPut, kResponse, false);
+  static auto fields(auto&) { return std::tuple{}; }
   friend bool operator==(const PutResponse&, const PutResponse&) = default;
 };
 struct GetResponse {  // data: the value (status OK); none with buffer_too_small
   KVTIER_PROTOCOL_MESSAGE(kGet, kResponse, false);
   std::uint64_t value_len = 0;
+  static auto fields(auto& m) { return std::tuple{field("value_len", m.value_len)}; }
   friend bool operator==(const GetResponse&, const GetResponse&) = default;
 };
 struct LookupResponse {
@@ -183,86 +241,117 @@ struct LookupResponse {
   std::uint64_t in_dram = 0;  // of those, in DRAM
   std::uint64_t in_nvme = 0;  // of those, only on NVMe
   std::uint64_t in_shared = 0;  // of those, only in the shared tier
+  static auto fields(auto& m) {
+    return std::tuple{field("cached", m.cached), field("in_dram", m.in_dram),
+                      field("in_nvme", m.in_nvme), field("in_shared", m.in_shared)};
+  }
   friend bool operator==(const LookupResponse&, const LookupResponse&) = default;
 };
 struct PutManyResponse {
   KVTIER_PROTOCOL_MESSAGE(kPutMany, kResponse, true);
   std::vector<StatusCode> statuses;  // one per request item
+  static auto fields(auto& m) { return std::tuple{list_field(m.statuses)}; }
   friend bool operator==(const PutManyResponse&, const PutManyResponse&) = default;
 };
 struct GetManyResponse {  // data: the values of kOk items back to back, in item order
   KVTIER_PROTOCOL_MESSAGE(kGetMany, kResponse, true);
   std::vector<ItemResult> results;  // one per request item
+  static auto fields(auto& m) { return std::tuple{list_field(m.results)}; }
   friend bool operator==(const GetManyResponse&, const GetManyResponse&) = default;
 };
 struct RemoveResponse {
   KVTIER_PROTOCOL_MESSAGE(kRemove, kResponse, false);
+  static auto fields(auto&) { return std::tuple{}; }
   friend bool operator==(const RemoveResponse&, const RemoveResponse&) = default;
 };
 struct PinResponse {
   KVTIER_PROTOCOL_MESSAGE(kPin, kResponse, false);
+  static auto fields(auto&) { return std::tuple{}; }
   friend bool operator==(const PinResponse&, const PinResponse&) = default;
 };
 struct UnpinResponse {
   KVTIER_PROTOCOL_MESSAGE(kUnpin, kResponse, false);
+  static auto fields(auto&) { return std::tuple{}; }
   friend bool operator==(const UnpinResponse&, const UnpinResponse&) = default;
 };
 struct StatsResponse {
   KVTIER_PROTOCOL_MESSAGE(kStats, kResponse, false);
   std::string text;  // Prometheus text format
+  static auto fields(auto& m) { return std::tuple{bytes_field("text", kMaxMetaBytes, m.text)}; }
   friend bool operator==(const StatsResponse&, const StatsResponse&) = default;
 };
 struct ShmRegisterResponse {
   KVTIER_PROTOCOL_MESSAGE(kShmRegister, kResponse, false);
   std::uint32_t region_id = 0;
+  static auto fields(auto& m) { return std::tuple{field("region_id", m.region_id)}; }
   friend bool operator==(const ShmRegisterResponse&, const ShmRegisterResponse&) = default;
 };
 struct GetManyShmResponse {
   KVTIER_PROTOCOL_MESSAGE(kGetManyShm, kResponse, true);
   std::vector<ItemResult> results;
+  static auto fields(auto& m) { return std::tuple{list_field(m.results)}; }
   friend bool operator==(const GetManyShmResponse&, const GetManyShmResponse&) = default;
 };
 struct PutManyShmResponse {
   KVTIER_PROTOCOL_MESSAGE(kPutManyShm, kResponse, true);
   std::vector<StatusCode> statuses;
+  static auto fields(auto& m) { return std::tuple{list_field(m.statuses)}; }
   friend bool operator==(const PutManyShmResponse&, const PutManyShmResponse&) = default;
 };
 
 #undef KVTIER_PROTOCOL_MESSAGE
 
+// Every message of each direction, in opcode order: visit_meta dispatches over these lists and the
+// daemon's Request variant is made from the first, so a new message is added here once.
+template <typename... Ms>
+struct MessageList {
+  template <typename... Front>
+  using Variant = std::variant<Front..., Ms...>;
+};
+using RequestMessages =
+    MessageList<HelloRequest, PingRequest, PutRequest, GetRequest, LookupRequest, PutManyRequest,
+                GetManyRequest, RemoveRequest, PinRequest, UnpinRequest, StatsRequest,
+                ShmRegisterRequest, GetManyShmRequest, PutManyShmRequest>;
+using ResponseMessages =
+    MessageList<HelloResponse, PingResponse, PutResponse, GetResponse, LookupResponse,
+                PutManyResponse, GetManyResponse, RemoveResponse, PinResponse, UnpinResponse,
+                StatsResponse, ShmRegisterResponse, GetManyShmResponse, PutManyShmResponse>;
+
+// Each list holds one message per opcode, of its direction, and each message's kHasList says
+// what its field list holds.
+template <FrameKind kKind, typename... Ms>
+consteval bool one_message_per_opcode(MessageList<Ms...>) {
+  if (!((Ms::kKind == kKind && Ms::kHasList == meta_fields::has_list<Ms>()) && ...)) return false;
+  for (std::uint8_t op = 1; op <= kMaxOpcode; ++op) {
+    if (((Ms::kOpcode == static_cast<Opcode>(op) ? 1 : 0) + ...) != 1) return false;
+  }
+  return sizeof...(Ms) == kMaxOpcode;
+}
+static_assert(one_message_per_opcode<FrameKind::kRequest>(RequestMessages{}));
+static_assert(one_message_per_opcode<FrameKind::kResponse>(ResponseMessages{}));
+
+// Bytes a list item takes on the wire, pinned: they are the "Operations" table's item sizes.
+template <typename Item>
+inline constexpr std::size_t kWireBytes = meta_fields::wire_bytes<Item>();
+static_assert(kWireBytes<PutManyItem> == 24 && kWireBytes<GetManyItem> == 24);
+static_assert(kWireBytes<ShmGetItem> == 32 && kWireBytes<ShmPutItem> == 32);
+static_assert(kWireBytes<ItemResult> == 12 && kWireBytes<StatusCode> == 4);
+
+template <typename M>
+concept Message = requires {
+  { M::kOpcode } -> std::convertible_to<Opcode>;
+  M::fields(std::declval<M&>());
+};
+
 // ---- Encoding: append the meta to a MetaWriter's buffer ----
 
-void encode_meta(const HelloRequest& m, MetaWriter& w);
-void encode_meta(const PingRequest& m, MetaWriter& w);
-void encode_meta(const PutRequest& m, MetaWriter& w);
-void encode_meta(const GetRequest& m, MetaWriter& w);
-void encode_meta(const LookupRequest& m, MetaWriter& w);
-void encode_meta(const PutManyRequest& m, MetaWriter& w);
-void encode_meta(const GetManyRequest& m, MetaWriter& w);
-void encode_meta(const RemoveRequest& m, MetaWriter& w);
-void encode_meta(const PinRequest& m, MetaWriter& w);
-void encode_meta(const UnpinRequest& m, MetaWriter& w);
-void encode_meta(const StatsRequest& m, MetaWriter& w);
-void encode_meta(const ShmRegisterRequest& m, MetaWriter& w);
-void encode_meta(const GetManyShmRequest& m, MetaWriter& w);
-void encode_meta(const PutManyShmRequest& m, MetaWriter& w);
-void encode_meta(const HelloResponse& m, MetaWriter& w);
-void encode_meta(const PingResponse& m, MetaWriter& w);
-void encode_meta(const PutResponse& m, MetaWriter& w);
-void encode_meta(const GetResponse& m, MetaWriter& w);
-void encode_meta(const LookupResponse& m, MetaWriter& w);
-void encode_meta(const PutManyResponse& m, MetaWriter& w);
-void encode_meta(const GetManyResponse& m, MetaWriter& w);
-void encode_meta(const RemoveResponse& m, MetaWriter& w);
-void encode_meta(const PinResponse& m, MetaWriter& w);
-void encode_meta(const UnpinResponse& m, MetaWriter& w);
-void encode_meta(const StatsResponse& m, MetaWriter& w);
-void encode_meta(const ShmRegisterResponse& m, MetaWriter& w);
-void encode_meta(const GetManyShmResponse& m, MetaWriter& w);
-void encode_meta(const PutManyShmResponse& m, MetaWriter& w);
+template <Message M>
+void encode_meta(const M& message, MetaWriter& w) {
+  meta_fields::write_fields(w, message);
+}
 
-template <typename T>
-std::vector<std::byte> encode_meta(const T& message) {
+template <Message M>
+std::vector<std::byte> encode_meta(const M& message) {
   std::vector<std::byte> out;
   MetaWriter w(out);
   encode_meta(message, w);
@@ -271,38 +360,19 @@ std::vector<std::byte> encode_meta(const T& message) {
 
 // ---- Decoding: decode_meta<T>(meta), or decode_meta<T>(meta, max_batch) for lists ----
 
-// One overload per message; decode_meta below is the way to call them.
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, HelloRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PingRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PutRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, GetRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, LookupRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PutManyRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, GetManyRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, RemoveRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PinRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, UnpinRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, StatsRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, ShmRegisterRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, GetManyShmRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PutManyShmRequest* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, HelloResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PingResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PutResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, GetResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, LookupResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PutManyResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, GetManyResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, RemoveResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PinResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, UnpinResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, StatsResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, ShmRegisterResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, GetManyShmResponse* out);
-Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, PutManyShmResponse* out);
+// Reads the fields in order and refuses trailing bytes, then applies the message's own check of
+// what it read (check_decoded), if it has one. decode_meta below is the way to call it.
+template <Message M>
+Status decode_meta_into(MetaBytes meta, std::uint32_t max_batch, M* out) {
+  MetaReader r(meta, M::kOpcode, M::kKind);
+  KVTIER_RETURN_IF_ERROR(meta_fields::read_fields(r, *out, 0, max_batch));
+  KVTIER_RETURN_IF_ERROR(r.finish());
+  if constexpr (requires { out->check_decoded(r); }) return out->check_decoded(r);
+  return Status::Ok();
+}
 
 // Decodes the meta of a message without a list.
-template <typename T>
+template <Message T>
 Result<T> decode_meta(std::span<const std::byte> meta) {
   static_assert(!T::kHasList, "this message has a list: call decode_meta<T>(meta, max_batch)");
   T out;
@@ -313,7 +383,7 @@ Result<T> decode_meta(std::span<const std::byte> meta) {
 
 // Decodes the meta of a message with a list of at most max_batch items (the daemon's limit, or
 // for a client the number of items it asked about).
-template <typename T>
+template <Message T>
 Result<T> decode_meta(std::span<const std::byte> meta, std::uint32_t max_batch) {
   static_assert(T::kHasList, "this message has no list: call decode_meta<T>(meta)");
   T out;

@@ -22,13 +22,22 @@ void MetaWriter::keys(std::span<const Key> ks) {
 }
 
 void MetaWriter::bytes(std::string_view b) {
-  u32(static_cast<std::uint32_t>(b.size()));
+  integer(static_cast<std::uint32_t>(b.size()));
   const auto* p = reinterpret_cast<const std::byte*>(b.data());
   out_.insert(out_.end(), p, p + b.size());
 }
 
+std::string MetaReader::what() const {
+  return std::string(opcode_name(op_)) +
+         (kind_ == FrameKind::kRequest ? " request meta: " : " response meta: ");
+}
+
 Status MetaReader::invalid(const std::string& message) const {
-  return Status::InvalidArgument(std::string(what_) + ": " + message);
+  return Status::InvalidArgument(what() + message);
+}
+
+Status MetaReader::too_large(const std::string& message) const {
+  return Status::TooLarge(what() + message);
 }
 
 Status MetaReader::need(std::string_view field, std::size_t n) const {
@@ -36,19 +45,6 @@ Status MetaReader::need(std::string_view field, std::size_t n) const {
   return invalid(std::string(field) + " needs " + std::to_string(n) + " bytes, " +
                  std::to_string(remaining()) + " left");
 }
-
-template <typename T>
-Status MetaReader::read_le(std::string_view field, T* out) {
-  KVTIER_RETURN_IF_ERROR(need(field, sizeof(T)));
-  *out = load_le<T>(in_.data() + pos_);
-  pos_ += sizeof(T);
-  return Status::Ok();
-}
-
-Status MetaReader::u8(std::string_view field, std::uint8_t* out) { return read_le(field, out); }
-Status MetaReader::u16(std::string_view field, std::uint16_t* out) { return read_le(field, out); }
-Status MetaReader::u32(std::string_view field, std::uint32_t* out) { return read_le(field, out); }
-Status MetaReader::u64(std::string_view field, std::uint64_t* out) { return read_le(field, out); }
 
 Status MetaReader::key(std::string_view field, Key* out) {
   KVTIER_RETURN_IF_ERROR(need(field, kKeyBytes));
@@ -66,15 +62,14 @@ Status MetaReader::keys(std::string_view field, std::span<Key> out) {
 
 Status MetaReader::bytes(std::string_view field, std::size_t max_len, std::string* out) {
   std::uint32_t len = 0;
-  KVTIER_RETURN_IF_ERROR(u32(field, &len));
+  KVTIER_RETURN_IF_ERROR(integer(field, &len));
   if (len > remaining()) {
     return invalid(std::string(field) + " of " + std::to_string(len) + " bytes, " +
                    std::to_string(remaining()) + " left");
   }
   if (len > max_len) {
-    return Status::TooLarge(std::string(what_) + ": " + std::string(field) + " of " +
-                            std::to_string(len) + " bytes exceeds its limit of " +
-                            std::to_string(max_len));
+    return too_large(std::string(field) + " of " + std::to_string(len) +
+                     " bytes exceeds its limit of " + std::to_string(max_len));
   }
   out->assign(reinterpret_cast<const char*>(in_.data() + pos_), len);
   pos_ += len;
@@ -84,7 +79,7 @@ Status MetaReader::bytes(std::string_view field, std::size_t max_len, std::strin
 Status MetaReader::list_count(std::string_view field, std::size_t item_bytes,
                               std::uint32_t max_batch, std::uint32_t* count) {
   std::uint32_t n = 0;
-  KVTIER_RETURN_IF_ERROR(u32(field, &n));
+  KVTIER_RETURN_IF_ERROR(integer(field, &n));
   // n < 2^32 and item_bytes is a small wire constant, so the product fits in 64 bits.
   std::uint64_t bytes_needed = static_cast<std::uint64_t>(n) * item_bytes;
   if (bytes_needed > remaining()) {
@@ -93,9 +88,8 @@ Status MetaReader::list_count(std::string_view field, std::size_t item_bytes,
                    " left");
   }
   if (n > max_batch) {
-    return Status::TooLarge(std::string(what_) + ": " + std::string(field) + " of " +
-                            std::to_string(n) + " items exceeds max_batch (" +
-                            std::to_string(max_batch) + ")");
+    return too_large(std::string(field) + " of " + std::to_string(n) +
+                     " items exceeds max_batch (" + std::to_string(max_batch) + ")");
   }
   *count = n;
   return Status::Ok();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <concepts>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -17,6 +18,7 @@
 #include "kvtier/key.h"
 #include "kvtier/status.h"
 #include "coding/little_endian.h"
+#include "protocol/frame.h"
 
 namespace kvtier::protocol {
 
@@ -31,10 +33,13 @@ class MetaWriter {
  public:
   explicit MetaWriter(std::vector<std::byte>& out) : out_(out) {}
 
-  void u8(std::uint8_t v) { append_le(v); }
-  void u16(std::uint16_t v) { append_le(v); }
-  void u32(std::uint32_t v) { append_le(v); }
-  void u64(std::uint64_t v) { append_le(v); }
+  // An unsigned integer, little-endian, in its own width.
+  template <std::unsigned_integral T>
+  void integer(T v) {
+    std::size_t at = out_.size();
+    out_.resize(at + sizeof(T));
+    store_le(out_.data() + at, v);
+  }
   void key(const Key& k);
   // The keys back to back, as `key` of each would write them, in one append.
   void keys(std::span<const Key> ks);
@@ -42,31 +47,30 @@ class MetaWriter {
   // sent either: its meta would exceed kMaxMetaBytes, which encode_frame refuses.
   void bytes(std::string_view b);
   // A list's u32 count; the caller then writes the items.
-  void count(std::size_t n) { u32(static_cast<std::uint32_t>(n)); }
+  void count(std::size_t n) { integer(static_cast<std::uint32_t>(n)); }
 
  private:
-  template <typename T>
-  void append_le(T v) {
-    std::size_t at = out_.size();
-    out_.resize(at + sizeof(T));
-    store_le(out_.data() + at, v);
-  }
-
   std::vector<std::byte>& out_;
 };
 
-// Reads fields from one meta buffer. `what` ("GET_MANY request meta") starts every message.
+// Reads fields from one meta buffer. Every message starts with the frame it reads ("GET_MANY
+// request meta"), built only when there is an error.
 // Error codes follow one rule: InvalidArgument when the bytes do not match the layout (the daemon
 // closes the connection), TooLarge when a well-formed field exceeds a limit (the frame is still
 // well delimited; the daemon answers and keeps the connection). Layout is checked first.
 class MetaReader {
  public:
-  MetaReader(std::span<const std::byte> meta, std::string_view what) : in_(meta), what_(what) {}
+  MetaReader(std::span<const std::byte> meta, Opcode op, FrameKind kind)
+      : in_(meta), op_(op), kind_(kind) {}
 
-  Status u8(std::string_view field, std::uint8_t* out);
-  Status u16(std::string_view field, std::uint16_t* out);
-  Status u32(std::string_view field, std::uint32_t* out);
-  Status u64(std::string_view field, std::uint64_t* out);
+  // An unsigned integer, little-endian, in its own width.
+  template <std::unsigned_integral T>
+  Status integer(std::string_view field, T* out) {
+    KVTIER_RETURN_IF_ERROR(need(field, sizeof(T)));
+    *out = load_le<T>(in_.data() + pos_);
+    pos_ += sizeof(T);
+    return Status::Ok();
+  }
   Status key(std::string_view field, Key* out);
   // out.size() keys back to back in one copy; the caller checked the count with list_count.
   Status keys(std::string_view field, std::span<Key> out);
@@ -88,12 +92,13 @@ class MetaReader {
 
  private:
   Status need(std::string_view field, std::size_t n) const;
-  template <typename T>
-  Status read_le(std::string_view field, T* out);
+  Status too_large(const std::string& message) const;
+  std::string what() const;
 
   std::span<const std::byte> in_;
   std::size_t pos_ = 0;
-  std::string_view what_;
+  Opcode op_;
+  FrameKind kind_;
 };
 
 }  // namespace kvtier::protocol

@@ -84,13 +84,7 @@ struct Session {
 };
 
 // A request whose meta has been decoded, waiting for its data (if any) and then execution.
-using Request = std::variant<std::monostate, protocol::HelloRequest, protocol::PingRequest,
-                             protocol::PutRequest, protocol::GetRequest, protocol::LookupRequest,
-                             protocol::PutManyRequest, protocol::GetManyRequest,
-                             protocol::RemoveRequest, protocol::PinRequest,
-                             protocol::UnpinRequest, protocol::StatsRequest,
-                             protocol::ShmRegisterRequest, protocol::GetManyShmRequest,
-                             protocol::PutManyShmRequest>;
+using Request = protocol::RequestMessages::Variant<std::monostate>;
 
 // The request being received: its header, decoded meta, where its data goes, and an error that
 // was found before execution (answered once the frame's data has been consumed).

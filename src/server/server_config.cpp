@@ -40,12 +40,12 @@ constexpr std::int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;
 // of (key, u64, u64). max_batch of them must fit in one frame's meta.
 constexpr std::uint64_t kShmManyFixedBytes = 4 + 4;
 constexpr std::uint64_t shm_many_meta_bytes(std::uint64_t items) {
-  return kShmManyFixedBytes + items * protocol::kKeyOffsetLenBytes;
+  return kShmManyFixedBytes + items * protocol::kWireBytes<protocol::ShmPutItem>;
 }
 constexpr std::uint32_t kMaxBatchByProtocol = 65536;
 constexpr std::uint32_t kMaxBatch = static_cast<std::uint32_t>(
     std::min<std::uint64_t>(kMaxBatchByProtocol, (protocol::kMaxMetaBytes - kShmManyFixedBytes) /
-                                                     protocol::kKeyOffsetLenBytes));
+                                                     protocol::kWireBytes<protocol::ShmPutItem>));
 static_assert(shm_many_meta_bytes(kMaxBatch) <= protocol::kMaxMetaBytes);
 static_assert(kMaxBatch >= 16384, "the default max_batch must be valid");
 

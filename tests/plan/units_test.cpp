@@ -8,7 +8,7 @@ namespace kvtier::plan {
 namespace {
 
 double bytes(std::string_view text) {
-  Result<double> r = parse_bytes(text);
+  Result<double> r = parse_byte_quantity(text);
   EXPECT_TRUE(r.ok()) << text << ": " << r.status().to_string();
   return r.ok() ? *r : -1;
 }
@@ -20,7 +20,7 @@ double rate(std::string_view text) {
 }
 
 std::string bytes_error(std::string_view text) {
-  Result<double> r = parse_bytes(text);
+  Result<double> r = parse_byte_quantity(text);
   EXPECT_FALSE(r.ok()) << text << " parsed as " << (r.ok() ? *r : 0);
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   return r.status().message();

@@ -383,7 +383,7 @@ TEST(ProtocolFrameReader, ErrorEchoesTheRequestIdOnceTheHeaderIsReadable) {
 TEST(ProtocolFrameReader, MetaMemoryFollowsTheBytesReceived) {
   std::vector<std::byte> stream;
   GetManyRequest big;
-  big.items.resize((kMaxMetaBytes - 4) / kKeyValueLenBytes);
+  big.items.resize((kMaxMetaBytes - 4) / kWireBytes<PutManyItem>);
   ASSERT_TRUE(append_frame(stream, 1, big).ok());
   ASSERT_TRUE(append_frame(stream, 2, StatsRequest{}).ok());
   FrameReader reader = FrameReader::create(FrameKind::kRequest).value();

@@ -194,7 +194,7 @@ TEST(ProtocolMeta, UnderflowNamesTheFieldAndTheBytes) {
 std::vector<std::byte> list_meta(std::size_t prefix_bytes, std::uint32_t count, std::size_t tail) {
   std::vector<std::byte> meta(prefix_bytes);
   MetaWriter w(meta);
-  w.u32(count);
+  w.integer(count);
   meta.resize(meta.size() + tail);
   return meta;
 }
@@ -257,7 +257,7 @@ TEST(ProtocolMeta, FieldLimits) {
   EXPECT_EQ(range.status().message(), "HELLO request meta: min_version 3 > max_version 1");
   // A bytes length beyond the meta is a layout error even when it is also above the limit.
   std::vector<std::byte> meta;
-  MetaWriter(meta).u32(0xffffffffu);
+  MetaWriter(meta).integer(0xffffffffu);
   auto huge = decode_meta<PingRequest>(meta);
   EXPECT_EQ(huge.status().code(), StatusCode::kInvalidArgument);
 }
