@@ -14,7 +14,7 @@ packages=(
   libhiredis-dev bindfs libfuse3-dev
   chromium
   git
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-16
 )
 
 missing=()

@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -33,6 +32,7 @@
 #include "workload/lru_simulator.h"
 #include "workload/trace_reader.h"
 #include "workload/workload.h"
+#include "sync/mutex.h"
 
 namespace kvtier::cli {
 namespace {
@@ -98,14 +98,15 @@ struct Totals {
   // it finished.
   void add_per_second(std::uint64_t in, std::uint64_t out) {
     auto i = static_cast<std::size_t>(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    std::lock_guard<std::mutex> g(per_second_mu);
+    MutexLock g(per_second_mu);
     if (in_per_second.size() <= i) in_per_second.resize(i + 1), out_per_second.resize(i + 1);
     in_per_second[i] += in;
     out_per_second[i] += out;
   }
   const std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
-  std::mutex per_second_mu;
-  std::vector<std::uint64_t> in_per_second, out_per_second;
+  mutable Mutex per_second_mu;
+  std::vector<std::uint64_t> in_per_second KVTIER_GUARDED_BY(per_second_mu);
+  std::vector<std::uint64_t> out_per_second KVTIER_GUARDED_BY(per_second_mu);
 };
 
 // Requests handed out in stream order under a lock, so the LRU simulator sees the same order the
@@ -115,7 +116,7 @@ class Feed {
   Feed(std::unique_ptr<workload::Workload> w, const BenchOptions& o)
       : w_(std::move(w)), o_(o), lru_(o.lru_capacity_blocks), t0_(std::chrono::steady_clock::now()) {}
   bool next(workload::WorkloadRequest& r) {
-    std::lock_guard<std::mutex> g(mu_);
+    MutexLock g(mu_);
     if (handed_ >= o_.requests || elapsed() >= o_.duration || !w_->next(r)) return false;
     ++handed_;
     if (o_.lru_capacity_blocks > 0) lru_.access(r.chain);
@@ -125,17 +126,26 @@ class Feed {
   }
   // Open-loop replay: how late requests were handed out against their schedule (a request is
   // late when every client thread was still busy at its time: the target fell behind the trace).
-  double max_lateness() const { return max_late_s_; }
-  std::uint64_t late_requests() const { return late_; }
+  double max_lateness() const {
+    MutexLock g(mu_);
+    return max_late_s_;
+  }
+  std::uint64_t late_requests() const {
+    MutexLock g(mu_);
+    return late_;
+  }
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   }
   const workload::LruSimulator& lru() const { return lru_; }
-  std::vector<std::vector<Key>> take_chains() { return std::move(chains_); }
+  std::vector<std::vector<Key>> take_chains() {
+    MutexLock g(mu_);
+    return std::move(chains_);
+  }
 
  private:
   // Holds the lock while it sleeps: later requests are not due before this one anyway.
-  void wait_for_timestamp(std::uint64_t timestamp_ms) {
+  void wait_for_timestamp(std::uint64_t timestamp_ms) KVTIER_REQUIRES(mu_) {
     if (!first_ts_) first_ts_ = timestamp_ms;
     double due = static_cast<double>(timestamp_ms - std::min(timestamp_ms, *first_ts_)) / 1e3 / o_.speed;
     double now = elapsed();
@@ -147,16 +157,16 @@ class Feed {
     }
   }
 
-  std::mutex mu_;
-  std::unique_ptr<workload::Workload> w_;
+  mutable Mutex mu_;
+  std::unique_ptr<workload::Workload> w_ KVTIER_GUARDED_BY(mu_);
   const BenchOptions& o_;
-  workload::LruSimulator lru_;
+  workload::LruSimulator lru_ KVTIER_GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point t0_;
-  std::uint64_t handed_ = 0;
-  std::optional<std::uint64_t> first_ts_;
-  std::vector<std::vector<Key>> chains_;  // with --charts only
-  std::uint64_t late_ = 0;
-  double max_late_s_ = 0;
+  std::uint64_t handed_ KVTIER_GUARDED_BY(mu_) = 0;
+  std::optional<std::uint64_t> first_ts_ KVTIER_GUARDED_BY(mu_);
+  std::vector<std::vector<Key>> chains_ KVTIER_GUARDED_BY(mu_);  // with --charts only
+  std::uint64_t late_ KVTIER_GUARDED_BY(mu_) = 0;
+  double max_late_s_ KVTIER_GUARDED_BY(mu_) = 0;
 };
 
 template <typename F>
@@ -272,7 +282,7 @@ class Progress {
   ~Progress() {
     if (!thread_.joinable()) return;
     {
-      std::lock_guard<std::mutex> g(mu_);
+      MutexLock g(mu_);
       stop_ = true;
     }
     cv_.notify_one();
@@ -284,8 +294,8 @@ class Progress {
 
  private:
   void loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+    MutexLock lock(mu_);
+    while (!cv_.wait_for(lock.native(), std::chrono::seconds(1), [this]() KVTIER_REQUIRES(mu_) { return stop_; })) {
       std::uint64_t blocks = t_.chain_blocks;
       std::fprintf(stderr, "\r  %" PRIu64 " requests  %.0f s  hit ratio %.3f", t_.requests.load(), feed_.elapsed(),
                    blocks == 0 ? 0.0 : static_cast<double>(t_.cached) / blocks);
@@ -294,9 +304,9 @@ class Progress {
 
   const Totals& t_;
   const Feed& feed_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;
+  bool stop_ KVTIER_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
@@ -518,8 +528,11 @@ int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the d
   }
   if (!o.charts.empty()) {
     BenchChartInputs in;
-    in.bytes_in_per_second = t.in_per_second;
-    in.bytes_out_per_second = t.out_per_second;
+    {
+      MutexLock g(t.per_second_mu);
+      in.bytes_in_per_second = t.in_per_second;
+      in.bytes_out_per_second = t.out_per_second;
+    }
     in.lookup = t.lookup.snapshot();
     in.get = t.get.snapshot();
     in.put = t.put.snapshot();

@@ -88,6 +88,10 @@ Status null_argument(const char* what) {
   return Status::InvalidArgument(std::string(what) + " is NULL");
 }
 
+kvtier::SharedRegion to_region(const kvtier_shm_region* r) {
+  return {r->id, {static_cast<std::byte*>(r->memory), r->size}};
+}
+
 }  // namespace
 
 extern "C" {
@@ -399,12 +403,6 @@ int kvtier_register_shm(kvtier_client* client, size_t bytes, kvtier_shm_region* 
     return Status::Ok();
   });
 }
-
-namespace {
-kvtier::SharedRegion to_region(const kvtier_shm_region* r) {
-  return {r->id, {static_cast<std::byte*>(r->memory), r->size}};
-}
-}  // namespace
 
 int kvtier_get_many_shm(kvtier_client* client, const kvtier_shm_region* region,
                         const kvtier_shm_get* items, size_t n, kvtier_get_result* results) {

@@ -6,6 +6,7 @@
 
 #include "integrity/check.h"
 #include "engine/id_hash.h"
+#include "sync/mutex.h"
 
 namespace kvtier::dram {
 
@@ -47,7 +48,7 @@ Block* BlockIndex::find_locked(const Shard& s, const BlockId& id, std::uint64_t 
 
 Block* BlockIndex::find(const BlockId& id, std::uint64_t hash) {
   Shard& s = shard_of(hash);
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   return find_locked(s, id, hash);
 }
 
@@ -71,7 +72,7 @@ bool BlockIndex::grow(Shard& s) {
 
 bool BlockIndex::prepare_insert(const BlockId& id, std::uint64_t hash, Block** existing) {
   Shard& s = shard_of(hash);
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   *existing = find_locked(s, id, hash);
   if (*existing) return true;  // insert() will replace in place
   if (!s.slots || (s.size + 1) * 4 > (s.mask + 1) * 3) return grow(s);
@@ -80,7 +81,7 @@ bool BlockIndex::prepare_insert(const BlockId& id, std::uint64_t hash, Block** e
 
 Block* BlockIndex::insert(Block* b) {
   Shard& s = shard_of(b->hash);
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   KVTIER_CHECK(s.slots != nullptr);
   std::uint64_t w0, w1;
   words_of(b->id.key, &w0, &w1);
@@ -121,7 +122,7 @@ void BlockIndex::erase_slot(Shard& s, std::size_t i) {
 
 bool BlockIndex::erase(Block* b) {
   Shard& s = shard_of(b->hash);
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   if (!s.slots) return false;
   std::uint64_t w0, w1;
   words_of(b->id.key, &w0, &w1);
@@ -133,7 +134,7 @@ bool BlockIndex::erase(Block* b) {
 
 Block* BlockIndex::erase_id(const BlockId& id, std::uint64_t hash) {
   Shard& s = shard_of(hash);
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   if (!s.slots) return nullptr;
   std::uint64_t w0, w1;
   words_of(id.key, &w0, &w1);
@@ -177,7 +178,7 @@ void BlockIndex::probe(NamespaceId ns, std::span<const Key> keys, std::span<std:
     const std::size_t begin = start[s], end = start[s + 1];
     if (begin == end) continue;
     Shard& shard = *shards_[s];
-    std::lock_guard<std::mutex> lock(shard.mu);
+    MutexLock lock(shard.mu);
     if (!shard.slots) {
       for (std::size_t k = begin; k < end; ++k) found[order[k]] = 0;
       continue;
@@ -210,7 +211,7 @@ std::uint64_t BlockIndex::misses() const {
 
 void BlockIndex::clear() {
   for (auto& s : shards_) {
-    std::lock_guard<std::mutex> lock(s->mu);
+    MutexLock lock(s->mu);
     s->slots.reset();
     s->mask = 0;
     s->size = 0;

@@ -17,12 +17,12 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "dram/block.h"
 #include "kvtier/key.h"
+#include "sync/mutex.h"
 
 namespace kvtier::dram {
 
@@ -53,7 +53,7 @@ class BlockIndex {
   template <typename F>
   void visit(const BlockId& id, std::uint64_t hash, F&& f) {
     Shard& s = shard_of(hash);
-    std::lock_guard<std::mutex> lock(s.mu);
+    MutexLock lock(s.mu);
     f(find_locked(s, id, hash), s.stats);
   }
 
@@ -81,7 +81,7 @@ class BlockIndex {
   template <typename F>
   void for_each(F&& f) {
     for (auto& sp : shards_) {
-      std::lock_guard<std::mutex> lock(sp->mu);
+      MutexLock lock(sp->mu);
       for (std::size_t i = 0; sp->slots && i <= sp->mask; ++i) {
         if (sp->slots[i].block) f(sp->slots[i].block);
       }
@@ -105,10 +105,11 @@ class BlockIndex {
   static_assert(sizeof(Slot) == 32, "two slots per cache line");
 
   struct alignas(64) Shard {
-    std::mutex mu;
-    std::unique_ptr<Slot[]> slots;  // capacity mask + 1 slots, or null before the first insert
-    std::size_t mask = 0;
-    std::size_t size = 0;
+    Mutex mu;
+    // mask + 1 slots, or null before the first insert.
+    std::unique_ptr<Slot[]> slots KVTIER_GUARDED_BY(mu);
+    std::size_t mask KVTIER_GUARDED_BY(mu) = 0;
+    std::size_t size KVTIER_GUARDED_BY(mu) = 0;
     ShardStats stats;
   };
 
@@ -123,12 +124,13 @@ class BlockIndex {
   Shard& shard_of(std::uint64_t hash) { return *shards_[shard_index(hash)]; }
 
   // The slot index holding (ns, w0, w1) or, when absent, the empty slot ending its probe run.
-  // REQUIRES: s.mu held and s.slots non-null.
+  // REQUIRES: s.slots non-null.
   static std::size_t find_slot(const Shard& s, NamespaceId ns, std::uint64_t w0, std::uint64_t w1,
-                               std::uint64_t hash);
-  static Block* find_locked(const Shard& s, const BlockId& id, std::uint64_t hash);
-  static void erase_slot(Shard& s, std::size_t i);
-  static bool grow(Shard& s);
+                               std::uint64_t hash) KVTIER_REQUIRES(s.mu);
+  static Block* find_locked(const Shard& s, const BlockId& id, std::uint64_t hash)
+      KVTIER_REQUIRES(s.mu);
+  static void erase_slot(Shard& s, std::size_t i) KVTIER_REQUIRES(s.mu);
+  static bool grow(Shard& s) KVTIER_REQUIRES(s.mu);
 
   std::vector<std::unique_ptr<Shard>> shards_;
   unsigned shard_shift_ = 64;  // 64 - log2(shards); 64 when there is one shard

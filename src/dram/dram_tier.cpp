@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <mutex>
 #include <new>
 #include <string>
 #include <unordered_map>
@@ -27,6 +26,7 @@
 #include "integrity/check.h"
 #include "engine/id_hash.h"
 #include "metrics/counter_report.h"
+#include "sync/mutex.h"
 
 namespace kvtier::dram {
 
@@ -132,19 +132,19 @@ class DramTierImpl final : public DramTier {
  private:
   // Publishes b (whose ref becomes the index's). Victims go to *evicted (as departures) or, with
   // it null, to *to_drop; so does the replaced block. On failure b is left to the caller.
-  // REQUIRES: evict_mu_.
   Status commit_locked(Block* b, CommitMode mode, std::vector<BlockRef>* evicted,
-                       std::vector<Block*>* to_drop);
+                       std::vector<Block*>* to_drop) KVTIER_REQUIRES(evict_mu_);
   // Marks the departure of `id`, if any, superseded and ends it (its ref goes to *to_drop).
-  // Returns whether there was one. REQUIRES: evict_mu_.
-  bool supersede_departure(const BlockId& id, std::vector<Block*>* to_drop);
+  // Returns whether there was one.
+  bool supersede_departure(const BlockId& id, std::vector<Block*>* to_drop)
+      KVTIER_REQUIRES(evict_mu_);
 
-  // REQUIRES: evict_mu_ for all of these.
-  bool pin_active(Block* b, std::int64_t now);  // drops an expired pin (lazy expiry)
-  void drop_pin(Block* b);
-  void sweep_expired_pins(std::int64_t now);
-  void account_add(Block* b);
-  void account_remove(Block* b);  // also drops its pin
+  bool pin_active(Block* b, std::int64_t now)  // drops an expired pin (lazy expiry)
+      KVTIER_REQUIRES(evict_mu_);
+  void drop_pin(Block* b) KVTIER_REQUIRES(evict_mu_);
+  void sweep_expired_pins(std::int64_t now) KVTIER_REQUIRES(evict_mu_);
+  void account_add(Block* b) KVTIER_REQUIRES(evict_mu_);
+  void account_remove(Block* b) KVTIER_REQUIRES(evict_mu_);  // also drops its pin
 
   const std::uint64_t capacity_;
   const std::uint64_t max_pinned_bytes_;
@@ -153,14 +153,14 @@ class DramTierImpl final : public DramTier {
   LiveMemory live_;  // every allocated block: indexed, reserved or held by refs only
   BlockIndex index_;
 
-  std::mutex evict_mu_;
-  // Guarded by evict_mu_.
-  S3Fifo policy_;
-  std::unordered_set<Block*> pinned_;  // indexed blocks with pinned_until_ns != 0
-  std::unordered_map<NamespaceId, NamespaceUsage> ns_usage_;
+  Mutex evict_mu_;
+  S3Fifo policy_ KVTIER_GUARDED_BY(evict_mu_);
+  // Indexed blocks with pinned_until_ns != 0.
+  std::unordered_set<Block*> pinned_ KVTIER_GUARDED_BY(evict_mu_);
+  std::unordered_map<NamespaceId, NamespaceUsage> ns_usage_ KVTIER_GUARDED_BY(evict_mu_);
   // Evicted blocks whose departure the caller has not ended, one per id (a newer eviction of the
   // id supersedes the older). Each entry holds a ref.
-  std::unordered_map<BlockId, Block*, KeyedIdHash> departures_;
+  std::unordered_map<BlockId, Block*, KeyedIdHash> departures_ KVTIER_GUARDED_BY(evict_mu_);
 
   // Written under evict_mu_, read without it (gauges).
   std::atomic<std::uint64_t> charged_bytes_{0};  // block_charge() of the indexed blocks
@@ -258,7 +258,7 @@ Status DramTierImpl::commit(Reservation& reservation, CommitMode mode, bool on_n
   std::vector<Block*> to_drop;  // refs released once evict_mu_ is unlocked
   Status status;
   {
-    std::lock_guard<std::mutex> lock(evict_mu_);
+    MutexLock lock(evict_mu_);
     status = commit_locked(b, mode, evicted, &to_drop);
     departing_blocks_.store(departures_.size(), std::memory_order_relaxed);
   }
@@ -322,7 +322,9 @@ Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockR
   std::vector<Block*> victims;
   const std::size_t idle_limit = 5 * policy_.blocks() + 8;  // every unpinned block goes by then
   std::size_t idle = 0;
-  auto is_pinned = [&](Block* x) { return pin_active(x, now); };
+  // Called by policy_.evict_step, within this function's hold of evict_mu_, which the analysis
+  // cannot follow into S3Fifo.
+  auto is_pinned = [&](Block* x) KVTIER_NO_THREAD_SAFETY_ANALYSIS { return pin_active(x, now); };
   while (charged_after - freed > capacity_ && !policy_.empty() && idle <= idle_limit) {
     Block* v = policy_.evict_step(is_pinned);
     if (v == nullptr) {
@@ -394,7 +396,7 @@ Status DramTierImpl::put(const BlockId& id, std::span<const std::byte> value, Co
     if (mode == CommitMode::kReplace) {
       std::vector<Block*> to_drop;
       {
-        std::lock_guard<std::mutex> lock(evict_mu_);
+        MutexLock lock(evict_mu_);
         supersede_departure(id, &to_drop);
         departing_blocks_.store(departures_.size(), std::memory_order_relaxed);
       }
@@ -476,7 +478,7 @@ Status DramTierImpl::remove(const BlockId& id) {
   Block* b = nullptr;
   std::vector<Block*> to_drop;
   {
-    std::lock_guard<std::mutex> lock(evict_mu_);
+    MutexLock lock(evict_mu_);
     const bool departing = supersede_departure(id, &to_drop);
     departing_blocks_.store(departures_.size(), std::memory_order_relaxed);
     b = index_.erase_id(id, BlockIndex::hash_of(id));
@@ -495,7 +497,7 @@ Status DramTierImpl::remove(const BlockId& id) {
 bool DramTierImpl::departure_current(const BlockRef& ref) {
   Block* want = ref.block_;
   if (want == nullptr) return false;
-  std::lock_guard<std::mutex> lock(evict_mu_);
+  MutexLock lock(evict_mu_);
   if (index_.find(want->id, want->hash) == want) return true;
   auto it = departures_.find(want->id);
   return it != departures_.end() && it->second == want && !want->superseded;
@@ -505,7 +507,7 @@ void DramTierImpl::end_departure(const BlockRef& ref) {
   Block* b = ref.block_;
   if (b == nullptr) return;
   {
-    std::lock_guard<std::mutex> lock(evict_mu_);
+    MutexLock lock(evict_mu_);
     auto it = departures_.find(b->id);
     if (it == departures_.end() || it->second != b) return;
     departures_.erase(it);
@@ -524,7 +526,7 @@ Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease,
   const std::int64_t now = now_ns();
   const std::int64_t until =
       now + std::chrono::duration_cast<std::chrono::nanoseconds>(lease).count();
-  std::lock_guard<std::mutex> lock(evict_mu_);
+  MutexLock lock(evict_mu_);
   Block* b = index_.find(id, BlockIndex::hash_of(id));
   if (b == nullptr) return Status::NotFound("not in DRAM");
   if (b->pinned_until_ns != 0) {  // pinned (maybe expired, still counted): renew, never shorten
@@ -540,7 +542,8 @@ Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease,
     }
   }
   if (max_namespace_pinned_bytes != 0) {
-    auto ns_pinned = [&] { return ns_usage_.at(id.ns).pinned_bytes; };  // b is indexed: present
+    // b is indexed, so its namespace has usage.
+    auto ns_pinned = [&]() KVTIER_REQUIRES(evict_mu_) { return ns_usage_.at(id.ns).pinned_bytes; };
     if (ns_pinned() + b->charge > max_namespace_pinned_bytes) {
       sweep_expired_pins(now);
       if (ns_pinned() + b->charge > max_namespace_pinned_bytes) {
@@ -558,7 +561,7 @@ Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease,
 }
 
 Status DramTierImpl::unpin(const BlockId& id) {
-  std::lock_guard<std::mutex> lock(evict_mu_);
+  MutexLock lock(evict_mu_);
   Block* b = index_.find(id, BlockIndex::hash_of(id));
   if (b == nullptr) return Status::NotFound("not in DRAM");
   if (b->pinned_until_ns != 0) drop_pin(b);
@@ -577,7 +580,7 @@ void DramTierImpl::set_on_nvme(const BlockRef& ref) {
 
 std::vector<BlockRef> DramTierImpl::blocks_not_on_nvme() {
   std::vector<BlockRef> out;
-  std::lock_guard<std::mutex> lock(evict_mu_);
+  MutexLock lock(evict_mu_);
   out.reserve(policy_.blocks());
   policy_.for_each([&](Block* b) {  // oldest first: those closest to eviction
     if (b->on_nvme.load(std::memory_order_relaxed)) return;
@@ -588,14 +591,14 @@ std::vector<BlockRef> DramTierImpl::blocks_not_on_nvme() {
 }
 
 NamespaceUsage DramTierImpl::namespace_usage(NamespaceId ns) {
-  std::lock_guard<std::mutex> lock(evict_mu_);
+  MutexLock lock(evict_mu_);
   auto it = ns_usage_.find(ns);
   return it == ns_usage_.end() ? NamespaceUsage{} : it->second;
 }
 
 void DramTierImpl::visit_counters(const CounterVisitor& visitor) {
   {
-    std::lock_guard<std::mutex> lock(evict_mu_);
+    MutexLock lock(evict_mu_);
     sweep_expired_pins(now_ns());  // so that dram_pinned_bytes does not count expired leases
   }
   report_count(visitor, "dram_hits", index_.hits());

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <set>
 #include <filesystem>
 #include <string>
@@ -24,6 +23,7 @@
 #include "metrics/counter_report.h"
 #include "nvme/nvme_tier.h"
 #include "shared/shared_tier.h"
+#include "sync/mutex.h"
 
 namespace kvtier {
 using engine::store_test_hooks;
@@ -37,30 +37,32 @@ bool nvme_enabled(const NvmeConfig& c) { return !c.devices.empty() || c.default_
 class InFlightWrites {
  public:
   std::uint64_t begin() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::uint64_t t = next_++;
     active_.insert(t);
     return t;
   }
   void end(std::uint64_t ticket) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       active_.erase(ticket);
     }
     cv_.notify_all();
   }
   // Waits until every write that began before this call has ended.
   void wait_for_earlier() {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::uint64_t limit = next_;
-    cv_.wait(lock, [&] { return active_.empty() || *active_.begin() >= limit; });
+    cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) {
+      return active_.empty() || *active_.begin() >= limit;
+    });
   }
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  std::uint64_t next_ = 0;          // guarded by mu_
-  std::set<std::uint64_t> active_;  // guarded by mu_
+  std::uint64_t next_ KVTIER_GUARDED_BY(mu_) = 0;
+  std::set<std::uint64_t> active_ KVTIER_GUARDED_BY(mu_);
 };
 
 // Scope of one InFlightWrites ticket.
@@ -108,7 +110,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     std::vector<dram::BlockRef> evicted;
     Status s;
     {
-      std::lock_guard<std::mutex> lock(stripe(id));
+      MutexLock lock(stripe(id));
       // An older copy on NVMe must not outlive this one (it could be read after DRAM evicts ours).
       if (nvme_) nvme_->invalidate(id);
       // Supersedes an older version still on its way down from an eviction.
@@ -154,7 +156,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     std::vector<dram::BlockRef> evicted;
     Status s;
     {
-      std::lock_guard<std::mutex> lock(stripe(id));
+      MutexLock lock(stripe(id));
       // As in put(): an older copy on NVMe must not outlive this one.
       if (nvme_) nvme_->invalidate(id);
       s = dram_->commit(*reservation, dram::CommitMode::kReplace, /*on_nvme=*/false, &evicted);
@@ -288,7 +290,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     Status d, n;
     std::uint64_t shared_ticket = 0;
     {
-      std::lock_guard<std::mutex> lock(stripe(id));  // no demotion lands between the two removals
+      MutexLock lock(stripe(id));  // no demotion lands between the two removals
       d = dram_->remove(id);
       n = nvme_ ? nvme_->remove(id) : Status::NotFound("");
       if (shared_) shared_ticket = shared_->remove(id);
@@ -328,7 +330,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     in_flight_.wait_for_earlier();
     Status first_error;
     for (dram::BlockRef& ref : listed) {
-      std::lock_guard<std::mutex> lock(stripe(ref.id()));
+      MutexLock lock(stripe(ref.id()));
       // Only the newest bytes DRAM was given for the id are written: a version put, promoted or
       // removed since the listing supersedes these, and writing them would revive older bytes.
       // A block evicted since the listing is still written while its departure is current (its
@@ -459,7 +461,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     for (dram::BlockRef& ref : evicted) {
       if (nvme_ && !ref.on_nvme()) {
         if (hooks && hooks->before_demote) hooks->before_demote(ref.id());
-        std::lock_guard<std::mutex> lock(stripe(ref.id()));
+        MutexLock lock(stripe(ref.id()));
         if (!dram_->departure_current(ref)) {
           demotions_superseded_.fetch_add(1, std::memory_order_relaxed);
         } else if (nvme_->put(ref.id(), ref.value()).ok()) {
@@ -558,7 +560,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
     {
-      std::lock_guard<std::mutex> lock(stripe(id));
+      MutexLock lock(stripe(id));
       std::optional<nvme::Location> now = nvme_->location(id);
       const bool same = now && now->page == read_at.page && now->seq == read_at.seq;
       if (!same) {
@@ -578,7 +580,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
     {
-      std::lock_guard<std::mutex> lock(stripe(id));
+      MutexLock lock(stripe(id));
       if (nvme_ && nvme_->contains(id)) {
         promotions_superseded_.fetch_add(1, std::memory_order_relaxed);
       } else if (dram_->put(id, value, dram::CommitMode::kIfAbsent, /*on_nvme=*/false, &evicted).ok()) {
@@ -590,14 +592,14 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
 
   // Writers of one block (put, promotion, demotion, flush) take its stripe, so "look at DRAM,
   // then write" is atomic with respect to each other. Never two stripes at once.
-  std::mutex& stripe(const BlockId& id) { return stripes_[id_hash(id) % stripes_.size()]; }
+  Mutex& stripe(const BlockId& id) { return stripes_[id_hash(id) % stripes_.size()]; }
 
   const StoreConfig config_;
   std::unique_ptr<dram::DramTier> dram_;
   std::unique_ptr<nvme::NvmeTier> nvme_;  // null when the NVMe tier is disabled
   std::unique_ptr<shared::SharedTier> shared_;  // null when there is no shared tier
   std::atomic<bool> closed_{false};
-  std::array<std::mutex, 256> stripes_;
+  std::array<Mutex, 256> stripes_;
   InFlightWrites in_flight_;
   std::atomic<std::uint64_t> puts_{0}, gets_{0}, misses_{0}, bytes_in_{0}, bytes_out_{0},
       prefix_lookups_{0}, demotions_{0}, demotions_declined_{0}, demotions_superseded_{0},

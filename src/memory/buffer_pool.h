@@ -9,11 +9,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "memory/aligned_buffer.h"
+#include "sync/mutex.h"
 
 namespace kvtier {
 
@@ -27,7 +27,7 @@ class BufferPool {
   AlignedBuffer take(std::size_t size) {
     std::size_t rounded = round_up_to_page(size ? size : 1);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       auto it = idle_.find(rounded);
       if (it != idle_.end() && !it->second.empty()) {
         AlignedBuffer b = std::move(it->second.back());
@@ -45,21 +45,20 @@ class BufferPool {
   // Keeps `b` for reuse if there is room, else frees it.
   void give(AlignedBuffer b) {
     if (b.empty()) return;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (idle_bytes_ + b.size() > limit_) return;
     idle_bytes_ += b.size();
     idle_[b.size()].push_back(std::move(b));
   }
 
   std::uint64_t idle_bytes() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return idle_bytes_;
   }
   std::uint64_t reuses() const { return reuses_.load(std::memory_order_relaxed); }
 
  private:
-  // REQUIRES: mu_ held.
-  void release_other_sizes(std::size_t keep) {
+  void release_other_sizes(std::size_t keep) KVTIER_REQUIRES(mu_) {
     for (auto& [size, list] : idle_) {
       if (size == keep) continue;
       idle_bytes_ -= size * list.size();
@@ -68,9 +67,9 @@ class BufferPool {
   }
 
   const std::uint64_t limit_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::size_t, std::vector<AlignedBuffer>> idle_;  // guarded by mu_
-  std::uint64_t idle_bytes_ = 0;                                      // guarded by mu_
+  mutable Mutex mu_;
+  std::unordered_map<std::size_t, std::vector<AlignedBuffer>> idle_ KVTIER_GUARDED_BY(mu_);
+  std::uint64_t idle_bytes_ KVTIER_GUARDED_BY(mu_) = 0;
   std::atomic<std::uint64_t> reuses_{0};
 };
 

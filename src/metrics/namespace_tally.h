@@ -6,13 +6,13 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 #include <utility>
 
 #include "kvtier/key.h"
 #include "kvtier/types.h"
+#include "sync/mutex.h"
 
 namespace kvtier {
 
@@ -22,14 +22,14 @@ class NamespaceTally {
   explicit NamespaceTally(ChargeOf charge_of) : charge_of_(charge_of) {}
 
   void add(NamespaceId ns, std::uint64_t bytes) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     NamespaceUsage& u = usage_[ns];
     u.blocks += 1;
     u.bytes += bytes;
     u.charged_bytes += charge_of_(bytes);
   }
   void sub(NamespaceId ns, std::uint64_t bytes) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = usage_.find(ns);
     if (it == usage_.end()) return;
     it->second.blocks -= it->second.blocks ? 1 : 0;
@@ -38,28 +38,28 @@ class NamespaceTally {
     if (it->second.blocks == 0) usage_.erase(it);
   }
   NamespaceUsage get(NamespaceId ns) const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = usage_.find(ns);
     return it == usage_.end() ? NamespaceUsage{} : it->second;
   }
   // Every namespace's usage, for persisting; restore() replaces the content with such a list.
   std::vector<std::pair<NamespaceId, NamespaceUsage>> snapshot() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return {usage_.begin(), usage_.end()};
   }
   void restore(const std::vector<std::pair<NamespaceId, NamespaceUsage>>& list) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     usage_ = {list.begin(), list.end()};
   }
   void clear() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     usage_.clear();
   }
 
  private:
   const ChargeOf charge_of_;
-  mutable std::mutex mu_;
-  std::unordered_map<NamespaceId, NamespaceUsage> usage_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::unordered_map<NamespaceId, NamespaceUsage> usage_ KVTIER_GUARDED_BY(mu_);
 };
 
 }  // namespace kvtier

@@ -7,13 +7,13 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 
 #include "coding/little_endian.h"
 #include "integrity/check.h"
 #include "integrity/checksum.h"
 #include "engine/id_hash.h"
+#include "sync/mutex.h"
 
 namespace kvtier::nvme {
 namespace {
@@ -160,25 +160,24 @@ constexpr std::size_t kTrailerBytes = 8;
 // One independently locked table. Cache-line aligned so neighbouring shards' locks do not share
 // a line.
 struct alignas(64) Index::Shard {
-  std::mutex mu;
-  // State below is protected by mu.
-  Slot* slots = nullptr;
-  std::uint64_t capacity = 0;
-  std::uint64_t count = 0;
+  Mutex mu;
+  Slot* slots KVTIER_GUARDED_BY(mu) = nullptr;
+  std::uint64_t capacity KVTIER_GUARDED_BY(mu) = 0;
+  std::uint64_t count KVTIER_GUARDED_BY(mu) = 0;
 
   explicit Shard(std::uint64_t cap) : slots(alloc_slots(cap)), capacity(cap) {}
   ~Shard() { free_slots(slots, capacity); }
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  // REQUIRES: mu held. Index of the slot holding the id, or capacity when absent.
-  std::uint64_t find(std::uint64_t hash, const BlockId& id) const {
+  // Index of the slot holding the id, or capacity when absent.
+  std::uint64_t find(std::uint64_t hash, const BlockId& id) const KVTIER_REQUIRES(mu) {
     return find_slot(slots, capacity, hash, id.ns, words_of(id.key));
   }
 
-  // REQUIRES: mu held, the slot's id absent, room for one more. Places the slot at the first
-  // free slot from its home.
-  void place(const Slot& slot, std::uint64_t hash) {
+  // REQUIRES: the slot's id absent, room for one more. Places the slot at the first free slot
+  // from its home.
+  void place(const Slot& slot, std::uint64_t hash) KVTIER_REQUIRES(mu) {
     std::uint64_t i = home_of(hash, capacity);
     while (!slot_empty(slots[i])) {
       if (++i == capacity) i = 0;
@@ -186,8 +185,8 @@ struct alignas(64) Index::Shard {
     slots[i] = slot;
   }
 
-  // REQUIRES: mu held. Grows by 1.5x when one more entry would push the load past 0.8.
-  void reserve_one() {
+  // Grows by 1.5x when one more entry would push the load past 0.8.
+  void reserve_one() KVTIER_REQUIRES(mu) {
     if (fits(count + 1, capacity)) return;
     const std::uint64_t old_cap = capacity;
     Slot* old = slots;
@@ -199,9 +198,9 @@ struct alignas(64) Index::Shard {
     free_slots(old, old_cap);
   }
 
-  // REQUIRES: mu held, i occupied. Empties slot i and shifts later slots of its cluster back so
-  // every entry stays reachable from its home without tombstones.
-  void erase_at(std::uint64_t i) {
+  // REQUIRES: i occupied. Empties slot i and shifts later slots of its cluster back so every
+  // entry stays reachable from its home without tombstones.
+  void erase_at(std::uint64_t i) KVTIER_REQUIRES(mu) {
     std::uint64_t j = i;
     for (;;) {
       if (++j == capacity) j = 0;
@@ -236,7 +235,7 @@ Index::~Index() = default;
 std::optional<Location> Index::lookup(const BlockId& id, bool count_hit) {
   const std::uint64_t h = id_hash(id);
   Shard& sh = *shards_[h & shard_mask_];
-  std::lock_guard<std::mutex> lock(sh.mu);
+  MutexLock lock(sh.mu);
   const std::uint64_t i = sh.find(h, id);
   if (i == sh.capacity) return std::nullopt;
   Slot& s = sh.slots[i];
@@ -290,7 +289,7 @@ void Index::probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint
     const std::size_t end = starts[s];
     if (begin == end) continue;
     Shard& sh = *shards_[s];
-    std::lock_guard<std::mutex> lock(sh.mu);
+    MutexLock lock(sh.mu);
     const Slot* const slots = sh.slots;
     const std::uint64_t cap = sh.capacity;
     for (std::size_t i = begin; i < std::min(end, begin + kWindow); ++i) {
@@ -311,7 +310,7 @@ std::optional<Location> Index::insert(const BlockId& id, const Location& loc) {
   KVTIER_CHECK(loc.seq <= kMaxIndexSeq);
   const std::uint64_t h = id_hash(id);
   Shard& sh = *shards_[h & shard_mask_];
-  std::lock_guard<std::mutex> lock(sh.mu);
+  MutexLock lock(sh.mu);
   const std::uint64_t i = sh.find(h, id);
   Location fresh = loc;
   fresh.hits = 0;
@@ -330,7 +329,7 @@ std::optional<Location> Index::insert(const BlockId& id, const Location& loc) {
 std::optional<Location> Index::remove(const BlockId& id) {
   const std::uint64_t h = id_hash(id);
   Shard& sh = *shards_[h & shard_mask_];
-  std::lock_guard<std::mutex> lock(sh.mu);
+  MutexLock lock(sh.mu);
   const std::uint64_t i = sh.find(h, id);
   if (i == sh.capacity) return std::nullopt;
   const Location old = slot_location(sh.slots[i]);
@@ -341,7 +340,7 @@ std::optional<Location> Index::remove(const BlockId& id) {
 std::optional<Location> Index::remove_if_at(const BlockId& id, std::uint64_t page) {
   const std::uint64_t h = id_hash(id);
   Shard& sh = *shards_[h & shard_mask_];
-  std::lock_guard<std::mutex> lock(sh.mu);
+  MutexLock lock(sh.mu);
   const std::uint64_t i = sh.find(h, id);
   if (i == sh.capacity || (sh.slots[i].loc & kPageMask) != page) return std::nullopt;
   const Location old = slot_location(sh.slots[i]);
@@ -354,7 +353,7 @@ void Index::remove_where(const std::function<bool(const BlockId&, const Location
   std::vector<BlockId> doomed;
   for (const auto& shp : shards_) {
     Shard& sh = *shp;
-    std::lock_guard<std::mutex> lock(sh.mu);
+    MutexLock lock(sh.mu);
     doomed.clear();
     for (std::uint64_t i = 0; i < sh.capacity; ++i) {
       const Slot& s = sh.slots[i];
@@ -371,7 +370,7 @@ void Index::remove_where(const std::function<bool(const BlockId&, const Location
 
 void Index::visit(const std::function<void(const BlockId&, const Location&)>& f) const {
   for (const auto& sh : shards_) {
-    std::lock_guard<std::mutex> lock(sh->mu);
+    MutexLock lock(sh->mu);
     for (std::uint64_t i = 0; i < sh->capacity; ++i) {
       const Slot& s = sh->slots[i];
       if (!slot_empty(s)) f(slot_id(s), slot_location(s));
@@ -382,7 +381,7 @@ void Index::visit(const std::function<void(const BlockId&, const Location&)>& f)
 std::size_t Index::size() const {
   std::size_t total = 0;
   for (const auto& sh : shards_) {
-    std::lock_guard<std::mutex> lock(sh->mu);
+    MutexLock lock(sh->mu);
     total += sh->count;
   }
   return total;
@@ -391,7 +390,7 @@ std::size_t Index::size() const {
 std::size_t Index::memory_bytes() const {
   std::size_t total = sizeof(Index) + shards_.capacity() * sizeof(shards_[0]);
   for (const auto& sh : shards_) {
-    std::lock_guard<std::mutex> lock(sh->mu);
+    MutexLock lock(sh->mu);
     total += sh->capacity * sizeof(Slot) + sizeof(Shard);
   }
   return total;
@@ -400,7 +399,7 @@ std::size_t Index::memory_bytes() const {
 void Index::clear() {
   for (const auto& sh : shards_) {
     Slot* fresh = alloc_slots(kInitialCapacity);
-    std::lock_guard<std::mutex> lock(sh->mu);
+    MutexLock lock(sh->mu);
     free_slots(sh->slots, sh->capacity);
     sh->slots = fresh;
     sh->capacity = kInitialCapacity;
@@ -419,7 +418,7 @@ std::vector<std::byte> Index::serialize() const {
   append_le<std::uint64_t>(out, 0);  // the entry count, known once every shard is copied
   std::uint64_t count = 0;
   for (const auto& sh : shards_) {
-    std::lock_guard<std::mutex> lock(sh->mu);
+    MutexLock lock(sh->mu);
     for (std::uint64_t i = 0; i < sh->capacity; ++i) {
       const Slot& s = sh->slots[i];
       if (slot_empty(s)) continue;
@@ -492,6 +491,7 @@ Status Index::restore(std::span<const std::byte> image) {
   }
   for (std::uint64_t e = 0; e < count; ++e) {
     Shard& sh = *fresh[hashes[e] & shard_mask_];
+    MutexLock lock(sh.mu);  // uncontended: the fresh shards are this call's alone
     if (sh.find(hashes[e], slot_id(decoded[e])) != sh.capacity) {
       return Status::Corruption(what + "duplicate id (entry " + std::to_string(e) + ")");
     }
@@ -502,7 +502,8 @@ Status Index::restore(std::span<const std::byte> image) {
   for (std::uint32_t s = 0; s < nshards; ++s) {
     Shard& live = *shards_[s];
     Shard& next = *fresh[s];
-    std::lock_guard<std::mutex> lock(live.mu);
+    MutexLock lock(live.mu);
+    MutexLock lock_next(next.mu);  // uncontended, as above
     std::swap(live.slots, next.slots);
     std::swap(live.capacity, next.capacity);
     std::swap(live.count, next.count);

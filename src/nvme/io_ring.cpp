@@ -1,6 +1,7 @@
 // io_uring batches: submit up to `depth` requests, reap completions, resubmit short or
 // interrupted ones, until every request has finished.
 #include "nvme/io_ring.h"
+#include "sync/mutex.h"
 
 #include <liburing.h>
 
@@ -197,13 +198,13 @@ void IoRing::drain(unsigned in_flight) {
 
 RingPool::Lease::~Lease() {
   if (!ring_ || ring_->broken()) return;  // a broken ring is dropped, not pooled
-  std::lock_guard<std::mutex> lock(pool_->mu_);
+  MutexLock lock(pool_->mu_);
   pool_->free_.push_back(std::move(ring_));
 }
 
 Result<RingPool::Lease> RingPool::acquire() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!free_.empty()) {
       std::unique_ptr<IoRing> r = std::move(free_.back());
       free_.pop_back();

@@ -10,11 +10,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "kvtier/status.h"
+#include "sync/mutex.h"
 
 namespace kvtier::nvme {
 
@@ -80,8 +80,8 @@ class RingPool {
 
  private:
   unsigned queue_entries_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<IoRing>> free_;  // guarded by mu_
+  Mutex mu_;
+  std::vector<std::unique_ptr<IoRing>> free_ KVTIER_GUARDED_BY(mu_);
 };
 
 }  // namespace kvtier::nvme

@@ -11,6 +11,7 @@
 #include "integrity/check.h"
 #include "integrity/checksum.h"
 #include "metrics/counter_report.h"
+#include "sync/mutex.h"
 
 namespace kvtier::nvme {
 namespace {
@@ -37,14 +38,17 @@ NvmeTier::NvmeTier(const NvmeConfig& config, std::unique_ptr<DeviceSet> devices)
       budget_(config.write_budget_mb_s * 1e6, config.write_budget_burst_s) {}
 
 Status NvmeTier::start(const std::string& data_dir) {
-  regions_.resize(devices_->region_count());
-  for (std::uint32_t i = 0; i < config_.write_buffers; ++i) {
-    buffers_.emplace_back(region_size_);
-    if (buffers_.back().empty()) {
-      return Status::NoSpace("cannot allocate " + std::to_string(config_.write_buffers) +
-                             " region buffers of " + std::to_string(region_size_) + " bytes");
+  {
+    MutexLock lock(mu_);  // uncontended: no thread but this one has the tier yet
+    regions_.resize(devices_->region_count());
+    for (std::uint32_t i = 0; i < config_.write_buffers; ++i) {
+      buffers_.emplace_back(region_size_);
+      if (buffers_.back().empty()) {
+        return Status::NoSpace("cannot allocate " + std::to_string(config_.write_buffers) +
+                               " region buffers of " + std::to_string(region_size_) + " bytes");
+      }
+      free_buffers_.push_back(i);
     }
-    free_buffers_.push_back(i);
   }
   std::filesystem::path dir = std::filesystem::path(data_dir) / "nvme";
   std::error_code ec;
@@ -62,7 +66,7 @@ Status NvmeTier::start(const std::string& data_dir) {
 NvmeTier::~NvmeTier() {
   if (!closed_.load()) (void)close();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -91,17 +95,17 @@ Status NvmeTier::put(const BlockId& id, std::span<const std::byte> value, ValueF
   // write is checksummed after the copy, over the copy (under write_mu_: rarer, and slower).
   std::optional<std::uint64_t> checksum;
   if (from == ValueFrom::kOwnMemory) checksum = block_checksum(value);
-  std::lock_guard<std::mutex> w(write_mu_);
+  MutexLock w(write_mu_);
   if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
   KVTIER_RETURN_IF_ERROR(ensure_room(footprint));
   append_entry(id, value, checksum);
   return Status::Ok();
 }
 
-// REQUIRES: write_mu_ held and the open region has room for the entry and its summary line.
+// REQUIRES: the open region has room for the entry and its summary line.
 void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
                             std::optional<std::uint64_t> checksum) {
-  Region& r = regions_[static_cast<std::size_t>(open_region_)];
+  Region& r = open_region();
   std::uint64_t offset = r.fill;
   KVTIER_CHECK(offset + entry_footprint(value.size()) + summary_pages_for(r.entries.size() + 1) * kPageSize <=
                region_size_);
@@ -132,10 +136,9 @@ void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
   inserts_.fetch_add(1, std::memory_order_relaxed);
 }
 
-// REQUIRES: write_mu_ held.
 Status NvmeTier::ensure_room(std::uint64_t footprint) {
-  auto fits = [&] {
-    const Region& r = regions_[static_cast<std::size_t>(open_region_)];
+  auto fits = [&]() KVTIER_REQUIRES(write_mu_) {
+    const Region& r = open_region();
     return r.fill + footprint + summary_pages_for(r.entries.size() + 1) * kPageSize <= region_size_;
   };
   if (open_region_ >= 0) {
@@ -170,14 +173,14 @@ void NvmeTier::write_summary_into(std::byte* region_buffer, const std::vector<Su
   *summary_pages = static_cast<std::uint32_t>(pages);
 }
 
-// REQUIRES: write_mu_ held and a region open. Hands the region to the flusher.
+// REQUIRES: a region open. Hands the region to the flusher.
 void NvmeTier::seal_open_region() {
   auto idx = static_cast<std::uint32_t>(open_region_);
-  Region& r = regions_[idx];
+  Region& r = open_region();
   std::uint32_t pages = 0;
   write_summary_into(r.buffer, r.entries, r.seq, &pages);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     r.summary_pages = pages;
     r.entry_count = static_cast<std::uint32_t>(r.entries.size());
     r.state = RegionState::kFlushing;
@@ -187,24 +190,26 @@ void NvmeTier::seal_open_region() {
   cv_.notify_all();
 }
 
-// REQUIRES: write_mu_ held and no region open.
+// REQUIRES: no region open.
 Status NvmeTier::open_new_region(std::uint64_t reserve) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // Backpressure: a writer that outruns the device waits here for the flusher to free a buffer.
-  if (!cv_.wait_for(lock, std::chrono::seconds(30), [&] { return !free_buffers_.empty() || stopping_; })) {
+  if (!cv_.wait_for(lock.native(), std::chrono::seconds(30), [&]() KVTIER_REQUIRES(mu_) {
+        return !free_buffers_.empty() || stopping_;
+      })) {
     return Status::Busy("nvme region buffers are all being written; the device is too slow");
   }
   if (stopping_) return Status::Closed("nvme tier is stopping");
   std::uint32_t buffer = free_buffers_.back();
   free_buffers_.pop_back();
-  auto give_back_buffer = [&] {
+  auto give_back_buffer = [&]() KVTIER_REQUIRES(mu_) {
     free_buffers_.push_back(buffer);
     cv_.notify_all();
   };
   std::int64_t chosen = -1;
   std::vector<SummaryEntry> hot;
   std::uint64_t victim_seq = 0;
-  for (std::uint32_t i = 0; i < regions_.size(); ++i) {
+  for (std::uint32_t i = 0; i < devices_->region_count(); ++i) {
     if (regions_[i].state == RegionState::kFree) {
       chosen = i;
       break;
@@ -212,7 +217,7 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
   }
   if (chosen < 0) {
     // Reclaim: FIFO takes the oldest generation, LRU the least recently read.
-    for (std::uint32_t i = 0; i < regions_.size(); ++i) {
+    for (std::uint32_t i = 0; i < devices_->region_count(); ++i) {
       const Region& r = regions_[i];
       if (r.state != RegionState::kSealed) continue;
       if (chosen < 0) {
@@ -230,7 +235,7 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
     victim_seq = regions_[static_cast<std::size_t>(chosen)].seq;
     lock.unlock();
     {
-      std::lock_guard<std::mutex> r(reclaim_mu_);
+      MutexLock r(reclaim_mu_);
       reclaiming_ = true;
     }
     Status s = reclaim(static_cast<std::uint32_t>(chosen), &hot);
@@ -262,12 +267,12 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
 }
 
 void NvmeTier::end_reclaim() {
-  std::lock_guard<std::mutex> r(reclaim_mu_);
+  MutexLock r(reclaim_mu_);
   reclaiming_ = false;
   invalidated_in_reclaim_.clear();
 }
 
-// REQUIRES: write_mu_ held; mu_ not held. Drops every entry of the sealed `region` from the index
+// Drops every entry of the sealed `region` from the index
 // and returns those read often enough to keep in *hot. Leaves the region kReclaiming.
 Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
   std::uint64_t seq;
@@ -275,10 +280,10 @@ Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
   std::vector<SummaryEntry> entries_in_memory;
   bool summary_in_memory = false;
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     Region& r = regions_[region];
     r.state = RegionState::kReclaiming;  // new readers are turned away
-    cv_.wait(lock, [&] { return r.readers == 0; });
+    cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) { return r.readers == 0; });
     seq = r.seq;
     summary_pages = r.summary_pages;
     if (!r.summary_on_device) {
@@ -317,12 +322,12 @@ Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
   return Status::Ok();
 }
 
-// REQUIRES: write_mu_ held; `region` is the freshly opened region, which until it is flushed still
+// `region` is the freshly opened (open) region, which until it is flushed still
 // holds the old generation `from_seq` on the device. Reads each hot entry from the device straight
 // into the region buffer, verifies it, and re-stamps its header for the new generation.
 void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t region, std::uint64_t from_seq,
                         std::uint64_t reserve) {
-  Region& r = regions_[region];
+  Region& r = open_region();
   std::vector<IoRequest> reqs(hot.size());
   std::vector<std::uint64_t> offsets(hot.size());
   std::uint64_t fill = r.fill;
@@ -365,7 +370,7 @@ void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t regi
     r.fill += entry_footprint(e.value_size);
     // Only if no newer version was given to this or another tier meanwhile (the index lost
     // this id at reclaim, so a put in between found nothing to remove: invalidate() recorded it).
-    std::lock_guard<std::mutex> rl(reclaim_mu_);
+    MutexLock rl(reclaim_mu_);
     if (!index_.lookup(id, false) && invalidated_in_reclaim_.count(id) == 0) {
       index_.insert(id, Location{page, e.value_size, 0, r.seq});
       usage_.add(id.ns, e.value_size);
@@ -391,9 +396,9 @@ Status NvmeTier::write_region_range(std::uint32_t region, const std::byte* buffe
 }
 
 void NvmeTier::flusher_loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !flush_queue_.empty(); });
+    cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) { return stopping_ || !flush_queue_.empty(); });
     if (flush_queue_.empty()) return;  // stopping with nothing left
     std::uint32_t idx = flush_queue_.front();
     flush_queue_.erase(flush_queue_.begin());
@@ -419,7 +424,7 @@ void NvmeTier::flusher_loop() {
 // device. The failure is kept for the next flush()/close() to report.
 void NvmeTier::finish_flush(std::uint32_t idx, const Status& status, std::uint64_t written_before) {
   std::vector<SummaryEntry> lost;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Region& r = regions_[idx];
   if (!status.ok()) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -441,7 +446,7 @@ void NvmeTier::finish_flush(std::uint32_t idx, const Status& status, std::uint64
   r.summary_on_device = status.ok();
   // Readers that took the buffer keep it until they are done; new readers go to the device.
   r.buffer = nullptr;
-  cv_.wait(lock, [&] { return r.buffer_readers == 0; });
+  cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) { return r.buffer_readers == 0; });
   free_buffers_.push_back(r.buffer_index);
   if (status.ok()) {
     r.entries.clear();
@@ -451,12 +456,12 @@ void NvmeTier::finish_flush(std::uint32_t idx, const Status& status, std::uint64
   cv_.notify_all();
 }
 
-// REQUIRES: write_mu_ held. The open region's entries stay in its buffer too (readers use it);
+// The open region's entries stay in its buffer too (readers use it);
 // recovery finds them on the device by their page headers, as after any crash mid-region.
 Status NvmeTier::write_open_region(bool* wrote) {
   *wrote = false;
   if (open_region_ < 0) return Status::Ok();
-  Region& r = regions_[static_cast<std::size_t>(open_region_)];
+  Region& r = open_region();
   if (r.flushed == r.fill) return Status::Ok();
   KVTIER_RETURN_IF_ERROR(write_region_range(static_cast<std::uint32_t>(open_region_), r.buffer, r.flushed, r.fill));
   r.flushed = r.fill;
@@ -466,7 +471,7 @@ Status NvmeTier::write_open_region(bool* wrote) {
 
 Status NvmeTier::flush() {
   if (closed_.load()) return Status::Closed("nvme tier is closed");
-  std::lock_guard<std::mutex> w(write_mu_);
+  MutexLock w(write_mu_);
   bool wrote = false;
   Status s = write_open_region(&wrote);
   if (s.ok()) {
@@ -482,16 +487,16 @@ Status NvmeTier::flush() {
 // live only in memory until the region fills. The sync runs outside write_mu_ so puts go on.
 // A failed write is kept for the next flush()/close() to report, as the flusher's are.
 void NvmeTier::open_region_writer_loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
     // cv_ is notified for many reasons: only stopping_ ends the wait before the interval.
-    cv_.wait_for(lock, config_.flush_interval, [&] { return stopping_; });
+    cv_.wait_for(lock.native(), config_.flush_interval, [&]() KVTIER_REQUIRES(mu_) { return stopping_; });
     if (stopping_) return;
     lock.unlock();
     bool wrote = false;
     Status s;
     {
-      std::lock_guard<std::mutex> w(write_mu_);
+      MutexLock w(write_mu_);
       if (!closed_.load()) s = write_open_region(&wrote);
     }
     if (s.ok() && wrote) s = devices_->sync();
@@ -506,8 +511,8 @@ void NvmeTier::open_region_writer_loop() {
 // Waits until every sealed region is written; returns (and clears) the first write failure since
 // the last call.
 Status NvmeTier::wait_for_flusher() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return flush_queue_.empty() && !flusher_busy_; });
+  MutexLock lock(mu_);
+  cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) { return flush_queue_.empty() && !flusher_busy_; });
   Status s = std::move(write_error_);
   write_error_ = Status::Ok();
   return s;
@@ -517,14 +522,14 @@ Status NvmeTier::close() {
   bool was_closed = closed_.exchange(true);
   if (was_closed) return Status::Ok();
   {
-    std::lock_guard<std::mutex> w(write_mu_);
+    MutexLock w(write_mu_);
     if (open_region_ >= 0) seal_open_region();
   }
   Status s = wait_for_flusher();
   if (s.ok()) s = devices_->sync();
   if (s.ok()) s = write_checkpoint(checkpoint_path_);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -537,7 +542,7 @@ Status NvmeTier::close() {
 // Read path
 
 std::optional<NvmeTier::RegionHold> NvmeTier::hold_region(std::uint32_t region) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Region& r = regions_[region];
   if (r.state == RegionState::kFree || r.state == RegionState::kReclaiming) return std::nullopt;
   ++r.readers;
@@ -549,7 +554,7 @@ std::optional<NvmeTier::RegionHold> NvmeTier::hold_region(std::uint32_t region) 
 void NvmeTier::release_region(const RegionHold& hold) {
   bool wake;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     Region& r = regions_[hold.region];
     --r.readers;
     if (hold.buffer) --r.buffer_readers;
@@ -619,7 +624,7 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
     // Locations come from summaries and checkpoints on disk: one that lies outside the devices
     // or runs past its region's end was damaged before its checksum was taken (a bug, a stale
     // file). It is dropped like an entry whose header does not match.
-    if (region_of(loc->page) >= regions_.size() || !entry_fits(loc->page % devices_->pages_per_region(), loc->size)) {
+    if (region_of(loc->page) >= devices_->region_count() || !entry_fits(loc->page % devices_->pages_per_region(), loc->size)) {
       header_mismatches_.fetch_add(1, std::memory_order_relaxed);
       drop_entry(id, loc->page);
       if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
@@ -842,7 +847,7 @@ std::optional<Location> NvmeTier::location(const BlockId& id) { return index_.lo
 
 void NvmeTier::invalidate(const BlockId& id) {
   {
-    std::lock_guard<std::mutex> lock(reclaim_mu_);
+    MutexLock lock(reclaim_mu_);
     if (reclaiming_) invalidated_in_reclaim_.insert(id);
   }
   // Recorded before the look: a reinsertion either sees the record or lands before this look
@@ -864,7 +869,7 @@ Status NvmeTier::remove(const BlockId& id) {
   if (closed_.load()) return Status::Closed("nvme tier is closed");
   // Under write_mu_ so a removal cannot fall between a region's reclaim and the reinsertion of its
   // hot entries (which would bring the block back).
-  std::lock_guard<std::mutex> w(write_mu_);
+  MutexLock w(write_mu_);
   std::optional<Location> removed = index_.remove(id);
   if (!removed) return Status::NotFound("not on nvme");
   usage_.sub(id.ns, removed->size);
@@ -903,14 +908,14 @@ void NvmeTier::visit_counters(const CounterVisitor& v) {
   report_count(v, "nvme_read_errors", read_errors_);
   report_gauge(v, "nvme_entries", static_cast<double>(index_.size()));
   report_gauge(v, "nvme_index_bytes", static_cast<double>(index_.memory_bytes()));
-  report_gauge(v, "nvme_regions", static_cast<double>(regions_.size()));
+  report_gauge(v, "nvme_regions", static_cast<double>(devices_->region_count()));
   report_gauge(v, "nvme_region_bytes", static_cast<double>(region_size_));
   // The write queue: regions sealed and waiting for the flusher, and the region buffers free for
   // writers. Free buffers at 0 with a queue means the device is behind and puts wait (the
   // backpressure of open_new_region).
   std::size_t queued = 0, free = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     queued = flush_queue_.size() + (flusher_busy_ ? 1 : 0);
     free = free_buffers_.size();
   }

@@ -18,7 +18,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -38,6 +37,7 @@
 #include "nvme/index.h"
 #include "nvme/io_ring.h"
 #include "nvme/write_budget.h"
+#include "sync/mutex.h"
 
 namespace kvtier::nvme {
 
@@ -147,21 +147,27 @@ class NvmeTier {
   NvmeTier(const NvmeConfig& config, std::unique_ptr<DeviceSet> devices);
   Status start(const std::string& data_dir);
 
-  // Write path (REQUIRES write_mu_).
-  Status ensure_room(std::uint64_t footprint);
-  void seal_open_region();
+  // Write path.
+  Status ensure_room(std::uint64_t footprint) KVTIER_REQUIRES(write_mu_);
+  void seal_open_region() KVTIER_REQUIRES(write_mu_);
   // `reserve`: bytes the calling put still needs in the new region (reinsertion leaves them).
-  Status open_new_region(std::uint64_t reserve);
-  Status reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot);
+  Status open_new_region(std::uint64_t reserve) KVTIER_REQUIRES(write_mu_);
+  Status reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) KVTIER_REQUIRES(write_mu_)
+      KVTIER_EXCLUDES(mu_);
   void end_reclaim();
   void reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t from_region, std::uint64_t from_seq,
-                std::uint64_t reserve);
+                std::uint64_t reserve) KVTIER_REQUIRES(write_mu_);
   // checksum: of the value, when the caller took it; else taken over the copy in the buffer.
   void append_entry(const BlockId& id, std::span<const std::byte> value,
-                    std::optional<std::uint64_t> checksum);
+                    std::optional<std::uint64_t> checksum) KVTIER_REQUIRES(write_mu_);
   Status write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from, std::uint64_t to);
   // Writes the open region's entries not yet on the device; *wrote says whether there were any.
-  Status write_open_region(bool* wrote);
+  Status write_open_region(bool* wrote) KVTIER_REQUIRES(write_mu_);
+  // The open region as its writer uses it: write_mu_, not mu_, guards its fill, entries and
+  // buffer contents while it is open (Region), so this is the one use of regions_ without mu_.
+  Region& open_region() KVTIER_REQUIRES(write_mu_) KVTIER_NO_THREAD_SAFETY_ANALYSIS {
+    return regions_[static_cast<std::size_t>(open_region_)];
+  }
 
   // Open-region writer thread: write_open_region() + sync every config_.flush_interval.
   void open_region_writer_loop();
@@ -216,25 +222,25 @@ class NvmeTier {
   RecoveryInfo recovery_;
   std::string checkpoint_path_;
 
-  std::mutex write_mu_;
-  std::int64_t open_region_ = -1;  // guarded by write_mu_
+  Mutex write_mu_;
+  std::int64_t open_region_ KVTIER_GUARDED_BY(write_mu_) = -1;
 
   // While a reclaim with reinsertion runs (reclaiming_), ids invalidated meanwhile; reinsert()
   // skips them. Lock order: write_mu_ -> reclaim_mu_ -> Index shard mutexes.
-  std::mutex reclaim_mu_;
-  bool reclaiming_ = false;                                          // guarded by reclaim_mu_
-  std::unordered_set<BlockId, KeyedIdHash> invalidated_in_reclaim_;  // guarded by reclaim_mu_
+  Mutex reclaim_mu_;
+  bool reclaiming_ KVTIER_GUARDED_BY(reclaim_mu_) = false;
+  std::unordered_set<BlockId, KeyedIdHash> invalidated_in_reclaim_ KVTIER_GUARDED_BY(reclaim_mu_);
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;         // any change of region state, buffers or the flush queue
-  std::vector<Region> regions_;        // guarded by mu_ (see Region for exceptions)
+  std::vector<Region> regions_ KVTIER_GUARDED_BY(mu_);  // see Region for exceptions
   std::vector<AlignedBuffer> buffers_;
-  std::vector<std::uint32_t> free_buffers_;  // guarded by mu_
-  std::vector<std::uint32_t> flush_queue_;   // guarded by mu_, FIFO
-  bool flusher_busy_ = false;                // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
-  Status write_error_;                       // guarded by mu_: first failed region write not yet reported
-  std::uint64_t next_seq_ = 1;               // guarded by mu_
+  std::vector<std::uint32_t> free_buffers_ KVTIER_GUARDED_BY(mu_);
+  std::vector<std::uint32_t> flush_queue_ KVTIER_GUARDED_BY(mu_);  // FIFO
+  bool flusher_busy_ KVTIER_GUARDED_BY(mu_) = false;
+  bool stopping_ KVTIER_GUARDED_BY(mu_) = false;
+  Status write_error_ KVTIER_GUARDED_BY(mu_);  // first failed region write not yet reported
+  std::uint64_t next_seq_ KVTIER_GUARDED_BY(mu_) = 1;
   std::atomic<std::uint64_t> access_clock_{1};
   std::atomic<bool> closed_{false};
   std::thread flusher_;

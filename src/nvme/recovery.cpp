@@ -15,6 +15,7 @@
 
 #include "integrity/checksum.h"
 #include "nvme/nvme_tier.h"
+#include "sync/mutex.h"
 
 namespace kvtier::nvme {
 namespace {
@@ -139,7 +140,10 @@ Status NvmeTier::recover(const std::string& checkpoint_path) {
     recovery_.checkpoint_note = s.to_string();
     index_.clear();
     usage_.clear();
-    for (Region& r : regions_) r = Region{};
+    {
+      MutexLock lock(mu_);
+      for (Region& r : regions_) r = Region{};
+    }
     recovery_.mode = RecoveryMode::kScan;
     KVTIER_RETURN_IF_ERROR(scan_regions());
   }
@@ -152,11 +156,11 @@ Status NvmeTier::write_checkpoint(const std::string& path) {
   ByteWriter w;
   w.put(kCheckpointMagic);
   w.put(kCheckpointVersion);
-  w.put(static_cast<std::uint32_t>(regions_.size()));
+  w.put(devices_->region_count());
   w.put(devices_->format_id());
   w.put(region_size_);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     w.put(next_seq_);
     w.put(access_clock_.load());
     for (const Region& r : regions_) {
@@ -222,7 +226,7 @@ Status NvmeTier::load_checkpoint(const std::string& path) {
     return Status::Corruption("checkpoint header truncated");
   }
   if (magic != kCheckpointMagic || version != kCheckpointVersion) return Status::Corruption("not a checkpoint of this version");
-  if (format_id != devices_->format_id() || region_count != regions_.size() || region_size != region_size_) {
+  if (format_id != devices_->format_id() || region_count != devices_->region_count() || region_size != region_size_) {
     return Status::InvalidArgument("checkpoint belongs to another device set or geometry");
   }
   std::vector<Region> regions(region_count);
@@ -254,7 +258,7 @@ Status NvmeTier::load_checkpoint(const std::string& path) {
       [](const BlockId&, const Location&) {});
   usage_.clear();
   index_.visit([&](const BlockId& id, const Location& loc) { usage_.add(id.ns, loc.size); });
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   regions_ = std::move(regions);
   next_seq_ = next_seq;
   access_clock_.store(clock);
@@ -301,7 +305,7 @@ Status NvmeTier::parse_summary(std::uint32_t region, std::uint64_t seq, std::uin
 }
 
 Status NvmeTier::scan_regions() {
-  const std::uint32_t n = static_cast<std::uint32_t>(regions_.size());
+  const std::uint32_t n = devices_->region_count();
   const std::uint64_t format_id = devices_->format_id();
   struct Found {
     std::uint32_t region;
@@ -437,6 +441,7 @@ Status NvmeTier::scan_regions() {
   }
 
   // Older generations first, so a block put again later ends up pointing at its newest copy.
+  MutexLock lock(mu_);  // uncontended: start() runs the scan before the tier's threads
   std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.seq < b.seq; });
   std::uint64_t max_seq = 0;
   for (const Found& f : found) {

@@ -7,7 +7,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
+
+#include "sync/mutex.h"
 
 namespace kvtier::nvme {
 
@@ -26,7 +27,7 @@ class WriteBudget {
   // through when the bucket is full, so big blocks are never starved forever.
   bool try_consume(std::uint64_t bytes) {
     if (unlimited()) return true;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto now = std::chrono::steady_clock::now();
     double elapsed = std::chrono::duration<double>(now - last_).count();
     last_ = now;
@@ -41,9 +42,9 @@ class WriteBudget {
  private:
   const double rate_;
   const double capacity_;
-  std::mutex mu_;
-  double tokens_;                                  // guarded by mu_
-  std::chrono::steady_clock::time_point last_;     // guarded by mu_
+  Mutex mu_;
+  double tokens_ KVTIER_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point last_ KVTIER_GUARDED_BY(mu_);
 };
 
 }  // namespace kvtier::nvme

@@ -1,5 +1,6 @@
 // AuthThrottle (see auth_throttle.h).
 #include "server/auth_throttle.h"
+#include "sync/mutex.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -35,13 +36,13 @@ std::string AuthThrottle::peer_key(std::string_view peer) {
 }
 
 bool AuthThrottle::allowed(std::string_view peer, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = peers_.find(peer_key(peer));
   return it == peers_.end() || now >= it->second.blocked_until;
 }
 
 bool AuthThrottle::failed(std::string_view peer, Clock::time_point now, std::uint64_t* held_back) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const std::string key = peer_key(peer);
   auto it = peers_.find(key);
   if (it == peers_.end()) {

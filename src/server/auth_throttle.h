@@ -14,12 +14,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "server/log_throttle.h"
+#include "sync/mutex.h"
 
 namespace kvtier::server {
 
@@ -51,9 +51,9 @@ class AuthThrottle {
     Clock::time_point blocked_until{};
   };
 
-  std::mutex mu_;
-  std::unordered_map<std::string, Peer> peers_;  // guarded by mu_
-  LogThrottle log_{std::chrono::seconds(10)};     // guarded by mu_
+  Mutex mu_;
+  std::unordered_map<std::string, Peer> peers_ KVTIER_GUARDED_BY(mu_);
+  LogThrottle log_ KVTIER_GUARDED_BY(mu_){std::chrono::seconds(10)};
 };
 
 }  // namespace kvtier::server

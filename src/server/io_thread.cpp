@@ -1,5 +1,6 @@
 // IoThread (see io_thread.h).
 #include "server/io_thread.h"
+#include "sync/mutex.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -223,7 +224,7 @@ IoThread& IoThread::least_loaded() {
 
 void IoThread::hand_over(std::unique_ptr<Connection> c) {
   {
-    std::lock_guard lock(handed_over_mu_);
+    MutexLock lock(handed_over_mu_);
     handed_over_.push_back(std::move(c));
   }
   loop_->wake();
@@ -232,7 +233,7 @@ void IoThread::hand_over(std::unique_ptr<Connection> c) {
 void IoThread::adopt_handed_over() {
   std::vector<std::unique_ptr<Connection>> mine;
   {
-    std::lock_guard lock(handed_over_mu_);
+    MutexLock lock(handed_over_mu_);
     mine.swap(handed_over_);
   }
   for (auto& c : mine) adopt(std::move(c));

@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -32,6 +31,7 @@
 #include "server/listener.h"
 #include "server/log_throttle.h"
 #include "server/server_context.h"
+#include "sync/mutex.h"
 
 namespace kvtier::server {
 
@@ -86,8 +86,8 @@ class IoThread {
   std::vector<IoThread*> group_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::vector<int> deferred_;  // fds of connections with deferred work, for the next turn
-  std::mutex handed_over_mu_;
-  std::vector<std::unique_ptr<Connection>> handed_over_;  // guarded by handed_over_mu_
+  Mutex handed_over_mu_;
+  std::vector<std::unique_ptr<Connection>> handed_over_ KVTIER_GUARDED_BY(handed_over_mu_);
   std::thread thread_;
   // EMFILE / ENFILE: this thread stops polling its listeners until accept_paused_until_ (the
   // listener stays readable while the table is full: polling it would spin). spare_fd_ is given

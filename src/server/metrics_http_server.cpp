@@ -16,6 +16,7 @@
 #include "metrics/counter_report.h"
 #include "net/host_port.h"
 #include "server/listener.h"
+#include "sync/mutex.h"
 
 namespace kvtier::server {
 namespace {
@@ -141,7 +142,7 @@ MetricsHttpServer::MetricsHttpServer(std::unique_ptr<Listener> listener,
 MetricsHttpServer::~MetricsHttpServer() { stop(); }
 
 void MetricsHttpServer::set_bearer_token(const std::string& token) {
-  std::lock_guard<std::mutex> lock(token_mu_);
+  MutexLock lock(token_mu_);
   has_token_ = !token.empty();
   token_digest_ = token_digest(token);
 }
@@ -304,7 +305,7 @@ void MetricsHttpServer::respond(Connection& c, int code_if_error) {
 bool MetricsHttpServer::authorized(std::string_view head, bool* has_token) const {
   TokenDigest expected;
   {
-    std::lock_guard<std::mutex> lock(token_mu_);
+    MutexLock lock(token_mu_);
     *has_token = has_token_;
     expected = token_digest_;
   }

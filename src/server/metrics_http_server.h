@@ -32,7 +32,6 @@
 #include <string_view>
 #include <thread>
 
-#include <mutex>
 #include <unordered_map>
 
 #include "kvtier/status.h"
@@ -40,6 +39,7 @@
 #include "server/event_loop.h"
 #include "server/token_file.h"
 #include "posix/unique_fd.h"
+#include "sync/mutex.h"
 
 namespace kvtier::server {
 
@@ -128,9 +128,9 @@ class MetricsHttpServer {
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<EventLoop> loop_;
   Render render_;
-  mutable std::mutex token_mu_;  // set_bearer_token runs on another thread than the loop
-  bool has_token_ = false;       // guarded by token_mu_
-  TokenDigest token_digest_{};   // guarded by token_mu_
+  mutable Mutex token_mu_;  // set_bearer_token runs on another thread than the loop
+  bool has_token_ KVTIER_GUARDED_BY(token_mu_) = false;
+  TokenDigest token_digest_ KVTIER_GUARDED_BY(token_mu_){};
   bool loopback_ = false;  // the listener is a loopback address
   std::chrono::steady_clock::time_point paused_until_{};  // accepting stopped by EMFILE until
   std::uint16_t port_ = 0;

@@ -11,7 +11,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "kvtier/store.h"
@@ -23,6 +22,7 @@
 #include "server/server_config.h"
 #include "server/server_metrics.h"
 #include "server/tenant_registry.h"
+#include "sync/mutex.h"
 
 namespace kvtier::server {
 
@@ -51,13 +51,13 @@ struct ServerContext {
     std::atomic<std::uint32_t> connections{0};
   };
   TenantCounters* counters_of(const std::string& tenant) {
-    std::lock_guard<std::mutex> lock(counters_mu);
+    MutexLock lock(counters_mu);
     std::unique_ptr<TenantCounters>& c = tenant_counters[tenant];
     if (!c) c = std::make_unique<TenantCounters>();
     return c.get();
   }
-  std::mutex counters_mu;
-  std::map<std::string, std::unique_ptr<TenantCounters>> tenant_counters;  // guarded by counters_mu
+  Mutex counters_mu;
+  std::map<std::string, std::unique_ptr<TenantCounters>> tenant_counters KVTIER_GUARDED_BY(counters_mu);
 
   // The TCP listener's TLS context (null: plaintext), replaced by a reload; a connection keeps
   // the one it was accepted with. client_ca_generation changes when a context trusts other
@@ -68,25 +68,25 @@ struct ServerContext {
     std::uint64_t client_ca_generation = 0;
   };
   TlsInUse tls_in_use() const {
-    std::lock_guard<std::mutex> lock(tls_mu);
+    MutexLock lock(tls_mu);
     return {tls, client_ca_generation};
   }
   std::uint64_t current_client_ca_generation() const {
-    std::lock_guard<std::mutex> lock(tls_mu);
+    MutexLock lock(tls_mu);
     return client_ca_generation;
   }
   bool has_tls() const { return tls_in_use().context != nullptr; }
   // `client_ca_digest`: SHA-256 of the client CA file's contents (zero without one).
   void set_tls_context(std::shared_ptr<net::TlsContext> next, const TokenDigest& client_ca_digest) {
-    std::lock_guard<std::mutex> lock(tls_mu);
+    MutexLock lock(tls_mu);
     if (tls != nullptr && client_ca_digest != client_ca) ++client_ca_generation;
     tls = std::move(next);
     client_ca = client_ca_digest;
   }
-  mutable std::mutex tls_mu;
-  std::shared_ptr<net::TlsContext> tls;   // guarded by tls_mu
-  TokenDigest client_ca{};                // guarded by tls_mu
-  std::uint64_t client_ca_generation = 0;  // guarded by tls_mu
+  mutable Mutex tls_mu;
+  std::shared_ptr<net::TlsContext> tls KVTIER_GUARDED_BY(tls_mu);
+  TokenDigest client_ca KVTIER_GUARDED_BY(tls_mu){};
+  std::uint64_t client_ca_generation KVTIER_GUARDED_BY(tls_mu) = 0;
 };
 
 }  // namespace kvtier::server

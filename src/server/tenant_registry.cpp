@@ -5,6 +5,7 @@
 
 #include "dram/block.h"
 #include "server/token_file.h"
+#include "sync/mutex.h"
 
 #include <utility>
 
@@ -86,7 +87,7 @@ bool TenantRegistry::admit(const Tenant& tenant, Store& store, std::uint64_t byt
   // Quotas count what blocks cost, not their value bytes: 1,000 one-byte values take over 8 MiB
   // of DRAM. A block's DRAM charge is at least its NVMe entry's, so it stands for both.
   const std::uint64_t charge = dram::block_charge(bytes);
-  std::lock_guard<std::mutex> lock(tenant.admit_mu);
+  MutexLock lock(tenant.admit_mu);
   // What is held is read before the usage: a hold is given back only after its put is
   // published, so a put this misses in one is counted in the other.
   const std::uint64_t held = tenant.admitted_in_flight.load();

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +18,7 @@
 #include "kvtier/store.h"
 #include "server/server_config.h"
 #include "server/token_file.h"
+#include "sync/mutex.h"
 
 namespace kvtier::server {
 
@@ -42,7 +42,7 @@ struct Tenant {
   // Charged bytes admitted for puts not yet published: added (and read) under admit_mu by admit(),
   // given back by the QuotaHold that holds them, from any thread.
   mutable std::atomic<std::uint64_t> admitted_in_flight{0};
-  mutable std::mutex admit_mu;  // one admission at a time: a check and its hold are one step
+  mutable Mutex admit_mu;  // one admission at a time: a check and its hold are one step
 };
 
 // Bytes a tenant's puts were admitted for and have not yet given back. While held they count as
@@ -111,20 +111,20 @@ class TenantDirectory {
       : current_(std::move(first)) {}
 
   std::shared_ptr<const TenantRegistry> current() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return current_;
   }
   // Moves by one at each replace(): a cheap check, per request, that nothing changed.
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   void replace(std::shared_ptr<const TenantRegistry> next) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     current_ = std::move(next);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const TenantRegistry> current_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::shared_ptr<const TenantRegistry> current_ KVTIER_GUARDED_BY(mu_);
   std::atomic<std::uint64_t> generation_{0};
 };
 

@@ -1,5 +1,6 @@
 // BlockingExecutor (see blocking_executor.h).
 #include "shared/blocking_executor.h"
+#include "sync/mutex.h"
 
 #include <algorithm>
 
@@ -9,13 +10,13 @@ namespace kvtier::shared {
 struct BlockingExecutor::State {
   std::string name;
   std::size_t max_queued;
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable work_cv;  // a task was queued, or stopping
   std::condition_variable exit_cv;  // a worker exited
-  std::deque<std::function<void()>> queue;  // guarded by mu
+  std::deque<std::function<void()>> queue KVTIER_GUARDED_BY(mu);
   std::vector<Clock::time_point> running_since;  // per worker; time_point{} when idle; by mu
-  std::uint32_t alive = 0;                       // workers not yet exited; guarded by mu
-  bool stopping = false;                         // guarded by mu
+  std::uint32_t alive KVTIER_GUARDED_BY(mu) = 0;  // workers not yet exited
+  bool stopping KVTIER_GUARDED_BY(mu) = false;
 };
 
 BlockingExecutor::BlockingExecutor(std::string name, std::uint32_t threads,
@@ -35,7 +36,7 @@ BlockingExecutor::~BlockingExecutor() { stop(std::chrono::seconds(2)); }
 
 bool BlockingExecutor::try_submit(std::function<void()> task) {
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     if (state_->stopping || state_->queue.size() >= state_->max_queued) return false;
     state_->queue.push_back(std::move(task));
   }
@@ -44,7 +45,7 @@ bool BlockingExecutor::try_submit(std::function<void()> task) {
 }
 
 BlockingExecutor::Overrun BlockingExecutor::running_longer_than(Clock::duration threshold) const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   const auto now = Clock::now();
   Overrun out;
   for (auto since : state_->running_since) {
@@ -59,11 +60,13 @@ void BlockingExecutor::stop(Clock::duration grace) {
   if (threads_.empty()) return;
   bool all_exited;
   {
-    std::unique_lock<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     state_->stopping = true;
     state_->queue.clear();  // queued calls are abandoned: their callers stopped waiting
     state_->work_cv.notify_all();
-    all_exited = state_->exit_cv.wait_for(lock, grace, [&] { return state_->alive == 0; });
+    all_exited = state_->exit_cv.wait_for(lock.native(), grace, [&]() KVTIER_REQUIRES(state_->mu) {
+      return state_->alive == 0;
+    });
   }
   for (std::thread& t : threads_) {
     // A worker stuck in a call that never returns (a frozen mount) is left to finish on its own;
@@ -75,9 +78,11 @@ void BlockingExecutor::stop(Clock::duration grace) {
 }
 
 void BlockingExecutor::worker_loop(const std::shared_ptr<State>& s, std::size_t index) {
-  std::unique_lock<std::mutex> lock(s->mu);
+  MutexLock lock(s->mu);
   for (;;) {
-    s->work_cv.wait(lock, [&] { return s->stopping || !s->queue.empty(); });
+    s->work_cv.wait(lock.native(), [&]() KVTIER_REQUIRES(s->mu) {
+      return s->stopping || !s->queue.empty();
+    });
     if (s->stopping) break;
     std::function<void()> task = std::move(s->queue.front());
     s->queue.pop_front();

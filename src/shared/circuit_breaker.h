@@ -9,7 +9,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <mutex>
+
+#include "sync/mutex.h"
 
 namespace kvtier::shared {
 
@@ -24,7 +25,7 @@ class CircuitBreaker {
     consecutive_failures_.store(0, std::memory_order_relaxed);
     if (!open_.load(std::memory_order_acquire)) return;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       open_.store(false, std::memory_order_release);
       closes_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -36,7 +37,7 @@ class CircuitBreaker {
     std::uint32_t n = consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n < failures_to_open_ || open_.load(std::memory_order_acquire)) return;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (open_.exchange(true, std::memory_order_acq_rel)) return;
       opens_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -46,8 +47,8 @@ class CircuitBreaker {
   // Waits until the breaker is closed or `timeout` passes; true when closed.
   template <class Duration>
   bool wait_closed(Duration timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return changed_.wait_for(lock, timeout, [&] { return closed(); });
+    MutexLock lock(mu_);
+    return changed_.wait_for(lock.native(), timeout, [&] { return closed(); });
   }
 
   std::uint64_t opens() const { return opens_.load(std::memory_order_relaxed); }
@@ -59,7 +60,7 @@ class CircuitBreaker {
   std::atomic<bool> open_{false};
   std::atomic<std::uint32_t> consecutive_failures_{0};
   std::atomic<std::uint64_t> opens_{0}, closes_{0}, failures_{0};
-  std::mutex mu_;  // orders open/close transitions with wait_closed()
+  Mutex mu_;  // orders open/close transitions with wait_closed()
   std::condition_variable changed_;
 };
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "integrity/checksum.h"
+#include "sync/mutex.h"
 
 #include <spdlog/spdlog.h>
 
@@ -103,6 +104,7 @@ Outbox::Outbox(std::string path, std::uint64_t capacity, UniqueFd fd)
 Outbox::~Outbox() { (void)sync(); }
 
 Status Outbox::replay() {
+  MutexLock lock(mu_);  // uncontended: open() has not returned the outbox yet
   struct stat st{};
   if (::fstat(fd_.get(), &st) != 0) return Status::FromErrno("outbox: stat " + path_, errno);
   const std::size_t total = static_cast<std::size_t>(st.st_size);
@@ -162,30 +164,33 @@ void Outbox::replay_record(std::uint8_t type, const BlockId& id, std::uint32_t s
   }
 }
 
-Status Outbox::write_records(const std::vector<std::byte>& bytes, bool sync) {
-  KVTIER_RETURN_IF_ERROR(write_all(fd_.get(), bytes.data(), bytes.size(), path_));
-  if (sync && ::fdatasync(fd_.get()) != 0) {
+Status Outbox::write_records(int fd, const std::vector<std::byte>& bytes, bool sync) const {
+  KVTIER_RETURN_IF_ERROR(write_all(fd, bytes.data(), bytes.size(), path_));
+  if (sync && ::fdatasync(fd) != 0) {
     return Status::FromErrno("outbox " + path_ + ": fdatasync", errno);
   }
   return Status::Ok();
 }
 
 // Waits until every record up to ticket `upto` is written and synced, doing the write itself when
-// no other caller is. The fd is used only by the caller that set syncing_, so the write runs
-// without the lock.
-Status Outbox::commit_queued(std::unique_lock<std::mutex>& lock, std::uint64_t upto) {
+// no other caller is. The fd is replaced only by a caller that set syncing_, so the one this
+// caller read under the lock stays open for the write, which runs without the lock.
+Status Outbox::commit_queued(std::uint64_t upto) {
   while (durable_upto_ < upto && sticky_error_.ok()) {
     if (syncing_) {
-      synced_cv_.wait(lock);
+      synced_cv_.wait(mu_);
       continue;
     }
     syncing_ = true;
     std::vector<std::byte> bytes = std::move(queued_);
     queued_.clear();
     std::uint64_t batch_upto = queued_upto_;
-    lock.unlock();
-    Status s = write_records(bytes, /*sync=*/true);
-    lock.lock();
+    const int fd = fd_.get();
+    Status s;
+    {
+      MutexUnlock unlocked(mu_);
+      s = write_records(fd, bytes, /*sync=*/true);
+    }
     syncing_ = false;
     if (s.ok()) {
       durable_upto_ = batch_upto;
@@ -219,18 +224,20 @@ void Outbox::fail_locked(const Status& s) {
 // hangs no client waits on it: appends are refused meanwhile, as in the error state. On success
 // the outbox takes promises again. Blocks completed meanwhile stay in the new log and are
 // uploaded again after a crash (uploads are idempotent).
-void Outbox::recover(std::unique_lock<std::mutex>& lock) {
+void Outbox::recover() {
   if (sticky_error_.ok() || syncing_ || compacting_) return;
   const auto now = Clock::now();
   if (now - last_recover_try_ < kRecoverInterval) return;
   last_recover_try_ = now;
   syncing_ = true;
   const std::vector<std::byte> bytes = pending_records_locked();
-  lock.unlock();
   bool switched = false;
   UniqueFd fd;
-  Status s = write_log(bytes, &switched, &fd);
-  lock.lock();
+  Status s;
+  {
+    MutexUnlock unlocked(mu_);
+    s = write_log(bytes, &switched, &fd);
+  }
   syncing_ = false;
   if (switched && fd.valid()) fd_ = std::move(fd);
   if (s.ok()) {
@@ -259,8 +266,8 @@ void Outbox::recover(std::unique_lock<std::mutex>& lock) {
 
 void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t> sizes,
                     std::span<Status> out) {
-  std::unique_lock<std::mutex> lock(mu_);
-  recover(lock);
+  MutexLock lock(mu_);
+  recover();
   if (!sticky_error_.ok()) {
     for (std::size_t i = 0; i < ids.size(); ++i) out[i] = sticky_error_;
     return;
@@ -303,7 +310,7 @@ void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t>
     wait_upto = std::max(wait_upto, pending_.at(ids[i]).ticket);
   }
   if (wait_upto == 0) return;
-  Status s = commit_queued(lock, wait_upto);
+  Status s = commit_queued(wait_upto);
   if (s.ok()) return;
   // Not durable: the blocks stay pending in memory (uploaded if this process lives), but the
   // caller learns its promise could not be kept.
@@ -320,9 +327,9 @@ Status Outbox::append_removal(const BlockId& id) {
 }
 
 Status Outbox::queue_removal(const BlockId& id, std::uint64_t* ticket) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   *ticket = 0;
-  recover(lock);
+  recover();
   const bool record = sticky_error_.ok();
   auto found = pending_.find(id);
   if (found == pending_.end()) {
@@ -358,13 +365,13 @@ Status Outbox::queue_removal(const BlockId& id, std::uint64_t* ticket) {
 }
 
 Status Outbox::wait_durable(std::uint64_t ticket) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (ticket == 0) return sticky_error_;
-  return commit_queued(lock, ticket);
+  return commit_queued(ticket);
 }
 
 std::vector<OutboxEntry> Outbox::take(std::size_t max) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<OutboxEntry> out;
   const auto now = Clock::now();
   for (auto it = by_seq_.begin(); it != by_seq_.end() && out.size() < max; ++it) {
@@ -414,7 +421,7 @@ void Outbox::erase_locked(const BlockId& id) {
 }
 
 void Outbox::complete(const OutboxEntry& entry) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = pending_.find(entry.id);
   if (it == pending_.end()) return;
   Pending& p = it->second;
@@ -426,11 +433,11 @@ void Outbox::complete(const OutboxEntry& entry) {
   }
   if (sticky_error_.ok()) queue_record(kDone, entry.id, 0);
   erase_locked(entry.id);
-  (void)maybe_compact(lock);
+  (void)maybe_compact();
 }
 
 void Outbox::remove_instead(const OutboxEntry& entry) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = pending_.find(entry.id);
   if (it == pending_.end()) return;
   Pending& p = it->second;
@@ -440,7 +447,7 @@ void Outbox::remove_instead(const OutboxEntry& entry) {
 }
 
 void Outbox::retry_later(const OutboxEntry& entry) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = pending_.find(entry.id);
   if (it == pending_.end()) return;
   Pending& p = it->second;
@@ -458,37 +465,37 @@ void Outbox::retry_later(const OutboxEntry& entry) {
 }
 
 std::uint64_t Outbox::pending() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return pending_.size();
 }
 
 std::uint64_t Outbox::pending_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return pending_bytes_;
 }
 
 std::uint64_t Outbox::rejected_full() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return rejected_full_;
 }
 
 std::chrono::seconds Outbox::oldest_age() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (by_seq_.empty()) return std::chrono::seconds(0);
   const Pending& p = pending_.at(by_seq_.begin()->second);
   return std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - p.added);
 }
 
 Status Outbox::sync() {
-  std::unique_lock<std::mutex> lock(mu_);
-  recover(lock);
-  Status s = commit_queued(lock, queued_upto_);
+  MutexLock lock(mu_);
+  recover();
+  Status s = commit_queued(queued_upto_);
   if (!s.ok()) return s;
-  return maybe_compact(lock);
+  return maybe_compact();
 }
 
 void Outbox::set_compaction_hook(std::function<void()> hook) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   compaction_hook_ = std::move(hook);
 }
 
@@ -498,7 +505,7 @@ void Outbox::set_compaction_hook(std::function<void()> hook) {
 // Only that tail is written while appends wait (as behind any commit: syncing_ is set).
 // Replaying the tail after the set is exact: each record of a block sets what the block owes, so
 // a record the set already reflects, applied again, leaves the same state.
-Status Outbox::maybe_compact(std::unique_lock<std::mutex>& lock) {
+Status Outbox::maybe_compact() {
   if (compacting_ || syncing_ || !sticky_error_.ok()) return Status::Ok();
   const std::uint64_t in_file = log_records_ + queued_.size() / sizeof(Record);
   if (in_file < 2 * pending_.size() + 65536) return Status::Ok();
@@ -506,13 +513,15 @@ Status Outbox::maybe_compact(std::unique_lock<std::mutex>& lock) {
   compaction_tail_.clear();
   const std::vector<std::byte> set = pending_records_locked();
   std::function<void()> hook = compaction_hook_;
-  lock.unlock();
   const std::string tmp = path_ + ".compact";
-  Status s = write_temp(tmp, set, /*truncate=*/true);
-  if (hook) hook();
-  lock.lock();
+  Status s;
+  {
+    MutexUnlock unlocked(mu_);
+    s = write_temp(tmp, set, /*truncate=*/true);
+    if (hook) hook();
+  }
   // Wait out a commit in progress so the tail holds every record written to the old log.
-  synced_cv_.wait(lock, [&] { return !syncing_; });
+  while (syncing_) synced_cv_.wait(mu_);
   compacting_ = false;
   std::vector<std::byte> tail = std::move(compaction_tail_);
   compaction_tail_.clear();
@@ -521,16 +530,17 @@ Status Outbox::maybe_compact(std::unique_lock<std::mutex>& lock) {
     return s;  // the old log is intact and still correct
   }
   syncing_ = true;
-  lock.unlock();
   bool switched = false;
   UniqueFd fd;
-  s = write_temp(tmp, tail, /*truncate=*/false);
-  if (s.ok()) {
-    s = publish_temp(tmp, &switched, &fd);
-  } else {
-    ::unlink(tmp.c_str());
+  {
+    MutexUnlock unlocked(mu_);
+    s = write_temp(tmp, tail, /*truncate=*/false);
+    if (s.ok()) {
+      s = publish_temp(tmp, &switched, &fd);
+    } else {
+      ::unlink(tmp.c_str());
+    }
   }
-  lock.lock();
   syncing_ = false;
   if (switched && fd.valid()) fd_ = std::move(fd);
   if (switched) log_records_ = (set.size() + tail.size()) / sizeof(Record);
@@ -543,7 +553,7 @@ Status Outbox::maybe_compact(std::unique_lock<std::mutex>& lock) {
 
 // The records of every pending entry, oldest first: what it owes once the operation in flight
 // and the one asked for since are done. An overwriting upload is written as REMOVE then ADD, as
-// the operations that made it wrote them. REQUIRES: mu_ held.
+// the operations that made it wrote them.
 std::vector<std::byte> Outbox::pending_records_locked() const {
   std::vector<std::byte> bytes;
   bytes.reserve(pending_.size() * sizeof(Record));
@@ -602,12 +612,12 @@ Status Outbox::write_log(const std::vector<std::byte>& bytes, bool* switched,
 }
 
 bool Outbox::failed() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return !sticky_error_.ok();
 }
 
 std::uint64_t Outbox::recoveries() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return recoveries_;
 }
 

@@ -37,7 +37,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -49,6 +48,7 @@
 #include "kvtier/status.h"
 #include "kvtier/types.h"
 #include "posix/unique_fd.h"
+#include "sync/mutex.h"
 
 namespace kvtier::shared {
 
@@ -149,50 +149,54 @@ class Outbox {
 
   Outbox(std::string path, std::uint64_t capacity, UniqueFd fd);
   Status replay();
-  void replay_record(std::uint8_t type, const BlockId& id, std::uint32_t size, Clock::time_point now);
-  Status write_records(const std::vector<std::byte>& bytes, bool sync);
-  void queue_record(std::uint8_t type, const BlockId& id, std::uint32_t size);
-  Status commit_queued(std::unique_lock<std::mutex>& lock, std::uint64_t upto);
-  Pending& insert_locked(const BlockId& id, OutboxOp op, std::uint32_t size, Clock::time_point now);
-  void requeue_locked(Pending& p, const Next& next, Clock::time_point not_before);
-  void set_op_locked(Pending& p, OutboxOp op, std::uint32_t size, bool overwrite);
-  void erase_locked(const BlockId& id);
-  Status maybe_compact(std::unique_lock<std::mutex>& lock);
-  std::vector<std::byte> pending_records_locked() const;
+  void replay_record(std::uint8_t type, const BlockId& id, std::uint32_t size, Clock::time_point now)
+      KVTIER_REQUIRES(mu_);
+  Status write_records(int fd, const std::vector<std::byte>& bytes, bool sync) const;
+  void queue_record(std::uint8_t type, const BlockId& id, std::uint32_t size) KVTIER_REQUIRES(mu_);
+  Status commit_queued(std::uint64_t upto) KVTIER_REQUIRES(mu_);
+  Pending& insert_locked(const BlockId& id, OutboxOp op, std::uint32_t size, Clock::time_point now)
+      KVTIER_REQUIRES(mu_);
+  void requeue_locked(Pending& p, const Next& next, Clock::time_point not_before)
+      KVTIER_REQUIRES(mu_);
+  void set_op_locked(Pending& p, OutboxOp op, std::uint32_t size, bool overwrite)
+      KVTIER_REQUIRES(mu_);
+  void erase_locked(const BlockId& id) KVTIER_REQUIRES(mu_);
+  Status maybe_compact() KVTIER_REQUIRES(mu_);
+  std::vector<std::byte> pending_records_locked() const KVTIER_REQUIRES(mu_);
   void append_owed_records(std::vector<std::byte>& bytes, std::uint64_t seq, const Pending& p) const;
   Status write_log(const std::vector<std::byte>& bytes, bool* switched, UniqueFd* fd) const;
   Status write_temp(const std::string& tmp, const std::vector<std::byte>& bytes, bool truncate) const;
   Status publish_temp(const std::string& tmp, bool* switched, UniqueFd* fd) const;
-  void fail_locked(const Status& s);
-  void recover(std::unique_lock<std::mutex>& lock);
+  void fail_locked(const Status& s) KVTIER_REQUIRES(mu_);
+  void recover() KVTIER_REQUIRES(mu_);
 
   const std::string path_;
   const std::uint64_t capacity_;
   std::uint64_t replayed_ = 0;
 
-  mutable std::mutex mu_;
-  std::condition_variable synced_cv_;
-  UniqueFd fd_;                                                // guarded by mu_
-  std::unordered_map<BlockId, Pending, KeyedIdHash> pending_;              // guarded by mu_
-  std::map<std::uint64_t, BlockId> by_seq_;                            // guarded by mu_
-  std::uint64_t pending_bytes_ = 0;                                    // guarded by mu_
-  std::uint64_t next_seq_ = 1;                                         // guarded by mu_
-  std::vector<std::byte> queued_;          // records not yet written; guarded by mu_
-  std::uint64_t queued_upto_ = 0;          // ticket of the last queued record; guarded by mu_
-  std::uint64_t durable_upto_ = 0;         // tickets written and synced; guarded by mu_
-  bool syncing_ = false;                   // one caller writes and syncs at a time; by mu_
-  Status sticky_error_;                    // the error state (fail_locked); guarded by mu_
-  Clock::time_point failed_since_{};       // guarded by mu_
-  Clock::time_point last_recover_try_{};   // guarded by mu_
-  std::uint64_t recoveries_ = 0;           // guarded by mu_
-  std::uint64_t log_records_ = 0;          // records in the file; guarded by mu_
-  std::uint64_t rejected_full_ = 0;        // guarded by mu_
+  mutable Mutex mu_;
+  std::condition_variable_any synced_cv_;  // waits on mu_ itself (sync/mutex.h)
+  UniqueFd fd_ KVTIER_GUARDED_BY(mu_);
+  std::unordered_map<BlockId, Pending, KeyedIdHash> pending_ KVTIER_GUARDED_BY(mu_);
+  std::map<std::uint64_t, BlockId> by_seq_ KVTIER_GUARDED_BY(mu_);
+  std::uint64_t pending_bytes_ KVTIER_GUARDED_BY(mu_) = 0;
+  std::uint64_t next_seq_ KVTIER_GUARDED_BY(mu_) = 1;
+  std::vector<std::byte> queued_ KVTIER_GUARDED_BY(mu_);  // records not yet written
+  std::uint64_t queued_upto_ KVTIER_GUARDED_BY(mu_) = 0;  // ticket of the last queued record
+  std::uint64_t durable_upto_ KVTIER_GUARDED_BY(mu_) = 0;  // tickets written and synced
+  bool syncing_ KVTIER_GUARDED_BY(mu_) = false;  // one caller writes and syncs at a time
+  Status sticky_error_ KVTIER_GUARDED_BY(mu_);  // the error state (fail_locked)
+  Clock::time_point failed_since_ KVTIER_GUARDED_BY(mu_){};
+  Clock::time_point last_recover_try_ KVTIER_GUARDED_BY(mu_){};
+  std::uint64_t recoveries_ KVTIER_GUARDED_BY(mu_) = 0;
+  std::uint64_t log_records_ KVTIER_GUARDED_BY(mu_) = 0;  // records in the file
+  std::uint64_t rejected_full_ KVTIER_GUARDED_BY(mu_) = 0;
   // A compaction is writing the pending set to a temporary file without the lock; records
   // written to the log meanwhile are kept in compaction_tail_ and appended to it before the
-  // rename. Guarded by mu_.
-  bool compacting_ = false;
-  std::vector<std::byte> compaction_tail_;
-  std::function<void()> compaction_hook_;  // guarded by mu_ (read under it, called without)
+  // rename.
+  bool compacting_ KVTIER_GUARDED_BY(mu_) = false;
+  std::vector<std::byte> compaction_tail_ KVTIER_GUARDED_BY(mu_);
+  std::function<void()> compaction_hook_ KVTIER_GUARDED_BY(mu_);  // read under it, called without
 };
 
 }  // namespace kvtier::shared

@@ -18,6 +18,7 @@
 #include "shared/blocking_executor.h"
 #include "shared/circuit_breaker.h"
 #include "shared/outbox.h"
+#include "sync/mutex.h"
 
 namespace kvtier::shared {
 namespace {
@@ -53,35 +54,35 @@ struct Core {
   CircuitBreaker breaker;
   Counters counters;
 
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable cv;        // stop requested, work queued, or a local user left
-  bool stopping = false;             // guarded by mu
-  LocalBlockSource* local;           // valid while !stopping; guarded by mu
-  std::uint32_t local_users = 0;     // guarded by mu
-  Clock::time_point pace_next{};     // drain pacing; guarded by mu
-  std::uint64_t work_generation = 0; // bumped when blocks are queued; guarded by mu
+  bool stopping KVTIER_GUARDED_BY(mu) = false;
+  LocalBlockSource* local KVTIER_GUARDED_BY(mu);  // valid while !stopping
+  std::uint32_t local_users KVTIER_GUARDED_BY(mu) = 0;
+  Clock::time_point pace_next KVTIER_GUARDED_BY(mu){};  // drain pacing
+  std::uint64_t work_generation KVTIER_GUARDED_BY(mu) = 0;  // bumped when blocks are queued
 
   bool stop_requested() {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     return stopping;
   }
   // Sleeps up to `d`, waking early on stop. False when stopping.
   bool idle(Clock::duration d) {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait_for(lock, d, [&] { return stopping; });
+    MutexLock lock(mu);
+    cv.wait_for(lock.native(), d, [&]() KVTIER_REQUIRES(mu) { return stopping; });
     return !stopping;
   }
   // For the uploaders: sleeps up to `d`, waking early on stop or when blocks are queued (so an
   // upload starts at once, not at the next poll). The periodic wake-up still retries entries
   // whose backoff has passed.
   void wait_for_work(Clock::duration d) {
-    std::unique_lock<std::mutex> lock(mu);
+    MutexLock lock(mu);
     const std::uint64_t seen = work_generation;
-    cv.wait_for(lock, d, [&] { return stopping || work_generation != seen; });
+    cv.wait_for(lock.native(), d, [&]() KVTIER_REQUIRES(mu) { return stopping || work_generation != seen; });
   }
   void work_queued() {
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       ++work_generation;
     }
     cv.notify_all();
@@ -108,7 +109,7 @@ struct Core {
   Status copy_local(const BlockId& id, AlignedBuffer* out, std::size_t* size) {
     LocalBlockSource* src;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (stopping) return Status::Closed("shared tier is closing");
       src = local;
       ++local_users;
@@ -131,7 +132,7 @@ struct Core {
       }
     }
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       --local_users;
     }
     cv.notify_all();
@@ -145,12 +146,12 @@ struct Core {
         std::chrono::duration<double>(static_cast<double>(bytes) / (config.drain_rate_mb_s * 1e6)));
     Clock::time_point at;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       at = std::max(Clock::now(), pace_next);
       pace_next = at + cost;
     }
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait_until(lock, at, [&] { return stopping; });
+    MutexLock lock(mu);
+    cv.wait_until(lock.native(), at, [&]() KVTIER_REQUIRES(mu) { return stopping; });
     return !stopping;
   }
 };
@@ -159,10 +160,10 @@ struct Core {
 // takes results only for chunks done before it stopped waiting, and sets `abandoned` so the rest
 // are dropped.
 struct Batch {
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable done_cv;
-  std::size_t chunks_done = 0;            // guarded by mu
-  std::vector<std::uint8_t> chunk_done;   // guarded by mu
+  std::size_t chunks_done KVTIER_GUARDED_BY(mu) = 0;
+  std::vector<std::uint8_t> chunk_done KVTIER_GUARDED_BY(mu);
 };
 
 // Splits [0, n) into at most `parts` contiguous chunks.
@@ -438,12 +439,12 @@ class SharedTierImpl final : public SharedTier {
 
   void close() override {
     {
-      std::unique_lock<std::mutex> lock(core_->mu);
+      MutexLock lock(core_->mu);
       if (core_->stopping) return;
       core_->stopping = true;
       core_->cv.notify_all();
       // After this no thread reads the Store: local reads never hang, so this wait is short.
-      core_->cv.wait(lock, [&] { return core_->local_users == 0; });
+      core_->cv.wait(lock.native(), [&]() KVTIER_REQUIRES(core_->mu) { return core_->local_users == 0; });
       core_->local = nullptr;
     }
     // One grace for all: threads stuck in calls are stuck at once, not one executor after another.
@@ -489,7 +490,10 @@ std::vector<std::uint8_t> SharedTierImpl::run_chunks(
     const std::vector<std::pair<std::size_t, std::size_t>>& chunks,
     std::function<void(const std::shared_ptr<Core>&, std::size_t, std::size_t)> chunk) {
   const auto deadline = Clock::now() + core_->config.read_deadline;
-  batch->chunk_done.assign(chunks.size(), 0);
+  {
+    MutexLock lock(batch->mu);  // no worker has the batch yet; the lock states what guards it
+    batch->chunk_done.assign(chunks.size(), 0);
+  }
   auto shared_chunk = std::make_shared<decltype(chunk)>(std::move(chunk));
   std::size_t submitted = 0;
   for (std::size_t k = 0; k < chunks.size(); ++k) {
@@ -497,7 +501,7 @@ std::vector<std::uint8_t> SharedTierImpl::run_chunks(
     bool ok = reads_->try_submit([core = core_, batch, shared_chunk, k, lo, hi] {
       (*shared_chunk)(core, lo, hi);
       {
-        std::lock_guard<std::mutex> lock(batch->mu);
+        MutexLock lock(batch->mu);
         batch->chunk_done[k] = 1;
         ++batch->chunks_done;
       }
@@ -509,8 +513,10 @@ std::vector<std::uint8_t> SharedTierImpl::run_chunks(
       core_->counters.read_refused_busy.fetch_add(hi - lo, std::memory_order_relaxed);
     }
   }
-  std::unique_lock<std::mutex> lock(batch->mu);
-  batch->done_cv.wait_until(lock, deadline, [&] { return batch->chunks_done == submitted; });
+  MutexLock lock(batch->mu);
+  batch->done_cv.wait_until(lock.native(), deadline, [&]() KVTIER_REQUIRES(batch->mu) {
+    return batch->chunks_done == submitted;
+  });
   return batch->chunk_done;  // a snapshot: later completions are ignored
 }
 
@@ -553,7 +559,7 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
                                   });
         core->judge(failed, started);
       });
-  std::lock_guard<std::mutex> lock(batch->mu);
+  MutexLock lock(batch->mu);
   for (std::size_t k = 0; k < chunks.size(); ++k) {
     auto [lo, hi] = chunks[k];
     if (!done[k]) {
@@ -607,7 +613,7 @@ void SharedTierImpl::probe(std::span<const BlockId> ids, std::span<std::uint8_t>
                                   [](const Status& s) { return s.code() == StatusCode::kIOError; });
         core->judge(failed, started);
       });
-  std::lock_guard<std::mutex> lock(batch->mu);
+  MutexLock lock(batch->mu);
   for (std::size_t k = 0; k < chunks.size(); ++k) {
     if (!done[k]) continue;
     for (std::size_t i = chunks[k].first; i < chunks[k].second; ++i) {

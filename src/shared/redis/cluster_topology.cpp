@@ -1,5 +1,6 @@
 // The background-refreshed cluster slot map (cluster_topology.h).
 #include "shared/redis/cluster_topology.h"
+#include "sync/mutex.h"
 
 #include <algorithm>
 
@@ -16,7 +17,7 @@ ClusterTopology::ClusterTopology(std::vector<NodeAddress> seeds, NodeRegistry& r
 
 ClusterTopology::~ClusterTopology() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
@@ -26,7 +27,7 @@ ClusterTopology::~ClusterTopology() {
 
 void ClusterTopology::request_refresh() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     requested_ = true;
   }
   wake_.notify_one();
@@ -39,22 +40,24 @@ void ClusterTopology::on_moved(std::uint16_t slot, const NodeAddress& node) {
 
 Status ClusterTopology::wait_until_loaded(Deadline deadline) {
   if (map_.loaded()) return Status::Ok();
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   // The next attempt to finish ran (at least partly) after this request.
   std::uint64_t target = attempts_ + 1;
   requested_ = true;
   wake_.notify_one();
-  attempted_.wait_until(lock, deadline,
-                        [&] { return stop_ || attempts_ >= target || map_.loaded(); });
+  attempted_.wait_until(lock.native(), deadline,
+                        [&]() KVTIER_REQUIRES(mu_) {
+                          return stop_ || attempts_ >= target || map_.loaded();
+                        });
   if (map_.loaded()) return Status::Ok();
   if (attempts_ >= target) return last_failure_;
   return Status::IOError("redis cluster: slot map unknown (no CLUSTER SLOTS answer by the deadline)");
 }
 
 void ClusterTopology::run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
-    wake_.wait(lock, [&] { return stop_ || requested_; });
+    wake_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) { return stop_ || requested_; });
     if (stop_) return;
     requested_ = false;
     lock.unlock();
@@ -64,7 +67,7 @@ void ClusterTopology::run() {
     if (!s.ok()) last_failure_ = s;
     attempted_.notify_all();
     // Rate limit: requests made meanwhile are served after the interval.
-    if (wake_.wait_for(lock, kMinRefreshInterval, [&] { return stop_; })) return;
+    if (wake_.wait_for(lock.native(), kMinRefreshInterval, [&]() KVTIER_REQUIRES(mu_) { return stop_; })) return;
   }
 }
 
@@ -80,7 +83,7 @@ Status ClusterTopology::refresh_once() {
   Status last = Status::IOError("redis cluster: no node to ask for CLUSTER SLOTS");
   for (const NodeAddress& node : candidates()) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stop_) return Status::Closed("redis cluster: shutting down");
     }
     last = refresh_from(node);

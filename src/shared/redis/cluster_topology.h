@@ -11,7 +11,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "shared/redis/connection_pool.h"
 #include "shared/redis/redis_counters.h"
 #include "shared/redis/slot_map.h"
+#include "sync/mutex.h"
 
 namespace kvtier::shared::redis {
 
@@ -58,13 +58,13 @@ class ClusterTopology {
   const std::chrono::milliseconds connect_timeout_;
   SlotMap map_;
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable wake_;       // the refresher waits on it
   std::condition_variable attempted_;  // callers of wait_until_loaded wait on it
-  bool stop_ = false;                  // guarded by mu_
-  bool requested_ = true;              // guarded by mu_; the first attempt is due at start
-  std::uint64_t attempts_ = 0;         // guarded by mu_; finished attempts
-  Status last_failure_;                // guarded by mu_
+  bool stop_ KVTIER_GUARDED_BY(mu_) = false;
+  bool requested_ KVTIER_GUARDED_BY(mu_) = true;  // the first attempt is due at start
+  std::uint64_t attempts_ KVTIER_GUARDED_BY(mu_) = 0;  // finished attempts
+  Status last_failure_ KVTIER_GUARDED_BY(mu_);
   std::thread thread_;                 // last member: starts after the state it uses
 };
 

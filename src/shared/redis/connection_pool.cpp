@@ -1,5 +1,6 @@
 // Per-node connection pools (connection_pool.h).
 #include "shared/redis/connection_pool.h"
+#include "sync/mutex.h"
 
 namespace kvtier::shared::redis {
 
@@ -8,7 +9,7 @@ Lease::~Lease() {
 }
 
 Result<std::unique_ptr<RedisConnection>> NodePool::take_or_reserve(Deadline deadline) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
     if (!idle_.empty()) {
       std::unique_ptr<RedisConnection> conn = std::move(idle_.back());
@@ -21,7 +22,7 @@ Result<std::unique_ptr<RedisConnection>> NodePool::take_or_reserve(Deadline dead
       ++open_;
       return std::unique_ptr<RedisConnection>();
     }
-    if (returned_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+    if (returned_.wait_until(lock.native(), deadline) == std::cv_status::timeout && idle_.empty() &&
         open_ >= options_.max_connections) {
       return Status::IOError("redis " + node_.text() + ": all " +
                              std::to_string(options_.max_connections) +
@@ -46,7 +47,7 @@ Result<Lease> NodePool::checkout(Deadline deadline) {
 
 void NodePool::release_slot() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     --open_;
   }
   returned_.notify_one();
@@ -54,7 +55,7 @@ void NodePool::release_slot() {
 
 void NodePool::give_back(std::unique_ptr<RedisConnection> conn) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (conn->broken()) {
       --open_;
     } else {
@@ -66,7 +67,7 @@ void NodePool::give_back(std::unique_ptr<RedisConnection> conn) {
 }
 
 NodePool& NodeRegistry::pool(const NodeAddress& node) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::unique_ptr<NodePool>& p = pools_[node];
   if (p == nullptr) p = std::make_unique<NodePool>(node, options_, counters_);
   return *p;

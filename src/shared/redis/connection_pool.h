@@ -13,13 +13,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "kvtier/status.h"
 #include "shared/redis/redis_connection.h"
 #include "shared/redis/redis_counters.h"
+#include "sync/mutex.h"
 
 namespace kvtier::shared::redis {
 
@@ -70,10 +70,10 @@ class NodePool {
   const PoolOptions options_;
   RedisCounters& counters_;
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable returned_;
-  std::vector<std::unique_ptr<RedisConnection>> idle_;  // guarded by mu_
-  std::uint32_t open_ = 0;                             // guarded by mu_
+  std::vector<std::unique_ptr<RedisConnection>> idle_ KVTIER_GUARDED_BY(mu_);
+  std::uint32_t open_ KVTIER_GUARDED_BY(mu_) = 0;
 };
 
 class NodeRegistry {
@@ -86,9 +86,9 @@ class NodeRegistry {
  private:
   const PoolOptions options_;
   RedisCounters& counters_;
-  std::mutex mu_;
+  Mutex mu_;
   // Pools are never removed: a cluster has few nodes, and a Lease may point at any of them.
-  std::map<NodeAddress, std::unique_ptr<NodePool>> pools_;  // guarded by mu_
+  std::map<NodeAddress, std::unique_ptr<NodePool>> pools_ KVTIER_GUARDED_BY(mu_);
 };
 
 }  // namespace kvtier::shared::redis

@@ -1,8 +1,8 @@
 // The cluster slot map and the parsers of CLUSTER SLOTS and MOVED/ASK (slot_map.h).
 #include "shared/redis/slot_map.h"
+#include "sync/mutex.h"
 
 #include <charconv>
-#include <mutex>
 
 namespace kvtier::shared::redis {
 namespace {
@@ -44,19 +44,19 @@ Result<SlotRange> parse_range(const redisReply& r, const NodeAddress& asked) {
 }  // namespace
 
 bool SlotMap::loaded() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   return loaded_;
 }
 
 std::optional<NodeAddress> SlotMap::node_for(std::uint16_t slot) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::uint16_t i = owner_[slot];
   if (i == kNoNode) return std::nullopt;
   return nodes_[i];
 }
 
 std::vector<NodeAddress> SlotMap::masters() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   return nodes_;
 }
 
@@ -69,7 +69,7 @@ std::uint16_t SlotMap::index_of(const NodeAddress& node) {
 }
 
 void SlotMap::install(const std::vector<SlotRange>& ranges) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   nodes_.clear();
   owner_.fill(kNoNode);
   for (const SlotRange& r : ranges) {
@@ -80,7 +80,7 @@ void SlotMap::install(const std::vector<SlotRange>& ranges) {
 }
 
 void SlotMap::set_slot(std::uint16_t slot, const NodeAddress& node) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   owner_[slot % kClusterSlots] = index_of(node);
 }
 

@@ -10,13 +10,13 @@
 #include <array>
 #include <cstdint>
 #include <optional>
-#include <shared_mutex>
 #include <string_view>
 #include <vector>
 
 #include "kvtier/status.h"
 #include "shared/redis/cluster_slot.h"
 #include "shared/redis/redis_connection.h"
+#include "sync/mutex.h"
 
 namespace kvtier::shared::redis {
 
@@ -42,12 +42,12 @@ class SlotMap {
 
  private:
   static constexpr std::uint16_t kNoNode = 0xFFFF;
-  std::uint16_t index_of(const NodeAddress& node);  // REQUIRES: mu_ held exclusively
+  std::uint16_t index_of(const NodeAddress& node) KVTIER_REQUIRES(mu_);
 
-  mutable std::shared_mutex mu_;
-  bool loaded_ = false;                            // guarded by mu_
-  std::vector<NodeAddress> nodes_;                 // guarded by mu_
-  std::array<std::uint16_t, kClusterSlots> owner_;  // guarded by mu_; index into nodes_
+  mutable SharedMutex mu_;
+  bool loaded_ KVTIER_GUARDED_BY(mu_) = false;
+  std::vector<NodeAddress> nodes_ KVTIER_GUARDED_BY(mu_);
+  std::array<std::uint16_t, kClusterSlots> owner_ KVTIER_GUARDED_BY(mu_);  // index into nodes_
 };
 
 // Parses a CLUSTER SLOTS answer: [[first, last, [host, port, ...], replicas...], ...]. A master
