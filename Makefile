@@ -8,7 +8,7 @@ DATA_DIR ?= ./var/kvtier
 # per edit instead of a batch.
 UNITY ?= $(if $(CI),ON,OFF)
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps deps-run build run test bench clean
 
 # Each mk/*.mk adds its own targets (sanitizer builds, fuzzing, integrations) and may append to
 # TEST_FIRST_TARGETS (quick checks `make test` runs before the suite) or TEST_EXTRA_TARGETS (run
@@ -19,15 +19,25 @@ TEST_EXTRA_TARGETS :=
 
 all: build
 
+# `make run` installs only what the daemon and the CLI need; every other target, the test tools too.
+deps-run:
+	@scripts/install-deps.sh run
+
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh test
+
+# Tests, benchmarks and the Python module are configured only when their libraries are installed
+# (CMakeLists.txt), so the build directory `make run` made is the one `make test` completes.
+CONFIGURE = cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_UNITY_BUILD=$(UNITY) -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >/dev/null
 
 build: deps
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=$(UNITY) \
-	  -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >/dev/null
+	@$(CONFIGURE)
 	@cmake --build $(BUILD_DIR) -j $(JOBS) -- --no-print-directory
 
-run: build
+run: deps-run
+	@$(CONFIGURE)
+	@cmake --build $(BUILD_DIR) --target kvtier_cli -j $(JOBS) -- --no-print-directory
 	@DATA_DIR=$(DATA_DIR) scripts/run-demo.sh $(BUILD_DIR)
 
 test: build
