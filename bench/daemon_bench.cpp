@@ -236,7 +236,8 @@ int run_shm(Options& o) {
           Status s = client->put_many_shm(*region, sputs, out);
           if (!s.ok()) die("put_many_shm: " + s.to_string());
         } else {
-          store->put_many(kvtier::kDefaultNamespace, puts, out);
+          Status s = store->put_many(kvtier::kDefaultNamespace, puts, out);
+          if (!s.ok()) die("put_many: " + s.to_string());
         }
         for (std::size_t k = 0; k < m; ++k) {
           if (!out[k].ok()) {
@@ -249,7 +250,8 @@ int run_shm(Options& o) {
           Status s = client->get_many_shm(*region, sgets, out);
           if (!s.ok()) die("get_many_shm: " + s.to_string());
         } else {
-          store->get_many(kvtier::kDefaultNamespace, gets, out);
+          Status s = store->get_many(kvtier::kDefaultNamespace, gets, out);
+          if (!s.ok()) die("get_many: " + s.to_string());
         }
         for (std::size_t k = 0; k < m; ++k) {
           std::uint64_t i = order[b + k];
@@ -605,7 +607,9 @@ int run_lookup(Options& o) {
   if (!o.config.empty()) {
     std::unique_ptr<kvtier::Store> store = open_engine(o);
     std::vector<Status> eout(items.size());
-    store->put_many(kvtier::kDefaultNamespace, items, eout);
+    if (Status s = store->put_many(kvtier::kDefaultNamespace, items, eout); !s.ok()) {
+      die("engine put_many: " + s.to_string());
+    }
     for (const Status& st : eout) {
       if (!st.ok()) die("engine put: " + st.to_string());
     }

@@ -109,10 +109,13 @@ class Store {
   // Closed once the store is closed.
   virtual Result<PrefixMatch> lookup(NamespaceId ns, std::span<const Key> chain) = 0;
 
-  // Batch forms: out[i] answers items[i]; several NVMe I/Os are kept in flight.
-  virtual void put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out) = 0;
-  virtual void get_many(NamespaceId ns, std::span<const GetItem> items,
-                        std::span<GetResult> out) = 0;
+  // Batch forms: out[i] answers items[i]; several NVMe I/Os are kept in flight. InvalidArgument
+  // (in every slot, and returned) when out and items differ in length, as Client's; otherwise OK.
+  // Either way every slot holds its item's answer, so a caller whose spans match reads the slots.
+  virtual Status put_many(NamespaceId ns, std::span<const PutItem> items,
+                          std::span<Status> out) = 0;
+  virtual Status get_many(NamespaceId ns, std::span<const GetItem> items,
+                          std::span<GetResult> out) = 0;
 
   // Removes the block from every tier. NotFound when it was in none. A removal is not durable
   // across a crash (the block may come back; it is still the right bytes for its key).

@@ -8,6 +8,7 @@
 #include "client/batch_split.h"
 #include "client/client_impl.h"
 #include "protocol/meta.h"
+#include "status/batch_spans.h"
 
 namespace kvtier {
 
@@ -96,24 +97,6 @@ Status batch_status(const Status& run_status, const Calls& calls) {
   }
   return Status::Ok();
 }
-
-// A batch call that fails before sending answers every item with its reason, so that no result
-// slot is left reading OK.
-Status fail_items(std::span<Status> out, const Status& why) {
-  std::fill(out.begin(), out.end(), why);
-  return why;
-}
-Status fail_items(std::span<GetResult> out, const Status& why) {
-  std::fill(out.begin(), out.end(), GetResult{why, 0, Tier::kNone});
-  return why;
-}
-
-Status check_out_size(std::size_t items, std::size_t out, const char* what) {
-  if (items == out) return Status::Ok();
-  return Status::InvalidArgument(std::string(what) + ": " + std::to_string(items) + " items but " +
-                                 std::to_string(out) + " result slots");
-}
-
 }  // namespace
 
 Status ClientImpl::add_put(RequestBatch& batch, const Key& key, std::span<const std::byte> value,
@@ -194,9 +177,7 @@ Result<PrefixMatch> ClientImpl::lookup(std::span<const Key> chain) {
 }
 
 Status ClientImpl::put_many(std::span<const PutItem> items, std::span<Status> out) {
-  if (Status c = check_out_size(items.size(), out.size(), "put_many"); !c.ok()) {
-    return fail_items(out, c);
-  }
+  KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "put_many"));
   std::vector<std::size_t> send;  // items that pass the local checks, in order
   send.reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -220,16 +201,14 @@ Status ClientImpl::put_many(std::span<const PutItem> items, std::span<Status> ou
       data.push_back(item.value);
     }
     if (Status a = batch.add(conn_->next_request_id(), m, &call, data); !a.ok()) {
-      return fail_items(out, a);
+      return fail_batch(out, a);
     }
   }
   return batch_status(run(batch), calls);
 }
 
 Status ClientImpl::get_many(std::span<const GetItem> items, std::span<GetResult> out) {
-  if (Status c = check_out_size(items.size(), out.size(), "get_many"); !c.ok()) {
-    return fail_items(out, c);
-  }
+  KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "get_many"));
   std::vector<BatchRange> ranges =
       split_batch(items.size(), info_.max_batch, info_.max_data_bytes,
                   [&](std::size_t i) { return get_capacity(items[i].dst.size()); });
@@ -246,7 +225,7 @@ Status ClientImpl::get_many(std::span<const GetItem> items, std::span<GetResult>
       out[i] = {Status::Closed("no response yet"), 0, Tier::kNone};
     }
     if (Status a = batch.add(conn_->next_request_id(), m, &call); !a.ok()) {
-      return fail_items(out, a);
+      return fail_batch(out, a);
     }
   }
   return batch_status(run(batch), calls);
@@ -341,9 +320,8 @@ Status ClientImpl::check_region(const SharedRegion& region, std::span<const Item
 
 Status ClientImpl::get_many_shm(const SharedRegion& region, std::span<const ShmGet> items,
                                 std::span<GetResult> out) {
-  Status c = check_out_size(items.size(), out.size(), "get_many_shm");
-  if (c.ok()) c = check_region(region, items, &ShmGet::capacity);
-  if (!c.ok()) return fail_items(out, c);
+  KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "get_many_shm"));
+  if (Status c = check_region(region, items, &ShmGet::capacity); !c.ok()) return fail_batch(out, c);
   std::deque<GetManyShmCall> calls;
   RequestBatch batch;
   // Split as value frames are (the daemon bounds a frame's bytes, shared memory or not).
@@ -361,7 +339,7 @@ Status ClientImpl::get_many_shm(const SharedRegion& region, std::span<const ShmG
       out[i] = {Status::Closed("no response yet"), 0, Tier::kNone};
     }
     if (Status a = batch.add(conn_->next_request_id(), m, &call); !a.ok()) {
-      return fail_items(out, a);
+      return fail_batch(out, a);
     }
   }
   return batch_status(run(batch), calls);
@@ -369,9 +347,8 @@ Status ClientImpl::get_many_shm(const SharedRegion& region, std::span<const ShmG
 
 Status ClientImpl::put_many_shm(const SharedRegion& region, std::span<const ShmPut> items,
                                 std::span<Status> out) {
-  Status c = check_out_size(items.size(), out.size(), "put_many_shm");
-  if (c.ok()) c = check_region(region, items, &ShmPut::size);
-  if (!c.ok()) return fail_items(out, c);
+  KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "put_many_shm"));
+  if (Status c = check_region(region, items, &ShmPut::size); !c.ok()) return fail_batch(out, c);
   std::vector<std::size_t> send;
   for (std::size_t i = 0; i < items.size(); ++i) {
     out[i] = check_value(items[i].key, items[i].size, info_.max_value_bytes);
@@ -390,7 +367,7 @@ Status ClientImpl::put_many_shm(const SharedRegion& region, std::span<const ShmP
       m.items.push_back({item.key, item.offset, item.size});
     }
     if (Status a = batch.add(conn_->next_request_id(), m, &call); !a.ok()) {
-      return fail_items(out, a);
+      return fail_batch(out, a);
     }
   }
   return batch_status(run(batch), calls);

@@ -23,6 +23,7 @@
 #include "metrics/counter_report.h"
 #include "nvme/nvme_tier.h"
 #include "shared/shared_tier.h"
+#include "status/batch_spans.h"
 #include "sync/mutex.h"
 
 namespace kvtier {
@@ -172,12 +173,13 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
   GetResult get(NamespaceId ns, const Key& key, std::span<std::byte> dst) override {
     GetItem item{key, dst};
     GetResult out;
-    get_many(ns, {&item, 1}, {&out, 1});
+    (void)get_many(ns, {&item, 1}, {&out, 1});  // one item, one slot: its answer is in `out`
     return out;
   }
 
-  void get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out) override {
-    KVTIER_CHECK(out.size() >= items.size());
+  Status get_many(NamespaceId ns, std::span<const GetItem> items,
+                  std::span<GetResult> out) override {
+    KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "get_many"));
     gets_.fetch_add(items.size(), std::memory_order_relaxed);
     std::vector<GetItem> missed;
     std::vector<std::size_t> missed_at;
@@ -195,10 +197,12 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
       if (out[i].status.ok()) bytes_out_.fetch_add(out[i].size, std::memory_order_relaxed);
       else if (out[i].status.is_not_found()) misses_.fetch_add(1, std::memory_order_relaxed);
     }
+    return Status::Ok();
   }
 
-  void put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out) override {
-    KVTIER_CHECK(out.size() >= items.size());
+  Status put_many(NamespaceId ns, std::span<const PutItem> items,
+                  std::span<Status> out) override {
+    KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "put_many"));
     std::vector<BlockId> ids;
     std::vector<std::uint32_t> sizes;
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -208,6 +212,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
       sizes.push_back(static_cast<std::uint32_t>(items[i].value.size()));
     }
     enqueue_upload(ids, sizes);  // one outbox sync for the batch
+    return Status::Ok();
   }
 
   bool contains(NamespaceId ns, const Key& key) override {

@@ -384,7 +384,7 @@ StatusCode run(Call& c, const protocol::PutManyRequest& m) {
     offset += it.value_len;
   }
   std::vector<Status> results(items.size());
-  c.store().put_many(c.ns(), items, results);
+  (void)c.store().put_many(c.ns(), items, results);  // sized to items: the slots answer
   for (std::size_t j = 0; j < items.size(); ++j) r.statuses[which[j]] = results[j].code();
   return c.reply(Status::Ok(), r);
 }
@@ -458,7 +458,7 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
       slice += cap;
     }
     std::vector<GetResult> got(items.size());
-    c.store().get_many(c.ns(), items, got);
+    (void)c.store().get_many(c.ns(), items, got);  // sized to items: the slots answer
     for (std::size_t j = 0; j < items.size(); ++j) {
       const std::size_t i = rest[begin + j];
       r.results[i] = {got[j].status.code(), got[j].size};
@@ -669,7 +669,7 @@ StatusCode run(Call& c, const protocol::GetManyShmRequest& m) {
     which.push_back(i);
   }
   std::vector<GetResult> got(items.size());
-  c.store().get_many(c.ns(), items, got);
+  (void)c.store().get_many(c.ns(), items, got);  // sized to items: the slots answer
   std::uint64_t moved = 0;
   for (std::size_t j = 0; j < items.size(); ++j) {
     r.results[which[j]] = {got[j].status.code(), got[j].size};
@@ -708,7 +708,7 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
     admitted += it.value_len;
   }
   std::vector<Status> results(items.size());
-  c.store().put_many(c.ns(), items, results);
+  (void)c.store().put_many(c.ns(), items, results);  // sized to items: the slots answer
   for (std::size_t j = 0; j < items.size(); ++j) r.statuses[which[j]] = results[j].code();
   c.ctx.metrics.count(c.ctx.metrics.shm_bytes_read, admitted);
   c.p.work_bytes = admitted;

@@ -135,7 +135,7 @@ TEST(Store, BatchesAnswerEachItem) {
   for (std::uint64_t i = 0; i < 20; ++i) values.push_back(pattern(test_key(i), kBlock));
   for (std::uint64_t i = 0; i < 20; ++i) puts.push_back({test_key(i), values[i]});
   std::vector<Status> st(puts.size());
-  s->put_many(0, puts, st);
+  ASSERT_TRUE(s->put_many(0, puts, st).ok());
   for (const Status& x : st) EXPECT_TRUE(x.ok()) << x.to_string();
   std::vector<AlignedBuffer> bufs;
   std::vector<GetItem> gets;
@@ -144,7 +144,7 @@ TEST(Store, BatchesAnswerEachItem) {
     gets.push_back({test_key(i), bufs.back().span()});
   }
   std::vector<GetResult> out(gets.size());
-  s->get_many(0, gets, out);
+  ASSERT_TRUE(s->get_many(0, gets, out).ok());
   for (std::uint64_t i = 0; i < 25; ++i) {
     if (i < 20) {
       ASSERT_TRUE(out[i].status.ok()) << i;
@@ -153,6 +153,26 @@ TEST(Store, BatchesAnswerEachItem) {
       EXPECT_TRUE(out[i].status.is_not_found());
     }
   }
+}
+
+// A batch whose result span is not the items' length is the caller's mistake: InvalidArgument in
+// every slot and as the call's answer, as Client's batch calls say it, never an abort.
+TEST(Store, BatchSpansOfDifferentLengthsAreInvalidArguments) {
+  TempDir dir;
+  auto s = open_store(small_store(dir.path()));
+  std::vector<std::byte> value = pattern(test_key(1), kBlock);
+  std::vector<PutItem> puts = {{test_key(1), value}, {test_key(2), value}};
+  std::vector<Status> one(1);
+  Status put = s->put_many(0, puts, one);
+  EXPECT_EQ(put.code(), StatusCode::kInvalidArgument) << put.to_string();
+  EXPECT_NE(put.message().find("put_many: 2 items but 1 result slots"), std::string::npos);
+  EXPECT_EQ(one[0].code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(s->contains(0, test_key(1)));  // nothing was stored
+  AlignedBuffer buf(kBlock);
+  std::vector<GetItem> gets = {{test_key(1), buf.span()}};
+  std::vector<GetResult> three(3);
+  EXPECT_EQ(s->get_many(0, gets, three).code(), StatusCode::kInvalidArgument);
+  for (const GetResult& r : three) EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument);
 }
 
 TEST(Store, PinPromotesAndHoldsInDram) {

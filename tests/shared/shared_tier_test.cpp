@@ -304,7 +304,7 @@ TEST(SharedTierStore, PutManyAndGetManyGoThroughTheSharedTier) {
   for (std::uint64_t n = 0; n < 16; ++n) values.push_back(pattern(test_key(n), kBlock));
   for (std::uint64_t n = 0; n < 16; ++n) puts.push_back({test_key(n), values[n]});
   std::vector<Status> put_out(puts.size());
-  node_a->put_many(0, puts, put_out);
+  ASSERT_TRUE(node_a->put_many(0, puts, put_out).ok());
   for (const Status& s : put_out) ASSERT_TRUE(s.ok()) << s.to_string();
   ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
   AlignedBuffer buf(17 * kBlock);
@@ -313,7 +313,7 @@ TEST(SharedTierStore, PutManyAndGetManyGoThroughTheSharedTier) {
     gets.push_back({test_key(n), buf.span().subspan(n * kBlock, kBlock)});
   }
   std::vector<GetResult> out(gets.size());
-  node_b->get_many(0, gets, out);
+  ASSERT_TRUE(node_b->get_many(0, gets, out).ok());
   for (std::uint64_t n = 0; n < 16; ++n) {
     ASSERT_TRUE(out[n].status.ok()) << n << ": " << out[n].status.to_string();
     EXPECT_EQ(out[n].tier, Tier::kShared);
