@@ -350,12 +350,16 @@ void bind_client(py::module_& m) {
       .def_readonly("max_value_bytes", &ServerInfo::max_value_bytes, "largest value a put may carry")
       .def_readonly("max_batch", &ServerInfo::max_batch, "most items in one lookup / *_many")
       .def_readonly("max_data_bytes", &ServerInfo::max_data_bytes, "most value bytes in one request")
+      .def_property_readonly(
+          "shared_memory", [](const ServerInfo& i) { return i.has(kCapabilitySharedMemory); },
+          "whether the *_shm calls are served on this connection (the daemon's Unix socket)")
       .def("__repr__", [](const ServerInfo& i) {
         return "kvtier.ServerInfo(version=" + std::to_string(i.version) + ", tenant=" +
                std::string(py::repr(py::str(i.tenant))) +
                ", max_value_bytes=" + std::to_string(i.max_value_bytes) +
                ", max_batch=" + std::to_string(i.max_batch) +
-               ", max_data_bytes=" + std::to_string(i.max_data_bytes) + ")";
+               ", max_data_bytes=" + std::to_string(i.max_data_bytes) +
+               ", shared_memory=" + (i.has(kCapabilitySharedMemory) ? "True" : "False") + ")";
       });
 
   py::class_<PrefixMatch>(m, "PrefixMatch", "The answer to lookup(): the cached leading run.")

@@ -58,12 +58,18 @@ struct ClientOptions {
 
 // What the daemon announced in HELLO.
 struct ServerInfo {
-  std::uint16_t version = 0;
+  std::uint16_t version = 0;          // the protocol version HELLO chose (docs/PROTOCOL.md)
   std::string tenant;                 // the tenant this connection acts as
   std::uint64_t max_value_bytes = 0;  // largest value a PUT may carry
   std::uint32_t max_batch = 0;        // most items in one LOOKUP / *_MANY
   std::uint64_t max_data_bytes = 0;   // most data bytes in one frame
+  // What this daemon does on this connection beyond the version's operations: kCapability* bits
+  // of docs/PROTOCOL.md, "Capabilities" (0 with a daemon of version 1).
+  std::uint64_t capabilities = 0;
+  bool has(std::uint64_t capability) const { return (capabilities & capability) == capability; }
 };
+// The *_SHM operations are served (the connection is on the daemon's Unix socket).
+inline constexpr std::uint64_t kCapabilitySharedMemory = 1u << 0;
 
 // A memfd mapped by this process and registered with the daemon on one connection. Values are
 // placed at offsets inside it; 4 KiB-aligned offsets let NVMe reads land in it with O_DIRECT.

@@ -135,6 +135,11 @@ typedef struct kvtier_server_info {
   uint64_t max_data_bytes;  /* most value bytes in one frame */
 } kvtier_server_info;
 KVTIER_API void kvtier_server_info_get(const kvtier_client* client, kvtier_server_info* out);
+/* What the daemon does on this connection beyond its protocol version's operations, as
+ * KVTIER_CAPABILITY_* bits (docs/PROTOCOL.md, "Capabilities"); 0 for NULL or a version 1 daemon.
+ * Unknown bits are to be ignored. */
+#define KVTIER_CAPABILITY_SHARED_MEMORY 1u /* the *_shm calls are served (Unix socket) */
+KVTIER_API uint64_t kvtier_server_capabilities(const kvtier_client* client);
 
 /* Round trip. */
 KVTIER_API int kvtier_ping(kvtier_client* client);

@@ -37,7 +37,8 @@ def test_connect_ping_and_server_info(client):
     client.ping()
     client.ping(b"x" * 1024)
     info = client.server_info
-    assert info.version == 1
+    assert info.version == 2
+    assert info.shared_memory  # the fixture's client is on the Unix socket
     assert info.tenant == "default"
     assert info.max_value_bytes == 16 << 20  # from the daemon's config file
     assert info.max_batch > 0 and info.max_data_bytes > 0
@@ -287,6 +288,7 @@ def test_tcp_with_the_default_tenant_token(daemon):
     k, = keys("tcp", 1)
     with kvtier.Client(daemon.tcp_address, token=daemon.auth_token()) as c:
         assert c.server_info.tenant == "default"
+        assert not c.server_info.shared_memory  # no memfd over TCP
         c.put(k, b"over tcp")
         assert c.get(k) == b"over tcp"
         with pytest.raises(kvtier.InvalidArgumentError):

@@ -32,6 +32,7 @@ KVTIER_SAME_CODE(KVTIER_CLOSED, kClosed);
 KVTIER_SAME_CODE(KVTIER_REJECTED, kRejected);
 #undef KVTIER_SAME_CODE
 static_assert(sizeof(kvtier_key) == 16);
+static_assert(KVTIER_CAPABILITY_SHARED_MEMORY == kvtier::kCapabilitySharedMemory);
 
 struct kvtier_client {
   std::unique_ptr<kvtier::Client> client;
@@ -278,6 +279,11 @@ void kvtier_server_info_get(const kvtier_client* client, kvtier_server_info* out
   out->max_value_bytes = info.max_value_bytes;
   out->max_batch = info.max_batch;
   out->max_data_bytes = info.max_data_bytes;
+}
+
+uint64_t kvtier_server_capabilities(const kvtier_client* client) {
+  if (client == nullptr || !client->client) return 0;
+  return client->client->server_info().capabilities;
 }
 
 int kvtier_ping(kvtier_client* client) {

@@ -69,14 +69,19 @@ Status item_status(StatusCode code, const Key& key, std::uint64_t value_len,
   }
 }
 
+// The public capability bits (kvtier/client.h) are the wire's.
+static_assert(kCapabilitySharedMemory == protocol::kCapabilitySharedMemory);
+
 Status HelloCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
                               std::vector<iovec>*) {
   if (h.status != 0) return decode_error_response(h, meta, &status);
   protocol::HelloResponse m;
   KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
-  if (m.version != protocol::kProtocolVersion) {
+  if (m.version < protocol::kMinProtocolVersion || m.version > protocol::kMaxProtocolVersion) {
     return protocol_violation("HELLO chose version " + std::to_string(m.version) +
-                              " outside the range offered (1..1)");
+                              " outside the range offered (" +
+                              std::to_string(protocol::kMinProtocolVersion) + ".." +
+                              std::to_string(protocol::kMaxProtocolVersion) + ")");
   }
   if (m.max_batch == 0 || m.max_value_bytes == 0 || m.max_data_bytes == 0) {
     return protocol_violation("HELLO announced a zero limit (max_batch " +
@@ -89,6 +94,7 @@ Status HelloCall::on_response(const FrameHeader& h, std::span<const std::byte> m
   info.max_value_bytes = m.max_value_bytes;
   info.max_batch = m.max_batch;
   info.max_data_bytes = m.max_data_bytes;
+  info.capabilities = m.capabilities;
   status = Status::Ok();
   return Status::Ok();
 }

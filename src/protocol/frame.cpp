@@ -72,7 +72,7 @@ std::optional<StatusCode> status_code_from_wire(std::uint32_t raw) {
   if (raw > 0xff) return std::nullopt;
   auto code = static_cast<StatusCode>(raw);
   // No default: a new StatusCode is a compile error (-Wswitch -Werror) until it is added here,
-  // which is a protocol change (docs/PROTOCOL.md, kProtocolVersion).
+  // which is a protocol change (docs/PROTOCOL.md, kFrameVersion).
   switch (code) {
     case StatusCode::kOk:
     case StatusCode::kNotFound:
@@ -120,9 +120,9 @@ Status validate_header(const FrameHeader& h, FrameKind accepts, std::uint64_t ma
   if (h.magic != kProtocolMagic) {
     return invalid("magic " + hex(h.magic, 8) + " is not " + hex(kProtocolMagic, 8) + " ('KVTP')");
   }
-  if (h.version != kProtocolVersion) {
+  if (h.version != kFrameVersion) {
     return invalid("version " + std::to_string(h.version) +
-                   " is not supported (this build speaks " + std::to_string(kProtocolVersion) +
+                   " is not supported (this build speaks " + std::to_string(kFrameVersion) +
                    ")");
   }
   if ((h.flags & ~kKnownFlags) != 0) {
@@ -207,9 +207,9 @@ Status FrameReader::check_header_prefix() const {
   }
   auto version_at = offsetof(FrameHeader, version);
   if (header_have_ > version_at &&
-      std::to_integer<std::uint8_t>(header_buf_[version_at]) != kProtocolVersion) {
+      std::to_integer<std::uint8_t>(header_buf_[version_at]) != kFrameVersion) {
     return invalid("version " + std::to_string(std::to_integer<unsigned>(header_buf_[version_at])) +
-                   " is not supported (this build speaks " + std::to_string(kProtocolVersion) +
+                   " is not supported (this build speaks " + std::to_string(kFrameVersion) +
                    ")");
   }
   return Status::Ok();

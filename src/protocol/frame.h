@@ -1,6 +1,7 @@
 // Wire frames of the kvtier protocol: the pinned 32-byte header, its limits, and FrameReader, the
 // incremental decoder shared by the daemon and clients. docs/PROTOCOL.md describes the same
-// layout for people; change both together and bump kProtocolVersion on any change below.
+// layout for people; change both together. The header is the same in every protocol version
+// (kFrameVersion); what versions change is the meta of messages (meta.h, negotiated in HELLO).
 //
 // Frame: [FrameHeader, 32 bytes][meta, meta_len bytes][data, data_len bytes]
 // Meta is small and parsed whole (src/protocol/meta.h); data is never buffered here: the reader
@@ -20,7 +21,10 @@
 
 namespace kvtier::protocol {
 
-inline constexpr std::uint8_t kProtocolVersion = 1;
+// The header's version byte: 1 in every protocol version, so peers of different versions can
+// always frame HELLO and negotiate. A change of the header itself would be a new frame version,
+// which no peer of this one could read.
+inline constexpr std::uint8_t kFrameVersion = 1;
 
 // "KVTP" (kvtier protocol) read as a little-endian u32: bytes 'K' 'V' 'T' 'P' on the wire.
 inline constexpr std::uint32_t kProtocolMagic = 0x5054564bu;
@@ -80,7 +84,7 @@ std::optional<StatusCode> status_code_from_wire(std::uint32_t raw);
 // encode_header/decode_header write each field at its offset, little-endian.
 struct FrameHeader {
   std::uint32_t magic = kProtocolMagic;
-  std::uint8_t version = kProtocolVersion;
+  std::uint8_t version = kFrameVersion;
   Opcode opcode = Opcode::kNone;  // set it: kNone is valid only in some error responses
   std::uint16_t flags = 0;        // kFlagResponse on responses
   std::uint64_t request_id = 0;   // chosen by the client, echoed by the response
@@ -92,12 +96,12 @@ struct FrameHeader {
   friend bool operator==(const FrameHeader&, const FrameHeader&) = default;
 };
 static_assert(sizeof(FrameHeader) == kFrameHeaderBytes,
-              "FrameHeader is pinned; bump kProtocolVersion");
+              "FrameHeader is pinned; bump kFrameVersion");
 static_assert(offsetof(FrameHeader, magic) == 0 && offsetof(FrameHeader, version) == 4 &&
                   offsetof(FrameHeader, opcode) == 5 && offsetof(FrameHeader, flags) == 6 &&
                   offsetof(FrameHeader, request_id) == 8 && offsetof(FrameHeader, status) == 16 &&
                   offsetof(FrameHeader, meta_len) == 20 && offsetof(FrameHeader, data_len) == 24,
-              "FrameHeader field offsets are pinned; bump kProtocolVersion");
+              "FrameHeader field offsets are pinned; bump kFrameVersion");
 
 void encode_header(const FrameHeader& header, std::span<std::byte, kFrameHeaderBytes> out);
 // Reads the fields as they are; validate_header() says whether they make sense.

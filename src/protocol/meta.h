@@ -1,8 +1,9 @@
 // Typed meta of every kvtier operation, request and response, each declaring its layout once as a
 // field list (meta_fields.h) from which its encoder and decoder follow.
-// The layouts are the "Operations" table of docs/PROTOCOL.md; change both together and bump
-// kProtocolVersion. Decoders check layout and list counts only; value rules that need the
-// daemon's configuration (value_len 0 or above max_value_bytes, region bounds) are the daemon's.
+// The layouts are the "Operations" table of docs/PROTOCOL.md; change both together, and change a
+// layout only in a new protocol version (kMaxProtocolVersion, since_version). Decoders check
+// layout and list counts only; value rules that need the daemon's configuration (value_len 0 or
+// above max_value_bytes, region bounds) are the daemon's.
 //
 // Decoder errors (see MetaReader): InvalidArgument when the meta does not match its layout (the
 // connection is closed, like a bad header), TooLarge when a well-formed field exceeds a limit
@@ -25,6 +26,22 @@
 #include "protocol/meta_io.h"
 
 namespace kvtier::protocol {
+
+// Protocol versions (docs/PROTOCOL.md, "Versions"). HELLO's request offers a range, its response
+// names the version chosen, and every message after it has that version's layout:
+//   1  the first.
+//   2  HELLO's response ends with u64 capabilities.
+inline constexpr std::uint16_t kMinProtocolVersion = 1;
+inline constexpr std::uint16_t kMaxProtocolVersion = 2;
+
+// Capabilities (HELLO's response from version 2 on): what this daemon does on this connection
+// beyond what every daemon of the version does. A client tests a bit before it relies on what it
+// names, and ignores bits it does not know, so adding one needs no new version.
+enum Capability : std::uint64_t {
+  // The *_SHM operations are served: the connection is on the Unix socket, where the memfd
+  // travels with SCM_RIGHTS.
+  kCapabilitySharedMemory = 1u << 0,
+};
 
 inline constexpr std::uint32_t kMaxPingPayloadBytes = 1024;
 // HELLO's token, client_name and tenant: names and secrets, never documents.
@@ -91,8 +108,8 @@ struct ItemResult {
 
 struct HelloRequest {
   KVTIER_PROTOCOL_MESSAGE(kHello, kRequest, false);
-  std::uint16_t min_version = kProtocolVersion;
-  std::uint16_t max_version = kProtocolVersion;
+  std::uint16_t min_version = kMinProtocolVersion;
+  std::uint16_t max_version = kMaxProtocolVersion;
   std::string token;        // may be empty on the Unix socket (default tenant)
   std::string client_name;  // for logs
   // min_version <= max_version.
@@ -203,16 +220,18 @@ struct PutManyShmRequest {
 
 struct HelloResponse {
   KVTIER_PROTOCOL_MESSAGE(kHello, kResponse, false);
-  std::uint16_t version = kProtocolVersion;  // chosen from the client's range
+  std::uint16_t version = kMaxProtocolVersion;  // chosen from the client's range
   std::string tenant;
   std::uint64_t max_value_bytes = 0;
   std::uint32_t max_batch = 0;
   std::uint64_t max_data_bytes = 0;
+  std::uint64_t capabilities = 0;  // kCapability* bits; on the wire from version 2 on
   static auto fields(auto& m) {
     return std::tuple{field("version", m.version),
                       bytes_field("tenant", kMaxHelloFieldBytes, m.tenant),
                       field("max_value_bytes", m.max_value_bytes), field("max_batch", m.max_batch),
-                      field("max_data_bytes", m.max_data_bytes)};
+                      field("max_data_bytes", m.max_data_bytes),
+                      since_version(2, m.version, field("capabilities", m.capabilities))};
   }
   friend bool operator==(const HelloResponse&, const HelloResponse&) = default;
 };

@@ -10,6 +10,8 @@
 //   bytes_field(name, max, s)    u32 length + bytes, at most `max` (TooLarge above it)
 //   list_field(v)                u32 count + items back to back; an item is a Key or a struct
 //                                with its own fixed-width fields(); at most max_batch items
+//   since_version(n, ver, f)     field f only from protocol version n on, `ver` being a version
+//                                field earlier in the same message (HELLO's response)
 //
 // Thread-safety: pure functions of their arguments.
 #pragma once
@@ -47,6 +49,13 @@ struct ListField {
   V& items;
 };
 
+template <typename F>
+struct SinceField {
+  std::uint16_t since;
+  const std::uint16_t& version;  // read before this field, when decoding
+  F inner;
+};
+
 template <typename T>
 constexpr Field<T> field(std::string_view name, T& value) {
   return {name, value};
@@ -59,6 +68,10 @@ template <typename V>
 constexpr ListField<V> list_field(V& items) {
   return {items};
 }
+template <typename F>
+constexpr SinceField<F> since_version(std::uint16_t since, const std::uint16_t& version, F inner) {
+  return {since, version, inner};
+}
 
 namespace meta_fields {
 
@@ -70,6 +83,10 @@ template <typename T>
 inline constexpr bool kIsList = false;
 template <typename V>
 inline constexpr bool kIsList<ListField<V>> = true;
+template <typename T>
+inline constexpr bool kIsSince = false;
+template <typename F>
+inline constexpr bool kIsSince<SinceField<F>> = true;
 
 template <typename M>
 using FieldsOf = decltype(M::fields(std::declval<M&>()));
@@ -80,7 +97,8 @@ constexpr std::size_t wire_bytes();
 
 template <typename F>
 constexpr std::size_t field_wire_bytes() {
-  static_assert(!kIsBytes<F> && !kIsList<F>, "a list item has fixed-width fields only");
+  static_assert(!kIsBytes<F> && !kIsList<F> && !kIsSince<F>,
+                "a list item has fixed-width fields only");
   using Value = std::remove_cvref_t<decltype(std::declval<F>().value)>;
   return wire_bytes<Value>();
 }
@@ -126,7 +144,9 @@ void write_value(MetaWriter& w, const T& v) {
 
 template <typename F>
 void write_field(MetaWriter& w, const F& f) {
-  if constexpr (kIsBytes<F>) {
+  if constexpr (kIsSince<F>) {
+    if (f.version >= f.since) write_field(w, f.inner);
+  } else if constexpr (kIsBytes<F>) {
     w.bytes(f.value);
   } else if constexpr (kIsList<F>) {
     w.count(f.items.size());
@@ -173,7 +193,9 @@ Status read_value(MetaReader& r, std::string_view name, std::size_t index, T* ou
 
 template <typename F>
 Status read_field(MetaReader& r, const F& f, std::size_t index, std::uint32_t max_batch) {
-  if constexpr (kIsBytes<F>) {
+  if constexpr (kIsSince<F>) {
+    return f.version >= f.since ? read_field(r, f.inner, index, max_batch) : Status::Ok();
+  } else if constexpr (kIsBytes<F>) {
     return r.bytes(f.name, f.max_len, &f.value);
   } else if constexpr (kIsList<F>) {
     using Item = typename std::remove_cvref_t<decltype(f.items)>::value_type;

@@ -200,14 +200,17 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
     c.p.close_after = true;
     return c.fail(Opcode::kHello, Status::InvalidArgument("HELLO was already done on this connection"));
   }
-  if (m.min_version > m.max_version || m.min_version > protocol::kProtocolVersion ||
-      m.max_version < protocol::kProtocolVersion) {
+  // The newest version both speak.
+  const std::uint16_t version = std::min(m.max_version, protocol::kMaxProtocolVersion);
+  if (m.min_version > m.max_version || version < m.min_version ||
+      version < protocol::kMinProtocolVersion) {
     c.p.close_after = true;
     return c.fail(Opcode::kHello,
                   Status::InvalidArgument("no common protocol version: the client speaks " +
                                           std::to_string(m.min_version) + ".." +
                                           std::to_string(m.max_version) + ", the daemon " +
-                                          std::to_string(protocol::kProtocolVersion)));
+                                          std::to_string(protocol::kMinProtocolVersion) + ".." +
+                                          std::to_string(protocol::kMaxProtocolVersion)));
   }
   const auto now = std::chrono::steady_clock::now();
   if (!m.token.empty() && !c.ctx.auth_throttle.allowed(c.session.peer, now)) {
@@ -286,7 +289,8 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   c.session.token = m.token;
   c.session.client_name = m.client_name;
   protocol::HelloResponse r;
-  r.version = protocol::kProtocolVersion;
+  r.version = version;
+  if (c.session.transport == Transport::kUnix) r.capabilities |= protocol::kCapabilitySharedMemory;
   r.tenant = tenant->name;
   r.max_value_bytes = c.ctx.max_value_bytes;
   r.max_batch = c.ctx.config.max_batch;

@@ -268,8 +268,14 @@ int main(int argc, char** argv) {
   EXPECT_CODE(NULL, kvtier_connect(address, token, 10000, &c, err, sizeof err), KVTIER_OK);
   CHECK(c != NULL, "no client");
   kvtier_server_info_get(c, &info);
-  CHECK(info.version == 1 && info.max_batch > 0 && info.max_value_bytes > 0,
+  CHECK(info.version >= 1 && info.max_batch > 0 && info.max_value_bytes > 0,
         "server info: version %u, max_batch %u", (unsigned)info.version, (unsigned)info.max_batch);
+  CHECK(kvtier_server_capabilities(NULL) == 0, "capabilities of NULL");
+  CHECK(info.version == 1 ||
+            ((kvtier_server_capabilities(c) & KVTIER_CAPABILITY_SHARED_MEMORY) != 0) ==
+                (strncmp(address, "unix:", 5) == 0),
+        "shared memory capability %llu on %s",
+        (unsigned long long)kvtier_server_capabilities(c), address);
   EXPECT_CODE(c, kvtier_ping(c), KVTIER_OK);
 
   if (check_blocks(c, chain) != 0 || check_stats(c) != 0 || check_shm(c, chain, is_unix) != 0) {

@@ -114,7 +114,7 @@ class ClientDaemon : public ::testing::Test {
 // Every call of the API over one transport; `first` keeps the transports' keys apart.
 void exercise_every_call(Client& c, std::uint64_t first) {
   const ServerInfo& info = c.server_info();
-  EXPECT_EQ(info.version, 1);
+  EXPECT_EQ(info.version, 2);
   EXPECT_EQ(info.tenant, "default");
   EXPECT_EQ(info.max_batch, kMaxBatch);
   EXPECT_EQ(info.max_value_bytes, kMaxValue);
@@ -197,12 +197,14 @@ void exercise_every_call(Client& c, std::uint64_t first) {
 TEST_F(ClientDaemon, EveryCallOverTheUnixSocket) {
   auto c = unix_client();
   ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->server_info().has(kCapabilitySharedMemory));
   exercise_every_call(*c, 1000);
 }
 
 TEST_F(ClientDaemon, EveryCallOverTcp) {
   auto c = tcp_client();
   ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->server_info().has(kCapabilitySharedMemory));  // no SCM_RIGHTS over TCP
   exercise_every_call(*c, 2000);
 }
 

@@ -192,8 +192,27 @@ TEST(ClientProtocol, AValueLargerThanTheBufferIsRefusedBeforeItsBytes) {
   EXPECT_EQ(c->get(test_key(2), dst).status.code(), StatusCode::kClosed);
 }
 
+// Today's client with a daemon of version 1 (HELLO answered in version 1's layout): it speaks
+// version 1 and sees no capabilities.
+TEST(ClientProtocol, AVersionOneDaemonIsSpokenTo) {
+  ScriptedDaemon d([](Peer& p) {
+    if (!p.hello(/*version=*/1)) return;
+    auto r = p.read_request();  // PING
+    if (!r) return;
+    std::vector<std::byte> out;
+    ASSERT_TRUE(protocol::append_frame(out, r->header.request_id, protocol::PingResponse{}).ok());
+    p.send(out);
+  });
+  ASSERT_TRUE(d.bound());
+  auto c = connect(d);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server_info().version, 1);
+  EXPECT_FALSE(c->server_info().has(kCapabilitySharedMemory));
+  EXPECT_TRUE(c->ping().ok());
+}
+
 TEST(ClientProtocol, AHelloOutsideTheOfferedVersionsFailsTheConnect) {
-  ScriptedDaemon d([](Peer& p) { p.hello(/*version=*/2); });
+  ScriptedDaemon d([](Peer& p) { p.hello(/*version=*/3); });
   ASSERT_TRUE(d.bound());
   ClientOptions o;
   o.address = d.address();

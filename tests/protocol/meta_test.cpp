@@ -93,6 +93,14 @@ TEST(ProtocolMeta, EveryResponseRoundTrips) {
                                   .max_batch = 512,
                                   .max_data_bytes = 1 << 30},
                     2 + 4 + 8 + 8 + 4 + 8);
+  // From version 2 on HELLO's response ends with the capabilities.
+  expect_round_trip(HelloResponse{.version = 2,
+                                  .tenant = "tenant-7",
+                                  .max_value_bytes = 1 << 28,
+                                  .max_batch = 512,
+                                  .max_data_bytes = 1 << 30,
+                                  .capabilities = kCapabilitySharedMemory},
+                    2 + 4 + 8 + 8 + 4 + 8 + 8);
   expect_round_trip(PingResponse{.payload = "pong"}, 8);
   expect_round_trip(PutResponse{}, 0);
   expect_round_trip(GetResponse{.value_len = 123}, 8);
@@ -242,6 +250,26 @@ TEST(ProtocolMeta, ItemStatusesMustBeStatusCodes) {
   auto r = decode_meta<PutManyResponse>(meta, kBatch);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "PUT_MANY response meta: item 1 status 99 is not a status code");
+}
+
+// A version 1 HELLO response is the same bytes it always was, whatever the struct holds: the
+// capabilities are neither written nor accepted there, and a version 2 response must have them.
+TEST(ProtocolMeta, HelloCapabilitiesExistFromVersionTwoOn) {
+  HelloResponse v1{.version = 1, .tenant = "t", .max_value_bytes = 1, .max_batch = 1,
+                   .max_data_bytes = 1, .capabilities = ~std::uint64_t{0}};
+  std::vector<std::byte> meta = encode_meta(v1);
+  EXPECT_EQ(meta.size(), 2u + 4 + 1 + 8 + 4 + 8);
+  Result<HelloResponse> back = decode_meta<HelloResponse>(meta);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->capabilities, 0u);
+  meta.resize(meta.size() + 8);  // a version 1 response with capabilities after it
+  EXPECT_EQ(decode_meta<HelloResponse>(meta).status().message(),
+            "HELLO response meta: 8 trailing bytes after the last field");
+  meta[0] = std::byte{2};  // the same bytes read as version 2: they are its capabilities
+  EXPECT_TRUE(decode_meta<HelloResponse>(meta).ok());
+  meta.resize(meta.size() - 8);  // version 2 without them
+  EXPECT_EQ(decode_meta<HelloResponse>(meta).status().message(),
+            "HELLO response meta: capabilities needs 8 bytes, 0 left");
 }
 
 TEST(ProtocolMeta, FieldLimits) {

@@ -234,6 +234,47 @@ TEST_F(DaemonWire, TcpNeedsAValidTokenAndAWrongOneLooksLikeAnUnknownOne) {
   EXPECT_TRUE(def.hello(daemon_->default_token()));
 }
 
+// HELLO picks the newest version both ends speak (docs/PROTOCOL.md, "Versions"): a version 1
+// client gets version 1's response, byte for byte without capabilities, and is served; a newer
+// one gets version 2 with what this connection can do; no common version is refused.
+TEST_F(DaemonWire, HelloNegotiatesTheNewestCommonVersion) {
+  auto hello = [&](const std::string& address, std::uint16_t min, std::uint16_t max,
+                   const std::string& token) -> std::optional<protocol::HelloResponse> {
+    RawWire w(address);
+    if (!w.send(1, protocol::HelloRequest{.min_version = min, .max_version = max, .token = token}))
+      return std::nullopt;
+    auto r = w.receive();
+    if (!r || r->status() != StatusCode::kOk) return std::nullopt;
+    auto m = protocol::decode_meta<protocol::HelloResponse>(r->meta);
+    if (!m.ok() || !w.send(2, protocol::PingRequest{"after hello"})) return std::nullopt;
+    auto pong = w.receive();
+    if (!pong || pong->status() != StatusCode::kOk) return std::nullopt;
+    return std::move(m).value();
+  };
+  auto v1 = hello(daemon_->unix_address(), 1, 1, "");
+  ASSERT_TRUE(v1.has_value());
+  EXPECT_EQ(v1->version, 1);
+  EXPECT_EQ(v1->capabilities, 0u);  // not on the wire in version 1
+  for (std::uint16_t max : {2, 9}) {
+    auto v2 = hello(daemon_->unix_address(), 1, max, "");
+    ASSERT_TRUE(v2.has_value()) << max;
+    EXPECT_EQ(v2->version, 2);
+    EXPECT_EQ(v2->capabilities, protocol::kCapabilitySharedMemory);
+  }
+  auto tcp = hello(daemon_->tcp_address(), 2, 2, daemon_->default_token());
+  ASSERT_TRUE(tcp.has_value());
+  EXPECT_EQ(tcp->version, 2);
+  EXPECT_EQ(tcp->capabilities, 0u);  // no memfd over TCP
+
+  RawWire w(daemon_->unix_address());
+  ASSERT_TRUE(w.send(1, protocol::HelloRequest{.min_version = 3, .max_version = 4}));
+  auto r = w.receive();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r->message(), "no common protocol version: the client speaks 3..4, the daemon 1..2");
+  EXPECT_TRUE(w.closed_by_peer());
+}
+
 TEST_F(DaemonWire, GarbageGetsAnErrorAndACloseWhileOthersGoOn) {
   auto other = unix_client();
   RawWire w(daemon_->unix_address());
