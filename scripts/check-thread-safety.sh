@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The clang thread-safety build (mk/thread_safety.mk): every layer of src/ compiled by clang-16
 # with -Wthread-safety as an error, then a self-test showing the check bites: a guarded member
-# written without its mutex, or inside a MutexUnlock, must fail to compile.
+# written without its mutex or inside a MutexUnlock, and a wait on a mutex not held, must fail to
+# compile.
 # Usage: scripts/check-thread-safety.sh <build dir> <jobs>
 set -euo pipefail
 build_dir=${1:?build dir}
@@ -30,10 +31,10 @@ if ! compile; then
   echo "check-thread-safety: self-test: the correctly locked probe does not compile" >&2
   exit 1
 fi
-for violation in VIOLATE VIOLATE_UNLOCKED; do
+for violation in VIOLATE VIOLATE_UNLOCKED VIOLATE_WAIT; do
   if compile -D"$violation"; then
     echo "check-thread-safety: self-test: $violation compiled; the analysis is not checking" >&2
     exit 1
   fi
 done
-echo "check-thread-safety: src/ holds its lock annotations; the self-test's 2 violations are refused"
+echo "check-thread-safety: src/ holds its lock annotations; the self-test's 3 violations are refused"

@@ -35,7 +35,8 @@ constexpr std::array<Prefix, 16> kPrefixes = {{
     {"Zi", 0x1p70},
 }};
 
-constexpr std::string_view kByteUnits = "B, kB, MB, GB, TB, PB, EB, KiB, MiB, GiB, TiB, PiB, EiB";
+constexpr std::string_view kByteUnits =
+    "B, kB, MB, GB, TB, PB, EB, ZB, KiB, MiB, GiB, TiB, PiB, EiB, ZiB";
 constexpr std::string_view kByteSize = "byte size";
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }

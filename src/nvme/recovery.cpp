@@ -441,9 +441,9 @@ Status NvmeTier::scan_regions() {
   }
 
   // Older generations first, so a block put again later ends up pointing at its newest copy.
-  MutexLock lock(mu_);  // uncontended: start() runs the scan before the tier's threads
   std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.seq < b.seq; });
   std::uint64_t max_seq = 0;
+  MutexLock lock(mu_);  // uncontended: start() runs the scan before the tier's threads
   for (const Found& f : found) {
     Region& r = regions_[f.region];
     r.state = RegionState::kSealed;
@@ -463,6 +463,7 @@ Status NvmeTier::scan_regions() {
   }
   next_seq_ = max_seq + 1;
   access_clock_.store(max_seq + 1);
+  lock.unlock();  // no device I/O under mu_
   return devices_->sync();
 }
 

@@ -32,9 +32,10 @@ Status visit_as(std::span<const std::byte> meta, std::uint32_t max_batch, Visito
 template <typename... Ms, typename Visitor>
 Status visit_in(MessageList<Ms...>, Opcode op, std::span<const std::byte> meta,
                 std::uint32_t max_batch, Visitor& visitor, std::string_view missing) {
-  Status s = Status::InvalidArgument(std::string(missing));
-  (void)((Ms::kOpcode == op && (s = visit_as<Ms>(meta, max_batch, visitor), true)) || ...);
-  return s;
+  Status s;
+  const bool found =
+      ((Ms::kOpcode == op && (s = visit_as<Ms>(meta, max_batch, visitor), true)) || ...);
+  return found ? s : Status::InvalidArgument(std::string(missing));
 }
 }  // namespace detail
 

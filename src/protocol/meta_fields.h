@@ -201,6 +201,7 @@ Status read_field(MetaReader& r, const F& f, std::size_t index, std::uint32_t ma
     using Item = typename std::remove_cvref_t<decltype(f.items)>::value_type;
     // The count is checked against the bytes left (and max_batch) before anything is allocated,
     // so the allocation is bounded by the meta's size.
+    static_assert(wire_bytes<Item>() > 0, "the bytes-left check bounds the allocation");
     std::uint32_t n = 0;
     KVTIER_RETURN_IF_ERROR(r.list_count("list", wire_bytes<Item>(), max_batch, &n));
     f.items.assign(n, Item{});

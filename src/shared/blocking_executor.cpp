@@ -14,7 +14,8 @@ struct BlockingExecutor::State {
   std::condition_variable work_cv;  // a task was queued, or stopping
   std::condition_variable exit_cv;  // a worker exited
   std::deque<std::function<void()>> queue KVTIER_GUARDED_BY(mu);
-  std::vector<Clock::time_point> running_since;  // per worker; time_point{} when idle; by mu
+  // Per worker; time_point{} when idle.
+  std::vector<Clock::time_point> running_since KVTIER_GUARDED_BY(mu);
   std::uint32_t alive KVTIER_GUARDED_BY(mu) = 0;  // workers not yet exited
   bool stopping KVTIER_GUARDED_BY(mu) = false;
 };

@@ -178,7 +178,7 @@ Status Outbox::write_records(int fd, const std::vector<std::byte>& bytes, bool s
 Status Outbox::commit_queued(std::uint64_t upto) {
   while (durable_upto_ < upto && sticky_error_.ok()) {
     if (syncing_) {
-      synced_cv_.wait(mu_);
+      wait(synced_cv_, mu_);
       continue;
     }
     syncing_ = true;
@@ -521,7 +521,7 @@ Status Outbox::maybe_compact() {
     if (hook) hook();
   }
   // Wait out a commit in progress so the tail holds every record written to the old log.
-  while (syncing_) synced_cv_.wait(mu_);
+  while (syncing_) wait(synced_cv_, mu_);
   compacting_ = false;
   std::vector<std::byte> tail = std::move(compaction_tail_);
   compaction_tail_.clear();

@@ -175,7 +175,7 @@ class Outbox {
   std::uint64_t replayed_ = 0;
 
   mutable Mutex mu_;
-  std::condition_variable_any synced_cv_;  // waits on mu_ itself (sync/mutex.h)
+  std::condition_variable_any synced_cv_;  // wait(synced_cv_, mu_) (sync/mutex.h)
   UniqueFd fd_ KVTIER_GUARDED_BY(mu_);
   std::unordered_map<BlockId, Pending, KeyedIdHash> pending_ KVTIER_GUARDED_BY(mu_);
   std::map<std::uint64_t, BlockId> by_seq_ KVTIER_GUARDED_BY(mu_);

@@ -4,10 +4,10 @@
 //
 // Waiting on a condition variable: cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) {...})
 // with `lock` a MutexLock, or, in a function that REQUIRES the mutex and has no lock of its own,
-// a std::condition_variable_any waiting on the Mutex itself: cv_.wait(mu_). The wait releases and retakes the mutex inside the call, so to the
-// analysis the mutex stays held, which is what the code after the wait may assume. The predicate
-// says it runs with the mutex held: the analysis checks a lambda apart from the function that
-// holds the lock.
+// wait(cv_, mu_) on a std::condition_variable_any. The wait releases and retakes the mutex
+// inside the call, so to the analysis the mutex stays held, which is what the code after the
+// wait may assume. The predicate says it runs with the mutex held: the analysis checks a lambda
+// apart from the function that holds the lock.
 //
 // Thread-safety: these are the primitives; one MutexLock belongs to one thread.
 #pragma once
@@ -65,6 +65,11 @@ class KVTIER_SCOPED_CAPABILITY MutexUnlock {
  private:
   Mutex& mu_;
 };
+
+// Waits on `cv` for a notification, letting go of `mu` meanwhile; `mu` is held again on return.
+// The annotation makes the analysis check what condition_variable_any::wait(mu) cannot: that the
+// caller holds `mu`.
+inline void wait(std::condition_variable_any& cv, Mutex& mu) KVTIER_REQUIRES(mu) { cv.wait(mu); }
 
 class KVTIER_CAPABILITY("shared mutex") SharedMutex {
  public:
