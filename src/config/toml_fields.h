@@ -11,9 +11,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -96,6 +98,106 @@ class TomlFieldReader {
   std::string source_;
   std::unordered_map<std::string, toml::source_region> where_;
 };
+
+// ---- Schemas: a table's keys written once ----
+//
+// A config section is an array of TomlKey<C>: each key and how it is read into C. read_table
+// refuses keys not in the array and reads the others in its order, so the list of allowed keys and
+// the reads cannot drift apart. Readers for plain members: string_key<&C::m>, bool_key, u32_key,
+// double_key, size_key (a byte size), count_key<&C::m, max>, duration_key<&C::m, max_ms> (a
+// std::chrono duration in its own unit, from an integer key); anything else is a function of the
+// same signature.
+template <typename C>
+using TomlKeyReader = Status (*)(TomlFieldReader&, const toml::table&, std::string_view prefix,
+                                 std::string_view key, C&);
+template <typename C>
+struct TomlKey {
+  std::string_view key;
+  TomlKeyReader<C> read;
+};
+
+// `also_allowed`: keys of `t` another reader takes (the daemon's sections beside the engine's).
+template <typename C>
+Status read_table(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                  std::span<const TomlKey<std::type_identity_t<C>>> keys, C& out,
+                  std::span<const std::string_view> also_allowed = {}) {
+  std::vector<std::string_view> names;
+  for (const TomlKey<C>& k : keys) names.push_back(k.key);
+  names.insert(names.end(), also_allowed.begin(), also_allowed.end());
+  KVTIER_RETURN_IF_ERROR(r.check_keys(t, prefix, names));
+  for (const TomlKey<C>& k : keys) KVTIER_RETURN_IF_ERROR(k.read(r, t, prefix, k.key, out));
+  return Status::Ok();
+}
+
+namespace toml_keys {
+template <typename M>
+struct MemberOf;
+template <typename C, typename V>
+struct MemberOf<V C::*> {
+  using Class = C;
+  using Value = V;
+};
+template <auto M>
+using ClassOf = typename MemberOf<decltype(M)>::Class;
+}  // namespace toml_keys
+
+template <auto M>
+Status string_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                  std::string_view key, toml_keys::ClassOf<M>& c) {
+  return r.read_string(t, prefix, key, c.*M);
+}
+template <auto M>
+Status bool_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                std::string_view key, toml_keys::ClassOf<M>& c) {
+  return r.read_bool(t, prefix, key, c.*M);
+}
+template <auto M>
+Status u32_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+               std::string_view key, toml_keys::ClassOf<M>& c) {
+  return r.read_u32(t, prefix, key, c.*M);
+}
+template <auto M>
+Status double_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                  std::string_view key, toml_keys::ClassOf<M>& c) {
+  return r.read_double(t, prefix, key, c.*M);
+}
+template <auto M>
+Status size_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                std::string_view key, toml_keys::ClassOf<M>& c) {
+  return r.read_size(t, prefix, key, c.*M);
+}
+template <auto M, std::uint64_t kMax>
+Status count_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                 std::string_view key, toml_keys::ClassOf<M>& c) {
+  return r.read_count(t, prefix, key, kMax, c.*M);
+}
+// A sub-table ([prefix.key]) read with its own schema.
+template <auto M, const auto& kKeys>
+Status table_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                 std::string_view key, toml_keys::ClassOf<M>& c) {
+  const toml::table* sub = nullptr;
+  KVTIER_RETURN_IF_ERROR(r.get_table(t, prefix, key, sub));
+  if (sub == nullptr) return Status::Ok();
+  return read_table(r, *sub, TomlFieldReader::join(prefix, key), kKeys, c.*M);
+}
+template <auto M, std::uint64_t kMax = std::numeric_limits<std::int64_t>::max()>
+Status duration_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                  std::string_view key, toml_keys::ClassOf<M>& c) {
+  using Duration = typename toml_keys::MemberOf<decltype(M)>::Value;
+  auto v = static_cast<std::uint64_t>((c.*M).count());
+  KVTIER_RETURN_IF_ERROR(r.read_count(t, prefix, key, kMax, v));
+  c.*M = Duration(static_cast<typename Duration::rep>(v));
+  return Status::Ok();
+}
+
+// Every key of the config files, section by section ("" for the top level, "nvme.devices"), so
+// that docs/CONFIG.md can be checked against the schemas (tests/server/config_doc_test.cpp).
+using ConfigKeyVisitor = std::function<void(std::string_view section, std::string_view key)>;
+template <typename C, std::size_t N>
+void visit_keys(std::string_view section, const TomlKey<C> (&keys)[N],
+                const ConfigKeyVisitor& visit) {
+  for (const TomlKey<C>& k : keys) visit(section, k.key);
+}
 
 // Parses `text` (named `source` in messages) as TOML and hands the document to `read`. A syntax
 // error is InvalidArgument "<source>:<line>:<col>: TOML syntax error: ..."; toml++ throws, and

@@ -179,92 +179,89 @@ Status StoreConfig::validate() const {
 
 namespace {
 
-constexpr std::string_view kRootKeys[] = {"data_dir", "max_value_bytes", "promote_on_nvme_hit",
-                                          "dram",     "nvme",            "shared"};
-constexpr std::string_view kDramKeys[] = {"capacity_bytes", "shards", "small_queue_fraction",
-                                          "max_pinned_fraction", "max_lease_ms"};
-constexpr std::string_view kNvmeKeys[] = {"devices",           "default_file_bytes",
-                                          "region_size",       "write_buffers",
-                                          "write_io_bytes",    "io_depth",
-                                          "reclaim",           "reinsert_min_hits",
-                                          "write_budget_mb_s", "write_budget_burst_s",
-                                          "index_shards",      "format_foreign_devices",
-                                          "flush_interval_ms"};
-constexpr std::string_view kDeviceKeys[] = {"path", "size_bytes"};
-// Top-level keys of the daemon's file (src/server/server_config.h) that the engine alone rejects.
-constexpr std::string_view kDaemonOnlyKeys[] = {"server", "tenants"};
-
-Status read_dram(TomlFieldReader& r, const toml::table& t, DramConfig& d) {
-  KVTIER_RETURN_IF_ERROR(r.check_keys(t, "dram", kDramKeys));
-  KVTIER_RETURN_IF_ERROR(r.read_size(t, "dram", "capacity_bytes", d.capacity_bytes));
-  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "dram", "shards", d.shards));
-  KVTIER_RETURN_IF_ERROR(r.read_double(t, "dram", "small_queue_fraction", d.small_queue_fraction));
-  KVTIER_RETURN_IF_ERROR(r.read_double(t, "dram", "max_pinned_fraction", d.max_pinned_fraction));
-  std::uint64_t lease_ms = static_cast<std::uint64_t>(d.max_lease.count());
-  KVTIER_RETURN_IF_ERROR(
-      r.read_count(t, "dram", "max_lease_ms", std::numeric_limits<std::int64_t>::max(), lease_ms));
-  d.max_lease = std::chrono::milliseconds(static_cast<std::int64_t>(lease_ms));
-  return Status::Ok();
-}
-
-Status read_reclaim(TomlFieldReader& r, const toml::table& t, ReclaimPolicy& out) {
+Status read_reclaim(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                    std::string_view key, NvmeConfig& n) {
   std::string name;
-  const bool present = t.get("reclaim") != nullptr;
-  KVTIER_RETURN_IF_ERROR(r.read_string(t, "nvme", "reclaim", name));
-  if (!present) return Status::Ok();
+  const toml::node* node = t.get(key);
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, key, name));
+  if (node == nullptr) return Status::Ok();
   if (name == "fifo") {
-    out = ReclaimPolicy::kFifo;
+    n.reclaim = ReclaimPolicy::kFifo;
   } else if (name == "lru") {
-    out = ReclaimPolicy::kLru;
+    n.reclaim = ReclaimPolicy::kLru;
   } else {
-    return Status::InvalidArgument(r.at(*t.get("reclaim")) + "nvme.reclaim = \"" + name +
+    return Status::InvalidArgument(r.at(*node) + "nvme.reclaim = \"" + name +
                                    "\" is invalid: must be \"fifo\" or \"lru\"");
   }
   return Status::Ok();
 }
 
-Status read_devices(TomlFieldReader& r, const toml::table& t,
-                    std::vector<NvmeDeviceConfig>& devices) {
-  if (t.get("devices") == nullptr) return Status::Ok();
+constexpr TomlKey<NvmeDeviceConfig> kDeviceKeys[] = {
+    {"path", string_key<&NvmeDeviceConfig::path>},
+    {"size_bytes", size_key<&NvmeDeviceConfig::size_bytes>},
+};
+
+Status read_devices(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                    std::string_view key, NvmeConfig& n) {
+  if (t.get(key) == nullptr) return Status::Ok();
   std::vector<const toml::table*> tables;
   KVTIER_RETURN_IF_ERROR(
-      r.get_table_array(t, "nvme", "devices", "a table with path and size_bytes", tables));
-  devices.clear();
+      r.get_table_array(t, prefix, key, "a table with path and size_bytes", tables));
+  n.devices.clear();
   for (std::size_t i = 0; i < tables.size(); ++i) {
-    const toml::table& table = *tables[i];
     const std::string path = "nvme.devices[" + std::to_string(i) + "]";
     NvmeDeviceConfig device;
-    KVTIER_RETURN_IF_ERROR(r.check_keys(table, path, kDeviceKeys));
-    KVTIER_RETURN_IF_ERROR(r.read_string(table, path, "path", device.path));
-    KVTIER_RETURN_IF_ERROR(r.read_size(table, path, "size_bytes", device.size_bytes));
-    if (table.get("path") == nullptr) {
-      return Status::InvalidArgument(r.at(table.source()) + path + ".path is missing: every " +
-                                     "device needs a path");
+    KVTIER_RETURN_IF_ERROR(read_table(r, *tables[i], path, kDeviceKeys, device));
+    if (tables[i]->get("path") == nullptr) {
+      return Status::InvalidArgument(r.at(tables[i]->source()) + path + ".path is missing: " +
+                                     "every device needs a path");
     }
-    devices.push_back(std::move(device));
+    n.devices.push_back(std::move(device));
   }
   return Status::Ok();
 }
 
-Status read_nvme(TomlFieldReader& r, const toml::table& t, NvmeConfig& n) {
-  KVTIER_RETURN_IF_ERROR(r.check_keys(t, "nvme", kNvmeKeys));
-  KVTIER_RETURN_IF_ERROR(r.read_size(t, "nvme", "default_file_bytes", n.default_file_bytes));
-  KVTIER_RETURN_IF_ERROR(r.read_size(t, "nvme", "region_size", n.region_size));
-  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "nvme", "write_buffers", n.write_buffers));
-  KVTIER_RETURN_IF_ERROR(r.read_size(t, "nvme", "write_io_bytes", n.write_io_bytes));
-  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "nvme", "io_depth", n.io_depth));
-  KVTIER_RETURN_IF_ERROR(read_reclaim(r, t, n.reclaim));
-  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "nvme", "reinsert_min_hits", n.reinsert_min_hits));
-  KVTIER_RETURN_IF_ERROR(r.read_double(t, "nvme", "write_budget_mb_s", n.write_budget_mb_s));
-  KVTIER_RETURN_IF_ERROR(r.read_double(t, "nvme", "write_budget_burst_s", n.write_budget_burst_s));
-  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "nvme", "index_shards", n.index_shards));
-  std::uint64_t flush_ms = static_cast<std::uint64_t>(n.flush_interval.count());
-  KVTIER_RETURN_IF_ERROR(r.read_count(t, "nvme", "flush_interval_ms", 3'600'000, flush_ms));
-  n.flush_interval = std::chrono::milliseconds(static_cast<std::int64_t>(flush_ms));
-  KVTIER_RETURN_IF_ERROR(
-      r.read_bool(t, "nvme", "format_foreign_devices", n.format_foreign_devices));
-  return read_devices(r, t, n.devices);
+constexpr TomlKey<DramConfig> kDramKeys[] = {
+    {"capacity_bytes", size_key<&DramConfig::capacity_bytes>},
+    {"shards", u32_key<&DramConfig::shards>},
+    {"small_queue_fraction", double_key<&DramConfig::small_queue_fraction>},
+    {"max_pinned_fraction", double_key<&DramConfig::max_pinned_fraction>},
+    {"max_lease_ms", duration_key<&DramConfig::max_lease>},
+};
+
+constexpr TomlKey<NvmeConfig> kNvmeKeys[] = {
+    {"default_file_bytes", size_key<&NvmeConfig::default_file_bytes>},
+    {"region_size", size_key<&NvmeConfig::region_size>},
+    {"write_buffers", u32_key<&NvmeConfig::write_buffers>},
+    {"write_io_bytes", size_key<&NvmeConfig::write_io_bytes>},
+    {"io_depth", u32_key<&NvmeConfig::io_depth>},
+    {"reclaim", read_reclaim},
+    {"reinsert_min_hits", u32_key<&NvmeConfig::reinsert_min_hits>},
+    {"write_budget_mb_s", double_key<&NvmeConfig::write_budget_mb_s>},
+    {"write_budget_burst_s", double_key<&NvmeConfig::write_budget_burst_s>},
+    {"index_shards", u32_key<&NvmeConfig::index_shards>},
+    {"format_foreign_devices", bool_key<&NvmeConfig::format_foreign_devices>},
+    {"flush_interval_ms", duration_key<&NvmeConfig::flush_interval, 3'600'000>},
+    {"devices", read_devices},
+};
+
+Status read_shared(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                   std::string_view key, StoreConfig& c) {
+  const toml::table* shared = nullptr;
+  KVTIER_RETURN_IF_ERROR(r.get_table(t, prefix, key, shared));
+  return shared == nullptr ? Status::Ok() : read_shared_config(r, *shared, c.shared);
 }
+
+constexpr TomlKey<StoreConfig> kRootKeys[] = {
+    {"data_dir", string_key<&StoreConfig::data_dir>},
+    {"max_value_bytes", size_key<&StoreConfig::max_value_bytes>},
+    {"promote_on_nvme_hit", bool_key<&StoreConfig::promote_on_nvme_hit>},
+    {"dram", table_key<&StoreConfig::dram, kDramKeys>},
+    {"nvme", table_key<&StoreConfig::nvme, kNvmeKeys>},
+    {"shared", read_shared},
+};
+// Top-level keys of the daemon's file (src/server/server_config.h) that the engine alone rejects.
+constexpr std::string_view kDaemonOnlyKeys[] = {"server", "tenants"};
 
 // The engine's file is not the daemon's: [server] and [[tenants]] there are a mistake (a daemon
 // file given to an engine-only program), said plainly instead of as a bare unknown key.
@@ -273,9 +270,9 @@ Status reject_daemon_sections(const TomlFieldReader& r, const toml::table& root)
     const toml::node* node = root.get(key);
     if (node == nullptr) continue;
     std::string allowed;
-    for (std::string_view a : kRootKeys) {
+    for (const TomlKey<StoreConfig>& a : kRootKeys) {
       if (!allowed.empty()) allowed += ", ";
-      allowed += a;
+      allowed += a.key;
     }
     return Status::InvalidArgument(
         r.at(*node) + "unknown key \"" + std::string(key) +
@@ -292,23 +289,15 @@ Status reject_daemon_sections(const TomlFieldReader& r, const toml::table& root)
 Status read_store_config_fields(TomlFieldReader& reader, const toml::table& root,
                                 std::span<const std::string_view> extra_root_keys,
                                 StoreConfig& cfg) {
-  std::vector<std::string_view> allowed(std::begin(kRootKeys), std::end(kRootKeys));
-  allowed.insert(allowed.end(), extra_root_keys.begin(), extra_root_keys.end());
-  KVTIER_RETURN_IF_ERROR(reader.check_keys(root, "", allowed));
-  KVTIER_RETURN_IF_ERROR(reader.read_string(root, "", "data_dir", cfg.data_dir));
-  KVTIER_RETURN_IF_ERROR(reader.read_size(root, "", "max_value_bytes", cfg.max_value_bytes));
-  KVTIER_RETURN_IF_ERROR(
-      reader.read_bool(root, "", "promote_on_nvme_hit", cfg.promote_on_nvme_hit));
-  const toml::table* dram = nullptr;
-  KVTIER_RETURN_IF_ERROR(reader.get_table(root, "", "dram", dram));
-  if (dram != nullptr) KVTIER_RETURN_IF_ERROR(read_dram(reader, *dram, cfg.dram));
-  const toml::table* nvme = nullptr;
-  KVTIER_RETURN_IF_ERROR(reader.get_table(root, "", "nvme", nvme));
-  if (nvme != nullptr) KVTIER_RETURN_IF_ERROR(read_nvme(reader, *nvme, cfg.nvme));
-  const toml::table* shared = nullptr;
-  KVTIER_RETURN_IF_ERROR(reader.get_table(root, "", "shared", shared));
-  if (shared != nullptr) KVTIER_RETURN_IF_ERROR(read_shared_config(reader, *shared, cfg.shared));
-  return Status::Ok();
+  return read_table(reader, root, "", kRootKeys, cfg, extra_root_keys);
+}
+
+void visit_store_config_keys(const ConfigKeyVisitor& visit) {
+  visit_keys("", kRootKeys, visit);
+  visit_keys("dram", kDramKeys, visit);
+  visit_keys("nvme", kNvmeKeys, visit);
+  visit_keys("nvme.devices", kDeviceKeys, visit);
+  visit_shared_config_keys(visit);
 }
 
 namespace {

@@ -20,5 +20,7 @@ namespace kvtier {
 Status read_store_config_fields(TomlFieldReader& reader, const toml::table& root,
                                 std::span<const std::string_view> extra_root_keys,
                                 StoreConfig& cfg);
+// The engine's keys, section by section (ConfigKeyVisitor).
+void visit_store_config_keys(const ConfigKeyVisitor& visit);
 
 }  // namespace kvtier

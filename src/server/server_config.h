@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -190,6 +191,11 @@ Result<DaemonConfig> parse_daemon_config_toml(std::string_view toml_text,
 // parse_daemon_config_toml of the file's text, with `path` as the source. IOError when the file
 // cannot be read.
 Result<DaemonConfig> load_daemon_config_file(const std::string& path);
+
+// Every key the daemon's file takes, section by section ("" = top level, "nvme.devices",
+// "tenants"): the schemas the readers use, for checking docs/CONFIG.md against them.
+void visit_daemon_config_keys(
+    const std::function<void(std::string_view section, std::string_view key)>& visit);
 
 // The default tenant's token when the config gives none: the trimmed contents of
 // <data_dir>/auth-token, or, when that file does not exist, 32 random bytes (getrandom) written

@@ -9,36 +9,18 @@
 namespace kvtier {
 namespace {
 
-constexpr std::string_view kSharedKeys[] = {
-    "backend",       "read_deadline_ms",       "read_threads",     "upload_threads",
-    "outbox_capacity_blocks", "drain_rate_mb_s", "breaker_failures", "probe_interval_ms",
-    "call_timeout_ms", "fs",                   "redis"};
-constexpr std::string_view kFsKeys[] = {"path", "capacity_bytes", "max_age_s", "sweep_interval_s",
-                                        "fsync", "create_root"};
-constexpr std::string_view kRedisKeys[] = {"nodes",           "cluster",
-                                           "password",        "ttl_ms",
-                                           "connect_timeout_ms", "connections_per_node",
-                                           "key_prefix"};
+// Every duration of these sections is an integer below 2^31 of its unit.
+constexpr std::uint64_t kMaxDuration = std::numeric_limits<std::int32_t>::max();
 
-constexpr std::uint64_t kMaxMs = std::numeric_limits<std::int32_t>::max();
-
-template <class Duration>
-Status read_duration(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
-                     std::string_view key, Duration& out) {
-  std::uint64_t v = static_cast<std::uint64_t>(out.count());
-  KVTIER_RETURN_IF_ERROR(r.read_count(t, prefix, key, kMaxMs, v));
-  out = Duration(static_cast<typename Duration::rep>(v));
-  return Status::Ok();
-}
-
-Status read_backend(TomlFieldReader& r, const toml::table& t, SharedBackendKind& out) {
-  const toml::node* node = t.get("backend");
+Status read_backend(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                    std::string_view key, SharedTierConfig& c) {
+  const toml::node* node = t.get(key);
   std::string name;
-  KVTIER_RETURN_IF_ERROR(r.read_string(t, "shared", "backend", name));
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, key, name));
   if (node == nullptr) return Status::Ok();
-  if (name == "none") out = SharedBackendKind::kNone;
-  else if (name == "fs") out = SharedBackendKind::kFs;
-  else if (name == "redis") out = SharedBackendKind::kRedis;
+  if (name == "none") c.backend = SharedBackendKind::kNone;
+  else if (name == "fs") c.backend = SharedBackendKind::kFs;
+  else if (name == "redis") c.backend = SharedBackendKind::kRedis;
   else {
     return Status::InvalidArgument(r.at(*node) + "shared.backend = \"" + name +
                                    "\" is invalid: must be \"none\", \"fs\" or \"redis\"");
@@ -46,43 +28,55 @@ Status read_backend(TomlFieldReader& r, const toml::table& t, SharedBackendKind&
   return Status::Ok();
 }
 
-Status read_fs(TomlFieldReader& r, const toml::table& t, SharedFsConfig& fs) {
-  KVTIER_RETURN_IF_ERROR(r.check_keys(t, "shared.fs", kFsKeys));
-  KVTIER_RETURN_IF_ERROR(r.read_string(t, "shared.fs", "path", fs.path));
-  KVTIER_RETURN_IF_ERROR(r.read_size(t, "shared.fs", "capacity_bytes", fs.capacity_bytes));
-  KVTIER_RETURN_IF_ERROR(read_duration(r, t, "shared.fs", "max_age_s", fs.max_age));
-  KVTIER_RETURN_IF_ERROR(read_duration(r, t, "shared.fs", "sweep_interval_s", fs.sweep_interval));
-  KVTIER_RETURN_IF_ERROR(r.read_bool(t, "shared.fs", "fsync", fs.fsync));
-  return r.read_bool(t, "shared.fs", "create_root", fs.create_root);
-}
-
-Status read_nodes(TomlFieldReader& r, const toml::table& t, std::vector<std::string>& nodes) {
-  const toml::node* node = t.get("nodes");
+Status read_nodes(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                  std::string_view key, RedisBackendConfig& c) {
+  const toml::node* node = t.get(key);
   if (node == nullptr) return Status::Ok();
+  const std::string field = TomlFieldReader::join(prefix, key);
   const toml::array* a = node->as_array();
-  if (a == nullptr) return r.type_error(*node, "shared.redis.nodes", "an array of \"host:port\"");
-  nodes.clear();
+  if (a == nullptr) return r.type_error(*node, field, "an array of \"host:port\"");
+  c.nodes.clear();
   for (const toml::node& e : *a) {
     auto s = e.value<std::string>();
-    if (!s) return r.type_error(e, "shared.redis.nodes[]", "a string \"host:port\"");
-    nodes.push_back(*s);
+    if (!s) return r.type_error(e, field + "[]", "a string \"host:port\"");
+    c.nodes.push_back(*s);
   }
-  r.remember("shared.redis.nodes", node->source());
+  r.remember(field, node->source());
   return Status::Ok();
 }
 
-Status read_redis(TomlFieldReader& r, const toml::table& t, RedisBackendConfig& c) {
-  KVTIER_RETURN_IF_ERROR(r.check_keys(t, "shared.redis", kRedisKeys));
-  KVTIER_RETURN_IF_ERROR(read_nodes(r, t, c.nodes));
-  KVTIER_RETURN_IF_ERROR(r.read_bool(t, "shared.redis", "cluster", c.cluster));
-  KVTIER_RETURN_IF_ERROR(r.read_string(t, "shared.redis", "password", c.password));
-  KVTIER_RETURN_IF_ERROR(read_duration(r, t, "shared.redis", "ttl_ms", c.ttl));
-  KVTIER_RETURN_IF_ERROR(
-      read_duration(r, t, "shared.redis", "connect_timeout_ms", c.connect_timeout));
-  KVTIER_RETURN_IF_ERROR(
-      r.read_u32(t, "shared.redis", "connections_per_node", c.connections_per_node));
-  return r.read_string(t, "shared.redis", "key_prefix", c.key_prefix);
-}
+constexpr TomlKey<SharedFsConfig> kFsKeys[] = {
+    {"path", string_key<&SharedFsConfig::path>},
+    {"capacity_bytes", size_key<&SharedFsConfig::capacity_bytes>},
+    {"max_age_s", duration_key<&SharedFsConfig::max_age, kMaxDuration>},
+    {"sweep_interval_s", duration_key<&SharedFsConfig::sweep_interval, kMaxDuration>},
+    {"fsync", bool_key<&SharedFsConfig::fsync>},
+    {"create_root", bool_key<&SharedFsConfig::create_root>},
+};
+
+constexpr TomlKey<RedisBackendConfig> kRedisKeys[] = {
+    {"nodes", read_nodes},
+    {"cluster", bool_key<&RedisBackendConfig::cluster>},
+    {"password", string_key<&RedisBackendConfig::password>},
+    {"ttl_ms", duration_key<&RedisBackendConfig::ttl, kMaxDuration>},
+    {"connect_timeout_ms", duration_key<&RedisBackendConfig::connect_timeout, kMaxDuration>},
+    {"connections_per_node", u32_key<&RedisBackendConfig::connections_per_node>},
+    {"key_prefix", string_key<&RedisBackendConfig::key_prefix>},
+};
+
+constexpr TomlKey<SharedTierConfig> kSharedKeys[] = {
+    {"backend", read_backend},
+    {"read_deadline_ms", duration_key<&SharedTierConfig::read_deadline, kMaxDuration>},
+    {"read_threads", u32_key<&SharedTierConfig::read_threads>},
+    {"upload_threads", u32_key<&SharedTierConfig::upload_threads>},
+    {"outbox_capacity_blocks", count_key<&SharedTierConfig::outbox_capacity_blocks, 1ull << 32>},
+    {"drain_rate_mb_s", double_key<&SharedTierConfig::drain_rate_mb_s>},
+    {"breaker_failures", u32_key<&SharedTierConfig::breaker_failures>},
+    {"probe_interval_ms", duration_key<&SharedTierConfig::probe_interval, kMaxDuration>},
+    {"call_timeout_ms", duration_key<&SharedTierConfig::call_timeout, kMaxDuration>},
+    {"fs", table_key<&SharedTierConfig::fs, kFsKeys>},
+    {"redis", table_key<&SharedTierConfig::redis, kRedisKeys>},
+};
 
 Status out_of_range(std::string_view field, std::uint64_t v, std::string_view rule) {
   return invalid_config_value(field, std::to_string(v), rule);
@@ -91,24 +85,13 @@ Status out_of_range(std::string_view field, std::uint64_t v, std::string_view ru
 }  // namespace
 
 Status read_shared_config(TomlFieldReader& r, const toml::table& t, SharedTierConfig& c) {
-  KVTIER_RETURN_IF_ERROR(r.check_keys(t, "shared", kSharedKeys));
-  KVTIER_RETURN_IF_ERROR(read_backend(r, t, c.backend));
-  KVTIER_RETURN_IF_ERROR(read_duration(r, t, "shared", "read_deadline_ms", c.read_deadline));
-  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "shared", "read_threads", c.read_threads));
-  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "shared", "upload_threads", c.upload_threads));
-  KVTIER_RETURN_IF_ERROR(r.read_count(t, "shared", "outbox_capacity_blocks", 1ull << 32,
-                                      c.outbox_capacity_blocks));
-  KVTIER_RETURN_IF_ERROR(r.read_double(t, "shared", "drain_rate_mb_s", c.drain_rate_mb_s));
-  KVTIER_RETURN_IF_ERROR(r.read_u32(t, "shared", "breaker_failures", c.breaker_failures));
-  KVTIER_RETURN_IF_ERROR(read_duration(r, t, "shared", "probe_interval_ms", c.probe_interval));
-  KVTIER_RETURN_IF_ERROR(read_duration(r, t, "shared", "call_timeout_ms", c.call_timeout));
-  const toml::table* fs = nullptr;
-  KVTIER_RETURN_IF_ERROR(r.get_table(t, "shared", "fs", fs));
-  if (fs != nullptr) KVTIER_RETURN_IF_ERROR(read_fs(r, *fs, c.fs));
-  const toml::table* redis = nullptr;
-  KVTIER_RETURN_IF_ERROR(r.get_table(t, "shared", "redis", redis));
-  if (redis != nullptr) KVTIER_RETURN_IF_ERROR(read_redis(r, *redis, c.redis));
-  return Status::Ok();
+  return read_table(r, t, "shared", kSharedKeys, c);
+}
+
+void visit_shared_config_keys(const ConfigKeyVisitor& visit) {
+  visit_keys("shared", kSharedKeys, visit);
+  visit_keys("shared.fs", kFsKeys, visit);
+  visit_keys("shared.redis", kRedisKeys, visit);
 }
 
 Status SharedTierConfig::validate() const {

@@ -9,5 +9,7 @@ namespace kvtier {
 
 // Reads the [shared] table `t` into `out` (absent keys keep their defaults). Does not validate.
 Status read_shared_config(TomlFieldReader& reader, const toml::table& t, SharedTierConfig& out);
+// Its keys, section by section.
+void visit_shared_config_keys(const ConfigKeyVisitor& visit);
 
 }  // namespace kvtier

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
+#include <map>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -610,6 +612,48 @@ TEST(DaemonConfigFile, TheDocumentedExampleIsValid) {
   EXPECT_EQ(r->server.tenants.size(), 3u);
   EXPECT_EQ(r->server.tenants[1].token, "team-a-token-0123456789");
   EXPECT_EQ(tenant_namespace(r->server.tenants[2]), 1001u);
+}
+
+// docs/CONFIG.md and the readers' schemas name the same keys: every key a reader takes is
+// documented in its section, and every key a section's table documents is one its reader takes.
+TEST(DaemonConfigFile, ConfigDocNamesExactlyTheKeysTheReadersTake) {
+  std::ifstream doc(std::string(KVTIER_SOURCE_DIR) + "/docs/CONFIG.md");
+  ASSERT_TRUE(doc.good());
+  const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+  // The text of the "## " section that documents `section` ([shared.fs] is told in [shared]).
+  auto section_text = [&](std::string_view section) -> std::string {
+    const std::string top(section.substr(0, section.find(".fs")).substr(0, section.find(".redis")));
+    std::size_t at = top.empty() ? text.find("## Top level")
+                                 : text.find("## `[" + top + "]`");
+    if (at == std::string::npos) at = text.find("## `[[" + top + "]]`");
+    if (at == std::string::npos) return "";
+    const std::size_t end = text.find("\n## ", at + 3);
+    return text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  };
+  std::map<std::string, std::set<std::string>> schema;
+  visit_daemon_config_keys([&](std::string_view section, std::string_view key) {
+    schema[std::string(section)].insert(std::string(key));
+  });
+  ASSERT_EQ(schema.size(), 9u);  // "", dram, nvme, nvme.devices, shared(.fs, .redis), server, tenants
+  for (const auto& [section, keys] : schema) {
+    const std::string body = section_text(section);
+    ASSERT_FALSE(body.empty()) << "CONFIG.md has no section for [" << section << "]";
+    for (const std::string& key : keys) {
+      const std::string dotted = section.empty() ? key : section + "." + key;
+      if (schema.contains(dotted)) continue;  // a sub-table, documented in its own section
+      EXPECT_NE(body.find("`" + key + "`"), std::string::npos)
+          << "[" << section << "] " << key << " is read but not documented in CONFIG.md";
+    }
+    if (section.find('.') != std::string::npos && section != "nvme.devices") continue;
+    // The section's table rows ("| `key` | type | ...") are keys this section's reader takes.
+    for (std::size_t at = body.find("\n| `"); at != std::string::npos;
+         at = body.find("\n| `", at + 1)) {
+      const std::size_t close = body.find('`', at + 4);
+      const std::string key = body.substr(at + 4, close - at - 4);
+      EXPECT_TRUE(keys.contains(key))
+          << "CONFIG.md documents [" << section << "] " << key << ", which no reader takes";
+    }
+  }
 }
 
 // ---- <data_dir>/auth-token ---------------------------------------------------------------------
