@@ -104,9 +104,9 @@ class TomlFieldReader {
 // A config section is an array of TomlKey<C>: each key and how it is read into C. read_table
 // refuses keys not in the array and reads the others in its order, so the list of allowed keys and
 // the reads cannot drift apart. Readers for plain members: string_key<&C::m>, bool_key, u32_key,
-// double_key, size_key (a byte size), count_key<&C::m, max>, duration_key<&C::m, max_ms> (a
-// std::chrono duration in its own unit, from an integer key); anything else is a function of the
-// same signature.
+// double_key, size_key (a byte size), count_key<&C::m, max>, duration_key<&C::m, max> (a
+// std::chrono duration in its own unit, from an integer key), optional_key<&C::m, read function>;
+// anything else is a function of the same signature.
 template <typename C>
 using TomlKeyReader = Status (*)(TomlFieldReader&, const toml::table&, std::string_view prefix,
                                  std::string_view key, C&);
@@ -141,35 +141,37 @@ template <auto M>
 using ClassOf = typename MemberOf<decltype(M)>::Class;
 }  // namespace toml_keys
 
-template <auto M>
-Status string_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+// The member M read by the TomlFieldReader function Read.
+template <auto M, auto Read>
+Status member_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
                   std::string_view key, toml_keys::ClassOf<M>& c) {
-  return r.read_string(t, prefix, key, c.*M);
+  return (r.*Read)(t, prefix, key, c.*M);
 }
 template <auto M>
-Status bool_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
-                std::string_view key, toml_keys::ClassOf<M>& c) {
-  return r.read_bool(t, prefix, key, c.*M);
-}
+inline constexpr auto string_key = member_key<M, &TomlFieldReader::read_string>;
 template <auto M>
-Status u32_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
-               std::string_view key, toml_keys::ClassOf<M>& c) {
-  return r.read_u32(t, prefix, key, c.*M);
-}
+inline constexpr auto bool_key = member_key<M, &TomlFieldReader::read_bool>;
 template <auto M>
-Status double_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
-                  std::string_view key, toml_keys::ClassOf<M>& c) {
-  return r.read_double(t, prefix, key, c.*M);
-}
+inline constexpr auto u32_key = member_key<M, &TomlFieldReader::read_u32>;
 template <auto M>
-Status size_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
-                std::string_view key, toml_keys::ClassOf<M>& c) {
-  return r.read_size(t, prefix, key, c.*M);
-}
+inline constexpr auto double_key = member_key<M, &TomlFieldReader::read_double>;
+template <auto M>
+inline constexpr auto size_key = member_key<M, &TomlFieldReader::read_size>;
 template <auto M, std::uint64_t kMax>
 Status count_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
                  std::string_view key, toml_keys::ClassOf<M>& c) {
   return r.read_count(t, prefix, key, kMax, c.*M);
+}
+// A std::optional member whose absence means "the default", not a value: set only when the key
+// is there, by Read.
+template <auto M, auto Read>
+Status optional_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                    std::string_view key, toml_keys::ClassOf<M>& c) {
+  if (t.get(key) == nullptr) return Status::Ok();
+  typename toml_keys::MemberOf<decltype(M)>::Value::value_type v{};
+  KVTIER_RETURN_IF_ERROR((r.*Read)(t, prefix, key, v));
+  c.*M = v;
+  return Status::Ok();
 }
 // A sub-table ([prefix.key]) read with its own schema.
 template <auto M, const auto& kKeys>

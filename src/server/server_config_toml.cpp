@@ -95,35 +95,17 @@ Status read_token_file(TomlFieldReader& r, const toml::table& t, std::string_vie
   return Status::Ok();
 }
 
-// A limit whose absence means "the default", not a value: set only when the key is there.
-template <auto M>
-Status optional_size_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
-                         std::string_view key, TenantConfig& tenant) {
-  if (t.get(key) == nullptr) return Status::Ok();
-  std::uint64_t v = 0;
-  KVTIER_RETURN_IF_ERROR(r.read_size(t, prefix, key, v));
-  tenant.*M = v;
-  return Status::Ok();
-}
-template <auto M>
-Status optional_u32_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
-                        std::string_view key, TenantConfig& tenant) {
-  if (t.get(key) == nullptr) return Status::Ok();
-  std::uint32_t v = 0;
-  KVTIER_RETURN_IF_ERROR(r.read_u32(t, prefix, key, v));
-  tenant.*M = v;
-  return Status::Ok();
-}
-
+constexpr auto kReadSize = &TomlFieldReader::read_size;
+constexpr auto kReadU32 = &TomlFieldReader::read_u32;
 constexpr TomlKey<TenantConfig> kTenantKeys[] = {
     {"name", string_key<&TenantConfig::name>},
     {"token", string_key<&TenantConfig::token>},
     {"token_file", read_token_file},
     {"quota_bytes", size_key<&TenantConfig::quota_bytes>},
     {"tls_client_name", string_key<&TenantConfig::tls_client_name>},
-    {"max_pinned_bytes", optional_size_key<&TenantConfig::max_pinned_bytes>},
-    {"max_connections", optional_u32_key<&TenantConfig::max_connections>},
-    {"namespace_id", optional_u32_key<&TenantConfig::namespace_id>},
+    {"max_pinned_bytes", optional_key<&TenantConfig::max_pinned_bytes, kReadSize>},
+    {"max_connections", optional_key<&TenantConfig::max_connections, kReadU32>},
+    {"namespace_id", optional_key<&TenantConfig::namespace_id, kReadU32>},
 };
 
 Status read_tenant(TomlFieldReader& r, const toml::table& t, std::size_t index,
