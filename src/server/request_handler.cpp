@@ -364,6 +364,23 @@ StatusCode run(Call& c, const protocol::LookupRequest& m) {
                  protocol::LookupResponse{pm->cached, pm->in_dram, pm->in_nvme, pm->in_shared});
 }
 
+// The items of a PUT_MANY(_SHM) that passed their checks, each with its place in the request.
+struct AdmittedPuts {
+  std::vector<PutItem> items;
+  std::vector<std::size_t> which;
+  void add(std::size_t i, const Key& key, std::span<const std::byte> value) {
+    items.push_back({key, value});
+    which.push_back(i);
+  }
+};
+
+// Stores the admitted items in one put_many and answers each in its place of `statuses`.
+void put_admitted(Call& c, const AdmittedPuts& puts, std::vector<StatusCode>& statuses) {
+  std::vector<Status> results(puts.items.size());
+  (void)c.store().put_many(c.ns(), puts.items, results);  // sized to items: the slots answer
+  for (std::size_t j = 0; j < results.size(); ++j) statuses[puts.which[j]] = results[j].code();
+}
+
 StatusCode run(Call& c, const protocol::PutManyRequest& m) {
   protocol::PutManyResponse r;
   r.statuses.assign(m.items.size(), StatusCode::kOk);
@@ -373,23 +390,17 @@ StatusCode run(Call& c, const protocol::PutManyRequest& m) {
     }
     return c.reply(Status::Ok(), r);
   }
-  std::vector<PutItem> items;
-  std::vector<std::size_t> which;
+  AdmittedPuts puts;
   std::uint64_t offset = 0;
   QuotaHold hold;  // given back after put_many has published the items
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     const protocol::PutManyItem& it = m.items[i];
     Status st = admit_item(c, it.value_len, hold);
-    if (st.ok()) {
-      items.push_back({it.key, {c.p.data.data() + offset, it.value_len}});
-      which.push_back(i);
-    }
+    if (st.ok()) puts.add(i, it.key, {c.p.data.data() + offset, it.value_len});
     r.statuses[i] = st.code();
     offset += it.value_len;
   }
-  std::vector<Status> results(items.size());
-  (void)c.store().put_many(c.ns(), items, results);  // sized to items: the slots answer
-  for (std::size_t j = 0; j < items.size(); ++j) r.statuses[which[j]] = results[j].code();
+  put_admitted(c, puts, r.statuses);
   return c.reply(Status::Ok(), r);
 }
 
@@ -694,8 +705,7 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
   }
   protocol::PutManyShmResponse r;
   r.statuses.assign(m.items.size(), StatusCode::kOk);
-  std::vector<PutItem> items;
-  std::vector<std::size_t> which;
+  AdmittedPuts puts;
   std::uint64_t admitted = 0;  // bytes of the items taken
   QuotaHold hold;              // given back after put_many has published them
   for (std::size_t i = 0; i < m.items.size(); ++i) {
@@ -707,13 +717,10 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
     if (st.ok()) st = admit_item(c, it.value_len, hold);
     r.statuses[i] = st.code();
     if (!st.ok()) continue;
-    items.push_back({it.key, *src});
-    which.push_back(i);
+    puts.add(i, it.key, *src);
     admitted += it.value_len;
   }
-  std::vector<Status> results(items.size());
-  (void)c.store().put_many(c.ns(), items, results);  // sized to items: the slots answer
-  for (std::size_t j = 0; j < items.size(); ++j) r.statuses[which[j]] = results[j].code();
+  put_admitted(c, puts, r.statuses);
   c.ctx.metrics.count(c.ctx.metrics.shm_bytes_read, admitted);
   c.p.work_bytes = admitted;
   return c.reply(Status::Ok(), r);
