@@ -102,26 +102,40 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     return s;
   }
 
-  Status put_local(NamespaceId ns, const Key& key, std::span<const std::byte> value) {
-    KVTIER_RETURN_IF_ERROR(check_put(value.size()));
-    BlockId id{ns, key};
+  // Publishes a new version of `id` (`size` bytes), counted, under its stripe: an older copy on
+  // NVMe is invalidated first (it must not be read after DRAM evicts this one), then
+  // to_dram(&evicted) stores it, superseding an older version still on its way down from an
+  // eviction. When DRAM refuses it (too large, or full of pinned blocks) to_nvme(refusal) may
+  // store it straight on NVMe.
+  template <typename ToDram, typename ToNvme>
+  Status publish(const BlockId& id, std::size_t size, ToDram to_dram, ToNvme to_nvme) {
     puts_.fetch_add(1, std::memory_order_relaxed);
-    bytes_in_.fetch_add(value.size(), std::memory_order_relaxed);
+    bytes_in_.fetch_add(size, std::memory_order_relaxed);
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
     Status s;
     {
       MutexLock lock(stripe(id));
-      // An older copy on NVMe must not outlive this one (it could be read after DRAM evicts ours).
       if (nvme_) nvme_->invalidate(id);
-      // Supersedes an older version still on its way down from an eviction.
-      s = dram_->put(id, value, dram::CommitMode::kReplace, /*on_nvme=*/false, &evicted);
-      // Too large for DRAM, or DRAM full of pinned blocks: the block goes straight to NVMe. The
-      // value may be a client's shared memory (PUT_MANY_SHM): checksummed over the tier's copy.
-      if (!s.ok() && nvme_) s = nvme_->put(id, value, nvme::NvmeTier::ValueFrom::kClientMemory);
+      s = to_dram(&evicted);
+      if (!s.ok() && nvme_) s = to_nvme(s);
     }
     demote(evicted);
     return s;
+  }
+
+  Status put_local(NamespaceId ns, const Key& key, std::span<const std::byte> value) {
+    KVTIER_RETURN_IF_ERROR(check_put(value.size()));
+    const BlockId id{ns, key};
+    return publish(
+        id, value.size(),
+        [&](std::vector<dram::BlockRef>* evicted) {
+          return dram_->put(id, value, dram::CommitMode::kReplace, /*on_nvme=*/false, evicted);
+        },
+        // The value may be a client's shared memory (PUT_MANY_SHM): checksummed over the copy.
+        [&](const Status&) {
+          return nvme_->put(id, value, nvme::NvmeTier::ValueFrom::kClientMemory);
+        });
   }
 
   Result<BlockView> view(NamespaceId ns, const Key& key) override {
@@ -150,22 +164,17 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
   Status commit_put(PutBuffer buffer) override {
     KVTIER_CHECK(buffer);
     auto* reservation = static_cast<dram::Reservation*>(buffer.holder());
-    BlockId id{buffer.ns(), buffer.key()};
-    puts_.fetch_add(1, std::memory_order_relaxed);
-    bytes_in_.fetch_add(buffer.bytes().size(), std::memory_order_relaxed);
-    InFlightScope in_flight(in_flight_);
-    std::vector<dram::BlockRef> evicted;
-    Status s;
-    {
-      MutexLock lock(stripe(id));
-      // As in put(): an older copy on NVMe must not outlive this one.
-      if (nvme_) nvme_->invalidate(id);
-      s = dram_->commit(*reservation, dram::CommitMode::kReplace, /*on_nvme=*/false, &evicted);
-      // DRAM full of pinned blocks: as in put(), the block goes to NVMe (the reservation still
-      // holds its bytes after a failed commit).
-      if (!s.ok() && nvme_ && *reservation) s = nvme_->put(id, reservation->data());
-    }
-    demote(evicted);
+    const BlockId id{buffer.ns(), buffer.key()};
+    Status s = publish(
+        id, buffer.bytes().size(),
+        [&](std::vector<dram::BlockRef>* evicted) {
+          return dram_->commit(*reservation, dram::CommitMode::kReplace, /*on_nvme=*/false,
+                               evicted);
+        },
+        // The reservation still holds its bytes after a failed commit.
+        [&](const Status& refused) {
+          return *reservation ? nvme_->put(id, reservation->data()) : refused;
+        });
     if (s.ok()) enqueue_upload(id, buffer.bytes().size());
     return s;
   }
