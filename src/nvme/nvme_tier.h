@@ -189,7 +189,21 @@ class NvmeTier {
   Status recover(const std::string& checkpoint_path);
   Status load_checkpoint(const std::string& path);
   Status write_checkpoint(const std::string& path);
+  // The crash scan (recovery.cpp), in its phases: the end pages of a window of regions, the
+  // summaries of those that are sealed, each of the others alone, then the index.
+  struct ScannedRegion {
+    std::uint32_t region;
+    std::uint64_t seq;  // the generation found
+    std::vector<SummaryEntry> entries;
+    std::uint32_t summary_pages;
+  };
   Status scan_regions();
+  Status read_region_ends(std::uint32_t lo, std::uint32_t hi, std::byte* ends);
+  Status read_sealed_summaries(std::uint32_t lo, std::uint32_t hi, const std::byte* ends,
+                               std::vector<bool>& done, std::vector<ScannedRegion>& found);
+  Status scan_unsealed_region(std::uint32_t i, const std::byte* end_pages, std::byte* scratch,
+                              std::vector<ScannedRegion>& found);
+  void index_scanned_regions(std::vector<ScannedRegion>& found);
   void walk_region(const std::byte* region, std::uint64_t seq, std::vector<SummaryEntry>* entries);
   Status read_summary(std::uint32_t region, std::uint64_t seq, std::uint32_t summary_pages,
                       std::vector<SummaryEntry>* entries);

@@ -304,147 +304,162 @@ Status NvmeTier::parse_summary(std::uint32_t region, std::uint64_t seq, std::uin
   return Status::Ok();
 }
 
+// Memory for the scan is bounded whatever the device: regions are taken kScanWindow at a time
+// (their first and last pages, 8 KiB each), and the summaries of a window's sealed regions are
+// read at most kSummaryBatchBytes at a time. (One buffer for every region would be 8 KiB per
+// region: 32 GiB for 4 TB of 1 MiB regions.)
+namespace {
+constexpr std::uint32_t kScanWindow = 2048;
+constexpr std::uint64_t kSummaryBatchBytes = 64 * kMiB;
+}  // namespace
+
 Status NvmeTier::scan_regions() {
   const std::uint32_t n = devices_->region_count();
-  const std::uint64_t format_id = devices_->format_id();
-  struct Found {
-    std::uint32_t region;
-    std::uint64_t seq;
-    std::vector<SummaryEntry> entries;
-    std::uint32_t summary_pages;
-  };
-  std::vector<Found> found;
-  // Memory for the scan is bounded whatever the device: regions are taken kScanWindow at a time
-  // (their first and last pages, 8 KiB each), and the summaries of a window's sealed regions are
-  // read at most kSummaryBatchBytes at a time. (One buffer for every region would be 8 KiB per
-  // region: 32 GiB for 4 TB of 1 MiB regions.)
-  constexpr std::uint32_t kScanWindow = 2048;
-  constexpr std::uint64_t kSummaryBatchBytes = 64 * kMiB;
   AlignedBuffer ends(std::uint64_t{2} * std::min(n, kScanWindow) * kPageSize);
   if (ends.empty()) return Status::NoSpace("nvme recovery: cannot allocate its scan buffer");
-  // The rest: damaged or being filled at the crash. The scan reads such a region in full into a
-  // write buffer; none is in use before the flusher starts.
+  // A region neither sealed nor free (damaged, or being filled at the crash) is read in full into
+  // a write buffer; none is in use before the flusher starts.
   std::byte* scratch = buffers_[0].data();
-
+  std::vector<ScannedRegion> found;
   for (std::uint32_t lo = 0; lo < n; lo += kScanWindow) {
     const std::uint32_t hi = std::min(n, lo + kScanWindow);
-    // This window's first and last pages, a batch at a time.
-    std::vector<IoRequest> reqs(2 * std::size_t{hi - lo});
-    auto end_pages = [&](std::uint32_t i) {
-      return ends.data() + 2 * std::uint64_t{i - lo} * kPageSize;
-    };
+    KVTIER_RETURN_IF_ERROR(read_region_ends(lo, hi, ends.data()));
+    std::vector<bool> done(hi - lo);
+    KVTIER_RETURN_IF_ERROR(read_sealed_summaries(lo, hi, ends.data(), done, found));
     for (std::uint32_t i = lo; i < hi; ++i) {
-      for (int k = 0; k < 2; ++k) {
-        reqs[2 * (i - lo) + k] = devices_->io(i, k == 0 ? 0 : region_size_ - kPageSize,
-                                              {end_pages(i) + k * kPageSize, kPageSize});
-      }
+      if (done[i - lo]) continue;
+      const std::byte* end_pages = ends.data() + 2 * std::uint64_t{i - lo} * kPageSize;
+      KVTIER_RETURN_IF_ERROR(scan_unsealed_region(i, end_pages, scratch, found));
+    }
+  }
+  index_scanned_regions(found);
+  return devices_->sync();
+}
+
+// Phase 1: the first and last pages of regions [lo, hi), two per region from `ends` on.
+Status NvmeTier::read_region_ends(std::uint32_t lo, std::uint32_t hi, std::byte* ends) {
+  std::vector<IoRequest> reqs(2 * std::size_t{hi - lo});
+  for (std::uint32_t i = lo; i < hi; ++i) {
+    std::byte* pages = ends + 2 * std::uint64_t{i - lo} * kPageSize;
+    reqs[2 * (i - lo)] = devices_->io(i, 0, {pages, kPageSize});
+    reqs[2 * (i - lo) + 1] = devices_->io(i, region_size_ - kPageSize, {pages + kPageSize, kPageSize});
+  }
+  Result<RingPool::Lease> ring = rings_.acquire();
+  if (!ring.ok()) return ring.status();
+  return (*ring)->run(reqs, std::max<unsigned>(config_.io_depth, 16));
+}
+
+// Phase 2: the regions of [lo, hi) whose first entry and summary trailer agree are sealed; their
+// summaries are read in batches, and each that parses is found and marked done.
+Status NvmeTier::read_sealed_summaries(std::uint32_t lo, std::uint32_t hi, const std::byte* ends,
+                                       std::vector<bool>& done, std::vector<ScannedRegion>& found) {
+  const std::uint64_t format_id = devices_->format_id();
+  std::vector<std::uint32_t> sealed;
+  std::vector<SummaryTrailer> trailers;
+  for (std::uint32_t i = lo; i < hi; ++i) {
+    const std::byte* pages = ends + 2 * std::uint64_t{i - lo} * kPageSize;
+    EntryHeader h0;
+    SummaryTrailer t;
+    if (parse_header(pages, format_id, &h0) && parse_trailer(pages + 2 * kPageSize, format_id, &t) &&
+        t.region_seq == h0.region_seq && t.summary_pages > 0 && t.summary_pages <= region_size_ / kPageSize) {
+      sealed.push_back(i);
+      trailers.push_back(t);
+    }
+  }
+  for (std::size_t first = 0; first < sealed.size();) {
+    std::size_t last = first;
+    std::uint64_t pages = 0;
+    while (last < sealed.size() &&
+           (last == first || (pages + trailers[last].summary_pages) * kPageSize <= kSummaryBatchBytes)) {
+      pages += trailers[last].summary_pages;
+      ++last;
+    }
+    AlignedBuffer summaries(pages * kPageSize);
+    if (summaries.empty()) return Status::NoSpace("nvme recovery: cannot allocate a summary buffer");
+    std::vector<IoRequest> sreqs(last - first);
+    std::uint64_t at = 0;
+    for (std::size_t k = first; k < last; ++k) {
+      std::uint64_t bytes = std::uint64_t{trailers[k].summary_pages} * kPageSize;
+      sreqs[k - first] = devices_->io(sealed[k], region_size_ - bytes, {summaries.data() + at, bytes});
+      at += bytes;
     }
     {
       Result<RingPool::Lease> ring = rings_.acquire();
       if (!ring.ok()) return ring.status();
-      KVTIER_RETURN_IF_ERROR((*ring)->run(reqs, std::max<unsigned>(config_.io_depth, 16)));
+      (void)(*ring)->run(sreqs, std::max<unsigned>(config_.io_depth, 16));
     }
-
-    std::vector<bool> done(hi - lo);
-    // Sealed regions (first entry and trailer agree): their summaries in batches.
-    std::vector<std::uint32_t> sealed;
-    std::vector<SummaryTrailer> trailers;
-    for (std::uint32_t i = lo; i < hi; ++i) {
-      EntryHeader h0;
-      SummaryTrailer t;
-      if (parse_header(end_pages(i), format_id, &h0) && parse_trailer(end_pages(i) + 2 * kPageSize, format_id, &t) &&
-          t.region_seq == h0.region_seq && t.summary_pages > 0 && t.summary_pages <= region_size_ / kPageSize) {
-        sealed.push_back(i);
-        trailers.push_back(t);
-      }
-    }
-    for (std::size_t first = 0; first < sealed.size();) {
-      std::size_t last = first;
-      std::uint64_t pages = 0;
-      while (last < sealed.size() &&
-             (last == first || (pages + trailers[last].summary_pages) * kPageSize <= kSummaryBatchBytes)) {
-        pages += trailers[last].summary_pages;
-        ++last;
-      }
-      AlignedBuffer summaries(pages * kPageSize);
-      if (summaries.empty()) return Status::NoSpace("nvme recovery: cannot allocate a summary buffer");
-      std::vector<IoRequest> sreqs(last - first);
-      std::uint64_t at = 0;
-      for (std::size_t k = first; k < last; ++k) {
-        std::uint64_t bytes = std::uint64_t{trailers[k].summary_pages} * kPageSize;
-        sreqs[k - first] = devices_->io(sealed[k], region_size_ - bytes, {summaries.data() + at, bytes});
-        at += bytes;
-      }
-      {
-        Result<RingPool::Lease> ring = rings_.acquire();
-        if (!ring.ok()) return ring.status();
-        (void)(*ring)->run(sreqs, std::max<unsigned>(config_.io_depth, 16));
-      }
-      at = 0;
-      for (std::size_t k = first; k < last; ++k) {
-        const SummaryTrailer& t = trailers[k];
-        Found f{sealed[k], t.region_seq, {}, t.summary_pages};
-        if (sreqs[k - first].result >= 0 &&
-            parse_summary(sealed[k], t.region_seq, t.summary_pages, summaries.data() + at, &f.entries).ok()) {
-          done[sealed[k] - lo] = true;
-          found.push_back(std::move(f));
-        }
-        at += std::uint64_t{t.summary_pages} * kPageSize;
-      }
-      first = last;
-    }
-
-    for (std::uint32_t i = lo; i < hi; ++i) {
-      if (done[i - lo]) continue;
-      const std::byte* first = end_pages(i);
-      const std::byte* last_end = first + 2 * kPageSize;
-      EntryHeader h0;
-      SummaryTrailer t;
-      bool head_ok = parse_header(first, format_id, &h0);
-      bool trailer_ok = parse_trailer(last_end, format_id, &t);
-      Found f{i, 0, {}, 0};
-      // A summary vouches for a sealed region when the first entry is of its generation. (With
-      // the first page damaged, the region is read in full below to see whether a newer
-      // generation started there.)
-      if (trailer_ok && head_ok && t.region_seq == h0.region_seq &&
-          read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
-        f.seq = t.region_seq;
-        f.summary_pages = t.summary_pages;
+    at = 0;
+    for (std::size_t k = first; k < last; ++k) {
+      const SummaryTrailer& t = trailers[k];
+      ScannedRegion f{sealed[k], t.region_seq, {}, t.summary_pages};
+      if (sreqs[k - first].result >= 0 &&
+          parse_summary(sealed[k], t.region_seq, t.summary_pages, summaries.data() + at, &f.entries).ok()) {
+        done[sealed[k] - lo] = true;
         found.push_back(std::move(f));
-        continue;
       }
-      if (!head_ok && !trailer_ok && all_zero_page(first)) continue;  // never written in this format: free
-      // Being filled at the crash, or damaged: read it all and walk its entries.
-      ++recovery_.regions_scanned;
-      {
-        IoRequest q = devices_->io(i, 0, {scratch, region_size_});
-        Result<RingPool::Lease> ring = rings_.acquire();
-        if (!ring.ok()) return ring.status();
-        KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
-      }
-      f.seq = head_ok ? h0.region_seq : newest_generation(scratch, region_size_, format_id);
-      if (!head_ok && trailer_ok && f.seq <= t.region_seq &&
-          read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
-        // Only the first page is damaged: the summary still describes the newest generation here.
-        f.seq = t.region_seq;
-        f.summary_pages = t.summary_pages;
-        found.push_back(std::move(f));
-        continue;
-      }
-      if (f.seq == 0) continue;
-      walk_region(scratch, f.seq, &f.entries);
-      // Seal it so it can be reclaimed like any other: its summary goes after the last entry.
-      write_summary_into(scratch, f.entries, f.seq, &f.summary_pages);
-      KVTIER_RETURN_IF_ERROR(write_region_range(i, scratch, region_size_ - std::uint64_t{f.summary_pages} * kPageSize, region_size_));
-      found.push_back(std::move(f));
+      at += std::uint64_t{t.summary_pages} * kPageSize;
     }
+    first = last;
   }
+  return Status::Ok();
+}
 
-  // Older generations first, so a block put again later ends up pointing at its newest copy.
-  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.seq < b.seq; });
+// Phase 3, for a region phase 2 did not find: free, sealed but with a summary that only a single
+// read finds, or being filled at the crash or damaged, then read whole, its entries walked and
+// the region sealed with a new summary.
+Status NvmeTier::scan_unsealed_region(std::uint32_t i, const std::byte* end_pages,
+                                      std::byte* scratch, std::vector<ScannedRegion>& found) {
+  const std::uint64_t format_id = devices_->format_id();
+  EntryHeader h0;
+  SummaryTrailer t;
+  const bool head_ok = parse_header(end_pages, format_id, &h0);
+  const bool trailer_ok = parse_trailer(end_pages + 2 * kPageSize, format_id, &t);
+  ScannedRegion f{i, 0, {}, 0};
+  // A summary vouches for a sealed region when the first entry is of its generation. (With the
+  // first page damaged, the region is read in full below to see whether a newer generation
+  // started there.)
+  if (trailer_ok && head_ok && t.region_seq == h0.region_seq &&
+      read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
+    f.seq = t.region_seq;
+    f.summary_pages = t.summary_pages;
+    found.push_back(std::move(f));
+    return Status::Ok();
+  }
+  if (!head_ok && !trailer_ok && all_zero_page(end_pages)) return Status::Ok();  // never written: free
+  // Being filled at the crash, or damaged: read it all and walk its entries.
+  ++recovery_.regions_scanned;
+  {
+    IoRequest q = devices_->io(i, 0, {scratch, region_size_});
+    Result<RingPool::Lease> ring = rings_.acquire();
+    if (!ring.ok()) return ring.status();
+    KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
+  }
+  f.seq = head_ok ? h0.region_seq : newest_generation(scratch, region_size_, format_id);
+  if (!head_ok && trailer_ok && f.seq <= t.region_seq &&
+      read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
+    // Only the first page is damaged: the summary still describes the newest generation here.
+    f.seq = t.region_seq;
+    f.summary_pages = t.summary_pages;
+    found.push_back(std::move(f));
+    return Status::Ok();
+  }
+  if (f.seq == 0) return Status::Ok();
+  walk_region(scratch, f.seq, &f.entries);
+  // Seal it so it can be reclaimed like any other: its summary goes after the last entry.
+  write_summary_into(scratch, f.entries, f.seq, &f.summary_pages);
+  KVTIER_RETURN_IF_ERROR(write_region_range(i, scratch, region_size_ - std::uint64_t{f.summary_pages} * kPageSize, region_size_));
+  found.push_back(std::move(f));
+  return Status::Ok();
+}
+
+// Phase 4: the region table and the index from what was found, older generations first, so a
+// block put again later ends up pointing at its newest copy.
+void NvmeTier::index_scanned_regions(std::vector<ScannedRegion>& found) {
+  std::sort(found.begin(), found.end(),
+            [](const ScannedRegion& a, const ScannedRegion& b) { return a.seq < b.seq; });
   std::uint64_t max_seq = 0;
   MutexLock lock(mu_);  // uncontended: start() runs the scan before the tier's threads
-  for (const Found& f : found) {
+  for (const ScannedRegion& f : found) {
     Region& r = regions_[f.region];
     r.state = RegionState::kSealed;
     r.seq = f.seq;
@@ -463,8 +478,6 @@ Status NvmeTier::scan_regions() {
   }
   next_seq_ = max_seq + 1;
   access_clock_.store(max_seq + 1);
-  lock.unlock();  // no device I/O under mu_
-  return devices_->sync();
 }
 
 // Collects the entries of generation `seq` in a region image. A page that does not hold a valid
