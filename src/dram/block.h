@@ -58,7 +58,7 @@ struct Block {
 
   std::atomic<std::uint32_t> refs{1};
   std::atomic<std::uint8_t> freq{0};  // S3-FIFO access counter, saturates at kMaxFreq
-  std::atomic<bool> on_nvme{false};
+  std::atomic<bool> clean{false};  // its bytes are in the tier below too (DramTier::clean)
 
   // Guarded by the owning tier's eviction mutex.
   Block* prev = nullptr;  // toward the queue's head (newer)

@@ -2,10 +2,10 @@
 //
 // Locks, in the only order they are ever taken:
 //   1. evict_mu_   one per tier: queues, byte accounting, pins, namespace usage, departures. Taken
-//                  by commit, remove, pin, unpin, blocks_not_on_nvme, departure_current,
+//                  by commit, remove, pin, unpin, dirty_blocks, departure_current,
 //                  end_departure, namespace_usage, visit_counters.
 //   2. shard mutex one per index shard (BlockIndex). Taken alone by readers (get, acquire,
-//                  contains, probe, set_on_nvme), and under evict_mu_ by the writers.
+//                  contains, probe, mark_clean), and under evict_mu_ by the writers.
 // Every change to the index happens under evict_mu_, so a holder of evict_mu_ sees a stable set of
 // indexed blocks. No lock is held while a block's bytes are freed or copied, or while the
 // counter visitor runs.
@@ -76,8 +76,8 @@ std::span<const std::byte> BlockRef::value() const {
 
 std::uint64_t BlockRef::charge() const { return block_ ? block_->charge : 0; }
 
-bool BlockRef::on_nvme() const {
-  return block_ != nullptr && block_->on_nvme.load(std::memory_order_relaxed);
+bool BlockRef::clean() const {
+  return block_ != nullptr && block_->clean.load(std::memory_order_relaxed);
 }
 
 Reservation::~Reservation() {
@@ -108,9 +108,9 @@ class DramTierImpl final : public DramTier {
   ~DramTierImpl() override;
 
   Result<Reservation> reserve(const BlockId& id, std::size_t size) override;
-  Status commit(Reservation& reservation, CommitMode mode, bool on_nvme,
+  Status commit(Reservation& reservation, CommitMode mode, bool clean,
                 std::vector<BlockRef>* evicted) override;
-  Status put(const BlockId& id, std::span<const std::byte> value, CommitMode mode, bool on_nvme,
+  Status put(const BlockId& id, std::span<const std::byte> value, CommitMode mode, bool clean,
              std::vector<BlockRef>* evicted) override;
   DramGet get(const BlockId& id, std::span<std::byte> dst) override;
   BlockRef acquire(const BlockId& id, AcquireFor why) override;
@@ -123,9 +123,9 @@ class DramTierImpl final : public DramTier {
   Status pin(const BlockId& id, std::chrono::milliseconds lease,
              std::uint64_t max_namespace_pinned_bytes) override;
   Status unpin(const BlockId& id) override;
-  void set_on_nvme(const BlockId& id) override;
-  void set_on_nvme(const BlockRef& ref) override;
-  std::vector<BlockRef> blocks_not_on_nvme() override;
+  void mark_clean(const BlockId& id) override;
+  void mark_clean(const BlockRef& ref) override;
+  std::vector<BlockRef> dirty_blocks() override;
   NamespaceUsage namespace_usage(NamespaceId ns) override;
   void visit_counters(const CounterVisitor& visitor) override;
 
@@ -246,14 +246,14 @@ Result<Reservation> DramTierImpl::reserve(const BlockId& id, std::size_t size) {
   return Reservation(b);
 }
 
-Status DramTierImpl::commit(Reservation& reservation, CommitMode mode, bool on_nvme,
+Status DramTierImpl::commit(Reservation& reservation, CommitMode mode, bool clean,
                             std::vector<BlockRef>* evicted) {
   Block* b = reservation.block_;
   if (b == nullptr) return Status::InvalidArgument("commit of an empty reservation");
   if (b->live != &live_) {
     return Status::InvalidArgument("commit of a reservation made by another DramTier");
   }
-  b->on_nvme.store(on_nvme, std::memory_order_relaxed);
+  b->clean.store(clean, std::memory_order_relaxed);
 
   std::vector<Block*> to_drop;  // refs released once evict_mu_ is unlocked
   Status status;
@@ -388,7 +388,7 @@ Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockR
 }
 
 Status DramTierImpl::put(const BlockId& id, std::span<const std::byte> value, CommitMode mode,
-                         bool on_nvme, std::vector<BlockRef>* evicted) {
+                         bool clean, std::vector<BlockRef>* evicted) {
   Result<Reservation> r = reserve(id, value.size());
   if (!r.ok()) {
     // A put that cannot even reserve still supersedes an older departure (as commit_locked does
@@ -405,7 +405,7 @@ Status DramTierImpl::put(const BlockId& id, std::span<const std::byte> value, Co
     return r.status();
   }
   if (!value.empty()) std::memcpy(r->data().data(), value.data(), value.size());
-  return commit(*r, mode, on_nvme, evicted);
+  return commit(*r, mode, clean, evicted);
 }
 
 DramGet DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
@@ -568,22 +568,22 @@ Status DramTierImpl::unpin(const BlockId& id) {
   return Status::Ok();
 }
 
-void DramTierImpl::set_on_nvme(const BlockId& id) {
+void DramTierImpl::mark_clean(const BlockId& id) {
   index_.visit(id, BlockIndex::hash_of(id), [](Block* found, BlockIndex::ShardStats&) {
-    if (found != nullptr) found->on_nvme.store(true, std::memory_order_relaxed);
+    if (found != nullptr) found->clean.store(true, std::memory_order_relaxed);
   });
 }
 
-void DramTierImpl::set_on_nvme(const BlockRef& ref) {
-  if (ref.block_ != nullptr) ref.block_->on_nvme.store(true, std::memory_order_relaxed);
+void DramTierImpl::mark_clean(const BlockRef& ref) {
+  if (ref.block_ != nullptr) ref.block_->clean.store(true, std::memory_order_relaxed);
 }
 
-std::vector<BlockRef> DramTierImpl::blocks_not_on_nvme() {
+std::vector<BlockRef> DramTierImpl::dirty_blocks() {
   std::vector<BlockRef> out;
   MutexLock lock(evict_mu_);
   out.reserve(policy_.blocks());
   policy_.for_each([&](Block* b) {  // oldest first: those closest to eviction
-    if (b->on_nvme.load(std::memory_order_relaxed)) return;
+    if (b->clean.load(std::memory_order_relaxed)) return;
     ref_block(b);
     out.push_back(BlockRef(b));
   });

@@ -61,8 +61,9 @@ class BlockRef {
   std::span<const std::byte> value() const;
   // block_charge() of the block: what keeping it alive costs, in DRAM or past its eviction.
   std::uint64_t charge() const;
-  // True when the block is known to be on the NVMe tier already (no demotion needed).
-  bool on_nvme() const;
+  // True when the block's bytes are known to be in the tier below already (its owner wrote them
+  // there, or read them from there): a clean block needs no demotion; a dirty one does.
+  bool clean() const;
 
  private:
   friend class DramTierImpl;
@@ -118,11 +119,11 @@ class DramTier {
   // must end with end_departure() once it is done with it. On success the reservation is empty;
   // on failure it still holds the bytes (NoSpace: pinned blocks leave no room; Rejected: kIfAbsent
   // found the id held).
-  virtual Status commit(Reservation& reservation, CommitMode mode, bool on_nvme,
+  virtual Status commit(Reservation& reservation, CommitMode mode, bool clean,
                         std::vector<BlockRef>* evicted) = 0;
   // reserve + copy + commit.
   virtual Status put(const BlockId& id, std::span<const std::byte> value, CommitMode mode,
-                     bool on_nvme, std::vector<BlockRef>* evicted) = 0;
+                     bool clean, std::vector<BlockRef>* evicted) = 0;
 
   // Copies the value into dst. Counts a hit (S3-FIFO frequency) when found.
   virtual DramGet get(const BlockId& id, std::span<std::byte> dst) = 0;
@@ -152,14 +153,16 @@ class DramTier {
                      std::uint64_t max_namespace_pinned_bytes = 0) = 0;
   virtual Status unpin(const BlockId& id) = 0;
 
-  // Marks a block as present on NVMe (after the engine wrote it there).
-  virtual void set_on_nvme(const BlockId& id) = 0;
+  // Marks a block clean: its owner wrote it to the tier below. DRAM knows no tier but itself; a
+  // block committed clean (`clean` = true, as a promoted one is) or marked so is one its owner
+  // need not write down again.
+  virtual void mark_clean(const BlockId& id) = 0;
   // Marks exactly the referenced block, even if a newer version was committed under its id since
-  // the ref was taken (set_on_nvme(id) would then mark the newer, unwritten version). Prefer this
-  // form after writing a ref from blocks_not_on_nvme().
-  virtual void set_on_nvme(const BlockRef& ref) = 0;
-  // References to every block not yet on NVMe (for Store::flush).
-  virtual std::vector<BlockRef> blocks_not_on_nvme() = 0;
+  // the ref was taken (mark_clean(id) would then mark the newer, unwritten version). Prefer this
+  // form after writing a ref from dirty_blocks().
+  virtual void mark_clean(const BlockRef& ref) = 0;
+  // References to every dirty block (for Store::flush, which writes them down).
+  virtual std::vector<BlockRef> dirty_blocks() = 0;
 
   virtual NamespaceUsage namespace_usage(NamespaceId ns) = 0;
   // Counters prefixed "dram_": hits, misses, inserts, evictions, evicted_bytes, removes, bytes

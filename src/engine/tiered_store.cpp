@@ -130,7 +130,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     return publish(
         id, value.size(),
         [&](std::vector<dram::BlockRef>* evicted) {
-          return dram_->put(id, value, dram::CommitMode::kReplace, /*on_nvme=*/false, evicted);
+          return dram_->put(id, value, dram::CommitMode::kReplace, /*clean=*/false, evicted);
         },
         // The value may be a client's shared memory (PUT_MANY_SHM): checksummed over the copy.
         [&](const Status&) {
@@ -168,7 +168,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     Status s = publish(
         id, buffer.bytes().size(),
         [&](std::vector<dram::BlockRef>* evicted) {
-          return dram_->commit(*reservation, dram::CommitMode::kReplace, /*on_nvme=*/false,
+          return dram_->commit(*reservation, dram::CommitMode::kReplace, /*clean=*/false,
                                evicted);
         },
         // The reservation still holds its bytes after a failed commit.
@@ -338,7 +338,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     if (!nvme_) return Status::Ok();
     // Puts that began before this flush have their blocks in DRAM (or on NVMe) now.
     in_flight_.wait_for_earlier();
-    std::vector<dram::BlockRef> listed = dram_->blocks_not_on_nvme();
+    std::vector<dram::BlockRef> listed = dram_->dirty_blocks();
     // A block missing from the list was evicted before it was taken, by a put that began before
     // it: wait for that put to finish demoting. (Blocks evicted later are in the list.)
     in_flight_.wait_for_earlier();
@@ -352,7 +352,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
       if (!dram_->departure_current(ref)) continue;
       Status s = nvme_->put(ref.id(), ref.value());
       if (s.ok()) {
-        dram_->set_on_nvme(ref);
+        dram_->mark_clean(ref);
         continue;
       }
       flush_skipped_.fetch_add(1, std::memory_order_relaxed);
@@ -473,7 +473,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
   void demote(std::vector<dram::BlockRef>& evicted) {
     StoreTestHooks* hooks = store_test_hooks().load(std::memory_order_acquire);
     for (dram::BlockRef& ref : evicted) {
-      if (nvme_ && !ref.on_nvme()) {
+      if (nvme_ && !ref.clean()) {
         if (hooks && hooks->before_demote) hooks->before_demote(ref.id());
         MutexLock lock(stripe(ref.id()));
         if (!dram_->departure_current(ref)) {
@@ -579,7 +579,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
       const bool same = now && now->page == read_at.page && now->seq == read_at.seq;
       if (!same) {
         promotions_superseded_.fetch_add(1, std::memory_order_relaxed);
-      } else if (dram_->commit(staged, dram::CommitMode::kIfAbsent, /*on_nvme=*/true, &evicted).ok()) {
+      } else if (dram_->commit(staged, dram::CommitMode::kIfAbsent, /*clean=*/true, &evicted).ok()) {
         promotions_.fetch_add(1, std::memory_order_relaxed);
       }
     }
@@ -597,7 +597,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
       MutexLock lock(stripe(id));
       if (nvme_ && nvme_->contains(id)) {
         promotions_superseded_.fetch_add(1, std::memory_order_relaxed);
-      } else if (dram_->put(id, value, dram::CommitMode::kIfAbsent, /*on_nvme=*/false, &evicted).ok()) {
+      } else if (dram_->put(id, value, dram::CommitMode::kIfAbsent, /*clean=*/false, &evicted).ok()) {
         promotions_.fetch_add(1, std::memory_order_relaxed);
       }
     }

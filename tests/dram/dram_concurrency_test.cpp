@@ -121,8 +121,8 @@ TEST(DramConcurrency, ReadersWritersPinsAndRemoves) {
           tier->probe(kDefaultNamespace, chain, found);
           break;
         case 4:
-          for (BlockRef& r : tier->blocks_not_on_nvme()) {
-            if (rng() % 2) tier->set_on_nvme(r);
+          for (BlockRef& r : tier->dirty_blocks()) {
+            if (rng() % 2) tier->mark_clean(r);
           }
           break;
         case 5: (void)counters(*tier); break;

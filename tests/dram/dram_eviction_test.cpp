@@ -288,12 +288,12 @@ TEST(DramEviction, RefHeldAcrossEvictionKeepsItsBytes) {
 
 TEST(DramEviction, EvictedRefsCarryTheOnNvmeFlag) {
   auto tier = make_tier(small_config(room_for(2, 4 * kKiB)));
-  ASSERT_TRUE(put_pattern(*tier, bid(1), 1, 4 * kKiB, nullptr, /*on_nvme=*/true).ok());
+  ASSERT_TRUE(put_pattern(*tier, bid(1), 1, 4 * kKiB, nullptr, /*clean=*/true).ok());
   ASSERT_TRUE(put_pattern(*tier, bid(2), 2, 4 * kKiB, nullptr, false).ok());
   std::vector<BlockRef> evicted;
   ASSERT_TRUE(put_pattern(*tier, bid(3), 3, 8 * kKiB, &evicted).ok());
   ASSERT_EQ(evicted.size(), 2u);
-  for (const BlockRef& r : evicted) EXPECT_EQ(r.on_nvme(), r.id() == bid(1));
+  for (const BlockRef& r : evicted) EXPECT_EQ(r.clean(), r.id() == bid(1));
 }
 
 }  // namespace

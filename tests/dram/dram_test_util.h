@@ -86,9 +86,9 @@ inline std::map<std::string, double> counters(DramTier& tier) {
 }
 
 inline Status put_pattern(DramTier& tier, const BlockId& id, std::uint64_t seed, std::size_t size,
-                          std::vector<BlockRef>* evicted = nullptr, bool on_nvme = false) {
+                          std::vector<BlockRef>* evicted = nullptr, bool clean = false) {
   const std::vector<std::byte> v = pattern(seed, size);
-  return tier.put(id, v, CommitMode::kReplace, on_nvme, evicted);
+  return tier.put(id, v, CommitMode::kReplace, clean, evicted);
 }
 
 }  // namespace kvtier::dram::testing

@@ -267,16 +267,16 @@ TEST(DramTier, OnNvmeFlagsAndBlocksNotOnNvme) {
   ASSERT_TRUE(put_pattern(*tier, bid(2), 2, 100, nullptr, true).ok());
   ASSERT_TRUE(put_pattern(*tier, bid(3), 3, 100, nullptr, false).ok());
   ASSERT_TRUE(put_pattern(*tier, bid(4), 4, 100, nullptr, false).ok());
-  EXPECT_TRUE(tier->acquire(bid(2)).on_nvme());
-  EXPECT_FALSE(tier->acquire(bid(1)).on_nvme());
+  EXPECT_TRUE(tier->acquire(bid(2)).clean());
+  EXPECT_FALSE(tier->acquire(bid(1)).clean());
 
-  std::vector<BlockRef> pending = tier->blocks_not_on_nvme();
+  std::vector<BlockRef> pending = tier->dirty_blocks();
   ASSERT_EQ(pending.size(), 3u);
   for (const BlockRef& r : pending) {
-    EXPECT_FALSE(r.on_nvme());
+    EXPECT_FALSE(r.clean());
     EXPECT_NE(r.id(), bid(2));
   }
-  tier->set_on_nvme(bid(1));
+  tier->mark_clean(bid(1));
   // The engine wrote bid(3) from its ref; meanwhile a new version was committed under that id.
   BlockRef written;
   for (BlockRef& r : pending) {
@@ -284,11 +284,11 @@ TEST(DramTier, OnNvmeFlagsAndBlocksNotOnNvme) {
   }
   ASSERT_TRUE(written);
   ASSERT_TRUE(put_pattern(*tier, bid(3), 33, 200, nullptr, false).ok());
-  tier->set_on_nvme(written);
-  EXPECT_TRUE(written.on_nvme());
-  tier->set_on_nvme(bid(99));  // absent: no effect
+  tier->mark_clean(written);
+  EXPECT_TRUE(written.clean());
+  tier->mark_clean(bid(99));  // absent: no effect
 
-  pending = tier->blocks_not_on_nvme();
+  pending = tier->dirty_blocks();
   std::vector<BlockId> ids;
   for (const BlockRef& r : pending) ids.push_back(r.id());
   ASSERT_EQ(ids.size(), 2u);
