@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
 
   auto pass_get = [&]() {
     for (std::uint64_t i : order) {
-      kvtier::dram::DramGet g = tier->get({kvtier::kDefaultNamespace, keys[i]}, dst_span);
+      kvtier::GetResult g = tier->get({kvtier::kDefaultNamespace, keys[i]}, dst_span);
       if (!g.status.ok() || g.size != value_bytes) die("get " + std::to_string(i) + ": " + g.status.to_string());
     }
   };

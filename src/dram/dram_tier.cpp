@@ -112,7 +112,7 @@ class DramTierImpl final : public DramTier {
                 std::vector<BlockRef>* evicted) override;
   Status put(const BlockId& id, std::span<const std::byte> value, CommitMode mode, bool clean,
              std::vector<BlockRef>* evicted) override;
-  DramGet get(const BlockId& id, std::span<std::byte> dst) override;
+  GetResult get(const BlockId& id, std::span<std::byte> dst) override;
   BlockRef acquire(const BlockId& id, AcquireFor why) override;
   bool contains(const BlockId& id) override;
   bool is_current(const BlockRef& ref) override;
@@ -408,7 +408,7 @@ Status DramTierImpl::put(const BlockId& id, std::span<const std::byte> value, Co
   return commit(*r, mode, clean, evicted);
 }
 
-DramGet DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
+GetResult DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
   Block* b = nullptr;
   bool present = false;
   std::size_t size = 0;
@@ -425,15 +425,15 @@ DramGet DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
     stats.add_hit();
     b = found;
   });
-  if (!present) return {Status::NotFound("dram miss"), 0};
+  if (!present) return {Status::NotFound("dram miss"), 0, Tier::kNone};
   if (b == nullptr) {
     return {Status::BufferTooSmall("value is " + bytes_text(size) + ", buffer holds " +
                                    bytes_text(dst.size())),
-            size};
+            size, Tier::kNone};
   }
   if (size != 0) std::memcpy(dst.data(), b->data(), size);
   unref_block(b);
-  return {Status::Ok(), size};
+  return {Status::Ok(), size, Tier::kDram};
 }
 
 BlockRef DramTierImpl::acquire(const BlockId& id, AcquireFor why) {

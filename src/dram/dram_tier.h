@@ -99,10 +99,6 @@ enum class CommitMode : std::uint8_t {
               // id (Rejected otherwise), since what it holds is newer than that copy
 };
 
-struct DramGet {
-  Status status;  // OK, NotFound, BufferTooSmall
-  std::size_t size = 0;
-};
 
 // Lifetime: every BlockRef and Reservation must be released before the DramTier that issued it is
 // destroyed (the destructor checks this and aborts otherwise).
@@ -126,7 +122,8 @@ class DramTier {
                      bool clean, std::vector<BlockRef>* evicted) = 0;
 
   // Copies the value into dst. Counts a hit (S3-FIFO frequency) when found.
-  virtual DramGet get(const BlockId& id, std::span<std::byte> dst) = 0;
+  // status OK, NotFound or BufferTooSmall (size is then the value's); tier kDram when found.
+  virtual GetResult get(const BlockId& id, std::span<std::byte> dst) = 0;
   // A reference to the block, or an empty ref on a miss, counted as `why` says.
   virtual BlockRef acquire(const BlockId& id, AcquireFor why = AcquireFor::kRead) = 0;
   // Presence without counting a hit.

@@ -193,9 +193,8 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     std::vector<GetItem> missed;
     std::vector<std::size_t> missed_at;
     for (std::size_t i = 0; i < items.size(); ++i) {
-      dram::DramGet g = dram_->get({ns, items[i].key}, items[i].dst);
-      out[i] = GetResult{g.status, g.size, g.status.ok() ? Tier::kDram : Tier::kNone};
-      if (g.status.is_not_found() && nvme_) {
+      out[i] = dram_->get({ns, items[i].key}, items[i].dst);
+      if (out[i].status.is_not_found() && nvme_) {
         missed.push_back(items[i]);
         missed_at.push_back(i);
       }

@@ -100,7 +100,7 @@ TEST(DramConcurrency, ReadersWritersPinsAndRemoves) {
           if (ref && !valid_value(key, ref.value())) bad_values.fetch_add(1);
           continue;
         }
-        DramGet g = tier->get(bid(key), dst);
+        GetResult g = tier->get(bid(key), dst);
         if (g.status.ok() && !valid_value(key, std::span(dst).first(g.size))) bad_values.fetch_add(1);
         if (!g.status.ok() && !g.status.is_not_found()) bad_values.fetch_add(1);
       }
@@ -144,7 +144,7 @@ TEST(DramConcurrency, ReadersWritersPinsAndRemoves) {
   std::vector<std::byte> dst(16 * kKiB);
   double blocks = 0, bytes = 0, charged = 0;
   for (std::uint64_t k = 0; k < kKeys; ++k) {
-    DramGet g = tier->get(bid(k), dst);
+    GetResult g = tier->get(bid(k), dst);
     if (!g.status.ok()) continue;
     blocks += 1;
     bytes += static_cast<double>(g.size);
@@ -176,7 +176,7 @@ TEST(DramConcurrency, ConcurrentCommitsOfOneIdLeaveOneBlock) {
         }
         fill_value(kKey, static_cast<std::uint64_t>(t) * kCommits + i, r->data());
         if (!tier->commit(*r, CommitMode::kReplace, false, nullptr).ok()) bad.fetch_add(1);
-        DramGet g = tier->get(bid(kKey), dst);
+        GetResult g = tier->get(bid(kKey), dst);
         if (!g.status.ok() || !valid_value(kKey, std::span(dst).first(g.size))) bad.fetch_add(1);
       }
     });

@@ -76,7 +76,7 @@ TEST(DramEviction, BudgetHoldsUnderVariableSizesAndCountersAddUp) {
   std::size_t present = 0;
   std::vector<std::byte> dst(600 * kKiB);
   for (int i = 0; i < kPuts; ++i) {
-    DramGet g = tier->get(bid(i), dst);
+    GetResult g = tier->get(bid(i), dst);
     if (!g.status.ok()) continue;
     ++present;
     ASSERT_TRUE(matches_pattern(i, std::span(dst).first(g.size)));
@@ -216,7 +216,7 @@ TEST(DramEviction, HotSetSurvivesAScanLargerThanTheCache) {
   EXPECT_EQ(lru_retained, 0u) << "the model: LRU loses the whole hot set to the scan";
   EXPECT_GT(retained, kHot * 8 / 10) << "S3-FIFO keeps the hot set: " << retained << "/" << kHot;
   for (std::uint64_t k = 0; k < kHot; ++k) {
-    DramGet g = tier->get(bid(k), dst);
+    GetResult g = tier->get(bid(k), dst);
     if (g.status.ok()) {
       EXPECT_TRUE(matches_pattern(k, dst));
     }

@@ -33,7 +33,7 @@ TEST(DramTier, PutGetIsByteExact) {
   }
   for (std::size_t i = 0; i < std::size(sizes); ++i) {
     std::vector<std::byte> dst(sizes[i] + 10, std::byte{0xEE});
-    DramGet g = tier->get(bid(i), dst);
+    GetResult g = tier->get(bid(i), dst);
     ASSERT_TRUE(g.status.ok()) << g.status.to_string();
     EXPECT_EQ(g.size, sizes[i]);
     EXPECT_TRUE(matches_pattern(i, std::span(dst).first(sizes[i])));
@@ -62,7 +62,7 @@ TEST(DramTier, PutGetIsByteExact) {
 TEST(DramTier, MissIsNotFoundAndCounted) {
   auto tier = make_tier(small_config(1 * kMiB));
   std::vector<std::byte> dst(16);
-  DramGet g = tier->get(bid(1), dst);
+  GetResult g = tier->get(bid(1), dst);
   EXPECT_EQ(g.status.code(), StatusCode::kNotFound);
   EXPECT_FALSE(tier->acquire(bid(1)));
   EXPECT_FALSE(tier->contains(bid(1)));
@@ -75,7 +75,7 @@ TEST(DramTier, BufferTooSmallReportsSize) {
   auto tier = make_tier(small_config(1 * kMiB));
   ASSERT_TRUE(put_pattern(*tier, bid(7), 7, 5000).ok());
   std::vector<std::byte> dst(4999);
-  DramGet g = tier->get(bid(7), dst);
+  GetResult g = tier->get(bid(7), dst);
   EXPECT_EQ(g.status.code(), StatusCode::kBufferTooSmall);
   EXPECT_EQ(g.size, 5000u);
   EXPECT_NE(g.status.message().find("5000"), std::string::npos) << g.status.message();
@@ -145,7 +145,7 @@ TEST(DramTier, ReplaceKeepsOldBytesForHeldRefs) {
   ASSERT_TRUE(put_pattern(*tier, bid(1), 200, 7000).ok());
 
   std::vector<std::byte> dst(8000);
-  DramGet g = tier->get(bid(1), dst);
+  GetResult g = tier->get(bid(1), dst);
   ASSERT_TRUE(g.status.ok());
   EXPECT_EQ(g.size, 7000u);
   EXPECT_TRUE(matches_pattern(200, std::span(dst).first(7000)));
@@ -202,7 +202,7 @@ TEST(DramTier, NamespacesIsolateTheSameKey) {
   ASSERT_TRUE(tier->put(BlockId{2, k}, pattern(2, 2000), CommitMode::kReplace, false, nullptr).ok());
   ASSERT_TRUE(tier->put(BlockId{2, test_key(43)}, pattern(3, 3000), CommitMode::kReplace, false, nullptr).ok());
   std::vector<std::byte> dst(4000);
-  DramGet g = tier->get(BlockId{1, k}, dst);
+  GetResult g = tier->get(BlockId{1, k}, dst);
   ASSERT_TRUE(g.status.ok());
   EXPECT_EQ(g.size, 1000u);
   EXPECT_TRUE(matches_pattern(1, std::span(dst).first(1000)));
