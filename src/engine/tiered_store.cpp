@@ -139,12 +139,9 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
   }
 
   Result<BlockView> view(NamespaceId ns, const Key& key) override {
-    gets_.fetch_add(1, std::memory_order_relaxed);
     dram::BlockRef ref = dram_->acquire({ns, key}, dram::AcquireFor::kReadMissCountedNext);
-    if (!ref) {
-      gets_.fetch_sub(1, std::memory_order_relaxed);  // the caller's get() counts this one
-      return Status::NotFound("not in DRAM");
-    }
+    if (!ref) return Status::NotFound("not in DRAM");  // the caller's get() counts this one
+    gets_.fetch_add(1, std::memory_order_relaxed);
     auto holder = std::make_shared<dram::BlockRef>(std::move(ref));
     std::span<const std::byte> bytes = holder->value();
     const std::uint64_t charge = holder->charge();
