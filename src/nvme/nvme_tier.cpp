@@ -599,6 +599,70 @@ GetResult NvmeTier::get(const BlockId& id, std::span<std::byte> dst, ReadFor why
   return out;
 }
 
+// The first step of a read: the item's location, checked, and its region held; nullopt with
+// `res` answered (a miss, a buffer too small, an entry dropped as damaged) when there is nothing
+// to read.
+std::optional<NvmeTier::ReadPlan> NvmeTier::plan_read(NamespaceId ns, const GetItem& item,
+                                                      bool counted, GetResult& res) {
+  BlockId id{ns, item.key};
+  res = GetResult{};
+  std::optional<Location> loc = index_.lookup(id, /*count_hit=*/counted);
+  if (!loc) {
+    if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
+    res.status = Status::NotFound("not on nvme");
+    return std::nullopt;
+  }
+  if (item.dst.size() < loc->size) {
+    res.status = Status::BufferTooSmall("value is " + std::to_string(loc->size) + " bytes, buffer " +
+                                        std::to_string(item.dst.size()));
+    res.size = loc->size;
+    return std::nullopt;
+  }
+  // Locations come from summaries and checkpoints on disk: one that lies outside the devices
+  // or runs past its region's end was damaged before its checksum was taken (a bug, a stale
+  // file). It is dropped like an entry whose header does not match.
+  if (region_of(loc->page) >= devices_->region_count() || !entry_fits(loc->page % devices_->pages_per_region(), loc->size)) {
+    header_mismatches_.fetch_add(1, std::memory_order_relaxed);
+    drop_entry(id, loc->page);
+    if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
+    res.status = Status::NotFound("nvme index entry outside its region");
+    return std::nullopt;
+  }
+  std::optional<RegionHold> hold = hold_region(region_of(loc->page));
+  // The region may have been reclaimed between the index lookup and the hold.
+  std::optional<Location> again = hold ? index_.lookup(id, false) : std::nullopt;
+  if (!again || again->page != loc->page) {
+    if (hold) release_region(*hold);
+    raced_reads_.fetch_add(1, std::memory_order_relaxed);
+    if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
+    res.status = Status::NotFound("reclaimed while reading");
+    return std::nullopt;
+  }
+  if (again->seq != hold->seq) {
+    // The entry names a generation the region no longer holds: whatever is there now belongs
+    // to another entry. Refused before any byte is read.
+    release_region(*hold);
+    header_mismatches_.fetch_add(1, std::memory_order_relaxed);
+    drop_entry(id, again->page);
+    if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
+    res.status = Status::NotFound("nvme index entry of a reused region");
+    return std::nullopt;
+  }
+  if (again->size > item.dst.size()) {  // re-put with another size since the first lookup
+    release_region(*hold);
+    res.status = Status::BufferTooSmall("value is " + std::to_string(again->size) + " bytes, buffer " +
+                                        std::to_string(item.dst.size()));
+    res.size = again->size;
+    return std::nullopt;
+  }
+  ReadPlan p;
+  p.id = id;
+  p.loc = *again;
+  p.hold = *hold;
+  p.counted = counted;
+  return p;
+}
+
 void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out,
                         ReadFor why) {
   KVTIER_CHECK(out.size() >= items.size());
@@ -606,65 +670,10 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
   std::vector<ReadPlan> plans;
   plans.reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
-    BlockId id{ns, items[i].key};
-    GetResult& res = out[i];
-    res = GetResult{};
-    std::optional<Location> loc = index_.lookup(id, /*count_hit=*/counted);
-    if (!loc) {
-      if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
-      res.status = Status::NotFound("not on nvme");
-      continue;
+    if (std::optional<ReadPlan> p = plan_read(ns, items[i], counted, out[i])) {
+      p->item = i;
+      plans.push_back(std::move(*p));
     }
-    if (items[i].dst.size() < loc->size) {
-      res.status = Status::BufferTooSmall("value is " + std::to_string(loc->size) + " bytes, buffer " +
-                                          std::to_string(items[i].dst.size()));
-      res.size = loc->size;
-      continue;
-    }
-    // Locations come from summaries and checkpoints on disk: one that lies outside the devices
-    // or runs past its region's end was damaged before its checksum was taken (a bug, a stale
-    // file). It is dropped like an entry whose header does not match.
-    if (region_of(loc->page) >= devices_->region_count() || !entry_fits(loc->page % devices_->pages_per_region(), loc->size)) {
-      header_mismatches_.fetch_add(1, std::memory_order_relaxed);
-      drop_entry(id, loc->page);
-      if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
-      res.status = Status::NotFound("nvme index entry outside its region");
-      continue;
-    }
-    std::optional<RegionHold> hold = hold_region(region_of(loc->page));
-    // The region may have been reclaimed between the index lookup and the hold.
-    std::optional<Location> again = hold ? index_.lookup(id, false) : std::nullopt;
-    if (!again || again->page != loc->page) {
-      if (hold) release_region(*hold);
-      raced_reads_.fetch_add(1, std::memory_order_relaxed);
-      if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
-      res.status = Status::NotFound("reclaimed while reading");
-      continue;
-    }
-    if (again->seq != hold->seq) {
-      // The entry names a generation the region no longer holds: whatever is there now belongs
-      // to another entry. Refused before any byte is read.
-      release_region(*hold);
-      header_mismatches_.fetch_add(1, std::memory_order_relaxed);
-      drop_entry(id, again->page);
-      if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
-      res.status = Status::NotFound("nvme index entry of a reused region");
-      continue;
-    }
-    if (again->size > items[i].dst.size()) {  // re-put with another size since the first lookup
-      release_region(*hold);
-      res.status = Status::BufferTooSmall("value is " + std::to_string(again->size) + " bytes, buffer " +
-                                          std::to_string(items[i].dst.size()));
-      res.size = again->size;
-      continue;
-    }
-    ReadPlan p;
-    p.item = i;
-    p.id = id;
-    p.loc = *again;
-    p.hold = *hold;
-    p.counted = counted;
-    plans.push_back(std::move(p));
   }
 
   // Blocks still in a region buffer are copied from memory; the rest become device reads.

@@ -180,6 +180,8 @@ class NvmeTier {
   // Readers.
   std::optional<RegionHold> hold_region(std::uint32_t region);
   void release_region(const RegionHold& hold);
+  std::optional<ReadPlan> plan_read(NamespaceId ns, const GetItem& item, bool counted,
+                                    GetResult& res);
   void finish_read(ReadPlan& p, std::span<std::byte> dst, const IoRequest* req, GetResult& res);
   void reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, GetResult& res);
   bool verify_header(const EntryHeader& h, const BlockId& id, std::uint32_t size, std::uint64_t seq) const;
