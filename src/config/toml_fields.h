@@ -105,8 +105,8 @@ class TomlFieldReader {
 // refuses keys not in the array and reads the others in its order, so the list of allowed keys and
 // the reads cannot drift apart. Readers for plain members: string_key<&C::m>, bool_key, u32_key,
 // double_key, size_key (a byte size), count_key<&C::m, max>, duration_key<&C::m, max> (a
-// std::chrono duration in its own unit, from an integer key), optional_key<&C::m, read function>;
-// anything else is a function of the same signature.
+// std::chrono duration in its own unit, from an integer key), optional_key<&C::m, read function>,
+// choice_key<&C::m, choices> (an enum by name); anything else is a function of the same signature.
 template <typename C>
 using TomlKeyReader = Status (*)(TomlFieldReader&, const toml::table&, std::string_view prefix,
                                  std::string_view key, C&);
@@ -173,6 +173,33 @@ Status optional_key(TomlFieldReader& r, const toml::table& t, std::string_view p
   c.*M = v;
   return Status::Ok();
 }
+// A string key naming one of a fixed set of values (an enum): `choices` pairs each name with its
+// value. Any other name is "<field> = "x" is invalid: must be "a", "b" or "c"".
+template <typename E>
+struct TomlChoice {
+  std::string_view name;
+  E value;
+};
+template <auto M, const auto& kChoices>
+Status choice_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                  std::string_view key, toml_keys::ClassOf<M>& c) {
+  const toml::node* node = t.get(key);
+  std::string name;
+  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, key, name));
+  if (node == nullptr) return Status::Ok();
+  std::string allowed;
+  for (std::size_t i = 0; i < std::size(kChoices); ++i) {
+    if (kChoices[i].name == name) {
+      c.*M = kChoices[i].value;
+      return Status::Ok();
+    }
+    allowed += (i == 0 ? "\"" : i + 1 == std::size(kChoices) ? " or \"" : ", \"");
+    allowed += std::string(kChoices[i].name) + "\"";
+  }
+  return Status::InvalidArgument(r.at(*node) + TomlFieldReader::join(prefix, key) + " = \"" +
+                                 name + "\" is invalid: must be " + allowed);
+}
+
 // A sub-table ([prefix.key]) read with its own schema.
 template <auto M, const auto& kKeys>
 Status table_key(TomlFieldReader& r, const toml::table& t, std::string_view prefix,

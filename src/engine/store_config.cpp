@@ -179,22 +179,8 @@ Status StoreConfig::validate() const {
 
 namespace {
 
-Status read_reclaim(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
-                    std::string_view key, NvmeConfig& n) {
-  std::string name;
-  const toml::node* node = t.get(key);
-  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, key, name));
-  if (node == nullptr) return Status::Ok();
-  if (name == "fifo") {
-    n.reclaim = ReclaimPolicy::kFifo;
-  } else if (name == "lru") {
-    n.reclaim = ReclaimPolicy::kLru;
-  } else {
-    return Status::InvalidArgument(r.at(*node) + "nvme.reclaim = \"" + name +
-                                   "\" is invalid: must be \"fifo\" or \"lru\"");
-  }
-  return Status::Ok();
-}
+constexpr TomlChoice<ReclaimPolicy> kReclaimPolicies[] = {{"fifo", ReclaimPolicy::kFifo},
+                                                          {"lru", ReclaimPolicy::kLru}};
 
 constexpr TomlKey<NvmeDeviceConfig> kDeviceKeys[] = {
     {"path", string_key<&NvmeDeviceConfig::path>},
@@ -235,7 +221,7 @@ constexpr TomlKey<NvmeConfig> kNvmeKeys[] = {
     {"write_buffers", u32_key<&NvmeConfig::write_buffers>},
     {"write_io_bytes", size_key<&NvmeConfig::write_io_bytes>},
     {"io_depth", u32_key<&NvmeConfig::io_depth>},
-    {"reclaim", read_reclaim},
+    {"reclaim", choice_key<&NvmeConfig::reclaim, kReclaimPolicies>},
     {"reinsert_min_hits", u32_key<&NvmeConfig::reinsert_min_hits>},
     {"write_budget_mb_s", double_key<&NvmeConfig::write_budget_mb_s>},
     {"write_budget_burst_s", double_key<&NvmeConfig::write_budget_burst_s>},

@@ -12,21 +12,9 @@ namespace {
 // Every duration of these sections is an integer below 2^31 of its unit.
 constexpr std::uint64_t kMaxDuration = std::numeric_limits<std::int32_t>::max();
 
-Status read_backend(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
-                    std::string_view key, SharedTierConfig& c) {
-  const toml::node* node = t.get(key);
-  std::string name;
-  KVTIER_RETURN_IF_ERROR(r.read_string(t, prefix, key, name));
-  if (node == nullptr) return Status::Ok();
-  if (name == "none") c.backend = SharedBackendKind::kNone;
-  else if (name == "fs") c.backend = SharedBackendKind::kFs;
-  else if (name == "redis") c.backend = SharedBackendKind::kRedis;
-  else {
-    return Status::InvalidArgument(r.at(*node) + "shared.backend = \"" + name +
-                                   "\" is invalid: must be \"none\", \"fs\" or \"redis\"");
-  }
-  return Status::Ok();
-}
+constexpr TomlChoice<SharedBackendKind> kBackends[] = {{"none", SharedBackendKind::kNone},
+                                                       {"fs", SharedBackendKind::kFs},
+                                                       {"redis", SharedBackendKind::kRedis}};
 
 Status read_nodes(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
                   std::string_view key, RedisBackendConfig& c) {
@@ -65,7 +53,7 @@ constexpr TomlKey<RedisBackendConfig> kRedisKeys[] = {
 };
 
 constexpr TomlKey<SharedTierConfig> kSharedKeys[] = {
-    {"backend", read_backend},
+    {"backend", choice_key<&SharedTierConfig::backend, kBackends>},
     {"read_deadline_ms", duration_key<&SharedTierConfig::read_deadline, kMaxDuration>},
     {"read_threads", u32_key<&SharedTierConfig::read_threads>},
     {"upload_threads", u32_key<&SharedTierConfig::upload_threads>},
