@@ -415,7 +415,7 @@ int run_get(const Args& a) {
         which[q] = pick(rng);
         items[q] = {numbered_key(which[q], 7), dst[q]};
       }
-      tier->get_many(kvtier::kDefaultNamespace, items, out);
+      tier->get_many(kvtier::kDefaultNamespace, items, out, kvtier::engine::ReadFor::kClient);
       for (std::uint32_t q = 0; q < a.qd; ++q) {
         std::uint64_t stamp;
         std::memcpy(&stamp, dst[q].data(), sizeof stamp);

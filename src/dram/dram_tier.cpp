@@ -112,7 +112,10 @@ class DramTierImpl final : public DramTier {
                 std::vector<BlockRef>* evicted) override;
   Status put(const BlockId& id, std::span<const std::byte> value, CommitMode mode, bool clean,
              std::vector<BlockRef>* evicted) override;
-  GetResult get(const BlockId& id, std::span<std::byte> dst) override;
+  Tier kind() const override { return Tier::kDram; }
+  GetResult get(const BlockId& id, std::span<std::byte> dst, engine::ReadFor why) override;
+  void get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out,
+                engine::ReadFor why) override;
   BlockRef acquire(const BlockId& id, AcquireFor why) override;
   bool contains(const BlockId& id) override;
   bool is_current(const BlockRef& ref) override;
@@ -408,21 +411,24 @@ Status DramTierImpl::put(const BlockId& id, std::span<const std::byte> value, Co
   return commit(*r, mode, clean, evicted);
 }
 
-GetResult DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
+GetResult DramTierImpl::get(const BlockId& id, std::span<std::byte> dst, engine::ReadFor why) {
+  const bool counted = why == engine::ReadFor::kClient;
   Block* b = nullptr;
   bool present = false;
   std::size_t size = 0;
   index_.visit(id, BlockIndex::hash_of(id), [&](Block* found, BlockIndex::ShardStats& stats) {
     if (found == nullptr) {
-      stats.add_miss();
+      if (counted) stats.add_miss();
       return;
     }
     present = true;
     size = found->size;
     if (size > dst.size()) return;  // neither a hit nor a miss: the caller retries
     ref_block(found);
-    found->touch();
-    stats.add_hit();
+    if (counted) {
+      found->touch();
+      stats.add_hit();
+    }
     b = found;
   });
   if (!present) return {Status::NotFound("dram miss"), 0, Tier::kNone};
@@ -434,6 +440,12 @@ GetResult DramTierImpl::get(const BlockId& id, std::span<std::byte> dst) {
   if (size != 0) std::memcpy(dst.data(), b->data(), size);
   unref_block(b);
   return {Status::Ok(), size, Tier::kDram};
+}
+
+void DramTierImpl::get_many(NamespaceId ns, std::span<const GetItem> items,
+                            std::span<GetResult> out, engine::ReadFor why) {
+  KVTIER_CHECK(out.size() >= items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) out[i] = get({ns, items[i].key}, items[i].dst, why);
 }
 
 BlockRef DramTierImpl::acquire(const BlockId& id, AcquireFor why) {

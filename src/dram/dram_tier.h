@@ -25,10 +25,11 @@
 #include <span>
 #include <vector>
 
+#include "engine/block_tier.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "kvtier/status.h"
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 
 namespace kvtier::dram {
 
@@ -102,7 +103,7 @@ enum class CommitMode : std::uint8_t {
 
 // Lifetime: every BlockRef and Reservation must be released before the DramTier that issued it is
 // destroyed (the destructor checks this and aborts otherwise).
-class DramTier {
+class DramTier : public engine::BlockTier {
  public:
   // InvalidArgument when the config does not validate.
   static Result<std::unique_ptr<DramTier>> create(const DramConfig& config);
@@ -121,22 +122,18 @@ class DramTier {
   virtual Status put(const BlockId& id, std::span<const std::byte> value, CommitMode mode,
                      bool clean, std::vector<BlockRef>* evicted) = 0;
 
-  // Copies the value into dst. Counts a hit (S3-FIFO frequency) when found.
+  // Copies the value into dst. A client's read counts a hit (S3-FIFO frequency) or a miss.
   // status OK, NotFound or BufferTooSmall (size is then the value's); tier kDram when found.
-  virtual GetResult get(const BlockId& id, std::span<std::byte> dst) = 0;
+  // BlockTier::get_many is get() for each item.
+  virtual GetResult get(const BlockId& id, std::span<std::byte> dst,
+                        engine::ReadFor why = engine::ReadFor::kClient) = 0;
   // A reference to the block, or an empty ref on a miss, counted as `why` says.
   virtual BlockRef acquire(const BlockId& id, AcquireFor why = AcquireFor::kRead) = 0;
-  // Presence without counting a hit.
-  virtual bool contains(const BlockId& id) = 0;
   // True when `ref` is still the block indexed under its id (not replaced, evicted or removed);
   // counts no hit.
   virtual bool is_current(const BlockRef& ref) = 0;
-  // found[i] = 1 when (ns, keys[i]) is present, else 0; locks each shard once per call.
-  virtual void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) = 0;
-
-  // Removes the indexed block and supersedes a departure of the id. NotFound when it had neither.
-  virtual Status remove(const BlockId& id) = 0;
-
+  // BlockTier::probe locks each shard once per call. BlockTier::remove removes the indexed block
+  // and supersedes a departure of the id; NotFound when it had neither.
   // True when `ref` holds the newest bytes the tier was given for its id: it is the indexed block,
   // or the id's departure and not superseded.
   virtual bool departure_current(const BlockRef& ref) = 0;
@@ -161,10 +158,8 @@ class DramTier {
   // References to every dirty block (for Store::flush, which writes them down).
   virtual std::vector<BlockRef> dirty_blocks() = 0;
 
-  virtual NamespaceUsage namespace_usage(NamespaceId ns) = 0;
-  // Counters prefixed "dram_": hits, misses, inserts, evictions, evicted_bytes, removes, bytes
-  // (gauge), blocks (gauge), pinned_bytes (gauge), capacity_bytes (gauge), pin_rejections, ...
-  virtual void visit_counters(const CounterVisitor& visitor) = 0;
+  // BlockTier::visit_counters, prefixed "dram_": hits, misses, inserts, evictions, evicted_bytes,
+  // removes, bytes (gauge), blocks (gauge), pinned_bytes (gauge), capacity_bytes (gauge), ...
 };
 
 }  // namespace kvtier::dram

@@ -1,4 +1,5 @@
-// TieredStore: the Store that orders the tiers. DRAM first; blocks leave DRAM by S3-FIFO eviction
+// TieredStore: the Store that orders the tiers. Reads, probes, removals and accounting go through
+// the local tiers in order (engine::BlockTier: DRAM, then NVMe). DRAM first; blocks leave DRAM by S3-FIFO eviction
 // and are demoted to NVMe (write-back: a block reaches NVMe when DRAM lets go of it, or at
 // flush()); NVMe hits are promoted to DRAM when promote_on_nvme_hit is set. With a shared tier,
 // every put is also recorded in its durable outbox (uploaded in the background), local misses
@@ -6,6 +7,7 @@
 //
 // Thread-safety: every method may be called concurrently; the tiers do their own locking and no
 // lock of this class is held while a tier works.
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -13,8 +15,10 @@
 #include <set>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "dram/dram_tier.h"
+#include "engine/block_tier.h"
 #include "engine/store_test_hooks.h"
 #include "integrity/check.h"
 #include "engine/id_hash.h"
@@ -83,7 +87,10 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
  public:
   TieredStore(const StoreConfig& config, std::unique_ptr<dram::DramTier> dram,
               std::unique_ptr<nvme::NvmeTier> nvme)
-      : config_(config), dram_(std::move(dram)), nvme_(std::move(nvme)) {}
+      : config_(config), dram_(std::move(dram)), nvme_(std::move(nvme)) {
+    local_.push_back(dram_.get());
+    if (nvme_) local_.push_back(nvme_.get());
+  }
 
   ~TieredStore() override { (void)close(); }
 
@@ -187,16 +194,8 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
                   std::span<GetResult> out) override {
     KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "get_many"));
     gets_.fetch_add(items.size(), std::memory_order_relaxed);
-    std::vector<GetItem> missed;
-    std::vector<std::size_t> missed_at;
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      out[i] = dram_->get({ns, items[i].key}, items[i].dst);
-      if (out[i].status.is_not_found() && nvme_) {
-        missed.push_back(items[i]);
-        missed_at.push_back(i);
-      }
-    }
-    if (!missed.empty()) get_from_nvme(ns, missed, missed_at, out);
+    dram_->get_many(ns, items, out, engine::ReadFor::kClient);
+    if (nvme_) get_from_nvme(ns, items, out);
     if (shared_) get_from_shared(ns, items, out);
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (out[i].status.ok()) bytes_out_.fetch_add(out[i].size, std::memory_order_relaxed);
@@ -221,8 +220,8 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
   }
 
   bool contains(NamespaceId ns, const Key& key) override {
-    BlockId id{ns, key};
-    return dram_->contains(id) || (nvme_ && nvme_->contains(id));
+    const BlockId id{ns, key};
+    return std::ranges::any_of(local_, [&](engine::BlockTier* t) { return t->contains(id); });
   }
 
   Result<PrefixMatch> lookup(NamespaceId ns, std::span<const Key> chain) override {
@@ -230,62 +229,54 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     prefix_lookups_.fetch_add(1, std::memory_order_relaxed);
     PrefixMatch m;
     if (chain.empty()) return m;
-    std::vector<std::uint8_t> in_dram(chain.size()), in_nvme(chain.size());
-    // With a shared tier, a key no local tier holds may still be in the shared tier, and the keys
-    // after it must be attributed to the local tier that holds them: the whole chain is probed.
-    std::size_t local =
-        probe_local(ns, chain, in_dram, in_nvme, /*whole_chain=*/shared_ != nullptr);
-    std::vector<std::uint8_t> in_shared(chain.size());
+    // held[i]: the first tier that holds chain[i]. With a shared tier, a key no local tier holds
+    // may still be in the shared tier, and the keys after it must be attributed to the local tier
+    // that holds them: the whole chain is probed.
+    std::vector<Tier> held(chain.size(), Tier::kNone);
+    const std::size_t local = probe_local(ns, chain, held, /*whole_chain=*/shared_ != nullptr);
     if (shared_ && local < chain.size()) {
       // Only what the local tiers lack is asked of the shared tier (within its deadline).
       std::vector<BlockId> ids;
       for (std::size_t i = local; i < chain.size(); ++i) {
-        if (!in_dram[i] && !in_nvme[i]) ids.push_back({ns, chain[i]});
+        if (held[i] == Tier::kNone) ids.push_back({ns, chain[i]});
       }
       std::vector<std::uint8_t> present(ids.size());
       shared_->probe(ids, present);
       for (std::size_t i = local, j = 0; i < chain.size(); ++i) {
-        if (!in_dram[i] && !in_nvme[i]) in_shared[i] = present[j++];
+        if (held[i] == Tier::kNone && present[j++]) held[i] = Tier::kShared;
       }
     }
-    for (std::size_t i = 0; i < chain.size(); ++i) {
-      if (in_dram[i]) {
-        ++m.in_dram;
-      } else if (in_nvme[i]) {
-        ++m.in_nvme;
-      } else if (in_shared[i]) {
-        ++m.in_shared;
-      } else {
-        break;
-      }
-      ++m.cached;
+    for (; m.cached < chain.size() && held[m.cached] != Tier::kNone; ++m.cached) {
+      const Tier t = held[m.cached];
+      ++(t == Tier::kDram ? m.in_dram : t == Tier::kNvme ? m.in_nvme : m.in_shared);
     }
     return m;
   }
 
-  // Probes DRAM, then NVMe for what DRAM lacks, and returns how many leading keys of `chain` a
-  // local tier holds; in_dram / in_nvme are filled for every key probed (zero beyond). The
-  // prefix ends at the first key neither tier holds, so unless `whole_chain` is asked for, the
-  // first kFirstProbeWindow keys are probed alone and the rest only if they are all held: a
-  // chain that misses at once (a new prompt) costs a small probe instead of the whole chain's
-  // (4,096 keys: 66 -> 1.6 us), and a cached one two batched probes (windows doubling from 64,
-  // seven probes for 4,096 keys, cost a cached LOOKUP through the daemon 5-14 us more).
-  std::size_t probe_local(NamespaceId ns, std::span<const Key> chain,
-                          std::span<std::uint8_t> in_dram, std::span<std::uint8_t> in_nvme,
+  // Probes the local tiers in order and returns how many leading keys of `chain` one of them
+  // holds; held[i] becomes the first tier holding chain[i], for every key probed. A tier is asked
+  // only from the first key the tiers before it lack: only from there can it extend the prefix.
+  // The prefix ends at the first key no tier holds, so unless `whole_chain` is asked for, the first
+  // kFirstProbeWindow keys are probed alone and the rest only if they are all held: a chain that
+  // misses at once (a new prompt) costs a small probe instead of the whole chain's, and a cached
+  // one two batched probes (docs/BENCHMARKS.md, "A chain nobody cached stops early").
+  std::size_t probe_local(NamespaceId ns, std::span<const Key> chain, std::span<Tier> held,
                           bool whole_chain) {
     constexpr std::size_t kFirstProbeWindow = 64;
     std::size_t local = 0;  // leading keys held locally among those probed so far
+    std::vector<std::uint8_t> found(chain.size());
     // Probes [begin, end) and extends `local` through it; begin == local on entry.
     auto probe_range = [&](std::size_t begin, std::size_t end) {
-      dram_->probe(ns, chain.subspan(begin, end - begin), in_dram.subspan(begin, end - begin));
-      std::size_t dram_gap = begin;
-      while (dram_gap < end && in_dram[dram_gap]) ++dram_gap;
-      if (nvme_ && dram_gap < end) {
-        // Only the part after the first DRAM gap can extend the prefix through NVMe.
-        nvme_->probe(ns, chain.subspan(dram_gap, end - dram_gap),
-                     in_nvme.subspan(dram_gap, end - dram_gap));
+      std::size_t gap = begin;
+      for (engine::BlockTier* tier : local_) {
+        while (gap < end && held[gap] != Tier::kNone) ++gap;
+        if (gap == end) break;
+        tier->probe(ns, chain.subspan(gap, end - gap), std::span(found).subspan(gap, end - gap));
+        for (std::size_t i = gap; i < end; ++i) {
+          if (found[i] && held[i] == Tier::kNone) held[i] = tier->kind();
+        }
       }
-      while (local < end && (in_dram[local] || in_nvme[local])) ++local;
+      while (local < end && held[local] != Tier::kNone) ++local;
     };
     const std::size_t first =
         whole_chain ? chain.size() : std::min(chain.size(), kFirstProbeWindow);
@@ -296,17 +287,16 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
 
   Status remove(NamespaceId ns, const Key& key) override {
     if (closed_.load()) return Status::Closed("store is closed");
-    BlockId id{ns, key};
-    Status d, n;
+    const BlockId id{ns, key};
+    bool removed = false;
     std::uint64_t shared_ticket = 0;
     {
-      MutexLock lock(stripe(id));  // no demotion lands between the two removals
-      d = dram_->remove(id);
-      n = nvme_ ? nvme_->remove(id) : Status::NotFound("");
+      MutexLock lock(stripe(id));  // no demotion lands between the removals
+      for (engine::BlockTier* tier : local_) removed = tier->remove(id).ok() || removed;
       if (shared_) shared_ticket = shared_->remove(id);
     }
     if (shared_) shared_->wait_removal(shared_ticket);  // the outbox's sync, not under the stripe
-    if (d.ok() || n.ok()) return Status::Ok();
+    if (removed) return Status::Ok();
     return Status::NotFound("key " + key.hex() + " is not cached");
   }
 
@@ -375,8 +365,9 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
   }
 
   NamespaceUsage namespace_usage(NamespaceId ns, Tier tier) override {
-    if (tier == Tier::kDram) return dram_->namespace_usage(ns);
-    if (tier == Tier::kNvme && nvme_) return nvme_->namespace_usage(ns);
+    for (engine::BlockTier* t : local_) {
+      if (t->kind() == tier) return t->namespace_usage(ns);
+    }
     return {};
   }
 
@@ -408,8 +399,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     report_count(v, "store_promotions", promotions_);
     report_count(v, "store_promotions_superseded", promotions_superseded_);
     report_count(v, "store_flush_skipped", flush_skipped_);
-    dram_->visit_counters(v);
-    if (nvme_) nvme_->visit_counters(v);
+    for (engine::BlockTier* t : local_) t->visit_counters(v);
     if (shared_) shared_->visit_counters(v);
   }
 
@@ -439,7 +429,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     if (!size) return Status::NotFound("no longer held locally");
     auto buf = std::make_shared<AlignedBuffer>(*size);
     if (buf->empty()) return Status::NoSpace("cannot allocate a buffer for an upload");
-    GetResult g = nvme_->get(id, buf->span().first(*size), nvme::ReadFor::kStoreInternal);
+    GetResult g = nvme_->get(id, buf->span().first(*size), engine::ReadFor::kStoreInternal);
     // A miss whose entry is still indexed was a failed read (the device, memory), not a block
     // gone: the uploader must try again, not drop it (NotFound means "no longer held locally").
     if (g.status.is_not_found() && nvme_->contains(id)) {
@@ -498,13 +488,20 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
     shared_->enqueue(ids, sizes, out);
   }
 
-  // The DRAM misses of a get_many, read from NVMe. With promotion, a block is read into a DRAM
+  // The DRAM misses of a get_many (NotFound in `out`), read from NVMe. With promotion, a block is read into a DRAM
   // reservation (memory the daemon owns), verified there, copied to the caller and published from
   // there: the caller's buffer may be a client's shared memory, which the client can still write,
   // so nothing kept is ever read back from it. Without a reservation (promotion off, or none to
   // be had) the block goes straight to the caller and is not promoted.
-  void get_from_nvme(NamespaceId ns, std::span<const GetItem> missed,
-                     std::span<const std::size_t> missed_at, std::span<GetResult> out) {
+  void get_from_nvme(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out) {
+    std::vector<GetItem> missed;
+    std::vector<std::size_t> missed_at;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!out[i].status.is_not_found()) continue;
+      missed.push_back(items[i]);
+      missed_at.push_back(i);
+    }
+    if (missed.empty()) return;
     std::vector<GetItem> reads(missed.begin(), missed.end());
     std::vector<dram::Reservation> staged(missed.size());
     std::vector<nvme::Location> read_at(missed.size());
@@ -521,7 +518,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
       }
     }
     std::vector<GetResult> nv(missed.size());
-    nvme_->get_many(ns, reads, nv);
+    nvme_->get_many(ns, reads, nv, engine::ReadFor::kClient);
     for (std::size_t j = 0; j < missed.size(); ++j) {
       const BlockId id{ns, missed[j].key};
       if (staged[j] && nv[j].status.code() == StatusCode::kBufferTooSmall) {
@@ -608,6 +605,7 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
   std::unique_ptr<dram::DramTier> dram_;
   std::unique_ptr<nvme::NvmeTier> nvme_;  // null when the NVMe tier is disabled
   std::unique_ptr<shared::SharedTier> shared_;  // null when there is no shared tier
+  std::vector<engine::BlockTier*> local_;  // dram_, then nvme_ if any: the order reads go in
   std::atomic<bool> closed_{false};
   std::array<Mutex, 256> stripes_;
   InFlightWrites in_flight_;

@@ -592,7 +592,7 @@ struct NvmeTier::ReadPlan {
   bool reread = false;             // the checksum over dst failed: read again into own memory
 };
 
-GetResult NvmeTier::get(const BlockId& id, std::span<std::byte> dst, ReadFor why) {
+GetResult NvmeTier::get(const BlockId& id, std::span<std::byte> dst, engine::ReadFor why) {
   GetItem item{id.key, dst};
   GetResult out;
   get_many(id.ns, {&item, 1}, {&out, 1}, why);
@@ -664,9 +664,9 @@ std::optional<NvmeTier::ReadPlan> NvmeTier::plan_read(NamespaceId ns, const GetI
 }
 
 void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out,
-                        ReadFor why) {
+                        engine::ReadFor why) {
   KVTIER_CHECK(out.size() >= items.size());
-  const bool counted = why == ReadFor::kClient;
+  const bool counted = why == engine::ReadFor::kClient;
   std::vector<ReadPlan> plans;
   plans.reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {

@@ -25,11 +25,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/block_tier.h"
 #include "engine/id_hash.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "kvtier/status.h"
-#include "kvtier/store.h"
+#include "kvtier/types.h"
 #include "memory/aligned_buffer.h"
 #include "metrics/namespace_tally.h"
 #include "nvme/device_set.h"
@@ -56,18 +57,12 @@ struct RecoveryInfo {
   std::string checkpoint_note;        // why a checkpoint was not used, when it was not
 };
 
-// Who reads: a client's read counts a hit or a miss and raises the entry's hit count (which
-// decides reinsertion at reclaim); the store reading a block for itself (to upload it to the
-// shared tier) does neither, so an upload cannot make a block look hot. Bytes read, checksum
-// failures and I/O errors count either way.
-enum class ReadFor : std::uint8_t { kClient, kStoreInternal };
-
-class NvmeTier {
+class NvmeTier final : public engine::BlockTier {
  public:
   // Validates the config, opens the devices and restores the index.
   static Result<std::unique_ptr<NvmeTier>> open(const NvmeConfig& config, const std::string& data_dir);
   // Closes (as close()) if not closed yet.
-  ~NvmeTier();
+  ~NvmeTier() override;
   NvmeTier(const NvmeTier&) = delete;
   NvmeTier& operator=(const NvmeTier&) = delete;
 
@@ -82,13 +77,15 @@ class NvmeTier {
   Status put(const BlockId& id, std::span<const std::byte> value,
              ValueFrom from = ValueFrom::kOwnMemory);
 
-  // Reads into dst (see Store::get). Direct O_DIRECT read when dst is 4 KiB-aligned.
-  GetResult get(const BlockId& id, std::span<std::byte> dst, ReadFor why = ReadFor::kClient);
-  // out[i] answers items[i]; device reads run io_depth at a time.
+  // Reads into dst (see Store::get). Direct O_DIRECT read when dst is 4 KiB-aligned. A client's
+  // read raises the entry's hit count, which decides reinsertion at reclaim; the store's do not.
+  GetResult get(const BlockId& id, std::span<std::byte> dst,
+                engine::ReadFor why = engine::ReadFor::kClient);
+  Tier kind() const override { return Tier::kNvme; }
+  // BlockTier: device reads run io_depth at a time.
   void get_many(NamespaceId ns, std::span<const GetItem> items, std::span<GetResult> out,
-                ReadFor why = ReadFor::kClient);
-
-  bool contains(const BlockId& id);
+                engine::ReadFor why) override;
+  bool contains(const BlockId& id) override;
   // The value size when present.
   std::optional<std::uint32_t> value_size(const BlockId& id);
   // Where the entry is (no hit counted). The store compares two answers to learn whether the
@@ -99,8 +96,8 @@ class NvmeTier {
   // puts the hot ones back; a put in between would otherwise find nothing to remove and the old
   // copy would come back). Cheap when the block is absent and no reclaim runs.
   void invalidate(const BlockId& id);
-  void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found);
-  Status remove(const BlockId& id);
+  void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
+  Status remove(const BlockId& id) override;
 
   // Writes everything appended so far to the devices and syncs them.
   Status flush();
@@ -109,12 +106,11 @@ class NvmeTier {
 
   std::uint64_t max_value_bytes() const { return max_value_; }
   const RecoveryInfo& recovery_info() const { return recovery_; }
-  NamespaceUsage namespace_usage(NamespaceId ns) const { return usage_.get(ns); }
+  NamespaceUsage namespace_usage(NamespaceId ns) override { return usage_.get(ns); }
   std::size_t entry_count() const { return index_.size(); }
   std::size_t index_memory_bytes() const { return index_.memory_bytes(); }
 
-  // Counters prefixed "nvme_".
-  void visit_counters(const CounterVisitor& visitor);
+  void visit_counters(const CounterVisitor& visitor) override;
 
   // Test seam: the path and byte offset of a block's value on its device, for corrupting it.
   std::optional<std::pair<int, std::uint64_t>> TEST_value_extent(const BlockId& id);

@@ -122,11 +122,12 @@ TEST(NvmeTier, TheStoresOwnReadsCountNoHitOrMiss) {
     const double hits = counter_value(*t, "nvme_hits");
     const double misses = counter_value(*t, "nvme_misses");
     AlignedBuffer buf(100000 + kPageSize);
-    GetResult r = t->get({0, test_key(1)}, buf.span().first(100000), ReadFor::kStoreInternal);
+    GetResult r =
+        t->get({0, test_key(1)}, buf.span().first(100000), engine::ReadFor::kStoreInternal);
     ASSERT_TRUE(r.status.ok()) << r.status.to_string();
     EXPECT_TRUE(matches_pattern(buf.span().first(100000), test_key(1)));
     EXPECT_TRUE(
-        t->get({0, test_key(999)}, buf.span(), ReadFor::kStoreInternal).status.is_not_found());
+        t->get({0, test_key(999)}, buf.span(), engine::ReadFor::kStoreInternal).status.is_not_found());
     EXPECT_EQ(counter_value(*t, "nvme_hits"), hits);
     EXPECT_EQ(counter_value(*t, "nvme_misses"), misses);
     EXPECT_TRUE(reads_back(*t, 1, 100000));  // a client's read counts
@@ -1267,7 +1268,7 @@ TEST(NvmeTier, GetManyMixesHitsMissesAndSizes) {
     items.push_back({test_key(i), bufs.back().span().first(i == 4 ? 100 : 64 * kKiB)});
   }
   std::vector<GetResult> out(items.size());
-  t->get_many(0, items, out);
+  t->get_many(0, items, out, engine::ReadFor::kClient);
   for (std::uint64_t i = 0; i < 12; ++i) {
     if (i >= 10) {
       EXPECT_TRUE(out[i].status.is_not_found());
