@@ -7,7 +7,6 @@
 // (O_DIRECT); other buffers go through a bounce buffer, which is counted.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -25,59 +24,12 @@
 
 namespace kvtier {
 
-// A block's bytes in DRAM, readable without a copy (a daemon sends them straight to a socket).
-// The bytes stay valid and unchanged while the view lives, even if the block is evicted, replaced
-// or removed meanwhile. Every view must be released before its Store is destroyed.
-class BlockView {
- public:
-  BlockView() = default;
-  // held_bytes: the memory the holder keeps alive (a block's buffer and metadata), at least the
-  // bytes' size; 0 means just the bytes.
-  BlockView(std::span<const std::byte> bytes, std::shared_ptr<const void> holder,
-            std::uint64_t held_bytes = 0)
-      : bytes_(bytes),
-        holder_(std::move(holder)),
-        held_bytes_(std::max<std::uint64_t>(held_bytes, bytes.size())) {}
-  std::span<const std::byte> bytes() const { return bytes_; }
-  // What keeping this view keeps in memory: a response that holds it is charged this much
-  // (a 1-byte DRAM block costs a page and more), whether or not the tier evicts the block.
-  std::uint64_t held_bytes() const { return held_bytes_; }
-  explicit operator bool() const { return holder_ != nullptr; }
-
- private:
-  std::span<const std::byte> bytes_;
-  std::shared_ptr<const void> holder_;  // keeps the block alive
-  std::uint64_t held_bytes_ = 0;
-};
-
-// Space in DRAM for one value that the caller fills (from a socket, say) and then publishes with
-// Store::commit_put; dropping it uncommitted leaves no trace. Move-only in effect (the holder is
-// shared only with the Store).
-class PutBuffer {
- public:
-  PutBuffer() = default;
-  PutBuffer(NamespaceId ns, const Key& key, std::span<std::byte> bytes,
-            std::shared_ptr<void> holder)
-      : ns_(ns), key_(key), bytes_(bytes), holder_(std::move(holder)) {}
-  // Exactly the value's size; 4 KiB-aligned.
-  std::span<std::byte> bytes() const { return bytes_; }
-  NamespaceId ns() const { return ns_; }
-  const Key& key() const { return key_; }
-  void* holder() const { return holder_.get(); }
-  explicit operator bool() const { return holder_ != nullptr; }
-
- private:
-  NamespaceId ns_ = 0;
-  Key key_;
-  std::span<std::byte> bytes_;
-  std::shared_ptr<void> holder_;
-};
-
 class Store {
  public:
   // Opens (or creates) the store described by `config`: validates it, creates data_dir, opens the
   // NVMe devices and restores the NVMe index (from the clean-shutdown checkpoint or, after a
-  // crash, by scanning the regions).
+  // crash, by scanning the regions). (kvtierd opens it as engine::ServingStore, which adds the
+  // zero-copy operations only a daemon needs.)
   static Result<std::unique_ptr<Store>> open(const StoreConfig& config);
 
   // Flushes and closes; see close().
@@ -93,17 +45,6 @@ class Store {
   virtual GetResult get(NamespaceId ns, const Key& key, std::span<std::byte> dst) = 0;
 
   virtual bool contains(NamespaceId ns, const Key& key) = 0;
-
-  // Zero-copy forms for callers that move bytes to or from somewhere else (a socket):
-  // view() returns the block when it is in DRAM (counting a hit), else NotFound without counting
-  // a miss, so the caller can go on with get() (which reads NVMe and counts the outcome once).
-  virtual Result<BlockView> view(NamespaceId ns, const Key& key) = 0;
-  // begin_put() reserves DRAM for `size` bytes; commit_put() publishes them exactly as put()
-  // would (replacing an existing key, demoting what it evicts). Errors of begin_put: those of
-  // put(), and TooLarge when the value does not fit in DRAM (use put(), which can go straight to
-  // NVMe). commit_put: NoSpace when pinned blocks leave no room (the bytes are dropped).
-  virtual Result<PutBuffer> begin_put(NamespaceId ns, const Key& key, std::size_t size) = 0;
-  virtual Status commit_put(PutBuffer buffer) = 0;
 
   // How many leading keys of `chain` are cached, in one call: Client::lookup, in process.
   // Closed once the store is closed.

@@ -19,6 +19,7 @@
 
 #include "dram/dram_tier.h"
 #include "engine/block_tier.h"
+#include "engine/serving_store.h"
 #include "engine/store_test_hooks.h"
 #include "integrity/check.h"
 #include "engine/id_hash.h"
@@ -31,6 +32,8 @@
 #include "sync/mutex.h"
 
 namespace kvtier {
+using engine::BlockView;
+using engine::PutBuffer;
 using engine::store_test_hooks;
 using engine::StoreTestHooks;
 namespace {
@@ -83,7 +86,7 @@ class InFlightScope {
   std::uint64_t ticket_;
 };
 
-class TieredStore final : public Store, public shared::LocalBlockSource {
+class TieredStore final : public engine::ServingStore, public shared::LocalBlockSource {
  public:
   TieredStore(const StoreConfig& config, std::unique_ptr<dram::DramTier> dram,
               std::unique_ptr<nvme::NvmeTier> nvme)
@@ -617,6 +620,12 @@ class TieredStore final : public Store, public shared::LocalBlockSource {
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config) {
+  Result<std::unique_ptr<engine::ServingStore>> store = engine::ServingStore::open(config);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(std::move(store).value());
+}
+
+Result<std::unique_ptr<engine::ServingStore>> engine::ServingStore::open(const StoreConfig& config) {
   KVTIER_RETURN_IF_ERROR(config.validate());
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -635,7 +644,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config) {
     if (!backend.ok()) return backend.status();
     KVTIER_RETURN_IF_ERROR(store->open_shared(std::move(backend).value()));
   }
-  return std::unique_ptr<Store>(std::move(store));
+  return std::unique_ptr<ServingStore>(std::move(store));
 }
 
 }  // namespace kvtier

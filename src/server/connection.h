@@ -92,8 +92,8 @@ struct PendingRequest {
   protocol::FrameHeader header;
   Request request;
   AlignedBuffer data;             // the frame's data, when it is kept in a value buffer
-  PutBuffer put_buffer;           // or: a PUT's value, received straight into DRAM
-  std::vector<PutBuffer> put_buffers;  // or: a PUT_MANY's values, each straight into DRAM
+  engine::PutBuffer put_buffer;           // or: a PUT's value, received straight into DRAM
+  std::vector<engine::PutBuffer> put_buffers;  // or: a PUT_MANY's values, each straight into DRAM
   DataSink sink;                  // where the data goes: `data`, `put_buffer` or `put_buffers`
   QuotaHold quota;                // what a PUT admitted at its header holds until it is done
   std::uint64_t work_bytes = 0;   // bytes a handler moved besides the frame's data (shared memory)

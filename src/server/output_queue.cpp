@@ -61,7 +61,7 @@ void OutputQueue::append_data(AlignedBuffer buffer, std::size_t len) {
   pieces_.push_back(std::move(p));
 }
 
-void OutputQueue::append_view(BlockView view) {
+void OutputQueue::append_view(engine::BlockView view) {
   if (view.bytes().size() > data_owed_) {
     ++dropped_data_;
     return;

@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "kvtier/status.h"
-#include "kvtier/store.h"
+#include "engine/block_view.h"
+#include "kvtier/types.h"
 #include "memory/aligned_buffer.h"
 #include "memory/buffer_pool.h"
 #include "protocol/meta.h"
@@ -48,7 +49,7 @@ class OutputQueue {
   // sent.
   void append_data(AlignedBuffer buffer, std::size_t len);
   // The bytes of a DRAM block follow the last frame, sent straight from the block (no copy).
-  void append_view(BlockView view);
+  void append_view(engine::BlockView view);
 
   std::uint64_t queued_bytes() const { return queued_; }
   // The memory the queue keeps until it is sent: frame bytes not yet sent, and the whole
@@ -73,7 +74,7 @@ class OutputQueue {
   struct Piece {
     std::vector<std::byte> frames;
     AlignedBuffer data;
-    BlockView view;
+    engine::BlockView view;
     std::size_t len = 0;  // bytes of data or view (frames use frames.size())
     std::size_t sent = 0;
     std::uint64_t held = 0;  // data's or view's memory, counted in held_ until retired

@@ -30,7 +30,7 @@ struct Call {
 
   std::uint64_t id() const { return p.header.request_id; }
   NamespaceId ns() const { return session.tenant->ns; }
-  Store& store() const { return ctx.store; }
+  engine::ServingStore& store() const { return ctx.store; }
 
   // Whether a request that may hold up to `most` bytes of response data is a small one, which
   // may use the budget's reserve (memory_budget.h).
@@ -115,16 +115,16 @@ constexpr std::uint64_t kDirectPutManyItemBytes = 64 * kKiB;
 bool reserve_put_many(const protocol::PutManyRequest& m, PendingRequest& p, Session& s,
                       ServerContext& ctx) {
   QuotaHold hold;  // given back on return unless the batch is taken this way
-  std::vector<PutBuffer> reserved;
+  std::vector<engine::PutBuffer> reserved;
   reserved.reserve(m.items.size());
   for (const protocol::PutManyItem& it : m.items) {
     if (it.value_len < kDirectPutManyItemBytes) return false;
     if (!admit_item(ctx, *s.tenant, it.value_len, hold).ok()) return false;
-    Result<PutBuffer> b = ctx.store.begin_put(s.tenant->ns, it.key, it.value_len);
+    Result<engine::PutBuffer> b = ctx.store.begin_put(s.tenant->ns, it.key, it.value_len);
     if (!b.ok()) return false;
     reserved.push_back(std::move(b).value());
   }
-  for (const PutBuffer& b : reserved) p.sink.add(b.bytes());
+  for (const engine::PutBuffer& b : reserved) p.sink.add(b.bytes());
   p.put_buffers = std::move(reserved);
   p.quota = std::move(hold);
   return true;
@@ -170,7 +170,7 @@ Status check(const protocol::PutManyRequest& m, PendingRequest& p, Session& s, S
 Status prepare(const protocol::PutRequest& m, PendingRequest& p, Session& s, ServerContext& ctx) {
   // Straight into DRAM when it fits there (no copy after the socket's); else a value buffer
   // that Store::put takes from (and can send straight to NVMe).
-  Result<PutBuffer> direct = ctx.store.begin_put(s.tenant->ns, m.key, m.value_len);
+  Result<engine::PutBuffer> direct = ctx.store.begin_put(s.tenant->ns, m.key, m.value_len);
   if (direct.ok()) {
     p.put_buffer = std::move(direct).value();
     p.sink.add(p.put_buffer.bytes());
@@ -316,7 +316,7 @@ StatusCode run(Call& c, const protocol::GetRequest& m) {
   // A DRAM hit is sent straight from the block; anything else is read into a value buffer.
   // Either is held against the in-flight budget as the memory it keeps until sent (the block's
   // charge, the buffer's footprint), not as the value's size.
-  Result<BlockView> view = c.store().view(c.ns(), m.key);
+  Result<engine::BlockView> view = c.store().view(c.ns(), m.key);
   if (view.ok()) {
     std::uint64_t size = view->bytes().size();
     if (size > m.capacity) {
@@ -423,11 +423,11 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
     most += aligned_buffer_footprint(std::min(it.capacity, c.ctx.max_value_bytes));
   }
   const bool small = c.small_response(std::min(most, max_data));
-  std::vector<BlockView> views(m.items.size());
+  std::vector<engine::BlockView> views(m.items.size());
   std::vector<AlignedBuffer> buffers(m.items.size());
   std::vector<std::size_t> rest;
   for (std::size_t i = 0; i < m.items.size(); ++i) {
-    Result<BlockView> v = c.store().view(c.ns(), m.items[i].key);
+    Result<engine::BlockView> v = c.store().view(c.ns(), m.items[i].key);
     if (!v.ok()) {
       rest.push_back(i);
       continue;
@@ -496,7 +496,7 @@ StatusCode run(Call& c, const protocol::GetManyRequest& m) {
     if (res.status != StatusCode::kOk) continue;
     if (data_len + res.value_len > max_data) {
       res = {StatusCode::kTooLarge, 0};
-      views[i] = BlockView();
+      views[i] = engine::BlockView();
       c.ctx.buffers.give(std::move(buffers[i]));
       continue;
     }

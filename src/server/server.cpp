@@ -14,7 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/toml_fields.h"
-#include "kvtier/store.h"
+#include "engine/serving_store.h"
 #include "memory/buffer_pool.h"
 #include "server/data_dir_lock.h"
 #include "server/private_dir.h"
@@ -71,7 +71,7 @@ class ServerImpl final : public Server {
     if (!tenants.ok()) return tenants.status();
     tenants_ = std::make_unique<TenantDirectory>(std::move(tenants).value());
 
-    Result<std::unique_ptr<Store>> store = Store::open(config_.store);
+    Result<std::unique_ptr<engine::ServingStore>> store = engine::ServingStore::open(config_.store);
     if (!store.ok()) return store.status();
     store_ = std::move(store).value();
     spdlog::info("event=store_open data_dir={} recovery=\"{}\"", dir, store_->recovery_summary());
@@ -282,7 +282,7 @@ class ServerImpl final : public Server {
   DaemonConfig config_;
   std::unique_ptr<DataDirLock> lock_;
   std::unique_ptr<TenantDirectory> tenants_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<engine::ServingStore> store_;
   ServerMetrics metrics_;
   BufferPool buffers_{buffer_pool_bytes(config_.server)};
   std::unique_ptr<ServerContext> context_;

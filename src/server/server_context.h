@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "kvtier/store.h"
+#include "engine/serving_store.h"
 #include "memory/buffer_pool.h"
 #include "net/tls.h"
 #include "server/auth_throttle.h"
@@ -27,7 +27,7 @@
 namespace kvtier::server {
 
 struct ServerContext {
-  Store& store;
+  engine::ServingStore& store;
   const ServerConfig& config;
   const TenantDirectory& tenants;
   ServerMetrics& metrics;

@@ -116,7 +116,7 @@ struct Core {
     }
     Status s;
     {
-      Result<BlockView> view = src->read_for_upload(id);
+      Result<engine::BlockView> view = src->read_for_upload(id);
       if (!view.ok()) {
         s = view.status();
       } else {
@@ -408,7 +408,7 @@ class SharedTierImpl final : public SharedTier {
   }
 
   void get_many(std::span<const SharedGet> items, std::span<GetResult> out,
-                std::span<BlockView> verified) override;
+                std::span<engine::BlockView> verified) override;
   void probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) override;
 
   // The removal is owed through the outbox, in order with the block's uploads (one in flight
@@ -530,7 +530,7 @@ struct ReadBatch : Batch {
 };
 
 void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetResult> out,
-                              std::span<BlockView> verified) {
+                              std::span<engine::BlockView> verified) {
   Counters& c = core_->counters;
   if (items.empty()) return;
   KVTIER_CHECK(verified.size() >= items.size());
@@ -573,7 +573,7 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
         out[i] = GetResult{Status::Ok(), r.size, Tier::kShared};
         // The batch (and so this buffer) lives as long as the view: no late writer touches a
         // buffer whose chunk finished.
-        verified[i] = BlockView(batch->buffers[i].span().first(r.size), batch);
+        verified[i] = engine::BlockView(batch->buffers[i].span().first(r.size), batch);
         c.read_hits.fetch_add(1, std::memory_order_relaxed);
       } else if (r.status.code() == StatusCode::kBufferTooSmall) {
         out[i] = r;

@@ -17,7 +17,8 @@
 #include <string>
 
 #include "kvtier/config.h"
-#include "kvtier/store.h"
+#include "engine/block_view.h"
+#include "kvtier/types.h"
 #include "shared/shared_backend.h"
 
 namespace kvtier::shared {
@@ -27,7 +28,7 @@ namespace kvtier::shared {
 class LocalBlockSource {
  public:
   virtual ~LocalBlockSource() = default;
-  virtual Result<BlockView> read_for_upload(const BlockId& id) = 0;
+  virtual Result<engine::BlockView> read_for_upload(const BlockId& id) = 0;
 };
 
 class SharedTier {
@@ -51,7 +52,7 @@ class SharedTier {
   // whatever the store keeps is taken from here); every other item is left as it was (a
   // NotFound). Returns at once when the breaker is open. verified.size() >= items.size().
   virtual void get_many(std::span<const SharedGet> items, std::span<GetResult> out,
-                        std::span<BlockView> verified) = 0;
+                        std::span<engine::BlockView> verified) = 0;
 
   // present[i] = 1 when the shared tier answered within the deadline that ids[i] is there.
   virtual void probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) = 0;

@@ -392,7 +392,7 @@ TEST(StoreZeroCopy, ViewServesDramHitsAndLeavesMissesToGet) {
   auto s = open_store(small_store(dir.path()));
   ASSERT_TRUE(put_n(*s, 1).ok());
   const double out_before = counter_value(*s, "store_bytes_out");
-  Result<BlockView> v = s->view(0, test_key(1));
+  Result<engine::BlockView> v = s->view(0, test_key(1));
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(matches_pattern(v->bytes(), test_key(1)));
   EXPECT_EQ(counter_value(*s, "store_bytes_out") - out_before, kBlock);  // served zero-copy
@@ -405,14 +405,14 @@ TEST(StoreZeroCopy, ViewServesDramHitsAndLeavesMissesToGet) {
   ASSERT_TRUE(s->put(0, test_key(1), v2).ok());
   for (std::uint64_t i = 10; i < 30; ++i) ASSERT_TRUE(put_n(*s, i).ok());
   EXPECT_TRUE(matches_pattern(v->bytes(), test_key(1)));
-  v = BlockView();
+  v = engine::BlockView();
 }
 
 TEST(StoreZeroCopy, BeginPutIsInvisibleUntilCommitAndDroppedWithoutATrace) {
   TempDir dir;
   auto s = open_store(small_store(dir.path()));
   {
-    Result<PutBuffer> b = s->begin_put(0, test_key(5), kBlock);
+    Result<engine::PutBuffer> b = s->begin_put(0, test_key(5), kBlock);
     ASSERT_TRUE(b.ok()) << b.status().to_string();
     EXPECT_EQ(b->bytes().size(), kBlock);
     EXPECT_TRUE(is_page_aligned(b->bytes().data()));
@@ -420,7 +420,7 @@ TEST(StoreZeroCopy, BeginPutIsInvisibleUntilCommitAndDroppedWithoutATrace) {
     EXPECT_FALSE(s->contains(0, test_key(5)));
   }  // dropped
   EXPECT_FALSE(s->contains(0, test_key(5)));
-  Result<PutBuffer> b = s->begin_put(0, test_key(5), kBlock);
+  Result<engine::PutBuffer> b = s->begin_put(0, test_key(5), kBlock);
   ASSERT_TRUE(b.ok());
   kvtier::testing::fill_pattern(b->bytes(), test_key(5));
   ASSERT_TRUE(s->commit_put(std::move(b).value()).ok());
@@ -435,7 +435,7 @@ TEST(StoreZeroCopy, CommitPutReplacesAnOlderCopyOnNvme) {
   auto s = open_store(small_store(dir.path()));
   ASSERT_TRUE(put_n(*s, 1).ok());
   for (std::uint64_t i = 10; i < 40; ++i) ASSERT_TRUE(put_n(*s, i).ok());  // 1 is on NVMe now
-  Result<PutBuffer> b = s->begin_put(0, test_key(1), kBlock);
+  Result<engine::PutBuffer> b = s->begin_put(0, test_key(1), kBlock);
   ASSERT_TRUE(b.ok());
   std::vector<std::byte> v2 = pattern(test_key(1), kBlock, 2);
   std::memcpy(b->bytes().data(), v2.data(), kBlock);

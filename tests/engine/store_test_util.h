@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "dram/block.h"
-#include "kvtier/store.h"
+#include "engine/serving_store.h"
 #include "memory/aligned_buffer.h"
 
 namespace kvtier::testing {
@@ -27,8 +27,8 @@ inline StoreConfig small_store(const std::string& dir) {
 }
 
 // The store, or null after a test failure that says why.
-inline std::unique_ptr<Store> open_store(const StoreConfig& c) {
-  Result<std::unique_ptr<Store>> s = Store::open(c);
+inline std::unique_ptr<engine::ServingStore> open_store(const StoreConfig& c) {
+  Result<std::unique_ptr<engine::ServingStore>> s = engine::ServingStore::open(c);
   EXPECT_TRUE(s.ok()) << s.status().to_string();
   return s.ok() ? std::move(s).value() : nullptr;
 }

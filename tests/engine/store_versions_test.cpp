@@ -139,7 +139,7 @@ class StoreVersions : public ::testing::Test {
   TempDir dir_;
   engine::StoreTestHooks hooks_;
   Gate demote_gate_, promote_gate_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<engine::ServingStore> store_;
   std::thread worker_;
 };
 
@@ -200,7 +200,7 @@ TEST_F(StoreVersions, ACommitPutThatDramCannotTakeGoesToNvme) {
     Status pinned = store_->pin(0, test_key(n), std::chrono::seconds(10));
     ASSERT_TRUE(pinned.ok()) << pinned.to_string();
   }
-  Result<PutBuffer> b = store_->begin_put(0, kKey, kBlock);
+  Result<engine::PutBuffer> b = store_->begin_put(0, kKey, kBlock);
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   std::vector<std::byte> v2 = pattern(kKey, kBlock, 2);
   std::memcpy(b->bytes().data(), v2.data(), kBlock);

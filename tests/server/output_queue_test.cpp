@@ -97,7 +97,7 @@ TEST(OutputQueue, HoldsTheFootprintOfEachBufferAndBlockUntilSent) {
   // A block's view: what its holder keeps, as the view says.
   q.add_frame(2, protocol::GetResponse{3}, 3);
   static const std::byte kBlock[3] = {};
-  q.append_view(BlockView({kBlock, 3}, std::make_shared<int>(0), 12'345));
+  q.append_view(engine::BlockView({kBlock, 3}, std::make_shared<int>(0), 12'345));
   EXPECT_EQ(q.held_bytes(), 2 * frame + aligned_buffer_footprint(256 * 1024) + 12'345);
   EXPECT_EQ(drain(q).size(), 2 * frame + 1 + 3);
   EXPECT_EQ(q.held_bytes(), 0u);
