@@ -75,6 +75,8 @@ struct NvmeConfig {
   // Files kvtier creates itself are always formatted. Default: false.
   bool format_foreign_devices = false;
 
+  // Whether the config has the tier at all (devices, or a default file).
+  bool enabled() const { return !devices.empty() || default_file_bytes > 0; }
   Status validate() const;
 };
 

@@ -58,6 +58,19 @@ class Store {
   virtual Status get_many(NamespaceId ns, std::span<const GetItem> items,
                           std::span<GetResult> out) = 0;
 
+  // Makes blocks put before this call durable: each one held only in DRAM is written to the NVMe
+  // tier, and the tier is synced. After OK in out[i], a crash, SIGKILL or power loss (on a device
+  // that honours flushes) does not lose keys[i]; it can still go as any cached block does: evicted
+  // for room, removed or replaced. Per item: NotFound (not held, say evicted and not admitted to
+  // NVMe), Rejected / TooLarge (NVMe declined it: write budget, size), IOError; every item fails
+  // with Rejected when there is no NVMe tier. Costs a device sync per call, so batch the keys.
+  // The returned Status is as put_many's.
+  virtual Status persist(NamespaceId ns, std::span<const Key> keys, std::span<Status> out) = 0;
+  // put_many, then, with options.durable, persist() of the items it stored: out[i] is OK only
+  // once items[i] is durable.
+  Status put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out,
+                  const PutOptions& options);
+
   // Removes the block from every tier. NotFound when it was in none. A removal is not durable
   // across a crash (the block may come back; it is still the right bytes for its key).
   virtual Status remove(NamespaceId ns, const Key& key) = 0;

@@ -39,6 +39,12 @@ struct PutItem {
   std::span<const std::byte> value;
 };
 
+// How a put is stored. durable: answered only once the value is durable (Store::persist), so a
+// crash, SIGKILL or power loss after the answer does not lose it.
+struct PutOptions {
+  bool durable = false;
+};
+
 struct GetItem {
   Key key;
   std::span<std::byte> dst;  // receives the value

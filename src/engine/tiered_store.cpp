@@ -38,8 +38,6 @@ using engine::store_test_hooks;
 using engine::StoreTestHooks;
 namespace {
 
-bool nvme_enabled(const NvmeConfig& c) { return !c.devices.empty() || c.default_file_bytes > 0; }
-
 // Writes on their way to NVMe that flush() must wait for: between a DRAM eviction and the
 // demotion of its victims, a block is in neither tier's books, only in the evicting call's hands.
 class InFlightWrites {
@@ -219,6 +217,27 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
       sizes.push_back(static_cast<std::uint32_t>(items[i].value.size()));
     }
     enqueue_upload(ids, sizes);  // one outbox sync for the batch
+    return Status::Ok();
+  }
+
+  Status persist(NamespaceId ns, std::span<const Key> keys, std::span<Status> out) override {
+    KVTIER_RETURN_IF_ERROR(check_batch_spans(keys.size(), out, "persist"));
+    Status whole;
+    if (closed_.load()) whole = Status::Closed("store is closed");
+    if (!nvme_) whole = Status::Rejected("no NVMe tier: a block cannot be made durable");
+    if (!whole.ok()) {
+      std::fill(out.begin(), out.end(), whole);
+      return Status::Ok();
+    }
+    // Between a DRAM eviction and its demotion a block is in neither tier: puts that began before
+    // this call finish demoting first, so a block not found below is really not held.
+    in_flight_.wait_for_earlier();
+    for (std::size_t i = 0; i < keys.size(); ++i) out[i] = write_down({ns, keys[i]});
+    // One sync for the batch; what write_down put, and what was on NVMe already, is durable after.
+    Status synced = nvme_->flush();
+    for (Status& s : out) {
+      if (s.ok()) s = synced;
+    }
     return Status::Ok();
   }
 
@@ -444,6 +463,21 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     return BlockView(bytes, std::shared_ptr<const void>(std::move(buf)), footprint);
   }
 
+  // Puts the newest version of `id` on NVMe unless it is there: DRAM's copy when it is dirty, or
+  // clean but gone from NVMe since (reclaimed). OK when NVMe holds it after the call.
+  Status write_down(const BlockId& id) {
+    MutexLock lock(stripe(id));  // no put, promotion or demotion of the id meanwhile
+    dram::BlockRef ref = dram_->acquire(id, dram::AcquireFor::kStoreInternal);
+    if (!ref) {
+      if (nvme_->contains(id)) return Status::Ok();
+      return Status::NotFound("key " + id.key.hex() + " is not held (evicted or removed)");
+    }
+    if (ref.clean() && nvme_->contains(id)) return Status::Ok();
+    Status s = nvme_->put(id, ref.value());
+    if (s.ok()) dram_->mark_clean(ref);
+    return s;
+  }
+
   Status check_put(std::size_t size) const {
     if (closed_.load(std::memory_order_relaxed)) return Status::Closed("store is closed");
     if (size == 0) return Status::InvalidArgument("empty value");
@@ -619,6 +653,23 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
 
 }  // namespace
 
+Status Store::put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out,
+                       const PutOptions& options) {
+  KVTIER_RETURN_IF_ERROR(put_many(ns, items, out));
+  if (!options.durable) return Status::Ok();
+  std::vector<Key> stored;
+  std::vector<std::size_t> at;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!out[i].ok()) continue;
+    stored.push_back(items[i].key);
+    at.push_back(i);
+  }
+  std::vector<Status> persisted(stored.size());
+  KVTIER_RETURN_IF_ERROR(persist(ns, stored, persisted));
+  for (std::size_t j = 0; j < at.size(); ++j) out[at[j]] = persisted[j];
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config) {
   Result<std::unique_ptr<engine::ServingStore>> store = engine::ServingStore::open(config);
   if (!store.ok()) return store.status();
@@ -633,7 +684,7 @@ Result<std::unique_ptr<engine::ServingStore>> engine::ServingStore::open(const S
   Result<std::unique_ptr<dram::DramTier>> dram = dram::DramTier::create(config.dram);
   if (!dram.ok()) return dram.status();
   std::unique_ptr<nvme::NvmeTier> nvme;
-  if (nvme_enabled(config.nvme)) {
+  if (config.nvme.enabled()) {
     Result<std::unique_ptr<nvme::NvmeTier>> n = nvme::NvmeTier::open(config.nvme, config.data_dir);
     if (!n.ok()) return n.status();
     nvme = std::move(n).value();

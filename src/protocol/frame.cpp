@@ -138,6 +138,11 @@ Status validate_header(const FrameHeader& h, FrameKind accepts, std::uint64_t ma
     return invalid("unknown opcode " + std::to_string(static_cast<unsigned>(h.opcode)));
   }
   const std::string name = frame_name(h);
+  const bool is_put = h.opcode == Opcode::kPut || h.opcode == Opcode::kPutMany ||
+                      h.opcode == Opcode::kPutManyShm;
+  if ((h.flags & kFlagDurable) != 0 && (h.is_response() || !is_put)) {
+    return invalid(name + " has the durable flag, which only a put request may carry");
+  }
   if (!h.is_response() && h.status != 0) {
     return invalid(name + " has status " + std::to_string(h.status) + "; requests carry 0");
   }

@@ -40,9 +40,14 @@ inline constexpr std::uint64_t kDefaultMaxDataBytes = 1ull << 30;
 // An error response's meta is its message: enough for a clear sentence, not a dump.
 inline constexpr std::uint32_t kMaxErrorMessageBytes = 4096;
 
-// flags: bit 0 marks a response; every other bit is reserved and must be 0.
+// flags: bit 0 marks a response; bit 1, on a PUT, PUT_MANY or PUT_MANY_SHM request only, asks
+// that it be answered once its values are durable (where the daemon offers the durable_put
+// capability, docs/PROTOCOL.md); every other bit is reserved and must be 0. A daemon of this
+// header's first release refuses bit 1 as reserved, which is why a client sets it only where
+// HELLO announced the capability.
 inline constexpr std::uint16_t kFlagResponse = 0x1;
-inline constexpr std::uint16_t kKnownFlags = kFlagResponse;
+inline constexpr std::uint16_t kFlagDurable = 0x2;
+inline constexpr std::uint16_t kKnownFlags = kFlagResponse | kFlagDurable;
 
 enum class Opcode : std::uint8_t {
   // Never a request. Used only by an error response to a frame whose opcode is unknown or whose
@@ -108,7 +113,8 @@ void encode_header(const FrameHeader& header, std::span<std::byte, kFrameHeaderB
 FrameHeader decode_header(std::span<const std::byte, kFrameHeaderBytes> in);
 
 // Checks everything that can be checked on the header alone, before any meta or data is read:
-// magic, version, flags (reserved bits 0, response bit matching `accepts`), opcode (known; kNone
+// magic, version, flags (reserved bits 0, response bit matching `accepts`, the durable bit on a
+// put request only), opcode (known; kNone
 // only in an error response), status (requests: 0; responses: a known code, and an error carries
 // at most kMaxErrorMessageBytes of meta and no data), meta_len <= kMaxMetaBytes, data_len <=
 // max_data_bytes, and data_len 0 for frames that carry no data. InvalidArgument names the bad

@@ -13,7 +13,8 @@ std::string frame_name(Opcode op, FrameKind kind) {
 
 // Fills in the header reserved by begin_frame, or removes the partial frame.
 Status seal_frame(std::vector<std::byte>& out, std::size_t start, Opcode op, FrameKind kind,
-                  std::uint64_t request_id, StatusCode status, std::uint64_t data_len) {
+                  std::uint64_t request_id, StatusCode status, std::uint64_t data_len,
+                  std::uint16_t flags = 0) {
   std::size_t meta_len = out.size() - start - kFrameHeaderBytes;
   if (meta_len > kMaxMetaBytes) {
     out.resize(start);
@@ -23,7 +24,7 @@ Status seal_frame(std::vector<std::byte>& out, std::size_t start, Opcode op, Fra
   }
   FrameHeader h;
   h.opcode = op;
-  h.flags = kind == FrameKind::kResponse ? kFlagResponse : 0;
+  h.flags = flags | (kind == FrameKind::kResponse ? kFlagResponse : 0);
   h.request_id = request_id;
   h.status = static_cast<std::uint32_t>(status);
   h.meta_len = static_cast<std::uint32_t>(meta_len);
@@ -100,14 +101,15 @@ std::size_t begin_frame(std::vector<std::byte>& out) {
 }
 
 Status finish_frame(std::vector<std::byte>& out, std::size_t frame_start, Opcode op, FrameKind kind,
-                    std::uint64_t request_id, StatusCode status, std::uint64_t data_len) {
+                    std::uint64_t request_id, StatusCode status, std::uint64_t data_len,
+                    std::uint16_t flags) {
   if (kind == FrameKind::kResponse && response_meta_is_message(op, status)) {
     out.resize(frame_start);
     return Status::InvalidArgument("frame: a " + frame_name(op, kind) + " with status " +
                                    std::string(status_code_name(status)) +
                                    " carries a message; use append_error_frame");
   }
-  return seal_frame(out, frame_start, op, kind, request_id, status, data_len);
+  return seal_frame(out, frame_start, op, kind, request_id, status, data_len, flags);
 }
 
 Status append_error_frame(std::vector<std::byte>& out, Opcode op, std::uint64_t request_id,

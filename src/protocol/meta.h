@@ -41,6 +41,8 @@ enum Capability : std::uint64_t {
   // The *_SHM operations are served: the connection is on the Unix socket, where the memfd
   // travels with SCM_RIGHTS.
   kCapabilitySharedMemory = 1u << 0,
+  // kFlagDurable is honoured on put requests: the daemon has an NVMe tier.
+  kCapabilityDurablePut = 1u << 1,
 };
 
 inline constexpr std::uint32_t kMaxPingPayloadBytes = 1024;
@@ -433,20 +435,23 @@ Result<std::string> decode_error_message(std::span<const std::byte> meta);
 // it in once the meta follows it, or removes the partial frame and returns why it was refused.
 std::size_t begin_frame(std::vector<std::byte>& out);
 Status finish_frame(std::vector<std::byte>& out, std::size_t frame_start, Opcode op, FrameKind kind,
-                    std::uint64_t request_id, StatusCode status, std::uint64_t data_len);
+                    std::uint64_t request_id, StatusCode status, std::uint64_t data_len,
+                    std::uint16_t flags = 0);
 
 // Appends to `out` the frame (header + meta) carrying `message`. Refuses, appending nothing, a
 // frame a reader would refuse (validate_header with kDefaultMaxDataBytes: meta above
 // kMaxMetaBytes, data on an opcode without data, a status on a request, ...) and a non-OK status
 // whose meta must be a message (use append_error_frame). Only GetResponse takes a non-OK status:
 // kBufferTooSmall.
+// `flags`: kFlagDurable or 0 (kFlagResponse follows from T).
 template <typename T>
 Status append_frame(std::vector<std::byte>& out, std::uint64_t request_id, const T& message,
-                    std::uint64_t data_len = 0, StatusCode status = StatusCode::kOk) {
+                    std::uint64_t data_len = 0, StatusCode status = StatusCode::kOk,
+                    std::uint16_t flags = 0) {
   std::size_t start = begin_frame(out);
   MetaWriter w(out);
   encode_meta(message, w);
-  return finish_frame(out, start, T::kOpcode, T::kKind, request_id, status, data_len);
+  return finish_frame(out, start, T::kOpcode, T::kKind, request_id, status, data_len, flags);
 }
 
 // Appends the error response to a request of `op` (kNone when unknown): status error.code(),

@@ -261,6 +261,72 @@ TEST(Store, FlushedBlocksSurviveSigkillAndCloseRestartsWarm) {
   for (std::uint64_t i = 0; i < 100; ++i) EXPECT_TRUE(get_n(*s, i).status.ok()) << i;
 }
 
+// persist() and durable puts: what they acknowledged survives a SIGKILL of the process; blocks put
+// alongside without them (still in DRAM only: no open-region writer, no region filled) do not,
+// which shows the test can tell the two apart.
+TEST(Store, PersistedBlocksSurviveSigkillAndOthersAreLost) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  c.nvme.default_file_bytes = kPageSize + 40 * kMiB;
+  c.nvme.flush_interval = std::chrono::milliseconds(0);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    auto s = Store::open(c);
+    if (!s.ok()) ::_exit(2);
+    std::vector<std::vector<std::byte>> values;
+    std::vector<PutItem> durable;
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      values.push_back(pattern(test_key(i), kBlock));
+      durable.push_back({test_key(i), values.back()});
+    }
+    std::vector<Status> out(durable.size());
+    if (!(*s)->put_many(0, durable, out, PutOptions{.durable = true}).ok()) ::_exit(3);
+    for (const Status& st : out) {
+      if (!st.ok()) ::_exit(4);
+    }
+    for (std::uint64_t i = 3; i < 6; ++i) {
+      if (!put_n(**s, i).ok()) ::_exit(5);
+    }
+    const std::vector<Key> later = {test_key(4), test_key(99)};  // 99 was never put
+    std::vector<Status> persisted(later.size());
+    if (!(*s)->persist(0, later, persisted).ok()) ::_exit(6);
+    if (!persisted[0].ok() || !persisted[1].is_not_found()) ::_exit(7);
+    char ok = 1;
+    if (::write(fds[1], &ok, 1) != 1) ::_exit(8);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  char ok = 0;
+  ASSERT_EQ(::read(fds[0], &ok, 1), 1) << "the child failed before the kill";
+  ::kill(pid, SIGKILL);
+  int status;
+  ::waitpid(pid, &status, 0);
+  ::close(fds[0]);
+  auto s = open_store(c);
+  for (std::uint64_t i : {0, 1, 2, 4}) {
+    GetResult r = get_n(*s, i);
+    EXPECT_TRUE(r.status.ok()) << "persisted block " << i << " lost: " << r.status.to_string();
+  }
+  for (std::uint64_t i : {3, 5}) EXPECT_TRUE(get_n(*s, i).status.is_not_found()) << i;
+}
+
+TEST(Store, PersistWithoutAnNvmeTierRefusesEachItem) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  c.nvme.default_file_bytes = 0;
+  auto s = open_store(c);
+  ASSERT_TRUE(put_n(*s, 1).ok());
+  const std::vector<Key> keys = {test_key(1), test_key(2)};
+  std::vector<Status> out(keys.size());
+  ASSERT_TRUE(s->persist(0, keys, out).ok());
+  for (const Status& st : out) EXPECT_EQ(st.code(), StatusCode::kRejected) << st.to_string();
+  std::vector<Status> short_out(1);
+  EXPECT_EQ(s->persist(0, keys, short_out).code(), StatusCode::kInvalidArgument);
+}
+
 // Regression: flush() racing puts on other threads used to miss blocks those puts had evicted
 // from DRAM but not yet written to NVMe. Each trial: 4 writers, a flush while they run, SIGKILL;
 // every put that had returned before flush() began must be there after recovery.

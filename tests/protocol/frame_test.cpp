@@ -103,6 +103,11 @@ TEST(ProtocolFrame, HeaderValidationNamesEachField) {
        "version 2 is not supported"},
       {"reserved flags", with(request(Opcode::kPing), [](auto& h) { h.flags = 0x8000; }), req,
        inval, "reserved flag bits 0x8000"},
+      {"durable flag on a GET", with(request(Opcode::kGet), [](auto& h) { h.flags = kFlagDurable; }),
+       req, inval, "GET request has the durable flag, which only a put request may carry"},
+      {"durable flag on a PUT response",
+       with(response(Opcode::kPut), [](auto& h) { h.flags |= kFlagDurable; }), resp, inval,
+       "PUT response has the durable flag"},
       {"response bit on requests", response(Opcode::kPing), req, inval,
        "flags mark a response, but this stream carries requests"},
       {"request on responses", request(Opcode::kPing), resp, inval,
@@ -159,6 +164,12 @@ TEST(ProtocolFrame, ValidHeadersPass) {
   EXPECT_TRUE(validate_header(response(Opcode::kGet, StatusCode::kNotFound, 4096),
                               FrameKind::kResponse, max)
                   .ok());
+  // The durable flag on each put request.
+  for (Opcode op : {Opcode::kPut, Opcode::kPutMany, Opcode::kPutManyShm}) {
+    FrameHeader h = request(op, 24, op == Opcode::kPutManyShm ? 0 : 8);
+    h.flags = kFlagDurable;
+    EXPECT_TRUE(validate_header(h, FrameKind::kRequest, max).ok()) << opcode_name(op);
+  }
   // kNone answers a frame whose opcode could not be read.
   EXPECT_TRUE(validate_header(response(Opcode::kNone, StatusCode::kInvalidArgument, 10),
                               FrameKind::kResponse, max)
