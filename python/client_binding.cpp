@@ -139,9 +139,10 @@ class PyClient {
         view.pinned()));
   }
 
-  void put(const Key& key, py::handle value) {
+  void put(const Key& key, py::handle value, bool durable) {
     BufferView view(value, BufferView::Access::kRead, "value");
-    check(call([&](Client& c) { return c.put(key, view.const_bytes()); }, view.pinned()));
+    const PutOptions options{.durable = durable};
+    check(call([&](Client& c) { return c.put(key, view.const_bytes(), options); }, view.pinned()));
   }
 
   py::object get(const Key& key, py::handle out) {
@@ -161,7 +162,7 @@ class PyClient {
     return *r;
   }
 
-  py::list put_many(py::iterable items) {
+  py::list put_many(py::iterable items, bool durable) {
     std::vector<Key> keys;
     std::vector<BufferView> views;
     for (py::handle item : items) {
@@ -173,7 +174,10 @@ class PyClient {
     std::vector<PutItem> batch(keys.size());
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = {keys[i], views[i].const_bytes()};
     std::vector<Status> out(batch.size());
-    if (!batch.empty()) check(call([&](Client& c) { return c.put_many(batch, out); }, all_pinned(views)));
+    const PutOptions options{.durable = durable};
+    if (!batch.empty()) {
+      check(call([&](Client& c) { return c.put_many(batch, out, options); }, all_pinned(views)));
+    }
     return put_results(out);
   }
 
@@ -232,7 +236,7 @@ class PyClient {
     return get_results(out);
   }
 
-  py::list put_many_shm(const SharedMemory& region, py::iterable items) {
+  py::list put_many_shm(const SharedMemory& region, py::iterable items, bool durable) {
     check_owner(region);
     std::vector<ShmPut> batch;
     for (py::handle item : items) {
@@ -243,7 +247,8 @@ class PyClient {
     }
     std::vector<Status> out(batch.size());
     if (!batch.empty()) {
-      check(call([&](Client& c) { return c.put_many_shm(region.region, batch, out); }));
+      const PutOptions options{.durable = durable};
+      check(call([&](Client& c) { return c.put_many_shm(region.region, batch, out, options); }));
     }
     return put_results(out);
   }
@@ -353,13 +358,17 @@ void bind_client(py::module_& m) {
       .def_property_readonly(
           "shared_memory", [](const ServerInfo& i) { return i.has(kCapabilitySharedMemory); },
           "whether the *_shm calls are served on this connection (the daemon's Unix socket)")
+      .def_property_readonly(
+          "durable_put", [](const ServerInfo& i) { return i.has(kCapabilityDurablePut); },
+          "whether puts with durable=True are served (the daemon has an NVMe tier)")
       .def("__repr__", [](const ServerInfo& i) {
         return "kvtier.ServerInfo(version=" + std::to_string(i.version) + ", tenant=" +
                std::string(py::repr(py::str(i.tenant))) +
                ", max_value_bytes=" + std::to_string(i.max_value_bytes) +
                ", max_batch=" + std::to_string(i.max_batch) +
                ", max_data_bytes=" + std::to_string(i.max_data_bytes) +
-               ", shared_memory=" + (i.has(kCapabilitySharedMemory) ? "True" : "False") + ")";
+               ", shared_memory=" + (i.has(kCapabilitySharedMemory) ? "True" : "False") +
+               ", durable_put=" + (i.has(kCapabilityDurablePut) ? "True" : "False") + ")";
       });
 
   py::class_<PrefixMatch>(m, "PrefixMatch", "The answer to lookup(): the cached leading run.")
@@ -421,18 +430,20 @@ void bind_client(py::module_& m) {
       .def_property_readonly("closed", &PyClient::closed)
       .def("ping", &PyClient::ping, py::arg("payload") = py::bytes(),
            "Round trip; the daemon echoes the payload (<= 1 KiB).")
-      .def("put", &PyClient::put, py::arg("key"), py::arg("value"),
+      .def("put", &PyClient::put, py::arg("key"), py::arg("value"), py::arg("durable") = false,
            "Stores the bytes of `value` (any C-contiguous buffer: numpy array, bytes, memoryview, "
-           "torch CPU tensor), read in place.")
+           "torch CPU tensor), read in place. durable=True: returns only once the value is "
+           "durable on the daemon (its NVMe tier, synced; ServerInfo.durable_put), so a crash "
+           "of the daemon after it does not lose it; RejectedError where that is not offered.")
       .def("get", &PyClient::get, py::arg("key"), py::arg("out") = py::none(),
            "With `out` (a writable C-contiguous buffer): writes the value into it and returns "
            "its size, or -1 on a miss; BufferTooSmallError (with .size) when it does not fit. "
            "Without: returns the value as bytes, or None on a miss.")
       .def("lookup", &PyClient::lookup, py::arg("keys"),
            "The longest cached prefix of the chain `keys`, in one round trip: a PrefixMatch.")
-      .def("put_many", &PyClient::put_many, py::arg("items"),
+      .def("put_many", &PyClient::put_many, py::arg("items"), py::arg("durable") = false,
            "items: (key, value) pairs. One round trip. Returns one entry per item: None when "
-           "stored, else the kvtier.Error (not raised).")
+           "stored (and durable, with durable=True: see put), else the kvtier.Error (not raised).")
       .def("get_many", &PyClient::get_many, py::arg("items"),
            "items: (key, out) pairs, out a writable buffer. One round trip. Returns one entry "
            "per item: the size, -1 on a miss, or the kvtier.Error (not raised).")
@@ -450,8 +461,10 @@ void bind_client(py::module_& m) {
            "region at offset. Returns one entry per item: the size, -1 on a miss, or the "
            "kvtier.Error (not raised).")
       .def("put_many_shm", &PyClient::put_many_shm, py::arg("region"), py::arg("items"),
+           py::arg("durable") = false,
            "items: (key, offset, size) triples; the daemon stores the region's bytes there. "
-           "Returns one entry per item: None when stored, else the kvtier.Error (not raised).")
+           "Returns one entry per item: None when stored (and durable, with durable=True: see "
+           "put), else the kvtier.Error (not raised).")
       .def("close", &PyClient::close, "Closes the connection (idempotent).")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyClient& c, py::args) { c.close(); })

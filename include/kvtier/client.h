@@ -70,6 +70,8 @@ struct ServerInfo {
 };
 // The *_SHM operations are served (the connection is on the daemon's Unix socket).
 inline constexpr std::uint64_t kCapabilitySharedMemory = 1u << 0;
+// Durable puts are served (PutOptions::durable): the daemon has an NVMe tier.
+inline constexpr std::uint64_t kCapabilityDurablePut = 1u << 1;
 
 // A memfd mapped by this process and registered with the daemon on one connection. Values are
 // placed at offsets inside it; 4 KiB-aligned offsets let NVMe reads land in it with O_DIRECT.
@@ -157,6 +159,20 @@ class KVTIER_API Client {
   // A new, empty pipeline on this connection. The Client must outlive it and must not be used
   // for other calls while run() is in progress.
   virtual std::unique_ptr<Pipeline> pipeline() = 0;
+
+  // The puts above with options. options.durable (capability kCapabilityDurablePut): each value
+  // is answered OK only once it is durable on the daemon (Store::persist in kvtier/store.h: on
+  // its NVMe tier, synced), so a crash, SIGKILL or power loss of the daemon or its node after the
+  // answer does not lose it; any other answer means it may or may not be stored, and is not
+  // known durable. Without the capability every item is Rejected and nothing is sent. A durable
+  // put costs the daemon a device sync per request: batch them. (Declared after the calls
+  // above so that the vtable of the first release keeps its layout.)
+  virtual Status put(const Key& key, std::span<const std::byte> value,
+                     const PutOptions& options) = 0;
+  virtual Status put_many(std::span<const PutItem> items, std::span<Status> out,
+                          const PutOptions& options) = 0;
+  virtual Status put_many_shm(const SharedRegion& region, std::span<const ShmPut> items,
+                              std::span<Status> out, const PutOptions& options) = 0;
 };
 
 }  // namespace kvtier

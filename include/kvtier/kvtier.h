@@ -139,6 +139,7 @@ KVTIER_API void kvtier_server_info_get(const kvtier_client* client, kvtier_serve
  * KVTIER_CAPABILITY_* bits (docs/PROTOCOL.md, "Capabilities"); 0 for NULL or a version 1 daemon.
  * Unknown bits are to be ignored. */
 #define KVTIER_CAPABILITY_SHARED_MEMORY 1u /* the *_shm calls are served (Unix socket) */
+#define KVTIER_CAPABILITY_DURABLE_PUT 2u   /* KVTIER_PUT_DURABLE is served (an NVMe tier) */
 KVTIER_API uint64_t kvtier_server_capabilities(const kvtier_client* client);
 
 /* Round trip. */
@@ -227,6 +228,22 @@ KVTIER_API int kvtier_get_many_shm(kvtier_client* client, const kvtier_shm_regio
                                    kvtier_get_result* results);
 KVTIER_API int kvtier_put_many_shm(kvtier_client* client, const kvtier_shm_region* region,
                                    const kvtier_shm_put* items, size_t n, int* statuses);
+
+/* ---- Puts with flags ---- */
+
+/* KVTIER_PUT_DURABLE: each value is answered KVTIER_OK only once it is durable on the daemon (on
+ * its NVMe tier, synced), so a crash, SIGKILL or power loss after the answer does not lose it; any
+ * other answer means it may or may not be stored. Needs KVTIER_CAPABILITY_DURABLE_PUT: without
+ * it every item is KVTIER_REJECTED and nothing is sent. Costs the daemon a device sync per
+ * request: batch. Unknown flag bits are KVTIER_INVALID_ARGUMENT. Flags 0: the calls above. */
+#define KVTIER_PUT_DURABLE 1u
+KVTIER_API int kvtier_put_with(kvtier_client* client, const kvtier_key* key, const void* value,
+                               size_t size, uint32_t flags);
+KVTIER_API int kvtier_put_many_with(kvtier_client* client, const kvtier_put_item* items, size_t n,
+                                    int* statuses, uint32_t flags);
+KVTIER_API int kvtier_put_many_shm_with(kvtier_client* client, const kvtier_shm_region* region,
+                                        const kvtier_shm_put* items, size_t n, int* statuses,
+                                        uint32_t flags);
 
 #ifdef __cplusplus
 } /* extern "C" */

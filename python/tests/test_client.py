@@ -326,3 +326,39 @@ def test_threads_share_a_client_and_use_their_own(daemon):
     assert not any(th.is_alive() for th in threads)
     shared.close()
     assert errors == []
+
+
+def test_durable_puts_survive_a_sigkill_of_the_daemon(tmp_path):
+    """durable=True on put, put_many and put_many_shm: the values come back after the daemon is
+    killed with SIGKILL and restarted on its data directory (ServerInfo.durable_put)."""
+    from daemon import Daemon, kvtier_bin
+
+    data_dir = tmp_path / "kvtierd"
+    data_dir.mkdir(mode=0o700)
+    d = Daemon(kvtier_bin(), data_dir)
+    ks = keys("durable", 5)
+    vals = [value(900 + i, 70_000 + i) for i in range(5)]
+    try:
+        with kvtier.Client(d.address, client_name="pytest-durable") as c:
+            assert c.server_info.durable_put and "durable_put=True" in repr(c.server_info)
+            c.put(ks[0], vals[0], durable=True)
+            assert c.put_many([(ks[1], vals[1]), (ks[2], vals[2])], durable=True) == [None, None]
+            region = c.register_shared_memory(2 * 80_000)
+            view = np.frombuffer(region, dtype=np.uint8)
+            view[:vals[3].size] = vals[3]
+            view[80_000:80_000 + vals[4].size] = vals[4]
+            items = [(ks[3], 0, vals[3].size), (ks[4], 80_000, vals[4].size)]
+            assert c.put_many_shm(region, items, durable=True) == [None, None]
+            del view
+    finally:
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(timeout=30)
+        d.stop()
+    (data_dir / "kvtierd.ready").unlink()  # the killed daemon's: wait for the new one's
+    d = Daemon(kvtier_bin(), data_dir)
+    try:
+        with kvtier.Client(d.address, client_name="pytest-durable") as c:
+            for k, v in zip(ks, vals):
+                assert c.get(k) == v.tobytes()
+    finally:
+        assert d.stop() == 0, d.log()

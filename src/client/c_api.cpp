@@ -33,6 +33,7 @@ KVTIER_SAME_CODE(KVTIER_REJECTED, kRejected);
 #undef KVTIER_SAME_CODE
 static_assert(sizeof(kvtier_key) == 16);
 static_assert(KVTIER_CAPABILITY_SHARED_MEMORY == kvtier::kCapabilitySharedMemory);
+static_assert(KVTIER_CAPABILITY_DURABLE_PUT == kvtier::kCapabilityDurablePut);
 
 struct kvtier_client {
   std::unique_ptr<kvtier::Client> client;
@@ -49,6 +50,15 @@ kvtier::Key to_key(const kvtier_key* k) {
   return out;
 }
 
+// The options of a put's KVTIER_PUT_* flags; InvalidArgument for bits this library does not know.
+kvtier::Result<kvtier::PutOptions> put_options(uint32_t flags) {
+  if ((flags & ~uint32_t{KVTIER_PUT_DURABLE}) != 0) {
+    return Status::InvalidArgument("unknown put flags " +
+                                   std::to_string(flags & ~uint32_t{KVTIER_PUT_DURABLE}));
+  }
+  return kvtier::PutOptions{.durable = (flags & KVTIER_PUT_DURABLE) != 0};
+}
+
 void to_c_key(const kvtier::Key& k, kvtier_key* out) {
   std::memcpy(out->bytes, k.bytes.data(), 16);
 }
@@ -61,6 +71,12 @@ void copy_message(const std::string& message, char* buf, std::size_t len) {
 }
 
 int code_of(const Status& s) { return static_cast<int>(s.code()); }
+
+// A batch call's items, answered together when the call fails before any is sent.
+Status fail_items(int* statuses, std::size_t n, const Status& why) {
+  std::fill_n(statuses, n, code_of(why));
+  return why;
+}
 
 // Records a call's Status as the client's last error and returns its code.
 int finish(kvtier_client* c, const Status& s) {
@@ -291,10 +307,17 @@ int kvtier_ping(kvtier_client* client) {
 }
 
 int kvtier_put(kvtier_client* client, const kvtier_key* key, const void* value, size_t size) {
+  return kvtier_put_with(client, key, value, size, 0);
+}
+
+int kvtier_put_with(kvtier_client* client, const kvtier_key* key, const void* value, size_t size,
+                    uint32_t flags) {
   return guarded(client, [&](kvtier::Client& c) {
     if (key == nullptr) return null_argument("key");
     if (value == nullptr && size > 0) return null_argument("value");
-    return c.put(to_key(key), {static_cast<const std::byte*>(value), size});
+    kvtier::Result<kvtier::PutOptions> options = put_options(flags);
+    if (!options.ok()) return options.status();
+    return c.put(to_key(key), {static_cast<const std::byte*>(value), size}, *options);
   });
 }
 
@@ -324,9 +347,16 @@ int kvtier_lookup(kvtier_client* client, const kvtier_key* chain, size_t n,
 }
 
 int kvtier_put_many(kvtier_client* client, const kvtier_put_item* items, size_t n, int* statuses) {
+  return kvtier_put_many_with(client, items, n, statuses, 0);
+}
+
+int kvtier_put_many_with(kvtier_client* client, const kvtier_put_item* items, size_t n,
+                         int* statuses, uint32_t flags) {
   return guarded(client, [&](kvtier::Client& c) {
     if (n > 0 && (items == nullptr || statuses == nullptr))
       return null_argument("items or statuses");
+    kvtier::Result<kvtier::PutOptions> options = put_options(flags);
+    if (!options.ok()) return fail_items(statuses, n, options.status());
     // An item without bytes for its size is that item's error; the others go.
     std::vector<kvtier::PutItem> in;
     std::vector<std::size_t> at;
@@ -338,7 +368,7 @@ int kvtier_put_many(kvtier_client* client, const kvtier_put_item* items, size_t 
       at.push_back(i);
     }
     std::vector<Status> out(in.size());
-    Status s = c.put_many(in, out);
+    Status s = c.put_many(in, out, *options);
     for (std::size_t j = 0; j < in.size(); ++j) statuses[at[j]] = code_of(out[j]);
     return s;
   });
@@ -428,15 +458,22 @@ int kvtier_get_many_shm(kvtier_client* client, const kvtier_shm_region* region,
 
 int kvtier_put_many_shm(kvtier_client* client, const kvtier_shm_region* region,
                         const kvtier_shm_put* items, size_t n, int* statuses) {
+  return kvtier_put_many_shm_with(client, region, items, n, statuses, 0);
+}
+
+int kvtier_put_many_shm_with(kvtier_client* client, const kvtier_shm_region* region,
+                             const kvtier_shm_put* items, size_t n, int* statuses, uint32_t flags) {
   return guarded(client, [&](kvtier::Client& c) {
     if (region == nullptr) return null_argument("region");
     if (n > 0 && (items == nullptr || statuses == nullptr))
       return null_argument("items or statuses");
+    kvtier::Result<kvtier::PutOptions> options = put_options(flags);
+    if (!options.ok()) return fail_items(statuses, n, options.status());
     std::vector<kvtier::ShmPut> in(n);
     for (std::size_t i = 0; i < n; ++i)
       in[i] = {to_key(&items[i].key), items[i].offset, items[i].size};
     std::vector<Status> out(n);
-    Status s = c.put_many_shm(to_region(region), in, out);
+    Status s = c.put_many_shm(to_region(region), in, out, *options);
     for (std::size_t i = 0; i < n; ++i) statuses[i] = code_of(out[i]);
     return s;
   });

@@ -71,6 +71,7 @@ Status item_status(StatusCode code, const Key& key, std::uint64_t value_len,
 
 // The public capability bits (kvtier/client.h) are the wire's.
 static_assert(kCapabilitySharedMemory == protocol::kCapabilitySharedMemory);
+static_assert(kCapabilityDurablePut == protocol::kCapabilityDurablePut);
 
 Status HelloCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
                               std::vector<iovec>*) {

@@ -100,10 +100,20 @@ Status batch_status(const Status& run_status, const Calls& calls) {
 }  // namespace
 
 Status ClientImpl::add_put(RequestBatch& batch, const Key& key, std::span<const std::byte> value,
-                           EmptyResponseCall* call) {
+                           EmptyResponseCall* call, std::uint16_t flags) {
   KVTIER_RETURN_IF_ERROR(check_value(key, value.size(), frame_value_limit()));
   std::span<const std::byte> data[] = {value};
-  return batch.add(conn_->next_request_id(), protocol::PutRequest{key, value.size()}, call, data);
+  return batch.add(conn_->next_request_id(), protocol::PutRequest{key, value.size()}, call, data,
+                   -1, flags);
+}
+
+Result<std::uint16_t> ClientImpl::put_flags(const PutOptions& options) const {
+  if (!options.durable) return std::uint16_t{0};
+  if (!info_.has(kCapabilityDurablePut)) {
+    return Status::Rejected("durable put: this daemon does not offer durable puts (no NVMe tier, "
+                            "or protocol version " + std::to_string(info_.version) + ")");
+  }
+  return std::uint16_t{protocol::kFlagDurable};
 }
 
 std::uint64_t ClientImpl::get_capacity(std::size_t size) const {
@@ -149,10 +159,13 @@ Status ClientImpl::ping(std::string_view payload) {
   return call.status;
 }
 
-Status ClientImpl::put(const Key& key, std::span<const std::byte> value) {
+Status ClientImpl::put(const Key& key, std::span<const std::byte> value,
+                       const PutOptions& options) {
+  Result<std::uint16_t> flags = put_flags(options);
+  if (!flags.ok()) return flags.status();
   EmptyResponseCall call;
   RequestBatch batch;
-  KVTIER_RETURN_IF_ERROR(add_put(batch, key, value, &call));
+  KVTIER_RETURN_IF_ERROR(add_put(batch, key, value, &call, *flags));
   KVTIER_RETURN_IF_ERROR(run(batch));
   return call.status;
 }
@@ -176,8 +189,11 @@ Result<PrefixMatch> ClientImpl::lookup(std::span<const Key> chain) {
   return combine_lookups(pieces);
 }
 
-Status ClientImpl::put_many(std::span<const PutItem> items, std::span<Status> out) {
+Status ClientImpl::put_many(std::span<const PutItem> items, std::span<Status> out,
+                            const PutOptions& options) {
   KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "put_many"));
+  Result<std::uint16_t> flags = put_flags(options);
+  if (!flags.ok()) return fail_batch(out, flags.status());
   std::vector<std::size_t> send;  // items that pass the local checks, in order
   send.reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -200,7 +216,7 @@ Status ClientImpl::put_many(std::span<const PutItem> items, std::span<Status> ou
       m.items.push_back({item.key, item.value.size()});
       data.push_back(item.value);
     }
-    if (Status a = batch.add(conn_->next_request_id(), m, &call, data); !a.ok()) {
+    if (Status a = batch.add(conn_->next_request_id(), m, &call, data, -1, *flags); !a.ok()) {
       return fail_batch(out, a);
     }
   }
@@ -346,8 +362,10 @@ Status ClientImpl::get_many_shm(const SharedRegion& region, std::span<const ShmG
 }
 
 Status ClientImpl::put_many_shm(const SharedRegion& region, std::span<const ShmPut> items,
-                                std::span<Status> out) {
+                                std::span<Status> out, const PutOptions& options) {
   KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "put_many_shm"));
+  Result<std::uint16_t> flags = put_flags(options);
+  if (!flags.ok()) return fail_batch(out, flags.status());
   if (Status c = check_region(region, items, &ShmPut::size); !c.ok()) return fail_batch(out, c);
   std::vector<std::size_t> send;
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -366,7 +384,7 @@ Status ClientImpl::put_many_shm(const SharedRegion& region, std::span<const ShmP
       call.index.push_back(send[j]);
       m.items.push_back({item.key, item.offset, item.size});
     }
-    if (Status a = batch.add(conn_->next_request_id(), m, &call); !a.ok()) {
+    if (Status a = batch.add(conn_->next_request_id(), m, &call, {}, -1, *flags); !a.ok()) {
       return fail_batch(out, a);
     }
   }

@@ -22,10 +22,18 @@ class ClientImpl final : public Client {
 
   const ServerInfo& server_info() const override { return info_; }
   Status ping(std::string_view payload) override;
-  Status put(const Key& key, std::span<const std::byte> value) override;
+  Status put(const Key& key, std::span<const std::byte> value) override {
+    return put(key, value, PutOptions{});
+  }
+  Status put(const Key& key, std::span<const std::byte> value,
+             const PutOptions& options) override;
   GetResult get(const Key& key, std::span<std::byte> dst) override;
   Result<PrefixMatch> lookup(std::span<const Key> chain) override;
-  Status put_many(std::span<const PutItem> items, std::span<Status> out) override;
+  Status put_many(std::span<const PutItem> items, std::span<Status> out) override {
+    return put_many(items, out, PutOptions{});
+  }
+  Status put_many(std::span<const PutItem> items, std::span<Status> out,
+                  const PutOptions& options) override;
   Status get_many(std::span<const GetItem> items, std::span<GetResult> out) override;
   Status remove(const Key& key) override;
   Status pin(const Key& key, std::chrono::milliseconds lease) override;
@@ -35,14 +43,22 @@ class ClientImpl final : public Client {
   Status get_many_shm(const SharedRegion& region, std::span<const ShmGet> items,
                       std::span<GetResult> out) override;
   Status put_many_shm(const SharedRegion& region, std::span<const ShmPut> items,
-                      std::span<Status> out) override;
+                      std::span<Status> out) override {
+    return put_many_shm(region, items, out, PutOptions{});
+  }
+  Status put_many_shm(const SharedRegion& region, std::span<const ShmPut> items,
+                      std::span<Status> out, const PutOptions& options) override;
   std::unique_ptr<Pipeline> pipeline() override;
 
   // ---- Request builders, shared with the Pipeline. Each adds its request(s) to `batch` with
   // `call` as the sink, or returns why the request cannot be sent (nothing added). ----
 
+  // flags: the frame header's (put_flags).
   Status add_put(RequestBatch& batch, const Key& key, std::span<const std::byte> value,
-                 EmptyResponseCall* call);
+                 EmptyResponseCall* call, std::uint16_t flags = 0);
+  // The header flags a put with `options` carries; Rejected, before anything is sent, for a
+  // durable put to a daemon that did not announce durable_put.
+  Result<std::uint16_t> put_flags(const PutOptions& options) const;
   // The capacity a GET announces for a buffer of `size` bytes: no value is above
   // max_value_bytes, so a bigger buffer need not be announced.
   std::uint64_t get_capacity(std::size_t size) const;

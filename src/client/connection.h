@@ -63,15 +63,17 @@ class RequestBatch {
  public:
   // Appends a request. `data` are the value bytes that follow its meta (PUT, PUT_MANY), in order;
   // they must stay valid until Connection::run returns. `fd` (Unix sockets only) travels as
-  // SCM_RIGHTS on the sendmsg that carries the frame's first byte (SHM_REGISTER). Fails, adding
-  // nothing, when append_frame refuses the frame.
+  // SCM_RIGHTS on the sendmsg that carries the frame's first byte (SHM_REGISTER). `flags`: the
+  // header's (kFlagDurable on a put). Fails, adding nothing, when append_frame refuses the frame.
   template <typename T>
   Status add(std::uint64_t request_id, const T& message, ResponseSink* sink,
-             std::span<const std::span<const std::byte>> data = {}, int fd = -1) {
+             std::span<const std::span<const std::byte>> data = {}, int fd = -1,
+             std::uint16_t flags = 0) {
     std::uint64_t data_len = 0;
     for (const auto& d : data) data_len += d.size();
     const std::size_t frame_start = frames_.size();
-    KVTIER_RETURN_IF_ERROR(protocol::append_frame(frames_, request_id, message, data_len));
+    KVTIER_RETURN_IF_ERROR(protocol::append_frame(frames_, request_id, message, data_len,
+                                                  StatusCode::kOk, flags));
     add_request(request_id, T::kOpcode, sink, frame_start, data, fd);
     return Status::Ok();
   }

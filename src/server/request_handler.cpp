@@ -31,6 +31,9 @@ struct Call {
   std::uint64_t id() const { return p.header.request_id; }
   NamespaceId ns() const { return session.tenant->ns; }
   engine::ServingStore& store() const { return ctx.store; }
+  // The request asked to be answered once its values are durable (check_request refused it
+  // where the daemon cannot do that).
+  bool durable() const { return (p.header.flags & protocol::kFlagDurable) != 0; }
 
   // Whether a request that may hold up to `most` bytes of response data is a small one, which
   // may use the budget's reserve (memory_budget.h).
@@ -291,6 +294,7 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   protocol::HelloResponse r;
   r.version = version;
   if (c.session.transport == Transport::kUnix) r.capabilities |= protocol::kCapabilitySharedMemory;
+  if (c.ctx.durable_puts) r.capabilities |= protocol::kCapabilityDurablePut;
   r.tenant = tenant->name;
   r.max_value_bytes = c.ctx.max_value_bytes;
   r.max_batch = c.ctx.config.max_batch;
@@ -309,6 +313,9 @@ StatusCode run(Call& c, const protocol::PingRequest& m) {
 StatusCode run(Call& c, const protocol::PutRequest& m) {
   Status s = c.p.put_buffer ? c.store().commit_put(std::move(c.p.put_buffer))
                             : c.store().put(c.ns(), m.key, {c.p.data.data(), m.value_len});
+  if (s.ok() && c.durable()) {
+    (void)c.store().persist(c.ns(), {&m.key, 1}, {&s, 1});  // one key, one slot: s answers
+  }
   return c.reply(s, protocol::PutResponse{});
 }
 
@@ -374,20 +381,37 @@ struct AdmittedPuts {
   }
 };
 
-// Stores the admitted items in one put_many and answers each in its place of `statuses`.
+// Stores the admitted items in one put_many (durable when the request asked) and answers each in
+// its place of `statuses`.
 void put_admitted(Call& c, const AdmittedPuts& puts, std::vector<StatusCode>& statuses) {
   std::vector<Status> results(puts.items.size());
-  (void)c.store().put_many(c.ns(), puts.items, results);  // sized to items: the slots answer
+  // Sized to items: the slots answer.
+  (void)c.store().put_many(c.ns(), puts.items, results, PutOptions{.durable = c.durable()});
   for (std::size_t j = 0; j < results.size(); ++j) statuses[puts.which[j]] = results[j].code();
+}
+
+// The items of a PUT_MANY received into DRAM reservations, published in order; durable ones are
+// then persisted together (one sync).
+void commit_received(Call& c, const protocol::PutManyRequest& m, std::vector<StatusCode>& statuses) {
+  std::vector<Key> stored;
+  std::vector<std::size_t> at;
+  for (std::size_t i = 0; i < m.items.size(); ++i) {
+    statuses[i] = c.store().commit_put(std::move(c.p.put_buffers[i])).code();
+    if (statuses[i] != StatusCode::kOk) continue;
+    stored.push_back(m.items[i].key);
+    at.push_back(i);
+  }
+  if (!c.durable() || stored.empty()) return;
+  std::vector<Status> persisted(stored.size());
+  (void)c.store().persist(c.ns(), stored, persisted);  // sized to stored: the slots answer
+  for (std::size_t j = 0; j < at.size(); ++j) statuses[at[j]] = persisted[j].code();
 }
 
 StatusCode run(Call& c, const protocol::PutManyRequest& m) {
   protocol::PutManyResponse r;
   r.statuses.assign(m.items.size(), StatusCode::kOk);
-  if (!c.p.put_buffers.empty()) {  // received into DRAM reservations: publish them in order
-    for (std::size_t i = 0; i < m.items.size(); ++i) {
-      r.statuses[i] = c.store().commit_put(std::move(c.p.put_buffers[i])).code();
-    }
+  if (!c.p.put_buffers.empty()) {  // received into DRAM reservations
+    commit_received(c, m, r.statuses);
     return c.reply(Status::Ok(), r);
   }
   AdmittedPuts puts;
@@ -729,6 +753,11 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
 }  // namespace
 
 void check_request(PendingRequest& p, Session& session, ServerContext& context) {
+  if ((p.header.flags & protocol::kFlagDurable) != 0 && !context.durable_puts) {
+    // Before the data arrives: a put that cannot be made durable is not stored at all.
+    return refuse(p, Status::Rejected("durable puts are not offered: this daemon has no NVMe "
+                                      "tier (capability durable_put, docs/PROTOCOL.md)"));
+  }
   if (auto* put = std::get_if<protocol::PutRequest>(&p.request)) {
     refuse(p, check(*put, p, session, context));
   } else if (auto* many = std::get_if<protocol::PutManyRequest>(&p.request)) {

@@ -78,6 +78,7 @@ class ServerImpl final : public Server {
 
     context_ = std::make_unique<ServerContext>(
         *store_, config_.server, *tenants_, metrics_, buffers_, config_.store.max_value_bytes,
+        config_.store.nvme.enabled(),
         [this](TenantLines tenant_lines) {
           return render_metrics(metrics_, context_->memory, *tenants_->current(), *store_,
                                 http_view_.load(std::memory_order_acquire), tenant_lines);

@@ -4,6 +4,7 @@
 // kvtier_connect_with, with a client certificate that names the tenant (issue 25).
 #include "kvtier/kvtier.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -40,6 +41,7 @@ class CApi : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<DaemonProcess> daemon_;
   kvtier_client* client_ = nullptr;
+  const kvtier_key puts_key_1_ = c_key(1);
 };
 
 TEST_F(CApi, ABatchItemWithANullBufferIsThatItemsErrorAndTheRestIsServed) {
@@ -69,6 +71,39 @@ TEST_F(CApi, ABatchItemWithANullBufferIsThatItemsErrorAndTheRestIsServed) {
   EXPECT_EQ(a, v);
   EXPECT_EQ(c, v);
   EXPECT_EQ(kvtier_ping(client_), KVTIER_OK);
+}
+
+// Puts with flags: durable ones are served where the daemon announced it (it has an NVMe tier) and
+// come back after a SIGKILL of the daemon; unknown flag bits are refused, every item answered.
+TEST_F(CApi, DurablePutsWithFlagsSurviveAKillAndUnknownFlagsAreRefused) {
+  ASSERT_NE(kvtier_server_capabilities(client_) & KVTIER_CAPABILITY_DURABLE_PUT, 0u);
+  const std::vector<std::byte> v1 = pattern(test_key(1), 5000), v2 = pattern(test_key(2), 7000);
+  ASSERT_EQ(kvtier_put_with(client_, &puts_key_1_, v1.data(), v1.size(), KVTIER_PUT_DURABLE),
+            KVTIER_OK)
+      << kvtier_last_error(client_);
+  const kvtier_put_item items[] = {{c_key(2), v2.data(), v2.size()}};
+  int statuses[1] = {-1};
+  ASSERT_EQ(kvtier_put_many_with(client_, items, 1, statuses, KVTIER_PUT_DURABLE), KVTIER_OK);
+  EXPECT_EQ(statuses[0], KVTIER_OK);
+  statuses[0] = -1;
+  EXPECT_EQ(kvtier_put_many_with(client_, items, 1, statuses, 0x80), KVTIER_INVALID_ARGUMENT);
+  EXPECT_EQ(statuses[0], KVTIER_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(kvtier_last_error(client_)).find("unknown put flags 128"), std::string::npos)
+      << kvtier_last_error(client_);
+
+  kvtier_close(client_);
+  client_ = nullptr;
+  daemon_->kill_now();
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  ASSERT_EQ(kvtier_connect(daemon_->unix_address().c_str(), nullptr, 10000, &client_, nullptr, 0),
+            KVTIER_OK);
+  std::vector<std::byte> got(8000);
+  std::size_t size = 0;
+  ASSERT_EQ(kvtier_get(client_, &puts_key_1_, got.data(), got.size(), &size), KVTIER_OK);
+  EXPECT_TRUE(std::equal(v1.begin(), v1.end(), got.begin()));
+  const kvtier_key k2 = c_key(2);
+  ASSERT_EQ(kvtier_get(client_, &k2, got.data(), got.size(), &size), KVTIER_OK);
+  EXPECT_EQ(size, v2.size());
 }
 
 TEST_F(CApi, KeyToHexTakesNull) {

@@ -259,12 +259,13 @@ TEST_F(DaemonWire, HelloNegotiatesTheNewestCommonVersion) {
     auto v2 = hello(daemon_->unix_address(), 1, max, "");
     ASSERT_TRUE(v2.has_value()) << max;
     EXPECT_EQ(v2->version, 2);
-    EXPECT_EQ(v2->capabilities, protocol::kCapabilitySharedMemory);
+    EXPECT_EQ(v2->capabilities,
+              protocol::kCapabilitySharedMemory | protocol::kCapabilityDurablePut);
   }
   auto tcp = hello(daemon_->tcp_address(), 2, 2, daemon_->default_token());
   ASSERT_TRUE(tcp.has_value());
   EXPECT_EQ(tcp->version, 2);
-  EXPECT_EQ(tcp->capabilities, 0u);  // no memfd over TCP
+  EXPECT_EQ(tcp->capabilities, protocol::kCapabilityDurablePut);  // no memfd over TCP
 
   RawWire w(daemon_->unix_address());
   ASSERT_TRUE(w.send(1, protocol::HelloRequest{.min_version = 3, .max_version = 4}));
