@@ -14,10 +14,6 @@
 #include "sync/mutex.h"
 
 namespace kvtier::nvme {
-namespace {
-
-
-}  // namespace
 
 Result<std::unique_ptr<NvmeTier>> NvmeTier::open(const NvmeConfig& config, const std::string& data_dir) {
   KVTIER_RETURN_IF_ERROR(config.validate());
@@ -34,6 +30,7 @@ NvmeTier::NvmeTier(const NvmeConfig& config, std::unique_ptr<DeviceSet> devices)
       region_size_(config.region_size),
       max_value_(max_value_for_region(config.region_size)),
       index_(config.index_shards),
+      reclaim_policy_(config),
       rings_(std::max<unsigned>(config.io_depth, 4)),
       budget_(config.write_budget_mb_s * 1e6, config.write_budget_burst_s) {}
 
@@ -216,19 +213,14 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
     }
   }
   if (chosen < 0) {
-    // Reclaim: FIFO takes the oldest generation, LRU the least recently read.
+    std::vector<RegionReclaimPolicy::Candidate> sealed;
     for (std::uint32_t i = 0; i < devices_->region_count(); ++i) {
       const Region& r = regions_[i];
-      if (r.state != RegionState::kSealed) continue;
-      if (chosen < 0) {
-        chosen = i;
-        continue;
-      }
-      const Region& best = regions_[static_cast<std::size_t>(chosen)];
-      bool better = config_.reclaim == ReclaimPolicy::kLru ? r.last_access < best.last_access : r.seq < best.seq;
-      if (better) chosen = i;
+      if (r.state == RegionState::kSealed) sealed.push_back({i, r.seq, r.last_access});
     }
-    if (chosen < 0) {
+    if (std::optional<std::uint32_t> victim = reclaim_policy_.pick_victim(sealed)) {
+      chosen = *victim;
+    } else {
       give_back_buffer();
       return Status::Busy("no nvme region can be reclaimed yet (all are being written)");
     }
@@ -305,18 +297,14 @@ Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
           reclaimed_entries_.fetch_add(1, std::memory_order_relaxed);
         });
   }
-  std::uint64_t hot_budget = region_size_ / 2;  // reinsertion fills at most half the new region
+  RegionReclaimPolicy::Reinsertion reinsertion = reclaim_policy_.reinsertion();
   for (const SummaryEntry& e : entries) {
     BlockId id = block_id_of(e);
     std::optional<Location> removed = index_.remove_if_at(id, page_of(region, std::uint64_t{e.page_in_region} * kPageSize));
     if (!removed) continue;
     usage_.sub(id.ns, removed->size);
     reclaimed_entries_.fetch_add(1, std::memory_order_relaxed);
-    std::uint64_t footprint = entry_footprint(removed->size);
-    if (config_.reinsert_min_hits > 0 && removed->hits >= config_.reinsert_min_hits && footprint <= hot_budget) {
-      hot_budget -= footprint;
-      hot->push_back(e);
-    }
+    if (reinsertion.keep(removed->hits, entry_footprint(removed->size))) hot->push_back(e);
   }
   regions_reclaimed_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();

@@ -1,10 +1,15 @@
 // NvmeTier: the NVMe tier, modelled on CacheLib Navy's BlockCache. Devices are split into regions
 // that are filled append-only through in-memory region buffers and written with O_DIRECT and
 // io_uring; a compact index maps blocks to entries; sealed regions are reclaimed FIFO or LRU with
-// hot entries reinserted; a write budget guards SSD endurance. Every read verifies the entry's
+// hot entries reinserted (RegionReclaimPolicy decides both); a write budget guards SSD endurance. Every read verifies the entry's
 // header (namespace, key, size, region generation) and the value's checksum: a mismatch is a miss
 // and a counter, never bad data. Warm restart from a checkpoint after close(); after a crash the
 // index is rebuilt from region summaries and a scan of the regions that were being filled.
+// Its parts, by role: DeviceSet (the devices, superblocks, I/O requests) and RingPool (io_uring)
+// drive the devices; Index maps ids to entries; RegionReclaimPolicy chooses victims and
+// reinsertion; WriteBudget admits writes; this class holds the region table and buffers and runs
+// the write path and flusher (nvme_tier.cpp), the read path (nvme_tier.cpp, "Read path") and
+// recovery with the checkpoint (recovery.cpp).
 //
 // Thread-safety: every method may be called concurrently.
 //
@@ -37,6 +42,7 @@
 #include "nvme/format.h"
 #include "nvme/index.h"
 #include "nvme/io_ring.h"
+#include "nvme/region_reclaim_policy.h"
 #include "nvme/write_budget.h"
 #include "sync/mutex.h"
 
@@ -228,6 +234,7 @@ class NvmeTier final : public engine::BlockTier {
   const std::uint64_t region_size_;
   const std::uint64_t max_value_;
   Index index_;
+  const RegionReclaimPolicy reclaim_policy_;
   RingPool rings_;
   WriteBudget budget_;
   NamespaceTally usage_{entry_footprint};
