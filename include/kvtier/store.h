@@ -62,8 +62,9 @@ class Store {
   // tier, and the tier is synced. After OK in out[i], a crash, SIGKILL or power loss (on a device
   // that honours flushes) does not lose keys[i]; it can still go as any cached block does: evicted
   // for room, removed or replaced. Per item: NotFound (not held, say evicted and not admitted to
-  // NVMe), Rejected / TooLarge (NVMe declined it: write budget, size), IOError; every item fails
-  // with Rejected when there is no NVMe tier. Costs a device sync per call, so batch the keys.
+  // NVMe), Rejected / TooLarge (NVMe declined it: write budget, size), IOError (the write or sync
+  // failed, or the entry left NVMe before the sync); every item fails with Rejected when there
+  // is no NVMe tier. Costs a device sync per call (none when no item could be written): batch.
   // The returned Status is as put_many's.
   virtual Status persist(NamespaceId ns, std::span<const Key> keys, std::span<Status> out) = 0;
   // put_many, then, with options.durable, persist() of the items it stored: out[i] is OK only

@@ -230,13 +230,33 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
       return Status::Ok();
     }
     // Between a DRAM eviction and its demotion a block is in neither tier: puts that began before
-    // this call finish demoting first, so a block not found below is really not held.
+    // this call finish demoting first, so a block not found below is really not held. A put that
+    // begins meanwhile can evict one again: a miss waits for it and looks once more.
     in_flight_.wait_for_earlier();
-    for (std::size_t i = 0; i < keys.size(); ++i) out[i] = write_down({ns, keys[i]});
-    // One sync for the batch; what write_down put, and what was on NVMe already, is durable after.
-    Status synced = nvme_->flush();
-    for (Status& s : out) {
-      if (s.ok()) s = synced;
+    std::vector<nvme::Location> written(keys.size());
+    bool any = false;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      out[i] = write_down({ns, keys[i]}, &written[i]);
+      if (out[i].is_not_found()) {
+        in_flight_.wait_for_earlier();
+        out[i] = write_down({ns, keys[i]}, &written[i]);
+      }
+      any = any || out[i].ok();
+    }
+    if (!any) return Status::Ok();
+    // One sync for the batch. An entry the tier dropped before it (reclaimed for room, or its
+    // region's write failed: the flusher drops those entries before flush() returns, and another
+    // caller may have taken that error) is no longer where write_down left it, so an entry is
+    // durable exactly when the sync succeeded and it is still there.
+    const Status synced = nvme_->flush();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!out[i].ok()) continue;
+      out[i] = synced;
+      std::optional<nvme::Location> now = nvme_->location({ns, keys[i]});
+      if (synced.ok() && !(now && now->page == written[i].page && now->seq == written[i].seq)) {
+        out[i] = Status::IOError("key " + keys[i].hex() + " left the NVMe tier before the sync "
+                                 "(reclaimed for room, or its region's write failed): not durable");
+      }
     }
     return Status::Ok();
   }
@@ -464,18 +484,24 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
   }
 
   // Puts the newest version of `id` on NVMe unless it is there: DRAM's copy when it is dirty, or
-  // clean but gone from NVMe since (reclaimed). OK when NVMe holds it after the call.
-  Status write_down(const BlockId& id) {
+  // clean but gone from NVMe since (reclaimed). OK when NVMe holds it after the call, with *at
+  // where (still unsynced, perhaps).
+  Status write_down(const BlockId& id, nvme::Location* at) {
     MutexLock lock(stripe(id));  // no put, promotion or demotion of the id meanwhile
     dram::BlockRef ref = dram_->acquire(id, dram::AcquireFor::kStoreInternal);
-    if (!ref) {
-      if (nvme_->contains(id)) return Status::Ok();
+    std::optional<nvme::Location> held = nvme_->location(id);
+    if (!ref && !held) {
       return Status::NotFound("key " + id.key.hex() + " is not held (evicted or removed)");
     }
-    if (ref.clean() && nvme_->contains(id)) return Status::Ok();
-    Status s = nvme_->put(id, ref.value());
-    if (s.ok()) dram_->mark_clean(ref);
-    return s;
+    if (ref && !(ref.clean() && held)) {
+      KVTIER_RETURN_IF_ERROR(nvme_->put(id, ref.value()));
+      dram_->mark_clean(ref);
+      held = nvme_->location(id);
+      // Under the stripe no writer of the id runs; only a reclaim could have taken it already.
+      if (!held) return Status::IOError("key " + id.key.hex() + " was reclaimed as it was written");
+    }
+    *at = *held;
+    return Status::Ok();
   }
 
   Status check_put(std::size_t size) const {

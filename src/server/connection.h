@@ -48,6 +48,7 @@ struct Session {
   Transport transport = Transport::kUnix;
   std::string peer;               // for logs
   std::string client_name;        // from HELLO
+  std::uint16_t protocol_version = 0;  // the version HELLO chose (0 before)
   const Tenant* tenant = nullptr;  // null until HELLO succeeded
   // What HELLO authenticated against (keeps `tenant` alive across a reload), its generation in
   // the TenantDirectory, and the token presented (empty on a tokenless Unix HELLO), to

@@ -291,6 +291,7 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   c.session.registry_generation = generation;
   c.session.token = m.token;
   c.session.client_name = m.client_name;
+  c.session.protocol_version = version;
   protocol::HelloResponse r;
   r.version = version;
   if (c.session.transport == Transport::kUnix) r.capabilities |= protocol::kCapabilitySharedMemory;
@@ -753,10 +754,14 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
 }  // namespace
 
 void check_request(PendingRequest& p, Session& session, ServerContext& context) {
-  if ((p.header.flags & protocol::kFlagDurable) != 0 && !context.durable_puts) {
-    // Before the data arrives: a put that cannot be made durable is not stored at all.
-    return refuse(p, Status::Rejected("durable puts are not offered: this daemon has no NVMe "
-                                      "tier (capability durable_put, docs/PROTOCOL.md)"));
+  if ((p.header.flags & protocol::kFlagDurable) != 0 &&
+      (!context.durable_puts || session.protocol_version < 2)) {
+    // Before the data arrives: a put that cannot be made durable is not stored at all. Version 1
+    // announces no capabilities, so the flag is not offered there either.
+    return refuse(p, Status::Rejected(
+                         "durable puts are not offered on this connection: the daemon has no NVMe "
+                         "tier, or HELLO chose protocol version 1 (capability durable_put, "
+                         "docs/PROTOCOL.md)"));
   }
   if (auto* put = std::get_if<protocol::PutRequest>(&p.request)) {
     refuse(p, check(*put, p, session, context));

@@ -313,6 +313,52 @@ TEST(Store, PersistedBlocksSurviveSigkillAndOthersAreLost) {
   for (std::uint64_t i : {3, 5}) EXPECT_TRUE(get_n(*s, i).status.is_not_found()) << i;
 }
 
+// A durable batch larger than the NVMe tier: its own writes reclaim its first items before the
+// sync. Only items still on NVMe at the sync may be answered OK (the audit of 2026-12-07 saw 60 of
+// 60 answered OK with 15 already reclaimed), and every one answered OK survives a SIGKILL.
+TEST(Store, PersistAnswersOkOnlyForEntriesStillThereAtTheSync) {
+  constexpr std::uint64_t kItems = 60;
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  c.dram.capacity_bytes = 2 * kItems * dram::block_charge(kBlock);  // all of them in DRAM first
+  c.nvme.default_file_bytes = kPageSize + 3 * kMiB;
+  c.nvme.flush_interval = std::chrono::milliseconds(0);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    auto s = Store::open(c);
+    if (!s.ok()) ::_exit(2);
+    std::vector<std::vector<std::byte>> values;
+    std::vector<PutItem> items;
+    for (std::uint64_t i = 0; i < kItems; ++i) values.push_back(pattern(test_key(i), kBlock));
+    for (std::uint64_t i = 0; i < kItems; ++i) items.push_back({test_key(i), values[i]});
+    std::vector<Status> out(kItems);
+    if (!(*s)->put_many(0, items, out, PutOptions{.durable = true}).ok()) ::_exit(3);
+    char ok[kItems];
+    for (std::uint64_t i = 0; i < kItems; ++i) ok[i] = out[i].ok() ? 1 : 0;
+    if (::write(fds[1], ok, sizeof ok) != sizeof ok) ::_exit(4);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  char ok[kItems];
+  ASSERT_EQ(::read(fds[0], ok, sizeof ok), static_cast<ssize_t>(sizeof ok));
+  ::kill(pid, SIGKILL);
+  int status;
+  ::waitpid(pid, &status, 0);
+  ::close(fds[0]);
+  auto s = open_store(c);
+  std::uint64_t acked = 0;
+  for (std::uint64_t i = 0; i < kItems; ++i) {
+    if (!ok[i]) continue;
+    ++acked;
+    EXPECT_TRUE(get_n(*s, i).status.ok()) << "item " << i << " was answered durable and is lost";
+  }
+  EXPECT_GT(acked, 0u);
+  EXPECT_LT(acked, kItems) << "the tier cannot hold them all: some must have been refused";
+}
+
 TEST(Store, PersistWithoutAnNvmeTierRefusesEachItem) {
   TempDir dir;
   StoreConfig c = small_store(dir.path());

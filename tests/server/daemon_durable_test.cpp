@@ -133,5 +133,32 @@ TEST(DaemonDurable, WithoutAnNvmeTierTheFlagIsRefusedAndNothingStored) {
   EXPECT_TRUE(bad.closed_by_peer());
 }
 
+// Version 1 announces no capabilities, so a connection whose HELLO chose it is not offered the
+// flag either: refused before the value is stored, though the daemon has an NVMe tier.
+TEST(DaemonDurable, AVersionOneConnectionIsNotOfferedTheFlag) {
+  TempDir dir;
+  DaemonProcess daemon(dir.path(), small_daemon_config());
+  ASSERT_TRUE(daemon.started()) << daemon.log();
+  RawWire w(daemon.unix_address());
+  ASSERT_TRUE(w.send(1, protocol::HelloRequest{.min_version = 1, .max_version = 1}));
+  auto hello = w.receive();
+  ASSERT_TRUE(hello.has_value());
+  ASSERT_EQ(hello->status(), StatusCode::kOk);
+  const std::vector<std::byte> v = pattern(test_key(1), kValue);
+  std::vector<std::byte> frame;
+  ASSERT_TRUE(protocol::append_frame(frame, 2, protocol::PutRequest{test_key(1), v.size()},
+                                     v.size(), StatusCode::kOk, protocol::kFlagDurable)
+                  .ok());
+  frame.insert(frame.end(), v.begin(), v.end());
+  ASSERT_TRUE(w.send_bytes(frame));
+  auto r = w.receive();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), StatusCode::kRejected) << r->message();
+  auto c = connect(daemon);
+  ASSERT_TRUE(c);
+  std::vector<std::byte> buf(kValue);
+  EXPECT_TRUE(c->get(test_key(1), buf).status.is_not_found());
+}
+
 }  // namespace
 }  // namespace kvtier::testing::daemon_durable
