@@ -13,12 +13,14 @@
 
 #include "memory/aligned_buffer.h"
 #include "engine/store_test_util.h"
+#include "support/child_process.h"
 #include "support/test_support.h"
 
 namespace kvtier {
 namespace {
 
 using kvtier::testing::counter_value;
+using kvtier::testing::in_child_then_sigkill;
 using kvtier::testing::matches_pattern;
 using kvtier::testing::pattern;
 using kvtier::testing::TempDir;
@@ -269,42 +271,33 @@ TEST(Store, PersistedBlocksSurviveSigkillAndOthersAreLost) {
   StoreConfig c = small_store(dir.path());
   c.nvme.default_file_bytes = kPageSize + 40 * kMiB;
   c.nvme.flush_interval = std::chrono::milliseconds(0);
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
+  std::unique_ptr<Store> open;  // the child keeps it open through the kill
+  const std::string verdict = in_child_then_sigkill([&]() -> std::string {
     auto s = Store::open(c);
-    if (!s.ok()) ::_exit(2);
+    if (!s.ok()) return s.status().to_string();
+    open = std::move(s).value();
+    Store* store = open.get();
     std::vector<std::vector<std::byte>> values;
     std::vector<PutItem> durable;
-    for (std::uint64_t i = 0; i < 3; ++i) {
-      values.push_back(pattern(test_key(i), kBlock));
-      durable.push_back({test_key(i), values.back()});
-    }
+    for (std::uint64_t i = 0; i < 3; ++i) values.push_back(pattern(test_key(i), kBlock));
+    for (std::uint64_t i = 0; i < 3; ++i) durable.push_back({test_key(i), values[i]});
     std::vector<Status> out(durable.size());
-    if (!(*s)->put_many(0, durable, out, PutOptions{.durable = true}).ok()) ::_exit(3);
+    (void)store->put_many(0, durable, out, PutOptions{.durable = true});
     for (const Status& st : out) {
-      if (!st.ok()) ::_exit(4);
+      if (!st.ok()) return "durable put: " + st.to_string();
     }
     for (std::uint64_t i = 3; i < 6; ++i) {
-      if (!put_n(**s, i).ok()) ::_exit(5);
+      if (Status p = put_n(*store, i); !p.ok()) return "put: " + p.to_string();
     }
     const std::vector<Key> later = {test_key(4), test_key(99)};  // 99 was never put
     std::vector<Status> persisted(later.size());
-    if (!(*s)->persist(0, later, persisted).ok()) ::_exit(6);
-    if (!persisted[0].ok() || !persisted[1].is_not_found()) ::_exit(7);
-    char ok = 1;
-    if (::write(fds[1], &ok, 1) != 1) ::_exit(8);
-    ::pause();
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  char ok = 0;
-  ASSERT_EQ(::read(fds[0], &ok, 1), 1) << "the child failed before the kill";
-  ::kill(pid, SIGKILL);
-  int status;
-  ::waitpid(pid, &status, 0);
-  ::close(fds[0]);
+    (void)store->persist(0, later, persisted);
+    if (!persisted[0].ok() || !persisted[1].is_not_found()) {
+      return "persist: " + persisted[0].to_string() + ", " + persisted[1].to_string();
+    }
+    return "ok";
+  });
+  ASSERT_EQ(verdict, "ok");
   auto s = open_store(c);
   for (std::uint64_t i : {0, 1, 2, 4}) {
     GetResult r = get_n(*s, i);
@@ -323,35 +316,28 @@ TEST(Store, PersistAnswersOkOnlyForEntriesStillThereAtTheSync) {
   c.dram.capacity_bytes = 2 * kItems * dram::block_charge(kBlock);  // all of them in DRAM first
   c.nvme.default_file_bytes = kPageSize + 3 * kMiB;
   c.nvme.flush_interval = std::chrono::milliseconds(0);
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
+  // The child answers one character per item: '1' when it was answered OK.
+  std::unique_ptr<Store> open;  // the child keeps it open through the kill
+  const std::string ok = in_child_then_sigkill([&]() -> std::string {
     auto s = Store::open(c);
-    if (!s.ok()) ::_exit(2);
+    if (!s.ok()) return s.status().to_string();
+    open = std::move(s).value();
+    Store* store = open.get();
     std::vector<std::vector<std::byte>> values;
     std::vector<PutItem> items;
     for (std::uint64_t i = 0; i < kItems; ++i) values.push_back(pattern(test_key(i), kBlock));
     for (std::uint64_t i = 0; i < kItems; ++i) items.push_back({test_key(i), values[i]});
     std::vector<Status> out(kItems);
-    if (!(*s)->put_many(0, items, out, PutOptions{.durable = true}).ok()) ::_exit(3);
-    char ok[kItems];
-    for (std::uint64_t i = 0; i < kItems; ++i) ok[i] = out[i].ok() ? 1 : 0;
-    if (::write(fds[1], ok, sizeof ok) != sizeof ok) ::_exit(4);
-    ::pause();
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  char ok[kItems];
-  ASSERT_EQ(::read(fds[0], ok, sizeof ok), static_cast<ssize_t>(sizeof ok));
-  ::kill(pid, SIGKILL);
-  int status;
-  ::waitpid(pid, &status, 0);
-  ::close(fds[0]);
+    (void)store->put_many(0, items, out, PutOptions{.durable = true});
+    std::string answers;
+    for (const Status& st : out) answers += st.ok() ? '1' : '0';
+    return answers;
+  });
+  ASSERT_EQ(ok.size(), kItems) << ok;
   auto s = open_store(c);
   std::uint64_t acked = 0;
   for (std::uint64_t i = 0; i < kItems; ++i) {
-    if (!ok[i]) continue;
+    if (ok[i] != '1') continue;
     ++acked;
     EXPECT_TRUE(get_n(*s, i).status.ok()) << "item " << i << " was answered durable and is lost";
   }

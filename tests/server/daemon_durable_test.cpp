@@ -29,6 +29,17 @@ std::unique_ptr<Client> connect(const DaemonProcess& d) {
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
+// A whole PUT frame of `v` under `k` with the durable flag, as a client that ignores HELLO sends.
+std::vector<std::byte> durable_put_frame(std::uint64_t id, const Key& k,
+                                         const std::vector<std::byte>& v) {
+  std::vector<std::byte> frame;
+  EXPECT_TRUE(protocol::append_frame(frame, id, protocol::PutRequest{k, v.size()}, v.size(),
+                                     StatusCode::kOk, protocol::kFlagDurable)
+                  .ok());
+  frame.insert(frame.end(), v.begin(), v.end());
+  return frame;
+}
+
 bool reads_back(Client& c, std::uint64_t n) {
   std::vector<std::byte> buf(kValue);
   GetResult r = c.get(test_key(n), buf);
@@ -99,12 +110,7 @@ TEST(DaemonDurable, WithoutAnNvmeTierTheFlagIsRefusedAndNothingStored) {
   // A client that sends the flag anyway: refused before the value is stored, and served after.
   RawWire w(daemon.unix_address());
   ASSERT_TRUE(w.hello());
-  std::vector<std::byte> frame;
-  ASSERT_TRUE(protocol::append_frame(frame, 5, protocol::PutRequest{test_key(1), v.size()},
-                                     v.size(), StatusCode::kOk, protocol::kFlagDurable)
-                  .ok());
-  frame.insert(frame.end(), v.begin(), v.end());
-  ASSERT_TRUE(w.send_bytes(frame));
+  ASSERT_TRUE(w.send_bytes(durable_put_frame(5, test_key(1), v)));
   auto r = w.receive();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status(), StatusCode::kRejected);
@@ -145,12 +151,7 @@ TEST(DaemonDurable, AVersionOneConnectionIsNotOfferedTheFlag) {
   ASSERT_TRUE(hello.has_value());
   ASSERT_EQ(hello->status(), StatusCode::kOk);
   const std::vector<std::byte> v = pattern(test_key(1), kValue);
-  std::vector<std::byte> frame;
-  ASSERT_TRUE(protocol::append_frame(frame, 2, protocol::PutRequest{test_key(1), v.size()},
-                                     v.size(), StatusCode::kOk, protocol::kFlagDurable)
-                  .ok());
-  frame.insert(frame.end(), v.begin(), v.end());
-  ASSERT_TRUE(w.send_bytes(frame));
+  ASSERT_TRUE(w.send_bytes(durable_put_frame(2, test_key(1), v)));
   auto r = w.receive();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status(), StatusCode::kRejected) << r->message();

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,42 @@ std::string in_child(Fn fn) {
   ::waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "child failed";
   return text;
+}
+
+// Runs `fn` in a forked child, takes the text it returns (its verdict: what it did before the
+// crash), then kills the child with SIGKILL: the crash a test recovers from. What fn destroys as
+// it returns is gone before the kill, so what must still be open at the crash (a store) goes in
+// a variable of the caller's that fn assigns (the child's copy lives until the kill). Returns the
+// text, or "child failed" when the child died before answering.
+template <typename Fn>
+std::string in_child_then_sigkill(Fn fn) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    const std::string text = fn();
+    const std::uint32_t size = static_cast<std::uint32_t>(text.size());
+    (void)!::write(fds[1], &size, sizeof size);
+    (void)!::write(fds[1], text.data(), text.size());
+    for (;;) ::pause();
+  }
+  ::close(fds[1]);
+  std::uint32_t size = 0;
+  std::string text;
+  bool answered = ::read(fds[0], &size, sizeof size) == static_cast<ssize_t>(sizeof size);
+  if (answered) {
+    text.resize(size);
+    std::size_t got = 0;
+    for (ssize_t n; got < size && (n = ::read(fds[0], text.data() + got, size - got)) > 0;) {
+      got += static_cast<std::size_t>(n);
+    }
+    answered = got == size;
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ::close(fds[0]);
+  return answered ? text : "child failed";
 }
 
 struct ProcessResult {
