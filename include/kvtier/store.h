@@ -67,8 +67,10 @@ class Store {
   // is no NVMe tier. Costs a device sync per call (none when no item could be written): batch.
   // The returned Status is as put_many's.
   virtual Status persist(NamespaceId ns, std::span<const Key> keys, std::span<Status> out) = 0;
-  // put_many, then, with options.durable, persist() of the items it stored: out[i] is OK only
-  // once items[i] is durable.
+  // put / put_many, then, with options.durable, persist() of what they stored: OK (out[i]) only
+  // once the value (items[i]) is durable. Client's calls of the same names and options.
+  Status put(NamespaceId ns, const Key& key, std::span<const std::byte> value,
+             const PutOptions& options);
   Status put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out,
                   const PutOptions& options);
 

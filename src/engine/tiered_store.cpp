@@ -679,6 +679,14 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
 
 }  // namespace
 
+Status Store::put(NamespaceId ns, const Key& key, std::span<const std::byte> value,
+                  const PutOptions& options) {
+  PutItem item{key, value};
+  Status out;
+  (void)put_many(ns, {&item, 1}, {&out, 1}, options);  // one item, one slot: out answers
+  return out;
+}
+
 Status Store::put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out,
                        const PutOptions& options) {
   KVTIER_RETURN_IF_ERROR(put_many(ns, items, out));

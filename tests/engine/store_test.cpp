@@ -289,6 +289,9 @@ TEST(Store, PersistedBlocksSurviveSigkillAndOthersAreLost) {
     for (std::uint64_t i = 3; i < 6; ++i) {
       if (Status p = put_n(*store, i); !p.ok()) return "put: " + p.to_string();
     }
+    if (Status d = store->put(0, test_key(6), values[0], PutOptions{.durable = true}); !d.ok()) {
+      return "durable put: " + d.to_string();
+    }
     const std::vector<Key> later = {test_key(4), test_key(99)};  // 99 was never put
     std::vector<Status> persisted(later.size());
     (void)store->persist(0, later, persisted);
@@ -303,6 +306,9 @@ TEST(Store, PersistedBlocksSurviveSigkillAndOthersAreLost) {
     GetResult r = get_n(*s, i);
     EXPECT_TRUE(r.status.ok()) << "persisted block " << i << " lost: " << r.status.to_string();
   }
+  AlignedBuffer six(kBlock);
+  ASSERT_TRUE(s->get(0, test_key(6), six.span()).status.ok());  // a single durable put
+  EXPECT_TRUE(matches_pattern(six.span().first(kBlock), test_key(0)));
   for (std::uint64_t i : {3, 5}) EXPECT_TRUE(get_n(*s, i).status.is_not_found()) << i;
 }
 
