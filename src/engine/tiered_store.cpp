@@ -314,8 +314,9 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
         while (gap < end && held[gap] != Tier::kNone) ++gap;
         if (gap == end) break;
         tier->probe(ns, chain.subspan(gap, end - gap), std::span(found).subspan(gap, end - gap));
+        const Tier kind = tier->kind();  // once per probe, not per key: a chain has thousands
         for (std::size_t i = gap; i < end; ++i) {
-          if (found[i] && held[i] == Tier::kNone) held[i] = tier->kind();
+          if (found[i] != 0 && held[i] == Tier::kNone) held[i] = kind;
         }
       }
       while (local < end && held[local] != Tier::kNone) ++local;
