@@ -8,8 +8,8 @@
 // Its parts, by role: DeviceSet (the devices, superblocks, I/O requests) and RingPool (io_uring)
 // drive the devices; Index maps ids to entries; RegionReclaimPolicy chooses victims and
 // reinsertion; WriteBudget admits writes; this class holds the region table and buffers and runs
-// the write path and flusher (nvme_tier.cpp), the read path (nvme_tier.cpp, "Read path") and
-// recovery with the checkpoint (recovery.cpp).
+// the write path and flusher (nvme_tier.cpp), the read path (nvme_reads.cpp) and recovery with the
+// checkpoint (recovery.cpp).
 //
 // Thread-safety: every method may be called concurrently.
 //
