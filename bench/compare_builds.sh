@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Runs bench/run-all.sh against two builds in alternation (before, after, before, after, ...) and
-# prints, per benchmark row of run-all's summary, the median of each build and after / before.
+# Runs bench/run-all.sh (or another script of bench/ that ends with the same kind of summary
+# table, such as daemon_vs_redis.sh) against two builds in alternation (before, after, before,
+# after, ...) and prints, per row of its summary, the median of each build and after / before.
 # Alternating pairs in one sitting is how a change is shown not to be slower on a shared machine
-# whose speed drifts within minutes (docs/BENCHMARKS.md, "Builds compared").
+# whose speed drifts within minutes (docs/BENCHMARKS.md, "Running them").
 #
-# usage: bench/compare_builds.sh BEFORE_BUILD AFTER_BUILD [--pairs N] [--out DIR] [run-all options]
+# usage: bench/compare_builds.sh BEFORE_BUILD AFTER_BUILD [--pairs N] [--out DIR] [--script S]
+#                                [the script's options]
 #   --pairs N   alternated pairs (default 6)
 #   --out DIR   where each run's output is kept (default: a new directory under /tmp)
 #   --report    only print the medians of the runs already in --out DIR
-#   other options go to run-all.sh (--quick, --no-hugepages, --dir D)
-# Both builds are driven by this tree's run-all.sh, so the harness is the same for both.
+#   --script S  the script of bench/ to run (default run-all.sh; daemon_vs_redis.sh works too)
+#   other options go to the script (run-all.sh: --quick, --no-hugepages, --dir D)
+# Both builds are driven by this tree's script, so the harness is the same for both.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -22,12 +25,14 @@ shift 2
 PAIRS=6
 OUT=""
 REPORT_ONLY=0
+SCRIPT=run-all.sh
 ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --pairs) PAIRS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --report) REPORT_ONLY=1; shift ;;
+    --script) SCRIPT=$2; shift 2 ;;
     *) ARGS+=("$1"); shift ;;
   esac
 done
@@ -40,8 +45,8 @@ for ((i = 1; i <= PAIRS && !REPORT_ONLY; i++)); do
     build=$BEFORE
     [ "$side" = after ] && build=$AFTER
     echo "-- pair $i, $side ($(date -u +%H:%M:%S), load $(cut -d' ' -f1 /proc/loadavg))"
-    "$HERE/run-all.sh" "$build" "${ARGS[@]}" > "$OUT/$i-$side.log" 2>&1 ||
-      echo "   run-all exited non-zero: see $OUT/$i-$side.log"
+    "$HERE/$SCRIPT" "$build" "${ARGS[@]}" > "$OUT/$i-$side.log" 2>&1 ||
+      echo "   $SCRIPT exited non-zero: see $OUT/$i-$side.log"
   done
 done
 
