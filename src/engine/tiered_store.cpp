@@ -253,7 +253,7 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
       if (!out[i].ok()) continue;
       out[i] = synced;
       std::optional<nvme::Location> now = nvme_->location({ns, keys[i]});
-      if (synced.ok() && !(now && now->page == written[i].page && now->seq == written[i].seq)) {
+      if (synced.ok() && !(now && now->same_entry(written[i]))) {
         out[i] = Status::IOError("key " + keys[i].hex() + " left the NVMe tier before the sync "
                                  "(reclaimed for room, or its region's write failed): not durable");
       }
@@ -633,8 +633,7 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     {
       MutexLock lock(stripe(id));
       std::optional<nvme::Location> now = nvme_->location(id);
-      const bool same = now && now->page == read_at.page && now->seq == read_at.seq;
-      if (!same) {
+      if (!(now && now->same_entry(read_at))) {
         promotions_superseded_.fetch_add(1, std::memory_order_relaxed);
       } else if (dram_->commit(staged, dram::CommitMode::kIfAbsent, /*clean=*/true, &evicted).ok()) {
         promotions_.fetch_add(1, std::memory_order_relaxed);

@@ -36,6 +36,9 @@ struct Location {
   std::uint8_t hits = 0;
   std::uint64_t seq = 0;   // <= kMaxIndexSeq
   friend bool operator==(const Location&, const Location&) = default;
+  // The same entry: the same page in the same region generation (its hits change as it is read,
+  // so == is not the test). A put or removal of the id since gives another entry, or none.
+  bool same_entry(const Location& other) const { return page == other.page && seq == other.seq; }
 };
 
 inline constexpr std::uint64_t kMaxIndexPage = (std::uint64_t{1} << 40) - 1;
