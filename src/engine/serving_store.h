@@ -59,4 +59,10 @@ class ServingStore : public Store {
   virtual Status commit_put(PutBuffer buffer) = 0;
 };
 
+// The durable half of a durable put, for puts already made: persist() of each keys[i] whose out[i]
+// is OK (stored), in one call (one sync), with out[i] replaced by its answer; other slots are left
+// as they are. Status as Store::persist's.
+Status persist_stored(Store& store, NamespaceId ns, std::span<const Key> keys,
+                      std::span<Status> out);
+
 }  // namespace kvtier::engine

@@ -691,15 +691,24 @@ Status Store::put_many(NamespaceId ns, std::span<const PutItem> items, std::span
                        const PutOptions& options) {
   KVTIER_RETURN_IF_ERROR(put_many(ns, items, out));
   if (!options.durable) return Status::Ok();
+  std::vector<Key> keys(items.size());
+  std::ranges::transform(items, keys.begin(), &PutItem::key);
+  return engine::persist_stored(*this, ns, keys, out);
+}
+
+Status engine::persist_stored(Store& store, NamespaceId ns, std::span<const Key> keys,
+                              std::span<Status> out) {
+  KVTIER_RETURN_IF_ERROR(check_batch_spans(keys.size(), out, "persist_stored"));
   std::vector<Key> stored;
   std::vector<std::size_t> at;
-  for (std::size_t i = 0; i < items.size(); ++i) {
+  for (std::size_t i = 0; i < keys.size(); ++i) {
     if (!out[i].ok()) continue;
-    stored.push_back(items[i].key);
+    stored.push_back(keys[i]);
     at.push_back(i);
   }
+  if (stored.empty()) return Status::Ok();
   std::vector<Status> persisted(stored.size());
-  KVTIER_RETURN_IF_ERROR(persist(ns, stored, persisted));
+  KVTIER_RETURN_IF_ERROR(store.persist(ns, stored, persisted));
   for (std::size_t j = 0; j < at.size(); ++j) out[at[j]] = persisted[j];
   return Status::Ok();
 }

@@ -391,21 +391,18 @@ void put_admitted(Call& c, const AdmittedPuts& puts, std::vector<StatusCode>& st
   for (std::size_t j = 0; j < results.size(); ++j) statuses[puts.which[j]] = results[j].code();
 }
 
-// The items of a PUT_MANY received into DRAM reservations, published in order; durable ones are
-// then persisted together (one sync).
+// The items of a PUT_MANY received into DRAM reservations, published in order; when the request
+// asked, those stored are then persisted together (one sync).
 void commit_received(Call& c, const protocol::PutManyRequest& m, std::vector<StatusCode>& statuses) {
-  std::vector<Key> stored;
-  std::vector<std::size_t> at;
+  std::vector<Status> results(m.items.size());
+  std::vector<Key> keys(m.items.size());
   for (std::size_t i = 0; i < m.items.size(); ++i) {
-    statuses[i] = c.store().commit_put(std::move(c.p.put_buffers[i])).code();
-    if (statuses[i] != StatusCode::kOk) continue;
-    stored.push_back(m.items[i].key);
-    at.push_back(i);
+    results[i] = c.store().commit_put(std::move(c.p.put_buffers[i]));
+    keys[i] = m.items[i].key;
   }
-  if (!c.durable() || stored.empty()) return;
-  std::vector<Status> persisted(stored.size());
-  (void)c.store().persist(c.ns(), stored, persisted);  // sized to stored: the slots answer
-  for (std::size_t j = 0; j < at.size(); ++j) statuses[at[j]] = persisted[j].code();
+  // Sized to the items: the slots answer.
+  if (c.durable()) (void)engine::persist_stored(c.store(), c.ns(), keys, results);
+  for (std::size_t i = 0; i < results.size(); ++i) statuses[i] = results[i].code();
 }
 
 StatusCode run(Call& c, const protocol::PutManyRequest& m) {
