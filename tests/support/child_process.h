@@ -26,11 +26,11 @@ inline int child_exit_code(pid_t pid) {
   return -1;
 }
 
-// Runs `fn` in a forked child (which may set its own resource limits) and returns the text it
-// returned (the child's verdict for the parent to check), or "child failed" when it did not exit
-// cleanly.
+namespace detail {
+// Forks; the child runs `fn`, writes the text it returns to a pipe and closes it, then exits 0 or,
+// with `kill_after_answer`, waits to be killed. The parent reads the text to the pipe's end.
 template <typename Fn>
-std::string in_child(Fn fn) {
+std::string run_child(Fn fn, bool kill_after_answer) {
   int fds[2];
   if (::pipe(fds) != 0) return "pipe failed";
   const pid_t pid = ::fork();
@@ -38,7 +38,9 @@ std::string in_child(Fn fn) {
     ::close(fds[0]);
     const std::string text = fn();
     (void)!::write(fds[1], text.data(), text.size());
-    ::_exit(0);
+    ::close(fds[1]);  // the parent's read ends here
+    if (!kill_after_answer) ::_exit(0);
+    for (;;) ::pause();
   }
   ::close(fds[1]);
   std::string text;
@@ -46,9 +48,25 @@ std::string in_child(Fn fn) {
   for (ssize_t n; (n = ::read(fds[0], buf, sizeof(buf))) > 0;) text.append(buf, static_cast<std::size_t>(n));
   ::close(fds[0]);
   int status = 0;
+  if (kill_after_answer) {
+    // Still there (waiting) means it answered; gone already means it died before.
+    const bool answered = ::waitpid(pid, &status, WNOHANG) == 0;
+    ::kill(pid, SIGKILL);
+    if (answered) ::waitpid(pid, &status, 0);
+    return answered ? text : "child failed";
+  }
   ::waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "child failed";
   return text;
+}
+}  // namespace detail
+
+// Runs `fn` in a forked child (which may set its own resource limits) and returns the text it
+// returned (the child's verdict for the parent to check), or "child failed" when it did not exit
+// cleanly.
+template <typename Fn>
+std::string in_child(Fn fn) {
+  return detail::run_child(fn, /*kill_after_answer=*/false);
 }
 
 // Runs `fn` in a forked child, takes the text it returns (its verdict: what it did before the
@@ -58,33 +76,7 @@ std::string in_child(Fn fn) {
 // text, or "child failed" when the child died before answering.
 template <typename Fn>
 std::string in_child_then_sigkill(Fn fn) {
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    const std::string text = fn();
-    const std::uint32_t size = static_cast<std::uint32_t>(text.size());
-    (void)!::write(fds[1], &size, sizeof size);
-    (void)!::write(fds[1], text.data(), text.size());
-    for (;;) ::pause();
-  }
-  ::close(fds[1]);
-  std::uint32_t size = 0;
-  std::string text;
-  bool answered = ::read(fds[0], &size, sizeof size) == static_cast<ssize_t>(sizeof size);
-  if (answered) {
-    text.resize(size);
-    std::size_t got = 0;
-    for (ssize_t n; got < size && (n = ::read(fds[0], text.data() + got, size - got)) > 0;) {
-      got += static_cast<std::size_t>(n);
-    }
-    answered = got == size;
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  ::close(fds[0]);
-  return answered ? text : "child failed";
+  return detail::run_child(fn, /*kill_after_answer=*/true);
 }
 
 struct ProcessResult {
