@@ -74,25 +74,36 @@ std::string FsBackend::block_path(const BlockId& id) const {
   return block_dir(root_, id) + '/' + block_file_name(id.key);
 }
 
-// ---- put ---------------------------------------------------------------------------------------
-
-void FsBackend::put_many(std::span<const SharedPut> items, std::span<Status> out,
-                         Deadline deadline) {
+// out[i] = one(items[i]) while the deadline holds; every item after it is answered
+// deadline_passed().
+template <typename Item, typename Out, typename One>
+void FsBackend::answer_each(std::span<const Item> items, std::span<Out> out, Deadline deadline,
+                            One one) {
   KVTIER_CHECK(out.size() >= items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (Clock::now() > deadline) {
       FsCounters::bump(counters_.deadline_skips);
-      out[i] = deadline_passed();
+      out[i] = Out{deadline_passed()};
       continue;
     }
-    out[i] = put_one(items[i]);
-    if (out[i].ok()) {
+    out[i] = one(items[i]);
+  }
+}
+
+// ---- put ---------------------------------------------------------------------------------------
+
+void FsBackend::put_many(std::span<const SharedPut> items, std::span<Status> out,
+                         Deadline deadline) {
+  answer_each(items, out, deadline, [this](const SharedPut& item) {
+    Status s = put_one(item);
+    if (s.ok()) {
       FsCounters::bump(counters_.puts);
-      FsCounters::bump(counters_.put_bytes, items[i].value.size());
+      FsCounters::bump(counters_.put_bytes, item.value.size());
     } else {
       FsCounters::bump(counters_.put_errors);
     }
-  }
+    return s;
+  });
 }
 
 Status FsBackend::put_one(const SharedPut& item) {
@@ -170,16 +181,10 @@ Status FsBackend::write_block(int fd, const SharedPut& item, const std::string& 
 
 void FsBackend::get_many(std::span<const SharedGet> items, std::span<GetResult> out,
                          Deadline deadline) {
-  KVTIER_CHECK(out.size() >= items.size());
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (Clock::now() > deadline) {
-      FsCounters::bump(counters_.deadline_skips);
-      out[i] = GetResult{deadline_passed(), 0, Tier::kNone};
-      continue;
-    }
+  answer_each(items, out, deadline, [this](const SharedGet& item) {
     FsCounters::bump(counters_.gets);
-    out[i] = get_one(items[i]);
-  }
+    return get_one(item);
+  });
 }
 
 GetResult FsBackend::get_one(const SharedGet& item) {
@@ -251,21 +256,6 @@ void FsBackend::contains_many(std::span<const BlockId> ids, std::span<Status> ou
 
 void FsBackend::keep_many(std::span<const BlockId> ids, std::span<Status> out, Deadline deadline) {
   answer_each(ids, out, deadline, [this](const BlockId& id) { return keep_one(id); });
-}
-
-// out[i] = one(ids[i]) while the deadline holds; every id after it is answered deadline_passed().
-template <typename One>
-void FsBackend::answer_each(std::span<const BlockId> ids, std::span<Status> out, Deadline deadline,
-                            One one) {
-  KVTIER_CHECK(out.size() >= ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (Clock::now() > deadline) {
-      FsCounters::bump(counters_.deadline_skips);
-      out[i] = deadline_passed();
-      continue;
-    }
-    out[i] = one(ids[i]);
-  }
 }
 
 // The header is read and checked against the id and the file's size (the value's checksum is a

@@ -65,8 +65,8 @@ class FsBackend final : public SharedBackend {
   GetResult get_error(Status status);
   Status contains_one(const BlockId& id) const;
   Status keep_one(const BlockId& id);
-  template <typename One>
-  void answer_each(std::span<const BlockId> ids, std::span<Status> out, Deadline deadline, One one);
+  template <typename Item, typename Out, typename One>
+  void answer_each(std::span<const Item> items, std::span<Out> out, Deadline deadline, One one);
 
   const SharedFsConfig config_;
   const std::string path_;  // config.path without trailing slashes
