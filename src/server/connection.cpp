@@ -390,9 +390,9 @@ bool Connection::process_input() {
         break;
       case protocol::ReadState::kError: {
         const protocol::FrameError& e = reader_.error();
-        context_.metrics.count(context_.metrics.frames_rejected[static_cast<std::size_t>(
-            e.status.code() == StatusCode::kTooLarge ? FrameRejection::kTooLarge
-                                                     : FrameRejection::kMalformed)]);
+        context_.metrics.count(e.status.code() == StatusCode::kTooLarge
+                                   ? FrameRejection::kTooLarge
+                                   : FrameRejection::kMalformed);
         output_.add_error(e.opcode, e.request_id, e.status);
         if (e.close_connection) close_after_flush_ = true;
         return true;
@@ -416,8 +416,8 @@ void Connection::on_meta_ready() {
     pending_.refused = decoded;
     pending_.close_after = decoded.code() != StatusCode::kTooLarge;
     pending_.discard_data = true;
-    context_.metrics.count(context_.metrics.frames_rejected[static_cast<std::size_t>(
-        pending_.close_after ? FrameRejection::kMalformed : FrameRejection::kTooLarge)]);
+    context_.metrics.count(pending_.close_after ? FrameRejection::kMalformed
+                                                : FrameRejection::kTooLarge);
     return;
   }
   check_request(pending_, session_, context_);
@@ -508,8 +508,7 @@ bool Connection::tenant_still_valid() {
                    ? "its token no longer names the tenant after a reload"
                    : "a reload changed the client CAs that verified its certificate");
   const protocol::FrameHeader& h = pending_.header;
-  context_.metrics.count(
-      context_.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
+  context_.metrics.count(FrameRejection::kAuth);
   output_.add_error(h.opcode, h.request_id,
                     Status::InvalidArgument(
                         certificate_still_trusted
@@ -536,8 +535,7 @@ Status Connection::refuse_before_hello() {
   } else {
     return Status::Ok();
   }
-  context_.metrics.count(
-      context_.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kBeforeHello)]);
+  context_.metrics.count(FrameRejection::kBeforeHello);
   output_.add_error(h.opcode, h.request_id, refused);
   close_after_flush_ = true;
   return refused;

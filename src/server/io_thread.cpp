@@ -99,8 +99,7 @@ void IoThread::on_accept(const Listener& listener) {
       return;
     }
     if (!make_room_for_pending()) {
-      context_.metrics.count(context_.metrics.connections_rejected[static_cast<std::size_t>(
-          ConnectionRejection::kPendingHello)]);
+      context_.metrics.count(ConnectionRejection::kPendingHello);
       std::uint64_t held_back = 0;
       if (rejections_log_.allow(std::chrono::steady_clock::now(), &held_back)) {
         spdlog::warn("event=connection_rejected reason=max_pending_hello peer={} "
@@ -146,10 +145,7 @@ void IoThread::out_of_descriptors(const Listener& listener, int error) {
     std::string peer;
     int again = 0;
     UniqueFd shed = listener.accept(&peer, &again);
-    if (shed.valid()) {
-      context_.metrics.count(context_.metrics.connections_rejected[static_cast<std::size_t>(
-          ConnectionRejection::kNoDescriptors)]);
-    }
+    if (shed.valid()) context_.metrics.count(ConnectionRejection::kNoDescriptors);
     shed = UniqueFd();
     spare_fd_ = open_spare_fd();
   }
@@ -203,8 +199,7 @@ bool IoThread::make_room_for_pending() {
     }
   }
   if (oldest < 0) return false;
-  context_.metrics.count(context_.metrics.connections_rejected[static_cast<std::size_t>(
-      ConnectionRejection::kPendingHello)]);
+  context_.metrics.count(ConnectionRejection::kPendingHello);
   close_connection(oldest);
   return true;
 }

@@ -70,6 +70,13 @@ struct Call {
     out.add_error(op, id(), s);
     return s.code();
   }
+  // HELLO refused: answered, counted as `why`, and the connection closed after the answer.
+  template <typename Why>
+  StatusCode refuse_hello(Why why, const Status& s) {
+    p.close_after = true;
+    ctx.metrics.count(why);
+    return fail(Opcode::kHello, s);
+  }
   template <typename Response>
   StatusCode reply(const Status& s, const Response& r) {
     if (!s.ok()) return fail(Response::kOpcode, s);
@@ -217,20 +224,16 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   }
   const auto now = std::chrono::steady_clock::now();
   if (!m.token.empty() && !c.ctx.auth_throttle.allowed(c.session.peer, now)) {
-    c.p.close_after = true;
-    c.ctx.metrics.count(
-        c.ctx.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
-    return c.fail(Opcode::kHello, Status::Busy("too many failed authentications from this peer: "
-                                               "try again in a few seconds"));
+    return c.refuse_hello(FrameRejection::kAuth,
+                          Status::Busy("too many failed authentications from this peer: "
+                                       "try again in a few seconds"));
   }
   // A certificate verified by client CAs a reload has since replaced names nobody.
   if (!c.session.certificate_still_trusted(c.ctx)) {
-    c.p.close_after = true;
-    c.ctx.metrics.count(
-        c.ctx.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
-    return c.fail(Opcode::kHello,
-                  Status::InvalidArgument("a configuration reload changed the client CAs since "
-                                          "this connection's certificate was verified: reconnect"));
+    return c.refuse_hello(
+        FrameRejection::kAuth,
+        Status::InvalidArgument("a configuration reload changed the client CAs since "
+                                "this connection's certificate was verified: reconnect"));
   }
   const bool token_missing = m.token.empty() && c.session.tls_client_name.empty() &&
                              (c.session.transport == Transport::kTcp ||
@@ -242,21 +245,19 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
                     : registry->authenticate(m.token, c.session.transport,
                                              c.session.tls_client_name);
   if (tenant == nullptr) {
-    c.p.close_after = true;
-    c.ctx.metrics.count(
-        c.ctx.metrics.frames_rejected[static_cast<std::size_t>(FrameRejection::kAuth)]);
     std::uint64_t held_back = 0;
     if (c.ctx.auth_throttle.failed(c.session.peer, now, &held_back)) {
       spdlog::warn("event=auth_failed peer={} transport={} token_given={} held_back_lines={}",
                    c.session.peer, transport_name(c.session.transport), !m.token.empty(),
                    held_back);
     }
-    return c.fail(Opcode::kHello,
-                  Status::InvalidArgument(!token_missing ? "authentication failed"
-                                          : c.session.transport == Transport::kTcp
-                                              ? "authentication failed: a token is required on TCP"
-                                              : "authentication failed: a token is required "
-                                                "(server.unix_token_required)"));
+    return c.refuse_hello(
+        FrameRejection::kAuth,
+        Status::InvalidArgument(!token_missing ? "authentication failed"
+                                : c.session.transport == Transport::kTcp
+                                    ? "authentication failed: a token is required on TCP"
+                                    : "authentication failed: a token is required "
+                                      "(server.unix_token_required)"));
   }
   // Past HELLO a connection leaves the pending budget for the authenticated one (the
   // accounting follows session.tenant: Connection's destructor gives back whichever it holds).
@@ -264,12 +265,10 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   if (metrics.connections_authenticated.fetch_add(1, std::memory_order_relaxed) >=
       static_cast<std::int64_t>(c.ctx.config.max_connections)) {
     metrics.connections_authenticated.fetch_sub(1, std::memory_order_relaxed);
-    metrics.count(metrics.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kLimit)]);
-    c.p.close_after = true;
-    return c.fail(Opcode::kHello,
-                  Status::Busy("server.max_connections = " +
-                               std::to_string(c.ctx.config.max_connections) +
-                               " connections are open; try again later"));
+    return c.refuse_hello(ConnectionRejection::kLimit,
+                          Status::Busy("server.max_connections = " +
+                                       std::to_string(c.ctx.config.max_connections) +
+                                       " connections are open; try again later"));
   }
   // Then the tenant's own limit: one tenant cannot take every slot.
   ServerContext::TenantCounters* counters = c.ctx.counters_of(tenant->name);
@@ -277,12 +276,11 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
       tenant->max_connections != 0) {
     counters->connections.fetch_sub(1, std::memory_order_relaxed);
     metrics.connections_authenticated.fetch_sub(1, std::memory_order_relaxed);
-    metrics.count(metrics.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kTenantLimit)]);
-    c.p.close_after = true;
-    return c.fail(Opcode::kHello,
-                  Status::Busy("tenant \"" + tenant->name + "\" has its max_connections = " +
-                               std::to_string(tenant->max_connections) +
-                               " connections open; try again later"));
+    return c.refuse_hello(
+        ConnectionRejection::kTenantLimit,
+        Status::Busy("tenant \"" + tenant->name + "\" has its max_connections = " +
+                     std::to_string(tenant->max_connections) +
+                     " connections open; try again later"));
   }
   metrics.connections_pending_hello.fetch_sub(1, std::memory_order_relaxed);
   c.session.counters = counters;

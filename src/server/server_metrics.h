@@ -58,6 +58,8 @@ struct ServerMetrics {
     latency_by_op[o].record(latency);
   }
   void count(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+  void count(FrameRejection r) { count(frames_rejected[static_cast<std::size_t>(r)]); }
+  void count(ConnectionRejection r) { count(connections_rejected[static_cast<std::size_t>(r)]); }
 
   std::array<std::array<Counter, kStatusCodes>, kOpcodes> requests{};
   std::array<LatencyHistogram, kOpcodes> latency_by_op;
