@@ -8,7 +8,6 @@ namespace kvtier::shared {
 
 // Shared with the workers, so a detached (stuck) worker that wakes up later still has it.
 struct BlockingExecutor::State {
-  std::string name;
   std::size_t max_queued;
   Mutex mu;
   std::condition_variable work_cv;  // a task was queued, or stopping
@@ -20,10 +19,8 @@ struct BlockingExecutor::State {
   bool stopping KVTIER_GUARDED_BY(mu) = false;
 };
 
-BlockingExecutor::BlockingExecutor(std::string name, std::uint32_t threads,
-                                   std::size_t max_queued)
+BlockingExecutor::BlockingExecutor(std::uint32_t threads, std::size_t max_queued)
     : state_(std::make_shared<State>()) {
-  state_->name = std::move(name);
   state_->max_queued = max_queued;
   threads = std::max<std::uint32_t>(threads, 1);
   state_->running_since.assign(threads, Clock::time_point{});

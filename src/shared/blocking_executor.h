@@ -15,7 +15,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -26,7 +25,7 @@ class BlockingExecutor {
   using Clock = std::chrono::steady_clock;
 
   // `threads` workers (>= 1); at most `max_queued` tasks wait for one.
-  BlockingExecutor(std::string name, std::uint32_t threads, std::size_t max_queued);
+  BlockingExecutor(std::uint32_t threads, std::size_t max_queued);
   ~BlockingExecutor();
   BlockingExecutor(const BlockingExecutor&) = delete;
   BlockingExecutor& operator=(const BlockingExecutor&) = delete;

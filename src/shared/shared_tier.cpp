@@ -366,10 +366,9 @@ class SharedTierImpl final : public SharedTier {
  public:
   explicit SharedTierImpl(std::shared_ptr<Core> core)
       : core_(std::move(core)),
-        reads_(std::make_shared<BlockingExecutor>("shared-read", core_->config.read_threads,
+        reads_(std::make_shared<BlockingExecutor>(core_->config.read_threads,
                                                   4 * core_->config.read_threads)),
-        services_("shared-service", service_threads(core_->config),
-                  service_threads(core_->config)) {}
+        services_(service_threads(core_->config), service_threads(core_->config)) {}
 
   ~SharedTierImpl() override { close(); }
 
@@ -467,39 +466,41 @@ class SharedTierImpl final : public SharedTier {
     KVTIER_CHECK(started);
   }
 
-  // Runs `chunk(begin, end)` for contiguous chunks of [0, n) on the read threads and waits until
-  // all are done or the read deadline passes. Returns which chunks finished in time; a chunk's
-  // results may be read only when it did (its task wrote them before reporting done under
+  // Runs `call(core, begin, end, deadline)` for contiguous chunks of [0, n) on the read threads,
+  // each call within call_timeout and judged by the breaker (call returns whether it failed), and
+  // waits until all are done or the read deadline passes. Returns which chunks finished in time; a
+  // chunk's results may be read only when it did (its task wrote them before reporting done under
   // batch->mu). Chunks the executor refused are counted as refused and reported unfinished.
+  using ChunkCall =
+      std::function<bool(const std::shared_ptr<Core>&, std::size_t, std::size_t, Deadline)>;
   std::vector<std::uint8_t> run_chunks(
-      const std::shared_ptr<Batch>& batch, const std::vector<std::pair<std::size_t, std::size_t>>& chunks,
-      std::function<void(const std::shared_ptr<Core>&, std::size_t, std::size_t)> chunk);
+      const std::shared_ptr<Batch>& batch,
+      const std::vector<std::pair<std::size_t, std::size_t>>& chunks, ChunkCall call);
 
   std::shared_ptr<Core> core_;
   std::shared_ptr<std::atomic<Clock::rep>> latest_probe_ =
       std::make_shared<std::atomic<Clock::rep>>(0);
   // Shared with the service loops, which may outlive a close() that gave up waiting for them.
   std::shared_ptr<BlockingExecutor> reads_;
-  std::shared_ptr<BlockingExecutor> probes_ =
-      std::make_shared<BlockingExecutor>("shared-probe", kProbeThreads, 1);
+  std::shared_ptr<BlockingExecutor> probes_ = std::make_shared<BlockingExecutor>(kProbeThreads, 1);
   BlockingExecutor services_;
 };
 
 std::vector<std::uint8_t> SharedTierImpl::run_chunks(
     const std::shared_ptr<Batch>& batch,
-    const std::vector<std::pair<std::size_t, std::size_t>>& chunks,
-    std::function<void(const std::shared_ptr<Core>&, std::size_t, std::size_t)> chunk) {
+    const std::vector<std::pair<std::size_t, std::size_t>>& chunks, ChunkCall call) {
   const auto deadline = Clock::now() + core_->config.read_deadline;
   {
     MutexLock lock(batch->mu);  // no worker has the batch yet; the lock states what guards it
     batch->chunk_done.assign(chunks.size(), 0);
   }
-  auto shared_chunk = std::make_shared<decltype(chunk)>(std::move(chunk));
+  auto shared_call = std::make_shared<ChunkCall>(std::move(call));
   std::size_t submitted = 0;
   for (std::size_t k = 0; k < chunks.size(); ++k) {
     auto [lo, hi] = chunks[k];
-    bool ok = reads_->try_submit([core = core_, batch, shared_chunk, k, lo, hi] {
-      (*shared_chunk)(core, lo, hi);
+    bool ok = reads_->try_submit([core = core_, batch, shared_call, k, lo, hi] {
+      const auto started = Clock::now();
+      core->judge((*shared_call)(core, lo, hi, started + core->call_timeout()), started);
       {
         MutexLock lock(batch->mu);
         batch->chunk_done[k] = 1;
@@ -548,16 +549,12 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
   batch->results.resize(items.size());
   auto chunks = split(items.size(), core_->config.read_threads);
   std::vector<std::uint8_t> done = run_chunks(
-      batch, chunks, [batch](const std::shared_ptr<Core>& core, std::size_t lo, std::size_t hi) {
-        auto started = Clock::now();
+      batch, chunks, [batch](const auto& core, std::size_t lo, std::size_t hi, Deadline deadline) {
         core->backend->get_many(std::span(batch->gets).subspan(lo, hi - lo),
-                                std::span(batch->results).subspan(lo, hi - lo),
-                                started + core->call_timeout());
-        bool failed = std::any_of(batch->results.begin() + lo, batch->results.begin() + hi,
-                                  [](const GetResult& r) {
-                                    return r.status.code() == StatusCode::kIOError;
-                                  });
-        core->judge(failed, started);
+                                std::span(batch->results).subspan(lo, hi - lo), deadline);
+        return std::any_of(
+            batch->results.begin() + lo, batch->results.begin() + hi,
+            [](const GetResult& r) { return r.status.code() == StatusCode::kIOError; });
       });
   MutexLock lock(batch->mu);
   for (std::size_t k = 0; k < chunks.size(); ++k) {
@@ -604,14 +601,11 @@ void SharedTierImpl::probe(std::span<const BlockId> ids, std::span<std::uint8_t>
   batch->results.resize(ids.size());
   auto chunks = split(ids.size(), core_->config.read_threads);
   std::vector<std::uint8_t> done = run_chunks(
-      batch, chunks, [batch](const std::shared_ptr<Core>& core, std::size_t lo, std::size_t hi) {
-        auto started = Clock::now();
+      batch, chunks, [batch](const auto& core, std::size_t lo, std::size_t hi, Deadline deadline) {
         core->backend->contains_many(std::span(batch->ids).subspan(lo, hi - lo),
-                                     std::span(batch->results).subspan(lo, hi - lo),
-                                     started + core->call_timeout());
-        bool failed = std::any_of(batch->results.begin() + lo, batch->results.begin() + hi,
-                                  [](const Status& s) { return s.code() == StatusCode::kIOError; });
-        core->judge(failed, started);
+                                     std::span(batch->results).subspan(lo, hi - lo), deadline);
+        return std::any_of(batch->results.begin() + lo, batch->results.begin() + hi,
+                           [](const Status& s) { return s.code() == StatusCode::kIOError; });
       });
   MutexLock lock(batch->mu);
   for (std::size_t k = 0; k < chunks.size(); ++k) {
