@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "kvtier/types.h"
+#include "metrics/counter_report.h"
 
 namespace kvtier::shared::redis {
 
@@ -31,22 +32,19 @@ struct RedisCounters {
   }
 
   void visit(const CounterVisitor& visitor) const {
-    auto emit = [&](const char* name, const std::atomic<std::uint64_t>& c) {
-      visitor(name, static_cast<double>(c.load(std::memory_order_relaxed)), CounterKind::kCount);
-    };
-    emit("shared_redis_puts", puts);
-    emit("shared_redis_put_bytes", put_bytes);
-    emit("shared_redis_put_errors", put_errors);
-    emit("shared_redis_gets", gets);
-    emit("shared_redis_hits", hits);
-    emit("shared_redis_misses", misses);
-    emit("shared_redis_corrupt_blocks", corrupt_blocks);
-    emit("shared_redis_get_errors", get_errors);
-    emit("shared_redis_moved_redirects", moved_redirects);
-    emit("shared_redis_ask_redirects", ask_redirects);
-    emit("shared_redis_topology_refreshes", topology_refreshes);
-    emit("shared_redis_connect_errors", connect_errors);
-    emit("shared_redis_timeouts", timeouts);
+    report_count(visitor, "shared_redis_puts", puts);
+    report_count(visitor, "shared_redis_put_bytes", put_bytes);
+    report_count(visitor, "shared_redis_put_errors", put_errors);
+    report_count(visitor, "shared_redis_gets", gets);
+    report_count(visitor, "shared_redis_hits", hits);
+    report_count(visitor, "shared_redis_misses", misses);
+    report_count(visitor, "shared_redis_corrupt_blocks", corrupt_blocks);
+    report_count(visitor, "shared_redis_get_errors", get_errors);
+    report_count(visitor, "shared_redis_moved_redirects", moved_redirects);
+    report_count(visitor, "shared_redis_ask_redirects", ask_redirects);
+    report_count(visitor, "shared_redis_topology_refreshes", topology_refreshes);
+    report_count(visitor, "shared_redis_connect_errors", connect_errors);
+    report_count(visitor, "shared_redis_timeouts", timeouts);
   }
 };
 
