@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace kvtier::shared::fs {
@@ -22,29 +23,15 @@ std::string ns_dir_name(NamespaceId ns) {
 
 std::string block_dir(const std::string& root, const BlockId& id) {
   const std::string hex = id.key.hex();
-  std::string dir = root;
-  dir += '/';
-  dir += ns_dir_name(id.ns);
-  dir += '/';
-  dir.append(hex, 0, 2);
-  dir += '/';
-  dir.append(hex, 2, 2);
-  return dir;
+  return root + '/' + ns_dir_name(id.ns) + '/' + hex.substr(0, 2) + '/' + hex.substr(2, 2);
 }
 
 std::string block_file_name(const Key& key) { return key.hex() + std::string(kBlockSuffix); }
 
 std::string temp_file_name(const Key& key, std::string_view host, std::int64_t pid,
                            std::uint64_t n) {
-  std::string name = ".";
-  name += key.hex();
-  name += kTempMarker;
-  name += host;
-  name += '.';
-  name += std::to_string(pid);
-  name += '.';
-  name += std::to_string(n);
-  return name;
+  return "." + key.hex() + std::string(kTempMarker) + std::string(host) + '.' +
+         std::to_string(pid) + '.' + std::to_string(n);
 }
 
 std::string safe_hostname() {
@@ -61,11 +48,9 @@ std::string safe_hostname() {
 }
 
 bool is_hex(std::string_view s, std::size_t digits) {
-  if (s.size() != digits) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  return s.size() == digits && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 EntryKind classify_leaf_entry(std::string_view name, std::string_view aa, std::string_view bb) {

@@ -162,15 +162,13 @@ class Sweeper {
         continue;
       }
       if (mtime_ns(st) != r.mtime_ns) continue;
-      const bool ours = ::unlink(path.c_str()) == 0;
-      const int err = errno;
-      if (ours) {
+      if (::unlink(path.c_str()) == 0) {
         forget(r.bytes);
         count_removed(r.bytes);
-      } else if (is_absent_errno(err)) {
+      } else if (is_absent_errno(errno)) {
         forget(r.bytes);
       } else {
-        note(errno_status("unlink", path, err));
+        note(errno_status("unlink", path, errno));
       }
     }
   }
