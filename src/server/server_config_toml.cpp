@@ -2,7 +2,6 @@
 // [[tenants]], read with the same field rules and messages (config/toml_fields.h). The keys are
 // docs/CONFIG.md; validation is DaemonConfig::validate() (server_config.cpp).
 #include <filesystem>
-#include <limits>
 
 #include "engine/store_config_toml.h"
 #include "config/toml_fields.h"

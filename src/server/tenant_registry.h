@@ -5,7 +5,6 @@
 // Thread-safety: immutable after create(), except the per-tenant counters (atomics).
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <thread>
 
 #include "integrity/check.h"
 #include "memory/aligned_buffer.h"

@@ -20,7 +20,6 @@
 #pragma once
 
 #include <atomic>
-#include <memory>
 #include <span>
 #include <string>
 
