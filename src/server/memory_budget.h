@@ -12,7 +12,7 @@
 // connections (ServerContext::TenantCounters): one tenant's withheld bodies and unread
 // responses cannot take it all.
 //
-// The last eighth of the budget (reserve()) is for small requests alone (one that, with what its
+// The last eighth of the budget (the reserve) is for small requests alone (one that, with what its
 // connection already holds, holds at most kSmallHoldBytes): clients holding large values or
 // responses cannot keep a small GET or PUT of another client from running. Small requests
 // pipelined unread on many connections can still take it (each connection at most
@@ -25,8 +25,8 @@
 //
 // Invariant: used() is the sum of the live MemoryHolds' bytes. It exceeds limit() only by what
 // responses outgrew their estimates (force_add: GET and GET_MANY frames, bounded by their
-// request's meta), and holds larger than kSmallHoldBytes together stay within limit() -
-// reserve() but for the same.
+// request's meta), and holds larger than kSmallHoldBytes together stay within limit() less
+// the reserve but for the same.
 // Thread-safety: try_take and give are safe from any thread.
 #pragma once
 
@@ -71,7 +71,6 @@ class MemoryBudget {
 
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   std::uint64_t limit() const { return limit_; }
-  std::uint64_t reserve() const { return reserve_; }
   // The most one hold can ever get (a large one leaves the reserve).
   std::uint64_t largest_hold() const { return std::max(limit_ - reserve_, kSmallHoldBytes); }
   bool has_room() const { return used() < limit_; }
@@ -109,17 +108,9 @@ class MemoryHold {
   MemoryHold(const MemoryHold&) = delete;
   MemoryHold& operator=(const MemoryHold&) = delete;
 
-  // Takes `n` more bytes from `budget` (the same budget as before, if any); from its reserve
-  // too for a small request. A hold with a share counts them there too (unchecked).
-  bool try_add(MemoryBudget& budget, std::uint64_t n, bool small) {
-    if (!budget.try_take(n, small)) return false;
-    budget_ = &budget;
-    bytes_ += n;
-    if (share_ != nullptr) share_->fetch_add(n, std::memory_order_relaxed);
-    return true;
-  }
-  // try_add, and also within a share: `*share` (what its owner holds, e.g. a tenant's values
-  // arriving) stays within `share_limit`. The share is given back with the bytes.
+  // Takes `n` more bytes from `budget` (the same budget as before, if any), from its reserve
+  // too for a small request, and within a share: `*share` (what its owner holds, e.g. a
+  // tenant's values arriving) stays within `share_limit`. The share is given back with the bytes.
   // REQUIRES: the hold has no share or this one.
   bool try_add_shared(MemoryBudget& budget, std::uint64_t n, bool small,
                       std::atomic<std::uint64_t>* share, std::uint64_t share_limit) {
