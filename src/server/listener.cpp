@@ -21,18 +21,15 @@ constexpr int kBacklog = 1024;
 
 std::string format_sockaddr(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "?";
-  std::uint16_t port = 0;
   if (ss.ss_family == AF_INET) {
     const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
     ::inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
-    port = ntohs(a.sin_port);
-    return std::string(host) + ":" + std::to_string(port);
+    return std::string(host) + ":" + std::to_string(ntohs(a.sin_port));
   }
   if (ss.ss_family == AF_INET6) {
     const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
     ::inet_ntop(AF_INET6, &a.sin6_addr, host, sizeof host);
-    port = ntohs(a.sin6_port);
-    return "[" + std::string(host) + "]:" + std::to_string(port);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a.sin6_port));
   }
   return "unix";
 }
@@ -134,16 +131,14 @@ UniqueFd Listener::accept(std::string* peer, int* error) const {
   if (transport_ == Transport::kTcp) {
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  if (transport_ == Transport::kUnix) {
+    *peer = format_sockaddr(ss);
+  } else {
     // Who is on the other end: the uid tells local clients apart (AuthThrottle, logs).
     ucred cred{};
     socklen_t cred_len = sizeof cred;
     *peer = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0
                 ? "unix:uid=" + std::to_string(cred.uid)
                 : "unix";
-  } else {
-    *peer = format_sockaddr(ss);
   }
   return UniqueFd(fd);
 }

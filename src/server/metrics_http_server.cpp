@@ -2,13 +2,13 @@
 // reading one request head, answering it and closing.
 #include "server/metrics_http_server.h"
 
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -126,17 +126,11 @@ MetricsHttpServer::MetricsHttpServer(std::unique_ptr<Listener> listener,
       loop_(std::move(loop)),
       render_(std::move(render)) {
   set_bearer_token(options.bearer_token);
-  sockaddr_storage bound{};
-  socklen_t len = sizeof bound;
-  if (::getsockname(listener_->fd(), reinterpret_cast<sockaddr*>(&bound), &len) == 0) {
-    if (bound.ss_family == AF_INET) {
-      port_ = ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);
-    } else if (bound.ss_family == AF_INET6) {
-      port_ = ntohs(reinterpret_cast<const sockaddr_in6&>(bound).sin6_port);
-    }
-  }
   address_ = listener_->address();
   if (address_.starts_with("tcp:")) address_.erase(0, 4);
+  // The address ends with the port bound (Listener::tcp reads it back from the socket).
+  const std::string_view port = std::string_view(address_).substr(address_.rfind(':') + 1);
+  (void)std::from_chars(port.data(), port.data() + port.size(), port_);
 }
 
 MetricsHttpServer::~MetricsHttpServer() { stop(); }
@@ -376,12 +370,9 @@ void MetricsHttpServer::expire(Clock::time_point now) {
 }
 
 void MetricsHttpServer::close_oldest() {
-  auto oldest = connections_.end();
-  for (auto it = connections_.begin(); it != connections_.end(); ++it) {
-    if (oldest == connections_.end() || it->second->accepted < oldest->second->accepted) {
-      oldest = it;
-    }
-  }
+  auto oldest = std::min_element(connections_.begin(), connections_.end(), [](auto& a, auto& b) {
+    return a.second->accepted < b.second->accepted;
+  });
   if (oldest == connections_.end()) return;
   refused_.fetch_add(1, std::memory_order_relaxed);
   close_connection(oldest->first);
