@@ -279,9 +279,7 @@ void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t>
     auto found = pending_.find(ids[i]);
     if (found == pending_.end()) {
       if (pending_.size() >= capacity_) {
-        ++rejected_full_;
-        out[i] = Status::Rejected("the shared-tier outbox is full (" + std::to_string(capacity_) +
-                                  " blocks)");
+        out[i] = refuse_full_locked();
         continue;
       }
       Pending& p = insert_locked(ids[i], OutboxOp::kUpload, sizes[i], now);
@@ -333,21 +331,14 @@ Status Outbox::queue_removal(const BlockId& id, std::uint64_t* ticket) {
   const bool record = sticky_error_.ok();
   auto found = pending_.find(id);
   if (found == pending_.end()) {
-    if (pending_.size() >= capacity_) {
-      ++rejected_full_;
-      return Status::Rejected("the shared-tier outbox is full (" + std::to_string(capacity_) +
-                              " blocks)");
-    }
+    if (pending_.size() >= capacity_) return refuse_full_locked();
     insert_locked(id, OutboxOp::kRemove, 0, Clock::now());
-  } else if (Pending& p = found->second; p.in_flight) {
-    if (p.next && p.next->op == OutboxOp::kRemove) {
-      *ticket = p.ticket;
-      return record ? Status::Ok() : sticky_error_;
-    }
-    p.next = Next{OutboxOp::kRemove, 0, false};
-  } else if (p.entry.op == OutboxOp::kRemove) {
-    *ticket = p.ticket;
+  } else if (Pending& p = found->second; p.in_flight ? p.next && p.next->op == OutboxOp::kRemove
+                                                       : p.entry.op == OutboxOp::kRemove) {
+    *ticket = p.ticket;  // the removal is owed already
     return record ? Status::Ok() : sticky_error_;
+  } else if (p.in_flight) {
+    p.next = Next{OutboxOp::kRemove, 0, false};
   } else {
     set_op_locked(p, OutboxOp::kRemove, 0, false);
   }
@@ -362,6 +353,12 @@ Status Outbox::queue_removal(const BlockId& id, std::uint64_t* ticket) {
   p.ticket = queued_upto_;
   *ticket = p.ticket;
   return Status::Ok();
+}
+
+Status Outbox::refuse_full_locked() {
+  ++rejected_full_;
+  return Status::Rejected("the shared-tier outbox is full (" + std::to_string(capacity_) +
+                          " blocks)");
 }
 
 Status Outbox::wait_durable(std::uint64_t ticket) {

@@ -161,6 +161,8 @@ class Outbox {
   void set_op_locked(Pending& p, OutboxOp op, std::uint32_t size, bool overwrite)
       KVTIER_REQUIRES(mu_);
   void erase_locked(const BlockId& id) KVTIER_REQUIRES(mu_);
+  // A new block finds the outbox full: counted, and the Rejected it is answered.
+  Status refuse_full_locked() KVTIER_REQUIRES(mu_);
   Status maybe_compact() KVTIER_REQUIRES(mu_);
   std::vector<std::byte> pending_records_locked() const KVTIER_REQUIRES(mu_);
   void append_owed_records(std::vector<std::byte>& bytes, std::uint64_t seq, const Pending& p) const;
