@@ -1,4 +1,4 @@
-// ensure_private_dir, ensure_socket_dir, group_id (see private_dir.h).
+// ensure_private_dir, ensure_socket_dir, group_id, octal_mode (see private_dir.h).
 #include "server/private_dir.h"
 
 #include <grp.h>
@@ -12,13 +12,13 @@
 #include <vector>
 
 namespace kvtier::server {
-namespace {
-
-std::string octal(mode_t mode) {
+std::string octal_mode(mode_t mode) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
   return buf;
 }
+
+namespace {
 
 // Creates `dir`'s missing parents (as the umask says) and `dir` itself with `mode` exactly.
 Status create_dir(const std::string& dir, mode_t mode) {
@@ -52,7 +52,7 @@ Status ensure_private_dir(const std::string& dir, const std::string& what) {
   }
   if ((st.st_mode & 077) != 0) {
     return Status::InvalidArgument(
-        "the " + what + " " + dir + " has mode " + octal(st.st_mode) +
+        "the " + what + " " + dir + " has mode " + octal_mode(st.st_mode) +
         ": group or others can reach the tokens, socket and blocks in it; chmod 700 " + dir +
         " (put a socket others use elsewhere: server.unix_socket with server.unix_socket_group)");
   }
@@ -83,7 +83,7 @@ Status ensure_socket_dir(const std::string& dir, gid_t gid) {
   }
   if ((st.st_mode & 022) != 0) {
     return Status::InvalidArgument(
-        "the socket's directory " + dir + " has mode " + octal(st.st_mode) +
+        "the socket's directory " + dir + " has mode " + octal_mode(st.st_mode) +
         ": its group or others could put their own socket at its path; chmod g-w,o-w " + dir +
         " (or use a directory only the daemon's user writes, e.g. /run/kvtier)");
   }

@@ -11,10 +11,10 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <optional>
 
+#include "server/private_dir.h"
 #include "server/server_config.h"
 #include "posix/unique_fd.h"
 
@@ -25,12 +25,6 @@ constexpr std::size_t kDefaultTokenRandomBytes = 32;
 // How often load_or_create_default_token looks again after losing a race (another process
 // created or removed the file between our open and our create).
 constexpr int kCreateAttempts = 3;
-
-std::string octal_mode(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
 
 Status require_regular_file(int fd, const std::string& path, struct stat* st) {
   if (::fstat(fd, st) != 0) return Status::FromErrno("cannot stat token file " + path, errno);
