@@ -61,18 +61,14 @@ void add_connections(PrometheusText& p, const ServerMetrics& m) {
         "Connections accepted and not yet through HELLO");
   p.add("connections_authenticated", {}, load(m.connections_authenticated), CounterKind::kGauge,
         "Connections through HELLO");
-  p.add("connections_rejected", {{"reason", "max_connections"}},
-        load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kLimit)]),
-        CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
-  p.add("connections_rejected", {{"reason", "no_descriptors"}},
-        load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kNoDescriptors)]),
-        CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
-  p.add("connections_rejected", {{"reason", "pending_hello"}},
-        load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kPendingHello)]),
-        CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
-  p.add("connections_rejected", {{"reason", "tenant_max_connections"}},
-        load(m.connections_rejected[static_cast<std::size_t>(ConnectionRejection::kTenantLimit)]),
-        CounterKind::kCount, "Connections closed at accept, or at HELLO (max_connections)");
+  for (const auto& [reason, r] : {std::pair{"max_connections", ConnectionRejection::kLimit},
+                                  {"no_descriptors", ConnectionRejection::kNoDescriptors},
+                                  {"pending_hello", ConnectionRejection::kPendingHello},
+                                  {"tenant_max_connections", ConnectionRejection::kTenantLimit}}) {
+    p.add("connections_rejected", {{"reason", reason}},
+          load(m.connections_rejected[static_cast<std::size_t>(r)]), CounterKind::kCount,
+          "Connections closed at accept, or at HELLO (max_connections)");
+  }
   for (std::size_t t = 1; t < static_cast<std::size_t>(ConnectionTimeout::kCount_); ++t) {
     p.add("connections_timed_out",
           {{"reason", connection_timeout_name(static_cast<ConnectionTimeout>(t))}},
