@@ -127,7 +127,6 @@ class Connection {
   bool on_events(std::uint32_t events);
   // The epoll events this connection wants now.
   std::uint32_t interest() const;
-  // Whether HELLO is overdue at `now`.
   // Which deadline, if any, this connection has missed at `now` (and must be closed for): HELLO
   // not done, a frame begun and not completed while the daemon was reading it, or no traffic.
   ConnectionTimeout overdue(std::chrono::steady_clock::time_point now) const;
