@@ -54,11 +54,12 @@ inline constexpr std::uint32_t kMaxHelloFieldBytes = 1024;
 inline constexpr std::uint32_t kMaxHelloMetaBytes = 4096;
 
 // Every message names its frame: opcode, direction, and whether its meta holds a list (then its
-// decoder takes max_batch). Its field list (meta_fields.h) is its layout.
-#define KVTIER_PROTOCOL_MESSAGE(OPCODE, KIND, HAS_LIST) \
-  static constexpr Opcode kOpcode = Opcode::OPCODE;     \
-  static constexpr FrameKind kKind = FrameKind::KIND;   \
-  static constexpr bool kHasList = HAS_LIST
+// decoder takes max_batch). Its field list (meta_fields.h) is its layout; it compares by value.
+#define KVTIER_PROTOCOL_MESSAGE(TYPE, OPCODE, KIND, HAS_LIST) \
+  static constexpr Opcode kOpcode = Opcode::OPCODE;           \
+  static constexpr FrameKind kKind = FrameKind::KIND;         \
+  static constexpr bool kHasList = HAS_LIST;                  \
+  friend bool operator==(const TYPE&, const TYPE&) = default
 
 struct PutManyItem {
   Key key;
@@ -109,7 +110,7 @@ struct ItemResult {
 // ---- Requests ----
 
 struct HelloRequest {
-  KVTIER_PROTOCOL_MESSAGE(kHello, kRequest, false);
+  KVTIER_PROTOCOL_MESSAGE(HelloRequest, kHello, kRequest, false);
   std::uint16_t min_version = kMinProtocolVersion;
   std::uint16_t max_version = kMaxProtocolVersion;
   std::string token;        // may be empty on the Unix socket (default tenant)
@@ -121,107 +122,93 @@ struct HelloRequest {
                       bytes_field("token", kMaxHelloFieldBytes, m.token),
                       bytes_field("client_name", kMaxHelloFieldBytes, m.client_name)};
   }
-  friend bool operator==(const HelloRequest&, const HelloRequest&) = default;
 };
 struct PingRequest {
-  KVTIER_PROTOCOL_MESSAGE(kPing, kRequest, false);
+  KVTIER_PROTOCOL_MESSAGE(PingRequest, kPing, kRequest, false);
   std::string payload;  // <= kMaxPingPayloadBytes
   static auto fields(auto& m) {
     return std::tuple{bytes_field("payload", kMaxPingPayloadBytes, m.payload)};
   }
-  friend bool operator==(const PingRequest&, const PingRequest&) = default;
 };
 struct PutRequest {  // data: the value, value_len bytes
-  KVTIER_PROTOCOL_MESSAGE(kPut, kRequest, false);
+  KVTIER_PROTOCOL_MESSAGE(PutRequest, kPut, kRequest, false);
   Key key;
   std::uint64_t value_len = 0;
   static auto fields(auto& m) {
     return std::tuple{field("key", m.key), field("value_len", m.value_len)};
   }
-  friend bool operator==(const PutRequest&, const PutRequest&) = default;
 };
 struct GetRequest {
-  KVTIER_PROTOCOL_MESSAGE(kGet, kRequest, false);
+  KVTIER_PROTOCOL_MESSAGE(GetRequest, kGet, kRequest, false);
   Key key;
   std::uint64_t capacity = 0;
   static auto fields(auto& m) {
     return std::tuple{field("key", m.key), field("capacity", m.capacity)};
   }
-  friend bool operator==(const GetRequest&, const GetRequest&) = default;
 };
 struct LookupRequest {
-  KVTIER_PROTOCOL_MESSAGE(kLookup, kRequest, true);
+  KVTIER_PROTOCOL_MESSAGE(LookupRequest, kLookup, kRequest, true);
   std::vector<Key> keys;  // a chain, first chunk first
   static auto fields(auto& m) { return std::tuple{list_field(m.keys)}; }
-  friend bool operator==(const LookupRequest&, const LookupRequest&) = default;
 };
 struct PutManyRequest {  // data: the values back to back, in item order
-  KVTIER_PROTOCOL_MESSAGE(kPutMany, kRequest, true);
+  KVTIER_PROTOCOL_MESSAGE(PutManyRequest, kPutMany, kRequest, true);
   std::vector<PutManyItem> items;
   static auto fields(auto& m) { return std::tuple{list_field(m.items)}; }
-  friend bool operator==(const PutManyRequest&, const PutManyRequest&) = default;
 };
 struct GetManyRequest {
-  KVTIER_PROTOCOL_MESSAGE(kGetMany, kRequest, true);
+  KVTIER_PROTOCOL_MESSAGE(GetManyRequest, kGetMany, kRequest, true);
   std::vector<GetManyItem> items;
   static auto fields(auto& m) { return std::tuple{list_field(m.items)}; }
-  friend bool operator==(const GetManyRequest&, const GetManyRequest&) = default;
 };
 struct RemoveRequest {
-  KVTIER_PROTOCOL_MESSAGE(kRemove, kRequest, false);
+  KVTIER_PROTOCOL_MESSAGE(RemoveRequest, kRemove, kRequest, false);
   Key key;
   static auto fields(auto& m) { return std::tuple{field("key", m.key)}; }
-  friend bool operator==(const RemoveRequest&, const RemoveRequest&) = default;
 };
 struct PinRequest {
-  KVTIER_PROTOCOL_MESSAGE(kPin, kRequest, false);
+  KVTIER_PROTOCOL_MESSAGE(PinRequest, kPin, kRequest, false);
   Key key;
   std::uint32_t lease_ms = 0;
   static auto fields(auto& m) {
     return std::tuple{field("key", m.key), field("lease_ms", m.lease_ms)};
   }
-  friend bool operator==(const PinRequest&, const PinRequest&) = default;
 };
 struct UnpinRequest {
-  KVTIER_PROTOCOL_MESSAGE(kUnpin, kRequest, false);
+  KVTIER_PROTOCOL_MESSAGE(UnpinRequest, kUnpin, kRequest, false);
   Key key;
   static auto fields(auto& m) { return std::tuple{field("key", m.key)}; }
-  friend bool operator==(const UnpinRequest&, const UnpinRequest&) = default;
 };
 struct StatsRequest {
-  KVTIER_PROTOCOL_MESSAGE(kStats, kRequest, false);
+  KVTIER_PROTOCOL_MESSAGE(StatsRequest, kStats, kRequest, false);
   static auto fields(auto&) { return std::tuple{}; }
-  friend bool operator==(const StatsRequest&, const StatsRequest&) = default;
 };
 struct ShmRegisterRequest {  // the memfd travels with SCM_RIGHTS on the Unix socket
-  KVTIER_PROTOCOL_MESSAGE(kShmRegister, kRequest, false);
+  KVTIER_PROTOCOL_MESSAGE(ShmRegisterRequest, kShmRegister, kRequest, false);
   std::uint64_t size = 0;
   static auto fields(auto& m) { return std::tuple{field("size", m.size)}; }
-  friend bool operator==(const ShmRegisterRequest&, const ShmRegisterRequest&) = default;
 };
 struct GetManyShmRequest {
-  KVTIER_PROTOCOL_MESSAGE(kGetManyShm, kRequest, true);
+  KVTIER_PROTOCOL_MESSAGE(GetManyShmRequest, kGetManyShm, kRequest, true);
   std::uint32_t region_id = 0;
   std::vector<ShmGetItem> items;
   static auto fields(auto& m) {
     return std::tuple{field("region_id", m.region_id), list_field(m.items)};
   }
-  friend bool operator==(const GetManyShmRequest&, const GetManyShmRequest&) = default;
 };
 struct PutManyShmRequest {
-  KVTIER_PROTOCOL_MESSAGE(kPutManyShm, kRequest, true);
+  KVTIER_PROTOCOL_MESSAGE(PutManyShmRequest, kPutManyShm, kRequest, true);
   std::uint32_t region_id = 0;
   std::vector<ShmPutItem> items;
   static auto fields(auto& m) {
     return std::tuple{field("region_id", m.region_id), list_field(m.items)};
   }
-  friend bool operator==(const PutManyShmRequest&, const PutManyShmRequest&) = default;
 };
 
 // ---- Responses (status OK, except GetResponse which also answers buffer_too_small) ----
 
 struct HelloResponse {
-  KVTIER_PROTOCOL_MESSAGE(kHello, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(HelloResponse, kHello, kResponse, false);
   std::uint16_t version = kMaxProtocolVersion;  // chosen from the client's range
   std::string tenant;
   std::uint64_t max_value_bytes = 0;
@@ -235,29 +222,25 @@ struct HelloResponse {
                       field("max_data_bytes", m.max_data_bytes),
                       since_version(2, m.version, field("capabilities", m.capabilities))};
   }
-  friend bool operator==(const HelloResponse&, const HelloResponse&) = default;
 };
 struct PingResponse {
-  KVTIER_PROTOCOL_MESSAGE(kPing, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(PingResponse, kPing, kResponse, false);
   std::string payload;  // the request's payload
   static auto fields(auto& m) {
     return std::tuple{bytes_field("payload", kMaxPingPayloadBytes, m.payload)};
   }
-  friend bool operator==(const PingResponse&, const PingResponse&) = default;
 };
 struct PutResponse {
-  KVTIER_PROTOCOL_MESSAGE(kPut, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(PutResponse, kPut, kResponse, false);
   static auto fields(auto&) { return std::tuple{}; }
-  friend bool operator==(const PutResponse&, const PutResponse&) = default;
 };
 struct GetResponse {  // data: the value (status OK); none with buffer_too_small
-  KVTIER_PROTOCOL_MESSAGE(kGet, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(GetResponse, kGet, kResponse, false);
   std::uint64_t value_len = 0;
   static auto fields(auto& m) { return std::tuple{field("value_len", m.value_len)}; }
-  friend bool operator==(const GetResponse&, const GetResponse&) = default;
 };
 struct LookupResponse {
-  KVTIER_PROTOCOL_MESSAGE(kLookup, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(LookupResponse, kLookup, kResponse, false);
   std::uint64_t cached = 0;   // leading keys cached in some tier
   std::uint64_t in_dram = 0;  // of those, in DRAM
   std::uint64_t in_nvme = 0;  // of those, only on NVMe
@@ -266,58 +249,48 @@ struct LookupResponse {
     return std::tuple{field("cached", m.cached), field("in_dram", m.in_dram),
                       field("in_nvme", m.in_nvme), field("in_shared", m.in_shared)};
   }
-  friend bool operator==(const LookupResponse&, const LookupResponse&) = default;
 };
 struct PutManyResponse {
-  KVTIER_PROTOCOL_MESSAGE(kPutMany, kResponse, true);
+  KVTIER_PROTOCOL_MESSAGE(PutManyResponse, kPutMany, kResponse, true);
   std::vector<StatusCode> statuses;  // one per request item
   static auto fields(auto& m) { return std::tuple{list_field(m.statuses)}; }
-  friend bool operator==(const PutManyResponse&, const PutManyResponse&) = default;
 };
 struct GetManyResponse {  // data: the values of kOk items back to back, in item order
-  KVTIER_PROTOCOL_MESSAGE(kGetMany, kResponse, true);
+  KVTIER_PROTOCOL_MESSAGE(GetManyResponse, kGetMany, kResponse, true);
   std::vector<ItemResult> results;  // one per request item
   static auto fields(auto& m) { return std::tuple{list_field(m.results)}; }
-  friend bool operator==(const GetManyResponse&, const GetManyResponse&) = default;
 };
 struct RemoveResponse {
-  KVTIER_PROTOCOL_MESSAGE(kRemove, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(RemoveResponse, kRemove, kResponse, false);
   static auto fields(auto&) { return std::tuple{}; }
-  friend bool operator==(const RemoveResponse&, const RemoveResponse&) = default;
 };
 struct PinResponse {
-  KVTIER_PROTOCOL_MESSAGE(kPin, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(PinResponse, kPin, kResponse, false);
   static auto fields(auto&) { return std::tuple{}; }
-  friend bool operator==(const PinResponse&, const PinResponse&) = default;
 };
 struct UnpinResponse {
-  KVTIER_PROTOCOL_MESSAGE(kUnpin, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(UnpinResponse, kUnpin, kResponse, false);
   static auto fields(auto&) { return std::tuple{}; }
-  friend bool operator==(const UnpinResponse&, const UnpinResponse&) = default;
 };
 struct StatsResponse {
-  KVTIER_PROTOCOL_MESSAGE(kStats, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(StatsResponse, kStats, kResponse, false);
   std::string text;  // Prometheus text format
   static auto fields(auto& m) { return std::tuple{bytes_field("text", kMaxMetaBytes, m.text)}; }
-  friend bool operator==(const StatsResponse&, const StatsResponse&) = default;
 };
 struct ShmRegisterResponse {
-  KVTIER_PROTOCOL_MESSAGE(kShmRegister, kResponse, false);
+  KVTIER_PROTOCOL_MESSAGE(ShmRegisterResponse, kShmRegister, kResponse, false);
   std::uint32_t region_id = 0;
   static auto fields(auto& m) { return std::tuple{field("region_id", m.region_id)}; }
-  friend bool operator==(const ShmRegisterResponse&, const ShmRegisterResponse&) = default;
 };
 struct GetManyShmResponse {
-  KVTIER_PROTOCOL_MESSAGE(kGetManyShm, kResponse, true);
+  KVTIER_PROTOCOL_MESSAGE(GetManyShmResponse, kGetManyShm, kResponse, true);
   std::vector<ItemResult> results;
   static auto fields(auto& m) { return std::tuple{list_field(m.results)}; }
-  friend bool operator==(const GetManyShmResponse&, const GetManyShmResponse&) = default;
 };
 struct PutManyShmResponse {
-  KVTIER_PROTOCOL_MESSAGE(kPutManyShm, kResponse, true);
+  KVTIER_PROTOCOL_MESSAGE(PutManyShmResponse, kPutManyShm, kResponse, true);
   std::vector<StatusCode> statuses;
   static auto fields(auto& m) { return std::tuple{list_field(m.statuses)}; }
-  friend bool operator==(const PutManyShmResponse&, const PutManyShmResponse&) = default;
 };
 
 #undef KVTIER_PROTOCOL_MESSAGE
