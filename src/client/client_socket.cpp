@@ -71,16 +71,6 @@ int poll_timeout_ms(Clock::time_point deadline) {
 ClientSocket::ClientSocket(ClientSocket&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), is_unix_(other.is_unix_), tls_(std::move(other.tls_)) {}
 
-ClientSocket& ClientSocket::operator=(ClientSocket&& other) noexcept {
-  if (this != &other) {
-    close();
-    fd_ = std::exchange(other.fd_, -1);
-    is_unix_ = other.is_unix_;
-    tls_ = std::move(other.tls_);
-  }
-  return *this;
-}
-
 void ClientSocket::close() {
   tls_.reset();
   if (fd_ >= 0) ::close(fd_);

@@ -32,7 +32,6 @@ class ClientSocket {
   ClientSocket() = default;
   ~ClientSocket() { close(); }
   ClientSocket(ClientSocket&& other) noexcept;
-  ClientSocket& operator=(ClientSocket&& other) noexcept;
   ClientSocket(const ClientSocket&) = delete;
   ClientSocket& operator=(const ClientSocket&) = delete;
 

@@ -67,9 +67,6 @@ class S3Fifo {
 
   bool empty() const { return small_.empty() && main_.empty(); }
   std::size_t blocks() const { return small_.count() + main_.count(); }
-  std::uint64_t small_bytes() const { return small_.bytes(); }
-  std::uint64_t main_bytes() const { return main_.bytes(); }
-  std::size_t ghost_size() const { return ghost_fifo_.size(); }
 
   // Calls f(Block*) for every queued block, oldest first (small, then main).
   template <typename F>
