@@ -50,13 +50,13 @@ std::uint64_t pool_limit(std::uint64_t capacity) {
 
 // ---- BlockRef and Reservation ---------------------------------------------------------------
 
-BlockRef::~BlockRef() {
+BlockHold::~BlockHold() {
   if (block_) unref_block(block_);
 }
 
-BlockRef::BlockRef(BlockRef&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+BlockHold::BlockHold(BlockHold&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
 
-BlockRef& BlockRef::operator=(BlockRef&& other) noexcept {
+BlockHold& BlockHold::operator=(BlockHold&& other) noexcept {
   if (this != &other) {
     if (block_) unref_block(block_);
     block_ = std::exchange(other.block_, nullptr);
@@ -78,21 +78,6 @@ std::uint64_t BlockRef::charge() const { return block_ ? block_->charge : 0; }
 
 bool BlockRef::clean() const {
   return block_ != nullptr && block_->clean.load(std::memory_order_relaxed);
-}
-
-Reservation::~Reservation() {
-  if (block_) unref_block(block_);
-}
-
-Reservation::Reservation(Reservation&& other) noexcept
-    : block_(std::exchange(other.block_, nullptr)) {}
-
-Reservation& Reservation::operator=(Reservation&& other) noexcept {
-  if (this != &other) {
-    if (block_) unref_block(block_);
-    block_ = std::exchange(other.block_, nullptr);
-  }
-  return *this;
 }
 
 std::span<std::byte> Reservation::data() const {

@@ -46,18 +46,28 @@ enum class AcquireFor : std::uint8_t {
 class DramTierImpl;
 struct Block;  // defined in dram_tier.cpp
 
+// One counted reference to a block, released when the holder goes: what BlockRef and Reservation
+// share. Move-only.
+class BlockHold {
+ public:
+  explicit operator bool() const { return block_ != nullptr; }
+
+ protected:
+  BlockHold() = default;
+  explicit BlockHold(Block* block) : block_(block) {}
+  ~BlockHold();
+  BlockHold(BlockHold&& other) noexcept;
+  BlockHold& operator=(BlockHold&& other) noexcept;
+
+  Block* block_ = nullptr;
+};
+
 // A counted reference to a committed block: its bytes stay valid while the ref lives, even if the
 // block is evicted or removed meanwhile. Move-only.
-class BlockRef {
+class BlockRef : public BlockHold {
  public:
   BlockRef() = default;
-  ~BlockRef();
-  BlockRef(BlockRef&& other) noexcept;
-  BlockRef& operator=(BlockRef&& other) noexcept;
-  BlockRef(const BlockRef&) = delete;
-  BlockRef& operator=(const BlockRef&) = delete;
 
-  explicit operator bool() const { return block_ != nullptr; }
   const BlockId& id() const;
   std::span<const std::byte> value() const;
   // block_charge() of the block: what keeping it alive costs, in DRAM or past its eviction.
@@ -68,29 +78,21 @@ class BlockRef {
 
  private:
   friend class DramTierImpl;
-  explicit BlockRef(Block* block) : block_(block) {}
-  Block* block_ = nullptr;
+  explicit BlockRef(Block* block) : BlockHold(block) {}
 };
 
 // Space for one value, written by the caller and then published with DramTier::commit().
 // Move-only; dropping it uncommitted frees the space.
-class Reservation {
+class Reservation : public BlockHold {
  public:
   Reservation() = default;
-  ~Reservation();
-  Reservation(Reservation&& other) noexcept;
-  Reservation& operator=(Reservation&& other) noexcept;
-  Reservation(const Reservation&) = delete;
-  Reservation& operator=(const Reservation&) = delete;
 
-  explicit operator bool() const { return block_ != nullptr; }
   // The caller writes exactly size() bytes here. 4 KiB-aligned.
   std::span<std::byte> data() const;
 
  private:
   friend class DramTierImpl;
-  explicit Reservation(Block* block) : block_(block) {}
-  Block* block_ = nullptr;
+  explicit Reservation(Block* block) : BlockHold(block) {}
 };
 
 // How commit() treats an id the tier holds already (indexed, or departing after an eviction).
