@@ -129,6 +129,8 @@ class DramTierImpl final : public DramTier {
 
   bool pin_active(Block* b, std::int64_t now)  // drops an expired pin (lazy expiry)
       KVTIER_REQUIRES(evict_mu_);
+  // Pins b (unpinned, indexed) until `until`, counting it; drop_pin undoes that.
+  void set_pin(Block* b, std::int64_t until) KVTIER_REQUIRES(evict_mu_);
   void drop_pin(Block* b) KVTIER_REQUIRES(evict_mu_);
   void sweep_expired_pins(std::int64_t now) KVTIER_REQUIRES(evict_mu_);
   void account_add(Block* b) KVTIER_REQUIRES(evict_mu_);
@@ -365,12 +367,8 @@ Status DramTierImpl::commit_locked(Block* b, CommitMode mode, std::vector<BlockR
     policy_.insert(b);
   }
   account_add(b);
-  if (inherited_pin != 0) {  // a pin belongs to the id: the new version stays pinned
-    b->pinned_until_ns = inherited_pin;
-    pinned_.insert(b);
-    add(pinned_bytes_, b->charge);
-    ns_usage_.at(b->id.ns).pinned_bytes += b->charge;
-  }
+  // A pin belongs to the id: the new version stays pinned.
+  if (inherited_pin != 0) set_pin(b, inherited_pin);
   add(inserts_, 1);
   return Status::Ok();
 }
@@ -550,10 +548,7 @@ Status DramTierImpl::pin(const BlockId& id, std::chrono::milliseconds lease,
       }
     }
   }
-  b->pinned_until_ns = until;
-  pinned_.insert(b);
-  add(pinned_bytes_, b->charge);
-  ns_usage_.at(b->id.ns).pinned_bytes += b->charge;
+  set_pin(b, until);
   return Status::Ok();
 }
 
@@ -631,6 +626,13 @@ bool DramTierImpl::pin_active(Block* b, std::int64_t now) {
   return false;
 }
 
+void DramTierImpl::set_pin(Block* b, std::int64_t until) {
+  b->pinned_until_ns = until;
+  pinned_.insert(b);
+  add(pinned_bytes_, b->charge);
+  ns_usage_.at(b->id.ns).pinned_bytes += b->charge;
+}
+
 void DramTierImpl::drop_pin(Block* b) {
   pinned_.erase(b);
   sub(pinned_bytes_, b->charge);
@@ -640,15 +642,8 @@ void DramTierImpl::drop_pin(Block* b) {
 
 void DramTierImpl::sweep_expired_pins(std::int64_t now) {
   for (auto it = pinned_.begin(); it != pinned_.end();) {
-    Block* b = *it;
-    if (b->pinned_until_ns > now) {
-      ++it;
-      continue;
-    }
-    sub(pinned_bytes_, b->charge);
-    ns_usage_.at(b->id.ns).pinned_bytes -= b->charge;
-    b->pinned_until_ns = 0;
-    it = pinned_.erase(it);
+    Block* b = *it++;  // drop_pin erases b from pinned_: step past it first
+    if (b->pinned_until_ns <= now) drop_pin(b);
   }
 }
 
