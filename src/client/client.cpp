@@ -152,11 +152,7 @@ Status ClientImpl::ping(std::string_view payload) {
                                    size_text(protocol::kMaxPingPayloadBytes));
   }
   PingCall call{std::string(payload)};
-  RequestBatch batch;
-  KVTIER_RETURN_IF_ERROR(
-      batch.add(conn_->next_request_id(), protocol::PingRequest{std::string(payload)}, &call));
-  KVTIER_RETURN_IF_ERROR(run(batch));
-  return call.status;
+  return run_one(protocol::PingRequest{std::string(payload)}, call);
 }
 
 Status ClientImpl::put(const Key& key, std::span<const std::byte> value,
@@ -249,10 +245,7 @@ Status ClientImpl::get_many(std::span<const GetItem> items, std::span<GetResult>
 
 Status ClientImpl::remove(const Key& key) {
   EmptyResponseCall call;
-  RequestBatch batch;
-  KVTIER_RETURN_IF_ERROR(add_remove(batch, key, &call));
-  KVTIER_RETURN_IF_ERROR(run(batch));
-  return call.status;
+  return run_one(protocol::RemoveRequest{key}, call);
 }
 
 Status ClientImpl::pin(const Key& key, std::chrono::milliseconds lease) {
@@ -261,28 +254,17 @@ Status ClientImpl::pin(const Key& key, std::chrono::milliseconds lease) {
                                    " ms, got " + std::to_string(lease.count()) + " ms");
   }
   EmptyResponseCall call;
-  RequestBatch batch;
-  KVTIER_RETURN_IF_ERROR(
-      batch.add(conn_->next_request_id(),
-                protocol::PinRequest{key, static_cast<std::uint32_t>(lease.count())}, &call));
-  KVTIER_RETURN_IF_ERROR(run(batch));
-  return call.status;
+  return run_one(protocol::PinRequest{key, static_cast<std::uint32_t>(lease.count())}, call);
 }
 
 Status ClientImpl::unpin(const Key& key) {
   EmptyResponseCall call;
-  RequestBatch batch;
-  KVTIER_RETURN_IF_ERROR(batch.add(conn_->next_request_id(), protocol::UnpinRequest{key}, &call));
-  KVTIER_RETURN_IF_ERROR(run(batch));
-  return call.status;
+  return run_one(protocol::UnpinRequest{key}, call);
 }
 
 Result<std::string> ClientImpl::stats() {
   StatsCall call;
-  RequestBatch batch;
-  KVTIER_RETURN_IF_ERROR(batch.add(conn_->next_request_id(), protocol::StatsRequest{}, &call));
-  KVTIER_RETURN_IF_ERROR(run(batch));
-  if (!call.status.ok()) return call.status;
+  KVTIER_RETURN_IF_ERROR(run_one(protocol::StatsRequest{}, call));
   return std::move(call.text);
 }
 
@@ -296,12 +278,8 @@ Result<SharedRegion> ClientImpl::register_shared_memory(std::size_t bytes) {
   Result<SealedMemfd> memfd = SealedMemfd::create(bytes);
   if (!memfd.ok()) return memfd.status();
   ShmRegisterCall call;
-  RequestBatch batch;
-  KVTIER_RETURN_IF_ERROR(batch.add(conn_->next_request_id(),
-                                   protocol::ShmRegisterRequest{memfd->memory().size()}, &call, {},
-                                   memfd->fd()));
-  KVTIER_RETURN_IF_ERROR(run(batch));
-  if (!call.status.ok()) return call.status;
+  KVTIER_RETURN_IF_ERROR(
+      run_one(protocol::ShmRegisterRequest{memfd->memory().size()}, call, memfd->fd()));
   auto owned = std::make_unique<OwnedRegion>();
   owned->id = call.region_id;
   owned->memfd = std::move(memfd).value();

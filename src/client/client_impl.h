@@ -82,6 +82,15 @@ class ClientImpl final : public Client {
   }
   // Runs a batch; its calls hold the per-request results.
   Status run(RequestBatch& batch) { return conn_->run(batch); }
+  // Sends one request (with `fd`: SHM_REGISTER's memfd) whose response goes to `call`: the
+  // connection's failure, else the call's Status.
+  template <typename M>
+  Status run_one(const M& request, Call& call, int fd = -1) {
+    RequestBatch batch;
+    KVTIER_RETURN_IF_ERROR(batch.add(conn_->next_request_id(), request, &call, {}, fd));
+    KVTIER_RETURN_IF_ERROR(run(batch));
+    return call.status;
+  }
   // InvalidArgument unless `region` is one this client registered and `items` lie inside it.
   template <typename Item>
   Status check_region(const SharedRegion& region, std::span<const Item> items,
