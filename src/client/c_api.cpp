@@ -101,6 +101,20 @@ int guarded(kvtier_client* c, Body&& body) {
   }
 }
 
+// The same for an entry point without a client: a failed Status's message goes to errbuf, and
+// any exception (allocation failure) is KVTIER_NO_SPACE "out of memory".
+template <typename Body>
+int guarded_errbuf(char* errbuf, std::size_t errlen, Body&& body) {
+  try {
+    const Status s = body();
+    if (!s.ok()) copy_message(s.message(), errbuf, errlen);
+    return code_of(s);
+  } catch (...) {
+    copy_message("out of memory", errbuf, errlen);
+    return KVTIER_NO_SPACE;
+  }
+}
+
 Status null_argument(const char* what) {
   return Status::InvalidArgument(std::string(what) + " is NULL");
 }
@@ -121,11 +135,10 @@ const char* kvtier_status_name(int code) {
 
 int kvtier_namespace_key(const kvtier_model_layout* layout, kvtier_key* out, char* errbuf,
                          size_t errlen) {
-  if (layout == nullptr || out == nullptr) {
-    copy_message("kvtier_namespace_key: layout or out is NULL", errbuf, errlen);
-    return KVTIER_INVALID_ARGUMENT;
-  }
-  try {
+  return guarded_errbuf(errbuf, errlen, [&]() -> Status {
+    if (layout == nullptr || out == nullptr) {
+      return Status::InvalidArgument("kvtier_namespace_key: layout or out is NULL");
+    }
     kvtier::ModelLayout l;
     l.model_id = layout->model_id != nullptr ? layout->model_id : "";
     l.kv_dtype = layout->kv_dtype != nullptr ? layout->kv_dtype : "";
@@ -138,16 +151,10 @@ int kvtier_namespace_key(const kvtier_model_layout* layout, kvtier_key* out, cha
     l.layout_version = layout->layout_version;
     l.extra = layout->extra != nullptr ? layout->extra : "";
     kvtier::Result<kvtier::Key> k = kvtier::namespace_key(l);
-    if (!k.ok()) {
-      copy_message(k.status().message(), errbuf, errlen);
-      return code_of(k.status());
-    }
+    if (!k.ok()) return k.status();
     to_c_key(*k, out);
-    return KVTIER_OK;
-  } catch (...) {
-    copy_message("out of memory", errbuf, errlen);
-    return KVTIER_NO_SPACE;
-  }
+    return Status::Ok();
+  });
 }
 
 int kvtier_chunk_keys(const kvtier_key* ns_key, const uint32_t* tokens, size_t n_tokens,
@@ -207,51 +214,34 @@ void set_if(std::string& field, const char* value) {
   if (value != nullptr) field = value;
 }
 
-int connect_client(const kvtier::ClientOptions& options, kvtier_client** client, char* errbuf,
-                   size_t errlen) {
-  auto c = kvtier::Client::connect(options);
-  if (!c.ok()) {
-    copy_message(c.status().message(), errbuf, errlen);
-    return code_of(c.status());
-  }
-  auto handle = std::make_unique<kvtier_client>();
-  handle->client = std::move(c).value();
-  *client = handle.release();  // owned by the caller until kvtier_close
-  return KVTIER_OK;
-}
-
 }  // namespace
 
 int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** client,
                         char* errbuf, size_t errlen) {
-  if (client == nullptr) {
-    copy_message("kvtier_connect_with: client is NULL", errbuf, errlen);
-    return KVTIER_INVALID_ARGUMENT;
-  }
-  *client = nullptr;
-  if (options == nullptr || options->struct_size < kConnectOptionsV1Size ||
-      options->struct_size > kMaxConnectOptionsSize) {
-    copy_message("kvtier_connect_with: options is NULL or its struct_size is not that of a "
-                 "version of kvtier_connect_options (use kvtier_connect_options_init)",
-                 errbuf, errlen);
-    return KVTIER_INVALID_ARGUMENT;
-  }
-  // Only the fields of the caller's version: a smaller struct (none yet) leaves the rest unset; a
-  // larger one from a newer header is taken only when what this library does not know is unset
-  // (zero), or an option the caller asked for (say, a security one) would be dropped unseen.
-  const auto* bytes = reinterpret_cast<const unsigned char*>(options);
-  for (std::size_t i = sizeof(kvtier_connect_options); i < options->struct_size; ++i) {
-    if (bytes[i] != 0) {
-      copy_message("kvtier_connect_with: options set fields this library does not know (struct_size " +
-                       std::to_string(options->struct_size) + ", known " +
-                       std::to_string(sizeof(kvtier_connect_options)) + "): use a newer libkvtier_client",
-                   errbuf, errlen);
-      return KVTIER_INVALID_ARGUMENT;
+  return guarded_errbuf(errbuf, errlen, [&]() -> Status {
+    if (client == nullptr) return Status::InvalidArgument("kvtier_connect_with: client is NULL");
+    *client = nullptr;
+    if (options == nullptr || options->struct_size < kConnectOptionsV1Size ||
+        options->struct_size > kMaxConnectOptionsSize) {
+      return Status::InvalidArgument(
+          "kvtier_connect_with: options is NULL or its struct_size is not that of a version of "
+          "kvtier_connect_options (use kvtier_connect_options_init)");
     }
-  }
-  kvtier_connect_options o{};
-  std::memcpy(&o, options, std::min<std::size_t>(options->struct_size, sizeof o));
-  try {
+    // Only the fields of the caller's version: a smaller struct (none yet) leaves the rest unset;
+    // a larger one from a newer header is taken only when what this library does not know is
+    // unset (zero), or an option the caller asked for (say, a security one) would be dropped
+    // unseen.
+    const auto* bytes = reinterpret_cast<const unsigned char*>(options);
+    for (std::size_t i = sizeof(kvtier_connect_options); i < options->struct_size; ++i) {
+      if (bytes[i] != 0) {
+        return Status::InvalidArgument(
+            "kvtier_connect_with: options set fields this library does not know (struct_size " +
+            std::to_string(options->struct_size) + ", known " +
+            std::to_string(sizeof(kvtier_connect_options)) + "): use a newer libkvtier_client");
+      }
+    }
+    kvtier_connect_options o{};
+    std::memcpy(&o, options, std::min<std::size_t>(options->struct_size, sizeof o));
     kvtier::ClientOptions c;
     set_if(c.address, o.address);
     set_if(c.token, o.token);
@@ -261,11 +251,13 @@ int kvtier_connect_with(const kvtier_connect_options* options, kvtier_client** c
     set_if(c.tls_cert_file, o.tls_cert_file);
     set_if(c.tls_key_file, o.tls_key_file);
     if (o.timeout_ms != 0) c.timeout = std::chrono::milliseconds(o.timeout_ms);
-    return connect_client(c, client, errbuf, errlen);
-  } catch (...) {
-    copy_message("out of memory", errbuf, errlen);
-    return KVTIER_NO_SPACE;
-  }
+    kvtier::Result<std::unique_ptr<kvtier::Client>> connected = kvtier::Client::connect(c);
+    if (!connected.ok()) return connected.status();
+    auto handle = std::make_unique<kvtier_client>();
+    handle->client = std::move(connected).value();
+    *client = handle.release();  // owned by the caller until kvtier_close
+    return Status::Ok();
+  });
 }
 
 int kvtier_connect(const char* address, const char* token, uint32_t timeout_ms,
