@@ -12,16 +12,8 @@ using protocol::FrameHeader;
 
 std::string bytes_text(std::uint64_t n) { return std::to_string(n) + " bytes"; }
 
-// Decodes an OK response's meta as T, or a protocol violation naming the operation.
-template <typename T>
-Status decode_ok(std::span<const std::byte> meta, T* out) {
-  Result<T> m = protocol::decode_meta<T>(meta);
-  if (!m.ok()) return protocol_violation(m.status().message());
-  *out = std::move(m).value();
-  return Status::Ok();
-}
-
-// The same for a response with a list, which must answer exactly `items` items.
+// Decodes an OK response's meta with a list, which must answer exactly `items` items, as T; or a
+// protocol violation naming the operation.
 template <typename T, typename Item>
 Status decode_list(std::span<const std::byte> meta, std::size_t items, std::vector<Item> T::*list,
                    T* out) {
@@ -73,11 +65,7 @@ Status item_status(StatusCode code, const Key& key, std::uint64_t value_len,
 static_assert(kCapabilitySharedMemory == protocol::kCapabilitySharedMemory);
 static_assert(kCapabilityDurablePut == protocol::kCapabilityDurablePut);
 
-Status HelloCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
-                              std::vector<iovec>*) {
-  if (h.status != 0) return decode_error_response(h, meta, &status);
-  protocol::HelloResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+Status HelloCall::on_ok(protocol::HelloResponse& m) {
   if (m.version < protocol::kMinProtocolVersion || m.version > protocol::kMaxProtocolVersion) {
     return protocol_violation("HELLO chose version " + std::to_string(m.version) +
                               " outside the range offered (" +
@@ -96,7 +84,6 @@ Status HelloCall::on_response(const FrameHeader& h, std::span<const std::byte> m
   info.max_batch = m.max_batch;
   info.max_data_bytes = m.max_data_bytes;
   info.capabilities = m.capabilities;
-  status = Status::Ok();
   return Status::Ok();
 }
 
@@ -111,23 +98,13 @@ Status EmptyResponseCall::on_response(const FrameHeader& h, std::span<const std:
   return Status::Ok();
 }
 
-Status PingCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
-                             std::vector<iovec>*) {
-  if (h.status != 0) return decode_error_response(h, meta, &status);
-  protocol::PingResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+Status PingCall::on_ok(protocol::PingResponse& m) {
   if (m.payload != payload_) return protocol_violation("PING came back with another payload");
-  status = Status::Ok();
   return Status::Ok();
 }
 
-Status StatsCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
-                              std::vector<iovec>*) {
-  if (h.status != 0) return decode_error_response(h, meta, &status);
-  protocol::StatsResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+Status StatsCall::on_ok(protocol::StatsResponse& m) {
   text = std::move(m.text);
-  status = Status::Ok();
   return Status::Ok();
 }
 
@@ -139,10 +116,10 @@ Status GetCall::on_response(const FrameHeader& h, std::span<const std::byte> met
     result = {status, 0, Tier::kNone};
     return Status::Ok();
   }
-  protocol::GetResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
-  KVTIER_RETURN_IF_ERROR(get_item_result({*code, m.value_len}, key_, capacity_, &result));
-  if (*code == StatusCode::kOk) data->push_back(iovec{dst_.data(), m.value_len});
+  Result<protocol::GetResponse> m = protocol::decode_meta<protocol::GetResponse>(meta);
+  if (!m.ok()) return protocol_violation(m.status().message());
+  KVTIER_RETURN_IF_ERROR(get_item_result({*code, m->value_len}, key_, capacity_, &result));
+  if (*code == StatusCode::kOk) data->push_back(iovec{dst_.data(), m->value_len});
   status = Status::Ok();
   return Status::Ok();
 }
@@ -152,11 +129,7 @@ void GetCall::on_failed(const Status& why) {
   result = {why, 0, Tier::kNone};
 }
 
-Status LookupCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
-                               std::vector<iovec>*) {
-  if (h.status != 0) return decode_error_response(h, meta, &status);
-  protocol::LookupResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+Status LookupCall::on_ok(protocol::LookupResponse& m) {
   if (m.cached > asked_ || m.in_dram > m.cached || m.in_nvme > m.cached - m.in_dram ||
       m.in_shared != m.cached - m.in_dram - m.in_nvme) {
     return protocol_violation("LOOKUP of " + std::to_string(asked_) + " keys answered cached " +
@@ -168,7 +141,6 @@ Status LookupCall::on_response(const FrameHeader& h, std::span<const std::byte> 
   match.in_dram = static_cast<std::size_t>(m.in_dram);
   match.in_nvme = static_cast<std::size_t>(m.in_nvme);
   match.in_shared = static_cast<std::size_t>(m.in_shared);
-  status = Status::Ok();
   return Status::Ok();
 }
 
@@ -225,13 +197,8 @@ Status GetManyCall::on_response(const FrameHeader& h, std::span<const std::byte>
   return Status::Ok();
 }
 
-Status ShmRegisterCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
-                                    std::vector<iovec>*) {
-  if (h.status != 0) return decode_error_response(h, meta, &status);
-  protocol::ShmRegisterResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_ok(meta, &m));
+Status ShmRegisterCall::on_ok(protocol::ShmRegisterResponse& m) {
   region_id = m.region_id;
-  status = Status::Ok();
   return Status::Ok();
 }
 

@@ -29,12 +29,32 @@ class Call : public ResponseSink {
   Status status = Status::Closed("no response yet");
 };
 
-// HELLO: the negotiated version and the daemon's limits.
-class HelloCall final : public Call {
+// A call whose OK response is the meta T and no data: on_response decodes it (an error response
+// becomes `status`) and hands it to on_ok, whose error is a protocol violation.
+template <typename T>
+class MetaCall : public Call {
  public:
   Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
+                     std::vector<iovec>*) final {
+    if (h.status != 0) return decode_error_response(h, meta, &status);
+    Result<T> m = protocol::decode_meta<T>(meta);
+    if (!m.ok()) return protocol_violation(m.status().message());
+    KVTIER_RETURN_IF_ERROR(on_ok(*m));
+    status = Status::Ok();
+    return Status::Ok();
+  }
+
+ protected:
+  virtual Status on_ok(T& m) = 0;
+};
+
+// HELLO: the negotiated version and the daemon's limits.
+class HelloCall final : public MetaCall<protocol::HelloResponse> {
+ public:
   ServerInfo info;
+
+ private:
+  Status on_ok(protocol::HelloResponse& m) override;
 };
 
 // PUT, REMOVE, PIN, UNPIN: an empty meta on success.
@@ -44,21 +64,21 @@ class EmptyResponseCall final : public Call {
                      std::vector<iovec>* data) override;
 };
 
-class PingCall final : public Call {
+class PingCall final : public MetaCall<protocol::PingResponse> {
  public:
   explicit PingCall(std::string payload) : payload_(std::move(payload)) {}
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
 
  private:
+  Status on_ok(protocol::PingResponse& m) override;
   std::string payload_;
 };
 
-class StatsCall final : public Call {
+class StatsCall final : public MetaCall<protocol::StatsResponse> {
  public:
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
   std::string text;
+
+ private:
+  Status on_ok(protocol::StatsResponse& m) override;
 };
 
 // GET: the value is read straight into dst.
@@ -79,15 +99,14 @@ class GetCall final : public Call {
 };
 
 // One LOOKUP of `asked` keys (a piece of a chain; see combine_lookups).
-class LookupCall final : public Call {
+class LookupCall final : public MetaCall<protocol::LookupResponse> {
  public:
   explicit LookupCall(std::size_t asked) : asked_(asked) {}
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
   PrefixMatch match;
   std::size_t asked() const { return asked_; }
 
  private:
+  Status on_ok(protocol::LookupResponse& m) override;
   std::size_t asked_;
 };
 
@@ -136,11 +155,12 @@ class GetManyCall final : public ListCall {
   std::span<GetResult> out_;
 };
 
-class ShmRegisterCall final : public Call {
+class ShmRegisterCall final : public MetaCall<protocol::ShmRegisterResponse> {
  public:
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
   std::uint32_t region_id = 0;
+
+ private:
+  Status on_ok(protocol::ShmRegisterResponse& m) override;
 };
 
 class GetManyShmCall final : public ListCall {
