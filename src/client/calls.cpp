@@ -157,17 +157,6 @@ Result<PrefixMatch> combine_lookups(std::span<const LookupCall> pieces) {
   return total;
 }
 
-void ListCall::on_failed(const Status& why) {
-  status = why;
-  for (std::size_t i = 0; i < index.size(); ++i) set_item_status(i, why);
-}
-
-Status ListCall::on_error(const FrameHeader& h, std::span<const std::byte> meta) {
-  KVTIER_RETURN_IF_ERROR(decode_error_response(h, meta, &status));
-  for (std::size_t i = 0; i < index.size(); ++i) set_item_status(i, status);
-  return Status::Ok();
-}
-
 Status PutManyCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
                                 std::vector<iovec>*) {
   if (h.status != 0) return on_error(h, meta);

@@ -115,44 +115,48 @@ class LookupCall final : public MetaCall<protocol::LookupResponse> {
 // one before the gap failed.
 Result<PrefixMatch> combine_lookups(std::span<const LookupCall> pieces);
 
-// The item lists of the *_MANY calls: out[index[i]] answers the request's i-th item. A whole
-// request's error goes to every item it carried.
+// The item lists of the *_MANY calls: out[index[i]] answers the request's i-th item,
+// items[index[i]]. A whole request's error goes to every item it carried.
+template <typename Item, typename Out>
 class ListCall : public Call {
  public:
-  void on_failed(const Status& why) override;
+  ListCall(std::span<const Item> items, std::span<Out> out) : items_(items), out_(out) {}
+  void on_failed(const Status& why) override {
+    status = why;
+    set_every_item(why);
+  }
   std::vector<std::size_t> index;
 
  protected:
   // Records a whole-request error response in `status` and in every item.
-  Status on_error(const protocol::FrameHeader& h, std::span<const std::byte> meta);
-  virtual void set_item_status(std::size_t i, const Status& s) = 0;
-};
-
-class PutManyCall final : public ListCall {
- public:
-  PutManyCall(std::span<const PutItem> items, std::span<Status> out) : items_(items), out_(out) {}
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
+  Status on_error(const protocol::FrameHeader& h, std::span<const std::byte> meta) {
+    KVTIER_RETURN_IF_ERROR(decode_error_response(h, meta, &status));
+    set_every_item(status);
+    return Status::Ok();
+  }
+  std::span<const Item> items_;
+  std::span<Out> out_;
 
  private:
-  void set_item_status(std::size_t i, const Status& s) override { out_[index[i]] = s; }
-  std::span<const PutItem> items_;
-  std::span<Status> out_;
+  void set_every_item(const Status& s) {
+    for (std::size_t i : index) out_[i] = Out{s};
+  }
 };
 
-class GetManyCall final : public ListCall {
+class PutManyCall final : public ListCall<PutItem, Status> {
  public:
+  using ListCall::ListCall;
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
+};
+
+class GetManyCall final : public ListCall<GetItem, GetResult> {
+ public:
+  using ListCall::ListCall;
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
   // capacities[i]: what the request announced for items[index[i]].
-  GetManyCall(std::span<const GetItem> items, std::span<GetResult> out)
-      : items_(items), out_(out) {}
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
   std::vector<std::uint64_t> capacities;
-
- private:
-  void set_item_status(std::size_t i, const Status& s) override { out_[index[i]] = {s, 0}; }
-  std::span<const GetItem> items_;
-  std::span<GetResult> out_;
 };
 
 class ShmRegisterCall final : public MetaCall<protocol::ShmRegisterResponse> {
@@ -163,29 +167,18 @@ class ShmRegisterCall final : public MetaCall<protocol::ShmRegisterResponse> {
   Status on_ok(protocol::ShmRegisterResponse& m) override;
 };
 
-class GetManyShmCall final : public ListCall {
+class GetManyShmCall final : public ListCall<ShmGet, GetResult> {
  public:
-  GetManyShmCall(std::span<const ShmGet> items, std::span<GetResult> out)
-      : items_(items), out_(out) {}
+  using ListCall::ListCall;
   Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
                      std::vector<iovec>* data) override;
-
- private:
-  void set_item_status(std::size_t i, const Status& s) override { out_[index[i]] = {s, 0}; }
-  std::span<const ShmGet> items_;
-  std::span<GetResult> out_;
 };
 
-class PutManyShmCall final : public ListCall {
+class PutManyShmCall final : public ListCall<ShmPut, Status> {
  public:
-  PutManyShmCall(std::span<const ShmPut> items, std::span<Status> out) : items_(items), out_(out) {}
+  using ListCall::ListCall;
   Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
                      std::vector<iovec>* data) override;
-
- private:
-  void set_item_status(std::size_t i, const Status& s) override { out_[index[i]] = s; }
-  std::span<const ShmPut> items_;
-  std::span<Status> out_;
 };
 
 }  // namespace kvtier::client
