@@ -53,6 +53,11 @@ std::string frame_name(const FrameHeader& h) {
 Status invalid(const std::string& what) { return Status::InvalidArgument("frame header: " + what); }
 Status too_large(const std::string& what) { return Status::TooLarge("frame header: " + what); }
 
+Status unsupported_version(unsigned version) {
+  return invalid("version " + std::to_string(version) + " is not supported (this build speaks " +
+                 std::to_string(kFrameVersion) + ")");
+}
+
 }  // namespace
 
 std::string_view opcode_name(Opcode op) {
@@ -120,11 +125,7 @@ Status validate_header(const FrameHeader& h, FrameKind accepts, std::uint64_t ma
   if (h.magic != kProtocolMagic) {
     return invalid("magic " + hex(h.magic, 8) + " is not " + hex(kProtocolMagic, 8) + " ('KVTP')");
   }
-  if (h.version != kFrameVersion) {
-    return invalid("version " + std::to_string(h.version) +
-                   " is not supported (this build speaks " + std::to_string(kFrameVersion) +
-                   ")");
-  }
+  if (h.version != kFrameVersion) return unsupported_version(h.version);
   if ((h.flags & ~kKnownFlags) != 0) {
     return invalid("reserved flag bits " + hex(h.flags & ~kKnownFlags, 4) + " are set");
   }
@@ -213,9 +214,7 @@ Status FrameReader::check_header_prefix() const {
   auto version_at = offsetof(FrameHeader, version);
   if (header_have_ > version_at &&
       std::to_integer<std::uint8_t>(header_buf_[version_at]) != kFrameVersion) {
-    return invalid("version " + std::to_string(std::to_integer<unsigned>(header_buf_[version_at])) +
-                   " is not supported (this build speaks " + std::to_string(kFrameVersion) +
-                   ")");
+    return unsupported_version(std::to_integer<unsigned>(header_buf_[version_at]));
   }
   return Status::Ok();
 }

@@ -370,8 +370,7 @@ template <Message T>
 Result<T> decode_meta(std::span<const std::byte> meta) {
   static_assert(!T::kHasList, "this message has a list: call decode_meta<T>(meta, max_batch)");
   T out;
-  Status s = decode_meta_into(meta, 0, &out);
-  if (!s.ok()) return s;
+  KVTIER_RETURN_IF_ERROR(decode_meta_into(meta, 0, &out));
   return out;
 }
 
@@ -381,8 +380,7 @@ template <Message T>
 Result<T> decode_meta(std::span<const std::byte> meta, std::uint32_t max_batch) {
   static_assert(T::kHasList, "this message has no list: call decode_meta<T>(meta)");
   T out;
-  Status s = decode_meta_into(meta, max_batch, &out);
-  if (!s.ok()) return s;
+  KVTIER_RETURN_IF_ERROR(decode_meta_into(meta, max_batch, &out));
   return out;
 }
 
