@@ -132,7 +132,7 @@ void write_fields(MetaWriter& w, const M& m);
 template <typename T>
 void write_value(MetaWriter& w, const T& v) {
   if constexpr (std::is_same_v<T, Key>) {
-    w.key(v);
+    w.keys({&v, 1});
   } else if constexpr (std::is_same_v<T, StatusCode>) {
     w.integer(static_cast<std::uint32_t>(v));
   } else if constexpr (std::is_unsigned_v<T>) {
@@ -173,7 +173,7 @@ Status read_fields(MetaReader& r, M& m, std::size_t index, std::uint32_t max_bat
 template <typename T>
 Status read_value(MetaReader& r, std::string_view name, std::size_t index, T* out) {
   if constexpr (std::is_same_v<T, Key>) {
-    return r.key(name, out);
+    return r.keys(name, {out, 1});
   } else if constexpr (std::is_same_v<T, StatusCode>) {
     std::uint32_t raw = 0;
     KVTIER_RETURN_IF_ERROR(r.integer(name, &raw));

@@ -10,11 +10,6 @@ namespace kvtier::protocol {
 // keys() copies key arrays as bytes: a Key must be exactly its 16 bytes.
 static_assert(sizeof(Key) == kKeyBytes && std::is_trivially_copyable_v<Key>);
 
-void MetaWriter::key(const Key& k) {
-  const auto* p = reinterpret_cast<const std::byte*>(k.bytes.data());
-  out_.insert(out_.end(), p, p + kKeyBytes);
-}
-
 void MetaWriter::keys(std::span<const Key> ks) {
   std::size_t at = out_.size();
   out_.resize(at + ks.size_bytes());
@@ -44,13 +39,6 @@ Status MetaReader::need(std::string_view field, std::size_t n) const {
   if (remaining() >= n) return Status::Ok();
   return invalid(std::string(field) + " needs " + std::to_string(n) + " bytes, " +
                  std::to_string(remaining()) + " left");
-}
-
-Status MetaReader::key(std::string_view field, Key* out) {
-  KVTIER_RETURN_IF_ERROR(need(field, kKeyBytes));
-  std::memcpy(out->bytes.data(), in_.data() + pos_, kKeyBytes);
-  pos_ += kKeyBytes;
-  return Status::Ok();
 }
 
 Status MetaReader::keys(std::string_view field, std::span<Key> out) {

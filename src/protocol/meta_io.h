@@ -40,8 +40,7 @@ class MetaWriter {
     out_.resize(at + sizeof(T));
     store_le(out_.data() + at, v);
   }
-  void key(const Key& k);
-  // The keys back to back, as `key` of each would write them, in one append.
+  // 16-byte keys back to back, in one append.
   void keys(std::span<const Key> ks);
   // u32 length, then the bytes. A field longer than 4 GiB cannot be encoded, but it cannot be
   // sent either: its meta would exceed kMaxMetaBytes, which encode_frame refuses.
@@ -71,8 +70,8 @@ class MetaReader {
     pos_ += sizeof(T);
     return Status::Ok();
   }
-  Status key(std::string_view field, Key* out);
-  // out.size() keys back to back in one copy; the caller checked the count with list_count.
+  // out.size() keys back to back in one copy; for a list, the caller checked the count with
+  // list_count.
   Status keys(std::string_view field, std::span<Key> out);
   // A `bytes` field: its length must fit in the bytes left (InvalidArgument), then be at most
   // max_len (TooLarge).
