@@ -134,7 +134,7 @@ int run_get(const GetOptions& o) {
   if (!r.status.ok()) {
     report("get",
            r.status.is_not_found() ? "key " + key->hex() + " is not cached" : r.status.to_string());
-    return exit_code_for(r.status);
+    return r.status.is_not_found() ? kExitMiss : kExitFailure;
   }
   if (o.output.empty()) {
     Status s = write_all(STDOUT_FILENO, value, "stdout");

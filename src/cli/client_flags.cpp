@@ -78,28 +78,24 @@ Result<ClientOptions> client_options_from(const ClientFlags& flags, std::string 
 
 std::unique_ptr<Client> connect_or_report(const ClientFlags& flags, std::string_view command,
                                           int* exit_code) {
+  auto fail = [&](const Status& s, int code) {
+    std::fprintf(stderr, "kvtier %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+                 s.message().c_str());
+    *exit_code = code;
+    return nullptr;
+  };
   Result<ClientOptions> options = client_options_from(flags, "kvtier " + std::string(command));
   if (!options.ok()) {
-    std::fprintf(stderr, "kvtier %.*s: %s\n", static_cast<int>(command.size()), command.data(),
-                 options.status().message().c_str());
-    *exit_code =
-        options.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
-    return nullptr;
+    return fail(options.status(), options.status().code() == StatusCode::kInvalidArgument
+                                      ? kExitUsage
+                                      : kExitFailure);
   }
   // A malformed address is a usage error; a refused token or an absent daemon is not.
   if (Result<client::ClientAddress> a = client::parse_client_address(options->address); !a.ok()) {
-    std::fprintf(stderr, "kvtier %.*s: %s\n", static_cast<int>(command.size()), command.data(),
-                 a.status().message().c_str());
-    *exit_code = kExitUsage;
-    return nullptr;
+    return fail(a.status(), kExitUsage);
   }
   Result<std::unique_ptr<Client>> c = Client::connect(*options);
-  if (!c.ok()) {
-    std::fprintf(stderr, "kvtier %.*s: %s\n", static_cast<int>(command.size()), command.data(),
-                 c.status().message().c_str());
-    *exit_code = kExitFailure;
-    return nullptr;
-  }
+  if (!c.ok()) return fail(c.status(), kExitFailure);
   *exit_code = kExitOk;
   return std::move(c).value();
 }
@@ -112,12 +108,6 @@ Result<Key> parse_key_arg(std::string_view command, std::string_view text) {
                  text.data(), k.status().message().c_str());
   }
   return k;
-}
-
-int exit_code_for(const Status& s) {
-  if (s.ok()) return kExitOk;
-  if (s.is_not_found()) return kExitMiss;
-  return kExitFailure;
 }
 
 }  // namespace kvtier::cli

@@ -49,7 +49,4 @@ std::unique_ptr<Client> connect_or_report(const ClientFlags& flags, std::string_
 // prints why on stderr and returns the error.
 Result<Key> parse_key_arg(std::string_view command, std::string_view text);
 
-// The exit code for a call's Status: kExitOk, kExitMiss for NotFound, kExitFailure otherwise.
-int exit_code_for(const Status& s);
-
 }  // namespace kvtier::cli
