@@ -464,27 +464,23 @@ Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o,
   return workload::make_workload(p, ns);
 }
 
+int failed(const Status& s, int exit_code) {
+  std::fprintf(stderr, "kvtier bench: %s\n", s.to_string().c_str());
+  return exit_code;
+}
+
 int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the daemon
   Result<BenchModel> model = resolve_bench_model(o);
-  if (!model.ok()) {
-    std::fprintf(stderr, "kvtier bench: %s\n", model.status().to_string().c_str());
-    return kExitUsage;
-  }
+  if (!model.ok()) return failed(model.status(), kExitUsage);
   Result<Key> ns = namespace_key(model->layout);
-  if (!ns.ok()) {
-    std::fprintf(stderr, "kvtier bench: %s\n", ns.status().to_string().c_str());
-    return kExitUsage;
-  }
+  if (!ns.ok()) return failed(ns.status(), kExitUsage);
   Result<std::unique_ptr<workload::Workload>> w = open_workload(o, *ns);
-  if (!w.ok()) {
-    std::fprintf(stderr, "kvtier bench: %s\n", w.status().to_string().c_str());
-    return kExitUsage;
-  }
+  if (!w.ok()) return failed(w.status(), kExitUsage);
   std::vector<std::unique_ptr<BenchTarget>> clients;
   std::unique_ptr<Client> stats_client;
   std::optional<ParsedMetrics> stats_before;
   for (std::uint32_t i = 0; i < o.concurrency; ++i) {
-    if (is_kvtier_target(o.target)) {
+    if (o.target == "kvtier") {
       int code = kExitOk;
       std::unique_ptr<Client> c = connect_or_report(o.client, "bench", &code);
       if (!c) return code;
@@ -502,8 +498,8 @@ int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the d
     }
     Result<std::unique_ptr<BenchTarget>> c = open_store_target(o.target);
     if (!c.ok()) {
-      std::fprintf(stderr, "kvtier bench: %s\n", c.status().to_string().c_str());
-      return c.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+      return failed(c.status(),
+                  c.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure);
     }
     clients.push_back(std::move(*c));
   }
@@ -540,10 +536,7 @@ int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the d
     in.measured_hit_ratio = j["hit_ratio"]["total"].get<double>();
     in.measured_capacity_blocks = o.lru_capacity_blocks;
     Result<std::vector<std::string>> files = write_bench_charts(o.charts, in);
-    if (!files.ok()) {
-      std::fprintf(stderr, "kvtier bench: %s\n", files.status().to_string().c_str());
-      return kExitFailure;
-    }
+    if (!files.ok()) return failed(files.status(), kExitFailure);
     j["charts"] = *files;
   }
   if (o.json) {

@@ -343,8 +343,6 @@ class DirTarget : public BenchTarget {
 
 }  // namespace
 
-bool is_kvtier_target(const std::string& spec) { return spec == "kvtier"; }
-
 std::unique_ptr<BenchTarget> kvtier_target(std::unique_ptr<Client> client) {
   return std::make_unique<KvtierTarget>(std::move(client));
 }

@@ -30,10 +30,7 @@ class BenchTarget {
   virtual Status put_many(std::span<const PutItem> items, std::span<Status> out) = 0;
 };
 
-// True for "kvtier"; other specs are opened by open_store_target.
-bool is_kvtier_target(const std::string& spec);
-
-// kvtierd through a connected client.
+// kvtierd through a connected client ("kvtier"; other specs are opened by open_store_target).
 std::unique_ptr<BenchTarget> kvtier_target(std::unique_ptr<Client> client);
 
 // Opens one connection to "redis://HOST:PORT" / "memcached://HOST:PORT", or the directory of "dir:PATH" (created if
