@@ -41,19 +41,16 @@ Status flag_error(const char* flag, const Status& s) {
   return Status::InvalidArgument(std::string(flag) + ": " + s.message());
 }
 
-Status duration(const char* flag, const std::string& text, double& out) {
-  Result<double> v = plan::parse_duration_seconds(text);
+// `text` read by Parse into `out`; an error names the flag.
+template <Result<double> (*Parse)(std::string_view)>
+Status parse_flag(const char* flag, const std::string& text, double& out) {
+  Result<double> v = Parse(text);
   if (!v.ok()) return flag_error(flag, v.status());
   out = *v;
   return Status::Ok();
 }
-
-Status bandwidth(const char* flag, const std::string& text, double& out) {
-  Result<double> v = plan::parse_bandwidth(text);
-  if (!v.ok()) return flag_error(flag, v.status());
-  out = *v;
-  return Status::Ok();
-}
+constexpr auto duration = parse_flag<plan::parse_duration_seconds>;
+constexpr auto bandwidth = parse_flag<plan::parse_bandwidth>;
 
 // The KV dtype: --kv-dtype, else the model's torch_dtype.
 Result<plan::KvDtype> kv_dtype_for(const KvOptions& o, const plan::ModelKvLayout& m) {
@@ -97,9 +94,8 @@ Result<plan::KvPlanInputs> inputs_from(const KvOptions& o) {
   double network_bytes = 0;
   KVTIER_RETURN_IF_ERROR(bandwidth("--network-bw", o.network_bw, network_bytes));
   in.network_bits_per_s_per_node = network_bytes * 8;
-  Result<double> drive = parse_byte_quantity(o.nvme_drive);
-  if (!drive.ok()) return flag_error("--nvme-drive", drive.status());
-  in.nvme_drive_bytes = *drive;
+  KVTIER_RETURN_IF_ERROR(
+      parse_flag<parse_byte_quantity>("--nvme-drive", o.nvme_drive, in.nvme_drive_bytes));
   return in;
 }
 
