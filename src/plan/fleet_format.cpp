@@ -40,14 +40,13 @@ std::string format_usd(double usd) {
 
 std::string format_count(double n) {
   char digits[64];
-  std::snprintf(digits, sizeof digits, "%.0f", n);
-  std::string s(digits), out;
-  const std::size_t start = (!s.empty() && s[0] == '-') ? 1 : 0;
+  std::snprintf(digits, sizeof digits, "%.0f", std::fabs(n));
+  std::string s = digits, out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i > start && (s.size() - i) % 3 == 0) out += ',';
+    if (i > 0 && (s.size() - i) % 3 == 0) out += ',';
     out += s[i];
   }
-  return out;
+  return (n < 0 && out != "0" ? "-" : "") + out;  // no "-0"
 }
 
 std::string format_duration(double seconds) {

@@ -149,17 +149,6 @@ void load_section(std::string& out, const KvPlan& p) {
 
 }  // namespace
 
-std::string format_thousands(double n) {
-  char digits[64];
-  std::snprintf(digits, sizeof digits, "%.0f", std::fabs(n));
-  std::string s = digits, out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i > 0 && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return (n < 0 && out != "0" ? "-" : "") + out;
-}
-
 std::string render_kv_plan_text(const KvPlan& p) {
   const KvPlanInputs& in = p.in;
   std::string out;

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "plan/fleet_format.h"
 #include "plan/kv_plan.h"
 
 namespace kvtier::plan {
@@ -18,6 +19,6 @@ std::string render_kv_plan_text(const KvPlan& plan);
 std::string render_kv_plan_json(const KvPlan& plan);
 
 // A whole number with thousands separators ("327,680"), as the table prints counts and bytes.
-std::string format_thousands(double n);
+inline std::string format_thousands(double n) { return format_count(n); }
 
 }  // namespace kvtier::plan
