@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "kvtier/key.h"
 #include "kvtier/store.h"
 #include "memory/aligned_buffer.h"
+#include "scrape/prometheus_parse.h"
 #include "workload/chat_workload.h"
 #include "workload/workload.h"
 
@@ -242,17 +244,12 @@ void print_report(const DemoTotals& t, const DemoOptions& o, std::uint32_t done,
               o.through_daemon ? "PUT_MANY_SHM" : "put_many", t.written_blocks, t.put_failures);
 }
 
-// Reads one counter from the daemon's STATS text ("kvtier_<name> <value>" lines).
-double stat_value(const std::string& text, std::string_view name) {
-  std::string prefix = "kvtier_" + std::string(name) + " ";
-  std::size_t at = text.find("\n" + prefix);
-  return at == std::string::npos ? 0 : std::atof(text.c_str() + at + 1 + prefix.size());
-}
-
-ModelLayout checked_layout(const DemoOptions& o, std::size_t* block) {
-  ModelLayout layout = workload::llama31_8b_bf16_layout(o.chunk_tokens);
-  *block = workload::bf16_kv_bytes_per_token(layout) * o.chunk_tokens;
-  return layout;
+// The store's counters by name; one it does not report reads 0.
+std::map<std::string, double> store_counters(Store& store) {
+  std::map<std::string, double> out;
+  store.visit_counters(
+      [&](std::string_view name, double v, CounterKind) { out[std::string(name)] = v; });
+  return out;
 }
 
 void print_workload(const DemoOptions& o, const ModelLayout& layout, std::size_t block) {
@@ -261,7 +258,7 @@ void print_workload(const DemoOptions& o, const ModelLayout& layout, std::size_t
               o.requests, o.sessions, 8u, layout.model_id.c_str(), o.chunk_tokens, static_cast<double>(block) / kMiB);
 }
 
-int run_on_store(const DemoOptions& o) {
+int run_on_store(const DemoOptions& o, const ModelLayout& layout, std::size_t block) {
   StoreConfig config;
   if (!o.config_file.empty()) {
     Result<StoreConfig> c = load_store_config_file(o.config_file);
@@ -272,8 +269,6 @@ int run_on_store(const DemoOptions& o) {
     config = c.value();
   }
   config.data_dir = o.data_dir;
-  std::size_t block = 0;
-  ModelLayout layout = checked_layout(o, &block);
   auto t_open = std::chrono::steady_clock::now();
   Result<std::unique_ptr<Store>> opened = Store::open(config);
   if (!opened.ok()) {
@@ -281,13 +276,10 @@ int run_on_store(const DemoOptions& o) {
     return 1;
   }
   Store& store = **opened;
-  double nvme_regions = 0, region_bytes = 0;
-  store.visit_counters([&](std::string_view name, double v, CounterKind) {
-    if (name == "nvme_regions") nvme_regions = v;
-    if (name == "nvme_region_bytes") region_bytes = v;
-  });
+  std::map<std::string, double> at_open = store_counters(store);
+  const double nvme_bytes = at_open["nvme_regions"] * at_open["nvme_region_bytes"];
   std::printf("kvtier demo: store at %s opened in %.2f s (DRAM %s, NVMe %s; index %s)\n", config.data_dir.c_str(),
-              since(t_open), gib(config.dram.capacity_bytes).c_str(), gib(static_cast<std::uint64_t>(nvme_regions * region_bytes)).c_str(),
+              since(t_open), gib(config.dram.capacity_bytes).c_str(), gib(static_cast<std::uint64_t>(nvme_bytes)).c_str(),
               store.recovery_summary().c_str());
   print_workload(o, layout, block);
   const std::size_t batch = 16;
@@ -295,32 +287,25 @@ int run_on_store(const DemoOptions& o) {
   std::uint32_t done = 0;
   double wall = 0;
   DemoTotals t = replay(backend, o, layout, block, batch, &done, &wall);
-  double nvme_entries = 0, index_bytes = 0, checksum_failures = 0, demotions = 0, promotions = 0;
-  store.visit_counters([&](std::string_view name, double v, CounterKind) {
-    if (name == "nvme_entries") nvme_entries = v;
-    if (name == "nvme_index_bytes") index_bytes = v;
-    if (name == "nvme_checksum_failures") checksum_failures = v;
-    if (name == "store_demotions") demotions = v;
-    if (name == "store_promotions") promotions = v;
-  });
+  std::map<std::string, double> c = store_counters(store);
+  const double nvme_entries = c["nvme_entries"];
   Status closed = store.close();
   print_report(t, o, done, wall);
   std::printf("tiers          %.0f blocks demoted DRAM->NVMe, %.0f promoted NVMe->DRAM; NVMe holds %.0f blocks, "
               "index %.1f bytes/entry\n",
-              demotions, promotions, nvme_entries, nvme_entries > 0 ? index_bytes / nvme_entries : 0.0);
+              c["store_demotions"], c["store_promotions"], nvme_entries,
+              nvme_entries > 0 ? c["nvme_index_bytes"] / nvme_entries : 0.0);
   std::printf("integrity      %" PRIu64 " blocks read back, %" PRIu64 " mismatched; %" PRIu64
               " prefixes shrank between lookup and load; %.0f NVMe checksum failures\n",
-              t.dram_blocks + t.nvme_blocks, t.mismatches, t.raced, checksum_failures);
+              t.dram_blocks + t.nvme_blocks, t.mismatches, t.raced, c["nvme_checksum_failures"]);
   std::printf("shutdown       %s (next run restarts warm from the index checkpoint)\n", closed.to_string().c_str());
   return t.mismatches == 0 && closed.ok() ? 0 : 1;
 }
 
-int run_through_daemon(const DemoOptions& o) {
+int run_through_daemon(const DemoOptions& o, const ModelLayout& layout, std::size_t block) {
   int exit_code = kExitOk;
   std::unique_ptr<Client> client = connect_or_report(o.client, "demo", &exit_code);
   if (!client) return exit_code;
-  std::size_t block = 0;
-  ModelLayout layout = checked_layout(o, &block);
   const std::size_t batch = 16;
   Result<SharedRegion> region = client->register_shared_memory(batch * block);
   if (!region.ok()) {
@@ -338,12 +323,13 @@ int run_through_daemon(const DemoOptions& o) {
   DemoTotals t = replay(backend, o, layout, block, batch, &done, &wall);
   print_report(t, o, done, wall);
   Result<std::string> stats = client->stats();
-  if (stats.ok()) {
-    const std::string& s = *stats;
+  Result<ParsedMetrics> m = stats.ok() ? parse_prometheus_text(*stats) : stats.status();
+  if (m.ok()) {
+    auto v = [&](std::string_view name) { return m->sum(name).value_or(0); };
     std::printf("daemon         %.0f blocks demoted DRAM->NVMe, %.0f promoted; NVMe holds %.0f blocks; %.0f NVMe "
                 "checksum failures (kvtier stat shows all counters)\n",
-                stat_value(s, "store_demotions_total"), stat_value(s, "store_promotions_total"),
-                stat_value(s, "nvme_entries"), stat_value(s, "nvme_checksum_failures_total"));
+                v("kvtier_store_demotions_total"), v("kvtier_store_promotions_total"),
+                v("kvtier_nvme_entries"), v("kvtier_nvme_checksum_failures_total"));
   }
   std::printf("integrity      %" PRIu64 " blocks read back, %" PRIu64 " mismatched; %" PRIu64
               " prefixes shrank between lookup and load\n",
@@ -357,7 +343,8 @@ int run_demo(const DemoOptions& o) {
     std::fprintf(stderr, "kvtier demo: %s\n", s.to_string().c_str());
     return 2;
   }
-  return o.through_daemon ? run_through_daemon(o) : run_on_store(o);
+  const std::size_t block = workload::bf16_kv_bytes_per_token(layout) * o.chunk_tokens;
+  return o.through_daemon ? run_through_daemon(o, layout, block) : run_on_store(o, layout, block);
 }
 
 }  // namespace
