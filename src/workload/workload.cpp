@@ -10,14 +10,8 @@
 namespace kvtier::workload {
 
 ModelLayout llama31_8b_bf16_layout(std::uint32_t chunk_tokens) {
-  ModelLayout l;
-  l.model_id = "meta-llama/Llama-3.1-8B-Instruct";
-  l.kv_dtype = "bf16";
-  l.num_layers = 32;
-  l.num_kv_heads = 8;
-  l.head_dim = 128;
-  l.chunk_tokens = chunk_tokens;
-  return l;
+  return {.model_id = "meta-llama/Llama-3.1-8B-Instruct", .kv_dtype = "bf16", .num_layers = 32,
+          .num_kv_heads = 8, .head_dim = 128, .chunk_tokens = chunk_tokens};
 }
 
 std::uint64_t bf16_kv_bytes_per_token(const ModelLayout& l) {
@@ -97,27 +91,18 @@ Status validate(const WorkloadParams& p) {
 Result<std::unique_ptr<Workload>> make_workload(const WorkloadParams& p, const Key& ns_key) {
   if (Status s = validate(p); !s.ok()) return s;
   switch (p.kind) {
-    case WorkloadKind::Chat: {
-      ChatWorkloadConfig c;
-      c.seed = p.seed;
-      c.sessions = p.sessions;
-      c.session_zipf = p.zipf;
-      return wrap("chat", ChatWorkload(c), [](const ChatRequest& r) { return r.session; }, p, ns_key);
-    }
-    case WorkloadKind::Rag: {
-      RagWorkloadConfig c;
-      c.seed = p.seed;
-      c.documents = p.sessions;
-      c.document_zipf = p.zipf;
-      return wrap("rag", RagWorkload(c), [](const RagRequest& r) { return r.document; }, p, ns_key);
-    }
-    case WorkloadKind::Agent: {
-      AgentWorkloadConfig c;
-      c.seed = p.seed;
-      c.agents = p.sessions;
-      c.agent_zipf = p.zipf;
-      return wrap("agent", AgentWorkload(c), [](const AgentRequest& r) { return r.agent; }, p, ns_key);
-    }
+    case WorkloadKind::Chat:
+      return wrap("chat",
+                  ChatWorkload({.seed = p.seed, .sessions = p.sessions, .session_zipf = p.zipf}),
+                  [](const ChatRequest& r) { return r.session; }, p, ns_key);
+    case WorkloadKind::Rag:
+      return wrap("rag",
+                  RagWorkload({.seed = p.seed, .documents = p.sessions, .document_zipf = p.zipf}),
+                  [](const RagRequest& r) { return r.document; }, p, ns_key);
+    case WorkloadKind::Agent:
+      return wrap("agent",
+                  AgentWorkload({.seed = p.seed, .agents = p.sessions, .agent_zipf = p.zipf}),
+                  [](const AgentRequest& r) { return r.agent; }, p, ns_key);
   }
   return Status::InvalidArgument("workload: unknown kind");
 }
