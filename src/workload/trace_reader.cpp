@@ -34,15 +34,13 @@ Result<TraceRequest> parse_line(std::string_view text, std::uint64_t line) {
   if (!obj.is_object()) return line_error(line, "not a JSON object");
   TraceRequest r;
   r.line = line;
-  Result<std::uint64_t> ts = count_field(obj, "timestamp", line);
-  if (!ts.ok()) return ts.status();
-  Result<std::uint64_t> in = count_field(obj, "input_length", line);
-  if (!in.ok()) return in.status();
-  Result<std::uint64_t> out = count_field(obj, "output_length", line);
-  if (!out.ok()) return out.status();
-  r.timestamp_ms = *ts;
-  r.input_length = *in;
-  r.output_length = *out;
+  for (auto [name, field] : {std::pair{"timestamp", &TraceRequest::timestamp_ms},
+                              {"input_length", &TraceRequest::input_length},
+                              {"output_length", &TraceRequest::output_length}}) {
+    Result<std::uint64_t> v = count_field(obj, name, line);
+    if (!v.ok()) return v.status();
+    r.*field = *v;
+  }
   auto ids = obj.find("hash_ids");
   if (ids == obj.end()) return line_error(line, "missing \"hash_ids\"");
   if (!ids->is_array()) return line_error(line, "\"hash_ids\" must be a list of integers");
