@@ -455,13 +455,9 @@ Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o,
   }
   Result<workload::WorkloadKind> kind = workload::parse_workload_kind(o.workload);
   if (!kind.ok()) return kind.status();
-  workload::WorkloadParams p;
-  p.kind = *kind;
-  p.seed = o.seed;
-  p.sessions = o.sessions;
-  p.zipf = o.zipf;
-  p.chunk_tokens = o.chunk_tokens;
-  return workload::make_workload(p, ns);
+  return workload::make_workload({.kind = *kind, .seed = o.seed, .sessions = o.sessions,
+                                  .zipf = o.zipf, .chunk_tokens = o.chunk_tokens},
+                                 ns);
 }
 
 int failed(const Status& s, int exit_code) {

@@ -203,10 +203,7 @@ DemoTotals replay(DemoBackend& store, const DemoOptions& o, const ModelLayout& l
   DemoTotals t;
   Result<Key> ns_key = namespace_key(layout);
   if (!ns_key.ok()) return t;
-  workload::ChatWorkloadConfig wc;
-  wc.seed = o.seed;
-  wc.sessions = o.sessions;
-  workload::ChatWorkload chats(wc);
+  workload::ChatWorkload chats({.seed = o.seed, .sessions = o.sessions});
   BlockBytes bytes(block);
   std::uint64_t cached_chunks_before = 0;
   auto t0 = std::chrono::steady_clock::now();
