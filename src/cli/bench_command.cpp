@@ -460,18 +460,13 @@ Result<std::unique_ptr<workload::Workload>> open_workload(const BenchOptions& o,
                                  ns);
 }
 
-int failed(const Status& s, int exit_code) {
-  std::fprintf(stderr, "kvtier bench: %s\n", s.to_string().c_str());
-  return exit_code;
-}
-
 int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the daemon
   Result<BenchModel> model = resolve_bench_model(o);
-  if (!model.ok()) return failed(model.status(), kExitUsage);
+  if (!model.ok()) return command_error("bench", model.status().to_string(), kExitUsage);
   Result<Key> ns = namespace_key(model->layout);
-  if (!ns.ok()) return failed(ns.status(), kExitUsage);
+  if (!ns.ok()) return command_error("bench", ns.status().to_string(), kExitUsage);
   Result<std::unique_ptr<workload::Workload>> w = open_workload(o, *ns);
-  if (!w.ok()) return failed(w.status(), kExitUsage);
+  if (!w.ok()) return command_error("bench", w.status().to_string(), kExitUsage);
   std::vector<std::unique_ptr<BenchTarget>> clients;
   std::unique_ptr<Client> stats_client;
   std::optional<ParsedMetrics> stats_before;
@@ -494,8 +489,9 @@ int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the d
     }
     Result<std::unique_ptr<BenchTarget>> c = open_store_target(o.target);
     if (!c.ok()) {
-      return failed(c.status(),
-                  c.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure);
+      return command_error("bench", c.status().to_string(),
+                           c.status().code() == StatusCode::kInvalidArgument ? kExitUsage
+                                                                             : kExitFailure);
     }
     clients.push_back(std::move(*c));
   }
@@ -532,7 +528,7 @@ int run_bench(BenchOptions o) {  // a copy: the LRU capacity may come from the d
     in.measured_hit_ratio = j["hit_ratio"]["total"].get<double>();
     in.measured_capacity_blocks = o.lru_capacity_blocks;
     Result<std::vector<std::string>> files = write_bench_charts(o.charts, in);
-    if (!files.ok()) return failed(files.status(), kExitFailure);
+    if (!files.ok()) return command_error("bench", files.status().to_string(), kExitFailure);
     j["charts"] = *files;
   }
   if (o.json) {

@@ -26,10 +26,6 @@
 namespace kvtier::cli {
 namespace {
 
-void report(const char* command, const std::string& message) {
-  std::fprintf(stderr, "kvtier %s: %s\n", command, message.c_str());
-}
-
 // The whole of `path` ("-": stdin).
 Result<std::vector<std::byte>> read_input(const std::string& path) {
   const bool is_stdin = path == "-";
@@ -81,24 +77,16 @@ int run_put(const PutOptions& o) {
   Result<Key> key = parse_key_arg("put", o.key);
   if (!key.ok()) return kExitUsage;
   Result<std::vector<std::byte>> value = read_input(o.file);
-  if (!value.ok()) {
-    report("put", value.status().message());
-    return kExitUsage;
-  }
+  if (!value.ok()) return command_error("put", value.status().message(), kExitUsage);
   if (value->empty()) {
-    report("put", (o.file == "-" ? std::string("stdin") : o.file) +
-                      " is empty; kvtier stores no empty values");
-    return kExitUsage;
+    const std::string what = o.file == "-" ? "stdin" : o.file;
+    return command_error("put", what + " is empty; kvtier stores no empty values", kExitUsage);
   }
   int code = kExitOk;
   std::unique_ptr<Client> c = connect_or_report(o.client, "put", &code);
   if (!c) return code;
   Status s = c->put(*key, *value);
-  if (!s.ok()) {
-    report("put", s.to_string());
-    return kExitFailure;
-  }
-  return kExitOk;
+  return s.ok() ? kExitOk : command_error("put", s.to_string(), kExitFailure);
 }
 
 // ---- get ----
@@ -131,26 +119,23 @@ int run_get(const GetOptions& o) {
   if (!c) return code;
   std::vector<std::byte> value;
   GetResult r = get_value(*c, *key, &value);
-  if (!r.status.ok()) {
-    report("get",
-           r.status.is_not_found() ? "key " + key->hex() + " is not cached" : r.status.to_string());
-    return r.status.is_not_found() ? kExitMiss : kExitFailure;
+  if (r.status.is_not_found()) {
+    return command_error("get", "key " + key->hex() + " is not cached", kExitMiss);
   }
+  if (!r.status.ok()) return command_error("get", r.status.to_string(), kExitFailure);
   if (o.output.empty()) {
     Status s = write_all(STDOUT_FILENO, value, "stdout");
-    if (!s.ok()) report("get", s.message());
-    return s.ok() ? kExitOk : kExitFailure;
+    return s.ok() ? kExitOk : command_error("get", s.message(), kExitFailure);
   }
   // Only a value that arrived whole is written: a miss or an error leaves FILE untouched.
   int fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    report("get", Status::FromErrno("cannot create " + o.output, errno).message());
-    return kExitFailure;
+    Status s = Status::FromErrno("cannot create " + o.output, errno);
+    return command_error("get", s.message(), kExitFailure);
   }
   Status s = write_all(fd, value, o.output);
   if (::close(fd) != 0 && s.ok()) s = Status::FromErrno("cannot write " + o.output, errno);
-  if (!s.ok()) report("get", s.message());
-  return s.ok() ? kExitOk : kExitFailure;
+  return s.ok() ? kExitOk : command_error("get", s.message(), kExitFailure);
 }
 
 // ---- lookup ----
@@ -171,10 +156,7 @@ int run_lookup(const LookupOptions& o) {
   std::unique_ptr<Client> c = connect_or_report(o.client, "lookup", &code);
   if (!c) return code;
   Result<PrefixMatch> m = c->lookup(chain);
-  if (!m.ok()) {
-    report("lookup", m.status().to_string());
-    return kExitFailure;
-  }
+  if (!m.ok()) return command_error("lookup", m.status().to_string(), kExitFailure);
   std::printf("cached %zu of %zu (dram %zu, nvme %zu, shared %zu)\n", m->cached, chain.size(),
               m->in_dram, m->in_nvme, m->in_shared);
   return m->cached == chain.size() ? kExitOk : kExitMiss;
@@ -194,10 +176,7 @@ int run_ping(const PingOptions& o) {
   auto start = std::chrono::steady_clock::now();
   Status s = c->ping("kvtier ping");
   std::chrono::duration<double, std::milli> rtt = std::chrono::steady_clock::now() - start;
-  if (!s.ok()) {
-    report("ping", s.to_string());
-    return kExitFailure;
-  }
+  if (!s.ok()) return command_error("ping", s.to_string(), kExitFailure);
   const ServerInfo& info = c->server_info();
   std::printf(
       "kvtierd at %s: round trip %.3f ms; protocol %u, tenant %s, max value %llu bytes, "

@@ -79,9 +79,7 @@ Result<ClientOptions> client_options_from(const ClientFlags& flags, std::string 
 std::unique_ptr<Client> connect_or_report(const ClientFlags& flags, std::string_view command,
                                           int* exit_code) {
   auto fail = [&](const Status& s, int code) {
-    std::fprintf(stderr, "kvtier %.*s: %s\n", static_cast<int>(command.size()), command.data(),
-                 s.message().c_str());
-    *exit_code = code;
+    *exit_code = command_error(command, s.message(), code);
     return nullptr;
   };
   Result<ClientOptions> options = client_options_from(flags, "kvtier " + std::string(command));

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace kvtier::cli {
 
@@ -18,6 +19,10 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitFailure = 3;
 
 using CommandRunner = std::function<int()>;
+
+// Prints "kvtier <command>: <message>" on stderr, as every subcommand reports what stopped it, and
+// returns `exit_code`.
+int command_error(std::string_view command, std::string_view message, int exit_code);
 
 // spdlog's default logger to stderr, logfmt, at `level` ("debug", "info", "warn", "error").
 void setup_logging(const std::string& level);

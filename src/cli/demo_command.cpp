@@ -259,18 +259,14 @@ int run_on_store(const DemoOptions& o, const ModelLayout& layout, std::size_t bl
   StoreConfig config;
   if (!o.config_file.empty()) {
     Result<StoreConfig> c = load_store_config_file(o.config_file);
-    if (!c.ok()) {
-      std::fprintf(stderr, "kvtier demo: %s\n", c.status().to_string().c_str());
-      return 2;
-    }
+    if (!c.ok()) return command_error("demo", c.status().to_string(), 2);
     config = c.value();
   }
   config.data_dir = o.data_dir;
   auto t_open = std::chrono::steady_clock::now();
   Result<std::unique_ptr<Store>> opened = Store::open(config);
   if (!opened.ok()) {
-    std::fprintf(stderr, "kvtier demo: cannot open the store: %s\n", opened.status().to_string().c_str());
-    return 1;
+    return command_error("demo", "cannot open the store: " + opened.status().to_string(), 1);
   }
   Store& store = **opened;
   std::map<std::string, double> at_open = store_counters(store);
@@ -306,8 +302,8 @@ int run_through_daemon(const DemoOptions& o, const ModelLayout& layout, std::siz
   const std::size_t batch = 16;
   Result<SharedRegion> region = client->register_shared_memory(batch * block);
   if (!region.ok()) {
-    std::fprintf(stderr, "kvtier demo: cannot register shared memory: %s\n", region.status().to_string().c_str());
-    return kExitFailure;
+    return command_error("demo", "cannot register shared memory: " + region.status().to_string(),
+                         kExitFailure);
   }
   const ServerInfo& info = client->server_info();
   std::printf("kvtier demo: through kvtierd (tenant %s), %zu MiB of shared memory registered: blocks move "
@@ -336,10 +332,7 @@ int run_through_daemon(const DemoOptions& o, const ModelLayout& layout, std::siz
 
 int run_demo(const DemoOptions& o) {
   ModelLayout layout = workload::llama31_8b_bf16_layout(o.chunk_tokens);
-  if (Status s = layout.validate(); !s.ok()) {
-    std::fprintf(stderr, "kvtier demo: %s\n", s.to_string().c_str());
-    return 2;
-  }
+  if (Status s = layout.validate(); !s.ok()) return command_error("demo", s.to_string(), 2);
   const std::size_t block = workload::bf16_kv_bytes_per_token(layout) * o.chunk_tokens;
   return o.through_daemon ? run_through_daemon(o, layout, block) : run_on_store(o, layout, block);
 }

@@ -1,7 +1,15 @@
 // The kvtier command: one binary, a subcommand per job.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+
 #include "cli/commands.h"
+
+int kvtier::cli::command_error(std::string_view command, std::string_view message, int exit_code) {
+  std::fprintf(stderr, "kvtier %.*s: %.*s\n", static_cast<int>(command.size()), command.data(),
+               static_cast<int>(message.size()), message.data());
+  return exit_code;
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"kvtier: KV-cache blocks next to the GPUs (DRAM, NVMe)"};

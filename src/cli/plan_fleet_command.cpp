@@ -38,11 +38,6 @@ struct FleetOptions {
   std::string html;
 };
 
-int fail(const Status& s, int code) {
-  std::fprintf(stderr, "kvtier plan fleet: %s\n", s.message().c_str());
-  return code;
-}
-
 Result<plan::FleetInputs> inputs_from(const FleetOptions& o) {
   plan::FleetInputs in;
   Result<double> capacity = parse_byte_quantity(o.capacity);
@@ -80,14 +75,14 @@ Result<plan::ShapeCatalog> catalog_from(const FleetOptions& o) {
 
 int run_plan_fleet(const FleetOptions& o) {
   Result<plan::FleetInputs> inputs = inputs_from(o);
-  if (!inputs.ok()) return fail(inputs.status(), kExitUsage);
+  if (!inputs.ok()) return command_error("plan fleet", inputs.status().message(), kExitUsage);
   Result<plan::ShapeCatalog> catalog = catalog_from(o);
-  if (!catalog.ok()) return fail(catalog.status(), kExitUsage);
+  if (!catalog.ok()) return command_error("plan fleet", catalog.status().message(), kExitUsage);
   Result<plan::FleetPlan> fleet = plan::plan_fleet(*inputs, *catalog);
-  if (!fleet.ok()) return fail(fleet.status(), kExitUsage);
+  if (!fleet.ok()) return command_error("plan fleet", fleet.status().message(), kExitUsage);
   if (!o.html.empty()) {
     Status s = write_text_file(o.html, plan::render_fleet_html(*fleet, *catalog));
-    if (!s.ok()) return fail(s, kExitFailure);
+    if (!s.ok()) return command_error("plan fleet", s.message(), kExitFailure);
   }
   const std::string out = o.json ? plan::render_fleet_json(*fleet, *catalog)
                                  : plan::render_fleet_text(*fleet, *catalog);

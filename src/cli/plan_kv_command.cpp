@@ -117,10 +117,7 @@ int run_plan_kv(const KvOptions& o) {
   Result<plan::KvPlanInputs> in = inputs_from(o);
   Result<plan::KvPlan> plan =
       in.ok() ? plan::compute_kv_plan(*in) : Result<plan::KvPlan>(in.status());
-  if (!plan.ok()) {
-    std::fprintf(stderr, "kvtier plan kv: %s\n", plan.status().message().c_str());
-    return kExitUsage;
-  }
+  if (!plan.ok()) return command_error("plan kv", plan.status().message(), kExitUsage);
   const std::string out =
       o.json ? plan::render_kv_plan_json(*plan) : plan::render_kv_plan_text(*plan);
   std::fputs(out.c_str(), stdout);

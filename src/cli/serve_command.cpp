@@ -90,26 +90,19 @@ Result<server::DaemonConfig> build_config(const ServeOptions& o) {
 
 int run_serve(const ServeOptions& o) {
   Result<server::DaemonConfig> config = build_config(o);
-  if (!config.ok()) {
-    std::fprintf(stderr, "kvtier serve: %s\n", config.status().message().c_str());
-    return 2;
-  }
+  if (!config.ok()) return command_error("serve", config.status().message(), 2);
   setup_logging(config->server.log_level);
   // A config the descriptor limit cannot hold cannot run here: a config error, as one that does
   // not parse (Server::start checks it again for other embedders).
   if (Result<std::uint64_t> fds = server::ensure_fd_limit(server::fds_needed(config->server));
       !fds.ok()) {
-    std::fprintf(stderr, "kvtier serve: %s\n", fds.status().message().c_str());
-    return 2;
+    return command_error("serve", fds.status().message(), 2);
   }
   // A DRAM tier the machine cannot hold is refused the same way (server/host_memory.h).
   if (Result<server::HostMemory> host = server::read_host_memory(); host.ok()) {
     std::string warning;
     Status fits = server::check_dram_against_host(config->store.dram.capacity_bytes, *host, &warning);
-    if (!fits.ok()) {
-      std::fprintf(stderr, "kvtier serve: %s\n", fits.message().c_str());
-      return 2;
-    }
+    if (!fits.ok()) return command_error("serve", fits.message(), 2);
     if (!warning.empty()) spdlog::warn("event=dram_over_available msg=\"{}\"", warning);
   }
   // Signals are taken by sigwait below: block them before any thread starts, so every thread
@@ -126,8 +119,8 @@ int run_serve(const ServeOptions& o) {
   Result<std::unique_ptr<server::Server>> server = server::Server::start(*config);
   if (!server.ok()) {
     spdlog::error("event=start_failed error=\"{}\"", server.status().to_string());
-    std::fprintf(stderr, "kvtier serve: %s\n", server.status().to_string().c_str());
-    return server.status().code() == StatusCode::kBusy ? 4 : 1;
+    return command_error("serve", server.status().to_string(),
+                         server.status().code() == StatusCode::kBusy ? 4 : 1);
   }
   spdlog::info("event=ready pid={} data_dir={}", ::getpid(), config->store.data_dir);
   int sig = 0;

@@ -42,10 +42,6 @@ struct StatOptions {
   bool raw = false;
 };
 
-void report(const std::string& message) {
-  std::fprintf(stderr, "kvtier stat: %s\n", message.c_str());
-}
-
 // Where the metrics come from: one Client kept across refreshes (reconnected after an error,
 // so a watch survives a daemon restart), or the HTTP endpoint.
 class MetricsSource {
@@ -66,16 +62,15 @@ class MetricsSource {
       if (!o_.metrics_token_file.empty()) {
         Result<std::string> token = server::read_private_token_file(o_.metrics_token_file);
         if (!token.ok()) {
-          report(token.status().message());
-          *exit_code = kExitUsage;
+          *exit_code = command_error("stat", token.status().message(), kExitUsage);
           return std::nullopt;
         }
         fetch.bearer_token = std::move(token).value();
       }
       Result<std::string> body = fetch_metrics_url(fetch);
       if (!body.ok()) {
-        report(body.status().message());
-        *exit_code = check_metrics_url(o_.url).ok() ? kExitFailure : kExitUsage;
+        *exit_code = command_error("stat", body.status().message(),
+                                   check_metrics_url(o_.url).ok() ? kExitFailure : kExitUsage);
         return std::nullopt;
       }
       return std::move(body).value();
@@ -86,9 +81,8 @@ class MetricsSource {
     }
     Result<std::string> text = client_->stats();
     if (!text.ok()) {
-      report(text.status().to_string());
+      *exit_code = command_error("stat", text.status().to_string(), kExitFailure);
       client_.reset();  // a failed call closes the connection: connect again next time
-      *exit_code = kExitFailure;
       return std::nullopt;
     }
     return std::move(text).value();
@@ -131,8 +125,8 @@ int run_stat(const StatOptions& o) {
       } else {
         Result<ParsedMetrics> parsed = parse_prometheus_text(*text);
         if (!parsed.ok()) {
-          report("the daemon's metrics did not parse: " + parsed.status().message());
-          code = kExitFailure;
+          code = command_error("stat", "the daemon's metrics did not parse: " +
+                                           parsed.status().message(), kExitFailure);
         } else {
           double seconds = std::chrono::duration<double>(started - previous_at).count();
           out = "kvtier stat: " + where + " at " + wall_clock_now() + "\n" +
