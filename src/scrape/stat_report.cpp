@@ -157,44 +157,39 @@ class Window {
   double seconds_;
 };
 
-class Table {
- public:
-  void line(const std::string& s) { out_ += s + "\n"; }
-  void blank() { out_ += "\n"; }
-  std::string take() { return std::move(out_); }
+void line(std::string& t, const std::string& s) { t += s + "\n"; }
 
- private:
-  std::string out_;
-};
+// Appends the values of `more` that `values` does not hold yet, in their order.
+void add_new(std::vector<std::string>& values, const std::vector<std::string>& more) {
+  for (const std::string& v : more) {
+    if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+  }
+}
 
 std::vector<std::string> ordered_ops(const ParsedMetrics& m) {
   std::vector<std::string> seen = m.label_values("kvtier_requests_total", "op");
-  for (const std::string& op : m.label_values("kvtier_request_seconds_bucket", "op")) {
-    if (std::find(seen.begin(), seen.end(), op) == seen.end()) seen.push_back(op);
-  }
+  add_new(seen, m.label_values("kvtier_request_seconds_bucket", "op"));
   std::vector<std::string> ops;
   for (std::string_view known : kOpOrder) {
     for (const std::string& op : seen) {
       if (lower(op) == known) ops.push_back(op);
     }
   }
-  for (const std::string& op : seen) {
-    if (std::find(ops.begin(), ops.end(), op) == ops.end()) ops.push_back(op);
-  }
+  add_new(ops, seen);
   return ops;
 }
 
-void requests_section(const Window& w, Table& t) {
+void requests_section(const Window& w, std::string& t) {
   std::vector<std::string> ops = ordered_ops(w.now());
   if (ops.empty()) return;
-  t.line(printf_string("%-16s %10s %9s %10s %9s %8s %9s %9s", "requests", "count", "/s", "ok",
+  line(t, printf_string("%-16s %10s %9s %10s %9s %8s %9s %9s", "requests", "count", "/s", "ok",
                        "missed", "failed", "p50", "p99"));
   auto row = [&](const std::string& label, std::initializer_list<MetricLabel> match,
                  double all, double ok, double missed, double probes) {
     double failed = all - ok - missed - probes;
     std::optional<ParsedHistogram> h = w.histogram("kvtier_request_seconds", match);
     double p50 = h ? h->quantile(0.5) : kNaN, p99 = h ? h->quantile(0.99) : kNaN;
-    t.line(printf_string("  %-14s %10s %9s %10s %9s %8s %9s %9s", label.c_str(),
+    line(t, printf_string("  %-14s %10s %9s %10s %9s %8s %9s %9s", label.c_str(),
                          count_text(all).c_str(), rate_text(all / w.seconds()).c_str(),
                          count_text(ok).c_str(), count_text(missed).c_str(),
                          count_text(failed).c_str(), seconds_text(p50).c_str(),
@@ -222,20 +217,20 @@ void requests_section(const Window& w, Table& t) {
     total_probes += probes;
     row(lower(op), {{"op", op}}, all, ok, missed, probes);
   }
-  if (rows == 0) t.line("  (none yet)");
+  if (rows == 0) line(t, "  (none yet)");
   if (rows > 1) row("all", {}, total, total_ok, total_missed, total_probes);
-  t.blank();
+  t += "\n";
 }
 
-void cache_section(const Window& w, Table& t) {
+void cache_section(const Window& w, std::string& t) {
   bool dram = w.has("kvtier_dram_hits_total"), nvme = w.has("kvtier_nvme_hits_total");
   bool store = w.has("kvtier_store_gets_total"), shared = w.has("kvtier_shared_read_hits_total");
   if (!dram && !nvme && !store && !shared) return;
-  t.line(printf_string("%-16s %10s %10s %10s %12s %12s", "cache", "hits", "misses", "hit ratio",
+  line(t, printf_string("%-16s %10s %10s %10s %12s %12s", "cache", "hits", "misses", "hit ratio",
                        "used", "capacity"));
   auto row = [&](const char* name, double hits, double misses, double used, double capacity) {
     double lookups = hits + misses;
-    t.line(printf_string("  %-14s %10s %10s %10s %12s %12s", name, count_text(hits).c_str(),
+    line(t, printf_string("  %-14s %10s %10s %10s %12s %12s", name, count_text(hits).c_str(),
                          count_text(misses).c_str(),
                          ratio_text(lookups > 0 ? hits / lookups : kNaN).c_str(),
                          bytes_text(used).c_str(), bytes_text(capacity).c_str()));
@@ -267,10 +262,10 @@ void cache_section(const Window& w, Table& t) {
     double gets = w.delta("kvtier_store_gets_total"), misses = w.delta("kvtier_store_misses_total");
     row("any tier", std::isnan(misses) ? kNaN : gets - misses, misses, kNaN, kNaN);
   }
-  t.blank();
+  t += "\n";
 }
 
-void bytes_section(const Window& w, Table& t) {
+void bytes_section(const Window& w, std::string& t) {
   struct Flow {
     const char* label;
     const char* metric;
@@ -286,13 +281,13 @@ void bytes_section(const Window& w, Table& t) {
   bool any = false;
   for (const Flow& f : flows) {
     if (!w.has(f.metric)) continue;
-    if (!any) t.line(printf_string("%-16s %10s %12s", "bytes", "count", "rate"));
+    if (!any) line(t, printf_string("%-16s %10s %12s", "bytes", "count", "rate"));
     any = true;
     double d = w.delta(f.metric);
-    t.line(printf_string("  %-14s %10s %12s", f.label, bytes_text(d).c_str(),
+    line(t, printf_string("  %-14s %10s %12s", f.label, bytes_text(d).c_str(),
                          byte_rate_text(d / w.seconds()).c_str()));
   }
-  if (any) t.blank();
+  if (any) t += "\n";
 }
 
 // "name N (R/s)" for a counter the daemon exports, nothing for one it does not.
@@ -319,7 +314,7 @@ void add_by_label(const Window& w, std::string* line, const char* what, std::str
   *line += printf_string("  %s: %s", what, part.empty() ? "0" : part.c_str());
 }
 
-void events_section(const Window& w, Table& t) {
+void events_section(const Window& w, std::string& t) {
   std::string evictions;
   add_counter(w, &evictions, "dram", "kvtier_dram_evictions_total");
   double evicted = w.delta("kvtier_dram_evicted_bytes_total");
@@ -327,7 +322,7 @@ void events_section(const Window& w, Table& t) {
   add_counter(w, &evictions, "demoted", "kvtier_store_demotions_total");
   add_counter(w, &evictions, "nvme regions reclaimed", "kvtier_nvme_regions_reclaimed_total");
   add_counter(w, &evictions, "entries dropped", "kvtier_nvme_reclaimed_entries_total");
-  if (!evictions.empty()) t.line(printf_string("%-14s", "evictions") + evictions);
+  if (!evictions.empty()) line(t, printf_string("%-14s", "evictions") + evictions);
 
   std::string rejections;
   add_by_label(w, &rejections, "connections", "kvtier_connections_rejected_total", "reason");
@@ -335,20 +330,20 @@ void events_section(const Window& w, Table& t) {
   add_by_label(w, &rejections, "quota", "kvtier_quota_rejections_total", "tenant");
   add_counter(w, &rejections, "nvme admission", "kvtier_nvme_admission_rejected_total");
   add_counter(w, &rejections, "dram no space", "kvtier_dram_no_space_total");
-  if (!rejections.empty()) t.line(printf_string("%-14s", "rejections") + rejections);
+  if (!rejections.empty()) line(t, printf_string("%-14s", "rejections") + rejections);
 
   std::string integrity;
   add_counter(w, &integrity, "checksum failures", "kvtier_nvme_checksum_failures_total");
   add_counter(w, &integrity, "header mismatches", "kvtier_nvme_header_mismatches_total");
   add_counter(w, &integrity, "read errors", "kvtier_nvme_read_errors_total");
   add_counter(w, &integrity, "write errors", "kvtier_nvme_write_errors_total");
-  if (!integrity.empty()) t.line(printf_string("%-14s", "integrity") + integrity);
+  if (!integrity.empty()) line(t, printf_string("%-14s", "integrity") + integrity);
 
   std::string connections;
   double open = w.level("kvtier_connections_open");
   if (std::isfinite(open)) connections += "  open " + count_text(open);
   add_counter(w, &connections, "accepted", "kvtier_connections_accepted_total");
-  if (!connections.empty()) t.line(printf_string("%-14s", "connections") + connections);
+  if (!connections.empty()) line(t, printf_string("%-14s", "connections") + connections);
 
   // Queue depths: the response backlog, and any other gauge the daemon names a queue.
   std::string queues;
@@ -366,21 +361,21 @@ void events_section(const Window& w, Table& t) {
     seen.push_back(s.name);
     queues += "  " + s.name.substr(7) + " " + count_text(w.level(s.name));
   }
-  if (!queues.empty()) t.line(printf_string("%-14s", "queues") + queues);
+  if (!queues.empty()) line(t, printf_string("%-14s", "queues") + queues);
 }
 
 // The shared tier: breaker state, the outbox (what waits for upload, and how long draining it
 // takes at the current upload rate) and the uploads.
-void shared_section(const Window& w, Table& t) {
+void shared_section(const Window& w, std::string& t) {
   if (!w.has("kvtier_shared_breaker_open")) return;
   std::string state = w.level("kvtier_shared_breaker_open") == 1 ? "OPEN (reads skipped, writes queued)" : "closed";
-  std::string line = "  breaker " + state;
-  add_counter(w, &line, "opened", "kvtier_shared_breaker_opens_total");
-  add_counter(w, &line, "call failures", "kvtier_shared_call_failures_total");
-  add_counter(w, &line, "hung calls", "kvtier_shared_hung_calls_total");
-  t.blank();
-  t.line("shared tier");
-  t.line(line);
+  std::string breaker = "  breaker " + state;
+  add_counter(w, &breaker, "opened", "kvtier_shared_breaker_opens_total");
+  add_counter(w, &breaker, "call failures", "kvtier_shared_call_failures_total");
+  add_counter(w, &breaker, "hung calls", "kvtier_shared_hung_calls_total");
+  t += "\n";
+  line(t, "shared tier");
+  line(t, breaker);
 
   double pending = w.level("kvtier_shared_outbox_pending");
   double pending_bytes = w.level("kvtier_shared_outbox_pending_bytes");
@@ -390,7 +385,7 @@ void shared_section(const Window& w, Table& t) {
   if (pending > 0 && std::isfinite(oldest)) outbox += ", oldest " + duration_text(oldest);
   add_counter(w, &outbox, "rejected full", "kvtier_shared_outbox_rejected_full_total");
   add_counter(w, &outbox, "replayed", "kvtier_shared_outbox_replayed_total");
-  t.line(outbox);
+  line(t, outbox);
 
   std::string uploads;
   add_counter(w, &uploads, "uploads", "kvtier_shared_uploads_total");
@@ -402,21 +397,19 @@ void shared_section(const Window& w, Table& t) {
   add_counter(w, &uploads, "lost before upload", "kvtier_shared_upload_lost_local_total");
   // Drain progress: only meaningful over an interval (--watch) with uploads flowing.
   if (pending > 0 && w.interval() && rate > 0) uploads += "  drained in ~" + duration_text(pending_bytes / rate);
-  t.line(uploads);
+  line(t, uploads);
 }
 
-void tenants_section(const Window& w, Table& t) {
+void tenants_section(const Window& w, std::string& t) {
   std::vector<std::string> tenants = w.now().label_values("kvtier_tenant_bytes", "tenant");
-  for (const std::string& v : w.now().label_values("kvtier_quota_rejections_total", "tenant")) {
-    if (std::find(tenants.begin(), tenants.end(), v) == tenants.end()) tenants.push_back(v);
-  }
+  add_new(tenants, w.now().label_values("kvtier_quota_rejections_total", "tenant"));
   if (tenants.empty()) return;
   std::vector<std::string> tiers = w.now().label_values("kvtier_tenant_bytes", "tier");
-  t.blank();
+  t += "\n";
   std::string header = printf_string("%-16s", "tenant bytes");
   for (const std::string& tier : tiers) header += printf_string(" %12s", tier.c_str());
   header += printf_string(" %12s %17s", "quota", "quota rejections");
-  t.line(header);
+  line(t, header);
   for (const std::string& tenant : tenants) {
     std::string row = printf_string("  %-14s", tenant.c_str());
     for (const std::string& tier : tiers) {
@@ -429,7 +422,7 @@ void tenants_section(const Window& w, Table& t) {
     row += printf_string(" %12s", quota == 0 ? "none" : bytes_text(quota).c_str());
     row += printf_string(
         " %17s", count_text(w.delta("kvtier_quota_rejections_total", {{"tenant", tenant}})).c_str());
-    t.line(row);
+    line(t, row);
   }
 }
 
@@ -438,23 +431,23 @@ void tenants_section(const Window& w, Table& t) {
 std::string render_stat_report(const ParsedMetrics& now, const ParsedMetrics* previous,
                                double seconds) {
   Window w(now, previous, seconds);
-  Table t;
+  std::string t;
   if (w.interval()) {
-    t.line(printf_string("counts, rates and latencies over the last %.1f s", seconds));
+    line(t, printf_string("counts, rates and latencies over the last %.1f s", seconds));
   } else if (std::isfinite(w.seconds())) {
-    t.line("counts and latencies since the daemon started (" + duration_text(w.seconds()) +
+    line(t, "counts and latencies since the daemon started (" + duration_text(w.seconds()) +
            " ago); rates are averages over that time");
   } else {
-    t.line("counts and latencies since the daemon started (use --watch for rates)");
+    line(t, "counts and latencies since the daemon started (use --watch for rates)");
   }
-  t.blank();
+  t += "\n";
   requests_section(w, t);
   cache_section(w, t);
   bytes_section(w, t);
   events_section(w, t);
   shared_section(w, t);
   tenants_section(w, t);
-  return t.take();
+  return t;
 }
 
 }  // namespace kvtier
