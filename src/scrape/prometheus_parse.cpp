@@ -59,15 +59,8 @@ class LineReader {
       }
       if (done()) return false;
       char e = s_[pos_++];
-      if (e == '\\') {
-        *out += '\\';
-      } else if (e == '"') {
-        *out += '"';
-      } else if (e == 'n') {
-        *out += '\n';
-      } else {
-        return false;
-      }
+      if (e != '\\' && e != '"' && e != 'n') return false;
+      *out += e == 'n' ? '\n' : e;
     }
     return false;
   }
