@@ -16,8 +16,7 @@
 namespace kvtier::plan {
 namespace {
 
-using report::xml_escape;
-std::string escape(std::string_view s) { return xml_escape(s); }
+constexpr auto escape = report::xml_escape;
 
 std::string kind_color(ShapeKind k) {
   switch (k) {

@@ -14,7 +14,7 @@ namespace {
 constexpr double kWidth = 720, kHeight = 420, kLeft = 80, kRight = 170, kTop = 40, kBottom = 60;
 constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"};
 
-std::string escape(const std::string& s) { return xml_escape(s); }
+constexpr auto escape = xml_escape;
 
 std::string num(double v) {
   char buf[32];
