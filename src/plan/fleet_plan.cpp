@@ -21,12 +21,6 @@ double units_for(double need, double per_unit) {
   return std::ceil(q);
 }
 
-std::string side_bottleneck(double drives, double network) {
-  if (network < drives) return "network";
-  if (drives < network) return "drives";
-  return "balanced";
-}
-
 // Fills units, binding and the read bandwidths from one unit's capacity and read bandwidth.
 void size_units(const FleetPlan& plan, double need_bytes, double unit_bytes, double unit_read,
                 ShapePlan& out) {
@@ -40,16 +34,23 @@ void size_units(const FleetPlan& plan, double need_bytes, double unit_bytes, dou
   out.full_read_seconds = plan.stored_bytes / out.read_bandwidth;
 }
 
+// A unit of drives behind a network (a VM, an enclosure): sized on the raw bytes needed, read at
+// the slower of its drives and its network.
+void size_drive_units(const FleetPlan& plan, double unit_bytes, double drives, double network,
+                      ShapePlan& out) {
+  size_units(plan, plan.raw_needed_bytes, unit_bytes, std::min(drives, network), out);
+  out.bottleneck = network < drives ? "network" : drives < network ? "drives" : "balanced";
+  out.network_to_nvme_ratio = network / drives;
+  out.raw_bytes = out.units * unit_bytes;
+  out.usable_bytes = *out.raw_bytes / plan.inputs.protection;
+}
+
 void plan_vm(const FleetPlan& plan, const ShapeCatalog& catalog, const Shape& s, ShapePlan& out) {
   const double unit_bytes = s.value("nvme_drives") * s.value("nvme_drive_capacity");
   const double drives = s.value("nvme_read_bandwidth");
   const double network = s.value("network_bandwidth");
   out.unit_name = "VM";
-  size_units(plan, plan.raw_needed_bytes, unit_bytes, std::min(drives, network), out);
-  out.bottleneck = side_bottleneck(drives, network);
-  out.network_to_nvme_ratio = network / drives;
-  out.raw_bytes = out.units * unit_bytes;
-  out.usable_bytes = *out.raw_bytes / plan.inputs.protection;
+  size_drive_units(plan, unit_bytes, drives, network, out);
   const double vms = out.units * s.value("price_per_hour") * catalog.common_value("hours_per_month");
   out.cost_parts = {{"VMs", vms}};
 }
@@ -74,13 +75,9 @@ Status plan_enclosure(const FleetPlan& plan, const ShapeCatalog& catalog, const 
                                    std::to_string(static_cast<long long>(by_power)) + " by power)");
   }
   out.unit_name = "enclosure";
-  size_units(plan, plan.raw_needed_bytes, unit_bytes, std::min(drives, network), out);
-  out.bottleneck = side_bottleneck(drives, network);
-  out.network_to_nvme_ratio = network / drives;
+  size_drive_units(plan, unit_bytes, drives, network, out);
   out.enclosures_per_rack = per_rack;
   out.racks = std::ceil(out.units / per_rack);
-  out.raw_bytes = out.units * unit_bytes;
-  out.usable_bytes = *out.raw_bytes / plan.inputs.protection;
   out.it_power_kw = out.units * kw;
   out.facility_power_kw = *out.it_power_kw * s.value("pue");
   const double unit_price =
