@@ -73,18 +73,15 @@ void rates_section(std::string& out, const KvPlan& p) {
   const double g = static_cast<double>(p.in.gpus_per_node);
   const double n = static_cast<double>(p.in.nodes);
   add(out, "\n%-20s %11s %13s %13s\n", "Rates", "per GPU", "per node", "cluster");
-  auto tokens = [&](const char* label, double per_gpu) {
-    add(out, "  %-18s %11s %13s %13s\n", label, format_thousands(per_gpu).c_str(),
-        format_thousands(per_gpu * g).c_str(), format_thousands(per_gpu * g * n).c_str());
+  auto row = [&](const char* label, double per_gpu, bool bytes) {
+    auto f = [&](double v) { return bytes ? format_bandwidth(v) : format_thousands(v); };
+    add(out, "  %-18s %11s %13s %13s\n", label, f(per_gpu).c_str(), f(per_gpu * g).c_str(),
+        f(per_gpu * g * n).c_str());
   };
-  auto bytes = [&](const char* label, double per_gpu) {
-    add(out, "  %-18s %11s %13s %13s\n", label, format_bandwidth(per_gpu).c_str(),
-        format_bandwidth(per_gpu * g).c_str(), format_bandwidth(per_gpu * g * n).c_str());
-  };
-  tokens("prompt tokens/s", p.prompt_tokens_per_s_per_gpu);
-  tokens("new tokens/s", p.new_tokens_per_s_per_gpu);
-  bytes("KV written", p.write_bytes_per_s_per_gpu);
-  bytes("KV loaded", p.load_bytes_per_s_per_gpu);
+  row("prompt tokens/s", p.prompt_tokens_per_s_per_gpu, false);
+  row("new tokens/s", p.new_tokens_per_s_per_gpu, false);
+  row("KV written", p.write_bytes_per_s_per_gpu, true);
+  row("KV loaded", p.load_bytes_per_s_per_gpu, true);
   add(out, "  prefill busy: %s of the prefill throughput computes the uncached tokens\n",
       percent(p.prefill_busy).c_str());
 }
