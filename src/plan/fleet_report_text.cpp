@@ -67,13 +67,14 @@ std::string figures_footer(const ShapeCatalog& catalog) {
   return out;
 }
 
-}  // namespace
-
+// The units cell: "43,403 VMs", "2,311 enclosures in 61 racks", "200 storage accounts".
 std::string format_units(const ShapePlan& p) {
   std::string s = plural(p.units, p.unit_name);
   if (p.racks) s += " in " + plural(*p.racks, "rack");
   return s;
 }
+
+}  // namespace
 
 std::string render_fleet_text(const FleetPlan& plan, const ShapeCatalog& catalog) {
   std::vector<Row> rows = {{"shape", "units", "binds", "bottleneck", "raw", "usable", "power",

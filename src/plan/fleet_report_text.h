@@ -9,9 +9,6 @@
 
 namespace kvtier::plan {
 
-// The units cell: "43,403 VMs", "2,311 enclosures in 61 racks", "200 storage accounts".
-std::string format_units(const ShapePlan& p);
-
 std::string render_fleet_text(const FleetPlan& plan, const ShapeCatalog& catalog);
 
 }  // namespace kvtier::plan

@@ -77,9 +77,11 @@ Status error_at(const std::string& source_name, const toml::node& node, const st
   return Status::InvalidArgument(where(source_name, node.source()) + text);
 }
 
-std::string joined(std::span<const FieldSpec> fields) {
+// The names of `items` (fields, shapes), comma-separated.
+template <typename Items>
+std::string joined(const Items& items) {
   std::string out;
-  for (const FieldSpec& f : fields) out += (out.empty() ? "" : ", ") + std::string(f.name);
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + std::string(i.name);
   return out;
 }
 
@@ -288,12 +290,6 @@ Status read_catalog(const std::string& src, const toml::table& root, ShapeCatalo
   return Status::Ok();
 }
 
-std::string shape_names(const ShapeCatalog& catalog) {
-  std::string out;
-  for (const Shape& s : catalog.shapes) out += (out.empty() ? "" : ", ") + s.name;
-  return out;
-}
-
 }  // namespace
 
 std::string_view shape_kind_name(ShapeKind kind) {
@@ -375,7 +371,7 @@ Status apply_override(ShapeCatalog& catalog, std::string_view assignment) {
                            [&](const Shape& s) { return s.name == shape_name; });
     if (it == catalog.shapes.end()) {
       return Status::InvalidArgument("--set " + std::string(assignment) + ": unknown shape \"" +
-                                     shape_name + "\" (known: common, " + shape_names(catalog) +
+                                     shape_name + "\" (known: common, " + joined(catalog.shapes) +
                                      ")");
     }
     figures = &it->figures;
@@ -404,7 +400,7 @@ Status select_shapes(ShapeCatalog& catalog, std::span<const std::string> names) 
     const Shape* s = catalog.find(name);
     if (s == nullptr) {
       return Status::InvalidArgument("unknown shape \"" + name + "\" (known: " +
-                                     shape_names(catalog) + ")");
+                                     joined(catalog.shapes) + ")");
     }
     chosen.push_back(*s);
   }
