@@ -80,7 +80,6 @@ std::string format_duration_compact(double seconds) {
     std::snprintf(buf, sizeof buf, "%.3gs", seconds);
     return buf;
   }
-  const auto whole = static_cast<long long>(std::llround(seconds));
   struct Part {
     long long size;
     const char* unit;
@@ -88,19 +87,14 @@ std::string format_duration_compact(double seconds) {
   constexpr Part kParts[] = {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
   std::string out;
   int shown = 0;
-  long long rest = whole;
-  for (std::size_t p = 0; p < std::size(kParts) && shown < 2; ++p) {
-    const long long n = rest / kParts[p].size;
-    rest %= kParts[p].size;
+  long long rest = std::llround(seconds);
+  for (const Part& part : kParts) {
+    const long long n = rest / part.size;
+    rest %= part.size;
     if (n == 0 && shown == 0) continue;
-    if (shown == 1) {
-      // The second unit is shown only when it is not zero ("2h", not "2h 0m").
-      if (n != 0) out += " " + std::to_string(n) + kParts[p].unit;
-      ++shown;
-      continue;
-    }
-    out += std::to_string(n) + kParts[p].unit;
-    ++shown;
+    // The second unit is shown only when it is not zero ("2h", not "2h 0m").
+    if (shown == 0 || n != 0) out += (shown == 0 ? "" : " ") + std::to_string(n) + part.unit;
+    if (++shown == 2) break;
   }
   return out;
 }
