@@ -25,10 +25,6 @@ std::size_t append_body(char* data, std::size_t size, std::size_t count, void* u
   return n;
 }
 
-struct EasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-
 // Errors of the peer's making (what it sent) are InvalidArgument; failing to reach it is IOError.
 Status curl_failure(CURLcode code, const char* detail, const std::string& url) {
   const std::string what = url + ": " + (detail[0] != '\0' ? detail : curl_easy_strerror(code));
@@ -47,14 +43,10 @@ Status curl_failure(CURLcode code, const char* detail, const std::string& url) {
   }
 }
 
-struct UrlDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-
 }  // namespace
 
 Status check_metrics_url(const std::string& url) {
-  std::unique_ptr<CURLU, UrlDeleter> u(curl_url());
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), curl_url_cleanup);
   if (!u) return Status::NoSpace("cannot create a libcurl URL handle");
   if (CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK) {
     return Status::InvalidArgument(url + ": not a URL (" + curl_url_strerror(rc) + ")");
@@ -75,7 +67,7 @@ Result<std::string> fetch_metrics_url(const MetricsFetch& fetch) {
   KVTIER_RETURN_IF_ERROR(check_metrics_url(fetch.url));
   static std::once_flag global_init;
   std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return Status::NoSpace("cannot create a libcurl handle");
   CURL* c = curl.get();
   Body body;
