@@ -411,9 +411,7 @@ void print_text(const nlohmann::json& j) {
     for (const auto& [k, v] : j["evictions"].items()) std::printf(" %s %.0f", k.c_str(), v.get<double>());
     std::printf("\n");
   }
-  print_latency("lookup", j["latency"]["lookup"]);
-  print_latency("get_many", j["latency"]["get_many"]);
-  print_latency("put_many", j["latency"]["put_many"]);
+  for (const char* op : {"lookup", "get_many", "put_many"}) print_latency(op, j["latency"][op]);
   if (j.contains("charts")) {
     for (const auto& f : j["charts"]) std::printf("  chart %s\n", f.get<std::string>().c_str());
   }

@@ -164,14 +164,10 @@ int run_lookup(const LookupOptions& o) {
 
 // ---- ping ----
 
-struct PingOptions {
-  ClientFlags client;
-};
-
-int run_ping(const PingOptions& o) {
+int run_ping(const ClientFlags& flags) {
   int code = kExitOk;
-  Result<ClientOptions> options = client_options_from(o.client, "kvtier ping");
-  std::unique_ptr<Client> c = connect_or_report(o.client, "ping", &code);
+  Result<ClientOptions> options = client_options_from(flags, "kvtier ping");
+  std::unique_ptr<Client> c = connect_or_report(flags, "ping", &code);
   if (!c) return code;
   auto start = std::chrono::steady_clock::now();
   Status s = c->ping("kvtier ping");
@@ -220,9 +216,9 @@ void add_lookup_command(CLI::App& app, CommandRunner* run) {
 }
 
 void add_ping_command(CLI::App& app, CommandRunner* run) {
-  auto o = std::make_shared<PingOptions>();
+  auto o = std::make_shared<ClientFlags>();
   CLI::App* cmd = app.add_subcommand("ping", "check that kvtierd answers, and show its limits");
-  add_client_flags(cmd, &o->client);
+  add_client_flags(cmd, o.get());
   cmd->callback([o, run] { *run = [o] { return run_ping(*o); }; });
 }
 
