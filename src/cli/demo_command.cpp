@@ -25,6 +25,9 @@
 namespace kvtier::cli {
 namespace {
 
+// Blocks per get_many / put_many: what the staging buffer holds.
+constexpr std::size_t kDemoBatch = 16;
+
 struct DemoOptions {
   std::string data_dir = "./var";
   std::string config_file;
@@ -197,32 +200,6 @@ void serve(DemoBackend& store, const std::vector<Key>& keys, const BlockBytes& b
   }
 }
 
-// The chat workload replayed through `store`; progress lines every 50 requests.
-DemoTotals replay(DemoBackend& store, const DemoOptions& o, const ModelLayout& layout, std::size_t block,
-                  std::size_t batch, std::uint32_t* done, double* wall) {
-  DemoTotals t;
-  Result<Key> ns_key = namespace_key(layout);
-  if (!ns_key.ok()) return t;
-  workload::ChatWorkload chats({.seed = o.seed, .sessions = o.sessions});
-  BlockBytes bytes(block);
-  std::uint64_t cached_chunks_before = 0;
-  auto t0 = std::chrono::steady_clock::now();
-  for (*done = 0; *done < o.requests && since(t0) < o.seconds; ++*done) {
-    workload::ChatRequest req = chats.next();
-    std::vector<Key> keys = chunk_keys(*ns_key, req.prompt, o.chunk_tokens);
-    t.prompt_tokens += req.prompt.size();
-    serve(store, keys, bytes, block, batch, t);
-    if ((*done + 1) % 50 == 0) {
-      std::uint64_t chunks = t.cached_chunks - cached_chunks_before;
-      cached_chunks_before = t.cached_chunks;
-      std::printf("  %4u requests  %5.1f s  last 50: %" PRIu64 " cached chunks loaded\n", *done + 1, since(t0), chunks);
-      std::fflush(stdout);
-    }
-  }
-  *wall = since(t0);
-  return t;
-}
-
 void print_report(const DemoTotals& t, const DemoOptions& o, std::uint32_t done, double wall) {
   std::uint64_t cached_tokens = t.cached_chunks * o.chunk_tokens;
   auto pct = [](std::uint64_t a, std::uint64_t b) { return b ? 100.0 * static_cast<double>(a) / static_cast<double>(b) : 0.0; };
@@ -255,6 +232,34 @@ void print_workload(const DemoOptions& o, const ModelLayout& layout, std::size_t
               o.requests, o.sessions, 8u, layout.model_id.c_str(), o.chunk_tokens, static_cast<double>(block) / kMiB);
 }
 
+// The chat workload replayed through `store` between the workload line and the report, with
+// progress lines every 50 requests.
+DemoTotals replay(DemoBackend& store, const DemoOptions& o, const ModelLayout& layout,
+                  std::size_t block) {
+  print_workload(o, layout, block);
+  DemoTotals t;
+  Result<Key> ns_key = namespace_key(layout);
+  workload::ChatWorkload chats({.seed = o.seed, .sessions = o.sessions});
+  BlockBytes bytes(block);
+  std::uint64_t cached_chunks_before = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  std::uint32_t done = 0;
+  for (; ns_key.ok() && done < o.requests && since(t0) < o.seconds; ++done) {
+    workload::ChatRequest req = chats.next();
+    std::vector<Key> keys = chunk_keys(*ns_key, req.prompt, o.chunk_tokens);
+    t.prompt_tokens += req.prompt.size();
+    serve(store, keys, bytes, block, kDemoBatch, t);
+    if ((done + 1) % 50 == 0) {
+      std::uint64_t chunks = t.cached_chunks - cached_chunks_before;
+      cached_chunks_before = t.cached_chunks;
+      std::printf("  %4u requests  %5.1f s  last 50: %" PRIu64 " cached chunks loaded\n", done + 1, since(t0), chunks);
+      std::fflush(stdout);
+    }
+  }
+  print_report(t, o, done, since(t0));
+  return t;
+}
+
 int run_on_store(const DemoOptions& o, const ModelLayout& layout, std::size_t block) {
   StoreConfig config;
   if (!o.config_file.empty()) {
@@ -274,16 +279,11 @@ int run_on_store(const DemoOptions& o, const ModelLayout& layout, std::size_t bl
   std::printf("kvtier demo: store at %s opened in %.2f s (DRAM %s, NVMe %s; index %s)\n", config.data_dir.c_str(),
               since(t_open), gib(config.dram.capacity_bytes).c_str(), gib(static_cast<std::uint64_t>(nvme_bytes)).c_str(),
               store.recovery_summary().c_str());
-  print_workload(o, layout, block);
-  const std::size_t batch = 16;
-  StoreBackend backend(store, block, batch);
-  std::uint32_t done = 0;
-  double wall = 0;
-  DemoTotals t = replay(backend, o, layout, block, batch, &done, &wall);
+  StoreBackend backend(store, block, kDemoBatch);
+  DemoTotals t = replay(backend, o, layout, block);
   std::map<std::string, double> c = store_counters(store);
   const double nvme_entries = c["nvme_entries"];
   Status closed = store.close();
-  print_report(t, o, done, wall);
   std::printf("tiers          %.0f blocks demoted DRAM->NVMe, %.0f promoted NVMe->DRAM; NVMe holds %.0f blocks, "
               "index %.1f bytes/entry\n",
               c["store_demotions"], c["store_promotions"], nvme_entries,
@@ -299,8 +299,7 @@ int run_through_daemon(const DemoOptions& o, const ModelLayout& layout, std::siz
   int exit_code = kExitOk;
   std::unique_ptr<Client> client = connect_or_report(o.client, "demo", &exit_code);
   if (!client) return exit_code;
-  const std::size_t batch = 16;
-  Result<SharedRegion> region = client->register_shared_memory(batch * block);
+  Result<SharedRegion> region = client->register_shared_memory(kDemoBatch * block);
   if (!region.ok()) {
     return command_error("demo", "cannot register shared memory: " + region.status().to_string(),
                          kExitFailure);
@@ -309,12 +308,8 @@ int run_through_daemon(const DemoOptions& o, const ModelLayout& layout, std::siz
   std::printf("kvtier demo: through kvtierd (tenant %s), %zu MiB of shared memory registered: blocks move "
               "between the daemon and this process's memory, not through the socket\n",
               info.tenant.c_str(), region->memory.size() / kMiB);
-  print_workload(o, layout, block);
   DaemonBackend backend(*client, *region, block);
-  std::uint32_t done = 0;
-  double wall = 0;
-  DemoTotals t = replay(backend, o, layout, block, batch, &done, &wall);
-  print_report(t, o, done, wall);
+  DemoTotals t = replay(backend, o, layout, block);
   Result<std::string> stats = client->stats();
   Result<ParsedMetrics> m = stats.ok() ? parse_prometheus_text(*stats) : stats.status();
   if (m.ok()) {
