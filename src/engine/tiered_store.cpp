@@ -114,7 +114,8 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
   // NVMe is invalidated first (it must not be read after DRAM evicts this one), then
   // to_dram(&evicted) stores it, superseding an older version still on its way down from an
   // eviction. When DRAM refuses it (too large, or full of pinned blocks) to_nvme(refusal) may
-  // store it straight on NVMe.
+  // store it straight on NVMe; the older version DRAM still holds goes first, or reads (and a
+  // flush or persist writing it down) would take it for the newest.
   template <typename ToDram, typename ToNvme>
   Status publish(const BlockId& id, std::size_t size, ToDram to_dram, ToNvme to_nvme) {
     puts_.fetch_add(1, std::memory_order_relaxed);
@@ -126,7 +127,10 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
       MutexLock lock(stripe(id));
       if (nvme_) nvme_->invalidate(id);
       s = to_dram(&evicted);
-      if (!s.ok() && nvme_) s = to_nvme(s);
+      if (!s.ok() && nvme_) {
+        (void)dram_->remove(id);  // NotFound when DRAM held no older version
+        s = to_nvme(s);
+      }
     }
     demote(evicted);
     return s;

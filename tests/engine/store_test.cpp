@@ -205,6 +205,35 @@ TEST(Store, ReplacingAKeyNeverServesTheOldBytes) {
   EXPECT_TRUE(matches_pattern(buf.span(), test_key(1), 2));
 }
 
+// A replacing put that DRAM refuses (larger than DRAM) is stored on NVMe; the older version DRAM
+// still held must go with it, or reads, a durable put's persist and close() would take the older
+// bytes for the newest (the audit of 2026-12-07 saw a durable put answered OK and the older
+// value served after a restart).
+TEST(Store, AReplacementDramRefusesRetiresTheOlderDramCopy) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  constexpr std::size_t kLarge = 768 * kKiB;  // more than DRAM's capacity, less than a region
+  ASSERT_GT(dram::block_charge(kLarge), c.dram.capacity_bytes);
+  {
+    auto s = open_store(c);
+    ASSERT_TRUE(put_n(*s, 1).ok());  // version 1 in DRAM only
+    std::vector<std::byte> v2 = pattern(test_key(1), kLarge, /*version=*/2);
+    ASSERT_TRUE(s->put(0, test_key(1), v2, PutOptions{.durable = true}).ok());
+    AlignedBuffer buf(kLarge);
+    GetResult r = s->get(0, test_key(1), buf.span());
+    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+    ASSERT_EQ(r.size, kLarge);
+    EXPECT_TRUE(matches_pattern(buf.span().first(kLarge), test_key(1), 2));
+    ASSERT_TRUE(s->close().ok());  // writes DRAM's dirty blocks down: none of key 1 is left
+  }
+  auto s = open_store(c);
+  AlignedBuffer buf(kLarge);
+  GetResult r = s->get(0, test_key(1), buf.span());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  ASSERT_EQ(r.size, kLarge);
+  EXPECT_TRUE(matches_pattern(buf.span().first(kLarge), test_key(1), 2));
+}
+
 TEST(Store, ValueLimitsAndEmptyValues) {
   TempDir dir;
   StoreConfig c = small_store(dir.path());
