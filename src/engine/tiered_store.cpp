@@ -251,18 +251,31 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     // One sync for the batch. An entry the tier dropped before it (reclaimed for room, or its
     // region's write failed: the flusher drops those entries before flush() returns, and another
     // caller may have taken that error) is no longer where write_down left it, so an entry is
-    // durable exactly when the sync succeeded and it is still there.
+    // durable exactly when the sync succeeded and it is still there, or a newer put of the key
+    // replaced it (that put answers for the newer version).
     const Status synced = nvme_->flush();
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (!out[i].ok()) continue;
       out[i] = synced;
-      std::optional<nvme::Location> now = nvme_->location({ns, keys[i]});
-      if (synced.ok() && !(now && now->same_entry(written[i]))) {
+      if (synced.ok() && !still_held_or_replaced({ns, keys[i]}, written[i])) {
         out[i] = Status::IOError("key " + keys[i].hex() + " left the NVMe tier before the sync "
                                  "(reclaimed for room, or its region's write failed): not durable");
       }
     }
     return Status::Ok();
+  }
+
+  // Whether the entry persist wrote for `id` at `written` is still the one the NVMe tier names,
+  // or has been replaced since: by a later NVMe entry (a newer put, or a reinsertion), or by a
+  // dirty DRAM block, a newer put (write_down marked the block it wrote clean, and publish never
+  // leaves an older version in DRAM beside a newer one on NVMe).
+  bool still_held_or_replaced(const BlockId& id, const nvme::Location& written) {
+    MutexLock lock(stripe(id));  // not between a put's invalidation and its store
+    if (std::optional<nvme::Location> now = nvme_->location(id)) {
+      return now->same_entry(written) || now->written_after(written);
+    }
+    dram::BlockRef ref = dram_->acquire(id, dram::AcquireFor::kStoreInternal);
+    return ref && !ref.clean();
   }
 
   bool contains(NamespaceId ns, const Key& key) override {

@@ -39,6 +39,11 @@ struct Location {
   // The same entry: the same page in the same region generation (its hits change as it is read,
   // so == is not the test). A put or removal of the id since gives another entry, or none.
   bool same_entry(const Location& other) const { return page == other.page && seq == other.seq; }
+  // Written after `other`: the tier hands region generations out in increasing order and fills a
+  // region front to back.
+  bool written_after(const Location& other) const {
+    return seq != other.seq ? seq > other.seq : page > other.page;
+  }
 };
 
 inline constexpr std::uint64_t kMaxIndexPage = (std::uint64_t{1} << 40) - 1;
