@@ -121,13 +121,14 @@ FrameHeader decode_header(std::span<const std::byte, kFrameHeaderBytes> in) {
   return h;
 }
 
-Status validate_header(const FrameHeader& h, FrameKind accepts, std::uint64_t max_data_bytes) {
+Status validate_header(const FrameHeader& h, FrameKind accepts, std::uint64_t max_data_bytes,
+                       std::uint16_t allowed_flags) {
   if (h.magic != kProtocolMagic) {
     return invalid("magic " + hex(h.magic, 8) + " is not " + hex(kProtocolMagic, 8) + " ('KVTP')");
   }
   if (h.version != kFrameVersion) return unsupported_version(h.version);
-  if ((h.flags & ~kKnownFlags) != 0) {
-    return invalid("reserved flag bits " + hex(h.flags & ~kKnownFlags, 4) + " are set");
+  if ((h.flags & ~allowed_flags) != 0) {
+    return invalid("reserved flag bits " + hex(h.flags & ~allowed_flags, 4) + " are set");
   }
   if (h.is_response() != (accepts == FrameKind::kResponse)) {
     return invalid(h.is_response() ? "flags mark a response, but this stream carries requests"
@@ -234,7 +235,7 @@ ReadState FrameReader::feed(std::span<const std::byte>& input) {
       if (Status s = check_header_prefix(); !s.ok()) return fail(std::move(s), Opcode::kNone, 0);
       if (header_have_ < kFrameHeaderBytes) return ReadState::kNeedMore;
       header_ = decode_header(header_buf_);
-      if (Status s = validate_header(header_, accepts_, max_data_bytes_); !s.ok()) {
+      if (Status s = validate_header(header_, accepts_, max_data_bytes_, allowed_flags_); !s.ok()) {
         // Past the magic and version check the header layout is known, so the id is real; the
         // opcode is echoed only when it names an operation.
         bool known = is_known_opcode(static_cast<std::uint8_t>(header_.opcode));

@@ -48,6 +48,11 @@ inline constexpr std::uint32_t kMaxErrorMessageBytes = 4096;
 inline constexpr std::uint16_t kFlagResponse = 0x1;
 inline constexpr std::uint16_t kFlagDurable = 0x2;
 inline constexpr std::uint16_t kKnownFlags = kFlagResponse | kFlagDurable;
+// The flag bits protocol version `v` defines: version 1 has only kFlagResponse, so a session that
+// chose it is refused bit 1 as reserved, as a daemon of version 1 refused it.
+constexpr std::uint16_t known_flags(std::uint16_t v) {
+  return v >= 2 ? kKnownFlags : kFlagResponse;
+}
 
 enum class Opcode : std::uint8_t {
   // Never a request. Used only by an error response to a frame whose opcode is unknown or whose
@@ -119,7 +124,9 @@ FrameHeader decode_header(std::span<const std::byte, kFrameHeaderBytes> in);
 // at most kMaxErrorMessageBytes of meta and no data), meta_len <= kMaxMetaBytes, data_len <=
 // max_data_bytes, and data_len 0 for frames that carry no data. InvalidArgument names the bad
 // field; TooLarge names the exceeded limit.
-Status validate_header(const FrameHeader& header, FrameKind accepts, std::uint64_t max_data_bytes);
+// Flags outside `allowed_flags` are reserved (known_flags of the stream's protocol version).
+Status validate_header(const FrameHeader& header, FrameKind accepts, std::uint64_t max_data_bytes,
+                       std::uint16_t allowed_flags = kKnownFlags);
 
 // Why FrameReader refused a stream.
 struct FrameError {
@@ -190,6 +197,10 @@ class FrameReader {
   // Valid after kError.
   const FrameError& error() const { return error_; }
 
+  // The flags frames may carry from the next header on (known_flags of the stream's protocol
+  // version; every flag this code knows until called).
+  void allow_flags(std::uint16_t flags) { allowed_flags_ = flags; }
+
   // Bytes of memory the reader holds (header and meta buffers): at most kFrameHeaderBytes +
   // kMaxMetaBytes, and back under kFrameHeaderBytes + kRetainedMetaBytes once the frame after a
   // large meta starts.
@@ -211,6 +222,7 @@ class FrameReader {
 
   FrameKind accepts_;
   std::uint64_t max_data_bytes_;
+  std::uint16_t allowed_flags_ = kKnownFlags;
   Phase phase_ = Phase::kHeader;
   std::size_t header_have_ = 0;
   std::array<std::byte, kFrameHeaderBytes> header_buf_{};

@@ -57,6 +57,7 @@ Connection::Connection(UniqueFd fd, Transport transport, std::string peer, Serve
       output_(context.buffers),
       accepted_at_(std::chrono::steady_clock::now()),
       last_traffic_(accepted_at_) {
+  reader_.allow_flags(protocol::known_flags(1));  // until HELLO chooses a version
   session_.transport = transport;
   session_.peer = std::move(peer);
   session_.client_ca_generation = client_ca_generation;
@@ -550,6 +551,10 @@ void Connection::on_frame_done() {
   pending_.connection_holds = output_memory_.bytes();
   const std::uint64_t kept_before = output_.held_bytes();
   StatusCode status = execute_request(pending_, session_, context_, output_);
+  // HELLO chose the version whose flags the frames after it may carry.
+  if (session_.protocol_version != 0) {
+    reader_.allow_flags(protocol::known_flags(session_.protocol_version));
+  }
   // The response is built: its hold becomes what it really keeps (frames, data buffers, blocks).
   const std::uint64_t kept = output_.held_bytes() - kept_before;
   MemoryHold& held = pending_.response_memory;

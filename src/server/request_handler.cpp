@@ -749,14 +749,11 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
 }  // namespace
 
 void check_request(PendingRequest& p, Session& session, ServerContext& context) {
-  if ((p.header.flags & protocol::kFlagDurable) != 0 &&
-      (!context.durable_puts || session.protocol_version < 2)) {
-    // Before the data arrives: a put that cannot be made durable is not stored at all. Version 1
-    // announces no capabilities, so the flag is not offered there either.
-    return refuse(p, Status::Rejected(
-                         "durable puts are not offered on this connection: the daemon has no NVMe "
-                         "tier, or HELLO chose protocol version 1 (capability durable_put, "
-                         "docs/PROTOCOL.md)"));
+  // The frame reader let the flag through only where HELLO chose protocol version 2.
+  if ((p.header.flags & protocol::kFlagDurable) != 0 && !context.durable_puts) {
+    // Before the data arrives: a put that cannot be made durable is not stored at all.
+    return refuse(p, Status::Rejected("durable puts are not offered: the daemon has no NVMe tier "
+                                      "(capability durable_put, docs/PROTOCOL.md)"));
   }
   if (auto* put = std::get_if<protocol::PutRequest>(&p.request)) {
     refuse(p, check(*put, p, session, context));

@@ -139,8 +139,9 @@ TEST(DaemonDurable, WithoutAnNvmeTierTheFlagIsRefusedAndNothingStored) {
   EXPECT_TRUE(bad.closed_by_peer());
 }
 
-// Version 1 announces no capabilities, so a connection whose HELLO chose it is not offered the
-// flag either: refused before the value is stored, though the daemon has an NVMe tier.
+// Version 1 defines no durable flag: on a connection whose HELLO chose it, bit 1 is a reserved
+// bit as it was for a daemon of version 1 (the same error, and the connection closed), and
+// nothing is stored, though the daemon has an NVMe tier.
 TEST(DaemonDurable, AVersionOneConnectionIsNotOfferedTheFlag) {
   TempDir dir;
   DaemonProcess daemon(dir.path(), small_daemon_config());
@@ -154,7 +155,9 @@ TEST(DaemonDurable, AVersionOneConnectionIsNotOfferedTheFlag) {
   ASSERT_TRUE(w.send_bytes(durable_put_frame(2, test_key(1), v)));
   auto r = w.receive();
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status(), StatusCode::kRejected) << r->message();
+  EXPECT_EQ(r->status(), StatusCode::kInvalidArgument) << r->message();
+  EXPECT_EQ(r->message(), "frame header: reserved flag bits 0x0002 are set");
+  EXPECT_TRUE(w.closed_by_peer());
   auto c = connect(daemon);
   ASSERT_TRUE(c);
   std::vector<std::byte> buf(kValue);
