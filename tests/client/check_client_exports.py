@@ -7,7 +7,8 @@ The allowed set is read from the public headers: the kvtier_* functions kvtier.h
 the classes and functions include/kvtier/*.h mark KVTIER_API. It fails when the library exports
 anything else (an internal of namespace kvtier, a C symbol, a C++ standard library instance),
 when a declared function is missing or declared without KVTIER_API, when a symbol lacks the
-version KVTIER_CLIENT_<major>, or when the SONAME is not libkvtier_client.so.<major>.
+version KVTIER_CLIENT_<major> (a C function may have a later minor's, KVTIER_CLIENT_<major>.<minor>,
+no later than the library's own minor), or when the SONAME is not libkvtier_client.so.<major>.
 """
 import pathlib
 import re
@@ -71,12 +72,22 @@ def main():
     if not soname:
         errors.append("the SONAME is not libkvtier_client.so.<major>")
     want_version = f"KVTIER_CLIENT_{soname.group(1) if soname else '?'}"
+    # The file's own version (libkvtier_client.so.<major>.<minor>.<patch>): no symbol may claim a
+    # later minor than the library is.
+    release = re.search(r"\.so\.(\d+)\.(\d+)\.\d+$", library.resolve().name)
+    library_minor = int(release.group(2)) if release else 0
+    minor_version = re.compile(re.escape(want_version) + r"\.(\d+)$")
     rows = exported(library)
     seen_c, seen_cxx = set(), []
     for name, version, shown in rows:
-        if name in LINKER_SYMBOLS or name == want_version:
+        if name in LINKER_SYMBOLS or name == want_version or minor_version.match(name):
             continue
-        if version != want_version:
+        minor = minor_version.match(version)
+        if minor and not name.startswith("_Z"):
+            if int(minor.group(1)) > library_minor:
+                errors.append(f"{shown} has version {version}, later than the library's "
+                              f"minor {library_minor}")
+        elif version != want_version:
             errors.append(f"{shown} has version {version or 'none'}, not {want_version}")
         if name.startswith("_Z"):
             if allowed_cxx(shown):
