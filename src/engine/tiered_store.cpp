@@ -237,6 +237,9 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     // this call finish demoting first, so a block not found below is really not held. A put that
     // begins meanwhile can evict one again: a miss waits for it and looks once more.
     in_flight_.wait_for_earlier();
+    // A failed write of the tier from here on may have dropped what this call writes; one
+    // before it is not this call's to report (Store::flush reports each, through flush()).
+    const std::uint64_t failures_before = nvme_->failed_writes();
     std::vector<nvme::Location> written(keys.size());
     bool any = false;
     for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -253,7 +256,7 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     // caller may have taken that error) is no longer where write_down left it, so an entry is
     // durable exactly when the sync succeeded and it is still there, or a newer put of the key
     // replaced it (that put answers for the newer version).
-    const Status synced = nvme_->flush();
+    const Status synced = nvme_->flush(failures_before);
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (!out[i].ok()) continue;
       out[i] = synced;

@@ -416,8 +416,7 @@ void NvmeTier::finish_flush(std::uint32_t idx, const Status& status, std::uint64
   MutexLock lock(mu_);
   Region& r = regions_[idx];
   if (!status.ok()) {
-    write_errors_.fetch_add(1, std::memory_order_relaxed);
-    if (write_error_.ok()) write_error_ = status;
+    count_write_failure(status);
     auto first_lost = std::find_if(r.entries.begin(), r.entries.end(), [&](const SummaryEntry& e) {
       return std::uint64_t{e.page_in_region} * kPageSize >= written_before;
     });
@@ -458,18 +457,55 @@ Status NvmeTier::write_open_region(bool* wrote) {
   return Status::Ok();
 }
 
-Status NvmeTier::flush() {
+Status NvmeTier::flush(std::uint64_t since, std::uint64_t* failed_now) {
   if (closed_.load()) return Status::Closed("nvme tier is closed");
   MutexLock w(write_mu_);
   bool wrote = false;
   Status s = write_open_region(&wrote);
-  if (s.ok()) {
-    s = wait_for_flusher();  // its failures were counted by the flusher
-    if (!s.ok()) return s;
-    s = devices_->sync();
+  if (!s.ok()) {
+    // Its entries stay in the buffer and are written by the next attempt: counted, not a
+    // failure that dropped anything.
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    if (failed_now) *failed_now = failed_writes();
+    return s;
   }
-  if (!s.ok()) write_errors_.fetch_add(1, std::memory_order_relaxed);
+  s = wait_for_flusher(since, failed_now);  // failures counted where they happened
+  if (!s.ok()) return s;
+  s = devices_->sync();
+  if (!s.ok()) {
+    MutexLock lock(mu_);
+    count_write_failure(s);
+    if (failed_now) *failed_now = failed_writes_;
+  }
   return s;
+}
+
+Status NvmeTier::flush() {
+  std::uint64_t failed_now = 0;
+  Status s = flush(failures_reported(), &failed_now);
+  mark_reported(failed_now);
+  return s;
+}
+
+std::uint64_t NvmeTier::failures_reported() {
+  MutexLock lock(mu_);
+  return failures_reported_;
+}
+
+void NvmeTier::mark_reported(std::uint64_t failed_now) {
+  MutexLock lock(mu_);
+  failures_reported_ = std::max(failures_reported_, failed_now);
+}
+
+std::uint64_t NvmeTier::failed_writes() const {
+  MutexLock lock(mu_);
+  return failed_writes_;
+}
+
+void NvmeTier::count_write_failure(const Status& s) {
+  write_errors_.fetch_add(1, std::memory_order_relaxed);
+  ++failed_writes_;
+  last_write_error_ = s;
 }
 
 // Bounds what a process crash loses: without it, the entries of a region that fills slowly would
@@ -490,21 +526,17 @@ void NvmeTier::open_region_writer_loop() {
     }
     if (s.ok() && wrote) s = devices_->sync();
     lock.lock();
-    if (!s.ok()) {
-      write_errors_.fetch_add(1, std::memory_order_relaxed);
-      if (write_error_.ok()) write_error_ = s;
-    }
+    if (!s.ok()) count_write_failure(s);
   }
 }
 
-// Waits until every sealed region is written; returns (and clears) the first write failure since
-// the last call.
-Status NvmeTier::wait_for_flusher() {
+Status NvmeTier::wait_for_flusher(std::uint64_t since, std::uint64_t* failed_now) {
   MutexLock lock(mu_);
   cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) { return flush_queue_.empty() && !flusher_busy_; });
-  Status s = std::move(write_error_);
-  write_error_ = Status::Ok();
-  return s;
+  if (failed_now) *failed_now = failed_writes_;
+  if (failed_writes_ <= since) return Status::Ok();
+  return Status::IOError(std::to_string(failed_writes_ - since) + " write(s) of the NVMe tier "
+                         "failed since; the last: " + last_write_error_.to_string());
 }
 
 Status NvmeTier::close() {
@@ -514,7 +546,9 @@ Status NvmeTier::close() {
     MutexLock w(write_mu_);
     if (open_region_ >= 0) seal_open_region();
   }
-  Status s = wait_for_flusher();
+  std::uint64_t failed_now = 0;
+  Status s = wait_for_flusher(failures_reported(), &failed_now);
+  mark_reported(failed_now);
   if (s.ok()) s = devices_->sync();
   if (s.ok()) s = write_checkpoint(checkpoint_path_);
   {

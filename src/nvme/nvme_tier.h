@@ -105,8 +105,18 @@ class NvmeTier final : public engine::BlockTier {
   void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
   Status remove(const BlockId& id) override;
 
-  // Writes everything appended so far to the devices and syncs them.
+  // Writes everything appended so far to the devices and syncs them. IOError when that fails, or
+  // when a write of the tier failed after failed_writes() was `since` (a region whose write failed
+  // dropped the entries it did not write; after a failed sync the kernel may have dropped pages):
+  // a caller reads failed_writes() before it appends what it needs durable. *failed_now, when
+  // given: failed_writes() as this call judged it.
+  Status flush(std::uint64_t since, std::uint64_t* failed_now = nullptr);
+  // flush(since what the last flush() reported): each failure is reported once, to the next
+  // caller of this overload (the Store keeps its own mark; see TieredStore::flush).
   Status flush();
+  // Writes of the tier that have failed so far: region writes (their unwritten entries dropped)
+  // and syncs.
+  std::uint64_t failed_writes() const;
   // Seals the open region, flushes, writes the index checkpoint and stops the flusher.
   Status close();
 
@@ -177,7 +187,12 @@ class NvmeTier final : public engine::BlockTier {
   // Flusher thread.
   void flusher_loop();
   void finish_flush(std::uint32_t region, const Status& status, std::uint64_t written_before);
-  Status wait_for_flusher();
+  // Waits until every sealed region is written; the failure flush(since) reports, if any.
+  Status wait_for_flusher(std::uint64_t since, std::uint64_t* failed_now);
+  void count_write_failure(const Status& s) KVTIER_REQUIRES(mu_);
+  // failures_reported_, read, or raised to `failed_now` (never lowered).
+  std::uint64_t failures_reported();
+  void mark_reported(std::uint64_t failed_now);
 
   // Readers.
   std::optional<RegionHold> hold_region(std::uint32_t region);
@@ -250,7 +265,7 @@ class NvmeTier final : public engine::BlockTier {
   bool reclaiming_ KVTIER_GUARDED_BY(reclaim_mu_) = false;
   std::unordered_set<BlockId, KeyedIdHash> invalidated_in_reclaim_ KVTIER_GUARDED_BY(reclaim_mu_);
 
-  Mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;         // any change of region state, buffers or the flush queue
   std::vector<Region> regions_ KVTIER_GUARDED_BY(mu_);  // see Region for exceptions
   std::vector<AlignedBuffer> buffers_;
@@ -258,7 +273,10 @@ class NvmeTier final : public engine::BlockTier {
   std::vector<std::uint32_t> flush_queue_ KVTIER_GUARDED_BY(mu_);  // FIFO
   bool flusher_busy_ KVTIER_GUARDED_BY(mu_) = false;
   bool stopping_ KVTIER_GUARDED_BY(mu_) = false;
-  Status write_error_ KVTIER_GUARDED_BY(mu_);  // first failed region write not yet reported
+  // Failed writes so far (monotonic) and the last one's error; flush(since) compares the count.
+  std::uint64_t failed_writes_ KVTIER_GUARDED_BY(mu_) = 0;
+  Status last_write_error_ KVTIER_GUARDED_BY(mu_);
+  std::uint64_t failures_reported_ KVTIER_GUARDED_BY(mu_) = 0;  // by flush() and close()
   std::uint64_t next_seq_ KVTIER_GUARDED_BY(mu_) = 1;
   std::atomic<std::uint64_t> access_clock_{1};
   std::atomic<bool> closed_{false};

@@ -658,6 +658,36 @@ TEST(NvmeTier, AFailedRegionWriteFailsTheNextFlush) {
   EXPECT_EQ(kvtier::testing::child_exit_code(pid), 0) << "10: flush hid the failure; 11: durable blocks lost";
 }
 
+// Every caller whose writes a failure may have dropped hears of it: flush(since) reports each
+// failure after `since` to every caller that passes it (a durable put's persist), and flush()
+// reports each once to its own callers (Store::flush), whoever else heard of it first. (Until
+// the audit of 2026-12-07 the first caller of either took the failure, so a persist could hide
+// it from a Store::flush whose blocks it dropped.)
+TEST(NvmeTier, AFailedRegionWriteIsReportedToEveryCallerItConcerns) {
+  TempDir dir;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::unique_ptr<NvmeTier> t = child_tier_with_three_durable_blocks(dir.path());
+    const std::uint64_t before = t->failed_writes();
+    rlimit lim{kMiB + kPageSize, RLIM_INFINITY};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    for (std::uint64_t i = 3; i < 7; ++i) (void)put_n(*t, i, 300 * 1024);
+    (void)put_n(*t, 7, 900 * 1024);  // seals regions 1 and 2, whose writes fail
+    std::uint64_t failed_now = 0;
+    if (t->flush(before, &failed_now).ok()) ::_exit(10);
+    if (failed_now <= before) ::_exit(11);
+    lim.rlim_cur = RLIM_INFINITY;  // the disk recovers
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    if (t->flush(before).ok()) ::_exit(12);       // a second caller of the same mark hears it too
+    if (!t->flush(failed_now).ok()) ::_exit(13);  // nothing failed after this mark
+    if (t->flush().ok()) ::_exit(14);             // flush()'s callers hear it once
+    if (!t->flush().ok()) ::_exit(15);
+    ::_exit(0);
+  }
+  EXPECT_EQ(kvtier::testing::child_exit_code(pid), 0)
+      << "10, 12, 14: a failure hidden; 11: not counted; 13, 15: reported again";
+}
+
 // A region whose write failed is recorded free by the checkpoint; its entries must not survive
 // in the saved index, where they would point into the region's next occupant (727dc88: they
 // stayed, and an O_DIRECT read put that occupant's bytes in the caller's buffer before the header
