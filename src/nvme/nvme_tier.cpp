@@ -183,6 +183,7 @@ void NvmeTier::seal_open_region() {
     r.entry_count = static_cast<std::uint32_t>(r.entries.size());
     r.state = RegionState::kFlushing;
     flush_queue_.push_back(idx);
+    ++regions_queued_;
   }
   open_region_ = -1;
   cv_.notify_all();
@@ -403,6 +404,7 @@ void NvmeTier::flusher_loop() {
     finish_flush(idx, s, from);
     lock.lock();
     flusher_busy_ = false;
+    ++regions_written_;
     cv_.notify_all();
   }
 }
@@ -457,11 +459,20 @@ Status NvmeTier::write_open_region(bool* wrote) {
   return Status::Ok();
 }
 
+// Only the open region's write holds write_mu_: the wait for the regions sealed before it and the
+// sync let puts, demotions and other flushes go on (a durable put's sync used to stop every
+// writer of the tier).
 Status NvmeTier::flush(std::uint64_t since, std::uint64_t* failed_now) {
   if (closed_.load()) return Status::Closed("nvme tier is closed");
-  MutexLock w(write_mu_);
-  bool wrote = false;
-  Status s = write_open_region(&wrote);
+  std::uint64_t sealed_before = 0;
+  Status s;
+  {
+    MutexLock w(write_mu_);
+    bool wrote = false;
+    s = write_open_region(&wrote);
+    MutexLock lock(mu_);
+    sealed_before = regions_queued_;
+  }
   if (!s.ok()) {
     // Its entries stay in the buffer and are written by the next attempt: counted, not a
     // failure that dropped anything.
@@ -469,15 +480,9 @@ Status NvmeTier::flush(std::uint64_t since, std::uint64_t* failed_now) {
     if (failed_now) *failed_now = failed_writes();
     return s;
   }
-  s = wait_for_flusher(since, failed_now);  // failures counted where they happened
-  if (!s.ok()) return s;
-  s = devices_->sync();
-  if (!s.ok()) {
-    MutexLock lock(mu_);
-    count_write_failure(s);
-    if (failed_now) *failed_now = failed_writes_;
-  }
-  return s;
+  wait_for_regions_written(sealed_before);
+  sync_devices();  // a failure is counted: the check below reports it
+  return failures_since(since, failed_now);
 }
 
 Status NvmeTier::flush() {
@@ -524,15 +529,48 @@ void NvmeTier::open_region_writer_loop() {
       MutexLock w(write_mu_);
       if (!closed_.load()) s = write_open_region(&wrote);
     }
-    if (s.ok() && wrote) s = devices_->sync();
+    if (!s.ok()) {
+      write_errors_.fetch_add(1, std::memory_order_relaxed);  // written by the next attempt
+    } else if (wrote) {
+      sync_devices();
+    }
     lock.lock();
-    if (!s.ok()) count_write_failure(s);
   }
 }
 
-Status NvmeTier::wait_for_flusher(std::uint64_t since, std::uint64_t* failed_now) {
+void NvmeTier::sync_devices() {
+  sync_requests_.fetch_add(1, std::memory_order_relaxed);
+  MutexLock lock(sync_mu_);
+  const std::uint64_t needed = syncs_started_ + 1;  // one that starts after this call did
+  while (syncs_done_ < needed) {
+    if (sync_running_) {
+      sync_cv_.wait(lock.native());
+      continue;
+    }
+    sync_running_ = true;
+    const std::uint64_t mine = ++syncs_started_;
+    lock.unlock();
+    if (sync_hook_) sync_hook_();
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    Status s = devices_->sync();
+    if (!s.ok()) {
+      MutexLock l(mu_);
+      count_write_failure(s);  // before any waiter of this sync looks
+    }
+    lock.lock();
+    sync_running_ = false;
+    syncs_done_ = mine;
+    sync_cv_.notify_all();
+  }
+}
+
+void NvmeTier::wait_for_regions_written(std::uint64_t sealed) {
   MutexLock lock(mu_);
-  cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) { return flush_queue_.empty() && !flusher_busy_; });
+  cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) { return regions_written_ >= sealed; });
+}
+
+Status NvmeTier::failures_since(std::uint64_t since, std::uint64_t* failed_now) const {
+  MutexLock lock(mu_);
   if (failed_now) *failed_now = failed_writes_;
   if (failed_writes_ <= since) return Status::Ok();
   return Status::IOError(std::to_string(failed_writes_ - since) + " write(s) of the NVMe tier "
@@ -546,10 +584,16 @@ Status NvmeTier::close() {
     MutexLock w(write_mu_);
     if (open_region_ >= 0) seal_open_region();
   }
+  std::uint64_t sealed = 0;
+  {
+    MutexLock lock(mu_);
+    sealed = regions_queued_;
+  }
+  wait_for_regions_written(sealed);
+  sync_devices();
   std::uint64_t failed_now = 0;
-  Status s = wait_for_flusher(failures_reported(), &failed_now);
+  Status s = failures_since(failures_reported(), &failed_now);
   mark_reported(failed_now);
-  if (s.ok()) s = devices_->sync();
   if (s.ok()) s = write_checkpoint(checkpoint_path_);
   {
     MutexLock lock(mu_);
@@ -621,6 +665,8 @@ void NvmeTier::visit_counters(const CounterVisitor& v) {
   report_count(v, "nvme_reclaimed_entries", reclaimed_entries_);
   report_count(v, "nvme_reinserted", reinserted_);
   report_count(v, "nvme_write_errors", write_errors_);
+  report_count(v, "nvme_syncs", syncs_);
+  report_count(v, "nvme_sync_requests", sync_requests_);
   report_count(v, "nvme_read_errors", read_errors_);
   report_gauge(v, "nvme_entries", static_cast<double>(index_.size()));
   report_gauge(v, "nvme_index_bytes", static_cast<double>(index_.memory_bytes()));

@@ -15,12 +15,13 @@
 //
 // Locks, in the order they may be taken: write_mu_ (one writer appends at a time) -> mu_ (region
 // table, buffers, flush queue) -> reclaim_mu_ (ids invalidated during a reclaim) -> Index shard
-// mutexes. No lock is held across a device I/O except
+// mutexes; sync_mu_ (group commit) is a leaf. No lock is held across a device I/O except
 // write_mu_ (while a region is reclaimed or flush() writes the open region).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -128,6 +129,9 @@ class NvmeTier final : public engine::BlockTier {
 
   void visit_counters(const CounterVisitor& visitor) override;
 
+  // Test seam: runs before each device sync, outside every lock. Set before the tier is used.
+  void TEST_on_sync(std::function<void()> hook) { sync_hook_ = std::move(hook); }
+
   // Test seam: the path and byte offset of a block's value on its device, for corrupting it.
   std::optional<std::pair<int, std::uint64_t>> TEST_value_extent(const BlockId& id);
 
@@ -187,8 +191,13 @@ class NvmeTier final : public engine::BlockTier {
   // Flusher thread.
   void flusher_loop();
   void finish_flush(std::uint32_t region, const Status& status, std::uint64_t written_before);
-  // Waits until every sealed region is written; the failure flush(since) reports, if any.
-  Status wait_for_flusher(std::uint64_t since, std::uint64_t* failed_now);
+  // Waits until the first `sealed` regions queued for the flusher are written (or failed).
+  void wait_for_regions_written(std::uint64_t sealed);
+  // Syncs the devices once a sync that started after this call ends: callers that arrive during
+  // one sync share the next (group commit). A failure is counted (count_write_failure).
+  void sync_devices();
+  // IOError when writes failed after failed_writes() was `since` (see flush).
+  Status failures_since(std::uint64_t since, std::uint64_t* failed_now) const;
   void count_write_failure(const Status& s) KVTIER_REQUIRES(mu_);
   // failures_reported_, read, or raised to `failed_now` (never lowered).
   std::uint64_t failures_reported();
@@ -272,6 +281,9 @@ class NvmeTier final : public engine::BlockTier {
   std::vector<std::uint32_t> free_buffers_ KVTIER_GUARDED_BY(mu_);
   std::vector<std::uint32_t> flush_queue_ KVTIER_GUARDED_BY(mu_);  // FIFO
   bool flusher_busy_ KVTIER_GUARDED_BY(mu_) = false;
+  // Regions handed to the flusher, and of those written (or failed), in that FIFO order.
+  std::uint64_t regions_queued_ KVTIER_GUARDED_BY(mu_) = 0;
+  std::uint64_t regions_written_ KVTIER_GUARDED_BY(mu_) = 0;
   bool stopping_ KVTIER_GUARDED_BY(mu_) = false;
   // Failed writes so far (monotonic) and the last one's error; flush(since) compares the count.
   std::uint64_t failed_writes_ KVTIER_GUARDED_BY(mu_) = 0;
@@ -279,6 +291,15 @@ class NvmeTier final : public engine::BlockTier {
   std::uint64_t failures_reported_ KVTIER_GUARDED_BY(mu_) = 0;  // by flush() and close()
   std::uint64_t next_seq_ KVTIER_GUARDED_BY(mu_) = 1;
   std::atomic<std::uint64_t> access_clock_{1};
+
+  // Group commit (sync_devices): syncs started and finished, numbered in order. A leaf lock:
+  // nothing else is taken while it is held.
+  Mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::uint64_t syncs_started_ KVTIER_GUARDED_BY(sync_mu_) = 0;
+  std::uint64_t syncs_done_ KVTIER_GUARDED_BY(sync_mu_) = 0;
+  bool sync_running_ KVTIER_GUARDED_BY(sync_mu_) = false;
+  std::function<void()> sync_hook_;
   std::atomic<bool> closed_{false};
   std::thread flusher_;
   std::thread open_region_writer_;  // running when config_.flush_interval > 0
@@ -288,7 +309,7 @@ class NvmeTier final : public engine::BlockTier {
       admission_rejected_{0}, too_large_{0}, checksum_failures_{0}, header_mismatches_{0},
       bounce_reads_{0}, direct_reads_{0}, memory_reads_{0}, regions_reclaimed_{0},
       reclaimed_entries_{0}, reinserted_{0}, write_errors_{0}, read_errors_{0}, removes_{0},
-      raced_reads_{0}, rereads_{0};
+      raced_reads_{0}, rereads_{0}, syncs_{0}, sync_requests_{0};
 };
 
 }  // namespace kvtier::nvme

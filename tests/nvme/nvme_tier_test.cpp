@@ -663,6 +663,41 @@ TEST(NvmeTier, AFailedRegionWriteFailsTheNextFlush) {
 // reports each once to its own callers (Store::flush), whoever else heard of it first. (Until
 // the audit of 2026-12-07 the first caller of either took the failure, so a persist could hide
 // it from a Store::flush whose blocks it dropped.)
+// Flushes that arrive while a sync runs share the next one (group commit): eight callers, the
+// first sync held until the seven others have asked, cost two syncs, and all eight answer OK
+// with their puts readable.
+TEST(NvmeTier, FlushesWaitingForOneSyncShareTheNext) {
+  constexpr int kCallers = 8;
+  TempDir dir;
+  NvmeConfig c = small_config();
+  c.flush_interval = std::chrono::milliseconds(0);  // no periodic writer: flushes sync alone
+  auto t = open_tier(c, dir.path());
+  ASSERT_TRUE(t);
+  std::atomic<bool> first{true};
+  t->TEST_on_sync([&] {
+    if (!first.exchange(false)) return;
+    // Held until every other caller has asked for a sync (10 s at most).
+    for (int i = 0; i < 2000 && counter_value(*t, "nvme_sync_requests") < kCallers; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::vector<Status> answers(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      Status p = put_n(*t, static_cast<std::uint64_t>(i), 64 * kKiB);
+      answers[static_cast<std::size_t>(i)] = p.ok() ? t->flush(t->failed_writes()) : p;
+    });
+  }
+  for (std::thread& th : callers) th.join();
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    EXPECT_TRUE(answers[i].ok()) << answers[i].to_string();
+    EXPECT_TRUE(reads_back(*t, i, 64 * kKiB)) << i;
+  }
+  EXPECT_EQ(counter_value(*t, "nvme_sync_requests"), kCallers);
+  EXPECT_EQ(counter_value(*t, "nvme_syncs"), 2);
+}
+
 TEST(NvmeTier, AFailedRegionWriteIsReportedToEveryCallerItConcerns) {
   TempDir dir;
   pid_t pid = ::fork();
