@@ -216,4 +216,15 @@ Result<RingPool::Lease> RingPool::acquire() {
   return Lease(this, std::move(r).value());
 }
 
+Status RingPool::run(std::span<IoRequest> requests, unsigned depth,
+                     const std::function<void(std::size_t)>& on_done) {
+  Result<Lease> ring = acquire();
+  if (ring.ok()) return (*ring)->run(requests, depth, on_done);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    requests[i].result = -EIO;
+    if (on_done) on_done(i);
+  }
+  return ring.status();
+}
+
 }  // namespace kvtier::nvme

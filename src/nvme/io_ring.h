@@ -77,6 +77,10 @@ class RingPool {
   };
 
   Result<Lease> acquire();
+  // IoRing::run on a leased ring. When no ring can be had, every request fails with -EIO (and
+  // on_done is called for each) and the reason is returned.
+  Status run(std::span<IoRequest> requests, unsigned depth,
+             const std::function<void(std::size_t)>& on_done = {});
 
  private:
   unsigned queue_entries_;

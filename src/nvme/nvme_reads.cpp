@@ -204,16 +204,7 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
     }
   }
   if (reqs.empty()) return;
-  Result<RingPool::Lease> ring = rings_.acquire();
-  if (!ring.ok()) {
-    for (IoRequest& q : reqs) q.result = -EIO;
-    for (std::size_t r = 0; r < reqs.size(); ++r) {
-      ReadPlan& p = plans[plan_of_request[r]];
-      finish_read(p, items[p.item].dst, &reqs[r], out[p.item]);
-    }
-    return;
-  }
-  (void)(*ring)->run(reqs, config_.io_depth, [&](std::size_t r) {
+  (void)rings_.run(reqs, config_.io_depth, [&](std::size_t r) {
     ReadPlan& p = plans[plan_of_request[r]];
     finish_read(p, items[p.item].dst, &reqs[r], out[p.item]);
   });
@@ -234,9 +225,8 @@ void NvmeTier::reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, Get
   if (!copy.empty()) {
     IoRequest q = devices_->io(p.hold.region, (p.loc.page % devices_->pages_per_region()) * kPageSize,
                                {copy.data(), copy.size()});
-    Result<RingPool::Lease> ring = rings_.acquire();
-    if (ring.ok()) (void)(*ring)->run({&q, 1}, 1);
-    if (!ring.ok() || q.result < 0) {
+    (void)rings_.run({&q, 1}, 1);
+    if (q.result < 0) {
       // The device failed, not the entry: a miss this time, the entry stays.
       read_errors_.fetch_add(1, std::memory_order_relaxed);
       release_region(p.hold);

@@ -271,9 +271,7 @@ Status NvmeTier::read_summary(std::uint32_t region, std::uint64_t seq, std::uint
   if (summary_pages == 0 || summary_pages > max_pages) return Status::Corruption("bad summary size");
   AlignedBuffer buf(std::uint64_t{summary_pages} * kPageSize);
   IoRequest q = devices_->io(region, region_size_ - buf.size(), {buf.data(), buf.size()});
-  Result<RingPool::Lease> ring = rings_.acquire();
-  if (!ring.ok()) return ring.status();
-  KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
+  KVTIER_RETURN_IF_ERROR(rings_.run({&q, 1}, 1));
   return parse_summary(region, seq, summary_pages, buf.data(), entries);
 }
 
@@ -344,9 +342,7 @@ Status NvmeTier::read_region_ends(std::uint32_t lo, std::uint32_t hi, std::byte*
     reqs[2 * (i - lo)] = devices_->io(i, 0, {pages, kPageSize});
     reqs[2 * (i - lo) + 1] = devices_->io(i, region_size_ - kPageSize, {pages + kPageSize, kPageSize});
   }
-  Result<RingPool::Lease> ring = rings_.acquire();
-  if (!ring.ok()) return ring.status();
-  return (*ring)->run(reqs, std::max<unsigned>(config_.io_depth, 16));
+  return rings_.run(reqs, std::max<unsigned>(config_.io_depth, 16));
 }
 
 // Phase 2: the regions of [lo, hi) whose first entry and summary trailer agree are sealed; their
@@ -428,12 +424,8 @@ Status NvmeTier::scan_unsealed_region(std::uint32_t i, const std::byte* end_page
   if (!head_ok && !trailer_ok && all_zero_page(end_pages)) return Status::Ok();  // never written: free
   // Being filled at the crash, or damaged: read it all and walk its entries.
   ++recovery_.regions_scanned;
-  {
-    IoRequest q = devices_->io(i, 0, {scratch, region_size_});
-    Result<RingPool::Lease> ring = rings_.acquire();
-    if (!ring.ok()) return ring.status();
-    KVTIER_RETURN_IF_ERROR((*ring)->run({&q, 1}, 1));
-  }
+  IoRequest q = devices_->io(i, 0, {scratch, region_size_});
+  KVTIER_RETURN_IF_ERROR(rings_.run({&q, 1}, 1));
   f.seq = head_ok ? h0.region_seq : newest_generation(scratch, region_size_, format_id);
   if (!head_ok && trailer_ok && f.seq <= t.region_seq &&
       read_summary(i, t.region_seq, t.summary_pages, &f.entries).ok()) {
