@@ -13,6 +13,24 @@
 #include "sync/mutex.h"
 
 namespace kvtier::nvme {
+namespace {
+
+// A read with nothing to serve: NotFound, counted a miss when it is a client's (ReadFor).
+std::nullopt_t answer_read_miss(std::atomic<std::uint64_t>& misses, bool counted, GetResult& res,
+                                std::string why) {
+  if (counted) misses.fetch_add(1, std::memory_order_relaxed);
+  res.status = Status::NotFound(std::move(why));
+  return std::nullopt;
+}
+
+std::nullopt_t answer_buffer_too_small(GetResult& res, std::uint32_t size, std::size_t room) {
+  res.status = Status::BufferTooSmall("value is " + std::to_string(size) + " bytes, buffer " +
+                                      std::to_string(room));
+  res.size = size;
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::optional<NvmeTier::RegionHold> NvmeTier::hold_region(std::uint32_t region) {
   MutexLock lock(mu_);
@@ -80,26 +98,15 @@ std::optional<NvmeTier::ReadPlan> NvmeTier::plan_read(NamespaceId ns, const GetI
   BlockId id{ns, item.key};
   res = GetResult{};
   std::optional<Location> loc = index_.lookup(id, /*count_hit=*/counted);
-  if (!loc) {
-    if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
-    res.status = Status::NotFound("not on nvme");
-    return std::nullopt;
-  }
-  if (item.dst.size() < loc->size) {
-    res.status = Status::BufferTooSmall("value is " + std::to_string(loc->size) + " bytes, buffer " +
-                                        std::to_string(item.dst.size()));
-    res.size = loc->size;
-    return std::nullopt;
-  }
+  if (!loc) return answer_read_miss(misses_, counted, res, "not on nvme");
+  if (item.dst.size() < loc->size) return answer_buffer_too_small(res, loc->size, item.dst.size());
   // Locations come from summaries and checkpoints on disk: one that lies outside the devices
   // or runs past its region's end was damaged before its checksum was taken (a bug, a stale
   // file). It is dropped like an entry whose header does not match.
   if (region_of(loc->page) >= devices_->region_count() || !entry_fits(loc->page % devices_->pages_per_region(), loc->size)) {
     header_mismatches_.fetch_add(1, std::memory_order_relaxed);
     drop_entry(id, loc->page);
-    if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
-    res.status = Status::NotFound("nvme index entry outside its region");
-    return std::nullopt;
+    return answer_read_miss(misses_, counted, res, "nvme index entry outside its region");
   }
   std::optional<RegionHold> hold = hold_region(region_of(loc->page));
   // The region may have been reclaimed between the index lookup and the hold.
@@ -107,9 +114,7 @@ std::optional<NvmeTier::ReadPlan> NvmeTier::plan_read(NamespaceId ns, const GetI
   if (!again || again->page != loc->page) {
     if (hold) release_region(*hold);
     raced_reads_.fetch_add(1, std::memory_order_relaxed);
-    if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
-    res.status = Status::NotFound("reclaimed while reading");
-    return std::nullopt;
+    return answer_read_miss(misses_, counted, res, "reclaimed while reading");
   }
   if (again->seq != hold->seq) {
     // The entry names a generation the region no longer holds: whatever is there now belongs
@@ -117,16 +122,11 @@ std::optional<NvmeTier::ReadPlan> NvmeTier::plan_read(NamespaceId ns, const GetI
     release_region(*hold);
     header_mismatches_.fetch_add(1, std::memory_order_relaxed);
     drop_entry(id, again->page);
-    if (counted) misses_.fetch_add(1, std::memory_order_relaxed);
-    res.status = Status::NotFound("nvme index entry of a reused region");
-    return std::nullopt;
+    return answer_read_miss(misses_, counted, res, "nvme index entry of a reused region");
   }
   if (again->size > item.dst.size()) {  // re-put with another size since the first lookup
     release_region(*hold);
-    res.status = Status::BufferTooSmall("value is " + std::to_string(again->size) + " bytes, buffer " +
-                                        std::to_string(item.dst.size()));
-    res.size = again->size;
-    return std::nullopt;
+    return answer_buffer_too_small(res, again->size, item.dst.size());
   }
   ReadPlan p;
   p.id = id;
@@ -160,8 +160,7 @@ void NvmeTier::get_many(NamespaceId ns, std::span<const GetItem> items, std::spa
   auto unread = [&](ReadPlan& p, const char* why) {
     p.request = ReadPlan::kUnread;
     release_region(p.hold);
-    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
-    out[p.item].status = Status::NotFound(why);
+    answer_read_miss(misses_, p.counted, out[p.item], why);
   };
   for (ReadPlan& p : plans) {
     if (p.hold.buffer) continue;
@@ -230,8 +229,7 @@ void NvmeTier::reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, Get
       // The device failed, not the entry: a miss this time, the entry stays.
       read_errors_.fetch_add(1, std::memory_order_relaxed);
       release_region(p.hold);
-      if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
-      res.status = Status::NotFound("nvme read failed");
+      answer_read_miss(misses_, p.counted, res, "nvme read failed");
       return;
     }
     std::memcpy(&h, copy.data(), sizeof h);
@@ -241,15 +239,13 @@ void NvmeTier::reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, Get
   release_region(p.hold);
   if (copy.empty()) {
     // No memory to judge it in: a miss, and the entry stays.
-    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
-    res.status = Status::NotFound("no memory to verify an nvme read");
+    answer_read_miss(misses_, p.counted, res, "no memory to verify an nvme read");
     return;
   }
   if (!ok) {
     checksum_failures_.fetch_add(1, std::memory_order_relaxed);
     drop_entry(p.id, p.loc.page);
-    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
-    res.status = Status::NotFound("nvme entry failed verification");
+    answer_read_miss(misses_, p.counted, res, "nvme entry failed verification");
     return;
   }
   std::memcpy(dst.data(), copy.data() + kPageSize, p.loc.size);
@@ -275,8 +271,8 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
     // The device or the system failed, not the entry: a miss this time, the entry stays.
     read_errors_.fetch_add(1, std::memory_order_relaxed);
     release_region(p.hold);
-    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
-    res.status = Status::NotFound("nvme read failed: " + std::string(std::strerror(static_cast<int>(-req->result))));
+    answer_read_miss(misses_, p.counted, res,
+                     "nvme read failed: " + std::string(std::strerror(static_cast<int>(-req->result))));
     return;
   } else {
     std::memcpy(&h, p.header_page, sizeof h);
@@ -303,8 +299,7 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
   if (!ok) {
     // Never hand out bytes that did not verify; forget the entry so it is not tried again.
     drop_entry(p.id, p.loc.page);
-    if (p.counted) misses_.fetch_add(1, std::memory_order_relaxed);
-    res.status = Status::NotFound("nvme entry failed verification");
+    answer_read_miss(misses_, p.counted, res, "nvme entry failed verification");
     return;
   }
   if (p.counted) hits_.fetch_add(1, std::memory_order_relaxed);
