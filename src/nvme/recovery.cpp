@@ -15,6 +15,7 @@
 
 #include "integrity/checksum.h"
 #include "nvme/nvme_tier.h"
+#include "posix/unique_fd.h"
 #include "sync/mutex.h"
 
 namespace kvtier::nvme {
@@ -78,12 +79,22 @@ class ByteReader {
 
 Status sync_parent_dir(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open " + dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  return rc == 0 ? Status::Ok() : Status::FromErrno("fsync " + dir, err);
+  UniqueFd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno("open " + dir, errno);
+  if (::fsync(fd.get()) != 0) return Status::FromErrno("fsync " + dir, errno);
+  return Status::Ok();
+}
+
+// All of `bytes` written to `fd` and fsynced; errors name `path`.
+Status write_synced(const UniqueFd& fd, std::span<const std::byte> bytes, const std::string& path) {
+  for (std::size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::FromErrno("write " + path, n < 0 ? errno : EIO);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return Status::FromErrno("fsync " + path, errno);
+  return Status::Ok();
 }
 
 bool parse_header(const std::byte* page, std::uint64_t format_id, EntryHeader* h) {
@@ -180,29 +191,15 @@ Status NvmeTier::write_checkpoint(const std::string& path) {
   w.put_bytes(image);
   w.put(block_checksum(w.bytes()));
 
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno("create " + tmp, errno);
-  const std::vector<std::byte>& b = w.bytes();
-  std::size_t done = 0;
-  while (done < b.size()) {
-    ssize_t n = ::write(fd, b.data() + done, b.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::FromErrno("write " + tmp, err);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
+  const std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Status::FromErrno("create " + tmp, errno);
+  Status s = write_synced(fd, w.bytes(), tmp);
+  fd.reset();
+  if (!s.ok()) {
     ::unlink(tmp.c_str());
-    return Status::FromErrno("fsync " + tmp, err);
+    return s;
   }
-  ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("rename " + tmp, errno);
   return sync_parent_dir(path);
 }
