@@ -43,13 +43,7 @@ void FifoList::unlink(Block* b) {
 }
 
 void S3Fifo::insert(Block* b) {
-  KVTIER_CHECK(b->queue == Queue::kNone);
-  if (ghost_contains(b->hash)) {
-    to_main(b);
-  } else {
-    small_.push_head(b);
-    b->queue = Queue::kSmall;
-  }
+  insert_into(b, ghost_contains(b->hash) ? Queue::kMain : Queue::kSmall);
 }
 
 void S3Fifo::insert_into(Block* b, Queue q) {
