@@ -3,6 +3,7 @@
 #include <climits>
 #include <string>
 
+#include "config/config_error.h"
 #include "kvtier/config.h"
 
 namespace kvtier {
@@ -11,11 +12,6 @@ namespace {
 // Room the tree needs below `path`: /kvtier-v1/<8>/<2>/<2>/.<32>.tmp.<host 64>.<pid>.<n 20>.
 constexpr std::size_t kTreePathBytes = 200;
 
-Status invalid_fs(std::string_view field, const std::string& value, std::string_view rule) {
-  return Status::InvalidArgument("shared.fs." + std::string(field) + " = " + value +
-                                 " is invalid: " + std::string(rule));
-}
-
 }  // namespace
 
 Status SharedFsConfig::validate() const {
@@ -23,20 +19,22 @@ Status SharedFsConfig::validate() const {
     return Status::InvalidArgument("shared.fs.path is empty: the shared directory is required");
   }
   if (path.find('\0') != std::string::npos) {
-    return invalid_fs("path", "\"" + path + "\"", "contains a NUL byte");
+    return invalid_config_value("shared.fs.path", "\"" + path + "\"", "contains a NUL byte");
   }
   if (path.size() + kTreePathBytes >= PATH_MAX) {
-    return invalid_fs("path", "\"" + path + "\"",
-                      "too long: block paths add up to " + std::to_string(kTreePathBytes) +
-                          " bytes and must stay below PATH_MAX = " + std::to_string(PATH_MAX));
+    return invalid_config_value("shared.fs.path", "\"" + path + "\"",
+                                "too long: block paths add up to " +
+                                    std::to_string(kTreePathBytes) +
+                                    " bytes and must stay below PATH_MAX = " +
+                                    std::to_string(PATH_MAX));
   }
   if (max_age.count() < 0) {
-    return invalid_fs("max_age_s", std::to_string(max_age.count()),
-                      "must be >= 0 (0 = no age limit)");
+    return invalid_config_value("shared.fs.max_age_s", std::to_string(max_age.count()),
+                                "must be >= 0 (0 = no age limit)");
   }
   if (sweep_interval.count() <= 0) {
-    return invalid_fs("sweep_interval_s", std::to_string(sweep_interval.count()),
-                      "must be > 0");
+    return invalid_config_value("shared.fs.sweep_interval_s",
+                                std::to_string(sweep_interval.count()), "must be > 0");
   }
   return Status::Ok();
 }
