@@ -99,8 +99,7 @@ void RedisBackend::contains_many(std::span<const BlockId> ids, std::span<Status>
                                  Deadline deadline) {
   KVTIER_CHECK(out.size() >= ids.size());
   CountKeysOp op("EXISTS", out);
-  runner_.run(op, make_items(config_.key_prefix, ids, [](const BlockId& id) { return id; }),
-              deadline);
+  runner_.run(op, make_items(config_.key_prefix, ids), deadline);
 }
 
 // PEXPIRE restarts the key's expiry and answers whether it exists, in one round trip (without a
@@ -111,16 +110,13 @@ void RedisBackend::keep_many(std::span<const BlockId> ids, std::span<Status> out
   const bool expires = config_.ttl.count() > 0;
   CountKeysOp op(expires ? "PEXPIRE" : "EXISTS", out,
                  expires ? std::to_string(config_.ttl.count()) : std::string());
-  runner_.run(op, make_items(config_.key_prefix, ids, [](const BlockId& id) { return id; }),
-              deadline);
+  runner_.run(op, make_items(config_.key_prefix, ids), deadline);
 }
 
 Status RedisBackend::remove(const BlockId& id, Deadline deadline) {
   Status out;
   CountKeysOp op("DEL", {&out, 1});
-  std::vector<BatchItem> batch;
-  batch.push_back(make_item(config_.key_prefix, 0, id));
-  runner_.run(op, std::move(batch), deadline);
+  runner_.run(op, make_items(config_.key_prefix, std::span(&id, 1)), deadline);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,9 +21,9 @@ namespace kvtier::shared::redis {
 // The batch item (Redis key and slot) of `id`, at `index` of the caller's spans.
 BatchItem make_item(std::string_view prefix, std::size_t index, const BlockId& id);
 
-// One item per element of `items`, whose BlockId `id_of` returns.
-template <typename T, typename IdOf>
-std::vector<BatchItem> make_items(std::string_view prefix, std::span<T> items, IdOf id_of) {
+// One item per element of `items`, whose BlockId `id_of` returns (items of ids: the id).
+template <typename T, typename IdOf = std::identity>
+std::vector<BatchItem> make_items(std::string_view prefix, std::span<T> items, IdOf id_of = {}) {
   std::vector<BatchItem> out;
   out.reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) out.push_back(make_item(prefix, i, id_of(items[i])));
