@@ -140,10 +140,12 @@ Status Outbox::replay() {
   return Status::Ok();
 }
 
+// An ADD or REMOVE record becomes its entry's ticket: what a caller relying on it waits for.
 void Outbox::queue_record(std::uint8_t type, const BlockId& id, std::uint32_t size) {
-  std::uint64_t seq = type == kDone ? 0 : pending_.at(id).entry.seq;
-  append_record(queued_, make_record(type, id, size, seq));
+  Pending* p = type == kDone ? nullptr : &pending_.at(id);
+  append_record(queued_, make_record(type, id, size, p != nullptr ? p->entry.seq : 0));
   ++queued_upto_;
+  if (p != nullptr) p->ticket = queued_upto_;
 }
 
 // Applies one record to the pending set, as the operations that wrote it did. Seqs are renumbered
@@ -282,9 +284,8 @@ void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t>
         out[i] = refuse_full_locked();
         continue;
       }
-      Pending& p = insert_locked(ids[i], OutboxOp::kUpload, sizes[i], now);
+      insert_locked(ids[i], OutboxOp::kUpload, sizes[i], now);
       queue_record(kAdd, ids[i], sizes[i]);
-      p.ticket = queued_upto_;
     } else if (Pending& p = found->second; p.in_flight) {
       // The operation in flight may have read the block before this PUT stored it (or found it
       // gone), or be the removal of an older copy: this PUT gets an upload of its own, after it.
@@ -294,13 +295,11 @@ void Outbox::append(std::span<const BlockId> ids, std::span<const std::uint32_t>
       if (!p.next || p.next->op == OutboxOp::kRemove) {
         p.next = Next{OutboxOp::kUpload, sizes[i], after_removal};
         queue_record(kAdd, ids[i], sizes[i]);
-        p.ticket = queued_upto_;
       }
     } else if (p.entry.op == OutboxOp::kRemove) {
       // Removed, not yet done: the upload follows the removal's record and writes over any copy.
       set_op_locked(p, OutboxOp::kUpload, sizes[i], /*overwrite=*/true);
       queue_record(kAdd, ids[i], sizes[i]);
-      p.ticket = queued_upto_;
     }
     // Otherwise an upload is already owed and not started: it reads the bytes this PUT stored.
     // Either way the PUT is acknowledged only once the record that owes it is durable (a
@@ -350,7 +349,6 @@ Status Outbox::queue_removal(const BlockId& id, std::uint64_t* ticket) {
     return sticky_error_;
   }
   queue_record(kRemove, id, 0);
-  p.ticket = queued_upto_;
   *ticket = p.ticket;
   return Status::Ok();
 }
