@@ -378,9 +378,7 @@ Status NvmeTier::write_region_range(std::uint32_t region, const std::byte* buffe
     std::uint64_t len = std::min<std::uint64_t>(config_.write_io_bytes, to - off);
     reqs.push_back(devices_->io(region, off, {const_cast<std::byte*>(buffer + off), len}, /*write=*/true));
   }
-  Result<RingPool::Lease> ring = rings_.acquire();
-  if (!ring.ok()) return ring.status();
-  Status s = (*ring)->run(reqs, config_.io_depth);
+  Status s = rings_.run(reqs, config_.io_depth);
   if (s.ok()) bytes_written_.fetch_add(to - from, std::memory_order_relaxed);
   return s;
 }
