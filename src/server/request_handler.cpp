@@ -620,16 +620,6 @@ StatusCode run(Call& c, const protocol::ShmRegisterRequest& m) {
   return c.reply(Status::Ok(), protocol::ShmRegisterResponse{id});
 }
 
-const SharedMemoryRegion* find_region(Session& s, std::uint32_t id) {
-  auto it = s.regions.find(id);
-  return it == s.regions.end() ? nullptr : it->second.get();
-}
-
-Status unknown_region(std::uint32_t id) {
-  return Status::InvalidArgument("no shared memory region " + std::to_string(id) +
-                                 " on this connection");
-}
-
 // Items whose slices share a byte: the daemon would write one value over another in the client's
 // memory, and no answer could say which bytes are whose. OK when every slice stands alone. A
 // slice of capacity 0 holds nothing and is left out; every other is compared with the furthest
@@ -663,39 +653,44 @@ Status check_slices_apart(const protocol::GetManyShmRequest& m) {
   return Status::Ok();
 }
 
-// A shared-memory batch moves at most what one frame of values may carry
-// (server.max_frame_data_bytes), as PUT_MANY and GET_MANY do: its copies run on the I/O thread,
-// and 16,384 items naming the same 4 MiB slice copied 64 GiB while other clients waited.
-// A capacity counts up to max_value_bytes, the most a value there can take.
-template <typename Item>
-Status check_shm_batch_bytes(const std::vector<Item>& items, std::uint64_t Item::*size,
-                             std::uint64_t max_value, std::uint64_t limit) {
+// The region a shared-memory batch names, once the batch passed its checks in this order: the
+// region, a GET_MANY_SHM's slices apart, the bytes it moves. Those are at most what one frame of
+// values may carry (server.max_frame_data_bytes), as for PUT_MANY and GET_MANY: its copies run on
+// the I/O thread, and 16,384 items naming the same 4 MiB slice copied 64 GiB while other clients
+// waited. A capacity counts up to max_value_bytes, the most a value there can take.
+template <typename Request, typename Item>
+Result<const SharedMemoryRegion*> shm_batch_region(Call& c, const Request& m,
+                                                   std::uint64_t Item::*size) {
+  auto region = c.session.regions.find(m.region_id);
+  if (region == c.session.regions.end()) {
+    return Status::InvalidArgument("no shared memory region " + std::to_string(m.region_id) +
+                                   " on this connection");
+  }
+  if constexpr (std::is_same_v<Request, protocol::GetManyShmRequest>) {
+    KVTIER_RETURN_IF_ERROR(check_slices_apart(m));
+  }
+  const std::uint64_t limit = c.ctx.config.max_frame_data_bytes;
   std::uint64_t total = 0;
-  for (const Item& it : items) {
-    total += std::min({it.*size, max_value, limit + 1});
+  for (const Item& it : m.items) {
+    total += std::min({it.*size, c.ctx.max_value_bytes, limit + 1});
     if (total > limit) {
       return Status::TooLarge("a shared-memory batch moves at most server.max_frame_data_bytes = " +
                               std::to_string(limit) + " bytes: split it");
     }
   }
-  return Status::Ok();
+  return region->second.get();
 }
 
 StatusCode run(Call& c, const protocol::GetManyShmRequest& m) {
-  const SharedMemoryRegion* region = find_region(c.session, m.region_id);
-  if (region == nullptr) return c.fail(Opcode::kGetManyShm, unknown_region(m.region_id));
-  if (Status apart = check_slices_apart(m); !apart.ok()) return c.fail(Opcode::kGetManyShm, apart);
-  if (Status bytes = check_shm_batch_bytes(m.items, &protocol::ShmGetItem::capacity,
-                                           c.ctx.max_value_bytes, c.ctx.config.max_frame_data_bytes);
-      !bytes.ok()) {
-    return c.fail(Opcode::kGetManyShm, bytes);
-  }
+  Result<const SharedMemoryRegion*> region =
+      shm_batch_region(c, m, &protocol::ShmGetItem::capacity);
+  if (!region.ok()) return c.fail(Opcode::kGetManyShm, region.status());
   protocol::GetManyShmResponse r;
   r.results.resize(m.items.size());
   std::vector<GetItem> items;
   std::vector<std::size_t> which;
   for (std::size_t i = 0; i < m.items.size(); ++i) {
-    Result<std::span<std::byte>> dst = region->slice(m.items[i].offset, m.items[i].capacity);
+    Result<std::span<std::byte>> dst = (*region)->slice(m.items[i].offset, m.items[i].capacity);
     if (!dst.ok()) {
       r.results[i].status = StatusCode::kInvalidArgument;
       continue;
@@ -716,13 +711,9 @@ StatusCode run(Call& c, const protocol::GetManyShmRequest& m) {
 }
 
 StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
-  const SharedMemoryRegion* region = find_region(c.session, m.region_id);
-  if (region == nullptr) return c.fail(Opcode::kPutManyShm, unknown_region(m.region_id));
-  if (Status bytes = check_shm_batch_bytes(m.items, &protocol::ShmPutItem::value_len,
-                                           c.ctx.max_value_bytes, c.ctx.config.max_frame_data_bytes);
-      !bytes.ok()) {
-    return c.fail(Opcode::kPutManyShm, bytes);
-  }
+  Result<const SharedMemoryRegion*> region =
+      shm_batch_region(c, m, &protocol::ShmPutItem::value_len);
+  if (!region.ok()) return c.fail(Opcode::kPutManyShm, region.status());
   protocol::PutManyShmResponse r;
   r.statuses.assign(m.items.size(), StatusCode::kOk);
   AdmittedPuts puts;
@@ -730,7 +721,7 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
   QuotaHold hold;              // given back after put_many has published them
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     const protocol::ShmPutItem& it = m.items[i];
-    Result<std::span<std::byte>> src = region->slice(it.offset, it.value_len);
+    Result<std::span<std::byte>> src = (*region)->slice(it.offset, it.value_len);
     // Size first, then the bounds, then the quota (admit_item's size check passes again).
     Status st = check_value_len(it.value_len, c.ctx.max_value_bytes);
     if (st.ok()) st = src.status();
