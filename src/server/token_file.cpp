@@ -26,14 +26,6 @@ constexpr std::size_t kDefaultTokenRandomBytes = 32;
 // created or removed the file between our open and our create).
 constexpr int kCreateAttempts = 3;
 
-Status require_regular_file(int fd, const std::string& path, struct stat* st) {
-  if (::fstat(fd, st) != 0) return Status::FromErrno("cannot stat token file " + path, errno);
-  if (!S_ISREG(st->st_mode)) {
-    return Status::InvalidArgument("token file " + path + " is not a regular file");
-  }
-  return Status::Ok();
-}
-
 Status fill_random(unsigned char* out, std::size_t n) {
   std::size_t got = 0;
   while (got < n) {
@@ -57,29 +49,6 @@ Status write_all(int fd, std::string_view bytes, const std::string& path) {
     bytes.remove_prefix(static_cast<std::size_t>(w));
   }
   return Status::Ok();
-}
-
-// The token of an existing auth-token file, which must be private to its owner: whoever can read
-// it can act as the default tenant over TCP.
-Result<std::string> read_default_token(int fd, const std::string& path) {
-  struct stat st;
-  KVTIER_RETURN_IF_ERROR(require_regular_file(fd, path, &st));
-  if ((st.st_mode & 077) != 0) {
-    return Status::InvalidArgument(path + " is accessible by group or others (mode " +
-                                   octal_mode(st.st_mode) +
-                                   "): it holds the default tenant's secret; run chmod 600 " +
-                                   path);
-  }
-  Result<std::string> token = read_token_fd(fd, path);
-  if (!token.ok()) return token.status();
-  if (token->size() < kMinTokenBytes || token->size() > kMaxTokenBytes) {
-    return Status::InvalidArgument(path + " holds a token of " + std::to_string(token->size()) +
-                                   " bytes (after trimming whitespace); it must be " +
-                                   std::to_string(kMinTokenBytes) + " to " +
-                                   std::to_string(kMaxTokenBytes) +
-                                   ". Fix it, or delete it to have a new one created");
-  }
-  return token;
 }
 
 // Creates `path` holding a new random token, published atomically: written and synced under a
@@ -154,19 +123,48 @@ Result<std::string> read_token_fd(int fd, const std::string& path) {
 }
 
 namespace {
+
+// read_token_fd of a regular file. With `secret_of` (whose secret it holds, for the message) the
+// file must also be private to its owner: whoever can read it can act as that tenant. `shown`
+// names the file in that message.
+Result<std::string> read_regular_token(int fd, const std::string& path, const std::string& shown,
+                                       const char* secret_of) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno("cannot stat token file " + path, errno);
+  if (!S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument("token file " + path + " is not a regular file");
+  }
+  if (secret_of != nullptr && (st.st_mode & 077) != 0) {
+    return Status::InvalidArgument(shown + " is accessible by group or others (mode " +
+                                   octal_mode(st.st_mode) + "): it holds " + secret_of +
+                                   "; run chmod 600 " + path);
+  }
+  return read_token_fd(fd, path);
+}
+
+// The token of an existing auth-token file, which must be private to its owner (it acts as the
+// default tenant over TCP).
+Result<std::string> read_default_token(int fd, const std::string& path) {
+  Result<std::string> token = read_regular_token(fd, path, path, "the default tenant's secret");
+  if (!token.ok()) return token.status();
+  if (token->size() < kMinTokenBytes || token->size() > kMaxTokenBytes) {
+    return Status::InvalidArgument(path + " holds a token of " + std::to_string(token->size()) +
+                                   " bytes (after trimming whitespace); it must be " +
+                                   std::to_string(kMinTokenBytes) + " to " +
+                                   std::to_string(kMaxTokenBytes) +
+                                   ". Fix it, or delete it to have a new one created");
+  }
+  return token;
+}
+
 Result<std::string> read_token_file_of_mode(const std::string& path, bool private_only) {
   // O_NONBLOCK: a FIFO in place of the file must not hang the daemon's start.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd.valid()) return Status::FromErrno("cannot read token file " + path, errno);
-  struct stat st;
-  KVTIER_RETURN_IF_ERROR(require_regular_file(fd.get(), path, &st));
-  if (private_only && (st.st_mode & 077) != 0) {
-    return Status::InvalidArgument("token file " + path + " is accessible by group or others (mode " +
-                                   octal_mode(st.st_mode) + "): it holds a tenant's secret; run "
-                                   "chmod 600 " + path);
-  }
-  return read_token_fd(fd.get(), path);
+  return read_regular_token(fd.get(), path, "token file " + path,
+                            private_only ? "a tenant's secret" : nullptr);
 }
+
 }  // namespace
 
 Result<std::string> read_token_file(const std::string& path) {
