@@ -92,10 +92,7 @@ class MemoryHold {
  public:
   MemoryHold() = default;
   ~MemoryHold() { release(); }
-  MemoryHold(MemoryHold&& o) noexcept
-      : budget_(std::exchange(o.budget_, nullptr)),
-        share_(std::exchange(o.share_, nullptr)),
-        bytes_(std::exchange(o.bytes_, 0)) {}
+  MemoryHold(MemoryHold&& o) noexcept { *this = std::move(o); }
   MemoryHold& operator=(MemoryHold&& o) noexcept {
     if (this != &o) {
       release();

@@ -103,9 +103,6 @@ bool TenantRegistry::admit(const Tenant& tenant, Store& store, std::uint64_t byt
   return true;
 }
 
-QuotaHold::QuotaHold(QuotaHold&& other) noexcept
-    : tenant_(std::exchange(other.tenant_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
-
 QuotaHold& QuotaHold::operator=(QuotaHold&& other) noexcept {
   if (this != &other) {
     release();

@@ -53,7 +53,7 @@ class QuotaHold {
  public:
   QuotaHold() = default;
   ~QuotaHold() { release(); }
-  QuotaHold(QuotaHold&& other) noexcept;
+  QuotaHold(QuotaHold&& other) noexcept { *this = std::move(other); }
   QuotaHold& operator=(QuotaHold&& other) noexcept;
   QuotaHold(const QuotaHold&) = delete;
   QuotaHold& operator=(const QuotaHold&) = delete;
