@@ -39,11 +39,6 @@ std::uint64_t buffer_pool_bytes(const ServerConfig& server) { return server.max_
 
 bool is_off(const std::string& s) { return s == "off"; }
 
-// "tcp:127.0.0.1:7420" -> "127.0.0.1:7420".
-std::string strip_scheme(const std::string& address) {
-  return address.substr(address.find(':') + 1);
-}
-
 class ServerImpl final : public Server {
  public:
   explicit ServerImpl(const DaemonConfig& config) : config_(config) {}
@@ -146,22 +141,24 @@ class ServerImpl final : public Server {
  private:
   Status open_listeners() {
     const ServerConfig& s = config_.server;
+    // Keeps the listener, and its address without the scheme in `endpoint` ("tcp:127.0.0.1:7420"
+    // -> "127.0.0.1:7420").
+    auto keep = [this](Result<std::unique_ptr<Listener>> l, std::string& endpoint) -> Status {
+      if (!l.ok()) return l.status();
+      endpoint = (*l)->address().substr((*l)->address().find(':') + 1);
+      listeners_.push_back(std::move(l).value());
+      return Status::Ok();
+    };
     if (!is_off(s.unix_socket)) {
       const std::string path = effective_unix_socket(config_);
       Result<gid_t> gid = socket_group();
       if (!gid.ok()) return gid.status();
       KVTIER_RETURN_IF_ERROR(
           ensure_socket_dir(std::filesystem::path(path).parent_path().string(), *gid));
-      Result<std::unique_ptr<Listener>> l = Listener::unix_socket(path, *gid);
-      if (!l.ok()) return l.status();
-      endpoints_.unix_socket = strip_scheme((*l)->address());
-      listeners_.push_back(std::move(l).value());
+      KVTIER_RETURN_IF_ERROR(keep(Listener::unix_socket(path, *gid), endpoints_.unix_socket));
     }
     if (!is_off(s.tcp_listen)) {
-      Result<std::unique_ptr<Listener>> l = Listener::tcp(s.tcp_listen);
-      if (!l.ok()) return l.status();
-      endpoints_.tcp = strip_scheme((*l)->address());
-      listeners_.push_back(std::move(l).value());
+      KVTIER_RETURN_IF_ERROR(keep(Listener::tcp(s.tcp_listen), endpoints_.tcp));
     }
     if (!is_off(s.metrics_listen)) {
       Result<std::unique_ptr<MetricsHttpServer>> h =
