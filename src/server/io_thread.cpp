@@ -149,11 +149,7 @@ void IoThread::out_of_descriptors(const Listener& listener, int error) {
     shed = UniqueFd();
     spare_fd_ = open_spare_fd();
   }
-  if (!accept_paused_) {
-    for (const Listener* l : listeners_) loop_->remove(l->fd());
-    accept_paused_ = true;
-  }
-  accept_paused_until_ = now + kAcceptPause;
+  pause_accepting(now);
   std::uint64_t held_back = 0;
   if (descriptors_log_.allow(now, &held_back)) {
     spdlog::warn("event=accept_paused reason={} held_back_lines={} open_connections={} "
@@ -169,14 +165,17 @@ void IoThread::resume_accepting(std::chrono::steady_clock::time_point now, bool 
   accept_paused_ = false;
   if (draining) return;  // the drain removed them for good
   for (const Listener* l : listeners_) {
-    if (!watch(*l).ok()) {
-      // epoll could not take it (no memory for its entry): all of them again after a pause.
-      for (const Listener* added : listeners_) loop_->remove(added->fd());
-      accept_paused_ = true;
-      accept_paused_until_ = now + kAcceptPause;
-      return;
-    }
+    // epoll could not take it (no memory for its entry): all of them again after a pause.
+    if (!watch(*l).ok()) return pause_accepting(now);
   }
+}
+
+void IoThread::pause_accepting(std::chrono::steady_clock::time_point now) {
+  if (!accept_paused_) {
+    for (const Listener* l : listeners_) loop_->remove(l->fd());
+  }
+  accept_paused_ = true;
+  accept_paused_until_ = now + kAcceptPause;
 }
 
 // Whether a new connection fits the budget of connections not yet through HELLO. When it is full,

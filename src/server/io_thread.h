@@ -62,6 +62,7 @@ class IoThread {
   void out_of_descriptors(const Listener& listener, int error);
   bool make_room_for_pending();
   void resume_accepting(std::chrono::steady_clock::time_point now, bool draining);
+  void pause_accepting(std::chrono::steady_clock::time_point now);  // for kAcceptPause
   // Connections assigned to this thread: owned, or handed over and not yet adopted.
   std::atomic<std::int64_t>& assigned() { return context_.metrics.io_thread_connections[index_]; }
   IoThread& least_loaded();
