@@ -104,9 +104,7 @@ ConnectionTimeout Connection::overdue(std::chrono::steady_clock::time_point now)
     return now - accepted_at_ > config.hello_timeout ? ConnectionTimeout::kHello
                                                      : ConnectionTimeout::kNone;
   }
-  // pending_.header is set from a frame's header until the frame is done.
-  const bool frame_begun = pending_.header.opcode != protocol::Opcode::kNone;
-  if (frame_begun && !reading_paused_) {
+  if (frame_begun() && !reading_paused_) {
     const auto data_time = std::chrono::milliseconds(pending_.header.data_len * 1000 /
                                                      kMinDataBytesPerSecond);
     if (now - frame_clock_ > config.frame_timeout + data_time) return ConnectionTimeout::kFrame;
@@ -125,9 +123,7 @@ void Connection::note_reading_paused(std::chrono::steady_clock::time_point now) 
 }
 
 bool Connection::quiescent() const {
-  // pending_.header is set from a frame's header until the frame is done.
-  return output_.empty() && input_begin_ == input_end_ &&
-         pending_.header.opcode == protocol::Opcode::kNone;
+  return output_.empty() && input_begin_ == input_end_ && !frame_begun();
 }
 
 bool Connection::on_events(std::uint32_t events) {
@@ -437,6 +433,7 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
                                    ? protocol::kMaxMetaBytes + protocol::kFrameHeaderBytes
                                    : std::uint64_t{h.meta_len} + 256;
   const bool small_frames = frames + output_memory_.bytes() <= kSmallHoldBytes;
+  const std::uint64_t share = budget.tenant_share(context_.max_value_bytes);
   auto take_frames = [&] {
     if (session_.counters == nullptr) {
       // Before HELLO (at most kMaxHelloMetaBytes of meta, on at most max_pending_hello
@@ -445,14 +442,12 @@ bool Connection::admit_memory(std::chrono::steady_clock::time_point now) {
       return true;
     }
     if (pending_.response_memory.try_add_shared(budget, frames, small_frames,
-                                                &session_.counters->held_bytes,
-                                                budget.tenant_share(context_.max_value_bytes))) {
+                                                &session_.counters->held_bytes, share)) {
       return true;
     }
     pending_.data_memory.release();  // all or nothing: wait holding nothing
     return false;
   };
-  const std::uint64_t share = budget.tenant_share(context_.max_value_bytes);
   // The data lands in one buffer of data_len bytes: held as what that buffer takes. Data a
   // refused request's reader drops needs none.
   const std::uint64_t data_footprint =

@@ -168,6 +168,8 @@ class Connection {
   void on_frame_done();
   void queue_fds(const msghdr& msg);
   bool output_full() const;
+  // pending_.header is set from a frame's header until the frame is done.
+  bool frame_begun() const { return pending_.header.opcode != protocol::Opcode::kNone; }
 
   UniqueFd fd_;
   ServerContext& context_;
