@@ -12,22 +12,6 @@ using protocol::FrameHeader;
 
 std::string bytes_text(std::uint64_t n) { return std::to_string(n) + " bytes"; }
 
-// Decodes an OK response's meta with a list, which must answer exactly `items` items, as T; or a
-// protocol violation naming the operation.
-template <typename T, typename Item>
-Status decode_list(std::span<const std::byte> meta, std::size_t items, std::vector<Item> T::*list,
-                   T* out) {
-  Result<T> m = protocol::decode_meta<T>(meta, static_cast<std::uint32_t>(items));
-  if (!m.ok()) return protocol_violation(m.status().message());
-  if (((*m).*list).size() != items) {
-    return protocol_violation(std::string(protocol::opcode_name(T::kOpcode)) + " response has " +
-                              std::to_string(((*m).*list).size()) + " results for " +
-                              std::to_string(items) + " items");
-  }
-  *out = std::move(m).value();
-  return Status::Ok();
-}
-
 // A GET(_MANY) item's answer. Values come only with kOk, and never more than was asked for.
 Status get_item_result(const protocol::ItemResult& r, const Key& key, std::uint64_t capacity,
                        GetResult* out) {
@@ -157,66 +141,75 @@ Result<PrefixMatch> combine_lookups(std::span<const LookupCall> pieces) {
   return total;
 }
 
-Status PutManyCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
-                                std::vector<iovec>*) {
-  if (h.status != 0) return on_error(h, meta);
-  protocol::PutManyResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_list(meta, index.size(), &protocol::PutManyResponse::statuses, &m));
-  for (std::size_t i = 0; i < index.size(); ++i) {
-    const PutItem& item = items_[index[i]];
-    out_[index[i]] = item_status(m.statuses[i], item.key, item.value.size(), 0);
-  }
-  status = Status::Ok();
-  return Status::Ok();
-}
-
-Status GetManyCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
-                                std::vector<iovec>* data) {
-  if (h.status != 0) return on_error(h, meta);
-  protocol::GetManyResponse m;
-  KVTIER_RETURN_IF_ERROR(decode_list(meta, index.size(), &protocol::GetManyResponse::results, &m));
-  for (std::size_t i = 0; i < index.size(); ++i) {
-    const GetItem& item = items_[index[i]];
-    KVTIER_RETURN_IF_ERROR(get_item_result(m.results[i], item.key, capacities[i], &out_[index[i]]));
-    if (m.results[i].status == StatusCode::kOk) {
-      data->push_back(iovec{item.dst.data(), m.results[i].value_len});
-    }
-  }
-  status = Status::Ok();
-  return Status::Ok();
-}
-
 Status ShmRegisterCall::on_ok(protocol::ShmRegisterResponse& m) {
   region_id = m.region_id;
   return Status::Ok();
 }
 
-Status GetManyShmCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
-                                   std::vector<iovec>*) {
-  if (h.status != 0) return on_error(h, meta);
-  protocol::GetManyShmResponse m;
-  KVTIER_RETURN_IF_ERROR(
-      decode_list(meta, index.size(), &protocol::GetManyShmResponse::results, &m));
-  for (std::size_t i = 0; i < index.size(); ++i) {
-    const ShmGet& item = items_[index[i]];
-    KVTIER_RETURN_IF_ERROR(get_item_result(m.results[i], item.key, item.capacity, &out_[index[i]]));
+template <>
+Status PutManyCall::answer(const protocol::PutManyResponse& m, std::size_t i,
+                           std::vector<iovec>*) {
+  const PutItem& item = items_[index[i]];
+  out_[index[i]] = item_status(m.statuses[i], item.key, item.value.size(), 0);
+  return Status::Ok();
+}
+
+template <>
+Status GetManyCall::answer(const protocol::GetManyResponse& m, std::size_t i,
+                           std::vector<iovec>* data) {
+  const GetItem& item = items_[index[i]];
+  KVTIER_RETURN_IF_ERROR(get_item_result(m.results[i], item.key, capacities[i], &out_[index[i]]));
+  if (m.results[i].status == StatusCode::kOk) {
+    data->push_back(iovec{item.dst.data(), m.results[i].value_len});
   }
+  return Status::Ok();
+}
+
+template <>
+Status GetManyShmCall::answer(const protocol::GetManyShmResponse& m, std::size_t i,
+                              std::vector<iovec>*) {
+  const ShmGet& item = items_[index[i]];
+  return get_item_result(m.results[i], item.key, item.capacity, &out_[index[i]]);
+}
+
+template <>
+Status PutManyShmCall::answer(const protocol::PutManyShmResponse& m, std::size_t i,
+                              std::vector<iovec>*) {
+  const ShmPut& item = items_[index[i]];
+  out_[index[i]] = item_status(m.statuses[i], item.key, item.size, 0);
+  return Status::Ok();
+}
+
+// An OK response's list must answer exactly the items the request carried.
+template <typename Item, typename Out, typename Response, auto kAnswers>
+Status ListCall<Item, Out, Response, kAnswers>::on_response(const FrameHeader& h,
+                                                            std::span<const std::byte> meta,
+                                                            std::vector<iovec>* data) {
+  if (h.status != 0) {
+    KVTIER_RETURN_IF_ERROR(decode_error_response(h, meta, &status));
+    set_every_item(status);
+    return Status::Ok();
+  }
+  Result<Response> m =
+      protocol::decode_meta<Response>(meta, static_cast<std::uint32_t>(index.size()));
+  if (!m.ok()) return protocol_violation(m.status().message());
+  if (((*m).*kAnswers).size() != index.size()) {
+    return protocol_violation(std::string(protocol::opcode_name(Response::kOpcode)) +
+                              " response has " + std::to_string(((*m).*kAnswers).size()) +
+                              " results for " + std::to_string(index.size()) + " items");
+  }
+  for (std::size_t i = 0; i < index.size(); ++i) KVTIER_RETURN_IF_ERROR(answer(*m, i, data));
   status = Status::Ok();
   return Status::Ok();
 }
 
-Status PutManyShmCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
-                                   std::vector<iovec>*) {
-  if (h.status != 0) return on_error(h, meta);
-  protocol::PutManyShmResponse m;
-  KVTIER_RETURN_IF_ERROR(
-      decode_list(meta, index.size(), &protocol::PutManyShmResponse::statuses, &m));
-  for (std::size_t i = 0; i < index.size(); ++i) {
-    const ShmPut& item = items_[index[i]];
-    out_[index[i]] = item_status(m.statuses[i], item.key, item.size, 0);
-  }
-  status = Status::Ok();
-  return Status::Ok();
-}
+template class ListCall<PutItem, Status, protocol::PutManyResponse,
+                        &protocol::PutManyResponse::statuses>;
+template class ListCall<GetItem, GetResult, protocol::GetManyResponse,
+                        &protocol::GetManyResponse::results>;
+template class ListCall<ShmGet, GetResult, protocol::GetManyShmResponse,
+                        &protocol::GetManyShmResponse::results>;
+template class ListCall<ShmPut, Status, protocol::PutManyShmResponse,
+                        &protocol::PutManyShmResponse::statuses>;
 
 }  // namespace kvtier::client

@@ -116,48 +116,41 @@ class LookupCall final : public MetaCall<protocol::LookupResponse> {
 Result<PrefixMatch> combine_lookups(std::span<const LookupCall> pieces);
 
 // The item lists of the *_MANY calls: out[index[i]] answers the request's i-th item,
-// items[index[i]]. A whole request's error goes to every item it carried.
-template <typename Item, typename Out>
-class ListCall : public Call {
+// items[index[i]], from the i-th entry of the response's list (its member kAnswers). A whole
+// request's error goes to every item it carried.
+template <typename Item, typename Out, typename Response, auto kAnswers>
+class ListCall final : public Call {
  public:
   ListCall(std::span<const Item> items, std::span<Out> out) : items_(items), out_(out) {}
+  // Defined, and instantiated for the calls below, in calls.cpp.
+  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
+                     std::vector<iovec>* data) override;
   void on_failed(const Status& why) override {
     status = why;
     set_every_item(why);
   }
   std::vector<std::size_t> index;
-
- protected:
-  // Records a whole-request error response in `status` and in every item.
-  Status on_error(const protocol::FrameHeader& h, std::span<const std::byte> meta) {
-    KVTIER_RETURN_IF_ERROR(decode_error_response(h, meta, &status));
-    set_every_item(status);
-    return Status::Ok();
-  }
-  std::span<const Item> items_;
-  std::span<Out> out_;
+  // GET_MANY only: capacities[i] is what the request announced for items[index[i]].
+  std::vector<std::uint64_t> capacities;
 
  private:
+  // Records the response's i-th answer, and where that item's value bytes go (GET_MANY).
+  Status answer(const Response& m, std::size_t i, std::vector<iovec>* data);
   void set_every_item(const Status& s) {
     for (std::size_t i : index) out_[i] = Out{s};
   }
+  std::span<const Item> items_;
+  std::span<Out> out_;
 };
 
-class PutManyCall final : public ListCall<PutItem, Status> {
- public:
-  using ListCall::ListCall;
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
-};
-
-class GetManyCall final : public ListCall<GetItem, GetResult> {
- public:
-  using ListCall::ListCall;
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
-  // capacities[i]: what the request announced for items[index[i]].
-  std::vector<std::uint64_t> capacities;
-};
+using PutManyCall =
+    ListCall<PutItem, Status, protocol::PutManyResponse, &protocol::PutManyResponse::statuses>;
+using GetManyCall =
+    ListCall<GetItem, GetResult, protocol::GetManyResponse, &protocol::GetManyResponse::results>;
+using GetManyShmCall = ListCall<ShmGet, GetResult, protocol::GetManyShmResponse,
+                                &protocol::GetManyShmResponse::results>;
+using PutManyShmCall = ListCall<ShmPut, Status, protocol::PutManyShmResponse,
+                                &protocol::PutManyShmResponse::statuses>;
 
 class ShmRegisterCall final : public MetaCall<protocol::ShmRegisterResponse> {
  public:
@@ -165,20 +158,6 @@ class ShmRegisterCall final : public MetaCall<protocol::ShmRegisterResponse> {
 
  private:
   Status on_ok(protocol::ShmRegisterResponse& m) override;
-};
-
-class GetManyShmCall final : public ListCall<ShmGet, GetResult> {
- public:
-  using ListCall::ListCall;
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
-};
-
-class PutManyShmCall final : public ListCall<ShmPut, Status> {
- public:
-  using ListCall::ListCall;
-  Status on_response(const protocol::FrameHeader& h, std::span<const std::byte> meta,
-                     std::vector<iovec>* data) override;
 };
 
 }  // namespace kvtier::client
