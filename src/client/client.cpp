@@ -97,6 +97,20 @@ Status batch_status(const Status& run_status, const Calls& calls) {
   }
   return Status::Ok();
 }
+
+// The items of a put list that pass check_value against `limit`, in order; out[i] is each
+// item's check.
+template <typename Item>
+std::vector<std::size_t> sendable_puts(std::span<const Item> items, std::span<Status> out,
+                                       std::uint64_t limit, auto size_of) {
+  std::vector<std::size_t> send;
+  send.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out[i] = check_value(items[i].key, size_of(items[i]), limit);
+    if (out[i].ok()) send.push_back(i);
+  }
+  return send;
+}
 }  // namespace
 
 Status ClientImpl::add_put(RequestBatch& batch, const Key& key, std::span<const std::byte> value,
@@ -185,62 +199,59 @@ Result<PrefixMatch> ClientImpl::lookup(std::span<const Key> chain) {
   return combine_lookups(pieces);
 }
 
-Status ClientImpl::put_many(std::span<const PutItem> items, std::span<Status> out,
-                            const PutOptions& options) {
-  KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "put_many"));
-  Result<std::uint16_t> flags = put_flags(options);
-  if (!flags.ok()) return fail_batch(out, flags.status());
-  std::vector<std::size_t> send;  // items that pass the local checks, in order
-  send.reserve(items.size());
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    out[i] = check_value(items[i].key, items[i].value.size(), frame_value_limit());
-    if (out[i].ok()) send.push_back(i);
-  }
-  std::vector<BatchRange> ranges =
-      split_batch(send.size(), info_.max_batch, info_.max_data_bytes,
-                  [&](std::size_t j) { return items[send[j]].value.size(); });
-  std::deque<PutManyCall> calls;
+// Sends `count` items of a *_MANY call as requests like `request` (which holds what every
+// piece repeats: the region), split at max_batch and at max_data_bytes of bytes_of(j) per
+// request, each with a ListCallT of its own as its sink. add(m, call, j, data) adds the j-th item
+// sent to the request m and to call.index, and its value bytes, when the frame carries them, to
+// data. Returns the whole request's Status; a request that cannot be added fails every item.
+template <typename ListCallT, typename M, typename Item, typename Out>
+Status ClientImpl::send_list(std::span<const Item> items, std::span<Out> out, const M& request,
+                             std::uint16_t flags, std::size_t count, auto bytes_of, auto add) {
+  std::deque<ListCallT> calls;
   RequestBatch batch;
   std::vector<std::span<const std::byte>> data;
-  for (const BatchRange& r : ranges) {
-    PutManyCall& call = calls.emplace_back(items, out);
-    protocol::PutManyRequest m;
+  for (const BatchRange& r : split_batch(count, info_.max_batch, info_.max_data_bytes, bytes_of)) {
+    ListCallT& call = calls.emplace_back(items, out);
+    M m = request;
     data.clear();
-    for (std::size_t j = r.begin; j < r.end; ++j) {
-      const PutItem& item = items[send[j]];
-      call.index.push_back(send[j]);
-      m.items.push_back({item.key, item.value.size()});
-      data.push_back(item.value);
-    }
-    if (Status a = batch.add(conn_->next_request_id(), m, &call, data, -1, *flags); !a.ok()) {
+    for (std::size_t j = r.begin; j < r.end; ++j) add(m, call, j, data);
+    if (Status a = batch.add(conn_->next_request_id(), m, &call, data, -1, flags); !a.ok()) {
       return fail_batch(out, a);
     }
   }
   return batch_status(run(batch), calls);
 }
 
+Status ClientImpl::put_many(std::span<const PutItem> items, std::span<Status> out,
+                            const PutOptions& options) {
+  KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "put_many"));
+  Result<std::uint16_t> flags = put_flags(options);
+  if (!flags.ok()) return fail_batch(out, flags.status());
+  const std::vector<std::size_t> send = sendable_puts(
+      items, out, frame_value_limit(), [](const PutItem& i) { return i.value.size(); });
+  return send_list<PutManyCall>(
+      items, out, protocol::PutManyRequest{}, *flags, send.size(),
+      [&](std::size_t j) { return items[send[j]].value.size(); },
+      [&](protocol::PutManyRequest& m, PutManyCall& call, std::size_t j, auto& data) {
+        const PutItem& item = items[send[j]];
+        call.index.push_back(send[j]);
+        m.items.push_back({item.key, item.value.size()});
+        data.push_back(item.value);
+      });
+}
+
 Status ClientImpl::get_many(std::span<const GetItem> items, std::span<GetResult> out) {
   KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "get_many"));
-  std::vector<BatchRange> ranges =
-      split_batch(items.size(), info_.max_batch, info_.max_data_bytes,
-                  [&](std::size_t i) { return get_capacity(items[i].dst.size()); });
-  std::deque<GetManyCall> calls;
-  RequestBatch batch;
-  for (const BatchRange& r : ranges) {
-    GetManyCall& call = calls.emplace_back(items, out);
-    protocol::GetManyRequest m;
-    for (std::size_t i = r.begin; i < r.end; ++i) {
-      std::uint64_t capacity = get_capacity(items[i].dst.size());
-      call.index.push_back(i);
-      call.capacities.push_back(capacity);
-      m.items.push_back({items[i].key, capacity});
-      out[i] = {Status::Closed("no response yet"), 0, Tier::kNone};
-    }
-    if (Status a = batch.add(conn_->next_request_id(), m, &call); !a.ok()) {
-      return fail_batch(out, a);
-    }
-  }
-  return batch_status(run(batch), calls);
+  return send_list<GetManyCall>(
+      items, out, protocol::GetManyRequest{}, 0, items.size(),
+      [&](std::size_t i) { return get_capacity(items[i].dst.size()); },
+      [&](protocol::GetManyRequest& m, GetManyCall& call, std::size_t i, auto&) {
+        std::uint64_t capacity = get_capacity(items[i].dst.size());
+        call.index.push_back(i);
+        call.capacities.push_back(capacity);
+        m.items.push_back({items[i].key, capacity});
+        out[i] = {Status::Closed("no response yet"), 0, Tier::kNone};
+      });
 }
 
 Status ClientImpl::remove(const Key& key) {
@@ -316,27 +327,15 @@ Status ClientImpl::get_many_shm(const SharedRegion& region, std::span<const ShmG
                                 std::span<GetResult> out) {
   KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "get_many_shm"));
   if (Status c = check_region(region, items, &ShmGet::capacity); !c.ok()) return fail_batch(out, c);
-  std::deque<GetManyShmCall> calls;
-  RequestBatch batch;
   // Split as value frames are (the daemon bounds a frame's bytes, shared memory or not).
-  for (const BatchRange& r : split_batch(items.size(), info_.max_batch, info_.max_data_bytes,
-                                         [&](std::size_t i) {
-                                           return std::min(items[i].capacity,
-                                                           info_.max_value_bytes);
-                                         })) {
-    GetManyShmCall& call = calls.emplace_back(items, out);
-    protocol::GetManyShmRequest m;
-    m.region_id = region.id;
-    for (std::size_t i = r.begin; i < r.end; ++i) {
-      call.index.push_back(i);
-      m.items.push_back({items[i].key, items[i].offset, items[i].capacity});
-      out[i] = {Status::Closed("no response yet"), 0, Tier::kNone};
-    }
-    if (Status a = batch.add(conn_->next_request_id(), m, &call); !a.ok()) {
-      return fail_batch(out, a);
-    }
-  }
-  return batch_status(run(batch), calls);
+  return send_list<GetManyShmCall>(
+      items, out, protocol::GetManyShmRequest{.region_id = region.id}, 0, items.size(),
+      [&](std::size_t i) { return get_capacity(items[i].capacity); },
+      [&](protocol::GetManyShmRequest& m, GetManyShmCall& call, std::size_t i, auto&) {
+        call.index.push_back(i);
+        m.items.push_back({items[i].key, items[i].offset, items[i].capacity});
+        out[i] = {Status::Closed("no response yet"), 0, Tier::kNone};
+      });
 }
 
 Status ClientImpl::put_many_shm(const SharedRegion& region, std::span<const ShmPut> items,
@@ -345,28 +344,16 @@ Status ClientImpl::put_many_shm(const SharedRegion& region, std::span<const ShmP
   Result<std::uint16_t> flags = put_flags(options);
   if (!flags.ok()) return fail_batch(out, flags.status());
   if (Status c = check_region(region, items, &ShmPut::size); !c.ok()) return fail_batch(out, c);
-  std::vector<std::size_t> send;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    out[i] = check_value(items[i].key, items[i].size, info_.max_value_bytes);
-    if (out[i].ok()) send.push_back(i);
-  }
-  std::deque<PutManyShmCall> calls;
-  RequestBatch batch;
-  for (const BatchRange& r : split_batch(send.size(), info_.max_batch, info_.max_data_bytes,
-                                         [&](std::size_t j) { return items[send[j]].size; })) {
-    PutManyShmCall& call = calls.emplace_back(items, out);
-    protocol::PutManyShmRequest m;
-    m.region_id = region.id;
-    for (std::size_t j = r.begin; j < r.end; ++j) {
-      const ShmPut& item = items[send[j]];
-      call.index.push_back(send[j]);
-      m.items.push_back({item.key, item.offset, item.size});
-    }
-    if (Status a = batch.add(conn_->next_request_id(), m, &call, {}, -1, *flags); !a.ok()) {
-      return fail_batch(out, a);
-    }
-  }
-  return batch_status(run(batch), calls);
+  const std::vector<std::size_t> send = sendable_puts(
+      items, out, info_.max_value_bytes, [](const ShmPut& i) { return i.size; });
+  return send_list<PutManyShmCall>(
+      items, out, protocol::PutManyShmRequest{.region_id = region.id}, *flags, send.size(),
+      [&](std::size_t j) { return items[send[j]].size; },
+      [&](protocol::PutManyShmRequest& m, PutManyShmCall& call, std::size_t j, auto&) {
+        const ShmPut& item = items[send[j]];
+        call.index.push_back(send[j]);
+        m.items.push_back({item.key, item.offset, item.size});
+      });
 }
 
 }  // namespace client

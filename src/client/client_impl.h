@@ -91,6 +91,10 @@ class ClientImpl final : public Client {
     KVTIER_RETURN_IF_ERROR(run(batch));
     return call.status;
   }
+  // Sends a *_MANY call's items in requests the daemon accepts (see client.cpp).
+  template <typename ListCallT, typename M, typename Item, typename Out>
+  Status send_list(std::span<const Item> items, std::span<Out> out, const M& request,
+                   std::uint16_t flags, std::size_t count, auto bytes_of, auto add);
   // InvalidArgument unless `region` is one this client registered and `items` lie inside it.
   template <typename Item>
   Status check_region(const SharedRegion& region, std::span<const Item> items,
