@@ -11,15 +11,18 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <span>
 
 #include "kvtier/status.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::client {
 
 // Seals every region carries: F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL.
 int required_memfd_seals();
 
+// Move-only: the last owner closes the fd and unmaps the pages.
 class SealedMemfd {
  public:
   // memfd_create("kvtier-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING), ftruncate to `bytes` rounded up
@@ -27,26 +30,23 @@ class SealedMemfd {
   // IOError naming the failed step otherwise.
   static Result<SealedMemfd> create(std::size_t bytes);
 
-  SealedMemfd() = default;
-  ~SealedMemfd();
-  SealedMemfd(SealedMemfd&& other) noexcept;
-  SealedMemfd& operator=(SealedMemfd&& other) noexcept;
-  SealedMemfd(const SealedMemfd&) = delete;
-  SealedMemfd& operator=(const SealedMemfd&) = delete;
-
   // The memfd; -1 after close_fd(). The mapping does not need it.
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // Closes the fd once the daemon holds its own copy; the mapping stays.
-  void close_fd();
+  void close_fd() { fd_.reset(); }
   // The mapped pages (size() is a multiple of 4 KiB); empty for a default-constructed value.
-  std::span<std::byte> memory() const { return {base_, size_}; }
+  std::span<std::byte> memory() const {
+    return {mapping_.get(), mapping_ ? mapping_.get_deleter().size : 0};
+  }
 
  private:
-  void release();
+  struct Unmap {
+    std::size_t size;  // of the mapping
+    void operator()(std::byte* base) const;
+  };
 
-  int fd_ = -1;
-  std::byte* base_ = nullptr;
-  std::size_t size_ = 0;
+  UniqueFd fd_;
+  std::unique_ptr<std::byte, Unmap> mapping_;  // declared after fd_: unmapped before it closes
 };
 
 }  // namespace kvtier::client
