@@ -68,18 +68,9 @@ int poll_timeout_ms(Clock::time_point deadline) {
   return left > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(left);
 }
 
-ClientSocket::ClientSocket(ClientSocket&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), is_unix_(other.is_unix_), tls_(std::move(other.tls_)) {}
-
-void ClientSocket::close() {
-  tls_.reset();
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 Status ClientSocket::start_tls(std::shared_ptr<net::TlsContext> ctx, const std::string& host,
                                Clock::time_point deadline) {
-  Result<std::unique_ptr<net::TlsStream>> s = net::TlsStream::connect(std::move(ctx), fd_, host);
+  Result<std::unique_ptr<net::TlsStream>> s = net::TlsStream::connect(std::move(ctx), fd(), host);
   if (!s.ok()) return s.status();
   for (;;) {
     const net::TlsStream::Io io = (*s)->handshake();
@@ -93,7 +84,7 @@ Status ClientSocket::start_tls(std::shared_ptr<net::TlsContext> ctx, const std::
                                         ? " (is this port plaintext? use tcp:HOST:PORT)"
                                         : ""));
     }
-    pollfd p{fd_, static_cast<short>(io == net::TlsStream::Io::kWantRead ? POLLIN : POLLOUT), 0};
+    pollfd p{fd(), static_cast<short>(io == net::TlsStream::Io::kWantRead ? POLLIN : POLLOUT), 0};
     int n = ::poll(&p, 1, poll_timeout_ms(deadline));
     if (n < 0 && errno != EINTR) return Status::FromErrno("poll", errno);
     if (n == 0) return Status::IOError("TLS handshake with " + host + " timed out");

@@ -12,6 +12,7 @@
 #include "client/address.h"
 #include "kvtier/status.h"
 #include "net/tls.h"
+#include "posix/unique_fd.h"
 
 namespace kvtier::client {
 
@@ -30,28 +31,29 @@ class ClientSocket {
   static Result<ClientSocket> connect(const ClientAddress& address, Clock::time_point deadline);
 
   ClientSocket() = default;
-  ~ClientSocket() { close(); }
-  ClientSocket(ClientSocket&& other) noexcept;
-  ClientSocket(const ClientSocket&) = delete;
-  ClientSocket& operator=(const ClientSocket&) = delete;
+  // Move-only, and not assignable: an assignment would close the fd before ending the TLS over it.
+  ClientSocket(ClientSocket&& other) noexcept = default;
 
   // Runs the TLS handshake over the connected TCP socket within `deadline`; every later byte then
   // goes through tls(). IOError saying what failed (the certificate check, a plaintext port).
   Status start_tls(std::shared_ptr<net::TlsContext> ctx, const std::string& host,
                    Clock::time_point deadline);
 
-  int fd() const { return fd_; }
-  bool is_open() const { return fd_ >= 0; }
+  int fd() const { return fd_.get(); }
+  bool is_open() const { return fd_.valid(); }
   bool is_unix() const { return is_unix_; }
   net::TlsStream* tls() const { return tls_.get(); }
-  void close();
+  void close() {
+    tls_.reset();
+    fd_.reset();
+  }
 
  private:
   ClientSocket(int fd, bool is_unix) : fd_(fd), is_unix_(is_unix) {}
 
-  int fd_ = -1;
+  UniqueFd fd_;
   bool is_unix_ = false;
-  std::unique_ptr<net::TlsStream> tls_;  // ended before fd_ closes
+  std::unique_ptr<net::TlsStream> tls_;  // declared after fd_: ended before fd_ closes
 };
 
 }  // namespace kvtier::client
