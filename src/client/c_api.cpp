@@ -2,6 +2,7 @@
 // Nothing may unwind into C: every entry point catches what the C++ side could throw (only
 // allocation failure, in practice) and turns it into a status code.
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
@@ -44,11 +45,9 @@ namespace {
 
 using kvtier::Status;
 
-kvtier::Key to_key(const kvtier_key* k) {
-  kvtier::Key out;
-  std::memcpy(out.bytes.data(), k->bytes, 16);
-  return out;
-}
+// kvtier_key and Key are the same 16 bytes.
+kvtier::Key to_key(const kvtier_key* k) { return std::bit_cast<kvtier::Key>(*k); }
+void to_c_key(const kvtier::Key& k, kvtier_key* out) { *out = std::bit_cast<kvtier_key>(k); }
 
 // The options of a put's KVTIER_PUT_* flags; InvalidArgument for bits this library does not know.
 kvtier::Result<kvtier::PutOptions> put_options(uint32_t flags) {
@@ -57,10 +56,6 @@ kvtier::Result<kvtier::PutOptions> put_options(uint32_t flags) {
                                    std::to_string(flags & ~uint32_t{KVTIER_PUT_DURABLE}));
   }
   return kvtier::PutOptions{.durable = (flags & KVTIER_PUT_DURABLE) != 0};
-}
-
-void to_c_key(const kvtier::Key& k, kvtier_key* out) {
-  std::memcpy(out->bytes, k.bytes.data(), 16);
 }
 
 void copy_message(const std::string& message, char* buf, std::size_t len) {
