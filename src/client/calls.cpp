@@ -87,11 +87,6 @@ Status PingCall::on_ok(protocol::PingResponse& m) {
   return Status::Ok();
 }
 
-Status StatsCall::on_ok(protocol::StatsResponse& m) {
-  text = std::move(m.text);
-  return Status::Ok();
-}
-
 Status GetCall::on_response(const FrameHeader& h, std::span<const std::byte> meta,
                             std::vector<iovec>* data) {
   auto code = protocol::status_code_from_wire(h.status);
@@ -139,11 +134,6 @@ Result<PrefixMatch> combine_lookups(std::span<const LookupCall> pieces) {
     if (piece.match.cached < piece.asked()) break;  // the chain's cached prefix ends here
   }
   return total;
-}
-
-Status ShmRegisterCall::on_ok(protocol::ShmRegisterResponse& m) {
-  region_id = m.region_id;
-  return Status::Ok();
 }
 
 template <>

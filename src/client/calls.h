@@ -73,12 +73,17 @@ class PingCall final : public MetaCall<protocol::PingResponse> {
   std::string payload_;
 };
 
-class StatsCall final : public MetaCall<protocol::StatsResponse> {
+// STATS, SHM_REGISTER: the response meta, as it came, is the result.
+template <typename T>
+class ResponseCall final : public MetaCall<T> {
  public:
-  std::string text;
+  T response;
 
  private:
-  Status on_ok(protocol::StatsResponse& m) override;
+  Status on_ok(T& m) override {
+    response = std::move(m);
+    return Status::Ok();
+  }
 };
 
 // GET: the value is read straight into dst.
@@ -151,13 +156,5 @@ using GetManyShmCall = ListCall<ShmGet, GetResult, protocol::GetManyShmResponse,
                                 &protocol::GetManyShmResponse::results>;
 using PutManyShmCall = ListCall<ShmPut, Status, protocol::PutManyShmResponse,
                                 &protocol::PutManyShmResponse::statuses>;
-
-class ShmRegisterCall final : public MetaCall<protocol::ShmRegisterResponse> {
- public:
-  std::uint32_t region_id = 0;
-
- private:
-  Status on_ok(protocol::ShmRegisterResponse& m) override;
-};
 
 }  // namespace kvtier::client

@@ -274,9 +274,9 @@ Status ClientImpl::unpin(const Key& key) {
 }
 
 Result<std::string> ClientImpl::stats() {
-  StatsCall call;
+  ResponseCall<protocol::StatsResponse> call;
   KVTIER_RETURN_IF_ERROR(run_one(protocol::StatsRequest{}, call));
-  return std::move(call.text);
+  return std::move(call.response.text);
 }
 
 Result<SharedRegion> ClientImpl::register_shared_memory(std::size_t bytes) {
@@ -288,11 +288,11 @@ Result<SharedRegion> ClientImpl::register_shared_memory(std::size_t bytes) {
   }
   Result<SealedMemfd> memfd = SealedMemfd::create(bytes);
   if (!memfd.ok()) return memfd.status();
-  ShmRegisterCall call;
+  ResponseCall<protocol::ShmRegisterResponse> call;
   KVTIER_RETURN_IF_ERROR(
       run_one(protocol::ShmRegisterRequest{memfd->memory().size()}, call, memfd->fd()));
   auto owned = std::make_unique<OwnedRegion>();
-  owned->id = call.region_id;
+  owned->id = call.response.region_id;
   owned->memfd = std::move(memfd).value();
   owned->memfd.close_fd();  // the daemon holds its own reference now
   SharedRegion region{owned->id, owned->memfd.memory()};
