@@ -75,18 +75,11 @@ constexpr SinceField<F> since_version(std::uint16_t since, const std::uint16_t& 
 
 namespace meta_fields {
 
-template <typename T>
-inline constexpr bool kIsBytes = false;
-template <typename S>
-inline constexpr bool kIsBytes<BytesField<S>> = true;
-template <typename T>
-inline constexpr bool kIsList = false;
-template <typename V>
-inline constexpr bool kIsList<ListField<V>> = true;
-template <typename T>
-inline constexpr bool kIsSince = false;
-template <typename F>
-inline constexpr bool kIsSince<SinceField<F>> = true;
+// Whether the field F is a Kind<...>: a BytesField, a ListField or a SinceField.
+template <typename F, template <typename> class Kind>
+inline constexpr bool kIs = false;
+template <typename T, template <typename> class Kind>
+inline constexpr bool kIs<Kind<T>, Kind> = true;
 
 template <typename M>
 using FieldsOf = decltype(M::fields(std::declval<M&>()));
@@ -97,7 +90,7 @@ constexpr std::size_t wire_bytes();
 
 template <typename F>
 constexpr std::size_t field_wire_bytes() {
-  static_assert(!kIsBytes<F> && !kIsList<F> && !kIsSince<F>,
+  static_assert(!kIs<F, BytesField> && !kIs<F, ListField> && !kIs<F, SinceField>,
                 "a list item has fixed-width fields only");
   using Value = std::remove_cvref_t<decltype(std::declval<F>().value)>;
   return wire_bytes<Value>();
@@ -122,7 +115,7 @@ constexpr std::size_t wire_bytes() {
 template <typename M>
 constexpr bool has_list() {
   return []<std::size_t... I>(std::index_sequence<I...>) {
-    return (kIsList<std::tuple_element_t<I, FieldsOf<M>>> || ...);
+    return (kIs<std::tuple_element_t<I, FieldsOf<M>>, ListField> || ...);
   }(std::make_index_sequence<std::tuple_size_v<FieldsOf<M>>>{});
 }
 
@@ -144,11 +137,11 @@ void write_value(MetaWriter& w, const T& v) {
 
 template <typename F>
 void write_field(MetaWriter& w, const F& f) {
-  if constexpr (kIsSince<F>) {
+  if constexpr (kIs<F, SinceField>) {
     if (f.version >= f.since) write_field(w, f.inner);
-  } else if constexpr (kIsBytes<F>) {
+  } else if constexpr (kIs<F, BytesField>) {
     w.bytes(f.value);
-  } else if constexpr (kIsList<F>) {
+  } else if constexpr (kIs<F, ListField>) {
     w.count(f.items.size());
     using Item = typename std::remove_cvref_t<decltype(f.items)>::value_type;
     if constexpr (std::is_same_v<Item, Key>) {
@@ -193,11 +186,11 @@ Status read_value(MetaReader& r, std::string_view name, std::size_t index, T* ou
 
 template <typename F>
 Status read_field(MetaReader& r, const F& f, std::size_t index, std::uint32_t max_batch) {
-  if constexpr (kIsSince<F>) {
+  if constexpr (kIs<F, SinceField>) {
     return f.version >= f.since ? read_field(r, f.inner, index, max_batch) : Status::Ok();
-  } else if constexpr (kIsBytes<F>) {
+  } else if constexpr (kIs<F, BytesField>) {
     return r.bytes(f.name, f.max_len, &f.value);
-  } else if constexpr (kIsList<F>) {
+  } else if constexpr (kIs<F, ListField>) {
     using Item = typename std::remove_cvref_t<decltype(f.items)>::value_type;
     // The count is checked against the bytes left (and max_batch) before anything is allocated,
     // so the allocation is bounded by the meta's size.
