@@ -16,34 +16,28 @@ class PipelineImpl final : public Client::Pipeline {
   explicit PipelineImpl(ClientImpl& client) : client_(client) {}
 
   std::size_t put(const Key& key, std::span<const std::byte> value) override {
-    Entry& e = add(Kind::kPut);
-    e.status = client_.add_put(batch_, key, value, &e.empty);
-    e.sent = e.status.ok();
-    return entries_.size() - 1;
+    return queue(Kind::kPut,
+                 [&](Entry& e) { return client_.add_put(batch_, key, value, &e.empty); });
   }
 
   std::size_t get(const Key& key, std::span<std::byte> dst) override {
-    Entry& e = add(Kind::kGet);
-    std::uint64_t capacity = client_.get_capacity(dst.size());
-    e.get_call = std::make_unique<GetCall>(key, dst, capacity);
-    e.status = client_.add_get(batch_, key, capacity, e.get_call.get());
-    e.sent = e.status.ok();
-    e.get = {e.status, 0, Tier::kNone};
-    return entries_.size() - 1;
+    const std::uint64_t capacity = client_.get_capacity(dst.size());
+    return queue(Kind::kGet, [&](Entry& e) {
+      e.get_call = std::make_unique<GetCall>(key, dst, capacity);
+      Status s = client_.add_get(batch_, key, capacity, e.get_call.get());
+      e.get = {s, 0, Tier::kNone};
+      return s;
+    });
   }
 
   std::size_t lookup(std::span<const Key> chain) override {
-    Entry& e = add(Kind::kLookup);
-    e.status = client_.add_lookup(batch_, chain, &e.lookup_pieces);
-    e.sent = e.status.ok();
-    return entries_.size() - 1;
+    return queue(Kind::kLookup,
+                 [&](Entry& e) { return client_.add_lookup(batch_, chain, &e.lookup_pieces); });
   }
 
   std::size_t remove(const Key& key) override {
-    Entry& e = add(Kind::kRemove);
-    e.status = client_.add_remove(batch_, key, &e.empty);
-    e.sent = e.status.ok();
-    return entries_.size() - 1;
+    return queue(Kind::kRemove,
+                 [&](Entry& e) { return client_.add_remove(batch_, key, &e.empty); });
   }
 
   Status run() override {
@@ -75,10 +69,13 @@ class PipelineImpl final : public Client::Pipeline {
     std::vector<LookupCall> lookup_pieces;  // kLookup: one call per max_batch keys
   };
 
-  Entry& add(Kind kind) {
+  // Adds an entry whose request add_request(e) queues (OK) or refuses (why); its index.
+  std::size_t queue(Kind kind, auto add_request) {
     Entry& e = entries_.emplace_back();
     e.kind = kind;
-    return e;
+    e.status = add_request(e);
+    e.sent = e.status.ok();
+    return entries_.size() - 1;
   }
 
   // Copies a run's results out of the entry's calls.
