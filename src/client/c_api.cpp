@@ -278,10 +278,8 @@ void kvtier_server_info_get(const kvtier_client* client, kvtier_server_info* out
   *out = kvtier_server_info{};
   if (client == nullptr || !client->client) return;
   const kvtier::ServerInfo& info = client->client->server_info();
-  out->version = info.version;
-  out->max_value_bytes = info.max_value_bytes;
-  out->max_batch = info.max_batch;
-  out->max_data_bytes = info.max_data_bytes;
+  *out = {.version = info.version, .max_value_bytes = info.max_value_bytes,
+          .max_batch = info.max_batch, .max_data_bytes = info.max_data_bytes};
 }
 
 uint64_t kvtier_server_capabilities(const kvtier_client* client) {

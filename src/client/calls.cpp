@@ -62,12 +62,9 @@ Status HelloCall::on_ok(protocol::HelloResponse& m) {
                               std::to_string(m.max_value_bytes) + ", max_data_bytes " +
                               std::to_string(m.max_data_bytes) + ")");
   }
-  info.version = m.version;
-  info.tenant = std::move(m.tenant);
-  info.max_value_bytes = m.max_value_bytes;
-  info.max_batch = m.max_batch;
-  info.max_data_bytes = m.max_data_bytes;
-  info.capabilities = m.capabilities;
+  info = {.version = m.version, .tenant = std::move(m.tenant), .max_value_bytes = m.max_value_bytes,
+          .max_batch = m.max_batch, .max_data_bytes = m.max_data_bytes,
+          .capabilities = m.capabilities};
   return Status::Ok();
 }
 
