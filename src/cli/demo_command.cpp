@@ -13,6 +13,7 @@
 
 #include "cli/client_flags.h"
 #include "cli/commands.h"
+#include "coding/printf_string.h"
 #include "kvtier/client.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
@@ -84,9 +85,7 @@ double since(std::chrono::steady_clock::time_point t0) {
 }
 
 std::string gib(std::uint64_t bytes) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
-  return b;
+  return printf_string("%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
 }
 
 // Where the demo's blocks go: the engine in this process, or kvtierd through shared memory. Both

@@ -2,9 +2,9 @@
 #include "plan/duration.h"
 
 #include <cmath>
-#include <cstdio>
 #include <string>
 
+#include "coding/printf_string.h"
 #include "config/size_parse.h"
 
 namespace kvtier::plan {
@@ -67,19 +67,14 @@ Result<double> parse_duration_seconds(std::string_view text) {
 }
 
 std::string format_duration_compact(double seconds) {
-  char buf[64];
   if (!std::isfinite(seconds)) return "never";
   if (seconds < 0) return "-" + format_duration_compact(-seconds);
   if (seconds == 0) return "0s";
   if (seconds < 1) {
     const double ms = seconds * 1000;
-    std::snprintf(buf, sizeof buf, ms < 10 ? "%.2fms" : (ms < 100 ? "%.1fms" : "%.0fms"), ms);
-    return buf;
+    return printf_string(ms < 10 ? "%.2fms" : (ms < 100 ? "%.1fms" : "%.0fms"), ms);
   }
-  if (seconds < 60) {
-    std::snprintf(buf, sizeof buf, "%.3gs", seconds);
-    return buf;
-  }
+  if (seconds < 60) return printf_string("%.3gs", seconds);
   struct Part {
     long long size;
     const char* unit;

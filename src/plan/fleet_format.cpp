@@ -2,34 +2,25 @@
 #include "plan/fleet_format.h"
 
 #include <cmath>
-#include <cstdio>
+
+#include "coding/printf_string.h"
 
 namespace kvtier::plan {
 namespace {
 
 // `v` with three significant digits (v >= 0 and below 1000 after scaling).
 std::string three_digits(double v) {
-  char buf[64];
   const double a = std::fabs(v);
   if (a == 0) return "0";
-  if (a < 0.01) {
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-  } else {
-    const int decimals = a < 9.995 ? 2 : a < 99.95 ? 1 : 0;
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  }
-  return buf;
+  if (a < 0.01) return printf_string("%.3g", v);
+  return printf_string("%.*f", a < 9.995 ? 2 : a < 99.95 ? 1 : 0, v);
 }
 
 }  // namespace
 
 std::string format_usd(double usd) {
   static constexpr const char* kSuffix[] = {"", "k", "M", "B", "T"};
-  if (std::fabs(usd) < 1) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "$%.3g", usd);
-    return buf;
-  }
+  if (std::fabs(usd) < 1) return printf_string("$%.3g", usd);
   std::size_t i = 0;
   while (i + 1 < std::size(kSuffix) && std::fabs(usd) >= 999.5) {
     usd /= 1000;
@@ -39,9 +30,8 @@ std::string format_usd(double usd) {
 }
 
 std::string format_count(double n) {
-  char digits[64];
-  std::snprintf(digits, sizeof digits, "%.0f", std::fabs(n));
-  std::string s = digits, out;
+  const std::string s = printf_string("%.0f", std::fabs(n));
+  std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (i > 0 && (s.size() - i) % 3 == 0) out += ',';
     out += s[i];

@@ -2,11 +2,11 @@
 #include "plan/fleet_report_html.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <functional>
 #include <optional>
 #include <vector>
 
+#include "coding/printf_string.h"
 #include "plan/fleet_format.h"
 #include "plan/fleet_report_json.h"
 #include "plan/fleet_report_text.h"
@@ -35,11 +35,7 @@ std::string number(std::string_view tag, const std::string& shape, std::string_v
          escape(text) + "</" + std::string(tag) + ">";
 }
 
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
+std::string fixed(double v, int decimals) { return printf_string("%.*f", decimals, v); }
 
 struct Chart {
   std::string title;

@@ -3,17 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
+
+#include "coding/printf_string.h"
 
 namespace kvtier::plan {
 namespace {
 
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
+std::string number(double v) { return printf_string("%g", v); }
 
 Status must(bool ok, const char* flag, const char* rule, double got) {
   if (ok) return Status::Ok();
@@ -187,9 +184,8 @@ Result<KvPlan> compute_kv_plan(const KvPlanInputs& in) {
         "(--network-bw): the shared tier's outbox never drains");
   }
   if (p.outbox_blocks_per_node > static_cast<double>(in.outbox_capacity_blocks)) {
-    char blocks[32];
-    std::snprintf(blocks, sizeof blocks, "%.0f", std::ceil(p.outbox_blocks_per_node));
-    p.warnings.push_back(std::string("the ride-through writes ") + blocks +
+    p.warnings.push_back("the ride-through writes " +
+                         printf_string("%.0f", std::ceil(p.outbox_blocks_per_node)) +
                          " blocks per node, more than the outbox holds (" +
                          std::to_string(in.outbox_capacity_blocks) +
                          "): raise [shared] outbox_capacity_blocks");

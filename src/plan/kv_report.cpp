@@ -3,10 +3,10 @@
 
 #include <cmath>
 #include <cstdarg>
-#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
+#include "coding/printf_string.h"
 #include "plan/duration.h"
 #include "plan/units.h"
 
@@ -15,34 +15,24 @@ namespace {
 
 using nlohmann::json;
 
-// printf into a std::string (the table is columns of fixed width).
+// printf appended to `out` (the table is columns of fixed width).
 [[gnu::format(printf, 2, 3)]] void add(std::string& out, const char* fmt, ...) {
-  char buf[512];
   va_list args;
   va_start(args, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, args);
+  out += vprintf_string(fmt, args);
   va_end(args);
-  out += buf;
 }
 
 std::string percent(double share) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, share < 0.1 && share > 0 ? "%.1f%%" : "%.0f%%", share * 100);
-  return buf;
+  return printf_string(share < 0.1 && share > 0 ? "%.1f%%" : "%.0f%%", share * 100);
 }
 
 std::string sig3(double v) {
-  char buf[32];
   const double a = std::fabs(v);
-  std::snprintf(buf, sizeof buf, "%.*f", a < 9.995 ? 2 : a < 99.95 ? 1 : 0, v);
-  return buf;
+  return printf_string("%.*f", a < 9.995 ? 2 : a < 99.95 ? 1 : 0, v);
 }
 
-std::string gbit(double bits_per_s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g Gbit/s", bits_per_s / 1e9);
-  return buf;
-}
+std::string gbit(double bits_per_s) { return printf_string("%g Gbit/s", bits_per_s / 1e9); }
 
 std::string tier_title(const std::string& tier) {
   if (tier == "dram") return "DRAM";

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cstdio>
 #include <cmath>
 #include <optional>
 
 #include <toml++/toml.h>
 
+#include "coding/printf_string.h"
 #include "config/toml_fields.h"
 #include "plan/units.h"
 
@@ -136,9 +136,7 @@ Status read_value(const std::string& src, const FieldSpec& spec, const toml::nod
     const double d = node.is_integer() ? static_cast<double>(node.as_integer()->get())
                                        : node.as_floating_point()->get();
     if (d < 0) return error_at(src, node, field + ": must not be negative");
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.15g", d);
-    text = buf;
+    text = printf_string("%.15g", d);
   } else {
     return error_at(src, node, field + ": expected a number or a string with a unit");
   }

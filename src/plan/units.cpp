@@ -3,10 +3,10 @@
 
 #include <array>
 #include <cmath>
-#include <cstdio>
 #include <optional>
 #include <string>
 
+#include "coding/printf_string.h"
 #include "config/size_parse.h"
 
 namespace kvtier::plan {
@@ -32,12 +32,10 @@ std::string format_scaled(double value, UnitSystem system, std::string_view base
     value /= step;
     ++i;
   }
-  char buf[64];
   const double a = std::fabs(value);
   const int decimals = a == 0 ? 0 : a < 9.995 ? 2 : a < 99.95 ? 1 : 0;
-  std::snprintf(buf, sizeof buf, "%.*f %s%s", decimals, value, std::string(names[i]).c_str(),
-                std::string(base).c_str());
-  return buf;
+  return printf_string("%.*f ", decimals, value) + std::string(names[i]) +
+         std::string(base);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 // render_svg (see svg_chart.h).
 #include "report/svg_chart.h"
 
+#include "coding/printf_string.h"
 #include "report/xml_text.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 
 namespace kvtier::report {
@@ -16,18 +16,10 @@ constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "
 
 constexpr auto escape = xml_escape;
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string num(double v) { return printf_string("%.6g", v); }
 
 // Axis labels: three significant digits are what a reader takes from a tick.
-std::string tick(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", v);
-  return buf;
-}
+std::string tick(double v) { return printf_string("%.3g", v); }
 
 struct Range {
   double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
 #include <limits>
 #include <optional>
 #include <string_view>
 #include <vector>
+
+#include "coding/printf_string.h"
 
 namespace kvtier {
 namespace {
@@ -25,26 +25,6 @@ constexpr std::string_view kOpOrder[] = {"hello", "ping", "put", "get", "lookup"
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string printf_string(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-std::string printf_string(const char* fmt, ...) {
-  char buf[256];
-  va_list ap, again;
-  va_start(ap, fmt);
-  va_copy(again, ap);
-  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  std::string out;
-  if (n >= 0 && static_cast<std::size_t>(n) < sizeof buf) {
-    out.assign(buf, static_cast<std::size_t>(n));
-  } else if (n >= 0) {  // longer than the stack buffer: format again into one that fits
-    out.resize(static_cast<std::size_t>(n) + 1);
-    std::vsnprintf(out.data(), out.size(), fmt, again);
-    out.resize(static_cast<std::size_t>(n));
-  }
-  va_end(again);
   return out;
 }
 
