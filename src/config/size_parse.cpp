@@ -40,20 +40,11 @@ constexpr std::string_view kByteUnits =
 constexpr std::string_view kByteSize = "byte size";
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 Status bad(std::string_view what, std::string_view text, std::string_view why) {
@@ -79,8 +70,9 @@ Result<double> byte_unit_factor(std::string_view text, std::string_view unit) {
     return bad(kByteSize, text, "\"" + std::string(unit) + "\" is bits; a size is in bytes (" +
                                     std::string(kByteUnits) + ")");
   }
-  if (unit.size() == 1 && std::string_view("kmgtpez").find(lower(unit[0])) != std::string::npos) {
-    const std::string upper(1, static_cast<char>(lower(unit[0]) - 'a' + 'A'));
+  const char prefix = ascii_lower(unit[0]);
+  if (unit.size() == 1 && std::string_view("kmgtpez").find(prefix) != std::string::npos) {
+    const std::string upper(1, static_cast<char>(prefix - 'a' + 'A'));
     return bad(kByteSize, text,
                "ambiguous unit: write \"" + upper + "iB\" (powers of 1024) or \"" + upper +
                    "B\" (powers of 1000)");
@@ -160,7 +152,7 @@ std::optional<double> unit_factor(std::string_view unit, std::string_view base,
 std::string unit_case_hint(std::string_view unit, std::string_view base, std::string_view suffix) {
   for (const Prefix& p : kPrefixes) {
     const std::string known = std::string(p.name) + std::string(base) + std::string(suffix);
-    if (equal_ignoring_case(unit, known)) return " (did you mean \"" + known + "\"?)";
+    if (ascii_lower(unit) == ascii_lower(known)) return " (did you mean \"" + known + "\"?)";
   }
   return "";
 }

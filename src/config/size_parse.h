@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "coding/ascii.h"
 #include "kvtier/status.h"
 
 namespace kvtier {
@@ -47,9 +48,5 @@ std::optional<double> unit_factor(std::string_view unit, std::string_view base,
                                   std::string_view suffix);
 // " (did you mean \"Gbps\"?)" when `unit` spells such a unit in another case, or "".
 std::string unit_case_hint(std::string_view unit, std::string_view base, std::string_view suffix);
-
-// '0'..'9' only, whatever the locale (std::isdigit follows it): what every number parser of
-// config and plan text accepts as a digit.
-inline bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace kvtier

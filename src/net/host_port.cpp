@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "coding/ascii.h"
+
 namespace kvtier::net {
 namespace {
 
@@ -19,7 +21,6 @@ Status bad(std::string_view text, std::string_view why) {
   return Status::InvalidArgument("address " + quoted(text) + ": " + std::string(why));
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 bool parse_ipv4(std::string_view host, in_addr* out) {
@@ -45,14 +46,14 @@ bool is_host_name(std::string_view host) {
       continue;
     }
     char c = host[i];
-    if (!is_alpha(c) && !is_digit(c) && c != '-') return false;
+    if (!is_alpha(c) && !is_ascii_digit(c) && c != '-') return false;
   }
   return true;
 }
 
 Status check_host(std::string_view text, std::string_view host) {
   bool numeric = true;  // only digits and dots: meant as an IPv4 literal, never as a name
-  for (char c : host) numeric = numeric && (is_digit(c) || c == '.');
+  for (char c : host) numeric = numeric && (is_ascii_digit(c) || c == '.');
   if (numeric) {
     in_addr addr;
     if (!parse_ipv4(host, &addr)) {
@@ -72,7 +73,7 @@ Result<std::uint16_t> parse_port(std::string_view text, std::string_view port) {
   if (port.empty()) return bad(text, "no port after ':'; " + std::string(kForms));
   std::uint32_t value = 0;
   for (char c : port) {
-    if (!is_digit(c)) return bad(text, "port " + quoted(port) + " is not a decimal number");
+    if (!is_ascii_digit(c)) return bad(text, "port " + quoted(port) + " is not a decimal number");
     value = value * 10 + static_cast<std::uint32_t>(c - '0');
     if (value > 65535) return bad(text, "port " + std::string(port) + " is out of range 0..65535");
   }
@@ -124,16 +125,7 @@ bool is_loopback_host(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  if (host.size() == 9) {
-    static constexpr std::string_view kLocalhost = "localhost";
-    bool same = true;
-    for (std::size_t i = 0; i < host.size(); ++i) {
-      char c = host[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      same = same && c == kLocalhost[i];
-    }
-    if (same) return true;
-  }
+  if (ascii_lower(host) == "localhost") return true;
   in_addr v4;
   if (parse_ipv4(host, &v4)) {
     // s_addr is in network byte order: its first byte is the first number of the dotted quad.

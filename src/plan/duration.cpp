@@ -14,8 +14,6 @@ Status bad(std::string_view text, std::string_view why) {
   return Status::InvalidArgument("bad duration \"" + std::string(text) + "\": " + std::string(why));
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // Seconds per unit, or 0 for an unknown unit.
 double unit_seconds(const std::string& unit) {
   if (unit == "ms") return 0.001;
@@ -49,7 +47,7 @@ Result<double> parse_duration_seconds(std::string_view text) {
     }
     std::string unit;
     while (i < s.size() && !is_ascii_digit(s[i]) && s[i] != '.') {
-      if (s[i] != ' ') unit += lower(s[i]);  // "1h 30m" and "90 s" read like "1h30m", "90s"
+      if (s[i] != ' ') unit += ascii_lower(s[i]);  // "1h 30m" and "90 s" read like "1h30m", "90s"
       ++i;
     }
     if (unit.empty()) {

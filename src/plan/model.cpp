@@ -13,18 +13,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coding/ascii.h"
+
 namespace kvtier::plan {
 namespace {
 
 using nlohmann::json;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // The presets. Every figure is the model's config.json on Hugging Face, at
 // https://huggingface.co/<hf_repo>/blob/main/config.json; head_dim marked "derived" is not in the
@@ -185,7 +179,7 @@ class FieldReader {
 }  // namespace
 
 Result<KvDtype> parse_kv_dtype(std::string_view name) {
-  const std::string want = lower(name);
+  const std::string want = ascii_lower(name);
   for (const DtypeName& d : kDtypes) {
     if (want == d.alias) return KvDtype{std::string(d.name), d.bytes};
   }
@@ -223,14 +217,14 @@ std::uint64_t kv_bytes_per_token(const ModelKvLayout& model, const KvDtype& dtyp
 std::span<const ModelPreset> model_presets() { return kPresets; }
 
 Result<ModelKvLayout> preset_model(std::string_view name) {
-  std::string want = lower(name);
+  std::string want = ascii_lower(name);
   constexpr std::string_view kInstruct = "-instruct";
   if (want.size() > kInstruct.size() && want.ends_with(kInstruct)) {
     want.resize(want.size() - kInstruct.size());
   }
   for (const ModelPreset& p : kPresets) {
-    if (want == lower(p.name) || want == lower(p.hf_repo) ||
-        (!p.also_known_as.empty() && want == lower(p.also_known_as))) {
+    if (want == ascii_lower(p.name) || want == ascii_lower(p.hf_repo) ||
+        (!p.also_known_as.empty() && want == ascii_lower(p.also_known_as))) {
       return layout_of(p);
     }
   }

@@ -2,13 +2,13 @@
 #include "scrape/stat_report.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <string_view>
 #include <vector>
 
+#include "coding/ascii.h"
 #include "coding/printf_string.h"
 
 namespace kvtier {
@@ -21,12 +21,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::string_view kOpOrder[] = {"hello", "ping", "put", "get", "lookup", "put_many",
                                          "get_many", "remove", "pin", "unpin", "stats",
                                          "shm_register", "get_many_shm", "put_many_shm"};
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Numbers for people: exact below 100,000, then three significant digits with k/M/G/T.
 std::string count_text(double v) {
@@ -152,7 +146,7 @@ std::vector<std::string> ordered_ops(const ParsedMetrics& m) {
   std::vector<std::string> ops;
   for (std::string_view known : kOpOrder) {
     for (const std::string& op : seen) {
-      if (lower(op) == known) ops.push_back(op);
+      if (ascii_lower(op) == known) ops.push_back(op);
     }
   }
   add_new(ops, seen);
@@ -195,7 +189,7 @@ void requests_section(const Window& w, std::string& t) {
     total_ok += ok;
     total_missed += missed;
     total_probes += probes;
-    row(lower(op), {{"op", op}}, all, ok, missed, probes);
+    row(ascii_lower(op), {{"op", op}}, all, ok, missed, probes);
   }
   if (rows == 0) line(t, "  (none yet)");
   if (rows > 1) row("all", {}, total, total_ok, total_missed, total_probes);
