@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "kvtier/status.h"
+
 namespace kvtier::cli {
 
 // Exit codes of every subcommand (docs/CLI.md): scripts tell a miss from a usage error from a
@@ -23,6 +25,20 @@ using CommandRunner = std::function<int()>;
 // Prints "kvtier <command>: <message>" on stderr, as every subcommand reports what stopped it, and
 // returns `exit_code`.
 int command_error(std::string_view command, std::string_view message, int exit_code);
+
+// InvalidArgument "<flag>: <why>", for a flag whose value was refused.
+inline Status flag_error(std::string_view flag, const Status& why) {
+  return Status::InvalidArgument(std::string(flag) + ": " + why.message());
+}
+
+// `text` read by Parse (a function returning a Result) into `out`; an error names the flag.
+template <auto Parse, typename T>
+Status parse_flag(std::string_view flag, const std::string& text, T& out) {
+  auto v = Parse(text);
+  if (!v.ok()) return flag_error(flag, v.status());
+  out = *v;
+  return Status::Ok();
+}
 
 // spdlog's default logger to stderr, logfmt, at `level` ("debug", "info", "warn", "error").
 void setup_logging(const std::string& level);

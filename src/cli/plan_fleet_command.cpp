@@ -40,9 +40,8 @@ struct FleetOptions {
 
 Result<plan::FleetInputs> inputs_from(const FleetOptions& o) {
   plan::FleetInputs in;
-  Result<double> capacity = parse_byte_quantity(o.capacity);
-  if (!capacity.ok()) return Status::InvalidArgument("--capacity: " + capacity.status().message());
-  in.capacity_bytes = *capacity;
+  KVTIER_RETURN_IF_ERROR(
+      parse_flag<parse_byte_quantity>("--capacity", o.capacity, in.capacity_bytes));
   in.capacity_text = o.capacity;
   Result<double> reduction = parse_byte_quantity(o.reduction);  // a plain number: no unit given
   if (!reduction.ok() || o.reduction.find_first_not_of("0123456789.eE+ ") != std::string::npos) {
@@ -50,14 +49,12 @@ Result<plan::FleetInputs> inputs_from(const FleetOptions& o) {
                                    "\": expected a ratio of 1 or more, e.g. 2 for 2:1");
   }
   in.reduction = *reduction;
-  Result<double> protection = plan::parse_protection(o.protection);
-  if (!protection.ok()) return Status::InvalidArgument("--protection: " + protection.status().message());
-  in.protection = *protection;
+  KVTIER_RETURN_IF_ERROR(
+      parse_flag<plan::parse_protection>("--protection", o.protection, in.protection));
   in.protection_text = o.protection;
   if (!o.bandwidth.empty()) {
-    Result<double> bw = plan::parse_bandwidth(o.bandwidth);
-    if (!bw.ok()) return Status::InvalidArgument("--bandwidth: " + bw.status().message());
-    in.bandwidth = *bw;
+    KVTIER_RETURN_IF_ERROR(
+        parse_flag<plan::parse_bandwidth>("--bandwidth", o.bandwidth, in.bandwidth));
     in.bandwidth_text = o.bandwidth;
   }
   KVTIER_RETURN_IF_ERROR(plan::validate(in));

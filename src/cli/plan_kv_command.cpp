@@ -37,20 +37,8 @@ struct KvOptions {
   std::int64_t outbox_capacity_blocks = plan::kDefaultOutboxCapacityBlocks;
 };
 
-Status flag_error(const char* flag, const Status& s) {
-  return Status::InvalidArgument(std::string(flag) + ": " + s.message());
-}
-
-// `text` read by Parse into `out`; an error names the flag.
-template <Result<double> (*Parse)(std::string_view)>
-Status parse_flag(const char* flag, const std::string& text, double& out) {
-  Result<double> v = Parse(text);
-  if (!v.ok()) return flag_error(flag, v.status());
-  out = *v;
-  return Status::Ok();
-}
-constexpr auto duration = parse_flag<plan::parse_duration_seconds>;
-constexpr auto bandwidth = parse_flag<plan::parse_bandwidth>;
+constexpr auto duration = parse_flag<plan::parse_duration_seconds, double>;
+constexpr auto bandwidth = parse_flag<plan::parse_bandwidth, double>;
 
 // The KV dtype: --kv-dtype, else the model's torch_dtype.
 Result<plan::KvDtype> kv_dtype_for(const KvOptions& o, const plan::ModelKvLayout& m) {

@@ -35,11 +35,7 @@ struct ServeOptions {
 };
 
 Status apply_size(const std::optional<std::string>& flag, const char* name, std::uint64_t& out) {
-  if (!flag) return Status::Ok();
-  Result<std::uint64_t> v = parse_byte_size(*flag);
-  if (!v.ok()) return Status::InvalidArgument(std::string(name) + ": " + v.status().message());
-  out = *v;
-  return Status::Ok();
+  return flag ? parse_flag<parse_byte_size>(name, *flag, out) : Status::Ok();
 }
 
 // --shared-fs and --shared-redis pick the shared tier's backend (overriding [shared].backend).
