@@ -28,9 +28,8 @@ constexpr std::uint64_t kInterarrivalMs = 100;
 template <typename G, typename SessionOf>
 class TokenWorkload final : public Workload {
  public:
-  TokenWorkload(std::string_view name, G generator, SessionOf session_of, const WorkloadParams& params,
-                const Key& ns_key)
-      : name_(name), gen_(std::move(generator)), session_of_(session_of), params_(params), ns_key_(ns_key) {}
+  TokenWorkload(G generator, SessionOf session_of, const WorkloadParams& params, const Key& ns_key)
+      : gen_(std::move(generator)), session_of_(session_of), params_(params), ns_key_(ns_key) {}
 
   bool next(WorkloadRequest& out) override {
     if (params_.requests != 0 && index_ >= params_.requests) return false;
@@ -45,10 +44,9 @@ class TokenWorkload final : public Workload {
     out.new_from = seen_.mark(out.chain);
     return true;
   }
-  std::string_view name() const override { return name_; }
+  std::string_view name() const override { return workload_kind_name(params_.kind); }
 
  private:
-  std::string_view name_;
   G gen_;
   SessionOf session_of_;
   WorkloadParams params_;
@@ -58,9 +56,9 @@ class TokenWorkload final : public Workload {
 };
 
 template <typename G, typename SessionOf>
-std::unique_ptr<Workload> wrap(std::string_view name, G generator, SessionOf session_of, const WorkloadParams& p,
+std::unique_ptr<Workload> wrap(G generator, SessionOf session_of, const WorkloadParams& p,
                                const Key& ns_key) {
-  return std::make_unique<TokenWorkload<G, SessionOf>>(name, std::move(generator), session_of, p, ns_key);
+  return std::make_unique<TokenWorkload<G, SessionOf>>(std::move(generator), session_of, p, ns_key);
 }
 
 }  // namespace
@@ -92,16 +90,13 @@ Result<std::unique_ptr<Workload>> make_workload(const WorkloadParams& p, const K
   if (Status s = validate(p); !s.ok()) return s;
   switch (p.kind) {
     case WorkloadKind::Chat:
-      return wrap("chat",
-                  ChatWorkload({.seed = p.seed, .sessions = p.sessions, .session_zipf = p.zipf}),
+      return wrap(ChatWorkload({.seed = p.seed, .sessions = p.sessions, .session_zipf = p.zipf}),
                   [](const ChatRequest& r) { return r.session; }, p, ns_key);
     case WorkloadKind::Rag:
-      return wrap("rag",
-                  RagWorkload({.seed = p.seed, .documents = p.sessions, .document_zipf = p.zipf}),
+      return wrap(RagWorkload({.seed = p.seed, .documents = p.sessions, .document_zipf = p.zipf}),
                   [](const RagRequest& r) { return r.document; }, p, ns_key);
     case WorkloadKind::Agent:
-      return wrap("agent",
-                  AgentWorkload({.seed = p.seed, .agents = p.sessions, .agent_zipf = p.zipf}),
+      return wrap(AgentWorkload({.seed = p.seed, .agents = p.sessions, .agent_zipf = p.zipf}),
                   [](const AgentRequest& r) { return r.agent; }, p, ns_key);
   }
   return Status::InvalidArgument("workload: unknown kind");
