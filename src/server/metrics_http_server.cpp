@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "coding/ascii.h"
 #include "metrics/counter_report.h"
 #include "net/host_port.h"
 #include "server/listener.h"
@@ -59,8 +60,6 @@ std::size_t head_end(std::string_view data) {
 
 bool is_token_char(char c) { return c >= 'A' && c <= 'Z'; }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // The value of header `name` (matched without case) in a request head, trimmed; nullopt when
 // absent.
 std::optional<std::string_view> header_value(std::string_view head, std::string_view name) {
@@ -73,7 +72,7 @@ std::optional<std::string_view> header_value(std::string_view head, std::string_
     std::size_t colon = line.find(':');
     if (colon == name.size() &&
         std::equal(name.begin(), name.end(), line.begin(),
-                   [](char a, char b) { return lower(a) == lower(b); })) {
+                   [](char a, char b) { return ascii_lower(a) == ascii_lower(b); })) {
       std::string_view v = line.substr(colon + 1);
       while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
       while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
@@ -308,7 +307,7 @@ bool MetricsHttpServer::authorized(std::string_view head, bool* has_token) const
   if (!v || v->size() < 7) return false;
   std::string_view scheme = v->substr(0, 7);
   if (!std::equal(scheme.begin(), scheme.end(), "bearer ",
-                  [](char a, char b) { return lower(a) == b; })) {
+                  [](char a, char b) { return ascii_lower(a) == b; })) {
     return false;
   }
   return token_matches(expected, v->substr(7));

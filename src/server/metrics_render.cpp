@@ -3,18 +3,13 @@
 
 #include <string>
 
+#include "coding/ascii.h"
 #include "metrics/prometheus_text.h"
 #include "protocol/frame.h"
 
 namespace kvtier::server {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
-}
 
 template <typename T>
 double load(const std::atomic<T>& c) {
@@ -23,7 +18,7 @@ double load(const std::atomic<T>& c) {
 
 void add_requests(PrometheusText& p, const ServerMetrics& m) {
   for (std::size_t op = 1; op < kOpcodes; ++op) {
-    const std::string name = lower(protocol::opcode_name(static_cast<protocol::Opcode>(op)));
+    const std::string name = ascii_lower(protocol::opcode_name(static_cast<protocol::Opcode>(op)));
     for (std::size_t st = 0; st < kStatusCodes; ++st) {
       double n = load(m.requests[op][st]);
       // Every op's ok line is always there (so rates start at 0); other statuses once seen.
