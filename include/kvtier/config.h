@@ -74,6 +74,10 @@ struct NvmeConfig {
   // Format a device whose first block is not a kvtier superblock (it may hold someone's data).
   // Files kvtier creates itself are always formatted. Default: false.
   bool format_foreign_devices = false;
+  // A fresh start is acceptable: when the data directory shows the tier held data (its
+  // nvme/format-id) but a device is gone, emptied, zeroed or holds another format, the tier is
+  // reformatted with a warning naming what was lost, instead of refusing to start. Default: false.
+  bool reformat_damaged = false;
 
   // Whether the config has the tier at all (devices, or a default file).
   bool enabled() const { return !devices.empty() || default_file_bytes > 0; }

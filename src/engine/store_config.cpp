@@ -25,6 +25,7 @@
 //   write_budget_burst_s = 1.0          # number > 0
 //   index_shards = 64                   # power of two in [1, 4096]
 //   format_foreign_devices = false      # bool
+//   reformat_damaged = false            # bool
 //   flush_interval_ms = 1000            # integer in [0, 3600000]; 0 = only when a region fills
 //
 //   [[nvme.devices]]                    # zero or more
@@ -227,6 +228,7 @@ constexpr TomlKey<NvmeConfig> kNvmeKeys[] = {
     {"write_budget_burst_s", double_key<&NvmeConfig::write_budget_burst_s>},
     {"index_shards", u32_key<&NvmeConfig::index_shards>},
     {"format_foreign_devices", bool_key<&NvmeConfig::format_foreign_devices>},
+    {"reformat_damaged", bool_key<&NvmeConfig::reformat_damaged>},
     {"flush_interval_ms", duration_key<&NvmeConfig::flush_interval, 3'600'000>},
     {"devices", read_devices},
 };

@@ -8,17 +8,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <random>
+
+#include <spdlog/spdlog.h>
 
 #include "integrity/checksum.h"
 #include "memory/aligned_buffer.h"
 #include "nvme/format.h"
+#include "posix/durable_file.h"
 
 namespace kvtier::nvme {
 namespace {
+
+// <data_dir>/nvme/format-id: this prefix and the format id in hex on the first line, then the
+// path of each device of the set, a line each.
+constexpr std::string_view kFormatIdPrefix = "kvtier-nvme-format-id ";
+constexpr std::size_t kMaxFormatIdBytes = 64 * 1024;
 
 std::uint64_t random_u64() {
   std::random_device rd;
@@ -74,9 +86,14 @@ Result<std::unique_ptr<DeviceSet>> DeviceSet::open(const NvmeConfig& config,
                                                    const std::string& data_dir) {
   std::unique_ptr<DeviceSet> set(new DeviceSet());
   set->region_size_ = config.region_size;
+  const std::filesystem::path dir = std::filesystem::path(data_dir) / "nvme";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
+  set->format_id_path_ = (dir / "format-id").string();
   bool created_any = false;
   KVTIER_RETURN_IF_ERROR(set->open_devices(config, data_dir, &created_any));
-  KVTIER_RETURN_IF_ERROR(set->read_or_format(config.format_foreign_devices, created_any));
+  KVTIER_RETURN_IF_ERROR(set->read_or_format(config, created_any));
   return set;
 }
 
@@ -84,11 +101,8 @@ Status DeviceSet::open_devices(const NvmeConfig& config, const std::string& data
                                bool* created_any) {
   std::vector<NvmeDeviceConfig> wanted = config.devices;
   if (wanted.empty()) {
-    std::filesystem::path dir = std::filesystem::path(data_dir) / "nvme";
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
-    wanted.push_back({(dir / "kvtier-nvme.dat").string(), config.default_file_bytes});
+    wanted.push_back({(std::filesystem::path(data_dir) / "nvme" / "kvtier-nvme.dat").string(),
+                      config.default_file_bytes});
   }
   for (const NvmeDeviceConfig& want : wanted) {
     Device dev;
@@ -110,7 +124,9 @@ Status DeviceSet::open_devices(const NvmeConfig& config, const std::string& data
         return Status::InvalidArgument("nvme device " + want.path + ": size_bytes is required for a file");
       }
       d.bytes = want.size_bytes;
-      if (!exists || st.st_size == 0) *created_any = true;
+      d.created = !exists || st.st_size == 0;
+      d.found_bytes = exists ? static_cast<std::uint64_t>(st.st_size) : 0;
+      if (d.created) *created_any = true;
       if (static_cast<std::uint64_t>(st.st_size) < d.bytes || !exists) {
         KVTIER_RETURN_IF_ERROR(reserve_file(d.fd, d.path, d.bytes));
       }
@@ -132,41 +148,133 @@ Status DeviceSet::open_devices(const NvmeConfig& config, const std::string& data
   return Status::Ok();
 }
 
-Status DeviceSet::read_or_format(bool format_foreign, bool created_any) {
+Result<DeviceSet::FoundDevice> DeviceSet::read_superblock(std::size_t i) const {
+  const Device& d = devices_[i];
   AlignedBuffer page(kPageSize);
-  bool all_ours = true;
-  std::uint64_t format_id = 0;
+  if (page.empty()) return Status::NoSpace("no memory to read the superblock of " + d.path);
+  ssize_t n = ::pread(d.fd, page.data(), kPageSize, 0);
+  if (n != static_cast<ssize_t>(kPageSize)) {
+    return Status::FromErrno("cannot read the superblock of " + d.path, n < 0 ? errno : EIO);
+  }
+  Superblock sb;
+  std::memcpy(&sb, page.data(), sizeof sb);
+  if (sb.magic != kSuperblockMagic || sb.checksum != superblock_checksum(sb)) {
+    return FoundDevice{all_zero(page.span()) ? Found::kZero : Found::kForeign, 0};
+  }
+  if (sb.format_version != kNvmeFormatVersion) return FoundDevice{Found::kOtherFormat, sb.format_id};
+  const bool geometry = sb.device_index == i && sb.device_count == devices_.size() &&
+                        sb.region_size == region_size_ && sb.region_count == d.regions &&
+                        sb.device_bytes == d.bytes;
+  return FoundDevice{geometry ? Found::kOurs : Found::kGeometry, sb.format_id};
+}
+
+std::string DeviceSet::damage(const std::vector<FoundDevice>& found, const Claim& claimed) const {
+  std::string what;
   for (std::size_t i = 0; i < devices_.size(); ++i) {
     const Device& d = devices_[i];
-    ssize_t n = ::pread(d.fd, page.data(), kPageSize, 0);
-    if (n != static_cast<ssize_t>(kPageSize)) {
-      return Status::FromErrno("cannot read the superblock of " + d.path, n < 0 ? errno : EIO);
+    std::string why;
+    if (d.created) {
+      // A device added to the config is new; one the set had is gone.
+      if (std::ranges::find(claimed.paths, d.path) != claimed.paths.end()) why = "is missing or empty";
+    } else if (found[i].found == Found::kZero) {
+      why = "has a zeroed superblock";
+    } else if (found[i].found == Found::kForeign) {
+      why = "does not start with a kvtier superblock";
+    } else if (found[i].found == Found::kOtherFormat) {
+      why = "holds another format version";
+    } else if (found[i].format_id != claimed.format_id) {
+      why = "holds another device set's format";
     }
-    Superblock sb;
-    std::memcpy(&sb, page.data(), sizeof sb);
-    bool valid = sb.magic == kSuperblockMagic && sb.checksum == superblock_checksum(sb);
-    bool matches = valid && sb.format_version == kNvmeFormatVersion && sb.device_index == i &&
-                   sb.device_count == devices_.size() && sb.region_size == region_size_ &&
-                   sb.region_count == d.regions && sb.device_bytes == d.bytes &&
-                   (format_id == 0 || sb.format_id == format_id);
-    if (matches) {
-      format_id = sb.format_id;
-      continue;
+    if (!why.empty()) what += (what.empty() ? "" : "; ") + d.path + " " + why;
+  }
+  return what;
+}
+
+Status DeviceSet::read_or_format(const NvmeConfig& config, bool created_any) {
+  Result<std::optional<Claim>> claim = read_format_id();
+  if (!claim.ok()) return claim.status();
+  const std::optional<Claim>& claimed = *claim;
+  std::vector<FoundDevice> found;
+  for (std::size_t i = 0; i < devices_.size(); ++i) {
+    Result<FoundDevice> f = read_superblock(i);
+    if (!f.ok()) return f.status();
+    found.push_back(*f);
+  }
+  const bool all_ours = std::ranges::all_of(found, [&](const FoundDevice& f) {
+    return f.found == Found::kOurs && f.format_id == found.front().format_id;
+  });
+  if (all_ours && (!claimed || claimed->format_id == found.front().format_id)) {
+    format_id_ = found.front().format_id;
+    for (const Device& d : devices_) {
+      if (d.found_bytes != 0 && d.found_bytes < d.bytes) {
+        spdlog::warn("event=nvme_device_truncated path=\"{}\" bytes={} expected={} "
+                     "lost=\"the entries past the end\" recovery=scan",
+                     d.path, d.found_bytes, d.bytes);
+        needs_scan_ = true;
+      }
     }
-    all_ours = false;
-    bool foreign = !valid && !all_zero(page.span());
-    if (foreign && !format_foreign && !created_any) {
-      return Status::InvalidArgument(d.path + " does not start with a kvtier superblock (it may hold other "
-                                     "data); set nvme.format_foreign_devices = true to format it");
+    return claimed ? Status::Ok() : write_format_id();
+  }
+  for (std::size_t i = 0; i < devices_.size(); ++i) {
+    if (found[i].found == Found::kForeign && !devices_[i].created && !config.format_foreign_devices) {
+      return Status::InvalidArgument(devices_[i].path + " does not start with a kvtier superblock (it "
+                                     "may hold other data); set nvme.format_foreign_devices = true "
+                                     "to format it");
     }
   }
-  if (all_ours) {
-    format_id_ = format_id;
-    return Status::Ok();
+  if (claimed) {
+    std::string lost = damage(found, *claimed);
+    if (!lost.empty() && !config.reformat_damaged) {
+      return Status::Corruption(
+          "the NVMe tier's devices are damaged: " + lost + " (" + format_id_path_ +
+          " says they held a formatted tier); the blocks they held are lost. Restore the devices, "
+          "or set nvme.reformat_damaged = true to start the tier empty");
+    }
+    // Only a changed geometry (or an accepted damage) gets here: said as a warning.
+    spdlog::warn("event=nvme_reformat reason=\"{}\" discarded=\"every block of the NVMe tier\"",
+                 lost.empty() ? "the configured geometry (devices, sizes, region_size) changed"
+                              : "nvme.reformat_damaged: " + lost);
+  } else if (!created_any) {
+    spdlog::warn("event=nvme_reformat reason=\"the devices do not hold this geometry's format\" "
+                 "discarded=\"whatever they held\"");
   }
   format_id_ = random_u64();
   freshly_formatted_ = true;
-  return write_superblocks();
+  KVTIER_RETURN_IF_ERROR(write_superblocks());
+  return write_format_id();
+}
+
+Result<std::optional<DeviceSet::Claim>> DeviceSet::read_format_id() const {
+  Result<std::vector<std::byte>> raw = read_regular_file(format_id_path_, kMaxFormatIdBytes);
+  if (!raw.ok()) {
+    if (raw.status().is_not_found()) return std::optional<Claim>();
+    return raw.status();
+  }
+  std::string_view text(reinterpret_cast<const char*>(raw->data()), raw->size());
+  Claim c;
+  std::size_t eol = text.find('\n');
+  std::string_view first = text.substr(0, eol);
+  auto [end, ec] = std::from_chars(first.data() + std::min(first.size(), kFormatIdPrefix.size()),
+                                   first.data() + first.size(), c.format_id, 16);
+  if (!first.starts_with(kFormatIdPrefix) || ec != std::errc() || end != first.data() + first.size() ||
+      c.format_id == 0 || eol == std::string_view::npos) {
+    return Status::Corruption(format_id_path_ + " is not kvtier's record of the NVMe format; move it away");
+  }
+  for (text.remove_prefix(eol + 1); !text.empty();) {
+    eol = text.find('\n');
+    c.paths.emplace_back(text.substr(0, eol));
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+  }
+  return std::optional<Claim>(std::move(c));
+}
+
+Status DeviceSet::write_format_id() const {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(format_id_));
+  std::string text = std::string(kFormatIdPrefix) + hex + "\n";
+  for (const Device& d : devices_) text += d.path + "\n";
+  return replace_file_durably(format_id_path_,
+                              {reinterpret_cast<const std::byte*>(text.data()), text.size()}, 0600);
 }
 
 Status DeviceSet::write_superblocks() {

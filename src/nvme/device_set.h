@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,6 +27,13 @@ class DeviceSet {
  public:
   // Opens every device of `config` (or the default file under data_dir), creating and
   // preallocating files. A full disk is NoSpace naming the path and size.
+  //
+  // <data_dir>/nvme/format-id records the format id once a format is on the devices, so damage
+  // to them is told apart from a first start (docs/NVME_FORMAT.md, "Opening a device set"): with
+  // it present, a device that is missing, empty, zeroed or of another format is Corruption naming
+  // the device and what is lost, unless config.reformat_damaged; a changed geometry is
+  // reformatted with a warning; a truncated file is kept (its lost regions read as empty) and
+  // needs_scan() says the checkpoint cannot be trusted.
   static Result<std::unique_ptr<DeviceSet>> open(const NvmeConfig& config, const std::string& data_dir);
   ~DeviceSet();
   DeviceSet(const DeviceSet&) = delete;
@@ -39,6 +47,9 @@ class DeviceSet {
   std::uint64_t format_id() const { return format_id_; }
   // True when open() formatted the set (fresh files, changed geometry): there is nothing to recover.
   bool freshly_formatted() const { return freshly_formatted_; }
+  // A device was shorter than its superblock says (truncated): the index must be rebuilt from
+  // what the devices hold, not from a checkpoint.
+  bool needs_scan() const { return needs_scan_; }
 
   // Where byte `offset_in_region` of region `region` is.
   DeviceExtent locate(std::uint32_t region, std::uint64_t offset_in_region) const;
@@ -58,9 +69,29 @@ class DeviceSet {
     std::uint64_t bytes = 0;
     std::uint32_t first_region = 0;
     std::uint32_t regions = 0;
+    bool created = false;          // missing or empty before this open
+    std::uint64_t found_bytes = 0;  // a file's size before this open extended it
+  };
+  // What a device's first page says, against the configured geometry.
+  enum class Found : std::uint8_t { kOurs, kGeometry, kOtherFormat, kZero, kForeign };
+  struct FoundDevice {
+    Found found;
+    std::uint64_t format_id;  // of a valid superblock
+  };
+  // What <data_dir>/nvme/format-id records: the set's format id and its devices' paths.
+  struct Claim {
+    std::uint64_t format_id = 0;
+    std::vector<std::string> paths;
   };
   Status open_devices(const NvmeConfig& config, const std::string& data_dir, bool* created_any);
-  Status read_or_format(bool format_foreign, bool created_any);
+  Result<FoundDevice> read_superblock(std::size_t i) const;
+  Status read_or_format(const NvmeConfig& config, bool created_any);
+  // Why the set must be formatted when the data directory says it held data: empty when that is
+  // a geometry change (allowed, with a warning), else the damage found.
+  std::string damage(const std::vector<FoundDevice>& found, const Claim& claimed) const;
+  // nullopt when the file does not exist; Corruption when it is not kvtier's.
+  Result<std::optional<Claim>> read_format_id() const;
+  Status write_format_id() const;
   Status write_superblocks();
 
   std::vector<Device> devices_;
@@ -68,6 +99,8 @@ class DeviceSet {
   std::uint64_t region_size_ = 0;
   std::uint64_t format_id_ = 0;
   bool freshly_formatted_ = false;
+  bool needs_scan_ = false;
+  std::string format_id_path_;  // <data_dir>/nvme/format-id
 };
 
 }  // namespace kvtier::nvme

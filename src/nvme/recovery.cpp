@@ -11,10 +11,12 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+
+#include <spdlog/spdlog.h>
 
 #include "integrity/checksum.h"
 #include "nvme/nvme_tier.h"
+#include "posix/durable_file.h"
 #include "posix/unique_fd.h"
 #include "sync/mutex.h"
 
@@ -77,26 +79,6 @@ class ByteReader {
   std::size_t pos_ = 0;
 };
 
-Status sync_parent_dir(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  UniqueFd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return Status::FromErrno("open " + dir, errno);
-  if (::fsync(fd.get()) != 0) return Status::FromErrno("fsync " + dir, errno);
-  return Status::Ok();
-}
-
-// All of `bytes` written to `fd` and fsynced; errors name `path`.
-Status write_synced(const UniqueFd& fd, std::span<const std::byte> bytes, const std::string& path) {
-  for (std::size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::FromErrno("write " + path, n < 0 ? errno : EIO);
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) return Status::FromErrno("fsync " + path, errno);
-  return Status::Ok();
-}
-
 bool parse_header(const std::byte* page, std::uint64_t format_id, EntryHeader* h) {
   std::memcpy(h, page, sizeof *h);
   return h->magic == kEntryMagic && h->format_version == kNvmeFormatVersion &&
@@ -131,23 +113,34 @@ std::uint64_t newest_generation(const std::byte* region, std::uint64_t region_si
 Status NvmeTier::recover(const std::string& checkpoint_path) {
   auto t0 = std::chrono::steady_clock::now();
   std::error_code ec;
-  bool have_checkpoint = std::filesystem::exists(checkpoint_path, ec);
+  const bool have_checkpoint =
+      std::filesystem::symlink_status(checkpoint_path, ec).type() != std::filesystem::file_type::not_found;
+  // Used or not, a checkpoint describes the devices as they were at close(); from now on they
+  // change, so it must not survive into a later crash. Only a file is removed: anything else
+  // where it belongs stops the start, named (kvtier does not delete what it did not write).
+  auto remove_checkpoint = [&]() -> Status {
+    if (::unlink(checkpoint_path.c_str()) != 0 && errno != ENOENT) {
+      return Status::FromErrno("cannot remove " + checkpoint_path + " (where the NVMe tier keeps its "
+                               "index checkpoint; move away what is there)", errno);
+    }
+    return sync_parent_dir(checkpoint_path);
+  };
   if (devices_->freshly_formatted()) {
     recovery_.mode = RecoveryMode::kFresh;
-    if (have_checkpoint) std::filesystem::remove(checkpoint_path, ec);
-    return Status::Ok();
+    return have_checkpoint ? remove_checkpoint() : Status::Ok();
   }
-  Status s = have_checkpoint ? load_checkpoint(checkpoint_path) : Status::NotFound("no checkpoint (unclean shutdown)");
-  if (have_checkpoint) {
-    // Used or not, the checkpoint describes the devices as they were at close(); from now on they
-    // change, so it must not survive into a later crash.
-    std::filesystem::remove(checkpoint_path, ec);
-    if (ec) return Status::IOError("cannot remove " + checkpoint_path + ": " + ec.message());
-    KVTIER_RETURN_IF_ERROR(sync_parent_dir(checkpoint_path));
-  }
+  Status s = !have_checkpoint ? Status::NotFound("no checkpoint (unclean shutdown)")
+             : devices_->needs_scan()
+                 ? Status::Corruption("a device is shorter than when the checkpoint was written")
+                 : load_checkpoint(checkpoint_path);
+  if (have_checkpoint) KVTIER_RETURN_IF_ERROR(remove_checkpoint());
   if (s.ok()) {
     recovery_.mode = RecoveryMode::kCheckpoint;
   } else {
+    if (have_checkpoint) {
+      spdlog::warn("event=nvme_checkpoint_unused path=\"{}\" reason=\"{}\" recovery=scan",
+                   checkpoint_path, s.to_string());
+    }
     recovery_.checkpoint_note = s.to_string();
     index_.clear();
     usage_.clear();
@@ -191,24 +184,16 @@ Status NvmeTier::write_checkpoint(const std::string& path) {
   w.put_bytes(image);
   w.put(block_checksum(w.bytes()));
 
-  const std::string tmp = path + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return Status::FromErrno("create " + tmp, errno);
-  Status s = write_synced(fd, w.bytes(), tmp);
-  fd.reset();
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("rename " + tmp, errno);
-  return sync_parent_dir(path);
+  return replace_file_durably(path, w.bytes(), 0600);
 }
 
 Status NvmeTier::load_checkpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot read " + path);
-  std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::span<const std::byte> all(reinterpret_cast<const std::byte*>(raw.data()), raw.size());
+  // Bounded by what a checkpoint of this geometry can hold: its table and an index line (well
+  // under 64 bytes) for every page of the devices.
+  const std::size_t most = (std::size_t{devices_->region_count()} * devices_->pages_per_region() + 1) * 64;
+  Result<std::vector<std::byte>> raw = read_regular_file(path, most);
+  if (!raw.ok()) return raw.status();
+  std::span<const std::byte> all(*raw);
   if (all.size() < sizeof(std::uint64_t)) return Status::Corruption("checkpoint truncated");
   std::span<const std::byte> body = all.first(all.size() - sizeof(std::uint64_t));
   std::uint64_t stored;

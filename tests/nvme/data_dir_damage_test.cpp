@@ -1,0 +1,205 @@
+// Every damaged or unexpected state of the NVMe tier's part of the data directory either recovers
+// with a warning of what was lost or refuses to start with an error naming it; nothing is
+// reformatted silently unless nvme.reformat_damaged says a fresh start is acceptable (issue 27,
+// docs/NVME_FORMAT.md, "Opening a device set"). Real files, real O_DIRECT devices.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "memory/aligned_buffer.h"
+#include "nvme/nvme_tier.h"
+#include "support/test_support.h"
+
+namespace kvtier::nvme {
+namespace {
+
+using kvtier::testing::matches_pattern;
+using kvtier::testing::pattern;
+using kvtier::testing::TempDir;
+using kvtier::testing::test_key;
+
+constexpr std::size_t kValue = 300 * kKiB;  // three to a 1 MiB region
+constexpr std::uint64_t kBlocks = 12;       // regions 0..3
+
+NvmeConfig small_config() {
+  NvmeConfig c;
+  c.region_size = 1 * kMiB;
+  c.default_file_bytes = kPageSize + 12 * c.region_size;
+  c.write_io_bytes = 256 * kKiB;
+  c.io_depth = 4;
+  c.index_shards = 4;
+  return c;
+}
+
+std::string data_file(const TempDir& dir) { return dir.file("nvme/kvtier-nvme.dat"); }
+
+// A tier with kBlocks blocks, closed cleanly (its checkpoint written).
+void write_blocks(const std::string& dir) {
+  auto t = NvmeTier::open(small_config(), dir);
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  for (std::uint64_t i = 0; i < kBlocks; ++i) {
+    std::vector<std::byte> v = pattern(test_key(i), kValue);
+    ASSERT_TRUE((*t)->put({0, test_key(i)}, v).ok());
+  }
+  ASSERT_TRUE((*t)->close().ok());
+}
+
+bool reads_back(NvmeTier& t, std::uint64_t i) {
+  AlignedBuffer buf(kValue);
+  GetResult r = t.get({0, test_key(i)}, buf.span());
+  return r.status.ok() && r.size == kValue && matches_pattern(buf.span().first(kValue), test_key(i));
+}
+
+void expect_refused(const Result<std::unique_ptr<NvmeTier>>& t, std::string_view names,
+                    std::string_view says) {
+  ASSERT_FALSE(t.ok()) << "opened a damaged data directory";
+  EXPECT_NE(t.status().message().find(names), std::string::npos) << t.status().to_string();
+  EXPECT_NE(t.status().message().find(says), std::string::npos) << t.status().to_string();
+}
+
+void overwrite(const std::string& path, std::uint64_t offset, std::size_t n, char byte) {
+  int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  std::string bytes(n, byte);
+  ASSERT_EQ(::pwrite(fd, bytes.data(), n, static_cast<off_t>(offset)), static_cast<ssize_t>(n));
+  ::close(fd);
+}
+
+TEST(DataDirDamage, TheDataDirectoryAsAFileIsRefused) {
+  TempDir dir;
+  const std::string not_a_dir = dir.file("data");
+  std::ofstream(not_a_dir) << "not a directory";
+  auto t = NvmeTier::open(small_config(), not_a_dir);
+  expect_refused(t, not_a_dir, "cannot create");
+}
+
+TEST(DataDirDamage, ADirectoryWhereTheCheckpointBelongsIsRefusedNotRemoved) {
+  TempDir dir;
+  write_blocks(dir.path());
+  const std::string ckpt = dir.file("nvme/index.ckpt");
+  std::filesystem::remove(ckpt);
+  std::filesystem::create_directories(ckpt + "/inside");
+  auto t = NvmeTier::open(small_config(), dir.path());
+  expect_refused(t, ckpt, "move away");
+  EXPECT_TRUE(std::filesystem::is_directory(ckpt + "/inside"));  // nothing of it deleted
+  // Moved away, the tier recovers every block from the devices.
+  std::filesystem::remove_all(ckpt);
+  auto again = NvmeTier::open(small_config(), dir.path());
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ((*again)->recovery_info().mode, RecoveryMode::kScan);
+  for (std::uint64_t i = 0; i < kBlocks; ++i) EXPECT_TRUE(reads_back(**again, i)) << i;
+}
+
+TEST(DataDirDamage, ADirectoryWhereTheDataFileBelongsIsRefused) {
+  TempDir dir;
+  std::filesystem::create_directories(data_file(dir));
+  auto t = NvmeTier::open(small_config(), dir.path());
+  expect_refused(t, data_file(dir), "Is a directory");
+}
+
+TEST(DataDirDamage, AnEmptyDirectoryIsAFreshFirstStart) {
+  TempDir dir;
+  auto t = NvmeTier::open(small_config(), dir.path());
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->recovery_info().mode, RecoveryMode::kFresh);
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir.file("nvme/format-id")));
+}
+
+TEST(DataDirDamage, AZeroedSuperblockIsRefusedUnlessAFreshStartIsAccepted) {
+  TempDir dir;
+  write_blocks(dir.path());
+  overwrite(data_file(dir), 0, kPageSize, '\0');
+  expect_refused(NvmeTier::open(small_config(), dir.path()), data_file(dir), "zeroed superblock");
+  NvmeConfig accept = small_config();
+  accept.reformat_damaged = true;
+  auto t = NvmeTier::open(accept, dir.path());
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->recovery_info().mode, RecoveryMode::kFresh);
+  EXPECT_EQ((*t)->entry_count(), 0u);
+}
+
+TEST(DataDirDamage, ADeletedDataFileIsRefusedUnlessAFreshStartIsAccepted) {
+  TempDir dir;
+  write_blocks(dir.path());
+  std::filesystem::remove(data_file(dir));
+  expect_refused(NvmeTier::open(small_config(), dir.path()), data_file(dir), "missing or empty");
+  // The refused start left a new, zeroed file in its place: a second start refuses too.
+  expect_refused(NvmeTier::open(small_config(), dir.path()), data_file(dir), "damaged");
+  NvmeConfig accept = small_config();
+  accept.reformat_damaged = true;
+  auto t = NvmeTier::open(accept, dir.path());
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->recovery_info().mode, RecoveryMode::kFresh);
+}
+
+TEST(DataDirDamage, ATruncatedDataFileKeepsWhatIsLeftAndRebuildsTheIndex) {
+  TempDir dir;
+  write_blocks(dir.path());
+  // Regions 2 and 3 (blocks 6..11) are cut off; the checkpoint still lists them.
+  ASSERT_EQ(::truncate(data_file(dir).c_str(), static_cast<off_t>(kPageSize + 2 * kMiB)), 0);
+  auto t = NvmeTier::open(small_config(), dir.path());
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->recovery_info().mode, RecoveryMode::kScan);
+  for (std::uint64_t i = 0; i < 6; ++i) EXPECT_TRUE(reads_back(**t, i)) << i;
+  for (std::uint64_t i = 6; i < kBlocks; ++i) {
+    EXPECT_FALSE((*t)->contains({0, test_key(i)})) << i;
+  }
+}
+
+TEST(DataDirDamage, AForeignFileIsNeverFormattedWithoutBeingAllowed) {
+  TempDir dir;
+  write_blocks(dir.path());
+  overwrite(data_file(dir), 0, kPageSize, 'x');  // someone's data where the superblock was
+  NvmeConfig accept = small_config();
+  accept.reformat_damaged = true;  // a fresh start is fine, formatting someone's data is not
+  expect_refused(NvmeTier::open(accept, dir.path()), data_file(dir), "format_foreign_devices");
+  accept.format_foreign_devices = true;
+  auto t = NvmeTier::open(accept, dir.path());
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->recovery_info().mode, RecoveryMode::kFresh);
+}
+
+TEST(DataDirDamage, AnotherSetsDevicesAreRefused) {
+  TempDir dir, other;
+  write_blocks(dir.path());
+  write_blocks(other.path());
+  std::filesystem::copy_file(other.file("nvme/kvtier-nvme.dat"), data_file(dir),
+                             std::filesystem::copy_options::overwrite_existing);
+  expect_refused(NvmeTier::open(small_config(), dir.path()), data_file(dir), "another device set");
+}
+
+TEST(DataDirDamage, AFormatIdThatIsNotKvtiersIsRefused) {
+  TempDir dir;
+  write_blocks(dir.path());
+  std::ofstream(dir.file("nvme/format-id")) << "hello\n";
+  expect_refused(NvmeTier::open(small_config(), dir.path()), "format-id", "move it away");
+}
+
+TEST(DataDirDamage, AChangedGeometryIsReformattedNotRefused) {
+  TempDir dir;
+  write_blocks(dir.path());
+  NvmeConfig bigger = small_config();
+  bigger.region_size = 2 * kMiB;
+  auto t = NvmeTier::open(bigger, dir.path());
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->recovery_info().mode, RecoveryMode::kFresh);
+}
+
+TEST(DataDirDamage, ADeviceAddedToTheConfigIsNewNotDamage) {
+  TempDir dir;
+  write_blocks(dir.path());
+  NvmeConfig two = small_config();
+  two.devices.push_back({data_file(dir), two.default_file_bytes});
+  two.devices.push_back({dir.file("nvme/second.dat"), two.default_file_bytes});
+  auto t = NvmeTier::open(two, dir.path());
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->recovery_info().mode, RecoveryMode::kFresh);
+}
+
+}  // namespace
+}  // namespace kvtier::nvme
