@@ -2,10 +2,10 @@
 // running kvtierd, for scripts and for poking at a daemon by hand. Keys are raw 32-hex-digit keys
 // (Key::hex(), docs/KEYS.md). Exit codes: client_flags.h.
 //
-//   kvtier put KEYHEX FILE|-       store FILE's bytes (or stdin's) under the key
-//   kvtier get KEYHEX [-o FILE]    write the value to stdout (or FILE); exit 1 when not cached
-//   kvtier lookup KEYHEX...        how much of the chain is cached; exit 1 unless all of it is
-//   kvtier ping                    round trip, and what the daemon announced in HELLO
+//   kvtier put KEYHEX FILE|- [--durable]  store FILE's bytes (or stdin's) under the key
+//   kvtier get KEYHEX [-o FILE]           write the value to stdout (or FILE); exit 1 when not cached
+//   kvtier lookup KEYHEX...               how much of the chain is cached; exit 1 unless all is
+//   kvtier ping                           round trip, and what the daemon announced in HELLO
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,13 +67,14 @@ Status write_all(int fd, std::span<const std::byte> bytes, const std::string& wh
 
 // ---- put ----
 
-struct PutOptions {
+struct PutCommandOptions {
   ClientFlags client;
   std::string key;
   std::string file;
+  bool durable = false;
 };
 
-int run_put(const PutOptions& o) {
+int run_put(const PutCommandOptions& o) {
   Result<Key> key = parse_key_arg("put", o.key);
   if (!key.ok()) return kExitUsage;
   Result<std::vector<std::byte>> value = read_input(o.file);
@@ -85,7 +86,7 @@ int run_put(const PutOptions& o) {
   int code = kExitOk;
   std::unique_ptr<Client> c = connect_or_report(o.client, "put", &code);
   if (!c) return code;
-  Status s = c->put(*key, *value);
+  Status s = c->put(*key, *value, kvtier::PutOptions{.durable = o.durable});
   return s.ok() ? kExitOk : command_error("put", s.to_string(), kExitFailure);
 }
 
@@ -187,11 +188,14 @@ int run_ping(const ClientFlags& flags) {
 }  // namespace
 
 void add_put_command(CLI::App& app, CommandRunner* run) {
-  auto o = std::make_shared<PutOptions>();
+  auto o = std::make_shared<PutCommandOptions>();
   CLI::App* cmd =
       app.add_subcommand("put", "store a file's bytes (or stdin's) under a key in kvtierd");
   cmd->add_option("KEYHEX", o->key, "the key: 32 hex digits")->required();
   cmd->add_option("FILE", o->file, "the value's bytes; - reads stdin")->required();
+  cmd->add_flag("--durable", o->durable,
+                "answer once the value is on the daemon's NVMe tier and synced (capability "
+                "durable_put): a crash of the daemon after the answer does not lose it");
   add_client_flags(cmd, &o->client);
   cmd->callback([o, run] { *run = [o] { return run_put(*o); }; });
 }
