@@ -293,7 +293,7 @@ StatusCode run(Call& c, const protocol::HelloRequest& m) {
   protocol::HelloResponse r;
   r.version = version;
   if (c.session.transport == Transport::kUnix) r.capabilities |= protocol::kCapabilitySharedMemory;
-  if (c.ctx.durable_puts) r.capabilities |= protocol::kCapabilityDurablePut;
+  if (c.ctx.max_durable_value_bytes != 0) r.capabilities |= protocol::kCapabilityDurablePut;
   r.tenant = tenant->name;
   r.max_value_bytes = c.ctx.max_value_bytes;
   r.max_batch = c.ctx.config.max_batch;
@@ -737,14 +737,36 @@ StatusCode run(Call& c, const protocol::PutManyShmRequest& m) {
   return c.reply(Status::Ok(), r);
 }
 
+// The largest value a put request carries (0 for any other request).
+std::uint64_t largest_put_value(const Request& r) {
+  std::uint64_t most = 0;
+  if (const auto* put = std::get_if<protocol::PutRequest>(&r)) most = put->value_len;
+  if (const auto* many = std::get_if<protocol::PutManyRequest>(&r)) {
+    for (const protocol::PutManyItem& it : many->items) most = std::max(most, it.value_len);
+  }
+  if (const auto* shm = std::get_if<protocol::PutManyShmRequest>(&r)) {
+    for (const protocol::ShmPutItem& it : shm->items) most = std::max(most, it.value_len);
+  }
+  return most;
+}
+
 }  // namespace
 
 void check_request(PendingRequest& p, Session& session, ServerContext& context) {
-  // The frame reader let the flag through only where HELLO chose protocol version 2.
-  if ((p.header.flags & protocol::kFlagDurable) != 0 && !context.durable_puts) {
-    // Before the data arrives: a put that cannot be made durable is not stored at all.
-    return refuse(p, Status::Rejected("durable puts are not offered: the daemon has no NVMe tier "
-                                      "(capability durable_put, docs/PROTOCOL.md)"));
+  // The frame reader let the flag through only where HELLO chose protocol version 2. Before the
+  // data arrives, a put that cannot be made durable is not stored at all.
+  if ((p.header.flags & protocol::kFlagDurable) != 0) {
+    if (context.max_durable_value_bytes == 0) {
+      return refuse(p, Status::Rejected("durable puts are not offered: the daemon has no NVMe tier "
+                                        "(capability durable_put, docs/PROTOCOL.md)"));
+    }
+    if (const std::uint64_t most = largest_put_value(p.request); most > context.max_durable_value_bytes) {
+      return refuse(p, Status::TooLarge(
+                           "a value of " + std::to_string(most) + " bytes cannot be made durable: "
+                           "the NVMe tier's largest entry is " +
+                           std::to_string(context.max_durable_value_bytes) +
+                           " bytes (nvme.region_size); nothing was stored"));
+    }
   }
   if (auto* put = std::get_if<protocol::PutRequest>(&p.request)) {
     refuse(p, check(*put, p, session, context));

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "config/toml_fields.h"
 #include "engine/serving_store.h"
 #include "memory/buffer_pool.h"
+#include "nvme/format.h"
 #include "server/data_dir_lock.h"
 #include "server/private_dir.h"
 #include "server/fd_limit.h"
@@ -73,7 +75,9 @@ class ServerImpl final : public Server {
 
     context_ = std::make_unique<ServerContext>(
         *store_, config_.server, *tenants_, metrics_, buffers_, config_.store.max_value_bytes,
-        config_.store.nvme.enabled(),
+        config_.store.nvme.enabled() ? std::min(config_.store.max_value_bytes,
+                                                nvme::max_value_for_region(config_.store.nvme.region_size))
+                                     : 0,
         [this](TenantLines tenant_lines) {
           return render_metrics(metrics_, context_->memory, *tenants_->current(), *store_,
                                 http_view_.load(std::memory_order_acquire), tenant_lines);

@@ -33,7 +33,9 @@ struct ServerContext {
   ServerMetrics& metrics;
   BufferPool& buffers;
   std::uint64_t max_value_bytes;  // the store's: the largest value a PUT may carry
-  bool durable_puts;  // the store has an NVMe tier: a put's kFlagDurable is honoured
+  // The largest value a durable put may carry (the NVMe tier's largest entry, at most
+  // max_value_bytes); 0: no NVMe tier, so a put's kFlagDurable is not honoured.
+  std::uint64_t max_durable_value_bytes;
   // The daemon's metrics in the Prometheus text format (STATS and HTTP /metrics); with a tenant,
   // only that tenant's per-tenant lines (render_metrics in metrics_render.h).
   std::function<std::string(TenantLines tenant_lines)> render_metrics;

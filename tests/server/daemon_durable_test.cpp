@@ -139,6 +139,29 @@ TEST(DaemonDurable, WithoutAnNvmeTierTheFlagIsRefusedAndNothingStored) {
   EXPECT_TRUE(bad.closed_by_peer());
 }
 
+// A value larger than the NVMe tier's largest entry (4 MiB regions here) cannot be made durable:
+// the durable put is refused before its data is stored (it used to be stored in DRAM and then
+// answered too_large), while the same put without the flag is stored.
+TEST(DaemonDurable, AValueLargerThanTheNvmeTiersLargestEntryIsRefusedBeforeItIsStored) {
+  TempDir dir;
+  DaemonProcess daemon(dir.path(), small_daemon_config());
+  ASSERT_TRUE(daemon.started()) << daemon.log();
+  auto c = connect(daemon);
+  ASSERT_TRUE(c);
+  const std::vector<std::byte> big = pattern(test_key(1), 5 * kMiB);
+  Status s = c->put(test_key(1), big, PutOptions{.durable = true});
+  EXPECT_EQ(s.code(), StatusCode::kTooLarge) << s.to_string();
+  EXPECT_NE(s.message().find("largest entry"), std::string::npos) << s.to_string();
+  std::vector<std::byte> buf(5 * kMiB);
+  EXPECT_TRUE(c->get(test_key(1), buf).status.is_not_found());
+  std::vector<PutItem> items = {{test_key(2), big}};
+  std::vector<Status> out(1);
+  EXPECT_EQ(c->put_many(items, out, PutOptions{.durable = true}).code(), StatusCode::kTooLarge);
+  EXPECT_TRUE(c->get(test_key(2), buf).status.is_not_found());
+  ASSERT_TRUE(c->put(test_key(1), big).ok());  // without the flag it is a DRAM block
+  EXPECT_TRUE(c->get(test_key(1), buf).status.ok());
+}
+
 // Version 1 defines no durable flag: on a connection whose HELLO chose it, bit 1 is a reserved
 // bit as it was for a daemon of version 1 (the same error, and the connection closed), and
 // nothing is stored, though the daemon has an NVMe tier.
