@@ -9,7 +9,7 @@
 #include "support/daemon_process.h"
 #include "support/test_support.h"
 
-namespace kvtier {
+namespace kvtier::client_commands {
 namespace {
 
 using testing::run_kvtier;
@@ -52,4 +52,4 @@ TEST(ClientCommands, ADurablePutWhereTheDaemonHasNoNvmeTierFailsClearly) {
 }
 
 }  // namespace
-}  // namespace kvtier
+}  // namespace kvtier::client_commands

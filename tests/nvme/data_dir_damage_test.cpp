@@ -15,7 +15,7 @@
 #include "nvme/nvme_tier.h"
 #include "support/test_support.h"
 
-namespace kvtier::nvme {
+namespace kvtier::nvme::data_dir_damage {
 namespace {
 
 using kvtier::testing::matches_pattern;
@@ -202,4 +202,4 @@ TEST(DataDirDamage, ADeviceAddedToTheConfigIsNewNotDamage) {
 }
 
 }  // namespace
-}  // namespace kvtier::nvme
+}  // namespace kvtier::nvme::data_dir_damage
