@@ -1,23 +1,15 @@
-// ensure_private_dir, ensure_socket_dir, group_id, octal_mode (see private_dir.h).
+// ensure_private_dir and ensure_socket_dir (see private_dir.h).
 #include "server/private_dir.h"
 
-#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
-#include <cstdio>
 #include <filesystem>
-#include <vector>
+
+#include "posix/file_mode.h"
 
 namespace kvtier::server {
-std::string octal_mode(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
 namespace {
 
 // Creates `dir`'s missing parents (as the umask says) and `dir` itself with `mode` exactly.
@@ -88,20 +80,6 @@ Status ensure_socket_dir(const std::string& dir, gid_t gid) {
         " (or use a directory only the daemon's user writes, e.g. /run/kvtier)");
   }
   return Status::Ok();
-}
-
-Result<gid_t> group_id(const std::string& name) {
-  gid_t numeric = 0;
-  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), numeric);
-  if (ec == std::errc() && end == name.data() + name.size() && !name.empty()) return numeric;
-  std::vector<char> buf(16384);
-  group g{};
-  group* found = nullptr;
-  int rc = ::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &found);
-  if (rc != 0 || found == nullptr) {
-    return Status::InvalidArgument("server.unix_socket_group = \"" + name + "\": no such group");
-  }
-  return found->gr_gid;
 }
 
 }  // namespace kvtier::server

@@ -30,10 +30,4 @@ Status ensure_private_dir(const std::string& dir, const std::string& what);
 // /tmp lets anyone bind the path first), or a user other than the daemon's or root owns it.
 Status ensure_socket_dir(const std::string& dir, gid_t gid);
 
-// The group id of `name` (a group name, or a number). InvalidArgument when no such group.
-Result<gid_t> group_id(const std::string& name);
-
-// The permission bits of `mode` as four octal digits ("0750"), for messages.
-std::string octal_mode(mode_t mode);
-
 }  // namespace kvtier::server

@@ -19,6 +19,7 @@
 #include "memory/buffer_pool.h"
 #include "nvme/format.h"
 #include "server/data_dir_lock.h"
+#include "posix/file_mode.h"
 #include "server/private_dir.h"
 #include "server/fd_limit.h"
 #include "server/namespace_bindings.h"
@@ -262,7 +263,7 @@ class ServerImpl final : public Server {
           "directory (mode 0700): set server.unix_socket to a runtime directory, e.g. "
           "/run/kvtier/kvtierd.sock");
     }
-    return group_id(name);
+    return group_id(name, "server.unix_socket_group");
   }
 
   Status write_ready_file() {

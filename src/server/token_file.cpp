@@ -14,9 +14,9 @@
 #include <filesystem>
 #include <optional>
 
-#include "server/private_dir.h"
-#include "server/server_config.h"
+#include "posix/file_mode.h"
 #include "posix/unique_fd.h"
+#include "server/server_config.h"
 
 namespace kvtier::server {
 namespace {
