@@ -21,7 +21,12 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::open(const NvmeConfig& config, const
   Result<std::unique_ptr<DeviceSet>> devices = DeviceSet::open(config, data_dir);
   if (!devices.ok()) return devices.status();
   std::unique_ptr<NvmeTier> tier(new NvmeTier(config, std::move(devices).value()));
-  KVTIER_RETURN_IF_ERROR(tier->start(data_dir));
+  if (Status s = tier->start(data_dir); !s.ok()) {
+    // Closed as it is: close() would write a checkpoint of the index the failed start left
+    // (empty, or half rebuilt), which the next start would trust instead of scanning.
+    tier->closed_.store(true);
+    return s;
+  }
   return tier;
 }
 

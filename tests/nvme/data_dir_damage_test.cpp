@@ -3,7 +3,11 @@
 // reformatted silently unless nvme.reformat_damaged says a fresh start is acceptable (issue 27,
 // docs/NVME_FORMAT.md, "Opening a device set"). Real files, real O_DIRECT devices.
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -13,6 +17,7 @@
 
 #include "memory/aligned_buffer.h"
 #include "nvme/nvme_tier.h"
+#include "support/child_process.h"
 #include "support/test_support.h"
 
 namespace kvtier::nvme::data_dir_damage {
@@ -68,6 +73,52 @@ void overwrite(const std::string& path, std::uint64_t offset, std::size_t n, cha
   std::string bytes(n, byte);
   ASSERT_EQ(::pwrite(fd, bytes.data(), n, static_cast<off_t>(offset)), static_cast<ssize_t>(n));
   ::close(fd);
+}
+
+// In this process from now on, io_uring_setup fails with ENOSYS (as under a seccomp profile that
+// forbids io_uring): the tier's device reads cannot start.
+void forbid_io_uring() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+    ::_exit(90);
+  }
+}
+
+// A start that fails half-way (here: the crash scan cannot read the devices) must leave the data
+// directory as it found it. It used to write the checkpoint of its empty index on the way out,
+// and the next start trusted that checkpoint: every block lost (audit of 2026-12-07).
+TEST(DataDirDamage, AStartThatFailsHalfWayLeavesNothingTheNextStartTrusts) {
+  TempDir dir;
+  std::unique_ptr<NvmeTier> open_tier;  // the child keeps it open through the kill
+  const std::string crashed = testing::in_child_then_sigkill([&]() -> std::string {
+    auto t = NvmeTier::open(small_config(), dir.path());
+    if (!t.ok()) return t.status().to_string();
+    open_tier = std::move(t).value();
+    for (std::uint64_t i = 0; i < kBlocks; ++i) {
+      std::vector<std::byte> v = pattern(test_key(i), kValue);
+      if (!open_tier->put({0, test_key(i)}, v).ok()) return "put";
+    }
+    return open_tier->flush().ok() ? "ok" : "flush";  // then killed: no close(), no checkpoint
+  });
+  ASSERT_EQ(crashed, "ok");
+  const std::string failed = testing::in_child([&]() -> std::string {
+    forbid_io_uring();
+    auto t = NvmeTier::open(small_config(), dir.path());
+    return t.ok() ? "the start succeeded without io_uring" : "ok";
+  });
+  ASSERT_EQ(failed, "ok");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("nvme/index.ckpt")));
+  auto t = NvmeTier::open(small_config(), dir.path());
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->recovery_info().mode, RecoveryMode::kScan);
+  for (std::uint64_t i = 0; i < kBlocks; ++i) EXPECT_TRUE(reads_back(**t, i)) << i;
 }
 
 TEST(DataDirDamage, TheDataDirectoryAsAFileIsRefused) {
