@@ -32,6 +32,12 @@ namespace {
 constexpr std::string_view kFormatIdPrefix = "kvtier-nvme-format-id ";
 constexpr std::size_t kMaxFormatIdBytes = 64 * 1024;
 
+std::string hex_id(std::uint64_t id) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id));
+  return hex;
+}
+
 std::uint64_t random_u64() {
   std::random_device rd;
   std::uint64_t v = (std::uint64_t{rd()} << 32) ^ rd();
@@ -91,45 +97,43 @@ Result<std::unique_ptr<DeviceSet>> DeviceSet::open(const NvmeConfig& config,
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
   set->format_id_path_ = (dir / "format-id").string();
-  bool created_any = false;
-  KVTIER_RETURN_IF_ERROR(set->open_devices(config, data_dir, &created_any));
-  KVTIER_RETURN_IF_ERROR(set->read_or_format(config, created_any));
+  KVTIER_RETURN_IF_ERROR(set->open_devices(config, data_dir));
+  KVTIER_RETURN_IF_ERROR(set->read_or_format(config));
   return set;
 }
 
-Status DeviceSet::open_devices(const NvmeConfig& config, const std::string& data_dir,
-                               bool* created_any) {
+// Opens the devices that exist and sizes every device, creating and extending nothing: a start
+// that is refused leaves the files as it found them (prepare_files does that once accepted).
+Status DeviceSet::open_devices(const NvmeConfig& config, const std::string& data_dir) {
   std::vector<NvmeDeviceConfig> wanted = config.devices;
   if (wanted.empty()) {
     wanted.push_back({(std::filesystem::path(data_dir) / "nvme" / "kvtier-nvme.dat").string(),
                       config.default_file_bytes});
   }
   for (const NvmeDeviceConfig& want : wanted) {
-    Device dev;
-    dev.path = want.path;
-    struct stat st {};
-    bool exists = ::stat(want.path.c_str(), &st) == 0;
-    bool block_device = exists && S_ISBLK(st.st_mode);
-    dev.fd = ::open(want.path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC | (block_device ? 0 : O_CREAT), 0600);
-    if (dev.fd < 0) return Status::FromErrno("cannot open " + want.path + " with O_DIRECT", errno);
-    devices_.push_back(dev);  // closed by the destructor from here on
+    devices_.push_back(Device{.path = want.path});  // closed by the destructor from here on
     Device& d = devices_.back();
-    KVTIER_RETURN_IF_ERROR(lock_device(d.fd, d.path));
+    struct stat st {};
+    const bool exists = ::stat(want.path.c_str(), &st) == 0;
+    if (!exists && errno != ENOENT) return Status::FromErrno("cannot stat " + want.path, errno);
+    const bool block_device = exists && S_ISBLK(st.st_mode);
+    if (exists) {
+      d.fd = ::open(want.path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+      if (d.fd < 0) return Status::FromErrno("cannot open " + want.path + " with O_DIRECT", errno);
+      KVTIER_RETURN_IF_ERROR(lock_device(d.fd, d.path));
+    }
     if (block_device) {
       std::uint64_t size = 0;
       if (::ioctl(d.fd, BLKGETSIZE64, &size) != 0) return Status::FromErrno("BLKGETSIZE64 " + d.path, errno);
       d.bytes = want.size_bytes ? std::min<std::uint64_t>(want.size_bytes, size) : size;
+      d.found_bytes = d.bytes;
     } else {
       if (want.size_bytes == 0) {
         return Status::InvalidArgument("nvme device " + want.path + ": size_bytes is required for a file");
       }
       d.bytes = want.size_bytes;
-      d.created = !exists || st.st_size == 0;
       d.found_bytes = exists ? static_cast<std::uint64_t>(st.st_size) : 0;
-      if (d.created) *created_any = true;
-      if (static_cast<std::uint64_t>(st.st_size) < d.bytes || !exists) {
-        KVTIER_RETURN_IF_ERROR(reserve_file(d.fd, d.path, d.bytes));
-      }
+      d.created = d.found_bytes == 0;
     }
     if (d.bytes < kPageSize + region_size_) {
       return Status::InvalidArgument("nvme device " + d.path + " (" + std::to_string(d.bytes) +
@@ -148,8 +152,22 @@ Status DeviceSet::open_devices(const NvmeConfig& config, const std::string& data
   return Status::Ok();
 }
 
+// Creates the device files that are missing and extends the short ones, with blocks reserved.
+Status DeviceSet::prepare_files() {
+  for (Device& d : devices_) {
+    if (d.fd < 0) {
+      d.fd = ::open(d.path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC | O_CREAT | O_EXCL, 0600);
+      if (d.fd < 0) return Status::FromErrno("cannot create " + d.path + " with O_DIRECT", errno);
+      KVTIER_RETURN_IF_ERROR(lock_device(d.fd, d.path));
+    }
+    if (d.found_bytes < d.bytes) KVTIER_RETURN_IF_ERROR(reserve_file(d.fd, d.path, d.bytes));
+  }
+  return Status::Ok();
+}
+
 Result<DeviceSet::FoundDevice> DeviceSet::read_superblock(std::size_t i) const {
   const Device& d = devices_[i];
+  if (d.fd < 0 || d.found_bytes < kPageSize) return FoundDevice{Found::kZero};
   AlignedBuffer page(kPageSize);
   if (page.empty()) return Status::NoSpace("no memory to read the superblock of " + d.path);
   ssize_t n = ::pread(d.fd, page.data(), kPageSize, 0);
@@ -159,38 +177,65 @@ Result<DeviceSet::FoundDevice> DeviceSet::read_superblock(std::size_t i) const {
   Superblock sb;
   std::memcpy(&sb, page.data(), sizeof sb);
   if (sb.magic != kSuperblockMagic || sb.checksum != superblock_checksum(sb)) {
-    return FoundDevice{all_zero(page.span()) ? Found::kZero : Found::kForeign, 0};
+    return FoundDevice{all_zero(page.span()) ? Found::kZero : Found::kForeign};
   }
-  if (sb.format_version != kNvmeFormatVersion) return FoundDevice{Found::kOtherFormat, sb.format_id};
-  const bool geometry = sb.device_index == i && sb.device_count == devices_.size() &&
-                        sb.region_size == region_size_ && sb.region_count == d.regions &&
-                        sb.device_bytes == d.bytes;
-  return FoundDevice{geometry ? Found::kOurs : Found::kGeometry, sb.format_id};
+  FoundDevice f{Found::kOurs, sb.format_id, sb.device_index, sb.device_count};
+  if (sb.format_version != kNvmeFormatVersion) {
+    f.found = Found::kOtherFormat;
+  } else if (sb.device_count != devices_.size() || sb.region_size != region_size_ ||
+             sb.region_count != d.regions || sb.device_bytes != d.bytes) {
+    f.found = Found::kGeometry;
+  } else if (sb.device_index != i) {
+    f.found = Found::kMisplaced;
+  }
+  return f;
 }
 
-std::string DeviceSet::damage(const std::vector<FoundDevice>& found, const Claim& claimed) const {
+std::string DeviceSet::damage(const std::vector<FoundDevice>& found,
+                              const std::optional<Claim>& claimed) const {
+  // A device the set had is gone when format-id lists its path, or when a device of the set
+  // (this data directory's) says the set has as many devices as are configured now: an added
+  // device is new, a replaced one is not.
+  const bool same_count = std::ranges::any_of(found, [&](const FoundDevice& f) {
+    return f.found != Found::kZero && f.found != Found::kForeign && claimed &&
+           f.format_id == claimed->format_id && f.device_count == devices_.size();
+  });
   std::string what;
   for (std::size_t i = 0; i < devices_.size(); ++i) {
     const Device& d = devices_[i];
+    const FoundDevice& f = found[i];
     std::string why;
-    if (d.created) {
-      // A device added to the config is new; one the set had is gone.
-      if (std::ranges::find(claimed.paths, d.path) != claimed.paths.end()) why = "is missing or empty";
-    } else if (found[i].found == Found::kZero) {
-      why = "has a zeroed superblock";
-    } else if (found[i].found == Found::kForeign) {
-      why = "does not start with a kvtier superblock";
-    } else if (found[i].found == Found::kOtherFormat) {
+    if (f.found == Found::kZero) {
+      const bool listed = claimed && std::ranges::find(claimed->paths, d.path) != claimed->paths.end();
+      if (!d.created) {
+        if (claimed) why = "has a zeroed superblock";
+      } else if (listed || same_count) {
+        why = "is missing or empty";
+      }
+    } else if (f.found == Found::kForeign) {
+      if (claimed) why = "does not start with a kvtier superblock";
+    } else if (f.found == Found::kMisplaced) {
+      why = "is device " + std::to_string(f.device_index) + " of its set but listed as device " +
+            std::to_string(i) + " (list nvme.devices in the order they were formatted)";
+    } else if (!claimed) {
+      // No record of this directory's set: a kvtier set this start would destroy.
+      if (f.found != Found::kOurs) {
+        why = "holds a kvtier device set (format id " + hex_id(f.format_id) +
+              ") of another geometry or format version";
+      }
+    } else if (f.format_id != claimed->format_id) {
+      why = "holds another kvtier device set (format id " + hex_id(f.format_id) + ", not " +
+            hex_id(claimed->format_id) + " that " + format_id_path_ +
+            " records; if that set is this node's, move that file away to use it)";
+    } else if (f.found == Found::kOtherFormat) {
       why = "holds another format version";
-    } else if (found[i].format_id != claimed.format_id) {
-      why = "holds another device set's format";
     }
     if (!why.empty()) what += (what.empty() ? "" : "; ") + d.path + " " + why;
   }
   return what;
 }
 
-Status DeviceSet::read_or_format(const NvmeConfig& config, bool created_any) {
+Status DeviceSet::read_or_format(const NvmeConfig& config) {
   Result<std::optional<Claim>> claim = read_format_id();
   if (!claim.ok()) return claim.status();
   const std::optional<Claim>& claimed = *claim;
@@ -206,42 +251,52 @@ Status DeviceSet::read_or_format(const NvmeConfig& config, bool created_any) {
   if (all_ours && (!claimed || claimed->format_id == found.front().format_id)) {
     format_id_ = found.front().format_id;
     for (const Device& d : devices_) {
-      if (d.found_bytes != 0 && d.found_bytes < d.bytes) {
+      if (d.found_bytes < d.bytes) {
         spdlog::warn("event=nvme_device_truncated path=\"{}\" bytes={} expected={} "
                      "lost=\"the entries past the end\" recovery=scan",
                      d.path, d.found_bytes, d.bytes);
         needs_scan_ = true;
       }
     }
-    return claimed ? Status::Ok() : write_format_id();
+    KVTIER_RETURN_IF_ERROR(prepare_files());
+    // Written when missing, and again when the devices' paths changed, so it names them.
+    if (claimed && claimed->paths == paths()) return Status::Ok();
+    return write_format_id();
   }
   for (std::size_t i = 0; i < devices_.size(); ++i) {
-    if (found[i].found == Found::kForeign && !devices_[i].created && !config.format_foreign_devices) {
+    if (found[i].found == Found::kForeign && !config.format_foreign_devices) {
       return Status::InvalidArgument(devices_[i].path + " does not start with a kvtier superblock (it "
                                      "may hold other data); set nvme.format_foreign_devices = true "
                                      "to format it");
     }
   }
-  if (claimed) {
-    std::string lost = damage(found, *claimed);
-    if (!lost.empty() && !config.reformat_damaged) {
-      return Status::Corruption(
-          "the NVMe tier's devices are damaged: " + lost + " (" + format_id_path_ +
-          " says they held a formatted tier); the blocks they held are lost. Restore the devices, "
-          "or set nvme.reformat_damaged = true to start the tier empty");
-    }
-    // Only a changed geometry (or an accepted damage) gets here: said as a warning.
+  const std::string lost = damage(found, claimed);
+  if (!lost.empty() && !config.reformat_damaged) {
+    return Status::Corruption("the NVMe tier's devices cannot be used as they are: " + lost +
+                              ". Nothing was changed. Restore or reorder the devices, or set "
+                              "nvme.reformat_damaged = true to start the tier empty (every block "
+                              "on them is lost)");
+  }
+  const bool first_start = !claimed && std::ranges::all_of(found, [](const FoundDevice& f) {
+    return f.found == Found::kZero;
+  });
+  if (!first_start) {
+    // A changed geometry of this directory's set, or an accepted damage: said as a warning.
     spdlog::warn("event=nvme_reformat reason=\"{}\" discarded=\"every block of the NVMe tier\"",
                  lost.empty() ? "the configured geometry (devices, sizes, region_size) changed"
                               : "nvme.reformat_damaged: " + lost);
-  } else if (!created_any) {
-    spdlog::warn("event=nvme_reformat reason=\"the devices do not hold this geometry's format\" "
-                 "discarded=\"whatever they held\"");
   }
+  KVTIER_RETURN_IF_ERROR(prepare_files());
   format_id_ = random_u64();
   freshly_formatted_ = true;
   KVTIER_RETURN_IF_ERROR(write_superblocks());
   return write_format_id();
+}
+
+std::vector<std::string> DeviceSet::paths() const {
+  std::vector<std::string> out;
+  for (const Device& d : devices_) out.push_back(d.path);
+  return out;
 }
 
 Result<std::optional<DeviceSet::Claim>> DeviceSet::read_format_id() const {
@@ -269,9 +324,7 @@ Result<std::optional<DeviceSet::Claim>> DeviceSet::read_format_id() const {
 }
 
 Status DeviceSet::write_format_id() const {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(format_id_));
-  std::string text = std::string(kFormatIdPrefix) + hex + "\n";
+  std::string text = std::string(kFormatIdPrefix) + hex_id(format_id_) + "\n";
   for (const Device& d : devices_) text += d.path + "\n";
   return replace_file_durably(format_id_path_,
                               {reinterpret_cast<const std::byte*>(text.data()), text.size()}, 0600);

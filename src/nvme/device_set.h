@@ -69,26 +69,36 @@ class DeviceSet {
     std::uint64_t bytes = 0;
     std::uint32_t first_region = 0;
     std::uint32_t regions = 0;
-    bool created = false;          // missing or empty before this open
-    std::uint64_t found_bytes = 0;  // a file's size before this open extended it
+    bool created = false;           // a file missing or empty at this open (fd -1 if missing)
+    std::uint64_t found_bytes = 0;  // its size at this open (before prepare_files)
   };
   // What a device's first page says, against the configured geometry.
-  enum class Found : std::uint8_t { kOurs, kGeometry, kOtherFormat, kZero, kForeign };
+  enum class Found : std::uint8_t {
+    kOurs,         // this geometry, at its place in the set
+    kMisplaced,    // this geometry, but formatted as another device of the set
+    kGeometry,     // another geometry (sizes, region_size, device count)
+    kOtherFormat,  // another format version
+    kZero,         // zeros (or no file, or an empty one)
+    kForeign,      // not a kvtier superblock: maybe someone's data
+  };
   struct FoundDevice {
     Found found;
-    std::uint64_t format_id;  // of a valid superblock
+    std::uint64_t format_id = 0;  // of a valid superblock
+    std::uint32_t device_index = 0, device_count = 0;
   };
   // What <data_dir>/nvme/format-id records: the set's format id and its devices' paths.
   struct Claim {
     std::uint64_t format_id = 0;
     std::vector<std::string> paths;
   };
-  Status open_devices(const NvmeConfig& config, const std::string& data_dir, bool* created_any);
+  Status open_devices(const NvmeConfig& config, const std::string& data_dir);
+  Status prepare_files();
   Result<FoundDevice> read_superblock(std::size_t i) const;
-  Status read_or_format(const NvmeConfig& config, bool created_any);
-  // Why the set must be formatted when the data directory says it held data: empty when that is
-  // a geometry change (allowed, with a warning), else the damage found.
-  std::string damage(const std::vector<FoundDevice>& found, const Claim& claimed) const;
+  Status read_or_format(const NvmeConfig& config);
+  // What forbids formatting the set without nvme.reformat_damaged, device by device (empty: a
+  // first start, or a changed geometry of this directory's own set, reformatted with a warning).
+  std::string damage(const std::vector<FoundDevice>& found, const std::optional<Claim>& claimed) const;
+  std::vector<std::string> paths() const;
   // nullopt when the file does not exist; Corruption when it is not kvtier's.
   Result<std::optional<Claim>> read_format_id() const;
   Status write_format_id() const;

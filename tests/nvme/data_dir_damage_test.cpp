@@ -43,9 +43,9 @@ NvmeConfig small_config() {
 
 std::string data_file(const TempDir& dir) { return dir.file("nvme/kvtier-nvme.dat"); }
 
-// A tier with kBlocks blocks, closed cleanly (its checkpoint written).
-void write_blocks(const std::string& dir) {
-  auto t = NvmeTier::open(small_config(), dir);
+// A tier of `c` with kBlocks blocks, closed cleanly (its checkpoint written).
+void write_blocks_with(const NvmeConfig& c, const std::string& dir) {
+  auto t = NvmeTier::open(c, dir);
   ASSERT_TRUE(t.ok()) << t.status().to_string();
   for (std::uint64_t i = 0; i < kBlocks; ++i) {
     std::vector<std::byte> v = pattern(test_key(i), kValue);
@@ -53,6 +53,8 @@ void write_blocks(const std::string& dir) {
   }
   ASSERT_TRUE((*t)->close().ok());
 }
+
+void write_blocks(const std::string& dir) { write_blocks_with(small_config(), dir); }
 
 bool reads_back(NvmeTier& t, std::uint64_t i) {
   AlignedBuffer buf(kValue);
@@ -179,8 +181,9 @@ TEST(DataDirDamage, ADeletedDataFileIsRefusedUnlessAFreshStartIsAccepted) {
   write_blocks(dir.path());
   std::filesystem::remove(data_file(dir));
   expect_refused(NvmeTier::open(small_config(), dir.path()), data_file(dir), "missing or empty");
-  // The refused start left a new, zeroed file in its place: a second start refuses too.
-  expect_refused(NvmeTier::open(small_config(), dir.path()), data_file(dir), "damaged");
+  // A refused start creates nothing: a second one refuses the same way.
+  EXPECT_FALSE(std::filesystem::exists(data_file(dir)));
+  expect_refused(NvmeTier::open(small_config(), dir.path()), data_file(dir), "missing or empty");
   NvmeConfig accept = small_config();
   accept.reformat_damaged = true;
   auto t = NvmeTier::open(accept, dir.path());
@@ -221,7 +224,61 @@ TEST(DataDirDamage, AnotherSetsDevicesAreRefused) {
   write_blocks(other.path());
   std::filesystem::copy_file(other.file("nvme/kvtier-nvme.dat"), data_file(dir),
                              std::filesystem::copy_options::overwrite_existing);
-  expect_refused(NvmeTier::open(small_config(), dir.path()), data_file(dir), "another device set");
+  expect_refused(NvmeTier::open(small_config(), dir.path()), data_file(dir),
+                 "another kvtier device set");
+}
+
+// Two devices listed in the other order are not a new geometry: refused (a block device's name
+// can change across a reboot), and listed as formatted they open with every block.
+TEST(DataDirDamage, DevicesListedInAnotherOrderAreRefusedNotReformatted) {
+  TempDir dir;
+  NvmeConfig ab = small_config();
+  ab.devices = {{dir.file("a.dat"), 6 * kMiB + kPageSize}, {dir.file("b.dat"), 6 * kMiB + kPageSize}};
+  {
+    auto t = NvmeTier::open(ab, dir.path());
+    ASSERT_TRUE(t.ok()) << t.status().to_string();
+    for (std::uint64_t i = 0; i < kBlocks; ++i) {
+      std::vector<std::byte> v = pattern(test_key(i), kValue);
+      ASSERT_TRUE((*t)->put({0, test_key(i)}, v).ok());
+    }
+    ASSERT_TRUE((*t)->close().ok());
+  }
+  NvmeConfig ba = ab;
+  std::swap(ba.devices[0], ba.devices[1]);
+  expect_refused(NvmeTier::open(ba, dir.path()), dir.file("b.dat"), "in the order they were formatted");
+  auto t = NvmeTier::open(ab, dir.path());
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  for (std::uint64_t i = 0; i < kBlocks; ++i) EXPECT_TRUE(reads_back(**t, i)) << i;
+}
+
+// A device moved to another path is recorded there, so its later loss is told apart from a
+// device added to the config: the rest of the set is not reformatted.
+TEST(DataDirDamage, AMovedDeviceIsRecordedAndItsLaterLossRefused) {
+  TempDir dir;
+  NvmeConfig c = small_config();
+  c.devices = {{dir.file("a.dat"), 6 * kMiB + kPageSize}, {dir.file("m1.dat"), 6 * kMiB + kPageSize}};
+  write_blocks_with(c, dir.path());
+  std::filesystem::rename(dir.file("m1.dat"), dir.file("m2.dat"));
+  c.devices[1].path = dir.file("m2.dat");
+  {
+    auto t = NvmeTier::open(c, dir.path());
+    ASSERT_TRUE(t.ok()) << t.status().to_string();
+    EXPECT_EQ((*t)->entry_count(), kBlocks);
+  }
+  std::filesystem::remove(dir.file("m2.dat"));
+  expect_refused(NvmeTier::open(c, dir.path()), dir.file("m2.dat"), "missing or empty");
+}
+
+// Without a record of its own (a first start), a directory does not destroy a kvtier device set
+// it finds: someone's tier, formatted with another geometry.
+TEST(DataDirDamage, AFirstStartDoesNotReformatAnotherDirectorysSet) {
+  TempDir dir, other;
+  NvmeConfig c = small_config();
+  c.devices = {{dir.file("shared.dat"), 12 * kMiB + kPageSize}};
+  write_blocks_with(c, other.path());  // other's set, on a device outside both directories
+  NvmeConfig bigger = c;
+  bigger.region_size = 2 * kMiB;
+  expect_refused(NvmeTier::open(bigger, dir.path()), dir.file("shared.dat"), "another geometry");
 }
 
 TEST(DataDirDamage, AFormatIdThatIsNotKvtiersIsRefused) {
