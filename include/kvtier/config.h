@@ -105,6 +105,15 @@ struct SharedFsConfig {
   // bare mount point on the local disk (the tier stays unavailable until the mount is back).
   // Once seen, the tree is never recreated either way. Default: true.
   bool create_root = true;
+  // Permission bits of the block files and directories this node creates, set exactly (the
+  // umask does not narrow them). Other users get nothing: a mode giving them any access is
+  // refused. Every node reading the tree must be the files' user or in their group. Default:
+  // 0640 and 0750.
+  std::uint32_t file_mode = 0640;
+  std::uint32_t dir_mode = 0750;
+  // The group (name or number) given to what this node creates; empty = the daemon's own.
+  // Default: empty.
+  std::string group;
 
   Status validate() const;
 };

@@ -40,6 +40,9 @@ constexpr TomlKey<SharedFsConfig> kFsKeys[] = {
     {"sweep_interval_s", duration_key<&SharedFsConfig::sweep_interval, kMaxDuration>},
     {"fsync", bool_key<&SharedFsConfig::fsync>},
     {"create_root", bool_key<&SharedFsConfig::create_root>},
+    {"file_mode", u32_key<&SharedFsConfig::file_mode>},
+    {"dir_mode", u32_key<&SharedFsConfig::dir_mode>},
+    {"group", string_key<&SharedFsConfig::group>},
 };
 
 constexpr TomlKey<RedisBackendConfig> kRedisKeys[] = {

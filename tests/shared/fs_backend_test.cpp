@@ -680,6 +680,53 @@ TEST(SharedFsConfig, Validation) {
   EXPECT_EQ(b.status().code(), StatusCode::kInvalidArgument);
 }
 
+// What a node creates in the shared tree gives other users nothing, whatever the daemon's umask
+// (issue 27: block files were 0644 under 0755 directories, readable by every local user who sees
+// the mount), and takes the configured group, through which nodes running as different users
+// share the tree.
+TEST(SharedFsAccess, FilesAndDirectoriesGetExactlyTheConfiguredModeAndGroup) {
+  TempDir dir;
+  const mode_t old_umask = ::umask(0);  // the widest: nothing narrows what kvtier asks for
+  SharedFsConfig c = config_for(dir.path());
+  c.group = "65534";  // nogroup
+  auto b = open_backend(c);
+  const bool stored = b && put_pattern(*b, block(1), 5000).ok();
+  ::umask(old_umask);
+  ASSERT_TRUE(stored);
+  const std::string file = static_cast<FsBackend&>(*b).TEST_block_path(block(1));
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0) << file;
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  // Every directory from the tree's root down to the block's.
+  for (stdfs::path d = stdfs::path(file).parent_path(); d.string().size() > dir.path().size();
+       d = d.parent_path()) {
+    ASSERT_EQ(::stat(d.c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 07777, 0750u) << d;
+    EXPECT_EQ(st.st_gid, 65534u) << d;
+  }
+}
+
+TEST(SharedFsAccess, ModesThatOpenTheTreeToOtherUsersAreRefused) {
+  TempDir dir;
+  SharedFsConfig c = config_for(dir.path());
+  c.file_mode = 0644;
+  EXPECT_NE(c.validate().message().find("shared.fs.file_mode = 0644"), std::string::npos)
+      << c.validate().to_string();
+  c.file_mode = 0440;  // the node must write its own files
+  EXPECT_EQ(c.validate().code(), StatusCode::kInvalidArgument);
+  c = config_for(dir.path());
+  c.dir_mode = 0751;
+  EXPECT_NE(c.validate().message().find("shared.fs.dir_mode = 0751"), std::string::npos);
+  c = config_for(dir.path());
+  c.file_mode = 0600;
+  c.dir_mode = 0700;
+  EXPECT_TRUE(c.validate().ok());
+  c.group = "no-such-group-kvtier";
+  Result<std::unique_ptr<SharedBackend>> b = open_fs_backend(c);
+  EXPECT_NE(b.status().message().find("shared.fs.group"), std::string::npos) << b.status().to_string();
+}
+
 TEST(SharedFsLayout, NamesAndClassification) {
   const Key k = test_key(3);
   const std::string hex = k.hex();

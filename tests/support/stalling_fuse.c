@@ -93,6 +93,18 @@ static int on_mkdir(const char* path, mode_t mode) {
   return result(mkdir(p, mode));
 }
 
+static int on_chmod(const char* path, mode_t mode, struct fuse_file_info* fi) {
+  (void)fi;
+  REAL(path, p);
+  return result(chmod(p, mode));
+}
+
+static int on_chown(const char* path, uid_t uid, gid_t gid, struct fuse_file_info* fi) {
+  (void)fi;
+  REAL(path, p);
+  return result(lchown(p, uid, gid));
+}
+
 static int on_unlink(const char* path) {
   REAL(path, p);
   return result(unlink(p));
@@ -191,6 +203,8 @@ static const struct fuse_operations kOperations = {
     .getattr = on_getattr,
     .readdir = on_readdir,
     .mkdir = on_mkdir,
+    .chmod = on_chmod,
+    .chown = on_chown,
     .unlink = on_unlink,
     .rmdir = on_rmdir,
     .rename = on_rename,

@@ -14,6 +14,7 @@
 
 #include "integrity/check.h"
 #include "integrity/checksum.h"
+#include "posix/file_mode.h"
 #include "shared/fs/fs_block_format.h"
 #include "shared/fs/fs_layout.h"
 #include "shared/fs/fs_sweep.h"
@@ -62,8 +63,9 @@ class TempFileGuard {
 
 }  // namespace
 
-FsBackend::FsBackend(const SharedFsConfig& config)
+FsBackend::FsBackend(const SharedFsConfig& config, FsAccess access)
     : config_(config),
+      access_(access),
       path_(without_trailing_slashes(config.path)),
       root_(tree_root(path_)),
       host_(safe_hostname()) {}
@@ -134,12 +136,20 @@ Status FsBackend::put_one(const SharedPut& item) {
 // not something to fill on the local disk; and root_ only as ensure_root allows).
 Result<UniqueFd> FsBackend::create_temp(const std::string& dir, const std::string& temp_path) {
   for (int attempt = 1;; ++attempt) {
-    UniqueFd fd(::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-    if (fd.valid()) return fd;
+    // Owner-only until set_file_access gives it exactly file_mode and the group.
+    UniqueFd fd(::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (fd.valid()) {
+      Status s = set_file_access(fd.get(), access_, temp_path);
+      if (!s.ok()) {
+        ::unlink(temp_path.c_str());
+        return s;
+      }
+      return fd;
+    }
     const int err = errno;
     if (err != ENOENT || attempt == kCreateAttempts) return errno_status("create", temp_path, err);
     KVTIER_RETURN_IF_ERROR(ensure_root());
-    KVTIER_RETURN_IF_ERROR(make_dirs_below(root_, dir));
+    KVTIER_RETURN_IF_ERROR(make_dirs_below(root_, dir, access_));
   }
 }
 
@@ -162,9 +172,7 @@ Status FsBackend::ensure_root() {
     return Status::IOError("shared fs: " + root_ + " does not exist and shared.fs.create_root is "
                            "false; is the shared filesystem mounted at " + path_ + "?");
   }
-  if (::mkdir(root_.c_str(), 0777) != 0 && errno != EEXIST) {
-    return errno_status("mkdir", root_, errno);
-  }
+  KVTIER_RETURN_IF_ERROR(make_dir(root_, access_));
   root_seen_.store(true, std::memory_order_relaxed);
   return Status::Ok();
 }
@@ -345,7 +353,14 @@ namespace kvtier::shared {
 
 Result<std::unique_ptr<SharedBackend>> open_fs_backend(const SharedFsConfig& config) {
   KVTIER_RETURN_IF_ERROR(config.validate());
-  return std::unique_ptr<SharedBackend>(std::make_unique<fs::FsBackend>(config));
+  fs::FsAccess access{.file_mode = static_cast<mode_t>(config.file_mode),
+                      .dir_mode = static_cast<mode_t>(config.dir_mode)};
+  if (!config.group.empty()) {
+    Result<gid_t> gid = group_id(config.group, "shared.fs.group");
+    if (!gid.ok()) return gid.status();
+    access.group = *gid;
+  }
+  return std::unique_ptr<SharedBackend>(std::make_unique<fs::FsBackend>(config, access));
 }
 
 }  // namespace kvtier::shared

@@ -32,8 +32,8 @@ namespace kvtier::shared::fs {
 
 class FsBackend final : public SharedBackend {
  public:
-  // REQUIRES: config.validate().ok() (open_fs_backend checks it).
-  explicit FsBackend(const SharedFsConfig& config);
+  // REQUIRES: config.validate().ok() (open_fs_backend checks it and resolves the group).
+  FsBackend(const SharedFsConfig& config, FsAccess access);
 
   std::string describe() const override;
   void put_many(std::span<const SharedPut> items, std::span<Status> out,
@@ -68,6 +68,7 @@ class FsBackend final : public SharedBackend {
   void answer_each(std::span<const Item> items, std::span<Out> out, Deadline deadline, One one);
 
   const SharedFsConfig config_;
+  const FsAccess access_;
   const std::string path_;  // config.path without trailing slashes
   const std::string root_;  // path_/kvtier-v1
   const std::string host_;  // safe_hostname(), for temp names

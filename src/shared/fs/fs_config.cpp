@@ -5,6 +5,7 @@
 
 #include "config/config_error.h"
 #include "kvtier/config.h"
+#include "posix/file_mode.h"
 
 namespace kvtier {
 namespace {
@@ -35,6 +36,20 @@ Status SharedFsConfig::validate() const {
   if (sweep_interval.count() <= 0) {
     return invalid_config_value("shared.fs.sweep_interval_s",
                                 std::to_string(sweep_interval.count()), "must be > 0");
+  }
+  // Owner access the node itself needs: read and write its files, search and fill directories.
+  struct ModeRule {
+    const char* key;
+    std::uint32_t mode, owner;
+  };
+  for (const ModeRule& m : {ModeRule{"shared.fs.file_mode", file_mode, 0600},
+                            ModeRule{"shared.fs.dir_mode", dir_mode, 0700}}) {
+    if (m.mode > 0777 || (m.mode & 0007) != 0 || (m.mode & m.owner) != m.owner) {
+      return invalid_config_value(m.key, octal_mode(m.mode),
+                                  "must give its owner " + octal_mode(m.owner) +
+                                      ", other users nothing, and no bits above 0777 (write it "
+                                      "in octal: 0o640)");
+    }
   }
   return Status::Ok();
 }

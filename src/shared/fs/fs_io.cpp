@@ -51,14 +51,33 @@ Status close_checked(UniqueFd& fd, const std::string& path) {
   return Status::Ok();
 }
 
-Status make_dirs_below(const std::string& base, const std::string& dir) {
+Status set_file_access(int fd, const FsAccess& access, const std::string& path) {
+  if (::fchmod(fd, access.file_mode) != 0) return errno_status("chmod", path, errno);
+  if (access.group != static_cast<gid_t>(-1) && ::fchown(fd, static_cast<uid_t>(-1), access.group) != 0) {
+    return errno_status("chown (shared.fs.group)", path, errno);
+  }
+  return Status::Ok();
+}
+
+Status make_dir(const std::string& dir, const FsAccess& access) {
+  // Created with no access for anyone but the owner, then opened up to exactly dir_mode: no
+  // moment where the umask's wider bits apply.
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    return errno == EEXIST ? Status::Ok() : errno_status("mkdir", dir, errno);
+  }
+  if (access.group != static_cast<gid_t>(-1) &&
+      ::chown(dir.c_str(), static_cast<uid_t>(-1), access.group) != 0) {
+    return errno_status("chown (shared.fs.group)", dir, errno);
+  }
+  if (::chmod(dir.c_str(), access.dir_mode) != 0) return errno_status("chmod", dir, errno);
+  return Status::Ok();
+}
+
+Status make_dirs_below(const std::string& base, const std::string& dir, const FsAccess& access) {
   // Invariant: dir starts with base + '/'; each later '/' ends one component to create.
   for (std::size_t pos = base.size() + 1; pos <= dir.size(); ++pos) {
     if (pos != dir.size() && dir[pos] != '/') continue;
-    const std::string part = dir.substr(0, pos);
-    if (::mkdir(part.c_str(), 0777) != 0 && errno != EEXIST) {
-      return errno_status("mkdir", part, errno);
-    }
+    KVTIER_RETURN_IF_ERROR(make_dir(dir.substr(0, pos), access));
   }
   return Status::Ok();
 }

@@ -37,9 +37,23 @@ Status pwrite_full(int fd, std::span<const std::byte> src, off_t offset, const s
 // may surface only here.
 Status close_checked(UniqueFd& fd, const std::string& path);
 
-// Creates every missing directory of `dir` below `base` (which must exist), mode 0777 & ~umask.
-// EEXIST is success, so any number of writers may create the same directories at once.
-Status make_dirs_below(const std::string& base, const std::string& dir);
+// What this node's files and directories in the tree are given (shared.fs.file_mode, dir_mode,
+// group): exactly these permission bits, whatever the umask, and the group unless it is -1.
+struct FsAccess {
+  mode_t file_mode = 0640;
+  mode_t dir_mode = 0750;
+  gid_t group = static_cast<gid_t>(-1);
+};
+
+// Gives the file `fd` (`path`, for errors) the access of a block file.
+Status set_file_access(int fd, const FsAccess& access, const std::string& path);
+
+// Creates `dir` with the access of a directory of the tree; EEXIST is success (left as it is),
+// so any number of writers may create the same directory at once.
+Status make_dir(const std::string& dir, const FsAccess& access);
+
+// make_dir of every missing directory of `dir` below `base` (which must exist).
+Status make_dirs_below(const std::string& base, const std::string& dir, const FsAccess& access);
 
 // fsync of a directory, so a rename into it survives a crash of the file server.
 Status sync_dir(const std::string& dir);
