@@ -111,10 +111,18 @@ Result<std::uint64_t> parse_byte_size(std::string_view text) {
 
 Result<QuantityText> split_quantity(std::string_view what, std::string_view text) {
   const std::string_view s = trim(text);
-  KVTIER_RETURN_IF_ERROR(check_start(what, text, s));
+  // A quantity may start with its decimal point (".5 TB"); a whole size may not.
+  const bool point_first = s.size() > 1 && s[0] == '.' && is_ascii_digit(s[1]);
+  if (!point_first) KVTIER_RETURN_IF_ERROR(check_start(what, text, s));
   QuantityText out;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out.number);
-  if (ec == std::errc::result_out_of_range) return bad(what, text, "too large");
+  if (ec == std::errc::result_out_of_range) {
+    // Out of range either way: an exponent below the smallest double ("1e-400") is not large.
+    const std::string_view number(s.data(), static_cast<std::size_t>(end - s.data()));
+    const bool tiny = number.find("e-") != std::string_view::npos ||
+                      number.find("E-") != std::string_view::npos;
+    return bad(what, text, tiny ? "too small (rounds to 0)" : "too large");
+  }
   if (ec != std::errc()) return bad(what, text, "must start with a number");
   out.unit = trim(s.substr(static_cast<std::size_t>(end - s.data())));
   return out;

@@ -44,6 +44,7 @@ TEST(PlanUnits, TerabytesAreNotTebibytes) {
   EXPECT_EQ(bytes("1 KiB"), 1024.0);
   EXPECT_EQ(bytes("4096"), 4096.0);
   EXPECT_EQ(bytes("  2 B "), 2.0);
+  EXPECT_EQ(bytes(".5 TB"), 0.5e12);  // a decimal point first, as people write it
 }
 
 TEST(PlanUnits, ExabytesAreNotExbibytes) {
@@ -97,6 +98,8 @@ TEST(PlanUnits, UnknownUnitsNameTheKnownOnes) {
 
 TEST(PlanUnits, OverflowIsAnError) {
   EXPECT_NE(bytes_error("1e400").find("too large"), std::string::npos);
+  // An exponent below the smallest double is not "too large" (it was reported so).
+  EXPECT_NE(bytes_error("1e-400").find("too small"), std::string::npos) << bytes_error("1e-400");
   EXPECT_NE(bytes_error("2000000 ZB").find("too large"), std::string::npos);
   EXPECT_NE(rate_error("1e30 GB/s").find("too large"), std::string::npos);
   EXPECT_EQ(bytes("1000 ZB"), 1e24);
