@@ -137,7 +137,11 @@ class Feed {
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   }
-  const workload::LruSimulator& lru() const { return lru_; }
+  // The ideal LRU's hit ratio over the requests handed out so far.
+  double lru_hit_ratio() const {
+    MutexLock g(mu_);
+    return lru_.hit_ratio();
+  }
   std::vector<std::vector<Key>> take_chains() {
     MutexLock g(mu_);
     return std::move(chains_);
@@ -361,7 +365,7 @@ nlohmann::json report_json(const BenchOptions& o, const BenchModel& model, std::
   if (o.lru_capacity_blocks > 0) {
     j["ideal_lru"] = {{"capacity_blocks", o.lru_capacity_blocks},
                       {"capacity_from", o.lru_capacity_from_daemon ? "daemon" : "flag"},
-                      {"hit_ratio", feed.lru().hit_ratio()}};
+                      {"hit_ratio", feed.lru_hit_ratio()}};
   }
   return j;
 }
