@@ -32,6 +32,14 @@ namespace {
 constexpr std::string_view kFormatIdPrefix = "kvtier-nvme-format-id ";
 constexpr std::size_t kMaxFormatIdBytes = 64 * 1024;
 
+// A device's path as format-id records it: absolute, so the same device configured through a
+// relative and an absolute data directory is one path.
+std::string recorded_path(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(path, ec);
+  return ec ? path : p.lexically_normal().string();
+}
+
 std::string hex_id(std::uint64_t id) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id));
@@ -206,7 +214,8 @@ std::string DeviceSet::damage(const std::vector<FoundDevice>& found,
     const FoundDevice& f = found[i];
     std::string why;
     if (f.found == Found::kZero) {
-      const bool listed = claimed && std::ranges::find(claimed->paths, d.path) != claimed->paths.end();
+      const bool listed =
+          claimed && std::ranges::find(claimed->paths, recorded_path(d.path)) != claimed->paths.end();
       if (!d.created) {
         if (claimed) why = "has a zeroed superblock";
       } else if (listed || same_count) {
@@ -295,7 +304,7 @@ Status DeviceSet::read_or_format(const NvmeConfig& config) {
 
 std::vector<std::string> DeviceSet::paths() const {
   std::vector<std::string> out;
-  for (const Device& d : devices_) out.push_back(d.path);
+  for (const Device& d : devices_) out.push_back(recorded_path(d.path));
   return out;
 }
 
@@ -325,7 +334,7 @@ Result<std::optional<DeviceSet::Claim>> DeviceSet::read_format_id() const {
 
 Status DeviceSet::write_format_id() const {
   std::string text = std::string(kFormatIdPrefix) + hex_id(format_id_) + "\n";
-  for (const Device& d : devices_) text += d.path + "\n";
+  for (const std::string& path : paths()) text += path + "\n";
   return replace_file_durably(format_id_path_,
                               {reinterpret_cast<const std::byte*>(text.data()), text.size()}, 0600);
 }

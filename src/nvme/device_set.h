@@ -86,7 +86,7 @@ class DeviceSet {
     std::uint64_t format_id = 0;  // of a valid superblock
     std::uint32_t device_index = 0, device_count = 0;
   };
-  // What <data_dir>/nvme/format-id records: the set's format id and its devices' paths.
+  // What <data_dir>/nvme/format-id records: the set's format id and its devices' absolute paths.
   struct Claim {
     std::uint64_t format_id = 0;
     std::vector<std::string> paths;
@@ -98,6 +98,7 @@ class DeviceSet {
   // What forbids formatting the set without nvme.reformat_damaged, device by device (empty: a
   // first start, or a changed geometry of this directory's own set, reformatted with a warning).
   std::string damage(const std::vector<FoundDevice>& found, const std::optional<Claim>& claimed) const;
+  // The devices' paths as format-id records them (absolute).
   std::vector<std::string> paths() const;
   // nullopt when the file does not exist; Corruption when it is not kvtier's.
   Result<std::optional<Claim>> read_format_id() const;

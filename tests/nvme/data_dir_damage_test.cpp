@@ -191,6 +191,20 @@ TEST(DataDirDamage, ADeletedDataFileIsRefusedUnlessAFreshStartIsAccepted) {
   EXPECT_EQ((*t)->recovery_info().mode, RecoveryMode::kFresh);
 }
 
+// format-id records absolute paths: the same data directory spelled relatively is the same set,
+// so its deleted file is still refused, not taken for a new device.
+TEST(DataDirDamage, ADeletedDataFileIsRefusedWhateverTheDataDirectorysSpelling) {
+  TempDir dir;
+  write_blocks(dir.path());
+  std::filesystem::remove(data_file(dir));
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  std::filesystem::current_path(std::filesystem::path(dir.path()).parent_path());
+  const std::string relative = std::filesystem::path(dir.path()).filename().string();
+  auto t = NvmeTier::open(small_config(), relative);
+  std::filesystem::current_path(cwd);
+  expect_refused(t, "kvtier-nvme.dat", "missing or empty");
+}
+
 TEST(DataDirDamage, ATruncatedDataFileKeepsWhatIsLeftAndRebuildsTheIndex) {
   TempDir dir;
   write_blocks(dir.path());
