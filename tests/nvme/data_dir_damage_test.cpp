@@ -248,15 +248,7 @@ TEST(DataDirDamage, DevicesListedInAnotherOrderAreRefusedNotReformatted) {
   TempDir dir;
   NvmeConfig ab = small_config();
   ab.devices = {{dir.file("a.dat"), 6 * kMiB + kPageSize}, {dir.file("b.dat"), 6 * kMiB + kPageSize}};
-  {
-    auto t = NvmeTier::open(ab, dir.path());
-    ASSERT_TRUE(t.ok()) << t.status().to_string();
-    for (std::uint64_t i = 0; i < kBlocks; ++i) {
-      std::vector<std::byte> v = pattern(test_key(i), kValue);
-      ASSERT_TRUE((*t)->put({0, test_key(i)}, v).ok());
-    }
-    ASSERT_TRUE((*t)->close().ok());
-  }
+  write_blocks_with(ab, dir.path());
   NvmeConfig ba = ab;
   std::swap(ba.devices[0], ba.devices[1]);
   expect_refused(NvmeTier::open(ba, dir.path()), dir.file("b.dat"), "in the order they were formatted");
