@@ -116,6 +116,9 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
   // eviction. When DRAM refuses it (too large, or full of pinned blocks) to_nvme(refusal) may
   // store it straight on NVMe; the older version DRAM still holds goes first, or reads (and a
   // flush or persist writing it down) would take it for the newest.
+  // The put is answered only once the invalidation is durable (its tombstone synced): after a
+  // crash the older version must not come back (docs/RELIABILITY.md). When the tombstone cannot
+  // be recorded, the new version is not stored and the error answers.
   template <typename ToDram, typename ToNvme>
   Status publish(const BlockId& id, std::size_t size, ToDram to_dram, ToNvme to_nvme) {
     puts_.fetch_add(1, std::memory_order_relaxed);
@@ -123,17 +126,35 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
     Status s;
+    std::optional<std::uint64_t> removal_since;  // set when a tombstone must be made durable
     {
       MutexLock lock(stripe(id));
-      if (nvme_) nvme_->invalidate(id);
-      s = to_dram(&evicted);
-      if (!s.ok() && nvme_) {
-        (void)dram_->remove(id);  // NotFound when DRAM held no older version
-        s = to_nvme(s);
+      if (nvme_) {
+        const std::uint64_t since = nvme_->failed_writes();
+        Status gone = nvme_->invalidate(id);
+        if (gone.ok()) removal_since = since;
+        else if (!gone.is_not_found()) s = gone;  // no room for its tombstone
+      }
+      if (s.ok()) {
+        s = to_dram(&evicted);
+        if (!s.ok() && nvme_) {
+          (void)dram_->remove(id);  // NotFound when DRAM held no older version
+          s = to_nvme(s);
+        }
       }
     }
     demote(evicted);
+    if (removal_since) s = removal_made_durable(*removal_since, s);
     return s;
+  }
+
+  // Waits until the tombstones appended since failed_writes() was `since` are synced, and answers
+  // `answer` if they are, or the failure.
+  Status removal_made_durable(std::uint64_t since, const Status& answer) {
+    Status synced = nvme_->flush(since);
+    if (synced.ok()) return answer;
+    return Status::IOError("the removal of the older version on NVMe could not be made durable "
+                           "(a crash may bring it back): " + synced.to_string());
   }
 
   Status put_local(NamespaceId ns, const Key& key, std::span<const std::byte> value) {
@@ -353,12 +374,18 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     const BlockId id{ns, key};
     bool removed = false;
     std::uint64_t shared_ticket = 0;
+    const std::uint64_t since = nvme_ ? nvme_->failed_writes() : 0;
+    Status nvme_removal = Status::NotFound("no nvme tier");
     {
       MutexLock lock(stripe(id));  // no demotion lands between the removals
-      for (engine::BlockTier* tier : local_) removed = tier->remove(id).ok() || removed;
+      removed = dram_->remove(id).ok();
+      if (nvme_) nvme_removal = nvme_->remove(id);
       if (shared_) shared_ticket = shared_->remove(id);
     }
     if (shared_) shared_->wait_removal(shared_ticket);  // the outbox's sync, not under the stripe
+    // Answered once the NVMe tier's tombstone is synced: a crash must not bring the block back.
+    if (nvme_removal.ok()) return removal_made_durable(since, Status::Ok());
+    if (!nvme_removal.is_not_found()) return nvme_removal;  // its tombstone found no room
     if (removed) return Status::Ok();
     return Status::NotFound("key " + key.hex() + " is not cached");
   }

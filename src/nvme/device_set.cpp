@@ -187,8 +187,8 @@ Result<DeviceSet::FoundDevice> DeviceSet::read_superblock(std::size_t i) const {
   if (sb.magic != kSuperblockMagic || sb.checksum != superblock_checksum(sb)) {
     return FoundDevice{all_zero(page.span()) ? Found::kZero : Found::kForeign};
   }
-  FoundDevice f{Found::kOurs, sb.format_id, sb.device_index, sb.device_count};
-  if (sb.format_version != kNvmeFormatVersion) {
+  FoundDevice f{Found::kOurs, sb.format_id, sb.device_index, sb.device_count, sb.format_version};
+  if (sb.format_version < kOldestReadableFormat || sb.format_version > kNvmeFormatVersion) {
     f.found = Found::kOtherFormat;
   } else if (sb.device_count != devices_.size() || sb.region_size != region_size_ ||
              sb.region_count != d.regions || sb.device_bytes != d.bytes) {
@@ -268,6 +268,7 @@ Status DeviceSet::read_or_format(const NvmeConfig& config) {
       }
     }
     KVTIER_RETURN_IF_ERROR(prepare_files());
+    KVTIER_RETURN_IF_ERROR(raise_format_version(found));
     // Written when missing, and again when the devices' paths changed, so it names them.
     if (claimed && claimed->paths == paths()) return Status::Ok();
     return write_format_id();
@@ -300,6 +301,18 @@ Status DeviceSet::read_or_format(const NvmeConfig& config) {
   freshly_formatted_ = true;
   KVTIER_RETURN_IF_ERROR(write_superblocks());
   return write_format_id();
+}
+
+// A set of an older format this build reads is raised to the current format before anything of
+// the current format is written to it, so that a build that knows only the older one refuses it
+// instead of misreading records it does not know (tombstones would be taken for damage, and the
+// removed blocks served again).
+Status DeviceSet::raise_format_version(const std::vector<FoundDevice>& found) {
+  const std::uint32_t oldest = std::ranges::min_element(found, {}, &FoundDevice::format_version)->format_version;
+  if (oldest == kNvmeFormatVersion) return Status::Ok();
+  KVTIER_RETURN_IF_ERROR(write_superblocks());
+  spdlog::info("event=nvme_format_raised from={} to={} kept=\"every block\"", oldest, kNvmeFormatVersion);
+  return Status::Ok();
 }
 
 std::vector<std::string> DeviceSet::paths() const {

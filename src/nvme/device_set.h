@@ -77,7 +77,7 @@ class DeviceSet {
     kOurs,         // this geometry, at its place in the set
     kMisplaced,    // this geometry, but formatted as another device of the set
     kGeometry,     // another geometry (sizes, region_size, device count)
-    kOtherFormat,  // another format version
+    kOtherFormat,  // a format version this build does not read
     kZero,         // zeros (or no file, or an empty one)
     kForeign,      // not a kvtier superblock: maybe someone's data
   };
@@ -85,6 +85,7 @@ class DeviceSet {
     Found found;
     std::uint64_t format_id = 0;  // of a valid superblock
     std::uint32_t device_index = 0, device_count = 0;
+    std::uint32_t format_version = 0;
   };
   // What <data_dir>/nvme/format-id records: the set's format id and its devices' absolute paths.
   struct Claim {
@@ -104,6 +105,7 @@ class DeviceSet {
   Result<std::optional<Claim>> read_format_id() const;
   Status write_format_id() const;
   Status write_superblocks();
+  Status raise_format_version(const std::vector<FoundDevice>& found);
 
   std::vector<Device> devices_;
   std::vector<std::uint32_t> region_device_;  // region -> index in devices_

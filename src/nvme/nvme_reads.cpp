@@ -54,12 +54,11 @@ void NvmeTier::release_region(const RegionHold& hold) {
   if (wake) cv_.notify_all();
 }
 
-bool NvmeTier::verify_header(const EntryHeader& h, const BlockId& id, std::uint32_t size,
-                             std::uint64_t seq) const {
-  return h.magic == kEntryMagic && h.format_version == kNvmeFormatVersion &&
-         h.header_checksum == header_checksum(h) && h.format_id == devices_->format_id() &&
-         h.region_seq == seq && h.ns == id.ns && h.value_size == size &&
-         std::memcmp(h.key, id.key.bytes.data(), 16) == 0;
+bool NvmeTier::verify_header(const std::byte* page, const BlockId& id, std::uint32_t size,
+                             std::uint64_t seq, EntryHeader* h) const {
+  return decode_entry_header(page, h) && h->format_id == devices_->format_id() &&
+         h->region_seq == seq && (h->flags & (kTombstone | kRegionStart)) == 0 && h->ns == id.ns &&
+         h->value_size == size && std::memcmp(h->key, id.key.bytes.data(), 16) == 0;
 }
 
 void NvmeTier::drop_entry(const BlockId& id, std::uint64_t page) {
@@ -232,8 +231,7 @@ void NvmeTier::reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, Get
       answer_read_miss(misses_, p.counted, res, "nvme read failed");
       return;
     }
-    std::memcpy(&h, copy.data(), sizeof h);
-    ok = verify_header(h, p.id, p.loc.size, p.hold.seq) &&
+    ok = verify_header(copy.data(), p.id, p.loc.size, p.hold.seq, &h) &&
          block_checksum({copy.data() + kPageSize, p.loc.size}) == h.value_checksum;
   }
   release_region(p.hold);
@@ -262,8 +260,7 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
   bool ok;
   if (!req) {
     const std::byte* at = p.hold.buffer + (p.loc.page % devices_->pages_per_region()) * kPageSize;
-    std::memcpy(&h, at, sizeof h);
-    ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
+    ok = verify_header(at, p.id, p.loc.size, p.hold.seq, &h);
     // The buffer is this process's own memory, written by put(): no checksum to verify.
     if (ok) std::memcpy(dst.data(), at + kPageSize, p.loc.size);
     memory_reads_.fetch_add(1, std::memory_order_relaxed);
@@ -275,8 +272,7 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
                      "nvme read failed: " + std::string(std::strerror(static_cast<int>(-req->result))));
     return;
   } else {
-    std::memcpy(&h, p.header_page, sizeof h);
-    ok = verify_header(h, p.id, p.loc.size, p.hold.seq);
+    ok = verify_header(p.header_page, p.id, p.loc.size, p.hold.seq, &h);
     if (!ok) header_mismatches_.fetch_add(1, std::memory_order_relaxed);
     bytes_read_.fetch_add(p.loc.size, std::memory_order_relaxed);
     if (ok && !p.bounce.empty()) {

@@ -105,6 +105,24 @@ Status NvmeTier::put(const BlockId& id, std::span<const std::byte> value, ValueF
   return Status::Ok();
 }
 
+namespace {
+
+EntryHeader header_for(const BlockId& id, std::uint16_t flags, std::uint64_t value_size,
+                       std::uint64_t format_id, std::uint64_t seq) {
+  EntryHeader h{};
+  h.magic = kEntryMagic;
+  h.format_version = kNvmeFormatVersion;
+  h.flags = flags;
+  h.ns = id.ns;
+  h.value_size = static_cast<std::uint32_t>(value_size);
+  std::memcpy(h.key, id.key.bytes.data(), 16);
+  h.format_id = format_id;
+  h.region_seq = seq;
+  return h;
+}
+
+}  // namespace
+
 // REQUIRES: the open region has room for the entry and its summary line.
 void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
                             std::optional<std::uint64_t> checksum) {
@@ -113,14 +131,10 @@ void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
   KVTIER_CHECK(offset + entry_footprint(value.size()) + summary_pages_for(r.entries.size() + 1) * kPageSize <=
                region_size_);
   std::byte* dst = r.buffer + offset;
-  EntryHeader h{};
-  h.magic = kEntryMagic;
-  h.format_version = kNvmeFormatVersion;
-  h.ns = id.ns;
-  h.value_size = static_cast<std::uint32_t>(value.size());
-  std::memcpy(h.key, id.key.bytes.data(), 16);
-  h.format_id = devices_->format_id();
-  h.region_seq = r.seq;
+  // An older entry of the id stays on the device, behind this one, until its region is reused.
+  // (Under write_mu_, the index's entries for the id change only here and in remove().)
+  const std::uint16_t flags = index_.lookup(id, false) ? kShadowsOlder : 0;
+  EntryHeader h = header_for(id, flags, value.size(), devices_->format_id(), r.seq);
   std::memcpy(dst + kPageSize, value.data(), value.size());
   std::uint64_t padded = round_up_to_page(value.size());
   if (padded > value.size()) std::memset(dst + kPageSize + value.size(), 0, padded - value.size());
@@ -130,13 +144,45 @@ void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
   std::memset(dst, 0, kPageSize);
   std::memcpy(dst, &h, sizeof h);
   std::uint64_t page = page_of(static_cast<std::uint32_t>(open_region_), offset);
-  r.entries.push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(offset / kPageSize)));
+  r.entries.push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(offset / kPageSize), flags));
   r.fill = offset + entry_footprint(value.size());
+  r.shadows_older = r.shadows_older || flags != 0;
   // Publication: the index points at the entry only now that every byte is in place.
   std::optional<Location> old = index_.insert(id, Location{page, h.value_size, 0, r.seq});
   if (old) usage_.sub(id.ns, old->size);
   usage_.add(id.ns, h.value_size);
   inserts_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// REQUIRES: the open region has room for one page and its summary line.
+void NvmeTier::append_valueless(const BlockId& id, std::uint16_t flags) {
+  Region& r = open_region();
+  const std::uint64_t offset = r.fill;
+  KVTIER_CHECK(offset + kPageSize + summary_pages_for(r.entries.size() + 1) * kPageSize <= region_size_);
+  EntryHeader h = header_for(id, flags, 0, devices_->format_id(), r.seq);
+  h.header_checksum = header_checksum(h);
+  std::memset(r.buffer + offset, 0, kPageSize);
+  std::memcpy(r.buffer + offset, &h, sizeof h);
+  r.entries.push_back(summary_of(id, 0, static_cast<std::uint32_t>(offset / kPageSize), flags));
+  r.fill = offset + kPageSize;
+  r.shadows_older = r.shadows_older || (flags & kTombstone) != 0;
+}
+
+void NvmeTier::write_region_start() {
+  Region& r = open_region();
+  const auto region = static_cast<std::uint32_t>(open_region_);
+  Status s = write_region_range(region, r.buffer, 0, kPageSize);
+  if (s.ok()) {
+    // Only the first page: the reinserted entries after it are written with the region's others.
+    r.flushed = kPageSize;
+    return;
+  }
+  // The generation it replaces stays readable to recovery: counted as a failed write, so that
+  // every removal waiting for a flush is answered with the error rather than called durable.
+  spdlog::error("event=nvme_write_failed region={} what=\"region start\" error=\"{}\"", region,
+                s.to_string());
+  MutexLock lock(mu_);
+  count_write_failure(s);
 }
 
 Status NvmeTier::ensure_room(std::uint64_t footprint) {
@@ -223,7 +269,7 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
     std::vector<RegionReclaimPolicy::Candidate> sealed;
     for (std::uint32_t i = 0; i < devices_->region_count(); ++i) {
       const Region& r = regions_[i];
-      if (r.state == RegionState::kSealed) sealed.push_back({i, r.seq, r.last_access});
+      if (r.state == RegionState::kSealed) sealed.push_back({i, r.seq, r.last_access, r.shadows_older});
     }
     if (std::optional<std::uint32_t> victim = reclaim_policy_.pick_victim(sealed)) {
       chosen = *victim;
@@ -256,11 +302,16 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
   r.summary_pages = 0;
   r.entry_count = 0;
   r.summary_on_device = true;
+  r.shadows_older = false;
   r.last_access = access_clock_.fetch_add(1, std::memory_order_relaxed);
   r.entries.clear();
   lock.unlock();
   open_region_ = chosen;
+  append_valueless(BlockId{}, kRegionStart);
+  // Reinsertion reads the hot entries from the device before the start record overwrites the
+  // first of them there.
   if (!hot.empty()) reinsert(hot, static_cast<std::uint32_t>(chosen), victim_seq, reserve);
+  write_region_start();
   end_reclaim();
   return Status::Ok();
 }
@@ -306,6 +357,7 @@ Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
   }
   RegionReclaimPolicy::Reinsertion reinsertion = reclaim_policy_.reinsertion();
   for (const SummaryEntry& e : entries) {
+    if (!has_value(e)) continue;  // tombstones and the start record are in no index
     BlockId id = block_id_of(e);
     std::optional<Location> removed = index_.remove_if_at(id, page_of(region, std::uint64_t{e.page_in_region} * kPageSize));
     if (!removed) continue;
@@ -341,9 +393,8 @@ void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t regi
     BlockId id = block_id_of(e);
     std::byte* at = r.buffer + offsets[i];
     EntryHeader h;
-    std::memcpy(&h, at, sizeof h);
     std::span<const std::byte> value{at + kPageSize, e.value_size};
-    if (reqs[i].result < 0 || !verify_header(h, id, e.value_size, from_seq) ||
+    if (reqs[i].result < 0 || !verify_header(at, id, e.value_size, from_seq, &h) ||
         block_checksum(value) != h.value_checksum) {
       checksum_failures_.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -354,14 +405,20 @@ void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t regi
     // Entries are laid out back to back, so entry i sits at offsets[i] only if all before it were
     // kept; otherwise move it down to the current fill.
     if (offsets[i] != r.fill) std::memmove(r.buffer + r.fill, at, entry_footprint(e.value_size));
-    // Re-stamp the header for the new generation; the value is already in place.
+    // Re-stamp the header for the new generation, in this format (the entry may be of format 1);
+    // the value is already in place. Its flags go with it: an older entry of the id that it hid
+    // may still be on the device.
     std::byte* dst = r.buffer + r.fill;
     EntryHeader nh = h;
+    nh.format_version = kNvmeFormatVersion;
     nh.region_seq = r.seq;
     nh.header_checksum = header_checksum(nh);
+    std::memset(dst, 0, kPageSize);
     std::memcpy(dst, &nh, sizeof nh);
     std::uint64_t page = page_of(region, r.fill);
-    r.entries.push_back(summary_of(id, e.value_size, static_cast<std::uint32_t>(r.fill / kPageSize)));
+    r.entries.push_back(summary_of(id, e.value_size, static_cast<std::uint32_t>(r.fill / kPageSize),
+                                   nh.flags, nh.chain_position));
+    r.shadows_older = r.shadows_older || nh.flags != 0;
     r.fill += entry_footprint(e.value_size);
     // Only if no newer version was given to this or another tier meanwhile (the index lost
     // this id at reclaim, so a put in between found nothing to remove: invalidate() recorded it).
@@ -608,14 +665,15 @@ Status NvmeTier::close() {
   return s;
 }
 
-void NvmeTier::invalidate(const BlockId& id) {
+Status NvmeTier::invalidate(const BlockId& id) {
   {
     MutexLock lock(reclaim_mu_);
     if (reclaiming_) invalidated_in_reclaim_.insert(id);
   }
   // Recorded before the look: a reinsertion either sees the record or lands before this look
   // and is removed by it.
-  if (index_.lookup(id, false)) (void)remove(id);
+  if (!index_.lookup(id, false)) return Status::NotFound("not on nvme");
+  return remove(id);
 }
 
 std::optional<std::uint32_t> NvmeTier::value_size(const BlockId& id) {
@@ -637,6 +695,13 @@ Status NvmeTier::remove(const BlockId& id) {
   if (!removed) return Status::NotFound("not on nvme");
   usage_.sub(id.ns, removed->size);
   removes_.fetch_add(1, std::memory_order_relaxed);
+  // The entry stays on the device until its region is reused, and recovery would find it: the
+  // tombstone, newer than it, tells recovery it is gone. Not charged to the write budget (a page,
+  // and a removal must not be refused).
+  if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
+  KVTIER_RETURN_IF_ERROR(ensure_room(kPageSize));
+  append_valueless(id, kTombstone);
+  tombstones_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -653,6 +718,7 @@ void NvmeTier::visit_counters(const CounterVisitor& v) {
   report_count(v, "nvme_misses", misses_);
   report_count(v, "nvme_inserts", inserts_);
   report_count(v, "nvme_removes", removes_);
+  report_count(v, "nvme_tombstones", tombstones_);
   report_count(v, "nvme_bytes_written", bytes_written_);
   report_count(v, "nvme_bytes_read", bytes_read_);
   report_count(v, "nvme_admission_rejected", admission_rejected_);

@@ -98,12 +98,19 @@ class NvmeTier final : public engine::BlockTier {
   // Where the entry is (no hit counted). The store compares two answers to learn whether the
   // entry it read is still the one the index names (same page and generation).
   std::optional<Location> location(const BlockId& id);
-  // A newer version of the block was given to a tier above: the copy here, if any, must go, and
-  // a region reclaim under way must not reinsert it (reclaim takes entries out of the index and
-  // puts the hot ones back; a put in between would otherwise find nothing to remove and the old
-  // copy would come back). Cheap when the block is absent and no reclaim runs.
-  void invalidate(const BlockId& id);
+  // A newer version of the block was given to a tier above: the copy here, if any, must go
+  // (removed as remove() does, with its tombstone), and a region reclaim under way must not
+  // reinsert it (reclaim takes entries out of the index and puts the hot ones back; a put in
+  // between would otherwise find nothing to remove and the old copy would come back). Cheap when
+  // the block is absent and no reclaim runs. NotFound when there was no copy; otherwise as
+  // remove().
+  Status invalidate(const BlockId& id);
   void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
+  // Takes the entry out of the index and appends a tombstone for it, so that recovery does not
+  // find the entry again. The removal survives a crash once flush(since) succeeds, `since`
+  // read (failed_writes()) before this call. NotFound when there is no entry; Busy or Closed when
+  // the tombstone found no room (the entry is gone from the index all the same, but a crash may
+  // bring it back).
   Status remove(const BlockId& id) override;
 
   // Writes everything appended so far to the devices and syncs them. IOError when that fails, or
@@ -150,6 +157,10 @@ class NvmeTier final : public engine::BlockTier {
     std::uint32_t entry_count = 0;      // once sealed
     bool summary_on_device = true;      // false after a failed write: `entries` lists what is left
     std::uint64_t last_access = 0;      // for LRU reclaim: a tick of access_clock_
+    // Holds a record that hides an older one of its id (a tombstone, an entry marked
+    // kShadowsOlder, as every entry of format 1 is taken to be): reclaimed only when no older
+    // region is left on the devices (RegionReclaimPolicy).
+    bool shadows_older = false;
     std::vector<SummaryEntry> entries;  // while kOpen/kFlushing, or sealed without its summary
   };
   // A reader's hold on a region: its generation and, while it is in memory, its buffer.
@@ -176,6 +187,12 @@ class NvmeTier final : public engine::BlockTier {
   // checksum: of the value, when the caller took it; else taken over the copy in the buffer.
   void append_entry(const BlockId& id, std::span<const std::byte> value,
                     std::optional<std::uint64_t> checksum) KVTIER_REQUIRES(write_mu_);
+  // Appends a record with no value (kTombstone, or kRegionStart as the region's first page).
+  void append_valueless(const BlockId& id, std::uint16_t flags) KVTIER_REQUIRES(write_mu_);
+  // Writes the freshly opened region's start record to the device, so that the records of the
+  // generation it replaces are dead for recovery before this generation's are written (or the
+  // region's index entries, already gone, could come back after a crash).
+  void write_region_start() KVTIER_REQUIRES(write_mu_);
   Status write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from, std::uint64_t to);
   // Writes the open region's entries not yet on the device; *wrote says whether there were any.
   Status write_open_region(bool* wrote) KVTIER_REQUIRES(write_mu_);
@@ -210,7 +227,10 @@ class NvmeTier final : public engine::BlockTier {
                                     GetResult& res);
   void finish_read(ReadPlan& p, std::span<std::byte> dst, const IoRequest* req, GetResult& res);
   void reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, GetResult& res);
-  bool verify_header(const EntryHeader& h, const BlockId& id, std::uint32_t size, std::uint64_t seq) const;
+  // Whether `page` starts with the header of id's entry of `size` bytes in generation `seq`
+  // (decoded into *h either way).
+  bool verify_header(const std::byte* page, const BlockId& id, std::uint32_t size, std::uint64_t seq,
+                     EntryHeader* h) const;
   void drop_entry(const BlockId& id, std::uint64_t page);
 
   // Recovery and checkpoint (recovery.cpp).
@@ -249,8 +269,14 @@ class NvmeTier final : public engine::BlockTier {
   // An entry of `size` bytes whose header is page `page_in_region` of a region ends inside it,
   // before `reserved_end` bytes at the region's end (its summary, when that is known).
   bool entry_fits(std::uint64_t page_in_region, std::uint64_t size, std::uint64_t reserved_end = 0) const {
-    return size > 0 && size <= max_value_ &&
+    return size > 0 && size <= region_size_ &&
            page_in_region * kPageSize + entry_footprint(size) + reserved_end <= region_size_;
+  }
+  // A summary's record lies within the region before `reserved_end` and agrees with its flags.
+  bool record_fits(const SummaryEntry& e, std::uint64_t reserved_end) const {
+    if ((e.flags & ~kKnownEntryFlags) != 0) return false;
+    if (has_value(e)) return entry_fits(e.page_in_region, e.value_size, reserved_end);
+    return e.value_size == 0 && std::uint64_t{e.page_in_region + 1} * kPageSize + reserved_end <= region_size_;
   }
 
   const NvmeConfig config_;
@@ -309,7 +335,7 @@ class NvmeTier final : public engine::BlockTier {
       admission_rejected_{0}, too_large_{0}, checksum_failures_{0}, header_mismatches_{0},
       bounce_reads_{0}, direct_reads_{0}, memory_reads_{0}, regions_reclaimed_{0},
       reclaimed_entries_{0}, reinserted_{0}, write_errors_{0}, read_errors_{0}, removes_{0},
-      raced_reads_{0}, rereads_{0}, syncs_{0}, sync_requests_{0};
+      raced_reads_{0}, rereads_{0}, syncs_{0}, sync_requests_{0}, tombstones_{0};
 };
 
 }  // namespace kvtier::nvme

@@ -28,13 +28,18 @@ static_assert(std::endian::native == std::endian::little, "checkpoint and device
 // "KVTCKPT1" as a little-endian u64.
 constexpr std::uint64_t kCheckpointMagic = 0x3154504b4354564bull;
 // 1 (until 727dc88): also per-namespace usage, and an index image of 48-bit tags. 2: usage is
-// recounted from the index at load.
-constexpr std::uint32_t kCheckpointVersion = 2;
+// recounted from the index at load. 3 (NVMe format 2): a region's flags; a checkpoint of version 2
+// is still loaded, every region taken to shadow older records.
+constexpr std::uint32_t kCheckpointVersion = 3;
+constexpr std::uint32_t kOldestCheckpointVersion = 2;
+// CheckpointRegion::flags.
+constexpr std::uint8_t kCheckpointShadowsOlder = 1;
 
 // One region's line in the checkpoint.
 struct CheckpointRegion {
   std::uint8_t sealed;
-  std::uint8_t reserved[3];
+  std::uint8_t flags;  // version 3; 0 in version 2
+  std::uint8_t reserved[2];
   std::uint32_t summary_pages;
   std::uint32_t entry_count;
   std::uint32_t reserved2;
@@ -80,15 +85,14 @@ class ByteReader {
 };
 
 bool parse_header(const std::byte* page, std::uint64_t format_id, EntryHeader* h) {
-  std::memcpy(h, page, sizeof *h);
-  return h->magic == kEntryMagic && h->format_version == kNvmeFormatVersion &&
-         h->header_checksum == header_checksum(*h) && h->format_id == format_id && h->value_size > 0;
+  return decode_entry_header(page, h) && h->format_id == format_id;
 }
 
 bool parse_trailer(const std::byte* region_end, std::uint64_t format_id, SummaryTrailer* t) {
   std::memcpy(t, region_end - sizeof *t, sizeof *t);
-  return t->magic == kSummaryMagic && t->format_version == kNvmeFormatVersion &&
-         t->trailer_checksum == trailer_checksum(*t) && t->format_id == format_id;
+  return t->magic == kSummaryMagic && t->format_version >= kOldestReadableFormat &&
+         t->format_version <= kNvmeFormatVersion && t->trailer_checksum == trailer_checksum(*t) &&
+         t->format_id == format_id;
 }
 
 bool all_zero_page(const std::byte* page) {
@@ -172,6 +176,7 @@ Status NvmeTier::write_checkpoint(const std::string& path) {
       // A region whose summary write failed cannot be reclaimed from the device after a restart:
       // recorded as free, its entries then miss (the region no longer holds them).
       c.sealed = r.state == RegionState::kSealed && r.summary_on_device ? 1 : 0;
+      c.flags = r.shadows_older ? kCheckpointShadowsOlder : 0;
       c.summary_pages = r.summary_pages;
       c.entry_count = r.entry_count;
       c.seq = c.sealed ? r.seq : 0;
@@ -207,7 +212,9 @@ Status NvmeTier::load_checkpoint(const std::string& path) {
       !r.get(&region_size) || !r.get(&next_seq) || !r.get(&clock)) {
     return Status::Corruption("checkpoint header truncated");
   }
-  if (magic != kCheckpointMagic || version != kCheckpointVersion) return Status::Corruption("not a checkpoint of this version");
+  if (magic != kCheckpointMagic || version < kOldestCheckpointVersion || version > kCheckpointVersion) {
+    return Status::Corruption("not a checkpoint of a version this build reads");
+  }
   if (format_id != devices_->format_id() || region_count != devices_->region_count() || region_size != region_size_) {
     return Status::InvalidArgument("checkpoint belongs to another device set or geometry");
   }
@@ -222,6 +229,7 @@ Status NvmeTier::load_checkpoint(const std::string& path) {
       reg.entry_count = c.entry_count;
       reg.fill = region_size_;
       reg.flushed = region_size_;
+      reg.shadows_older = version < 3 || (c.flags & kCheckpointShadowsOlder) != 0;
     }
     reg.last_access = c.last_access;
   }
@@ -264,19 +272,30 @@ Status NvmeTier::parse_summary(std::uint32_t region, std::uint64_t seq, std::uin
   const std::uint64_t size = std::uint64_t{summary_pages} * kPageSize;
   SummaryTrailer t;
   if (!parse_trailer(buf + size, devices_->format_id(), &t) || t.region_seq != seq ||
-      t.summary_pages != summary_pages || summary_pages_for(t.entry_count) != summary_pages) {
+      t.summary_pages != summary_pages ||
+      summary_pages_for(t.entry_count, summary_entry_bytes(t.format_version)) != summary_pages) {
     return Status::Corruption("region " + std::to_string(region) + " summary does not verify");
   }
-  std::size_t bytes = std::size_t{t.entry_count} * sizeof(SummaryEntry);
+  const std::size_t entry_bytes = summary_entry_bytes(t.format_version);
+  const std::size_t bytes = std::size_t{t.entry_count} * entry_bytes;
   if (block_checksum({buf, bytes}) != t.entries_checksum) {
     return Status::Corruption("region " + std::to_string(region) + " summary entries do not verify");
   }
-  entries->resize(t.entry_count);
-  if (bytes) std::memcpy(entries->data(), buf, bytes);
-  // Checksums prove the summary is what its writer wrote, not that the writer was right: an entry
-  // must lie inside the region, before the summary itself.
+  entries->assign(t.entry_count, SummaryEntry{});
+  if (entry_bytes == sizeof(SummaryEntry)) {
+    if (bytes) std::memcpy(entries->data(), buf, bytes);
+  } else {
+    // Format 1: the fields up to page_in_region are format 2's. Its entries were not marked, so
+    // each is taken to hide an older entry of its id (as decode_entry_header takes its headers).
+    for (std::size_t i = 0; i < entries->size(); ++i) {
+      std::memcpy(&(*entries)[i], buf + i * entry_bytes, offsetof(SummaryEntry, flags));
+      (*entries)[i].flags = kShadowsOlder;
+    }
+  }
+  // Checksums prove the summary is what its writer wrote, not that the writer was right: a
+  // record must lie inside the region, before the summary itself.
   for (const SummaryEntry& e : *entries) {
-    if (!entry_fits(e.page_in_region, e.value_size, size)) {
+    if (!record_fits(e, size)) {
       entries->clear();
       return Status::Corruption("region " + std::to_string(region) + " summary lists an entry outside the region");
     }
@@ -426,8 +445,9 @@ Status NvmeTier::scan_unsealed_region(std::uint32_t i, const std::byte* end_page
   return Status::Ok();
 }
 
-// Phase 4: the region table and the index from what was found, older generations first, so a
-// block put again later ends up pointing at its newest copy.
+// Phase 4: the region table and the index from what was found, in the order the records were
+// written (generation, then page), so a block put again later ends up pointing at its newest copy
+// and a tombstone erases the entries before it.
 void NvmeTier::index_scanned_regions(std::vector<ScannedRegion>& found) {
   std::sort(found.begin(), found.end(),
             [](const ScannedRegion& a, const ScannedRegion& b) { return a.seq < b.seq; });
@@ -441,9 +461,16 @@ void NvmeTier::index_scanned_regions(std::vector<ScannedRegion>& found) {
     r.entry_count = static_cast<std::uint32_t>(f.entries.size());
     r.last_access = f.seq;
     r.fill = r.flushed = region_size_;
+    r.shadows_older = false;
     max_seq = std::max(max_seq, f.seq);
     for (const SummaryEntry& e : f.entries) {
+      r.shadows_older = r.shadows_older || (e.flags & (kTombstone | kShadowsOlder)) != 0;
+      if (e.flags & kRegionStart) continue;
       BlockId id = block_id_of(e);
+      if (e.flags & kTombstone) {
+        if (std::optional<Location> gone = index_.remove(id)) usage_.sub(id.ns, gone->size);
+        continue;
+      }
       std::uint64_t page = page_of(f.region, std::uint64_t{e.page_in_region} * kPageSize);
       std::optional<Location> old = index_.insert(id, Location{page, e.value_size, 0, f.seq});
       if (old) usage_.sub(id.ns, old->size);
@@ -468,10 +495,12 @@ void NvmeTier::walk_region(const std::byte* region, std::uint64_t seq, std::vect
       off += kPageSize;
       continue;
     }
-    if (block_checksum({region + off + kPageSize, h.value_size}) == h.value_checksum) {
+    // A record without a value is whole when its header verifies.
+    if (h.value_size == 0 || block_checksum({region + off + kPageSize, h.value_size}) == h.value_checksum) {
       BlockId id{h.ns, {}};
       std::memcpy(id.key.bytes.data(), h.key, 16);
-      entries->push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(off / kPageSize)));
+      entries->push_back(summary_of(id, h.value_size, static_cast<std::uint32_t>(off / kPageSize),
+                                    h.flags, h.chain_position));
     } else {
       ++recovery_.torn_entries;
     }

@@ -4,14 +4,17 @@ namespace kvtier::nvme {
 
 std::optional<std::uint32_t> RegionReclaimPolicy::pick_victim(
     std::span<const Candidate> sealed) const {
-  const Candidate* best = nullptr;
+  const Candidate* oldest = nullptr;
   for (const Candidate& c : sealed) {
-    const bool earlier = best == nullptr ||
-                         (order_ == ReclaimPolicy::kLru ? c.last_access < best->last_access
-                                                        : c.seq < best->seq);
-    if (earlier) best = &c;
+    if (oldest == nullptr || c.seq < oldest->seq) oldest = &c;
   }
-  if (best == nullptr) return std::nullopt;
+  if (oldest == nullptr || order_ == ReclaimPolicy::kFifo) {
+    return oldest ? std::optional<std::uint32_t>(oldest->region) : std::nullopt;
+  }
+  const Candidate* best = oldest;
+  for (const Candidate& c : sealed) {
+    if (!c.shadows_older && c.last_access < best->last_access) best = &c;
+  }
   return best->region;
 }
 

@@ -28,8 +28,17 @@ class RegionReclaimPolicy {
     std::uint32_t region = 0;
     std::uint64_t seq = 0;          // its generation: lower was sealed earlier
     std::uint64_t last_access = 0;  // a tick of the tier's access clock at its last read
+    // It holds records that hide older records of their ids (tombstones, replacing entries).
+    bool shadows_older = false;
   };
-  // FIFO: the oldest generation; LRU: the least recently read. nullopt when there is none.
+  // FIFO: the oldest generation; LRU: the least recently read among the oldest and the regions
+  // that hide nothing. nullopt when there is none.
+  //
+  // Why LRU passes over a region that hides older records: once it is reused, recovery after a
+  // crash would find those older records (a removed block, a replaced version) in the regions
+  // still holding them, and serve them. The oldest region is always safe: nothing older is left.
+  // A workload that removes or replaces blocks therefore gets LRU among its other regions and
+  // FIFO among these (docs/NVME_FORMAT.md, "Removals and replacements").
   std::optional<std::uint32_t> pick_victim(std::span<const Candidate> sealed) const;
 
   // The entries of one reclaimed region to write again, decided one at a time in the region's

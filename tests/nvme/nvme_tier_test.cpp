@@ -446,7 +446,8 @@ TEST(NvmeTier, LargestValueFitsAndLargerIsTooLarge) {
   TempDir dir;
   auto t = open_tier(small_config(), dir.path());
   std::size_t max = t->max_value_bytes();
-  EXPECT_EQ(max, 1 * kMiB - 2 * kPageSize);
+  // The region's start record, the entry's header page and a summary page.
+  EXPECT_EQ(max, 1 * kMiB - 3 * kPageSize);
   ASSERT_TRUE(put_n(*t, 1, max).ok());
   EXPECT_TRUE(reads_back(*t, 1, max));
   EXPECT_EQ(put_n(*t, 2, max + 1).code(), StatusCode::kTooLarge);
@@ -606,7 +607,8 @@ TEST(NvmeTier, HotEntriesAreReinsertedWhenTheirRegionIsReclaimed) {
 // Regression: a put arriving just as reclaim reinserts hot entries into the new region used to be
 // appended past the room the reinsertion left, overwriting the summary or the buffer's end.
 TEST(NvmeTier, PutAfterReinsertionStillFitsItsRegion) {
-  for (std::size_t c_size : {std::size_t{(1024 - 304 - 4) * 1024}, std::size_t{1 * kMiB - 2 * kPageSize}}) {
+  // Exactly the room left after the start record and the reinserted entry; the largest value.
+  for (std::size_t c_size : {std::size_t{(1024 - 4 - 304 - 4) * 1024}, std::size_t{1 * kMiB - 3 * kPageSize}}) {
     TempDir dir;
     NvmeConfig c = small_config(2);
     c.reinsert_min_hits = 1;

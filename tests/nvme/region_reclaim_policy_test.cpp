@@ -28,6 +28,25 @@ TEST(RegionReclaimPolicy, FifoTakesTheOldestGenerationAndLruTheLeastRecentlyRead
   EXPECT_EQ(RegionReclaimPolicy(config(ReclaimPolicy::kFifo, 1)).pick_victim({}), std::nullopt);
 }
 
+TEST(RegionReclaimPolicy, LruPassesOverARegionThatHidesOlderRecordsUnlessItIsTheOldest) {
+  // Region 2 was read longest ago but holds tombstones or replacing entries, and region 7 (older)
+  // may still hold what they hide: LRU takes region 4, the least recently read of the others.
+  std::vector<RegionReclaimPolicy::Candidate> sealed = {
+      {.region = 4, .seq = 30, .last_access = 40},
+      {.region = 7, .seq = 10, .last_access = 80},
+      {.region = 2, .seq = 20, .last_access = 5, .shadows_older = true},
+      {.region = 5, .seq = 40, .last_access = 60, .shadows_older = true},
+  };
+  const RegionReclaimPolicy lru(config(ReclaimPolicy::kLru, 1));
+  EXPECT_EQ(lru.pick_victim(sealed), 4u);
+  // The oldest region is always a candidate, whatever it holds.
+  sealed[1].shadows_older = true;
+  sealed[0].last_access = 95;
+  EXPECT_EQ(lru.pick_victim(sealed), 7u);
+  // FIFO never looks.
+  EXPECT_EQ(RegionReclaimPolicy(config(ReclaimPolicy::kFifo, 1)).pick_victim(sealed), 7u);
+}
+
 TEST(RegionReclaimPolicy, ReinsertionKeepsEntriesReadOftenEnoughUntilHalfARegion) {
   RegionReclaimPolicy::Reinsertion r =
       RegionReclaimPolicy(config(ReclaimPolicy::kFifo, 2)).reinsertion();
