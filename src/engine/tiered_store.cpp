@@ -119,6 +119,9 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
   // The put is answered only once the invalidation is durable (its tombstone synced): after a
   // crash the older version must not come back (docs/RELIABILITY.md). When the tombstone cannot
   // be recorded, the new version is not stored and the error answers.
+  // A put that replaces a version a local tier held is, for the shared tier, a removal and then
+  // an upload that writes over what it finds (docs/SHARED_TIER.md, "Removal and re-PUT"): the
+  // shared copy may be the older version, and must not be served once the newer one leaves.
   template <typename ToDram, typename ToNvme>
   Status publish(const BlockId& id, std::size_t size, ToDram to_dram, ToNvme to_nvme) {
     puts_.fetch_add(1, std::memory_order_relaxed);
@@ -127,14 +130,17 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     std::vector<dram::BlockRef> evicted;
     Status s;
     std::optional<std::uint64_t> removal_since;  // set when a tombstone must be made durable
+    std::uint64_t shared_removal = 0;            // the outbox record to wait for, if any
     {
       MutexLock lock(stripe(id));
+      const bool in_dram = shared_ && dram_->contains(id);
       if (nvme_) {
         const std::uint64_t since = nvme_->failed_writes();
         Status gone = nvme_->invalidate(id);
         if (gone.ok()) removal_since = since;
         else if (!gone.is_not_found()) s = gone;  // no room for its tombstone
       }
+      if (shared_ && (in_dram || removal_since)) shared_removal = shared_->remove(id);
       if (s.ok()) {
         s = to_dram(&evicted);
         if (!s.ok() && nvme_) {
@@ -144,6 +150,7 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
       }
     }
     demote(evicted);
+    if (shared_) shared_->wait_removal(shared_removal);  // before the upload's record is written
     if (removal_since) s = removal_made_durable(*removal_since, s);
     return s;
   }
@@ -660,11 +667,14 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     if (gets.empty()) return;
     std::vector<GetResult> got(gets.size(), GetResult{Status::NotFound("not cached"), 0, Tier::kNone});
     std::vector<BlockView> verified(gets.size());
+    const std::uint64_t removals_before = shared_->removals();
     shared_->get_many(gets, got, verified);
     for (std::size_t j = 0; j < gets.size(); ++j) {
       if (got[j].status.is_not_found()) continue;
       out[at[j]] = got[j];
-      if (got[j].status.ok() && verified[j]) promote_shared_copy(gets[j].id, verified[j].bytes());
+      if (got[j].status.ok() && verified[j]) {
+        promote_shared_copy(gets[j].id, verified[j].bytes(), removals_before);
+      }
     }
   }
 
@@ -691,14 +701,16 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
 
   // Copies a block the shared tier verified (in its own memory) into DRAM, if no local tier holds
   // the id: what a local tier holds was put here and is the newer.
-  void promote_shared_copy(const BlockId& id, std::span<const std::byte> value) {
+  // `removals_before`: shared_->removals() before the read (see SharedTier::removals).
+  void promote_shared_copy(const BlockId& id, std::span<const std::byte> value,
+                           std::uint64_t removals_before) {
     StoreTestHooks* hooks = store_test_hooks().load(std::memory_order_acquire);
     if (hooks && hooks->before_promote) hooks->before_promote(id);
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
     {
       MutexLock lock(stripe(id));
-      if (nvme_ && nvme_->contains(id)) {
+      if ((nvme_ && nvme_->contains(id)) || shared_->removals() != removals_before) {
         promotions_superseded_.fetch_add(1, std::memory_order_relaxed);
       } else if (dram_->put(id, value, dram::CommitMode::kIfAbsent, /*clean=*/false, &evicted).ok()) {
         promotions_.fetch_add(1, std::memory_order_relaxed);

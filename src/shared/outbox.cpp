@@ -459,6 +459,11 @@ void Outbox::retry_later(const OutboxEntry& entry) {
   p.not_before = not_before;
 }
 
+void Outbox::owes(std::span<const BlockId> ids, std::span<std::uint8_t> owed) const {
+  MutexLock lock(mu_);
+  for (std::size_t i = 0; i < ids.size(); ++i) owed[i] = pending_.count(ids[i]) != 0 ? 1 : 0;
+}
+
 std::uint64_t Outbox::pending() const {
   MutexLock lock(mu_);
   return pending_.size();

@@ -110,6 +110,9 @@ class Outbox {
   // was asked for meanwhile, which is then pending).
   void remove_instead(const OutboxEntry& entry);
 
+  // owed[i] = 1 when an operation on ids[i] is owed (pending or in flight): the shared copy, if
+  // any, may be older than what this node's owner last put or removed.
+  void owes(std::span<const BlockId> ids, std::span<std::uint8_t> owed) const;
   // Entries owed (uploads and removals).
   std::uint64_t pending() const;
   std::uint64_t pending_bytes() const;

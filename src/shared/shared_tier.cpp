@@ -33,7 +33,8 @@ constexpr std::uint32_t kProbeThreads = 4;
 
 struct Counters {
   std::atomic<std::uint64_t> reads{0}, read_hits{0}, read_misses{0}, read_errors{0},
-      read_late{0}, read_refused_busy{0}, read_skipped_open{0}, probes{0}, probe_skipped_open{0},
+      read_late{0}, read_refused_busy{0}, read_skipped_open{0}, read_skipped_owed{0}, probes{0},
+      probe_skipped_open{0}, probe_skipped_owed{0},
       uploads{0}, upload_bytes{0}, upload_failures{0}, upload_skipped_present{0},
       upload_lost_local{0}, upload_local_errors{0}, enqueued{0}, outbox_rejected_full{0}, outbox_errors{0},
       removes{0}, remove_failures{0}, removes_unordered{0}, removes_dropped{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
@@ -413,6 +414,7 @@ class SharedTierImpl final : public SharedTier {
   // lands first, then the removal). Only when the outbox is full is it sent at once, unordered
   // and best effort.
   std::uint64_t remove(const BlockId& id) override {
+    removals_.fetch_add(1, std::memory_order_acq_rel);
     std::uint64_t ticket = 0;
     Status s = core_->outbox->queue_removal(id, &ticket);
     if (s.code() != StatusCode::kRejected) {
@@ -434,6 +436,8 @@ class SharedTierImpl final : public SharedTier {
   void wait_removal(std::uint64_t ticket) override {
     if (ticket != 0) (void)core_->outbox->wait_durable(ticket);
   }
+
+  std::uint64_t removals() const override { return removals_.load(std::memory_order_acquire); }
 
   void close() override {
     {
@@ -459,6 +463,22 @@ class SharedTierImpl final : public SharedTier {
 
  private:
   static std::uint32_t service_threads(const SharedTierConfig& c) { return c.upload_threads + 3; }
+
+  // The ids not owed an operation by the outbox, by position: the shared copy of an owed id may
+  // be older than what this node's owner last put or removed (a removal or an overwriting upload
+  // is on its way), so it is not read until the operation is done. `skipped` counts the others.
+  std::vector<std::size_t> not_owed(std::span<const BlockId> ids, std::atomic<std::uint64_t>& skipped) const {
+    std::vector<std::uint8_t> owed(ids.size());
+    core_->outbox->owes(ids, owed);
+    std::vector<std::size_t> at;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (!owed[i]) at.push_back(i);
+    }
+    skipped.fetch_add(ids.size() - at.size(), std::memory_order_relaxed);
+    return at;
+  }
+
+  std::atomic<std::uint64_t> removals_{0};
 
   void start_service(std::function<void()> loop) {
     bool started = services_.try_submit(std::move(loop));
@@ -539,14 +559,19 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
     c.read_skipped_open.fetch_add(items.size(), std::memory_order_relaxed);
     return;
   }
+  std::vector<BlockId> ids;
+  for (const SharedGet& g : items) ids.push_back(g.id);
+  const std::vector<std::size_t> asked = not_owed(ids, c.read_skipped_owed);  // the others: misses
+  if (asked.empty()) return;
   auto batch = std::make_shared<ReadBatch>();
-  for (const SharedGet& g : items) {
+  for (std::size_t i : asked) {
+    const SharedGet& g = items[i];
     batch->buffers.emplace_back(g.dst.size());
     if (batch->buffers.back().empty()) return;  // no memory: every item stays a miss
     batch->gets.push_back(SharedGet{g.id, batch->buffers.back().span().first(g.dst.size())});
   }
-  batch->results.resize(items.size());
-  auto chunks = split(items.size(), core_->config.read_threads);
+  batch->results.resize(asked.size());
+  auto chunks = split(asked.size(), core_->config.read_threads);
   std::vector<std::uint8_t> done = run_chunks(
       batch, chunks, [batch](const auto& core, std::size_t lo, std::size_t hi, Deadline deadline) {
         core->backend->get_many(std::span(batch->gets).subspan(lo, hi - lo),
@@ -562,14 +587,15 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
       c.read_late.fetch_add(hi - lo, std::memory_order_relaxed);
       continue;
     }
-    for (std::size_t i = lo; i < hi; ++i) {
-      const GetResult& r = batch->results[i];
+    for (std::size_t j = lo; j < hi; ++j) {
+      const std::size_t i = asked[j];
+      const GetResult& r = batch->results[j];
       if (r.status.ok()) {
-        std::memcpy(items[i].dst.data(), batch->buffers[i].data(), r.size);
+        std::memcpy(items[i].dst.data(), batch->buffers[j].data(), r.size);
         out[i] = GetResult{Status::Ok(), r.size, Tier::kShared};
         // The batch (and so this buffer) lives as long as the view: no late writer touches a
         // buffer whose chunk finished.
-        verified[i] = engine::BlockView(batch->buffers[i].span().first(r.size), batch);
+        verified[i] = engine::BlockView(batch->buffers[j].span().first(r.size), batch);
         c.read_hits.fetch_add(1, std::memory_order_relaxed);
       } else if (r.status.code() == StatusCode::kBufferTooSmall) {
         out[i] = r;
@@ -595,10 +621,12 @@ void SharedTierImpl::probe(std::span<const BlockId> ids, std::span<std::uint8_t>
     c.probe_skipped_open.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  const std::vector<std::size_t> asked = not_owed(ids, c.probe_skipped_owed);  // the others: absent
+  if (asked.empty()) return;
   auto batch = std::make_shared<ProbeBatch>();
-  batch->ids.assign(ids.begin(), ids.end());
-  batch->results.resize(ids.size());
-  auto chunks = split(ids.size(), core_->config.read_threads);
+  for (std::size_t i : asked) batch->ids.push_back(ids[i]);
+  batch->results.resize(asked.size());
+  auto chunks = split(asked.size(), core_->config.read_threads);
   std::vector<std::uint8_t> done = run_chunks(
       batch, chunks, [batch](const auto& core, std::size_t lo, std::size_t hi, Deadline deadline) {
         core->backend->contains_many(std::span(batch->ids).subspan(lo, hi - lo),
@@ -609,8 +637,8 @@ void SharedTierImpl::probe(std::span<const BlockId> ids, std::span<std::uint8_t>
   MutexLock lock(batch->mu);
   for (std::size_t k = 0; k < chunks.size(); ++k) {
     if (!done[k]) continue;
-    for (std::size_t i = chunks[k].first; i < chunks[k].second; ++i) {
-      if (batch->results[i].ok()) present[i] = 1;
+    for (std::size_t j = chunks[k].first; j < chunks[k].second; ++j) {
+      if (batch->results[j].ok()) present[asked[j]] = 1;
     }
   }
 }
@@ -632,8 +660,10 @@ void SharedTierImpl::visit_counters(const CounterVisitor& v) const {
   report_count(v, "shared_read_late", c.read_late);
   report_count(v, "shared_read_refused_busy", c.read_refused_busy);
   report_count(v, "shared_read_skipped_open", c.read_skipped_open);
+  report_count(v, "shared_read_skipped_owed", c.read_skipped_owed);
   report_count(v, "shared_prefix_probes", c.probes);
   report_count(v, "shared_prefix_probes_skipped_open", c.probe_skipped_open);
+  report_count(v, "shared_probe_ids_skipped_owed", c.probe_skipped_owed);
   report_count(v, "shared_removes", c.removes);
   report_count(v, "shared_remove_failures", c.remove_failures);
   report_count(v, "shared_removes_unordered", c.removes_unordered);

@@ -65,6 +65,10 @@ class SharedTier {
   virtual std::uint64_t remove(const BlockId& id) = 0;
   // Waits until the removal's record is durable (the outbox's sync), outside any lock.
   virtual void wait_removal(std::uint64_t ticket) = 0;
+  // remove() calls so far. A copy read from the shared tier is published locally only if this
+  // has not moved since the read began (checked under the block's stripe): the read may have
+  // fetched bytes a removal or replacement acknowledged meanwhile took back.
+  virtual std::uint64_t removals() const = 0;
 
   // Stops the threads (waiting a bounded time for calls in progress) and syncs the outbox; what is
   // still pending stays in it for the next start. Later calls do nothing.

@@ -122,16 +122,17 @@ TEST(SharedTierStore, AnUploadWritesOverAForeignFileAndKeepsABlockItFinds) {
   ASSERT_TRUE(put_block(*node_a, 1).ok());
   ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
   EXPECT_TRUE(get_block(*node_b, 1).status.ok()) << "the zeros were taken for the block";
-  // Block 2: uploaded, then aged three days, then put again (skipped: it is there).
+  // Block 2: uploaded, then aged three days, then put by another node (skipped: it is there; a
+  // put again on node A would replace the version A holds, and write over the copy).
   ASSERT_TRUE(put_block(*node_a, 2).ok());
   ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
   const std::string path = shared_block_path(shared.path(), 2);
   const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(72);
   std::filesystem::last_write_time(path, old);
-  const double skipped = counter_value(*node_a, "shared_upload_skipped_present");
-  ASSERT_TRUE(put_block(*node_a, 2).ok());
-  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
-  EXPECT_EQ(counter_value(*node_a, "shared_upload_skipped_present"), skipped + 1);
+  const double skipped = counter_value(*node_b, "shared_upload_skipped_present");
+  ASSERT_TRUE(put_block(*node_b, 2).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_b); }));
+  EXPECT_EQ(counter_value(*node_b, "shared_upload_skipped_present"), skipped + 1);
   const auto age = std::filesystem::file_time_type::clock::now() - std::filesystem::last_write_time(path);
   EXPECT_LT(age, std::chrono::minutes(1)) << "the block kept its age of three days";
 }
@@ -207,6 +208,59 @@ TEST(SharedTierStore, AReplacementEvictedBeforeItsUploadStillRemovesTheRemovedBy
   EXPECT_GE(counter_value(*node_a, "shared_upload_lost_local"), 1) << "v2 was evicted first";
   EXPECT_FALSE(std::filesystem::exists(shared_block_path(shared, 1)));
   EXPECT_TRUE(get_block(*node_b, 1).status.is_not_found());
+}
+
+// Issue 27: a plain replacement (no REMOVE between) is, for the shared tier, a removal and an
+// overwriting upload: here v2 replaces v1 (uploaded) while the medium is away, and leaves DRAM
+// before its upload. Before, its upload was an ordinary one that found nothing locally and
+// completed, and node A served v1 from the shared tier: older bytes than its last acknowledged PUT.
+TEST(SharedTierStore, APlainReplacementEvictedBeforeItsUploadNeverServesTheOlderVersion) {
+  TempDir a, b, shared_parent;
+  const std::string shared = shared_parent.file("shared");
+  std::filesystem::create_directory(shared);
+  StoreConfig ca = node_config(a.path(), shared);
+  ca.dram.shards = 1;
+  ca.shared.breaker_failures = 2;
+  auto node_a = open_store(ca);
+  auto node_b = open_store(node_config(b.path(), shared));
+  ASSERT_TRUE(node_a && node_b);
+  ASSERT_TRUE(put_block(*node_a, 1).ok());
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
+  std::filesystem::rename(shared, shared + ".away");
+  std::ofstream(shared) << "x";
+  ASSERT_TRUE(eventually([&] { return counter_value(*node_a, "shared_breaker_open") == 1; }));
+  ASSERT_TRUE(node_a->put(0, test_key(1), pattern(test_key(1), kBlock, 2)).ok());
+  for (std::uint64_t n = 100; n < 200; ++n) ASSERT_TRUE(put_block(*node_a, n).ok());
+  std::filesystem::remove(shared);
+  std::filesystem::rename(shared + ".away", shared);
+  ASSERT_TRUE(eventually([&] { return drained(*node_a); }, std::chrono::seconds(60)));
+  EXPECT_GE(counter_value(*node_a, "shared_upload_lost_local"), 1) << "v2 was evicted first";
+  EXPECT_TRUE(get_block(*node_a, 1).status.is_not_found()) << "node A served the replaced v1";
+  EXPECT_TRUE(get_block(*node_b, 1).status.is_not_found());
+}
+
+// A GET right after a REMOVE on the same node does not read the shared copy the removal has not
+// reached yet (the outbox still owes it): before, it was served, and promoted into DRAM. The one
+// upload thread is kept asleep in its drain-rate pacing (64 KB/s: a second per block) by a filler
+// block while the removal waits behind it.
+TEST(SharedTierStore, AGetRightAfterARemoveDoesNotReadTheSharedCopy) {
+  TempDir a, shared;
+  StoreConfig c = node_config(a.path(), shared.path());
+  c.shared.upload_threads = 1;
+  c.shared.drain_rate_mb_s = 0.064;
+  auto node = open_store(c);
+  ASSERT_TRUE(node);
+  for (std::uint64_t n = 0; n < 3; ++n) {
+    ASSERT_TRUE(put_block(*node, n).ok());
+    ASSERT_TRUE(eventually([&] { return drained(*node); }));
+    ASSERT_TRUE(put_block(*node, 100 + n).ok());  // its upload waits for the pace
+    ASSERT_TRUE(node->remove(0, test_key(n)).ok());
+    EXPECT_TRUE(get_block(*node, n).status.is_not_found()) << "removed block " << n << " was served";
+    EXPECT_TRUE(get_block(*node, n).status.is_not_found()) << "and promoted";
+    ASSERT_TRUE(eventually([&] { return drained(*node); }));
+  }
+  EXPECT_GE(counter_value(*node, "shared_read_skipped_owed"), 3);
+  for (std::uint64_t n = 0; n < 3; ++n) EXPECT_TRUE(get_block(*node, n).status.is_not_found()) << n;
 }
 
 // Issue 24, item 1: a block held locally whose read for its upload fails (an NVMe read error that
