@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,11 @@ struct SharedTierConfig {
   std::chrono::milliseconds probe_interval{1000};
   // A probe or upload call taking longer than this counts as a failure. Default: 1 s.
   std::chrono::milliseconds call_timeout{1000};
+  // Secret keys (at least 32 bytes) by namespace: the blocks of a namespace listed here are
+  // uploaded sealed with an HMAC under its key and served from the shared tier only when the
+  // seal verifies (docs/SHARED_TIER.md, "Block authentication"). kvtierd fills it from the
+  // tenants' shared_key_file. Default: none (blocks unsealed).
+  std::map<std::uint32_t, std::string> namespace_keys;  // NamespaceId -> key
 
   Status validate() const;
 };

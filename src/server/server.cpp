@@ -69,6 +69,10 @@ class ServerImpl final : public Server {
     if (!tenants.ok()) return tenants.status();
     tenants_ = std::make_unique<TenantDirectory>(std::move(tenants).value());
 
+    // The tenants' shared-tier keys, by namespace: read at start (a reload does not change them).
+    for (const TenantConfig& t : config_.server.tenants) {
+      if (!t.shared_key.empty()) config_.store.shared.namespace_keys[tenant_namespace(t)] = t.shared_key;
+    }
     Result<std::unique_ptr<engine::ServingStore>> store = engine::ServingStore::open(config_.store);
     if (!store.ok()) return store.status();
     store_ = std::move(store).value();

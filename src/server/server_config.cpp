@@ -127,6 +127,11 @@ Status check_tenant(const TenantConfig& t, std::size_t i) {
                                    " bytes, must be " + num(kMinTokenBytes) + " to " +
                                    num(kMaxTokenBytes));
   }
+  if (!t.shared_key.empty() && t.shared_key.size() < 32) {
+    return Status::InvalidArgument(tenant_field(i, "shared_key_file") + " of tenant " + in_quotes(t.name) +
+                                   " is invalid: the key in it is " + num(t.shared_key.size()) +
+                                   " bytes, must be at least 32 (e.g. `openssl rand -hex 32`)");
+  }
   if (t.namespace_id.has_value()) {
     if (is_default && *t.namespace_id != kDefaultNamespace) {
       return invalid_config_value(tenant_field(i, "namespace_id"), num(*t.namespace_id),

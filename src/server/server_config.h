@@ -48,6 +48,11 @@ struct TenantConfig {
   // Where `token` was read from (token_file resolved against the config file's directory), for
   // messages; empty when the token was given inline. Default: empty.
   std::string token_file;
+  // The secret (at least 32 bytes) that seals the tenant's blocks in the shared tier, read from
+  // shared_key_file at start: only nodes configured with it can write blocks of this tenant that
+  // the others accept (docs/SHARED_TIER.md, "Block authentication"). Default: none (unsealed).
+  std::string shared_key;
+  std::string shared_key_file;
   // Bytes the tenant may hold in any one tier (DRAM, NVMe); a PUT that would pass it is
   // answered `rejected`. 0 = no quota. Default: 0.
   std::uint64_t quota_bytes = 0;

@@ -94,12 +94,20 @@ Status read_token_file(TomlFieldReader& r, const toml::table& t, std::string_vie
   return Status::Ok();
 }
 
+// A tenant's shared-tier key (shared_key_file).
+Status read_shared_key_file(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
+                            std::string_view key, TenantConfig& tenant) {
+  if (t.get(key) == nullptr) return Status::Ok();
+  return read_secret_file(r, t, prefix, key, &tenant.shared_key_file, &tenant.shared_key);
+}
+
 constexpr auto kReadSize = &TomlFieldReader::read_size;
 constexpr auto kReadU32 = &TomlFieldReader::read_u32;
 constexpr TomlKey<TenantConfig> kTenantKeys[] = {
     {"name", string_key<&TenantConfig::name>},
     {"token", string_key<&TenantConfig::token>},
     {"token_file", read_token_file},
+    {"shared_key_file", read_shared_key_file},
     {"quota_bytes", size_key<&TenantConfig::quota_bytes>},
     {"tls_client_name", string_key<&TenantConfig::tls_client_name>},
     {"max_pinned_bytes", optional_key<&TenantConfig::max_pinned_bytes, kReadSize>},

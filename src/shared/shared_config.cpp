@@ -108,6 +108,13 @@ Status SharedTierConfig::validate() const {
     return out_of_range("shared.probe_interval_ms", 0, "must be >= 1");
   }
   if (call_timeout.count() < 1) return out_of_range("shared.call_timeout_ms", 0, "must be >= 1");
+  for (const auto& [ns, key] : namespace_keys) {
+    if (key.size() < 32) {
+      return Status::InvalidArgument("the shared-tier key of namespace " + std::to_string(ns) + " is " +
+                                     std::to_string(key.size()) + " bytes: it must be at least 32 "
+                                     "(e.g. 64 hex digits from `openssl rand -hex 32`)");
+    }
+  }
   return backend == SharedBackendKind::kFs ? fs.validate() : redis.validate();
 }
 

@@ -16,6 +16,7 @@
 #include "metrics/counter_report.h"
 #include "shared/blocking_executor.h"
 #include "shared/circuit_breaker.h"
+#include "shared/block_auth.h"
 #include "shared/outbox.h"
 #include "sync/mutex.h"
 
@@ -34,7 +35,8 @@ constexpr std::uint32_t kProbeThreads = 4;
 struct Counters {
   std::atomic<std::uint64_t> reads{0}, read_hits{0}, read_misses{0}, read_errors{0},
       read_late{0}, read_refused_busy{0}, read_skipped_open{0}, read_skipped_owed{0}, probes{0},
-      probe_skipped_open{0}, probe_skipped_owed{0},
+      probe_skipped_open{0}, probe_skipped_owed{0}, refused_unsealed{0}, refused_other_key{0},
+      refused_bad_tag{0},
       uploads{0}, upload_bytes{0}, upload_failures{0}, upload_skipped_present{0},
       upload_lost_local{0}, upload_local_errors{0}, enqueued{0}, outbox_rejected_full{0}, outbox_errors{0},
       removes{0}, remove_failures{0}, removes_unordered{0}, removes_dropped{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
@@ -45,10 +47,11 @@ struct Counters {
 struct Core {
   Core(const SharedTierConfig& c, std::unique_ptr<SharedBackend> b, std::unique_ptr<Outbox> o,
        LocalBlockSource& l)
-      : config(c), backend(std::move(b)), outbox(std::move(o)), breaker(c.breaker_failures),
-        local(&l) {}
+      : config(c), auth(c.namespace_keys), backend(std::move(b)), outbox(std::move(o)),
+        breaker(c.breaker_failures), local(&l) {}
 
   const SharedTierConfig config;
+  const BlockAuth auth;
   const std::unique_ptr<SharedBackend> backend;
   const std::unique_ptr<Outbox> outbox;
   CircuitBreaker breaker;
@@ -106,7 +109,9 @@ struct Core {
 
   // Copies a block from the local tiers into `out`; NotFound when no longer local, Closed when
   // stopping.
-  Status copy_local(const BlockId& id, AlignedBuffer* out, std::size_t* size) {
+  // The block's local bytes into *out, with room for `extra` bytes after them (*size: the
+  // block's own).
+  Status copy_local(const BlockId& id, std::size_t extra, AlignedBuffer* out, std::size_t* size) {
     LocalBlockSource* src;
     {
       MutexLock lock(mu);
@@ -122,7 +127,7 @@ struct Core {
       } else {
         // Copied, so a call stuck after close never reads memory the Store has freed.
         std::span<const std::byte> bytes = view.value().bytes();
-        *out = AlignedBuffer(bytes.size());
+        *out = AlignedBuffer(bytes.size() + extra);
         if (out->empty()) {
           s = Status::NoSpace("cannot allocate an upload buffer");
         } else {
@@ -207,7 +212,8 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
   for (OutboxEntry& e : batch) {
     AlignedBuffer buf;
     std::size_t size = 0;
-    Status s = core->copy_local(e.id, &buf, &size);
+    const std::size_t seal = core->auth.overhead(e.id.ns);
+    Status s = core->copy_local(e.id, seal, &buf, &size);
     if (s.code() == StatusCode::kClosed) {
       core->outbox->retry_later(e);
       continue;
@@ -230,6 +236,11 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
       c.upload_local_errors.fetch_add(1, std::memory_order_relaxed);
       core->outbox->retry_later(e);
       continue;
+    }
+    if (seal != 0) {
+      // Sealed from the copy the tier owns: the trailer vouches for exactly the bytes sent.
+      core->auth.seal(e.id, buf.span().first(size), buf.span().subspan(size, seal));
+      size += seal;
     }
     buffers.push_back(std::move(buf));
     sizes.push_back(size);
@@ -408,6 +419,7 @@ class SharedTierImpl final : public SharedTier {
 
   void get_many(std::span<const SharedGet> items, std::span<GetResult> out,
                 std::span<engine::BlockView> verified) override;
+  void unseal(const BlockId& id, std::span<const std::byte> buffer, GetResult& r);
   void probe(std::span<const BlockId> ids, std::span<std::uint8_t> present) override;
 
   // The removal is owed through the outbox, in order with the block's uploads (one in flight
@@ -566,9 +578,10 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
   auto batch = std::make_shared<ReadBatch>();
   for (std::size_t i : asked) {
     const SharedGet& g = items[i];
-    batch->buffers.emplace_back(g.dst.size());
+    const std::size_t stored = g.dst.size() + core_->auth.overhead(g.id.ns);  // the value and its seal
+    batch->buffers.emplace_back(stored);
     if (batch->buffers.back().empty()) return;  // no memory: every item stays a miss
-    batch->gets.push_back(SharedGet{g.id, batch->buffers.back().span().first(g.dst.size())});
+    batch->gets.push_back(SharedGet{g.id, batch->buffers.back().span().first(stored)});
   }
   batch->results.resize(asked.size());
   auto chunks = split(asked.size(), core_->config.read_threads);
@@ -589,7 +602,10 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
     }
     for (std::size_t j = lo; j < hi; ++j) {
       const std::size_t i = asked[j];
-      const GetResult& r = batch->results[j];
+      GetResult& r = batch->results[j];
+      if (r.status.ok() || r.status.code() == StatusCode::kBufferTooSmall) {
+        unseal(items[i].id, batch->buffers[j].span(), r);
+      }
       if (r.status.ok()) {
         std::memcpy(items[i].dst.data(), batch->buffers[j].data(), r.size);
         out[i] = GetResult{Status::Ok(), r.size, Tier::kShared};
@@ -606,6 +622,28 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
       }
     }
   }
+}
+
+// For a namespace with a key, `r` (OK or BufferTooSmall) answers the stored value with its seal:
+// it is made to answer the value alone, and a value whose seal does not verify becomes a miss,
+// counted by why.
+void SharedTierImpl::unseal(const BlockId& id, std::span<const std::byte> buffer, GetResult& r) {
+  const std::size_t seal = core_->auth.overhead(id.ns);
+  if (seal == 0) return;
+  BlockAuth::Verdict v = BlockAuth::Verdict::kUnsealed;
+  if (r.size >= seal) {
+    v = r.status.ok() ? core_->auth.open(id, buffer.first(r.size)) : BlockAuth::Verdict::kOk;
+  }
+  if (v == BlockAuth::Verdict::kOk) {
+    r.size -= seal;
+    return;
+  }
+  Counters& c = core_->counters;
+  (v == BlockAuth::Verdict::kOtherKey  ? c.refused_other_key
+   : v == BlockAuth::Verdict::kBadTag ? c.refused_bad_tag
+                                      : c.refused_unsealed)
+      .fetch_add(1, std::memory_order_relaxed);
+  r = GetResult{Status::NotFound("shared block refused: its seal does not verify"), 0, Tier::kNone};
 }
 
 struct ProbeBatch : Batch {
@@ -661,6 +699,9 @@ void SharedTierImpl::visit_counters(const CounterVisitor& v) const {
   report_count(v, "shared_read_refused_busy", c.read_refused_busy);
   report_count(v, "shared_read_skipped_open", c.read_skipped_open);
   report_count(v, "shared_read_skipped_owed", c.read_skipped_owed);
+  report_count(v, "shared_refused_unsealed", c.refused_unsealed);
+  report_count(v, "shared_refused_other_key", c.refused_other_key);
+  report_count(v, "shared_refused_bad_tag", c.refused_bad_tag);
   report_count(v, "shared_prefix_probes", c.probes);
   report_count(v, "shared_prefix_probes_skipped_open", c.probe_skipped_open);
   report_count(v, "shared_probe_ids_skipped_owed", c.probe_skipped_owed);

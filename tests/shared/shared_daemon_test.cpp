@@ -136,6 +136,101 @@ TEST(SharedDaemonRedis, BlockPutThroughOneDaemonIsReadThroughAnother) {
   expect_blocks_cross_daemons({"--shared-redis", redis.address()});
 }
 
+// Issue 27: blocks of a tenant are sealed with the tenant's shared key. Daemons A and C serve
+// tenant "acme" with key K1; daemon B is configured with the same tenant name, its own token and
+// another key K2 (or none). B can neither read A's blocks nor make A or C take its own: every one
+// it writes, under a new key or over one of A's, is refused by them and counted, while C reads A's.
+class SealedTenant {
+ public:
+  // A daemon whose tenant "acme" has `key` (empty: none) and token `token`.
+  static std::string config(const TempDir& dir, const std::string& token, const std::string& key) {
+    std::ofstream(dir.file("acme.token")) << token;
+    ::chmod(dir.file("acme.token").c_str(), 0600);
+    std::string tenant = "[[tenants]]\nname = \"acme\"\ntoken_file = \"acme.token\"\n";
+    if (!key.empty()) {
+      std::ofstream(dir.file("acme.key")) << key;
+      ::chmod(dir.file("acme.key").c_str(), 0600);
+      tenant += "shared_key_file = \"acme.key\"\n";
+    }
+    return shared_config() + tenant;
+  }
+  static std::unique_ptr<Client> connect(const DaemonProcess& d, const std::string& token) {
+    ClientOptions o;
+    o.address = d.unix_address();
+    o.client_name = "sealed-tenant-test";
+    o.token = token;
+    auto c = Client::connect(o);
+    EXPECT_TRUE(c.ok()) << c.status().to_string();
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
+};
+
+void expect_other_keys_refused(const std::vector<std::string>& shared_args, bool b_has_a_key) {
+  const std::string k1(64, 'a'), k2(64, 'b');
+  const std::string token_a = "token-of-acme-on-node-a", token_b = "token-of-acme-on-node-b";
+  TempDir dir_a, dir_b, dir_c;
+  DaemonProcess a(dir_a.path(), SealedTenant::config(dir_a, token_a, k1), shared_args);
+  DaemonProcess b(dir_b.path(), SealedTenant::config(dir_b, token_b, b_has_a_key ? k2 : ""), shared_args);
+  DaemonProcess c(dir_c.path(), SealedTenant::config(dir_c, token_a, k1), shared_args);
+  ASSERT_TRUE(a.started()) << a.log();
+  ASSERT_TRUE(b.started()) << b.log();
+  ASSERT_TRUE(c.started()) << c.log();
+  auto ca = SealedTenant::connect(a, token_a);
+  auto cb = SealedTenant::connect(b, token_b);
+  auto cc = SealedTenant::connect(c, token_a);
+  ASSERT_TRUE(ca && cb && cc);
+  for (std::uint64_t n = 0; n < 4; ++n) ASSERT_TRUE(put_block(*ca, n));
+  ASSERT_TRUE(wait_drained(*ca, 4)) << a.log();
+  // B does not get A's blocks.
+  for (std::uint64_t n = 0; n < 4; ++n) EXPECT_FALSE(reads_back(*cb, n)) << "B read A's block " << n;
+  const char* why = b_has_a_key ? "kvtier_shared_refused_other_key_total" : "kvtier_shared_refused_unsealed_total";
+  const char* why_b = b_has_a_key ? "kvtier_shared_refused_other_key_total" : nullptr;
+  if (why_b) {
+    EXPECT_GE(metric(*cb, why_b).value_or(0), 4.0);
+  }
+  // B writes blocks of its own and forges one of A's keys (a REMOVE first, so its upload writes
+  // over A's copy rather than keeping it).
+  for (std::uint64_t n = 10; n < 14; ++n) ASSERT_TRUE(put_block(*cb, n, 7));
+  const Status removed = cb->remove(test_key(1));  // NotFound: B holds none; the shared copy goes
+  ASSERT_TRUE(removed.ok() || removed.is_not_found()) << removed.to_string();
+  ASSERT_TRUE(put_block(*cb, 1, 7));
+  ASSERT_TRUE(wait_drained(*cb, 5)) << b.log();
+  // C, with A's key and no local copies, takes none of B's blocks and still reads A's.
+  for (std::uint64_t n : {1, 10, 11, 12, 13}) EXPECT_FALSE(reads_back(*cc, n, {0, 7})) << "C took B's block " << n;
+  EXPECT_GE(metric(*cc, why).value_or(0), 5.0) << "B's blocks refused and counted";
+  for (std::uint64_t n : {0, 2, 3}) EXPECT_TRUE(reads_back(*cc, n)) << "A's block " << n;
+  EXPECT_EQ(metric(*cc, "kvtier_shared_read_hits_total"), 3.0);
+  // A itself still serves its own version of block 1 from DRAM, and refuses B's blocks.
+  EXPECT_TRUE(reads_back(*ca, 1));
+  for (std::uint64_t n = 10; n < 14; ++n) EXPECT_FALSE(reads_back(*ca, n, {0, 7}));
+}
+
+TEST(SharedDaemonFs, BlocksSealedWithAnotherTenantKeyAreRefusedAndCounted) {
+  TempDir shared;
+  expect_other_keys_refused({"--shared-fs", shared.path()}, /*b_has_a_key=*/true);
+  // What the filesystem holds is no one else's to read: block files and directories without
+  // world access.
+  std::uint64_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(shared.path())) {
+    struct stat st {};
+    ASSERT_EQ(::lstat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0007, 0u) << e.path() << " is open to others";
+    files += S_ISREG(st.st_mode) ? 1 : 0;
+  }
+  EXPECT_GE(files, 7u);
+}
+
+TEST(SharedDaemonFs, BlocksOfANodeWithoutTheTenantKeyAreRefused) {
+  TempDir shared;
+  expect_other_keys_refused({"--shared-fs", shared.path()}, /*b_has_a_key=*/false);
+}
+
+TEST(SharedDaemonRedis, BlocksSealedWithAnotherTenantKeyAreRefusedAndCounted) {
+  RedisProcess redis;
+  ASSERT_TRUE(redis.started());
+  expect_other_keys_refused({"--shared-redis", redis.address()}, /*b_has_a_key=*/true);
+}
+
 TEST(SharedDaemonFs, ConcurrentWritersOfOneKeyLeaveOneWholeValue) {
   TempDir shared, dir_a, dir_b, dir_c;
   const std::vector<std::string> args = {"--shared-fs", shared.path()};
