@@ -84,6 +84,7 @@ TEST(DaemonConfig, DefaultsAreValidAndUseTheDaemonDataDir) {
 TEST(DaemonConfig, EveryKeyIsParsed) {
   TempDir dir;
   WriteFile(dir.file("bob.token"), "  bob-secret-token-value\n\n");
+  WriteFile(dir.file("bob.key"), std::string(64, 'f') + "\n");
   const std::string text = R"(data_dir = "/srv/kvtier"
 max_value_bytes = "64MiB"
 promote_on_nvme_hit = false
@@ -131,6 +132,7 @@ tls_client_name = "alice.example"
 [[tenants]]
 name = "bob.team_2-x"
 token_file = "bob.token"
+shared_key_file = "bob.key"
 quota_bytes = 1000
 )";
   Result<DaemonConfig> r = parse_daemon_config_toml(text, dir.file("kvtierd.toml"));
@@ -182,7 +184,22 @@ quota_bytes = 1000
   EXPECT_EQ(s.tenants[2].name, "bob.team_2-x");
   EXPECT_EQ(s.tenants[2].token, "bob-secret-token-value");  // trimmed
   EXPECT_EQ(s.tenants[2].token_file, dir.file("bob.token"));
+  EXPECT_EQ(s.tenants[2].shared_key, std::string(64, 'f'));
+  EXPECT_EQ(s.tenants[2].shared_key_file, dir.file("bob.key"));
   EXPECT_EQ(s.tenants[2].quota_bytes, 1000u);
+}
+
+TEST(DaemonConfig, AShortSharedKeyIsRefusedWithoutShowingIt) {
+  TempDir dir;
+  WriteFile(dir.file("t.token"), "a-token-of-enough-bytes");
+  WriteFile(dir.file("t.key"), "short-secret");
+  Result<DaemonConfig> r = parse_daemon_config_toml(
+      "[[tenants]]\nname = \"t\"\ntoken_file = \"t.token\"\nshared_key_file = \"t.key\"\n",
+      dir.file("kvtierd.toml"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("shared_key_file"), std::string::npos) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("at least 32"), std::string::npos) << r.status().to_string();
+  EXPECT_EQ(r.status().message().find("short-secret"), std::string::npos) << "the key leaked into the message";
 }
 
 TEST(DaemonConfig, ListenersCanBeTurnedOff) {
