@@ -7,7 +7,7 @@
 //   daemon_bench --mode tcp    --address tcp:HOST:PORT|tls:HOST:PORT|unix:SOCK --token-file F
 //                [--tls-ca-file CA.pem]
 //                [--threads 4] [--value-bytes 1M] [--working-set-bytes 1G] [--batch 1]
-//                [--rounds 5] [--passes 2] [--phases both|put|get] [--label tcp]
+//                [--rounds 5] [--passes 2] [--phases both|put|get] [--durable 0|1] [--label tcp]
 //   daemon_bench --mode lookup --address ADDR [--token-file F] [--chain 4096] [--runs 2000]
 //                [--value-bytes 64] [--config DAEMON.toml --engine-dir DIR] [--label unix]
 //
@@ -30,7 +30,9 @@
 //   round trip, like redis-benchmark -P 1); --batch B > 1 uses put_many/get_many of B values.
 //   The same code runs over the Unix socket when --address is unix:...
 //   --phases put|get runs only that phase in the rounds (after the first put pass), so a
-//   profiler attached for the whole run sees one direction.
+//   profiler attached for the whole run sees one direction. --durable 1 makes every timed put a
+//   durable one (PutOptions::durable: answered once on NVMe and synced); the first, untimed pass
+//   stays plain.
 // lookup: a --chain key chain of small values is put, then --runs LOOKUPs of the whole chain
 //   (after 100 untimed) are timed one round trip each; again with a chain of which nothing is
 //   cached, and PING for the bare round trip. With --config/--engine-dir the same chain is timed
@@ -84,6 +86,7 @@ struct Options {
   std::string engine_memory = "region";
   std::string label;
   std::string phases = "both";
+  bool durable = false;  // tcp: timed puts with PutOptions::durable
   std::uint64_t value_bytes = 0;  // per mode default below
   std::uint64_t working_set = 1 * kvtier::kGiB;
   std::size_t batch = 0;  // per mode default below
@@ -393,6 +396,7 @@ int run_tcp(Options& o) {
       std::memcpy(x.bufs.back().data(), pattern.data(), vb);
     }
   }
+  std::atomic<bool> durable_now{false};  // set after the untimed first pass
   std::string how = o.batch == 1 ? std::string("put/get, one value per round trip")
                                  : "put_many/get_many of " + std::to_string(o.batch);
   std::printf("daemon_bench tcp (%s, %s): %d threads, %" PRIu64 " values x %" PRIu64
@@ -415,10 +419,12 @@ int run_tcp(Options& o) {
         stamp(x.bufs[k].data(), vb, idx[k]);
         puts.push_back({keys[idx[k]], x.bufs[k].span().first(vb)});
       }
+      // The timed passes (after the first) are durable when asked.
+      const kvtier::PutOptions options{.durable = o.durable && durable_now.load(std::memory_order_relaxed)};
       if (m == 1 && o.batch == 1) {
-        out[0] = x.client->put(puts[0].key, puts[0].value);
+        out[0] = x.client->put(puts[0].key, puts[0].value, options);
       } else {
-        Status s = x.client->put_many(puts, out);
+        Status s = x.client->put_many(puts, out, options);
         if (!s.ok()) return fail("put_many: " + s.to_string());
       }
       for (std::size_t k = 0; k < m; ++k) {
@@ -516,6 +522,8 @@ int run_tcp(Options& o) {
 
   double first = run_phase(Phase::kPut, 1);
   std::printf("  first put pass (untimed, inserts): %.2f GB/s\n", first);
+  durable_now = true;
+  if (o.durable) std::printf("  timed puts are durable (PutOptions::durable)\n");
   std::vector<double> puts, gets;
   std::printf("  round   put GB/s   get GB/s   (finish spread put, get)\n");
   for (int r = 0; r < o.rounds; ++r) {
@@ -532,9 +540,10 @@ int run_tcp(Options& o) {
   for (bool put : {true, false}) {
     const auto& v = put ? puts : gets;
     std::printf("RESULT daemon_%s label=%s gb_s=%.2f %s threads=%d batch=%zu value_bytes=%" PRIu64
-                " working_set=%" PRIu64 " rounds=%d\n",
+                " working_set=%" PRIu64 " rounds=%d durable=%d\n",
                 put ? "put" : "get", o.label.c_str(), median(v),
-                min_max(v, "min=%.2f max=%.2f").c_str(), T, o.batch, vb, n * vb, o.rounds);
+                min_max(v, "min=%.2f max=%.2f").c_str(), T, o.batch, vb, n * vb, o.rounds,
+                put && o.durable ? 1 : 0);
   }
   return 0;
 }
@@ -645,6 +654,7 @@ int main(int argc, char** argv) {
     else if (k == "--engine-memory") o.engine_memory = v;
     else if (k == "--label") o.label = v;
     else if (k == "--phases") o.phases = v;
+    else if (k == "--durable") o.durable = v == "1";
     else if (k == "--value-bytes") o.value_bytes = parse_bytes(v);
     else if (k == "--working-set-bytes") o.working_set = parse_bytes(v);
     else if (k == "--batch") o.batch = std::stoul(v);

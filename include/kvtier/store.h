@@ -74,8 +74,9 @@ class Store {
   Status put_many(NamespaceId ns, std::span<const PutItem> items, std::span<Status> out,
                   const PutOptions& options);
 
-  // Removes the block from every tier. NotFound when it was in none. A removal is not durable
-  // across a crash (the block may come back; it is still the right bytes for its key).
+  // Removes the block from every tier. NotFound when it was in none. Answered once the removal is
+  // durable: after OK no read returns the block, crash or not (a removal from the NVMe tier waits
+  // for its tombstone's sync; docs/RELIABILITY.md, "Removals and replacements").
   virtual Status remove(NamespaceId ns, const Key& key) = 0;
 
   // Keeps the block in DRAM (promoting it from NVMe if needed) until unpin() or until `lease`
