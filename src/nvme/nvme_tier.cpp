@@ -319,7 +319,6 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
 void NvmeTier::end_reclaim() {
   MutexLock r(reclaim_mu_);
   reclaiming_ = false;
-  invalidated_in_reclaim_.clear();
 }
 
 // Drops every entry of the sealed `region` from the index
@@ -420,14 +419,11 @@ void NvmeTier::reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t regi
                                    nh.flags, nh.chain_position));
     r.shadows_older = r.shadows_older || nh.flags != 0;
     r.fill += entry_footprint(e.value_size);
-    // Only if no newer version was given to this or another tier meanwhile (the index lost
-    // this id at reclaim, so a put in between found nothing to remove: invalidate() recorded it).
-    MutexLock rl(reclaim_mu_);
-    if (!index_.lookup(id, false) && invalidated_in_reclaim_.count(id) == 0) {
-      index_.insert(id, Location{page, e.value_size, 0, r.seq});
-      usage_.add(id.ns, e.value_size);
-      reinserted_.fetch_add(1, std::memory_order_relaxed);
-    }
+    // No put, removal or invalidation of the id ran since the reclaim took it out of the index:
+    // each takes write_mu_, which the reclaim holds until its start record is written.
+    index_.insert(id, Location{page, e.value_size, 0, r.seq});
+    usage_.add(id.ns, e.value_size);
+    reinserted_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -666,13 +662,16 @@ Status NvmeTier::close() {
 }
 
 Status NvmeTier::invalidate(const BlockId& id) {
+  // Without a reclaim under way, an id the index lacks has nothing on the devices that recovery
+  // would find: an entry enters the index only through put() (under the caller's stripe, which
+  // the caller holds) or through a reclaim's reinsertion of an entry the index held when the
+  // reclaim began (here it did not). During a reclaim the entry may be out of the index on its
+  // way back (reinsertion) or still on the device (the region's start record not yet written):
+  // remove() waits for write_mu_, which the reclaim holds until both are done.
   {
     MutexLock lock(reclaim_mu_);
-    if (reclaiming_) invalidated_in_reclaim_.insert(id);
+    if (!reclaiming_ && !index_.lookup(id, false)) return Status::NotFound("not on nvme");
   }
-  // Recorded before the look: a reinsertion either sees the record or lands before this look
-  // and is removed by it.
-  if (!index_.lookup(id, false)) return Status::NotFound("not on nvme");
   return remove(id);
 }
 

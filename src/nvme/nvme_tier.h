@@ -28,11 +28,9 @@
 #include <span>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include "engine/block_tier.h"
-#include "engine/id_hash.h"
 #include "kvtier/config.h"
 #include "kvtier/key.h"
 #include "kvtier/status.h"
@@ -99,11 +97,10 @@ class NvmeTier final : public engine::BlockTier {
   // entry it read is still the one the index names (same page and generation).
   std::optional<Location> location(const BlockId& id);
   // A newer version of the block was given to a tier above: the copy here, if any, must go
-  // (removed as remove() does, with its tombstone), and a region reclaim under way must not
-  // reinsert it (reclaim takes entries out of the index and puts the hot ones back; a put in
-  // between would otherwise find nothing to remove and the old copy would come back). Cheap when
-  // the block is absent and no reclaim runs. NotFound when there was no copy; otherwise as
-  // remove().
+  // (removed as remove() does, with its tombstone). A region reclaim under way is waited for (it
+  // takes entries out of the index and puts the hot ones back, and until its start record is
+  // written the old ones are still what recovery would find). Cheap when the block is absent and
+  // no reclaim runs. NotFound when there was no copy; otherwise as remove().
   Status invalidate(const BlockId& id);
   void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
   // Takes the entry out of the index and appends a tombstone for it, so that recovery does not
@@ -294,11 +291,11 @@ class NvmeTier final : public engine::BlockTier {
   Mutex write_mu_;
   std::int64_t open_region_ KVTIER_GUARDED_BY(write_mu_) = -1;
 
-  // While a reclaim with reinsertion runs (reclaiming_), ids invalidated meanwhile; reinsert()
-  // skips them. Lock order: write_mu_ -> reclaim_mu_ -> Index shard mutexes.
+  // Whether a reclaim is under way (from taking its region's entries out of the index until its
+  // start record is written): invalidate() then waits for write_mu_ instead of trusting a miss in
+  // the index. Lock order: write_mu_ -> reclaim_mu_ -> Index shard mutexes.
   Mutex reclaim_mu_;
   bool reclaiming_ KVTIER_GUARDED_BY(reclaim_mu_) = false;
-  std::unordered_set<BlockId, KeyedIdHash> invalidated_in_reclaim_ KVTIER_GUARDED_BY(reclaim_mu_);
 
   mutable Mutex mu_;
   std::condition_variable cv_;         // any change of region state, buffers or the flush queue

@@ -7,8 +7,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "memory/aligned_buffer.h"
 #include "nvme/format.h"
@@ -237,6 +241,63 @@ TEST(TombstoneRecovery, LruKeepsATombstoneWhileTheEntryItHidesIsOnTheDevice) {
   ASSERT_EQ(answer, "miss");
   auto t = open_tier(c, dir.path());
   EXPECT_EQ(read_version(*t, 1), "miss") << "the removed entry came back";
+}
+
+// Found by the audit of 2026-12-07: an invalidation that lands while a reclaim has taken the
+// block's entry out of the index, before reinsertion puts it back into the new region, found
+// nothing, wrote no tombstone, and the block's old bytes came back after a crash from the new
+// region. Every block is read once (hot: reinserted); a thread invalidates each block it sees
+// missing from the index, as a replacing put does, while puts keep reclaiming regions.
+TEST(TombstoneRecovery, AnInvalidationRacingAReclaimLeavesNothingToRecover) {
+  NvmeConfig c = config(6);
+  c.reinsert_min_hits = 1;
+  std::uint64_t raced = 0;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    TempDir dir;
+    std::unique_ptr<NvmeTier> child_tier;
+    const std::string answer = in_child_then_sigkill([&]() -> std::string {
+      Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir.path());
+      if (!t.ok()) return t.status().to_string();
+      child_tier = std::move(t).value();
+      NvmeTier& tier = *child_tier;
+      std::atomic<std::uint64_t> next{1};
+      for (; next < 55; ++next) {
+        if (!put_version(tier, next, 0).ok()) return "put failed";
+        (void)read_version(tier, next);
+      }
+      std::atomic<bool> stop{false};
+      std::set<std::uint64_t> invalidated;  // blocks the spy found absent and invalidated (NotFound)
+      std::thread spy([&] {
+        while (!stop.load()) {
+          for (std::uint64_t n = 1; n < next.load() && !stop.load(); ++n) {
+            if (!tier.contains(id_of(n)) && tier.invalidate(id_of(n)).is_not_found()) {
+              invalidated.insert(n);
+            }
+          }
+        }
+      });
+      for (int i = 0; i < 40; ++i, ++next) {
+        (void)put_version(tier, next, 0);
+        (void)read_version(tier, next);
+      }
+      stop.store(true);
+      spy.join();
+      if (Status f = tier.flush(); !f.ok()) return f.to_string();
+      std::string out;
+      for (std::uint64_t n : invalidated) out += std::to_string(n) + " ";
+      return out;
+    });
+    auto t = open_tier(c, dir.path());
+    ASSERT_NE(t, nullptr);
+    std::istringstream in(answer);
+    for (std::uint64_t n; in >> n;) {
+      ++raced;
+      EXPECT_EQ(read_version(*t, n), "miss") << "attempt " << attempt << ": block " << n
+                                              << " was invalidated, yet its old bytes came back";
+    }
+  }
+  std::printf("invalidations that found no entry: %llu\n", static_cast<unsigned long long>(raced));
+  EXPECT_GT(raced, 0u) << "the race was never run";
 }
 
 // What a format 2 tier writes: a region start record first, tombstones counted, and the
