@@ -57,6 +57,9 @@ class ServingStore : public Store {
   // NVMe). commit_put: NoSpace when pinned blocks leave no room (the bytes are dropped).
   virtual Result<PutBuffer> begin_put(NamespaceId ns, const Key& key, std::size_t size) = 0;
   virtual Status commit_put(PutBuffer buffer) = 0;
+  // commit_put of each buffer, out[i] answering buffers[i], in one wait for the tombstones of the
+  // versions they replace on NVMe (one sync, where commit_put of each would take one each).
+  virtual void commit_puts(std::span<PutBuffer> buffers, std::span<Status> out) = 0;
 };
 
 // The durable half of a durable put, for puts already made: persist() of each keys[i] whose out[i]

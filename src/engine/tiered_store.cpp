@@ -110,6 +110,12 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     return s;
   }
 
+  // The tombstones a batch of puts appended (publish with a batch), made durable together.
+  struct BatchRemovals {
+    std::optional<std::uint64_t> since;  // failed_writes() before the first of them
+    std::vector<std::size_t> items;      // the batch's items that appended one
+  };
+
   // Publishes a new version of `id` (`size` bytes), counted, under its stripe: an older copy on
   // NVMe is invalidated first (it must not be read after DRAM evicts this one), then
   // to_dram(&evicted) stores it, superseding an older version still on its way down from an
@@ -117,13 +123,15 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
   // store it straight on NVMe; the older version DRAM still holds goes first, or reads (and a
   // flush or persist writing it down) would take it for the newest.
   // The put is answered only once the invalidation is durable (its tombstone synced): after a
-  // crash the older version must not come back (docs/RELIABILITY.md). When the tombstone cannot
-  // be recorded, the new version is not stored and the error answers.
+  // crash the older version must not come back (docs/RELIABILITY.md). With `batch`, the sync is
+  // left to the batch's end (finish_removals: one for all its items); without, it is done here.
+  // When the tombstone cannot be recorded, the new version is not stored and the error answers.
   // A put that replaces a version a local tier held is, for the shared tier, a removal and then
   // an upload that writes over what it finds (docs/SHARED_TIER.md, "Removal and re-PUT"): the
   // shared copy may be the older version, and must not be served once the newer one leaves.
   template <typename ToDram, typename ToNvme>
-  Status publish(const BlockId& id, std::size_t size, ToDram to_dram, ToNvme to_nvme) {
+  Status publish(const BlockId& id, std::size_t size, ToDram to_dram, ToNvme to_nvme,
+                 BatchRemovals* batch = nullptr, std::size_t item = 0) {
     puts_.fetch_add(1, std::memory_order_relaxed);
     bytes_in_.fetch_add(size, std::memory_order_relaxed);
     InFlightScope in_flight(in_flight_);
@@ -151,8 +159,22 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     }
     demote(evicted);
     if (shared_) shared_->wait_removal(shared_removal);  // before the upload's record is written
-    if (removal_since) s = removal_made_durable(*removal_since, s);
+    if (!removal_since) return s;
+    if (batch == nullptr) return removal_made_durable(*removal_since, s);
+    batch->since = std::min(batch->since.value_or(*removal_since), *removal_since);
+    batch->items.push_back(item);
     return s;
+  }
+
+  // Waits once for the tombstones of a batch's puts (publish with `batch`) and answers io_error
+  // for each item that had one when they could not be made durable.
+  void finish_removals(const BatchRemovals& batch, std::span<Status> out) {
+    if (!batch.since) return;
+    const Status synced = removal_made_durable(*batch.since, Status::Ok());
+    if (synced.ok()) return;
+    for (std::size_t i : batch.items) {
+      if (out[i].ok()) out[i] = synced;
+    }
   }
 
   // Waits until the tombstones appended since failed_writes() was `since` are synced, and answers
@@ -164,7 +186,8 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
                            "(a crash may bring it back): " + synced.to_string());
   }
 
-  Status put_local(NamespaceId ns, const Key& key, std::span<const std::byte> value) {
+  Status put_local(NamespaceId ns, const Key& key, std::span<const std::byte> value,
+                   BatchRemovals* batch = nullptr, std::size_t item = 0) {
     KVTIER_RETURN_IF_ERROR(check_put(value.size()));
     const BlockId id{ns, key};
     return publish(
@@ -175,7 +198,8 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
         // The value may be a client's shared memory (PUT_MANY_SHM): checksummed over the copy.
         [&](const Status&) {
           return nvme_->put(id, value, nvme::NvmeTier::ValueFrom::kClientMemory);
-        });
+        },
+        batch, item);
   }
 
   Result<BlockView> view(NamespaceId ns, const Key& key) override {
@@ -198,7 +222,16 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     return PutBuffer(ns, key, bytes, std::shared_ptr<void>(std::move(holder)));
   }
 
-  Status commit_put(PutBuffer buffer) override {
+  Status commit_put(PutBuffer buffer) override { return commit_one(std::move(buffer), nullptr, 0); }
+
+  void commit_puts(std::span<PutBuffer> buffers, std::span<Status> out) override {
+    KVTIER_CHECK(out.size() >= buffers.size());
+    BatchRemovals batch;
+    for (std::size_t i = 0; i < buffers.size(); ++i) out[i] = commit_one(std::move(buffers[i]), &batch, i);
+    finish_removals(batch, out);
+  }
+
+  Status commit_one(PutBuffer buffer, BatchRemovals* batch, std::size_t item) {
     KVTIER_CHECK(buffer);
     auto* reservation = static_cast<dram::Reservation*>(buffer.holder());
     const BlockId id{buffer.ns(), buffer.key()};
@@ -211,7 +244,8 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
         // The reservation still holds its bytes after a failed commit.
         [&](const Status& refused) {
           return *reservation ? nvme_->put(id, reservation->data()) : refused;
-        });
+        },
+        batch, item);
     if (s.ok()) enqueue_upload(id, buffer.bytes().size());
     return s;
   }
@@ -242,12 +276,14 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     KVTIER_RETURN_IF_ERROR(check_batch_spans(items.size(), out, "put_many"));
     std::vector<BlockId> ids;
     std::vector<std::uint32_t> sizes;
+    BatchRemovals batch;
     for (std::size_t i = 0; i < items.size(); ++i) {
-      out[i] = put_local(ns, items[i].key, items[i].value);
+      out[i] = put_local(ns, items[i].key, items[i].value, &batch, i);
       if (!out[i].ok()) continue;
       ids.push_back({ns, items[i].key});
       sizes.push_back(static_cast<std::uint32_t>(items[i].value.size()));
     }
+    finish_removals(batch, out);  // one sync for the batch's tombstones
     enqueue_upload(ids, sizes);  // one outbox sync for the batch
     return Status::Ok();
   }

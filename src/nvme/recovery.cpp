@@ -173,11 +173,14 @@ Status NvmeTier::write_checkpoint(const std::string& path) {
     w.put(access_clock_.load());
     for (const Region& r : regions_) {
       CheckpointRegion c{};
-      // A region whose summary write failed cannot be reclaimed from the device after a restart:
-      // recorded as free, its entries then miss (the region no longer holds them).
-      c.sealed = r.state == RegionState::kSealed && r.summary_on_device ? 1 : 0;
-      c.flags = r.shadows_older ? kCheckpointShadowsOlder : 0;
-      c.summary_pages = r.summary_pages;
+      // A region whose summary write failed is recorded sealed with no summary (0 pages): what
+      // it wrote before the failure stays readable, its reclaim finds its entries in the index
+      // (the fallback for an unreadable summary), and it is taken to hide older records. Recorded
+      // free, it would be reused first, and its start record would end tombstones it wrote
+      // while the entries they hide were still on older regions (found by the audit).
+      c.sealed = r.state == RegionState::kSealed ? 1 : 0;
+      c.flags = r.shadows_older || !r.summary_on_device ? kCheckpointShadowsOlder : 0;
+      c.summary_pages = r.summary_on_device ? r.summary_pages : 0;
       c.entry_count = r.entry_count;
       c.seq = c.sealed ? r.seq : 0;
       c.last_access = r.last_access;
@@ -237,8 +240,8 @@ Status NvmeTier::load_checkpoint(const std::string& path) {
   std::span<const std::byte> image;
   if (!r.get(&image_size) || !r.get_bytes(image_size, &image)) return Status::Corruption("checkpoint index truncated");
   KVTIER_RETURN_IF_ERROR(index_.restore(image));
-  // Only entries of a sealed region, of the generation it holds, are kept: a region whose summary
-  // write failed is recorded free, and its entries must not survive into its reuse.
+  // Only entries of a sealed region, of the generation it holds, are kept (any other region is
+  // reused as free, and its entries must not survive into that).
   index_.remove_where(
       [&](const BlockId&, const Location& loc) {
         const std::uint32_t region = region_of(loc.page);

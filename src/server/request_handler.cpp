@@ -394,10 +394,8 @@ void put_admitted(Call& c, const AdmittedPuts& puts, std::vector<StatusCode>& st
 void commit_received(Call& c, const protocol::PutManyRequest& m, std::vector<StatusCode>& statuses) {
   std::vector<Status> results(m.items.size());
   std::vector<Key> keys(m.items.size());
-  for (std::size_t i = 0; i < m.items.size(); ++i) {
-    results[i] = c.store().commit_put(std::move(c.p.put_buffers[i]));
-    keys[i] = m.items[i].key;
-  }
+  for (std::size_t i = 0; i < m.items.size(); ++i) keys[i] = m.items[i].key;
+  c.store().commit_puts(c.p.put_buffers, results);
   // Sized to the items: the slots answer.
   if (c.durable()) (void)engine::persist_stored(c.store(), c.ns(), keys, results);
   for (std::size_t i = 0; i < results.size(); ++i) statuses[i] = results[i].code();

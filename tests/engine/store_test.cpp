@@ -380,6 +380,33 @@ TEST(Store, ARemovalOrReplacementAnsweredSurvivesSigkill) {
   EXPECT_TRUE(get_n(*s, 3).status.ok());
 }
 
+// A batch that replaces blocks the NVMe tier holds waits for their tombstones once, not once per
+// block; a single replacing put waits for one sync of its own.
+TEST(Store, AReplacingBatchWaitsForOneSync) {
+  TempDir dir;
+  StoreConfig c = small_store(dir.path());
+  c.nvme.flush_interval = std::chrono::milliseconds(0);  // no background syncs in the counts
+  auto s = open_store(c);
+  for (std::uint64_t i = 0; i < 6; ++i) ASSERT_TRUE(put_n(*s, i).ok());
+  ASSERT_TRUE(s->flush().ok());
+  std::vector<std::vector<std::byte>> values;
+  std::vector<PutItem> items;
+  for (std::uint64_t i = 0; i < 6; ++i) values.push_back(pattern(test_key(i), kBlock));
+  for (std::uint64_t i = 0; i < 6; ++i) items.push_back({test_key(i), values[i]});
+  const double before = counter_value(*s, "nvme_sync_requests");
+  std::vector<Status> out(items.size());
+  ASSERT_TRUE(s->put_many(0, items, out).ok());
+  for (const Status& st : out) EXPECT_TRUE(st.ok()) << st.to_string();
+  EXPECT_EQ(counter_value(*s, "nvme_tombstones"), 6);
+  EXPECT_EQ(counter_value(*s, "nvme_sync_requests") - before, 1);
+  ASSERT_TRUE(s->flush().ok());
+  const double single = counter_value(*s, "nvme_sync_requests");
+  ASSERT_TRUE(put_n(*s, 0).ok());
+  EXPECT_EQ(counter_value(*s, "nvme_sync_requests") - single, 1);
+  ASSERT_TRUE(put_n(*s, 100).ok());  // a new key: no tombstone, no sync
+  EXPECT_EQ(counter_value(*s, "nvme_sync_requests") - single, 1);
+}
+
 // A durable batch larger than the NVMe tier: its own writes reclaim its first items before the
 // sync. Only items still on NVMe at the sync may be answered OK (the audit of 2026-12-07 saw 60 of
 // 60 answered OK with 15 already reclaimed), and every one answered OK survives a SIGKILL.

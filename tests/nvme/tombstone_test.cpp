@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <chrono>
 #include <thread>
 
 #include "memory/aligned_buffer.h"
@@ -298,6 +301,54 @@ TEST(TombstoneRecovery, AnInvalidationRacingAReclaimLeavesNothingToRecover) {
   }
   std::printf("invalidations that found no entry: %llu\n", static_cast<unsigned long long>(raced));
   EXPECT_GT(raced, 0u) << "the race was never run";
+}
+
+// Found by the audit of 2026-12-07: a region whose write failed after it held a synced tombstone
+// was recorded free in the checkpoint, reused first after a clean restart, and its start record
+// ended the tombstone while the removed entry was still in an older region: a crash then brought
+// the removed block back. Region 1 here can be written only a quarter of the way.
+TEST(TombstoneRecovery, ATombstoneInARegionWhoseWriteFailedOutlivesACleanRestart) {
+  TempDir dir;
+  const NvmeConfig c = config(8);
+  ASSERT_EQ(kvtier::testing::in_child([&]() -> std::string {
+              ::signal(SIGXFSZ, SIG_IGN);  // as kvtierd: a write past the limit fails with EFBIG
+              auto t = open_tier(c, dir.path());
+              if (!t) return "open failed";
+              for (std::uint64_t n = 1; n <= 10; ++n) {
+                if (!put_version(*t, n, 0).ok()) return "put failed";  // region 0, sealed
+              }
+              if (!t->flush().ok()) return "flush failed";
+              const std::uint64_t since = t->failed_writes();
+              if (!t->remove(id_of(1)).ok() || !t->flush(since).ok()) return "remove not durable";
+              rlimit lim{kPageSize + kMiB + kMiB / 4, RLIM_INFINITY};
+              ::setrlimit(RLIMIT_FSIZE, &lim);
+              for (std::uint64_t n = 20; n < 30; ++n) (void)put_version(*t, n, 0);  // seals region 1
+              (void)t->flush();
+              for (int i = 0; i < 1000 && counter_value(*t, "nvme_write_queue_regions") != 0; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+              }
+              if (counter_value(*t, "nvme_write_errors") == 0) return "no write failed";
+              lim.rlim_cur = RLIM_INFINITY;  // the disk recovers
+              ::setrlimit(RLIMIT_FSIZE, &lim);
+              for (int i = 0; i < 3 && !t->flush().ok(); ++i) {
+              }  // each failure is reported once
+              return t->close().ok() ? "closed " + read_version(*t, 1) : "close failed";
+            }),
+            "closed miss");
+  std::unique_ptr<NvmeTier> child_tier;
+  ASSERT_EQ(in_child_then_sigkill([&]() -> std::string {
+              Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir.path());
+              if (!t.ok()) return t.status().to_string();
+              child_tier = std::move(t).value();
+              if (child_tier->recovery_info().mode != RecoveryMode::kCheckpoint) return "no checkpoint";
+              // The next region opened: before the fix, region 1.
+              if (!put_version(*child_tier, 500, 0).ok() || !child_tier->flush().ok()) return "put failed";
+              return read_version(*child_tier, 1);
+            }),
+            "miss");
+  auto t = open_tier(c, dir.path());
+  EXPECT_EQ(read_version(*t, 1), "miss") << "the acknowledged removal of block 1 was undone";
+  EXPECT_EQ(read_version(*t, 500), "v0");
 }
 
 // What a format 2 tier writes: a region start record first, tombstones counted, and the
