@@ -158,7 +158,15 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
       }
     }
     demote(evicted);
-    if (shared_) shared_->wait_removal(shared_removal);  // before the upload's record is written
+    // Before the upload's record is written. Not durable: the shared copy, maybe the older
+    // version, could outlive a crash, so the put is not answered OK.
+    if (shared_) {
+      Status owed = shared_->wait_removal(shared_removal);
+      if (s.ok() && !owed.ok()) {
+        s = Status::IOError("the shared tier's removal of the older version could not be recorded: " +
+                            owed.to_string());
+      }
+    }
     if (!removal_since) return s;
     if (batch == nullptr) return removal_made_durable(*removal_since, s);
     batch->since = std::min(batch->since.value_or(*removal_since), *removal_since);
@@ -425,7 +433,12 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
       if (nvme_) nvme_removal = nvme_->remove(id);
       if (shared_) shared_ticket = shared_->remove(id);
     }
-    if (shared_) shared_->wait_removal(shared_ticket);  // the outbox's sync, not under the stripe
+    // The outbox's sync, not under the stripe; a removal it could not record is not answered OK.
+    if (shared_) {
+      if (Status owed = shared_->wait_removal(shared_ticket); !owed.ok()) {
+        return Status::IOError("the shared tier's removal could not be recorded: " + owed.to_string());
+      }
+    }
     // Answered once the NVMe tier's tombstone is synced: a crash must not bring the block back.
     if (nvme_removal.ok()) return removal_made_durable(since, Status::Ok());
     if (!nvme_removal.is_not_found()) return nvme_removal;  // its tombstone found no room

@@ -67,6 +67,13 @@ void BlockAuth::seal(const BlockId& id, std::span<const std::byte> value, std::s
   std::memcpy(trailer.data(), &t, sizeof t);
 }
 
+bool BlockAuth::looks_sealed(std::span<const std::byte> stored) {
+  if (stored.size() < kTrailerBytes) return false;
+  Trailer t;
+  std::memcpy(&t, stored.data() + stored.size() - kTrailerBytes, sizeof t);
+  return t.magic == kTrailerMagic && t.version == kTrailerVersion;
+}
+
 BlockAuth::Verdict BlockAuth::open(const BlockId& id, std::span<const std::byte> stored) const {
   const Key& k = keys_.at(id.ns);
   if (stored.size() < kTrailerBytes) return Verdict::kUnsealed;

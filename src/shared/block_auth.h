@@ -55,6 +55,10 @@ class BlockAuth {
   // Judges `stored` (the value followed by its trailer) as read back for `id`.
   // REQUIRES: overhead(id.ns) > 0.
   Verdict open(const BlockId& id, std::span<const std::byte> stored) const;
+  // Whether `stored` ends in what looks like a trailer (magic and version): a sealed block read
+  // for a namespace this node has no key for, which must not be served with its seal as if it
+  // were bytes of the value. (An unsealed value ends so by chance once in 2^48.)
+  static bool looks_sealed(std::span<const std::byte> stored);
 
  private:
   struct Key {

@@ -445,8 +445,8 @@ class SharedTierImpl final : public SharedTier {
     return 0;
   }
 
-  void wait_removal(std::uint64_t ticket) override {
-    if (ticket != 0) (void)core_->outbox->wait_durable(ticket);
+  Status wait_removal(std::uint64_t ticket) override {
+    return ticket != 0 ? core_->outbox->wait_durable(ticket) : Status::Ok();
   }
 
   std::uint64_t removals() const override { return removals_.load(std::memory_order_acquire); }
@@ -603,9 +603,7 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
     for (std::size_t j = lo; j < hi; ++j) {
       const std::size_t i = asked[j];
       GetResult& r = batch->results[j];
-      if (r.status.ok() || r.status.code() == StatusCode::kBufferTooSmall) {
-        unseal(items[i].id, batch->buffers[j].span(), r);
-      }
+      unseal(items[i].id, batch->buffers[j].span(), r);
       if (r.status.ok()) {
         std::memcpy(items[i].dst.data(), batch->buffers[j].data(), r.size);
         out[i] = GetResult{Status::Ok(), r.size, Tier::kShared};
@@ -624,12 +622,22 @@ void SharedTierImpl::get_many(std::span<const SharedGet> items, std::span<GetRes
   }
 }
 
-// For a namespace with a key, `r` (OK or BufferTooSmall) answers the stored value with its seal:
-// it is made to answer the value alone, and a value whose seal does not verify becomes a miss,
-// counted by why.
+// For a namespace with a key, `r` (when OK or BufferTooSmall) answers the stored value with its
+// seal: it is made to answer the value alone, and a value whose seal does not verify becomes a
+// miss, counted by why. For a namespace without one, a value that carries a seal is refused.
 void SharedTierImpl::unseal(const BlockId& id, std::span<const std::byte> buffer, GetResult& r) {
+  Counters& c = core_->counters;
   const std::size_t seal = core_->auth.overhead(id.ns);
-  if (seal == 0) return;
+  if (seal == 0) {
+    // A block sealed by a node with a key this one lacks: its bytes are not the value alone.
+    if (r.status.ok() && BlockAuth::looks_sealed(buffer.first(r.size))) {
+      c.refused_other_key.fetch_add(1, std::memory_order_relaxed);
+      r = GetResult{Status::NotFound("shared block refused: sealed with a key this node lacks"), 0,
+                    Tier::kNone};
+    }
+    return;
+  }
+  if (!r.status.ok() && r.status.code() != StatusCode::kBufferTooSmall) return;
   BlockAuth::Verdict v = BlockAuth::Verdict::kUnsealed;
   if (r.size >= seal) {
     v = r.status.ok() ? core_->auth.open(id, buffer.first(r.size)) : BlockAuth::Verdict::kOk;
@@ -638,7 +646,6 @@ void SharedTierImpl::unseal(const BlockId& id, std::span<const std::byte> buffer
     r.size -= seal;
     return;
   }
-  Counters& c = core_->counters;
   (v == BlockAuth::Verdict::kOtherKey  ? c.refused_other_key
    : v == BlockAuth::Verdict::kBadTag ? c.refused_bad_tag
                                       : c.refused_unsealed)

@@ -63,8 +63,9 @@ class SharedTier {
   // backend). Returns a ticket for wait_removal (0: nothing to wait for). Called under the
   // block's stripe (the order with the block's PUTs), so it never waits for the disk itself.
   virtual std::uint64_t remove(const BlockId& id) = 0;
-  // Waits until the removal's record is durable (the outbox's sync), outside any lock.
-  virtual void wait_removal(std::uint64_t ticket) = 0;
+  // Waits until the removal's record is durable (the outbox's sync), outside any lock. IOError
+  // when it could not be made durable (the removal is owed in memory only: a crash forgets it).
+  virtual Status wait_removal(std::uint64_t ticket) = 0;
   // remove() calls so far. A copy read from the shared tier is published locally only if this
   // has not moved since the read began (checked under the block's stripe): the read may have
   // fetched bytes a removal or replacement acknowledged meanwhile took back.

@@ -254,6 +254,9 @@ TEST(SharedTierStore, AGetRightAfterARemoveDoesNotReadTheSharedCopy) {
     ASSERT_TRUE(put_block(*node, n).ok());
     ASSERT_TRUE(eventually([&] { return drained(*node); }));
     ASSERT_TRUE(put_block(*node, 100 + n).ok());  // its upload waits for the pace
+    // Time for the upload thread to take the filler alone and fall asleep in the pacing (taken
+    // together, the removal would be done first).
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ASSERT_TRUE(node->remove(0, test_key(n)).ok());
     EXPECT_TRUE(get_block(*node, n).status.is_not_found()) << "removed block " << n << " was served";
     EXPECT_TRUE(get_block(*node, n).status.is_not_found()) << "and promoted";
