@@ -5,6 +5,10 @@
 # filesystem; daemon_bench --mode tcp over the Unix socket, THREADS clients, values of VALUE bytes:
 # plain puts, then the same with --durable 1 (every timed put answered only once it is on NVMe
 # and synced), alternately ROUNDS times, for one value per request and for put_many of BATCH.
+# Each run puts the working set once untimed (plain, into DRAM: it also takes back what the run
+# before wrote to NVMe) and once timed, so a timed durable put writes a block the NVMe tier does
+# not hold: one sync per request. (A durable put replacing a block the NVMe tier holds waits for
+# its tombstone's sync first: two.)
 # Each pair gives durable/plain; the summary is the median. The daemon's
 # kvtier_nvme_syncs_total against kvtier_nvme_sync_requests_total says how many durable requests
 # one device sync served (group commit).
@@ -86,7 +90,7 @@ metric() {  # $1 metric name: its value from STATS
 # One run: prints the median put GB/s. $1 durable (0|1), $2 batch.
 run() {
   timeout 600 "$BENCH" --mode tcp --address "$ADDR" --threads "$THREADS" --value-bytes "$VALUE" \
-    --working-set-bytes "$WS" --batch "$2" --rounds 1 --passes 2 --phases put --durable "$1" \
+    --working-set-bytes "$WS" --batch "$2" --rounds 1 --passes 1 --phases put --durable "$1" \
     --label "durable$1-batch$2" | awk '/^RESULT daemon_put/ {for (i = 1; i <= NF; i++) if ($i ~ /^gb_s=/) {sub("gb_s=", "", $i); print $i}}'
 }
 
