@@ -3,8 +3,8 @@
 // every block read back is byte-exact, every block acknowledged as durable before the kill is
 // present, and the daemon came back within DaemonProcess's 30 s start bound.
 //
-// "Acknowledged as durable" (docs/RELIABILITY.md): kvtierd has no per-PUT durability ack; a PUT
-// ack means the block is in DRAM. The promise is docs/NVME_FORMAT.md's: an entry on the NVMe
+// "Acknowledged as durable" (docs/RELIABILITY.md): the puts here are plain (durable puts have their
+// own loop, durable_crash_loop_test.cpp); a plain PUT ack means the block is in DRAM. The promise is docs/NVME_FORMAT.md's: an entry on the NVMe
 // tier older than nvme.flush_interval_ms survives a crash of the process. So a block counts as
 // durable once LOOKUP reported it on NVMe (demoted from the 2 MiB DRAM tier) at least
 // kDurableAge before the kill (ten flush intervals). Blocks lost that were never durable are
