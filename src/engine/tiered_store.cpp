@@ -143,8 +143,8 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
       MutexLock lock(stripe(id));
       const bool in_dram = shared_ && dram_->contains(id);
       if (nvme_) {
-        const std::uint64_t since = nvme_->failed_writes();
-        Status gone = nvme_->invalidate(id);
+        std::uint64_t since = 0;
+        Status gone = nvme_->invalidate(id, &since);
         if (gone.ok()) removal_since = since;
         else if (!gone.is_not_found()) s = gone;  // no room for its tombstone
       }
@@ -425,12 +425,12 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     const BlockId id{ns, key};
     bool removed = false;
     std::uint64_t shared_ticket = 0;
-    const std::uint64_t since = nvme_ ? nvme_->failed_writes() : 0;
+    std::uint64_t since = 0;
     Status nvme_removal = Status::NotFound("no nvme tier");
     {
       MutexLock lock(stripe(id));  // no demotion lands between the removals
       removed = dram_->remove(id).ok();
-      if (nvme_) nvme_removal = nvme_->remove(id);
+      if (nvme_) nvme_removal = nvme_->remove(id, &since);
       if (shared_) shared_ticket = shared_->remove(id);
     }
     // The outbox's sync, not under the stripe; a removal it could not record is not answered OK.

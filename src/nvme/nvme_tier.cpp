@@ -661,7 +661,7 @@ Status NvmeTier::close() {
   return s;
 }
 
-Status NvmeTier::invalidate(const BlockId& id) {
+Status NvmeTier::invalidate(const BlockId& id, std::uint64_t* failures_before) {
   // Without a reclaim under way, an id the index lacks has nothing on the devices that recovery
   // would find: an entry enters the index only through put() (under the caller's stripe, which
   // the caller holds) or through a reclaim's reinsertion of an entry the index held when the
@@ -672,7 +672,7 @@ Status NvmeTier::invalidate(const BlockId& id) {
     MutexLock lock(reclaim_mu_);
     if (!reclaiming_ && !index_.lookup(id, false)) return Status::NotFound("not on nvme");
   }
-  return remove(id);
+  return remove(id, failures_before);
 }
 
 std::optional<std::uint32_t> NvmeTier::value_size(const BlockId& id) {
@@ -685,7 +685,7 @@ void NvmeTier::probe(NamespaceId ns, std::span<const Key> keys, std::span<std::u
   index_.probe(ns, keys, found);
 }
 
-Status NvmeTier::remove(const BlockId& id) {
+Status NvmeTier::remove(const BlockId& id, std::uint64_t* failures_before) {
   if (closed_.load()) return Status::Closed("nvme tier is closed");
   // Under write_mu_ so a removal cannot fall between a region's reclaim and the reinsertion of its
   // hot entries (which would bring the block back).
@@ -698,6 +698,7 @@ Status NvmeTier::remove(const BlockId& id) {
   // tombstone, newer than it, tells recovery it is gone. Not charged to the write budget (a page,
   // and a removal must not be refused).
   if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
+  *failures_before = failed_writes();
   KVTIER_RETURN_IF_ERROR(ensure_room(kPageSize));
   append_valueless(id, kTombstone);
   tombstones_.fetch_add(1, std::memory_order_relaxed);

@@ -100,15 +100,20 @@ class NvmeTier final : public engine::BlockTier {
   // (removed as remove() does, with its tombstone). A region reclaim under way is waited for (it
   // takes entries out of the index and puts the hot ones back, and until its start record is
   // written the old ones are still what recovery would find). Cheap when the block is absent and
-  // no reclaim runs. NotFound when there was no copy; otherwise as remove().
-  Status invalidate(const BlockId& id);
+  // no reclaim runs. NotFound when there was no copy; otherwise as remove(id, failures_before).
+  Status invalidate(const BlockId& id, std::uint64_t* failures_before);
   void probe(NamespaceId ns, std::span<const Key> keys, std::span<std::uint8_t> found) override;
   // Takes the entry out of the index and appends a tombstone for it, so that recovery does not
-  // find the entry again. The removal survives a crash once flush(since) succeeds, `since`
-  // read (failed_writes()) before this call. NotFound when there is no entry; Busy or Closed when
-  // the tombstone found no room (the entry is gone from the index all the same, but a crash may
-  // bring it back).
-  Status remove(const BlockId& id) override;
+  // find the entry again. The removal survives a crash once flush(*failures_before) succeeds
+  // (failures_before: failed_writes() before the tombstone was appended). NotFound when there is
+  // no entry; Busy or Closed when the tombstone found no room (the entry is gone from the index
+  // all the same, but a crash may bring it back).
+  Status remove(const BlockId& id, std::uint64_t* failures_before);
+  // BlockTier: as remove(id, failures_before), when the caller does not wait for it.
+  Status remove(const BlockId& id) override {
+    std::uint64_t unused = 0;
+    return remove(id, &unused);
+  }
 
   // Writes everything appended so far to the devices and syncs them. IOError when that fails, or
   // when a write of the tier failed after failed_writes() was `since` (a region whose write failed

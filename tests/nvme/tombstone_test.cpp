@@ -81,6 +81,20 @@ std::unique_ptr<NvmeTier> open_tier(const NvmeConfig& c, const std::string& dir)
   return t.ok() ? std::move(t).value() : nullptr;
 }
 
+// Opens the tier on `dir` in a forked child, runs fn(tier) there and SIGKILLs the child once fn
+// has answered, with the tier still open: a crash at that point. Returns fn's answer (or why the
+// tier did not open, or "child failed").
+template <typename Fn>
+std::string crash_after(const NvmeConfig& c, const std::string& dir, Fn fn) {
+  std::unique_ptr<NvmeTier> child_tier;  // the child's copy lives until the kill
+  return in_child_then_sigkill([&]() -> std::string {
+    Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir);
+    if (!t.ok()) return t.status().to_string();
+    child_tier = std::move(t).value();
+    return fn(*child_tier);
+  });
+}
+
 // Where the removed entry is when it is removed.
 enum class Where { kOpenRegion, kSealedRegion, kCheckpointed };
 
@@ -97,18 +111,13 @@ class TombstoneRecovery : public ::testing::TestWithParam<Where> {
  protected:
   // In the child: block 1 (v0) on the device at GetParam()'s place, then `change` made durable.
   template <typename Change>
-  std::string crash_after(const std::string& dir, Change change) {
+  std::string crash_after_change(const std::string& dir, Change change) {
     const NvmeConfig c = config(12);
     if (GetParam() == Where::kCheckpointed) {
       auto t = open_tier(c, dir);
       if (!t || !put_version(*t, 1, 0).ok() || !t->close().ok()) return "setup failed";
     }
-    std::unique_ptr<NvmeTier> child_tier;  // open at the kill
-    return in_child_then_sigkill([&]() -> std::string {
-      Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir);
-      if (!t.ok()) return t.status().to_string();
-      child_tier = std::move(t).value();
-      NvmeTier& tier = *child_tier;
+    return crash_after(c, dir, [&](NvmeTier& tier) -> std::string {
       if (GetParam() != Where::kCheckpointed && !put_version(tier, 1, 0).ok()) return "put failed";
       Status s = GetParam() == Where::kSealedRegion ? seal_with_others(tier, 100) : tier.flush();
       if (!s.ok()) return s.to_string();
@@ -123,7 +132,7 @@ class TombstoneRecovery : public ::testing::TestWithParam<Where> {
 
 TEST_P(TombstoneRecovery, ARemovedEntryStaysRemovedAfterACrash) {
   TempDir dir;
-  ASSERT_EQ(crash_after(dir.path(), [](NvmeTier& t) { return t.remove(id_of(1)); }), "ok miss");
+  ASSERT_EQ(crash_after_change(dir.path(), [](NvmeTier& t) { return t.remove(id_of(1)); }), "ok miss");
   auto t = open_tier(config(12), dir.path());
   EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kScan);
   EXPECT_EQ(read_version(*t, 1), "miss") << "the removed entry came back";
@@ -137,7 +146,10 @@ TEST_P(TombstoneRecovery, ARemovedEntryStaysRemovedAfterACrash) {
 // not written here before the crash: the older one must not come back in its place.
 TEST_P(TombstoneRecovery, AnInvalidatedEntryStaysGoneAfterACrash) {
   TempDir dir;
-  ASSERT_EQ(crash_after(dir.path(), [](NvmeTier& t) { return t.invalidate(id_of(1)); }), "ok miss");
+  ASSERT_EQ(crash_after_change(dir.path(), [](NvmeTier& t) {
+              std::uint64_t since = 0;
+              return t.invalidate(id_of(1), &since);
+            }), "ok miss");
   auto t = open_tier(config(12), dir.path());
   EXPECT_EQ(read_version(*t, 1), "miss") << "the replaced version came back";
 }
@@ -145,7 +157,7 @@ TEST_P(TombstoneRecovery, AnInvalidatedEntryStaysGoneAfterACrash) {
 // A tombstone erases what was written before it, never what is written after.
 TEST_P(TombstoneRecovery, AVersionPutAfterTheRemovalSurvivesTheCrash) {
   TempDir dir;
-  ASSERT_EQ(crash_after(dir.path(),
+  ASSERT_EQ(crash_after_change(dir.path(),
                         [](NvmeTier& t) {
                           KVTIER_RETURN_IF_ERROR(t.remove(id_of(1)));
                           return put_version(t, 1, 2);
@@ -170,13 +182,9 @@ TEST(TombstoneRecovery, RemovalsSurviveACleanRestartAndThenACrash) {
     ASSERT_TRUE(t->remove(id_of(1)).ok());
     ASSERT_TRUE(t->close().ok());
   }
-  std::unique_ptr<NvmeTier> child_tier;
-  ASSERT_EQ(in_child_then_sigkill([&]() -> std::string {
-              Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir.path());
-              if (!t.ok()) return t.status().to_string();
-              child_tier = std::move(t).value();
-              if (child_tier->recovery_info().mode != RecoveryMode::kCheckpoint) return "no checkpoint";
-              return read_version(*child_tier, 1) + " " + read_version(*child_tier, 2);
+  ASSERT_EQ(crash_after(c, dir.path(), [&](NvmeTier& tier) -> std::string {
+              if (tier.recovery_info().mode != RecoveryMode::kCheckpoint) return "no checkpoint";
+              return read_version(tier, 1) + " " + read_version(tier, 2);
             }),
             "miss v0");
   auto t = open_tier(c, dir.path());
@@ -192,12 +200,7 @@ TEST(TombstoneRecovery, RemovalsStayThroughReclaimsInEitherPolicy) {
     SCOPED_TRACE(policy == ReclaimPolicy::kFifo ? "fifo" : "lru");
     TempDir dir;
     const NvmeConfig c = config(4, policy);
-    std::unique_ptr<NvmeTier> child_tier;
-    const std::string answer = in_child_then_sigkill([&]() -> std::string {
-      Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir.path());
-      if (!t.ok()) return t.status().to_string();
-      child_tier = std::move(t).value();
-      NvmeTier& tier = *child_tier;
+    const std::string answer = crash_after(c, dir.path(), [&](NvmeTier& tier) -> std::string {
       // Block 1 in the first region, removed; block 2 in it too, read over and over (under LRU it
       // keeps its region from being reclaimed while others are).
       if (!put_version(tier, 1, 0).ok() || !put_version(tier, 2, 0).ok()) return "put failed";
@@ -221,12 +224,7 @@ TEST(TombstoneRecovery, RemovalsStayThroughReclaimsInEitherPolicy) {
 TEST(TombstoneRecovery, LruKeepsATombstoneWhileTheEntryItHidesIsOnTheDevice) {
   TempDir dir;
   const NvmeConfig c = config(4, ReclaimPolicy::kLru);
-  std::unique_ptr<NvmeTier> child_tier;
-  const std::string answer = in_child_then_sigkill([&]() -> std::string {
-    Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir.path());
-    if (!t.ok()) return t.status().to_string();
-    child_tier = std::move(t).value();
-    NvmeTier& tier = *child_tier;
+  const std::string answer = crash_after(c, dir.path(), [&](NvmeTier& tier) -> std::string {
     // Region A: block 1 and hot block 2. Region B: block 1's tombstone, then cold blocks.
     if (!put_version(tier, 1, 0).ok() || !put_version(tier, 2, 0).ok()) return "put failed";
     if (!seal_with_others(tier, 100).ok()) return "seal failed";
@@ -257,12 +255,7 @@ TEST(TombstoneRecovery, AnInvalidationRacingAReclaimLeavesNothingToRecover) {
   std::uint64_t raced = 0;
   for (int attempt = 0; attempt < 10; ++attempt) {
     TempDir dir;
-    std::unique_ptr<NvmeTier> child_tier;
-    const std::string answer = in_child_then_sigkill([&]() -> std::string {
-      Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir.path());
-      if (!t.ok()) return t.status().to_string();
-      child_tier = std::move(t).value();
-      NvmeTier& tier = *child_tier;
+    const std::string answer = crash_after(c, dir.path(), [&](NvmeTier& tier) -> std::string {
       std::atomic<std::uint64_t> next{1};
       for (; next < 55; ++next) {
         if (!put_version(tier, next, 0).ok()) return "put failed";
@@ -273,7 +266,8 @@ TEST(TombstoneRecovery, AnInvalidationRacingAReclaimLeavesNothingToRecover) {
       std::thread spy([&] {
         while (!stop.load()) {
           for (std::uint64_t n = 1; n < next.load() && !stop.load(); ++n) {
-            if (!tier.contains(id_of(n)) && tier.invalidate(id_of(n)).is_not_found()) {
+            std::uint64_t since = 0;
+            if (!tier.contains(id_of(n)) && tier.invalidate(id_of(n), &since).is_not_found()) {
               invalidated.insert(n);
             }
           }
@@ -335,15 +329,11 @@ TEST(TombstoneRecovery, ATombstoneInARegionWhoseWriteFailedOutlivesACleanRestart
               return t->close().ok() ? "closed " + read_version(*t, 1) : "close failed";
             }),
             "closed miss");
-  std::unique_ptr<NvmeTier> child_tier;
-  ASSERT_EQ(in_child_then_sigkill([&]() -> std::string {
-              Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir.path());
-              if (!t.ok()) return t.status().to_string();
-              child_tier = std::move(t).value();
-              if (child_tier->recovery_info().mode != RecoveryMode::kCheckpoint) return "no checkpoint";
+  ASSERT_EQ(crash_after(c, dir.path(), [&](NvmeTier& tier) -> std::string {
+              if (tier.recovery_info().mode != RecoveryMode::kCheckpoint) return "no checkpoint";
               // The next region opened: before the fix, region 1.
-              if (!put_version(*child_tier, 500, 0).ok() || !child_tier->flush().ok()) return "put failed";
-              return read_version(*child_tier, 1);
+              if (!put_version(tier, 500, 0).ok() || !tier.flush().ok()) return "put failed";
+              return read_version(tier, 1);
             }),
             "miss");
   auto t = open_tier(c, dir.path());

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <thread>
 
@@ -178,11 +179,13 @@ TEST(SharedTierStore, AProbeThatNeverReturnsDoesNotKeepTheTierOff) {
 #endif
 }
 
-// Found by the audit of issue 24: PUT v1 (uploaded), REMOVE, PUT v2 with other bytes, and v2 is
-// evicted from a DRAM-only node before its upload runs. The upload was to write v2 over v1; with
-// nothing local to send it must remove v1 instead (before, it completed, and the shared tier kept
-// serving the bytes an acknowledged REMOVE had removed).
-TEST(SharedTierStore, AReplacementEvictedBeforeItsUploadStillRemovesTheRemovedBytes) {
+// Node A (DRAM only) puts v1 of block 1 and uploads it; then, while the shared medium is away (the
+// breaker open, nothing leaves the outbox), `replace` puts v2 with other bytes and 100 other
+// blocks evict v2 from DRAM before its upload. Once the medium is back and the outbox drained,
+// neither A nor another node B may read v1: v2's upload found nothing locally to send, so it
+// must have removed v1 instead.
+void expect_a_replacement_lost_before_its_upload_removes_the_older_copy(
+    const std::function<void(Store&)>& replace) {
   TempDir a, b, shared_parent;
   const std::string shared = shared_parent.file("shared");
   std::filesystem::create_directory(shared);
@@ -194,49 +197,36 @@ TEST(SharedTierStore, AReplacementEvictedBeforeItsUploadStillRemovesTheRemovedBy
   ASSERT_TRUE(node_a && node_b);
   ASSERT_TRUE(put_block(*node_a, 1).ok());
   ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
-  // The medium goes away (the breaker opens, nothing leaves the outbox) while v1 is removed, v2
-  // put, and v2 evicted by 100 other blocks (DRAM holds 64).
   std::filesystem::rename(shared, shared + ".away");
   std::ofstream(shared) << "x";
   ASSERT_TRUE(eventually([&] { return counter_value(*node_a, "shared_breaker_open") == 1; }));
-  ASSERT_TRUE(node_a->remove(0, test_key(1)).ok());
-  ASSERT_TRUE(node_a->put(0, test_key(1), pattern(test_key(1), kBlock, 2)).ok());
+  replace(*node_a);
   for (std::uint64_t n = 100; n < 200; ++n) ASSERT_TRUE(put_block(*node_a, n).ok());
   std::filesystem::remove(shared);
   std::filesystem::rename(shared + ".away", shared);
   ASSERT_TRUE(eventually([&] { return drained(*node_a); }, std::chrono::seconds(60)));
   EXPECT_GE(counter_value(*node_a, "shared_upload_lost_local"), 1) << "v2 was evicted first";
   EXPECT_FALSE(std::filesystem::exists(shared_block_path(shared, 1)));
+  EXPECT_TRUE(get_block(*node_a, 1).status.is_not_found()) << "node A served the replaced v1";
   EXPECT_TRUE(get_block(*node_b, 1).status.is_not_found());
 }
 
+// Found by the audit of issue 24: with a REMOVE between v1 and v2. Before, the upload completed
+// with nothing to send, and the shared tier kept serving the bytes an acknowledged REMOVE removed.
+TEST(SharedTierStore, AReplacementEvictedBeforeItsUploadStillRemovesTheRemovedBytes) {
+  expect_a_replacement_lost_before_its_upload_removes_the_older_copy([](Store& s) {
+    ASSERT_TRUE(s.remove(0, test_key(1)).ok());
+    ASSERT_TRUE(s.put(0, test_key(1), pattern(test_key(1), kBlock, 2)).ok());
+  });
+}
+
 // Issue 27: a plain replacement (no REMOVE between) is, for the shared tier, a removal and an
-// overwriting upload: here v2 replaces v1 (uploaded) while the medium is away, and leaves DRAM
-// before its upload. Before, its upload was an ordinary one that found nothing locally and
+// overwriting upload. Before, its upload was an ordinary one that found nothing locally and
 // completed, and node A served v1 from the shared tier: older bytes than its last acknowledged PUT.
 TEST(SharedTierStore, APlainReplacementEvictedBeforeItsUploadNeverServesTheOlderVersion) {
-  TempDir a, b, shared_parent;
-  const std::string shared = shared_parent.file("shared");
-  std::filesystem::create_directory(shared);
-  StoreConfig ca = node_config(a.path(), shared);
-  ca.dram.shards = 1;
-  ca.shared.breaker_failures = 2;
-  auto node_a = open_store(ca);
-  auto node_b = open_store(node_config(b.path(), shared));
-  ASSERT_TRUE(node_a && node_b);
-  ASSERT_TRUE(put_block(*node_a, 1).ok());
-  ASSERT_TRUE(eventually([&] { return drained(*node_a); }));
-  std::filesystem::rename(shared, shared + ".away");
-  std::ofstream(shared) << "x";
-  ASSERT_TRUE(eventually([&] { return counter_value(*node_a, "shared_breaker_open") == 1; }));
-  ASSERT_TRUE(node_a->put(0, test_key(1), pattern(test_key(1), kBlock, 2)).ok());
-  for (std::uint64_t n = 100; n < 200; ++n) ASSERT_TRUE(put_block(*node_a, n).ok());
-  std::filesystem::remove(shared);
-  std::filesystem::rename(shared + ".away", shared);
-  ASSERT_TRUE(eventually([&] { return drained(*node_a); }, std::chrono::seconds(60)));
-  EXPECT_GE(counter_value(*node_a, "shared_upload_lost_local"), 1) << "v2 was evicted first";
-  EXPECT_TRUE(get_block(*node_a, 1).status.is_not_found()) << "node A served the replaced v1";
-  EXPECT_TRUE(get_block(*node_b, 1).status.is_not_found());
+  expect_a_replacement_lost_before_its_upload_removes_the_older_copy([](Store& s) {
+    ASSERT_TRUE(s.put(0, test_key(1), pattern(test_key(1), kBlock, 2)).ok());
+  });
 }
 
 // A GET right after a REMOVE on the same node does not read the shared copy the removal has not
