@@ -13,7 +13,7 @@ SANITIZE_CXX ?= g++
 # Suites with threads in the test or in the code under test (io threads, NVMe completion thread,
 # shared-tier blocking executor and outbox, metrics HTTP server), incl. the daemon started by
 # the daemon tests: kvtierd is the TSan build too.
-TSAN_TESTS ?= ^(DramConcurrency|DramEviction|Store|StoreZeroCopy|StoreVersions|StoreVersionsStress|NvmeTier|Index|DaemonIntegrity|LatencyHistogram|SharedFs[A-Za-z]*|SharedOutbox|SharedTierStore|SharedDaemon[A-Za-z]*|SharedRedis[A-Za-z]*|DaemonLoad|DaemonWire|DaemonLimits|DaemonAdmission|DaemonAuth|DaemonMemory|DaemonTls|DaemonReload|DaemonPin|AuthThrottle|TenantAdmission|MetricsHttpServer|ClientDaemon[A-Za-z]*|ClientProtocol)\.
+TSAN_TESTS ?= ^(DramConcurrency|DramEviction|Store|StoreZeroCopy|StoreVersions|StoreVersionsStress|NvmeTier|TombstoneRecovery|Index|DaemonIntegrity|LatencyHistogram|SharedFs[A-Za-z]*|SharedOutbox|SharedTierStore|SharedDaemon[A-Za-z]*|SharedRedis[A-Za-z]*|DaemonLoad|DaemonWire|DaemonLimits|DaemonAdmission|DaemonAuth|DaemonMemory|DaemonTls|DaemonReload|DaemonPin|AuthThrottle|TenantAdmission|MetricsHttpServer|ClientDaemon[A-Za-z]*|ClientProtocol)\.
 
 # $(call sanitize_build,<build dir>,<-fsanitize= list>)
 define sanitize_build
