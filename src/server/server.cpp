@@ -70,9 +70,7 @@ class ServerImpl final : public Server {
     tenants_ = std::make_unique<TenantDirectory>(std::move(tenants).value());
 
     // The tenants' shared-tier keys, by namespace: read at start (a reload does not change them).
-    for (const TenantConfig& t : config_.server.tenants) {
-      if (!t.shared_key.empty()) config_.store.shared.namespace_keys[tenant_namespace(t)] = t.shared_key;
-    }
+    config_.store.shared.namespace_keys = shared_keys(config_.server);
     Result<std::unique_ptr<engine::ServingStore>> store = engine::ServingStore::open(config_.store);
     if (!store.ok()) return store.status();
     store_ = std::move(store).value();
@@ -115,6 +113,10 @@ class ServerImpl final : public Server {
     // The TLS context first: a session checked against the new tenants sees the new CAs.
     if (tls) context_->set_tls_context(std::move(tls->context), tls->client_ca_digest);
     tenants_->replace(std::move(tenants).value());
+    if (shared_keys(fresh.server) != config_.store.shared.namespace_keys) {
+      spdlog::warn("event=reload_kept field=\"tenants.shared_key_file\" msg=\"the shared-tier keys "
+                   "are read at start: the running ones stay until a restart\"");
+    }
     spdlog::set_level(spdlog::level::from_str(
         fresh.server.log_level == "warn" ? "warning" : fresh.server.log_level));
     if (http_) http_->set_bearer_token(fresh.server.metrics_token);
@@ -206,6 +208,15 @@ class ServerImpl final : public Server {
 
   // The tenants of `server` plus the default one (its token from the config, else the data
   // directory's auth-token), once no tenant would take the namespace of another's blocks.
+  // The tenants' shared-tier keys by namespace (SharedTierConfig::namespace_keys).
+  static std::map<std::uint32_t, std::string> shared_keys(const ServerConfig& server) {
+    std::map<std::uint32_t, std::string> keys;
+    for (const TenantConfig& t : server.tenants) {
+      if (!t.shared_key.empty()) keys[tenant_namespace(t)] = t.shared_key;
+    }
+    return keys;
+  }
+
   Result<std::shared_ptr<const TenantRegistry>> load_tenants(const ServerConfig& server) {
     const std::string& dir = config_.store.data_dir;
     std::string default_token;
