@@ -36,7 +36,10 @@ class Store {
   virtual ~Store() = default;
 
   // Stores a copy of `value` under (ns, key). Visible to readers only once fully written.
-  // Putting an existing key replaces it. Errors: TooLarge, NoSpace, Closed.
+  // Putting an existing key replaces it: when the NVMe tier holds the older version, the put
+  // returns once that version's removal is durable (a device sync; a batch shares one), so no
+  // read returns the older bytes after it, crash or not. Errors: TooLarge, NoSpace, Closed;
+  // IOError when that removal could not be made durable.
   virtual Status put(NamespaceId ns, const Key& key, std::span<const std::byte> value) = 0;
 
   // Copies the value into `dst` and returns its size. NotFound on a miss; BufferTooSmall (with the
