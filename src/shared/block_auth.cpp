@@ -82,6 +82,9 @@ BlockAuth::Verdict BlockAuth::open(const BlockId& id, std::span<const std::byte>
   std::memcpy(&t, stored.data() + value.size(), sizeof t);
   if (t.magic != kTrailerMagic || t.version != kTrailerVersion) return Verdict::kUnsealed;
   if (t.key_id != k.key_id) return Verdict::kOtherKey;
+  // The tag does not cover the trailer's own fields: the reserved ones must be what seal() wrote,
+  // or two different stored values would open as one (found by fuzz/block_seal_fuzzer.cpp).
+  if (t.reserved0 != 0 || t.reserved1 != 0) return Verdict::kBadTag;
   if (!k.mac->verify({domain(), Identity(id, value.size()).span(), value}, t.tag)) return Verdict::kBadTag;
   return Verdict::kOk;
 }

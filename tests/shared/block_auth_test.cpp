@@ -44,6 +44,12 @@ TEST(BlockAuth, ASealVerifiesForItsBlockAndKeyOnly) {
   EXPECT_EQ(ours.open(BlockId{7, test_key(2)}, stored), BlockAuth::Verdict::kBadTag);
   const BlockAuth same_key_two_namespaces({{7, std::string(32, 'k')}, {3, std::string(32, 'k')}});
   EXPECT_EQ(same_key_two_namespaces.open(BlockId{3, test_key(1)}, stored), BlockAuth::Verdict::kBadTag);
+  // The trailer's reserved bytes are not under the tag: any other value of them is refused.
+  for (std::size_t at : {stored.size() - 42, stored.size() - 36}) {
+    std::vector<std::byte> reserved = stored;
+    reserved[at] ^= std::byte{1};
+    EXPECT_EQ(ours.open(id, reserved), BlockAuth::Verdict::kBadTag) << "reserved byte " << at;
+  }
   std::vector<std::byte> cut(stored.begin() + 1, stored.end());
   EXPECT_EQ(ours.open(id, cut), BlockAuth::Verdict::kBadTag);
   // An empty value is sealed too.
