@@ -105,15 +105,21 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
   }
 
   Status put(NamespaceId ns, const Key& key, std::span<const std::byte> value) override {
-    Status s = put_local(ns, key, value);
+    BatchRemovals removals;
+    Status s = put_local(ns, key, value, removals, 0);
+    finish_removals(removals, {&s, 1});
     if (s.ok()) enqueue_upload(BlockId{ns, key}, value.size());
     return s;
   }
 
-  // The tombstones a batch of puts appended (publish with a batch), made durable together.
+  // The removals of older versions a batch of puts recorded (publish), made durable together by
+  // finish_removals: the NVMe tier's tombstones with one flush, the shared tier's outbox records
+  // with one sync. Each list names the batch's items that recorded one.
   struct BatchRemovals {
-    std::optional<std::uint64_t> since;  // failed_writes() before the first of them
-    std::vector<std::size_t> items;      // the batch's items that appended one
+    std::optional<std::uint64_t> nvme_since;  // failed_writes() before the first tombstone
+    std::vector<std::size_t> nvme_items;
+    std::uint64_t shared_ticket = 0;          // the newest outbox record to wait for
+    std::vector<std::size_t> shared_items;
   };
 
   // Publishes a new version of `id` (`size` bytes), counted, under its stripe: an older copy on
@@ -123,32 +129,41 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
   // store it straight on NVMe; the older version DRAM still holds goes first, or reads (and a
   // flush or persist writing it down) would take it for the newest.
   // The put is answered only once the invalidation is durable (its tombstone synced): after a
-  // crash the older version must not come back (docs/RELIABILITY.md). With `batch`, the sync is
-  // left to the batch's end (finish_removals: one for all its items); without, it is done here.
+  // crash the older version must not come back (docs/RELIABILITY.md). The caller waits for that
+  // with finish_removals(`batch`), once for all its items (`item`: this one's place).
   // When the tombstone cannot be recorded, the new version is not stored and the error answers.
   // A put that replaces a version a local tier held is, for the shared tier, a removal and then
   // an upload that writes over what it finds (docs/SHARED_TIER.md, "Removal and re-PUT"): the
   // shared copy may be the older version, and must not be served once the newer one leaves.
   template <typename ToDram, typename ToNvme>
   Status publish(const BlockId& id, std::size_t size, ToDram to_dram, ToNvme to_nvme,
-                 BatchRemovals* batch = nullptr, std::size_t item = 0) {
+                 BatchRemovals& batch, std::size_t item) {
     puts_.fetch_add(1, std::memory_order_relaxed);
     bytes_in_.fetch_add(size, std::memory_order_relaxed);
     InFlightScope in_flight(in_flight_);
     std::vector<dram::BlockRef> evicted;
     Status s;
-    std::optional<std::uint64_t> removal_since;  // set when a tombstone must be made durable
-    std::uint64_t shared_removal = 0;            // the outbox record to wait for, if any
     {
       MutexLock lock(stripe(id));
       const bool in_dram = shared_ && dram_->contains(id);
+      bool on_nvme = false;
       if (nvme_) {
         std::uint64_t since = 0;
         Status gone = nvme_->invalidate(id, &since);
-        if (gone.ok()) removal_since = since;
-        else if (!gone.is_not_found()) s = gone;  // no room for its tombstone
+        if (gone.ok()) {
+          on_nvme = true;
+          batch.nvme_since = std::min(batch.nvme_since.value_or(since), since);
+          batch.nvme_items.push_back(item);
+        } else if (!gone.is_not_found()) {
+          s = gone;  // no room for its tombstone
+        }
       }
-      if (shared_ && (in_dram || removal_since)) shared_removal = shared_->remove(id);
+      if (shared_ && (in_dram || on_nvme)) {
+        // Queued here, in order with the key's other operations; its sync is the caller's wait
+        // (before the upload's record, which follows it in the outbox).
+        batch.shared_ticket = std::max(batch.shared_ticket, shared_->remove(id));
+        batch.shared_items.push_back(item);
+      }
       if (s.ok()) {
         s = to_dram(&evicted);
         if (!s.ok() && nvme_) {
@@ -158,31 +173,27 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
       }
     }
     demote(evicted);
-    // Before the upload's record is written. Not durable: the shared copy, maybe the older
-    // version, could outlive a crash, so the put is not answered OK.
-    if (shared_) {
-      Status owed = shared_->wait_removal(shared_removal);
-      if (s.ok() && !owed.ok()) {
-        s = Status::IOError("the shared tier's removal of the older version could not be recorded: " +
-                            owed.to_string());
-      }
-    }
-    if (!removal_since) return s;
-    if (batch == nullptr) return removal_made_durable(*removal_since, s);
-    batch->since = std::min(batch->since.value_or(*removal_since), *removal_since);
-    batch->items.push_back(item);
     return s;
   }
 
-  // Waits once for the tombstones of a batch's puts (publish with `batch`) and answers io_error
-  // for each item that had one when they could not be made durable.
+  // Waits once for the removals a batch's puts recorded (publish) and answers io_error for each
+  // item whose removal could not be made durable: after a crash the older version, on NVMe or in
+  // the shared tier, could come back, so the put is not answered OK.
   void finish_removals(const BatchRemovals& batch, std::span<Status> out) {
-    if (!batch.since) return;
-    const Status synced = removal_made_durable(*batch.since, Status::Ok());
-    if (synced.ok()) return;
-    for (std::size_t i : batch.items) {
-      if (out[i].ok()) out[i] = synced;
+    auto fail = [&](const std::vector<std::size_t>& items, const Status& error) {
+      for (std::size_t i : items) {
+        if (out[i].ok()) out[i] = error;
+      }
+    };
+    if (shared_) {
+      if (Status owed = shared_->wait_removal(batch.shared_ticket); !owed.ok()) {
+        fail(batch.shared_items, Status::IOError("the shared tier's removal of the older version "
+                                                 "could not be recorded: " + owed.to_string()));
+      }
     }
+    if (!batch.nvme_since) return;
+    const Status synced = removal_made_durable(*batch.nvme_since, Status::Ok());
+    if (!synced.ok()) fail(batch.nvme_items, synced);
   }
 
   // Waits until the tombstones appended since failed_writes() was `since` are synced, and answers
@@ -195,7 +206,7 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
   }
 
   Status put_local(NamespaceId ns, const Key& key, std::span<const std::byte> value,
-                   BatchRemovals* batch = nullptr, std::size_t item = 0) {
+                   BatchRemovals& batch, std::size_t item) {
     KVTIER_RETURN_IF_ERROR(check_put(value.size()));
     const BlockId id{ns, key};
     return publish(
@@ -230,16 +241,30 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     return PutBuffer(ns, key, bytes, std::shared_ptr<void>(std::move(holder)));
   }
 
-  Status commit_put(PutBuffer buffer) override { return commit_one(std::move(buffer), nullptr, 0); }
+  Status commit_put(PutBuffer buffer) override {
+    Status s;
+    commit_puts({&buffer, 1}, {&s, 1});
+    return s;
+  }
 
   void commit_puts(std::span<PutBuffer> buffers, std::span<Status> out) override {
     KVTIER_CHECK(out.size() >= buffers.size());
     BatchRemovals batch;
-    for (std::size_t i = 0; i < buffers.size(); ++i) out[i] = commit_one(std::move(buffers[i]), &batch, i);
+    std::vector<BlockId> ids;
+    std::vector<std::uint32_t> sizes;
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+      const std::size_t size = buffers[i].bytes().size();
+      const BlockId id{buffers[i].ns(), buffers[i].key()};
+      out[i] = commit_one(std::move(buffers[i]), batch, i);
+      if (!out[i].ok()) continue;
+      ids.push_back(id);
+      sizes.push_back(static_cast<std::uint32_t>(size));
+    }
     finish_removals(batch, out);
+    enqueue_upload(ids, sizes);  // one outbox sync for the batch
   }
 
-  Status commit_one(PutBuffer buffer, BatchRemovals* batch, std::size_t item) {
+  Status commit_one(PutBuffer buffer, BatchRemovals& batch, std::size_t item) {
     KVTIER_CHECK(buffer);
     auto* reservation = static_cast<dram::Reservation*>(buffer.holder());
     const BlockId id{buffer.ns(), buffer.key()};
@@ -254,7 +279,6 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
           return *reservation ? nvme_->put(id, reservation->data()) : refused;
         },
         batch, item);
-    if (s.ok()) enqueue_upload(id, buffer.bytes().size());
     return s;
   }
 
@@ -286,7 +310,7 @@ class TieredStore final : public engine::ServingStore, public shared::LocalBlock
     std::vector<std::uint32_t> sizes;
     BatchRemovals batch;
     for (std::size_t i = 0; i < items.size(); ++i) {
-      out[i] = put_local(ns, items[i].key, items[i].value, &batch, i);
+      out[i] = put_local(ns, items[i].key, items[i].value, batch, i);
       if (!out[i].ok()) continue;
       ids.push_back({ns, items[i].key});
       sizes.push_back(static_cast<std::uint32_t>(items[i].value.size()));
