@@ -79,6 +79,12 @@ struct NvmeConfig {
   // nvme/format-id) but a device is gone, emptied, zeroed or holds another format, the tier is
   // reformatted with a warning naming what was lost, instead of refusing to start. Default: false.
   bool reformat_damaged = false;
+  // Removed bytes are overwritten: a REMOVE, or a PUT replacing a block the tier holds, is
+  // answered only once the older value's pages on the device are overwritten with zeros and
+  // synced, and each region is written whole, so no byte of a block the tier dropped outlives the
+  // region being refilled (docs/RELIABILITY.md, "Erasure of removed bytes", says what this does
+  // and does not guarantee on which devices). Default: false.
+  bool erase_removed = false;
 
   // Whether the config has the tier at all (devices, or a default file).
   bool enabled() const { return !devices.empty() || default_file_bytes > 0; }

@@ -26,6 +26,7 @@
 //   index_shards = 64                   # power of two in [1, 4096]
 //   format_foreign_devices = false      # bool
 //   reformat_damaged = false            # bool
+//   erase_removed = false               # bool
 //   flush_interval_ms = 1000            # integer in [0, 3600000]; 0 = only when a region fills
 //
 //   [[nvme.devices]]                    # zero or more
@@ -229,6 +230,7 @@ constexpr TomlKey<NvmeConfig> kNvmeKeys[] = {
     {"index_shards", u32_key<&NvmeConfig::index_shards>},
     {"format_foreign_devices", bool_key<&NvmeConfig::format_foreign_devices>},
     {"reformat_damaged", bool_key<&NvmeConfig::reformat_damaged>},
+    {"erase_removed", bool_key<&NvmeConfig::erase_removed>},
     {"flush_interval_ms", duration_key<&NvmeConfig::flush_interval, 3'600'000>},
     {"devices", read_devices},
 };

@@ -241,9 +241,7 @@ void NvmeTier::reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, Get
     return;
   }
   if (!ok) {
-    checksum_failures_.fetch_add(1, std::memory_order_relaxed);
-    drop_entry(p.id, p.loc.page);
-    answer_read_miss(misses_, p.counted, res, "nvme entry failed verification");
+    answer_failed_verification(p, &checksum_failures_, res);
     return;
   }
   std::memcpy(dst.data(), copy.data() + kPageSize, p.loc.size);
@@ -258,6 +256,7 @@ void NvmeTier::reread_into_own_memory(ReadPlan& p, std::span<std::byte> dst, Get
 void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoRequest* req, GetResult& res) {
   EntryHeader h;
   bool ok;
+  std::atomic<std::uint64_t>* failed_check = nullptr;  // the counter of the check that failed
   if (!req) {
     const std::byte* at = p.hold.buffer + (p.loc.page % devices_->pages_per_region()) * kPageSize;
     ok = verify_header(at, p.id, p.loc.size, p.hold.seq, &h);
@@ -273,12 +272,12 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
     return;
   } else {
     ok = verify_header(p.header_page, p.id, p.loc.size, p.hold.seq, &h);
-    if (!ok) header_mismatches_.fetch_add(1, std::memory_order_relaxed);
+    if (!ok) failed_check = &header_mismatches_;
     bytes_read_.fetch_add(p.loc.size, std::memory_order_relaxed);
     if (ok && !p.bounce.empty()) {
       // The bounce buffer is the tier's own: verified before a byte reaches dst.
       if (block_checksum({p.bounce.data(), p.loc.size}) != h.value_checksum) {
-        checksum_failures_.fetch_add(1, std::memory_order_relaxed);
+        failed_check = &checksum_failures_;
         ok = false;
       } else {
         std::memcpy(dst.data(), p.bounce.data(), p.loc.size);
@@ -293,15 +292,33 @@ void NvmeTier::finish_read(ReadPlan& p, std::span<std::byte> dst, const IoReques
   }
   release_region(p.hold);
   if (!ok) {
-    // Never hand out bytes that did not verify; forget the entry so it is not tried again.
-    drop_entry(p.id, p.loc.page);
-    answer_read_miss(misses_, p.counted, res, "nvme entry failed verification");
+    answer_failed_verification(p, failed_check, res);
     return;
   }
   if (p.counted) hits_.fetch_add(1, std::memory_order_relaxed);
   res.status = Status::Ok();
   res.size = p.loc.size;
   res.tier = Tier::kNvme;
+}
+
+bool NvmeTier::removed_while_read(const ReadPlan& p) {
+  std::optional<Location> now = index_.lookup(p.id, false);
+  return !now || now->page != p.loc.page || now->seq != p.loc.seq;
+}
+
+// Never hands out bytes that did not verify. Unless the entry was removed while it was read (its
+// pages may have been overwritten: a race, not damage), the failed check is counted and the
+// entry forgotten, so it is not tried again.
+void NvmeTier::answer_failed_verification(const ReadPlan& p, std::atomic<std::uint64_t>* failed_check,
+                                          GetResult& res) {
+  if (removed_while_read(p)) {
+    raced_reads_.fetch_add(1, std::memory_order_relaxed);
+    answer_read_miss(misses_, p.counted, res, "removed while reading");
+    return;
+  }
+  if (failed_check) failed_check->fetch_add(1, std::memory_order_relaxed);
+  drop_entry(p.id, p.loc.page);
+  answer_read_miss(misses_, p.counted, res, "nvme entry failed verification");
 }
 
 bool NvmeTier::contains(const BlockId& id) { return index_.lookup(id, false).has_value(); }

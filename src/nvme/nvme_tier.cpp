@@ -53,6 +53,11 @@ Status NvmeTier::start(const std::string& data_dir) {
       free_buffers_.push_back(i);
     }
   }
+  if (config_.erase_removed) {
+    zeros_ = AlignedBuffer(config_.write_io_bytes);
+    if (zeros_.empty()) return Status::NoSpace("cannot allocate the erasure buffer");
+    std::memset(zeros_.data(), 0, zeros_.size());
+  }
   std::filesystem::path dir = std::filesystem::path(data_dir) / "nvme";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -150,6 +155,7 @@ void NvmeTier::append_entry(const BlockId& id, std::span<const std::byte> value,
   // Publication: the index points at the entry only now that every byte is in place.
   std::optional<Location> old = index_.insert(id, Location{page, h.value_size, 0, r.seq});
   if (old) usage_.sub(id.ns, old->size);
+  if (old && config_.erase_removed) erase_entry(*old);
   usage_.add(id.ns, h.value_size);
   inserts_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -228,6 +234,9 @@ void NvmeTier::seal_open_region() {
   Region& r = open_region();
   std::uint32_t pages = 0;
   write_summary_into(r.buffer, r.entries, r.seq, &pages);
+  // Written whole (flusher_loop): the pages between the last entry and the summary still hold
+  // what the region's previous generation left there, blocks the tier dropped.
+  if (config_.erase_removed) std::memset(r.buffer + r.fill, 0, region_size_ - pages * kPageSize - r.fill);
   {
     MutexLock lock(mu_);
     r.summary_pages = pages;
@@ -312,6 +321,7 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
   // first of them there.
   if (!hot.empty()) reinsert(hot, static_cast<std::uint32_t>(chosen), victim_seq, reserve);
   write_region_start();
+  if (config_.erase_removed) erase_moved_copies(hot);
   end_reclaim();
   return Status::Ok();
 }
@@ -451,12 +461,17 @@ void NvmeTier::flusher_loop() {
     flusher_busy_ = true;
     Region& r = regions_[idx];
     const std::byte* buffer = r.buffer;
-    std::uint64_t from = r.flushed, to = r.fill;
+    const std::uint64_t seq = r.seq;
     std::uint64_t summary_from = region_size_ - std::uint64_t{r.summary_pages} * kPageSize;
+    // With erase_removed the gap before the summary too (zeroed by seal_open_region).
+    std::uint64_t from = r.flushed, to = config_.erase_removed ? summary_from : r.fill;
     lock.unlock();
     // Entries first, then the summary that vouches for them.
     Status s = write_region_range(idx, buffer, from, to);
     if (s.ok()) s = write_region_range(idx, buffer, summary_from, region_size_);
+    // Whatever the write did, the removed entries' pages are overwritten before the region is
+    // sealed (and before a flush() waiting for it returns).
+    apply_erasures(idx, seq, region_size_);
     finish_flush(idx, s, from);
     lock.lock();
     flusher_busy_ = false;
@@ -512,7 +527,67 @@ Status NvmeTier::write_open_region(bool* wrote) {
   KVTIER_RETURN_IF_ERROR(write_region_range(static_cast<std::uint32_t>(open_region_), r.buffer, r.flushed, r.fill));
   r.flushed = r.fill;
   *wrote = true;
+  apply_erasures(static_cast<std::uint32_t>(open_region_), r.seq, r.flushed);
   return Status::Ok();
+}
+
+void NvmeTier::erase_entry(const Location& loc) {
+  const std::uint32_t region = region_of(loc.page);
+  const std::uint64_t from = (loc.page % devices_->pages_per_region()) * kPageSize;
+  const Erasure e{region, loc.seq, from, from + entry_footprint(loc.size)};
+  {
+    MutexLock lock(mu_);
+    const Region& r = regions_[region];
+    // An index entry never names a generation its region no longer holds (reclaims, under
+    // write_mu_, take them out), so this is the entry's region.
+    KVTIER_CHECK(r.seq == loc.seq);
+    if (r.state != RegionState::kSealed) {
+      pending_erasures_.push_back(e);
+      return;
+    }
+  }
+  write_zeros(region, e.from, e.to);
+}
+
+void NvmeTier::apply_erasures(std::uint32_t region, std::uint64_t seq, std::uint64_t written) {
+  std::vector<Erasure> due;
+  {
+    MutexLock lock(mu_);
+    auto is_due = [&](const Erasure& e) { return e.region == region && e.seq == seq && e.to <= written; };
+    std::copy_if(pending_erasures_.begin(), pending_erasures_.end(), std::back_inserter(due), is_due);
+    std::erase_if(pending_erasures_, is_due);
+  }
+  for (const Erasure& e : due) write_zeros(region, e.from, e.to);
+}
+
+// A reclaim's reinsertion moved hot entries down to the front of their region: their former
+// pages past the new fill are overwritten now (those before it are by the region's next write),
+// so a later removal of such an entry leaves no copy behind.
+void NvmeTier::erase_moved_copies(const std::vector<SummaryEntry>& moved) {
+  const Region& r = open_region();
+  std::uint64_t end = 0;
+  for (const SummaryEntry& e : moved) {
+    end = std::max(end, std::uint64_t{e.page_in_region} * kPageSize + entry_footprint(e.value_size));
+  }
+  if (end > r.fill) write_zeros(static_cast<std::uint32_t>(open_region_), r.fill, end);
+}
+
+void NvmeTier::write_zeros(std::uint32_t region, std::uint64_t from, std::uint64_t to) {
+  std::vector<IoRequest> reqs;
+  for (std::uint64_t off = from; off < to; off += zeros_.size()) {
+    std::uint64_t len = std::min<std::uint64_t>(zeros_.size(), to - off);
+    reqs.push_back(devices_->io(region, off, {zeros_.data(), len}, /*write=*/true));
+  }
+  Status s = rings_.run(reqs, config_.io_depth);
+  if (s.ok()) {
+    erased_bytes_.fetch_add(to - from, std::memory_order_relaxed);
+    return;
+  }
+  // Reported to the removals waiting for a flush, as a failed write is: they were promised
+  // erasure.
+  spdlog::error("event=nvme_erase_failed region={} error=\"{}\"", region, s.to_string());
+  MutexLock lock(mu_);
+  count_write_failure(s);
 }
 
 // Only the open region's write holds write_mu_: the wait for the regions sealed before it and the
@@ -699,6 +774,7 @@ Status NvmeTier::remove(const BlockId& id, std::uint64_t* failures_before) {
   // and a removal must not be refused).
   if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
   *failures_before = failed_writes();
+  if (config_.erase_removed) erase_entry(*removed);
   KVTIER_RETURN_IF_ERROR(ensure_room(kPageSize));
   append_valueless(id, kTombstone);
   tombstones_.fetch_add(1, std::memory_order_relaxed);
@@ -719,6 +795,7 @@ void NvmeTier::visit_counters(const CounterVisitor& v) {
   report_count(v, "nvme_inserts", inserts_);
   report_count(v, "nvme_removes", removes_);
   report_count(v, "nvme_tombstones", tombstones_);
+  report_count(v, "nvme_erased_bytes", erased_bytes_);
   report_count(v, "nvme_bytes_written", bytes_written_);
   report_count(v, "nvme_bytes_read", bytes_read_);
   report_count(v, "nvme_admission_rejected", admission_rejected_);

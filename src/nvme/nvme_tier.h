@@ -195,7 +195,26 @@ class NvmeTier final : public engine::BlockTier {
   // generation it replaces are dead for recovery before this generation's are written (or the
   // region's index entries, already gone, could come back after a crash).
   void write_region_start() KVTIER_REQUIRES(write_mu_);
+  // Writes bytes [from, to) of `region` from `buffer`, write_io_bytes per I/O, io_depth in flight.
   Status write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from, std::uint64_t to);
+
+  // Erasure (config_.erase_removed). The pages of a removed or replaced entry, overwritten with
+  // zeros: at once when its region is sealed (write_mu_, held, keeps any reclaim from reusing
+  // it), else by the region's next write (apply_erasures), which a removal's flush() forces.
+  struct Erasure {
+    std::uint32_t region;
+    std::uint64_t seq;       // the generation the pages belong to
+    std::uint64_t from, to;  // bytes within the region
+  };
+  void erase_entry(const Location& loc) KVTIER_REQUIRES(write_mu_);
+  // Overwrites the pending erasures of generation `seq` of `region` that end by `written` (bytes
+  // of the region now on the device).
+  void apply_erasures(std::uint32_t region, std::uint64_t seq, std::uint64_t written);
+  // After a reclaim's reinsertion into the open region: see nvme_tier.cpp.
+  void erase_moved_copies(const std::vector<SummaryEntry>& moved) KVTIER_REQUIRES(write_mu_);
+  // Overwrites bytes [from, to) of `region` with zeros. A failure counts as a failed write, so
+  // that the removals waiting for the next flush() are answered with it.
+  void write_zeros(std::uint32_t region, std::uint64_t from, std::uint64_t to);
   // Writes the open region's entries not yet on the device; *wrote says whether there were any.
   Status write_open_region(bool* wrote) KVTIER_REQUIRES(write_mu_);
   // The open region as its writer uses it: write_mu_, not mu_, guards its fill, entries and
@@ -234,6 +253,13 @@ class NvmeTier final : public engine::BlockTier {
   bool verify_header(const std::byte* page, const BlockId& id, std::uint32_t size, std::uint64_t seq,
                      EntryHeader* h) const;
   void drop_entry(const BlockId& id, std::uint64_t page);
+  // Whether the index no longer names the entry `p` read: it was removed (and maybe overwritten,
+  // with erase_removed) meanwhile, so a read that did not verify is a raced read, not damage.
+  bool removed_while_read(const ReadPlan& p);
+  // Answers a read whose entry did not verify (failed_check: the counter of the check that
+  // failed; none for an entry in a region buffer).
+  void answer_failed_verification(const ReadPlan& p, std::atomic<std::uint64_t>* failed_check,
+                                  GetResult& res);
 
   // Recovery and checkpoint (recovery.cpp).
   Status recover(const std::string& checkpoint_path);
@@ -318,6 +344,10 @@ class NvmeTier final : public engine::BlockTier {
   Status last_write_error_ KVTIER_GUARDED_BY(mu_);
   std::uint64_t failures_reported_ KVTIER_GUARDED_BY(mu_) = 0;  // by flush() and close()
   std::uint64_t next_seq_ KVTIER_GUARDED_BY(mu_) = 1;
+  // Erasures waiting for their region's bytes to reach the device: at most one per entry of the
+  // regions in memory (open or being written).
+  std::vector<Erasure> pending_erasures_ KVTIER_GUARDED_BY(mu_);
+  AlignedBuffer zeros_;  // write_io_bytes of zeros when erase_removed, the source of every erasure
   std::atomic<std::uint64_t> access_clock_{1};
 
   // Group commit (sync_devices): syncs started and finished, numbered in order. A leaf lock:
@@ -337,7 +367,7 @@ class NvmeTier final : public engine::BlockTier {
       admission_rejected_{0}, too_large_{0}, checksum_failures_{0}, header_mismatches_{0},
       bounce_reads_{0}, direct_reads_{0}, memory_reads_{0}, regions_reclaimed_{0},
       reclaimed_entries_{0}, reinserted_{0}, write_errors_{0}, read_errors_{0}, removes_{0},
-      raced_reads_{0}, rereads_{0}, syncs_{0}, sync_requests_{0}, tombstones_{0};
+      raced_reads_{0}, rereads_{0}, syncs_{0}, sync_requests_{0}, tombstones_{0}, erased_bytes_{0};
 };
 
 }  // namespace kvtier::nvme
