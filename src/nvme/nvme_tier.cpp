@@ -174,21 +174,39 @@ void NvmeTier::append_valueless(const BlockId& id, std::uint16_t flags) {
   r.shadows_older = r.shadows_older || (flags & kTombstone) != 0;
 }
 
-void NvmeTier::write_region_start() {
+void NvmeTier::write_region_start(const std::vector<BlockId>& dropped) {
   Region& r = open_region();
   const auto region = static_cast<std::uint32_t>(open_region_);
   Status s = write_region_range(region, r.buffer, 0, kPageSize);
   if (s.ok()) {
     // Only the first page: the reinserted entries after it are written with the region's others.
     r.flushed = kPageSize;
+    start_record_written(region);
     return;
   }
-  // The generation it replaces stays readable to recovery: counted as a failed write, so that
-  // every removal waiting for a flush is answered with the error rather than called durable.
+  // The generation it replaces stays readable to recovery until page 0 is written (the region's
+  // next write starts there): counted as a failed write, so that every removal waiting for a
+  // flush is answered with the error rather than called durable, and what the reclaim dropped is
+  // remembered, so that a removal of it still leaves a tombstone.
   spdlog::error("event=nvme_write_failed region={} what=\"region start\" error=\"{}\"", region,
                 s.to_string());
+  {
+    MutexLock lock(reclaim_mu_);
+    for (const BlockId& id : dropped) dropped_unstarted_.emplace_back(id, region);
+  }
   MutexLock lock(mu_);
   count_write_failure(s);
+}
+
+void NvmeTier::start_record_written(std::uint32_t region) {
+  MutexLock lock(reclaim_mu_);
+  std::erase_if(dropped_unstarted_, [&](const auto& d) { return d.second == region; });
+}
+
+bool NvmeTier::dropped_unstarted(const BlockId& id) {
+  MutexLock lock(reclaim_mu_);
+  return std::any_of(dropped_unstarted_.begin(), dropped_unstarted_.end(),
+                     [&](const auto& d) { return d.first == id; });
 }
 
 Status NvmeTier::ensure_room(std::uint64_t footprint) {
@@ -267,6 +285,7 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
   };
   std::int64_t chosen = -1;
   std::vector<SummaryEntry> hot;
+  std::vector<BlockId> dropped;
   std::uint64_t victim_seq = 0;
   for (std::uint32_t i = 0; i < devices_->region_count(); ++i) {
     if (regions_[i].state == RegionState::kFree) {
@@ -292,7 +311,7 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
       MutexLock r(reclaim_mu_);
       reclaiming_ = true;
     }
-    Status s = reclaim(static_cast<std::uint32_t>(chosen), &hot);
+    Status s = reclaim(static_cast<std::uint32_t>(chosen), &hot, &dropped);
     lock.lock();
     if (!s.ok()) {
       give_back_buffer();
@@ -320,7 +339,7 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
   // Reinsertion reads the hot entries from the device before the start record overwrites the
   // first of them there.
   if (!hot.empty()) reinsert(hot, static_cast<std::uint32_t>(chosen), victim_seq, reserve);
-  write_region_start();
+  write_region_start(dropped);
   if (config_.erase_removed) erase_moved_copies(hot);
   end_reclaim();
   return Status::Ok();
@@ -333,7 +352,7 @@ void NvmeTier::end_reclaim() {
 
 // Drops every entry of the sealed `region` from the index
 // and returns those read often enough to keep in *hot. Leaves the region kReclaiming.
-Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
+Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot, std::vector<BlockId>* dropped) {
   std::uint64_t seq;
   std::uint32_t summary_pages;
   std::vector<SummaryEntry> entries_in_memory;
@@ -362,6 +381,7 @@ Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
         [&](const BlockId& id, const Location& loc) {
           usage_.sub(id.ns, loc.size);
           reclaimed_entries_.fetch_add(1, std::memory_order_relaxed);
+          dropped->push_back(id);
         });
   }
   RegionReclaimPolicy::Reinsertion reinsertion = reclaim_policy_.reinsertion();
@@ -372,7 +392,11 @@ Status NvmeTier::reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) {
     if (!removed) continue;
     usage_.sub(id.ns, removed->size);
     reclaimed_entries_.fetch_add(1, std::memory_order_relaxed);
-    if (reinsertion.keep(removed->hits, entry_footprint(removed->size))) hot->push_back(e);
+    if (reinsertion.keep(removed->hits, entry_footprint(removed->size))) {
+      hot->push_back(e);
+    } else {
+      dropped->push_back(id);
+    }
   }
   regions_reclaimed_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
@@ -468,6 +492,7 @@ void NvmeTier::flusher_loop() {
     lock.unlock();
     // Entries first, then the summary that vouches for them.
     Status s = write_region_range(idx, buffer, from, to);
+    if (s.ok() && from == 0) start_record_written(idx);
     if (s.ok()) s = write_region_range(idx, buffer, summary_from, region_size_);
     // Whatever the write did, the removed entries' pages are overwritten before the region is
     // sealed (and before a flush() waiting for it returns).
@@ -525,6 +550,7 @@ Status NvmeTier::write_open_region(bool* wrote) {
   Region& r = open_region();
   if (r.flushed == r.fill) return Status::Ok();
   KVTIER_RETURN_IF_ERROR(write_region_range(static_cast<std::uint32_t>(open_region_), r.buffer, r.flushed, r.fill));
+  if (r.flushed == 0) start_record_written(static_cast<std::uint32_t>(open_region_));
   r.flushed = r.fill;
   *wrote = true;
   apply_erasures(static_cast<std::uint32_t>(open_region_), r.seq, r.flushed);
@@ -606,8 +632,11 @@ Status NvmeTier::flush(std::uint64_t since, std::uint64_t* failed_now) {
   }
   if (!s.ok()) {
     // Its entries stay in the buffer and are written by the next attempt: counted, not a
-    // failure that dropped anything.
+    // failure that dropped anything. The regions sealed before are waited for all the same: a
+    // failure of theirs, counted later, would otherwise fall after *failed_now, and a caller
+    // taking that as its next mark would never hear of it.
     write_errors_.fetch_add(1, std::memory_order_relaxed);
+    wait_for_regions_written(sealed_before);
     if (failed_now) *failed_now = failed_writes();
     return s;
   }
@@ -745,7 +774,9 @@ Status NvmeTier::invalidate(const BlockId& id, std::uint64_t* failures_before) {
   // remove() waits for write_mu_, which the reclaim holds until both are done.
   {
     MutexLock lock(reclaim_mu_);
-    if (!reclaiming_ && !index_.lookup(id, false)) return Status::NotFound("not on nvme");
+    if (!reclaiming_ && dropped_unstarted_.empty() && !index_.lookup(id, false)) {
+      return Status::NotFound("not on nvme");
+    }
   }
   return remove(id, failures_before);
 }
@@ -766,15 +797,18 @@ Status NvmeTier::remove(const BlockId& id, std::uint64_t* failures_before) {
   // hot entries (which would bring the block back).
   MutexLock w(write_mu_);
   std::optional<Location> removed = index_.remove(id);
-  if (!removed) return Status::NotFound("not on nvme");
-  usage_.sub(id.ns, removed->size);
-  removes_.fetch_add(1, std::memory_order_relaxed);
+  if (removed) {
+    usage_.sub(id.ns, removed->size);
+    removes_.fetch_add(1, std::memory_order_relaxed);
+  } else if (!dropped_unstarted(id)) {
+    return Status::NotFound("not on nvme");
+  }
   // The entry stays on the device until its region is reused, and recovery would find it: the
   // tombstone, newer than it, tells recovery it is gone. Not charged to the write budget (a page,
   // and a removal must not be refused).
   if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
   *failures_before = failed_writes();
-  if (config_.erase_removed) erase_entry(*removed);
+  if (removed && config_.erase_removed) erase_entry(*removed);
   KVTIER_RETURN_IF_ERROR(ensure_room(kPageSize));
   append_valueless(id, kTombstone);
   tombstones_.fetch_add(1, std::memory_order_relaxed);

@@ -106,8 +106,9 @@ class NvmeTier final : public engine::BlockTier {
   // Takes the entry out of the index and appends a tombstone for it, so that recovery does not
   // find the entry again. The removal survives a crash once flush(*failures_before) succeeds
   // (failures_before: failed_writes() before the tombstone was appended). NotFound when there is
-  // no entry; Busy or Closed when the tombstone found no room (the entry is gone from the index
-  // all the same, but a crash may bring it back).
+  // no entry, nor one that recovery could still find (a reclaim dropped it from a region whose
+  // start record failed to write: it gets a tombstone too); Busy or Closed when the tombstone
+  // found no room (the entry is gone from the index all the same, but a crash may bring it back).
   Status remove(const BlockId& id, std::uint64_t* failures_before);
   // BlockTier: as remove(id, failures_before), when the caller does not wait for it.
   Status remove(const BlockId& id) override {
@@ -181,7 +182,9 @@ class NvmeTier final : public engine::BlockTier {
   void seal_open_region() KVTIER_REQUIRES(write_mu_);
   // `reserve`: bytes the calling put still needs in the new region (reinsertion leaves them).
   Status open_new_region(std::uint64_t reserve) KVTIER_REQUIRES(write_mu_);
-  Status reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot) KVTIER_REQUIRES(write_mu_)
+  // *dropped: the ids it took out of the index and did not keep.
+  Status reclaim(std::uint32_t region, std::vector<SummaryEntry>* hot, std::vector<BlockId>* dropped)
+      KVTIER_REQUIRES(write_mu_)
       KVTIER_EXCLUDES(mu_);
   void end_reclaim();
   void reinsert(const std::vector<SummaryEntry>& hot, std::uint32_t from_region, std::uint64_t from_seq,
@@ -194,7 +197,12 @@ class NvmeTier final : public engine::BlockTier {
   // Writes the freshly opened region's start record to the device, so that the records of the
   // generation it replaces are dead for recovery before this generation's are written (or the
   // region's index entries, already gone, could come back after a crash).
-  void write_region_start() KVTIER_REQUIRES(write_mu_);
+  // When that write fails, the ids the reclaim `dropped` are remembered (dropped_unstarted_).
+  void write_region_start(const std::vector<BlockId>& dropped) KVTIER_REQUIRES(write_mu_);
+  // Page 0 of `region` is on the device now: the generation it replaced is dead for recovery.
+  void start_record_written(std::uint32_t region);
+  // Whether `id` was dropped by a reclaim whose region's start record is not on the device yet.
+  bool dropped_unstarted(const BlockId& id);
   // Writes bytes [from, to) of `region` from `buffer`, write_io_bytes per I/O, io_depth in flight.
   Status write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from, std::uint64_t to);
 
@@ -327,6 +335,11 @@ class NvmeTier final : public engine::BlockTier {
   // the index. Lock order: write_mu_ -> reclaim_mu_ -> Index shard mutexes.
   Mutex reclaim_mu_;
   bool reclaiming_ KVTIER_GUARDED_BY(reclaim_mu_) = false;
+  // Ids a reclaim dropped from a region whose start record failed to write, with that region:
+  // recovery would still find them there, so a removal or replacement of one appends a tombstone
+  // although the index has no entry. Until the region's page 0 is written (its next write, at the
+  // latest the flush a removal waits for); at most one region's entries per region.
+  std::vector<std::pair<BlockId, std::uint32_t>> dropped_unstarted_ KVTIER_GUARDED_BY(reclaim_mu_);
 
   mutable Mutex mu_;
   std::condition_variable cv_;         // any change of region state, buffers or the flush queue

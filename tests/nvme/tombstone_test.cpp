@@ -297,6 +297,44 @@ TEST(TombstoneRecovery, AnInvalidationRacingAReclaimLeavesNothingToRecover) {
   EXPECT_GT(raced, 0u) << "the race was never run";
 }
 
+// A reclaim drops block 1 from the index, and the start record of the region's new generation
+// fails to write: until page 0 is written, recovery still finds the old generation with block 1
+// in it. A removal of block 1 then must leave a tombstone (and wait for it), although the index
+// has no entry: before, it answered NotFound with nothing written, and a crash brought block 1
+// back (audit of 2026-12-07, F3).
+TEST(TombstoneRecovery, ARemovalOfABlockDroppedByAReclaimWhoseStartRecordFailedStaysRemoved) {
+  TempDir dir;
+  NvmeConfig c = config(4);
+  c.flush_interval = std::chrono::milliseconds(0);  // page 0 is written only by the removal's flush
+  const std::string answer = crash_after(c, dir.path(), [&](NvmeTier& tier) -> std::string {
+    ::signal(SIGXFSZ, SIG_IGN);  // as kvtierd: a write past the limit fails with EFBIG
+    for (std::uint64_t n = 1; n <= 36; ++n) {
+      if (!put_version(tier, n, 0).ok()) return "put failed";  // regions 0-3, block 1 in region 0
+    }
+    if (!tier.flush().ok()) return "flush failed";
+    rlimit lim{kPageSize, RLIM_INFINITY};  // no write reaches a region
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    (void)put_version(tier, 37, 0);  // reclaims region 0 (FIFO): its start record fails
+    (void)tier.flush();
+    if (tier.contains(id_of(1))) return "block 1 was not dropped";
+    if (counter_value(tier, "nvme_write_errors") == 0) return "no write failed";
+    lim.rlim_cur = RLIM_INFINITY;  // the disk recovers
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    std::uint64_t since = 0;  // as the store removes: the tombstone, then a flush when one was appended
+    Status removed = tier.remove(id_of(1), &since);
+    if (removed.ok()) {
+      if (Status f = tier.flush(since); !f.ok()) return "flush after the removal: " + f.to_string();
+    } else if (!removed.is_not_found()) {
+      return removed.to_string();
+    }
+    return "answered " + read_version(tier, 1);
+  });
+  ASSERT_EQ(answer, "answered miss");
+  auto t = open_tier(c, dir.path());
+  EXPECT_EQ(read_version(*t, 1), "miss") << "the removed block came back";
+  EXPECT_EQ(read_version(*t, 37), "v0");
+}
+
 // Found by the audit of 2026-12-07: a region whose write failed after it held a synced tombstone
 // was recorded free in the checkpoint, reused first after a clean restart, and its start record
 // ended the tombstone while the removed entry was still in an older region: a crash then brought
