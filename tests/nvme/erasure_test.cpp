@@ -18,6 +18,7 @@
 #include "memory/aligned_buffer.h"
 #include "nvme/format.h"
 #include "nvme/nvme_tier.h"
+#include "nvme/small_nvme_config.h"
 #include "support/device_pages.h"
 #include "support/test_support.h"
 
@@ -33,14 +34,8 @@ using kvtier::testing::test_key;
 
 constexpr std::size_t kSize = 100 * 1024;  // 25 pages
 
-// 1 MiB regions: nine 100 KiB entries fill one.
 NvmeConfig config(bool erase, std::uint64_t regions, ReclaimPolicy reclaim = ReclaimPolicy::kFifo) {
-  NvmeConfig c;
-  c.region_size = 1 * kMiB;
-  c.default_file_bytes = kPageSize + regions * c.region_size;
-  c.write_io_bytes = 256 * kKiB;
-  c.io_depth = 4;
-  c.index_shards = 4;
+  NvmeConfig c = kvtier::testing::small_nvme_config(regions);
   c.reclaim = reclaim;
   c.reinsert_min_hits = 0;
   c.flush_interval = std::chrono::milliseconds(0);  // the tests decide when the open region is written

@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "memory/aligned_buffer.h"
+#include "nvme/small_nvme_config.h"
 #include "support/aliased_keys.h"
 #include "support/child_process.h"
 #include "support/test_support.h"
@@ -27,23 +28,13 @@
 namespace kvtier::nvme {
 namespace {
 
+using kvtier::testing::small_nvme_config;
 using kvtier::testing::counter_value;
 using kvtier::testing::fill_pattern;
 using kvtier::testing::matches_pattern;
 using kvtier::testing::pattern;
 using kvtier::testing::TempDir;
 using kvtier::testing::test_key;
-
-// 1 MiB regions on a 12-region file: small enough that tests reclaim quickly.
-NvmeConfig small_config(std::uint64_t regions = 12) {
-  NvmeConfig c;
-  c.region_size = 1 * kMiB;
-  c.default_file_bytes = kPageSize + regions * c.region_size;
-  c.write_io_bytes = 256 * kKiB;
-  c.io_depth = 4;
-  c.index_shards = 4;
-  return c;
-}
 
 std::unique_ptr<NvmeTier> open_tier(const NvmeConfig& c, const std::string& dir) {
   Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir);
@@ -69,7 +60,7 @@ Status put_n(NvmeTier& t, std::uint64_t n, std::size_t size) {
 
 TEST(NvmeTier, RoundTripOfOddSizesFromMemoryAndFromDevice) {
   TempDir dir;
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   ASSERT_TRUE(t);
   EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kFresh);
   const std::size_t sizes[] = {1, 100, 4096, 5000, 8192, 65536 + 17, 300000};
@@ -94,7 +85,7 @@ TEST(NvmeTier, RoundTripOfOddSizesFromMemoryAndFromDevice) {
 // flushed tier has nothing queued and every buffer free but (at most) the open region's.
 TEST(NvmeTier, WriteQueueGaugesAreEmptyAfterAFlush) {
   TempDir dir;
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   ASSERT_TRUE(t);
   const double buffers = counter_value(*t, "nvme_write_buffers");
   EXPECT_GE(buffers, 2);
@@ -110,7 +101,7 @@ TEST(NvmeTier, WriteQueueGaugesAreEmptyAfterAFlush) {
 // hit or miss: hit counts are what clients read (and what reinsertion at reclaim goes by).
 TEST(NvmeTier, TheStoresOwnReadsCountNoHitOrMiss) {
   TempDir dir;
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   ASSERT_TRUE(t);
   ASSERT_TRUE(put_n(*t, 1, 100000).ok());
   for (bool on_device : {false, true}) {
@@ -143,7 +134,7 @@ TEST(NvmeTier, AClientWritingTheBufferDuringADirectReadDropsNoEntry) {
     GTEST_SKIP() << "the race with a thread playing the client is the point of this test";
   }
   TempDir dir;
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   ASSERT_TRUE(t);
   constexpr std::size_t kSize = 256 * 1024;
   ASSERT_TRUE(put_n(*t, 1, kSize).ok());
@@ -174,7 +165,7 @@ TEST(NvmeTier, APutFromClientMemoryIsChecksummedOverTheCopy) {
     GTEST_SKIP() << "the race with a thread playing the client is the point of this test";
   }
   TempDir dir;
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   ASSERT_TRUE(t);
   constexpr std::size_t kSize = 256 * 1024;
   std::vector<std::byte> source(kSize);
@@ -201,7 +192,7 @@ TEST(NvmeTier, APutFromClientMemoryIsChecksummedOverTheCopy) {
 TEST(NvmeTier, ACrashScanOfManyRegionsNeedsBoundedMemory) {
   if (kvtier::testing::kUnderSanitizer) GTEST_SKIP() << "RLIMIT_AS does not work under a sanitizer";
   TempDir dir;
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   const std::string device = dir.file("device.dat");
   const std::uint64_t bytes = kPageSize + 16384 * c.region_size;
   {
@@ -251,7 +242,7 @@ TEST(NvmeTier, NoMemoryForABounceBufferIsAMissThatKeepsTheEntry) {
     // freed earlier.
     ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     ::malloc_trim(0);
-    NvmeConfig c = small_config();
+    NvmeConfig c = small_nvme_config();
     c.region_size = 8 * kMiB;
     c.default_file_bytes = kPageSize + 4 * c.region_size;
     auto t = NvmeTier::open(c, dir.path());
@@ -305,7 +296,7 @@ using kvtier::testing::alias_727dc88;
 // and each namespace's usage is exactly what it still holds.
 void run_two_tenants_on_aliased_keys(std::uint64_t regions, bool expect_reclaim) {
   TempDir dir;
-  NvmeConfig c = small_config(regions);
+  NvmeConfig c = small_nvme_config(regions);
   c.reinsert_min_hits = 1;
   auto t = open_tier(c, dir.path());
   ASSERT_TRUE(t);
@@ -432,7 +423,7 @@ TEST(NvmeTier, RandomOperationsOfTwoTenantsOnAliasedKeysNeverCrossThroughReclaim
 
 TEST(NvmeTier, BufferTooSmallNamesTheSizeAndMissIsNotFound) {
   TempDir dir;
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   ASSERT_TRUE(put_n(*t, 1, 10000).ok());
   std::vector<std::byte> small(100);
   GetResult r = t->get({0, test_key(1)}, small);
@@ -444,7 +435,7 @@ TEST(NvmeTier, BufferTooSmallNamesTheSizeAndMissIsNotFound) {
 
 TEST(NvmeTier, LargestValueFitsAndLargerIsTooLarge) {
   TempDir dir;
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   std::size_t max = t->max_value_bytes();
   // The region's start record, the entry's header page and a summary page.
   EXPECT_EQ(max, 1 * kMiB - 3 * kPageSize);
@@ -455,7 +446,7 @@ TEST(NvmeTier, LargestValueFitsAndLargerIsTooLarge) {
 
 TEST(NvmeTier, ReclaimKeepsEveryReadByteExactAndDropsOldest) {
   TempDir dir;
-  NvmeConfig c = small_config(6);
+  NvmeConfig c = small_nvme_config(6);
   c.reinsert_min_hits = 0;
   auto t = open_tier(c, dir.path());
   const std::size_t size = 200000;  // 5 entries per 1 MiB region
@@ -482,7 +473,7 @@ TEST(NvmeTier, ReclaimKeepsEveryReadByteExactAndDropsOldest) {
 // (727dc88 left them, to be read over the next occupant's bytes).
 TEST(NvmeTier, AReclaimWithAnUnreadableSummaryLeavesNoEntryBehind) {
   TempDir dir;
-  NvmeConfig c = small_config(4);
+  NvmeConfig c = small_nvme_config(4);
   c.reinsert_min_hits = 0;
   const std::size_t size = 200000;  // 5 entries per 1 MiB region
   {
@@ -527,7 +518,7 @@ TEST(NvmeTier, AReclaimWithAnUnreadableSummaryLeavesNoEntryBehind) {
 
 TEST(NvmeTier, LruReclaimKeepsTheRegionThatIsRead) {
   TempDir dir;
-  NvmeConfig c = small_config(6);
+  NvmeConfig c = small_nvme_config(6);
   c.reclaim = ReclaimPolicy::kLru;
   c.reinsert_min_hits = 0;  // survival must come from the region choice, not reinsertion
   auto t = open_tier(c, dir.path());
@@ -561,7 +552,7 @@ TEST(NvmeTier, LruReclaimKeepsTheRegionThatIsRead) {
 
 TEST(NvmeTier, SeveralDevicesShareTheRegionsAndRestart) {
   TempDir dir;
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   c.devices.push_back({dir.file("a.dat"), kPageSize + 3 * kMiB});
   c.devices.push_back({dir.file("b.dat"), kPageSize + 4 * kMiB});
   const std::size_t size = 150000;
@@ -588,7 +579,7 @@ TEST(NvmeTier, SeveralDevicesShareTheRegionsAndRestart) {
 
 TEST(NvmeTier, HotEntriesAreReinsertedWhenTheirRegionIsReclaimed) {
   TempDir dir;
-  NvmeConfig c = small_config(6);
+  NvmeConfig c = small_nvme_config(6);
   c.reinsert_min_hits = 1;
   auto t = open_tier(c, dir.path());
   const std::size_t size = 200000;
@@ -610,7 +601,7 @@ TEST(NvmeTier, PutAfterReinsertionStillFitsItsRegion) {
   // Exactly the room left after the start record and the reinserted entry; the largest value.
   for (std::size_t c_size : {std::size_t{(1024 - 4 - 304 - 4) * 1024}, std::size_t{1 * kMiB - 3 * kPageSize}}) {
     TempDir dir;
-    NvmeConfig c = small_config(2);
+    NvmeConfig c = small_nvme_config(2);
     c.reinsert_min_hits = 1;
     auto t = open_tier(c, dir.path());
     ASSERT_TRUE(put_n(*t, 1, 300 * 1024).ok());
@@ -630,7 +621,7 @@ TEST(NvmeTier, PutAfterReinsertionStillFitsItsRegion) {
 // each, all of region 0) durable. _exits 2 to 4 when that fails.
 std::unique_ptr<NvmeTier> child_tier_with_three_durable_blocks(const std::string& dir) {
   ::signal(SIGXFSZ, SIG_IGN);  // as kvtierd does: a write past the limit fails with EFBIG
-  auto t = NvmeTier::open(small_config(), dir);
+  auto t = NvmeTier::open(small_nvme_config(), dir);
   if (!t.ok()) ::_exit(2);
   for (std::uint64_t i = 0; i < 3; ++i) {
     if (!put_n(**t, i, 300 * 1024).ok()) ::_exit(3);
@@ -672,7 +663,7 @@ TEST(NvmeTier, AFailedRegionWriteFailsTheNextFlush) {
 TEST(NvmeTier, FlushesWaitingForOneSyncShareTheNext) {
   constexpr int kCallers = 8;
   TempDir dir;
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   c.flush_interval = std::chrono::milliseconds(0);  // no periodic writer: flushes sync alone
   auto t = open_tier(c, dir.path());
   ASSERT_TRUE(t);
@@ -760,7 +751,7 @@ TEST(NvmeTier, ACheckpointKeepsNoEntryOfARegionThatFailedToWrite) {
     ::_exit(c.ok() ? 0 : 11);
   }
   ASSERT_EQ(kvtier::testing::child_exit_code(pid), 0);
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   ASSERT_TRUE(t);
   EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kCheckpoint);
   for (std::uint64_t i = 0; i < 8; ++i) {
@@ -793,7 +784,7 @@ TEST(NvmeTier, AFailedOpenRegionWriteInFlushIsCounted) {
   pid_t pid = ::fork();
   if (pid == 0) {
     ::signal(SIGXFSZ, SIG_IGN);
-    NvmeConfig c = small_config();
+    NvmeConfig c = small_nvme_config();
     c.flush_interval = std::chrono::milliseconds(0);  // no background writer: flush() alone
     auto t = NvmeTier::open(c, dir.path());
     if (!t.ok()) ::_exit(2);
@@ -813,7 +804,7 @@ TEST(NvmeTier, WarmRestartFromCheckpoint) {
   TempDir dir;
   const std::size_t size = 50000;
   {
-    auto t = open_tier(small_config(), dir.path());
+    auto t = open_tier(small_nvme_config(), dir.path());
     for (std::uint64_t i = 0; i < 60; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
     std::vector<std::byte> buf(size);
     ASSERT_TRUE(t->get({0, test_key(3)}, buf).status.ok());
@@ -822,7 +813,7 @@ TEST(NvmeTier, WarmRestartFromCheckpoint) {
   }
   ASSERT_TRUE(std::filesystem::exists(dir.path() + "/nvme/index.ckpt"));
   {
-    auto t = open_tier(small_config(), dir.path());
+    auto t = open_tier(small_nvme_config(), dir.path());
     EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kCheckpoint) << t->recovery_info().checkpoint_note;
     EXPECT_FALSE(std::filesystem::exists(dir.path() + "/nvme/index.ckpt"))
         << "a loaded checkpoint must be gone before writes resume";
@@ -838,7 +829,7 @@ TEST(NvmeTier, WarmRestartFromCheckpoint) {
     for (std::uint64_t i = 100; i < 110; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
     ASSERT_TRUE(t->close().ok());
   }
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kCheckpoint);
   for (std::uint64_t i = 100; i < 110; ++i) EXPECT_TRUE(reads_back(*t, i, size));
   EXPECT_TRUE(reads_back(*t, 0, size));
@@ -847,7 +838,7 @@ TEST(NvmeTier, WarmRestartFromCheckpoint) {
 TEST(NvmeTier, CorruptCheckpointFallsBackToScan) {
   TempDir dir;
   {
-    auto t = open_tier(small_config(), dir.path());
+    auto t = open_tier(small_nvme_config(), dir.path());
     for (std::uint64_t i = 0; i < 20; ++i) ASSERT_TRUE(put_n(*t, i, 30000).ok());
     ASSERT_TRUE(t->close().ok());
   }
@@ -856,7 +847,7 @@ TEST(NvmeTier, CorruptCheckpointFallsBackToScan) {
     f.seekp(40);
     f.put('\x5a');
   }
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   EXPECT_EQ(t->recovery_info().mode, RecoveryMode::kScan);
   EXPECT_NE(t->recovery_info().checkpoint_note.find("checksum"), std::string::npos);
   for (std::uint64_t i = 0; i < 20; ++i) EXPECT_TRUE(reads_back(*t, i, 30000));
@@ -941,7 +932,7 @@ int blocks_after_idle_kill(const NvmeConfig& c, std::chrono::milliseconds wait) 
 }
 
 TEST(NvmeTier, OpenRegionIsWrittenOutWithinTheFlushInterval) {
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   c.flush_interval = std::chrono::milliseconds(50);
   // 2 s is 40 intervals: the writer thread has run long before the kill.
   EXPECT_EQ(blocks_after_idle_kill(c, std::chrono::seconds(2)), 3);
@@ -952,7 +943,7 @@ TEST(NvmeTier, OpenRegionIsWrittenOutWithinTheFlushInterval) {
 
 TEST(NvmeTier, SigkillMidWriteKeepsEveryFlushedBlockAndReturnsOnlyExactBytes) {
   TempDir dir;
-  NvmeConfig c = small_config(40);
+  NvmeConfig c = small_nvme_config(40);
   const std::size_t size = 70000;
   KilledWriter w = run_and_kill(dir.path(), c, size, /*flush_every=*/7, /*kill_after_reports=*/20);
   ASSERT_GT(w.durable, 0u);
@@ -987,7 +978,7 @@ TEST(NvmeTier, SigkillMidWriteKeepsEveryFlushedBlockAndReturnsOnlyExactBytes) {
 
 TEST(NvmeTier, SigkillAfterReclaimDoesNotResurrectOverwrittenData) {
   TempDir dir;
-  NvmeConfig c = small_config(4);
+  NvmeConfig c = small_nvme_config(4);
   c.reinsert_min_hits = 0;
   const std::size_t size = 150000;
   // Many more blocks than 4 regions hold: regions are reclaimed and rewritten before the kill.
@@ -1011,7 +1002,7 @@ TEST(NvmeTier, FlippedBytesMissAndLeaveTheRest) {
   TempDir dir;
   const std::size_t size = 20000;
   {
-    auto t = open_tier(small_config(), dir.path());
+    auto t = open_tier(small_nvme_config(), dir.path());
     for (std::uint64_t i = 0; i < 30; ++i) ASSERT_TRUE(put_n(*t, i, size).ok());
     ASSERT_TRUE(t->flush().ok());
     // Flip bytes inside the values of blocks 3 and 17, on the device, behind the tier's back.
@@ -1030,7 +1021,7 @@ TEST(NvmeTier, FlippedBytesMissAndLeaveTheRest) {
     }
     ASSERT_TRUE(t->close().ok());
   }
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   for (std::uint64_t i = 0; i < 30; ++i) {
     AlignedBuffer buf(size);
     GetResult r = t->get({0, test_key(i)}, buf.span().first(size));
@@ -1060,7 +1051,7 @@ void write_then_lose_checkpoint(const NvmeConfig& c, const std::string& dir, std
 TEST(NvmeTier, GarbageOverTheRegionsAfterACrashIsNeverReturned) {
   TempDir dir;
   const std::size_t size = 30000;
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   ASSERT_NO_FATAL_FAILURE(write_then_lose_checkpoint(c, dir.path(), 60, size));
   // Scribble random bytes over random pages of the regions (the superblock is left alone).
   std::string path = dir.path() + "/nvme/kvtier-nvme.dat";
@@ -1098,7 +1089,7 @@ TEST(NvmeTier, GarbageOverTheRegionsAfterACrashIsNeverReturned) {
 TEST(NvmeTier, SummaryListingAnEntryOutsideItsRegionIsRescanned) {
   TempDir dir;
   const std::size_t size = 30000;
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   ASSERT_NO_FATAL_FAILURE(write_then_lose_checkpoint(c, dir.path(), 60, size));
   std::fstream f(dir.path() + "/nvme/kvtier-nvme.dat", std::ios::in | std::ios::out | std::ios::binary);
   const std::uint64_t region_end = kPageSize + c.region_size;  // region 0
@@ -1136,7 +1127,7 @@ TEST(NvmeTier, FullDiskIsAClearError) {
     ::signal(SIGXFSZ, SIG_IGN);
     rlimit lim{2 * kMiB, 2 * kMiB};
     ::setrlimit(RLIMIT_FSIZE, &lim);
-    auto t = NvmeTier::open(small_config(), dir.path());
+    auto t = NvmeTier::open(small_nvme_config(), dir.path());
     if (t.ok()) ::_exit(10);
     bool clear = t.status().code() == StatusCode::kNoSpace &&
                  t.status().message().find("kvtier-nvme.dat") != std::string::npos;
@@ -1148,14 +1139,14 @@ TEST(NvmeTier, FullDiskIsAClearError) {
 
 TEST(NvmeTier, BadConfigIsAClearError) {
   TempDir dir;
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   c.region_size = 1 * kMiB + 100;
   auto t = NvmeTier::open(c, dir.path());
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(t.status().message().find("region_size"), std::string::npos) << t.status().message();
 
-  NvmeConfig d = small_config();
+  NvmeConfig d = small_nvme_config();
   d.devices.push_back({dir.file("no-such-dir/dev.dat"), 8 * kMiB});
   auto t2 = NvmeTier::open(d, dir.path());
   ASSERT_FALSE(t2.ok());
@@ -1170,7 +1161,7 @@ TEST(NvmeTier, RefusesToFormatAForeignFile) {
     std::string data(16 * kMiB, 'x');
     f.write(data.data(), static_cast<std::streamsize>(data.size()));
   }
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   c.devices.push_back({path, 8 * kMiB + kPageSize});
   auto t = NvmeTier::open(c, dir.path());
   ASSERT_FALSE(t.ok());
@@ -1183,14 +1174,14 @@ TEST(NvmeTier, RefusesToFormatAForeignFile) {
 
 TEST(NvmeTier, ASecondOpenOfTheSameDeviceIsRefused) {
   TempDir dir;
-  auto first = open_tier(small_config(), dir.path());
+  auto first = open_tier(small_nvme_config(), dir.path());
   ASSERT_TRUE(first);
-  auto second = NvmeTier::open(small_config(), dir.path());
+  auto second = NvmeTier::open(small_nvme_config(), dir.path());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kBusy);
   EXPECT_NE(second.status().message().find("in use"), std::string::npos) << second.status().message();
   first.reset();
-  EXPECT_TRUE(NvmeTier::open(small_config(), dir.path()).ok()) << "the lock goes with its owner";
+  EXPECT_TRUE(NvmeTier::open(small_nvme_config(), dir.path()).ok()) << "the lock goes with its owner";
 }
 
 // A real block device: a loop device over a file (needs root and /dev/loop-control; skipped
@@ -1232,7 +1223,7 @@ TEST(NvmeTier, WorksOnABlockDevice) {
   TempDir dir;
   LoopDevice loop(dir.file("disk.img"), kPageSize + 10 * kMiB);
   if (loop.path().empty()) GTEST_SKIP() << loop.why_not();
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   c.devices.push_back({loop.path(), 0});  // 0: the whole device
   const std::size_t size = 100000;
   {
@@ -1257,11 +1248,11 @@ TEST(NvmeTier, WorksOnABlockDevice) {
 TEST(NvmeTier, ChangedGeometryReformats) {
   TempDir dir;
   {
-    auto t = open_tier(small_config(), dir.path());
+    auto t = open_tier(small_nvme_config(), dir.path());
     ASSERT_TRUE(put_n(*t, 1, 5000).ok());
     ASSERT_TRUE(t->close().ok());
   }
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   c.region_size = 2 * kMiB;
   c.default_file_bytes = kPageSize + 6 * c.region_size;
   auto t = open_tier(c, dir.path());
@@ -1271,7 +1262,7 @@ TEST(NvmeTier, ChangedGeometryReformats) {
 
 TEST(NvmeTier, WriteBudgetRejectsBeyondTheBurst) {
   TempDir dir;
-  NvmeConfig c = small_config();
+  NvmeConfig c = small_nvme_config();
   c.write_budget_mb_s = 1;        // 1 MB/s
   c.write_budget_burst_s = 0.5;   // 500 kB burst
   auto t = open_tier(c, dir.path());
@@ -1289,7 +1280,7 @@ TEST(NvmeTier, WriteBudgetRejectsBeyondTheBurst) {
 
 TEST(NvmeTier, ConcurrentWritersAndReadersSeeOnlyExactBytes) {
   TempDir dir;
-  auto t = open_tier(small_config(10), dir.path());
+  auto t = open_tier(small_nvme_config(10), dir.path());
   const std::size_t size = 40000;
   std::atomic<std::uint64_t> written{0};
   std::atomic<int> bad{0};
@@ -1328,7 +1319,7 @@ TEST(NvmeTier, ConcurrentWritersAndReadersSeeOnlyExactBytes) {
 
 TEST(NvmeTier, GetManyMixesHitsMissesAndSizes) {
   TempDir dir;
-  auto t = open_tier(small_config(), dir.path());
+  auto t = open_tier(small_nvme_config(), dir.path());
   for (std::uint64_t i = 0; i < 10; ++i) ASSERT_TRUE(put_n(*t, i, 10000 + i * 4096).ok());
   ASSERT_TRUE(t->flush().ok());
   for (std::uint64_t i = 100; i < 130; ++i) ASSERT_TRUE(put_n(*t, i, 100000).ok());  // push them to disk
