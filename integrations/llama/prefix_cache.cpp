@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "ggml.h"
@@ -82,23 +83,9 @@ Result<std::unique_ptr<PrefixCache>> PrefixCache::open(llama_context* ctx, const
   if (!ns.ok()) return ns.status();
   c->ns_key_ = *ns;
 
-  ClientOptions co;
-  co.address = options.address;
-  co.token = options.token;
-  co.client_name = "kvtier-llama";
-  Result<std::unique_ptr<Client>> client = Client::connect(co);
-  if (!client.ok()) return client.status();
-  c->client_ = std::move(*client);
-  Result<SharedRegion> region = c->client_->register_shared_memory(c->slot_bytes_ * options.max_chunks);
-  if (!region.ok()) return region.status();
-  c->region_ = *region;
-  co.client_name = "kvtier-llama-store";
-  client = Client::connect(co);
-  if (!client.ok()) return client.status();
-  c->store_client_ = std::move(*client);
-  region = c->store_client_->register_shared_memory(c->slot_bytes_ * options.max_chunks);
-  if (!region.ok()) return region.status();
-  c->store_region_ = *region;
+  Status connected = c->connect(c->restores_);
+  if (connected.ok()) connected = c->connect(c->stores_);
+  if (!connected.ok() && !options.reconnect) return connected;
   c->store_thread_ = std::thread([p = c.get()] { p->store_loop(); });
   return c;
 }
@@ -112,34 +99,88 @@ PrefixCache::~PrefixCache() {
   if (store_thread_.joinable()) store_thread_.join();
 }
 
+Status PrefixCache::connect(Connection& c) {
+  ClientOptions co;
+  co.address = options_.address;
+  co.token = options_.token;
+  co.client_name = c.name;
+  co.timeout = options_.timeout;
+  Result<std::unique_ptr<Client>> client = Client::connect(co);
+  if (!client.ok()) return client.status();
+  Result<SharedRegion> region = (*client)->register_shared_memory(slot_bytes_ * options_.max_chunks);
+  if (!region.ok()) return region.status();
+  c.client = std::move(*client);
+  c.region = *region;
+  counters_.connects.fetch_add(1, std::memory_order_relaxed);
+  if (c.announced_down) {
+    std::fprintf(stderr, "kvtier: %s connected to %s again\n", c.name, options_.address.c_str());
+    c.announced_down = false;
+  }
+  return Status::Ok();
+}
+
+bool PrefixCache::ensure_connected(Connection& c) {
+  if (c.client) return true;
+  if (!options_.reconnect) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < c.next_attempt) return false;
+  c.next_attempt = now + options_.reconnect_interval;
+  Status s = connect(c);
+  if (!s.ok() && !c.announced_down) {
+    std::fprintf(stderr, "kvtier: %s cannot reach %s (%s): prompts are computed without it until it is back\n",
+                 c.name, options_.address.c_str(), s.to_string().c_str());
+    c.announced_down = true;
+  }
+  return s.ok();
+}
+
+void PrefixCache::drop(Connection& c, const Status& why) {
+  // The connection may be mid-response (a call that timed out): nothing more is read from it.
+  c.client.reset();
+  c.region = {};
+  counters_.disconnects.fetch_add(1, std::memory_order_relaxed);
+  c.next_attempt = std::chrono::steady_clock::now() + options_.reconnect_interval;
+  if (!c.announced_down) {
+    std::fprintf(stderr, "kvtier: %s lost %s (%s): prompts are computed without it until it is back\n",
+                 c.name, options_.address.c_str(), why.to_string().c_str());
+    c.announced_down = true;
+  }
+}
+
 std::vector<Key> PrefixCache::keys_of(std::span<const llama_token> prompt) const {
   static_assert(sizeof(llama_token) == sizeof(std::uint32_t));
   std::span<const std::uint32_t> tokens(reinterpret_cast<const std::uint32_t*>(prompt.data()), prompt.size());
   return chunk_keys(ns_key_, tokens, options_.chunk_tokens);
 }
 
-RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt) {
+RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt,
+                                   std::size_t held) {
   RestoreResult r;
   const auto start = std::chrono::steady_clock::now();
   // At least one token is left to compute: its logits are what the caller samples from.
   std::vector<Key> keys = keys_of(prompt.first(prompt.empty() ? 0 : prompt.size() - 1));
   if (keys.size() > options_.max_chunks) keys.resize(options_.max_chunks);
-  if (keys.empty()) return r;
-  Result<PrefixMatch> match = client_->lookup(keys);
-  if (!match.ok()) {
-    r.fallback = "LOOKUP failed: " + match.status().to_string();
+  // Worth asking only when the whole chunks could give more than the sequence holds.
+  if (keys.size() * options_.chunk_tokens <= held) return r;
+  if (!ensure_connected(restores_)) {
+    r.fallback = "kvtierd is not connected";
     return r;
   }
+  counters_.restores.fetch_add(1, std::memory_order_relaxed);
+  auto failed = [&](const char* what, const Status& s) {
+    r.fallback = std::string(what) + " failed: " + s.to_string();
+    counters_.restore_fallbacks.fetch_add(1, std::memory_order_relaxed);
+    drop(restores_, s);
+    return r;
+  };
+  Result<PrefixMatch> match = restores_.client->lookup(keys);
+  if (!match.ok()) return failed("LOOKUP", match.status());
   r.chunks_cached = match->cached;
-  if (r.chunks_cached == 0) return r;
+  if (r.chunks_cached * options_.chunk_tokens <= held) return r;
   std::vector<ShmGet> gets;
   for (std::size_t i = 0; i < r.chunks_cached; ++i) gets.push_back({keys[i], i * slot_bytes_, slot_bytes_});
   std::vector<GetResult> got(gets.size());
-  Status s = client_->get_many_shm(region_, gets, got);
-  if (!s.ok()) {
-    r.fallback = "GET_MANY_SHM failed: " + s.to_string();
-    return r;
-  }
+  if (Status s = restores_.client->get_many_shm(restores_.region, gets, got); !s.ok()) return failed("GET_MANY_SHM", s);
   // Use the chunks up to the first that is missing or does not check out. Each is read once from
   // the region, into the state, and checked there (the daemon can still write the region).
   std::vector<std::span<const std::byte>> blocks;
@@ -148,24 +189,29 @@ RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::sp
       r.fallback = "chunk " + std::to_string(i) + ": " + got[i].status.to_string();
       break;
     }
-    blocks.push_back(region_.memory.subspan(i * slot_bytes_, std::min<std::size_t>(got[i].size, slot_bytes_)));
+    blocks.push_back(restores_.region.memory.subspan(i * slot_bytes_, std::min<std::size_t>(got[i].size, slot_bytes_)));
   }
   RebuiltState rebuilt = rebuild_seq_state(blocks, std::span(keys).first(blocks.size()), layout_,
                                            options_.chunk_tokens, seq, streams_);
   if (!rebuilt.refused.empty()) r.fallback = rebuilt.refused;
+  if (!r.fallback.empty()) counters_.restore_fallbacks.fetch_add(1, std::memory_order_relaxed);
   std::size_t chunks = rebuilt.chunks;
-  r.bytes = chunks * chunk_bytes_;
+  if (chunks * options_.chunk_tokens <= held) chunks = 0;  // the sequence's own prefix is as long
   if (chunks > 0) {
     const std::vector<std::byte>& state = rebuilt.state;
+    llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
     std::size_t n = llama_state_seq_set_data(ctx, reinterpret_cast<const std::uint8_t*>(state.data()), state.size(), seq);
     if (n != state.size()) {
       llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
       r.fallback = "llama_state_seq_set_data refused the state (" + std::to_string(n) + " of " + std::to_string(state.size()) + " bytes read)";
-      r.bytes = 0;
+      r.emptied = true;
       chunks = 0;
     }
   }
   r.tokens = chunks * options_.chunk_tokens;
+  r.bytes = chunks * chunk_bytes_;
+  counters_.restored_tokens.fetch_add(r.tokens, std::memory_order_relaxed);
+  counters_.restored_bytes.fetch_add(r.bytes, std::memory_order_relaxed);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
@@ -224,15 +270,19 @@ void PrefixCache::put_blocks(StoreJob& job) {
   StoreStats done;
   for (std::size_t at = 0; at < job.keys.size(); at += options_.max_chunks) {
     std::size_t n = std::min<std::size_t>(options_.max_chunks, job.keys.size() - at);
+    if (!ensure_connected(stores_)) {
+      done.failed += job.keys.size() - at;  // dropped: the next prompt that needs them stores them
+      break;
+    }
     std::vector<ShmPut> puts;
     for (std::size_t i = 0; i < n; ++i) {
       encode_chunk_into(job.state, job.parsed, static_cast<std::uint32_t>(job.first_chunk + at + i),
                         options_.chunk_tokens, job.keys[at + i],
-                        store_region_.memory.subspan(i * slot_bytes_, chunk_bytes_));
+                        stores_.region.memory.subspan(i * slot_bytes_, chunk_bytes_));
       puts.push_back({job.keys[at + i], i * slot_bytes_, chunk_bytes_});
     }
     std::vector<Status> out(n);
-    Status s = store_client_->put_many_shm(store_region_, puts, out);
+    Status s = stores_.client->put_many_shm(stores_.region, puts, out);
     for (std::size_t i = 0; i < n; ++i) {
       if (s.ok() && out[i].ok()) {
         ++done.chunks;
@@ -241,7 +291,10 @@ void PrefixCache::put_blocks(StoreJob& job) {
         ++done.failed;
       }
     }
+    if (!s.ok()) drop(stores_, s);
   }
+  counters_.stored_chunks.fetch_add(done.chunks, std::memory_order_relaxed);
+  counters_.store_failures.fetch_add(done.failed, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   stored_.chunks += done.chunks;
   stored_.bytes += done.bytes;

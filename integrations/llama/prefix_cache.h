@@ -10,6 +10,8 @@
 // Threading: restore() and store() are called from the thread that owns the llama_context.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,6 +35,28 @@ struct PrefixCacheOptions {
   std::uint32_t chunk_tokens = 256;
   std::string model_id;            // names the weights; empty: derived from the GGUF (see .cpp)
   std::uint32_t max_chunks = 64;   // most chunks one restore loads (sizes the shared memory)
+  // The longest wait for kvtierd: connecting, and each call. Past it the call is a miss (the
+  // caller recomputes) and the connection is dropped.
+  std::chrono::milliseconds timeout{30'000};
+  // Whether the cache lives on without kvtierd: open() succeeds when the daemon is absent, a
+  // failed call drops the connection, and each side (restores, stores) connects again at most
+  // every reconnect_interval, with a new shared-memory region. Meanwhile every restore is a miss
+  // and every store is dropped (counted). Off: open() fails when the daemon is absent.
+  bool reconnect = false;
+  std::chrono::milliseconds reconnect_interval{1000};
+};
+
+// What the cache did since open(), for a server's metrics. Updated by restore() and the store
+// thread; read from any thread.
+struct PrefixCacheCounters {
+  std::atomic<std::uint64_t> restores{0};          // restore() calls that asked kvtierd
+  std::atomic<std::uint64_t> restored_tokens{0};   // tokens loaded into a sequence
+  std::atomic<std::uint64_t> restored_bytes{0};
+  std::atomic<std::uint64_t> restore_fallbacks{0}; // restores that used fewer chunks than cached, or none, because of an error
+  std::atomic<std::uint64_t> stored_chunks{0};     // chunks PUT and acknowledged
+  std::atomic<std::uint64_t> store_failures{0};    // chunks refused or not sent
+  std::atomic<std::uint64_t> disconnects{0};       // connections dropped after a failure
+  std::atomic<std::uint64_t> connects{0};          // connections made (both sides, first included)
 };
 
 struct RestoreResult {
@@ -41,6 +65,7 @@ struct RestoreResult {
   std::size_t bytes = 0;         // block bytes loaded
   double seconds = 0;            // LOOKUP + GET + checks + llama_state_seq_set_data
   std::string fallback;          // why fewer chunks than cached were used (empty if none)
+  bool emptied = false;          // llama.cpp refused the state: the sequence is empty now
 };
 
 struct StoreStats {
@@ -59,8 +84,12 @@ class PrefixCache {
   PrefixCache(const PrefixCache&) = delete;
   PrefixCache& operator=(const PrefixCache&) = delete;
 
-  // REQUIRES: sequence `seq` is empty. Leaves at least one prompt token to be computed.
-  RestoreResult restore(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt);
+  // Loads the longest cached prefix of `prompt` into sequence `seq`, when it is longer than the
+  // `held` tokens the sequence already holds (prompt[0, held) at positions 0..: the caller's own
+  // reuse); the sequence is then replaced by it. Otherwise the sequence is left as it was and the
+  // result says 0 tokens. Leaves at least one prompt token to be computed.
+  RestoreResult restore(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt,
+                        std::size_t held = 0);
   // Queues the full chunks of `prompt` from chunk `from_chunk` on, out of the state of `seq`
   // (which holds at least those tokens at positions 0..). Returns after copying the state out of
   // llama.cpp; cutting the chunks and the PUTs happen on the store thread.
@@ -69,6 +98,7 @@ class PrefixCache {
   // Waits until every queued store was answered.
   StoreStats wait_stored();
 
+  const PrefixCacheCounters& counters() const { return counters_; }
   const KvLayout& layout() const { return layout_; }
   const ModelLayout& model_layout() const { return model_layout_; }
   std::size_t chunk_bytes() const { return chunk_bytes_; }
@@ -82,7 +112,21 @@ class PrefixCache {
     std::size_t first_chunk = 0;
     std::vector<Key> keys;  // of chunks first_chunk, first_chunk + 1, ...
   };
+  // One side's connection to kvtierd (restores, or the store thread's stores) with its region.
+  struct Connection {
+    const char* name;  // client name, and in logs
+    std::unique_ptr<Client> client;
+    SharedRegion region;
+    std::chrono::steady_clock::time_point next_attempt{};
+    bool announced_down = false;  // the outage was logged (once per outage)
+  };
   PrefixCache() = default;
+  // Connects `c` unless it is connected; with options_.reconnect, at most every
+  // reconnect_interval. False when it is not connected.
+  bool ensure_connected(Connection& c);
+  Status connect(Connection& c);
+  // A call on `c` failed: drops the connection (with reconnect) and logs the outage once.
+  void drop(Connection& c, const Status& why);
   std::vector<Key> keys_of(std::span<const llama_token> prompt) const;
   void store_loop();
   void put_blocks(StoreJob& job);
@@ -94,10 +138,9 @@ class PrefixCache {
   std::uint32_t streams_ = 1;
   std::size_t chunk_bytes_ = 0;
   std::size_t slot_bytes_ = 0;  // chunk_bytes_ rounded up to 4 KiB: offsets in shared memory
-  std::unique_ptr<Client> client_;
-  SharedRegion region_;
-  std::unique_ptr<Client> store_client_;
-  SharedRegion store_region_;
+  Connection restores_{"kvtier-llama"};
+  Connection stores_{"kvtier-llama-store"};  // the store thread's
+  PrefixCacheCounters counters_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -339,8 +339,15 @@ Status NvmeTier::open_new_region(std::uint64_t reserve) {
   // Reinsertion reads the hot entries from the device before the start record overwrites the
   // first of them there.
   if (!hot.empty()) reinsert(hot, static_cast<std::uint32_t>(chosen), victim_seq, reserve);
+  // Hot entries reinsertion could not keep (no room, failed verification) were dropped too.
+  for (const SummaryEntry& e : hot) {
+    if (!index_.lookup(block_id_of(e), false)) dropped.push_back(block_id_of(e));
+  }
   write_region_start(dropped);
-  if (config_.erase_removed) erase_moved_copies(hot);
+  if (config_.erase_removed) {
+    erase_moved_copies(hot);
+    if (victim_seq != 0) apply_due_erasures(std::make_pair(static_cast<std::uint32_t>(chosen), victim_seq));
+  }
   end_reclaim();
   return Status::Ok();
 }
@@ -485,7 +492,6 @@ void NvmeTier::flusher_loop() {
     flusher_busy_ = true;
     Region& r = regions_[idx];
     const std::byte* buffer = r.buffer;
-    const std::uint64_t seq = r.seq;
     std::uint64_t summary_from = region_size_ - std::uint64_t{r.summary_pages} * kPageSize;
     // With erase_removed the gap before the summary too (zeroed by seal_open_region).
     std::uint64_t from = r.flushed, to = config_.erase_removed ? summary_from : r.fill;
@@ -494,9 +500,6 @@ void NvmeTier::flusher_loop() {
     Status s = write_region_range(idx, buffer, from, to);
     if (s.ok() && from == 0) start_record_written(idx);
     if (s.ok()) s = write_region_range(idx, buffer, summary_from, region_size_);
-    // Whatever the write did, the removed entries' pages are overwritten before the region is
-    // sealed (and before a flush() waiting for it returns).
-    apply_erasures(idx, seq, region_size_);
     finish_flush(idx, s, from);
     lock.lock();
     flusher_busy_ = false;
@@ -553,37 +556,39 @@ Status NvmeTier::write_open_region(bool* wrote) {
   if (r.flushed == 0) start_record_written(static_cast<std::uint32_t>(open_region_));
   r.flushed = r.fill;
   *wrote = true;
-  apply_erasures(static_cast<std::uint32_t>(open_region_), r.seq, r.flushed);
+  apply_due_erasures();
   return Status::Ok();
 }
 
 void NvmeTier::erase_entry(const Location& loc) {
-  const std::uint32_t region = region_of(loc.page);
+  const Region& open = open_region();
   const std::uint64_t from = (loc.page % devices_->pages_per_region()) * kPageSize;
-  const Erasure e{region, loc.seq, from, from + entry_footprint(loc.size)};
-  {
-    MutexLock lock(mu_);
-    const Region& r = regions_[region];
-    // An index entry never names a generation its region no longer holds (reclaims, under
-    // write_mu_, take them out), so this is the entry's region.
-    KVTIER_CHECK(r.seq == loc.seq);
-    if (r.state != RegionState::kSealed) {
-      pending_erasures_.push_back(e);
-      return;
-    }
-  }
-  write_zeros(region, e.from, e.to);
+  MutexLock lock(mu_);
+  pending_erasures_.push_back({region_of(loc.page), loc.seq, from, from + entry_footprint(loc.size),
+                               static_cast<std::uint32_t>(open_region_), open.seq, open.fill});
 }
 
-void NvmeTier::apply_erasures(std::uint32_t region, std::uint64_t seq, std::uint64_t written) {
+bool NvmeTier::written_through(std::uint32_t region, std::uint64_t seq, std::uint64_t end) const {
+  const Region& r = regions_[region];
+  if (r.seq != seq) return true;  // reused: it was sealed and written before
+  // A region being written keeps its bytes before `flushed` as they are on the device.
+  return r.state == RegionState::kSealed || r.flushed >= end;
+}
+
+void NvmeTier::apply_due_erasures(std::optional<std::pair<std::uint32_t, std::uint64_t>> victim) {
   std::vector<Erasure> due;
   {
     MutexLock lock(mu_);
-    auto is_due = [&](const Erasure& e) { return e.region == region && e.seq == seq && e.to <= written; };
+    if (pending_erasures_.empty()) return;
+    auto is_due = [&](const Erasure& e) KVTIER_REQUIRES(mu_, write_mu_) {
+      if (victim && e.region == victim->first && e.seq == victim->second) return true;
+      return written_through(e.region, e.seq, e.to) &&
+             written_through(e.after_region, e.after_seq, e.after_end);
+    };
     std::copy_if(pending_erasures_.begin(), pending_erasures_.end(), std::back_inserter(due), is_due);
     std::erase_if(pending_erasures_, is_due);
   }
-  for (const Erasure& e : due) write_zeros(region, e.from, e.to);
+  for (const Erasure& e : due) write_zeros(e.region, e.from, e.to);
 }
 
 // A reclaim's reinsertion moved hot entries down to the front of their region: their former
@@ -641,6 +646,7 @@ Status NvmeTier::flush(std::uint64_t since, std::uint64_t* failed_now) {
     return s;
   }
   wait_for_regions_written(sealed_before);
+  apply_erasures_waiting();
   sync_devices();  // a failure is counted: the check below reports it
   return failures_since(since, failed_now);
 }
@@ -724,6 +730,15 @@ void NvmeTier::sync_devices() {
   }
 }
 
+void NvmeTier::apply_erasures_waiting() {
+  {
+    MutexLock lock(mu_);
+    if (pending_erasures_.empty()) return;
+  }
+  MutexLock w(write_mu_);
+  apply_due_erasures();
+}
+
 void NvmeTier::wait_for_regions_written(std::uint64_t sealed) {
   MutexLock lock(mu_);
   cv_.wait(lock.native(), [&]() KVTIER_REQUIRES(mu_) { return regions_written_ >= sealed; });
@@ -750,6 +765,7 @@ Status NvmeTier::close() {
     sealed = regions_queued_;
   }
   wait_for_regions_written(sealed);
+  apply_erasures_waiting();
   sync_devices();
   std::uint64_t failed_now = 0;
   Status s = failures_since(failures_reported(), &failed_now);
@@ -808,10 +824,10 @@ Status NvmeTier::remove(const BlockId& id, std::uint64_t* failures_before) {
   // and a removal must not be refused).
   if (closed_.load(std::memory_order_relaxed)) return Status::Closed("nvme tier is closed");
   *failures_before = failed_writes();
-  if (removed && config_.erase_removed) erase_entry(*removed);
   KVTIER_RETURN_IF_ERROR(ensure_room(kPageSize));
   append_valueless(id, kTombstone);
   tombstones_.fetch_add(1, std::memory_order_relaxed);
+  if (removed && config_.erase_removed) erase_entry(*removed);
   return Status::Ok();
 }
 

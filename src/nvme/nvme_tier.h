@@ -206,18 +206,30 @@ class NvmeTier final : public engine::BlockTier {
   // Writes bytes [from, to) of `region` from `buffer`, write_io_bytes per I/O, io_depth in flight.
   Status write_region_range(std::uint32_t region, const std::byte* buffer, std::uint64_t from, std::uint64_t to);
 
-  // Erasure (config_.erase_removed). The pages of a removed or replaced entry, overwritten with
-  // zeros: at once when its region is sealed (write_mu_, held, keeps any reclaim from reusing
-  // it), else by the region's next write (apply_erasures), which a removal's flush() forces.
+  // Erasure (config_.erase_removed). The pages of a removed or replaced entry are overwritten with
+  // zeros once both are on the device: the entry itself (so that no write of its region puts the
+  // bytes back) and the record that supersedes it, a tombstone or a newer entry (so that a crash
+  // never finds the entry zeroed with nothing hiding it). Every overwrite runs under write_mu_, so
+  // no reclaim reuses the region meanwhile; a reclaim overwrites its victim's pending ones itself,
+  // its start record having made them dead for recovery.
   struct Erasure {
-    std::uint32_t region;
-    std::uint64_t seq;       // the generation the pages belong to
-    std::uint64_t from, to;  // bytes within the region
+    std::uint32_t region;      // the entry: its region, generation and bytes in the region
+    std::uint64_t seq;
+    std::uint64_t from, to;
+    std::uint32_t after_region;  // the superseding record ends at after_end in that region
+    std::uint64_t after_seq;
+    std::uint64_t after_end;
   };
+  // Queues the erasure of `loc`, superseded by the record just appended to the open region.
   void erase_entry(const Location& loc) KVTIER_REQUIRES(write_mu_);
-  // Overwrites the pending erasures of generation `seq` of `region` that end by `written` (bytes
-  // of the region now on the device).
-  void apply_erasures(std::uint32_t region, std::uint64_t seq, std::uint64_t written);
+  // Overwrites the pending erasures that are due (and, when `victim` names a region being
+  // reclaimed with its old generation, every one of that generation).
+  void apply_due_erasures(std::optional<std::pair<std::uint32_t, std::uint64_t>> victim = std::nullopt)
+      KVTIER_REQUIRES(write_mu_);
+  // Whether bytes [0, end) of generation `seq` of `region` are on the device (or were: the
+  // region has been reused since).
+  bool written_through(std::uint32_t region, std::uint64_t seq, std::uint64_t end) const
+      KVTIER_REQUIRES(mu_, write_mu_);
   // After a reclaim's reinsertion into the open region: see nvme_tier.cpp.
   void erase_moved_copies(const std::vector<SummaryEntry>& moved) KVTIER_REQUIRES(write_mu_);
   // Overwrites bytes [from, to) of `region` with zeros. A failure counts as a failed write, so
@@ -237,6 +249,9 @@ class NvmeTier final : public engine::BlockTier {
   // Flusher thread.
   void flusher_loop();
   void finish_flush(std::uint32_t region, const Status& status, std::uint64_t written_before);
+  // apply_due_erasures() under write_mu_, when erasures are pending: after a flush() or close()
+  // waited for the regions sealed before it, those of their entries are due.
+  void apply_erasures_waiting() KVTIER_EXCLUDES(write_mu_);
   // Waits until the first `sealed` regions queued for the flusher are written (or failed).
   void wait_for_regions_written(std::uint64_t sealed);
   // Syncs the devices once a sync that started after this call ends: callers that arrive during
@@ -289,6 +304,10 @@ class NvmeTier final : public engine::BlockTier {
                               std::vector<ScannedRegion>& found);
   void index_scanned_regions(std::vector<ScannedRegion>& found);
   void walk_region(const std::byte* region, std::uint64_t seq, std::vector<SummaryEntry>* entries);
+  // Zeroes the bytes of a region image before `end` that no record of `records` (in page order)
+  // covers.
+  void zero_all_but_records(std::byte* region, const std::vector<SummaryEntry>& records,
+                            std::uint64_t end) const;
   Status read_summary(std::uint32_t region, std::uint64_t seq, std::uint32_t summary_pages,
                       std::vector<SummaryEntry>* entries);
   Status parse_summary(std::uint32_t region, std::uint64_t seq, std::uint32_t summary_pages,
@@ -357,8 +376,8 @@ class NvmeTier final : public engine::BlockTier {
   Status last_write_error_ KVTIER_GUARDED_BY(mu_);
   std::uint64_t failures_reported_ KVTIER_GUARDED_BY(mu_) = 0;  // by flush() and close()
   std::uint64_t next_seq_ KVTIER_GUARDED_BY(mu_) = 1;
-  // Erasures waiting for their region's bytes to reach the device: at most one per entry of the
-  // regions in memory (open or being written).
+  // Erasures waiting for their entry and its superseding record to reach the device: at most one
+  // per entry on the device (an entry leaves the index once; a reclaim takes its region's).
   std::vector<Erasure> pending_erasures_ KVTIER_GUARDED_BY(mu_);
   AlignedBuffer zeros_;  // write_io_bytes of zeros when erase_removed, the source of every erasure
   std::atomic<std::uint64_t> access_clock_{1};

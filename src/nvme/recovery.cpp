@@ -443,7 +443,15 @@ Status NvmeTier::scan_unsealed_region(std::uint32_t i, const std::byte* end_page
   walk_region(scratch, f.seq, &f.entries);
   // Seal it so it can be reclaimed like any other: its summary goes after the last entry.
   write_summary_into(scratch, f.entries, f.seq, &f.summary_pages);
-  KVTIER_RETURN_IF_ERROR(write_region_range(i, scratch, region_size_ - std::uint64_t{f.summary_pages} * kPageSize, region_size_));
+  const std::uint64_t summary_from = region_size_ - std::uint64_t{f.summary_pages} * kPageSize;
+  if (config_.erase_removed) {
+    // Written whole, as the writer seals a region: what is not a record of this generation (what
+    // the previous one left, torn entries) becomes zeros.
+    zero_all_but_records(scratch, f.entries, summary_from);
+    KVTIER_RETURN_IF_ERROR(write_region_range(i, scratch, 0, region_size_));
+  } else {
+    KVTIER_RETURN_IF_ERROR(write_region_range(i, scratch, summary_from, region_size_));
+  }
   found.push_back(std::move(f));
   return Status::Ok();
 }
@@ -482,6 +490,17 @@ void NvmeTier::index_scanned_regions(std::vector<ScannedRegion>& found) {
   }
   next_seq_ = max_seq + 1;
   access_clock_.store(max_seq + 1);
+}
+
+void NvmeTier::zero_all_but_records(std::byte* region, const std::vector<SummaryEntry>& records,
+                                    std::uint64_t end) const {
+  std::uint64_t at = 0;  // records are in page order
+  for (const SummaryEntry& e : records) {
+    const std::uint64_t begin = std::uint64_t{e.page_in_region} * kPageSize;
+    if (begin > at) std::memset(region + at, 0, begin - at);
+    at = std::max(at, begin + entry_footprint(e.value_size));
+  }
+  if (end > at) std::memset(region + at, 0, end - at);
 }
 
 // Collects the entries of generation `seq` in a region image. A page that does not hold a valid

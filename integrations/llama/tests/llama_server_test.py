@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""llama-server with kvtier as its prompt cache (issue 28), tested through HTTP against real
+processes: kvtierd (the kvtier build's `kvtier serve`) and llama-server built by
+scripts/build-llama-server.sh, on a random-weight test model (scripts/make-tiny-llama-gguf.py).
+
+Prompts are token ids (the model's text is nonsense); generation is greedy (temperature 0, fixed
+seed). "Identical" compares runs of the same server configuration (slots, batch size).
+
+usage: llama_server_test.py  (environment: KVTIER_BINARY, LLAMA_SERVER, KVTIER_LLAMA_MODEL)
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+KVTIER = os.environ.get("KVTIER_BINARY", "build/kvtier")
+LLAMA_SERVER = os.environ.get("LLAMA_SERVER", "build-llama/server/bin/llama-server")
+MODEL = os.environ.get("KVTIER_LLAMA_MODEL", "build-llama/models/tiny.gguf")
+CHUNK = 256
+START_TIMEOUT_S = 60
+REQUEST_TIMEOUT_S = 120
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prompt_of(seed, n):
+    """n token ids, seeded; ids from a range of plain tokens of the Llama-3 vocabulary."""
+    rng = random.Random(seed)
+    return [rng.randrange(1000, 30000) for _ in range(n)]
+
+
+class Kvtierd:
+    """kvtierd on a fresh data directory, its Unix socket in the directory."""
+
+    def __init__(self, workdir, name="kvtierd", extra=()):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.log = open(os.path.join(self.dir, "kvtierd.log"), "ab")
+        self.extra = list(extra)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        ready = os.path.join(self.dir, "kvtierd.ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        self.proc = subprocess.Popen(
+            [KVTIER, "serve", "--data-dir", self.dir, "--log-level", "warn",
+             "--tcp-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"] + self.extra,
+            stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if os.path.exists(ready):
+                fields = dict(line.split("=", 1) for line in open(ready).read().split() if "=" in line)
+                if "unix" in fields:
+                    self.address = "unix:" + fields["unix"]
+                    return
+            if self.proc.poll() is not None:
+                raise RuntimeError("kvtierd exited: " + open(self.log.name).read()[-2000:])
+            time.sleep(0.05)
+        raise RuntimeError("kvtierd did not become ready")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+
+
+class LlamaServer:
+    """llama-server on 127.0.0.1, with kvtier when `kvtier` (kvtierd's address) is given.
+
+    Batches of CHUNK tokens: a restored prefix ends on a chunk boundary, so the rest of the prompt
+    is computed in the batch shapes a cold server uses, and its K/V and logits are the same bits
+    (docs/INTEGRATIONS.md, "Why the logits are bit-exact")."""
+
+    def __init__(self, workdir, name, kvtier=None, slots=1, extra=()):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(workdir, name + ".log")
+        args = [LLAMA_SERVER, "-m", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
+                "-c", str(4096 * slots), "-np", str(slots), "-t", "2", "-b", str(CHUNK), "-ub", str(CHUNK),
+                "--metrics", "--cache-ram", "0", "--no-warmup"] + list(extra)
+        if kvtier:
+            args += ["--kvtier", kvtier, "--kvtier-chunk", str(CHUNK)]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("llama-server exited: " + self.log()[-3000:])
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("llama-server did not become ready: " + self.log()[-3000:])
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def complete(self, prompt, n_predict=8):
+        body = json.dumps({"prompt": prompt, "n_predict": n_predict, "temperature": 0, "seed": 1,
+                           "cache_prompt": True, "return_tokens": True}).encode()
+        req = urllib.request.Request(self.url + "/completion", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_S) as r:
+            return json.loads(r.read())
+
+    def metrics(self):
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+class LlamaServerOnKvtier(unittest.TestCase):
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="kvtier-llama-server-")
+        self.servers = []
+        self.daemons = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.stop()
+        for d in self.daemons:
+            d.stop()
+        if not self._outcome_failed():
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            print("kept", self.workdir)
+
+    def _outcome_failed(self):
+        result = getattr(self._outcome, "result", None)
+        return bool(result and (result.failures or result.errors))
+
+    def server(self, name, **kw):
+        s = LlamaServer(self.workdir, name, **kw)
+        self.servers.append(s)
+        return s
+
+    def kvtierd(self, name="kvtierd", extra=()):
+        d = Kvtierd(self.workdir, name, extra)
+        self.daemons.append(d)
+        return d
+
+    def cold_tokens(self, prompt):
+        """What a server without kvtier answers."""
+        cold = self.server("cold")
+        tokens = cold.complete(prompt)["tokens"]
+        cold.stop()
+        self.servers.remove(cold)
+        return tokens
+
+    def test_a_restarted_server_starts_from_the_prefix_it_computed(self):
+        prompt = prompt_of(1, 1401)
+        want = self.cold_tokens(prompt)
+        d = self.kvtierd()
+        first = self.server("first", kvtier=d.address)
+        r1 = first.complete(prompt)
+        self.assertEqual(r1["timings"]["prompt_n"], 1401)
+        self.assertEqual(r1["tokens"], want)
+        self.assertEqual(first.stop(), 0)
+        self.servers.remove(first)
+        # The chunks were stored off the request's path: wait until kvtierd holds them.
+        second = self.server("second", kvtier=d.address)
+        r2 = second.complete(prompt)
+        restored = (1400 // CHUNK) * CHUNK
+        self.assertEqual(r2["timings"]["cache_n"], restored, second.log()[-3000:])
+        self.assertEqual(r2["timings"]["prompt_n"], 1401 - restored)
+        self.assertEqual(r2["tokens"], want)
+        m = second.metrics()
+        self.assertEqual(m.get("kvtier_llama_restored_tokens_total"), restored)
+        self.assertEqual(m.get("kvtier_llama_restore_fallbacks_total"), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
