@@ -7,7 +7,7 @@ LLAMA_MODELS := $(LLAMA_WORK)/models
 LLAMA_BUILD := $(LLAMA_WORK)/integration
 LLAMA_PRESETS ?= tiny tiny-other
 
-.PHONY: llama test-llama llama-bench
+.PHONY: llama test-llama llama-bench llama-server test-llama-server
 
 llama: build
 	@src=$$(scripts/fetch-llama-cpp.sh $(LLAMA_WORK)) && \
@@ -27,4 +27,13 @@ llama-bench: LLAMA_PRESETS = tiny tiny-other small
 llama-bench: llama
 	@scripts/llama-bench.sh $(BUILD_DIR) $(LLAMA_BUILD)/kvtier-llama $(LLAMA_MODELS)/small.gguf
 
-TEST_EXTRA_TARGETS += test-llama
+# llama-server with kvtier as its prompt cache (issue 28): llama.cpp's server patched with
+# integrations/llama/server/llama-server.patch, tested through HTTP against real processes.
+llama-server: build
+	@scripts/build-llama-server.sh $(BUILD_DIR) $(LLAMA_WORK) $(JOBS) >/dev/null
+
+test-llama-server: llama llama-server
+	@KVTIER_BINARY=$(BUILD_DIR)/kvtier LLAMA_SERVER=$(LLAMA_WORK)/server/bin/llama-server \
+	  KVTIER_LLAMA_MODEL=$(LLAMA_MODELS)/tiny.gguf timeout 900 /usr/bin/python3 integrations/llama/tests/llama_server_test.py
+
+TEST_EXTRA_TARGETS += test-llama test-llama-server

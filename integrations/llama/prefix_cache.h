@@ -114,6 +114,7 @@ class PrefixCache {
   };
   // One side's connection to kvtierd (restores, or the store thread's stores) with its region.
   struct Connection {
+    explicit Connection(const char* client_name) : name(client_name) {}
     const char* name;  // client name, and in logs
     std::unique_ptr<Client> client;
     SharedRegion region;

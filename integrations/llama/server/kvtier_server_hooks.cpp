@@ -16,6 +16,11 @@
 namespace kvtier::llama_server {
 namespace {
 
+using kvtier::llama::PrefixCache;
+using kvtier::llama::PrefixCacheCounters;
+using kvtier::llama::PrefixCacheOptions;
+using kvtier::llama::RestoreResult;
+
 // Defaults: a deadline of tens of milliseconds keeps a frozen kvtierd from delaying a request by
 // more than that (docs/INTEGRATIONS.md); 256-token chunks as kvtier-llama's.
 constexpr int kDefaultDeadlineMs = 50;

@@ -47,6 +47,7 @@ class Kvtierd:
     def __init__(self, workdir, name="kvtierd", extra=()):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o700)  # kvtierd refuses a data directory others can reach
         self.log = open(os.path.join(self.dir, "kvtierd.log"), "ab")
         self.extra = list(extra)
         self.proc = None
@@ -63,7 +64,8 @@ class Kvtierd:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if os.path.exists(ready):
-                fields = dict(line.split("=", 1) for line in open(ready).read().split() if "=" in line)
+                with open(ready) as f:
+                    fields = dict(line.split("=", 1) for line in f.read().split() if "=" in line)
                 if "unix" in fields:
                     self.address = "unix:" + fields["unix"]
                     return
@@ -77,6 +79,7 @@ class Kvtierd:
             self.proc.send_signal(signal.SIGCONT)
             self.proc.terminate()
             self.proc.wait(timeout=60)
+        self.log.close()
 
 
 class LlamaServer:
@@ -198,6 +201,8 @@ class LlamaServerOnKvtier(unittest.TestCase):
         self.assertEqual(r2["timings"]["cache_n"], restored, second.log()[-3000:])
         self.assertEqual(r2["timings"]["prompt_n"], 1401 - restored)
         self.assertEqual(r2["tokens"], want)
+        print("\n  first: prompt_n %d; after the restart: cache_n %d, prompt_n %d, tokens %s" % (
+            r1["timings"]["prompt_n"], r2["timings"]["cache_n"], r2["timings"]["prompt_n"], r2["tokens"]))
         m = second.metrics()
         self.assertEqual(m.get("kvtier_llama_restored_tokens_total"), restored)
         self.assertEqual(m.get("kvtier_llama_restore_fallbacks_total"), 0)
