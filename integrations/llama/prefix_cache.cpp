@@ -162,6 +162,16 @@ RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::sp
   if (keys.size() > options_.max_chunks) keys.resize(options_.max_chunks);
   // Worth asking only when the whole chunks could give more than the sequence holds.
   if (keys.size() * options_.chunk_tokens <= held) return r;
+  // Every way out below counts the time it took (a frozen kvtierd costs at most the deadline).
+  struct Timed {
+    std::atomic<std::uint64_t>& total;
+    std::chrono::steady_clock::time_point start;
+    ~Timed() {
+      total.fetch_add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - start).count()),
+                      std::memory_order_relaxed);
+    }
+  } timed{counters_.restore_microseconds, start};
   if (!ensure_connected(restores_)) {
     r.fallback = "kvtierd is not connected";
     return r;

@@ -50,6 +50,7 @@ struct PrefixCacheOptions {
 // thread; read from any thread.
 struct PrefixCacheCounters {
   std::atomic<std::uint64_t> restores{0};          // restore() calls that asked kvtierd
+  std::atomic<std::uint64_t> restore_microseconds{0};  // time restore() spent, connecting included
   std::atomic<std::uint64_t> restored_tokens{0};   // tokens loaded into a sequence
   std::atomic<std::uint64_t> restored_bytes{0};
   std::atomic<std::uint64_t> restore_fallbacks{0}; // restores that used fewer chunks than cached, or none, because of an error

@@ -159,6 +159,7 @@ std::string metrics_text() {
   };
   counter("restores_total", "Prompts for which kvtierd was asked for a cached prefix.", c.restores);
   counter("restored_tokens_total", "Prompt tokens restored from kvtierd instead of computed.", c.restored_tokens);
+  counter("restore_microseconds_total", "Time spent asking kvtierd and restoring, connecting included.", c.restore_microseconds);
   counter("restored_bytes_total", "Block bytes restored from kvtierd.", c.restored_bytes);
   counter("restore_fallbacks_total", "Restores that used fewer cached chunks than kvtierd reported, or none, because of an error.", c.restore_fallbacks);
   counter("stored_chunks_total", "Chunks stored in kvtierd and acknowledged.", c.stored_chunks);
