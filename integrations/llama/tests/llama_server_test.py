@@ -74,6 +74,18 @@ class Kvtierd:
             time.sleep(0.05)
         raise RuntimeError("kvtierd did not become ready")
 
+    def metric(self, name):
+        """A metric of kvtierd's /metrics (summed over its label sets)."""
+        with open(os.path.join(self.dir, "kvtierd.ready")) as f:
+            fields = dict(line.split("=", 1) for line in f.read().split() if "=" in line)
+        with urllib.request.urlopen("http://%s/metrics" % fields["metrics"], timeout=10) as r:
+            text = r.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
@@ -264,6 +276,90 @@ class LlamaServerOnKvtier(unittest.TestCase):
         self.assertEqual(r["tokens"], want)
         self.assertEqual(r["timings"]["cache_n"], (899 // CHUNK) * CHUNK, s.log()[-2000:])
 
+    def test_a_server_on_another_node_restores_through_the_shared_tier(self):
+        prompt = prompt_of(6, 1000)
+        want = self.cold_tokens(prompt)
+        shared = os.path.join(self.workdir, "shared")
+        os.makedirs(shared, mode=0o700)
+        node_a = self.kvtierd("node-a", extra=["--shared-fs", shared])
+        node_b = self.kvtierd("node-b", extra=["--shared-fs", shared])
+        a = self.server("on-node-a", kvtier=node_a.address)
+        self.assertEqual(a.complete(prompt)["tokens"], want)
+        chunks = 999 // CHUNK
+        wait_stored(a, chunks)
+        deadline = time.monotonic() + 30
+        while node_a.metric("kvtier_shared_uploads_total") < chunks:
+            self.assertLess(time.monotonic(), deadline, "node A never uploaded the chunks")
+            time.sleep(0.1)
+        b = self.server("on-node-b", kvtier=node_b.address)
+        r = b.complete(prompt)
+        self.assertEqual(r["timings"]["cache_n"], chunks * CHUNK, b.log()[-2000:])
+        self.assertEqual(r["tokens"], want)
+        # A second prompt computed on node A, its blocks damaged in the shared directory (a byte
+        # flipped in every block file): node B recomputes it, with the same tokens.
+        uploaded = node_a.metric("kvtier_shared_uploads_total")
+        second = prompt_of(9, 1000)
+        want_second = self.cold_tokens(second)
+        self.assertEqual(a.complete(second)["tokens"], want_second)
+        deadline = time.monotonic() + 30
+        while node_a.metric("kvtier_shared_uploads_total") < uploaded + chunks:
+            self.assertLess(time.monotonic(), deadline, "node A never uploaded the second prompt")
+            time.sleep(0.1)
+        flipped = 0
+        for root, _, files in os.walk(shared):
+            for name in files:
+                path = os.path.join(root, name)
+                size = os.path.getsize(path)
+                if size > 4096:
+                    with open(path, "r+b") as f:
+                        f.seek(size // 2)
+                        byte = f.read(1)
+                        f.seek(size // 2)
+                        f.write(bytes([byte[0] ^ 0x01]))
+                    flipped += 1
+        self.assertGreaterEqual(flipped, 2 * chunks)
+        r = b.complete(second)
+        self.assertEqual(r["tokens"], want_second)
+        self.assertEqual(r["timings"]["cache_n"], 0)
+        self.assertGreater(node_b.metric("kvtier_shared_fs_corrupt_blocks_total"), 0)
+
+    def test_kvtierd_killed_or_serving_damaged_blocks_never_fails_a_request(self):
+        prompt, other = prompt_of(7, 900), prompt_of(8, 900)
+        want, want_other = self.cold_tokens(prompt), self.cold_tokens(other)
+        chunks = 899 // CHUNK
+        # 128 KiB of DRAM, in shards smaller than a chunk (~128 KiB with the tiny model): the
+        # chunks go straight to NVMe, written within the flush interval (1 s).
+        d = self.kvtierd(extra=["--dram-bytes", "128KiB", "--nvme-bytes", "256MiB"])
+        s = self.server("server", kvtier=d.address)
+        self.assertEqual(s.complete(prompt)["tokens"], want)
+        self.assertEqual(s.complete(other)["tokens"], want_other)  # the slot now holds `other`
+        wait_stored(s, 2 * chunks)
+        time.sleep(1.5)
+        # Killed: answered all the same (the slot holds `other`, so `prompt` needs kvtierd).
+        d.proc.kill()
+        d.proc.wait()
+        r = s.complete(prompt)
+        self.assertEqual(r["tokens"], want)
+        self.assertEqual(r["timings"]["prompt_n"], 900)
+        # Restarted on its data directory: the chunks come back from NVMe.
+        d.start()
+        time.sleep(1.2)  # the reconnect interval
+        r = s.complete(other)
+        self.assertEqual(r["tokens"], want_other)
+        self.assertEqual(r["timings"]["cache_n"], chunks * CHUNK, s.log()[-2000:])
+        # Killed again, a byte flipped in every value page of the NVMe file, restarted: damaged
+        # chunks are misses, recomputed, and the tokens stay those of a cold server.
+        d.proc.kill()
+        d.proc.wait()
+        flip_every_value_page(os.path.join(d.dir, "nvme", "kvtier-nvme.dat"))
+        d.start()
+        time.sleep(1.2)
+        # (Undamaged, `prompt`'s chunks would be restored as `other`'s were above: they were stored
+        # before the first kill.)
+        r = s.complete(prompt)
+        self.assertEqual(r["tokens"], want)
+        self.assertEqual(r["timings"]["cache_n"], 0)
+
     def test_four_slots_and_eight_clients_are_answered_first_with_a_cold_servers_tokens(self):
         shared = prompt_of(5, 600)
         prompts = [shared + prompt_of(100 + i, 300) if i % 2 == 0 else prompt_of(200 + i, 700)
@@ -287,6 +383,27 @@ class LlamaServerOnKvtier(unittest.TestCase):
         self.assertGreater(s.metrics().get("kvtier_llama_restored_tokens_total", 0), 0)
         self.assertEqual(s.stop(), 0)
         self.servers.remove(s)
+
+
+def flip_every_value_page(path):
+    """Flips one byte in every 4 KiB page of an NVMe data file that is neither zeros nor an entry
+    header (kvtier's entry headers start with their magic; docs/NVME_FORMAT.md): every stored
+    value is damaged somewhere. Holes (never written) are skipped."""
+    zeros = bytes(4096)
+    with open(path, "r+b") as f:
+        size = os.fstat(f.fileno()).st_size
+        off = 4096
+        while off < size:
+            try:
+                off = os.lseek(f.fileno(), off, os.SEEK_DATA)
+            except OSError:
+                break  # only a hole is left
+            f.seek(off)
+            page = f.read(4096)
+            if page != zeros and page[:4] not in (b"KVTE", b"KVTS"):
+                f.seek(off + 100)
+                f.write(bytes([page[100] ^ 0x01]))
+            off += 4096
 
 
 def wait_stored(server, chunks, timeout_s=30):
