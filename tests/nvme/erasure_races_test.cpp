@@ -19,7 +19,7 @@
 #include "memory/aligned_buffer.h"
 #include "nvme/format.h"
 #include "nvme/nvme_tier.h"
-#include "nvme/small_nvme_config.h"
+#include "nvme/nvme_test_support.h"
 #include "support/child_process.h"
 #include "support/device_pages.h"
 #include "support/test_support.h"
@@ -28,7 +28,7 @@ namespace kvtier::nvme::erasure_races {
 namespace {
 
 using kvtier::testing::counter_value;
-using kvtier::testing::in_child_then_sigkill;
+using kvtier::testing::crash_after;
 using kvtier::testing::matches_pattern;
 using kvtier::testing::PageSet;
 using kvtier::testing::pattern;
@@ -118,12 +118,7 @@ TEST(NvmeErasureRaces, AHotBlockReinsertionCouldNotKeepIsRemovedDurablyWhenTheSt
   c.reclaim = ReclaimPolicy::kFifo;
   c.reinsert_min_hits = 1;
   c.flush_interval = std::chrono::milliseconds(0);
-  std::unique_ptr<NvmeTier> child_tier;
-  const std::string answer = in_child_then_sigkill([&]() -> std::string {
-    Result<std::unique_ptr<NvmeTier>> opened = NvmeTier::open(c, dir.path());
-    if (!opened.ok()) return opened.status().to_string();
-    child_tier = std::move(opened).value();
-    NvmeTier& tier = *child_tier;
+  const std::string answer = crash_after(c, dir.path(), [&](NvmeTier& tier) -> std::string {
     ::signal(SIGXFSZ, SIG_IGN);
     for (std::uint64_t n = 1; n <= 36; ++n) {
       if (!tier.put(id_of(n), version(n, 0)).ok()) return "put failed";  // blocks 1-9 in region 0
@@ -176,12 +171,7 @@ TEST(NvmeErasureRaces, ARegionSealedByTheCrashScanIsWrittenWhole) {
   c.reinsert_min_hits = 0;
   c.flush_interval = std::chrono::milliseconds(0);
   c.erase_removed = true;
-  std::unique_ptr<NvmeTier> child_tier;
-  const std::string answer = in_child_then_sigkill([&]() -> std::string {
-    Result<std::unique_ptr<NvmeTier>> opened = NvmeTier::open(c, dir.path());
-    if (!opened.ok()) return opened.status().to_string();
-    child_tier = std::move(opened).value();
-    NvmeTier& tier = *child_tier;
+  const std::string answer = crash_after(c, dir.path(), [&](NvmeTier& tier) -> std::string {
     for (std::uint64_t n = 1; n <= 37; ++n) {
       if (!tier.put(id_of(n), version(n, 0)).ok()) return "put failed";  // 37 reclaims region 0
     }
@@ -208,12 +198,7 @@ TEST(NvmeErasureRaces, AReplacingPutCrashedBeforeItsFlushLeavesAVersion) {
   NvmeConfig c = kvtier::testing::small_nvme_config(8);
   c.flush_interval = std::chrono::milliseconds(0);
   c.erase_removed = true;
-  std::unique_ptr<NvmeTier> child_tier;
-  const std::string answer = in_child_then_sigkill([&]() -> std::string {
-    Result<std::unique_ptr<NvmeTier>> opened = NvmeTier::open(c, dir.path());
-    if (!opened.ok()) return opened.status().to_string();
-    child_tier = std::move(opened).value();
-    NvmeTier& tier = *child_tier;
+  const std::string answer = crash_after(c, dir.path(), [&](NvmeTier& tier) -> std::string {
     for (std::uint64_t n = 1; n <= 10; ++n) {
       if (!tier.put(id_of(n), version(n, 0)).ok()) return "put failed";  // block 1 in a sealed region
     }

@@ -18,7 +18,7 @@
 #include "memory/aligned_buffer.h"
 #include "nvme/format.h"
 #include "nvme/nvme_tier.h"
-#include "nvme/small_nvme_config.h"
+#include "nvme/nvme_test_support.h"
 #include "support/device_pages.h"
 #include "support/test_support.h"
 

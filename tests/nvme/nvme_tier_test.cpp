@@ -20,7 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "memory/aligned_buffer.h"
-#include "nvme/small_nvme_config.h"
+#include "nvme/nvme_test_support.h"
 #include "support/aliased_keys.h"
 #include "support/child_process.h"
 #include "support/test_support.h"

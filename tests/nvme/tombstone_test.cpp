@@ -20,7 +20,7 @@
 #include "memory/aligned_buffer.h"
 #include "nvme/format.h"
 #include "nvme/nvme_tier.h"
-#include "nvme/small_nvme_config.h"
+#include "nvme/nvme_test_support.h"
 #include "support/child_process.h"
 #include "support/test_support.h"
 
@@ -28,6 +28,7 @@ namespace kvtier::nvme::tombstone_recovery {
 namespace {
 
 using kvtier::testing::counter_value;
+using kvtier::testing::crash_after;
 using kvtier::testing::in_child_then_sigkill;
 using kvtier::testing::matches_pattern;
 using kvtier::testing::pattern;
@@ -74,20 +75,6 @@ std::unique_ptr<NvmeTier> open_tier(const NvmeConfig& c, const std::string& dir)
   Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir);
   EXPECT_TRUE(t.ok()) << t.status().to_string();
   return t.ok() ? std::move(t).value() : nullptr;
-}
-
-// Opens the tier on `dir` in a forked child, runs fn(tier) there and SIGKILLs the child once fn
-// has answered, with the tier still open: a crash at that point. Returns fn's answer (or why the
-// tier did not open, or "child failed").
-template <typename Fn>
-std::string crash_after(const NvmeConfig& c, const std::string& dir, Fn fn) {
-  std::unique_ptr<NvmeTier> child_tier;  // the child's copy lives until the kill
-  return in_child_then_sigkill([&]() -> std::string {
-    Result<std::unique_ptr<NvmeTier>> t = NvmeTier::open(c, dir);
-    if (!t.ok()) return t.status().to_string();
-    child_tier = std::move(t).value();
-    return fn(*child_tier);
-  });
 }
 
 // Where the removed entry is when it is removed.
