@@ -29,7 +29,6 @@ namespace {
 
 using kvtier::testing::counter_value;
 using kvtier::testing::crash_after;
-using kvtier::testing::in_child_then_sigkill;
 using kvtier::testing::matches_pattern;
 using kvtier::testing::pattern;
 using kvtier::testing::TempDir;
