@@ -259,7 +259,7 @@ class LlamaServerOnKvtier(unittest.TestCase):
             r = s.complete(prompt)
             self.assertEqual(r["tokens"], want)
             self.assertEqual(r["timings"]["prompt_n"], 900)  # recomputed: kvtierd did not answer
-            r = s.complete(other)  # the first connection attempt while frozen
+            r = s.complete(other)  # within the reconnect interval: not even a connection attempt
             self.assertEqual(r["tokens"], want_other)
         finally:
             d.proc.send_signal(signal.SIGCONT)
