@@ -63,14 +63,34 @@ std::optional<double> metric(Client& c, std::string_view name) {
   return parsed->sum(name);
 }
 
+// The daemon's kvtier_shared_* metrics, for a failure message: what the breaker, the outbox and
+// the uploaders were doing.
+std::string shared_metrics(Client& c) {
+  Result<std::string> text = c.stats();
+  if (!text.ok()) return "(no stats: " + text.status().to_string() + ")";
+  std::string out;
+  std::size_t at = 0;
+  while (at < text->size()) {
+    std::size_t end = text->find('\n', at);
+    if (end == std::string::npos) end = text->size();
+    std::string_view line(text->data() + at, end - at);
+    if (line.starts_with("kvtier_shared_")) out.append(line).push_back('\n');
+    at = end + 1;
+  }
+  return out;
+}
+
 // Waits until the daemon has no block left to upload and has uploaded at least `uploads`.
-bool wait_drained(Client& c, double uploads, std::chrono::milliseconds limit = 30s) {
-  return poll_until(
+::testing::AssertionResult wait_drained(Client& c, double uploads, std::chrono::milliseconds limit = 30s) {
+  const bool drained = poll_until(
       [&] {
         return metric(c, "kvtier_shared_outbox_pending") == 0.0 &&
                metric(c, "kvtier_shared_uploads_total").value_or(0) >= uploads;
       },
       limit);
+  if (drained) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "not drained to " << uploads << " uploads within "
+                                       << limit.count() << " ms:\n" << shared_metrics(c);
 }
 
 bool put_block(Client& c, std::uint64_t n, std::uint64_t version = 0) {
