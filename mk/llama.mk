@@ -10,7 +10,7 @@ LLAMA_PRESETS ?= tiny tiny-other
 .PHONY: llama test-llama llama-bench llama-server test-llama-server
 
 llama: build
-	@src=$$(scripts/fetch-llama-cpp.sh $(LLAMA_WORK)) && \
+	@src=$$(scripts/fetch-llama-cpp.sh $(LLAMA_WORK)) && scripts/patch-llama-cpp.sh $$src && \
 	  cmake -S integrations/llama -B $(LLAMA_BUILD) -DLLAMA_CPP_DIR=$$src \
 	    -DKVTIER_BUILD_DIR=$(abspath $(BUILD_DIR)) >/dev/null && \
 	  cmake --build $(LLAMA_BUILD) -j $(JOBS) --target kvtier_llama_tests kvtier-llama -- --no-print-directory >/dev/null

@@ -32,13 +32,14 @@ struct Args {
   std::size_t tokens = 0, shared_tokens = 0;
   std::uint32_t chunk_tokens = 256;
   int n_predict = 16, threads = 2, repeat = 1;
-  bool no_cache = false, vary_suffix = false, reuse = false;
+  bool no_cache = false, vary_suffix = false, reuse = false, flash_attention = false;
 };
 
 constexpr const char* kUsage =
     "usage: kvtier-llama --model M.gguf --address unix:PATH [--token-file F]\n"
     "         [--prompt TEXT | --prompt-file F | --seed S --tokens N [--shared-seed S2 --shared-tokens N2]]\n"
     "         [--chunk-tokens 256] [--n-predict 16] [--threads 2] [--repeat R] [--vary-suffix]\n"
+    "         [--flash-attn]\n"
     "         [--no-cache [--reuse-in-process]]\n"
     "One JSON line per run: ttft_ms, restored/computed tokens, bytes loaded, GB/s, logits checksum.\n"
     "docs/INTEGRATIONS.md explains the flags and the output.\n";
@@ -84,6 +85,7 @@ Args parse(int argc, char** argv) {
     else if (f == "--no-cache") a.no_cache = true;
     else if (f == "--vary-suffix") a.vary_suffix = true;
     else if (f == "--reuse-in-process") a.reuse = true;
+    else if (f == "--flash-attn") a.flash_attention = true;
     else usage(("unknown flag " + f).c_str());
   }
   if (a.model.empty()) usage("--model is required");
@@ -132,7 +134,7 @@ int main(int argc, char** argv) {
   mp.progress_callback = [](float, void*) { return true; };  // no dots on stderr
   llama_model* model = llama_model_load_from_file(a.model.c_str(), mp);
   if (model == nullptr) { std::fprintf(stderr, "kvtier-llama: cannot load %s\n", a.model.c_str()); return 1; }
-  llama_context* ctx = llama_init_from_model(model, context_params_for(a.chunk_tokens, 4096, a.threads));
+  llama_context* ctx = llama_init_from_model(model, context_params_for(a.chunk_tokens, 4096, a.threads, a.flash_attention));
   if (ctx == nullptr) { std::fprintf(stderr, "kvtier-llama: cannot create a context\n"); return 1; }
   std::unique_ptr<PrefixCache> cache;
   if (!a.no_cache) {
@@ -158,9 +160,11 @@ int main(int argc, char** argv) {
     StoreStats stored = cache ? cache->wait_stored() : StoreStats{};
     const RestoreResult& res = run->restore;
     std::printf("{\"run\":%d,\"prompt_tokens\":%zu,\"reused_tokens\":%zu,\"restored_tokens\":%zu,\"computed_tokens\":%zu,"
-                "\"ttft_ms\":%.2f,\"restore_ms\":%.2f,\"bytes_loaded\":%zu,\"load_gb_s\":%.3f,"
+                "\"ttft_ms\":%.2f,\"restore_ms\":%.2f,\"lookup_ms\":%.2f,\"get_ms\":%.2f,\"load_ms\":%.2f,"
+                "\"bytes_loaded\":%zu,\"load_gb_s\":%.3f,"
                 "\"stored_chunks_total\":%zu,\"store_failed_total\":%zu,\"logits_fnv\":\"%016llx\",\"first_tokens\":[",
-                r, prompt.size(), keep, res.tokens, run->computed, run->ttft_seconds * 1e3, res.seconds * 1e3, res.bytes,
+                r, prompt.size(), keep, res.tokens, run->computed, run->ttft_seconds * 1e3, res.seconds * 1e3,
+                res.lookup_seconds * 1e3, res.get_seconds * 1e3, res.load_seconds * 1e3, res.bytes,
                 res.seconds > 0 ? res.bytes / res.seconds / 1e9 : 0.0, stored.chunks, stored.failed,
                 static_cast<unsigned long long>(logits_checksum(run->logits)));
     for (std::size_t i = 0; i < run->generated.size() && i < 8; ++i) std::printf("%s%d", i ? "," : "", run->generated[i]);

@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include <xxhash.h>
+
+#include "ggml-backend.h"
 #include "ggml.h"
 
 namespace kvtier::llama {
@@ -14,6 +17,15 @@ namespace {
 constexpr std::size_t kPage = 4096;
 
 std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+// Writes a byte of each page of `memory` (this process's own mapping), so the pages exist and are
+// mapped before a restore reads them: a first touch costs far more than the copy of a page (on
+// some virtual machines ~10 us even for a page madvise(MADV_POPULATE_WRITE) made present).
+void populate(std::span<std::byte> memory) {
+  for (std::size_t at = 0; at < memory.size(); at += kPage) {
+    static_cast<volatile std::byte*>(memory.data())[at] = std::byte{0};
+  }
+}
 
 Result<std::vector<std::byte>> seq_state_bytes(llama_context* ctx, llama_seq_id seq) {
   std::vector<std::byte> state(llama_state_seq_get_size(ctx, seq));
@@ -111,6 +123,9 @@ Status PrefixCache::connect(Connection& c) {
   if (!region.ok()) return region.status();
   c.client = std::move(*client);
   c.region = *region;
+  // The restore region's pages are made here, once, rather than faulted in by each restore's
+  // reads on the request's path. Its whole size stays resident: max_chunks blocks.
+  if (&c == &restores_) populate(c.region.memory);
   counters_.connects.fetch_add(1, std::memory_order_relaxed);
   if (c.announced_down) {
     std::fprintf(stderr, "kvtier: %s connected to %s again\n", c.name, options_.address.c_str());
@@ -183,14 +198,24 @@ RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::sp
     drop(restores_, s);
     return r;
   };
+  auto since = [](std::chrono::steady_clock::time_point& t) {
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+  };
+  auto phase = std::chrono::steady_clock::now();
   Result<PrefixMatch> match = restores_.client->lookup(keys);
+  r.lookup_seconds = since(phase);
   if (!match.ok()) return failed("LOOKUP", match.status());
   r.chunks_cached = match->cached;
   if (r.chunks_cached * options_.chunk_tokens <= held) return r;
   std::vector<ShmGet> gets;
   for (std::size_t i = 0; i < r.chunks_cached; ++i) gets.push_back({keys[i], i * slot_bytes_, slot_bytes_});
   std::vector<GetResult> got(gets.size());
-  if (Status s = restores_.client->get_many_shm(restores_.region, gets, got); !s.ok()) return failed("GET_MANY_SHM", s);
+  const Status got_status = restores_.client->get_many_shm(restores_.region, gets, got);
+  r.get_seconds = since(phase);
+  if (!got_status.ok()) return failed("GET_MANY_SHM", got_status);
   // Use the chunks up to the first that is missing or does not check out. Each is read once from
   // the region, into the state, and checked there (the daemon can still write the region).
   std::vector<std::span<const std::byte>> blocks;
@@ -201,23 +226,17 @@ RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::sp
     }
     blocks.push_back(restores_.region.memory.subspan(i * slot_bytes_, std::min<std::size_t>(got[i].size, slot_bytes_)));
   }
-  RebuiltState rebuilt = rebuild_seq_state(blocks, std::span(keys).first(blocks.size()), layout_,
-                                           options_.chunk_tokens, seq, streams_);
-  if (!rebuilt.refused.empty()) r.fallback = rebuilt.refused;
-  if (!r.fallback.empty()) counters_.restore_fallbacks.fetch_add(1, std::memory_order_relaxed);
-  std::size_t chunks = rebuilt.chunks;
-  if (chunks * options_.chunk_tokens <= held) chunks = 0;  // the sequence's own prefix is as long
-  if (chunks > 0) {
-    const std::vector<std::byte>& state = rebuilt.state;
-    llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
-    std::size_t n = llama_state_seq_set_data(ctx, reinterpret_cast<const std::uint8_t*>(state.data()), state.size(), seq);
-    if (n != state.size()) {
-      llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
-      r.fallback = "llama_state_seq_set_data refused the state (" + std::to_string(n) + " of " + std::to_string(state.size()) + " bytes read)";
-      r.emptied = true;
-      chunks = 0;
-    }
+  std::size_t chunks = 0;
+#ifdef LLAMA_STATE_SEQ_READER
+  if (!layout_.v_transposed) {
+    chunks = load_planned(ctx, seq, blocks, keys, held, r);
+  } else
+#endif
+  {
+    chunks = load_rebuilt(ctx, seq, blocks, keys, held, r);
   }
+  r.load_seconds = since(phase);
+  if (!r.fallback.empty()) counters_.restore_fallbacks.fetch_add(1, std::memory_order_relaxed);
   r.tokens = chunks * options_.chunk_tokens;
   r.bytes = chunks * chunk_bytes_;
   counters_.restored_tokens.fetch_add(r.tokens, std::memory_order_relaxed);
@@ -225,6 +244,146 @@ RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::sp
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
+
+std::size_t PrefixCache::load_rebuilt(llama_context* ctx, llama_seq_id seq,
+                                      std::span<const std::span<const std::byte>> blocks,
+                                      std::span<const Key> keys, std::size_t held, RestoreResult& r) {
+  RebuiltState rebuilt = rebuild_seq_state(blocks, keys.first(blocks.size()), layout_,
+                                           options_.chunk_tokens, seq, streams_);
+  if (!rebuilt.refused.empty() && r.fallback.empty()) r.fallback = rebuilt.refused;
+  if (rebuilt.chunks * options_.chunk_tokens <= held) return 0;  // the sequence's own prefix is as long
+  const std::vector<std::byte>& state = rebuilt.state;
+  r.replaced = true;
+  llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
+  std::size_t n = llama_state_seq_set_data(ctx, reinterpret_cast<const std::uint8_t*>(state.data()), state.size(), seq);
+  if (n != state.size()) {
+    llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
+    r.fallback = "llama_state_seq_set_data refused the state (" + std::to_string(n) + " of " + std::to_string(state.size()) + " bytes read)";
+    return 0;
+  }
+  return rebuilt.chunks;
+}
+
+#ifdef LLAMA_STATE_SEQ_READER
+namespace {
+
+// Hands a StatePlan to llama_state_seq_set_data_reader. Each row piece is copied out of the
+// blocks (the shared-memory region kvtierd may still write) into the KV tensor, straight when the
+// tensor is in host memory, else through a staging buffer, and checksummed where it was copied
+// to: what is checked is what llama.cpp computes with.
+class PlanReader {
+ public:
+  explicit PlanReader(const StatePlan& plan) : plan_(plan) {
+    for (std::size_t c = 0; c < plan.chunks; ++c) {
+      hashes_.emplace_back(XXH3_createState(), XXH3_freeState);
+      if (hashes_.back() == nullptr) return;  // no memory: nothing will check out
+      XXH3_64bits_reset(hashes_.back().get());
+    }
+  }
+
+  llama_state_seq_reader reader() { return {this, &PlanReader::read, &PlanReader::read_tensor}; }
+
+  // The chunks, from the first, whose copies match their checksums; 0 unless the whole state
+  // was read.
+  std::size_t good_chunks() const {
+    std::size_t n = 0;
+    if (piece_ != plan_.pieces.size() || hashes_.size() != plan_.chunks) return 0;
+    while (n < plan_.chunks && XXH3_64bits_digest(hashes_[n].get()) == plan_.payload_xxh3[n]) ++n;
+    return n;
+  }
+
+ private:
+  static bool read(void* self, void* dst, std::size_t size) {
+    auto* r = static_cast<PlanReader*>(self);
+    return r->take(size, [&](const StatePiece& p, const std::byte* src, std::size_t n, std::size_t done) {
+      std::byte* to = static_cast<std::byte*>(dst) + done;
+      std::memcpy(to, src, n);
+      r->hash(p, to, n);
+    });
+  }
+
+  static bool read_tensor(void* self, ggml_tensor* t, std::size_t offset, std::size_t size) {
+    auto* r = static_cast<PlanReader*>(self);
+    if (offset > ggml_nbytes(t) || size > ggml_nbytes(t) - offset) return false;
+    const bool host = t->buffer != nullptr && ggml_backend_buffer_is_host(t->buffer) && t->data != nullptr;
+    return r->take(size, [&](const StatePiece& p, const std::byte* src, std::size_t n, std::size_t done) {
+      if (host) {
+        std::byte* to = static_cast<std::byte*>(t->data) + offset + done;
+        std::memcpy(to, src, n);
+        r->hash(p, to, n);
+        return;
+      }
+      r->staging_.resize(n);
+      std::memcpy(r->staging_.data(), src, n);
+      r->hash(p, r->staging_.data(), n);
+      ggml_backend_tensor_set(t, r->staging_.data(), offset + done, n);
+    });
+  }
+
+  // Passes the next `size` bytes of the state to fn(piece, source, bytes, bytes done so far), piece
+  // by piece. False when the plan has fewer bytes left (llama.cpp reads another layout).
+  template <typename Fn>
+  bool take(std::size_t size, Fn&& fn) {
+    std::size_t done = 0;
+    while (done < size) {
+      if (piece_ == plan_.pieces.size()) return false;
+      const StatePiece& p = plan_.pieces[piece_];
+      const std::size_t n = std::min(size - done, p.bytes - in_piece_);
+      fn(p, p.src + in_piece_, n, done);
+      done += n;
+      in_piece_ += n;
+      if (in_piece_ == p.bytes) ++piece_, in_piece_ = 0;
+    }
+    return true;
+  }
+
+  void hash(const StatePiece& p, const std::byte* bytes, std::size_t n) {
+    if (p.chunk >= 0 && static_cast<std::size_t>(p.chunk) < hashes_.size()) {
+      XXH3_64bits_update(hashes_[static_cast<std::size_t>(p.chunk)].get(), bytes, n);
+    }
+  }
+
+  const StatePlan& plan_;
+  std::vector<std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)>> hashes_;
+  std::vector<std::byte> staging_;
+  std::size_t piece_ = 0;
+  std::size_t in_piece_ = 0;
+};
+
+}  // namespace
+
+std::size_t PrefixCache::load_planned(llama_context* ctx, llama_seq_id seq,
+                                      std::span<const std::span<const std::byte>> blocks,
+                                      std::span<const Key> keys, std::size_t held, RestoreResult& r) {
+  const StatePlan plan = plan_seq_state(blocks, keys.first(blocks.size()), layout_, options_.chunk_tokens, seq, streams_);
+  if (!plan.refused.empty() && r.fallback.empty()) r.fallback = plan.refused;
+  if (plan.chunks * options_.chunk_tokens <= held) return 0;  // the sequence's own prefix is as long
+  r.replaced = true;
+  r.piecewise = true;
+  llama_memory_t mem = llama_get_memory(ctx);
+  llama_memory_seq_rm(mem, seq, -1, -1);
+  PlanReader reader(plan);
+  const llama_state_seq_reader callbacks = reader.reader();
+  const std::size_t n = llama_state_seq_set_data_reader(ctx, &callbacks, seq, 0);
+  if (n != plan.bytes) {
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    r.fallback = "llama_state_seq_set_data_reader refused the state (" + std::to_string(n) + " of " +
+                 std::to_string(plan.bytes) + " bytes read)";
+    return 0;
+  }
+  const std::size_t good = reader.good_chunks();
+  if (good < plan.chunks) {
+    // The tokens of the chunks before the damaged one were checked where they now lie: keep them.
+    if (!llama_memory_seq_rm(mem, seq, static_cast<llama_pos>(good * options_.chunk_tokens), -1)) {
+      llama_memory_seq_rm(mem, seq, -1, -1);
+      r.fallback = "chunk " + std::to_string(good) + ": payload does not match its checksum";
+      return 0;
+    }
+    r.fallback = "chunk " + std::to_string(good) + ": payload does not match its checksum";
+  }
+  return good;
+}
+#endif
 
 Status PrefixCache::store(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt,
                           std::size_t from_chunk) {

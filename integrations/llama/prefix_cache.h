@@ -65,8 +65,17 @@ struct RestoreResult {
   std::size_t chunks_cached = 0; // LOOKUP's answer
   std::size_t bytes = 0;         // block bytes loaded
   double seconds = 0;            // LOOKUP + GET + checks + llama_state_seq_set_data
+  // Where the time went (0 for a phase not reached).
+  double lookup_seconds = 0;
+  double get_seconds = 0;        // GET_MANY_SHM: kvtierd copies the blocks into shared memory
+  double load_seconds = 0;       // the blocks checked and loaded into llama.cpp's KV tensors
   std::string fallback;          // why fewer chunks than cached were used (empty if none)
-  bool emptied = false;          // llama.cpp refused the state: the sequence is empty now
+  // The sequence was replaced and holds exactly `tokens` tokens now: more than it held, or fewer
+  // (0 included) when llama.cpp refused the state or a block was found damaged while it loaded.
+  bool replaced = false;
+  // Loaded piece by piece through llama_state_seq_set_data_reader (the rows straight from shared
+  // memory into the KV tensors), not from a state put together first.
+  bool piecewise = false;
 };
 
 struct StoreStats {
@@ -87,8 +96,13 @@ class PrefixCache {
 
   // Loads the longest cached prefix of `prompt` into sequence `seq`, when it is longer than the
   // `held` tokens the sequence already holds (prompt[0, held) at positions 0..: the caller's own
-  // reuse); the sequence is then replaced by it. Otherwise the sequence is left as it was and the
-  // result says 0 tokens. Leaves at least one prompt token to be computed.
+  // reuse); the sequence is then replaced by it (result.replaced). Otherwise the sequence is left
+  // as it was and the result says 0 tokens. Leaves at least one prompt token to be computed.
+  //
+  // With llama_state_seq_set_data_reader (llama.cpp carrying the patch) and V not transposed, the
+  // rows go from the shared-memory region straight into the KV tensors and are checked there, so
+  // a block found damaged then leaves the sequence with the chunks before it, even fewer tokens
+  // than it held. Otherwise the state is put together and checked first (one more copy).
   RestoreResult restore(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt,
                         std::size_t held = 0);
   // Queues the full chunks of `prompt` from chunk `from_chunk` on, out of the state of `seq`
@@ -130,6 +144,16 @@ class PrefixCache {
   // A call on `c` failed: drops the connection (with reconnect) and logs the outage once.
   void drop(Connection& c, const Status& why);
   std::vector<Key> keys_of(std::span<const llama_token> prompt) const;
+  // Load blocks[0..] (checked against keys) into `seq` unless they give no more than `held`
+  // tokens; return the chunks the sequence holds then (r.replaced, r.fallback set). rebuilt: the
+  // state put together and checked first; planned: piece by piece through
+  // llama_state_seq_set_data_reader, checked where the rows land.
+  std::size_t load_rebuilt(llama_context* ctx, llama_seq_id seq, std::span<const std::span<const std::byte>> blocks,
+                           std::span<const Key> keys, std::size_t held, RestoreResult& r);
+#ifdef LLAMA_STATE_SEQ_READER
+  std::size_t load_planned(llama_context* ctx, llama_seq_id seq, std::span<const std::span<const std::byte>> blocks,
+                           std::span<const Key> keys, std::size_t held, RestoreResult& r);
+#endif
   void store_loop();
   void put_blocks(StoreJob& job);
 

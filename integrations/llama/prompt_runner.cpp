@@ -38,7 +38,8 @@ llama_token argmax(const float* logits, int n) {
 
 }  // namespace
 
-llama_context_params context_params_for(std::uint32_t chunk_tokens, std::uint32_t n_ctx, int threads) {
+llama_context_params context_params_for(std::uint32_t chunk_tokens, std::uint32_t n_ctx, int threads,
+                                        bool flash_attention) {
   llama_context_params p = llama_context_default_params();
   p.n_ctx = n_ctx;
   p.n_batch = chunk_tokens;
@@ -46,7 +47,7 @@ llama_context_params context_params_for(std::uint32_t chunk_tokens, std::uint32_
   p.n_seq_max = 1;
   p.n_threads = threads;
   p.n_threads_batch = threads;
-  p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  p.flash_attn_type = flash_attention ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
   p.no_perf = true;
   return p;
 }

@@ -25,8 +25,10 @@ struct PromptRun {
 };
 
 // Context parameters under which restore + prefill gives the bits a full prefill gives: batches
-// of chunk_tokens (restored chunks were computed in exactly those batches), one sequence.
-llama_context_params context_params_for(std::uint32_t chunk_tokens, std::uint32_t n_ctx, int threads);
+// of chunk_tokens (restored chunks were computed in exactly those batches), one sequence. Flash
+// attention off stores V transposed; on, V rows as K's (the layout llama-server uses by default).
+llama_context_params context_params_for(std::uint32_t chunk_tokens, std::uint32_t n_ctx, int threads,
+                                        bool flash_attention = false);
 
 // Runs `prompt` in sequence 0 of `ctx`. `cache` may be null: a full recompute. Sequence 0 is
 // emptied first, except for its first `keep_tokens` tokens (which must be the prompt's): that is

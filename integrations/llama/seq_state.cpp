@@ -283,45 +283,145 @@ struct StateLayout {
   std::size_t bytes = 0;
 };
 
-// Writes the metadata of a state of `cells` tokens of sequence `seq` (positions 0..cells-1), with
-// room for every layer's rows left to fill, and returns where those rows go.
-StateLayout write_state_skeleton(std::vector<std::byte>& out, const KvLayout& layout,
-                                 std::uint32_t cells, std::int32_t seq, std::uint32_t streams) {
-  StateLayout at;
-  ByteWriter w(out);
-  w.put(kStateMagic);
-  w.put(seq);
-  w.put(streams);
-  w.put(cells);  // the sequence's stream; llama.cpp puts the cells where seq belongs
+// The state of `cells` tokens of sequence `seq` (positions 0..cells-1) in llama.cpp's order:
+// metadata through sink.put(value), each layer's K rows through sink.k_rows(layer, bytes), then
+// its V through sink.v_rows(layer, bytes). One description of the layout for every way of
+// building a state.
+template <typename Sink>
+void lay_out_state(Sink& sink, const KvLayout& layout, std::uint32_t cells, std::int32_t seq,
+                   std::uint32_t streams) {
+  sink.put(kStateMagic);
+  sink.put(seq);
+  sink.put(streams);
+  sink.put(cells);  // the sequence's stream; llama.cpp puts the cells where seq belongs
   for (std::uint32_t i = 0; i < cells; ++i) {
-    w.put(static_cast<std::int32_t>(i));
-    w.put(std::uint32_t{1});
-    w.put(seq);
+    sink.put(static_cast<std::int32_t>(i));
+    sink.put(std::uint32_t{1});
+    sink.put(seq);
   }
-  w.put(std::uint32_t{layout.v_transposed ? 1u : 0u});
-  w.put(static_cast<std::uint32_t>(layout.layers.size()));
-  for (const LayerLayout& l : layout.layers) {
-    w.put(l.k_type);
-    w.put(l.k_row);
-    at.k_at.push_back(out.size());
-    out.resize(out.size() + l.k_row * cells);
+  sink.put(std::uint32_t{layout.v_transposed ? 1u : 0u});
+  sink.put(static_cast<std::uint32_t>(layout.layers.size()));
+  for (std::size_t i = 0; i < layout.layers.size(); ++i) {
+    const LayerLayout& l = layout.layers[i];
+    sink.put(l.k_type);
+    sink.put(l.k_row);
+    sink.k_rows(i, l.k_row * cells);
   }
-  for (const LayerLayout& l : layout.layers) {
-    w.put(l.v_type);
+  for (std::size_t i = 0; i < layout.layers.size(); ++i) {
+    const LayerLayout& l = layout.layers[i];
+    sink.put(l.v_type);
     if (!layout.v_transposed) {
-      w.put(l.v_row);
-      at.v_at.push_back(out.size());
-      out.resize(out.size() + l.v_row * cells);
+      sink.put(l.v_row);
+      sink.v_rows(i, l.v_row * cells);
       continue;
     }
-    w.put(l.v_element);
-    w.put(l.v_channels);
-    at.v_at.push_back(out.size());
-    out.resize(out.size() + std::uint64_t{l.v_element} * l.v_channels * cells);
+    sink.put(l.v_element);
+    sink.put(l.v_channels);
+    sink.v_rows(i, std::uint64_t{l.v_element} * l.v_channels * cells);
   }
-  for (std::uint32_t s = 1; s < streams; ++s) w.put(std::uint32_t{0});
-  at.bytes = out.size();
-  return at;
+  for (std::uint32_t s = 1; s < streams; ++s) sink.put(std::uint32_t{0});
+}
+
+// Writes the metadata of a state into `out` with room for every layer's rows left to fill, and
+// returns where those rows go.
+// lay_out_state's sink for write_state_skeleton: metadata written, rows left as room.
+class SkeletonSink {
+ public:
+  explicit SkeletonSink(std::vector<std::byte>& out) : out_(out) {}
+  template <typename T>
+  void put(T v) { ByteWriter(out_).put(v); }
+  void k_rows(std::size_t, std::uint64_t bytes) { at_.k_at.push_back(room(bytes)); }
+  void v_rows(std::size_t, std::uint64_t bytes) { at_.v_at.push_back(room(bytes)); }
+  StateLayout finish() {
+    at_.bytes = out_.size();
+    return at_;
+  }
+
+ private:
+  std::size_t room(std::uint64_t bytes) {
+    const std::size_t begin = out_.size();
+    out_.resize(begin + bytes);
+    return begin;
+  }
+  std::vector<std::byte>& out_;
+  StateLayout at_;
+};
+
+StateLayout write_state_skeleton(std::vector<std::byte>& out, const KvLayout& layout,
+                                 std::uint32_t cells, std::int32_t seq, std::uint32_t streams) {
+  SkeletonSink sink(out);
+  lay_out_state(sink, layout, cells, seq, streams);
+  return sink.finish();
+}
+
+// lay_out_state's sink for plan_seq_state: metadata accumulates into one piece until rows follow,
+// and each layer's rows are one piece per block, where they lie in it. The metadata pieces point
+// into plan.meta once it stops growing (finish()).
+class PlanSink {
+ public:
+  // k_in[i] / v_in[i]: where layer i's K / V rows start in a block.
+  PlanSink(StatePlan& plan, std::span<const std::span<const std::byte>> blocks,
+           std::vector<std::size_t> k_in, std::vector<std::size_t> v_in)
+      : plan_(plan), blocks_(blocks), k_in_(std::move(k_in)), v_in_(std::move(v_in)) {}
+  template <typename T>
+  void put(T v) {
+    ByteWriter(plan_.meta).put(v);
+    pending_ += sizeof v;
+  }
+  void k_rows(std::size_t layer, std::uint64_t bytes) { rows(k_in_[layer], bytes); }
+  void v_rows(std::size_t layer, std::uint64_t bytes) { rows(v_in_[layer], bytes); }
+  void finish() {
+    flush();
+    for (std::size_t i = 0; i < plan_.pieces.size(); ++i) {
+      if (plan_.pieces[i].chunk < 0) plan_.pieces[i].src = plan_.meta.data() + meta_at_[i];
+    }
+  }
+
+ private:
+  void flush() {
+    if (pending_ == 0) return;
+    plan_.pieces.push_back({nullptr, pending_, -1});
+    meta_at_.push_back(plan_.meta.size() - pending_);
+    plan_.bytes += pending_;
+    pending_ = 0;
+  }
+  void rows(std::size_t in_block, std::uint64_t bytes) {
+    flush();
+    const std::uint64_t each = bytes / blocks_.size();
+    for (std::size_t c = 0; c < blocks_.size(); ++c) {
+      plan_.pieces.push_back({blocks_[c].data() + in_block, each, static_cast<std::int32_t>(c)});
+      meta_at_.push_back(0);
+      plan_.bytes += each;
+    }
+  }
+  StatePlan& plan_;
+  std::span<const std::span<const std::byte>> blocks_;
+  std::vector<std::size_t> k_in_, v_in_;
+  std::vector<std::size_t> meta_at_;  // per piece: its offset into plan_.meta (metadata pieces)
+  std::size_t pending_ = 0;           // metadata bytes not yet in a piece
+};
+
+// The headers of the longest run of blocks[0..] that check out (each a private copy); *refused
+// says why the next one did not.
+std::vector<ChunkHeader> checked_headers(std::span<const std::span<const std::byte>> blocks,
+                                         std::span<const Key> keys, const KvLayout& layout,
+                                         std::uint32_t chunk_tokens, std::string* refused) {
+  std::vector<ChunkHeader> headers;
+  const std::size_t most = chunk_tokens == 0 ? 0 : kMaxStateTokens / chunk_tokens;
+  for (std::size_t i = 0; i < blocks.size() && i < keys.size(); ++i) {
+    if (i >= most) {
+      *refused = "chunk " + std::to_string(i) + ": past " + std::to_string(kMaxStateTokens) + " tokens";
+      break;
+    }
+    ChunkHeader h{};
+    Status s = check_chunk_header(blocks[i], layout, chunk_tokens, keys[i], static_cast<std::uint32_t>(i), &h);
+    if (!s.ok()) {
+      *refused = "chunk " + std::to_string(i) + ": " + s.message();
+      break;
+    }
+    headers.push_back(h);
+  }
+  return headers;
 }
 
 // Copies chunk `c`'s payload (in `block`) to its places in the state and returns the checksum of
@@ -372,21 +472,7 @@ RebuiltState rebuild_seq_state(std::span<const std::span<const std::byte>> block
                                std::span<const Key> keys, const KvLayout& layout,
                                std::uint32_t chunk_tokens, std::int32_t seq, std::uint32_t streams) {
   RebuiltState out;
-  std::vector<ChunkHeader> headers;
-  const std::size_t most = chunk_tokens == 0 ? 0 : kMaxStateTokens / chunk_tokens;
-  for (std::size_t i = 0; i < blocks.size() && i < keys.size(); ++i) {
-    if (i >= most) {
-      out.refused = "chunk " + std::to_string(i) + ": past " + std::to_string(kMaxStateTokens) + " tokens";
-      break;
-    }
-    ChunkHeader h{};
-    Status s = check_chunk_header(blocks[i], layout, chunk_tokens, keys[i], static_cast<std::uint32_t>(i), &h);
-    if (!s.ok()) {
-      out.refused = "chunk " + std::to_string(i) + ": " + s.message();
-      break;
-    }
-    headers.push_back(h);
-  }
+  const std::vector<ChunkHeader> headers = checked_headers(blocks, keys, layout, chunk_tokens, &out.refused);
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hash(XXH3_createState(), XXH3_freeState);
   // A payload that fails its checksum (or changed since its header was read) shortens the run;
   // the state is then laid out again for fewer cells. Each pass ends or drops a chunk.
@@ -408,6 +494,27 @@ RebuiltState rebuild_seq_state(std::span<const std::span<const std::byte>> block
     n = good;
   }
   return out;
+}
+
+StatePlan plan_seq_state(std::span<const std::span<const std::byte>> blocks, std::span<const Key> keys,
+                         const KvLayout& layout, std::uint32_t chunk_tokens, std::int32_t seq,
+                         std::uint32_t streams) {
+  StatePlan plan;
+  const std::vector<ChunkHeader> headers = checked_headers(blocks, keys, layout, chunk_tokens, &plan.refused);
+  if (headers.empty() || layout.v_transposed) return plan;
+  // Where each layer's K and V rows start in a block's payload.
+  const std::size_t payload_at = sizeof(ChunkHeader) + kLayerBytes * layout.layers.size();
+  std::vector<std::size_t> k_in(layout.layers.size()), v_in(layout.layers.size());
+  std::size_t at = payload_at;
+  for (std::size_t i = 0; i < layout.layers.size(); ++i) k_in[i] = at, at += layout.layers[i].k_row * chunk_tokens;
+  for (std::size_t i = 0; i < layout.layers.size(); ++i) v_in[i] = at, at += layout.layers[i].v_row * chunk_tokens;
+
+  PlanSink sink(plan, blocks.first(headers.size()), std::move(k_in), std::move(v_in));
+  lay_out_state(sink, layout, static_cast<std::uint32_t>(headers.size() * chunk_tokens), seq, streams);
+  sink.finish();
+  plan.chunks = headers.size();
+  for (const ChunkHeader& h : headers) plan.payload_xxh3.push_back(h.payload_xxh3);
+  return plan;
 }
 
 }  // namespace kvtier::llama

@@ -107,4 +107,31 @@ RebuiltState rebuild_seq_state(std::span<const std::span<const std::byte>> block
                                std::span<const Key> keys, const KvLayout& layout,
                                std::uint32_t chunk_tokens, std::int32_t seq, std::uint32_t streams);
 
+// A state of stored blocks laid out for llama.cpp to read piece by piece
+// (llama_state_seq_set_data_reader), without copying the rows together first: the metadata in
+// memory the plan owns, each row range where it lies in its block. Only for V not transposed
+// (a transposed V would be one piece per channel and chunk).
+struct StatePiece {
+  const std::byte* src = nullptr;
+  std::size_t bytes = 0;
+  std::int32_t chunk = -1;  // the block whose payload checksum covers the piece; -1: metadata
+};
+struct StatePlan {
+  std::vector<std::byte> meta;        // every metadata byte; the metadata pieces point into it
+  std::vector<StatePiece> pieces;     // in the order llama.cpp reads the state
+  std::size_t bytes = 0;              // the state's size: the sum of the pieces
+  std::size_t chunks = 0;             // blocks in it: tokens 0..chunks*chunk_tokens-1
+  std::vector<std::uint64_t> payload_xxh3;  // per block, from its header
+  std::string refused;                // why block `chunks` was not used (empty when all were)
+};
+
+// The plan of the longest run of blocks[0..] whose headers check out against `layout`,
+// `chunk_tokens` and keys[i] / index i, as tokens 0.. of sequence `seq` in a context with
+// `streams` KV streams. The payloads are not checked here: whoever copies a piece out of the
+// blocks (memory another process may still write) checksums the copy, per chunk, in piece order,
+// and compares it with payload_xxh3. REQUIRES: !layout.v_transposed.
+StatePlan plan_seq_state(std::span<const std::span<const std::byte>> blocks, std::span<const Key> keys,
+                         const KvLayout& layout, std::uint32_t chunk_tokens, std::int32_t seq,
+                         std::uint32_t streams);
+
 }  // namespace kvtier::llama

@@ -134,10 +134,11 @@ int restore(llama_context* ctx, llama_seq_id seq, const llama_token* prompt, int
   RestoreResult r = s.cache->restore(ctx, seq, {prompt, static_cast<std::size_t>(n_prompt)},
                                      static_cast<std::size_t>(held));
   const std::size_t chunk = s.options.chunk_tokens;
-  s.known_chunks[static_cast<std::size_t>(seq)] = std::max(r.chunks_cached, static_cast<std::size_t>(held) / chunk);
-  if (r.emptied) return 0;
-  if (r.tokens > static_cast<std::size_t>(held)) return static_cast<int>(r.tokens);
-  return held;
+  // The chunks kvtierd holds, not to be stored again; past a damaged or refused one, what this
+  // slot computes is stored and replaces it.
+  const std::size_t usable = r.fallback.empty() ? r.chunks_cached : r.tokens / chunk;
+  s.known_chunks[static_cast<std::size_t>(seq)] = std::max(usable, static_cast<std::size_t>(held) / chunk);
+  return r.replaced ? static_cast<int>(r.tokens) : held;
 }
 
 void prompt_done(llama_context* ctx, llama_seq_id seq, const llama_token* prompt, int n_prompt) {

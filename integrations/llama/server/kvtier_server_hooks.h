@@ -35,9 +35,10 @@ bool active();
 void attach(llama_context* ctx, llama_seq_id probe_seq, bool supported);
 
 // A slot starts a prompt of `n_prompt` tokens, `held` of which (prompt[0, held)) its sequence
-// `seq` already holds. Returns the tokens the sequence holds afterwards: more than `held` when a
-// longer prefix was restored (the slot's tokens become prompt[0, result)), 0 when the sequence
-// had to be emptied, else `held`.
+// `seq` already holds. Returns the tokens the sequence holds afterwards (the slot's tokens become
+// prompt[0, result)): more than `held` when a longer prefix was restored; fewer, 0 included, when
+// the sequence was replaced and then a block turned out damaged while it loaded or llama.cpp
+// refused the state; else `held`.
 int restore(llama_context* ctx, llama_seq_id seq, const llama_token* prompt, int n_prompt, int held);
 
 // The slot's prompt is prefilled in sequence `seq`: queues its full chunks that kvtierd lacks to

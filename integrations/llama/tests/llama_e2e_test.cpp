@@ -31,12 +31,15 @@ struct Model {
   }
 };
 
-std::unique_ptr<Model> load(const char* env) {
+// flash_attention: on, llama.cpp stores V as rows like K (llama-server's default on CPU) and a
+// restore goes piece by piece when llama.cpp has llama_state_seq_set_data_reader; off, V is
+// transposed and the state is put together first.
+std::unique_ptr<Model> load(const char* env, bool flash_attention) {
   const char* path = std::getenv(env);
   if (path == nullptr) return nullptr;
   auto m = std::make_unique<Model>();
   m->model = llama_model_load_from_file(path, llama_model_default_params());
-  if (m->model) m->ctx = llama_init_from_model(m->model, context_params_for(kChunk, 1024, 2));
+  if (m->model) m->ctx = llama_init_from_model(m->model, context_params_for(kChunk, 1024, 2, flash_attention));
   return m;
 }
 
@@ -45,7 +48,7 @@ std::vector<llama_token> concat(std::vector<llama_token> a, const std::vector<ll
   return a;
 }
 
-class LlamaThroughKvtier : public ::testing::Test {
+class LlamaThroughKvtier : public ::testing::TestWithParam<bool> {
  protected:
   static void SetUpTestSuite() {
     llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
@@ -53,7 +56,7 @@ class LlamaThroughKvtier : public ::testing::Test {
   }
 
   void SetUp() override {
-    tiny_ = load("KVTIER_LLAMA_MODEL");
+    tiny_ = load("KVTIER_LLAMA_MODEL", GetParam());
     if (!tiny_) GTEST_SKIP() << "KVTIER_LLAMA_MODEL is not set (make test-llama sets it)";
     ASSERT_NE(tiny_->ctx, nullptr) << "cannot load " << std::getenv("KVTIER_LLAMA_MODEL");
     daemon_ = std::make_unique<DaemonProcess>(dir_.path(), small_daemon_config());
@@ -97,7 +100,7 @@ class LlamaThroughKvtier : public ::testing::Test {
   std::vector<llama_token> b_ = concat(shared_, seeded_tokens(3, 50));
 };
 
-TEST_F(LlamaThroughKvtier, RestoredPrefixGivesTheLogitsOfAFullRecompute) {
+TEST_P(LlamaThroughKvtier, RestoredPrefixGivesTheLogitsOfAFullRecompute) {
   PromptRun ref_a = run(tiny_->ctx, nullptr, a_);
   PromptRun ref_b = run(tiny_->ctx, nullptr, b_);
   ASSERT_NE(ref_a.logits, ref_b.logits);  // the prompts differ where it shows
@@ -114,6 +117,9 @@ TEST_F(LlamaThroughKvtier, RestoredPrefixGivesTheLogitsOfAFullRecompute) {
   EXPECT_EQ(again.computed, a_.size() - 4 * kChunk);
   EXPECT_EQ(again.restore.bytes, 4 * cache_->chunk_bytes());
   EXPECT_EQ(again.logits, ref_a.logits);  // bit for bit
+#ifdef LLAMA_STATE_SEQ_READER
+  EXPECT_EQ(again.restore.piecewise, GetParam()) << "V rows restore straight into the tensors";
+#endif
   EXPECT_EQ(again.generated, ref_a.generated);
 
   PromptRun other = run(tiny_->ctx, cache_.get(), b_);  // shares 3 chunks with a_
@@ -123,7 +129,7 @@ TEST_F(LlamaThroughKvtier, RestoredPrefixGivesTheLogitsOfAFullRecompute) {
   EXPECT_EQ(other.generated, ref_b.generated);
 }
 
-TEST_F(LlamaThroughKvtier, DamagedOrMissingChunksAreRecomputedWithTheSameOutput) {
+TEST_P(LlamaThroughKvtier, DamagedOrMissingChunksAreRecomputedWithTheSameOutput) {
   PromptRun ref = run(tiny_->ctx, nullptr, a_);
   run(tiny_->ctx, cache_.get(), a_);
   ASSERT_EQ(cache_->wait_stored().chunks, 4u);
@@ -154,10 +160,10 @@ TEST_F(LlamaThroughKvtier, DamagedOrMissingChunksAreRecomputedWithTheSameOutput)
   EXPECT_EQ(missing.logits, ref.logits);
 }
 
-TEST_F(LlamaThroughKvtier, AModelOfAnotherLayoutNeverReadsTheseBlocks) {
+TEST_P(LlamaThroughKvtier, AModelOfAnotherLayoutNeverReadsTheseBlocks) {
   run(tiny_->ctx, cache_.get(), a_);
   ASSERT_EQ(cache_->wait_stored().chunks, 4u);
-  auto other = load("KVTIER_LLAMA_MODEL_OTHER");
+  auto other = load("KVTIER_LLAMA_MODEL_OTHER", GetParam());
   ASSERT_NE(other, nullptr) << "KVTIER_LLAMA_MODEL_OTHER is not set";
   ASSERT_NE(other->ctx, nullptr);
   auto other_cache = open_cache(other->ctx);
@@ -185,6 +191,9 @@ TEST_F(LlamaThroughKvtier, AModelOfAnotherLayoutNeverReadsTheseBlocks) {
   EXPECT_FALSE(planted.restore.fallback.empty());
   EXPECT_EQ(planted.logits, ref.logits);
 }
+
+INSTANTIATE_TEST_SUITE_P(FlashAttention, LlamaThroughKvtier, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "On" : "Off"; });
 
 }  // namespace
 }  // namespace kvtier::llama

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace kvtier::llama {
@@ -110,6 +111,66 @@ TEST_P(SeqStateRoundTrip, ChunksRebuildTheExactState) {
 }
 
 INSTANTIATE_TEST_SUITE_P(VRowsAndTransposed, SeqStateRoundTrip, ::testing::Bool());
+
+// The pieces of a plan, read in order: the bytes llama.cpp would be handed.
+std::vector<std::byte> read_plan(const StatePlan& plan) {
+  std::vector<std::byte> out;
+  for (const StatePiece& p : plan.pieces) out.insert(out.end(), p.src, p.src + p.bytes);
+  return out;
+}
+
+TEST(SeqStatePlan, ThePiecesInOrderAreTheStateAndEachChunksPiecesItsPayload) {
+  std::vector<std::byte> state = fake_state(12, false, 2);
+  auto parsed = parse_seq_state(state);
+  ASSERT_TRUE(parsed.ok());
+  std::vector<std::vector<std::byte>> blocks;
+  std::vector<std::span<const std::byte>> spans;
+  for (std::uint32_t c = 0; c < 3; ++c) blocks.push_back(encode_chunk(state, *parsed, c, 4, chunk_key(c)));
+  for (const auto& b : blocks) spans.push_back(b);
+  const std::vector<Key> keys = chunk_keys(3);
+  StatePlan plan = plan_seq_state(spans, keys, parsed->layout, 4, 0, 2);
+  EXPECT_EQ(plan.chunks, 3u);
+  EXPECT_EQ(plan.refused, "");
+  EXPECT_EQ(plan.bytes, state.size());
+  EXPECT_EQ(read_plan(plan), state);
+  // A chunk's pieces, in plan order, are its payload in the block's order: what the reader
+  // checksums against payload_xxh3. The header says where its payload starts.
+  for (std::uint32_t c = 0; c < 3; ++c) {
+    std::vector<std::byte> mine;
+    for (const StatePiece& p : plan.pieces) {
+      if (p.chunk == static_cast<std::int32_t>(c)) mine.insert(mine.end(), p.src, p.src + p.bytes);
+    }
+    ASSERT_LE(mine.size(), blocks[c].size());
+    EXPECT_TRUE(std::equal(mine.begin(), mine.end(), blocks[c].end() - static_cast<std::ptrdiff_t>(mine.size())))
+        << "chunk " << c;
+  }
+  // Two of three: the state of the first 8 tokens, as rebuild_seq_state lays it out.
+  StatePlan two = plan_seq_state(std::span(spans).first(2), std::span(keys).first(2), parsed->layout, 4, 0, 2);
+  EXPECT_EQ(read_plan(two),
+            rebuild_seq_state(std::span(spans).first(2), std::span(keys).first(2), parsed->layout, 4, 0, 2).state);
+}
+
+TEST(SeqStatePlan, ABlockWhoseHeaderFailsEndsThePlanAndTransposedVIsNotPlanned) {
+  std::vector<std::byte> state = fake_state(12, false);
+  auto parsed = parse_seq_state(state);
+  ASSERT_TRUE(parsed.ok());
+  std::vector<std::vector<std::byte>> blocks;
+  std::vector<std::span<const std::byte>> spans;
+  for (std::uint32_t c = 0; c < 3; ++c) blocks.push_back(encode_chunk(state, *parsed, c, 4, chunk_key(c)));
+  blocks[1][0] ^= std::byte{1};  // its magic
+  for (const auto& b : blocks) spans.push_back(b);
+  StatePlan plan = plan_seq_state(spans, chunk_keys(3), parsed->layout, 4, 0, 1);
+  EXPECT_EQ(plan.chunks, 1u);
+  EXPECT_NE(plan.refused.find("chunk 1"), std::string::npos) << plan.refused;
+  EXPECT_EQ(plan.payload_xxh3.size(), 1u);
+
+  std::vector<std::byte> t_state = fake_state(12, true);
+  auto t_parsed = parse_seq_state(t_state);
+  ASSERT_TRUE(t_parsed.ok());
+  std::vector<std::byte> t_block = encode_chunk(t_state, *t_parsed, 0, 4, chunk_key(0));
+  std::vector<std::span<const std::byte>> t_spans = {t_block};
+  EXPECT_EQ(plan_seq_state(t_spans, chunk_keys(1), t_parsed->layout, 4, 0, 1).chunks, 0u);
+}
 
 TEST(SeqState, EveryTruncationAndTrailingByteIsRefused) {
   std::vector<std::byte> state = fake_state(4, true);
