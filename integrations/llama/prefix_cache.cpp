@@ -67,7 +67,9 @@ Result<std::unique_ptr<PrefixCache>> PrefixCache::open(llama_context* ctx, const
   std::unique_ptr<PrefixCache> c(new PrefixCache());
   c->options_ = options;
   const llama_model* model = llama_get_model(ctx);
-  KVTIER_RETURN_IF_ERROR(decode_one(ctx, llama_vocab_bos(llama_model_get_vocab(model)), probe_seq));
+  // Any token shows the layout; a model without a BOS token uses token 0.
+  const llama_token bos = llama_vocab_bos(llama_model_get_vocab(model));
+  KVTIER_RETURN_IF_ERROR(decode_one(ctx, bos >= 0 ? bos : 0, probe_seq));
   Result<std::vector<std::byte>> state = seq_state_bytes(ctx, probe_seq);
   llama_memory_seq_rm(llama_get_memory(ctx), probe_seq, -1, -1);
   if (!state.ok()) return state.status();
@@ -90,7 +92,8 @@ Result<std::unique_ptr<PrefixCache>> PrefixCache::open(llama_context* ctx, const
   m.layout_version = 2;  // 2: blocks name their key and index (seq_state.h); 1's are not looked up
   // The bytes of a block are llama.cpp's rows: their types and V's orientation are part of it.
   m.extra = std::string("llama.cpp-seq-state;v=") + ggml_type_name(static_cast<ggml_type>(c->layout_.layers[0].v_type)) +
-            (c->layout_.v_transposed ? ";v_trans" : "");
+            (c->layout_.v_transposed ? ";v_trans" : "") +
+            (options.settings.empty() ? "" : ";settings=" + options.settings);
   Result<Key> ns = namespace_key(m);
   if (!ns.ok()) return ns.status();
   c->ns_key_ = *ns;
@@ -208,6 +211,7 @@ RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::sp
   Result<PrefixMatch> match = restores_.client->lookup(keys);
   r.lookup_seconds = since(phase);
   if (!match.ok()) return failed("LOOKUP", match.status());
+  r.looked_up = true;
   r.chunks_cached = match->cached;
   if (r.chunks_cached * options_.chunk_tokens <= held) return r;
   std::vector<ShmGet> gets;
@@ -389,6 +393,13 @@ Status PrefixCache::store(llama_context* ctx, llama_seq_id seq, std::span<const 
                           std::size_t from_chunk) {
   std::vector<Key> keys = keys_of(prompt);
   if (from_chunk >= keys.size()) return Status::Ok();
+  {
+    std::lock_guard lock(mu_);
+    if (jobs_.size() >= options_.max_queued_stores) {
+      counters_.stores_dropped.fetch_add(1, std::memory_order_relaxed);
+      return Status::Ok();  // the state is not even copied; a later prompt stores these chunks
+    }
+  }
   Result<std::vector<std::byte>> state = seq_state_bytes(ctx, seq);
   if (!state.ok()) return state.status();
   Result<SeqState> parsed = parse_seq_state(*state);
@@ -421,7 +432,14 @@ void PrefixCache::store_loop() {
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;  // stopping, nothing left
+    if (stopping_) {
+      // Closing (the server is stopping): what is queued is dropped, so an exit never waits for
+      // a slow kvtierd to take a backlog.
+      counters_.stores_dropped.fetch_add(jobs_.size(), std::memory_order_relaxed);
+      jobs_.clear();
+      cv_.notify_all();
+      return;
+    }
     StoreJob job = std::move(jobs_.front());
     jobs_.pop_front();
     busy_ = true;

@@ -34,7 +34,13 @@ struct PrefixCacheOptions {
   std::string token;               // tenant token (may be empty on the Unix socket)
   std::uint32_t chunk_tokens = 256;
   std::string model_id;            // names the weights; empty: derived from the GGUF (see .cpp)
+  // Whatever else decides the KV a model computes (RoPE and YaRN overrides, metadata overrides),
+  // folded into the namespace so a context configured otherwise never reads these blocks.
+  std::string settings;
   std::uint32_t max_chunks = 64;   // most chunks one restore loads (sizes the shared memory)
+  // store() calls waiting for the store thread (each holds a copy of its sequence's state). Past
+  // it a store is dropped before the copy and counted: a slow kvtierd never grows the queue.
+  std::size_t max_queued_stores = 4;
   // The longest wait for kvtierd: connecting, and each call. Past it the call is a miss (the
   // caller recomputes) and the connection is dropped.
   std::chrono::milliseconds timeout{30'000};
@@ -56,12 +62,14 @@ struct PrefixCacheCounters {
   std::atomic<std::uint64_t> restore_fallbacks{0}; // restores that used fewer chunks than cached, or none, because of an error
   std::atomic<std::uint64_t> stored_chunks{0};     // chunks PUT and acknowledged
   std::atomic<std::uint64_t> store_failures{0};    // chunks refused or not sent
+  std::atomic<std::uint64_t> stores_dropped{0};    // store() calls dropped: the queue was full, or it was closing
   std::atomic<std::uint64_t> disconnects{0};       // connections dropped after a failure
   std::atomic<std::uint64_t> connects{0};          // connections made (both sides, first included)
 };
 
 struct RestoreResult {
   std::size_t tokens = 0;        // tokens now in the sequence (a multiple of chunk_tokens)
+  bool looked_up = false;        // kvtierd answered the LOOKUP
   std::size_t chunks_cached = 0; // LOOKUP's answer
   std::size_t bytes = 0;         // block bytes loaded
   double seconds = 0;            // LOOKUP + GET + checks + llama_state_seq_set_data
@@ -110,6 +118,7 @@ class PrefixCache {
   // llama.cpp; cutting the chunks and the PUTs happen on the store thread.
   Status store(llama_context* ctx, llama_seq_id seq, std::span<const llama_token> prompt,
                std::size_t from_chunk);
+  // The destructor finishes the store in progress and drops the queued ones (counted).
   // Waits until every queued store was answered.
   StoreStats wait_stored();
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common.h"
 #include "prefix_cache.h"
 
 namespace kvtier::llama_server {
@@ -26,13 +27,22 @@ using kvtier::llama::RestoreResult;
 constexpr int kDefaultDeadlineMs = 50;
 constexpr int kDefaultChunkTokens = 256;
 
+// What the hooks know of one sequence (slot).
+struct Sequence {
+  // Chunks of its current prompt that kvtierd holds, as far as this server knows (LOOKUP's
+  // answer, or the chunks it stored itself): prompt_done() stores from there on.
+  std::size_t known_chunks = 0;
+  bool shifted = false;  // cells moved since it was last computed from its start: stores nothing
+};
+
 struct State {
   PrefixCacheOptions options;
   bool requested = false;           // --kvtier given
   std::unique_ptr<PrefixCache> cache;
-  // Per sequence: chunks of its current prompt that kvtierd holds already (LOOKUP's answer at
-  // restore, or what the slot held itself): prompt_done() stores from there on.
-  std::vector<std::size_t> known_chunks;
+  std::vector<Sequence> sequences;  // by seq id
+  // store_failures + stores_dropped when last looked at: once they move, no stored chunk is
+  // taken for granted (the next prompt of every slot stores from its first chunk again).
+  std::uint64_t store_losses_seen = 0;
 };
 
 State& state() {
@@ -106,14 +116,68 @@ bool take_args(int* argc, char** argv) {
 
 bool active() { return state().cache != nullptr; }
 
-void attach(llama_context* ctx, llama_seq_id probe_seq, bool supported) {
+bool router_allowed() {
+  if (!state().requested) return true;
+  std::fprintf(stderr, "error: --kvtier needs a model (-m): in router mode the model processes "
+                       "would not get it. Start one llama-server per model with --kvtier.\n");
+  return false;
+}
+
+namespace {
+
+// RoPE, YaRN and GGUF metadata overrides of the command line, as text for the namespace (empty
+// when there are none): KV computed under other ones must never be read.
+std::string kv_settings(const common_params& p) {
+  std::ostringstream out;
+  if (p.rope_freq_base != 0.0f) out << "rope_freq_base=" << p.rope_freq_base << ";";
+  if (p.rope_freq_scale != 0.0f) out << "rope_freq_scale=" << p.rope_freq_scale << ";";
+  if (p.yarn_ext_factor >= 0.0f) out << "yarn_ext_factor=" << p.yarn_ext_factor << ";";
+  if (p.yarn_attn_factor >= 0.0f) out << "yarn_attn_factor=" << p.yarn_attn_factor << ";";
+  if (p.yarn_beta_fast >= 0.0f) out << "yarn_beta_fast=" << p.yarn_beta_fast << ";";
+  if (p.yarn_beta_slow >= 0.0f) out << "yarn_beta_slow=" << p.yarn_beta_slow << ";";
+  if (p.yarn_orig_ctx != 0) out << "yarn_orig_ctx=" << p.yarn_orig_ctx << ";";
+  if (p.rope_scaling_type != LLAMA_ROPE_SCALING_TYPE_UNSPECIFIED) out << "rope_scaling=" << p.rope_scaling_type << ";";
+  for (const llama_model_kv_override& o : p.kv_overrides) {
+    if (o.key[0] == '\0') continue;  // the list's terminator
+    out << "override:" << o.key << "=";
+    switch (o.tag) {
+      case LLAMA_KV_OVERRIDE_TYPE_INT: out << o.val_i64; break;
+      case LLAMA_KV_OVERRIDE_TYPE_FLOAT: out << o.val_f64; break;
+      case LLAMA_KV_OVERRIDE_TYPE_BOOL: out << o.val_bool; break;
+      case LLAMA_KV_OVERRIDE_TYPE_STR: out << o.val_str; break;
+    }
+    out << ";";
+  }
+  return out.str();
+}
+
+Sequence* sequence(State& s, llama_seq_id seq) {
+  if (!s.cache || seq < 0 || static_cast<std::size_t>(seq) >= s.sequences.size()) return nullptr;
+  return &s.sequences[static_cast<std::size_t>(seq)];
+}
+
+// Once a store failed or was dropped, no slot's chunks are taken as stored.
+void forget_stored_if_stores_were_lost(State& s) {
+  const PrefixCacheCounters& c = s.cache->counters();
+  const std::uint64_t losses = c.store_failures.load(std::memory_order_relaxed) + c.stores_dropped.load(std::memory_order_relaxed);
+  if (losses == s.store_losses_seen) return;
+  s.store_losses_seen = losses;
+  for (Sequence& q : s.sequences) q.known_chunks = 0;
+}
+
+}  // namespace
+
+void attach(llama_context* ctx, llama_seq_id probe_seq, const char* unsupported, const common_params& params) {
   State& s = state();
   if (!s.requested) return;
-  if (!supported) {
-    std::fprintf(stderr, "kvtier: not used: the server has a draft model or a multimodal projector, "
-                         "whose state kvtier blocks do not hold\n");
+  if (unsupported == nullptr && !params.lora_adapters.empty()) unsupported = "LoRA adapters";
+  if (unsupported == nullptr && !params.control_vectors.empty()) unsupported = "control vectors";
+  if (unsupported != nullptr) {
+    std::fprintf(stderr, "kvtier: not used: the server has %s, whose effect on the KV kvtier blocks "
+                         "do not record\n", unsupported);
     return;
   }
+  s.options.settings = kv_settings(params);
   // As many chunks as a slot's context can hold.
   s.options.max_chunks = std::max<std::uint32_t>(1, llama_n_ctx_seq(ctx) / s.options.chunk_tokens);
   Result<std::unique_ptr<PrefixCache>> cache = PrefixCache::open(ctx, s.options, probe_seq);
@@ -122,31 +186,54 @@ void attach(llama_context* ctx, llama_seq_id probe_seq, bool supported) {
     return;
   }
   s.cache = std::move(*cache);
-  s.known_chunks.assign(llama_n_seq_max(ctx), 0);
-  std::fprintf(stderr, "kvtier: prompt cache on %s, %u-token chunks of %zu bytes, model %s\n",
+  s.sequences.assign(llama_n_seq_max(ctx), Sequence{});
+  std::fprintf(stderr, "kvtier: prompt cache on %s, %u-token chunks of %zu bytes, model %s%s%s\n",
                s.options.address.c_str(), s.options.chunk_tokens, s.cache->chunk_bytes(),
-               s.cache->model_layout().model_id.c_str());
+               s.cache->model_layout().model_id.c_str(), s.options.settings.empty() ? "" : ", ",
+               s.options.settings.c_str());
 }
 
 int restore(llama_context* ctx, llama_seq_id seq, const llama_token* prompt, int n_prompt, int held) {
   State& s = state();
-  if (!s.cache || seq < 0 || static_cast<std::size_t>(seq) >= s.known_chunks.size()) return held;
+  Sequence* q = sequence(s, seq);
+  if (q == nullptr) return held;
+  forget_stored_if_stores_were_lost(s);
   RestoreResult r = s.cache->restore(ctx, seq, {prompt, static_cast<std::size_t>(n_prompt)},
                                      static_cast<std::size_t>(held));
   const std::size_t chunk = s.options.chunk_tokens;
-  // The chunks kvtierd holds, not to be stored again; past a damaged or refused one, what this
-  // slot computes is stored and replaces it.
-  const std::size_t usable = r.fallback.empty() ? r.chunks_cached : r.tokens / chunk;
-  s.known_chunks[static_cast<std::size_t>(seq)] = std::max(usable, static_cast<std::size_t>(held) / chunk);
-  return r.replaced ? static_cast<int>(r.tokens) : held;
+  const std::size_t now_held = r.replaced ? r.tokens : static_cast<std::size_t>(held);
+  if (r.looked_up) {
+    // Past a damaged or refused chunk, what this slot computes is stored and replaces it.
+    q->known_chunks = r.fallback.empty() ? r.chunks_cached : r.tokens / chunk;
+  } else {
+    // Not asked (the slot holds every chunk, or kvtierd is away): what was stored of the slot's
+    // own prefix, as far as it reaches into this prompt.
+    q->known_chunks = std::min(q->known_chunks, now_held / chunk);
+  }
+  if (r.replaced || now_held == 0) q->shifted = false;  // computed or restored from its start
+  if (!r.fallback.empty() && r.looked_up) {
+    std::fprintf(stderr, "kvtier: restored %zu of %zu cached chunks: %s\n", r.tokens / chunk,
+                 r.chunks_cached, r.fallback.c_str());
+  }
+  return static_cast<int>(now_held);
+}
+
+void sequence_shifted(llama_seq_id seq) {
+  if (Sequence* q = sequence(state(), seq)) q->shifted = true;
 }
 
 void prompt_done(llama_context* ctx, llama_seq_id seq, const llama_token* prompt, int n_prompt) {
   State& s = state();
-  if (!s.cache || seq < 0 || static_cast<std::size_t>(seq) >= s.known_chunks.size()) return;
-  const std::size_t from = s.known_chunks[static_cast<std::size_t>(seq)];
-  Status st = s.cache->store(ctx, seq, {prompt, static_cast<std::size_t>(n_prompt)}, from);
-  if (!st.ok()) std::fprintf(stderr, "kvtier: prompt not stored: %s\n", st.to_string().c_str());
+  Sequence* q = sequence(s, seq);
+  if (q == nullptr || q->shifted) return;
+  forget_stored_if_stores_were_lost(s);
+  Status st = s.cache->store(ctx, seq, {prompt, static_cast<std::size_t>(n_prompt)}, q->known_chunks);
+  if (!st.ok()) {
+    std::fprintf(stderr, "kvtier: prompt not stored: %s\n", st.to_string().c_str());
+    return;
+  }
+  // Taken as stored from here on, unless a store fails or is dropped (then every slot forgets).
+  q->known_chunks = std::max(q->known_chunks, static_cast<std::size_t>(n_prompt) / s.options.chunk_tokens);
 }
 
 std::string metrics_text() {
@@ -167,6 +254,7 @@ std::string metrics_text() {
   counter("store_failures_total", "Chunks not stored (refused, kvtierd away).", c.store_failures);
   counter("disconnects_total", "Connections to kvtierd dropped after a failure or a missed deadline.", c.disconnects);
   counter("connects_total", "Connections to kvtierd made.", c.connects);
+  counter("stores_dropped_total", "Prompts whose chunks were not stored because the store queue was full or the server was stopping.", c.stores_dropped);
   return out.str();
 }
 

@@ -49,7 +49,9 @@ class Kvtierd:
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o700)  # kvtierd refuses a data directory others can reach
         self.log = open(os.path.join(self.dir, "kvtierd.log"), "ab")
-        self.extra = list(extra)
+        # 256 MiB of NVMe rather than the default 4 GiB file: plenty for these prompts, and a
+        # test directory kept after a failure does not fill the disk.
+        self.extra = list(extra) if "--nvme-bytes" in extra else ["--nvme-bytes", "256MiB"] + list(extra)
         self.proc = None
         self.start()
 
@@ -133,6 +135,12 @@ class LlamaServer:
         body = json.dumps({"prompt": prompt, "n_predict": n_predict, "temperature": 0, "seed": 1,
                            "cache_prompt": True, "return_tokens": True}).encode()
         req = urllib.request.Request(self.url + "/completion", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_S) as r:
+            return json.loads(r.read())
+
+    def post(self, path, body):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_S) as r:
             return json.loads(r.read())
@@ -393,6 +401,71 @@ class LlamaServerOnKvtier(unittest.TestCase):
         self.assertEqual(m.get("kvtier_llama_restore_fallbacks_total"), 0)
         self.assertEqual(s.stop(), 0)
         self.servers.remove(s)
+
+
+    def test_embeddings_and_other_rope_settings_never_use_stored_kv(self):
+        """Chunks a completion server stored are not restored into an embedding request (mean
+        pooling needs every token computed) nor into a server whose RoPE settings differ (its KV
+        differs): both answer what a server without kvtier answers."""
+        prompt = prompt_of(11, 1100)
+        d = self.kvtierd()
+        a = self.server("completions", kvtier=d.address)
+        a.complete(prompt)
+        wait_stored(a, 1099 // CHUNK)
+
+        emb = ("--embeddings", "--pooling", "mean", "-b", "2048", "-ub", "2048")
+        cold = self.server("embeddings-cold", extra=emb)
+        want = cold.post("/embedding", {"content": prompt})
+        cold.stop()
+        self.servers.remove(cold)
+        e = self.server("embeddings", kvtier=d.address, extra=emb)
+        self.assertEqual(e.post("/embedding", {"content": prompt}), want)
+        self.assertEqual(e.metrics().get("kvtier_llama_restored_tokens_total", 0), 0)
+
+        rope = ("--rope-freq-base", "1000")
+        cold = self.server("rope-cold", extra=rope)
+        want_tokens = cold.complete(prompt)["tokens"]
+        cold.stop()
+        self.servers.remove(cold)
+        r = self.server("rope", kvtier=d.address, extra=rope)
+        got = r.complete(prompt)
+        self.assertEqual(got["timings"]["cache_n"], 0)
+        self.assertEqual(got["tokens"], want_tokens)
+        self.assertIn("rope_freq_base=1000", r.log())
+
+    def test_a_slot_stores_the_prefix_it_computed_while_kvtierd_was_frozen(self):
+        """A prompt computed while kvtierd was frozen is not stored; when the slot's next prompt
+        extends it, its chunks are stored from the first, so a new server restores them all."""
+        p = prompt_of(8, 800)
+        q = p + prompt_of(9, 500)
+        want = self.cold_tokens(q)
+        d = self.kvtierd()
+        s = self.server("slot", kvtier=d.address)
+        d.proc.send_signal(signal.SIGSTOP)
+        try:
+            s.complete(p)
+            deadline = time.monotonic() + 30
+            while s.metrics().get("kvtier_llama_store_failures_total", 0) < 1:
+                self.assertLess(time.monotonic(), deadline, "the store never failed")
+                time.sleep(0.05)
+        finally:
+            d.proc.send_signal(signal.SIGCONT)
+        time.sleep(1.2)  # the reconnect interval
+        r = s.complete(q)
+        self.assertGreaterEqual(r["timings"]["cache_n"], 799, "the slot's own prefix")
+        wait_stored(s, 1299 // CHUNK)
+        fresh = self.server("fresh", kvtier=d.address)
+        r = fresh.complete(q)
+        self.assertEqual(r["timings"]["cache_n"], (1299 // CHUNK) * CHUNK, fresh.log()[-2000:])
+        self.assertEqual(r["tokens"], want)
+
+    def test_router_mode_with_kvtier_is_refused(self):
+        """Without a model llama-server routes to one process per model, which would not get
+        --kvtier: it refuses to start rather than run without kvtier unsaid."""
+        out = subprocess.run([LLAMA_SERVER, "--kvtier", "unix:/nonexistent.sock", "--port", str(free_port())],
+                             capture_output=True, timeout=60)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn(b"--kvtier needs a model", out.stderr)
 
 
 def flip_every_value_page(path):
