@@ -7,7 +7,7 @@ LLAMA_MODELS := $(LLAMA_WORK)/models
 LLAMA_BUILD := $(LLAMA_WORK)/integration
 LLAMA_PRESETS ?= tiny tiny-other
 
-.PHONY: llama test-llama llama-bench llama-server test-llama-server
+.PHONY: llama test-llama llama-bench llama-server test-llama-server llama-server-bench
 
 llama: build
 	@src=$$(scripts/fetch-llama-cpp.sh $(LLAMA_WORK)) && scripts/patch-llama-cpp.sh $$src && \
@@ -35,5 +35,12 @@ llama-server: build
 test-llama-server: llama llama-server
 	@KVTIER_BINARY=$(BUILD_DIR)/kvtier LLAMA_SERVER=$(LLAMA_WORK)/server/bin/llama-server \
 	  KVTIER_LLAMA_MODEL=$(LLAMA_MODELS)/tiny.gguf timeout 900 /usr/bin/python3 integrations/llama/tests/llama_server_test.py
+
+# llama-server's TTFT over HTTP: cold, in the slot, restored after a restart, on a replica and on
+# another node (docs/BENCHMARKS.md). Minutes: it prefills 8k-token prompts on one thread.
+llama-server-bench: LLAMA_PRESETS = tiny tiny-other small wide-kv
+llama-server-bench: llama llama-server
+	@KVTIER_BINARY=$(BUILD_DIR)/kvtier LLAMA_SERVER=$(LLAMA_WORK)/server/bin/llama-server \
+	  LLAMA_MODELS=$(LLAMA_MODELS) timeout 3600 /usr/bin/python3 bench/llama_server_bench.py
 
 TEST_EXTRA_TARGETS += test-llama test-llama-server

@@ -7,7 +7,7 @@ model can be downloaded here. The tokenizer (vocabulary, merges, special tokens)
 llama.cpp's vocab-only models/ggml-vocab-llama-bpe.gguf; the weights come from a seeded RNG, so
 the same arguments always write the same file.
 
-usage: make-tiny-llama-gguf.py LLAMA_CPP_DIR OUT.gguf [--preset tiny|small|tiny-other]
+usage: make-tiny-llama-gguf.py LLAMA_CPP_DIR OUT.gguf [--preset tiny|small|tiny-other|wide-kv]
 Needs numpy (Debian python3-numpy, i.e. /usr/bin/python3) and llama.cpp's gguf-py (found in
 LLAMA_CPP_DIR/gguf-py).
 """
@@ -17,13 +17,16 @@ import sys
 
 # Sizes: tiny for tests (fast to load, 512 B of KV per token); small so that a 2,000-token
 # prefill takes seconds on 2 cores (8 KiB of KV per token); tiny-other differs from tiny only in
-# its KV layout (more KV heads), to prove one model never reads another's blocks.
+# its KV layout (more KV heads), to prove one model never reads another's blocks; wide-kv has 4x
+# small's KV per token (32 KiB: twice the layers, every head its own KV), for llama-server's
+# benchmark; both take 16k contexts (its 8k-token prompts).
 PRESETS = {
     "tiny": dict(n_embd=128, n_layer=2, n_head=4, n_head_kv=2, n_ff=256),
     "tiny-other": dict(n_embd=128, n_layer=2, n_head=4, n_head_kv=4, n_ff=256),
-    "small": dict(n_embd=512, n_layer=8, n_head=8, n_head_kv=4, n_ff=1024),
+    "small": dict(n_embd=512, n_layer=8, n_head=8, n_head_kv=4, n_ff=1024, context=16384),
+    "wide-kv": dict(n_embd=512, n_layer=16, n_head=8, n_head_kv=8, n_ff=1024, context=16384),
 }
-CONTEXT = 4096
+CONTEXT = 4096  # unless the preset says otherwise
 SEED = 20261202
 
 
@@ -62,7 +65,7 @@ def main():
     tmp = args.out + ".tmp"
     w = gguf.GGUFWriter(tmp, "llama")
     w.add_name("kvtier-random-llama-" + args.preset)
-    w.add_context_length(CONTEXT)
+    w.add_context_length(p.get("context", CONTEXT))
     w.add_embedding_length(p["n_embd"])
     w.add_block_count(p["n_layer"])
     w.add_feed_forward_length(p["n_ff"])

@@ -98,8 +98,8 @@ Result<std::unique_ptr<PrefixCache>> PrefixCache::open(llama_context* ctx, const
   if (!ns.ok()) return ns.status();
   c->ns_key_ = *ns;
 
-  Status connected = c->connect(c->restores_);
-  if (connected.ok()) connected = c->connect(c->stores_);
+  Status connected = c->connect(c->restores_, /*populate=*/true);
+  if (connected.ok()) connected = c->connect(c->stores_, /*populate=*/false);
   if (!connected.ok() && !options.reconnect) return connected;
   c->store_thread_ = std::thread([p = c.get()] { p->store_loop(); });
   return c;
@@ -114,21 +114,22 @@ PrefixCache::~PrefixCache() {
   if (store_thread_.joinable()) store_thread_.join();
 }
 
-Status PrefixCache::connect(Connection& c) {
+Status PrefixCache::connect(Connection& c, bool populate_region) {
   ClientOptions co;
   co.address = options_.address;
   co.token = options_.token;
   co.client_name = c.name;
-  co.timeout = options_.timeout;
+  co.timeout = &c == &stores_ ? std::max(options_.timeout, options_.store_timeout) : options_.timeout;
   Result<std::unique_ptr<Client>> client = Client::connect(co);
   if (!client.ok()) return client.status();
   Result<SharedRegion> region = (*client)->register_shared_memory(slot_bytes_ * options_.max_chunks);
   if (!region.ok()) return region.status();
   c.client = std::move(*client);
   c.region = *region;
-  // The restore region's pages are made here, once, rather than faulted in by each restore's
-  // reads on the request's path. Its whole size stays resident: max_chunks blocks.
-  if (&c == &restores_) populate(c.region.memory);
+  // The restore region's pages are made when the cache opens, rather than faulted in by the first
+  // restores' reads on a request's path; its whole size stays resident (max_chunks blocks). Not
+  // on a reconnect: that runs on a request's path, where the deadline is.
+  if (populate_region) populate(c.region.memory);
   counters_.connects.fetch_add(1, std::memory_order_relaxed);
   if (c.announced_down) {
     std::fprintf(stderr, "kvtier: %s connected to %s again\n", c.name, options_.address.c_str());
@@ -143,7 +144,7 @@ bool PrefixCache::ensure_connected(Connection& c) {
   const auto now = std::chrono::steady_clock::now();
   if (now < c.next_attempt) return false;
   c.next_attempt = now + options_.reconnect_interval;
-  Status s = connect(c);
+  Status s = connect(c, /*populate=*/false);
   if (!s.ok() && !c.announced_down) {
     std::fprintf(stderr, "kvtier: %s cannot reach %s (%s): prompts are computed without it until it is back\n",
                  c.name, options_.address.c_str(), s.to_string().c_str());
@@ -163,6 +164,19 @@ void PrefixCache::drop(Connection& c, const Status& why) {
                  c.name, options_.address.c_str(), why.to_string().c_str());
     c.announced_down = true;
   }
+}
+
+bool PrefixCache::reopen_if_closed(Connection& c, const Status& why) {
+  if (why.code() != StatusCode::kClosed || !options_.reconnect) return false;
+  // kvtierd closed the connection (an idle timeout, a restart): connect again now, once, rather
+  // than wait for the reconnect interval; the call is then made again.
+  c.client.reset();
+  c.region = {};
+  counters_.disconnects.fetch_add(1, std::memory_order_relaxed);
+  Status s = connect(c, /*populate=*/false);
+  if (s.ok()) return true;
+  drop(c, s);
+  return false;
 }
 
 std::vector<Key> PrefixCache::keys_of(std::span<const llama_token> prompt) const {
@@ -209,6 +223,7 @@ RestoreResult PrefixCache::restore(llama_context* ctx, llama_seq_id seq, std::sp
   };
   auto phase = std::chrono::steady_clock::now();
   Result<PrefixMatch> match = restores_.client->lookup(keys);
+  if (!match.ok() && reopen_if_closed(restores_, match.status())) match = restores_.client->lookup(keys);
   r.lookup_seconds = since(phase);
   if (!match.ok()) return failed("LOOKUP", match.status());
   r.looked_up = true;
@@ -462,14 +477,20 @@ void PrefixCache::put_blocks(StoreJob& job) {
       break;
     }
     std::vector<ShmPut> puts;
-    for (std::size_t i = 0; i < n; ++i) {
-      encode_chunk_into(job.state, job.parsed, static_cast<std::uint32_t>(job.first_chunk + at + i),
-                        options_.chunk_tokens, job.keys[at + i],
-                        stores_.region.memory.subspan(i * slot_bytes_, chunk_bytes_));
-      puts.push_back({job.keys[at + i], i * slot_bytes_, chunk_bytes_});
-    }
+    for (std::size_t i = 0; i < n; ++i) puts.push_back({job.keys[at + i], i * slot_bytes_, chunk_bytes_});
+    // The blocks are cut into the region of the connection that sends them: again after a reopen
+    // (a new connection has a new, empty region).
+    auto send = [&](std::span<Status> out) {
+      for (std::size_t i = 0; i < n; ++i) {
+        encode_chunk_into(job.state, job.parsed, static_cast<std::uint32_t>(job.first_chunk + at + i),
+                          options_.chunk_tokens, job.keys[at + i],
+                          stores_.region.memory.subspan(i * slot_bytes_, chunk_bytes_));
+      }
+      return stores_.client->put_many_shm(stores_.region, puts, out);
+    };
     std::vector<Status> out(n);
-    Status s = stores_.client->put_many_shm(stores_.region, puts, out);
+    Status s = send(out);
+    if (!s.ok() && reopen_if_closed(stores_, s)) s = send(out);
     for (std::size_t i = 0; i < n; ++i) {
       if (s.ok() && out[i].ok()) {
         ++done.chunks;

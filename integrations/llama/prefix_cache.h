@@ -44,6 +44,9 @@ struct PrefixCacheOptions {
   // The longest wait for kvtierd: connecting, and each call. Past it the call is a miss (the
   // caller recomputes) and the connection is dropped.
   std::chrono::milliseconds timeout{30'000};
+  // The same for the store thread's calls, which no request waits for: a PUT of many chunks that
+  // kvtierd also logs for its shared tier (a synced outbox) takes longer than a restore may.
+  std::chrono::milliseconds store_timeout{5'000};
   // Whether the cache lives on without kvtierd: open() succeeds when the daemon is absent, a
   // failed call drops the connection, and each side (restores, stores) connects again at most
   // every reconnect_interval, with a new shared-memory region. Meanwhile every restore is a miss
@@ -149,7 +152,11 @@ class PrefixCache {
   // Connects `c` unless it is connected; with options_.reconnect, at most every
   // reconnect_interval. False when it is not connected.
   bool ensure_connected(Connection& c);
-  Status connect(Connection& c);
+  // populate_region: write the region's pages now (when the cache opens, off any request).
+  Status connect(Connection& c, bool populate_region);
+  // A call on `c` failed with `why`: when kvtierd had closed the connection (Closed), connects
+  // again at once and returns true (the caller repeats the call); else false, and nothing changed.
+  bool reopen_if_closed(Connection& c, const Status& why);
   // A call on `c` failed: drops the connection (with reconnect) and logs the outage once.
   void drop(Connection& c, const Status& why);
   std::vector<Key> keys_of(std::span<const llama_token> prompt) const;

@@ -14,6 +14,7 @@ import random
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -103,11 +104,11 @@ class LlamaServer:
     is computed in the batch shapes a cold server uses, and its K/V and logits are the same bits
     (docs/INTEGRATIONS.md, "Why the logits are bit-exact")."""
 
-    def __init__(self, workdir, name, kvtier=None, slots=1, extra=()):
+    def __init__(self, workdir, name, kvtier=None, slots=1, extra=(), model=None):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log_path = os.path.join(workdir, name + ".log")
-        args = [LLAMA_SERVER, "-m", MODEL, "--host", "127.0.0.1", "--port", str(self.port),
+        args = [LLAMA_SERVER, "-m", model or MODEL, "--host", "127.0.0.1", "--port", str(self.port),
                 "-c", str(4096 * slots), "-np", str(slots), "-t", "2", "-b", str(CHUNK), "-ub", str(CHUNK),
                 "--metrics", "--cache-ram", "0", "--no-warmup"] + list(extra)
         if kvtier:
@@ -466,6 +467,108 @@ class LlamaServerOnKvtier(unittest.TestCase):
                              capture_output=True, timeout=60)
         self.assertEqual(out.returncode, 1)
         self.assertIn(b"--kvtier needs a model", out.stderr)
+
+
+    def test_kvtierd_closing_idle_connections_costs_no_restore(self):
+        """kvtierd closes connections idle for 500 ms ([server] idle_timeout_ms): the next restore
+        and the next store connect again at once, so the prompt is still restored and stored."""
+        config = os.path.join(self.workdir, "idle.toml")
+        with open(config, "w") as f:
+            f.write("[server]\nidle_timeout_ms = 500\n")
+        d = self.kvtierd(extra=["--config", config])
+        p, o, q = prompt_of(12, 900), prompt_of(13, 900), prompt_of(14, 900)
+        want = self.cold_tokens(p)
+        s = self.server("idle", kvtier=d.address)
+        self.assertEqual(s.complete(p)["tokens"], want)
+        s.complete(o)  # the slot now holds o: p needs kvtierd
+        chunks = 899 // CHUNK
+        wait_stored(s, 2 * chunks)
+        time.sleep(1.5)  # both connections idle past the timeout
+        r = s.complete(p)
+        self.assertEqual(r["timings"]["cache_n"], chunks * CHUNK, s.log()[-2000:])
+        self.assertEqual(r["tokens"], want)
+        time.sleep(1.5)
+        s.complete(q)
+        wait_stored(s, 3 * chunks)
+        self.assertGreaterEqual(d.metric("kvtier_connections_timed_out_total"), 2)
+        self.assertEqual(s.metrics().get("kvtier_llama_store_failures_total", 0), 0)
+
+    def test_a_block_damaged_in_kvtierds_memory_is_refused_and_replaced(self):
+        """A byte of a chunk flipped in kvtierd's DRAM (written through /proc/PID/mem: what a bad
+        DIMM or a stray write does) fails the chunk's checksum: the chunk before it is restored,
+        the rest recomputed with the same tokens, and the slot stores the recomputed chunk over
+        the damaged one, so a new server restores the whole prefix again."""
+        prompt = prompt_of(15, 1100)
+        want = self.cold_tokens(prompt)
+        d = self.kvtierd(extra=["--dram-bytes", "64MiB"])
+        a = self.server("writer", kvtier=d.address)
+        self.assertEqual(a.complete(prompt)["tokens"], want)
+        chunks = 1099 // CHUNK
+        wait_stored(a, chunks)
+        a.stop()
+        self.servers.remove(a)
+        self.assertGreaterEqual(flip_chunk_payload_in_memory(d.proc.pid, index=1), 1)
+
+        b = self.server("reader", kvtier=d.address)
+        r = b.complete(prompt)
+        self.assertEqual(r["timings"]["cache_n"], CHUNK, b.log()[-2000:])  # chunk 0 only
+        self.assertEqual(r["tokens"], want)
+        self.assertEqual(b.metrics().get("kvtier_llama_restore_fallbacks_total"), 1)
+        self.assertIn("checksum", b.log())
+        wait_stored(b, chunks - 1)  # chunks 1.. again, over the damaged one
+        c = self.server("after", kvtier=d.address)
+        r = c.complete(prompt)
+        self.assertEqual(r["timings"]["cache_n"], chunks * CHUNK, c.log()[-2000:])
+        self.assertEqual(r["tokens"], want)
+
+
+    def test_a_prefix_cache_ram_holds_is_not_fetched_from_kvtierd(self):
+        """With llama-server's own host-memory prompt cache (--cache-ram), a prompt it kept is
+        loaded from there: kvtier restores nothing for it (no LOOKUP is even needed)."""
+        p, o = prompt_of(16, 900), prompt_of(17, 900)
+        want = self.cold_tokens(p)
+        d = self.kvtierd()
+        s = self.server("cache-ram", kvtier=d.address, extra=("--cache-ram", "256"))
+        self.assertEqual(s.complete(p)["tokens"], want)
+        s.complete(o)  # p moves from the slot to --cache-ram
+        wait_stored(s, 2 * (899 // CHUNK))
+        before = s.metrics()
+        r = s.complete(p)
+        self.assertEqual(r["tokens"], want)
+        self.assertGreaterEqual(r["timings"]["cache_n"], 899 // CHUNK * CHUNK, s.log()[-2000:])
+        after = s.metrics()
+        self.assertEqual(after.get("kvtier_llama_restored_tokens_total"), before.get("kvtier_llama_restored_tokens_total"))
+
+
+def flip_chunk_payload_in_memory(pid, index):
+    """Flips one payload byte of every copy of a llama.cpp chunk block with this chunk `index` in
+    the writable memory of process `pid` (kvtierd's DRAM tier); returns how many it flipped. A
+    block starts with its ChunkHeader (integrations/llama/seq_state.cpp): magic "KVTLLAMA",
+    version, chunk tokens, layers, ..., index at byte 40; 64 bytes, then 32 per layer."""
+    flipped = 0
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "r+b", buffering=0) as mem:
+        for line in maps:
+            fields = line.split()
+            if "rw" not in fields[1] or (len(fields) > 5 and fields[5].startswith("/")):
+                continue  # writable anonymous memory only
+            begin, end = (int(x, 16) for x in fields[0].split("-"))
+            for at in range(begin, end, 1 << 20):
+                try:
+                    mem.seek(at)
+                    page = mem.read(min(1 << 20, end - at))
+                except (OSError, OverflowError):
+                    continue  # not readable (guard pages, [vsyscall])
+                found = page.find(b"KVTLLAMA")
+                while found != -1 and found + 64 <= len(page):
+                    version, _, layers = struct.unpack_from("<III", page, found + 8)
+                    chunk = struct.unpack_from("<I", page, found + 40)[0]
+                    target = found + 64 + 32 * layers + 100
+                    if version == 2 and chunk == index and target < len(page):
+                        mem.seek(at + target)
+                        mem.write(bytes([page[target] ^ 0x01]))
+                        flipped += 1
+                    found = page.find(b"KVTLLAMA", found + 8)
+    return flipped
 
 
 def flip_every_value_page(path):
