@@ -7,7 +7,7 @@ token, measured by the client) of a prompt made of a shared prefix and a suffix 
   cold          a fresh llama-server without kvtier computes all of it
   slot          the same server, the prefix still in its slot (llama-server's own reuse)
   restart       llama-server restarted on the same kvtierd restores the prefix from it
-  replica       a second llama-server on the same kvtierd
+  replica       another llama-server on the same kvtierd (its first restore, then its second)
   other node    a llama-server on a second kvtierd that shares the first's --shared-fs directory
 
 and, for the restores, the restore's own rate (kvtier_llama_restored_bytes_total over
@@ -134,8 +134,8 @@ def run_one(model_path, tokens, runs, threads):
         def timed(label, server, prefix):
             before = server.metrics()
             ms, r = ttft_ms(server, prefix + next(suffixes))
-            if r["timings"]["cache_n"] != cached:
-                print("   (%s: cache_n %d, not %d: %s)" % (label, r["timings"]["cache_n"], cached, " | ".join(
+            if r["timings"]["cache_n"] != cached:  # a recompute is not a restore time: no number
+                raise RuntimeError("%s: cache_n %d, not %d: %s" % (label, r["timings"]["cache_n"], cached, " | ".join(
                     l for l in server.log().splitlines() if l.startswith("kvtier"))[-300:]))
             rows.setdefault(label, []).append(ms)
             rates.setdefault(label, []).append(restore_rate(before, server.metrics()))
@@ -145,13 +145,15 @@ def run_one(model_path, tokens, runs, threads):
             timed("restart", s, p)
             b.stop(s)
         for _ in range(runs):
-            s = b.server("replica", kvtier=node_a.address)  # beside node A's other servers
+            s = b.server("replica", kvtier=node_a.address)
             timed("replica", s, p)
             timed("replica, 2nd", s, q)  # the same process's next restore: its pages mapped
+            b.stop(s)  # one llama-server at a time: the timings are not shared with another
         # Node B reads the prefix from the shared directory once (and keeps it): the first run.
         for _ in range(runs):
             s = b.server("other-node", kvtier=node_b.address, extra=["--kvtier-deadline-ms", str(OTHER_NODE_DEADLINE_MS)])
             timed("other node", s, p)
+            b.stop(s)
         return rows, rates, cached
     finally:
         b.close()

@@ -19,6 +19,10 @@ constexpr std::size_t kPage = 4096;
 // kvtierd a page mapping per 4 KiB (on this project's test machines 24-60 ms for 16 MiB, which
 // missed the 50 ms default deadline), so a call stays well within it.
 constexpr std::size_t kGetBatchBytes = std::size_t{8} << 20;
+// Most of the restore region written when the cache opens: restores of up to this many bytes
+// find their pages mapped; beyond it a first restore maps the rest (a region sized for a long
+// context of a large model can be tens of GiB, which no restore of a short prompt touches).
+constexpr std::size_t kPopulateAtMost = std::size_t{512} << 20;
 
 std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
@@ -133,7 +137,7 @@ Status PrefixCache::connect(Connection& c, bool populate_region) {
   // The restore region's pages are made when the cache opens, rather than faulted in by the first
   // restores' reads on a request's path; its whole size stays resident (max_chunks blocks). Not
   // on a reconnect: that runs on a request's path, where the deadline is.
-  if (populate_region) populate(c.region.memory);
+  if (populate_region) populate(c.region.memory.first(std::min(c.region.memory.size(), kPopulateAtMost)));
   counters_.connects.fetch_add(1, std::memory_order_relaxed);
   if (c.announced_down) {
     std::fprintf(stderr, "kvtier: %s connected to %s again\n", c.name, options_.address.c_str());
@@ -176,11 +180,9 @@ bool PrefixCache::reopen_if_closed(Connection& c, const Status& why) {
   // than wait for the reconnect interval; the call is then made again.
   c.client.reset();
   c.region = {};
+  if (!connect(c, /*populate=*/false).ok()) return false;  // the caller drops it, counted once
   counters_.disconnects.fetch_add(1, std::memory_order_relaxed);
-  Status s = connect(c, /*populate=*/false);
-  if (s.ok()) return true;
-  drop(c, s);
-  return false;
+  return true;
 }
 
 std::vector<Key> PrefixCache::keys_of(std::span<const llama_token> prompt) const {
@@ -334,6 +336,16 @@ class PlanReader {
     return n;
   }
 
+  // Zeros what was written for chunks from `first` on (their bytes did not check out): cells
+  // llama.cpp frees still hold their bytes, and a masked NaN still poisons a sum.
+  void scrub(std::size_t first) {
+    for (const Written& w : written_) {
+      if (w.chunk < first) continue;
+      staging_.assign(w.bytes, std::byte{0});
+      ggml_backend_tensor_set(w.tensor, staging_.data(), w.offset, w.bytes);
+    }
+  }
+
  private:
   static bool read(void* self, void* dst, std::size_t size) {
     auto* r = static_cast<PlanReader*>(self);
@@ -349,6 +361,7 @@ class PlanReader {
     if (offset > ggml_nbytes(t) || size > ggml_nbytes(t) - offset) return false;
     const bool host = t->buffer != nullptr && ggml_backend_buffer_is_host(t->buffer) && t->data != nullptr;
     return r->take(size, [&](const StatePiece& p, const std::byte* src, std::size_t n, std::size_t done) {
+      if (p.chunk >= 0) r->written_.push_back({t, offset + done, n, static_cast<std::size_t>(p.chunk)});
       if (host) {
         std::byte* to = static_cast<std::byte*>(t->data) + offset + done;
         std::memcpy(to, src, n);
@@ -385,7 +398,12 @@ class PlanReader {
     }
   }
 
+  struct Written {  // a range of a tensor a chunk's bytes went to
+    ggml_tensor* tensor;
+    std::size_t offset, bytes, chunk;
+  };
   const StatePlan& plan_;
+  std::vector<Written> written_;
   std::vector<std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)>> hashes_;
   std::vector<std::byte> staging_;
   std::size_t piece_ = 0;
@@ -415,6 +433,7 @@ std::size_t PrefixCache::load_planned(llama_context* ctx, llama_seq_id seq,
   }
   const std::size_t good = reader.good_chunks();
   if (good < plan.chunks) {
+    reader.scrub(good);
     // The tokens of the chunks before the damaged one were checked where they now lie: keep them.
     if (!llama_memory_seq_rm(mem, seq, static_cast<llama_pos>(good * options_.chunk_tokens), -1)) {
       llama_memory_seq_rm(mem, seq, -1, -1);
@@ -433,7 +452,8 @@ Status PrefixCache::store(llama_context* ctx, llama_seq_id seq, std::span<const 
   if (from_chunk >= keys.size()) return Status::Ok();
   {
     std::lock_guard lock(mu_);
-    if (jobs_.size() >= options_.max_queued_stores) {
+    if (jobs_.size() >= options_.max_queued_stores ||
+        (!jobs_.empty() && queued_bytes_ + llama_state_seq_get_size(ctx, seq) > options_.max_queued_store_bytes)) {
       counters_.stores_dropped.fetch_add(1, std::memory_order_relaxed);
       return Status::Ok();  // the state is not even copied; a later prompt stores these chunks
     }
@@ -454,6 +474,7 @@ Status PrefixCache::store(llama_context* ctx, llama_seq_id seq, std::span<const 
                std::vector<Key>(keys.begin() + static_cast<std::ptrdiff_t>(from_chunk), keys.end())};
   {
     std::lock_guard lock(mu_);
+    queued_bytes_ += job.state.size();
     jobs_.push_back(std::move(job));
   }
   cv_.notify_all();
@@ -475,10 +496,12 @@ void PrefixCache::store_loop() {
       // a slow kvtierd to take a backlog.
       counters_.stores_dropped.fetch_add(jobs_.size(), std::memory_order_relaxed);
       jobs_.clear();
+      queued_bytes_ = 0;
       cv_.notify_all();
       return;
     }
     StoreJob job = std::move(jobs_.front());
+    queued_bytes_ -= job.state.size();
     jobs_.pop_front();
     busy_ = true;
     lock.unlock();

@@ -41,6 +41,8 @@ struct PrefixCacheOptions {
   // store() calls waiting for the store thread (each holds a copy of its sequence's state). Past
   // it a store is dropped before the copy and counted: a slow kvtierd never grows the queue.
   std::size_t max_queued_stores = 4;
+  // And the bytes of those copies: past it (unless the queue is empty) a store is dropped too.
+  std::size_t max_queued_store_bytes = std::size_t{1} << 30;
   // The longest wait for kvtierd: connecting, and each call. Past it the call is a miss (the
   // caller recomputes) and the connection is dropped.
   std::chrono::milliseconds timeout{30'000};
@@ -155,7 +157,8 @@ class PrefixCache {
   // populate_region: write the region's pages now (when the cache opens, off any request).
   Status connect(Connection& c, bool populate_region);
   // A call on `c` failed with `why`: when kvtierd had closed the connection (Closed), connects
-  // again at once and returns true (the caller repeats the call); else false, and nothing changed.
+  // again at once and returns true (the caller repeats the call); else false (the caller drops
+  // the connection).
   bool reopen_if_closed(Connection& c, const Status& why);
   // A call on `c` failed: drops the connection (with reconnect) and logs the outage once.
   void drop(Connection& c, const Status& why);
@@ -187,6 +190,7 @@ class PrefixCache {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<StoreJob> jobs_;
+  std::size_t queued_bytes_ = 0;  // of jobs_' states
   bool busy_ = false;
   bool stopping_ = false;
   StoreStats stored_;

@@ -679,10 +679,6 @@ Result<const SharedMemoryRegion*> shm_batch_region(Call& c, const Request& m,
   return region->second.get();
 }
 
-// Slots of GET_MANY_SHM from this size up are populated before the copy (populate_for_write):
-// 16 pages, where one system call costs less than the faults it saves.
-constexpr std::size_t kPopulateAtLeast = 64 * 1024;
-
 StatusCode run(Call& c, const protocol::GetManyShmRequest& m) {
   Result<const SharedMemoryRegion*> region =
       shm_batch_region(c, m, &protocol::ShmGetItem::capacity);
@@ -697,8 +693,6 @@ StatusCode run(Call& c, const protocol::GetManyShmRequest& m) {
       r.results[i].status = StatusCode::kInvalidArgument;
       continue;
     }
-    // A large slot is mapped in one call rather than faulted in page by page by the copy.
-    if (dst->size() >= kPopulateAtLeast) (*region)->populate_for_write(*dst);
     items.push_back({m.items[i].key, *dst});
     which.push_back(i);
   }

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <string>
 
 namespace kvtier::server {
@@ -38,18 +37,6 @@ Result<std::unique_ptr<SharedMemoryRegion>> SharedMemoryRegion::map(UniqueFd mem
 }
 
 SharedMemoryRegion::~SharedMemoryRegion() { ::munmap(base_, size_); }
-
-void SharedMemoryRegion::populate_for_write(std::span<std::byte> bytes) const {
-#ifdef MADV_POPULATE_WRITE
-  constexpr std::uintptr_t kPage = 4096;
-  if (bytes.empty()) return;
-  const auto begin = reinterpret_cast<std::uintptr_t>(bytes.data()) & ~(kPage - 1);
-  const auto end = reinterpret_cast<std::uintptr_t>(bytes.data() + bytes.size());
-  (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
-#else
-  (void)bytes;
-#endif
-}
 
 Result<std::span<std::byte>> SharedMemoryRegion::slice(std::uint64_t offset,
                                                        std::uint64_t length) const {

@@ -34,12 +34,6 @@ class SharedMemoryRegion {
   // The bytes [offset, offset + length), or InvalidArgument naming the bounds when they are not
   // inside the region (overflow-safe).
   Result<std::span<std::byte>> slice(std::uint64_t offset, std::uint64_t length) const;
-  // Maps the pages under `bytes` (a slice of this region) into the daemon before it writes them:
-  // one madvise(MADV_POPULATE_WRITE) instead of a page fault per 4 KiB, which costs far more
-  // than the copy itself on some virtual machines. Only the pages about to be written, so the
-  // region's memory is made no sooner than a copy would make it. Best effort: on a kernel without
-  // it (before 5.14), or when it fails, the copy faults the pages in as before.
-  void populate_for_write(std::span<std::byte> bytes) const;
 
  private:
   SharedMemoryRegion(std::byte* base, std::uint64_t size) : base_(base), size_(size) {}

@@ -200,8 +200,11 @@ void expect_legitimate_service(LegitimateClient& legit) {
   EXPECT_EQ(legit.failures(), 0u) << "a legitimate PING or GET failed or returned wrong bytes; "
                                   << "the first time, the GET said " << legit.first_failure();
   EXPECT_GT(legit.calls(), 20u);
+  // Starvation, not speed (docs/BENCHMARKS.md has the speeds): a client queued behind an attack
+  // waits seconds. 500 ms leaves room for a 2-core machine busy with other work (a p99 of 185 ms
+  // was seen there, with compilers running beside the tests).
   if (!kUnderSanitizer) {
-    EXPECT_LT(legit.p99_ms(), 100.0) << "legitimate p99 over " << legit.calls() << " calls";
+    EXPECT_LT(legit.p99_ms(), 500.0) << "legitimate p99 over " << legit.calls() << " calls";
   }
 }
 

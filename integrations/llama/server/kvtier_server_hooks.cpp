@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iomanip>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -32,7 +34,9 @@ struct Sequence {
   // Chunks of its current prompt that kvtierd holds, as far as this server knows (LOOKUP's
   // answer, or the chunks it stored itself): prompt_done() stores from there on.
   std::size_t known_chunks = 0;
-  bool shifted = false;  // cells moved since it was last computed from its start: stores nothing
+  // The lowest position whose cell was moved since the sequence was computed from its start
+  // (context shift, --cache-reuse); -1: none. While the sequence keeps it, it stores nothing.
+  int first_moved = -1;
 };
 
 struct State {
@@ -129,6 +133,8 @@ namespace {
 // when there are none): KV computed under other ones must never be read.
 std::string kv_settings(const common_params& p) {
   std::ostringstream out;
+  out << std::setprecision(std::numeric_limits<double>::max_digits10);  // 1e6 and 1000001 differ
+  if (p.attention_type != LLAMA_ATTENTION_TYPE_UNSPECIFIED) out << "attention=" << p.attention_type << ";";
   if (p.rope_freq_base != 0.0f) out << "rope_freq_base=" << p.rope_freq_base << ";";
   if (p.rope_freq_scale != 0.0f) out << "rope_freq_scale=" << p.rope_freq_scale << ";";
   if (p.yarn_ext_factor >= 0.0f) out << "yarn_ext_factor=" << p.yarn_ext_factor << ";";
@@ -210,7 +216,9 @@ int restore(llama_context* ctx, llama_seq_id seq, const llama_token* prompt, int
     // own prefix, as far as it reaches into this prompt.
     q->known_chunks = std::min(q->known_chunks, now_held / chunk);
   }
-  if (r.replaced || now_held == 0) q->shifted = false;  // computed or restored from its start
+  // Restored from kvtierd, or keeping only tokens before the first moved cell: what is computed
+  // next is a cold prefill's.
+  if (r.replaced || static_cast<long>(now_held) <= q->first_moved) q->first_moved = -1;
   if (!r.fallback.empty() && r.looked_up) {
     std::fprintf(stderr, "kvtier: restored %zu of %zu cached chunks: %s\n", r.tokens / chunk,
                  r.chunks_cached, r.fallback.c_str());
@@ -218,14 +226,17 @@ int restore(llama_context* ctx, llama_seq_id seq, const llama_token* prompt, int
   return static_cast<int>(now_held);
 }
 
-void sequence_shifted(llama_seq_id seq) {
-  if (Sequence* q = sequence(state(), seq)) q->shifted = true;
+void sequence_shifted(llama_seq_id seq, int first_moved) {
+  Sequence* q = sequence(state(), seq);
+  if (q == nullptr) return;
+  first_moved = std::max(first_moved, 0);
+  q->first_moved = q->first_moved < 0 ? first_moved : std::min(q->first_moved, first_moved);
 }
 
 void prompt_done(llama_context* ctx, llama_seq_id seq, const llama_token* prompt, int n_prompt) {
   State& s = state();
   Sequence* q = sequence(s, seq);
-  if (q == nullptr || q->shifted) return;
+  if (q == nullptr || q->first_moved >= 0) return;
   forget_stored_if_stores_were_lost(s);
   Status st = s.cache->store(ctx, seq, {prompt, static_cast<std::size_t>(n_prompt)}, q->known_chunks);
   if (!st.ok()) {

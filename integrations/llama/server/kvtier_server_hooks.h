@@ -53,10 +53,11 @@ void attach(llama_context* ctx, llama_seq_id probe_seq, const char* unsupported,
 // token computed).
 int restore(llama_context* ctx, llama_seq_id seq, const llama_token* prompt, int n_prompt, int held);
 
-// Sequence `seq`'s cells were moved (context shift, --cache-reuse): its KV is no longer what a
-// cold prefill of its tokens computes, so nothing of it is stored until the sequence is computed
-// or restored from its start again.
-void sequence_shifted(llama_seq_id seq);
+// Sequence `seq`'s cells from position `first_moved` on were moved (context shift, --cache-reuse):
+// its KV from there is no longer what a cold prefill of its tokens computes, so nothing of the
+// sequence is stored until a prompt keeps at most its first `first_moved` tokens (or it is
+// restored from kvtierd).
+void sequence_shifted(llama_seq_id seq, int first_moved);
 
 // The slot's completion prompt is prefilled in sequence `seq`: queues its full chunks that
 // kvtierd is not known to hold to be stored, off the request's path.

@@ -421,7 +421,7 @@ class LlamaServerOnKvtier(unittest.TestCase):
         self.servers.remove(cold)
         e = self.server("embeddings", kvtier=d.address, extra=emb)
         self.assertEqual(e.post("/embedding", {"content": prompt}), want)
-        self.assertEqual(e.metrics().get("kvtier_llama_restored_tokens_total", 0), 0)
+        self.assertEqual(e.metrics()["kvtier_llama_restored_tokens_total"], 0)  # attached, not used
 
         rope = ("--rope-freq-base", "1000")
         cold = self.server("rope-cold", extra=rope)
@@ -438,7 +438,7 @@ class LlamaServerOnKvtier(unittest.TestCase):
         """A prompt computed while kvtierd was frozen is not stored; when the slot's next prompt
         extends it, its chunks are stored from the first, so a new server restores them all."""
         p = prompt_of(8, 800)
-        q = p + prompt_of(9, 500)
+        q = p + prompt_of(9, 100)  # no more full chunks than the slot holds: no LOOKUP for it
         want = self.cold_tokens(q)
         d = self.kvtierd()
         s = self.server("slot", kvtier=d.address)
@@ -454,10 +454,10 @@ class LlamaServerOnKvtier(unittest.TestCase):
         time.sleep(1.2)  # the reconnect interval
         r = s.complete(q)
         self.assertGreaterEqual(r["timings"]["cache_n"], 799, "the slot's own prefix")
-        wait_stored(s, 1299 // CHUNK)
+        wait_stored(s, 899 // CHUNK)
         fresh = self.server("fresh", kvtier=d.address)
         r = fresh.complete(q)
-        self.assertEqual(r["timings"]["cache_n"], (1299 // CHUNK) * CHUNK, fresh.log()[-2000:])
+        self.assertEqual(r["timings"]["cache_n"], (899 // CHUNK) * CHUNK, fresh.log()[-2000:])
         self.assertEqual(r["tokens"], want)
 
     def test_router_mode_with_kvtier_is_refused(self):
@@ -538,6 +538,28 @@ class LlamaServerOnKvtier(unittest.TestCase):
         self.assertGreaterEqual(r["timings"]["cache_n"], 899 // CHUNK * CHUNK, s.log()[-2000:])
         after = s.metrics()
         self.assertEqual(after.get("kvtier_llama_restored_tokens_total"), before.get("kvtier_llama_restored_tokens_total"))
+
+
+    def test_a_shifted_slot_stores_again_once_its_next_prompt_is_computed_cold(self):
+        """--cache-reuse moves a prompt's cells (their KV is then not a cold prefill's): nothing of
+        that prompt is stored; the slot's next prompt, which keeps only tokens before the moved
+        cells, is stored again, and a new server restores it with a cold server's tokens."""
+        s16, b, a, c = prompt_of(28, 16), prompt_of(40, 100), prompt_of(30, 700), prompt_of(70, 800)
+        d = self.kvtierd()
+        srv = self.server("reuse", kvtier=d.address, extra=("--cache-reuse", "64"))
+        srv.complete(s16 + b + a)
+        wait_stored(srv, 816 // CHUNK)
+        r = srv.complete(s16 + a)  # a's cells move back by 100 positions
+        self.assertGreater(r["timings"]["cache_n"], 16 + 64, "llama-server reused a's cells")
+        time.sleep(0.5)
+        self.assertEqual(srv.metrics()["kvtier_llama_stored_chunks_total"], 816 // CHUNK, "the shifted prompt is not stored")
+        srv.complete(s16 + c)  # keeps only the 16 tokens before the moved cells
+        wait_stored(srv, 816 // CHUNK * 2)
+        want = self.cold_tokens(s16 + c)
+        fresh = self.server("fresh", kvtier=d.address)
+        r = fresh.complete(s16 + c)
+        self.assertEqual(r["timings"]["cache_n"], 815 // CHUNK * CHUNK, fresh.log()[-2000:])
+        self.assertEqual(r["tokens"], want)
 
 
 def flip_chunk_payload_in_memory(pid, index):
