@@ -29,18 +29,22 @@ llama-bench: llama
 
 # llama-server with kvtier as its prompt cache (issue 28): llama.cpp's server patched with
 # integrations/llama/server/llama-server.patch, tested through HTTP against real processes.
-llama-server: build
-	@scripts/build-llama-server.sh $(BUILD_DIR) $(LLAMA_WORK) $(JOBS) >/dev/null
+# Built in the integration's tree, from the same llama.cpp objects as `make llama`; the patch must
+# apply (scripts/build-llama-server.sh is the standalone build for users).
+LLAMA_SERVER_BIN := $(LLAMA_BUILD)/bin/llama-server
+llama-server: llama
+	@src=$$(scripts/fetch-llama-cpp.sh $(LLAMA_WORK)) && scripts/patch-llama-cpp.sh $$src --required && \
+	  cmake --build $(LLAMA_BUILD) -j $(JOBS) --target llama-server -- --no-print-directory >/dev/null
 
 test-llama-server: llama llama-server
-	@KVTIER_BINARY=$(BUILD_DIR)/kvtier LLAMA_SERVER=$(LLAMA_WORK)/server/bin/llama-server \
+	@KVTIER_BINARY=$(BUILD_DIR)/kvtier LLAMA_SERVER=$(LLAMA_SERVER_BIN) \
 	  KVTIER_LLAMA_MODEL=$(LLAMA_MODELS)/tiny.gguf timeout 900 /usr/bin/python3 integrations/llama/tests/llama_server_test.py
 
 # llama-server's TTFT over HTTP: cold, in the slot, restored after a restart, on a replica and on
 # another node (docs/BENCHMARKS.md). Minutes: it prefills 8k-token prompts on one thread.
 llama-server-bench: LLAMA_PRESETS = tiny tiny-other small wide-kv
 llama-server-bench: llama llama-server
-	@KVTIER_BINARY=$(BUILD_DIR)/kvtier LLAMA_SERVER=$(LLAMA_WORK)/server/bin/llama-server \
+	@KVTIER_BINARY=$(BUILD_DIR)/kvtier LLAMA_SERVER=$(LLAMA_SERVER_BIN) \
 	  LLAMA_MODELS=$(LLAMA_MODELS) timeout 3600 /usr/bin/python3 bench/llama_server_bench.py
 
 TEST_EXTRA_TARGETS += test-llama test-llama-server
