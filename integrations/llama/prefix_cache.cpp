@@ -16,8 +16,8 @@ namespace {
 
 constexpr std::size_t kPage = 4096;
 // Most block bytes one restore's GET_MANY_SHM asks for: a first restore into a new region costs
-// kvtierd a page mapping per 4 KiB (on this project's test machines 24-60 ms for 16 MiB, which
-// missed the 50 ms default deadline), so a call stays well within it.
+// kvtierd a page mapping per 4 KiB, and a call must stay within the deadline (what that costs:
+// docs/INTEGRATIONS.md, "How long a request can wait").
 constexpr std::size_t kGetBatchBytes = std::size_t{8} << 20;
 // Most of the restore region written when the cache opens: restores of up to this many bytes
 // find their pages mapped; beyond it a first restore maps the rest (a region sized for a long
@@ -27,16 +27,17 @@ constexpr std::size_t kPopulateAtMost = std::size_t{512} << 20;
 std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
 // Writes a byte of each page of `memory` (this process's own mapping), so the pages exist and are
-// mapped before a restore reads them: a first touch costs far more than the copy of a page (on
-// some virtual machines ~10 us even for a page madvise(MADV_POPULATE_WRITE) made present).
+// mapped before a restore reads them: on some virtual machines a first touch costs more than the
+// copy of a page, even for a page madvise(MADV_POPULATE_WRITE) made present (docs/BENCHMARKS.md).
 void populate(std::span<std::byte> memory) {
   for (std::size_t at = 0; at < memory.size(); at += kPage) {
     static_cast<volatile std::byte*>(memory.data())[at] = std::byte{0};
   }
 }
 
-Result<std::vector<std::byte>> seq_state_bytes(llama_context* ctx, llama_seq_id seq) {
-  std::vector<std::byte> state(llama_state_seq_get_size(ctx, seq));
+// The sequence's state; `size` is llama_state_seq_get_size's answer for it.
+Result<std::vector<std::byte>> seq_state_bytes(llama_context* ctx, llama_seq_id seq, std::size_t size) {
+  std::vector<std::byte> state(size);
   std::size_t n = llama_state_seq_get_data(ctx, reinterpret_cast<std::uint8_t*>(state.data()), state.size(), seq);
   if (n != state.size()) return Status::IOError("llama_state_seq_get_data wrote " + std::to_string(n) + " of " + std::to_string(state.size()) + " bytes");
   return state;
@@ -78,7 +79,7 @@ Result<std::unique_ptr<PrefixCache>> PrefixCache::open(llama_context* ctx, const
   // Any token shows the layout; a model without a BOS token uses token 0.
   const llama_token bos = llama_vocab_bos(llama_model_get_vocab(model));
   KVTIER_RETURN_IF_ERROR(decode_one(ctx, bos >= 0 ? bos : 0, probe_seq));
-  Result<std::vector<std::byte>> state = seq_state_bytes(ctx, probe_seq);
+  Result<std::vector<std::byte>> state = seq_state_bytes(ctx, probe_seq, llama_state_seq_get_size(ctx, probe_seq));
   llama_memory_seq_rm(llama_get_memory(ctx), probe_seq, -1, -1);
   if (!state.ok()) return state.status();
   Result<SeqState> parsed = parse_seq_state(*state);
@@ -432,17 +433,13 @@ std::size_t PrefixCache::load_planned(llama_context* ctx, llama_seq_id seq,
     return 0;
   }
   const std::size_t good = reader.good_chunks();
-  if (good < plan.chunks) {
-    reader.scrub(good);
-    // The tokens of the chunks before the damaged one were checked where they now lie: keep them.
-    if (!llama_memory_seq_rm(mem, seq, static_cast<llama_pos>(good * options_.chunk_tokens), -1)) {
-      llama_memory_seq_rm(mem, seq, -1, -1);
-      r.fallback = "chunk " + std::to_string(good) + ": payload does not match its checksum";
-      return 0;
-    }
-    r.fallback = "chunk " + std::to_string(good) + ": payload does not match its checksum";
-  }
-  return good;
+  if (good == plan.chunks) return good;
+  reader.scrub(good);
+  r.fallback = "chunk " + std::to_string(good) + ": payload does not match its checksum";
+  // The tokens of the chunks before the damaged one were checked where they now lie: keep them.
+  if (llama_memory_seq_rm(mem, seq, static_cast<llama_pos>(good * options_.chunk_tokens), -1)) return good;
+  llama_memory_seq_rm(mem, seq, -1, -1);
+  return 0;
 }
 #endif
 
@@ -450,15 +447,16 @@ Status PrefixCache::store(llama_context* ctx, llama_seq_id seq, std::span<const 
                           std::size_t from_chunk) {
   std::vector<Key> keys = keys_of(prompt);
   if (from_chunk >= keys.size()) return Status::Ok();
+  const std::size_t state_size = llama_state_seq_get_size(ctx, seq);
   {
     std::lock_guard lock(mu_);
     if (jobs_.size() >= options_.max_queued_stores ||
-        (!jobs_.empty() && queued_bytes_ + llama_state_seq_get_size(ctx, seq) > options_.max_queued_store_bytes)) {
+        (!jobs_.empty() && queued_bytes_ + state_size > options_.max_queued_store_bytes)) {
       counters_.stores_dropped.fetch_add(1, std::memory_order_relaxed);
       return Status::Ok();  // the state is not even copied; a later prompt stores these chunks
     }
   }
-  Result<std::vector<std::byte>> state = seq_state_bytes(ctx, seq);
+  Result<std::vector<std::byte>> state = seq_state_bytes(ctx, seq, state_size);
   if (!state.ok()) return state.status();
   Result<SeqState> parsed = parse_seq_state(*state);
   if (!parsed.ok()) return parsed.status();

@@ -201,8 +201,7 @@ void expect_legitimate_service(LegitimateClient& legit) {
                                   << "the first time, the GET said " << legit.first_failure();
   EXPECT_GT(legit.calls(), 20u);
   // Starvation, not speed (docs/BENCHMARKS.md has the speeds): a client queued behind an attack
-  // waits seconds. 500 ms leaves room for a 2-core machine busy with other work (a p99 of 185 ms
-  // was seen there, with compilers running beside the tests).
+  // waits seconds. 500 ms leaves room for a 2-core machine busy with other work.
   if (!kUnderSanitizer) {
     EXPECT_LT(legit.p99_ms(), 500.0) << "legitimate p99 over " << legit.calls() << " calls";
   }
