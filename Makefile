@@ -41,10 +41,13 @@ run: deps-run
 	@cmake --build $(BUILD_DIR) --target kvtier_cli -j $(JOBS) -- --no-print-directory
 	@DATA_DIR=$(DATA_DIR) scripts/run-demo.sh $(BUILD_DIR)
 
-test: build
-	@for t in $(TEST_FIRST_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
-	@cd $(BUILD_DIR) && ctest --output-on-failure --no-tests=error -j $(JOBS)
-	@for t in $(TEST_EXTRA_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
+# Each step prints its time (scripts/timed-step.sh): CI's budget is 40 minutes from a fresh clone.
+test:
+	@scripts/timed-step.sh deps $(MAKE) --no-print-directory deps
+	@scripts/timed-step.sh build $(MAKE) --no-print-directory build
+	@for t in $(TEST_FIRST_TARGETS); do scripts/timed-step.sh $$t $(MAKE) --no-print-directory $$t || exit 1; done
+	@cd $(BUILD_DIR) && $(CURDIR)/scripts/timed-step.sh ctest ctest --output-on-failure --no-tests=error -j $(JOBS)
+	@for t in $(TEST_EXTRA_TARGETS); do scripts/timed-step.sh $$t $(MAKE) --no-print-directory $$t || exit 1; done
 
 bench: build
 	@bench/run-all.sh $(BUILD_DIR)
