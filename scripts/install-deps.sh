@@ -9,7 +9,7 @@ set_name=${1:-test}
 packages=(
   build-essential cmake pkg-config
   liburing-dev libxxhash-dev libssl-dev libcurl4-openssl-dev
-  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libhiredis-dev
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libhiredis-dev libpugixml-dev
 )
 case "$set_name" in
   run) ;;
@@ -19,6 +19,7 @@ case "$set_name" in
       fio python3
       python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest openssl
       redis-server iperf3 memcached
+      ceph-mon ceph-osd radosgw ceph-common
       bindfs libfuse3-dev
       chromium
       git

@@ -91,9 +91,60 @@ struct NvmeConfig {
   Status validate() const;
 };
 
-// The shared capacity tier (docs/SHARED_TIER.md): a shared filesystem or Redis / Redis Cluster,
-// reached through a durable outbox for writes and a deadline and circuit breaker for reads.
-enum class SharedBackendKind : std::uint8_t { kNone, kFs, kRedis };
+// The shared capacity tier (docs/SHARED_TIER.md): a shared filesystem, Redis / Redis Cluster or an
+// S3 bucket, reached through a durable outbox for writes and a deadline and circuit breaker for
+// reads.
+enum class SharedBackendKind : std::uint8_t { kNone, kFs, kRedis, kS3 };
+
+// How the object-store backends pack blocks into segments (docs/SHARED_OBJECT_FORMAT.md).
+struct PackingConfig {
+  // A segment object is sealed at this size. Default: 64 MiB.
+  std::uint64_t segment_bytes = 64 * 1024 * 1024;
+  // Upload part size (S3 multipart; at least 5 MiB there). Default: 8 MiB.
+  std::uint64_t part_bytes = 8 * 1024 * 1024;
+  // How often this node lists new indexes (other nodes' blocks are readable here about this long
+  // after they are published). Default: 2 s.
+  std::chrono::milliseconds refresh_interval{2000};
+  // A segment whose garbage (bytes that are no longer a live block's copy) exceeds this fraction
+  // is compacted. Default: 0.25.
+  double max_garbage = 0.25;
+  // Blocks (and removals) older than this are dropped. Default: 7 days.
+  std::chrono::seconds max_age{7 * 24 * 3600};
+  // Past this many stored bytes the oldest segments are dropped; 0 = no limit. Default: 0.
+  std::uint64_t capacity_bytes = 0;
+  // How often this node compacts and expires (maintenance). Default: 60 s.
+  std::chrono::seconds maintain_interval{60};
+
+  Status validate(std::string_view section) const;
+};
+
+struct S3BackendConfig {
+  // "http://host:port" or "https://host"; required.
+  std::string endpoint;
+  // The bucket; required. It must exist (kvtier does not create buckets).
+  std::string bucket;
+  // Signing region. Default: "us-east-1".
+  std::string region = "us-east-1";
+  // Virtual-host addressing (bucket.host/key) instead of path style (host/bucket/key).
+  // Default: false.
+  bool virtual_host = false;
+  // Prefix of every object name, so several tiers can share a bucket. Default: "kvtier/".
+  std::string prefix = "kvtier/";
+  // Credentials: leave empty to take them from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and
+  // AWS_SESSION_TOKEN) or from the credentials file (docs/SHARED_TIER.md, "S3").
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;
+  // An AWS shared credentials file; empty: $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials.
+  std::string credentials_file;
+  // Its section; empty: $AWS_PROFILE or "default".
+  std::string profile;
+  // A CA bundle (PEM) for https; empty: the system's CAs.
+  std::string ca_file;
+  PackingConfig packing;
+
+  Status validate() const;
+};
 
 struct SharedFsConfig {
   // Directory shared by every node's kvtierd (an NFS, CephFS, Lustre, ... mount). Required.
@@ -150,6 +201,7 @@ struct SharedTierConfig {
   SharedBackendKind backend = SharedBackendKind::kNone;
   SharedFsConfig fs;
   RedisBackendConfig redis;
+  S3BackendConfig s3;
   // A local miss waits at most this long for the shared tier, then is a miss. Default: 5 ms.
   std::chrono::milliseconds read_deadline{5};
   // Threads that run reads on the backend (blocked ones included). Default: 4.

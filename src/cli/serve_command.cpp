@@ -28,7 +28,7 @@ struct ServeOptions {
   std::string config_file;
   std::optional<std::string> data_dir, unix_socket, tcp_listen, metrics_listen, log_level;
   std::optional<std::string> dram_bytes, nvme_bytes, max_value_bytes;
-  std::optional<std::string> shared_fs, shared_redis;
+  std::optional<std::string> shared_fs, shared_redis, shared_s3, shared_s3_bucket;
   bool shared_redis_cluster = false;
   std::optional<std::uint32_t> io_threads, max_connections;
   bool allow_non_loopback = false;
@@ -38,11 +38,21 @@ Status apply_size(const std::optional<std::string>& flag, const char* name, std:
   return flag ? parse_flag<parse_byte_size>(name, *flag, out) : Status::Ok();
 }
 
-// --shared-fs and --shared-redis pick the shared tier's backend (overriding [shared].backend).
+// --shared-fs, --shared-redis and --shared-s3 pick the shared tier's backend (overriding
+// [shared].backend).
 Status apply_shared_flags(const ServeOptions& o, SharedTierConfig& shared) {
-  if (o.shared_fs && o.shared_redis) {
-    return Status::InvalidArgument("--shared-fs and --shared-redis: choose one shared tier");
+  if ((o.shared_fs ? 1 : 0) + (o.shared_redis ? 1 : 0) + (o.shared_s3 ? 1 : 0) > 1) {
+    return Status::InvalidArgument(
+        "--shared-fs, --shared-redis and --shared-s3: choose one shared tier");
   }
+  if (o.shared_s3_bucket && !o.shared_s3 && shared.backend != SharedBackendKind::kS3) {
+    return Status::InvalidArgument("--shared-s3-bucket goes with --shared-s3");
+  }
+  if (o.shared_s3) {
+    shared.backend = SharedBackendKind::kS3;
+    shared.s3.endpoint = *o.shared_s3;
+  }
+  if (o.shared_s3_bucket) shared.s3.bucket = *o.shared_s3_bucket;
   if (o.shared_fs) {
     shared.backend = SharedBackendKind::kFs;
     shared.fs.path = *o.shared_fs;
@@ -173,6 +183,11 @@ void add_serve_command(CLI::App& app, CommandRunner* run) {
                   "shared tier on Redis / Valkey: host:port[,host:port...]");
   cmd->add_flag("--shared-redis-cluster", o->shared_redis_cluster,
                 "the --shared-redis nodes are a Redis Cluster");
+  cmd->add_option("--shared-s3", o->shared_s3,
+                  "shared tier in an S3 bucket, blocks packed into segments: the endpoint URL "
+                  "(http://host:port); credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+                  "or ~/.aws/credentials");
+  cmd->add_option("--shared-s3-bucket", o->shared_s3_bucket, "the bucket of --shared-s3");
   cmd->add_option("--log-level", o->log_level, "debug, info, warn or error (default info)");
   cmd->callback([o, run] { *run = [o] { return run_serve(*o); }; });
 }

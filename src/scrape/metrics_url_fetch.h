@@ -1,10 +1,9 @@
 // fetch_metrics_url: one GET of a Prometheus endpoint (kvtierd's /metrics), for `kvtier stat
-// --url`, by libcurl: http and https (the system's CAs, or a CA file), an optional bearer token,
+// --url`, by http::HttpClient: http and https (the system's CAs, or a CA file), an optional bearer token,
 // redirects not followed, one deadline for the whole transfer, the response bounded in size.
 // It lives beside the metrics parser, not in the client library: only the CLI needs HTTP.
 //
-// Thread-safety: a free function; calls on different threads are independent (libcurl's global
-// set-up is done once, under a std::call_once).
+// Thread-safety: a free function; calls on different threads are independent.
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,5 @@
 // SharedBackend: one implementation of the shared capacity tier (a shared filesystem, Redis or a
-// Redis Cluster; S3 later). The engine never calls a backend directly from a thread that serves
+// Redis Cluster, or an object store: S3, Azure Blob or a shared directory, packed). The engine never calls a backend directly from a thread that serves
 // clients: SharedTier (shared_tier.h) runs every call on its own threads, waits at most a
 // deadline, and stops calling a backend its circuit breaker has found unreachable.
 //
@@ -15,6 +15,16 @@
 //   that can bound its own waits (a socket with timeouts) gives up at `deadline` with IOError;
 //   one that cannot (filesystem calls) may overrun it; SharedTier copes either way.
 // - Thread-safety: every method may be called from several threads at once.
+//
+// Staging backends (stages_writes(): the packed object-store backend, packed_backend.h) collect
+// many writes into one object: their put_many and remove answer OK once a write is *staged*,
+// which is neither durable nor visible to other nodes; flush() publishes everything staged
+// before it and answers OK only when all of it is durable. When a flush fails, every write
+// staged since the last successful flush may be lost and must be staged again (SharedTier keeps
+// their outbox records until a flush covering them succeeds). Writes of one key are ordered by
+// when they were staged, on this node; across nodes, by their stamps (packed_format.h).
+// For a staging backend, "putting an existing block replaces it" holds once the flush lands,
+// and a block's bytes may differ between its versions (the newest published wins).
 #pragma once
 
 #include <chrono>
@@ -75,8 +85,15 @@ class SharedBackend {
   virtual void keep_many(std::span<const BlockId> ids, std::span<Status> out,
                          Deadline deadline) = 0;
 
-  // OK or NotFound; IOError when the backend could not answer.
+  // OK or NotFound; IOError when the backend could not answer. A staging backend stages the
+  // removal and answers OK (durable at the next successful flush).
   virtual Status remove(const BlockId& id, Deadline deadline) = 0;
+
+  // Whether put_many and remove only stage their writes until flush() (see the top of the file).
+  virtual bool stages_writes() const { return false; }
+  // Publishes every staged write; OK when all are durable. A backend that does not stage has
+  // nothing to do.
+  virtual Status flush(Deadline /*deadline*/) { return Status::Ok(); }
 
   // A cheap round trip that proves the backend answers (the health checker's probe).
   virtual Status ping(Deadline deadline) = 0;
@@ -95,6 +112,8 @@ class SharedBackend {
 // tier is down): only the config is checked; the first calls find out whether it answers.
 Result<std::unique_ptr<SharedBackend>> open_fs_backend(const SharedFsConfig& config);
 Result<std::unique_ptr<SharedBackend>> open_redis_backend(const RedisBackendConfig& config);
+// Packed segments in an S3 bucket; the credentials are resolved here (config, environment, file).
+Result<std::unique_ptr<SharedBackend>> open_s3_backend(const S3BackendConfig& config);
 // The backend `config.backend` names (InvalidArgument for kNone).
 Result<std::unique_ptr<SharedBackend>> open_backend(const SharedTierConfig& config);
 

@@ -14,7 +14,8 @@ constexpr std::uint64_t kMaxDuration = std::numeric_limits<std::int32_t>::max();
 
 constexpr TomlChoice<SharedBackendKind> kBackends[] = {{"none", SharedBackendKind::kNone},
                                                        {"fs", SharedBackendKind::kFs},
-                                                       {"redis", SharedBackendKind::kRedis}};
+                                                       {"redis", SharedBackendKind::kRedis},
+                                                       {"s3", SharedBackendKind::kS3}};
 
 Status read_nodes(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
                   std::string_view key, RedisBackendConfig& c) {
@@ -55,6 +56,31 @@ constexpr TomlKey<RedisBackendConfig> kRedisKeys[] = {
     {"key_prefix", string_key<&RedisBackendConfig::key_prefix>},
 };
 
+constexpr TomlKey<PackingConfig> kPackingKeys[] = {
+    {"segment_bytes", size_key<&PackingConfig::segment_bytes>},
+    {"part_bytes", size_key<&PackingConfig::part_bytes>},
+    {"refresh_interval_ms", duration_key<&PackingConfig::refresh_interval, kMaxDuration>},
+    {"max_garbage", double_key<&PackingConfig::max_garbage>},
+    {"max_age_s", duration_key<&PackingConfig::max_age, kMaxDuration>},
+    {"capacity_bytes", size_key<&PackingConfig::capacity_bytes>},
+    {"maintain_interval_s", duration_key<&PackingConfig::maintain_interval, kMaxDuration>},
+};
+
+constexpr TomlKey<S3BackendConfig> kS3Keys[] = {
+    {"endpoint", string_key<&S3BackendConfig::endpoint>},
+    {"bucket", string_key<&S3BackendConfig::bucket>},
+    {"region", string_key<&S3BackendConfig::region>},
+    {"virtual_host", bool_key<&S3BackendConfig::virtual_host>},
+    {"prefix", string_key<&S3BackendConfig::prefix>},
+    {"access_key_id", string_key<&S3BackendConfig::access_key_id>},
+    {"secret_access_key", string_key<&S3BackendConfig::secret_access_key>},
+    {"session_token", string_key<&S3BackendConfig::session_token>},
+    {"credentials_file", string_key<&S3BackendConfig::credentials_file>},
+    {"profile", string_key<&S3BackendConfig::profile>},
+    {"ca_file", string_key<&S3BackendConfig::ca_file>},
+    {"packing", table_key<&S3BackendConfig::packing, kPackingKeys>},
+};
+
 constexpr TomlKey<SharedTierConfig> kSharedKeys[] = {
     {"backend", choice_key<&SharedTierConfig::backend, kBackends>},
     {"read_deadline_ms", duration_key<&SharedTierConfig::read_deadline, kMaxDuration>},
@@ -67,6 +93,7 @@ constexpr TomlKey<SharedTierConfig> kSharedKeys[] = {
     {"call_timeout_ms", duration_key<&SharedTierConfig::call_timeout, kMaxDuration>},
     {"fs", table_key<&SharedTierConfig::fs, kFsKeys>},
     {"redis", table_key<&SharedTierConfig::redis, kRedisKeys>},
+    {"s3", table_key<&SharedTierConfig::s3, kS3Keys>},
 };
 
 Status out_of_range(std::string_view field, std::uint64_t v, std::string_view rule) {
@@ -83,6 +110,43 @@ void visit_shared_config_keys(const ConfigKeyVisitor& visit) {
   visit_keys("shared", kSharedKeys, visit);
   visit_keys("shared.fs", kFsKeys, visit);
   visit_keys("shared.redis", kRedisKeys, visit);
+  visit_keys("shared.s3", kS3Keys, visit);
+  visit_keys("shared.s3.packing", kPackingKeys, visit);
+}
+
+Status PackingConfig::validate(std::string_view section) const {
+  const std::string p(section);
+  if (segment_bytes < (1u << 20) || segment_bytes > (std::uint64_t{5} << 30)) {
+    return out_of_range(p + ".segment_bytes", segment_bytes, "must be in [1 MiB, 5 GiB]");
+  }
+  if (part_bytes < (1u << 20) || part_bytes > segment_bytes) {
+    return out_of_range(p + ".part_bytes", part_bytes, "must be in [1 MiB, segment_bytes]");
+  }
+  if (refresh_interval.count() < 10) {
+    return out_of_range(p + ".refresh_interval_ms", refresh_interval.count(), "must be >= 10");
+  }
+  if (!(max_garbage > 0 && max_garbage < 1)) {
+    return Status::InvalidArgument(p + ".max_garbage = " + std::to_string(max_garbage) +
+                                   " is invalid: must be in (0, 1)");
+  }
+  if (maintain_interval.count() < 1) {
+    return out_of_range(p + ".maintain_interval_s", 0, "must be >= 1");
+  }
+  return Status::Ok();
+}
+
+Status S3BackendConfig::validate() const {
+  if (endpoint.empty()) {
+    return Status::InvalidArgument("shared.s3.endpoint is required (\"http://host:port\")");
+  }
+  if (bucket.empty()) return Status::InvalidArgument("shared.s3.bucket is required");
+  if (region.empty()) return Status::InvalidArgument("shared.s3.region must not be empty");
+  if (access_key_id.empty() != secret_access_key.empty()) {
+    return Status::InvalidArgument(
+        "shared.s3.access_key_id and shared.s3.secret_access_key go together (or leave both "
+        "empty to use the environment or the credentials file)");
+  }
+  return packing.validate("shared.s3.packing");
 }
 
 Status SharedTierConfig::validate() const {
@@ -115,7 +179,17 @@ Status SharedTierConfig::validate() const {
                                      "(e.g. 64 hex digits from `openssl rand -hex 32`)");
     }
   }
-  return backend == SharedBackendKind::kFs ? fs.validate() : redis.validate();
+  switch (backend) {
+    case SharedBackendKind::kFs:
+      return fs.validate();
+    case SharedBackendKind::kRedis:
+      return redis.validate();
+    case SharedBackendKind::kS3:
+      return s3.validate();
+    case SharedBackendKind::kNone:
+      break;
+  }
+  return Status::Ok();
 }
 
 }  // namespace kvtier

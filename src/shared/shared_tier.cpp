@@ -31,6 +31,11 @@ constexpr auto kStopGrace = std::chrono::seconds(2);
 // With this many lost for good, no probe can run and the tier stays off until one returns
 // (kvtier_shared_probes_stuck says so).
 constexpr std::uint32_t kProbeThreads = 4;
+// A staging backend (a packed object store, shared_backend.h) holds writes in its open segment
+// until a flush: the uploaders flush when the outbox has nothing ready to send, and at least this
+// often while it keeps them busy, so a block reaches other nodes within about this much (plus
+// their listing interval) and the outbox records a flush covers are not held longer.
+constexpr auto kMaxStagedAge = std::chrono::seconds(2);
 
 struct Counters {
   std::atomic<std::uint64_t> reads{0}, read_hits{0}, read_misses{0}, read_errors{0},
@@ -40,7 +45,7 @@ struct Counters {
       uploads{0}, upload_bytes{0}, upload_failures{0}, upload_skipped_present{0},
       upload_lost_local{0}, upload_local_errors{0}, enqueued{0}, outbox_rejected_full{0}, outbox_errors{0},
       removes{0}, remove_failures{0}, removes_unordered{0}, removes_dropped{0}, health_probes{0}, health_failures{0}, hung_calls{0}, maintain_runs{0},
-      maintain_errors{0};
+      maintain_errors{0}, flushes{0}, flush_failures{0};
   std::atomic<std::uint32_t> probes_stuck{0};  // a gauge, set by the watchdog
 };
 
@@ -64,6 +69,13 @@ struct Core {
   std::uint32_t local_users KVTIER_GUARDED_BY(mu) = 0;
   Clock::time_point pace_next KVTIER_GUARDED_BY(mu){};  // drain pacing
   std::uint64_t work_generation KVTIER_GUARDED_BY(mu) = 0;  // bumped when blocks are queued
+
+  // Writes a staging backend holds until its next flush, with their outbox records (completed
+  // only when a flush covering them succeeds). Staging and flushing both hold staging_mu, so a
+  // flush's answer is about exactly the records in `staged` when it began.
+  Mutex staging_mu;
+  std::vector<OutboxEntry> staged KVTIER_GUARDED_BY(staging_mu);
+  Clock::time_point first_staged KVTIER_GUARDED_BY(staging_mu){};
 
   bool stop_requested() {
     MutexLock lock(mu);
@@ -182,6 +194,62 @@ std::vector<std::pair<std::size_t, std::size_t>> split(std::size_t n, std::size_
   return out;
 }
 
+// Holds core.staging_mu while a staging backend stages writes (so a flush is about exactly the
+// records staged before it); for any other backend it holds nothing and uploads stay parallel.
+// The analysis cannot follow a lock taken on a condition, hence its annotations.
+class StagingScope {
+ public:
+  explicit StagingScope(Core& core) KVTIER_NO_THREAD_SAFETY_ANALYSIS
+      : core_(core), held_(core.backend->stages_writes()) {
+    if (held_) core_.staging_mu.lock();
+  }
+  ~StagingScope() KVTIER_NO_THREAD_SAFETY_ANALYSIS {
+    if (held_) core_.staging_mu.unlock();
+  }
+  StagingScope(const StagingScope&) = delete;
+  StagingScope& operator=(const StagingScope&) = delete;
+  bool staging() const { return held_; }
+
+  // Keeps the record of a write the backend staged until a flush covers it.
+  void stage(const OutboxEntry& e) KVTIER_NO_THREAD_SAFETY_ANALYSIS {
+    if (core_.staged.empty()) core_.first_staged = Clock::now();
+    core_.staged.push_back(e);
+  }
+
+ private:
+  Core& core_;
+  const bool held_;
+};
+
+// Publishes what the backend staged; the records it covered are completed, or all retried.
+void flush_staged(const std::shared_ptr<Core>& core) {
+  Counters& c = core->counters;
+  MutexLock staging_lock(core->staging_mu);
+  if (core->staged.empty()) return;
+  std::vector<OutboxEntry> covered;
+  covered.swap(core->staged);
+  const auto started = Clock::now();
+  Status s = core->backend->flush(started + core->call_timeout());
+  core->judge(!s.ok(), started);
+  c.flushes.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) c.flush_failures.fetch_add(1, std::memory_order_relaxed);
+  for (const OutboxEntry& e : covered) {
+    if (s.ok()) {
+      core->outbox->complete(e);
+    } else {
+      core->outbox->retry_later(e);
+    }
+  }
+}
+
+// Whether the uploaders should flush now: the outbox had nothing ready, or the oldest staged
+// write waited kMaxStagedAge.
+bool flush_due(Core& core, bool outbox_idle) {
+  MutexLock staging_lock(core.staging_mu);
+  return !core.staged.empty() &&
+         (outbox_idle || Clock::now() - core.first_staged >= kMaxStagedAge);
+}
+
 // Removes the shared copy of each removal in `batch` (one call each: no backend batches them) and
 // leaves the uploads.
 void remove_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry>& batch) {
@@ -189,6 +257,7 @@ void remove_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry>& ba
   std::erase_if(batch, [&](const OutboxEntry& e) {
     if (e.op != OutboxOp::kRemove) return false;
     const auto started = Clock::now();
+    StagingScope scope(*core);
     Status s = core->backend->remove(e.id, started + core->call_timeout());
     const bool failed = !s.ok() && !s.is_not_found();
     core->judge(failed, started);
@@ -196,6 +265,8 @@ void remove_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry>& ba
     if (failed) {
       c.remove_failures.fetch_add(1, std::memory_order_relaxed);
       core->outbox->retry_later(e);
+    } else if (scope.staging()) {
+      scope.stage(e);
     } else {
       core->outbox->complete(e);
     }
@@ -286,6 +357,7 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
   }
   if (puts.empty()) return;
   std::vector<Status> out(puts.size());
+  StagingScope scope(*core);
   started = Clock::now();
   core->backend->put_many(puts, out, started + core->call_timeout());
   failed = false;
@@ -294,7 +366,11 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
     if (out[j].ok()) {
       c.uploads.fetch_add(1, std::memory_order_relaxed);
       c.upload_bytes.fetch_add(puts[j].value.size(), std::memory_order_relaxed);
-      core->outbox->complete(e);
+      if (scope.staging()) {
+        scope.stage(e);
+      } else {
+        core->outbox->complete(e);
+      }
     } else {
       c.upload_failures.fetch_add(1, std::memory_order_relaxed);
       failed = true;
@@ -311,11 +387,10 @@ void upload_loop(const std::shared_ptr<Core>& core) {
       continue;
     }
     std::vector<OutboxEntry> batch = core->outbox->take(kUploadBatch);
-    if (batch.empty()) {
-      core->wait_for_work(kIdleWait);
-      continue;
-    }
-    upload_some(core, std::move(batch));
+    const bool idle = batch.empty();
+    if (!idle) upload_some(core, std::move(batch));
+    if (flush_due(*core, idle)) flush_staged(core);
+    if (idle) core->wait_for_work(kIdleWait);
   }
 }
 
@@ -397,6 +472,11 @@ class SharedTierImpl final : public SharedTier {
     if (core_->config.backend == SharedBackendKind::kFs) {
       auto interval =
           std::chrono::duration_cast<std::chrono::milliseconds>(core_->config.fs.sweep_interval);
+      start_service([core = core_, interval] { maintain_loop(core, interval); });
+    }
+    if (core_->config.backend == SharedBackendKind::kS3) {
+      auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+          core_->config.s3.packing.maintain_interval);
       start_service([core = core_, interval] { maintain_loop(core, interval); });
     }
   }
@@ -716,6 +796,8 @@ void SharedTierImpl::visit_counters(const CounterVisitor& v) const {
   report_count(v, "shared_remove_failures", c.remove_failures);
   report_count(v, "shared_removes_unordered", c.removes_unordered);
   report_count(v, "shared_removes_dropped", c.removes_dropped);
+  report_count(v, "shared_flushes", c.flushes);
+  report_count(v, "shared_flush_failures", c.flush_failures);
   report_count(v, "shared_enqueued", c.enqueued);
   report_count(v, "shared_outbox_rejected_full", c.outbox_rejected_full);
   report_count(v, "shared_outbox_errors", c.outbox_errors);
@@ -747,6 +829,8 @@ Result<std::unique_ptr<SharedBackend>> open_backend(const SharedTierConfig& conf
       return open_fs_backend(config.fs);
     case SharedBackendKind::kRedis:
       return open_redis_backend(config.redis);
+    case SharedBackendKind::kS3:
+      return open_s3_backend(config.s3);
     case SharedBackendKind::kNone:
       break;
   }

@@ -15,6 +15,7 @@
 #include "scrape/metrics_url_fetch.h"
 #include "kvtier/client.h"
 #include "scrape/prometheus_parse.h"
+#include "support/ceph_rgw.h"
 #include "support/daemon_process.h"
 #include "support/redis_process.h"
 #include "support/test_support.h"
@@ -122,6 +123,30 @@ std::map<std::string, std::string> metrics_doc_redis_daemon_families() {
   return metrics_doc_exported(d);
 }
 
+// A daemon with the S3 shared tier (Ceph's RADOS Gateway), the credentials in its environment.
+std::map<std::string, std::string> metrics_doc_s3_daemon_families() {
+  CephRgw rgw;
+  EXPECT_TRUE(rgw.started()) << "the Ceph RADOS Gateway did not start";
+  if (!rgw.started() || !rgw.create_bucket("metrics")) return {};
+  ::setenv("AWS_ACCESS_KEY_ID", rgw.access_key().c_str(), 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", rgw.secret_key().c_str(), 1);
+  TempDir dir;
+  DaemonProcess d(dir.path(), metrics_doc_config(),
+                  {"--shared-s3", rgw.endpoint(), "--shared-s3-bucket", "metrics"});
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  EXPECT_TRUE(d.started()) << d.log();
+  if (!d.started()) return {};
+  return metrics_doc_exported(d);
+}
+
+TEST(MetricsDoc, EveryFamilyOfADaemonWithTheS3SharedTierIsDocumented) {
+  std::map<std::string, std::string> exported = metrics_doc_s3_daemon_families();
+  ASSERT_FALSE(exported.empty());
+  EXPECT_TRUE(exported.count("kvtier_shared_s3_staged_puts_total")) << "not the s3 backend?";
+  metrics_doc_expect_documented(exported, metrics_doc_entries());
+}
+
 TEST(MetricsDoc, EveryFamilyOfADaemonWithTheFsSharedTierIsDocumented) {
   std::map<std::string, std::string> exported = metrics_doc_fs_daemon_families();
   ASSERT_FALSE(exported.empty());
@@ -137,14 +162,17 @@ TEST(MetricsDoc, EveryFamilyOfADaemonWithTheRedisSharedTierIsDocumented) {
   metrics_doc_expect_documented(exported, metrics_doc_entries());
 }
 
-// Between them the two daemons export every family there is (NVMe tier, shared tier with each
-// backend, the HTTP server), so an entry neither exports is a family the code no longer has.
+// Between them the three daemons export every family there is (NVMe tier, shared tier with each
+// backend, the HTTP server), so an entry none exports is a family the code no longer has.
 TEST(MetricsDoc, EveryDocumentedFamilyIsExported) {
   std::map<std::string, std::string> exported = metrics_doc_fs_daemon_families();
   ASSERT_FALSE(exported.empty());
   std::map<std::string, std::string> redis = metrics_doc_redis_daemon_families();
   ASSERT_FALSE(redis.empty());
   exported.insert(redis.begin(), redis.end());
+  std::map<std::string, std::string> s3 = metrics_doc_s3_daemon_families();
+  ASSERT_FALSE(s3.empty());
+  exported.insert(s3.begin(), s3.end());
   std::map<std::string, std::string> doc = metrics_doc_entries();
   ASSERT_FALSE(doc.empty()) << "no entries found in " << kMetricsDocPath;
   std::ostringstream stale;

@@ -26,6 +26,7 @@
 #include "kvtier/client.h"
 #include "scrape/prometheus_parse.h"
 #include "support/bindfs_mount.h"
+#include "support/ceph_rgw.h"
 #include "support/daemon_process.h"
 #include "support/redis_process.h"
 #include "support/test_support.h"
@@ -118,7 +119,10 @@ std::vector<Key> keys(std::uint64_t first, std::uint64_t count) {
 
 // Two daemons with their own data dirs on one shared tier (`shared_args`): what one puts, the
 // other finds through LOOKUP (in_shared), reads byte for byte, and keeps (promoted to DRAM).
-void expect_blocks_cross_daemons(const std::vector<std::string>& shared_args) {
+// `discovery`: how long the backend may take to show one node's blocks to another (a packed
+// object store lists new indexes every refresh interval).
+void expect_blocks_cross_daemons(const std::vector<std::string>& shared_args,
+                                 std::chrono::milliseconds discovery = 0ms) {
   TempDir dir_a, dir_b;
   DaemonProcess a(dir_a.path(), shared_config(), shared_args);
   DaemonProcess b(dir_b.path(), shared_config(), shared_args);
@@ -130,6 +134,7 @@ void expect_blocks_cross_daemons(const std::vector<std::string>& shared_args) {
   constexpr std::uint64_t kCount = 8;
   for (std::uint64_t i = 0; i < kCount; ++i) ASSERT_TRUE(put_block(*ca, i));
   ASSERT_TRUE(wait_drained(*ca, kCount)) << a.log();
+  std::this_thread::sleep_for(discovery);
 
   Result<PrefixMatch> m = cb->lookup(keys(0, kCount));
   ASSERT_TRUE(m.ok()) << m.status().to_string();
@@ -315,7 +320,8 @@ std::vector<std::filesystem::path> block_files(const std::string& root) {
 // after a DELETE. Keys are written by one daemon each: two nodes writing one key at once are not
 // ordered (docs/SHARED_TIER.md). Before the fix a DELETE racing its key's upload was undone by it,
 // and a re-PUT during the old upload was never uploaded.
-void expect_last_state_after_put_delete_loop(const std::vector<std::string>& shared_args) {
+void expect_last_state_after_put_delete_loop(const std::vector<std::string>& shared_args,
+                                              std::chrono::milliseconds discovery = 0ms) {
   TempDir dir_a, dir_b, dir_c;
   const std::string config = shared_config("drain_rate_mb_s = 8\n");
   DaemonProcess a(dir_a.path(), config, shared_args);
@@ -366,6 +372,7 @@ void expect_last_state_after_put_delete_loop(const std::vector<std::string>& sha
   ASSERT_TRUE(c.started()) << c.log();
   auto cc = connect_to(c);
   ASSERT_TRUE(cc);
+  std::this_thread::sleep_for(discovery);
   for (const State* state : {&state_a, &state_b}) {
     for (const auto& [k, version] : *state) {
       if (version) {
@@ -378,6 +385,35 @@ void expect_last_state_after_put_delete_loop(const std::vector<std::string>& sha
       }
     }
   }
+}
+
+// S3 (Ceph's RADOS Gateway): the daemons take the credentials from the environment, as a user's
+// would, and a node sees another's blocks after its next listing of new indexes (2 s).
+class SharedDaemonS3 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(rgw_.started()) << "the Ceph RADOS Gateway did not start";
+    ASSERT_TRUE(rgw_.create_bucket("kvtier"));
+    ::setenv("AWS_ACCESS_KEY_ID", rgw_.access_key().c_str(), 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", rgw_.secret_key().c_str(), 1);
+  }
+  void TearDown() override {
+    ::unsetenv("AWS_ACCESS_KEY_ID");
+    ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  }
+  std::vector<std::string> args() const {
+    return {"--shared-s3", rgw_.endpoint(), "--shared-s3-bucket", "kvtier"};
+  }
+  static constexpr auto kDiscovery = 3s;
+  CephRgw rgw_;
+};
+
+TEST_F(SharedDaemonS3, BlockPutThroughOneDaemonIsReadThroughAnother) {
+  expect_blocks_cross_daemons(args(), kDiscovery);
+}
+
+TEST_F(SharedDaemonS3, PutDeleteRePutOnTwoNodesLeavesTheLastStateOfEveryKey) {
+  expect_last_state_after_put_delete_loop(args(), kDiscovery);
 }
 
 TEST(SharedDaemonFs, PutDeleteRePutOnTwoNodesLeavesTheLastStateOfEveryKey) {

@@ -153,28 +153,8 @@ Result<UniqueFd> FsBackend::create_temp(const std::string& dir, const std::strin
   }
 }
 
-// Creates root_ only if this backend has never seen it (see fs_backend.h): an unmounted mount
-// point is an empty directory, and filling it would hide the outage and lose the uploads.
 Status FsBackend::ensure_root() {
-  struct stat st {};
-  if (::stat(root_.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return errno_status("stat", root_, ENOTDIR);
-    root_seen_.store(true, std::memory_order_relaxed);
-    return Status::Ok();
-  }
-  const int err = errno;
-  if (err != ENOENT) return errno_status("stat", root_, err);
-  if (root_seen_.load(std::memory_order_relaxed)) {
-    return Status::IOError("shared fs: " + root_ + " has disappeared; is the shared filesystem "
-                           "still mounted at " + path_ + "? (not recreated on the local disk)");
-  }
-  if (!config_.create_root) {
-    return Status::IOError("shared fs: " + root_ + " does not exist and shared.fs.create_root is "
-                           "false; is the shared filesystem mounted at " + path_ + "?");
-  }
-  KVTIER_RETURN_IF_ERROR(make_dir(root_, access_));
-  root_seen_.store(true, std::memory_order_relaxed);
-  return Status::Ok();
+  return ensure_root_once(root_, path_, config_.create_root, root_seen_, access_);
 }
 
 Status FsBackend::write_block(int fd, const SharedPut& item, const std::string& temp_path) {

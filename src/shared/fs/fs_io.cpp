@@ -89,4 +89,27 @@ Status sync_dir(const std::string& dir) {
   return Status::Ok();
 }
 
+Status ensure_root_once(const std::string& root, const std::string& mount, bool create_root,
+                        std::atomic<bool>& seen, const FsAccess& access) {
+  struct stat st {};
+  if (::stat(root.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return errno_status("stat", root, ENOTDIR);
+    seen.store(true, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+  const int err = errno;
+  if (err != ENOENT) return errno_status("stat", root, err);
+  if (seen.load(std::memory_order_relaxed)) {
+    return Status::IOError("shared fs: " + root + " has disappeared; is the shared filesystem "
+                           "still mounted at " + mount + "? (not recreated on the local disk)");
+  }
+  if (!create_root) {
+    return Status::IOError("shared fs: " + root + " does not exist and shared.fs.create_root is "
+                           "false; is the shared filesystem mounted at " + mount + "?");
+  }
+  KVTIER_RETURN_IF_ERROR(make_dir(root, access));
+  seen.store(true, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
 }  // namespace kvtier::shared::fs

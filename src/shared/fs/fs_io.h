@@ -5,10 +5,13 @@
 // Thread-safety: all functions are free of shared state.
 #pragma once
 
+#include <dirent.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +25,12 @@ namespace kvtier::shared::fs {
 // "shared fs: <op> <path>: <strerror(err)>"; NoSpace for ENOSPC/EDQUOT/EFBIG, else IOError
 // (Status::FromErrno).
 Status errno_status(std::string_view op, const std::string& path, int err);
+
+// An open directory stream, closed at scope exit.
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
 
 // True for the errnos that mean "nothing there": the file or one of its directories is absent.
 inline bool is_absent_errno(int err) { return err == ENOENT || err == ENOTDIR; }
@@ -54,6 +63,13 @@ Status make_dir(const std::string& dir, const FsAccess& access);
 
 // make_dir of every missing directory of `dir` below `base` (which must exist).
 Status make_dirs_below(const std::string& base, const std::string& dir, const FsAccess& access);
+
+// Creates the tree root `root` under the mount point `mount` only if `seen` was never set (and
+// create_root allows), then sets `seen`: an unmounted mount point is an empty directory, and
+// filling it would hide the outage and lose the uploads (fs_backend.h). IOError naming the mount
+// when the root is missing and may not be created.
+Status ensure_root_once(const std::string& root, const std::string& mount, bool create_root,
+                        std::atomic<bool>& seen, const FsAccess& access);
 
 // fsync of a directory, so a rename into it survives a crash of the file server.
 Status sync_dir(const std::string& dir);

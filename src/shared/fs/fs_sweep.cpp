@@ -21,11 +21,6 @@
 namespace kvtier::shared::fs {
 namespace {
 
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-using DirPtr = std::unique_ptr<DIR, DirCloser>;
-
 // One block kept after the age pass: enough to find it again (its path follows from ns and key)
 // and to order removals. 40 bytes.
 struct BlockRecord {
