@@ -24,7 +24,7 @@
 #include "posix/unique_fd.h"
 #include "sync/mutex.h"
 
-namespace kvtier::objstore {
+namespace kvtier::objstore::s3_sigv4_test {
 namespace {
 
 constexpr const char* kCredentials = "AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -194,4 +194,4 @@ TEST(S3SigV4, TheCanonicalQuerySortsAndEncodes) {
 }
 
 }  // namespace
-}  // namespace kvtier::objstore
+}  // namespace kvtier::objstore::s3_sigv4_test

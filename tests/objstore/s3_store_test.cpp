@@ -13,7 +13,7 @@
 #include "support/ceph_rgw.h"
 #include "support/test_support.h"
 
-namespace kvtier::objstore {
+namespace kvtier::objstore::s3_store_test {
 namespace {
 
 using kvtier::testing::CephRgw;
@@ -164,4 +164,4 @@ TEST_F(S3StoreTest, AFrozenServerIsAnIOErrorAtTheDeadline) {
 }
 
 }  // namespace
-}  // namespace kvtier::objstore
+}  // namespace kvtier::objstore::s3_store_test

@@ -18,7 +18,7 @@
 #include "shared/packed/packed_backend.h"
 #include "support/test_support.h"
 
-namespace kvtier::shared::packed {
+namespace kvtier::shared::packed::packed_backend_test {
 namespace {
 
 using kvtier::testing::matches_pattern;
@@ -310,4 +310,4 @@ TEST(PackedBackend, CompactionKeepsEveryLiveBlockAndBoundsTheGarbage) {
 }
 
 }  // namespace
-}  // namespace kvtier::shared::packed
+}  // namespace kvtier::shared::packed::packed_backend_test

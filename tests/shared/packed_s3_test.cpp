@@ -11,7 +11,7 @@
 #include "support/ceph_rgw.h"
 #include "support/test_support.h"
 
-namespace kvtier::shared::packed {
+namespace kvtier::shared::packed::packed_s3_test {
 namespace {
 
 using kvtier::testing::CephRgw;
@@ -115,4 +115,4 @@ TEST_F(PackedS3, AFrozenGatewayFailsTheFlushAtItsDeadlineAndTheRetryLands) {
 }
 
 }  // namespace
-}  // namespace kvtier::shared::packed
+}  // namespace kvtier::shared::packed::packed_s3_test
