@@ -182,7 +182,13 @@ HttpClient::HttpClient(TlsOptions tls, std::size_t idle_handles)
 HttpClient::~HttpClient() = default;
 
 std::string HttpClient::redact(std::string_view url) {
-  return std::string(url.substr(0, url.find('?')));
+  std::string out(url.substr(0, url.find('?')));
+  // No user:password@ either.
+  const auto scheme_end = out.find("://");
+  const auto host_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const auto at = out.find('@', host_start);
+  if (at != std::string::npos && at < out.find('/', host_start)) out.erase(host_start, at + 1 - host_start);
+  return out;
 }
 
 Result<Response> HttpClient::perform(const Request& request) {
@@ -266,8 +272,12 @@ Result<Response> HttpClient::perform(const Request& request) {
   }
 
   const CURLcode code = curl_easy_perform(c);
-  // The secret must not outlive the call in a pooled handle.
+  // A pooled handle keeps neither the secret nor pointers into this frame.
   curl_easy_setopt(c, CURLOPT_USERPWD, nullptr);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, nullptr);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, nullptr);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
   if (sink.too_large) {
     return Status::TooLarge(what + ": the response body is larger than " +
                             std::to_string(sink.limit) + " bytes");

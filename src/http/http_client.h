@@ -86,7 +86,8 @@ class HttpClient {
   // scheme than http/https.
   Result<Response> perform(const Request& request);
 
-  // The URL without its query, for messages (a SAS token or a signature must not be logged).
+  // The URL without its query and user info, for messages (a SAS token, a signature or a
+  // password must not be logged).
   static std::string redact(std::string_view url);
 
  private:

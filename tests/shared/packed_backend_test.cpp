@@ -221,31 +221,51 @@ TEST(PackedBackend, DamagedRecordsAndIndexesAreMissesNeverWrongBytes) {
   EXPECT_EQ(counter(*b, "shared_packed_indexes_corrupt"), 1);
 }
 
-TEST(PackedBackend, AnIndexNamingAHugeRecordAllocatesNothingBeyondTheCallersBuffer) {
-  SegmentIndex index{1, 1, 1ull << 40, 1, {}};
+TEST(PackedBackend, SizesFromAnIndexAreBoundedBeforeAnythingIsReadOrAllocated) {
+  const std::uint64_t now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  // A record of 3 GiB in a 4 GiB segment: well formed, and read only into a buffer that holds it.
+  SegmentIndex big{1, 1, 4ull << 30, 1, {}};
   PackedIndexEntry e{};
   e.ns = 1;
-  e.offset = 0;
-  e.record_bytes = (1ull << 40);
-  e.stamp = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count());
-  index.entries.push_back(e);
-  auto decoded = decode_index(encode_index(index));
-  ASSERT_TRUE(decoded.ok());  // well formed; the size is not believed on read
+  e.record_bytes = 3ull << 30;
+  e.stamp = now;
+  big.entries.push_back(e);
+  ASSERT_TRUE(decode_index(encode_index(big)).ok());
+  // Sizes no kvtier writes are refused whole: a 1 TiB record, a 1 TiB segment.
+  SegmentIndex huge = big;
+  huge.segment = 2;
+  huge.segment_bytes = 1ull << 40;
+  huge.entries[0].record_bytes = 1ull << 40;
+  huge.entries[0].key[0] = 1;
+  EXPECT_EQ(decode_index(encode_index(huge)).status().code(), StatusCode::kCorruption);
+  SegmentIndex long_record = big;
+  long_record.segment = 3;
+  long_record.entries[0].record_bytes = (4ull << 30) + 8192;
+  long_record.segment_bytes = 8ull << 30;
+  EXPECT_EQ(decode_index(encode_index(long_record)).status().code(), StatusCode::kCorruption);
+
   TempDir dir;
   auto a = node(dir);
   fs::FsObjectStoreOptions so;
   so.root = dir.path() + "/objects";
   fs::FsObjectStore store(so);
-  const std::string bytes = encode_index(index);
-  ASSERT_TRUE(store.put(index_name(1, 1, 1), std::as_bytes(std::span(bytes.data(), bytes.size())), soon()).ok());
+  for (const SegmentIndex* index : {&big, &huge}) {
+    const std::string bytes = encode_index(*index);
+    ASSERT_TRUE(store.put(index_name(1, 1, index->segment),
+                          std::as_bytes(std::span(bytes.data(), bytes.size())), soon())
+                    .ok());
+  }
   ASSERT_TRUE(a->refresh(true).ok());
+  EXPECT_EQ(counter(*a, "shared_packed_indexes_corrupt"), 1);
   std::vector<std::byte> dst(4096);
   SharedGet g{entry_id(e), dst};
   GetResult r;
   a->get_many({&g, 1}, {&r, 1}, soon());
-  EXPECT_EQ(r.status.code(), StatusCode::kBufferTooSmall);
+  EXPECT_EQ(r.status.code(), StatusCode::kBufferTooSmall) << "said from the index, nothing read";
+  EXPECT_EQ(counter(*a, "shared_packed_get_requests"), 0);
 }
 
 TEST(PackedBackend, AFailedPublicationIsReportedByTheNextFlush) {

@@ -39,6 +39,15 @@ std::span<const std::byte> as_bytes(const std::string& s) {
 
 // How long a maintenance call may talk to the store; per request, not per pass.
 constexpr std::chrono::seconds kMaintenanceCall{30};
+// Clean-up after a failed publication gets a deadline of its own: the failed call's has passed.
+constexpr std::chrono::seconds kCleanupCall{5};
+// Listing pages one refresh reads at most (1,000 names each): a server that keeps answering
+// "truncated" cannot keep a refresh going for ever.
+constexpr int kMaxListPages = 10'000;
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
 
 }  // namespace
 
@@ -116,7 +125,7 @@ bool PackedBackend::fresh(const PackedIndexEntry& e) const {
   const std::uint64_t age_ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count());
   const std::uint64_t now = stamp_of_ms(unix_ms());
-  return e.stamp + stamp_of_ms(age_ms) > now;
+  return saturating_add(e.stamp, stamp_of_ms(age_ms)) > now;
 }
 
 std::optional<Located> PackedBackend::live(const BlockId& id) const {
@@ -165,7 +174,10 @@ Status PackedBackend::append_locked(const BlockId& id, std::span<const std::byte
     counters_->put_requests.fetch_add(1, std::memory_order_relaxed);
     seg.part.clear();
   }
-  if (seg.bytes >= options_.segment_bytes) return seal_locked(deadline);
+  // Sealed at its size, or before its index would be larger than readers accept.
+  if (seg.bytes >= options_.segment_bytes || seg.entries.size() >= kMaxIndexEntries) {
+    return seal_locked(deadline);
+  }
   return Status::Ok();
 }
 
@@ -176,6 +188,11 @@ void PackedBackend::put_many(std::span<const SharedPut> items, std::span<Status>
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (Clock::now() > deadline) {
       out[i] = Status::IOError(describe() + ": deadline passed before this block was staged");
+      continue;
+    }
+    if (items[i].value.size() > kMaxRecordBytes - sizeof(PackedRecordHeader)) {
+      out[i] = Status::TooLarge(describe() + ": a block of " + std::to_string(items[i].value.size()) +
+                                " bytes is larger than a packed record may be");
       continue;
     }
     out[i] = append_locked(items[i].id, items[i].value, next_stamp(), writer_, deadline);
@@ -191,7 +208,7 @@ void PackedBackend::put_many(std::span<const SharedPut> items, std::span<Status>
   }
 }
 
-Status PackedBackend::remove(const BlockId& id, Deadline) {
+Status PackedBackend::remove(const BlockId& id, Deadline deadline) {
   MutexLock lock(write_mu_);
   if (!open_) {
     open_ = std::make_unique<OpenSegment>();
@@ -205,6 +222,7 @@ Status PackedBackend::remove(const BlockId& id, Deadline) {
   e.origin = writer_;
   open_->entries.push_back(e);
   counters_->staged_removes.fetch_add(1, std::memory_order_relaxed);
+  if (open_->entries.size() >= kMaxIndexEntries) return seal_locked(deadline);
   return Status::Ok();
 }
 
@@ -233,12 +251,15 @@ Status PackedBackend::seal_locked(Deadline deadline) {
   }
   if (!s.ok()) {
     counters_->publish_failures.fetch_add(1, std::memory_order_relaxed);
-    if (seg.begun) {
-      // Whether or not the object was completed, it has no index: remove it (an upload not
-      // completed is aborted).
-      (void)store_->remove(segment_name(writer_, seg.number), deadline);
+    // The index PUT may have landed though it failed here (cut at the deadline, a 5xx after the
+    // write): the segment is removed only once its index is known gone, or readers would find
+    // an index naming a deleted segment. Otherwise it stays, a complete segment with an index
+    // or an orphan without one; the writes go back to the outbox either way.
+    const Deadline cleanup = Clock::now() + kCleanupCall;
+    if (seg.begun && store_->remove(name, cleanup).ok()) {
+      (void)store_->remove(segment_name(writer_, seg.number), cleanup);
     }
-    drop_open_locked(s, deadline);
+    drop_open_locked(s, cleanup);
     return s;
   }
   if (!index.entries.empty()) {
@@ -285,6 +306,11 @@ GetResult PackedBackend::get_one(const SharedGet& item, Deadline deadline) {
     counters_->segments_missing.fetch_add(1, std::memory_order_relaxed);
     counters_->misses.fetch_add(1, std::memory_order_relaxed);
     map_.forget_segment(found->segment);
+    {
+      // Its index may still be listed: not applied again while it is (refresh()).
+      MutexLock lock(gone_mu_);
+      gone_.insert(found->segment);
+    }
     return GetResult{Status::NotFound(""), 0, Tier::kNone};
   }
   if (s.code() == StatusCode::kCorruption) {
@@ -333,7 +359,7 @@ void PackedBackend::keep_many(std::span<const BlockId> ids, std::span<Status> ou
   for (std::size_t i = 0; i < ids.size(); ++i) {
     std::optional<Located> found = live(ids[i]);
     const bool young =
-        found && (half_age_ms == 0 || found->entry.stamp + stamp_of_ms(half_age_ms) > now);
+        found && (half_age_ms == 0 || saturating_add(found->entry.stamp, stamp_of_ms(half_age_ms)) > now);
     out[i] = young ? Status::Ok() : Status::NotFound("");
   }
 }
@@ -348,9 +374,13 @@ Status PackedBackend::refresh(bool full) {
   const std::uint64_t started_ms = unix_ms();
   const std::uint64_t skew_ms = static_cast<std::uint64_t>(options_.clock_skew.count());
   full = full || newest_index_ms_ == 0;
-  std::string after = full ? "" : index_name_floor(newest_index_ms_ > skew_ms ? newest_index_ms_ - skew_ms : 0);
+  // From a while before the newest index seen, but never from the future of this clock (one name
+  // from a clock far ahead, or a crafted one, must not hide what others publish now).
+  const std::uint64_t floor_ms = std::min(newest_index_ms_, started_ms);
+  std::string after = full ? "" : index_name_floor(floor_ms > skew_ms ? floor_ms - skew_ms : 0);
   std::vector<ObjectInfo> listed;
-  for (;;) {
+  bool whole = false;  // the listing reached its end (a full one may then forget segments)
+  for (int pages = 0; pages < kMaxListPages; ++pages) {
     Result<objstore::ListPage> page =
         store_->list(kIndexPrefix, after, 1000, Clock::now() + kMaintenanceCall);
     if (!page.ok()) {
@@ -358,8 +388,18 @@ Status PackedBackend::refresh(bool full) {
       return page.status();
     }
     listed.insert(listed.end(), page->objects.begin(), page->objects.end());
-    if (!page->truncated || page->objects.empty()) break;
+    if (!page->truncated) {
+      whole = true;
+      break;
+    }
+    // Names must move forward, or a server could keep us on one page.
+    if (page->objects.empty() || page->objects.back().name <= after) break;
     after = page->objects.back().name;
+  }
+  std::unordered_set<SegmentKey, SegmentKeyHash> gone;
+  {
+    MutexLock lock(gone_mu_);
+    gone = gone_;
   }
   std::vector<SegmentKey> listed_keys;
   for (const ObjectInfo& o : listed) {
@@ -367,8 +407,8 @@ Status PackedBackend::refresh(bool full) {
     if (!parts || o.size > kMaxIndexBytes) continue;
     const SegmentKey key{parts->writer, parts->segment};
     listed_keys.push_back(key);
-    newest_index_ms_ = std::max(newest_index_ms_, parts->published_ms);
-    if (map_.knows(key) || refused_.count(o.name) != 0) continue;
+    newest_index_ms_ = std::max(newest_index_ms_, std::min(parts->published_ms, started_ms + skew_ms));
+    if (map_.knows(key) || refused_.count(o.name) != 0 || gone.count(key) != 0) continue;
     Result<std::string> bytes = store_->read_all(o.name, kMaxIndexBytes, Clock::now() + kMaintenanceCall);
     if (!bytes.ok()) {
       if (!bytes.status().is_not_found()) counters_->refresh_errors.fetch_add(1, std::memory_order_relaxed);
@@ -383,7 +423,14 @@ Status PackedBackend::refresh(bool full) {
     map_.apply(*index, o.name);
     counters_->indexes_read.fetch_add(1, std::memory_order_relaxed);
   }
-  if (full) {
+  if (full && whole) {
+    {
+      // Segments found gone whose index is no longer listed need not be remembered.
+      std::unordered_set<SegmentKey, SegmentKeyHash> listed_set(listed_keys.begin(),
+                                                                        listed_keys.end());
+      MutexLock lock(gone_mu_);
+      std::erase_if(gone_, [&](const SegmentKey& k) { return listed_set.count(k) == 0; });
+    }
     std::unordered_set<std::string> still_refused;
     for (const ObjectInfo& o : listed) {
       if (refused_.count(o.name) != 0) still_refused.insert(o.name);
@@ -454,10 +501,11 @@ Status PackedBackend::compact(const SegmentStats& segment, Deadline deadline) {
       open_->entries.push_back(e);  // the tombstone goes on, still hiding older puts
       continue;
     }
+    if (e.record_bytes > kMaxRecordBytes) continue;  // decode_index refuses these; never allocated
     std::vector<std::byte> record(e.record_bytes);
     Status s = store_->read(name, e.offset, record, deadline);
     counters_->get_requests.fetch_add(1, std::memory_order_relaxed);
-    if (s.is_not_found()) break;  // someone else compacted or dropped it
+    if (s.is_not_found()) continue;  // dropped by someone else: its tombstones still go on
     if (!s.ok()) return s;
     if (record_mismatch(record, e) != nullptr) {
       counters_->corrupt_records.fetch_add(1, std::memory_order_relaxed);
@@ -487,26 +535,22 @@ Status PackedBackend::maintain() {
     const std::uint64_t now_ms = unix_ms();
     if (now_ms > age_ms) map_.drop_older_than(stamp_of_ms(now_ms - age_ms));
   }
-  // Writers' last publications, to tell a live node's segments from a gone one's.
+  // Only this node's own segments are compacted or deleted as empty here: judging another
+  // writer's by this node's clock would let one node with a clock far ahead delete the tier
+  // (what a gone node leaves expires with the whole-segment age rule of the store's lifecycle;
+  // docs/SHARED_OBJECT_FORMAT.md). A segment some of whose entries the map could not hold is
+  // never judged: its live bytes are unknown.
   std::vector<SegmentStats> segments = map_.segments();
-  std::unordered_map<std::uint64_t, std::uint64_t> last_published;
-  for (const SegmentStats& s : segments) {
-    std::uint64_t& last = last_published[s.key.writer];
-    last = std::max(last, s.published_ms);
-  }
-  const std::uint64_t now_ms = unix_ms();
-  const std::uint64_t orphan_ms = static_cast<std::uint64_t>(options_.orphan_age.count()) * 1000;
   std::uint64_t stored = 0, live_total = 0, own = 0, own_live = 0;
   for (const SegmentStats& s : segments) {
-    stored += s.bytes;
-    live_total += s.live_bytes;
+    stored = saturating_add(stored, s.bytes);
+    live_total = saturating_add(live_total, s.live_bytes);
     const bool mine = s.key.writer == writer_;
     if (mine) {
-      own += s.bytes;
-      own_live += s.live_bytes;
+      own = saturating_add(own, s.bytes);
+      own_live = saturating_add(own_live, s.live_bytes);
     }
-    const bool adoptable = mine || last_published[s.key.writer] + orphan_ms < now_ms;
-    if (!adoptable) continue;
+    if (!mine || !s.complete) continue;
     const bool empty = s.live_bytes == 0 && map_.entries_in(s.key).empty();
     const double garbage =
         s.bytes == 0 ? 0.0 : 1.0 - static_cast<double>(s.live_bytes) / static_cast<double>(s.bytes);
@@ -522,12 +566,17 @@ Status PackedBackend::maintain() {
     }
   }
   if (options_.capacity_bytes != 0 && stored > options_.capacity_bytes) {
+    // Counted again: the compactions above removed segments.
     segments = map_.segments();
+    stored = 0;
+    for (const SegmentStats& s : segments) stored = saturating_add(stored, s.bytes);
     std::sort(segments.begin(), segments.end(), [](const SegmentStats& a, const SegmentStats& b) {
       return a.newest_stamp < b.newest_stamp;
     });
     for (const SegmentStats& s : segments) {
       if (stored <= options_.capacity_bytes) break;
+      // Removal-only indexes free nothing and hold tombstones that keep older puts hidden.
+      if (s.bytes == 0) continue;
       if (!delete_segment(s, true, call_deadline()).ok()) {
         counters_->maintain_errors.fetch_add(1, std::memory_order_relaxed);
         break;

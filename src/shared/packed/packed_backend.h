@@ -23,8 +23,8 @@
 // garbage (bytes no longer the winning copy of a live block) exceeds max_garbage is compacted:
 // its live records are copied, bytes and stamps unchanged, into the open segment, which is
 // published, then the old index is removed and, after a grace period, the old segment; past
-// capacity_bytes the oldest segments go. A node compacts its own segments and those of writers
-// silent for orphan_age (a node gone for good).
+// capacity_bytes the oldest segments go. A node compacts and deletes only its own segments (by
+// its own clock); what a node gone for good leaves is for the bucket's lifecycle rule.
 //
 // Thread-safety: every method may be called from any number of threads at once.
 #pragma once
@@ -54,7 +54,6 @@ struct PackedOptions {
   double max_garbage = 0.25;                   // compact a segment past this garbage fraction
   std::chrono::seconds max_age{7 * 24 * 3600}; // blocks (and tombstones) older are dropped
   std::uint64_t capacity_bytes = 0;            // 0: no limit
-  std::chrono::seconds orphan_age{600};        // adopt a silent writer's segments after this
   std::chrono::seconds delete_grace{30};       // a compacted segment outlives its index this long
   std::size_t max_entries = 16u << 20;         // blocks the map holds at most
   std::string counter_prefix = "shared_packed";  // "shared_s3", "shared_azure", "shared_fs"
@@ -123,7 +122,11 @@ class PackedBackend final : public SharedBackend {
   std::unordered_set<std::string> refused_ KVTIER_GUARDED_BY(refresh_mu_);
   Clock::time_point last_full_ KVTIER_GUARDED_BY(refresh_mu_){};
 
-  Mutex maintain_mu_;  // one maintenance pass at a time
+  // Segments a read found deleted: their index, while still listed, is not applied again.
+  Mutex gone_mu_;
+  std::unordered_set<SegmentKey, SegmentKeyHash> gone_ KVTIER_GUARDED_BY(gone_mu_);
+
+  Mutex maintain_mu_;  // the compacted segments waiting for their grace to pass
   struct PendingDelete {
     std::string segment_name;
     Clock::time_point at;

@@ -124,6 +124,7 @@ Result<SegmentIndex> decode_index(std::string_view bytes) {
                               " (this kvtier reads " + std::to_string(kPackedFormatVersion) + ")");
   }
   if (h.entry_bytes != sizeof(PackedIndexEntry)) return Status::Corruption("bad index entry size");
+  if (h.segment_bytes > kMaxSegmentBytes) return Status::Corruption("segment size out of range");
   // Compared without overflow: entry_count comes from the store and may be anything.
   const std::size_t body = bytes.size() - sizeof(h) - 8;
   if (body % sizeof(PackedIndexEntry) != 0 || body / sizeof(PackedIndexEntry) != h.entry_count) {
@@ -140,7 +141,7 @@ Result<SegmentIndex> decode_index(std::string_view bytes) {
   for (const PackedIndexEntry& e : index.entries) {
     const bool removed = (e.flags & kEntryRemoved) != 0;
     if ((e.flags & ~kEntryRemoved) != 0) return Status::Corruption("unknown index entry flags");
-    if (!removed && (e.record_bytes < sizeof(PackedRecordHeader) ||
+    if (!removed && (e.record_bytes < sizeof(PackedRecordHeader) || e.record_bytes > kMaxRecordBytes ||
                      e.offset > h.segment_bytes || e.record_bytes > h.segment_bytes - e.offset)) {
       return Status::Corruption("an index entry points outside its segment");
     }

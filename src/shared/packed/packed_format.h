@@ -85,11 +85,18 @@ struct PackedIndexEntry {
 };
 static_assert(sizeof(PackedIndexEntry) == 64, "pinned layout; bump kPackedFormatVersion");
 
+// The largest record (header and stored value) and segment a reader accepts from an index:
+// indexes come from a shared bucket, and their sizes decide what a node reads and allocates.
+// 4 GiB is far above kvtier's largest value (max_value_bytes, 256 MiB by default).
+inline constexpr std::uint64_t kMaxRecordBytes = (std::uint64_t{4} << 30) + 4096;
+inline constexpr std::uint64_t kMaxSegmentBytes = std::uint64_t{64} << 30;
+
 // The largest index accepted from a store: 1M entries (a 64 MiB segment of 64 KiB blocks holds
 // about 1,000; compaction merges at most a few segments), so a damaged or hostile index cannot
 // make a reader allocate without bound.
-inline constexpr std::size_t kMaxIndexBytes = sizeof(PackedIndexHeader) +
-                                              (std::size_t{1} << 20) * sizeof(PackedIndexEntry) + 8;
+inline constexpr std::size_t kMaxIndexEntries = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxIndexBytes =
+    sizeof(PackedIndexHeader) + kMaxIndexEntries * sizeof(PackedIndexEntry) + 8;
 
 // Object names.
 std::string segment_name(std::uint64_t writer, std::uint64_t segment);

@@ -23,7 +23,7 @@ std::uint32_t SegmentMap::segment_slot(const SegmentIndex& index, const std::str
     segments_.emplace_back();
   }
   segments_[slot] = SegmentStats{key,   index_name, index.segment_bytes, 0, 0, index.entries.size(),
-                                 index.published_ms};
+                                 index.published_ms, true};
   segment_slots_.emplace(key, slot);
   return slot;
 }
@@ -41,6 +41,7 @@ std::size_t SegmentMap::apply(const SegmentIndex& index, const std::string& inde
     if (it == blocks_.end()) {
       if (blocks_.size() >= max_entries_) {
         ++dropped_for_room_;
+        stats.complete = false;  // its live bytes are now unknown: never compacted or deleted
         continue;
       }
       it = blocks_.emplace(id, Slot{e, seg}).first;

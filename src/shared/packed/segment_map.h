@@ -32,6 +32,12 @@ struct SegmentKey {
   friend bool operator==(const SegmentKey&, const SegmentKey&) = default;
 };
 
+struct SegmentKeyHash {
+  std::size_t operator()(const SegmentKey& k) const {
+    return static_cast<std::size_t>(k.writer * 0x9E3779B97F4A7C15ull ^ k.segment);
+  }
+};
+
 struct SegmentStats {
   SegmentKey key;
   std::string index_name;         // the index object that described it
@@ -40,6 +46,7 @@ struct SegmentStats {
   std::uint64_t newest_stamp = 0;
   std::uint64_t entries = 0;      // entries its index had (puts and tombstones)
   std::uint64_t published_ms = 0; // from its index
+  bool complete = true;           // false: some of its entries were dropped for room
 };
 
 // A block's winning entry, with the segment it is in.
@@ -78,11 +85,6 @@ class SegmentMap {
   struct Slot {
     PackedIndexEntry entry;
     std::uint32_t segment;  // index into segments_ (kNoSegment: a tombstone whose segment is gone)
-  };
-  struct SegmentKeyHash {
-    std::size_t operator()(const SegmentKey& k) const {
-      return static_cast<std::size_t>(k.writer * 0x9E3779B97F4A7C15ull ^ k.segment);
-    }
   };
   static constexpr std::uint32_t kNoSegment = 0xFFFFFFFFu;
 
