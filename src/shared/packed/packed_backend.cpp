@@ -39,8 +39,9 @@ std::span<const std::byte> as_bytes(const std::string& s) {
 
 // How long a maintenance call may talk to the store; per request, not per pass.
 constexpr std::chrono::seconds kMaintenanceCall{30};
-// Clean-up after a failed publication gets a deadline of its own: the failed call's has passed.
-constexpr std::chrono::seconds kCleanupCall{5};
+// Clean-up after a failed publication gets a deadline of its own (the failed call's has passed),
+// short: against a frozen store it fails anyway, and the uploader should not wait on it.
+constexpr std::chrono::seconds kCleanupCall{1};
 // Listing pages one refresh reads at most (1,000 names each): a server that keeps answering
 // "truncated" cannot keep a refresh going for ever.
 constexpr int kMaxListPages = 10'000;
