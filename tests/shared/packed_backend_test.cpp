@@ -41,7 +41,9 @@ std::unique_ptr<PackedBackend> node(const TempDir& dir, PackedOptions o = small_
   fs::FsObjectStoreOptions so;
   so.root = dir.path() + "/objects";
   so.fsync = false;
-  return std::make_unique<PackedBackend>(std::make_unique<fs::FsObjectStore>(so), o);
+  auto b = std::make_unique<PackedBackend>(std::make_unique<fs::FsObjectStore>(so), o);
+  EXPECT_TRUE(b->refresh(true).ok());  // its first whole listing: it serves nothing before
+  return b;
 }
 
 BlockId id_of(std::uint64_t n, NamespaceId ns = 1) { return BlockId{ns, test_key(n)}; }

@@ -46,7 +46,9 @@ class PackedS3 : public ::testing::Test {
     p.segment_bytes = 16 << 20;
     p.part_bytes = 5 << 20;
     p.refresh_interval = std::chrono::hours(1);  // refreshed by hand
-    return std::make_unique<PackedBackend>(std::move(*store), p);
+    auto b = std::make_unique<PackedBackend>(std::move(*store), p);
+    EXPECT_TRUE(b->refresh(true).ok());  // its first whole listing: it serves nothing before
+    return b;
   }
   static CephRgw& rgw() { return suite_.rgw(); }
   static kvtier::testing::CephRgwSuite suite_;

@@ -373,6 +373,10 @@ void expect_last_state_after_put_delete_loop(const std::vector<std::string>& sha
   auto cc = connect_to(c);
   ASSERT_TRUE(cc);
   std::this_thread::sleep_for(discovery);
+  // A packed tier serves nothing before its first whole listing (slow under the sanitizers).
+  if (discovery.count() != 0) {
+    ASSERT_TRUE(poll_until([&] { return metric(*cc, "kvtier_shared_s3_listed") == 1.0; }, 60s));
+  }
   for (const State* state : {&state_a, &state_b}) {
     for (const auto& [k, version] : *state) {
       if (version) {

@@ -130,6 +130,9 @@ bool PackedBackend::fresh(const PackedIndexEntry& e) const {
 }
 
 std::optional<Located> PackedBackend::live(const BlockId& id) const {
+  // Until the first whole listing is applied, the map may hold an older write of a key without
+  // the newer one (indexes are applied in name order): nothing is served from it.
+  if (!listed_.load(std::memory_order_acquire)) return std::nullopt;
   std::optional<Located> found = map_.find(id);
   if (!found || (found->entry.flags & kEntryRemoved) != 0 || !fresh(found->entry)) {
     return std::nullopt;
@@ -450,6 +453,7 @@ Status PackedBackend::refresh(bool full) {
       if (!still_listed && s.published_ms + skew_ms < started_ms) map_.forget_segment(s.key);
     }
     last_full_ = started;
+    listed_.store(true, std::memory_order_release);
   }
   return Status::Ok();
 }
@@ -642,6 +646,7 @@ void PackedBackend::visit_counters(const CounterVisitor& visitor) const {
   const double own_live = static_cast<double>(c.own_live_bytes.load(std::memory_order_relaxed));
   gauge("garbage_ratio", own == 0 ? 0.0 : 1.0 - own_live / own);
   gauge("map_entries", static_cast<double>(map_.size()));
+  gauge("listed", listed_.load(std::memory_order_acquire) ? 1.0 : 0.0);
   gauge("map_dropped_for_room", static_cast<double>(map_.dropped_for_room()));
 }
 

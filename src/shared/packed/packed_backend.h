@@ -17,7 +17,10 @@
 // Discovery: a refresher thread lists idx/ every refresh_interval from a while before the newest
 // index it has seen (covering writers' clock skew) and applies the indexes it has not read; every
 // full_refresh_interval it lists all of idx/ and forgets segments whose index is gone. A block
-// another node published is readable here within about refresh_interval.
+// another node published is readable here within about refresh_interval. Nothing is served
+// before the first whole listing is applied (a partial one could hold a key's older write without
+// its newer one); after it, a node may serve the write a key had up to about refresh_interval
+// ago (docs/SHARED_OBJECT_FORMAT.md, "What a node keeps and how stale it may be").
 //
 // Space (maintain(), on a SharedTier thread): entries past max_age are dropped; a segment whose
 // garbage (bytes no longer the winning copy of a live block) exceeds max_garbage is compacted:
@@ -115,6 +118,7 @@ class PackedBackend final : public SharedBackend {
   Status lost_ KVTIER_GUARDED_BY(write_mu_);  // why writes staged since the last flush were lost
   std::atomic<std::uint64_t> last_stamp_{0};
 
+  std::atomic<bool> listed_{false};  // a whole listing of idx/ has been applied (see live())
   Mutex refresh_mu_;  // one listing at a time; what it has seen
   std::uint64_t newest_index_ms_ KVTIER_GUARDED_BY(refresh_mu_) = 0;
   // Indexes refused as damaged: not read again while they are listed (a full listing forgets the
