@@ -126,7 +126,7 @@ std::map<std::string, std::string> metrics_doc_redis_daemon_families() {
 // A daemon with the S3 shared tier (Ceph's RADOS Gateway), the credentials in its environment.
 std::map<std::string, std::string> metrics_doc_s3_daemon_families() {
   CephRgw rgw;
-  EXPECT_TRUE(rgw.started()) << "the Ceph RADOS Gateway did not start";
+  EXPECT_TRUE(rgw.started()) << "the Ceph RADOS Gateway did not start:\n" << rgw.failures();
   if (!rgw.started() || !rgw.create_bucket("metrics")) return {};
   ::setenv("AWS_ACCESS_KEY_ID", rgw.access_key().c_str(), 1);
   ::setenv("AWS_SECRET_ACCESS_KEY", rgw.secret_key().c_str(), 1);

@@ -396,7 +396,7 @@ void expect_last_state_after_put_delete_loop(const std::vector<std::string>& sha
 class SharedDaemonS3 : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(rgw_.started()) << "the Ceph RADOS Gateway did not start";
+    ASSERT_TRUE(rgw_.started()) << "the Ceph RADOS Gateway did not start:\n" << rgw_.failures();
     ASSERT_TRUE(rgw_.create_bucket("kvtier"));
     ::setenv("AWS_ACCESS_KEY_ID", rgw_.access_key().c_str(), 1);
     ::setenv("AWS_SECRET_ACCESS_KEY", rgw_.secret_key().c_str(), 1);

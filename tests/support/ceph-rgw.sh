@@ -115,8 +115,16 @@ for _ in 1 2 3 4 5; do
 done
 [ "$osd_up" = 1 ] || fail "ceph-osd did not start"
 radosgw -c "$conf" -n client.rgw </dev/null >/dev/null 2>&1 9>&- || fail "radosgw did not start"
-timeout 60 radosgw-admin -c "$conf" -n client.rgw user create --uid=kvtier --display-name=kvtier \
-  --access-key="$access_key" --secret="$secret_key" >/dev/null 2>&1 || fail "radosgw-admin user create failed"
+user_made=0
+for _ in 1 2 3; do
+  if timeout 60 radosgw-admin -c "$conf" -n client.rgw user create --uid=kvtier --display-name=kvtier \
+      --access-key="$access_key" --secret="$secret_key" >/dev/null 2>&1 9>&-; then
+    user_made=1
+    break
+  fi
+  sleep 1
+done
+[ "$user_made" = 1 ] || fail "radosgw-admin user create failed"
 
 # Ready when radosgw answers an S3 request (an anonymous listing answers 200 once it serves).
 for _ in $(seq 1 600); do

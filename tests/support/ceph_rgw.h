@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -28,15 +29,25 @@ class CephRgw {
     std::random_device rd;
     std::mt19937 rng(rd());
     std::uniform_int_distribution<int> pick(20000, 60000);  // the OSD takes MON_PORT+1..+40
-    for (int attempt = 0; attempt < 3 && !started_; ++attempt) {
+    // Several attempts on other ports: a start now and then fails on a loaded machine.
+    for (int attempt = 0; attempt < 5 && !started_; ++attempt) {
       mon_port_ = pick(rng);
       rgw_port_ = pick(rng);
-      CommandOutput out = run_command({script(), "start", dir_.path() + "/ceph",
-                                       std::to_string(mon_port_), std::to_string(rgw_port_)},
-                                      "", std::chrono::seconds(90));
+      const std::string errors = dir_.path() + "/start-errors.txt";
+      CommandOutput out = run_command(
+          {"sh", "-c", "\"$0\" start \"$1\" \"$2\" \"$3\" 2>\"$4\"", script(),
+           dir_.path() + "/ceph", std::to_string(mon_port_), std::to_string(rgw_port_), errors},
+          "", std::chrono::seconds(90));
       std::istringstream words(out.out);
       started_ = out.exit_code == 0 && (words >> endpoint_ >> access_key_ >> secret_key_);
-      if (!started_) stop();
+      if (!started_) {
+        std::ifstream f(errors);
+        failures_ += "attempt " + std::to_string(attempt + 1) + ": " +
+                     std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>())
+                         .substr(0, 2000) + "\n";
+        stop();
+        std::filesystem::remove_all(dir_.path() + "/ceph");
+      }
     }
   }
   ~CephRgw() { stop(); }
@@ -44,6 +55,8 @@ class CephRgw {
   CephRgw& operator=(const CephRgw&) = delete;
 
   bool started() const { return started_; }
+  // What the failed start attempts printed (empty when the first one started).
+  const std::string& failures() const { return failures_; }
   const std::string& endpoint() const { return endpoint_; }
   const std::string& access_key() const { return access_key_; }
   const std::string& secret_key() const { return secret_key_; }
@@ -103,6 +116,7 @@ class CephRgw {
   int rgw_port_ = 0;
   bool started_ = false;
   std::string endpoint_, access_key_, secret_key_;
+  std::string failures_;
 };
 
 // One cluster for a whole test suite, with one bucket. Started in SetUpTestSuite; each test checks
@@ -117,7 +131,8 @@ class CephRgwSuite {
   void stop() { rgw_.reset(); }
   ::testing::AssertionResult ready() const {
     if (!rgw_ || !rgw_->started()) {
-      return ::testing::AssertionFailure() << "the Ceph RADOS Gateway did not start";
+      return ::testing::AssertionFailure() << "the Ceph RADOS Gateway did not start:\n"
+                                           << (rgw_ ? rgw_->failures() : "");
     }
     if (!bucket_made_) return ::testing::AssertionFailure() << "the bucket could not be created";
     return ::testing::AssertionSuccess();
