@@ -19,7 +19,7 @@ case "$set_name" in
       fio python3
       python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest openssl
       redis-server iperf3 memcached
-      ceph-mon ceph-osd radosgw ceph-common
+      ceph-mon ceph-osd radosgw ceph-common curl
       bindfs libfuse3-dev
       chromium
       git
