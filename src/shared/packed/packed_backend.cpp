@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
-#include <tuple>
 #include <unordered_map>
 
 #include "integrity/check.h"
@@ -23,8 +22,6 @@ std::uint64_t unix_ns() {
 
 std::uint64_t unix_ms() { return unix_ns() / 1'000'000; }
 
-// Stamps are wall-clock nanoseconds (packed_format.h).
-std::uint64_t stamp_of_ms(std::uint64_t ms) { return ms * 1'000'000; }
 
 std::uint64_t random_writer_id() {
   std::random_device rd;
@@ -93,6 +90,8 @@ PackedBackend::PackedBackend(std::unique_ptr<objstore::ObjectStore> store, Packe
     : store_(std::move(store)),
       options_(std::move(options)),
       writer_(random_writer_id()),
+      max_age_ns_(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(options_.max_age).count())),
       map_(options_.max_entries),
       counters_(std::make_unique<Counters>()) {
   refresher_ = std::thread([this] { refresher(); });
@@ -122,11 +121,7 @@ std::uint64_t PackedBackend::next_stamp() {
 }
 
 bool PackedBackend::fresh(const PackedIndexEntry& e) const {
-  if (options_.max_age.count() == 0) return true;
-  const std::uint64_t age_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count());
-  const std::uint64_t now = stamp_of_ms(unix_ms());
-  return saturating_add(e.stamp, stamp_of_ms(age_ms)) > now;
+  return max_age_ns_ == 0 || saturating_add(e.stamp, max_age_ns_) > unix_ns();
 }
 
 std::optional<Located> PackedBackend::live(const BlockId& id) const {
@@ -142,13 +137,17 @@ std::optional<Located> PackedBackend::live(const BlockId& id) const {
 
 // ---- writes --------------------------------------------------------------------------------------
 
-Status PackedBackend::append_locked(const BlockId& id, std::span<const std::byte> stored,
-                                    std::uint64_t stamp, std::uint64_t origin, Deadline deadline) {
+PackedBackend::OpenSegment& PackedBackend::open_locked() {
   if (!open_) {
     open_ = std::make_unique<OpenSegment>();
     open_->number = next_segment_++;
   }
-  OpenSegment& seg = *open_;
+  return *open_;
+}
+
+Status PackedBackend::append_locked(const BlockId& id, std::span<const std::byte> stored,
+                                    std::uint64_t stamp, std::uint64_t origin, Deadline deadline) {
+  OpenSegment& seg = open_locked();
   if (!seg.begun) {
     Result<objstore::Upload> upload =
         store_->begin_upload(segment_name(writer_, seg.number), deadline);
@@ -214,19 +213,16 @@ void PackedBackend::put_many(std::span<const SharedPut> items, std::span<Status>
 
 Status PackedBackend::remove(const BlockId& id, Deadline deadline) {
   MutexLock lock(write_mu_);
-  if (!open_) {
-    open_ = std::make_unique<OpenSegment>();
-    open_->number = next_segment_++;
-  }
+  OpenSegment& seg = open_locked();
   PackedIndexEntry e{};
   e.ns = id.ns;
   std::memcpy(e.key, id.key.bytes.data(), sizeof(e.key));
   e.flags = kEntryRemoved;
   e.stamp = next_stamp();
   e.origin = writer_;
-  open_->entries.push_back(e);
+  seg.entries.push_back(e);
   counters_->staged_removes.fetch_add(1, std::memory_order_relaxed);
-  if (open_->entries.size() >= kMaxIndexEntries) return seal_locked(deadline);
+  if (seg.entries.size() >= kMaxIndexEntries) return seal_locked(deadline);
   return Status::Ok();
 }
 
@@ -357,13 +353,12 @@ void PackedBackend::contains_many(std::span<const BlockId> ids, std::span<Status
 // the block readable for that long (a copy closer to expiry is written again).
 void PackedBackend::keep_many(std::span<const BlockId> ids, std::span<Status> out, Deadline) {
   KVTIER_CHECK(out.size() >= ids.size());
-  const std::uint64_t half_age_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count() / 2);
-  const std::uint64_t now = stamp_of_ms(unix_ms());
+  const std::uint64_t half_age = max_age_ns_ / 2;
+  const std::uint64_t now = unix_ns();
   for (std::size_t i = 0; i < ids.size(); ++i) {
     std::optional<Located> found = live(ids[i]);
     const bool young =
-        found && (half_age_ms == 0 || saturating_add(found->entry.stamp, stamp_of_ms(half_age_ms)) > now);
+        found && (half_age == 0 || saturating_add(found->entry.stamp, half_age) > now);
     out[i] = young ? Status::Ok() : Status::NotFound("");
   }
 }
@@ -405,12 +400,12 @@ Status PackedBackend::refresh(bool full) {
     MutexLock lock(gone_mu_);
     gone = gone_;
   }
-  std::vector<SegmentKey> listed_keys;
+  std::unordered_set<SegmentKey, SegmentKeyHash> listed_keys;
   for (const ObjectInfo& o : listed) {
     std::optional<IndexNameParts> parts = parse_index_name(o.name);
     if (!parts || o.size > kMaxIndexBytes) continue;
     const SegmentKey key{parts->writer, parts->segment};
-    listed_keys.push_back(key);
+    listed_keys.insert(key);
     newest_index_ms_ = std::max(newest_index_ms_, std::min(parts->published_ms, started_ms + skew_ms));
     if (map_.knows(key) || refused_.count(o.name) != 0 || gone.count(key) != 0) continue;
     Result<std::string> bytes = store_->read_all(o.name, kMaxIndexBytes, Clock::now() + kMaintenanceCall);
@@ -430,10 +425,8 @@ Status PackedBackend::refresh(bool full) {
   if (full && whole) {
     {
       // Segments found gone whose index is no longer listed need not be remembered.
-      std::unordered_set<SegmentKey, SegmentKeyHash> listed_set(listed_keys.begin(),
-                                                                        listed_keys.end());
       MutexLock lock(gone_mu_);
-      std::erase_if(gone_, [&](const SegmentKey& k) { return listed_set.count(k) == 0; });
+      std::erase_if(gone_, [&](const SegmentKey& k) { return listed_keys.count(k) == 0; });
     }
     std::unordered_set<std::string> still_refused;
     for (const ObjectInfo& o : listed) {
@@ -442,14 +435,8 @@ Status PackedBackend::refresh(bool full) {
     refused_.swap(still_refused);
     // Segments whose index is gone were compacted or dropped by some node. One published after
     // this listing began is not in it, so only older ones are judged.
-    std::sort(listed_keys.begin(), listed_keys.end(), [](const SegmentKey& a, const SegmentKey& b) {
-      return std::tie(a.writer, a.segment) < std::tie(b.writer, b.segment);
-    });
     for (const SegmentStats& s : map_.segments()) {
-      const bool still_listed = std::binary_search(
-          listed_keys.begin(), listed_keys.end(), s.key, [](const SegmentKey& a, const SegmentKey& b) {
-            return std::tie(a.writer, a.segment) < std::tie(b.writer, b.segment);
-          });
+      const bool still_listed = listed_keys.count(s.key) != 0;
       if (!still_listed && s.published_ms + skew_ms < started_ms) map_.forget_segment(s.key);
     }
     last_full_ = started;
@@ -499,11 +486,7 @@ Status PackedBackend::compact(const SegmentStats& segment, Deadline deadline) {
   for (const PackedIndexEntry& e : entries) {
     if (!fresh(e)) continue;
     if ((e.flags & kEntryRemoved) != 0) {
-      if (!open_) {
-        open_ = std::make_unique<OpenSegment>();
-        open_->number = next_segment_++;
-      }
-      open_->entries.push_back(e);  // the tombstone goes on, still hiding older puts
+      open_locked().entries.push_back(e);  // the tombstone goes on, still hiding older puts
       continue;
     }
     if (e.record_bytes > kMaxRecordBytes) continue;  // decode_index refuses these; never allocated
@@ -534,11 +517,9 @@ Status PackedBackend::compact(const SegmentStats& segment, Deadline deadline) {
 Status PackedBackend::maintain() {
   Status result;
   const auto call_deadline = [] { return Clock::now() + kMaintenanceCall; };
-  if (options_.max_age.count() != 0) {
-    const std::uint64_t age_ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_age).count());
-    const std::uint64_t now_ms = unix_ms();
-    if (now_ms > age_ms) map_.drop_older_than(stamp_of_ms(now_ms - age_ms));
+  if (max_age_ns_ != 0) {
+    const std::uint64_t now = unix_ns();
+    if (now > max_age_ns_) map_.drop_older_than(now - max_age_ns_);
   }
   // Only this node's own segments are compacted or deleted as empty here: judging another
   // writer's by this node's clock would let one node with a clock far ahead delete the tier

@@ -94,6 +94,8 @@ class PackedBackend final : public SharedBackend {
   struct Counters;
 
   std::uint64_t next_stamp();
+  // The open segment, begun if there is none.
+  OpenSegment& open_locked() KVTIER_REQUIRES(write_mu_);
   Status append_locked(const BlockId& id, std::span<const std::byte> stored, std::uint64_t stamp,
                        std::uint64_t origin, Deadline deadline) KVTIER_REQUIRES(write_mu_);
   Status seal_locked(Deadline deadline) KVTIER_REQUIRES(write_mu_);
@@ -109,6 +111,7 @@ class PackedBackend final : public SharedBackend {
   const std::unique_ptr<objstore::ObjectStore> store_;
   const PackedOptions options_;
   const std::uint64_t writer_;
+  const std::uint64_t max_age_ns_;  // options_.max_age in stamp units (0: no expiry)
   SegmentMap map_;
   std::unique_ptr<Counters> counters_;
 
