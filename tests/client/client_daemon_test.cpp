@@ -62,26 +62,6 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-// Waits (up to 10 s) until every thread of `pid` is stopped: SIGSTOP is delivered
-// asynchronously, and a daemon thread could still answer a request in between.
-bool wait_stopped(pid_t pid) {
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  for (int i = 0; i < 10'000; ++i) {
-    bool all = true;
-    for (const auto& t : std::filesystem::directory_iterator(tasks)) {
-      std::string stat = read_file(t.path().string() + "/stat");
-      // "pid (comm) S ...": the state follows the last ')'.
-      std::size_t close = stat.rfind(')');
-      if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'T') {
-        all = false;
-      }
-    }
-    if (all) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return false;
-}
-
 class ClientDaemon : public ::testing::Test {
  protected:
   void SetUp() override { start(limited_config()); }
@@ -443,8 +423,7 @@ TEST_F(ClientDaemon, ATimeoutClosesTheConnectionForGood) {
   auto c = connect(daemon_->unix_address(), "", std::chrono::milliseconds(300));
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->ping().ok());
-  daemon_->signal(SIGSTOP);
-  ASSERT_TRUE(wait_stopped(daemon_->pid()));
+  ASSERT_TRUE(daemon_->freeze());
   Status s = c->ping();
   daemon_->signal(SIGCONT);
   EXPECT_EQ(s.code(), StatusCode::kIOError) << s.to_string();
@@ -476,8 +455,7 @@ TEST_F(ClientDaemon, AShmCallThatTimesOutEndsTheRegionsOfItsClient) {
   ASSERT_TRUE(c->put_many_shm(*region, put, put_out).ok());
   ASSERT_TRUE(put_out[0].ok());
 
-  daemon_->signal(SIGSTOP);
-  ASSERT_TRUE(wait_stopped(daemon_->pid()));
+  ASSERT_TRUE(daemon_->freeze());
   std::vector<ShmGet> get = {{k[0], 32 * kKiB, 32 * kKiB}};
   std::vector<GetResult> got(1);
   Status s = c->get_many_shm(*region, get, got);

@@ -151,7 +151,7 @@ TEST_F(S3StoreTest, AFrozenServerIsAnIOErrorAtTheDeadline) {
   auto s3 = open();
   ASSERT_TRUE(s3);
   ASSERT_TRUE(s3->put("a", bytes_of(10, 1), soon()).ok());
-  rgw().pause_rgw();
+  ASSERT_TRUE(rgw().pause_rgw());
   const auto t0 = Clock::now();
   std::vector<std::byte> back(10);
   const Status s = s3->read("a", 0, back, Clock::now() + std::chrono::milliseconds(300));

@@ -95,7 +95,7 @@ TEST_F(PackedS3, AFrozenGatewayFailsTheFlushAtItsDeadlineAndTheRetryLands) {
   Status s;
   a->put_many({&p, 1}, {&s, 1}, soon());
   ASSERT_TRUE(s.ok());
-  rgw().pause_rgw();
+  ASSERT_TRUE(rgw().pause_rgw());
   const auto t0 = Clock::now();
   const Status flushed = a->flush(Clock::now() + std::chrono::milliseconds(500));
   const auto took = Clock::now() - t0;

@@ -390,7 +390,7 @@ TEST_F(SharedRedisServer, FrozenServerFailsByTheDeadlineAndRecovers) {
   std::vector<std::byte> value = pattern(id.key, 1 << 20);
   ASSERT_TRUE(put_one(*backend_, id, value).ok());
   std::vector<std::byte> dst(1 << 20);
-  server_->pause();
+  ASSERT_TRUE(server_->pause());
 
   auto start = Clock::now();
   GetResult g = get_one(*backend_, id, dst, in(300ms));

@@ -550,7 +550,7 @@ TEST(SharedDaemonRedis, FrozenKilledAndRestartedServerFailsNoClientCall) {
   BackgroundLoad load(a, 1000, 200);
   wait_rounds(load, 10);
 
-  redis.pause();
+  ASSERT_TRUE(redis.pause());
   EXPECT_TRUE(poll_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s))
       << "the breaker opens on a frozen server";
   wait_rounds(load, load.rounds() + 20);  // clients keep going with the server frozen
@@ -648,7 +648,7 @@ TEST(SharedDaemonRedis, FullOutboxKeepsEveryPutLocalAndUploadsWhatItHolds) {
   ASSERT_TRUE(a.started()) << a.log();
   auto ca = connect_to(a);
   ASSERT_TRUE(ca);
-  redis.pause();
+  ASSERT_TRUE(redis.pause());
   constexpr std::uint64_t kCount = 20;
   for (std::uint64_t i = 0; i < kCount; ++i) ASSERT_TRUE(put_block(*ca, i)) << "the writer never waits";
   EXPECT_EQ(metric(*ca, "kvtier_shared_outbox_rejected_full_total"), static_cast<double>(kCount - 5));
@@ -725,7 +725,7 @@ TEST(SharedDaemonFs, FrozenFuseMountNeverStallsClients) {
   BackgroundLoad load(a, 7000, 300);
   wait_rounds(load, 10);
 
-  fuse.freeze();  // every access to the mount now hangs, as on a dead NFS hard mount
+  ASSERT_TRUE(fuse.freeze());  // every access to the mount now hangs, as on a dead NFS hard mount
   const int frozen_at = load.rounds();
   EXPECT_TRUE(poll_until([&] { return metric(*ca, "kvtier_shared_breaker_open") == 1.0; }, 20s))
       << "hung calls open the breaker";

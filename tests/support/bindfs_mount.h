@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "support/proc_stats.h"
 #include "support/test_support.h"
 
 namespace kvtier::testing {
@@ -63,7 +64,7 @@ class FuseMount {
   FuseMount& operator=(const FuseMount&) = delete;
 
   bool mounted() const { return mounted_; }
-  void freeze() const { ::kill(pid_, SIGSTOP); }
+  bool freeze() const { return freeze_process(pid_); }  // every thread stopped on return
   void thaw() const { ::kill(pid_, SIGCONT); }
   // The file system's process dies; the mount stays, and every access to it fails (a call
   // blocked in it returns ENOTCONN).

@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/proc_stats.h"
 #include "support/redis_process.h"
 #include "support/test_support.h"
 
@@ -80,7 +81,7 @@ class CephRgw {
     f >> pid;
     return pid;
   }
-  void pause_rgw() const { ::kill(rgw_pid(), SIGSTOP); }
+  bool pause_rgw() const { return freeze_process(rgw_pid()); }  // every thread stopped on return
   void resume_rgw() const { ::kill(rgw_pid(), SIGCONT); }
   void kill_rgw() const {
     const pid_t pid = rgw_pid();

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/proc_stats.h"
+
 #ifndef KVTIER_BINARY
 #error "KVTIER_BINARY (the built kvtier command) must be defined for daemon tests"
 #endif
@@ -105,6 +107,8 @@ class DaemonProcess {
   void signal(int sig) const {
     if (pid_ > 0) ::kill(pid_, sig);
   }
+  // SIGSTOP; every thread is stopped when it returns true (freeze_process).
+  bool freeze() const { return freeze_process(pid_); }
   // Rewrites the config file with `config_toml`, sends SIGHUP and waits up to 10 s for one more
   // log line containing `event` (e.g. "event=reloaded") than `*seen`, which it then counts.
   bool reload(const std::string& config_toml, const std::string& event, std::size_t* seen) const {

@@ -1,14 +1,20 @@
-// What /proc says about a process the tests started: CPU seconds used, peak and current RSS.
+// What /proc says about a process the tests started: CPU seconds used, peak and current RSS, and
+// whether it is stopped (freeze_process).
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <system_error>
+#include <thread>
 
 namespace kvtier::testing {
 
@@ -41,5 +47,30 @@ inline std::uint64_t proc_status_bytes(pid_t pid, const std::string& field) {
 }
 inline std::uint64_t peak_rss(pid_t pid) { return proc_status_bytes(pid, "VmHWM"); }
 inline std::uint64_t current_rss(pid_t pid) { return proc_status_bytes(pid, "VmRSS"); }
+
+// Sends SIGSTOP and waits (up to 10 s) until every thread of `pid` is stopped. SIGSTOP is
+// delivered asynchronously: until the thread that takes it has stopped the others, another thread
+// can still answer a request. A test that freezes a server to see a deadline or a breaker must
+// not send its request before then. False when the threads did not all stop.
+inline bool freeze_process(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, SIGSTOP) != 0) return false;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (int i = 0; i < 10'000; ++i) {
+    bool all = true;
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+      std::ifstream f(t.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      if (stat.empty()) continue;  // the thread ended
+      // "pid (comm) S ...": the state follows the last ')'.
+      const std::size_t close = stat.rfind(')');
+      if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'T') all = false;
+    }
+    if (ec) return false;
+    if (all) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
 
 }  // namespace kvtier::testing

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/proc_stats.h"
 #include "support/test_support.h"
 
 namespace kvtier::testing {
@@ -142,7 +143,8 @@ class RedisProcess {
     return started_ = wait_ready(std::chrono::seconds(10));
   }
 
-  void pause() { signal(SIGSTOP); }   // the server stops answering; connections stay open
+  // The server stops answering (every thread stopped on return); connections stay open.
+  bool pause() { return freeze_process(pid_); }
   void resume() { signal(SIGCONT); }
   // SIGKILL and reap; the port is free again afterwards.
   void kill() {

@@ -89,6 +89,30 @@ class Kvtierd:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def freeze(self):
+        """SIGSTOP, then wait (up to 10 s) until every thread is stopped. The signal is delivered
+        asynchronously: until the thread that takes it stops the others, a thread of kvtierd can
+        still answer a request (CI once saw a restore succeed after send_signal returned)."""
+        self.proc.send_signal(signal.SIGSTOP)
+        tasks = "/proc/%d/task" % self.proc.pid
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            states = []
+            for t in os.listdir(tasks):
+                try:
+                    with open(os.path.join(tasks, t, "stat")) as f:
+                        stat = f.read()
+                except FileNotFoundError:
+                    continue  # the thread ended
+                states.append(stat[stat.rfind(")") + 2])  # "pid (comm) S ...": the state
+            if states and all(state == "T" for state in states):
+                return
+            time.sleep(0.001)
+        raise AssertionError("kvtierd did not stop within 10 s of SIGSTOP")
+
+    def thaw(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
@@ -263,7 +287,7 @@ class LlamaServerOnKvtier(unittest.TestCase):
         self.assertEqual(s.complete(other)["tokens"], want_other)
         wait_stored(s, 2 * (899 // CHUNK))
         before = s.metrics()
-        d.proc.send_signal(signal.SIGSTOP)
+        d.freeze()
         try:
             r = s.complete(prompt)
             self.assertEqual(r["tokens"], want)
@@ -271,7 +295,7 @@ class LlamaServerOnKvtier(unittest.TestCase):
             r = s.complete(other)  # within the reconnect interval: not even a connection attempt
             self.assertEqual(r["tokens"], want_other)
         finally:
-            d.proc.send_signal(signal.SIGCONT)
+            d.thaw()
         after = s.metrics()
         waited_ms = (after["kvtier_llama_restore_microseconds_total"] -
                      before["kvtier_llama_restore_microseconds_total"]) / 1000
@@ -442,7 +466,7 @@ class LlamaServerOnKvtier(unittest.TestCase):
         want = self.cold_tokens(q)
         d = self.kvtierd()
         s = self.server("slot", kvtier=d.address)
-        d.proc.send_signal(signal.SIGSTOP)
+        d.freeze()
         try:
             s.complete(p)
             deadline = time.monotonic() + 30
@@ -450,7 +474,7 @@ class LlamaServerOnKvtier(unittest.TestCase):
                 self.assertLess(time.monotonic(), deadline, "the store never failed")
                 time.sleep(0.05)
         finally:
-            d.proc.send_signal(signal.SIGCONT)
+            d.thaw()
         time.sleep(1.2)  # the reconnect interval
         r = s.complete(q)
         self.assertGreaterEqual(r["timings"]["cache_n"], 799, "the slot's own prefix")
