@@ -41,7 +41,10 @@ struct ObjectInfo {
 
 struct ListPage {
   std::vector<ObjectInfo> objects;  // in name order (byte order)
-  bool truncated = false;           // more follow: list again with start_after = the last name
+  // Empty when the listing is complete. Otherwise more follow: call list() again with the same
+  // prefix and start_after and this as `next` (S3's continuation token, Azure's marker, the last
+  // name of a directory). Opaque to the caller.
+  std::string next;
 };
 
 // A large object written in parts (S3 multipart upload, Azure block list, a temporary file):
@@ -82,9 +85,13 @@ class ObjectStore {
   virtual Result<std::string> read_all(std::string_view name, std::size_t max_bytes,
                                        Deadline deadline) = 0;
 
-  // Objects whose names start with `prefix` and sort after `start_after`, at most max_objects.
+  // Objects whose names start with `prefix` and sort after `start_after`, at most max_objects;
+  // `next`: empty for the first page, else the previous page's ListPage::next. A store that
+  // cannot start a listing at a name (Azure Blob) lists the prefix from its start and skips the
+  // names up to start_after itself, paying a request per page of them: keep such prefixes narrow.
   virtual Result<ListPage> list(std::string_view prefix, std::string_view start_after,
-                                std::size_t max_objects, Deadline deadline) = 0;
+                                std::string_view next, std::size_t max_objects,
+                                Deadline deadline) = 0;
 
   // Removes the object; OK when it was already absent.
   virtual Status remove(std::string_view name, Deadline deadline) = 0;

@@ -269,11 +269,12 @@ Result<std::string> S3Store::read_all(std::string_view name, std::size_t max_byt
 }
 
 Result<ListPage> S3Store::list(std::string_view prefix, std::string_view start_after,
-                               std::size_t max_objects, Deadline deadline) {
+                               std::string_view next, std::size_t max_objects, Deadline deadline) {
   Query query{{"list-type", "2"},
               {"max-keys", std::to_string(std::clamp<std::size_t>(max_objects, 1, 1000))},
               {"prefix", options_.prefix + std::string(prefix)}};
   if (!start_after.empty()) query.emplace_back("start-after", options_.prefix + std::string(start_after));
+  if (!next.empty()) query.emplace_back("continuation-token", std::string(next));
   http::Request r = request("GET", "", query, deadline);
   Result<http::Response> response = send(r);
   if (!response.ok()) return response.status();
@@ -285,7 +286,12 @@ Result<ListPage> S3Store::list(std::string_view prefix, std::string_view start_a
   pugi::xml_node result = doc.child("ListBucketResult");
   if (!result) return Status::IOError(describe() + ": ListObjectsV2 answered without a result");
   ListPage page;
-  page.truncated = std::string_view(result.child_value("IsTruncated")) == "true";
+  if (std::string_view(result.child_value("IsTruncated")) == "true") {
+    page.next = result.child_value("NextContinuationToken");
+    if (page.next.empty()) {
+      return Status::IOError(describe() + ": ListObjectsV2 answered a truncated page without a continuation token");
+    }
+  }
   for (pugi::xml_node c = result.child("Contents"); c; c = c.next_sibling("Contents")) {
     std::string_view key = c.child_value("Key");
     if (!key.starts_with(options_.prefix)) continue;

@@ -54,7 +54,7 @@ class S3Store final : public ObjectStore {
   Result<std::string> read_all(std::string_view name, std::size_t max_bytes,
                                Deadline deadline) override;
   Result<ListPage> list(std::string_view prefix, std::string_view start_after,
-                        std::size_t max_objects, Deadline deadline) override;
+                        std::string_view next, std::size_t max_objects, Deadline deadline) override;
   Status remove(std::string_view name, Deadline deadline) override;
   Status ping(Deadline deadline) override;
 

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "objstore/object_store_contract.h"
 #include "objstore/s3_store.h"
 #include "support/ceph_rgw.h"
 #include "support/test_support.h"
@@ -18,13 +19,8 @@ namespace {
 
 using kvtier::testing::CephRgw;
 
-std::vector<std::byte> bytes_of(std::size_t n, std::uint8_t seed) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 131 + seed) & 0xFF);
-  return v;
-}
-
-Deadline soon() { return Clock::now() + std::chrono::seconds(20); }
+using contract::bytes_of;
+using contract::soon;
 
 class S3StoreTest : public ::testing::Test {
  protected:
@@ -49,70 +45,13 @@ kvtier::testing::CephRgwSuite S3StoreTest::suite_;
 TEST_F(S3StoreTest, PutReadListRemove) {
   auto s3 = open();
   ASSERT_TRUE(s3);
-  ASSERT_TRUE(s3->ping(soon()).ok());
-  const auto a = bytes_of(100'000, 1);
-  ASSERT_TRUE(s3->put("idx/a", a, soon()).ok());
-  ASSERT_TRUE(s3->put("idx/b", bytes_of(10, 2), soon()).ok());
-  ASSERT_TRUE(s3->put("seg/c", bytes_of(10, 3), soon()).ok());
-
-  std::vector<std::byte> part(1000);
-  ASSERT_TRUE(s3->read("idx/a", 5000, part, soon()).ok());
-  EXPECT_TRUE(std::equal(part.begin(), part.end(), a.begin() + 5000));
-  auto all = s3->read_all("idx/a", 1 << 20, soon());
-  ASSERT_TRUE(all.ok()) << all.status().to_string();
-  EXPECT_EQ(all->size(), a.size());
-  EXPECT_EQ(s3->read_all("idx/a", 1000, soon()).status().code(), StatusCode::kTooLarge);
-
-  // Past the end: what is there is not a whole range.
-  std::vector<std::byte> tail(1000);
-  EXPECT_EQ(s3->read("idx/a", a.size() - 10, tail, soon()).code(), StatusCode::kCorruption);
-  EXPECT_EQ(s3->read("idx/none", 0, tail, soon()).code(), StatusCode::kNotFound);
-  EXPECT_EQ(s3->read_all("idx/none", 100, soon()).status().code(), StatusCode::kNotFound);
-
-  auto listed = s3->list("idx/", "", 1000, soon());
-  ASSERT_TRUE(listed.ok()) << listed.status().to_string();
-  ASSERT_EQ(listed->objects.size(), 2u);
-  EXPECT_EQ(listed->objects[0].name, "idx/a");
-  EXPECT_EQ(listed->objects[0].size, a.size());
-  EXPECT_EQ(listed->objects[1].name, "idx/b");
-  auto after = s3->list("idx/", "idx/a", 1000, soon());
-  ASSERT_TRUE(after.ok());
-  ASSERT_EQ(after->objects.size(), 1u);
-  EXPECT_EQ(after->objects[0].name, "idx/b");
-  auto paged = s3->list("", "", 2, soon());
-  ASSERT_TRUE(paged.ok());
-  EXPECT_EQ(paged->objects.size(), 2u);
-  EXPECT_TRUE(paged->truncated);
-
-  ASSERT_TRUE(s3->remove("idx/a", soon()).ok());
-  ASSERT_TRUE(s3->remove("idx/a", soon()).ok()) << "removing what is gone is OK";
-  EXPECT_EQ(s3->read("idx/a", 0, part, soon()).code(), StatusCode::kNotFound);
+  contract::put_read_list_remove(*s3);
 }
 
 TEST_F(S3StoreTest, AMultipartObjectAppearsOnlyWhenCompleted) {
   auto s3 = open();
   ASSERT_TRUE(s3);
-  const auto p1 = bytes_of(S3Store::kMinPartBytes, 7);
-  const auto p2 = bytes_of(12345, 8);
-  auto up = s3->begin_upload("seg/x", soon());
-  ASSERT_TRUE(up.ok()) << up.status().to_string();
-  ASSERT_TRUE(s3->upload_part(*up, p1, soon()).ok());
-  ASSERT_TRUE(s3->upload_part(*up, p2, soon()).ok());
-  std::vector<std::byte> probe(10);
-  EXPECT_EQ(s3->read("seg/x", 0, probe, soon()).code(), StatusCode::kNotFound)
-      << "visible before completion";
-  ASSERT_TRUE(s3->complete_upload(*up, soon()).ok());
-  std::vector<std::byte> back(100);
-  ASSERT_TRUE(s3->read("seg/x", p1.size() - 50, back, soon()).ok());
-  EXPECT_TRUE(std::equal(back.begin(), back.begin() + 50, p1.end() - 50));
-  EXPECT_TRUE(std::equal(back.begin() + 50, back.end(), p2.begin()));
-
-  auto dropped = s3->begin_upload("seg/y", soon());
-  ASSERT_TRUE(dropped.ok());
-  ASSERT_TRUE(s3->upload_part(*dropped, p2, soon()).ok());
-  ASSERT_TRUE(s3->abort_upload(*dropped, soon()).ok());
-  EXPECT_FALSE(s3->complete_upload(*dropped, soon()).ok()) << "an aborted upload completed";
-  EXPECT_EQ(s3->read("seg/y", 0, probe, soon()).code(), StatusCode::kNotFound);
+  contract::uploads_appear_only_when_completed(*s3, S3Store::kMinPartBytes);
 }
 
 TEST_F(S3StoreTest, FailuresSayWhatTheyAre) {

@@ -186,8 +186,11 @@ Result<std::string> FsObjectStore::read_all(std::string_view name, std::size_t m
 
 Result<objstore::ListPage> FsObjectStore::list(std::string_view prefix,
                                                std::string_view start_after,
-                                               std::size_t max_objects, objstore::Deadline) {
+                                               std::string_view next, std::size_t max_objects,
+                                               objstore::Deadline) {
   KVTIER_RETURN_IF_ERROR(ensure_root());
+  // A page's `next` is its last name: the listing goes on after whichever is later.
+  if (next > start_after) start_after = next;
   // Walk the directory the prefix ends in (names are compared whole below).
   const std::string p(prefix);
   const std::string dir_part = p.find('/') == std::string::npos ? "" : p.substr(0, p.rfind('/'));
@@ -219,8 +222,10 @@ Result<objstore::ListPage> FsObjectStore::list(std::string_view prefix,
   std::sort(found.begin(), found.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
   objstore::ListPage page;
-  page.truncated = found.size() > max_objects;
-  if (page.truncated) found.resize(max_objects);
+  if (found.size() > max_objects) {
+    found.resize(std::max<std::size_t>(max_objects, 1));
+    page.next = found.back().name;
+  }
   page.objects = std::move(found);
   return page;
 }

@@ -51,7 +51,8 @@ class FsObjectStore final : public objstore::ObjectStore {
   Result<std::string> read_all(std::string_view name, std::size_t max_bytes,
                                objstore::Deadline deadline) override;
   Result<objstore::ListPage> list(std::string_view prefix, std::string_view start_after,
-                                  std::size_t max_objects, objstore::Deadline deadline) override;
+                                  std::string_view next, std::size_t max_objects,
+                                  objstore::Deadline deadline) override;
   Status remove(std::string_view name, objstore::Deadline deadline) override;
   Status ping(objstore::Deadline deadline) override;
 

@@ -40,8 +40,14 @@ constexpr std::chrono::seconds kMaintenanceCall{30};
 // short: against a frozen store it fails anyway, and the uploader should not wait on it.
 constexpr std::chrono::seconds kCleanupCall{1};
 // Listing pages one refresh reads at most (1,000 names each): a server that keeps answering
-// "truncated" cannot keep a refresh going for ever.
+// "there is more" cannot keep a refresh going for ever.
 constexpr int kMaxListPages = 10'000;
+
+// The longest prefix `a` and `b` share.
+std::string common_prefix(std::string_view a, std::string_view b) {
+  const auto [end_a, end_b] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+  return std::string(a.begin(), end_a);
+}
 
 std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
   return a > UINT64_MAX - b ? UINT64_MAX : a + b;
@@ -376,24 +382,31 @@ Status PackedBackend::refresh(bool full) {
   // From a while before the newest index seen, but never from the future of this clock (one name
   // from a clock far ahead, or a crafted one, must not hide what others publish now).
   const std::uint64_t floor_ms = std::min(newest_index_ms_, started_ms);
-  std::string after = full ? "" : index_name_floor(floor_ms > skew_ms ? floor_ms - skew_ms : 0);
+  const std::string after = full ? "" : index_name_floor(floor_ms > skew_ms ? floor_ms - skew_ms : 0);
+  // An incremental listing wants the names from `after` to a little past now: under the prefix
+  // they share, which keeps it short on a store that cannot start at a name (Azure Blob). An
+  // index named from a clock further ahead waits for the next full listing.
+  const std::string prefix =
+      full ? std::string(kIndexPrefix) : common_prefix(after, index_name_floor(started_ms + 2 * skew_ms));
   std::vector<ObjectInfo> listed;
   bool whole = false;  // the listing reached its end (a full one may then forget segments)
+  std::string next;
   for (int pages = 0; pages < kMaxListPages; ++pages) {
     Result<objstore::ListPage> page =
-        store_->list(kIndexPrefix, after, 1000, Clock::now() + kMaintenanceCall);
+        store_->list(prefix, after, next, 1000, Clock::now() + kMaintenanceCall);
     if (!page.ok()) {
       counters_->refresh_errors.fetch_add(1, std::memory_order_relaxed);
       return page.status();
     }
+    // Names must move forward, or a server could keep us on one page.
+    if (!listed.empty() && !page->objects.empty() && page->objects.front().name <= listed.back().name) break;
     listed.insert(listed.end(), page->objects.begin(), page->objects.end());
-    if (!page->truncated) {
+    if (page->next.empty()) {
       whole = true;
       break;
     }
-    // Names must move forward, or a server could keep us on one page.
-    if (page->objects.empty() || page->objects.back().name <= after) break;
-    after = page->objects.back().name;
+    if (page->next == next) break;
+    next = std::move(page->next);
   }
   std::unordered_set<SegmentKey, SegmentKeyHash> gone;
   {
