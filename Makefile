@@ -25,6 +25,7 @@ deps-run:
 
 deps:
 	@scripts/install-deps.sh test
+	@scripts/install-azurite.sh
 
 # Tests, benchmarks and the Python module are configured only when their libraries are installed
 # (CMakeLists.txt), so the build directory `make run` made is the one `make test` completes.

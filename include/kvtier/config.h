@@ -94,7 +94,7 @@ struct NvmeConfig {
 // The shared capacity tier (docs/SHARED_TIER.md): a shared filesystem, Redis / Redis Cluster or an
 // S3 bucket, reached through a durable outbox for writes and a deadline and circuit breaker for
 // reads.
-enum class SharedBackendKind : std::uint8_t { kNone, kFs, kRedis, kS3 };
+enum class SharedBackendKind : std::uint8_t { kNone, kFs, kRedis, kS3, kAzure };
 
 // How the object-store backends pack blocks into segments (docs/SHARED_OBJECT_FORMAT.md).
 struct PackingConfig {
@@ -139,6 +139,28 @@ struct S3BackendConfig {
   std::string credentials_file;
   // Its section; empty: $AWS_PROFILE or "default".
   std::string profile;
+  // A CA bundle (PEM) for https; empty: the system's CAs.
+  std::string ca_file;
+  PackingConfig packing;
+
+  Status validate() const;
+};
+
+struct AzureBackendConfig {
+  // The account's blob endpoint: "https://<account>.blob.core.windows.net", or Azurite's
+  // "http://127.0.0.1:10000/devstoreaccount1"; required.
+  std::string endpoint;
+  // The storage account; empty: $AZURE_STORAGE_ACCOUNT.
+  std::string account;
+  // The container; required. It must exist (kvtier does not create containers).
+  std::string container;
+  // Prefix of every blob name, so several tiers can share a container. Default: "kvtier/".
+  std::string prefix = "kvtier/";
+  // Credentials, one of: the account key (Shared Key, base64) or a SAS token. Both empty:
+  // $AZURE_STORAGE_KEY, else $AZURE_STORAGE_SAS_TOKEN (docs/SHARED_TIER.md, "Azure Blob"; under
+  // systemd, an EnvironmentFile only the service reads keeps them out of the config file).
+  std::string account_key;
+  std::string sas_token;
   // A CA bundle (PEM) for https; empty: the system's CAs.
   std::string ca_file;
   PackingConfig packing;
@@ -202,6 +224,7 @@ struct SharedTierConfig {
   SharedFsConfig fs;
   RedisBackendConfig redis;
   S3BackendConfig s3;
+  AzureBackendConfig azure;
   // A local miss waits at most this long for the shared tier, then is a miss. Default: 5 ms.
   std::chrono::milliseconds read_deadline{5};
   // Threads that run reads on the backend (blocked ones included). Default: 4.

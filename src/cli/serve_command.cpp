@@ -29,6 +29,7 @@ struct ServeOptions {
   std::optional<std::string> data_dir, unix_socket, tcp_listen, metrics_listen, log_level;
   std::optional<std::string> dram_bytes, nvme_bytes, max_value_bytes;
   std::optional<std::string> shared_fs, shared_redis, shared_s3, shared_s3_bucket;
+  std::optional<std::string> shared_azure, shared_azure_container;
   bool shared_redis_cluster = false;
   std::optional<std::uint32_t> io_threads, max_connections;
   bool allow_non_loopback = false;
@@ -38,13 +39,22 @@ Status apply_size(const std::optional<std::string>& flag, const char* name, std:
   return flag ? parse_flag<parse_byte_size>(name, *flag, out) : Status::Ok();
 }
 
-// --shared-fs, --shared-redis and --shared-s3 pick the shared tier's backend (overriding
-// [shared].backend).
+// --shared-fs, --shared-redis, --shared-s3 and --shared-azure pick the shared tier's backend
+// (overriding [shared].backend).
 Status apply_shared_flags(const ServeOptions& o, SharedTierConfig& shared) {
-  if ((o.shared_fs ? 1 : 0) + (o.shared_redis ? 1 : 0) + (o.shared_s3 ? 1 : 0) > 1) {
+  if ((o.shared_fs ? 1 : 0) + (o.shared_redis ? 1 : 0) + (o.shared_s3 ? 1 : 0) +
+          (o.shared_azure ? 1 : 0) > 1) {
     return Status::InvalidArgument(
-        "--shared-fs, --shared-redis and --shared-s3: choose one shared tier");
+        "--shared-fs, --shared-redis, --shared-s3 and --shared-azure: choose one shared tier");
   }
+  if (o.shared_azure_container && !o.shared_azure && shared.backend != SharedBackendKind::kAzure) {
+    return Status::InvalidArgument("--shared-azure-container goes with --shared-azure");
+  }
+  if (o.shared_azure) {
+    shared.backend = SharedBackendKind::kAzure;
+    shared.azure.endpoint = *o.shared_azure;
+  }
+  if (o.shared_azure_container) shared.azure.container = *o.shared_azure_container;
   if (o.shared_s3_bucket && !o.shared_s3 && shared.backend != SharedBackendKind::kS3) {
     return Status::InvalidArgument("--shared-s3-bucket goes with --shared-s3");
   }
@@ -188,6 +198,12 @@ void add_serve_command(CLI::App& app, CommandRunner* run) {
                   "(http://host:port); credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
                   "or ~/.aws/credentials");
   cmd->add_option("--shared-s3-bucket", o->shared_s3_bucket, "the bucket of --shared-s3");
+  cmd->add_option("--shared-azure", o->shared_azure,
+                  "shared tier in an Azure Blob container, blocks packed into segments: the "
+                  "account's blob endpoint URL; account and credential from AZURE_STORAGE_ACCOUNT "
+                  "and AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN");
+  cmd->add_option("--shared-azure-container", o->shared_azure_container,
+                  "the container of --shared-azure");
   cmd->add_option("--log-level", o->log_level, "debug, info, warn or error (default info)");
   cmd->callback([o, run] { *run = [o] { return run_serve(*o); }; });
 }

@@ -114,6 +114,9 @@ Result<std::unique_ptr<SharedBackend>> open_fs_backend(const SharedFsConfig& con
 Result<std::unique_ptr<SharedBackend>> open_redis_backend(const RedisBackendConfig& config);
 // Packed segments in an S3 bucket; the credentials are resolved here (config, environment, file).
 Result<std::unique_ptr<SharedBackend>> open_s3_backend(const S3BackendConfig& config);
+// Packed segments in an Azure Blob container; the credential is the config's, else the
+// environment's ($AZURE_STORAGE_ACCOUNT, $AZURE_STORAGE_KEY, $AZURE_STORAGE_SAS_TOKEN).
+Result<std::unique_ptr<SharedBackend>> open_azure_backend(const AzureBackendConfig& config);
 // The backend `config.backend` names (InvalidArgument for kNone).
 Result<std::unique_ptr<SharedBackend>> open_backend(const SharedTierConfig& config);
 

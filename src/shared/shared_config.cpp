@@ -15,7 +15,8 @@ constexpr std::uint64_t kMaxDuration = std::numeric_limits<std::int32_t>::max();
 constexpr TomlChoice<SharedBackendKind> kBackends[] = {{"none", SharedBackendKind::kNone},
                                                        {"fs", SharedBackendKind::kFs},
                                                        {"redis", SharedBackendKind::kRedis},
-                                                       {"s3", SharedBackendKind::kS3}};
+                                                       {"s3", SharedBackendKind::kS3},
+                                                       {"azure", SharedBackendKind::kAzure}};
 
 Status read_nodes(TomlFieldReader& r, const toml::table& t, std::string_view prefix,
                   std::string_view key, RedisBackendConfig& c) {
@@ -81,6 +82,17 @@ constexpr TomlKey<S3BackendConfig> kS3Keys[] = {
     {"packing", table_key<&S3BackendConfig::packing, kPackingKeys>},
 };
 
+constexpr TomlKey<AzureBackendConfig> kAzureKeys[] = {
+    {"endpoint", string_key<&AzureBackendConfig::endpoint>},
+    {"account", string_key<&AzureBackendConfig::account>},
+    {"container", string_key<&AzureBackendConfig::container>},
+    {"prefix", string_key<&AzureBackendConfig::prefix>},
+    {"account_key", string_key<&AzureBackendConfig::account_key>},
+    {"sas_token", string_key<&AzureBackendConfig::sas_token>},
+    {"ca_file", string_key<&AzureBackendConfig::ca_file>},
+    {"packing", table_key<&AzureBackendConfig::packing, kPackingKeys>},
+};
+
 constexpr TomlKey<SharedTierConfig> kSharedKeys[] = {
     {"backend", choice_key<&SharedTierConfig::backend, kBackends>},
     {"read_deadline_ms", duration_key<&SharedTierConfig::read_deadline, kMaxDuration>},
@@ -94,6 +106,7 @@ constexpr TomlKey<SharedTierConfig> kSharedKeys[] = {
     {"fs", table_key<&SharedTierConfig::fs, kFsKeys>},
     {"redis", table_key<&SharedTierConfig::redis, kRedisKeys>},
     {"s3", table_key<&SharedTierConfig::s3, kS3Keys>},
+    {"azure", table_key<&SharedTierConfig::azure, kAzureKeys>},
 };
 
 Status out_of_range(std::string_view field, std::uint64_t v, std::string_view rule) {
@@ -112,6 +125,8 @@ void visit_shared_config_keys(const ConfigKeyVisitor& visit) {
   visit_keys("shared.redis", kRedisKeys, visit);
   visit_keys("shared.s3", kS3Keys, visit);
   visit_keys("shared.s3.packing", kPackingKeys, visit);
+  visit_keys("shared.azure", kAzureKeys, visit);
+  visit_keys("shared.azure.packing", kPackingKeys, visit);
 }
 
 Status PackingConfig::validate(std::string_view section) const {
@@ -147,6 +162,19 @@ Status S3BackendConfig::validate() const {
         "empty to use the environment or the credentials file)");
   }
   return packing.validate("shared.s3.packing");
+}
+
+Status AzureBackendConfig::validate() const {
+  if (endpoint.empty()) {
+    return Status::InvalidArgument(
+        "shared.azure.endpoint is required (\"https://<account>.blob.core.windows.net\")");
+  }
+  if (container.empty()) return Status::InvalidArgument("shared.azure.container is required");
+  if (!account_key.empty() && !sas_token.empty()) {
+    return Status::InvalidArgument(
+        "shared.azure: give account_key or sas_token, not both (or neither, to use the environment)");
+  }
+  return packing.validate("shared.azure.packing");
 }
 
 Status SharedTierConfig::validate() const {
@@ -186,6 +214,8 @@ Status SharedTierConfig::validate() const {
       return redis.validate();
     case SharedBackendKind::kS3:
       return s3.validate();
+    case SharedBackendKind::kAzure:
+      return azure.validate();
     case SharedBackendKind::kNone:
       break;
   }

@@ -37,6 +37,19 @@ constexpr std::uint32_t kProbeThreads = 4;
 // their listing interval) and the outbox records a flush covers are not held longer.
 constexpr auto kMaxStagedAge = std::chrono::seconds(2);
 
+// The packing of an object-store backend (which runs maintenance: compaction and expiry); null
+// for the others.
+const PackingConfig* packing_of(const SharedTierConfig& c) {
+  switch (c.backend) {
+    case SharedBackendKind::kS3:
+      return &c.s3.packing;
+    case SharedBackendKind::kAzure:
+      return &c.azure.packing;
+    default:
+      return nullptr;
+  }
+}
+
 struct Counters {
   std::atomic<std::uint64_t> reads{0}, read_hits{0}, read_misses{0}, read_errors{0},
       read_late{0}, read_refused_busy{0}, read_skipped_open{0}, read_skipped_owed{0}, probes{0},
@@ -474,9 +487,8 @@ class SharedTierImpl final : public SharedTier {
           std::chrono::duration_cast<std::chrono::milliseconds>(core_->config.fs.sweep_interval);
       start_service([core = core_, interval] { maintain_loop(core, interval); });
     }
-    if (core_->config.backend == SharedBackendKind::kS3) {
-      auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(
-          core_->config.s3.packing.maintain_interval);
+    if (const PackingConfig* packing = packing_of(core_->config)) {
+      auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(packing->maintain_interval);
       start_service([core = core_, interval] { maintain_loop(core, interval); });
     }
   }
@@ -831,6 +843,8 @@ Result<std::unique_ptr<SharedBackend>> open_backend(const SharedTierConfig& conf
       return open_redis_backend(config.redis);
     case SharedBackendKind::kS3:
       return open_s3_backend(config.s3);
+    case SharedBackendKind::kAzure:
+      return open_azure_backend(config.azure);
     case SharedBackendKind::kNone:
       break;
   }

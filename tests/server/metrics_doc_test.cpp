@@ -15,6 +15,7 @@
 #include "scrape/metrics_url_fetch.h"
 #include "kvtier/client.h"
 #include "scrape/prometheus_parse.h"
+#include "support/azurite.h"
 #include "support/ceph_rgw.h"
 #include "support/daemon_process.h"
 #include "support/redis_process.h"
@@ -42,6 +43,9 @@ std::map<std::string, std::string> metrics_doc_entries() {
     std::size_t type_end = type_begin;
     while (type_end < line.size() && line[type_end] >= 'a' && line[type_end] <= 'z') ++type_end;
     out[name] = line.substr(type_begin, type_end - type_begin);
+    // The doc's rule: the azure backend exports the s3 backend's families under its own name.
+    const std::string s3 = "kvtier_shared_s3_";
+    if (name.starts_with(s3)) out["kvtier_shared_azure_" + name.substr(s3.size())] = out[name];
   }
   return out;
 }
@@ -144,6 +148,30 @@ TEST(MetricsDoc, EveryFamilyOfADaemonWithTheS3SharedTierIsDocumented) {
   std::map<std::string, std::string> exported = metrics_doc_s3_daemon_families();
   ASSERT_FALSE(exported.empty());
   EXPECT_TRUE(exported.count("kvtier_shared_s3_staged_puts_total")) << "not the s3 backend?";
+  metrics_doc_expect_documented(exported, metrics_doc_entries());
+}
+
+// A daemon with the Azure Blob shared tier (Azurite), the account and key in its environment.
+std::map<std::string, std::string> metrics_doc_azure_daemon_families() {
+  Azurite azurite("metrics");
+  EXPECT_TRUE(azurite.ready()) << "Azurite did not start:\n" << azurite.log();
+  if (!azurite.ready()) return {};
+  ::setenv("AZURE_STORAGE_ACCOUNT", Azurite::kAccount, 1);
+  ::setenv("AZURE_STORAGE_KEY", Azurite::kKey, 1);
+  TempDir dir;
+  DaemonProcess d(dir.path(), metrics_doc_config(),
+                  {"--shared-azure", azurite.endpoint(), "--shared-azure-container", "metrics"});
+  ::unsetenv("AZURE_STORAGE_ACCOUNT");
+  ::unsetenv("AZURE_STORAGE_KEY");
+  EXPECT_TRUE(d.started()) << d.log();
+  if (!d.started()) return {};
+  return metrics_doc_exported(d);
+}
+
+TEST(MetricsDoc, EveryFamilyOfADaemonWithTheAzureSharedTierIsDocumented) {
+  std::map<std::string, std::string> exported = metrics_doc_azure_daemon_families();
+  ASSERT_FALSE(exported.empty());
+  EXPECT_TRUE(exported.count("kvtier_shared_azure_staged_puts_total")) << "not the azure backend?";
   metrics_doc_expect_documented(exported, metrics_doc_entries());
 }
 
