@@ -126,6 +126,14 @@ struct Core {
     last_success.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
     breaker.record_success();
   }
+  // A staging backend answers its puts, removals and presence checks from memory (what it staged,
+  // what its map holds), so their successes say nothing about the medium: judged, they would
+  // reset the breaker's count of consecutive failures on every write while the store is down,
+  // and the breaker would never open. Only their failures are judged; its flushes and the pings
+  // are judged whole.
+  void judge_call(bool failed, Clock::time_point started) {
+    if (failed || !backend->stages_writes()) judge(failed, started);
+  }
   // When a call last answered in time (the epoch of the clock if none has).
   Clock::time_point last_success_at() const {
     return Clock::time_point(Clock::duration(last_success.load(std::memory_order_acquire)));
@@ -248,6 +256,10 @@ void flush_staged(const std::shared_ptr<Core>& core) {
   if (!s.ok()) c.flush_failures.fetch_add(1, std::memory_order_relaxed);
   for (const OutboxEntry& e : covered) {
     if (s.ok()) {
+      if (e.op == OutboxOp::kUpload) {
+        c.uploads.fetch_add(1, std::memory_order_relaxed);
+        c.upload_bytes.fetch_add(e.size, std::memory_order_relaxed);
+      }
       core->outbox->complete(e);
     } else {
       core->outbox->retry_later(e);
@@ -273,7 +285,7 @@ void remove_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry>& ba
     StagingScope scope(*core);
     Status s = core->backend->remove(e.id, started + core->call_timeout());
     const bool failed = !s.ok() && !s.is_not_found();
-    core->judge(failed, started);
+    core->judge_call(failed, started);
     c.removes.fetch_add(1, std::memory_order_relaxed);
     if (failed) {
       c.remove_failures.fetch_add(1, std::memory_order_relaxed);
@@ -350,7 +362,7 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
     for (std::size_t j = 0; j < ids.size(); ++j) present[asked_at[j]] = answers[j];
     failed = std::any_of(answers.begin(), answers.end(),
                          [](const Status& s) { return !s.ok() && !s.is_not_found(); });
-    core->judge(failed, started);
+    core->judge_call(failed, started);
   }
 
   std::vector<SharedPut> puts;
@@ -377,11 +389,11 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
   for (std::size_t j = 0; j < puts.size(); ++j) {
     const OutboxEntry& e = todo[put_at[j]];
     if (out[j].ok()) {
-      c.uploads.fetch_add(1, std::memory_order_relaxed);
-      c.upload_bytes.fetch_add(puts[j].value.size(), std::memory_order_relaxed);
       if (scope.staging()) {
-        scope.stage(e);
+        scope.stage(e);  // counted as uploaded when a flush publishes it
       } else {
+        c.uploads.fetch_add(1, std::memory_order_relaxed);
+        c.upload_bytes.fetch_add(puts[j].value.size(), std::memory_order_relaxed);
         core->outbox->complete(e);
       }
     } else {
@@ -390,7 +402,7 @@ void upload_some(const std::shared_ptr<Core>& core, std::vector<OutboxEntry> bat
       core->outbox->retry_later(e);
     }
   }
-  core->judge(failed, started);
+  core->judge_call(failed, started);
 }
 
 void upload_loop(const std::shared_ptr<Core>& core) {

@@ -1,7 +1,7 @@
 // Azurite, Azure Storage's emulator (npm, installed by scripts/install-azurite.sh), as a real
 // Azure Blob server on loopback for the tests: its blob service on a free port with a fresh data
 // directory, the emulator's well-known account, a container made for the tests. Freeze it
-// (SIGSTOP), kill it and start it again on the same port and data.
+// (SIGSTOP), stop it and start it again on the same port and data.
 #pragma once
 
 #include <fcntl.h>
@@ -75,11 +75,17 @@ class Azurite {
 
   bool pause() const { return freeze_process(pid_); }
   void resume() const { ::kill(pid_, SIGCONT); }
+  // The server goes away: SIGTERM, then SIGKILL if it is still there after 10 s. Not SIGKILL
+  // first: Azurite keeps its metadata (containers, committed block lists) in memory and saves it
+  // every few seconds, so a SIGKILL loses what it had not saved, which Azure itself never does.
   void kill() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGCONT);
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    ::kill(pid_, SIGTERM);
+    if (!poll_until([&] { return ::waitpid(pid_, nullptr, WNOHANG) == pid_; }, std::chrono::seconds(10))) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
     pid_ = -1;
   }
   // Starts again on the same port and data directory; waits until it answers.
