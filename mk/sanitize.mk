@@ -15,7 +15,7 @@ SANITIZE_CXX ?= g++
 # the daemon tests: kvtierd is the TSan build too. Not ClientDaemonLarge: one 256 MiB value over
 # both transports is a copy, not a race, and took 46 s of CI's TSan run (the plain and ASan
 # builds run it).
-TSAN_TESTS ?= ^(DramConcurrency|DramEviction|Store|StoreZeroCopy|StoreVersions|StoreVersionsStress|NvmeTier|TombstoneRecovery|Index|DaemonIntegrity|LatencyHistogram|SharedFs[A-Za-z]*|SharedOutbox|SharedTierStore|SharedDaemon[A-Za-z]*|SharedRedis[A-Za-z]*|DaemonLoad|DaemonWire|DaemonLimits|DaemonAdmission|DaemonAuth|DaemonMemory|DaemonTls|DaemonReload|DaemonPin|AuthThrottle|TenantAdmission|MetricsHttpServer|ClientDaemon|ClientProtocol|PackedBackend|PackedS3|S3StoreTest)\.
+TSAN_TESTS ?= ^(DramConcurrency|DramEviction|Store|StoreZeroCopy|StoreVersions|StoreVersionsStress|NvmeTier|TombstoneRecovery|Index|DaemonIntegrity|LatencyHistogram|SharedFs[A-Za-z]*|SharedOutbox|SharedTierStore|SharedDaemon(Fs|Redis|Cluster)|SharedRedis[A-Za-z]*|DaemonLoad|DaemonWire|DaemonLimits|DaemonAdmission|DaemonAuth|DaemonMemory|DaemonTls|DaemonReload|DaemonPin|AuthThrottle|TenantAdmission|MetricsHttpServer|ClientDaemon|ClientProtocol|PackedBackend|PackedS3|S3StoreTest)\.
 
 # $(call sanitize_build,<build dir>,<-fsanitize= list>)
 define sanitize_build

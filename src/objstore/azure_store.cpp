@@ -74,6 +74,16 @@ std::string random_hex16() {
   return text;
 }
 
+// Azure's rule for container names: 3-63 of [a-z0-9-], starting and ending with a letter or
+// digit, no "--". Checked at start-up: Azure would refuse it only on the first request.
+bool is_container_name(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
+  if (name.find("--") != std::string_view::npos) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
 // Block ids of one blob must all have the same length: the upload's id and a 6-digit part number
 // (Azure allows 50,000 blocks per blob), base64.
 std::string block_id(const Upload& upload, std::size_t part) {
@@ -135,10 +145,10 @@ Result<std::unique_ptr<AzureStore>> AzureStore::open(AzureOptions options) {
     return Status::InvalidArgument("the Azure account name '" + options.account +
                                    "' is empty or has characters other than [A-Za-z0-9._-]");
   }
-  if (options.container.empty() || !is_portable_name(options.container) ||
-      options.container.find('/') != std::string::npos) {
+  if (!is_container_name(options.container)) {
     return Status::InvalidArgument("the Azure container name '" + options.container +
-                                   "' is empty or has characters other than [A-Za-z0-9._-]");
+                                   "' is not 3-63 lower-case letters, digits and single '-' "
+                                   "(starting and ending with a letter or digit)");
   }
   if (!options.prefix.empty() && !is_portable_name(options.prefix + "x")) {
     return Status::InvalidArgument("the Azure blob prefix '" + options.prefix +
@@ -309,16 +319,31 @@ Status AzureStore::complete_upload(const Upload& upload, Deadline deadline) {
 }
 
 Status AzureStore::abort_upload(const Upload& upload, Deadline deadline) {
-  // Committing an empty list discards the uncommitted blocks; the empty blob it leaves goes next.
-  Upload empty{upload.name, upload.id, {}};
-  Status committed = complete_upload(empty, deadline);
-  if (!committed.ok() && !committed.is_not_found()) return committed;
+  // No block went up (as far as this node knows): nothing to drop. One whose answer was lost is
+  // left for Azure to discard with the others it never saw committed (after a week).
+  if (upload.parts.empty()) return Status::Ok();
+  // Committing an empty list discards the uncommitted blocks, and the empty blob it makes goes
+  // next. Only if the name holds no blob (If-None-Match: *): an upload whose completion landed
+  // though its answer was lost is a published object, which an abort must not empty.
+  const Query query{{"comp", "blocklist"}};
+  http::Request r = request("PUT", upload.name, query, deadline);
+  r.headers.push_back({"Content-Type", "application/xml"});
+  r.headers.push_back({"If-None-Match", "*"});
+  const std::string xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList></BlockList>";
+  r.body = as_bytes(xml);
+  Result<http::Response> response = send(r, query);
+  if (!response.ok()) return response.status();
+  if (response->status == 409 || response->status == 412) return Status::Ok();  // a blob is there
+  if (response->status != 201) return failure(r, *response);
   return remove(upload.name, deadline);
 }
 
 Status AzureStore::read(std::string_view name, std::uint64_t offset, std::span<std::byte> dst,
                         Deadline deadline) {
   if (dst.empty()) return Status::Ok();
+  if (offset > UINT64_MAX - dst.size()) {
+    return Status::InvalidArgument(describe() + ": a read of " + std::string(name) + " past 2^64");
+  }
   http::Request r = request("GET", name, {}, deadline);
   r.headers.push_back({"x-ms-range", "bytes=" + std::to_string(offset) + "-" +
                                          std::to_string(offset + dst.size() - 1)});

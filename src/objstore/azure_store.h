@@ -62,6 +62,7 @@ class AzureStore final : public ObjectStore {
                                Deadline deadline) override;
   Result<ListPage> list(std::string_view prefix, std::string_view start_after,
                         std::string_view next, std::size_t max_objects, Deadline deadline) override;
+  bool starts_listings_after_names() const override { return false; }
   Status remove(std::string_view name, Deadline deadline) override;
   Status ping(Deadline deadline) override;
 

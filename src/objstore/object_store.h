@@ -93,6 +93,11 @@ class ObjectStore {
                                 std::string_view next, std::size_t max_objects,
                                 Deadline deadline) = 0;
 
+  // Whether list() starts after start_after on the server (S3, a directory). False when the store
+  // pages through the prefix from its start and drops the names up to start_after itself (Azure
+  // Blob): callers keep its prefixes narrow.
+  virtual bool starts_listings_after_names() const { return true; }
+
   // Removes the object; OK when it was already absent.
   virtual Status remove(std::string_view name, Deadline deadline) = 0;
 

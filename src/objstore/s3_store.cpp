@@ -241,6 +241,9 @@ Status S3Store::abort_upload(const Upload& upload, Deadline deadline) {
 Status S3Store::read(std::string_view name, std::uint64_t offset, std::span<std::byte> dst,
                      Deadline deadline) {
   if (dst.empty()) return Status::Ok();
+  if (offset > UINT64_MAX - dst.size()) {
+    return Status::InvalidArgument(describe() + ": a read of " + std::string(name) + " past 2^64");
+  }
   http::Request r = request("GET", name, {}, deadline);
   r.headers.push_back({"Range", "bytes=" + std::to_string(offset) + "-" +
                                     std::to_string(offset + dst.size() - 1)});

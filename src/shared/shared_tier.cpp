@@ -126,11 +126,12 @@ struct Core {
     last_success.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
     breaker.record_success();
   }
-  // A staging backend answers its puts, removals and presence checks from memory (what it staged,
-  // what its map holds), so their successes say nothing about the medium: judged, they would
-  // reset the breaker's count of consecutive failures on every write while the store is down,
-  // and the breaker would never open. Only their failures are judged; its flushes and the pings
-  // are judged whole.
+  // A staging backend (a packed object store) answers its puts, removals, presence checks and the
+  // reads of blocks it does not know from memory (what it staged, what its map holds), so their
+  // successes say nothing about the medium: judged, they would reset the breaker's count of
+  // consecutive failures on every write or LOOKUP while the store is down, and the breaker would
+  // never open. Only their failures are judged; its flushes and the pings are judged whole (the
+  // pings close the breaker again).
   void judge_call(bool failed, Clock::time_point started) {
     if (failed || !backend->stages_writes()) judge(failed, started);
   }
@@ -253,7 +254,13 @@ void flush_staged(const std::shared_ptr<Core>& core) {
   Status s = core->backend->flush(started + core->call_timeout());
   core->judge(!s.ok(), started);
   c.flushes.fetch_add(1, std::memory_order_relaxed);
-  if (!s.ok()) c.flush_failures.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) {
+    c.flush_failures.fetch_add(1, std::memory_order_relaxed);
+    c.upload_failures.fetch_add(static_cast<std::uint64_t>(std::count_if(
+                                    covered.begin(), covered.end(),
+                                    [](const OutboxEntry& e) { return e.op == OutboxOp::kUpload; })),
+                                std::memory_order_relaxed);
+  }
   for (const OutboxEntry& e : covered) {
     if (s.ok()) {
       if (e.op == OutboxOp::kUpload) {
@@ -635,7 +642,7 @@ std::vector<std::uint8_t> SharedTierImpl::run_chunks(
     auto [lo, hi] = chunks[k];
     bool ok = reads_->try_submit([core = core_, batch, shared_call, k, lo, hi] {
       const auto started = Clock::now();
-      core->judge((*shared_call)(core, lo, hi, started + core->call_timeout()), started);
+      core->judge_call((*shared_call)(core, lo, hi, started + core->call_timeout()), started);
       {
         MutexLock lock(batch->mu);
         batch->chunk_done[k] = 1;

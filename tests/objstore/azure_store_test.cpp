@@ -85,15 +85,18 @@ TEST(AzureOptionsCheck, BadOptionsAreRefusedBeforeAnyRequest) {
   AzureOptions o;
   o.endpoint = "http://127.0.0.1:1/devstoreaccount1";
   o.account = "devstoreaccount1";
-  o.container = "c";
+  o.container = "kvtier";
   o.shared_key = Azurite::kKey;
   EXPECT_TRUE(AzureStore::open(o).ok());
   AzureOptions bad = o;
   bad.endpoint = "ftp://127.0.0.1:1";
   EXPECT_FALSE(AzureStore::open(bad).ok());
-  bad = o;
-  bad.container = "a/b";
-  EXPECT_FALSE(AzureStore::open(bad).ok());
+  // Azure's container rule: 3-63 of [a-z0-9-], a letter or digit at each end, no "--".
+  for (const char* name : {"a/b", "ab", "Kvtier", "kv_tier", "-kvtier", "kvtier-", "kv--tier"}) {
+    bad = o;
+    bad.container = name;
+    EXPECT_FALSE(AzureStore::open(bad).ok()) << name;
+  }
   bad = o;
   bad.shared_key = "not base64 at all!";
   const auto refused = AzureStore::open(bad);
@@ -151,7 +154,29 @@ TEST_F(AzureStoreTest, FailuresSayWhatTheyAreAndNeverCarryASecret) {
   ASSERT_TRUE(forged_sas);
   const Status forged_put = forged_sas->put("a", bytes_of(10, 1), soon());
   EXPECT_EQ(forged_put.code(), StatusCode::kInvalidArgument) << forged_put.to_string();
-  EXPECT_EQ(forged_put.message().find("sig="), std::string::npos) << "a SAS in a message";
+  // The signature, as sent (percent-encoded) and decoded, in no message; nor on a transport error.
+  const std::string sig = forged.substr(forged.find("sig=") + 4);
+  auto decoded = [](std::string text) {
+    for (std::size_t i = text.find('%'); i != std::string::npos && i + 2 < text.size();
+         i = text.find('%', i + 1)) {
+      text.replace(i, 3, 1, static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+    }
+    return text;
+  };
+  for (const std::string& secret : {sig, decoded(sig)}) {
+    EXPECT_EQ(forged_put.message().find(secret), std::string::npos) << "a SAS signature in a message";
+  }
+  AzureOptions closed = azurite_->options(test_prefix());
+  closed.endpoint = "http://127.0.0.1:1/devstoreaccount1";
+  closed.shared_key.clear();
+  closed.sas = forged;
+  auto nowhere = open(closed);
+  ASSERT_TRUE(nowhere);
+  const Status unreachable = nowhere->ping(soon());
+  EXPECT_EQ(unreachable.code(), StatusCode::kIOError) << unreachable.to_string();
+  for (const std::string& secret : {sig, decoded(sig)}) {
+    EXPECT_EQ(unreachable.message().find(secret), std::string::npos) << unreachable.to_string();
+  }
 
   auto read_only = open_sas(account_sas("rl"));
   ASSERT_TRUE(read_only);

@@ -113,6 +113,10 @@ inline void uploads_appear_only_when_completed(ObjectStore& store, std::size_t f
   auto listed = list_all(store, "seg/", "", 100);
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].size, p1.size() + p2.size());
+  // Aborting an upload that completed (its answer lost, say) leaves the object as it is.
+  EXPECT_TRUE(store.abort_upload(*up, soon()).ok());
+  ASSERT_TRUE(store.read("seg/x", p1.size() - 50, back, soon()).ok()) << "an abort removed a published object";
+  EXPECT_TRUE(std::equal(back.begin() + 50, back.end(), p2.begin()));
 
   auto dropped = store.begin_upload("seg/y", soon());
   ASSERT_TRUE(dropped.ok());

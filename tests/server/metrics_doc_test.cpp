@@ -190,7 +190,7 @@ TEST(MetricsDoc, EveryFamilyOfADaemonWithTheRedisSharedTierIsDocumented) {
   metrics_doc_expect_documented(exported, metrics_doc_entries());
 }
 
-// Between them the three daemons export every family there is (NVMe tier, shared tier with each
+// Between them the four daemons export every family there is (NVMe tier, shared tier with each
 // backend, the HTTP server), so an entry none exports is a family the code no longer has.
 TEST(MetricsDoc, EveryDocumentedFamilyIsExported) {
   std::map<std::string, std::string> exported = metrics_doc_fs_daemon_families();
@@ -201,6 +201,9 @@ TEST(MetricsDoc, EveryDocumentedFamilyIsExported) {
   std::map<std::string, std::string> s3 = metrics_doc_s3_daemon_families();
   ASSERT_FALSE(s3.empty());
   exported.insert(s3.begin(), s3.end());
+  std::map<std::string, std::string> azure = metrics_doc_azure_daemon_families();
+  ASSERT_FALSE(azure.empty());
+  exported.insert(azure.begin(), azure.end());
   std::map<std::string, std::string> doc = metrics_doc_entries();
   ASSERT_FALSE(doc.empty()) << "no entries found in " << kMetricsDocPath;
   std::ostringstream stale;

@@ -53,6 +53,8 @@ class PackedAzure : public ::testing::Test {
 };
 Azurite* PackedAzure::azurite_ = nullptr;
 
+// B's first listing finds A's first segment; the other 199 blocks it finds by an incremental
+// listing (on Azure: of the prefix of recent index names, not all of them).
 TEST_F(PackedAzure, TwoNodesShareBlocksInAFewLargeObjects) {
   auto a = node();
   auto b = node();
@@ -65,12 +67,16 @@ TEST_F(PackedAzure, TwoNodesShareBlocksInAFewLargeObjects) {
     Status s;
     a->put_many({&p, 1}, {&s, 1}, soon());
     ASSERT_TRUE(s.ok()) << s.to_string();
+    if (n == 0) {
+      ASSERT_TRUE(a->flush(soon()).ok());
+      ASSERT_TRUE(b->refresh(true).ok());
+    }
   }
   ASSERT_TRUE(a->flush(soon()).ok());
-  // 50 MiB in 16 MiB segments: 4 segments, each 4 MiB blocks, a block list and an index: a few
-  // dozen requests for 200 blocks.
-  EXPECT_LE(counter(*a, "shared_packed_put_requests"), 40);
-  EXPECT_EQ(counter(*a, "shared_packed_segments_published"), 4);
+  // 50 MiB in 16 MiB segments after a first one of one block: 5 segments, each its blocks of
+  // 4 MiB, a block list and an index: a few dozen requests for 200 blocks.
+  EXPECT_LE(counter(*a, "shared_packed_put_requests"), 45);
+  EXPECT_EQ(counter(*a, "shared_packed_segments_published"), 5);
   ASSERT_TRUE(b->refresh(false).ok());
   std::vector<std::byte> dst(kSize);
   for (int n = 0; n < kBlocks; ++n) {

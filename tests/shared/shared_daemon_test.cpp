@@ -676,6 +676,10 @@ class BackgroundLoad {
       if (!got) fail(got.message());
       Result<PrefixMatch> m = c->lookup(keys(first_, static_cast<std::uint64_t>(r) + 1));
       if (!m.ok() || m->cached != static_cast<std::uint64_t>(r) + 1) fail("lookup at round " + std::to_string(r));
+      // A prompt whose blocks no node has: the LOOKUP asks the shared tier, which must neither
+      // fail it nor (answered from a packed tier's memory) keep the breaker from opening.
+      Result<PrefixMatch> unknown = c->lookup(keys(first_ + 500'000 + static_cast<std::uint64_t>(r), 2));
+      if (!unknown.ok() || unknown->cached != 0) fail("lookup of unknown keys at round " + std::to_string(r));
       rounds_.fetch_add(1);
       std::this_thread::sleep_for(pace_);
     }

@@ -244,9 +244,11 @@ Status PackedBackend::seal_locked(Deadline deadline) {
   if (!open_) return Status::Ok();
   OpenSegment& seg = *open_;
   Status s;
+  bool completed = false;  // the segment object is published: never aborted after that
   if (seg.begun) {
     if (!seg.part.empty()) s = store_->upload_part(seg.upload, seg.part, deadline);
     if (s.ok()) s = store_->complete_upload(seg.upload, deadline);
+    completed = s.ok();
     counters_->put_requests.fetch_add(seg.part.empty() ? 1 : 2, std::memory_order_relaxed);
   }
   SegmentIndex index{writer_, seg.number, seg.begun ? seg.bytes : 0, unix_ms(), std::move(seg.entries)};
@@ -265,6 +267,7 @@ Status PackedBackend::seal_locked(Deadline deadline) {
     if (seg.begun && store_->remove(name, cleanup).ok()) {
       (void)store_->remove(segment_name(writer_, seg.number), cleanup);
     }
+    if (completed) seg.begun = false;  // nothing left to abort (Azure's abort writes the name)
     drop_open_locked(s, cleanup);
     return s;
   }
@@ -383,11 +386,13 @@ Status PackedBackend::refresh(bool full) {
   // from a clock far ahead, or a crafted one, must not hide what others publish now).
   const std::uint64_t floor_ms = std::min(newest_index_ms_, started_ms);
   const std::string after = full ? "" : index_name_floor(floor_ms > skew_ms ? floor_ms - skew_ms : 0);
-  // An incremental listing wants the names from `after` to a little past now: under the prefix
-  // they share, which keeps it short on a store that cannot start at a name (Azure Blob). An
-  // index named from a clock further ahead waits for the next full listing.
-  const std::string prefix =
-      full ? std::string(kIndexPrefix) : common_prefix(after, index_name_floor(started_ms + 2 * skew_ms));
+  // On a store that cannot start a listing after a name (Azure Blob), an incremental listing asks
+  // for the prefix that `after` and a name a little past now share: it pages through minutes of
+  // names, not all of them. An index named from a clock further ahead than that waits for the
+  // next full listing.
+  const std::string prefix = full || store_->starts_listings_after_names()
+                                 ? std::string(kIndexPrefix)
+                                 : common_prefix(after, index_name_floor(started_ms + 2 * skew_ms));
   std::vector<ObjectInfo> listed;
   bool whole = false;  // the listing reached its end (a full one may then forget segments)
   std::string next;
