@@ -254,24 +254,7 @@ Status AzureStore::failure(const http::Request& request, const http::Response& r
   if (code == "BlobNotFound") return Status::NotFound(what);
   if (code == "RequestBodyTooLarge") return Status::TooLarge(what);
   if (code == "InvalidRange") return Status::Corruption(what);
-  switch (response.status) {
-    case 404:
-      return Status::NotFound(what);
-    case 416:
-      return Status::Corruption(what);
-    case 400:
-    case 401:
-    case 403:
-    case 405:
-    case 411:
-      return Status::InvalidArgument(what);
-    case 413:
-      return Status::TooLarge(what);
-    case 507:
-      return Status::NoSpace(what);
-    default:
-      return Status::IOError(what);
-  }
+  return status_of_http(response.status, what);
 }
 
 Status AzureStore::put(std::string_view name, std::span<const std::byte> bytes, Deadline deadline) {

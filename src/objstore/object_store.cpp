@@ -1,4 +1,4 @@
-// is_portable_name (see object_store.h).
+// is_portable_name and status_of_http (see object_store.h).
 #include "objstore/object_store.h"
 
 namespace kvtier::objstore {
@@ -19,6 +19,27 @@ bool is_portable_name(std::string_view name) {
     begin = end + 1;
   }
   return true;
+}
+
+Status status_of_http(long http_status, std::string what) {
+  switch (http_status) {
+    case 404:
+      return Status::NotFound(std::move(what));
+    case 416:
+      return Status::Corruption(std::move(what));  // a range the object does not have
+    case 400:
+    case 401:
+    case 403:
+    case 405:
+    case 411:
+      return Status::InvalidArgument(std::move(what));
+    case 413:
+      return Status::TooLarge(std::move(what));
+    case 507:
+      return Status::NoSpace(std::move(what));
+    default:
+      return Status::IOError(std::move(what));
+  }
 }
 
 }  // namespace kvtier::objstore

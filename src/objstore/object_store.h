@@ -109,4 +109,9 @@ class ObjectStore {
 // no leading '/', no "." or ".." component, at most 512 bytes).
 bool is_portable_name(std::string_view name);
 
+// What an HTTP status other than the expected one means, by the contract's error rules (404
+// NotFound, 416 Corruption, a refused request InvalidArgument, 413 TooLarge, 507 NoSpace, the
+// rest IOError), `what` its message. Each store looks at its own error codes first.
+Status status_of_http(long http_status, std::string what);
+
 }  // namespace kvtier::objstore

@@ -145,22 +145,7 @@ Status S3Store::failure(const http::Request& request, const http::Response& resp
   }
   if (code == "QuotaExceeded" || code == "InsufficientCapacity") return Status::NoSpace(what);
   if (code == "EntityTooLarge") return Status::TooLarge(what);
-  switch (response.status) {
-    case 404:
-      return Status::NotFound(what);
-    case 416:
-      return Status::Corruption(what);
-    case 400:
-    case 401:
-    case 403:
-    case 405:
-    case 411:
-      return Status::InvalidArgument(what);
-    case 507:
-      return Status::NoSpace(what);
-    default:
-      return Status::IOError(what);
-  }
+  return status_of_http(response.status, what);
 }
 
 Status S3Store::put(std::string_view name, std::span<const std::byte> bytes, Deadline deadline) {

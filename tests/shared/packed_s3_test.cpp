@@ -1,40 +1,23 @@
-// The packed backend on a real S3 server (Ceph's RADOS Gateway on loopback): two nodes share
-// blocks through segments and indexes in one bucket, with request counts that show the packing
-// (a few requests per segment, not one per block), and a frozen gateway fails a flush at its
-// deadline without losing what the next flush publishes.
-#include <chrono>
-
+// The packed backend on a real S3 server (Ceph's RADOS Gateway on loopback): segments are
+// multipart uploads, indexes whole objects, in one bucket (packed_store_checks.h).
 #include <gtest/gtest.h>
 
 #include "objstore/s3_store.h"
 #include "shared/packed/packed_backend.h"
+#include "shared/packed_store_checks.h"
 #include "support/ceph_rgw.h"
-#include "support/test_support.h"
 
 namespace kvtier::shared::packed::packed_s3_test {
 namespace {
 
 using kvtier::testing::CephRgw;
-using kvtier::testing::matches_pattern;
-using kvtier::testing::pattern;
-using kvtier::testing::test_key;
-
-Deadline soon() { return Clock::now() + std::chrono::seconds(20); }
-
-double counter(const PackedBackend& b, std::string_view name) {
-  double v = -1;
-  b.visit_counters([&](std::string_view n, double value, CounterKind) {
-    if (n == name) v = value;
-  });
-  return v;
-}
 
 class PackedS3 : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { suite_.start("packed"); }
   static void TearDownTestSuite() { suite_.stop(); }
   void SetUp() override { ASSERT_TRUE(suite_.ready()); }
-  std::unique_ptr<PackedBackend> node() {
+  static std::unique_ptr<PackedBackend> node() {
     objstore::S3Options o;
     o.endpoint = rgw().endpoint();
     o.bucket = "packed";
@@ -42,6 +25,7 @@ class PackedS3 : public ::testing::Test {
     o.credentials = {rgw().access_key(), rgw().secret_key(), ""};
     auto store = objstore::S3Store::open(o);
     EXPECT_TRUE(store.ok()) << store.status().to_string();
+    if (!store.ok()) return nullptr;
     PackedOptions p;
     p.segment_bytes = 16 << 20;
     p.part_bytes = 5 << 20;
@@ -56,64 +40,12 @@ class PackedS3 : public ::testing::Test {
 kvtier::testing::CephRgwSuite PackedS3::suite_;
 
 TEST_F(PackedS3, TwoNodesShareBlocksInAFewLargeObjects) {
-  auto a = node();
-  auto b = node();
-  constexpr int kBlocks = 200;
-  constexpr std::size_t kSize = 256 << 10;  // 50 MiB in all
-  for (int n = 0; n < kBlocks; ++n) {
-    const BlockId id{1, test_key(static_cast<std::uint64_t>(n))};
-    const auto value = pattern(id.key, kSize);
-    SharedPut p{id, value};
-    Status s;
-    a->put_many({&p, 1}, {&s, 1}, soon());
-    ASSERT_TRUE(s.ok()) << s.to_string();
-  }
-  ASSERT_TRUE(a->flush(soon()).ok());
-  // 50 MiB in 16 MiB segments: 4 segments, each its begin, parts of 5 MiB and completion, and an
-  // index: a few dozen requests for 200 blocks.
-  EXPECT_LE(counter(*a, "shared_packed_put_requests"), 40);
-  EXPECT_EQ(counter(*a, "shared_packed_segments_published"), 4);
-  ASSERT_TRUE(b->refresh(false).ok());
-  std::vector<std::byte> dst(kSize);
-  for (int n = 0; n < kBlocks; ++n) {
-    const BlockId id{1, test_key(static_cast<std::uint64_t>(n))};
-    SharedGet g{id, dst};
-    GetResult r;
-    b->get_many({&g, 1}, {&r, 1}, soon());
-    ASSERT_TRUE(r.status.ok()) << n << ": " << r.status.to_string();
-    ASSERT_EQ(r.size, kSize);
-    EXPECT_TRUE(matches_pattern(dst, id.key)) << n;
-  }
-  EXPECT_EQ(counter(*b, "shared_packed_get_requests"), kBlocks) << "one ranged GET per block";
+  checks::two_nodes_share_blocks_in_a_few_large_objects(node);
 }
 
 TEST_F(PackedS3, AFrozenGatewayFailsTheFlushAtItsDeadlineAndTheRetryLands) {
-  auto a = node();
-  const BlockId id{2, test_key(7)};
-  const auto value = pattern(id.key, 100'000);
-  SharedPut p{id, value};
-  Status s;
-  a->put_many({&p, 1}, {&s, 1}, soon());
-  ASSERT_TRUE(s.ok());
-  ASSERT_TRUE(rgw().pause_rgw());
-  const auto t0 = Clock::now();
-  const Status flushed = a->flush(Clock::now() + std::chrono::milliseconds(500));
-  const auto took = Clock::now() - t0;
-  rgw().resume_rgw();
-  EXPECT_FALSE(flushed.ok());
-  EXPECT_LT(took, std::chrono::seconds(5));
-  // What the outbox does after a failed flush: stage again, flush again.
-  a->put_many({&p, 1}, {&s, 1}, soon());
-  ASSERT_TRUE(s.ok()) << s.to_string();
-  ASSERT_TRUE(a->flush(soon()).ok());
-  auto b = node();
-  ASSERT_TRUE(b->refresh(true).ok());
-  std::vector<std::byte> dst(value.size());
-  SharedGet g{id, dst};
-  GetResult r;
-  b->get_many({&g, 1}, {&r, 1}, soon());
-  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
-  EXPECT_TRUE(matches_pattern(dst, id.key));
+  checks::a_frozen_server_fails_the_flush_at_its_deadline_and_the_retry_lands(
+      node, [] { return rgw().pause_rgw(); }, [] { rgw().resume_rgw(); });
 }
 
 }  // namespace
