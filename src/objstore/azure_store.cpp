@@ -4,30 +4,21 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <random>
 
+#include "coding/ascii.h"
 #include "coding/base64.h"
+#include "coding/byte_span.h"
 
 namespace kvtier::objstore {
 namespace {
 
-std::span<const std::byte> as_bytes(const std::string& s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // The value of header `name` (any case) among `headers`, or empty.
 std::string_view header_value(const std::vector<http::Header>& headers, std::string_view name) {
   for (const http::Header& h : headers) {
-    if (lower(h.name) == name) return h.value;
+    if (ascii_lower(h.name) == name) return h.value;
   }
   return {};
 }
@@ -45,15 +36,6 @@ std::string rfc1123_now() {
                 tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
                 tm.tm_sec);
   return text;
-}
-
-// The <Code> and <Message> of an Azure error body, or empty.
-std::pair<std::string, std::string> error_of(const std::string& body) {
-  pugi::xml_document doc;
-  if (!doc.load_buffer(body.data(), body.size())) return {};
-  pugi::xml_node error = doc.child("Error");
-  if (!error) return {};
-  return {error.child_value("Code"), error.child_value("Message")};
 }
 
 // The path of an http(s) URL ("" for none), without a trailing '/'.
@@ -110,7 +92,7 @@ std::string azure_string_to_sign(std::string_view method, const std::vector<http
   }
   std::vector<std::pair<std::string, std::string>> ms;
   for (const http::Header& h : headers) {
-    const std::string name = lower(h.name);
+    const std::string name = ascii_lower(h.name);
     if (!name.starts_with("x-ms-")) continue;
     std::string_view value = h.value;
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
@@ -121,7 +103,7 @@ std::string azure_string_to_sign(std::string_view method, const std::vector<http
   for (const auto& [name, value] : ms) s += name + ":" + value + "\n";
   s += resource;
   std::vector<std::pair<std::string, std::string>> q;
-  for (const auto& [name, value] : query) q.emplace_back(lower(name), value);
+  for (const auto& [name, value] : query) q.emplace_back(ascii_lower(name), value);
   std::sort(q.begin(), q.end());
   for (std::size_t i = 0; i < q.size();) {
     // Values of one name are joined by ',' (sorted).
@@ -238,7 +220,7 @@ Result<http::Response> AzureStore::send(http::Request& r, const Query& query) {
 }
 
 Status AzureStore::failure(const http::Request& request, const http::Response& response) const {
-  const auto [code, message] = error_of(response.body);
+  const auto [code, message] = xml_error_of(response.body);
   // Azure's messages end in a request id and a time on lines of their own: the first line says it.
   const std::string first_line = message.substr(0, message.find('\n'));
   const std::string what = describe() + ": " + request.method + " " +
@@ -294,7 +276,7 @@ Status AzureStore::complete_upload(const Upload& upload, Deadline deadline) {
   const Query query{{"comp", "blocklist"}};
   http::Request r = request("PUT", upload.name, query, deadline);
   r.headers.push_back({"Content-Type", "application/xml"});
-  r.body = as_bytes(xml);
+  r.body = bytes_of(xml);
   Result<http::Response> response = send(r, query);
   if (!response.ok()) return response.status();
   if (response->status != 201) return failure(r, *response);
@@ -313,7 +295,7 @@ Status AzureStore::abort_upload(const Upload& upload, Deadline deadline) {
   r.headers.push_back({"Content-Type", "application/xml"});
   r.headers.push_back({"If-None-Match", "*"});
   const std::string xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList></BlockList>";
-  r.body = as_bytes(xml);
+  r.body = bytes_of(xml);
   Result<http::Response> response = send(r, query);
   if (!response.ok()) return response.status();
   if (response->status == 409 || response->status == 412) return Status::Ok();  // a blob is there
@@ -404,7 +386,7 @@ Status AzureStore::create_container(Deadline deadline) {
   http::Request r = request("PUT", "", query, deadline);
   Result<http::Response> response = send(r, query);
   if (!response.ok()) return response.status();
-  if (response->status == 201 || error_of(response->body).first == "ContainerAlreadyExists") {
+  if (response->status == 201 || xml_error_of(response->body).first == "ContainerAlreadyExists") {
     return Status::Ok();
   }
   return failure(r, *response);

@@ -1,5 +1,7 @@
-// is_portable_name and status_of_http (see object_store.h).
+// is_portable_name, status_of_http and xml_error_of (see object_store.h).
 #include "objstore/object_store.h"
+
+#include <pugixml.hpp>
 
 namespace kvtier::objstore {
 
@@ -19,6 +21,14 @@ bool is_portable_name(std::string_view name) {
     begin = end + 1;
   }
   return true;
+}
+
+std::pair<std::string, std::string> xml_error_of(const std::string& body) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(body.data(), body.size())) return {};
+  pugi::xml_node error = doc.child("Error");
+  if (!error) return {};
+  return {error.child_value("Code"), error.child_value("Message")};
 }
 
 Status status_of_http(long http_status, std::string what) {

@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kvtier/status.h"
@@ -113,5 +114,8 @@ bool is_portable_name(std::string_view name);
 // NotFound, 416 Corruption, a refused request InvalidArgument, 413 TooLarge, 507 NoSpace, the
 // rest IOError), `what` its message. Each store looks at its own error codes first.
 Status status_of_http(long http_status, std::string what);
+
+// The <Code> and <Message> of an S3 or Azure error body (<Error><Code>...), or empty strings.
+std::pair<std::string, std::string> xml_error_of(const std::string& body);
 
 }  // namespace kvtier::objstore

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "coding/byte_span.h"
+
 namespace kvtier::objstore {
 namespace {
 
@@ -43,23 +45,6 @@ std::string s3_canonical_query(const Query& query) {
   }
   return out;
 }
-
-namespace {
-
-std::span<const std::byte> as_bytes(const std::string& s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
-
-// The <Code> and <Message> of an S3 error body, or empty.
-std::pair<std::string, std::string> error_of(const std::string& body) {
-  pugi::xml_document doc;
-  if (!doc.load_buffer(body.data(), body.size())) return {};
-  pugi::xml_node error = doc.child("Error");
-  if (!error) return {};
-  return {error.child_value("Code"), error.child_value("Message")};
-}
-
-}  // namespace
 
 Result<http::Response> S3Store::send(const http::Request& r) {
   Result<http::Response> response = http_.perform(r);
@@ -134,7 +119,7 @@ http::Request S3Store::request(std::string method, std::string_view key, const Q
 }
 
 Status S3Store::failure(const http::Request& request, const http::Response& response) const {
-  const auto [code, message] = error_of(response.body);
+  const auto [code, message] = xml_error_of(response.body);
   const std::string what = describe() + ": " + request.method + " " +
                            http::HttpClient::redact(request.url) + ": HTTP " +
                            std::to_string(response.status) + (code.empty() ? "" : " " + code) +
@@ -202,11 +187,11 @@ Status S3Store::complete_upload(const Upload& upload, Deadline deadline) {
   http::Request r = request("POST", upload.name, {{"uploadId", upload.id}}, deadline);
   r.headers[0].value = sha256_hex(xml);
   r.headers.push_back({"Content-Type", "application/xml"});
-  r.body = as_bytes(xml);
+  r.body = bytes_of(xml);
   Result<http::Response> response = send(r);
   if (!response.ok()) return response.status();
   // S3 may answer 200 and still fail: the error is then the body.
-  if (response->status != 200 || !error_of(response->body).first.empty()) {
+  if (response->status != 200 || !xml_error_of(response->body).first.empty()) {
     if (response->status == 200) response->status = 500;
     return failure(r, *response);
   }

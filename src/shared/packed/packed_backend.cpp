@@ -6,6 +6,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "coding/byte_span.h"
 #include "integrity/check.h"
 #include "metrics/counter_report.h"
 
@@ -28,10 +29,6 @@ std::uint64_t random_writer_id() {
   std::uint64_t id = 0;
   while (id == 0) id = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
   return id;
-}
-
-std::span<const std::byte> as_bytes(const std::string& s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
 }
 
 // How long a maintenance call may talk to the store; per request, not per pass.
@@ -254,7 +251,7 @@ Status PackedBackend::seal_locked(Deadline deadline) {
   SegmentIndex index{writer_, seg.number, seg.begun ? seg.bytes : 0, unix_ms(), std::move(seg.entries)};
   const std::string name = index_name(index.published_ms, writer_, seg.number);
   if (s.ok() && !index.entries.empty()) {
-    s = store_->put(name, as_bytes(encode_index(index)), deadline);
+    s = store_->put(name, bytes_of(encode_index(index)), deadline);
     counters_->put_requests.fetch_add(1, std::memory_order_relaxed);
   }
   if (!s.ok()) {
