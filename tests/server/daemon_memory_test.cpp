@@ -402,10 +402,13 @@ TEST(DaemonMemory, UnreadStatsResponsesAreHeldWithinTheInflightBudget) {
   const std::uint64_t idle = current_rss(d.pid());
   LegitimateClient legit(d);
   ASSERT_TRUE(legit.ready());
-  // Under ASan STATS renders much slower: 20,000 of them owned both cores and a legitimate HELLO
-  // waited over 5 s. Fewer there.
+  // Under the sanitizers STATS renders much slower: 20,000 of them owned both cores and a
+  // legitimate HELLO waited over 5 s (ASan); 2,400 under TSan, beside another test on a 2-core
+  // machine, kept a PING waiting over 20 s (CI-like run). Fewer there: the normal build's run is
+  // the one that presses against the budget; under the sanitizers the same paths are checked for
+  // memory errors and races.
   constexpr int kAttackers = 8;
-  const int kStatsEach = kUnderSanitizer ? 300 : 2500;
+  const int kStatsEach = kUnderSanitizer ? 100 : 2500;
   std::vector<std::unique_ptr<RawWire>> wires;
   for (int a = 0; a < kAttackers; ++a) {
     add_unread_wire(d, wires);
