@@ -11,6 +11,7 @@
 #include "coding/ascii.h"
 #include "coding/base64.h"
 #include "coding/byte_span.h"
+#include "objstore/http_store.h"
 
 namespace kvtier::objstore {
 namespace {
@@ -117,11 +118,7 @@ std::string azure_string_to_sign(std::string_view method, const std::vector<http
 }
 
 Result<std::unique_ptr<AzureStore>> AzureStore::open(AzureOptions options) {
-  KVTIER_RETURN_IF_ERROR(http::check_http_url(options.endpoint));
-  if (options.endpoint.find('?') != std::string::npos) {
-    return Status::InvalidArgument("the Azure endpoint takes no query (a SAS goes in `sas`): " +
-                                   http::HttpClient::redact(options.endpoint));
-  }
+  KVTIER_RETURN_IF_ERROR(check_http_store_location("Azure", options.endpoint, options.prefix));
   if (options.account.empty() || !is_portable_name(options.account) ||
       options.account.find('/') != std::string::npos) {
     return Status::InvalidArgument("the Azure account name '" + options.account +
@@ -131,10 +128,6 @@ Result<std::unique_ptr<AzureStore>> AzureStore::open(AzureOptions options) {
     return Status::InvalidArgument("the Azure container name '" + options.container +
                                    "' is not 3-63 lower-case letters, digits and single '-' "
                                    "(starting and ending with a letter or digit)");
-  }
-  if (!options.prefix.empty() && !is_portable_name(options.prefix + "x")) {
-    return Status::InvalidArgument("the Azure blob prefix '" + options.prefix +
-                                   "' has characters other than [A-Za-z0-9._/-]");
   }
   if (options.sas.starts_with('?')) options.sas.erase(0, 1);
   if (options.shared_key.empty() == options.sas.empty()) {
@@ -210,13 +203,7 @@ void AzureStore::finish(http::Request& r, const Query& query) const {
 
 Result<http::Response> AzureStore::send(http::Request& r, const Query& query) {
   finish(r, query);
-  Result<http::Response> response = http_.perform(r);
-  // A reply cut short is the connection failing (a server killed mid-reply), not the object's
-  // bytes: only a whole reply of the wrong length is Corruption here.
-  if (!response.ok() && response.status().code() == StatusCode::kCorruption) {
-    return Status::IOError(response.status().message());
-  }
-  return response;
+  return perform_store_request(http_, r);
 }
 
 Status AzureStore::failure(const http::Request& request, const http::Response& response) const {

@@ -1,7 +1,5 @@
-// is_portable_name, status_of_http and xml_error_of (see object_store.h).
+// is_portable_name (see object_store.h).
 #include "objstore/object_store.h"
-
-#include <pugixml.hpp>
 
 namespace kvtier::objstore {
 
@@ -21,35 +19,6 @@ bool is_portable_name(std::string_view name) {
     begin = end + 1;
   }
   return true;
-}
-
-std::pair<std::string, std::string> xml_error_of(const std::string& body) {
-  pugi::xml_document doc;
-  if (!doc.load_buffer(body.data(), body.size())) return {};
-  pugi::xml_node error = doc.child("Error");
-  if (!error) return {};
-  return {error.child_value("Code"), error.child_value("Message")};
-}
-
-Status status_of_http(long http_status, std::string what) {
-  switch (http_status) {
-    case 404:
-      return Status::NotFound(std::move(what));
-    case 416:
-      return Status::Corruption(std::move(what));  // a range the object does not have
-    case 400:
-    case 401:
-    case 403:
-    case 405:
-    case 411:
-      return Status::InvalidArgument(std::move(what));
-    case 413:
-      return Status::TooLarge(std::move(what));
-    case 507:
-      return Status::NoSpace(std::move(what));
-    default:
-      return Status::IOError(std::move(what));
-  }
 }
 
 }  // namespace kvtier::objstore

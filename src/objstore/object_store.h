@@ -25,7 +25,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "kvtier/status.h"
@@ -110,12 +109,5 @@ class ObjectStore {
 // no leading '/', no "." or ".." component, at most 512 bytes).
 bool is_portable_name(std::string_view name);
 
-// What an HTTP status other than the expected one means, by the contract's error rules (404
-// NotFound, 416 Corruption, a refused request InvalidArgument, 413 TooLarge, 507 NoSpace, the
-// rest IOError), `what` its message. Each store looks at its own error codes first.
-Status status_of_http(long http_status, std::string what);
-
-// The <Code> and <Message> of an S3 or Azure error body (<Error><Code>...), or empty strings.
-std::pair<std::string, std::string> xml_error_of(const std::string& body);
 
 }  // namespace kvtier::objstore

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "coding/byte_span.h"
+#include "objstore/http_store.h"
 
 namespace kvtier::objstore {
 namespace {
@@ -47,29 +48,15 @@ std::string s3_canonical_query(const Query& query) {
 }
 
 Result<http::Response> S3Store::send(const http::Request& r) {
-  Result<http::Response> response = http_.perform(r);
-  // A reply cut short is the connection failing (a server killed mid-reply), not the object's
-  // bytes: only a whole reply of the wrong length is Corruption here.
-  if (!response.ok() && response.status().code() == StatusCode::kCorruption) {
-    return Status::IOError(response.status().message());
-  }
-  return response;
+  return perform_store_request(http_, r);
 }
 
 Result<std::unique_ptr<S3Store>> S3Store::open(S3Options options) {
-  KVTIER_RETURN_IF_ERROR(http::check_http_url(options.endpoint));
-  if (options.endpoint.find('?') != std::string::npos) {
-    return Status::InvalidArgument("the S3 endpoint takes no query: " +
-                                   http::HttpClient::redact(options.endpoint));
-  }
+  KVTIER_RETURN_IF_ERROR(check_http_store_location("S3", options.endpoint, options.prefix));
   if (options.bucket.empty() || !is_portable_name(options.bucket) ||
       options.bucket.find('/') != std::string::npos) {
     return Status::InvalidArgument("the S3 bucket name '" + options.bucket +
                                    "' is empty or has characters other than [A-Za-z0-9._-]");
-  }
-  if (!options.prefix.empty() && !is_portable_name(options.prefix + "x")) {
-    return Status::InvalidArgument("the S3 object prefix '" + options.prefix +
-                                   "' has characters other than [A-Za-z0-9._/-]");
   }
   if (options.region.empty()) return Status::InvalidArgument("the S3 region is empty");
   if (options.credentials.access_key_id.empty() || options.credentials.secret_access_key.empty()) {
