@@ -122,12 +122,28 @@ std::vector<Key> keys(std::uint64_t first, std::uint64_t count) {
   return out;
 }
 
+// A packed tier (an object store) serves a node nothing before its first whole listing, and
+// shows it another node's blocks one listing after they are published.
+struct Discovery {
+  std::chrono::milliseconds wait = 0ms;
+  std::string listed_metric;  // empty: not a packed tier
+};
+
+// Until a new daemon's backend shows it what the others published (Discovery).
+::testing::AssertionResult wait_discovered(Client& c, const Discovery& discovery) {
+  if (!discovery.listed_metric.empty() &&
+      !poll_until([&] { return metric(c, discovery.listed_metric) == 1.0; }, 60s)) {
+    return ::testing::AssertionFailure() << "no whole listing within 60 s";
+  }
+  std::this_thread::sleep_for(discovery.wait);
+  return ::testing::AssertionSuccess();
+}
+
 // Two daemons with their own data dirs on one shared tier (`shared_args`): what one puts, the
 // other finds through LOOKUP (in_shared), reads byte for byte, and keeps (promoted to DRAM).
-// `discovery`: how long the backend may take to show one node's blocks to another (a packed
-// object store lists new indexes every refresh interval).
+// `discovery`: how the backend shows one node's blocks to another (Discovery).
 void expect_blocks_cross_daemons(const std::vector<std::string>& shared_args,
-                                 std::chrono::milliseconds discovery = 0ms) {
+                                 const Discovery& discovery = {}) {
   TempDir dir_a, dir_b;
   DaemonProcess a(dir_a.path(), shared_config(), shared_args);
   DaemonProcess b(dir_b.path(), shared_config(), shared_args);
@@ -139,7 +155,7 @@ void expect_blocks_cross_daemons(const std::vector<std::string>& shared_args,
   constexpr std::uint64_t kCount = 8;
   for (std::uint64_t i = 0; i < kCount; ++i) ASSERT_TRUE(put_block(*ca, i));
   ASSERT_TRUE(wait_drained(*ca, kCount)) << a.log();
-  std::this_thread::sleep_for(discovery);
+  ASSERT_TRUE(wait_discovered(*cb, discovery));
 
   Result<PrefixMatch> m = cb->lookup(keys(0, kCount));
   ASSERT_TRUE(m.ok()) << m.status().to_string();
@@ -325,10 +341,8 @@ std::vector<std::filesystem::path> block_files(const std::string& root) {
 // after a DELETE. Keys are written by one daemon each: two nodes writing one key at once are not
 // ordered (docs/SHARED_TIER.md). Before the fix a DELETE racing its key's upload was undone by it,
 // and a re-PUT during the old upload was never uploaded.
-// `listed_metric`: a packed tier's gauge that says its first whole listing is done.
 void expect_last_state_after_put_delete_loop(const std::vector<std::string>& shared_args,
-                                              std::chrono::milliseconds discovery = 0ms,
-                                              const std::string& listed_metric = "") {
+                                              const Discovery& discovery = {}) {
   TempDir dir_a, dir_b, dir_c;
   const std::string config = shared_config("drain_rate_mb_s = 8\n");
   DaemonProcess a(dir_a.path(), config, shared_args);
@@ -379,11 +393,7 @@ void expect_last_state_after_put_delete_loop(const std::vector<std::string>& sha
   ASSERT_TRUE(c.started()) << c.log();
   auto cc = connect_to(c);
   ASSERT_TRUE(cc);
-  std::this_thread::sleep_for(discovery);
-  // A packed tier serves nothing before its first whole listing (slow under the sanitizers).
-  if (!listed_metric.empty()) {
-    ASSERT_TRUE(poll_until([&] { return metric(*cc, listed_metric) == 1.0; }, 60s));
-  }
+  ASSERT_TRUE(wait_discovered(*cc, discovery));
   for (const State* state : {&state_a, &state_b}) {
     for (const auto& [k, version] : *state) {
       if (version) {
@@ -407,23 +417,6 @@ struct SharedServer {
   std::function<void()> kill;
   std::function<bool()> restart;
 };
-
-// A packed tier (an object store) serves a node nothing before its first whole listing, and
-// shows it another node's blocks one listing after they are published.
-struct Discovery {
-  std::chrono::milliseconds wait = 0ms;
-  std::string listed_metric;  // empty: not a packed tier
-};
-
-// Until a new daemon's backend shows it what the others published (Discovery).
-::testing::AssertionResult wait_discovered(Client& c, const Discovery& discovery) {
-  if (!discovery.listed_metric.empty() &&
-      !poll_until([&] { return metric(c, discovery.listed_metric) == 1.0; }, 60s)) {
-    return ::testing::AssertionFailure() << "no whole listing within 60 s";
-  }
-  std::this_thread::sleep_for(discovery.wait);
-  return ::testing::AssertionSuccess();
-}
 
 // The packed tiers' integrity through the daemons: a segment object with a flipped byte in its
 // record, and one cut short, are misses on another node, counted, never wrong bytes; the writer
@@ -518,7 +511,7 @@ class SharedDaemonS3 : public ::testing::Test {
 };
 
 TEST_F(SharedDaemonS3, BlockPutThroughOneDaemonIsReadThroughAnother) {
-  expect_blocks_cross_daemons(args(), kDiscovery);
+  expect_blocks_cross_daemons(args(), discovery());
 }
 
 TEST_F(SharedDaemonS3, DamagedSegmentsAreMissesNeverWrongBytes) {
@@ -528,7 +521,7 @@ TEST_F(SharedDaemonS3, DamagedSegmentsAreMissesNeverWrongBytes) {
 }
 
 TEST_F(SharedDaemonS3, PutDeleteRePutOnTwoNodesLeavesTheLastStateOfEveryKey) {
-  expect_last_state_after_put_delete_loop(args(), kDiscovery, "kvtier_shared_s3_listed");
+  expect_last_state_after_put_delete_loop(args(), discovery());
 }
 
 // Azure Blob (Azurite): the account and its key from the environment, as Azure's tools take them.
@@ -561,7 +554,7 @@ class SharedDaemonAzure : public ::testing::Test {
 };
 
 TEST_F(SharedDaemonAzure, BlockPutThroughOneDaemonIsReadThroughAnother) {
-  expect_blocks_cross_daemons(args(), kDiscovery);
+  expect_blocks_cross_daemons(args(), discovery());
 }
 
 TEST_F(SharedDaemonAzure, DamagedSegmentsAreMissesNeverWrongBytes) {
@@ -572,7 +565,7 @@ TEST_F(SharedDaemonAzure, DamagedSegmentsAreMissesNeverWrongBytes) {
 }
 
 TEST_F(SharedDaemonAzure, PutDeleteRePutOnTwoNodesLeavesTheLastStateOfEveryKey) {
-  expect_last_state_after_put_delete_loop(args(), kDiscovery, "kvtier_shared_azure_listed");
+  expect_last_state_after_put_delete_loop(args(), discovery());
 }
 
 TEST(SharedDaemonFs, PutDeleteRePutOnTwoNodesLeavesTheLastStateOfEveryKey) {
